@@ -1,0 +1,193 @@
+// Package config describes one deployment of the platform: its regions and
+// their MySQL, Kafka and API endpoints, etcd, cells, buckets and what is
+// replicated. One YAML file holds it; every regiond and regionctl of the
+// deployment reads the same file.
+//
+// Load parses strictly (unknown fields are errors) and validates once,
+// reporting every problem with its field path and the fix:
+//
+//	cfg, err := config.Load("deploy.yaml")
+//	if err != nil {
+//		// err lists each problem on its own line, e.g.
+//		// regions[1].mysql.dsn: missing port: write host:port, e.g. tcp(10.0.0.5:3306)
+//	}
+package config
+
+import "time"
+
+// Config is a whole deployment.
+type Config struct {
+	// Name identifies the deployment in logs, metrics and reports.
+	Name string `yaml:"name"`
+	// Buckets is how many routing buckets users hash into (default 1024).
+	Buckets int `yaml:"buckets"`
+	// Etcd holds the routing table, fences, epochs and checkpoints.
+	Etcd Etcd `yaml:"etcd"`
+	// API lists the tokens accepted by every regiond's HTTP API.
+	API API `yaml:"api"`
+	// Regions are the places that each run a full copy of the data.
+	Regions []Region `yaml:"regions"`
+	// Cells are the units users are homed in; each lives in one region.
+	Cells []Cell `yaml:"cells"`
+	// Replication says which databases and tables are replicated and how.
+	Replication Replication `yaml:"replication"`
+
+	// dir is the folder of the file the config was loaded from; relative
+	// paths in it resolve against it.
+	dir string
+}
+
+// Etcd is how to reach the etcd cluster.
+type Etcd struct {
+	Endpoints []string `yaml:"endpoints"`
+	// Prefix is the key prefix under which everything is stored (default "/region/").
+	Prefix string `yaml:"prefix"`
+	// Username for etcd auth; the password comes from PasswordEnv or PasswordFile.
+	Username     string `yaml:"username"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+	// DialTimeout bounds connecting (default 5s).
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	TLS         TLS           `yaml:"tls"`
+}
+
+// API configures access to the regiond HTTP API and console.
+type API struct {
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Token is one API credential. Its secret is never written in the file
+// itself: it is read from an environment variable or a file (mode 0600).
+type Token struct {
+	// Name is the identity recorded in the audit log.
+	Name string `yaml:"name"`
+	// Role is "operator" (may change things) or "viewer" (read only).
+	Role string `yaml:"role"`
+	// Env names the environment variable holding the secret.
+	Env string `yaml:"env"`
+	// File is a path to a file holding the secret (relative to the config file).
+	File string `yaml:"file"`
+}
+
+// Region is one region's endpoints.
+type Region struct {
+	// Name is short and stable (lower-case letters, digits, '-'), e.g. "eu-west" or "a".
+	Name  string `yaml:"name"`
+	MySQL MySQL  `yaml:"mysql"`
+	Kafka Kafka  `yaml:"kafka"`
+	// Listen is the host:port regiond's HTTP API binds to.
+	Listen string `yaml:"listen"`
+	// URL is how others reach the API (default http(s)://Listen).
+	URL string `yaml:"url"`
+	// APITLS serves the API over TLS when cert_file and key_file are set.
+	APITLS TLS `yaml:"api_tls"`
+	// DataDir holds regiond's local state (Raft log, audit log).
+	DataDir string `yaml:"data_dir"`
+}
+
+// MySQL is how to reach a region's MySQL (or MariaDB) primary.
+type MySQL struct {
+	// DSN in go-sql-driver form without the password, e.g. "repl@tcp(10.0.0.5:3306)/".
+	DSN string `yaml:"dsn"`
+	// PasswordEnv or PasswordFile supply the password, if any.
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+	// Flavor is "mariadb" or "mysql" (default "mariadb").
+	Flavor string `yaml:"flavor"`
+	// ServerID is the id capture uses when it registers as a replica (default 1000 + region index).
+	ServerID uint32 `yaml:"server_id"`
+	TLS      TLS    `yaml:"tls"`
+}
+
+// Kafka is how to reach a region's Kafka cluster.
+type Kafka struct {
+	Brokers []string `yaml:"brokers"`
+	// Version is the Kafka protocol version to speak (default "3.6.0").
+	Version string `yaml:"version"`
+	SASL    SASL   `yaml:"sasl"`
+	TLS     TLS    `yaml:"tls"`
+}
+
+// SASL is Kafka SASL authentication.
+type SASL struct {
+	// Mechanism is "", "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512".
+	Mechanism   string `yaml:"mechanism"`
+	Username    string `yaml:"username"`
+	PasswordEnv string `yaml:"password_env"`
+}
+
+// TLS configures a TLS client or server. Paths are relative to the config file.
+type TLS struct {
+	// Enabled turns TLS on for clients (set implicitly by ca_file or cert_file).
+	Enabled    bool   `yaml:"enabled"`
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify disables certificate checks; allowed only for tests.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// On reports whether TLS is in use.
+func (t TLS) On() bool { return t.Enabled || t.CAFile != "" || t.CertFile != "" }
+
+// Cell is a unit of placement: the users of its buckets write in Region;
+// Standby is where they go when Region fails.
+type Cell struct {
+	Name    string `yaml:"name"`
+	Region  string `yaml:"region"`
+	Standby string `yaml:"standby"`
+}
+
+// Replication selects what is replicated and how conflicts resolve.
+type Replication struct {
+	// Databases to replicate; system schemas are always excluded.
+	Databases []string `yaml:"databases"`
+	// Exclude lists "db.table" patterns ('*' wildcard) never replicated.
+	Exclude []string `yaml:"exclude"`
+	// Tables configures individual tables; tables not listed replicate as
+	// global tables with the default policy.
+	Tables []Table `yaml:"tables"`
+	// DefaultConflict is the policy for tables not listed (default "overwrite").
+	DefaultConflict string `yaml:"default_conflict"`
+}
+
+// Conflict policies.
+const (
+	ConflictOverwrite      = "overwrite"
+	ConflictLastWriterWins = "last-writer-wins"
+	ConflictHomeCellWins   = "home-cell-wins"
+	ConflictReject         = "reject"
+)
+
+// Table configures one replicated table.
+type Table struct {
+	// Name is "db.table".
+	Name string `yaml:"name"`
+	// ShardColumn holds the user key whose bucket orders the table's
+	// changes; empty makes the table global (keyed by table and primary key).
+	ShardColumn string `yaml:"shard_column"`
+	// Conflict is one of overwrite, last-writer-wins, home-cell-wins, reject.
+	Conflict string `yaml:"conflict"`
+	// VersionColumn is compared by last-writer-wins.
+	VersionColumn string `yaml:"version_column"`
+}
+
+// Region returns the region with the given name.
+func (c *Config) Region(name string) (*Region, bool) {
+	for i := range c.Regions {
+		if c.Regions[i].Name == name {
+			return &c.Regions[i], true
+		}
+	}
+	return nil, false
+}
+
+// RegionNames lists the regions in file order.
+func (c *Config) RegionNames() []string {
+	out := make([]string, len(c.Regions))
+	for i, r := range c.Regions {
+		out[i] = r.Name
+	}
+	return out
+}

@@ -1,0 +1,147 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func validYAML(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestValidConfigLoadsWithDefaults(t *testing.T) {
+	cfg, err := Load("testdata/valid.yaml")
+	if err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	if cfg.Buckets != 1024 || cfg.Etcd.Prefix != "/region/" || cfg.Regions[0].MySQL.Flavor != "mariadb" {
+		t.Errorf("defaults not applied: buckets=%d prefix=%q flavor=%q", cfg.Buckets, cfg.Etcd.Prefix, cfg.Regions[0].MySQL.Flavor)
+	}
+	if cfg.Regions[1].URL != "http://127.0.0.1:7071" {
+		t.Errorf("url default = %q", cfg.Regions[1].URL)
+	}
+	if cfg.Replication.Tables[0].Conflict != ConflictOverwrite {
+		t.Errorf("table conflict default = %q", cfg.Replication.Tables[0].Conflict)
+	}
+	abs, _ := filepath.Abs("testdata/viewer.token")
+	if got := cfg.Resolve("viewer.token"); got != abs {
+		t.Errorf("Resolve = %q, want %q", got, abs)
+	}
+}
+
+// TestBadConfigs mutates the valid file and checks each problem is reported
+// with its field path and a message that names the fix.
+func TestBadConfigs(t *testing.T) {
+	tests := []struct {
+		name      string
+		from, to  string // replace the first 'from' in the valid file with 'to'
+		wantPath  string
+		wantInMsg string
+	}{
+		{"mysql port missing", "root@tcp(127.0.0.1:3307)/", "root@tcp(127.0.0.1)/", "regions[1].mysql.dsn", "missing port"},
+		{"mysql password in dsn", "root@tcp(127.0.0.1:3306)/", "root:hunter2@tcp(127.0.0.1:3306)/", "regions[0].mysql.dsn", "use password_env or password_file"},
+		{"mysql dsn garbage", "root@tcp(127.0.0.1:3306)/", "not a dsn", "regions[0].mysql.dsn", "user@tcp(host:port)"},
+		{"mysql flavor", `dsn: "root@tcp(127.0.0.1:3306)/"}`, `dsn: "root@tcp(127.0.0.1:3306)/", flavor: postgres}`, "regions[0].mysql.flavor", "use mariadb or mysql"},
+		{"mysql two secrets", "password_env: MYSQL_B_PASSWORD", "password_env: X, password_file: y", "regions[1].mysql", "keep one"},
+		{"unknown field", "buckets: 1024", "buckets: 1024\nbukets: 3", "line 3", `unknown field "bukets"`},
+		{"buckets range", "buckets: 1024", "buckets: 70000", "buckets", "1 to 65536"},
+		{"etcd missing", "endpoints: [http://127.0.0.1:2379]", "endpoints: []", "etcd.endpoints", "at least one"},
+		{"etcd not url", "endpoints: [http://127.0.0.1:2379]", "endpoints: [127.0.0.1:2379]", "etcd.endpoints[0]", "http://host:port"},
+		{"etcd prefix", "endpoints: [http://127.0.0.1:2379]", "endpoints: [http://127.0.0.1:2379]\n  prefix: region", "etcd.prefix", "start and end with '/'"},
+		{"token role", "role: viewer", "role: admin", "api.tokens[1].role", "use operator"},
+		{"token no secret", "role: viewer, file: viewer.token", "role: viewer", "api.tokens[1]", "no secret"},
+		{"token dup name", "name: dashboard", "name: oncall", "api.tokens[1].name", "own name"},
+		{"no tokens", "  tokens:\n", "  tokens: []\n  x_unused:\n", "line", "unknown field"},
+		{"region name", "- name: b\n", "- name: B\n", "regions[1].name", "lower-case"},
+		{"region dup", "- name: b\n", "- name: a\n", "regions[1].name", "unique"},
+		{"listen bad", "listen: 127.0.0.1:7071", "listen: nowhere", "regions[1].listen", "host:port"},
+		{"listen dup", "listen: 127.0.0.1:7071", "listen: 127.0.0.1:7070", "regions[1].listen", "own address"},
+		{"data dir", "    data_dir: /var/lib/regiond/b\n", "", "regions[1].data_dir", "missing"},
+		{"kafka broker", `brokers: ["127.0.0.1:9093"]`, `brokers: ["kafka-b"]`, "regions[1].kafka.brokers[0]", "host:port"},
+		{"kafka sasl", `brokers: ["127.0.0.1:9093"]}`, `brokers: ["127.0.0.1:9093"], sasl: {mechanism: GSSAPI}}`, "regions[1].kafka.sasl.mechanism", "not supported"},
+		{"api tls half", "listen: 127.0.0.1:7071", "listen: 127.0.0.1:7071\n    api_tls: {cert_file: c.pem}", "regions[1].api_tls", "set both or neither"},
+		{"cell region", "{name: b1, region: b,", "{name: b1, region: c,", "cells[1].region", "not a region"},
+		{"cell standby self", "region: b, standby: a}", "region: b, standby: b}", "cells[1].standby", "another region"},
+		{"cell standby missing", "region: b, standby: a}", "region: b}", "cells[1].standby", "fails over to"},
+		{"system schema", "databases: [lending]", "databases: [lending, mysql]", "replication.databases[1]", "never replicated"},
+		{"table not db.table", "name: lending.ledger_entries", "name: ledger_entries", "replication.tables[0].name", "db.table"},
+		{"table db not replicated", "name: lending.ledger_entries", "name: other.ledger_entries", "replication.tables[0].name", "add it to replication.databases"},
+		{"policy unknown", "conflict: home-cell-wins}", "conflict: first-wins}", "replication.tables[2].conflict", "not a policy"},
+		{"lww no version", ", version_column: updated_at}", "}", "replication.tables[1].version_column", "last-writer-wins"},
+		{"hcw no shard", "shard_column: id, conflict: home-cell-wins", "conflict: home-cell-wins", "replication.tables[2].shard_column", "owning cell"},
+		{"default policy", "databases: [lending]", "databases: [lending]\n  default_conflict: home-cell-wins", "replication.default_conflict", "per-table"},
+		{"exclude pattern", "databases: [lending]", "databases: [lending]\n  exclude: [tmp]", "replication.exclude[0]", "db.table pattern"},
+		{"not yaml", "name: lender", "name: [lender", "(file)", "not valid YAML"},
+	}
+	base := validYAML(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(base, tt.from) {
+				t.Fatalf("test setup: %q not in testdata/valid.yaml", tt.from)
+			}
+			_, err := Parse([]byte(strings.Replace(base, tt.from, tt.to, 1)))
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("want Problems, got %v", err)
+			}
+			for _, p := range ps {
+				if strings.HasPrefix(p.Path, tt.wantPath) && strings.Contains(p.Msg, tt.wantInMsg) {
+					return
+				}
+			}
+			t.Errorf("no problem at %s containing %q; got:\n%v", tt.wantPath, tt.wantInMsg, err)
+		})
+	}
+}
+
+func TestEveryProblemReportedAtOnce(t *testing.T) {
+	_, err := Parse([]byte("regions: [{name: a}]\n"))
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want Problems, got %v", err)
+	}
+	for _, want := range []string{"etcd.endpoints", "api.tokens", "regions[0].mysql.dsn", "regions[0].kafka.brokers", "regions[0].listen", "regions[0].data_dir", "cells"} {
+		found := false
+		for _, p := range ps {
+			found = found || p.Path == want
+		}
+		if !found {
+			t.Errorf("problem for %s not reported; got:\n%v", want, err)
+		}
+	}
+	if !strings.Contains(err.Error(), "problems:\n") {
+		t.Errorf("several problems should be listed one per line: %v", err)
+	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	if _, err := Parse(nil); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("empty file: %v", err)
+	}
+}
+
+func TestSecret(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tok"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &Config{dir: dir}
+	if v, err := cfg.Secret("f", "", "tok"); err != nil || v != "s3cret" {
+		t.Errorf("file secret = %q, %v", v, err)
+	}
+	t.Setenv("REGION_TEST_SECRET", "e")
+	if v, err := cfg.Secret("f", "REGION_TEST_SECRET", ""); err != nil || v != "e" {
+		t.Errorf("env secret = %q, %v", v, err)
+	}
+	if _, err := cfg.Secret("api.tokens[0]", "REGION_TEST_UNSET_X", ""); err == nil || !strings.Contains(err.Error(), "api.tokens[0]") {
+		t.Errorf("unset env: %v", err)
+	}
+}

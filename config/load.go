@@ -1,0 +1,153 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// EnvConfig is the environment variable regionctl reads the config path from.
+const EnvConfig = "REGIONCTL_CONFIG"
+
+// Load reads, defaults and validates the deployment file at path. The
+// error, if any, lists every problem found (see Problems).
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	abs, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg.dir = abs
+	return cfg, nil
+}
+
+// Parse decodes a deployment from YAML, applies defaults and validates it.
+// Relative paths in it are taken from the working directory; Load takes
+// them from the file's folder.
+func Parse(data []byte) (*Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Problems{{Path: "(file)", Msg: "is empty: start from deploy/example.yaml"}}
+		}
+		return nil, yamlProblems(err)
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// Marshal encodes the config as YAML (what the lab writes).
+func (c *Config) Marshal() ([]byte, error) { return yaml.Marshal(c) }
+
+// Resolve returns p made absolute against the config file's folder.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+// Secret reads a secret from the named environment variable or file
+// (relative to the config file). field names the setting for errors.
+// Exactly one of env and file should be set; neither gives "".
+func (c *Config) Secret(field, env, file string) (string, error) {
+	switch {
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("%s: environment variable %s is not set: export it, or use a file", field, env)
+		}
+		return v, nil
+	case file != "":
+		b, err := os.ReadFile(c.Resolve(file))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", field, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("%s: file %s is empty", field, file)
+		}
+		return v, nil
+	}
+	return "", nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Name == "" {
+		c.Name = "region"
+	}
+	if c.Buckets == 0 {
+		c.Buckets = 1024
+	}
+	if c.Etcd.Prefix == "" {
+		c.Etcd.Prefix = "/region/"
+	}
+	if c.Etcd.DialTimeout == 0 {
+		c.Etcd.DialTimeout = 5e9
+	}
+	for i := range c.Regions {
+		r := &c.Regions[i]
+		if r.MySQL.Flavor == "" {
+			r.MySQL.Flavor = "mariadb"
+		}
+		if r.MySQL.ServerID == 0 {
+			r.MySQL.ServerID = uint32(1000 + i)
+		}
+		if r.Kafka.Version == "" {
+			r.Kafka.Version = "3.6.0"
+		}
+		if r.URL == "" && r.Listen != "" {
+			scheme := "http"
+			if r.APITLS.CertFile != "" {
+				scheme = "https"
+			}
+			r.URL = scheme + "://" + r.Listen
+		}
+	}
+	if c.Replication.DefaultConflict == "" {
+		c.Replication.DefaultConflict = ConflictOverwrite
+	}
+	for i := range c.Replication.Tables {
+		if c.Replication.Tables[i].Conflict == "" {
+			c.Replication.Tables[i].Conflict = c.Replication.DefaultConflict
+		}
+	}
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+
+// yamlProblems turns yaml.v3's decode errors into Problems.
+func yamlProblems(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return Problems{{Path: "(file)", Msg: "is not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	var ps Problems
+	for _, e := range te.Errors {
+		if m := yamlLine.FindStringSubmatch(e); m != nil {
+			ps = append(ps, Problem{Path: "line " + m[1], Msg: fmt.Sprintf("unknown field %q in %s: check the spelling against docs/configuration.md", m[2], strings.ToLower(m[3]))})
+			continue
+		}
+		ps = append(ps, Problem{Path: "(file)", Msg: e})
+	}
+	return ps
+}

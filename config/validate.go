@@ -1,0 +1,343 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Problem is one thing wrong with a config: where, and what to do.
+type Problem struct {
+	// Path is the field, e.g. "regions[1].mysql.dsn".
+	Path string
+	// Msg says what is wrong and how to fix it.
+	Msg string
+}
+
+func (p Problem) String() string { return p.Path + ": " + p.Msg }
+
+// Problems is every problem found in a config; it is the error Load returns.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	if len(ps) == 1 {
+		return lines[0]
+	}
+	return fmt.Sprintf("%d problems:\n  %s", len(ps), strings.Join(lines, "\n  "))
+}
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	identRE   = regexp.MustCompile(`^[A-Za-z0-9_$]{1,64}$`)
+	patternRE = regexp.MustCompile(`^[A-Za-z0-9_$*]{1,64}\.[A-Za-z0-9_$*]{1,64}$`)
+	tcpAddrRE = regexp.MustCompile(`@tcp\(([^)]*)\)`)
+	versionRE = regexp.MustCompile(`^\d+\.\d+\.\d+(\.\d+)?$`)
+)
+
+// systemSchemas are never replicated.
+var systemSchemas = map[string]bool{"mysql": true, "information_schema": true, "performance_schema": true, "sys": true}
+
+// Validate checks the whole config and returns Problems, or nil.
+func (c *Config) Validate() error {
+	v := &validator{}
+	if !nameRE.MatchString(c.Name) {
+		v.add("name", "%q is not a valid deployment name: use lower-case letters, digits and '-', starting with a letter", c.Name)
+	}
+	if c.Buckets < 1 || c.Buckets > 65536 {
+		v.add("buckets", "%d is out of range: use 1 to 65536 (default 1024)", c.Buckets)
+	}
+	c.validateEtcd(v)
+	c.validateAPI(v)
+	c.validateRegions(v)
+	c.validateCells(v)
+	c.validateReplication(v)
+	if len(v.ps) == 0 {
+		return nil
+	}
+	return v.ps
+}
+
+type validator struct{ ps Problems }
+
+func (v *validator) add(field, format string, args ...any) {
+	v.ps = append(v.ps, Problem{Path: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *Config) validateEtcd(v *validator) {
+	if len(c.Etcd.Endpoints) == 0 {
+		v.add("etcd.endpoints", "missing: list at least one etcd client URL, e.g. http://127.0.0.1:2379")
+	}
+	for i, e := range c.Etcd.Endpoints {
+		f := fmt.Sprintf("etcd.endpoints[%d]", i)
+		u, err := url.Parse(e)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(f, "%q is not an etcd client URL: write http://host:port or https://host:port", e)
+			continue
+		}
+		if u.Port() == "" {
+			v.add(f, "%q has no port: etcd clients usually use :2379", e)
+		}
+	}
+	if !strings.HasPrefix(c.Etcd.Prefix, "/") || !strings.HasSuffix(c.Etcd.Prefix, "/") {
+		v.add("etcd.prefix", "%q must start and end with '/', e.g. /region/", c.Etcd.Prefix)
+	}
+	if c.Etcd.DialTimeout < 0 {
+		v.add("etcd.dial_timeout", "must be positive, e.g. 5s")
+	}
+	oneSecret(v, "etcd", c.Etcd.PasswordEnv, c.Etcd.PasswordFile, false)
+	if c.Etcd.Username == "" && (c.Etcd.PasswordEnv != "" || c.Etcd.PasswordFile != "") {
+		v.add("etcd.username", "missing: a password is configured, so name the etcd user too")
+	}
+	validateTLS(v, "etcd.tls", c.Etcd.TLS, false)
+}
+
+func (c *Config) validateAPI(v *validator) {
+	if len(c.API.Tokens) == 0 {
+		v.add("api.tokens", "missing: list at least one token (name, role, env or file); regiond refuses to serve without one")
+	}
+	names := map[string]int{}
+	for i, t := range c.API.Tokens {
+		f := fmt.Sprintf("api.tokens[%d]", i)
+		if t.Name == "" {
+			v.add(f+".name", "missing: name the person or system holding the token; it is what the audit log records")
+		} else if j, dup := names[t.Name]; dup {
+			v.add(f+".name", "%q is also api.tokens[%d]: give every token its own name", t.Name, j)
+		} else {
+			names[t.Name] = i
+		}
+		if t.Role != "operator" && t.Role != "viewer" {
+			v.add(f+".role", "%q is not a role: use operator (may change things) or viewer (read only)", t.Role)
+		}
+		oneSecret(v, f, t.Env, t.File, true)
+	}
+}
+
+// oneSecret checks that at most one (exactly one when required) of env and
+// file is set. Secrets are never written in the config itself.
+func oneSecret(v *validator, field, env, file string, required bool) {
+	switch {
+	case env != "" && file != "":
+		v.add(field, "both an environment variable and a file are set for the secret: keep one")
+	case required && env == "" && file == "":
+		v.add(field, "no secret: set env (an environment variable name) or file (a path to a 0600 file holding it)")
+	}
+}
+
+func validateTLS(v *validator, field string, t TLS, server bool) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.add(field, "cert_file and key_file go together: set both or neither")
+	}
+	if server && (t.CAFile != "" || t.ServerName != "" || t.InsecureSkipVerify) {
+		v.add(field, "only cert_file and key_file apply to a server")
+	}
+}
+
+func (c *Config) validateRegions(v *validator) {
+	if len(c.Regions) == 0 {
+		v.add("regions", "missing: list every region (name, mysql, kafka, listen, data_dir)")
+	}
+	names := map[string]int{}
+	listens := map[string]int{}
+	for i, r := range c.Regions {
+		f := fmt.Sprintf("regions[%d]", i)
+		if !nameRE.MatchString(r.Name) {
+			v.add(f+".name", "%q is not a valid region name: use lower-case letters, digits and '-', starting with a letter (e.g. a, eu-west)", r.Name)
+		} else if j, dup := names[r.Name]; dup {
+			v.add(f+".name", "%q is also regions[%d]: region names must be unique", r.Name, j)
+		} else {
+			names[r.Name] = i
+		}
+		validateMySQL(v, f+".mysql", r.MySQL)
+		validateKafka(v, f+".kafka", r.Kafka)
+		if r.Listen == "" {
+			v.add(f+".listen", "missing: the host:port regiond's API binds to, e.g. 0.0.0.0:7070")
+		} else if _, port, err := net.SplitHostPort(r.Listen); err != nil || !validPort(port) {
+			v.add(f+".listen", "%q is not host:port: write e.g. 0.0.0.0:7070", r.Listen)
+		} else if j, dup := listens[r.Listen]; dup {
+			v.add(f+".listen", "%q is also regions[%d].listen: give each regiond its own address", r.Listen, j)
+		} else {
+			listens[r.Listen] = i
+		}
+		if r.URL != "" {
+			if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.add(f+".url", "%q is not an http(s) URL: write e.g. https://regiond.a.example:7070", r.URL)
+			}
+		}
+		validateTLS(v, f+".api_tls", r.APITLS, true)
+		if r.DataDir == "" {
+			v.add(f+".data_dir", "missing: a local folder for regiond's state (Raft log, audit log), e.g. /var/lib/regiond")
+		}
+	}
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+func validateMySQL(v *validator, f string, m MySQL) {
+	if m.DSN == "" {
+		v.add(f+".dsn", "missing: write user@tcp(host:port)/, e.g. repl@tcp(10.0.0.5:3306)/")
+	} else if d, err := mysql.ParseDSN(m.DSN); err != nil {
+		v.add(f+".dsn", "%v: write user@tcp(host:port)/", err)
+	} else {
+		if d.Passwd != "" {
+			v.add(f+".dsn", "contains a password: remove it and use password_env or password_file, so secrets stay out of the file")
+		}
+		switch d.Net {
+		case "tcp":
+			// ParseDSN fills in 3306; a deployment must say which port it means.
+			if m := tcpAddrRE.FindStringSubmatch(m.DSN); m == nil {
+				v.add(f+".dsn", "missing address: write tcp(host:port), e.g. tcp(10.0.0.5:3306)")
+			} else if _, port, err := net.SplitHostPort(m[1]); err != nil || port == "" {
+				v.add(f+".dsn", "missing port in %q: write tcp(host:port), e.g. tcp(10.0.0.5:3306)", m[1])
+			}
+		case "unix":
+		default:
+			v.add(f+".dsn", "network %q is not supported: use tcp(host:port) or unix(/path/to/socket)", d.Net)
+		}
+		if d.User == "" {
+			v.add(f+".dsn", "missing user: write user@tcp(host:port)/ (the user needs REPLICATION SLAVE, REPLICATION CLIENT and write access to replicated schemas)")
+		}
+	}
+	oneSecret(v, f, m.PasswordEnv, m.PasswordFile, false)
+	if m.Flavor != "mariadb" && m.Flavor != "mysql" {
+		v.add(f+".flavor", "%q is not a flavor: use mariadb or mysql", m.Flavor)
+	}
+	validateTLS(v, f+".tls", m.TLS, false)
+}
+
+func validateKafka(v *validator, f string, k Kafka) {
+	if len(k.Brokers) == 0 {
+		v.add(f+".brokers", "missing: list at least one broker host:port, e.g. 10.0.0.7:9092")
+	}
+	for i, b := range k.Brokers {
+		if _, port, err := net.SplitHostPort(b); err != nil || !validPort(port) || port == "" {
+			v.add(fmt.Sprintf("%s.brokers[%d]", f, i), "%q is not host:port: write e.g. 10.0.0.7:9092", b)
+		}
+	}
+	if !versionRE.MatchString(k.Version) {
+		v.add(f+".version", "%q is not a Kafka version: write e.g. 3.6.0", k.Version)
+	}
+	switch k.SASL.Mechanism {
+	case "":
+		if k.SASL.Username != "" || k.SASL.PasswordEnv != "" {
+			v.add(f+".sasl.mechanism", "missing: a SASL user is set, so choose PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+		}
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if k.SASL.Username == "" || k.SASL.PasswordEnv == "" {
+			v.add(f+".sasl", "mechanism %s needs username and password_env", k.SASL.Mechanism)
+		}
+	default:
+		v.add(f+".sasl.mechanism", "%q is not supported: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASL.Mechanism)
+	}
+	validateTLS(v, f+".tls", k.TLS, false)
+}
+
+func (c *Config) validateCells(v *validator) {
+	if len(c.Cells) == 0 {
+		v.add("cells", "missing: list at least one cell (name, region, standby); users are homed in cells")
+	}
+	if len(c.Cells) > c.Buckets && c.Buckets > 0 {
+		v.add("cells", "%d cells but only %d buckets: every cell needs at least one bucket; raise buckets", len(c.Cells), c.Buckets)
+	}
+	names := map[string]int{}
+	for i, cell := range c.Cells {
+		f := fmt.Sprintf("cells[%d]", i)
+		if !nameRE.MatchString(cell.Name) {
+			v.add(f+".name", "%q is not a valid cell name: use lower-case letters, digits and '-', e.g. a1", cell.Name)
+		} else if j, dup := names[cell.Name]; dup {
+			v.add(f+".name", "%q is also cells[%d]: cell names must be unique", cell.Name, j)
+		} else {
+			names[cell.Name] = i
+		}
+		if _, ok := c.Region(cell.Region); !ok {
+			v.add(f+".region", "%q is not a region of this deployment: use one of %s", cell.Region, strings.Join(c.RegionNames(), ", "))
+		}
+		switch {
+		case cell.Standby == "" && len(c.Regions) > 1:
+			v.add(f+".standby", "missing: name the region this cell fails over to (one of %s other than %s)", strings.Join(c.RegionNames(), ", "), cell.Region)
+		case cell.Standby == "":
+		case cell.Standby == cell.Region:
+			v.add(f+".standby", "%q is the cell's own region: a standby must be another region", cell.Standby)
+		default:
+			if _, ok := c.Region(cell.Standby); !ok {
+				v.add(f+".standby", "%q is not a region of this deployment: use one of %s", cell.Standby, strings.Join(c.RegionNames(), ", "))
+			}
+		}
+	}
+}
+
+func (c *Config) validateReplication(v *validator) {
+	rp := c.Replication
+	dbs := map[string]bool{}
+	for i, db := range rp.Databases {
+		f := fmt.Sprintf("replication.databases[%d]", i)
+		switch {
+		case !identRE.MatchString(db):
+			v.add(f, "%q is not a database name", db)
+		case systemSchemas[strings.ToLower(db)]:
+			v.add(f, "%q is a system schema and is never replicated: remove it", db)
+		case dbs[db]:
+			v.add(f, "%q is listed twice", db)
+		}
+		dbs[db] = true
+	}
+	for i, p := range rp.Exclude {
+		if !patternRE.MatchString(p) {
+			v.add(fmt.Sprintf("replication.exclude[%d]", i), "%q is not a db.table pattern: write e.g. app.tmp_* ('*' matches any run of characters)", p)
+		} else if _, err := path.Match(p, ""); err != nil {
+			v.add(fmt.Sprintf("replication.exclude[%d]", i), "%q: %v", p, err)
+		}
+	}
+	switch rp.DefaultConflict {
+	case ConflictOverwrite, ConflictReject:
+	case ConflictLastWriterWins, ConflictHomeCellWins:
+		v.add("replication.default_conflict", "%q needs per-table settings (version_column or shard_column): use overwrite or reject as the default and set it per table", rp.DefaultConflict)
+	default:
+		v.add("replication.default_conflict", "%q is not a policy: use overwrite or reject", rp.DefaultConflict)
+	}
+	seen := map[string]int{}
+	for i, t := range rp.Tables {
+		f := fmt.Sprintf("replication.tables[%d]", i)
+		db, table, ok := strings.Cut(t.Name, ".")
+		if !ok || !identRE.MatchString(db) || !identRE.MatchString(table) {
+			v.add(f+".name", "%q is not db.table: write e.g. lending.ledger_entries", t.Name)
+		} else if !dbs[db] {
+			v.add(f+".name", "database %q is not replicated: add it to replication.databases", db)
+		}
+		if j, dup := seen[t.Name]; dup {
+			v.add(f+".name", "%q is also replication.tables[%d]: configure each table once", t.Name, j)
+		}
+		seen[t.Name] = i
+		if t.ShardColumn != "" && !identRE.MatchString(t.ShardColumn) {
+			v.add(f+".shard_column", "%q is not a column name", t.ShardColumn)
+		}
+		if t.VersionColumn != "" && !identRE.MatchString(t.VersionColumn) {
+			v.add(f+".version_column", "%q is not a column name", t.VersionColumn)
+		}
+		switch t.Conflict {
+		case ConflictOverwrite, ConflictReject:
+		case ConflictLastWriterWins:
+			if t.VersionColumn == "" {
+				v.add(f+".version_column", "missing: last-writer-wins compares a version or timestamp column; name it (e.g. updated_at)")
+			}
+		case ConflictHomeCellWins:
+			if t.ShardColumn == "" {
+				v.add(f+".shard_column", "missing: home-cell-wins finds the row's owning cell from its shard column; name it (e.g. user_id)")
+			}
+		default:
+			v.add(f+".conflict", "%q is not a policy: use overwrite, last-writer-wins, home-cell-wins or reject", t.Conflict)
+		}
+	}
+}
