@@ -110,7 +110,8 @@ type Kafka struct {
 
 // SASL is Kafka SASL authentication.
 type SASL struct {
-	// Mechanism is "", "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512".
+	// Mechanism is "" (none) or "PLAIN" (use it with TLS). SCRAM is not
+	// built yet.
 	Mechanism   string `yaml:"mechanism"`
 	Username    string `yaml:"username"`
 	PasswordEnv string `yaml:"password_env"`

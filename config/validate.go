@@ -232,14 +232,16 @@ func validateKafka(v *validator, f string, k Kafka) {
 	switch k.SASL.Mechanism {
 	case "":
 		if k.SASL.Username != "" || k.SASL.PasswordEnv != "" {
-			v.add(f+".sasl.mechanism", "missing: a SASL user is set, so choose PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+			v.add(f+".sasl.mechanism", "missing: a SASL user is set, so set mechanism: PLAIN (with TLS)")
 		}
-	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	case "SCRAM-SHA-256", "SCRAM-SHA-512":
+		v.add(f+".sasl.mechanism", "%s is not built yet: use PLAIN over TLS", k.SASL.Mechanism)
+	case "PLAIN":
 		if k.SASL.Username == "" || k.SASL.PasswordEnv == "" {
 			v.add(f+".sasl", "mechanism %s needs username and password_env", k.SASL.Mechanism)
 		}
 	default:
-		v.add(f+".sasl.mechanism", "%q is not supported: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASL.Mechanism)
+		v.add(f+".sasl.mechanism", "%q is not supported: use PLAIN over TLS", k.SASL.Mechanism)
 	}
 	validateTLS(v, f+".tls", k.TLS, false)
 }

@@ -1,0 +1,466 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures Up.
+type Options struct {
+	// Dir holds everything the lab writes: data, logs, config, state.
+	Dir string
+	// Regions are the region names, at least two (e.g. a, b, c).
+	Regions []string
+	// Buckets is the routing bucket count (default 1024).
+	Buckets int
+	// Bin says where the regiond and regionctl programs are.
+	Bin Binaries
+	// MariaDBDir is the folder holding mariadbd and mariadb-install-db
+	// (default: PATH, then the sbin folders).
+	MariaDBDir string
+	// Progress, if set, receives a line per step for a person to read.
+	Progress io.Writer
+	// Timeout bounds the whole start (default 120s).
+	Timeout time.Duration
+}
+
+// Binaries are the programs the lab runs besides MariaDB.
+type Binaries struct {
+	// Regiond is the regiond program.
+	Regiond string
+	// Regionctl is a regionctl program; the lab runs its hidden
+	// `lab serve etcd|broker` commands as the etcd and broker processes.
+	Regionctl string
+}
+
+// FindBinaries looks for regiond and regionctl next to the running
+// program, then in PATH.
+func FindBinaries() (Binaries, error) {
+	var b Binaries
+	self, err := os.Executable()
+	if err == nil {
+		dir := filepath.Dir(self)
+		for _, p := range []struct {
+			name string
+			dst  *string
+		}{{"regiond", &b.Regiond}, {"regionctl", &b.Regionctl}} {
+			if st, err := os.Stat(filepath.Join(dir, p.name)); err == nil && !st.IsDir() {
+				*p.dst = filepath.Join(dir, p.name)
+			} else if lp, err := findProgram(p.name); err == nil {
+				*p.dst = lp
+			}
+		}
+	}
+	if b.Regiond == "" || b.Regionctl == "" {
+		return b, errors.New("regiond and regionctl programs not found next to this program or in PATH: build them with `make build` (they go to ./bin)")
+	}
+	return b, nil
+}
+
+// ErrRunning means the folder already has a running lab.
+var ErrRunning = errors.New("a lab is already running here")
+
+var regionNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+
+// Up starts a lab in opts.Dir and returns when every server answers its
+// health check. A folder whose lab was stopped is started again with the
+// same ports and data. On failure, everything Up started is stopped again.
+func Up(ctx context.Context, opts Options) (_ *State, err error) {
+	if opts.Dir == "" {
+		return nil, errors.New("lab folder missing: pass --dir DIR")
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 120 * time.Second
+	}
+	if opts.Buckets == 0 {
+		opts.Buckets = 1024
+	}
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lab folder: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	st, err := loadOrPlan(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	maria, err := findMariaDB(opts.MariaDBDir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Bin.Regiond == "" || opts.Bin.Regionctl == "" {
+		return nil, errors.New("lab: Options.Bin must name the regiond and regionctl programs (see FindBinaries)")
+	}
+	if _, err := writeConfig(st); err != nil {
+		return nil, err
+	}
+	if err := st.save(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			fmt.Fprintf(opts.Progress, "start failed; stopping what was started\n")
+			_ = stopAll(context.Background(), st, io.Discard)
+		}
+	}()
+
+	start := time.Now()
+	r := &starter{st: st, out: opts.Progress, bin: opts.Bin, maria: maria}
+	// etcd, brokers and MariaDB servers are independent: start them together.
+	var jobs []func(context.Context) error
+	jobs = append(jobs, r.startEtcd)
+	for i := range st.Regions {
+		i := i
+		jobs = append(jobs, func(ctx context.Context) error { return r.startBroker(ctx, i) })
+		jobs = append(jobs, func(ctx context.Context) error { return r.startMySQL(ctx, i) })
+	}
+	if err := parallel(ctx, jobs); err != nil {
+		return nil, err
+	}
+	jobs = jobs[:0]
+	for i := range st.Regions {
+		i := i
+		jobs = append(jobs, func(ctx context.Context) error { return r.startRegiond(ctx, i) })
+	}
+	if err := parallel(ctx, jobs); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(opts.Progress, "lab up in %s (%s)\n", time.Since(start).Round(10*time.Millisecond), dir)
+	return st, nil
+}
+
+// loadOrPlan returns the folder's stopped lab, or plans a new one with
+// free ports. A folder with a running lab is an error.
+func loadOrPlan(dir string, opts Options) (*State, error) {
+	old, err := LoadState(dir)
+	switch {
+	case err == nil:
+		for _, n := range old.procs() {
+			if n.p.Alive() {
+				return nil, fmt.Errorf("%w in %s (%s is pid %d): use it, or stop it with `regionctl lab down --dir %s`", ErrRunning, dir, n, n.p.Pid, dir)
+			}
+		}
+		if len(opts.Regions) > 0 && strings.Join(opts.Regions, ",") != strings.Join(regionNames(old), ",") {
+			return nil, fmt.Errorf("%s holds a stopped lab of regions %s, not %s: start it with those regions, or use another --dir", dir, strings.Join(regionNames(old), ","), strings.Join(opts.Regions, ","))
+		}
+		return old, nil
+	case !errors.Is(err, ErrNoLab):
+		return nil, err
+	}
+	if len(opts.Regions) < 2 {
+		return nil, errors.New("a lab needs at least two regions: pass --regions a,b (or a,b,c)")
+	}
+	seen := map[string]bool{}
+	for _, name := range opts.Regions {
+		if !regionNameRE.MatchString(name) {
+			return nil, fmt.Errorf("region name %q: use lower-case letters, digits and '-', starting with a letter", name)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("region %q is named twice in --regions", name)
+		}
+		seen[name] = true
+	}
+	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets}
+	ports := make([]int, 2+3*len(opts.Regions))
+	used := map[int]bool{}
+	for i := range ports {
+		for {
+			p, err := FreePort()
+			if err != nil {
+				return nil, err
+			}
+			if !used[p] {
+				ports[i], used[p] = p, true
+				break
+			}
+		}
+	}
+	st.Etcd = EtcdState{ClientPort: ports[0], PeerPort: ports[1]}
+	for i, name := range opts.Regions {
+		st.Regions = append(st.Regions, RegionState{Name: name,
+			MySQLPort: ports[2+3*i], KafkaPort: ports[3+3*i], APIPort: ports[4+3*i]})
+	}
+	return st, nil
+}
+
+func regionNames(s *State) []string {
+	out := make([]string, len(s.Regions))
+	for i, r := range s.Regions {
+		out[i] = r.Name
+	}
+	return out
+}
+
+// starter starts the lab's processes and records them in the state.
+type starter struct {
+	mu    sync.Mutex // guards st and its file
+	st    *State
+	out   io.Writer
+	bin   Binaries
+	maria mariaDB
+}
+
+// record stores a started process in the state file at once, so that an
+// interrupted start can still be stopped by `lab down`.
+func (r *starter) record(dst *Proc, p Proc) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*dst = p
+	return r.st.save()
+}
+
+func (r *starter) logPath(name string) string { return filepath.Join(r.st.Dir, "logs", name+".log") }
+
+func (r *starter) startEtcd(ctx context.Context) error {
+	e := &r.st.Etcd
+	if err := checkPortFree(e.ClientPort, "etcd"); err != nil {
+		return err
+	}
+	t := time.Now()
+	p, err := startProc([]string{r.bin.Regionctl, "lab", "serve", "etcd",
+		"--data", filepath.Join(r.st.Dir, "etcd"),
+		"--client-port", strconv.Itoa(e.ClientPort), "--peer-port", strconv.Itoa(e.PeerPort)},
+		nil, r.logPath("etcd"))
+	if err != nil {
+		return err
+	}
+	if err := r.record(&e.Proc, p); err != nil {
+		return err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/health", e.ClientPort)
+	if err := waitReady(ctx, "etcd", p, func(ctx context.Context) error { return httpOK(ctx, url, "") }); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "etcd        up on 127.0.0.1:%d (%s)\n", e.ClientPort, time.Since(t).Round(10*time.Millisecond))
+	return nil
+}
+
+func (r *starter) startBroker(ctx context.Context, i int) error {
+	reg := &r.st.Regions[i]
+	if err := checkPortFree(reg.KafkaPort, "broker "+reg.Name); err != nil {
+		return err
+	}
+	t := time.Now()
+	p, err := startProc([]string{r.bin.Regionctl, "lab", "serve", "broker",
+		"--data", filepath.Join(r.st.Dir, reg.Name, "kafka"), "--port", strconv.Itoa(reg.KafkaPort)},
+		nil, r.logPath("broker-"+reg.Name))
+	if err != nil {
+		return err
+	}
+	if err := r.record(&reg.Broker, p); err != nil {
+		return err
+	}
+	if err := waitReady(ctx, "broker "+reg.Name, p, func(context.Context) error {
+		if !portOpen(reg.KafkaPort) {
+			return errors.New("not listening yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "broker %-4s up on 127.0.0.1:%d (%s)\n", reg.Name, reg.KafkaPort, time.Since(t).Round(10*time.Millisecond))
+	return nil
+}
+
+func (r *starter) startMySQL(ctx context.Context, i int) error {
+	reg := &r.st.Regions[i]
+	if err := checkPortFree(reg.MySQLPort, "mysql "+reg.Name); err != nil {
+		return err
+	}
+	t := time.Now()
+	m := mysqlServer{dir: filepath.Join(r.st.Dir, reg.Name, "mysql"), port: reg.MySQLPort, id: i + 1, regions: len(r.st.Regions)}
+	if err := m.install(ctx, r.maria); err != nil {
+		return err
+	}
+	p, err := startProc(m.args(r.maria), nil, r.logPath("mysql-"+reg.Name))
+	if err != nil {
+		return err
+	}
+	p.Log = filepath.Join(m.dir, "error.log") // mariadbd logs there, not to stderr
+	if err := r.record(&reg.MySQL, p); err != nil {
+		return err
+	}
+	if err := waitReady(ctx, "mysql "+reg.Name, p, func(ctx context.Context) error { return mysqlReady(ctx, reg.MySQLPort) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "mysql  %-4s up on 127.0.0.1:%d (%s)\n", reg.Name, reg.MySQLPort, time.Since(t).Round(10*time.Millisecond))
+	return nil
+}
+
+func (r *starter) startRegiond(ctx context.Context, i int) error {
+	reg := &r.st.Regions[i]
+	if err := checkPortFree(reg.APIPort, "regiond "+reg.Name); err != nil {
+		return err
+	}
+	t := time.Now()
+	p, err := startProc([]string{r.bin.Regiond, "--config", filepath.Join(r.st.Dir, ConfigFile), "--region", reg.Name},
+		nil, r.logPath("regiond-"+reg.Name))
+	if err != nil {
+		return err
+	}
+	if err := r.record(&reg.Regiond, p); err != nil {
+		return err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", reg.APIPort)
+	if err := waitReady(ctx, "regiond "+reg.Name, p, func(ctx context.Context) error { return httpOK(ctx, url, "") }); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "regiond %-3s up on http://127.0.0.1:%d (%s)\n", reg.Name, reg.APIPort, time.Since(t).Round(10*time.Millisecond))
+	return nil
+}
+
+func checkPortFree(port int, what string) error {
+	if portOpen(port) {
+		return fmt.Errorf("%s: port %d is taken by another program: stop it, or use a new --dir (a new lab picks free ports)", what, port)
+	}
+	return nil
+}
+
+// waitReady polls ready until it succeeds, the process dies (the error
+// then shows the end of its log), or ctx ends.
+func waitReady(ctx context.Context, what string, p Proc, ready func(context.Context) error) error {
+	var last error
+	for {
+		if last = ready(ctx); last == nil {
+			return nil
+		}
+		if !p.Alive() {
+			return fmt.Errorf("%s exited while starting; end of %s:\n%s", what, p.Log, p.LogTail(15))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready in time (last check: %v); see %s", what, last, p.Log)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func httpOK(ctx context.Context, url, token string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// parallel runs jobs at once; the first error cancels the others and is
+// the one returned (the others are usually just the cancellation), and
+// every job has returned when it returns.
+func parallel(ctx context.Context, jobs []func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		once  sync.Once
+		first error
+		wg    sync.WaitGroup
+	)
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := j(ctx); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// Down stops every process of the lab in DIR, newest first, and waits
+// until each is gone. Data stays; `lab up --dir DIR` starts it again.
+func Down(ctx context.Context, dir string, progress io.Writer) error {
+	if progress == nil {
+		progress = io.Discard
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := LoadState(dir)
+	if err != nil {
+		return err
+	}
+	return stopAll(ctx, st, progress)
+}
+
+// stopAll stops regiond, then MariaDB, brokers and etcd: the reverse of
+// start. Each group stops in parallel.
+func stopAll(ctx context.Context, st *State, out io.Writer) error {
+	groups := [][]namedProc{nil, nil, nil, nil}
+	for _, n := range st.procs() {
+		g := map[string]int{"regiond": 0, "mysql": 1, "broker": 2, "etcd": 3}[n.component]
+		groups[g] = append(groups[g], n)
+	}
+	var errs []error
+	for _, g := range groups {
+		var jobs []func(context.Context) error
+		for _, n := range g {
+			jobs = append(jobs, func(ctx context.Context) error {
+				if !n.p.Alive() {
+					return nil
+				}
+				t := time.Now()
+				if err := n.p.Stop(ctx, 20*time.Second); err != nil {
+					return fmt.Errorf("stop %s: %w", n, err)
+				}
+				fmt.Fprintf(out, "%-11s stopped (pid %d, %s)\n", n, n.p.Pid, time.Since(t).Round(10*time.Millisecond))
+				return nil
+			})
+		}
+		errs = append(errs, each(ctx, jobs))
+	}
+	return errors.Join(errs...)
+}
+
+// each runs jobs at once and waits for all; unlike parallel, one failure
+// does not cancel the rest (a failed stop must not leave others running).
+func each(ctx context.Context, jobs []func(context.Context) error) error {
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = j(ctx) }()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

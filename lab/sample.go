@@ -1,0 +1,169 @@
+package lab
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+
+	"github.com/regionplatform/region/topo"
+)
+
+// SampleSchema creates the sample lending schema: users, their loan
+// accounts and the ledger of money movements, all sharded by user.
+var SampleSchema = []string{
+	"CREATE DATABASE IF NOT EXISTS " + SampleDatabase,
+	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.users (
+		id BIGINT NOT NULL PRIMARY KEY,
+		name VARCHAR(100) NOT NULL,
+		home_cell VARCHAR(32) NOT NULL,
+		created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+	) ENGINE=InnoDB`,
+	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.loan_accounts (
+		id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+		user_id BIGINT NOT NULL,
+		principal_cents BIGINT NOT NULL,
+		balance_cents BIGINT NOT NULL,
+		status VARCHAR(16) NOT NULL,
+		version BIGINT NOT NULL DEFAULT 1,
+		updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+		KEY (user_id)
+	) ENGINE=InnoDB`,
+	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.ledger_entries (
+		id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+		user_id BIGINT NOT NULL,
+		account_id BIGINT NOT NULL,
+		amount_cents BIGINT NOT NULL,
+		kind VARCHAR(16) NOT NULL,
+		created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+		KEY (user_id)
+	) ENGINE=InnoDB`,
+}
+
+// HomeRegion is the region of a user's home cell in a fresh lab, where
+// cell i owns the i-th even share of the buckets. It returns the region
+// index. (Once the routing table lives in etcd, the router answers this.)
+func (s *State) HomeRegion(userID int64) int {
+	b := topo.BucketOfString(strconv.FormatInt(userID, 10), s.Buckets)
+	for i, r := range topo.Spread(s.Buckets, len(s.Regions)) {
+		if r.Contains(b) {
+			return i
+		}
+	}
+	return 0
+}
+
+// Workload is a short lending workload: it opens a loan for each user in
+// the user's home region, then books repayments against it.
+type Workload struct {
+	// Users is how many users to create (ids FirstUser..FirstUser+Users-1).
+	Users     int
+	FirstUser int64
+	// Repayments per user; each is one transaction of two rows.
+	Repayments int
+	// Seed makes amounts repeatable.
+	Seed uint64
+}
+
+// WorkloadResult counts what the workload committed in each region.
+type WorkloadResult struct {
+	Region       string `json:"region"`
+	Users        int    `json:"users"`
+	Transactions int    `json:"transactions"`
+}
+
+// RunWorkload runs w against the lab, each user's writes in its home
+// region, regions in parallel.
+func RunWorkload(ctx context.Context, st *State, w Workload) ([]WorkloadResult, error) {
+	res := make([]WorkloadResult, len(st.Regions))
+	errs := make([]error, len(st.Regions))
+	var wg sync.WaitGroup
+	for i, r := range st.Regions {
+		res[i].Region = r.Name
+		var users []int64
+		for u := w.FirstUser; u < w.FirstUser+int64(w.Users); u++ {
+			if st.HomeRegion(u) == i {
+				users = append(users, u)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db, err := OpenMySQL(r.MySQLPort, SampleDatabase)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer db.Close()
+			rng := rand.New(rand.NewPCG(w.Seed, uint64(i)))
+			for _, u := range users {
+				if err := openLoan(ctx, db, u, CellName(r.Name), 100000+rng.Int64N(900000)); err != nil {
+					errs[i] = fmt.Errorf("region %s: user %d: %w", r.Name, u, err)
+					return
+				}
+				res[i].Users++
+				res[i].Transactions++
+				for k := 0; k < w.Repayments; k++ {
+					if err := repay(ctx, db, u, 1000+rng.Int64N(9000)); err != nil {
+						errs[i] = fmt.Errorf("region %s: user %d: %w", r.Name, u, err)
+						return
+					}
+					res[i].Transactions++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func openLoan(ctx context.Context, db *sql.DB, user int64, cell string, principal int64) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, home_cell) VALUES (?, ?, ?)`, user, fmt.Sprintf("user-%d", user), cell); err != nil {
+			return err
+		}
+		r, err := tx.ExecContext(ctx, `INSERT INTO loan_accounts (user_id, principal_cents, balance_cents, status) VALUES (?, ?, ?, 'open')`, user, principal, principal)
+		if err != nil {
+			return err
+		}
+		acct, err := r.LastInsertId()
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO ledger_entries (user_id, account_id, amount_cents, kind) VALUES (?, ?, ?, 'disburse')`, user, acct, principal)
+		return err
+	})
+}
+
+func repay(ctx context.Context, db *sql.DB, user, amount int64) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
+		var acct int64
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM loan_accounts WHERE user_id = ? ORDER BY id LIMIT 1 FOR UPDATE`, user).Scan(&acct); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE loan_accounts SET balance_cents = balance_cents - ?, version = version + 1 WHERE id = ?`, amount, acct); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO ledger_entries (user_id, account_id, amount_cents, kind) VALUES (?, ?, ?, 'repay')`, user, acct, -amount)
+		return err
+	})
+}

@@ -1,0 +1,123 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// StateFile is the name of the lab's state file inside its folder.
+const StateFile = "lab.json"
+
+// State is what a lab folder records about its servers: ports and the
+// processes running them. It is written after every process starts, so
+// `lab down` can stop whatever an interrupted `lab up` left running.
+type State struct {
+	Dir     string        `json:"dir"`
+	Created time.Time     `json:"created"`
+	Buckets int           `json:"buckets"`
+	Etcd    EtcdState     `json:"etcd"`
+	Regions []RegionState `json:"regions"`
+}
+
+// EtcdState is the lab's etcd server.
+type EtcdState struct {
+	ClientPort int  `json:"client_port"`
+	PeerPort   int  `json:"peer_port"`
+	Proc       Proc `json:"proc"`
+}
+
+// RegionState is one region's servers.
+type RegionState struct {
+	Name      string `json:"name"`
+	MySQLPort int    `json:"mysql_port"`
+	KafkaPort int    `json:"kafka_port"`
+	APIPort   int    `json:"api_port"`
+	MySQL     Proc   `json:"mysql"`
+	Broker    Proc   `json:"broker"`
+	Regiond   Proc   `json:"regiond"`
+}
+
+// Region returns the named region's state.
+func (s *State) Region(name string) (*RegionState, bool) {
+	for i := range s.Regions {
+		if s.Regions[i].Name == name {
+			return &s.Regions[i], true
+		}
+	}
+	return nil, false
+}
+
+// procs lists every process with its display name, in start order.
+func (s *State) procs() []namedProc {
+	out := []namedProc{{"etcd", "", &s.Etcd.Proc}}
+	for i := range s.Regions {
+		r := &s.Regions[i]
+		out = append(out,
+			namedProc{"broker", r.Name, &r.Broker},
+			namedProc{"mysql", r.Name, &r.MySQL},
+			namedProc{"regiond", r.Name, &r.Regiond})
+	}
+	return out
+}
+
+type namedProc struct {
+	component, region string
+	p                 *Proc
+}
+
+func (n namedProc) String() string {
+	if n.region == "" {
+		return n.component
+	}
+	return n.component + " " + n.region
+}
+
+// ErrNoLab means the folder holds no lab.
+var ErrNoLab = errors.New("no lab here")
+
+// LoadState reads DIR/lab.json.
+func LoadState(dir string) (*State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w: start one with `regionctl lab up --dir %s`", dir, ErrNoLab, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s is damaged: %w", filepath.Join(dir, StateFile), err)
+	}
+	return &s, nil
+}
+
+func (s *State) save() error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(s.Dir, StateFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(s.Dir, StateFile))
+}
+
+// lockDir takes an exclusive lock on the lab folder so that two commands
+// never start or stop the same lab at once. Call the returned func to unlock.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock lab folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another regionctl is starting or stopping the lab in %s; wait for it to finish", dir)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}

@@ -1,0 +1,220 @@
+package regionctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionplatform/region/lab"
+)
+
+func newLabCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Run a local multi-region lab: real MariaDB, Kafka-protocol brokers, etcd and regiond",
+		Long: `lab runs the whole platform on this machine, on 127.0.0.1 with free ports:
+one MariaDB server, one Kafka-protocol broker and one regiond per region, and
+one etcd. Everything it writes (data, logs, config, token, state) goes under
+--dir. Processes keep running after the command returns; stop them with
+'regionctl lab down --dir DIR'.`,
+	}
+	cmd.AddCommand(newLabUpCmd(g), newLabDownCmd(g), newLabStatusCmd(g), newLabDemoCmd(g), newLabServeCmd())
+	return cmd
+}
+
+func requireDir(g *globals) error {
+	if g.dir == "" {
+		return errors.New("--dir is required: the folder that holds (or will hold) the lab")
+	}
+	return nil
+}
+
+func newLabUpCmd(g *globals) *cobra.Command {
+	var regions string
+	var buckets int
+	cmd := &cobra.Command{
+		Use:   "up --regions a,b[,c] --dir DIR",
+		Short: "Start a lab (or start a stopped one again, with its data)",
+		Long: `up starts every server of the lab and returns when all answer their health
+checks. A folder with a stopped lab is started again with the same ports and
+data; a folder with a running lab is an error. Progress goes to stderr; the
+result (with --json, the endpoints and operator token) to stdout.`,
+		Example: `  regionctl lab up --regions a,b --dir /tmp/lab
+  regionctl lab up --regions a,b,c --dir /tmp/lab3 --json | jq -r '.regions[0].api'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireDir(g); err != nil {
+				return err
+			}
+			st, err := labUp(cmd.Context(), g, splitList(regions), buckets)
+			if err != nil {
+				return err
+			}
+			return printLabInfo(g, st)
+		},
+	}
+	cmd.Flags().StringVar(&regions, "regions", "", "comma-separated region names, at least two (e.g. a,b,c); default for a new lab: a,b")
+	cmd.Flags().IntVar(&buckets, "buckets", 1024, "routing buckets")
+	return cmd
+}
+
+func labUp(ctx context.Context, g *globals, regions []string, buckets int) (*lab.State, error) {
+	bin, err := lab.FindBinaries()
+	if err != nil {
+		return nil, err
+	}
+	if len(regions) == 0 {
+		if _, err := lab.LoadState(g.dir); errors.Is(err, lab.ErrNoLab) {
+			regions = []string{"a", "b"}
+		}
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return lab.Up(ctx, lab.Options{Dir: g.dir, Regions: regions, Buckets: buckets, Bin: bin, Progress: g.progress()})
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func printLabInfo(g *globals, st *lab.State) error {
+	info, err := st.Info()
+	if err != nil {
+		return err
+	}
+	if g.json {
+		return g.printJSON(info)
+	}
+	tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "region\tmysql\tkafka\tapi\n")
+	for _, r := range info.Regions {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.MySQL, strings.Join(r.Kafka, ","), r.API)
+	}
+	tw.Flush()
+	fmt.Fprintf(g.out, "etcd    %s\nconfig  %s\ntoken   %s (operator; viewer token in %s)\n",
+		strings.Join(info.Etcd, ","), info.Config, filepath.Join(info.Dir, lab.TokenFile), filepath.Join(info.Dir, lab.ViewerTokenFile))
+	fmt.Fprintf(g.out, "\nnext:   regionctl status --dir %s\nstop:   regionctl lab down --dir %s\n", info.Dir, info.Dir)
+	return nil
+}
+
+func newLabDownCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "down --dir DIR",
+		Short: "Stop every process of a lab (data stays; 'lab up' starts it again)",
+		Long: `down stops regiond, then MariaDB, the brokers and etcd (the reverse of start),
+each with SIGTERM and, after 20 s, SIGKILL, and waits until every process is
+gone. It only signals processes it started itself (checked by pid and start
+time), so it is safe after a reboot.`,
+		Example: `  regionctl lab down --dir /tmp/lab
+  rm -rf /tmp/lab   # to throw the data away too`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireDir(g); err != nil {
+				return err
+			}
+			if err := lab.Down(cmd.Context(), g.dir, g.progress()); err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(map[string]any{"dir": g.dir, "stopped": true})
+			}
+			fmt.Fprintf(g.out, "lab in %s is down\n", g.dir)
+			return nil
+		},
+	}
+}
+
+func newLabStatusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "status --dir DIR",
+		Short:   "Say which of the lab's processes are up, unhealthy or down",
+		Example: `  regionctl lab status --dir /tmp/lab --json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireDir(g); err != nil {
+				return err
+			}
+			cs, err := lab.Status(cmd.Context(), g.dir)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(cs)
+			}
+			tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "component\tregion\tpid\tport\tstate\n")
+			for _, c := range cs {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s %s\n", c.Component, c.Region, c.Pid, c.Port, c.State, c.Detail)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// newLabServeCmd is how the lab runs etcd and brokers as processes of
+// their own. It is hidden: people use `lab up`.
+func newLabServeCmd() *cobra.Command {
+	var data string
+	var port, clientPort, peerPort int
+	cmd := &cobra.Command{Use: "serve", Hidden: true, Short: "Run one lab component in the foreground (used by lab up)"}
+	etcd := &cobra.Command{
+		Use:  "etcd",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			e, err := lab.StartEtcd(ctx, lab.EtcdConfig{Dir: data, ClientPort: clientPort, PeerPort: peerPort})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			fmt.Fprintf(cmd.ErrOrStderr(), "etcd serving on %s\n", e.ClientURL)
+			select {
+			case <-ctx.Done():
+				return nil
+			case err := <-e.Err():
+				return err
+			}
+		},
+	}
+	etcd.Flags().StringVar(&data, "data", "", "data folder")
+	etcd.Flags().IntVar(&clientPort, "client-port", 0, "client port")
+	etcd.Flags().IntVar(&peerPort, "peer-port", 0, "peer port")
+	broker := &cobra.Command{
+		Use:  "broker",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			b, err := lab.StartBroker(lab.BrokerConfig{Dir: data, Port: port})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "broker serving on %s\n", b.Addr)
+			<-ctx.Done()
+			b.Close()
+			return nil
+		},
+	}
+	broker.Flags().StringVar(&data, "data", "", "data folder")
+	broker.Flags().IntVar(&port, "port", 0, "port")
+	for _, c := range []*cobra.Command{etcd, broker} {
+		_ = c.MarkFlagRequired("data")
+	}
+	cmd.AddCommand(etcd, broker)
+	return cmd
+}

@@ -1,0 +1,125 @@
+package regionctl
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionplatform/region/regiond"
+)
+
+// RegionStatus is one region's answer to `regionctl status`.
+type RegionStatus struct {
+	Region string          `json:"region"`
+	API    string          `json:"api"`
+	Error  string          `json:"error,omitempty"`
+	Status *regiond.Status `json:"status,omitempty"`
+}
+
+// StatusReport is what `regionctl status --json` prints.
+type StatusReport struct {
+	Deployment string         `json:"deployment"`
+	Regions    []RegionStatus `json:"regions"`
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show every region's daemon and the health of its MySQL, Kafka and etcd",
+		Long: `status asks every region's regiond for its status, all at once, and prints
+one block per region. A region whose regiond does not answer is shown with
+the error; the exit status is 1 when any region is unreachable or unhealthy.`,
+		Example: `  regionctl status --dir /tmp/lab
+  regionctl status --config deploy.yaml --json | jq '.regions[].status.healthy'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := g.status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if g.json {
+				err = g.printJSON(rep)
+			} else {
+				printStatus(g, rep)
+			}
+			if err != nil {
+				return err
+			}
+			for _, r := range rep.Regions {
+				if r.Error != "" || !r.Status.Healthy {
+					return errSilent{fmt.Errorf("region %s is not healthy", r.Region)}
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func (g *globals) status(ctx context.Context) (*StatusReport, error) {
+	cfg, err := g.deployment()
+	if err != nil {
+		return nil, err
+	}
+	c, err := g.client(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rep := &StatusReport{Deployment: cfg.Name, Regions: make([]RegionStatus, len(cfg.Regions))}
+	var wg sync.WaitGroup
+	for i, r := range cfg.Regions {
+		rep.Regions[i] = RegionStatus{Region: r.Name, API: r.URL}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var st regiond.Status
+			if err := c.getJSON(ctx, r.URL+"/v1/status", &st); err != nil {
+				rep.Regions[i].Error = err.Error()
+				return
+			}
+			rep.Regions[i].Status = &st
+		}()
+	}
+	wg.Wait()
+	return rep, nil
+}
+
+func printStatus(g *globals, rep *StatusReport) {
+	fmt.Fprintf(g.out, "deployment %s\n", rep.Deployment)
+	for _, r := range rep.Regions {
+		fmt.Fprintln(g.out)
+		if r.Error != "" {
+			fmt.Fprintf(g.out, "region %s  UNREACHABLE  %s\n  %s\n", r.Region, r.API, r.Error)
+			continue
+		}
+		s := r.Status
+		state := "healthy"
+		if !s.Healthy {
+			state = "UNHEALTHY"
+		}
+		fmt.Fprintf(g.out, "region %s  %s  %s  regiond %s, up %s\n", r.Region, state, r.API, s.Version,
+			(time.Duration(s.Uptime) * time.Second).String())
+		tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
+		for _, c := range s.Checks {
+			res := "ok"
+			if !c.OK {
+				res = "FAIL " + c.Error
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%.1f ms\n", c.Name, res, c.LatencyMS)
+		}
+		tw.Flush()
+		var cells []string
+		for _, c := range s.Cells {
+			if c.Region == r.Region {
+				cells = append(cells, fmt.Sprintf("%s (standby %s)", c.Name, c.Standby))
+			}
+		}
+		if len(cells) > 0 {
+			fmt.Fprintf(g.out, "  home of cells: %s\n", strings.Join(cells, ", "))
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package regiond
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/dial"
+)
+
+// Version is the build's version, set with -ldflags by make build.
+var Version = "dev"
+
+// Config is what a daemon needs to start.
+type Config struct {
+	// Deployment is the loaded, validated deployment config.
+	Deployment *config.Config
+	// Region is the region this daemon serves; it must be in Deployment.
+	Region string
+	// Logger receives the daemon's logs (default slog.Default()).
+	Logger *slog.Logger
+	// CheckInterval is how often dependencies are checked (default 2s).
+	CheckInterval time.Duration
+}
+
+// Daemon is one region's regiond.
+type Daemon struct {
+	cfg     Config
+	region  *config.Region
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	api     *api.Server
+	db      *sql.DB
+	etcd    *clientv3.Client
+	health  *health
+	started time.Time
+}
+
+// New checks cfg, resolves the API tokens and prepares connections. It
+// does not block on any dependency being up: Run reports their health.
+func New(cfg Config) (*Daemon, error) {
+	if cfg.Deployment == nil {
+		return nil, errors.New("regiond: no deployment config")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.CheckInterval == 0 {
+		cfg.CheckInterval = 2 * time.Second
+	}
+	r, ok := cfg.Deployment.Region(cfg.Region)
+	if !ok {
+		return nil, fmt.Errorf("region %q is not in the config: use one of %v", cfg.Region, cfg.Deployment.RegionNames())
+	}
+	d := &Daemon{cfg: cfg, region: r, log: cfg.Logger.With("region", r.Name), reg: prometheus.NewRegistry()}
+	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "regiond", Name: "info",
+		Help: "Always 1; labels say which region and build this daemon is.", ConstLabels: prometheus.Labels{"region": r.Name, "version": Version}})
+	info.Set(1)
+	d.reg.MustRegister(info)
+
+	tokens, err := apiTokens(cfg.Deployment)
+	if err != nil {
+		return nil, err
+	}
+	ac := api.DefaultConfig()
+	ac.Listen = r.Listen
+	ac.TLSCertFile = cfg.Deployment.Resolve(r.APITLS.CertFile)
+	ac.TLSKeyFile = cfg.Deployment.Resolve(r.APITLS.KeyFile)
+	ac.Tokens = tokens
+	ac.AuditPath = filepath.Join(cfg.Deployment.Resolve(r.DataDir), "audit.log")
+	if d.api, err = api.New(ac, d.log, d.reg); err != nil {
+		return nil, err
+	}
+	if d.db, err = dial.MySQL(cfg.Deployment, r.Name); err != nil {
+		return nil, err
+	}
+	d.health = newHealth(d.reg, cfg.CheckInterval, d.log)
+	d.routes()
+	return d, nil
+}
+
+// apiTokens reads every token's secret from its env var or file.
+func apiTokens(c *config.Config) ([]api.Token, error) {
+	var out []api.Token
+	for i, t := range c.API.Tokens {
+		s, err := c.Secret(fmt.Sprintf("api.tokens[%d] (%s)", i, t.Name), t.Env, t.File)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, api.Token{Name: t.Name, Role: api.Role(t.Role), Secret: s})
+	}
+	return out, nil
+}
+
+// Run serves until ctx ends, then stops everything in reverse order of
+// start and returns. A component that fails stops the daemon.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.started = time.Now()
+	defer d.db.Close()
+	var err error
+	if d.etcd, err = dial.Etcd(ctx, d.cfg.Deployment); err != nil {
+		return err
+	}
+	defer d.etcd.Close()
+	d.health.add("mysql", d.checkMySQL)
+	d.health.add("etcd", d.checkEtcd)
+	d.health.add("kafka", d.checkKafka)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	_ = d.api.Audit(ctx, api.AuditRecord{Time: time.Now().UTC(), Actor: "system", Action: "regiond.start", Target: d.region.Name, Result: "ok",
+		Detail: map[string]string{"version": Version, "listen": d.region.Listen}})
+	d.log.Info("regiond starting", "listen", d.region.Listen, "version", Version)
+
+	// Components, in start order; each runs until ctx ends.
+	comps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"health", d.health.Run},
+		{"api", d.api.Run},
+	}
+	errc := make(chan error, len(comps))
+	var wg sync.WaitGroup
+	for _, c := range comps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", c.name, err)
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	err = <-errc
+	if err != nil {
+		d.log.Error("regiond stopped on error", "err", err)
+	} else {
+		d.log.Info("regiond stopped")
+	}
+	return err
+}
+
+// routes registers the daemon's API routes.
+func (d *Daemon) routes() {
+	d.api.HandleFunc("GET /v1/status", api.RoleViewer, d.handleStatus)
+}
+
+// Status is the body of GET /v1/status.
+type Status struct {
+	Deployment string        `json:"deployment"`
+	Region     string        `json:"region"`
+	Version    string        `json:"version"`
+	Started    time.Time     `json:"started"`
+	Uptime     float64       `json:"uptime_seconds"`
+	Healthy    bool          `json:"healthy"`
+	Checks     []CheckResult `json:"checks"`
+	Cells      []CellStatus  `json:"cells"`
+}
+
+// CellStatus is a cell homed in or standing by for this region.
+type CellStatus struct {
+	Name    string `json:"name"`
+	Region  string `json:"region"`
+	Standby string `json:"standby"`
+}
+
+func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
+	checks := d.health.results()
+	st := Status{Deployment: d.cfg.Deployment.Name, Region: d.region.Name, Version: Version,
+		Started: d.started.UTC(), Uptime: time.Since(d.started).Seconds(), Healthy: true, Checks: checks}
+	for _, c := range checks {
+		st.Healthy = st.Healthy && c.OK
+	}
+	for _, c := range d.cfg.Deployment.Cells {
+		if c.Region == d.region.Name || c.Standby == d.region.Name {
+			st.Cells = append(st.Cells, CellStatus{Name: c.Name, Region: c.Region, Standby: c.Standby})
+		}
+	}
+	api.WriteJSON(w, http.StatusOK, st)
+}
