@@ -91,6 +91,11 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 
 	step(4, "Ask every regiond for its status (regionctl status)")
 	rep, err := g.status(ctx)
+	// regiond checks its dependencies every 2s: give the first checks time.
+	for deadline := time.Now().Add(15 * time.Second); err == nil && !rep.healthy() && time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		rep, err = g.status(ctx)
+	}
 	if err != nil {
 		return err
 	}

@@ -50,14 +50,21 @@ the error; the exit status is 1 when any region is unreachable or unhealthy.`,
 			if err != nil {
 				return err
 			}
-			for _, r := range rep.Regions {
-				if r.Error != "" || !r.Status.Healthy {
-					return errSilent{fmt.Errorf("region %s is not healthy", r.Region)}
-				}
+			if !rep.healthy() {
+				return errSilent{fmt.Errorf("not every region is healthy")}
 			}
 			return nil
 		},
 	}
+}
+
+func (rep *StatusReport) healthy() bool {
+	for _, r := range rep.Regions {
+		if r.Error != "" || r.Status == nil || !r.Status.Healthy {
+			return false
+		}
+	}
+	return true
 }
 
 func (g *globals) status(ctx context.Context) (*StatusReport, error) {

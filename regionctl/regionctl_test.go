@@ -1,0 +1,149 @@
+package regionctl_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/regionctl"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+// run runs the real regionctl program.
+func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd := exec.Command(labtest.Bin().Regionctl, args...)
+	cmd.Stdout, cmd.Stderr = &o, &e
+	cmd.Env = append(os.Environ(), "REGIONCTL_CONFIG=", "REGIONCTL_TOKEN=")
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// TestLabLifecycleCLI drives the lab the way an operator does.
+func TestLabLifecycleCLI(t *testing.T) {
+	dir := t.TempDir()
+	t.Cleanup(func() { run(t, "lab", "down", "--dir", dir) })
+	t0 := time.Now()
+	out, errOut, err := run(t, "lab", "up", "--regions", "a,b", "--dir", dir, "--json")
+	if err != nil {
+		t.Fatalf("lab up: %v\n%s", err, errOut)
+	}
+	t.Logf("lab up (2 regions) took %s", time.Since(t0).Round(time.Millisecond))
+	var info lab.Info
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatalf("lab up --json printed %q: %v", out, err)
+	}
+	if info.Dir != dir || len(info.Etcd) != 1 || len(info.Regions) != 2 || info.Regions[1].Name != "b" ||
+		!strings.HasPrefix(info.Regions[0].API, "http://127.0.0.1:") || len(info.Regions[0].Kafka) != 1 || len(info.Regions[0].Token) < 32 {
+		t.Errorf("lab up --json = %s", out)
+	}
+	if !strings.Contains(errOut, "lab up in") {
+		t.Errorf("no progress on stderr: %q", errOut)
+	}
+
+	// status turns healthy once regiond's first checks ran.
+	var rep regionctl.StatusReport
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		out, errOut, err = run(t, "status", "--dir", dir, "--json")
+		if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
+			t.Fatalf("status --json printed %q (%s): %v", out, errOut, jerr)
+		}
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err != nil || len(rep.Regions) != 2 || rep.Regions[0].Status == nil || !rep.Regions[0].Status.Healthy {
+		t.Fatalf("status: %v %s", err, out)
+	}
+	out, _, err = run(t, "status", "--dir", dir)
+	if err != nil || !strings.Contains(out, "region a  healthy") || !strings.Contains(out, "kafka  ok") {
+		t.Errorf("status (text): %v\n%s", err, out)
+	}
+
+	if _, errOut, err := run(t, "lab", "up", "--dir", dir); err == nil || !strings.Contains(errOut, "already running") {
+		t.Errorf("second lab up: err=%v %s", err, errOut)
+	}
+	out, _, err = run(t, "lab", "status", "--dir", dir, "--json")
+	var cs []lab.ComponentStatus
+	if err != nil || json.Unmarshal([]byte(out), &cs) != nil || len(cs) != 7 {
+		t.Fatalf("lab status: %v %s", err, out)
+	}
+	if _, errOut, err := run(t, "lab", "down", "--dir", dir); err != nil {
+		t.Fatalf("lab down: %v %s", err, errOut)
+	}
+	out, _, _ = run(t, "lab", "status", "--dir", dir, "--json")
+	_ = json.Unmarshal([]byte(out), &cs)
+	for _, c := range cs {
+		if c.State != "down" {
+			t.Errorf("after down: %+v", c)
+		}
+	}
+	// With every regiond down, status says so and fails.
+	out, _, err = run(t, "status", "--dir", dir)
+	if err == nil || !strings.Contains(out, "UNREACHABLE") {
+		t.Errorf("status of a stopped lab: %v\n%s", err, out)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	out, _, err := run(t, "config", "check", "../config/testdata/valid.yaml")
+	if err != nil || strings.TrimSpace(out) != "ok" {
+		t.Errorf("valid: %v %q", err, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("regions: [{name: a, mysql: {dsn: 'root@tcp(db)/'}}]\n"), 0o600)
+	out, _, err = run(t, "config", "check", bad)
+	if err == nil || !strings.Contains(out, "regions[0].mysql.dsn: missing port") || !strings.Contains(out, "etcd.endpoints: missing") {
+		t.Errorf("bad: %v\n%s", err, out)
+	}
+	out, _, err = run(t, "config", "check", bad, "--json")
+	var res struct {
+		OK       bool
+		Problems []struct{ Field, Message string }
+	}
+	if err == nil || json.Unmarshal([]byte(out), &res) != nil || res.OK || len(res.Problems) < 3 {
+		t.Errorf("bad --json: %v\n%s", err, out)
+	}
+	if _, errOut, err := run(t, "config", "check", "/nonexistent.yaml"); err == nil || !strings.Contains(errOut, "no such file") {
+		t.Errorf("missing file: %v %s", err, errOut)
+	}
+	if _, errOut, err := run(t, "status"); err == nil || !strings.Contains(errOut, "pass --config FILE") {
+		t.Errorf("status without deployment: %v %s", err, errOut)
+	}
+	if _, errOut, err := run(t, "lab", "up"); err == nil || !strings.Contains(errOut, "--dir is required") {
+		t.Errorf("lab up without dir: %v %s", err, errOut)
+	}
+}
+
+// TestHelpTeaches: every command a person runs has a description and an
+// example in its --help.
+func TestHelpTeaches(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" || c.Name() == "completion" {
+			return
+		}
+		if c.Short == "" {
+			t.Errorf("%q has no short description", c.CommandPath())
+		}
+		if c.Runnable() && c.Example == "" {
+			t.Errorf("%q --help has no example", c.CommandPath())
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(regionctl.New(&bytes.Buffer{}, &bytes.Buffer{}))
+}
