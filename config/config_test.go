@@ -63,7 +63,7 @@ func TestBadConfigs(t *testing.T) {
 		{"region name", "- name: b\n", "- name: B\n", "regions[1].name", "lower-case"},
 		{"region dup", "- name: b\n", "- name: a\n", "regions[1].name", "unique"},
 		{"listen bad", "listen: 127.0.0.1:7071", "listen: nowhere", "regions[1].listen", "host:port"},
-		{"listen dup", "listen: 127.0.0.1:7071", "listen: 127.0.0.1:7070", "regions[1].listen", "own address"},
+		{"api url dup", "listen: 127.0.0.1:7071", "listen: 127.0.0.1:7070", "regions[1].url", "own address"},
 		{"data dir", "    data_dir: /var/lib/regiond/b\n", "", "regions[1].data_dir", "missing"},
 		{"kafka broker", `brokers: ["127.0.0.1:9093"]`, `brokers: ["kafka-b"]`, "regions[1].kafka.brokers[0]", "host:port"},
 		{"kafka sasl", `brokers: ["127.0.0.1:9093"]}`, `brokers: ["127.0.0.1:9093"], sasl: {mechanism: GSSAPI}}`, "regions[1].kafka.sasl.mechanism", "not supported"},
@@ -143,5 +143,12 @@ func TestSecret(t *testing.T) {
 	}
 	if _, err := cfg.Secret("api.tokens[0]", "REGION_TEST_UNSET_X", ""); err == nil || !strings.Contains(err.Error(), "api.tokens[0]") {
 		t.Errorf("unset env: %v", err)
+	}
+}
+
+// TestDeployExample keeps the production example valid.
+func TestDeployExample(t *testing.T) {
+	if _, err := Load("../deploy/example.yaml"); err != nil {
+		t.Fatalf("deploy/example.yaml: %v", err)
 	}
 }

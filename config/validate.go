@@ -147,7 +147,7 @@ func (c *Config) validateRegions(v *validator) {
 		v.add("regions", "missing: list every region (name, mysql, kafka, listen, data_dir)")
 	}
 	names := map[string]int{}
-	listens := map[string]int{}
+	urls := map[string]int{}
 	for i, r := range c.Regions {
 		f := fmt.Sprintf("regions[%d]", i)
 		if !nameRE.MatchString(r.Name) {
@@ -163,14 +163,14 @@ func (c *Config) validateRegions(v *validator) {
 			v.add(f+".listen", "missing: the host:port regiond's API binds to, e.g. 0.0.0.0:7070")
 		} else if _, port, err := net.SplitHostPort(r.Listen); err != nil || !validPort(port) {
 			v.add(f+".listen", "%q is not host:port: write e.g. 0.0.0.0:7070", r.Listen)
-		} else if j, dup := listens[r.Listen]; dup {
-			v.add(f+".listen", "%q is also regions[%d].listen: give each regiond its own address", r.Listen, j)
-		} else {
-			listens[r.Listen] = i
 		}
 		if r.URL != "" {
 			if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				v.add(f+".url", "%q is not an http(s) URL: write e.g. https://regiond.a.example:7070", r.URL)
+			} else if j, dup := urls[r.URL]; dup {
+				v.add(f+".url", "%q is also the API of regions[%d]: every regiond needs its own address (set url when listen is 0.0.0.0 on several hosts)", r.URL, j)
+			} else {
+				urls[r.URL] = i
 			}
 		}
 		validateTLS(v, f+".api_tls", r.APITLS, true)
