@@ -1,0 +1,238 @@
+// Package event is the wire format of change data capture: one Kafka
+// message per source transaction (or per ordered fragment of a large one),
+// and the heartbeats that carry watermarks to idle partitions.
+//
+// A message is JSON (compressed by the producer). Row values are typed
+// loosely, as MySQL accepts them back as statement parameters: null,
+// integers, floats, strings (UTF-8), and bytes ({"b": base64}). Decimals,
+// dates and times travel as strings, exactly as the source printed them.
+//
+// Every message carries Seq, capture's count of published transactions.
+// Capture checkpoints it with the source position, so a transaction re-sent
+// after a capture restart has the same Seq: the applier skips any message
+// whose Seq is not above the last one it applied in that partition.
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version is the wire format version written by this code.
+const Version = 1
+
+// Kind is what a message carries.
+type Kind string
+
+// Kinds of messages.
+const (
+	// KindTxn is a source transaction, or a fragment of one.
+	KindTxn Kind = "txn"
+	// KindHeartbeat carries capture's watermark to a partition that had no
+	// transaction for a while: every transaction up to Seq that belongs to
+	// this partition came before it.
+	KindHeartbeat Kind = "hb"
+)
+
+// Message is one Kafka message of a capture stream.
+type Message struct {
+	V    int  `json:"v"`
+	Kind Kind `json:"kind"`
+	// Source is the region whose MySQL wrote the transaction.
+	Source string `json:"src"`
+	// Seq is capture's published-transaction counter (see package doc).
+	Seq uint64 `json:"seq"`
+	// Pos is the source GTID set after this transaction (for a heartbeat:
+	// after every transaction published so far).
+	Pos string `json:"pos"`
+	// Time is the source commit time (txn) or the send time (heartbeat).
+	Time time.Time `json:"ts"`
+	// Txn is set for KindTxn.
+	Txn *Txn `json:"txn,omitempty"`
+}
+
+// Txn is a source transaction.
+type Txn struct {
+	// GTID of the transaction at the source, e.g. "1-1-42" or "uuid:42".
+	GTID string `json:"gtid"`
+	// Bucket is the routing bucket of the transaction (of its first row
+	// with a shard column), or -1 for a transaction on global tables only.
+	Bucket int32 `json:"bucket"`
+	// Epoch and Cell are the routing epoch and owning cell the bucket had
+	// when capture read the transaction (0 and "" until the router lands).
+	Epoch uint64 `json:"epoch,omitempty"`
+	Cell  string `json:"cell,omitempty"`
+	// Frag is set when the transaction is split over several messages.
+	Frag *Fragment `json:"frag,omitempty"`
+	// Tables describes the tables the rows refer to.
+	Tables []Table `json:"tables,omitempty"`
+	Rows   []Row   `json:"rows,omitempty"`
+	// DDL is set for a schema change (then there are no rows).
+	DDL *DDL `json:"ddl,omitempty"`
+}
+
+// Fragment places a message in a transaction split over several.
+type Fragment struct {
+	// Index counts from 0; Count is the number of fragments.
+	Index int `json:"i"`
+	Count int `json:"n"`
+}
+
+// Table describes a table as the source's binlog described it when the
+// transaction ran (so it follows DDL without a schema cache).
+type Table struct {
+	Schema string   `json:"schema"`
+	Name   string   `json:"name"`
+	Cols   []string `json:"cols"`
+	// Types are MySQL column type codes (as in the binlog).
+	Types []byte `json:"types"`
+	// PK lists the indexes in Cols of the primary key columns.
+	PK []int `json:"pk"`
+}
+
+// Op is a row change.
+type Op string
+
+// Row changes.
+const (
+	Insert Op = "i"
+	Update Op = "u"
+	Delete Op = "d"
+)
+
+// Row is one changed row.
+type Row struct {
+	// T is the index of the row's table in Txn.Tables.
+	T  int `json:"t"`
+	Op Op  `json:"op"`
+	// Before is the row before the change (update, delete); After the row
+	// after it (insert, update). Values are in Table.Cols order.
+	Before []Value `json:"b,omitempty"`
+	After  []Value `json:"a,omitempty"`
+}
+
+// DDL is a schema change statement.
+type DDL struct {
+	// Schema is the default database the statement ran in.
+	Schema    string `json:"schema"`
+	Statement string `json:"stmt"`
+}
+
+// Encode marshals m.
+func Encode(m *Message) ([]byte, error) {
+	m.V = Version
+	return json.Marshal(m)
+}
+
+// ErrInvalid marks a message that can never be applied: the applier halts
+// its partition rather than skip it.
+var ErrInvalid = errors.New("invalid message")
+
+// Decode unmarshals and validates a message. Every error wraps ErrInvalid
+// and says which field is wrong.
+func Decode(b []byte) (*Message, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m Message
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: not a capture message: %v", ErrInvalid, err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Validate checks a message is complete and self-consistent.
+func (m *Message) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: seq %d from %q: %s", ErrInvalid, m.Seq, m.Source, fmt.Sprintf(format, args...))
+	}
+	if m.V != Version {
+		return bad("wire format version %d, this applier reads %d: upgrade regiond in every region", m.V, Version)
+	}
+	if m.Source == "" {
+		return bad("src is empty")
+	}
+	if m.Seq == 0 {
+		return bad("seq is 0")
+	}
+	switch m.Kind {
+	case KindHeartbeat:
+		if m.Txn != nil {
+			return bad("a heartbeat carries a transaction")
+		}
+		return nil
+	case KindTxn:
+	default:
+		return bad("kind %q is neither txn nor hb", m.Kind)
+	}
+	t := m.Txn
+	if t == nil {
+		return bad("txn is missing")
+	}
+	if t.GTID == "" {
+		return bad("txn.gtid is empty")
+	}
+	if f := t.Frag; f != nil && (f.Count < 1 || f.Index < 0 || f.Index >= f.Count) {
+		return bad("txn.frag %d of %d is out of range", f.Index, f.Count)
+	}
+	if t.DDL != nil {
+		if len(t.Rows) > 0 {
+			return bad("txn has both ddl and rows")
+		}
+		if t.DDL.Statement == "" {
+			return bad("txn.ddl.stmt is empty")
+		}
+		return nil
+	}
+	for i, tb := range t.Tables {
+		if tb.Schema == "" || tb.Name == "" {
+			return bad("txn.tables[%d] has no schema or name", i)
+		}
+		if len(tb.Cols) == 0 || len(tb.Types) != len(tb.Cols) {
+			return bad("txn.tables[%d] (%s.%s) has %d columns and %d types", i, tb.Schema, tb.Name, len(tb.Cols), len(tb.Types))
+		}
+		if len(tb.PK) == 0 {
+			return bad("txn.tables[%d] (%s.%s) has no primary key: rows cannot be applied idempotently; add a primary key", i, tb.Schema, tb.Name)
+		}
+		for _, p := range tb.PK {
+			if p < 0 || p >= len(tb.Cols) {
+				return bad("txn.tables[%d] pk column %d out of range", i, p)
+			}
+		}
+	}
+	for i, r := range t.Rows {
+		if r.T < 0 || r.T >= len(t.Tables) {
+			return bad("txn.rows[%d].t = %d, but there are %d tables", i, r.T, len(t.Tables))
+		}
+		n := len(t.Tables[r.T].Cols)
+		check := func(name string, img []Value, want bool) error {
+			switch {
+			case want && len(img) != n:
+				return bad("txn.rows[%d].%s has %d values for %d columns", i, name, len(img), n)
+			case !want && img != nil:
+				return bad("txn.rows[%d] op %q must not have a %s image", i, r.Op, name)
+			}
+			return nil
+		}
+		var errs []error
+		switch r.Op {
+		case Insert:
+			errs = append(errs, check("b", r.Before, false), check("a", r.After, true))
+		case Update:
+			errs = append(errs, check("b", r.Before, true), check("a", r.After, true))
+		case Delete:
+			errs = append(errs, check("b", r.Before, true), check("a", r.After, false))
+		default:
+			return bad("txn.rows[%d].op %q is not i, u or d", i, r.Op)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
