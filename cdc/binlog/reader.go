@@ -1,0 +1,319 @@
+// Package binlog is the read stage of capture: it follows a MySQL or
+// MariaDB row-based binlog from a GTID set and turns it into whole
+// transactions, in commit order, in the wire format of package event.
+//
+// The source must log full row images with full metadata
+// (binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL):
+// then every table map carries column names and the primary key, so the
+// reader needs no schema cache and follows DDL by construction.
+package binlog
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/topo"
+)
+
+// Config is how to reach the source and what to read.
+type Config struct {
+	// Flavor is "mariadb" or "mysql".
+	Flavor string
+	Host   string
+	Port   uint16
+	User   string
+	// Password is never logged.
+	Password string
+	TLS      *tls.Config
+	// ServerID identifies the reader to the source as a replica; it must
+	// differ from every server's and every other reader's id.
+	ServerID uint32
+	// Filter says what is replicated.
+	Filter *Filter
+	// Buckets is the deployment's bucket count.
+	Buckets int
+	Logger  *slog.Logger
+}
+
+// Item is one source transaction as the reader saw it, in commit order.
+type Item struct {
+	// Txn is what to publish; nil when nothing of the transaction is
+	// replicated (other databases, or written by an applier).
+	Txn *event.Txn
+	// Pos is the source GTID set after the transaction.
+	Pos string
+	// Time is the commit time (seconds resolution, from the binlog).
+	Time time.Time
+	// Echo is true for a transaction an applier wrote (loop prevention).
+	Echo bool
+}
+
+// Reader reads one source's binlog.
+type Reader struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// NewReader checks cfg.
+func NewReader(cfg Config) (*Reader, error) {
+	if cfg.Flavor != mysql.MariaDBFlavor && cfg.Flavor != mysql.MySQLFlavor {
+		return nil, fmt.Errorf("binlog: flavor %q: use mariadb or mysql", cfg.Flavor)
+	}
+	if cfg.Filter == nil || cfg.Buckets <= 0 || cfg.ServerID == 0 {
+		return nil, errors.New("binlog: Filter, Buckets and ServerID are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Reader{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// ErrPosition means the source cannot serve the binlog from the requested
+// position (purged, or never written there).
+var ErrPosition = errors.New("the source cannot stream from this position")
+
+// Run streams from the GTID set from ("" = from the oldest binlog) and
+// sends every transaction to out until ctx ends or reading fails.
+func (r *Reader) Run(ctx context.Context, from string, out chan<- Item) error {
+	gset, err := mysql.ParseGTIDSet(r.cfg.Flavor, from)
+	if err != nil {
+		return fmt.Errorf("binlog: start position %q: %w", from, err)
+	}
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID:                r.cfg.ServerID,
+		Flavor:                  r.cfg.Flavor,
+		Host:                    r.cfg.Host,
+		Port:                    r.cfg.Port,
+		User:                    r.cfg.User,
+		Password:                r.cfg.Password,
+		TLSConfig:               r.cfg.TLS,
+		TimestampStringLocation: time.UTC,
+		HeartbeatPeriod:         time.Second,
+		ReadTimeout:             10 * time.Second,
+		MaxReconnectAttempts:    0,
+		Logger:                  slog.New(discard{}),
+	})
+	defer syncer.Close()
+	stream, err := syncer.StartSyncGTID(gset)
+	if err != nil {
+		return fmt.Errorf("binlog: start at %q: %w", from, err)
+	}
+	a := &assembler{cfg: &r.cfg}
+	for {
+		ev, err := stream.GetEvent(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if strings.Contains(err.Error(), "1236") {
+				return fmt.Errorf("binlog: %w (%v): the binlog holding %q was purged or is not on this server; see docs/operations.md", ErrPosition, err, from)
+			}
+			return fmt.Errorf("binlog: %w", err)
+		}
+		item, done, err := a.add(ev)
+		if err != nil {
+			return err
+		}
+		if !done {
+			continue
+		}
+		select {
+		case out <- item:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// assembler collects one transaction's events.
+type assembler struct {
+	cfg    *Config
+	gtid   string
+	in     bool
+	echo   bool
+	txn    *event.Txn
+	tables map[uint64]int // binlog table id -> index in txn.Tables
+}
+
+func (a *assembler) begin(gtid string) {
+	a.gtid, a.in, a.echo = gtid, true, false
+	a.txn = &event.Txn{GTID: gtid, Bucket: -1}
+	a.tables = map[uint64]int{}
+}
+
+// add takes one event; it returns an item when a transaction ends.
+func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
+	when := time.Unix(int64(ev.Header.Timestamp), 0).UTC()
+	switch e := ev.Event.(type) {
+	case *replication.MariadbGTIDEvent:
+		a.begin(e.GTID.String())
+	case *replication.GTIDEvent:
+		next, err := e.GTIDNext()
+		if err != nil {
+			return Item{}, false, fmt.Errorf("binlog: gtid event: %w", err)
+		}
+		a.begin(next.String())
+	case *replication.QueryEvent:
+		q := string(e.Query)
+		switch strings.ToUpper(strings.TrimSpace(q)) {
+		case "BEGIN":
+			return Item{}, false, nil
+		case "COMMIT": // non-transactional engines end this way
+			return a.end(e.GSet, when), true, nil
+		}
+		// Any other statement is standalone: a schema change or an
+		// administrative statement.
+		if !a.in {
+			return Item{}, false, nil
+		}
+		replicate, applied := a.cfg.Filter.DDL(string(e.Schema), q)
+		a.echo = a.echo || applied
+		if replicate && !applied {
+			a.txn.DDL = &event.DDL{Schema: string(e.Schema), Statement: q}
+		}
+		return a.end(e.GSet, when), true, nil
+	case *replication.TableMapEvent:
+		if !a.in {
+			return Item{}, false, nil
+		}
+		db, table := string(e.Schema), string(e.Table)
+		if db == MetaSchema {
+			a.echo = true
+		}
+		if !a.cfg.Filter.Table(db, table) {
+			return Item{}, false, nil
+		}
+		cols := e.ColumnNameString()
+		if len(cols) != int(e.ColumnCount) {
+			return Item{}, false, fmt.Errorf("binlog: table %s.%s has no column names in the binlog: set binlog_row_metadata=FULL on the source", db, table)
+		}
+		t := event.Table{Schema: db, Name: table, Cols: cols, Types: append([]byte(nil), e.ColumnType...)}
+		for _, p := range e.PrimaryKey {
+			t.PK = append(t.PK, int(p))
+		}
+		if len(t.PK) == 0 {
+			return Item{}, false, fmt.Errorf("binlog: table %s.%s has no primary key: replicated tables need one (exclude the table or add a key)", db, table)
+		}
+		a.tables[e.TableID] = len(a.txn.Tables)
+		a.txn.Tables = append(a.txn.Tables, t)
+	case *replication.RowsEvent:
+		if !a.in {
+			return Item{}, false, nil
+		}
+		ti, ok := a.tables[e.TableID]
+		if !ok {
+			return Item{}, false, nil // filtered table (or the meta schema)
+		}
+		if err := a.rows(ev.Header.EventType, ti, e); err != nil {
+			return Item{}, false, err
+		}
+	case *replication.XIDEvent:
+		return a.end(e.GSet, when), true, nil
+	}
+	return Item{}, false, nil
+}
+
+func (a *assembler) end(gset mysql.GTIDSet, when time.Time) Item {
+	it := Item{Time: when, Echo: a.echo}
+	if gset != nil {
+		it.Pos = gset.String()
+	}
+	if a.in && !a.echo && (len(a.txn.Rows) > 0 || a.txn.DDL != nil) {
+		if a.txn.DDL != nil {
+			a.txn.Tables = nil
+		}
+		it.Txn = a.txn
+	}
+	a.in, a.txn, a.tables = false, nil, nil
+	return it
+}
+
+func (a *assembler) rows(typ replication.EventType, ti int, e *replication.RowsEvent) error {
+	var op event.Op
+	switch typ {
+	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2, replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1:
+		op = event.Insert
+	case replication.UPDATE_ROWS_EVENTv0, replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1, replication.PARTIAL_UPDATE_ROWS_EVENT:
+		op = event.Update
+	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2, replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
+		op = event.Delete
+	default:
+		return fmt.Errorf("binlog: unsupported rows event %s", typ)
+	}
+	t := &a.txn.Tables[ti]
+	shard := -1
+	if col := a.cfg.Filter.ShardColumn(t.Schema, t.Name); col != "" {
+		for i, c := range t.Cols {
+			if c == col {
+				shard = i
+			}
+		}
+	}
+	img := func(vals []any) []event.Value {
+		out := make([]event.Value, len(vals))
+		for i, v := range vals {
+			out[i] = event.NewValue(v)
+		}
+		return out
+	}
+	step := 1
+	if op == event.Update {
+		step = 2 // before and after images alternate
+	}
+	for i := 0; i+step <= len(e.Rows); i += step {
+		r := event.Row{T: ti, Op: op}
+		switch op {
+		case event.Insert:
+			r.After = img(e.Rows[i])
+		case event.Delete:
+			r.Before = img(e.Rows[i])
+		case event.Update:
+			r.Before, r.After = img(e.Rows[i]), img(e.Rows[i+1])
+		}
+		if a.txn.Bucket < 0 && shard >= 0 {
+			image := r.After
+			if image == nil {
+				image = r.Before
+			}
+			a.txn.Bucket = int32(topo.BucketOfString(ShardKey(image[shard]), a.cfg.Buckets))
+		}
+		a.txn.Rows = append(a.txn.Rows, r)
+	}
+	return nil
+}
+
+// ShardKey is the text form of a shard column value that buckets hash:
+// decimal digits for integers, the bytes themselves for strings.
+func ShardKey(v event.Value) string {
+	switch x := v.V.(type) {
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case uint64:
+		return strconv.FormatUint(x, 10)
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v.V)
+}
+
+// discard silences go-mysql's own logger; errors reach Run's caller.
+type discard struct{}
+
+func (discard) Enabled(context.Context, slog.Level) bool  { return false }
+func (discard) Handle(context.Context, slog.Record) error { return nil }
+func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discard) WithGroup(string) slog.Handler           { return d }

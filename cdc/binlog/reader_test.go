@@ -1,0 +1,151 @@
+package binlog_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/topo"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+func TestFilterDDL(t *testing.T) {
+	f := binlog.NewFilter(config.Replication{Databases: []string{"lending"}, Exclude: []string{"lending.tmp_*"}})
+	tests := []struct {
+		db, stmt           string
+		replicate, applied bool
+	}{
+		{"lending", "ALTER TABLE ledger_entries ADD COLUMN note TEXT", true, false},
+		{"", "CREATE DATABASE IF NOT EXISTS lending", true, false},
+		{"", "create database other", false, false},
+		{"other", "ALTER TABLE lending.users ADD x INT", true, false},
+		{"lending", "ALTER TABLE mysql.user ADD x INT", false, false},
+		{"lending", "/* c */ DROP TABLE t", true, false},
+		{"lending", binlog.AppliedMarker + " ALTER TABLE t ADD y INT", false, true},
+		{"lending", "GRANT ALL ON lending.* TO x", false, false},
+		{"lending", "FLUSH PRIVILEGES", false, false},
+	}
+	for _, tt := range tests {
+		r, a := f.DDL(tt.db, tt.stmt)
+		if r != tt.replicate || a != tt.applied {
+			t.Errorf("DDL(%q, %q) = %v, %v; want %v, %v", tt.db, tt.stmt, r, a, tt.replicate, tt.applied)
+		}
+	}
+	if f.Table("lending", "tmp_x") || !f.Table("lending", "users") || f.Table("mysql", "user") || f.Table("_region", "apply_checkpoints") {
+		t.Error("table filter")
+	}
+}
+
+// TestReaderOnMariaDB reads a real binlog: replicated and filtered tables,
+// an applier's transaction (echo), DDL and the row images after it.
+func TestReaderOnMariaDB(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	port := st.Regions[0].MySQLPort
+	db, err := lab.OpenMySQL(port, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec("CREATE DATABASE lending")
+	exec("CREATE TABLE lending.ledger (id BIGINT UNSIGNED PRIMARY KEY, user_id BIGINT NOT NULL, amount DECIMAL(12,2), note VARCHAR(20), raw VARBINARY(8), at DATETIME(3))")
+	exec("CREATE DATABASE other")
+	exec("CREATE TABLE other.t (id INT PRIMARY KEY)")
+	exec("CREATE DATABASE _region")
+	exec("CREATE TABLE _region.apply_checkpoints (id INT PRIMARY KEY)")
+	exec("INSERT INTO lending.ledger VALUES (18446744073709551615, 42, 12.34, 'héllo', 0x00FF, '2026-11-23 01:02:03.456')")
+	exec("INSERT INTO other.t VALUES (1)")
+	exec("BEGIN; INSERT INTO lending.ledger VALUES (2, 7, 1, 'x', NULL, NULL); INSERT INTO _region.apply_checkpoints VALUES (1); COMMIT")
+	exec("BEGIN; UPDATE lending.ledger SET amount = 99.99 WHERE id = 2; DELETE FROM lending.ledger WHERE id = 18446744073709551615; COMMIT")
+	exec(binlog.AppliedMarker + " ALTER TABLE lending.ledger ADD COLUMN applied_col INT")
+	exec("ALTER TABLE lending.ledger ADD COLUMN extra INT NOT NULL DEFAULT 5")
+	exec("INSERT INTO lending.ledger (id, user_id) VALUES (3, 42)")
+
+	cfg := config.Replication{Databases: []string{"lending"}, Tables: []config.Table{{Name: "lending.ledger", ShardColumn: "user_id"}}}
+	r, err := binlog.NewReader(binlog.Config{Flavor: "mariadb", Host: "127.0.0.1", Port: uint16(port), User: "root",
+		ServerID: 9001, Filter: binlog.NewFilter(cfg), Buckets: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out := make(chan binlog.Item, 100)
+	errc := make(chan error, 1)
+	go func() { errc <- r.Run(ctx, "", out) }()
+
+	var txns []*event.Txn
+	echoes := 0
+	lastPos := ""
+	for len(txns) < 6 {
+		select {
+		case it := <-out:
+			if it.Pos == "" || it.Pos == lastPos {
+				t.Errorf("position did not advance: %q", it.Pos)
+			}
+			lastPos = it.Pos
+			if it.Echo {
+				echoes++
+			}
+			if it.Txn != nil {
+				txns = append(txns, it.Txn)
+			}
+		case err := <-errc:
+			t.Fatalf("reader stopped: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("only %d transactions read: %+v", len(txns), txns)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	// 0 CREATE DATABASE lending, 1 CREATE TABLE, 2 insert, 3 update+delete, 4 ALTER, 5 insert after ALTER
+	if txns[0].DDL == nil || !strings.Contains(txns[0].DDL.Statement, "CREATE DATABASE lending") {
+		t.Errorf("txn 0 = %+v", txns[0].DDL)
+	}
+	if txns[1].DDL == nil || !strings.Contains(txns[1].DDL.Statement, "CREATE TABLE lending.ledger") {
+		t.Errorf("txn 1 = %+v", txns[1].DDL)
+	}
+	ins := txns[2]
+	wantBucket := int32(topo.BucketOfString("42", 1024))
+	if ins.Bucket != wantBucket || len(ins.Rows) != 1 || ins.Rows[0].Op != event.Insert || len(ins.Tables) != 1 || ins.Tables[0].PK[0] != 0 {
+		t.Fatalf("insert txn = %+v", ins)
+	}
+	a := ins.Rows[0].After
+	if a[0].V != uint64(18446744073709551615) || a[2].V != "12.34" || a[3].V != "héllo" || string(a[4].V.([]byte)) != "\x00\xff" || a[5].V != "2026-11-23 01:02:03.456" {
+		t.Errorf("values = %#v", a)
+	}
+	ud := txns[3]
+	if len(ud.Rows) != 2 || ud.Rows[0].Op != event.Update || ud.Rows[0].After[2].V != "99.99" || ud.Rows[1].Op != event.Delete || ud.Bucket != int32(topo.BucketOfString("7", 1024)) {
+		t.Errorf("update/delete txn = %+v", ud.Rows)
+	}
+	if txns[4].DDL == nil || !strings.Contains(txns[4].DDL.Statement, "ADD COLUMN extra") {
+		t.Errorf("txn 4 = %+v", txns[4])
+	}
+	after := txns[5]
+	if cols := after.Tables[0].Cols; len(cols) != 8 || cols[7] != "extra" || after.Rows[0].After[7].V != int64(5) {
+		t.Errorf("row after ALTER: cols %v values %v", cols, after.Rows[0].After)
+	}
+	if echoes != 2 {
+		t.Errorf("%d echoes, want 2 (the applier's row txn and its DDL)", echoes)
+	}
+	for _, tx := range txns {
+		for _, tb := range tx.Tables {
+			if tb.Schema != "lending" {
+				t.Errorf("captured a change to %s.%s", tb.Schema, tb.Name)
+			}
+		}
+	}
+}
