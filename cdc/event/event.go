@@ -157,9 +157,6 @@ func (m *Message) Validate() error {
 	if m.Source == "" {
 		return bad("src is empty")
 	}
-	if m.Seq == 0 {
-		return bad("seq is 0")
-	}
 	switch m.Kind {
 	case KindHeartbeat:
 		if m.Txn != nil {
@@ -167,6 +164,9 @@ func (m *Message) Validate() error {
 		}
 		return nil
 	case KindTxn:
+		if m.Seq == 0 {
+			return bad("seq is 0")
+		}
 	default:
 		return bad("kind %q is neither txn nor hb", m.Kind)
 	}

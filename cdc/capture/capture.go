@@ -1,0 +1,274 @@
+// Package capture publishes one region's binlog to Kafka: the reader
+// (package binlog) feeds whole transactions through a bounded buffer to
+// the publisher, which sends them in batches with an idempotent producer
+// and, once Kafka has acknowledged a batch, checkpoints the source
+// position. A restart resumes from the checkpoint and re-sends, never
+// skips; the applier drops what it already applied (by Seq).
+//
+//	c, err := capture.New(capture.Config{Region: "a", Reader: r, Kafka: client, Checkpoints: cp})
+//	err = c.Run(ctx) // until ctx ends or a failure; the caller restarts it
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/regionplatform/region/cdc/binlog"
+)
+
+// Config configures a capture.
+type Config struct {
+	// Region is the source region.
+	Region string
+	// Reader reads the region's binlog.
+	Reader *binlog.Reader
+	// Kafka is a client of the region's Kafka, configured with
+	// ProducerConfig.
+	Kafka sarama.Client
+	// Checkpoints stores the published position.
+	Checkpoints Checkpoints
+	// Buffer bounds the transactions read but not yet sent (default 4096).
+	Buffer int
+	// MaxBatch is the most transactions per send (default 512).
+	MaxBatch int
+	// MaxMessageBytes splits larger transactions into fragments (default 512 KiB).
+	MaxMessageBytes int
+	// Heartbeat is how often idle partitions get a watermark (default 250ms).
+	Heartbeat time.Duration
+	Logger    *slog.Logger
+	// Metrics, if set, receives the capture's collectors.
+	Metrics prometheus.Registerer
+}
+
+// Stats is a snapshot of what a capture has done since it started.
+type Stats struct {
+	// Published is the checkpointed position.
+	Published Position `json:"published"`
+	// Txns counts transactions published, Echoes those skipped because an
+	// applier wrote them, Filtered those with nothing replicated.
+	Txns     uint64 `json:"txns"`
+	Echoes   uint64 `json:"echoes"`
+	Filtered uint64 `json:"filtered"`
+	// Running is false after Run returned.
+	Running bool   `json:"running"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Capture is one region's capture.
+type Capture struct {
+	cfg   Config
+	log   *slog.Logger
+	topic string
+	m     *metrics
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// New checks cfg and registers metrics.
+func New(cfg Config) (*Capture, error) {
+	if cfg.Region == "" || cfg.Reader == nil || cfg.Kafka == nil || cfg.Checkpoints == nil {
+		return nil, errors.New("capture: Region, Reader, Kafka and Checkpoints are required")
+	}
+	if cfg.Buffer == 0 {
+		cfg.Buffer = 4096
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = 512
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = 512 << 10
+	}
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = 250 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Capture{cfg: cfg, log: cfg.Logger.With("capture", cfg.Region), topic: Topic(cfg.Region)}
+	var err error
+	if c.m, err = newMetrics(cfg.Metrics, cfg.Region); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Stats returns a snapshot of the capture's progress.
+func (c *Capture) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// Run captures until ctx ends (returning nil) or a stage fails (returning
+// its error after stopping the other stage).
+func (c *Capture) Run(ctx context.Context) (err error) {
+	c.mu.Lock()
+	c.stats.Running, c.stats.Error = true, ""
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.stats.Running = false
+		if err != nil {
+			c.stats.Error = err.Error()
+			c.m.errors.Inc()
+		}
+		c.mu.Unlock()
+	}()
+	start, err := c.cfg.Checkpoints.Load(ctx)
+	if err != nil {
+		return err
+	}
+	partitions, err := c.cfg.Kafka.Partitions(c.topic)
+	if err != nil {
+		return fmt.Errorf("capture: topic %s: %w (create it, with as many partitions as appliers may use in parallel)", c.topic, err)
+	}
+	producer, err := sarama.NewSyncProducerFromClient(c.cfg.Kafka)
+	if err != nil {
+		return fmt.Errorf("capture: producer: %w", err)
+	}
+	defer producer.Close()
+	c.mu.Lock()
+	c.stats.Published = start
+	c.mu.Unlock()
+	c.log.Info("capture starting", "from", start.Pos, "seq", start.Seq, "topic", c.topic, "partitions", len(partitions))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	items := make(chan binlog.Item, c.cfg.Buffer)
+	readErr := make(chan error, 1)
+	go func() {
+		err := c.cfg.Reader.Run(ctx, start.Pos, items)
+		if err == nil && ctx.Err() == nil {
+			err = errors.New("binlog reader stopped")
+		}
+		readErr <- err
+		cancel()
+	}()
+	pubErr := c.publish(ctx, producer, int32(len(partitions)), start, items)
+	cancel()
+	rerr := <-readErr
+	switch {
+	case pubErr != nil:
+		return pubErr
+	case rerr != nil && !errors.Is(rerr, context.Canceled):
+		return rerr
+	}
+	return nil
+}
+
+// publish sends what the reader delivers, batch by batch, checkpointing
+// after each acknowledged batch, and heartbeats idle partitions.
+func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions int32, pos Position, items <-chan binlog.Item) error {
+	tick := time.NewTicker(c.cfg.Heartbeat)
+	defer tick.Stop()
+	lastSent := make([]time.Time, partitions)
+	for {
+		var batch []binlog.Item
+		select {
+		case <-ctx.Done():
+			return nil
+		case it := <-items:
+			batch = append(batch, it)
+		drain:
+			for len(batch) < c.cfg.MaxBatch {
+				select {
+				case it := <-items:
+					batch = append(batch, it)
+				default:
+					break drain
+				}
+			}
+		case <-tick.C:
+			if err := c.heartbeats(p, partitions, pos, lastSent); err != nil {
+				return err
+			}
+			continue
+		}
+		next := pos
+		var msgs []*sarama.ProducerMessage
+		var txns, echoes, filtered uint64
+		for _, it := range batch {
+			next.Pos, next.Time = it.Pos, it.Time
+			switch {
+			case it.Echo:
+				echoes++
+				continue
+			case it.Txn == nil:
+				filtered++
+				continue
+			}
+			next.Seq++
+			txns++
+			ms, err := messages(c.topic, c.cfg.Region, next.Seq, it, partitions, c.cfg.MaxMessageBytes)
+			if err != nil {
+				return fmt.Errorf("capture: %w", err)
+			}
+			msgs = append(msgs, ms...)
+		}
+		if len(msgs) > 0 {
+			t := time.Now()
+			if err := p.SendMessages(msgs); err != nil {
+				return fmt.Errorf("capture: send to %s: %w", c.topic, err)
+			}
+			c.m.sendSeconds.Observe(time.Since(t).Seconds())
+			now := time.Now()
+			for _, m := range msgs {
+				lastSent[m.Partition] = now
+			}
+		}
+		if next.Pos != pos.Pos {
+			if err := c.cfg.Checkpoints.Save(ctx, next); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("capture: %w", err)
+			}
+			pos = next
+		}
+		c.m.txns.Add(float64(txns))
+		c.m.echoes.Add(float64(echoes))
+		c.m.messages.Add(float64(len(msgs)))
+		c.m.seq.Set(float64(pos.Seq))
+		c.mu.Lock()
+		c.stats.Published = pos
+		c.stats.Txns += txns
+		c.stats.Echoes += echoes
+		c.stats.Filtered += filtered
+		c.mu.Unlock()
+	}
+}
+
+// heartbeats sends the published watermark to every partition that got
+// nothing for a heartbeat interval, so every partition's applier knows how
+// far the source has been published even when its buckets are idle.
+func (c *Capture) heartbeats(p sarama.SyncProducer, partitions int32, pos Position, lastSent []time.Time) error {
+	now := time.Now()
+	var msgs []*sarama.ProducerMessage
+	for part := int32(0); part < partitions; part++ {
+		if now.Sub(lastSent[part]) < c.cfg.Heartbeat {
+			continue
+		}
+		m, err := heartbeat(c.topic, c.cfg.Region, part, pos)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+		lastSent[part] = now
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := p.SendMessages(msgs); err != nil {
+		return fmt.Errorf("capture: heartbeat to %s: %w", c.topic, err)
+	}
+	c.m.heartbeats.Add(float64(len(msgs)))
+	return nil
+}

@@ -1,0 +1,39 @@
+package capture
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	txns, echoes, messages, heartbeats, errors prometheus.Counter
+	seq                                        prometheus.Gauge
+	sendSeconds                                prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer, region string) (*metrics, error) {
+	l := prometheus.Labels{"source": region}
+	opts := func(name, help string) prometheus.CounterOpts {
+		return prometheus.CounterOpts{Namespace: "regiond", Subsystem: "capture", Name: name, Help: help, ConstLabels: l}
+	}
+	m := &metrics{
+		txns:       prometheus.NewCounter(opts("transactions_total", "Source transactions published.")),
+		echoes:     prometheus.NewCounter(opts("echoes_skipped_total", "Source transactions not published because an applier wrote them (loop prevention).")),
+		messages:   prometheus.NewCounter(opts("messages_total", "Kafka messages sent for transactions (fragments and DDL copies included).")),
+		heartbeats: prometheus.NewCounter(opts("heartbeats_total", "Watermark heartbeats sent to idle partitions.")),
+		errors:     prometheus.NewCounter(opts("errors_total", "Times capture stopped on an error.")),
+		seq: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "regiond", Subsystem: "capture", Name: "published_seq",
+			Help: "Transactions published and checkpointed (capture's Seq).", ConstLabels: l}),
+		sendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "capture", Name: "send_seconds",
+			Help: "Time for Kafka to acknowledge a batch.", ConstLabels: l, Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var errs []error
+	for _, c := range []prometheus.Collector{m.txns, m.echoes, m.messages, m.heartbeats, m.errors, m.seq, m.sendSeconds} {
+		errs = append(errs, reg.Register(c))
+	}
+	return m, errors.Join(errs...)
+}
