@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,37 +13,49 @@ import (
 
 // AuditRecord is one line of the audit log.
 type AuditRecord struct {
+	// Time is when it happened; Audit fills in the current time if zero.
 	Time time.Time `json:"time"`
 	// Actor is the identity name, "anonymous" for a rejected request, or
-	// "system" for the daemon's own actions.
+	// "system" for the daemon's own actions (Audit's default).
 	Actor string `json:"actor"`
-	Role  Role   `json:"role,omitempty"`
-	// Action is "METHOD /path" for requests, or a verb like "switch.start".
+	// Role is the actor's role, if it has one.
+	Role Role `json:"role,omitempty"`
+	// Action is "METHOD /path" for a request, or a verb such as
+	// "switch.start".
 	Action string `json:"action"`
+	// Target is what was acted on, e.g. a cell or region name.
 	Target string `json:"target,omitempty"`
-	// Result is the HTTP status, or "ok" / "error: ...".
-	Result string            `json:"result"`
-	Remote string            `json:"remote,omitempty"`
+	// Result is the HTTP status code of a request, or "ok" / "error: ...".
+	Result string `json:"result"`
+	// Remote is the client's address for a request.
+	Remote string `json:"remote,omitempty"`
+	// Detail holds anything else worth keeping. Never put secrets here.
 	Detail map[string]string `json:"detail,omitempty"`
 }
 
-// auditLog appends records to a file, one JSON object per line, each
-// synced to disk before the call returns: auditors rely on it surviving
-// a crash, and the request rate of an operator API is low.
+// errAuditClosed is returned by writes after the server has stopped.
+var errAuditClosed = errors.New("api: audit log is closed: the server has stopped")
+
+// auditLog appends records to a file, one JSON object per line. Each
+// record is one Write followed by an fsync, under a mutex: auditors rely
+// on the log surviving a crash, and an operator API sees few requests.
 type auditLog struct {
-	mu sync.Mutex
-	f  *os.File
+	path string
+	mu   sync.Mutex
+	f    *os.File // nil once closed
 }
 
+// openAudit opens path for appending, creating it (0600) and its parent
+// directories (0700) as needed.
 func openAudit(path string) (*auditLog, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("audit log folder: %w", err)
+		return nil, fmt.Errorf("api: create audit log directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open audit log: %w", err)
+		return nil, fmt.Errorf("api: open audit log: %w", err)
 	}
-	return &auditLog{f: f}, nil
+	return &auditLog{path: path, f: f}, nil
 }
 
 func (a *auditLog) write(rec AuditRecord) error {
@@ -51,18 +64,21 @@ func (a *auditLog) write(rec AuditRecord) error {
 	}
 	b, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return fmt.Errorf("api: encode audit record: %w", err)
 	}
 	b = append(b, '\n')
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.f == nil {
-		return fmt.Errorf("audit log is closed")
+		return errAuditClosed
 	}
 	if _, err := a.f.Write(b); err != nil {
-		return fmt.Errorf("write audit log: %w", err)
+		return fmt.Errorf("api: write audit log %s: %w", a.path, err)
 	}
-	return a.f.Sync()
+	if err := a.f.Sync(); err != nil {
+		return fmt.Errorf("api: sync audit log %s: %w", a.path, err)
+	}
+	return nil
 }
 
 func (a *auditLog) close() error {
@@ -73,9 +89,19 @@ func (a *auditLog) close() error {
 	}
 	err := a.f.Close()
 	a.f = nil
-	return err
+	if err != nil {
+		return fmt.Errorf("api: close audit log %s: %w", a.path, err)
+	}
+	return nil
 }
 
-// Audit appends a record of an action that is not an HTTP request, such
-// as the daemon starting or a decision taken by the controller.
-func (s *Server) Audit(_ context.Context, rec AuditRecord) error { return s.audit.write(rec) }
+// Audit appends rec to the audit log, for actions that are not HTTP
+// requests: the daemon starting, a failover decided by the controller.
+// A zero Time becomes the current time and an empty Actor "system". It
+// returns once the record is on disk, and fails after Run has returned.
+func (s *Server) Audit(_ context.Context, rec AuditRecord) error {
+	if rec.Actor == "" {
+		rec.Actor = "system"
+	}
+	return s.audit.write(rec)
+}

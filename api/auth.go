@@ -2,50 +2,82 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"strings"
 )
 
-// CookieName is the cookie the console keeps its token in.
+// CookieName is the cookie a browser console keeps its token in. The
+// Authorization header wins when a request carries both.
 const CookieName = "region_token"
 
 // Identity is an authenticated caller.
 type Identity struct {
+	// Name is the token's name, as recorded in the audit log.
 	Name string
+	// Role is what the caller may do.
 	Role Role
 }
 
-type ctxKey struct{}
+type callerKey struct{}
 
-// Caller returns the authenticated identity of a request; ok is false on
-// routes that need no token.
+// Caller returns the authenticated identity of the request whose context
+// is ctx. ok is false on routes that need no token, and for contexts that
+// did not come from the server.
 func Caller(ctx context.Context) (Identity, bool) {
-	id, ok := ctx.Value(ctxKey{}).(Identity)
+	id, ok := ctx.Value(callerKey{}).(Identity)
 	return id, ok
 }
 
-// authenticate finds the token of r among the configured ones. Every
-// token is compared in constant time, so timing says nothing about which
-// one nearly matched.
-func (s *Server) authenticate(r *http.Request) (Identity, bool) {
-	secret := ""
-	if h := r.Header.Get("Authorization"); h != "" {
-		if v, ok := strings.CutPrefix(h, "Bearer "); ok {
-			secret = strings.TrimSpace(v)
-		}
-	} else if c, err := r.Cookie(CookieName); err == nil {
-		secret = c.Value
+// credential is a configured token with its secret reduced to a digest,
+// so that comparisons take the same time whatever the presented length.
+type credential struct {
+	id     Identity
+	digest [sha256.Size]byte
+}
+
+func credentials(tokens []Token) []credential {
+	out := make([]credential, len(tokens))
+	for i, t := range tokens {
+		out[i] = credential{id: Identity{Name: t.Name, Role: t.Role}, digest: sha256.Sum256([]byte(t.Secret))}
 	}
-	if secret == "" {
+	return out
+}
+
+// presented returns the token a request carries: the bearer token of its
+// Authorization header or, when it has none, its CookieName cookie.
+func presented(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return ""
+		}
+		return strings.TrimSpace(tok)
+	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// authenticate finds the identity whose token r carries. The presented
+// token is compared in constant time with every configured one, so the
+// response time says nothing about which, if any, nearly matched.
+func (s *Server) authenticate(r *http.Request) (Identity, bool) {
+	tok := presented(r)
+	if tok == "" {
 		return Identity{}, false
 	}
+	d := sha256.Sum256([]byte(tok))
 	var found Identity
-	ok := false
-	for _, t := range s.cfg.Tokens {
-		if subtle.ConstantTimeCompare([]byte(secret), []byte(t.Secret)) == 1 {
-			found, ok = Identity{Name: t.Name, Role: t.Role}, true
+	match := 0
+	for _, c := range s.creds {
+		eq := subtle.ConstantTimeCompare(d[:], c.digest[:])
+		if eq == 1 {
+			found = c.id
 		}
+		match |= eq
 	}
-	return found, ok
+	return found, match == 1
 }

@@ -1,16 +1,28 @@
-// Package api is the HTTP server regiond hosts: bearer-token auth with
-// viewer and operator roles, an audit log of who did what, Prometheus
-// metrics, health, and graceful shutdown.
+// Package api is the HTTP server regiond hosts: bearer-token
+// authentication with viewer and operator roles, an audit log of who did
+// what, Prometheus metrics, a health check and graceful shutdown.
+//
+// Usage:
 //
 //	cfg := api.DefaultConfig()
 //	cfg.Listen = "127.0.0.1:7070"
 //	cfg.AuditPath = "/var/lib/regiond/audit.log"
 //	cfg.Tokens = []api.Token{{Name: "oncall", Role: api.RoleOperator, Secret: secret}}
-//	s, err := api.New(cfg, logger, prometheus.NewRegistry())
-//	if err != nil { ... }
-//	s.HandleFunc("GET /v1/status", api.RoleViewer, statusHandler)
-//	err = s.Run(ctx) // serves until ctx ends, then drains within cfg.ShutdownTimeout
+//	s, err := api.New(cfg, logger, reg) // reg: the daemon's *prometheus.Registry
+//	if err != nil {
+//		return err
+//	}
+//	s.HandleFunc("GET /v1/status", api.RoleViewer, func(w http.ResponseWriter, r *http.Request) {
+//		who, _ := api.Caller(r.Context())
+//		api.WriteJSON(w, http.StatusOK, status(who))
+//	})
+//	return s.Run(ctx) // serves until ctx ends, then drains within cfg.ShutdownTimeout
 //
-// Every route but /healthz and /metrics needs a token, and every request
-// to them is one line in the audit log. Token secrets are never logged.
+// GET /healthz and GET /metrics need no token. Every other request needs
+// one, in an "Authorization: Bearer" header or the CookieName cookie, and
+// becomes one line of the audit log, whether it is served or refused:
+// 401 for a missing or wrong token, 403 for a role too weak or a
+// cross-origin browser request, 404 for an unknown route. Errors are JSON
+// ({"error": ..., "hint": ...}). Token secrets never reach the log or the
+// audit log.
 package api

@@ -16,6 +16,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/cdc/apply"
+	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
 )
@@ -45,7 +47,14 @@ type Daemon struct {
 	db      *sql.DB
 	etcd    *clientv3.Client
 	health  *health
+	repl    *replication
 	started time.Time
+}
+
+// component is a long-running part of the daemon.
+type component struct {
+	name string
+	run  func(context.Context) error
 }
 
 // New checks cfg, resolves the API tokens and prepares connections. It
@@ -87,6 +96,16 @@ func New(cfg Config) (*Daemon, error) {
 	if d.db, err = dial.MySQL(cfg.Deployment, r.Name); err != nil {
 		return nil, err
 	}
+	// The etcd client connects lazily; Run's health checks report it.
+	if d.etcd, err = dial.Etcd(context.Background(), cfg.Deployment); err != nil {
+		d.db.Close()
+		return nil, err
+	}
+	if d.repl, err = d.newReplication(); err != nil {
+		d.db.Close()
+		d.etcd.Close()
+		return nil, err
+	}
 	d.health = newHealth(d.reg, cfg.CheckInterval, d.log)
 	d.routes()
 	return d, nil
@@ -110,10 +129,6 @@ func apiTokens(c *config.Config) ([]api.Token, error) {
 func (d *Daemon) Run(ctx context.Context) error {
 	d.started = time.Now()
 	defer d.db.Close()
-	var err error
-	if d.etcd, err = dial.Etcd(ctx, d.cfg.Deployment); err != nil {
-		return err
-	}
 	defer d.etcd.Close()
 	d.health.add("mysql", d.checkMySQL)
 	d.health.add("etcd", d.checkEtcd)
@@ -126,13 +141,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("regiond starting", "listen", d.region.Listen, "version", Version)
 
 	// Components, in start order; each runs until ctx ends.
-	comps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"health", d.health.Run},
-		{"api", d.api.Run},
-	}
+	comps := append([]component{{"health", d.health.Run}}, d.repl.components(d)...)
+	comps = append(comps, component{"api", d.api.Run})
 	errc := make(chan error, len(comps))
 	var wg sync.WaitGroup
 	for _, c := range comps {
@@ -147,7 +157,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	close(errc)
-	err = <-errc
+	err := <-errc
 	if err != nil {
 		d.log.Error("regiond stopped on error", "err", err)
 	} else {
@@ -171,6 +181,9 @@ type Status struct {
 	Healthy    bool          `json:"healthy"`
 	Checks     []CheckResult `json:"checks"`
 	Cells      []CellStatus  `json:"cells"`
+	// Capture is this region's capture; Links are the inbound links.
+	Capture capture.Stats      `json:"capture"`
+	Links   []apply.LinkStatus `json:"links"`
 }
 
 // CellStatus is a cell homed in or standing by for this region.
@@ -192,5 +205,7 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 			st.Cells = append(st.Cells, CellStatus{Name: c.Name, Region: c.Region, Standby: c.Standby})
 		}
 	}
+	st.Capture = d.repl.capture.Stats()
+	st.Links = d.repl.linkStatus(r.Context())
 	api.WriteJSON(w, http.StatusOK, st)
 }

@@ -5,7 +5,7 @@
 // position. A restart resumes from the checkpoint and re-sends, never
 // skips; the applier drops what it already applied (by Seq).
 //
-//	c, err := capture.New(capture.Config{Region: "a", Reader: r, Kafka: client, Checkpoints: cp})
+//	c, err := capture.New(capture.Config{Region: "a", Reader: r, Kafka: dialKafka, Checkpoints: cp})
 //	err = c.Run(ctx) // until ctx ends or a failure; the caller restarts it
 package capture
 
@@ -29,9 +29,9 @@ type Config struct {
 	Region string
 	// Reader reads the region's binlog.
 	Reader *binlog.Reader
-	// Kafka is a client of the region's Kafka, configured with
-	// ProducerConfig.
-	Kafka sarama.Client
+	// Kafka dials the region's Kafka with a config set by ProducerConfig;
+	// every Run dials anew and closes the client when it returns.
+	Kafka func() (sarama.Client, error)
 	// Checkpoints stores the published position.
 	Checkpoints Checkpoints
 	// Buffer bounds the transactions read but not yet sent (default 4096).
@@ -126,11 +126,16 @@ func (c *Capture) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	partitions, err := c.cfg.Kafka.Partitions(c.topic)
+	client, err := c.cfg.Kafka()
+	if err != nil {
+		return fmt.Errorf("capture: kafka: %w", err)
+	}
+	defer client.Close()
+	partitions, err := client.Partitions(c.topic)
 	if err != nil {
 		return fmt.Errorf("capture: topic %s: %w (create it, with as many partitions as appliers may use in parallel)", c.topic, err)
 	}
-	producer, err := sarama.NewSyncProducerFromClient(c.cfg.Kafka)
+	producer, err := sarama.NewSyncProducerFromClient(client)
 	if err != nil {
 		return fmt.Errorf("capture: producer: %w", err)
 	}

@@ -1,0 +1,347 @@
+// Package apply is the apply stage of a replication link (source region ->
+// target region): a Kafka consumer group on the source's capture topic
+// whose every message becomes one target transaction that also records
+// how far the partition is applied, in _region.apply_checkpoints. A
+// restart resumes from that table, so the effect is exactly once although
+// delivery is at least once; a message whose Seq is not above the
+// partition's watermark was applied already and is skipped.
+//
+// Partitions apply in parallel, each in order, on its own connection.
+// A message that cannot be applied halts its partition, loudly: the
+// status says which message and why, and nothing after it is applied.
+package apply
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/regionplatform/region/cdc/capture"
+	"github.com/regionplatform/region/config"
+)
+
+// Config configures one link's applier.
+type Config struct {
+	// Source and Target are the link's regions.
+	Source, Target string
+	// DB is the target region's MySQL.
+	DB *sql.DB
+	// Kafka dials the source region's Kafka with a config set by
+	// ConsumerConfig; every Run dials anew and closes it when it returns.
+	Kafka func() (sarama.Client, error)
+	// Tables are the deployment's per-table settings (conflict policies).
+	Tables []config.Table
+	// Head reports how far the source's capture has published (its
+	// checkpoint), for lag in transactions. Optional.
+	Head   func(context.Context) (capture.Position, error)
+	Logger *slog.Logger
+	// Metrics, if set, receives the link's collectors.
+	Metrics prometheus.Registerer
+}
+
+// GroupID is the consumer group of a link.
+func GroupID(source, target string) string { return "region.apply." + source + "." + target }
+
+// ConsumerConfig sets a sarama config for an applier.
+func ConsumerConfig(sc *sarama.Config) {
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	sc.Consumer.Offsets.AutoCommit.Enable = true
+	sc.Consumer.Offsets.AutoCommit.Interval = time.Second
+	sc.Consumer.Return.Errors = true
+	sc.Consumer.Fetch.Default = 4 << 20
+	sc.Consumer.Group.Session.Timeout = 10 * time.Second
+	sc.Consumer.Group.Heartbeat.Interval = time.Second
+	sc.Metadata.AllowAutoTopicCreation = true
+}
+
+// Applier applies one link.
+type Applier struct {
+	cfg      Config
+	log      *slog.Logger
+	topic    string
+	policies map[string]string
+	m        *metrics
+	ddl      *barrier
+
+	mu    sync.Mutex
+	parts map[int32]*PartitionStatus
+	state string
+	err   string
+	rate  rate
+	// client is the current Run's Kafka client (for offsets in Setup).
+	client sarama.Client
+}
+
+// New checks cfg.
+func New(cfg Config) (*Applier, error) {
+	if cfg.Source == "" || cfg.Target == "" || cfg.DB == nil || cfg.Kafka == nil {
+		return nil, errors.New("apply: Source, Target, DB and Kafka are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a := &Applier{cfg: cfg, log: cfg.Logger.With("link", cfg.Source+"->"+cfg.Target), topic: capture.Topic(cfg.Source),
+		policies: map[string]string{}, parts: map[int32]*PartitionStatus{}, state: "starting", ddl: newBarrier()}
+	for _, t := range cfg.Tables {
+		a.policies[t.Name] = t.Conflict
+	}
+	var err error
+	if a.m, err = newMetrics(cfg.Metrics, cfg.Source, cfg.Target); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Run applies until ctx ends. It returns nil then, or the error that
+// stopped the consumer group (the caller restarts it).
+func (a *Applier) Run(ctx context.Context) (err error) {
+	defer func() {
+		a.mu.Lock()
+		a.state = "stopped"
+		if err != nil {
+			a.state, a.err = "failed", err.Error()
+		}
+		a.mu.Unlock()
+	}()
+	if err := EnsureSchema(ctx, a.cfg.DB); err != nil {
+		return err
+	}
+	client, err := a.cfg.Kafka()
+	if err != nil {
+		return fmt.Errorf("apply: kafka of %s: %w", a.cfg.Source, err)
+	}
+	defer client.Close()
+	group, err := sarama.NewConsumerGroupFromClient(GroupID(a.cfg.Source, a.cfg.Target), client)
+	if err != nil {
+		return fmt.Errorf("apply: consumer group: %w", err)
+	}
+	defer group.Close()
+	a.mu.Lock()
+	a.client = client
+	a.mu.Unlock()
+	go func() {
+		for err := range group.Errors() {
+			a.log.Warn("consumer group error", "err", err)
+		}
+	}()
+	a.setState("running", "")
+	for ctx.Err() == nil {
+		if err := group.Consume(ctx, []string{a.topic}, a); err != nil {
+			if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("apply: consume %s: %w", a.topic, err)
+		}
+	}
+	return nil
+}
+
+func (a *Applier) setState(state, err string) {
+	a.mu.Lock()
+	a.state, a.err = state, err
+	a.mu.Unlock()
+}
+
+// Setup moves every claimed partition to the offset after its checkpoint:
+// the target database, not Kafka's committed offset, says where to resume.
+func (a *Applier) Setup(sess sarama.ConsumerGroupSession) error {
+	claims := sess.Claims()[a.topic]
+	a.ddl.reset(len(claims))
+	for _, p := range claims {
+		cp, err := loadCheckpoint(sess.Context(), a.cfg.DB, a.cfg.Source, p)
+		if err != nil {
+			return err
+		}
+		next := cp.Offset + 1
+		if !cp.Found {
+			a.mu.Lock()
+			client := a.client
+			a.mu.Unlock()
+			if next, err = client.GetOffset(a.topic, p, sarama.OffsetOldest); err != nil {
+				return fmt.Errorf("apply: oldest offset of %s/%d: %w", a.topic, p, err)
+			}
+		}
+		sess.ResetOffset(a.topic, p, next, "")
+		sess.MarkOffset(a.topic, p, next, "")
+		a.mu.Lock()
+		a.parts[p] = &PartitionStatus{Partition: p, State: "running", Offset: cp.Offset, Seq: cp.Seq, Pos: cp.Pos, GTID: cp.GTID, SourceTime: cp.SourceTime}
+		a.mu.Unlock()
+	}
+	return nil
+}
+
+// Cleanup is called when a session ends.
+func (a *Applier) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+// ConsumeClaim applies one partition in order until the session ends.
+func (a *Applier) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) (err error) {
+	ctx := sess.Context()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("apply: partition %d panicked: %v", claim.Partition(), p)
+			a.halt(claim.Partition(), -1, err)
+		}
+	}()
+	w, err := newWorker(ctx, a, claim.Partition())
+	if err != nil {
+		a.halt(claim.Partition(), -1, err)
+		<-ctx.Done()
+		return nil
+	}
+	defer w.close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case msg, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			a.setHighWater(claim.Partition(), claim.HighWaterMarkOffset())
+			if err := w.handle(ctx, msg); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				a.halt(claim.Partition(), msg.Offset, err)
+				<-ctx.Done() // halted: apply nothing after it
+				return nil
+			}
+			sess.MarkMessage(msg, "")
+		}
+	}
+}
+
+func (a *Applier) halt(p int32, offset int64, err error) {
+	a.log.Error("partition halted: nothing after this message is applied until it is fixed", "partition", p, "offset", offset, "err", err)
+	a.m.halted.Inc()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ps := a.parts[p]
+	if ps == nil {
+		ps = &PartitionStatus{Partition: p}
+		a.parts[p] = ps
+	}
+	ps.State, ps.Error, ps.HaltedAt = "halted", err.Error(), offset
+}
+
+func (a *Applier) setHighWater(p int32, hw int64) {
+	a.mu.Lock()
+	if ps := a.parts[p]; ps != nil {
+		ps.HighWater = hw
+	}
+	a.mu.Unlock()
+}
+
+// applied records a partition's progress after a commit.
+func (a *Applier) applied(p int32, cp checkpoint, txns int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ps := a.parts[p]
+	if ps == nil {
+		ps = &PartitionStatus{Partition: p, State: "running"}
+		a.parts[p] = ps
+	}
+	ps.Offset, ps.Seq, ps.Pos, ps.GTID, ps.SourceTime = cp.Offset, cp.Seq, cp.Pos, cp.GTID, cp.SourceTime
+	ps.Txns += uint64(txns)
+}
+
+// PartitionStatus is how far one partition of a link is applied.
+type PartitionStatus struct {
+	Partition int32 `json:"partition"`
+	// State is running or halted.
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
+	// HaltedAt is the offset of the message that halted the partition.
+	HaltedAt   int64     `json:"halted_at,omitempty"`
+	Offset     int64     `json:"offset"`
+	HighWater  int64     `json:"high_water"`
+	Seq        uint64    `json:"seq"`
+	Pos        string    `json:"pos"`
+	GTID       string    `json:"gtid"`
+	SourceTime time.Time `json:"source_time"`
+	Txns       uint64    `json:"txns"`
+}
+
+// LinkStatus is a link's state, as regionctl status shows it.
+type LinkStatus struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	// State is running, halted (a partition is halted), starting, stopped or failed.
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
+	// AppliedSeq is the link's watermark: every source transaction up to
+	// it is applied. AppliedGTID is the source GTID set at the watermark.
+	AppliedSeq  uint64 `json:"applied_seq"`
+	AppliedGTID string `json:"applied_gtid"`
+	// PublishedSeq is how far the source's capture has published.
+	PublishedSeq uint64  `json:"published_seq"`
+	LagTxns      uint64  `json:"lag_txns"`
+	LagSeconds   float64 `json:"lag_seconds"`
+	// TxnsApplied counts transactions applied since start; Throughput is
+	// transactions per second over the last seconds.
+	TxnsApplied uint64            `json:"txns_applied"`
+	Throughput  float64           `json:"throughput"`
+	Partitions  []PartitionStatus `json:"partitions"`
+}
+
+// Status reports the link's progress and lag.
+func (a *Applier) Status(ctx context.Context) LinkStatus {
+	var head capture.Position
+	var headErr error
+	if a.cfg.Head != nil {
+		head, headErr = a.cfg.Head(ctx)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := LinkStatus{From: a.cfg.Source, To: a.cfg.Target, State: a.state, Error: a.err, PublishedSeq: head.Seq}
+	first := true
+	var oldest time.Time
+	for _, ps := range a.parts {
+		st.Partitions = append(st.Partitions, *ps)
+		st.TxnsApplied += ps.Txns
+		if ps.State == "halted" {
+			st.State, st.Error = "halted", fmt.Sprintf("partition %d: %s", ps.Partition, ps.Error)
+		}
+		if first || ps.Seq < st.AppliedSeq {
+			st.AppliedSeq, st.AppliedGTID, oldest = ps.Seq, ps.Pos, ps.SourceTime
+			first = false
+		}
+	}
+	sort.Slice(st.Partitions, func(i, j int) bool { return st.Partitions[i].Partition < st.Partitions[j].Partition })
+	if headErr == nil && head.Seq > st.AppliedSeq {
+		st.LagTxns = head.Seq - st.AppliedSeq
+		if !oldest.IsZero() {
+			st.LagSeconds = time.Since(oldest).Seconds()
+		}
+	}
+	st.Throughput = a.rate.update(time.Now(), st.TxnsApplied)
+	a.m.lagTxns.Set(float64(st.LagTxns))
+	a.m.lagSeconds.Set(st.LagSeconds)
+	return st
+}
+
+// rate measures transactions per second over a sliding window.
+type rate struct {
+	t   time.Time
+	n   uint64
+	val float64
+}
+
+func (r *rate) update(now time.Time, n uint64) float64 {
+	switch {
+	case r.t.IsZero() || n < r.n:
+		r.t, r.n = now, n
+	case now.Sub(r.t) >= 2*time.Second:
+		r.val = float64(n-r.n) / now.Sub(r.t).Seconds()
+		r.t, r.n = now, n
+	}
+	return r.val
+}

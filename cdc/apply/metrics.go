@@ -1,0 +1,39 @@
+package apply
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	txns, rows, duplicates, retries, halted prometheus.Counter
+	lagTxns, lagSeconds                     prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, error) {
+	l := prometheus.Labels{"source": source, "target": target}
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "regiond", Subsystem: "apply", Name: name, Help: help, ConstLabels: l})
+	}
+	g := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "regiond", Subsystem: "apply", Name: name, Help: help, ConstLabels: l})
+	}
+	m := &metrics{
+		txns:       c("transactions_total", "Source transactions applied."),
+		rows:       c("rows_total", "Rows applied."),
+		duplicates: c("duplicates_skipped_total", "Messages skipped because they were applied before (re-sent)."),
+		retries:    c("retries_total", "Transient failures retried."),
+		halted:     c("partition_halts_total", "Times a partition halted on a message it cannot apply."),
+		lagTxns:    g("lag_transactions", "Transactions published by the source and not yet applied here."),
+		lagSeconds: g("lag_seconds", "Age of the oldest partition watermark while behind; 0 when caught up."),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var errs []error
+	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.retries, m.halted, m.lagTxns, m.lagSeconds} {
+		errs = append(errs, reg.Register(col))
+	}
+	return m, errors.Join(errs...)
+}

@@ -1,0 +1,48 @@
+package apply
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/regionplatform/region/cdc/binlog"
+)
+
+// schema is the applier's own state in the target database. Capture never
+// publishes a transaction that writes to it (see binlog.MetaSchema).
+var schema = []string{
+	"CREATE DATABASE IF NOT EXISTS " + binlog.MetaSchema,
+	// One row per inbound partition: how far it is applied. Written in the
+	// same transaction as the rows it accounts for.
+	`CREATE TABLE IF NOT EXISTS ` + binlog.MetaSchema + `.apply_checkpoints (
+		source VARCHAR(64) NOT NULL,
+		part INT NOT NULL,
+		kafka_offset BIGINT NOT NULL,
+		seq BIGINT UNSIGNED NOT NULL COMMENT 'watermark: every txn of this partition up to seq is applied',
+		pos VARCHAR(4096) NOT NULL COMMENT 'source GTID set at the watermark',
+		gtid VARCHAR(256) NOT NULL COMMENT 'last applied source GTID',
+		source_time TIMESTAMP(6) NULL,
+		applied_at TIMESTAMP(6) NOT NULL,
+		txns BIGINT UNSIGNED NOT NULL DEFAULT 0,
+		PRIMARY KEY (source, part)
+	) ENGINE=InnoDB`,
+	// Schema changes applied, so each runs once even across restarts.
+	`CREATE TABLE IF NOT EXISTS ` + binlog.MetaSchema + `.apply_ddl (
+		source VARCHAR(64) NOT NULL,
+		seq BIGINT UNSIGNED NOT NULL,
+		gtid VARCHAR(256) NOT NULL,
+		stmt MEDIUMTEXT NOT NULL,
+		applied_at TIMESTAMP(6) NOT NULL,
+		PRIMARY KEY (source, seq)
+	) ENGINE=InnoDB`,
+}
+
+// EnsureSchema creates the applier's tables if they are missing.
+func EnsureSchema(ctx context.Context, db *sql.DB) error {
+	for _, q := range schema {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("apply: create %s tables: %w", binlog.MetaSchema, err)
+		}
+	}
+	return nil
+}

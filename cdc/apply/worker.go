@@ -1,0 +1,245 @@
+package apply
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/config"
+)
+
+// checkpoint is a partition's row in _region.apply_checkpoints.
+type checkpoint struct {
+	Found      bool
+	Offset     int64
+	Seq        uint64
+	Pos, GTID  string
+	SourceTime time.Time
+}
+
+func loadCheckpoint(ctx context.Context, db *sql.DB, source string, part int32) (checkpoint, error) {
+	var cp checkpoint
+	var st sql.NullTime
+	err := db.QueryRowContext(ctx, `SELECT kafka_offset, seq, pos, gtid, source_time FROM `+binlog.MetaSchema+`.apply_checkpoints WHERE source = ? AND part = ?`,
+		source, part).Scan(&cp.Offset, &cp.Seq, &cp.Pos, &cp.GTID, &st)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return checkpoint{Offset: -1}, nil
+	case err != nil:
+		return cp, fmt.Errorf("apply: read checkpoint of %s/%d: %w", source, part, err)
+	}
+	cp.Found, cp.SourceTime = true, st.Time
+	return cp, nil
+}
+
+const saveCheckpoint = `INSERT INTO ` + binlog.MetaSchema + `.apply_checkpoints
+	(source, part, kafka_offset, seq, pos, gtid, source_time, applied_at, txns) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6), ?)
+	ON DUPLICATE KEY UPDATE kafka_offset=VALUES(kafka_offset), seq=VALUES(seq), pos=VALUES(pos), gtid=VALUES(gtid),
+	source_time=VALUES(source_time), applied_at=VALUES(applied_at), txns=txns+VALUES(txns)`
+
+// worker applies one partition on its own connection.
+type worker struct {
+	a    *Applier
+	part int32
+	conn *sql.Conn
+	cp   checkpoint
+	frag []*event.Message // fragments of the transaction being received
+	// saved is when the checkpoint row was last written.
+	saved time.Time
+}
+
+// heartbeatSave is how often a heartbeat that moves nothing but time is
+// written to the checkpoint table (it always updates the status).
+const heartbeatSave = 5 * time.Second
+
+func newWorker(ctx context.Context, a *Applier, part int32) (*worker, error) {
+	cp, err := loadCheckpoint(ctx, a.cfg.DB, a.cfg.Source, part)
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{a: a, part: part, cp: cp}
+	return w, w.connect(ctx)
+}
+
+func (w *worker) connect(ctx context.Context) error {
+	if w.conn != nil {
+		w.conn.Close()
+	}
+	conn, err := w.a.cfg.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("apply: connect to target: %w", err)
+	}
+	// UTC, because capture renders TIMESTAMP values in UTC; no foreign key
+	// checks, because partitions apply in parallel (a child row may land
+	// before its parent's partition catches up), as MySQL's own parallel
+	// replication does; zero stays zero in auto-increment columns.
+	if _, err := conn.ExecContext(ctx, "SET SESSION time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0"); err != nil {
+		conn.Close()
+		return fmt.Errorf("apply: session settings: %w", err)
+	}
+	w.conn = conn
+	return nil
+}
+
+func (w *worker) close() {
+	if w.conn != nil {
+		w.conn.Close()
+	}
+}
+
+// handle applies one Kafka message. An error halts the partition.
+func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage) error {
+	m, err := event.Decode(msg.Value)
+	if err != nil {
+		return fmt.Errorf("offset %d: %w", msg.Offset, err)
+	}
+	if m.Source != w.a.cfg.Source {
+		return fmt.Errorf("offset %d: message from region %q in the topic of %q", msg.Offset, m.Source, w.a.cfg.Source)
+	}
+	next := checkpoint{Found: true, Offset: msg.Offset, Seq: m.Seq, Pos: m.Pos, SourceTime: m.Time, GTID: w.cp.GTID}
+	switch {
+	case m.Kind == event.KindHeartbeat:
+		if m.Seq < w.cp.Seq {
+			return nil // an older capture's heartbeat, re-sent
+		}
+		if m.Seq == w.cp.Seq && m.Pos == w.cp.Pos && time.Since(w.saved) < heartbeatSave {
+			w.cp.Offset, w.cp.SourceTime = next.Offset, next.SourceTime
+			w.a.applied(w.part, w.cp, 0)
+			return nil
+		}
+		return w.commit(ctx, nil, next, 0)
+	case m.Seq <= w.cp.Seq:
+		w.a.m.duplicates.Inc()
+		return nil // applied before: a re-send after a capture restart
+	}
+	next.GTID = m.Txn.GTID
+	if m.Txn.DDL != nil {
+		return w.applyDDL(ctx, m, next)
+	}
+	if f := m.Txn.Frag; f != nil {
+		if f.Index == 0 || len(w.frag) == 0 || w.frag[0].Seq != m.Seq {
+			w.frag = w.frag[:0] // a new transaction, or a re-send from its start
+		}
+		if f.Index != len(w.frag) {
+			return fmt.Errorf("offset %d: fragment %d of transaction %s arrived after %d fragments", msg.Offset, f.Index, m.Txn.GTID, len(w.frag))
+		}
+		w.frag = append(w.frag, m)
+		if f.Index < f.Count-1 {
+			return nil // the transaction commits with its last fragment
+		}
+	}
+	parts := w.frag
+	if m.Txn.Frag == nil {
+		parts = []*event.Message{m}
+	}
+	var stmts []stmt
+	for _, p := range parts {
+		if err := w.checkPolicies(p.Txn); err != nil {
+			return err
+		}
+		stmts = append(stmts, plan(p.Txn)...)
+	}
+	w.frag = w.frag[:0]
+	rows := 0
+	for _, p := range parts {
+		rows += len(p.Txn.Rows)
+	}
+	if err := w.commit(ctx, stmts, next, 1); err != nil {
+		return fmt.Errorf("transaction %s (seq %d, offset %d): %w", m.Txn.GTID, m.Seq, msg.Offset, err)
+	}
+	w.a.m.txns.Inc()
+	w.a.m.rows.Add(float64(rows))
+	return nil
+}
+
+// checkPolicies refuses tables whose conflict policy is not built yet,
+// rather than apply them as if it were.
+func (w *worker) checkPolicies(t *event.Txn) error {
+	for _, tb := range t.Tables {
+		switch p := w.a.policies[tb.Schema+"."+tb.Name]; p {
+		case "", config.ConflictOverwrite:
+		default:
+			return fmt.Errorf("table %s.%s has conflict policy %q, which is not built yet: set conflict: overwrite (or remove the table from replication) and restart regiond", tb.Schema, tb.Name, p)
+		}
+	}
+	return nil
+}
+
+// commit runs stmts and the checkpoint in one transaction, retrying
+// transient failures (deadlock, lock wait, lost connection) with backoff.
+func (w *worker) commit(ctx context.Context, stmts []stmt, next checkpoint, txns int) error {
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := w.tryCommit(ctx, stmts, next, txns)
+		if err == nil {
+			w.cp, w.saved = next, time.Now()
+			w.a.applied(w.part, next, txns)
+			return nil
+		}
+		if !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		w.a.log.Warn("apply failed, retrying", "partition", w.part, "attempt", attempt, "err", err)
+		w.a.m.retries.Inc()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+		if isConnErr(err) {
+			if cerr := w.connect(ctx); cerr != nil {
+				w.a.log.Warn("reconnect failed", "partition", w.part, "err", cerr)
+			}
+		}
+	}
+}
+
+func (w *worker) tryCommit(ctx context.Context, stmts []stmt, next checkpoint, txns int) error {
+	tx, err := w.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s.query, s.args...); err != nil {
+			return err
+		}
+	}
+	var st any
+	if !next.SourceTime.IsZero() {
+		st = next.SourceTime.UTC()
+	}
+	if _, err := tx.ExecContext(ctx, saveCheckpoint, w.a.cfg.Source, w.part, next.Offset, next.Seq, next.Pos, next.GTID, st, txns); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	return tx.Commit()
+}
+
+func transient(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1205, 1213, 1040, 1053, 2006, 2013: // lock wait, deadlock, too many connections, shutdown, gone away, lost
+			return true
+		}
+		return false
+	}
+	return isConnErr(err)
+}
+
+func isConnErr(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 2006 || me.Number == 2013 || me.Number == 1053
+	}
+	return errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, sqlDriverBadConn)
+}

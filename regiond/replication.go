@@ -1,0 +1,126 @@
+package regiond
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/regionplatform/region/cdc/apply"
+	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/capture"
+	"github.com/regionplatform/region/dial"
+)
+
+// replication is this region's share of CDC: the capture of its own
+// binlog, and an applier for every other region's stream (link src->me).
+type replication struct {
+	capture  *capture.Capture
+	appliers []*apply.Applier
+}
+
+// newReplication builds capture and appliers; it connects to nothing yet.
+func (d *Daemon) newReplication() (*replication, error) {
+	cfg, me := d.cfg.Deployment, d.region
+	mc, err := dial.MySQLConfig(cfg, me.Name)
+	if err != nil {
+		return nil, err
+	}
+	if mc.Net != "tcp" {
+		return nil, fmt.Errorf("regions[%s].mysql.dsn: capture reads the binlog over TCP: use tcp(host:port)", me.Name)
+	}
+	host, port, err := net.SplitHostPort(mc.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("regions[%s].mysql.dsn: %w", me.Name, err)
+	}
+	p, _ := strconv.Atoi(port)
+	reader, err := binlog.NewReader(binlog.Config{Flavor: me.MySQL.Flavor, Host: host, Port: uint16(p), User: mc.User, Password: mc.Passwd,
+		TLS: mc.TLS, ServerID: me.MySQL.ServerID, Filter: binlog.NewFilter(cfg.Replication), Buckets: cfg.Buckets, Logger: d.log})
+	if err != nil {
+		return nil, err
+	}
+	rep := &replication{}
+	rep.capture, err = capture.New(capture.Config{Region: me.Name, Reader: reader, Kafka: d.kafka(me.Name, capture.ProducerConfig),
+		Checkpoints: d.checkpoints(me.Name), Logger: d.log, Metrics: d.reg})
+	if err != nil {
+		return nil, err
+	}
+	for _, src := range cfg.Regions {
+		if src.Name == me.Name {
+			continue
+		}
+		a, err := apply.New(apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
+			Tables: cfg.Replication.Tables, Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg})
+		if err != nil {
+			return nil, err
+		}
+		rep.appliers = append(rep.appliers, a)
+	}
+	return rep, nil
+}
+
+func (d *Daemon) checkpoints(region string) *capture.EtcdCheckpoints {
+	return &capture.EtcdCheckpoints{Client: d.etcd, Key: capture.CheckpointKey(d.cfg.Deployment.Etcd.Prefix, region)}
+}
+
+// kafka returns a dialer for a region's Kafka with a role's settings.
+func (d *Daemon) kafka(region string, role func(*sarama.Config)) func() (sarama.Client, error) {
+	return func() (sarama.Client, error) {
+		brokers, sc, err := dial.Kafka(d.cfg.Deployment, region)
+		if err != nil {
+			return nil, err
+		}
+		role(sc)
+		sc.ClientID = "regiond-" + d.region.Name
+		return sarama.NewClient(brokers, sc)
+	}
+}
+
+// components returns the replication's long-running parts, each restarted
+// with backoff when it fails (the failure shows in status and metrics).
+func (r *replication) components(d *Daemon) []component {
+	out := []component{{"capture", func(ctx context.Context) error { return d.restarting(ctx, "capture", r.capture.Run) }}}
+	for _, a := range r.appliers {
+		out = append(out, component{"apply", func(ctx context.Context) error { return d.restarting(ctx, "apply", a.Run) }})
+	}
+	return out
+}
+
+// linkStatus reports every inbound link.
+func (r *replication) linkStatus(ctx context.Context) []apply.LinkStatus {
+	out := make([]apply.LinkStatus, 0, len(r.appliers))
+	for _, a := range r.appliers {
+		out = append(out, a.Status(ctx))
+	}
+	return out
+}
+
+// restarting runs fn until ctx ends, restarting it after a failure with
+// backoff from 200ms to 10s (reset after a minute of running).
+func (d *Daemon) restarting(ctx context.Context, name string, fn func(context.Context) error) error {
+	backoff := 200 * time.Millisecond
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := fn(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("stopped")
+		}
+		if time.Since(start) > time.Minute {
+			backoff = 200 * time.Millisecond
+		}
+		d.log.Error(name+" failed; restarting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+	return nil
+}
