@@ -90,7 +90,11 @@ type BrokerConfig struct {
 	Dir string
 	// Port on 127.0.0.1 (0 picks a free port).
 	Port int
-	// Partitions is the partition count of auto-created topics (default 8).
+	// Topics are created at the first start, with Partitions partitions
+	// each (default 8). Topics are not created on demand: kfake persists
+	// an on-demand topic only at a clean shutdown, so after a kill -9 it
+	// would come back empty; a missing topic is an error instead.
+	Topics     []string
 	Partitions int
 }
 
@@ -102,8 +106,10 @@ type Broker struct {
 }
 
 // StartBroker starts a single-node Kafka-protocol broker on loopback. It
-// auto-creates topics, keeps data under Dir, and fsyncs on segment roll
-// and shutdown (like Kafka's default; acks=all is still honoured).
+// auto-creates topics and keeps data under Dir, fsyncing every produced
+// batch before acknowledging it: a single broker has no replicas, so this
+// is what makes an acknowledged message survive a kill -9 (a real cluster
+// gets the same from acks=all with in-sync replicas).
 func StartBroker(c BrokerConfig) (*Broker, error) {
 	var err error
 	if c.Port == 0 {
@@ -117,7 +123,8 @@ func StartBroker(c BrokerConfig) (*Broker, error) {
 	cl, err := kfake.NewCluster(
 		kfake.Ports(c.Port),
 		kfake.DataDir(c.Dir),
-		kfake.AllowAutoTopicCreation(),
+		kfake.SyncWrites(),
+		kfake.SeedTopics(int32(c.Partitions), c.Topics...),
 		kfake.DefaultNumPartitions(c.Partitions),
 		kfake.ClusterID("region-lab"),
 	)

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/regionplatform/region/cdc/capture"
 )
 
 // Options configures Up.
@@ -266,7 +268,7 @@ func (r *starter) startBroker(ctx context.Context, i int) error {
 	}
 	t := time.Now()
 	p, err := startProc([]string{r.bin.Regionctl, "lab", "serve", "broker",
-		"--data", filepath.Join(r.st.Dir, reg.Name, "kafka"), "--port", strconv.Itoa(reg.KafkaPort)},
+		"--data", filepath.Join(r.st.Dir, reg.Name, "kafka"), "--port", strconv.Itoa(reg.KafkaPort), "--topic", capture.Topic(reg.Name)},
 		nil, r.logPath("broker-"+reg.Name))
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ one etcd. Everything it writes (data, logs, config, token, state) goes under
 --dir. Processes keep running after the command returns; stop them with
 'regionctl lab down --dir DIR'.`,
 	}
-	cmd.AddCommand(newLabUpCmd(g), newLabDownCmd(g), newLabStatusCmd(g), newLabDemoCmd(g), newLabServeCmd())
+	cmd.AddCommand(newLabUpCmd(g), newLabDownCmd(g), newLabStatusCmd(g), newLabDemoCmd(g), newLabKillCmd(g), newLabStartCmd(g), newLabServeCmd())
 	return cmd
 }
 
@@ -169,6 +169,7 @@ func newLabStatusCmd(g *globals) *cobra.Command {
 // their own. It is hidden: people use `lab up`.
 func newLabServeCmd() *cobra.Command {
 	var data string
+	var topics []string
 	var port, clientPort, peerPort int
 	cmd := &cobra.Command{Use: "serve", Hidden: true, Short: "Run one lab component in the foreground (used by lab up)"}
 	etcd := &cobra.Command{
@@ -200,7 +201,7 @@ func newLabServeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			b, err := lab.StartBroker(lab.BrokerConfig{Dir: data, Port: port})
+			b, err := lab.StartBroker(lab.BrokerConfig{Dir: data, Port: port, Topics: topics})
 			if err != nil {
 				return err
 			}
@@ -212,6 +213,7 @@ func newLabServeCmd() *cobra.Command {
 	}
 	broker.Flags().StringVar(&data, "data", "", "data folder")
 	broker.Flags().IntVar(&port, "port", 0, "port")
+	broker.Flags().StringSliceVar(&topics, "topic", nil, "topic to create at the first start (repeatable)")
 	for _, c := range []*cobra.Command{etcd, broker} {
 		_ = c.MarkFlagRequired("data")
 	}

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -78,6 +79,8 @@ type Applier struct {
 	rate  rate
 	// client is the current Run's Kafka client (for offsets in Setup).
 	client sarama.Client
+	// lastMsg is when the last message arrived (unix nanoseconds).
+	lastMsg atomic.Int64
 }
 
 // New checks cfg.
@@ -127,21 +130,58 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 	a.mu.Lock()
 	a.client = client
 	a.mu.Unlock()
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	go func() {
 		for err := range group.Errors() {
 			a.log.Warn("consumer group error", "err", err)
+			// A broker that restarted may have moved the group on: this
+			// session will never consume again, so start a new one.
+			if errors.Is(err, sarama.ErrIllegalGeneration) || errors.Is(err, sarama.ErrUnknownMemberId) {
+				cancel(fmt.Errorf("consumer group session is stale (%w): rejoining", err))
+			}
 		}
 	}()
+	go a.watchStall(ctx, cancel)
+	a.touch()
 	a.setState("running", "")
 	for ctx.Err() == nil {
 		if err := group.Consume(ctx, []string{a.topic}, a); err != nil {
 			if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
-				return nil
+				break
 			}
 			return fmt.Errorf("apply: consume %s: %w", a.topic, err)
 		}
 	}
+	if parent.Err() == nil {
+		return context.Cause(ctx)
+	}
 	return nil
+}
+
+// stallTimeout is how long a link may go without any message before its
+// consumer group session is presumed stuck and started again. Capture
+// sends every partition a heartbeat at least every 250ms.
+const stallTimeout = 10 * time.Second
+
+func (a *Applier) touch() { a.lastMsg.Store(time.Now().UnixNano()) }
+
+// watchStall cancels the session when no message arrived for stallTimeout.
+func (a *Applier) watchStall(ctx context.Context, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if idle := time.Since(time.Unix(0, a.lastMsg.Load())); idle > stallTimeout {
+				cancel(fmt.Errorf("no message from %s (not even a heartbeat) for %s: restarting the consumer group", a.topic, idle.Round(time.Second)))
+				return
+			}
+		}
+	}
 }
 
 func (a *Applier) setState(state, err string) {
@@ -160,20 +200,20 @@ func (a *Applier) Setup(sess sarama.ConsumerGroupSession) error {
 		if err != nil {
 			return err
 		}
-		next := cp.Offset + 1
-		if !cp.Found {
-			a.mu.Lock()
-			client := a.client
-			a.mu.Unlock()
-			if next, err = client.GetOffset(a.topic, p, sarama.OffsetOldest); err != nil {
-				return fmt.Errorf("apply: oldest offset of %s/%d: %w", a.topic, p, err)
+		a.mu.Lock()
+		client := a.client
+		a.parts[p] = &PartitionStatus{Partition: p, State: "running", Offset: cp.Offset, Seq: cp.Seq, Pos: cp.Pos, GTID: cp.GTID, SourceTime: cp.SourceTime}
+		a.mu.Unlock()
+		next, err := resumeOffset(client, a.topic, p, cp)
+		if err != nil {
+			if errors.Is(err, errLogMismatch) {
+				a.halt(p, cp.Offset, err) // ConsumeClaim sees the halt and waits
+				continue
 			}
+			return err
 		}
 		sess.ResetOffset(a.topic, p, next, "")
 		sess.MarkOffset(a.topic, p, next, "")
-		a.mu.Lock()
-		a.parts[p] = &PartitionStatus{Partition: p, State: "running", Offset: cp.Offset, Seq: cp.Seq, Pos: cp.Pos, GTID: cp.GTID, SourceTime: cp.SourceTime}
-		a.mu.Unlock()
 	}
 	return nil
 }
@@ -190,6 +230,10 @@ func (a *Applier) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			a.halt(claim.Partition(), -1, err)
 		}
 	}()
+	if a.halted(claim.Partition()) {
+		<-ctx.Done()
+		return nil
+	}
 	w, err := newWorker(ctx, a, claim.Partition())
 	if err != nil {
 		a.halt(claim.Partition(), -1, err)
@@ -205,6 +249,7 @@ func (a *Applier) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			if !ok {
 				return nil
 			}
+			a.touch()
 			a.setHighWater(claim.Partition(), claim.HighWaterMarkOffset())
 			if err := w.handle(ctx, msg); err != nil {
 				if ctx.Err() != nil {
@@ -230,6 +275,13 @@ func (a *Applier) halt(p int32, offset int64, err error) {
 		a.parts[p] = ps
 	}
 	ps.State, ps.Error, ps.HaltedAt = "halted", err.Error(), offset
+}
+
+func (a *Applier) halted(p int32) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ps := a.parts[p]
+	return ps != nil && ps.State == "halted"
 }
 
 func (a *Applier) setHighWater(p int32, hw int64) {

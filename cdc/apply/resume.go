@@ -1,0 +1,77 @@
+package apply
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/regionplatform/region/cdc/event"
+)
+
+// errLogMismatch means a partition's log does not hold what the target
+// applied from it: the broker lost acknowledged messages, the topic was
+// recreated, or retention deleted messages before they were applied.
+// Transactions may be missing; the partition halts rather than guess.
+var errLogMismatch = errors.New("the Kafka log does not match what was applied")
+
+// resumeOffset returns the offset to resume a partition from, after
+// checking that the message at the checkpoint is the one that was applied
+// and that nothing unapplied was deleted.
+func resumeOffset(client sarama.Client, topic string, p int32, cp checkpoint) (int64, error) {
+	oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+	if err != nil {
+		return 0, fmt.Errorf("apply: oldest offset of %s/%d: %w", topic, p, err)
+	}
+	newest, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+	if err != nil {
+		return 0, fmt.Errorf("apply: newest offset of %s/%d: %w", topic, p, err)
+	}
+	if !cp.Found {
+		return oldest, nil
+	}
+	next := cp.Offset + 1
+	switch {
+	case next > newest:
+		return 0, fmt.Errorf("%w: partition %d ends at offset %d but offset %d (seq %d) was applied: the broker lost acknowledged messages or the topic was recreated; compare the regions with regionctl verify before resetting this link", errLogMismatch, p, newest, cp.Offset, cp.Seq)
+	case next < oldest:
+		return 0, fmt.Errorf("%w: partition %d starts at offset %d but only offsets up to %d were applied: retention deleted unapplied messages; the target misses transactions after seq %d", errLogMismatch, p, oldest, cp.Offset, cp.Seq)
+	case cp.Offset < oldest:
+		return next, nil // the applied message itself was deleted by retention: nothing to compare
+	}
+	m, err := readOne(client, topic, p, cp.Offset)
+	if err != nil {
+		return 0, fmt.Errorf("apply: read %s/%d at %d to check the checkpoint: %w", topic, p, cp.Offset, err)
+	}
+	got, derr := event.Decode(m.Value)
+	if derr != nil || got.Seq != cp.Seq {
+		seq := "undecodable"
+		if derr == nil {
+			seq = fmt.Sprint(got.Seq)
+		}
+		return 0, fmt.Errorf("%w: partition %d offset %d holds seq %s, but seq %d was applied from there: the broker lost acknowledged messages or the topic was recreated; compare the regions with regionctl verify before resetting this link", errLogMismatch, p, cp.Offset, seq, cp.Seq)
+	}
+	return next, nil
+}
+
+func readOne(client sarama.Client, topic string, p int32, offset int64) (*sarama.ConsumerMessage, error) {
+	c, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	pc, err := c.ConsumePartition(topic, p, offset)
+	if err != nil {
+		return nil, err
+	}
+	defer pc.Close()
+	select {
+	case m := <-pc.Messages():
+		return m, nil
+	case err := <-pc.Errors():
+		return nil, err
+	case <-time.After(10 * time.Second):
+		return nil, errors.New("timed out")
+	}
+}

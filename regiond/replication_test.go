@@ -1,0 +1,293 @@
+package regiond_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/regionplatform/region/cdc/capture"
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/regiond"
+)
+
+// status asks a region's regiond for its status.
+func status(t *testing.T, st *lab.State, region string) (*regiond.Status, error) {
+	t.Helper()
+	r, _ := st.Region(region)
+	tok, err := lab.ReadToken(st.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/v1/status", r.APIPort), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var s regiond.Status
+	return &s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+// gtidSeqs parses a MariaDB GTID set ("1-1-87,2-2-5") into domain -> seq.
+func gtidSeqs(t *testing.T, set string) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, g := range strings.Split(set, ",") {
+		if g = strings.TrimSpace(g); g == "" {
+			continue
+		}
+		f := strings.Split(g, "-")
+		if len(f) != 3 {
+			t.Fatalf("GTID %q", g)
+		}
+		var n uint64
+		fmt.Sscan(f[2], &n)
+		out[f[0]] = n
+	}
+	return out
+}
+
+// covers reports whether GTID set a includes everything in b.
+func covers(t *testing.T, a, b string) bool {
+	as := gtidSeqs(t, a)
+	for d, n := range gtidSeqs(t, b) {
+		if as[d] < n {
+			return false
+		}
+	}
+	return true
+}
+
+// converged waits until every region's capture has published its binlog
+// up to where the server is, and every link has applied all of it.
+func converged(t *testing.T, st *lab.State, timeout time.Duration) map[string]*regiond.Status {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		all := map[string]*regiond.Status{}
+		var why []string
+		for _, r := range st.Regions {
+			var binlogPos string
+			if err := openDB(t, st, r.Name, "").QueryRow("SELECT @@gtid_binlog_pos").Scan(&binlogPos); err != nil {
+				why = append(why, r.Name+": "+err.Error())
+				continue
+			}
+			s, err := status(t, st, r.Name)
+			if err != nil {
+				why = append(why, r.Name+": "+err.Error())
+				continue
+			}
+			all[r.Name] = s
+			if !covers(t, s.Capture.Published.Pos, binlogPos) {
+				why = append(why, fmt.Sprintf("capture %s at %q, binlog at %q", r.Name, s.Capture.Published.Pos, binlogPos))
+			}
+			if len(s.Links) != len(st.Regions)-1 {
+				why = append(why, fmt.Sprintf("%s has %d links", r.Name, len(s.Links)))
+			}
+		}
+		for _, s := range all {
+			for _, l := range s.Links {
+				src := all[l.From]
+				if l.State != "running" || src == nil || l.AppliedSeq < src.Capture.Published.Seq {
+					why = append(why, fmt.Sprintf("%s->%s %s applied %d, published %d %s", l.From, l.To, l.State, l.AppliedSeq, l.PublishedSeq, l.Error))
+				}
+			}
+		}
+		if len(why) == 0 {
+			return all
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("regions did not converge in %s: %s", timeout, strings.Join(why, "; "))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func openDB(t *testing.T, st *lab.State, region, db string) *sql.DB {
+	t.Helper()
+	r, _ := st.Region(region)
+	d, err := lab.OpenMySQL(r.MySQLPort, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func mustExec(t *testing.T, db *sql.DB, qs ...string) {
+	t.Helper()
+	for _, q := range qs {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// sameTables checks every table of the sample database has the same
+// checksum and row count in every region.
+func sameTables(t *testing.T, st *lab.State, tables ...string) {
+	t.Helper()
+	for _, tb := range tables {
+		var first string
+		for i, r := range st.Regions {
+			db := openDB(t, st, r.Name, "")
+			var name string
+			var sum sql.NullInt64
+			if err := db.QueryRow("CHECKSUM TABLE "+tb).Scan(&name, &sum); err != nil {
+				t.Fatalf("%s: checksum %s: %v", r.Name, tb, err)
+			}
+			var n int
+			db.QueryRow("SELECT COUNT(*) FROM " + tb).Scan(&n)
+			got := fmt.Sprintf("checksum %d, %d rows", sum.Int64, n)
+			if i == 0 {
+				first = got
+			} else if got != first {
+				t.Errorf("%s differs: %s has %s, %s has %s", tb, st.Regions[0].Name, first, r.Name, got)
+			}
+		}
+		t.Logf("%s: %s in every region", tb, first)
+	}
+}
+
+func createSchema(t *testing.T, st *lab.State, region string) {
+	t.Helper()
+	db := openDB(t, st, region, "")
+	mustExec(t, db, lab.SampleSchema...)
+}
+
+var sampleTables = []string{"lending.users", "lending.loan_accounts", "lending.ledger_entries"}
+
+// TestReplicationBothWaysNoEcho: both regions write their own users at
+// once; each change reaches the other region once, and no applied change
+// is captured again.
+func TestReplicationBothWaysNoEcho(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	createSchema(t, st, "a") // b gets the schema by replication
+	converged(t, st, 30*time.Second)
+	res, err := lab.RunWorkload(context.Background(), st, lab.Workload{Users: 300, FirstUser: 1, Repayments: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := converged(t, st, 60*time.Second)
+	sameTables(t, st, sampleTables...)
+	// Capture published exactly the region's own transactions: the schema
+	// (in a) and the workload, nothing an applier wrote.
+	want := map[string]uint64{"a": uint64(len(lab.SampleSchema) + res[0].Transactions), "b": uint64(res[1].Transactions)}
+	for name, s := range all {
+		if s.Capture.Txns != want[name] || s.Capture.Published.Seq != want[name] {
+			t.Errorf("region %s captured %d transactions (seq %d), want its own %d", name, s.Capture.Txns, s.Capture.Published.Seq, want[name])
+		}
+		if s.Capture.Echoes == 0 {
+			t.Errorf("region %s skipped no echoes: loop prevention not exercised", name)
+		}
+	}
+}
+
+// TestMeshOfThree: three regions, each writing, all converge.
+func TestMeshOfThree(t *testing.T) {
+	st := labtest.Up(t, "a", "b", "c")
+	createSchema(t, st, "b")
+	converged(t, st, 30*time.Second)
+	if _, err := lab.RunWorkload(context.Background(), st, lab.Workload{Users: 300, FirstUser: 1, Repayments: 2, Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	all := converged(t, st, 60*time.Second)
+	sameTables(t, st, sampleTables...)
+	for name, s := range all {
+		if len(s.Links) != 2 {
+			t.Errorf("%s has %d inbound links", name, len(s.Links))
+		}
+	}
+}
+
+// TestLargeTransactionAndAlter: a 200,000-row transaction travels in
+// fragments and applies atomically; a column added mid-stream is applied
+// in order with the rows that use it.
+func TestLargeTransactionAndAlter(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	a := openDB(t, st, "a", "")
+	mustExec(t, a, "CREATE DATABASE lending",
+		"CREATE TABLE lending.ledger_entries (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL, note VARCHAR(64))",
+		"CREATE TABLE lending.seq (n INT PRIMARY KEY)",
+		"INSERT INTO lending.seq SELECT seq FROM lending.seq_1_to_1000")
+	t0 := time.Now()
+	mustExec(t, a, "INSERT INTO lending.ledger_entries SELECT s1.n * 1000 + s2.n, s1.n, s2.n, 'bulk payout run' FROM lending.seq s1 JOIN lending.seq s2 WHERE s1.n <= 200")
+	mustExec(t, a, "ALTER TABLE lending.ledger_entries ADD COLUMN currency CHAR(3) NOT NULL DEFAULT 'EUR'",
+		"INSERT INTO lending.ledger_entries (id, user_id, amount_cents, currency) VALUES (1, 1, 5, 'USD')")
+	converged(t, st, 3*time.Minute)
+	t.Logf("200,000-row transaction replicated in %s", time.Since(t0).Round(time.Millisecond))
+	b := openDB(t, st, "b", "")
+	var n int
+	var cur string
+	if err := b.QueryRow("SELECT COUNT(*) FROM lending.ledger_entries").Scan(&n); err != nil || n != 200001 {
+		t.Errorf("b has %d rows (%v), want 200001", n, err)
+	}
+	if err := b.QueryRow("SELECT currency FROM lending.ledger_entries WHERE id = 1").Scan(&cur); err != nil || cur != "USD" {
+		t.Errorf("row written after ALTER: %q %v", cur, err)
+	}
+	sameTables(t, st, "lending.ledger_entries")
+}
+
+// TestPoisonMessageHaltsItsPartition: a message that cannot be applied
+// stops its partition with the reason in status; other partitions go on.
+func TestPoisonMessageHaltsItsPartition(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	createSchema(t, st, "a")
+	converged(t, st, 30*time.Second)
+	ra, _ := st.Region("a")
+	sc := sarama.NewConfig()
+	sc.Producer.Return.Successes = true
+	sc.Producer.Partitioner = sarama.NewManualPartitioner
+	p, err := sarama.NewSyncProducer([]string{fmt.Sprintf("127.0.0.1:%d", ra.KafkaPort)}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const poisoned = 3
+	if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: capture.Topic("a"), Partition: poisoned, Value: sarama.StringEncoder(`{"v":1,"kind":"txn","src":"a","seq":999999,"txn":{"gtid":"1-1-999999","bucket":1,"rows":[{"t":5,"op":"i"}]}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// Users in other partitions keep replicating.
+	if _, err := lab.RunWorkload(context.Background(), st, lab.Workload{Users: 200, FirstUser: 1, Repayments: 1, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, err := status(t, st, "b")
+		if err == nil && len(s.Links) == 1 && s.Links[0].State == "halted" {
+			l := s.Links[0]
+			if !strings.Contains(l.Error, fmt.Sprintf("partition %d", poisoned)) || !strings.Contains(l.Error, "invalid message") {
+				t.Errorf("halt reason = %q", l.Error)
+			}
+			running := 0
+			for _, ps := range l.Partitions {
+				if ps.Partition != poisoned && ps.State == "running" && ps.Txns > 0 {
+					running++
+				}
+			}
+			if running == 0 {
+				t.Errorf("no other partition applied anything: %+v", l.Partitions)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("link a->b never reported the poison message: %+v", s)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The log names it too.
+	r, _ := st.Region("b")
+	if log := readFile(t, r.Regiond.Log); !strings.Contains(log, "partition halted") {
+		t.Error("halt not logged")
+	}
+	_ = filepath.Join
+}
