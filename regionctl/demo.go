@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,8 +21,10 @@ func newLabDemoCmd(g *globals) *cobra.Command {
 		Short: "Start a fresh two-region lab, load a lending workload and show what runs",
 		Long: `demo starts a fresh lab with regions a and b in DIR (default ./lab-demo),
 creates the sample lending schema (users, loan_accounts, ledger_entries,
-sharded by user), runs a short workload that writes every user's loans and
-repayments in the user's home region, and prints a tour of what is running.
+sharded by user) in region a only, shows replication carry it to b, runs a
+short workload that writes every user's loans and repayments in the user's
+home region (both regions at once) with live replication lag, checks the
+tables are identical in both regions, and prints a tour of what is running.
 A lab already in DIR is stopped and its data removed first; a folder that
 holds anything else is left alone. The lab keeps running afterwards.`,
 		Example: `  regionctl lab demo
@@ -37,6 +40,33 @@ holds anything else is left alone. The lab keeps running afterwards.`,
 	cmd.Flags().IntVar(&users, "users", 200, "users to create")
 	cmd.Flags().IntVar(&repayments, "repayments", 5, "repayments per user")
 	return cmd
+}
+
+// printLag prints every link's lag twice a second until ctx ends.
+func printLag(ctx context.Context, g *globals) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		rep, err := g.status(ctx)
+		if err != nil || ctx.Err() != nil {
+			continue
+		}
+		var parts []string
+		for _, r := range rep.Regions {
+			if r.Status == nil {
+				continue
+			}
+			for _, l := range r.Status.Links {
+				parts = append(parts, fmt.Sprintf("%s->%s lag %.2fs %4d txns %5.0f txn/s", l.From, l.To, l.LagSeconds, l.LagTxns, l.Throughput))
+			}
+		}
+		fmt.Fprintf(g.out, "  live: %s\n", strings.Join(parts, " | "))
+	}
 }
 
 func runDemo(ctx context.Context, g *globals, users, repayments int) error {
@@ -62,25 +92,36 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 		return err
 	}
 
-	step(2, "Create the lending schema in every region")
-	for _, r := range st.Regions {
-		db, err := lab.OpenMySQL(r.MySQLPort, "")
-		if err != nil {
-			return err
-		}
-		for _, q := range lab.SampleSchema {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				db.Close()
-				return fmt.Errorf("region %s: %w", r.Name, err)
-			}
-		}
-		db.Close()
+	step(2, "Create the lending schema in region a: replication carries it to b")
+	dbA, err := lab.OpenMySQL(st.Regions[0].MySQLPort, "")
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "database %s: users, loan_accounts, ledger_entries (shard column user_id)\n", lab.SampleDatabase)
-
-	step(3, "Write a lending workload, every user in its home cell")
+	for _, q := range lab.SampleSchema {
+		if _, err := dbA.ExecContext(ctx, q); err != nil {
+			dbA.Close()
+			return fmt.Errorf("region a: %w", err)
+		}
+	}
+	dbA.Close()
 	t = time.Now()
+	tables := []string{lab.SampleDatabase + ".users", lab.SampleDatabase + ".loan_accounts", lab.SampleDatabase + ".ledger_entries"}
+	if err := waitFor(ctx, 30*time.Second, 100*time.Millisecond, func() (bool, error) {
+		_, err := labTableSums(ctx, st, tables)
+		return err == nil, nil
+	}); err != nil {
+		return fmt.Errorf("the schema did not reach region b: %w (see regionctl status --dir %s)", err, dir)
+	}
+	fmt.Fprintf(out, "database %s (users, loan_accounts, ledger_entries; shard column user_id) created in a, present in b %.1fs later\n", lab.SampleDatabase, time.Since(t).Seconds())
+
+	step(3, "Write a lending workload, every user in its home cell, both regions at once")
+	t = time.Now()
+	wctx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	go func() { defer close(lagDone); printLag(wctx, g) }()
 	res, err := lab.RunWorkload(ctx, st, lab.Workload{Users: users, FirstUser: 1, Repayments: repayments, Seed: 1})
+	stopLag()
+	<-lagDone
 	if err != nil {
 		return err
 	}
@@ -89,7 +130,26 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 	}
 	fmt.Fprintf(out, "in %.1fs; a user's home is bucket = fnv32a(user id) mod %d, buckets split evenly between cells\n", time.Since(t).Seconds(), st.Buckets)
 
-	step(4, "Ask every regiond for its status (regionctl status)")
+	step(4, "Wait for both links to catch up, then compare the tables in every region")
+	t = time.Now()
+	var sums [][]tableSums
+	if err := waitFor(ctx, 60*time.Second, 200*time.Millisecond, func() (bool, error) {
+		var err error
+		sums, err = labTableSums(ctx, st, tables)
+		return err == nil && sameEverywhere(sums), err
+	}); err != nil {
+		return fmt.Errorf("regions did not converge: %w (see regionctl status --dir %s)", err, dir)
+	}
+	fmt.Fprintf(out, "identical after %.1fs:\n", time.Since(t).Seconds())
+	for ti, tb := range tables {
+		fmt.Fprintf(out, "  %-30s", tb)
+		for ri, r := range st.Regions {
+			fmt.Fprintf(out, "  %s: %5d rows, checksum %10d", r.Name, sums[ri][ti].Rows, sums[ri][ti].Checksum)
+		}
+		fmt.Fprintln(out)
+	}
+
+	step(5, "Ask every regiond for its status (regionctl status)")
 	rep, err := g.status(ctx)
 	// regiond checks its dependencies every 2s: give the first checks time.
 	for deadline := time.Now().Add(15 * time.Second); err == nil && !rep.healthy() && time.Now().Before(deadline); {

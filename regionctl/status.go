@@ -32,8 +32,11 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Use:   "status",
 		Short: "Show every region's daemon and the health of its MySQL, Kafka and etcd",
 		Long: `status asks every region's regiond for its status, all at once, and prints
-one block per region. A region whose regiond does not answer is shown with
-the error; the exit status is 1 when any region is unreachable or unhealthy.`,
+one block per region: its MySQL, Kafka and etcd, its capture (what it
+published), and every inbound replication link with the applied position,
+lag in seconds and transactions, and throughput. A halted link shows why.
+The exit status is 1 when any region is unreachable or unhealthy, or any
+capture or link is not running.`,
 		Example: `  regionctl status --dir /tmp/lab
   regionctl status --config deploy.yaml --json | jq '.regions[].status.healthy'`,
 		Args: cobra.NoArgs,
@@ -58,10 +61,17 @@ the error; the exit status is 1 when any region is unreachable or unhealthy.`,
 	}
 }
 
+// healthy is true when every region answers with healthy dependencies,
+// a running capture and running links.
 func (rep *StatusReport) healthy() bool {
 	for _, r := range rep.Regions {
-		if r.Error != "" || r.Status == nil || !r.Status.Healthy {
+		if r.Error != "" || r.Status == nil || !r.Status.Healthy || !r.Status.Capture.Running {
 			return false
+		}
+		for _, l := range r.Status.Links {
+			if l.State != "running" {
+				return false
+			}
 		}
 	}
 	return true
@@ -127,6 +137,24 @@ func printStatus(g *globals, rep *StatusReport) {
 		}
 		if len(cells) > 0 {
 			fmt.Fprintf(g.out, "  home of cells: %s\n", strings.Join(cells, ", "))
+		}
+		c := s.Capture
+		capState := "running"
+		if !c.Running {
+			capState = "STOPPED " + c.Error
+		}
+		fmt.Fprintf(g.out, "  capture   %s: published %d txns (seq %d, gtid %s), skipped %d applied by others\n",
+			capState, c.Txns, c.Published.Seq, c.Published.Pos, c.Echoes)
+		for _, l := range s.Links {
+			state := l.State
+			if l.State != "running" {
+				state = strings.ToUpper(l.State)
+			}
+			fmt.Fprintf(g.out, "  link %s->%s %s: applied seq %d of %d, lag %.2fs / %d txns, %.0f txn/s, gtid %s\n",
+				l.From, l.To, state, l.AppliedSeq, l.PublishedSeq, l.LagSeconds, l.LagTxns, l.Throughput, l.AppliedGTID)
+			if l.Error != "" {
+				fmt.Fprintf(g.out, "    %s\n", l.Error)
+			}
 		}
 	}
 }

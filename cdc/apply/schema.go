@@ -21,7 +21,7 @@ var schema = []string{
 		seq BIGINT UNSIGNED NOT NULL COMMENT 'watermark: every txn of this partition up to seq is applied',
 		pos VARCHAR(4096) NOT NULL COMMENT 'source GTID set at the watermark',
 		gtid VARCHAR(256) NOT NULL COMMENT 'last applied source GTID',
-		source_time TIMESTAMP(6) NULL,
+		source_time TIMESTAMP(6) NULL COMMENT 'when capture sent the message at the watermark',
 		applied_at TIMESTAMP(6) NOT NULL,
 		txns BIGINT UNSIGNED NOT NULL DEFAULT 0,
 		PRIMARY KEY (source, part)

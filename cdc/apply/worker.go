@@ -103,7 +103,11 @@ func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage) error 
 	if m.Source != w.a.cfg.Source {
 		return fmt.Errorf("offset %d: message from region %q in the topic of %q", msg.Offset, m.Source, w.a.cfg.Source)
 	}
-	next := checkpoint{Found: true, Offset: msg.Offset, Seq: m.Seq, Pos: m.Pos, SourceTime: m.Time, GTID: w.cp.GTID}
+	sent := m.Sent
+	if sent.IsZero() {
+		sent = m.Time
+	}
+	next := checkpoint{Found: true, Offset: msg.Offset, Seq: m.Seq, Pos: m.Pos, SourceTime: sent, GTID: w.cp.GTID}
 	switch {
 	case m.Kind == event.KindHeartbeat:
 		if m.Seq < w.cp.Seq {

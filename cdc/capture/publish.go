@@ -61,7 +61,7 @@ func Partition(key string, n int32) int32 {
 func messages(topic, source string, seq uint64, it binlog.Item, partitions int32, maxBytes int) ([]*sarama.ProducerMessage, error) {
 	key := Key(it.Txn)
 	part := Partition(key, partitions)
-	whole := &event.Message{Kind: event.KindTxn, Source: source, Seq: seq, Pos: it.Pos, Time: it.Time, Txn: it.Txn}
+	whole := &event.Message{Kind: event.KindTxn, Source: source, Seq: seq, Pos: it.Pos, Time: it.Time, Sent: time.Now().UTC(), Txn: it.Txn}
 	b, err := event.Encode(whole)
 	if err != nil {
 		return nil, fmt.Errorf("encode transaction %s: %w", it.Txn.GTID, err)
@@ -111,7 +111,8 @@ func fragments(topic, key string, part int32, whole *event.Message, n, maxBytes 
 }
 
 func heartbeat(topic, source string, part int32, p Position) (*sarama.ProducerMessage, error) {
-	b, err := event.Encode(&event.Message{Kind: event.KindHeartbeat, Source: source, Seq: p.Seq, Pos: p.Pos, Time: time.Now().UTC()})
+	now := time.Now().UTC()
+	b, err := event.Encode(&event.Message{Kind: event.KindHeartbeat, Source: source, Seq: p.Seq, Pos: p.Pos, Time: now, Sent: now})
 	if err != nil {
 		return nil, err
 	}

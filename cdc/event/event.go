@@ -48,8 +48,12 @@ type Message struct {
 	// Pos is the source GTID set after this transaction (for a heartbeat:
 	// after every transaction published so far).
 	Pos string `json:"pos"`
-	// Time is the source commit time (txn) or the send time (heartbeat).
+	// Time is the source commit time (txn; the binlog gives seconds) or the
+	// send time (heartbeat).
 	Time time.Time `json:"ts"`
+	// Sent is when capture published the message (milliseconds); lag is
+	// measured from it.
+	Sent time.Time `json:"sent,omitempty"`
 	// Txn is set for KindTxn.
 	Txn *Txn `json:"txn,omitempty"`
 }
