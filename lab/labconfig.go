@@ -47,10 +47,8 @@ cells:
 replication:
   databases: [{{.DB}}]
   tables:
-    # Each user writes only in its home cell, so overwrite is the policy
-    # (home-cell-wins and last-writer-wins are not built yet).
-    - {name: {{.DB}}.users, shard_column: id}
-    - {name: {{.DB}}.loan_accounts, shard_column: user_id}
+    - {name: {{.DB}}.users, shard_column: id, conflict: home-cell-wins}
+    - {name: {{.DB}}.loan_accounts, shard_column: user_id, conflict: last-writer-wins, version_column: version}
     - {name: {{.DB}}.ledger_entries, shard_column: user_id}
 `))
 

@@ -27,6 +27,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/topo"
 )
 
 // Config configures one link's applier.
@@ -40,6 +41,10 @@ type Config struct {
 	Kafka func() (sarama.Client, error)
 	// Tables are the deployment's per-table settings (conflict policies).
 	Tables []config.Table
+	// Buckets is the deployment's bucket count, and Owner the region that
+	// owns a bucket (for home-cell-wins).
+	Buckets int
+	Owner   func(topo.Bucket) string
 	// Head reports how far the source's capture has published (its
 	// checkpoint), for lag in transactions. Optional.
 	Head   func(context.Context) (capture.Position, error)
@@ -68,7 +73,7 @@ type Applier struct {
 	cfg      Config
 	log      *slog.Logger
 	topic    string
-	policies map[string]string
+	policies map[string]policy
 	m        *metrics
 	ddl      *barrier
 
@@ -92,9 +97,9 @@ func New(cfg Config) (*Applier, error) {
 		cfg.Logger = slog.Default()
 	}
 	a := &Applier{cfg: cfg, log: cfg.Logger.With("link", cfg.Source+"->"+cfg.Target), topic: capture.Topic(cfg.Source),
-		policies: map[string]string{}, parts: map[int32]*PartitionStatus{}, state: "starting", ddl: newBarrier()}
+		policies: map[string]policy{}, parts: map[int32]*PartitionStatus{}, state: "starting", ddl: newBarrier()}
 	for _, t := range cfg.Tables {
-		a.policies[t.Name] = t.Conflict
+		a.policies[t.Name] = policy{name: t.Conflict, version: t.VersionColumn, shard: t.ShardColumn}
 	}
 	var err error
 	if a.m, err = newMetrics(cfg.Metrics, cfg.Source, cfg.Target); err != nil {

@@ -7,7 +7,7 @@ import (
 )
 
 type metrics struct {
-	txns, rows, duplicates, retries, halted prometheus.Counter
+	txns, rows, duplicates, retries, halted, conflicts prometheus.Counter
 	lagTxns, lagSeconds                     prometheus.Gauge
 }
 
@@ -25,6 +25,7 @@ func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, err
 		duplicates: c("duplicates_skipped_total", "Messages skipped because they were applied before (re-sent)."),
 		retries:    c("retries_total", "Transient failures retried."),
 		halted:     c("partition_halts_total", "Times a partition halted on a message it cannot apply."),
+		conflicts:  c("conflicts_total", "Conflicts resolved (a row changed in both regions); see _region.conflicts."),
 		lagTxns:    g("lag_transactions", "Transactions published by the source and not yet applied here."),
 		lagSeconds: g("lag_seconds", "Age of the oldest partition watermark while behind; 0 when caught up."),
 	}
@@ -32,7 +33,7 @@ func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, err
 		return m, nil
 	}
 	var errs []error
-	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.retries, m.halted, m.lagTxns, m.lagSeconds} {
+	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.retries, m.halted, m.conflicts, m.lagTxns, m.lagSeconds} {
 		errs = append(errs, reg.Register(col))
 	}
 	return m, errors.Join(errs...)

@@ -35,6 +35,25 @@ var schema = []string{
 		applied_at TIMESTAMP(6) NOT NULL,
 		PRIMARY KEY (source, seq)
 	) ENGINE=InnoDB`,
+	// Every conflict detected, with both images and the decision.
+	`CREATE TABLE IF NOT EXISTS ` + binlog.MetaSchema + `.conflicts (
+		id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+		detected_at TIMESTAMP(6) NOT NULL,
+		source VARCHAR(64) NOT NULL,
+		target VARCHAR(64) NOT NULL,
+		source_gtid VARCHAR(256) NOT NULL,
+		db VARCHAR(64) NOT NULL,
+		tbl VARCHAR(64) NOT NULL,
+		pk VARCHAR(1024) NOT NULL,
+		op CHAR(1) NOT NULL,
+		policy VARCHAR(32) NOT NULL,
+		decision VARCHAR(32) NOT NULL,
+		reason VARCHAR(512) NOT NULL,
+		local_image MEDIUMTEXT NULL,
+		incoming_before MEDIUMTEXT NULL,
+		incoming_after MEDIUMTEXT NULL,
+		KEY (db, tbl, detected_at)
+	) ENGINE=InnoDB`,
 }
 
 // EnsureSchema creates the applier's tables if they are missing.

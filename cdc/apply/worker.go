@@ -12,7 +12,6 @@ import (
 
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/event"
-	"github.com/regionplatform/region/config"
 )
 
 // checkpoint is a partition's row in _region.apply_checkpoints.
@@ -143,19 +142,20 @@ func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage) error 
 	if m.Txn.Frag == nil {
 		parts = []*event.Message{m}
 	}
-	var stmts []stmt
-	for _, p := range parts {
-		if err := w.checkPolicies(p.Txn); err != nil {
-			return err
-		}
-		stmts = append(stmts, plan(p.Txn)...)
-	}
 	w.frag = w.frag[:0]
 	rows := 0
 	for _, p := range parts {
 		rows += len(p.Txn.Rows)
 	}
-	if err := w.commit(ctx, stmts, next, 1); err != nil {
+	body := func(tx *sql.Tx) error {
+		for _, p := range parts {
+			if err := w.applyRows(ctx, tx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := w.commit(ctx, body, next, 1); err != nil {
 		return fmt.Errorf("transaction %s (seq %d, offset %d): %w", m.Txn.GTID, m.Seq, msg.Offset, err)
 	}
 	w.a.m.txns.Inc()
@@ -163,25 +163,13 @@ func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage) error 
 	return nil
 }
 
-// checkPolicies refuses tables whose conflict policy is not built yet,
-// rather than apply them as if it were.
-func (w *worker) checkPolicies(t *event.Txn) error {
-	for _, tb := range t.Tables {
-		switch p := w.a.policies[tb.Schema+"."+tb.Name]; p {
-		case "", config.ConflictOverwrite:
-		default:
-			return fmt.Errorf("table %s.%s has conflict policy %q, which is not built yet: set conflict: overwrite (or remove the table from replication) and restart regiond", tb.Schema, tb.Name, p)
-		}
-	}
-	return nil
-}
-
-// commit runs stmts and the checkpoint in one transaction, retrying
-// transient failures (deadlock, lock wait, lost connection) with backoff.
-func (w *worker) commit(ctx context.Context, stmts []stmt, next checkpoint, txns int) error {
+// commit runs body (nil: nothing) and the checkpoint in one transaction,
+// retrying transient failures (deadlock, lock wait, lost connection) with
+// backoff; body must be safe to run again.
+func (w *worker) commit(ctx context.Context, body func(*sql.Tx) error, next checkpoint, txns int) error {
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := w.tryCommit(ctx, stmts, next, txns)
+		err := w.tryCommit(ctx, body, next, txns)
 		if err == nil {
 			w.cp, w.saved = next, time.Now()
 			w.a.applied(w.part, next, txns)
@@ -206,14 +194,14 @@ func (w *worker) commit(ctx context.Context, stmts []stmt, next checkpoint, txns
 	}
 }
 
-func (w *worker) tryCommit(ctx context.Context, stmts []stmt, next checkpoint, txns int) error {
+func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next checkpoint, txns int) error {
 	tx, err := w.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
-	for _, s := range stmts {
-		if _, err := tx.ExecContext(ctx, s.query, s.args...); err != nil {
+	if body != nil {
+		if err := body(tx); err != nil {
 			return err
 		}
 	}
