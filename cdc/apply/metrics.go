@@ -8,7 +8,7 @@ import (
 
 type metrics struct {
 	txns, rows, duplicates, retries, halted, conflicts prometheus.Counter
-	lagTxns, lagSeconds                     prometheus.Gauge
+	lagTxns, lagSeconds                                prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, error) {
