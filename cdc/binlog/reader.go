@@ -116,7 +116,7 @@ func (r *Reader) Run(ctx context.Context, from string, out chan<- Item) error {
 				return nil
 			}
 			if strings.Contains(err.Error(), "1236") {
-				return fmt.Errorf("binlog: %w (%v): the binlog holding %q was purged or is not on this server; see docs/operations.md", ErrPosition, err, from)
+				return fmt.Errorf("binlog: %w (%v): the binlog holding %q was purged or is not on this server; see Start position in docs/cdc.md", ErrPosition, err, from)
 			}
 			return fmt.Errorf("binlog: %w", err)
 		}
