@@ -2,10 +2,15 @@ package regiond_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
+	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 )
@@ -89,4 +94,56 @@ func TestCrashesLoseNothingApplyNothingTwice(t *testing.T) {
 		t.Errorf("b has %d of %d rows; %d inserts applied, %d rows applied more than once", n, rows, applies, twice)
 	}
 	sameTables(t, st, "lending.ledger_entries")
+}
+
+// TestLostKafkaLogHaltsTheLink: when the source topic no longer holds what
+// the target applied (here: deleted and recreated, as a broker that lost
+// acknowledged messages would look), the link halts and says why instead
+// of skipping ahead.
+func TestLostKafkaLogHaltsTheLink(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	createSchema(t, st, "a")
+	converged(t, st, 30*time.Second)
+	if err := lab.Kill(context.Background(), st.Dir, "b", "regiond"); err != nil {
+		t.Fatal(err)
+	}
+	ra, _ := st.Region("a")
+	sc := sarama.NewConfig()
+	admin, err := sarama.NewClusterAdmin([]string{fmt.Sprintf("127.0.0.1:%d", ra.KafkaPort)}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	topic := capture.Topic("a")
+	if err := admin.DeleteTopic(topic); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 8, ReplicationFactor: 1}, false)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recreate topic: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := lab.Start(context.Background(), lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "b", "regiond"); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		s, err := status(t, st, "b")
+		if err == nil && len(s.Links) == 1 && s.Links[0].State == "halted" {
+			if !strings.Contains(s.Links[0].Error, "the Kafka log does not match what was applied") {
+				t.Errorf("halt reason: %s", s.Links[0].Error)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("link a->b kept running on a log that lost what it had applied: %+v", s)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

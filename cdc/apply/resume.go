@@ -45,14 +45,25 @@ func resumeOffset(client sarama.Client, topic string, p int32, cp checkpoint) (i
 		return 0, fmt.Errorf("apply: read %s/%d at %d to check the checkpoint: %w", topic, p, cp.Offset, err)
 	}
 	got, derr := event.Decode(m.Value)
-	if derr != nil || got.Seq != cp.Seq {
-		seq := "undecodable"
+	// Seq alone does not identify a message (heartbeats repeat it); the
+	// send time, stored with microseconds, does.
+	if derr != nil || got.Seq != cp.Seq || !sentAt(got).Truncate(time.Microsecond).Equal(cp.SourceTime.Truncate(time.Microsecond)) {
+		what := "an undecodable message"
 		if derr == nil {
-			seq = fmt.Sprint(got.Seq)
+			what = fmt.Sprintf("seq %d sent %s", got.Seq, sentAt(got).Format(time.RFC3339Nano))
 		}
-		return 0, fmt.Errorf("%w: partition %d offset %d holds seq %s, but seq %d was applied from there: the broker lost acknowledged messages or the topic was recreated; compare the regions with regionctl verify before resetting this link", errLogMismatch, p, cp.Offset, seq, cp.Seq)
+		return 0, fmt.Errorf("%w: partition %d offset %d holds %s, but seq %d sent %s was applied from there: the broker lost acknowledged messages or the topic was recreated; compare the regions with regionctl verify before resetting this link",
+			errLogMismatch, p, cp.Offset, what, cp.Seq, cp.SourceTime.Format(time.RFC3339Nano))
 	}
 	return next, nil
+}
+
+// sentAt is when capture sent m (its commit time for old messages).
+func sentAt(m *event.Message) time.Time {
+	if !m.Sent.IsZero() {
+		return m.Sent.UTC()
+	}
+	return m.Time.UTC()
 }
 
 func readOne(client sarama.Client, topic string, p int32, offset int64) (*sarama.ConsumerMessage, error) {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -25,8 +27,9 @@ type checkpoint struct {
 
 func loadCheckpoint(ctx context.Context, db *sql.DB, source string, part int32) (checkpoint, error) {
 	var cp checkpoint
-	var st sql.NullTime
-	err := db.QueryRowContext(ctx, `SELECT kafka_offset, seq, pos, gtid, source_time FROM `+binlog.MetaSchema+`.apply_checkpoints WHERE source = ? AND part = ?`,
+	var st sql.NullString
+	// UNIX_TIMESTAMP reads the stored instant whatever the session's time zone.
+	err := db.QueryRowContext(ctx, `SELECT kafka_offset, seq, pos, gtid, UNIX_TIMESTAMP(source_time) FROM `+binlog.MetaSchema+`.apply_checkpoints WHERE source = ? AND part = ?`,
 		source, part).Scan(&cp.Offset, &cp.Seq, &cp.Pos, &cp.GTID, &st)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -34,8 +37,30 @@ func loadCheckpoint(ctx context.Context, db *sql.DB, source string, part int32) 
 	case err != nil:
 		return cp, fmt.Errorf("apply: read checkpoint of %s/%d: %w", source, part, err)
 	}
-	cp.Found, cp.SourceTime = true, st.Time
+	cp.Found = true
+	if st.Valid {
+		if cp.SourceTime, err = parseUnix(st.String); err != nil {
+			return cp, fmt.Errorf("apply: checkpoint of %s/%d: source_time %q: %w", source, part, st.String, err)
+		}
+	}
 	return cp, nil
+}
+
+// parseUnix parses "1763862950.633038" exactly (no float rounding).
+func parseUnix(s string) (time.Time, error) {
+	sec, frac, _ := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var us int64
+	if frac != "" {
+		frac = (frac + "000000")[:6]
+		if us, err = strconv.ParseInt(frac, 10, 64); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return time.Unix(n, us*1000).UTC(), nil
 }
 
 const saveCheckpoint = `INSERT INTO ` + binlog.MetaSchema + `.apply_checkpoints
@@ -102,11 +127,7 @@ func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage) error 
 	if m.Source != w.a.cfg.Source {
 		return fmt.Errorf("offset %d: message from region %q in the topic of %q", msg.Offset, m.Source, w.a.cfg.Source)
 	}
-	sent := m.Sent
-	if sent.IsZero() {
-		sent = m.Time
-	}
-	next := checkpoint{Found: true, Offset: msg.Offset, Seq: m.Seq, Pos: m.Pos, SourceTime: sent, GTID: w.cp.GTID}
+	next := checkpoint{Found: true, Offset: msg.Offset, Seq: m.Seq, Pos: m.Pos, SourceTime: sentAt(m), GTID: w.cp.GTID}
 	switch {
 	case m.Kind == event.KindHeartbeat:
 		if m.Seq < w.cp.Seq {
