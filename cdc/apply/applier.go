@@ -63,7 +63,7 @@ func ConsumerConfig(sc *sarama.Config) {
 	sc.Consumer.Offsets.AutoCommit.Interval = time.Second
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.Fetch.Default = 4 << 20
-	sc.Consumer.Group.Session.Timeout = 10 * time.Second
+	sc.Consumer.Group.Session.Timeout = 6 * time.Second // Kafka's default minimum: a restarted applier waits this long for its old member
 	sc.Consumer.Group.Heartbeat.Interval = time.Second
 	sc.Metadata.AllowAutoTopicCreation = true
 }
