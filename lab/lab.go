@@ -336,7 +336,7 @@ func (r *starter) startRegiond(ctx context.Context, i int) error {
 }
 
 func checkPortFree(port int, what string) error {
-	if portOpen(port) {
+	if !portFree(port) {
 		return fmt.Errorf("%s: port %d is taken by another program: stop it, or use a new --dir (a new lab picks free ports)", what, port)
 	}
 	return nil

@@ -19,11 +19,24 @@ func FreePort() (int, error) {
 }
 
 // portOpen reports whether something accepts TCP connections on port.
+// A dial to a free port in the ephemeral range can connect to itself (the
+// kernel picks the same port as the source: TCP self-connect); that is
+// not a listener.
 func portOpen(port int) bool {
 	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 300*time.Millisecond)
 	if err != nil {
 		return false
 	}
-	c.Close()
+	defer c.Close()
+	return c.LocalAddr().String() != c.RemoteAddr().String()
+}
+
+// portFree reports whether port can be bound on 127.0.0.1.
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
 	return true
 }

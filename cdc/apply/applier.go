@@ -254,17 +254,35 @@ func (a *Applier) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			if !ok {
 				return nil
 			}
+			// Take whatever else is already here: a partition that is
+			// behind applies it in fewer, larger target transactions.
+			batch := []*sarama.ConsumerMessage{msg}
+		drain:
+			for len(batch) < maxRun {
+				select {
+				case m, ok := <-claim.Messages():
+					if !ok {
+						break drain
+					}
+					batch = append(batch, m)
+				default:
+					break drain
+				}
+			}
 			a.touch()
 			a.setHighWater(claim.Partition(), claim.HighWaterMarkOffset())
-			if err := w.handle(ctx, msg); err != nil {
+			n, err := w.handleBatch(ctx, batch)
+			if n > 0 {
+				sess.MarkMessage(batch[n-1], "")
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
-				a.halt(claim.Partition(), msg.Offset, err)
+				a.halt(claim.Partition(), batch[n].Offset, err)
 				<-ctx.Done() // halted: apply nothing after it
 				return nil
 			}
-			sess.MarkMessage(msg, "")
 		}
 	}
 }
