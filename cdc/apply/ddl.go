@@ -65,9 +65,9 @@ func (b *barrier) wait(ctx context.Context, seq uint64, apply func() error) erro
 }
 
 // applyDDL runs a schema change once for the link: when every partition
-// has reached it, and only if _region.apply_ddl does not record it yet.
-// DDL cannot share a transaction with the record, so a crash between the
-// two runs it again; errors that mean "already done" are then accepted.
+// has reached it, and only if _region.apply_ddl does not record it done.
+// DDL cannot share a transaction with the record, so a crash after it and
+// before "done" runs it again; errors meaning "already done" are accepted.
 func (w *worker) applyDDL(ctx context.Context, m *event.Message, next checkpoint) error {
 	db, src := w.a.cfg.DB, w.a.cfg.Source
 	done, err := ddlApplied(ctx, db, src, m.Seq)
@@ -85,6 +85,16 @@ func (w *worker) applyDDL(ctx context.Context, m *event.Message, next checkpoint
 				return err
 			}
 			defer conn.Close()
+			// Announce the statement, from the connection that will run
+			// it: capture in this region reads this row just before the
+			// statement and skips the statement, even when the server
+			// rewrites its text (MariaDB rewrites DROP TABLE, losing the
+			// AppliedMarker comment).
+			if _, err := conn.ExecContext(ctx, `INSERT INTO `+binlog.MetaSchema+`.apply_ddl (source, seq, gtid, stmt, applied_at, conn_id, state)
+				VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6), CONNECTION_ID(), 'started')
+				ON DUPLICATE KEY UPDATE conn_id = CONNECTION_ID(), state = 'started'`, src, m.Seq, m.Txn.GTID, m.Txn.DDL.Statement); err != nil {
+				return fmt.Errorf("apply: record schema change: %w", err)
+			}
 			if m.Txn.DDL.Schema != "" {
 				// MariaDB records CREATE DATABASE x with x as its default
 				// database: x does not exist yet, so run it without USE.
@@ -95,8 +105,7 @@ func (w *worker) applyDDL(ctx context.Context, m *event.Message, next checkpoint
 			if _, err := conn.ExecContext(ctx, binlog.AppliedMarker+" "+m.Txn.DDL.Statement); err != nil && !alreadyDone(err) {
 				return fmt.Errorf("schema change %s (%q): %w", m.Txn.GTID, m.Txn.DDL.Statement, err)
 			}
-			_, err = db.ExecContext(ctx, `INSERT IGNORE INTO `+binlog.MetaSchema+`.apply_ddl (source, seq, gtid, stmt, applied_at) VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))`,
-				src, m.Seq, m.Txn.GTID, m.Txn.DDL.Statement)
+			_, err = conn.ExecContext(ctx, `UPDATE `+binlog.MetaSchema+`.apply_ddl SET state = 'done', applied_at = UTC_TIMESTAMP(6) WHERE source = ? AND seq = ?`, src, m.Seq)
 			w.a.log.Info("schema change applied", "gtid", m.Txn.GTID, "stmt", m.Txn.DDL.Statement)
 			ran = 1
 			return err
@@ -110,7 +119,7 @@ func (w *worker) applyDDL(ctx context.Context, m *event.Message, next checkpoint
 
 func ddlApplied(ctx context.Context, db *sql.DB, source string, seq uint64) (bool, error) {
 	var n int
-	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+binlog.MetaSchema+`.apply_ddl WHERE source = ? AND seq = ?`, source, seq).Scan(&n)
+	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+binlog.MetaSchema+`.apply_ddl WHERE source = ? AND seq = ? AND state = 'done'`, source, seq).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("apply: read %s.apply_ddl: %w", binlog.MetaSchema, err)
 	}

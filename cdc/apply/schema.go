@@ -33,6 +33,8 @@ var schema = []string{
 		gtid VARCHAR(256) NOT NULL,
 		stmt MEDIUMTEXT NOT NULL,
 		applied_at TIMESTAMP(6) NOT NULL,
+		conn_id BIGINT UNSIGNED NOT NULL COMMENT 'connection that runs it: capture skips its next statement',
+		state VARCHAR(8) NOT NULL COMMENT 'started, then done',
 		PRIMARY KEY (source, seq)
 	) ENGINE=InnoDB`,
 	// Every conflict detected, with both images and the decision.

@@ -143,12 +143,18 @@ type assembler struct {
 	echo   bool
 	txn    *event.Txn
 	tables map[uint64]int // binlog table id -> index in txn.Tables
+	// announce is the table id of _region.apply_ddl in this transaction;
+	// appliers maps the connection ids that announced a schema change to
+	// that change (see apply's applyDDL): their next statement is theirs.
+	announce uint64
+	appliers map[uint32]bool
 }
 
 func (a *assembler) begin(gtid string) {
 	a.gtid, a.in, a.echo = gtid, true, false
 	a.txn = &event.Txn{GTID: gtid, Bucket: -1}
 	a.tables = map[uint64]int{}
+	a.announce = 0
 }
 
 // add takes one event; it returns an item when a transaction ends.
@@ -177,6 +183,10 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 			return Item{}, false, nil
 		}
 		replicate, applied := a.cfg.Filter.DDL(string(e.Schema), q)
+		if a.appliers[e.SlaveProxyID] {
+			delete(a.appliers, e.SlaveProxyID) // one statement per announcement
+			applied = true
+		}
 		a.echo = a.echo || applied
 		if replicate && !applied {
 			a.txn.DDL = &event.DDL{Schema: string(e.Schema), Statement: q}
@@ -189,6 +199,9 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 		db, table := string(e.Schema), string(e.Table)
 		if db == MetaSchema {
 			a.echo = true
+			if table == "apply_ddl" {
+				a.announce = e.TableID
+			}
 		}
 		if !a.cfg.Filter.Table(db, table) {
 			return Item{}, false, nil
@@ -210,6 +223,10 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 		if !a.in {
 			return Item{}, false, nil
 		}
+		if a.announce != 0 && e.TableID == a.announce {
+			a.noteAnnouncement(e)
+			return Item{}, false, nil
+		}
 		ti, ok := a.tables[e.TableID]
 		if !ok {
 			return Item{}, false, nil // filtered table (or the meta schema)
@@ -221,6 +238,40 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 		return a.end(e.GSet, when), true, nil
 	}
 	return Item{}, false, nil
+}
+
+// noteAnnouncement reads an applier's row in _region.apply_ddl: a
+// "started" row names the connection whose next statement is applied DDL.
+func (a *assembler) noteAnnouncement(e *replication.RowsEvent) {
+	cols := e.Table.ColumnNameString()
+	conn, state := -1, -1
+	for i, c := range cols {
+		switch c {
+		case "conn_id":
+			conn = i
+		case "state":
+			state = i
+		}
+	}
+	if conn < 0 || state < 0 {
+		return
+	}
+	for _, row := range e.Rows {
+		if len(row) <= conn || len(row) <= state {
+			continue
+		}
+		if st := ShardKey(event.NewValue(row[state])); st != "started" {
+			continue
+		}
+		id, err := strconv.ParseUint(ShardKey(event.NewValue(row[conn])), 10, 32)
+		if err != nil {
+			continue
+		}
+		if a.appliers == nil {
+			a.appliers = map[uint32]bool{}
+		}
+		a.appliers[uint32(id)] = true
+	}
 }
 
 func (a *assembler) end(gset mysql.GTIDSet, when time.Time) Item {

@@ -1,0 +1,68 @@
+package bench_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regionplatform/region/bench"
+	"github.com/regionplatform/region/lab/labtest"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+// TestReplicationBenchmark runs all three runs for 3 s each on tiny tables
+// and checks that each measured something and ended with equal data. It
+// takes 20-40 s on 2 cores.
+func TestReplicationBenchmark(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the end-to-end benchmark takes 20-40 s: run without -short")
+	}
+	st := labtest.Up(t, "a", "b")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rep, err := bench.Run(ctx, bench.Options{
+		Workload:      bench.Workload{Tables: 2, Rows: 500, Threads: 4, Duration: 3 * time.Second},
+		Lab:           st,
+		Dir:           t.TempDir(),
+		SettleTimeout: time.Minute,
+		Progress:      testWriter{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Check(); err != nil {
+		t.Error(err)
+	}
+	if len(rep.Runs) != len(bench.AllRuns()) {
+		t.Fatalf("%d runs, want %d", len(rep.Runs), len(bench.AllRuns()))
+	}
+	for _, r := range rep.Runs {
+		t.Logf("%s: source %.0f txn/s (%d txns), applied %.0f txn/s (target counted %d), catch-up %.2fs, lag p50 %v p99 %v, rss %v MB",
+			r.Name, r.SourceTxnPerS, r.SourceTxns, r.AppliedTxnPerS, r.AppliedTxns, r.CatchUpSeconds, deref(r.LagP50S), deref(r.LagP99S), deref(r.PeakRSSMB))
+		if r.WorkloadTxns == 0 || r.Probes < 10 || r.LagP99S == nil || r.AppliedTxnPerS <= 0 {
+			t.Errorf("%s measured nothing: %+v", r.Name, r)
+		}
+		if r.Name != bench.RunPlatform && r.AppliedTxns != r.SourceTxns {
+			t.Errorf("%s: replica applied %d transactions, source committed %d", r.Name, r.AppliedTxns, r.SourceTxns)
+		}
+	}
+	if rep.Runs[0].PeakRSSMB == nil || rep.Ratios.AppliedVsSingle == nil || rep.Ratios.AppliedVsParallel == nil {
+		t.Errorf("missing regiond RSS or ratios: %+v", rep)
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return "-"
+	}
+	return *p
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

@@ -1,0 +1,163 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/regionplatform/region/cdc/apply"
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/regiond"
+)
+
+// platform is the region platform's link from the lab's first region
+// (source) to its second (target), watched through regiond's status API.
+type platform struct {
+	st       *lab.State
+	src, dst lab.RegionState
+	token    string
+	client   *http.Client
+}
+
+func newPlatform(st *lab.State) (*platform, error) {
+	if len(st.Regions) < 2 {
+		return nil, errors.New("the lab needs two regions: start it with --regions a,b")
+	}
+	tok, err := lab.ReadToken(st.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return &platform{st: st, src: st.Regions[0], dst: st.Regions[1], token: tok, client: &http.Client{Timeout: 5 * time.Second}}, nil
+}
+
+func (p *platform) ports() (int, int) { return p.src.MySQLPort, p.dst.MySQLPort }
+
+func (p *platform) procs() map[string]int {
+	out := map[string]int{"etcd": p.st.Etcd.Proc.Pid}
+	for _, r := range []lab.RegionState{p.src, p.dst} {
+		out["mysql-"+r.Name], out["broker-"+r.Name], out["regiond-"+r.Name] = r.MySQL.Pid, r.Broker.Pid, r.Regiond.Pid
+	}
+	return out
+}
+
+// status asks a region's regiond for /v1/status.
+func (p *platform) status(ctx context.Context, r lab.RegionState) (*regiond.Status, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/v1/status", r.APIPort), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("regiond %s status: %w", r.Name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("regiond %s status: %s: %s", r.Name, resp.Status, b)
+	}
+	var s regiond.Status
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return nil, fmt.Errorf("regiond %s status: %w", r.Name, err)
+	}
+	return &s, nil
+}
+
+// link returns the target's inbound link from the source.
+func (p *platform) link(ctx context.Context) (apply.LinkStatus, error) {
+	s, err := p.status(ctx, p.dst)
+	if err != nil {
+		return apply.LinkStatus{}, err
+	}
+	for _, l := range s.Links {
+		if l.From == p.src.Name {
+			return l, nil
+		}
+	}
+	return apply.LinkStatus{}, fmt.Errorf("regiond %s has no link from %s", p.dst.Name, p.src.Name)
+}
+
+func (p *platform) sample(ctx context.Context) (sample, error) {
+	l, err := p.link(ctx)
+	if err != nil {
+		return sample{}, err
+	}
+	s := sample{applied: l.TxnsApplied, statusLag: &l.LagSeconds, lagTxns: &l.LagTxns}
+	s.rssKB, s.hwmKB, _ = procMem(p.dst.Regiond.Pid)
+	return s, nil
+}
+
+// caughtUp: the source's capture has published up to pos, and the link
+// has applied everything published (as regiond's replication tests check).
+func (p *platform) caughtUp(ctx context.Context, pos string) (bool, error) {
+	sa, err := p.status(ctx, p.src)
+	if err != nil {
+		return false, err
+	}
+	if ok, err := covers(sa.Capture.Published.Pos, pos); !ok || err != nil {
+		return false, err
+	}
+	l, err := p.link(ctx)
+	if err != nil {
+		return false, err
+	}
+	return l.State == "running" && l.AppliedSeq >= sa.Capture.Published.Seq, nil
+}
+
+// health fails when the link cannot catch up without help.
+func (p *platform) health(ctx context.Context) error {
+	l, err := p.link(ctx)
+	if err != nil {
+		return err
+	}
+	if l.State == "halted" || l.State == "failed" {
+		return fmt.Errorf("link %s->%s is %s: %s (see %s)", l.From, l.To, l.State, l.Error, p.dst.Regiond.Log)
+	}
+	return nil
+}
+
+func (p *platform) describe(ctx context.Context) string {
+	sa, err := p.status(ctx, p.src)
+	if err != nil {
+		return err.Error()
+	}
+	l, err := p.link(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("capture %s published seq %d pos %q; link %s->%s %s applied seq %d, lag %d txns",
+		p.src.Name, sa.Capture.Published.Seq, sa.Capture.Published.Pos, l.From, l.To, l.State, l.AppliedSeq, l.LagTxns)
+}
+
+// procMem reads a process's resident set size and its peak (VmRSS and
+// VmHWM, in kB) from /proc.
+func procMem(pid int) (rss, hwm uint64, err error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n
+		case "VmHWM":
+			hwm = n
+		}
+	}
+	return rss, hwm, sc.Err()
+}

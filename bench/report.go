@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// Report is the benchmark's result; `regionctl bench replication --json`
+// prints it.
+type Report struct {
+	Workload Workload    `json:"workload"`
+	Host     Host        `json:"host"`
+	Runs     []RunResult `json:"runs"`
+	Ratios   Ratios      `json:"ratios"`
+}
+
+// MarshalJSON writes the workload with its duration in seconds.
+func (w Workload) MarshalJSON() ([]byte, error) {
+	type plain Workload
+	return json.Marshal(struct {
+		plain
+		DurationS float64 `json:"duration_s"`
+	}{plain(w), w.Duration.Seconds()})
+}
+
+// Host describes the machine the runs shared.
+type Host struct {
+	CPUs int    `json:"cpus"`
+	CPU  string `json:"cpu,omitempty"`
+	GoOS string `json:"os"`
+}
+
+// RunResult is one run's figures. Lag figures are nil when nothing was
+// measured; PeakRSSMB only applies to the platform's applier (regiond).
+type RunResult struct {
+	Name string `json:"name"`
+	// SourceTxns are the transactions committed in the source during the
+	// load: WorkloadTxns plus one per lag probe.
+	SourceTxns    uint64  `json:"source_txns"`
+	WorkloadTxns  uint64  `json:"workload_txns"`
+	SourceRetries uint64  `json:"source_retries"`
+	LoadSeconds   float64 `json:"load_s"`
+	// SourceTxnPerS is SourceTxns / LoadSeconds.
+	SourceTxnPerS float64 `json:"source_txn_per_s"`
+	// AppliedTxns is the target's own count of transactions applied from
+	// the start of the load to the end of catch-up.
+	AppliedTxns uint64 `json:"applied_txns"`
+	// CatchUpSeconds is from the end of the load until the target had
+	// applied everything.
+	CatchUpSeconds float64 `json:"catch_up_s"`
+	// AppliedTxnPerS is SourceTxns / (LoadSeconds + CatchUpSeconds).
+	AppliedTxnPerS float64 `json:"applied_txn_per_s"`
+	// ApplierBusyTxnPerS is the apply rate over the sampling intervals
+	// in which the target was at least 100 transactions behind; nil when
+	// it never was.
+	ApplierBusyTxnPerS *float64 `json:"applier_busy_txn_per_s"`
+	// Lag of probe rows, written every 100 ms during the load, from send
+	// in the source to arrival in the target (10 ms resolution).
+	Probes  int      `json:"probes"`
+	LagP50S *float64 `json:"lag_p50_s"`
+	LagP99S *float64 `json:"lag_p99_s"`
+	LagMaxS *float64 `json:"lag_max_s"`
+	// The platform's own lag figures (regiond /v1/status, every 250 ms).
+	StatusLagP99S    *float64 `json:"status_lag_p99_s,omitempty"`
+	StatusLagMaxS    *float64 `json:"status_lag_max_s,omitempty"`
+	StatusLagTxnsMax *uint64  `json:"status_lag_txns_max,omitempty"`
+	// PeakRSSMB is the largest VmRSS of the target's regiond seen during
+	// load and catch-up; RSSHWMMB its VmHWM (peak since it started).
+	PeakRSSMB *float64 `json:"peak_rss_mb"`
+	RSSHWMMB  *float64 `json:"rss_hwm_mb,omitempty"`
+	// CPUSeconds is the CPU time (user + system) each server process
+	// used from the start of the load to the end of catch-up.
+	CPUSeconds     map[string]float64 `json:"cpu_s"`
+	ChecksumsEqual bool               `json:"checksums_equal"`
+	Checksums      []TableChecksum    `json:"checksums"`
+	// LoadAvgBefore and LoadAvgAfter are the machine's 1-minute load
+	// average around the load: other work on the machine shows here.
+	LoadAvgBefore float64 `json:"loadavg_before"`
+	LoadAvgAfter  float64 `json:"loadavg_after"`
+	SampleErrors  int     `json:"sample_errors,omitempty"`
+}
+
+// Ratios compare the platform's applied throughput with MariaDB's own
+// replication, both measured in the same Run; nil when a run is missing.
+//
+// The applied ratios divide AppliedTxnPerS: while every target keeps up,
+// they follow the sources' rates. The busy ratios divide
+// ApplierBusyTxnPerS, the apply rate while behind, and so compare the
+// appliers' capacity; they are nil when a target was never behind.
+type Ratios struct {
+	AppliedVsSingle     *float64 `json:"applied_vs_single"`
+	AppliedVsParallel   *float64 `json:"applied_vs_parallel"`
+	BusyApplyVsSingle   *float64 `json:"busy_apply_vs_single"`
+	BusyApplyVsParallel *float64 `json:"busy_apply_vs_parallel"`
+}
+
+func ratios(runs []RunResult) Ratios {
+	applied, busy := map[string]*float64{}, map[string]*float64{}
+	for _, r := range runs {
+		applied[r.Name], busy[r.Name] = &r.AppliedTxnPerS, r.ApplierBusyTxnPerS
+	}
+	div := func(by map[string]*float64, other string) *float64 {
+		p, o := by[RunPlatform], by[other]
+		if p == nil || o == nil || *o == 0 {
+			return nil
+		}
+		return opt(*p / *o)
+	}
+	return Ratios{AppliedVsSingle: div(applied, RunSingle), AppliedVsParallel: div(applied, RunParallel),
+		BusyApplyVsSingle: div(busy, RunSingle), BusyApplyVsParallel: div(busy, RunParallel)}
+}
+
+// Check fails when a run's target ended with different data than its
+// source: such a run's figures do not count.
+func (r *Report) Check() error {
+	var bad []string
+	for _, run := range r.Runs {
+		if !run.ChecksumsEqual {
+			for _, c := range run.Checksums {
+				if c.Source != c.Target {
+					bad = append(bad, fmt.Sprintf("%s: %s source %d target %d", run.Name, c.Table, c.Source, c.Target))
+				}
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("target differs from source after catch-up (a failed run): %s", strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// WriteText prints the report as a table for people.
+func (r *Report) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "workload: %d tables x %d rows, %d threads, %s, rate %s; %d CPUs\n\n",
+		r.Workload.Tables, r.Workload.Rows, r.Workload.Threads, r.Workload.Duration, rateText(r.Workload.Rate), r.Host.CPUs)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "run\tsource txn/s\tapplied txn/s\tbusy apply txn/s\tcatch-up s\tlag p50 s\tlag p99 s\tlag max s\tregiond RSS MB\tchecksums\tload avg\t")
+	for _, x := range r.Runs {
+		sum := "equal"
+		if !x.ChecksumsEqual {
+			sum = "DIFFER"
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%.1f-%.1f\t\n", x.Name, x.SourceTxnPerS, x.AppliedTxnPerS,
+			fmtOpt(x.ApplierBusyTxnPerS, "%.0f"), x.CatchUpSeconds, fmtOpt(x.LagP50S, "%.3f"), fmtOpt(x.LagP99S, "%.3f"),
+			fmtOpt(x.LagMaxS, "%.3f"), fmtOpt(x.PeakRSSMB, "%.0f"), sum, x.LoadAvgBefore, x.LoadAvgAfter)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nCPU seconds from the start of the load to the end of catch-up:")
+	for _, x := range r.Runs {
+		names := slices.Sorted(maps.Keys(x.CPUSeconds))
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = fmt.Sprintf("%s %.1f", n, x.CPUSeconds[n])
+		}
+		fmt.Fprintf(w, "  %s: %s\n", x.Name, strings.Join(parts, ", "))
+	}
+	_, err := fmt.Fprintf(w, "\nplatform vs MariaDB single-thread: applied %s, busy apply %s; vs parallel optimistic (4): applied %s, busy apply %s\n",
+		fmtOpt(r.Ratios.AppliedVsSingle, "%.2f"), fmtOpt(r.Ratios.BusyApplyVsSingle, "%.2f"),
+		fmtOpt(r.Ratios.AppliedVsParallel, "%.2f"), fmtOpt(r.Ratios.BusyApplyVsParallel, "%.2f"))
+	return err
+}
+
+func fmtOpt(v *float64, f string) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf(f, *v)
+}
