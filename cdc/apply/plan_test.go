@@ -1,0 +1,63 @@
+package apply
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/regionplatform/region/cdc/event"
+)
+
+func v(x any) event.Value { return event.Value{V: x} }
+
+func TestPlan(t *testing.T) {
+	tables := []event.Table{
+		{Schema: "lending", Name: "ledger", Cols: []string{"id", "amt"}, Types: []byte{8, 8}, PK: []int{0}},
+		{Schema: "lending", Name: "users", Cols: []string{"id", "name"}, Types: []byte{8, 15}, PK: []int{0}},
+	}
+	txn := &event.Txn{Tables: tables, Rows: []event.Row{
+		{T: 0, Op: event.Insert, After: []event.Value{v(int64(1)), v(int64(10))}},
+		{T: 0, Op: event.Update, Before: []event.Value{v(int64(1)), v(int64(10))}, After: []event.Value{v(int64(1)), v(int64(11))}},
+		{T: 1, Op: event.Insert, After: []event.Value{v(int64(7)), v("ann")}},
+		{T: 1, Op: event.Update, Before: []event.Value{v(int64(7)), v("ann")}, After: []event.Value{v(int64(8)), v("ann")}},
+		{T: 0, Op: event.Delete, Before: []event.Value{v(int64(1)), v(int64(11))}},
+	}}
+	got := plan(txn)
+	want := []stmt{
+		{"INSERT INTO `lending`.`ledger` (`id`,`amt`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`amt`=VALUES(`amt`)", []any{int64(1), int64(10), int64(1), int64(11)}},
+		{"INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`name`=VALUES(`name`)", []any{int64(7), "ann"}},
+		{"DELETE FROM `lending`.`users` WHERE `id`=?", []any{int64(7)}}, // the primary key changed
+		{"INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`name`=VALUES(`name`)", []any{int64(8), "ann"}},
+		{"DELETE FROM `lending`.`ledger` WHERE `id`=?", []any{int64(1)}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		for i := range got {
+			t.Logf("got %d: %s %v", i, got[i].query, got[i].args)
+		}
+		t.Fatal("plan differs")
+	}
+}
+
+func TestPlanBatchLimitAndQuoting(t *testing.T) {
+	tb := event.Table{Schema: "we`ird", Name: "t", Cols: []string{"id"}, Types: []byte{8}, PK: []int{0}}
+	txn := &event.Txn{Tables: []event.Table{tb}}
+	for i := 0; i < maxBatchRows+1; i++ {
+		txn.Rows = append(txn.Rows, event.Row{T: 0, Op: event.Insert, After: []event.Value{v(int64(i))}})
+	}
+	got := plan(txn)
+	if len(got) != 2 || len(got[0].args) != maxBatchRows || len(got[1].args) != 1 {
+		t.Fatalf("%d statements for %d rows", len(got), maxBatchRows+1)
+	}
+	if !strings.Contains(got[0].query, "`we``ird`.`t`") {
+		t.Errorf("identifier not quoted: %s", got[0].query)
+	}
+}
+
+func TestParseUnix(t *testing.T) {
+	for in, want := range map[string]int64{"1763862950.633038": 1763862950633038000, "1763862950": 1763862950000000000, "1763862950.5": 1763862950500000000} {
+		got, err := parseUnix(in)
+		if err != nil || got.UnixNano() != want {
+			t.Errorf("parseUnix(%q) = %v %v", in, got.UnixNano(), err)
+		}
+	}
+}
