@@ -78,6 +78,21 @@ func NewReader(cfg Config) (*Reader, error) {
 	return &Reader{cfg: cfg, log: cfg.Logger}, nil
 }
 
+// decodeRows decodes a rows event only when capture uses its rows: in a
+// target region most rows in the binlog were written by an applier and
+// are dropped as echoes, so decoding them would be wasted work.
+func (r *Reader) decodeRows(e *replication.RowsEvent, data []byte) error {
+	pos, err := e.DecodeHeader(data)
+	if err != nil {
+		return err
+	}
+	db, table := string(e.Table.Schema), string(e.Table.Table)
+	if r.cfg.Filter.Table(db, table) || (db == MetaSchema && table == "apply_ddl") {
+		return e.DecodeData(pos, data)
+	}
+	return nil
+}
+
 // ErrPosition means the source cannot serve the binlog from the requested
 // position (purged, or never written there).
 var ErrPosition = errors.New("the source cannot stream from this position")
@@ -102,6 +117,7 @@ func (r *Reader) Run(ctx context.Context, from string, out chan<- Item) error {
 		ReadTimeout:             10 * time.Second,
 		MaxReconnectAttempts:    0,
 		Logger:                  slog.New(discard{}),
+		RowsEventDecodeFunc:     r.decodeRows,
 	})
 	defer syncer.Close()
 	stream, err := syncer.StartSyncGTID(gset)
