@@ -151,8 +151,9 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 
 	step(5, "Ask every regiond for its status (regionctl status)")
 	rep, err := g.status(ctx)
-	// regiond checks its dependencies every 2s: give the first checks time.
-	for deadline := time.Now().Add(15 * time.Second); err == nil && !rep.healthy() && time.Now().Before(deadline); {
+	// Dependencies are checked every 2s, and a link's watermark moves with
+	// capture's heartbeats (every 250ms): give both a moment.
+	for deadline := time.Now().Add(15 * time.Second); err == nil && !(rep.healthy() && rep.caughtUp()) && time.Now().Before(deadline); {
 		time.Sleep(250 * time.Millisecond)
 		rep, err = g.status(ctx)
 	}

@@ -77,6 +77,21 @@ func (rep *StatusReport) healthy() bool {
 	return true
 }
 
+// caughtUp is true when every link has applied all its source published.
+func (rep *StatusReport) caughtUp() bool {
+	for _, r := range rep.Regions {
+		if r.Status == nil {
+			return false
+		}
+		for _, l := range r.Status.Links {
+			if l.LagTxns > 0 || l.AppliedSeq < l.PublishedSeq {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func (g *globals) status(ctx context.Context) (*StatusReport, error) {
 	cfg, err := g.deployment()
 	if err != nil {
