@@ -42,6 +42,10 @@ type Config struct {
 	MaxMessageBytes int
 	// Heartbeat is how often idle partitions get a watermark (default 250ms).
 	Heartbeat time.Duration
+	// CheckpointEvery is the least time between two checkpoint writes
+	// (default 200ms). A crash re-sends at most that much, which the
+	// applier skips.
+	CheckpointEvery time.Duration
 	Logger    *slog.Logger
 	// Metrics, if set, receives the capture's collectors.
 	Metrics prometheus.Registerer
@@ -49,7 +53,8 @@ type Config struct {
 
 // Stats is a snapshot of what a capture has done since it started.
 type Stats struct {
-	// Published is the checkpointed position.
+	// Published is the checkpointed position (at most CheckpointEvery
+	// behind what Kafka acknowledged).
 	Published Position `json:"published"`
 	// Txns counts transactions published, Echoes those skipped because an
 	// applier wrote them, Filtered those with nothing replicated.
@@ -88,6 +93,9 @@ func New(cfg Config) (*Capture, error) {
 	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 250 * time.Millisecond
+	}
+	if cfg.CheckpointEvery == 0 {
+		cfg.CheckpointEvery = 200 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -175,10 +183,35 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 	tick := time.NewTicker(c.cfg.Heartbeat)
 	defer tick.Stop()
 	lastSent := make([]time.Time, partitions)
+	// pos is what Kafka acknowledged; saved what the checkpoint holds.
+	saved, savedAt := pos, time.Now()
+	save := func() error {
+		if pos.Pos == saved.Pos {
+			return nil
+		}
+		if err := c.cfg.Checkpoints.Save(ctx, pos); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("capture: %w", err)
+		}
+		saved, savedAt = pos, time.Now()
+		c.m.seq.Set(float64(pos.Seq))
+		c.mu.Lock()
+		c.stats.Published = pos
+		c.mu.Unlock()
+		return nil
+	}
 	for {
 		var batch []binlog.Item
 		select {
 		case <-ctx.Done():
+			// Keep what Kafka acknowledged, so a clean restart re-sends nothing.
+			if pos.Pos != saved.Pos {
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+				_ = c.cfg.Checkpoints.Save(sctx, pos)
+				cancel()
+			}
 			return nil
 		case it := <-items:
 			batch = append(batch, it)
@@ -193,6 +226,9 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			}
 		case <-tick.C:
 			if err := c.heartbeats(p, partitions, pos, lastSent); err != nil {
+				return err
+			}
+			if err := save(); err != nil {
 				return err
 			}
 			continue
@@ -229,21 +265,16 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 				lastSent[m.Partition] = now
 			}
 		}
-		if next.Pos != pos.Pos {
-			if err := c.cfg.Checkpoints.Save(ctx, next); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("capture: %w", err)
+		pos = next // acknowledged by Kafka
+		if time.Since(savedAt) >= c.cfg.CheckpointEvery {
+			if err := save(); err != nil {
+				return err
 			}
-			pos = next
 		}
 		c.m.txns.Add(float64(txns))
 		c.m.echoes.Add(float64(echoes))
 		c.m.messages.Add(float64(len(msgs)))
-		c.m.seq.Set(float64(pos.Seq))
 		c.mu.Lock()
-		c.stats.Published = pos
 		c.stats.Txns += txns
 		c.stats.Echoes += echoes
 		c.stats.Filtered += filtered
