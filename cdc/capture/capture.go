@@ -46,7 +46,7 @@ type Config struct {
 	// (default 200ms). A crash re-sends at most that much, which the
 	// applier skips.
 	CheckpointEvery time.Duration
-	Logger    *slog.Logger
+	Logger          *slog.Logger
 	// Metrics, if set, receives the capture's collectors.
 	Metrics prometheus.Registerer
 }
