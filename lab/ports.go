@@ -2,20 +2,53 @@ package lab
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// FreePort asks the kernel for a free TCP port on 127.0.0.1. Another
-// process may take it before it is used; the lab checks every port again
-// when a server binds it.
+// FreePort returns a free TCP port on 127.0.0.1 below the kernel's
+// ephemeral range. A port in that range can be taken at any moment as the
+// source port of some outgoing connection, and a lab server that is
+// restarted on its port (lab start) would then find it gone. Another
+// process may still take the port before it is used; the lab checks every
+// port again when a server binds it.
 func FreePort() (int, error) {
+	lo, hi := 10000, ephemeralLow()-1
+	if hi-lo >= 1000 {
+		for i := 0; i < 100; i++ {
+			p := lo + rand.IntN(hi-lo+1)
+			if portFree(p) {
+				return p, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ephemeralLow is the lowest port the kernel gives outgoing connections.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return n
 }
 
 // portOpen reports whether something accepts TCP connections on port.

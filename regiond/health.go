@@ -88,8 +88,12 @@ func (h *health) checkAll(ctx context.Context) {
 			prev := h.last[c.name]
 			h.last[c.name] = res
 			h.mu.Unlock()
-			if prev.OK != res.OK && ctx.Err() == nil {
-				h.log.Warn("dependency health changed", "dependency", c.name, "ok", res.OK, "err", res.Error)
+			switch {
+			case ctx.Err() != nil || prev.OK == res.OK:
+			case res.OK:
+				h.log.Info("dependency healthy", "dependency", c.name)
+			default:
+				h.log.Warn("dependency failing", "dependency", c.name, "err", res.Error)
 			}
 			v := 0.0
 			if res.OK {
