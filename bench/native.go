@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/lab"
 )
 
@@ -98,11 +101,15 @@ func (n *native) sample(ctx context.Context) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	seqs, err := gtidSeqs(pos)
+	set, err := mysql.ParseMariadbGTIDSet(pos)
 	if err != nil {
-		return sample{}, err
+		return sample{}, fmt.Errorf("replica position %q: %w", pos, err)
 	}
-	return sample{applied: seqs["1"]}, nil
+	var applied uint64
+	if g := set.(*mysql.MariadbGTIDSet).Sets[1]; g != nil {
+		applied = g.SequenceNumber
+	}
+	return sample{applied: applied}, nil
 }
 
 func (n *native) caughtUp(ctx context.Context, pos string) (bool, error) {
@@ -110,7 +117,7 @@ func (n *native) caughtUp(ctx context.Context, pos string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return covers(got, pos)
+	return binlog.Covers("mariadb", got, pos)
 }
 
 // slaveStatus returns SHOW SLAVE STATUS as column -> value.

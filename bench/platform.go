@@ -3,10 +3,8 @@ package bench
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/cdc/apply"
+	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/regiond"
 )
@@ -48,27 +47,9 @@ func (p *platform) procs() map[string]int {
 	return out
 }
 
-// status asks a region's regiond for /v1/status.
+// status asks a region's regiond for its status.
 func (p *platform) status(ctx context.Context, r lab.RegionState) (*regiond.Status, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/v1/status", r.APIPort), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+p.token)
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("regiond %s status: %w", r.Name, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("regiond %s status: %s: %s", r.Name, resp.Status, b)
-	}
-	var s regiond.Status
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return nil, fmt.Errorf("regiond %s status: %w", r.Name, err)
-	}
-	return &s, nil
+	return regiond.FetchStatus(ctx, p.client, fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), p.token)
 }
 
 // link returns the target's inbound link from the source.
@@ -102,7 +83,7 @@ func (p *platform) caughtUp(ctx context.Context, pos string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if ok, err := covers(sa.Capture.Published.Pos, pos); !ok || err != nil {
+	if ok, err := binlog.Covers("mariadb", sa.Capture.Published.Pos, pos); !ok || err != nil {
 		return false, err
 	}
 	l, err := p.link(ctx)

@@ -2,11 +2,8 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -78,45 +75,6 @@ func (b *bucket) waitUntil(ctx context.Context, end time.Time) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// gtidSeqs parses a MariaDB GTID position ("1-1-87,2-2-5") into domain ->
-// sequence number.
-func gtidSeqs(pos string) (map[string]uint64, error) {
-	out := map[string]uint64{}
-	for _, g := range strings.Split(pos, ",") {
-		if g = strings.TrimSpace(g); g == "" {
-			continue
-		}
-		f := strings.Split(g, "-")
-		if len(f) != 3 {
-			return nil, fmt.Errorf("GTID %q is not domain-server-seq", g)
-		}
-		n, err := strconv.ParseUint(f[2], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("GTID %q: %w", g, err)
-		}
-		out[f[0]] = n
-	}
-	return out, nil
-}
-
-// covers reports whether GTID position a includes everything in b.
-func covers(a, b string) (bool, error) {
-	as, err := gtidSeqs(a)
-	if err != nil {
-		return false, err
-	}
-	bs, err := gtidSeqs(b)
-	if err != nil {
-		return false, err
-	}
-	for d, n := range bs {
-		if as[d] < n {
-			return false, nil
-		}
-	}
-	return true, nil
 }
 
 // busyRate is the apply rate while the target was behind: over every

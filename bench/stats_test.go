@@ -71,27 +71,6 @@ func TestBucketBounds(t *testing.T) {
 	}
 }
 
-func TestCovers(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		want bool
-	}{
-		{"1-1-10", "1-1-10", true},
-		{"1-1-11,2-2-3", "1-1-10", true},
-		{"1-1-9", "1-1-10", false},
-		{"2-2-3", "1-1-1", false},
-		{"1-1-5", "", true},
-	} {
-		got, err := covers(c.a, c.b)
-		if err != nil || got != c.want {
-			t.Errorf("covers(%q, %q) = %v, %v; want %v", c.a, c.b, got, err, c.want)
-		}
-	}
-	if _, err := covers("1-1", ""); err == nil {
-		t.Error("a malformed GTID must be an error")
-	}
-}
-
 func TestBusyRate(t *testing.T) {
 	t0 := time.Unix(0, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }

@@ -1,9 +1,10 @@
 package bench
 
 import (
+	"github.com/regionplatform/region/lab"
+
 	"context"
 	"database/sql"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -31,15 +32,11 @@ func checksums(ctx context.Context, src, dst *sql.DB, tables int) ([]TableChecks
 			db  *sql.DB
 			dst *int64
 		}{{src, &c.Source}, {dst, &c.Target}} {
-			var tb string
-			var sum sql.NullInt64
-			if err := x.db.QueryRowContext(ctx, "CHECKSUM TABLE "+name).Scan(&tb, &sum); err != nil {
-				return nil, false, fmt.Errorf("checksum %s: %w", name, err)
+			sum, err := lab.SumTable(ctx, x.db, name)
+			if err != nil {
+				return nil, false, err
 			}
-			if !sum.Valid {
-				return nil, false, fmt.Errorf("checksum %s: the table is missing", name)
-			}
-			*x.dst = sum.Int64
+			*x.dst = sum.Checksum
 		}
 		equal = equal && c.Source == c.Target
 		out = append(out, c)

@@ -295,18 +295,14 @@ func (r *starter) startMySQL(ctx context.Context, i int) error {
 	}
 	t := time.Now()
 	m := mysqlServer{dir: filepath.Join(r.st.Dir, reg.Name, "mysql"), port: reg.MySQLPort, id: i + 1, regions: len(r.st.Regions)}
-	if err := m.install(ctx, r.maria); err != nil {
-		return err
-	}
-	p, err := startProc(m.args(r.maria), nil, r.logPath("mysql-"+reg.Name))
+	p, err := m.launch(ctx, r.maria, r.logPath("mysql-"+reg.Name))
 	if err != nil {
 		return err
 	}
-	p.Log = filepath.Join(m.dir, "error.log") // mariadbd logs there, not to stderr
 	if err := r.record(&reg.MySQL, p); err != nil {
 		return err
 	}
-	if err := waitReady(ctx, "mysql "+reg.Name, p, func(ctx context.Context) error { return mysqlReady(ctx, reg.MySQLPort) }); err != nil {
+	if err := m.ready(ctx, "mysql "+reg.Name, p); err != nil {
 		return err
 	}
 	fmt.Fprintf(r.out, "mysql  %-4s up on 127.0.0.1:%d (%s)\n", reg.Name, reg.MySQLPort, time.Since(t).Round(10*time.Millisecond))

@@ -142,6 +142,25 @@ func (m mysqlServer) args(bin mariaDB) []string {
 	return args
 }
 
+// launch installs the data folder if needed and starts mariadbd, without
+// waiting for it to answer (see ready). Its log is MariaDB's error.log.
+func (m mysqlServer) launch(ctx context.Context, bin mariaDB, stdoutLog string) (Proc, error) {
+	if err := m.install(ctx, bin); err != nil {
+		return Proc{}, err
+	}
+	p, err := startProc(m.args(bin), nil, stdoutLog)
+	if err != nil {
+		return Proc{}, err
+	}
+	p.Log = filepath.Join(m.dir, "error.log") // mariadbd logs there, not to stderr
+	return p, nil
+}
+
+// ready waits until the server started as p answers queries.
+func (m mysqlServer) ready(ctx context.Context, what string, p Proc) error {
+	return waitReady(ctx, what, p, func(ctx context.Context) error { return mysqlReady(ctx, m.port) })
+}
+
 // MySQLDSN is the lab's DSN for a MariaDB on port (root, no password, loopback).
 func MySQLDSN(port int) string { return fmt.Sprintf("root@tcp(127.0.0.1:%d)/", port) }
 

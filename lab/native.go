@@ -47,18 +47,14 @@ func StartMariaDB(ctx context.Context, dir string, id int) (*MariaDB, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("mariadb folder: %w", err)
 	}
-	if err := m.install(ctx, bin); err != nil {
-		return nil, err
-	}
-	p, err := startProc(m.args(bin), nil, filepath.Join(dir, "mariadbd.log"))
+	p, err := m.launch(ctx, bin, filepath.Join(dir, "mariadbd.log"))
 	if err != nil {
 		return nil, err
 	}
-	p.Log = filepath.Join(dir, "error.log")
 	srv := &MariaDB{Port: port, DSN: MySQLDSN(port), Dir: dir, Proc: p}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := waitReady(ctx, "mariadb in "+dir, p, func(ctx context.Context) error { return mysqlReady(ctx, port) }); err != nil {
+	if err := m.ready(ctx, "mariadb in "+dir, p); err != nil {
 		_ = srv.Stop(context.Background())
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/topo"
 )
 
@@ -42,17 +43,24 @@ var SampleSchema = []string{
 	) ENGINE=InnoDB`,
 }
 
-// HomeRegion is the region of a user's home cell in a fresh lab, where
-// cell i owns the i-th even share of the buckets. It returns the region
-// index. (Once the routing table lives in etcd, the router answers this.)
-func (s *State) HomeRegion(userID int64) int {
-	b := topo.BucketOfString(strconv.FormatInt(userID, 10), s.Buckets)
-	for i, r := range topo.Spread(s.Buckets, len(s.Regions)) {
-		if r.Contains(b) {
-			return i
-		}
+// HomeRegion is the index of the region whose cell owns the user in a
+// fresh lab: the deployment's starting placement (config.StartingOwner),
+// which the appliers also use. Once the routing table lives in etcd, the
+// router answers this.
+func (s *State) HomeRegion(userID int64) int { return s.homes()(userID) }
+
+// homes returns HomeRegion's function, built once.
+func (s *State) homes() func(userID int64) int {
+	cfg := config.Config{Buckets: s.Buckets}
+	index := map[string]int{}
+	for i, r := range s.Regions {
+		cfg.Cells = append(cfg.Cells, config.Cell{Name: CellName(r.Name), Region: r.Name})
+		index[r.Name] = i
 	}
-	return 0
+	owner := cfg.StartingOwner()
+	return func(userID int64) int {
+		return index[owner(topo.BucketOfString(strconv.FormatInt(userID, 10), s.Buckets))]
+	}
 }
 
 // Workload is a short lending workload: it opens a loan for each user in
@@ -77,6 +85,7 @@ type WorkloadResult struct {
 // RunWorkload runs w against the lab, each user's writes in its home
 // region, regions in parallel.
 func RunWorkload(ctx context.Context, st *State, w Workload) ([]WorkloadResult, error) {
+	home := st.homes()
 	res := make([]WorkloadResult, len(st.Regions))
 	errs := make([]error, len(st.Regions))
 	var wg sync.WaitGroup
@@ -84,7 +93,7 @@ func RunWorkload(ctx context.Context, st *State, w Workload) ([]WorkloadResult, 
 		res[i].Region = r.Name
 		var users []int64
 		for u := w.FirstUser; u < w.FirstUser+int64(w.Users); u++ {
-			if st.HomeRegion(u) == i {
+			if home(u) == i {
 				users = append(users, u)
 			}
 		}

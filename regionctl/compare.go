@@ -2,41 +2,27 @@ package regionctl
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
 	"github.com/regionplatform/region/lab"
 )
 
-// tableSums is a table's row count and checksum in one region.
-type tableSums struct {
-	Rows     int64
-	Checksum int64
-}
-
-// labTableSums reads CHECKSUM TABLE and COUNT(*) of tables in every region
-// of a lab: regions in lab order, then tables in the order given.
-func labTableSums(ctx context.Context, st *lab.State, tables []string) ([][]tableSums, error) {
-	out := make([][]tableSums, len(st.Regions))
+// labTableSums reads every table's lab.TableSum in every region of a lab:
+// regions in lab order, then tables in the order given.
+func labTableSums(ctx context.Context, st *lab.State, tables []string) ([][]lab.TableSum, error) {
+	out := make([][]lab.TableSum, len(st.Regions))
 	for i, r := range st.Regions {
 		db, err := lab.OpenMySQL(r.MySQLPort, "")
 		if err != nil {
 			return nil, err
 		}
 		for _, t := range tables {
-			var s tableSums
-			var name string
-			var sum sql.NullInt64
-			if err := db.QueryRowContext(ctx, "CHECKSUM TABLE "+t).Scan(&name, &sum); err != nil {
+			s, err := lab.SumTable(ctx, db, t)
+			if err != nil {
 				db.Close()
-				return nil, fmt.Errorf("region %s: checksum %s: %w", r.Name, t, err)
+				return nil, fmt.Errorf("region %s: %w", r.Name, err)
 			}
-			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t).Scan(&s.Rows); err != nil {
-				db.Close()
-				return nil, fmt.Errorf("region %s: count %s: %w", r.Name, t, err)
-			}
-			s.Checksum = sum.Int64
 			out[i] = append(out[i], s)
 		}
 		db.Close()
@@ -45,7 +31,7 @@ func labTableSums(ctx context.Context, st *lab.State, tables []string) ([][]tabl
 }
 
 // sameEverywhere reports whether every region has the same sums.
-func sameEverywhere(sums [][]tableSums) bool {
+func sameEverywhere(sums [][]lab.TableSum) bool {
 	for _, r := range sums[1:] {
 		for t := range r {
 			if r[t] != sums[0][t] {

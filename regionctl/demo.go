@@ -132,7 +132,7 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 
 	step(4, "Wait for both links to catch up, then compare the tables in every region")
 	t = time.Now()
-	var sums [][]tableSums
+	var sums [][]lab.TableSum
 	if err := waitFor(ctx, 60*time.Second, 200*time.Millisecond, func() (bool, error) {
 		var err error
 		sums, err = labTableSums(ctx, st, tables)

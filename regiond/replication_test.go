@@ -3,9 +3,7 @@ package regiond_test
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
@@ -27,44 +26,7 @@ func status(t *testing.T, st *lab.State, region string) (*regiond.Status, error)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/v1/status", r.APIPort), nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var s regiond.Status
-	return &s, json.NewDecoder(resp.Body).Decode(&s)
-}
-
-// gtidSeqs parses a MariaDB GTID set ("1-1-87,2-2-5") into domain -> seq.
-func gtidSeqs(t *testing.T, set string) map[string]uint64 {
-	out := map[string]uint64{}
-	for _, g := range strings.Split(set, ",") {
-		if g = strings.TrimSpace(g); g == "" {
-			continue
-		}
-		f := strings.Split(g, "-")
-		if len(f) != 3 {
-			t.Fatalf("GTID %q", g)
-		}
-		var n uint64
-		fmt.Sscan(f[2], &n)
-		out[f[0]] = n
-	}
-	return out
-}
-
-// covers reports whether GTID set a includes everything in b.
-func covers(t *testing.T, a, b string) bool {
-	as := gtidSeqs(t, a)
-	for d, n := range gtidSeqs(t, b) {
-		if as[d] < n {
-			return false
-		}
-	}
-	return true
+	return regiond.FetchStatus(context.Background(), nil, fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), tok)
 }
 
 // converged waits until every region's capture has published its binlog
@@ -87,7 +49,7 @@ func converged(t *testing.T, st *lab.State, timeout time.Duration) map[string]*r
 				continue
 			}
 			all[r.Name] = s
-			if !covers(t, s.Capture.Published.Pos, binlogPos) {
+			if ok, err := binlog.Covers("mariadb", s.Capture.Published.Pos, binlogPos); err != nil || !ok {
 				why = append(why, fmt.Sprintf("capture %s at %q, binlog at %q", r.Name, s.Capture.Published.Pos, binlogPos))
 			}
 			if len(s.Links) != len(st.Regions)-1 {
@@ -139,15 +101,11 @@ func sameTables(t *testing.T, st *lab.State, tables ...string) {
 	for _, tb := range tables {
 		var first string
 		for i, r := range st.Regions {
-			db := openDB(t, st, r.Name, "")
-			var name string
-			var sum sql.NullInt64
-			if err := db.QueryRow("CHECKSUM TABLE "+tb).Scan(&name, &sum); err != nil {
-				t.Fatalf("%s: checksum %s: %v", r.Name, tb, err)
+			sum, err := lab.SumTable(context.Background(), openDB(t, st, r.Name, ""), tb)
+			if err != nil {
+				t.Fatalf("region %s: %v", r.Name, err)
 			}
-			var n int
-			db.QueryRow("SELECT COUNT(*) FROM " + tb).Scan(&n)
-			got := fmt.Sprintf("checksum %d, %d rows", sum.Int64, n)
+			got := fmt.Sprintf("checksum %d, %d rows", sum.Checksum, sum.Rows)
 			if i == 0 {
 				first = got
 			} else if got != first {

@@ -178,7 +178,7 @@ func (w *worker) decide(ctx context.Context, tx *sql.Tx, m *event.Message, tb *e
 		if col < 0 || w.a.cfg.Owner == nil {
 			return decideStop, fmt.Sprintf("home-cell-wins needs shard column %q and the bucket owners", p.shard), nil
 		}
-		owner := w.a.cfg.Owner(topo.BucketOfString(binlog.ShardKey(img[col]), w.a.cfg.Buckets))
+		owner := w.a.cfg.Owner(topo.BucketOfString(img[col].Text(), w.a.cfg.Buckets))
 		if owner == src {
 			return decideApply, fmt.Sprintf("the row's home region is %s, the source", owner), nil
 		}
@@ -263,7 +263,7 @@ func pkWhere(tb *event.Table, img []event.Value) (string, []any) {
 func pkString(tb *event.Table, img []event.Value) string {
 	parts := make([]string, len(tb.PK))
 	for i, p := range tb.PK {
-		parts[i] = tb.Cols[p] + "=" + binlog.ShardKey(img[p])
+		parts[i] = tb.Cols[p] + "=" + img[p].Text()
 	}
 	return strings.Join(parts, ",")
 }

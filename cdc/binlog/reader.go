@@ -276,10 +276,10 @@ func (a *assembler) noteAnnouncement(e *replication.RowsEvent) {
 		if len(row) <= conn || len(row) <= state {
 			continue
 		}
-		if st := ShardKey(event.NewValue(row[state])); st != "started" {
+		if st := event.NewValue(row[state]).Text(); st != "started" {
 			continue
 		}
-		id, err := strconv.ParseUint(ShardKey(event.NewValue(row[conn])), 10, 32)
+		id, err := strconv.ParseUint(event.NewValue(row[conn]).Text(), 10, 32)
 		if err != nil {
 			continue
 		}
@@ -352,29 +352,11 @@ func (a *assembler) rows(typ replication.EventType, ti int, e *replication.RowsE
 			if image == nil {
 				image = r.Before
 			}
-			a.txn.Bucket = int32(topo.BucketOfString(ShardKey(image[shard]), a.cfg.Buckets))
+			a.txn.Bucket = int32(topo.BucketOfString(image[shard].Text(), a.cfg.Buckets))
 		}
 		a.txn.Rows = append(a.txn.Rows, r)
 	}
 	return nil
-}
-
-// ShardKey is the text form of a shard column value that buckets hash:
-// decimal digits for integers, the bytes themselves for strings.
-func ShardKey(v event.Value) string {
-	switch x := v.V.(type) {
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case uint64:
-		return strconv.FormatUint(x, 10)
-	case string:
-		return x
-	case []byte:
-		return string(x)
-	case nil:
-		return ""
-	}
-	return fmt.Sprint(v.V)
 }
 
 // discard silences go-mysql's own logger; errors reach Run's caller.

@@ -39,7 +39,7 @@ func Key(t *event.Txn) string {
 	b.WriteString(tb.Schema + "." + tb.Name)
 	for _, p := range tb.PK {
 		b.WriteByte('/')
-		b.WriteString(binlog.ShardKey(img[p]))
+		b.WriteString(img[p].Text())
 	}
 	return b.String()
 }

@@ -144,3 +144,24 @@ func asString(v any) string {
 	}
 	return "\x00not-a-string"
 }
+
+// Text is the value in text form: decimal digits for numbers, the bytes
+// themselves for strings and bytes, "" for null. It is what a shard key
+// hashes (topo.BucketOf) and how keys are shown.
+func (v Value) Text() string {
+	switch x := v.V.(type) {
+	case nil:
+		return ""
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case uint64:
+		return strconv.FormatUint(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return fmt.Sprint(v.V)
+}
