@@ -31,6 +31,8 @@ type Config struct {
 	Cells []Cell `yaml:"cells"`
 	// Replication says which databases and tables are replicated and how.
 	Replication Replication `yaml:"replication"`
+	// Router configures the gateway and the traffic switch.
+	Router Router `yaml:"router"`
 
 	// dir is the folder of the file the config was loaded from; relative
 	// paths in it resolve against it.
@@ -83,6 +85,12 @@ type Region struct {
 	APITLS TLS `yaml:"api_tls"`
 	// DataDir holds regiond's local state (Raft log, audit log).
 	DataDir string `yaml:"data_dir"`
+	// App is the base URL of the application in this region: where the
+	// gateway sends the users whose cell lives here, e.g. http://10.0.0.9:8080.
+	App string `yaml:"app"`
+	// GatewayListen, if set, is the host:port on which regiond also runs
+	// the gateway (the routing reverse proxy).
+	GatewayListen string `yaml:"gateway_listen"`
 }
 
 // MySQL is how to reach a region's MySQL (or MariaDB) primary.
@@ -151,6 +159,30 @@ type Replication struct {
 	Tables []Table `yaml:"tables"`
 	// DefaultConflict is the policy for tables not listed (default "overwrite").
 	DefaultConflict string `yaml:"default_conflict"`
+}
+
+// Router configures how requests find their user's cell, and the guards
+// of a traffic switch.
+type Router struct {
+	// UserHeader, UserCookie and UserQuery say where the gateway finds a
+	// request's user key, tried in that order (default header X-User-Id).
+	UserHeader string `yaml:"user_header"`
+	UserCookie string `yaml:"user_cookie"`
+	UserQuery  string `yaml:"user_query"`
+	// DefaultRegion receives requests that carry no user key; empty
+	// answers them 400.
+	DefaultRegion string `yaml:"default_region"`
+	// RetryAfter is what a refused write is told to wait (default 1s).
+	RetryAfter time.Duration `yaml:"retry_after"`
+	// AckTimeout bounds the wait for every live router to apply a fence
+	// (default 5s); a router that does not aborts the switch.
+	AckTimeout time.Duration `yaml:"ack_timeout"`
+	// MaxLag is the replication lag above which a switch does not fence,
+	// or aborts (default 5s).
+	MaxLag time.Duration `yaml:"max_lag"`
+	// CatchUpTimeout bounds the wait for replication to apply what was
+	// written before the fence (default 30s); past it the switch aborts.
+	CatchUpTimeout time.Duration `yaml:"catch_up_timeout"`
 }
 
 // Conflict policies.

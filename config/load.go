@@ -123,6 +123,21 @@ func (c *Config) applyDefaults() {
 			r.URL = scheme + "://" + r.Listen
 		}
 	}
+	if c.Router.UserHeader == "" && c.Router.UserCookie == "" && c.Router.UserQuery == "" {
+		c.Router.UserHeader = "X-User-Id"
+	}
+	if c.Router.RetryAfter == 0 {
+		c.Router.RetryAfter = 1e9
+	}
+	if c.Router.AckTimeout == 0 {
+		c.Router.AckTimeout = 5e9
+	}
+	if c.Router.MaxLag == 0 {
+		c.Router.MaxLag = 5e9
+	}
+	if c.Router.CatchUpTimeout == 0 {
+		c.Router.CatchUpTimeout = 30e9
+	}
 	if c.Replication.DefaultConflict == "" {
 		c.Replication.DefaultConflict = ConflictOverwrite
 	}

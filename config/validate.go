@@ -61,6 +61,7 @@ func (c *Config) Validate() error {
 	c.validateRegions(v)
 	c.validateCells(v)
 	c.validateReplication(v)
+	c.validateRouter(v)
 	if len(v.ps) == 0 {
 		return nil
 	}
@@ -174,8 +175,52 @@ func (c *Config) validateRegions(v *validator) {
 			}
 		}
 		validateTLS(v, f+".api_tls", r.APITLS, true)
+		if r.App != "" {
+			if u, err := url.Parse(r.App); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.add(f+".app", "%q is not an http(s) URL: write the application's base URL in this region, e.g. http://10.0.0.9:8080", r.App)
+			}
+		}
+		if r.GatewayListen != "" {
+			if _, port, err := net.SplitHostPort(r.GatewayListen); err != nil || !validPort(port) {
+				v.add(f+".gateway_listen", "%q is not host:port: write e.g. 0.0.0.0:8080", r.GatewayListen)
+			} else if r.GatewayListen == r.Listen {
+				v.add(f+".gateway_listen", "%q is also the API's listen address: give the gateway its own port", r.GatewayListen)
+			}
+		}
 		if r.DataDir == "" {
 			v.add(f+".data_dir", "missing: a local folder for regiond's state (Raft log, audit log), e.g. /var/lib/regiond")
+		}
+	}
+}
+
+func (c *Config) validateRouter(v *validator) {
+	rt := c.Router
+	if rt.DefaultRegion != "" {
+		if _, ok := c.Region(rt.DefaultRegion); !ok {
+			v.add("router.default_region", "%q is not a region: use one of %v, or leave it empty to answer requests without a user key 400", rt.DefaultRegion, c.RegionNames())
+		}
+	}
+	if rt.UserHeader != "" && strings.ContainsAny(rt.UserHeader, " :\t") {
+		v.add("router.user_header", "%q is not an HTTP header name, e.g. X-User-Id", rt.UserHeader)
+	}
+	for _, d := range []struct {
+		f string
+		v int64
+	}{{"router.retry_after", int64(rt.RetryAfter)}, {"router.ack_timeout", int64(rt.AckTimeout)}, {"router.max_lag", int64(rt.MaxLag)}, {"router.catch_up_timeout", int64(rt.CatchUpTimeout)}} {
+		if d.v < 0 {
+			v.add(d.f, "must be positive, e.g. 5s")
+		}
+	}
+	gw := -1
+	for i, r := range c.Regions {
+		if r.GatewayListen != "" {
+			gw = i
+			break
+		}
+	}
+	for i, r := range c.Regions {
+		if gw >= 0 && r.App == "" {
+			v.add(fmt.Sprintf("regions[%d].app", i), "missing: regions[%d].gateway_listen runs a gateway, which sends this region's users to its application: set its base URL", gw)
 		}
 	}
 }

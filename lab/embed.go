@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -24,7 +25,8 @@ type EtcdConfig struct {
 
 // Etcd is a running embedded etcd server.
 type Etcd struct {
-	e *embed.Etcd
+	e     *embed.Etcd
+	close sync.Once
 	// ClientURL is the URL clients connect to.
 	ClientURL string
 }
@@ -80,8 +82,8 @@ func StartEtcd(ctx context.Context, c EtcdConfig) (*Etcd, error) {
 // Err reports a fatal server error (the channel is etcd's own).
 func (e *Etcd) Err() <-chan error { return e.e.Err() }
 
-// Close stops the server and waits for it.
-func (e *Etcd) Close() { e.e.Close() }
+// Close stops the server and waits for it. Closing twice is harmless.
+func (e *Etcd) Close() { e.close.Do(e.e.Close) }
 
 // BrokerConfig says where an embedded Kafka-protocol broker keeps its data
 // and listens.

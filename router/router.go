@@ -1,0 +1,374 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/regionplatform/region/topo"
+)
+
+// Route is where a user's requests go.
+type Route struct {
+	Bucket topo.Bucket
+	Cell   string
+	Region string
+	// Endpoint is the region's application URL (config regions[].app).
+	Endpoint string
+	// WriteForbidden is true while a switch holds the bucket fenced: reads
+	// may proceed, writes must be refused and retried later.
+	WriteForbidden bool
+	// Epoch is the version of the table the answer came from.
+	Epoch uint64
+}
+
+// Config configures a Router.
+type Config struct {
+	// Store is the deployment's routing table.
+	Store *Store
+	// ID names this router in etcd (unique per process), e.g. "regiond-a".
+	ID string
+	// Region and Kind describe the router in the registry (Kind: regiond,
+	// gateway, sdk).
+	Region string
+	Kind   string
+	// Endpoints maps a region to its application URL, for Route.Endpoint.
+	Endpoints map[string]string
+	// TTL is the lease of the registration: a router that stops renewing
+	// it is dropped from the registry this long after (default 5s).
+	TTL time.Duration
+	// Settle, if set, is called with a new epoch before the router
+	// reports it applied: a gateway waits there for writes it admitted
+	// under an older epoch to finish.
+	Settle func(ctx context.Context, epoch uint64)
+	// Logger receives the router's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with the default lease.
+func DefaultConfig() Config { return Config{Kind: "sdk", TTL: 5 * time.Second} }
+
+// Validate reports the first field that makes c unusable.
+func (c Config) Validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("router: Config.Store is nil: pass router.NewStore(etcdClient, prefix)")
+	case c.ID == "":
+		return errors.New("router: Config.ID is empty: name this router, unique per process")
+	case c.TTL < time.Second:
+		return fmt.Errorf("router: Config.TTL %s is under 1s: etcd leases are whole seconds", c.TTL)
+	}
+	return nil
+}
+
+// Router holds the routing table in memory from an etcd watch and answers
+// Route from an immutable snapshot. Run keeps it current; Route may be
+// called from any number of goroutines at any time.
+type Router struct {
+	cfg  Config
+	log  *slog.Logger
+	snap atomic.Pointer[snapshot]
+
+	mu      sync.Mutex
+	ready   chan struct{} // closed once the first table is loaded
+	changed chan struct{} // closed and replaced on every new snapshot
+}
+
+// New checks cfg and returns a router with no table yet; Run loads it.
+func New(cfg Config) (*Router, error) {
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultConfig().TTL
+	}
+	if cfg.Kind == "" {
+		cfg.Kind = DefaultConfig().Kind
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Router{cfg: cfg, log: cfg.Logger.With("router", cfg.ID), ready: make(chan struct{}), changed: make(chan struct{})}, nil
+}
+
+// snapshot is one table made fast to look up.
+type snapshot struct {
+	table   *Table
+	owner   []uint16 // per bucket: index into cells
+	fenced  []bool   // per bucket: write-forbidden
+	cells   []cellRoute
+	buckets int
+}
+
+type cellRoute struct{ name, region, endpoint string }
+
+func newSnapshot(t *Table, endpoints map[string]string) *snapshot {
+	s := &snapshot{table: t, owner: make([]uint16, t.Buckets), fenced: make([]bool, t.Buckets), buckets: t.Buckets}
+	idx := map[string]uint16{}
+	for i, c := range t.Cells {
+		idx[c.Name] = uint16(i)
+		s.cells = append(s.cells, cellRoute{name: c.Name, region: c.Region, endpoint: endpoints[c.Region]})
+	}
+	for _, sp := range t.Spans {
+		for b := int(sp.First); b <= int(sp.Last); b++ {
+			s.owner[b] = idx[sp.Cell]
+			s.fenced[b] = sp.State == WriteForbidden
+		}
+	}
+	return s
+}
+
+// Route answers where the user with shard key userKey (its text form,
+// e.g. the decimal user id) goes. ok is false until the first table is
+// loaded. It takes no lock and does not allocate.
+func (r *Router) Route(userKey string) (Route, bool) {
+	s := r.snap.Load()
+	if s == nil {
+		return Route{}, false
+	}
+	return s.route(topo.BucketOfString(userKey, s.buckets)), true
+}
+
+// RouteBucket is Route for a bucket.
+func (r *Router) RouteBucket(b topo.Bucket) (Route, bool) {
+	s := r.snap.Load()
+	if s == nil || int(b) >= s.buckets {
+		return Route{}, false
+	}
+	return s.route(b), true
+}
+
+func (s *snapshot) route(b topo.Bucket) Route {
+	c := &s.cells[s.owner[b]]
+	return Route{Bucket: b, Cell: c.name, Region: c.region, Endpoint: c.endpoint, WriteForbidden: s.fenced[b], Epoch: s.table.Epoch}
+}
+
+// Table returns the table the router serves now (nil before the first).
+// The caller must not change it.
+func (r *Router) Table() *Table {
+	if s := r.snap.Load(); s != nil {
+		return s.table
+	}
+	return nil
+}
+
+// Epoch is the epoch the router serves (0 before the first table).
+func (r *Router) Epoch() uint64 {
+	if t := r.Table(); t != nil {
+		return t.Epoch
+	}
+	return 0
+}
+
+// Wait blocks until the router serves epoch or later, or ctx ends.
+func (r *Router) Wait(ctx context.Context, epoch uint64) error {
+	for {
+		r.mu.Lock()
+		ch := r.changed
+		r.mu.Unlock()
+		if r.Epoch() >= epoch {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("router %s: waiting for epoch %d (serving %d): %w", r.cfg.ID, epoch, r.Epoch(), ctx.Err())
+		}
+	}
+}
+
+// Ready is closed once the router has loaded a table.
+func (r *Router) Ready() <-chan struct{} { return r.ready }
+
+func (r *Router) publish(t *Table) bool {
+	if cur := r.snap.Load(); cur != nil && cur.table.Epoch >= t.Epoch {
+		return false
+	}
+	r.snap.Store(newSnapshot(t, r.cfg.Endpoints))
+	r.mu.Lock()
+	close(r.changed)
+	r.changed = make(chan struct{})
+	if t.Epoch > 0 {
+		select {
+		case <-r.ready:
+		default:
+			close(r.ready)
+		}
+	}
+	r.mu.Unlock()
+	return true
+}
+
+// Run keeps the table current until ctx ends: it loads the table, watches
+// it, and loads it again after the watch is lost (etcd restarted, or the
+// watched revision compacted). It registers the router under a lease and
+// publishes the epoch it has applied. It returns nil when ctx ends.
+func (r *Router) Run(ctx context.Context) error {
+	reg := &registration{r: r}
+	applied := make(chan uint64, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		reg.run(ctx, applied)
+	}()
+	defer wg.Wait()
+	notify := func(epoch uint64) {
+		if r.cfg.Settle != nil {
+			r.cfg.Settle(ctx, epoch)
+		}
+		select {
+		case <-applied:
+		default:
+		}
+		applied <- epoch
+	}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := r.follow(ctx, notify)
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.log.Warn("routing table watch lost; reloading", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+	return nil
+}
+
+// follow loads the table and applies every change from the watch until
+// the watch fails.
+func (r *Router) follow(ctx context.Context, notify func(uint64)) error {
+	t, rev, err := r.cfg.Store.Load(ctx)
+	if err != nil {
+		return err
+	}
+	r.publish(t)
+	notify(r.Epoch())
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	for resp := range r.cfg.Store.c.Watch(wctx, r.cfg.Store.tableKey(), clientv3.WithRev(rev+1)) {
+		if err := resp.Err(); err != nil {
+			return fmt.Errorf("watch: %w", err)
+		}
+		for _, ev := range resp.Events {
+			if ev.Type != clientv3.EventTypePut {
+				continue
+			}
+			t, err := decodeTable(ev.Kv.Value)
+			if err != nil {
+				r.log.Error("ignoring a routing table the router cannot serve", "err", err)
+				continue
+			}
+			if r.publish(t) {
+				r.log.Debug("routing table applied", "epoch", t.Epoch, "change", t.Change.Kind)
+				notify(t.Epoch)
+			}
+		}
+	}
+	return errors.New("watch closed")
+}
+
+// Info is a live router's registration.
+type Info struct {
+	ID     string    `json:"id"`
+	Region string    `json:"region"`
+	Kind   string    `json:"kind"`
+	Epoch  uint64    `json:"epoch"`
+	Time   time.Time `json:"time"`
+}
+
+// registration keeps the router's key alive and its epoch current.
+type registration struct {
+	r *Router
+}
+
+func (g *registration) run(ctx context.Context, applied <-chan uint64) {
+	var epoch uint64
+	for ctx.Err() == nil {
+		err := g.session(ctx, applied, &epoch)
+		if ctx.Err() != nil {
+			return
+		}
+		g.r.log.Warn("router registration lost; registering again", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// session holds one lease and puts the router's key under it on every
+// applied epoch, until the lease is lost or ctx ends. The key is deleted
+// (the lease revoked) when ctx ends, so a stopped router stops counting.
+func (g *registration) session(ctx context.Context, applied <-chan uint64, epoch *uint64) error {
+	c, cfg := g.r.cfg.Store.c, g.r.cfg
+	lease, err := c.Grant(ctx, int64(cfg.TTL/time.Second))
+	if err != nil {
+		return fmt.Errorf("grant lease: %w", err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, _ = c.Revoke(rctx, lease.ID)
+	}()
+	kctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	alive, err := c.KeepAlive(kctx, lease.ID)
+	if err != nil {
+		return fmt.Errorf("keep lease alive: %w", err)
+	}
+	key := cfg.Store.RoutersPrefix() + cfg.ID
+	put := func() error {
+		b, _ := json.Marshal(Info{ID: cfg.ID, Region: cfg.Region, Kind: cfg.Kind, Epoch: *epoch, Time: time.Now().UTC()})
+		_, err := c.Put(ctx, key, string(b), clientv3.WithLease(lease.ID))
+		return err
+	}
+	if *epoch > 0 {
+		if err := put(); err != nil {
+			return err
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-alive:
+			if !ok {
+				return errors.New("lease keep-alive ended")
+			}
+		case e := <-applied:
+			*epoch = e
+			if err := put(); err != nil {
+				return fmt.Errorf("publish applied epoch %d: %w", e, err)
+			}
+		}
+	}
+}
+
+// Routers lists the live routers and the epoch each has applied.
+func (s *Store) Routers(ctx context.Context) ([]Info, error) {
+	resp, err := s.c.Get(ctx, s.RoutersPrefix(), clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("list routers: %w", err)
+	}
+	out := make([]Info, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var in Info
+		if err := json.Unmarshal(kv.Value, &in); err != nil {
+			return nil, fmt.Errorf("router registration %s is damaged: %w", kv.Key, err)
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
