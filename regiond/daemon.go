@@ -20,6 +20,7 @@ import (
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
+	"github.com/regionplatform/region/router"
 )
 
 // Version is the build's version, set with -ldflags by make build.
@@ -48,6 +49,8 @@ type Daemon struct {
 	etcd    *clientv3.Client
 	health  *health
 	repl    *replication
+	store   *router.Store
+	router  *router.Router
 	started time.Time
 }
 
@@ -106,6 +109,11 @@ func New(cfg Config) (*Daemon, error) {
 		d.etcd.Close()
 		return nil, err
 	}
+	if d.router, err = d.newRouter(); err != nil {
+		d.db.Close()
+		d.etcd.Close()
+		return nil, err
+	}
 	d.health = newHealth(d.reg, cfg.CheckInterval, d.log)
 	d.routes()
 	return d, nil
@@ -141,7 +149,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("regiond starting", "listen", d.region.Listen, "version", Version)
 
 	// Components, in start order; each runs until ctx ends.
-	comps := append([]component{{"health", d.health.Run}}, d.repl.components(d)...)
+	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}}, d.repl.components(d)...)
 	comps = append(comps, component{"api", d.api.Run})
 	errc := make(chan error, len(comps))
 	var wg sync.WaitGroup

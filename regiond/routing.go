@@ -1,0 +1,55 @@
+package regiond
+
+import (
+	"context"
+	"time"
+
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/router"
+)
+
+// newRouter builds the daemon's router: it follows the routing table in
+// etcd and registers as "regiond-REGION".
+func (d *Daemon) newRouter() (*router.Router, error) {
+	cfg := d.cfg.Deployment
+	d.store = router.NewStore(d.etcd, cfg.Etcd.Prefix)
+	rc := router.DefaultConfig()
+	rc.Store, rc.ID, rc.Region, rc.Kind, rc.Logger = d.store, "regiond-"+d.region.Name, d.region.Name, "regiond", d.log
+	rc.Endpoints = appEndpoints(cfg.Regions)
+	return router.New(rc)
+}
+
+// runRouter writes the first routing table if etcd has none (the
+// deployment's starting placement; only one regiond's write wins), then
+// follows the table until ctx ends.
+func (d *Daemon) runRouter(ctx context.Context) error {
+	backoff := 200 * time.Millisecond
+	for ctx.Err() == nil {
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		created, err := d.store.Init(ictx, router.Initial(d.cfg.Deployment, time.Now()))
+		cancel()
+		if err == nil {
+			if created {
+				d.log.Info("wrote the first routing table", "buckets", d.cfg.Deployment.Buckets, "cells", len(d.cfg.Deployment.Cells))
+			}
+			break
+		}
+		d.log.Warn("cannot reach etcd to check the routing table; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	return d.router.Run(ctx)
+}
+
+// appEndpoints maps each region to its application URL.
+func appEndpoints(regions []config.Region) map[string]string {
+	out := make(map[string]string, len(regions))
+	for _, r := range regions {
+		out[r.Name] = r.App
+	}
+	return out
+}
