@@ -40,6 +40,9 @@ regions:
     listen: 127.0.0.1:{{.APIPort}}
     data_dir: {{.Name}}/regiond
 {{- end}}
+# A local lab answers in milliseconds: tight switch guards keep a broken
+# switch short.
+router: {ack_timeout: 2s, max_lag: 5s, catch_up_timeout: 10s}
 cells:
 {{- range .Cells}}
   - {name: {{.Name}}, region: {{.Region}}, standby: {{.Standby}}}

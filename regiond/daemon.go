@@ -21,6 +21,7 @@ import (
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/router/traffic"
 )
 
 // Version is the build's version, set with -ldflags by make build.
@@ -40,18 +41,20 @@ type Config struct {
 
 // Daemon is one region's regiond.
 type Daemon struct {
-	cfg     Config
-	region  *config.Region
-	log     *slog.Logger
-	reg     *prometheus.Registry
-	api     *api.Server
-	db      *sql.DB
-	etcd    *clientv3.Client
-	health  *health
-	repl    *replication
-	store   *router.Store
-	router  *router.Router
-	started time.Time
+	cfg      Config
+	region   *config.Region
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	api      *api.Server
+	db       *sql.DB
+	etcd     *clientv3.Client
+	health   *health
+	repl     *replication
+	store    *router.Store
+	router   *router.Router
+	switcher *traffic.Switcher
+	peers    *replicationView
+	started  time.Time
 }
 
 // component is a long-running part of the daemon.
@@ -114,6 +117,11 @@ func New(cfg Config) (*Daemon, error) {
 		d.etcd.Close()
 		return nil, err
 	}
+	if d.switcher, err = d.newSwitcher(tokens); err != nil {
+		d.db.Close()
+		d.etcd.Close()
+		return nil, err
+	}
 	d.health = newHealth(d.reg, cfg.CheckInterval, d.log)
 	d.routes()
 	return d, nil
@@ -138,6 +146,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.started = time.Now()
 	defer d.db.Close()
 	defer d.etcd.Close()
+	defer d.peers.close()
 	d.health.add("mysql", d.checkMySQL)
 	d.health.add("etcd", d.checkEtcd)
 	d.health.add("kafka", d.checkKafka)
@@ -149,7 +158,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("regiond starting", "listen", d.region.Listen, "version", Version)
 
 	// Components, in start order; each runs until ctx ends.
-	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}}, d.repl.components(d)...)
+	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}, {"switcher", d.switcher.Run}}, d.repl.components(d)...)
 	comps = append(comps, component{"api", d.api.Run})
 	errc := make(chan error, len(comps))
 	var wg sync.WaitGroup
@@ -177,6 +186,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // routes registers the daemon's API routes.
 func (d *Daemon) routes() {
 	d.api.HandleFunc("GET /v1/status", api.RoleViewer, d.handleStatus)
+	d.routeRoutes()
 }
 
 // Status is the body of GET /v1/status.

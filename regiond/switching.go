@@ -1,0 +1,141 @@
+package regiond
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/dial"
+	"github.com/regionplatform/region/router/traffic"
+)
+
+// newSwitcher builds the traffic switcher with the config's guards.
+func (d *Daemon) newSwitcher(tokens []api.Token) (*traffic.Switcher, error) {
+	rt := d.cfg.Deployment.Router
+	tc := traffic.DefaultConfig()
+	tc.Store, tc.Logger, tc.Metrics = d.store, d.log, d.reg
+	tc.AckTimeout, tc.MaxLag, tc.CatchUpTimeout = rt.AckTimeout, rt.MaxLag, rt.CatchUpTimeout
+	d.peers = &replicationView{d: d, token: peerToken(tokens), http: &http.Client{Timeout: 5 * time.Second}, dbs: map[string]*sql.DB{}}
+	tc.Replication = d.peers
+	return traffic.New(tc)
+}
+
+// peerToken is the token regiond uses to read other regionds' status:
+// the first viewer token (least privilege), else the first token.
+func peerToken(tokens []api.Token) string {
+	for _, t := range tokens {
+		if t.Role == api.RoleViewer {
+			return t.Secret
+		}
+	}
+	if len(tokens) > 0 {
+		return tokens[0].Secret
+	}
+	return ""
+}
+
+// replicationView answers a switch's questions about replication: a
+// region's committed position from its MySQL, a link's progress from the
+// regiond of the link's target region.
+type replicationView struct {
+	d     *Daemon
+	token string
+	http  *http.Client
+
+	mu  sync.Mutex
+	dbs map[string]*sql.DB // other regions' MySQL, opened on first use
+}
+
+var _ traffic.Replication = (*replicationView)(nil)
+
+func (v *replicationView) db(region string) (*sql.DB, error) {
+	if region == v.d.region.Name {
+		return v.d.db, nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if db := v.dbs[region]; db != nil {
+		return db, nil
+	}
+	db, err := dial.MySQL(v.d.cfg.Deployment, region)
+	if err != nil {
+		return nil, err
+	}
+	v.dbs[region] = db
+	return db, nil
+}
+
+// Position reads the GTID set region's MySQL has written to its binlog.
+func (v *replicationView) Position(ctx context.Context, region string) (string, error) {
+	r, ok := v.d.cfg.Deployment.Region(region)
+	if !ok {
+		return "", fmt.Errorf("region %q is not in the config", region)
+	}
+	db, err := v.db(region)
+	if err != nil {
+		return "", err
+	}
+	q := "SELECT @@gtid_binlog_pos"
+	if r.MySQL.Flavor == "mysql" {
+		q = "SELECT @@global.gtid_executed"
+	}
+	var pos string
+	if err := db.QueryRowContext(ctx, q).Scan(&pos); err != nil {
+		return "", fmt.Errorf("read region %s's GTID position: %w", region, err)
+	}
+	return pos, nil
+}
+
+// Link asks the target region's regiond (or this daemon, when it is the
+// target) how far the link from -> to has applied.
+func (v *replicationView) Link(ctx context.Context, from, to string) (traffic.Link, error) {
+	if to == v.d.region.Name {
+		for _, l := range v.d.repl.linkStatus(ctx) {
+			if l.From == from {
+				return linkOf(l.From, l.To, l.State, l.Error, l.AppliedGTID, l.LagSeconds, l.LagTxns), nil
+			}
+		}
+		return traffic.Link{}, fmt.Errorf("regiond %s has no link from %s", to, from)
+	}
+	r, ok := v.d.cfg.Deployment.Region(to)
+	if !ok {
+		return traffic.Link{}, fmt.Errorf("region %q is not in the config", to)
+	}
+	st, err := FetchStatus(ctx, v.http, r.URL, v.token)
+	if err != nil {
+		return traffic.Link{}, err
+	}
+	for _, l := range st.Links {
+		if l.From == from {
+			return linkOf(l.From, l.To, l.State, l.Error, l.AppliedGTID, l.LagSeconds, l.LagTxns), nil
+		}
+	}
+	return traffic.Link{}, fmt.Errorf("regiond %s has no link from %s", to, from)
+}
+
+func linkOf(from, to, state, errText, gtid string, lag float64, txns uint64) traffic.Link {
+	return traffic.Link{From: from, To: to, State: state, Error: errText, AppliedGTID: gtid, LagSeconds: lag, LagTxns: txns}
+}
+
+// Covers compares GTID sets in region's flavor.
+func (v *replicationView) Covers(region, a, b string) (bool, error) {
+	flavor := "mariadb"
+	if r, ok := v.d.cfg.Deployment.Region(region); ok {
+		flavor = r.MySQL.Flavor
+	}
+	return binlog.Covers(flavor, a, b)
+}
+
+// close releases the other regions' MySQL connections.
+func (v *replicationView) close() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, db := range v.dbs {
+		db.Close()
+	}
+}
