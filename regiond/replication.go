@@ -54,7 +54,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 			continue
 		}
 		a, err := apply.New(apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
-			Tables: cfg.Replication.Tables, Buckets: cfg.Buckets, Owner: cfg.StartingOwner(),
+			Tables: cfg.Replication.Tables, Buckets: cfg.Buckets, Owner: d.owner(),
 			Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg})
 		if err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/topo"
 )
 
 // newRouter builds the daemon's router: it follows the routing table in
@@ -52,4 +53,19 @@ func appEndpoints(regions []config.Region) map[string]string {
 		out[r.Name] = r.App
 	}
 	return out
+}
+
+// owner returns who owns a bucket for home-cell-wins: the region of its
+// cell in the routing table the daemon serves, or, before the table is
+// loaded, the deployment's starting placement.
+func (d *Daemon) owner() func(topo.Bucket) string {
+	start := d.cfg.Deployment.StartingOwner()
+	return func(b topo.Bucket) string {
+		if d.router != nil {
+			if rt, ok := d.router.RouteBucket(b); ok {
+				return rt.Region
+			}
+		}
+		return start(b)
+	}
 }

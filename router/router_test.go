@@ -17,7 +17,7 @@ import (
 )
 
 // testEtcd starts a real embedded etcd in a temporary folder.
-func testEtcd(t *testing.T) (*lab.Etcd, *clientv3.Client, lab.EtcdConfig) {
+func testEtcd(t testing.TB) (*lab.Etcd, *clientv3.Client, lab.EtcdConfig) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
