@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +23,8 @@ func BenchmarkEpochPropagation(b *testing.B) {
 	const routers = 50
 	_, c, _ := testEtcd(b)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	var wg sync.WaitGroup
+	b.Cleanup(func() { cancel(); wg.Wait() }) // before etcd stops
 	s := router.NewStore(c, "/bench/")
 	if _, err := s.Init(ctx, router.Initial(twoCells(), time.Now())); err != nil {
 		b.Fatal(err)
@@ -35,7 +37,8 @@ func BenchmarkEpochPropagation(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		go func() { _ = r.Run(ctx) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = r.Run(ctx) }()
 		<-r.Ready()
 		rs[i] = r
 	}
