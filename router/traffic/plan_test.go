@@ -1,0 +1,73 @@
+package traffic
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/topo"
+)
+
+func threeCells() *router.Table {
+	return router.Initial(&config.Config{Buckets: 30,
+		Regions: []config.Region{{Name: "a"}, {Name: "b"}, {Name: "c"}},
+		Cells:   []config.Cell{{Name: "a1", Region: "a"}, {Name: "b1", Region: "b"}, {Name: "c1", Region: "c"}}}, time.Now())
+}
+
+func TestFormatAndRanges(t *testing.T) {
+	bs := []topo.Bucket{7, 0, 1, 2, 9, 8, 12}
+	if got := formatBuckets(bs); got != "0-2,7-9,12" {
+		t.Fatalf("formatBuckets: %s", got)
+	}
+	rs := toRanges([]topo.Bucket{0, 1, 2, 7, 8, 9, 12})
+	if len(rs) != 3 || rs[1] != (topo.Range{First: 7, Last: 9}) || rs[2] != (topo.Range{First: 12, Last: 12}) {
+		t.Fatalf("toRanges: %v", rs)
+	}
+}
+
+func TestMovesGroupsBySourceCell(t *testing.T) {
+	tb := threeCells() // a1: 0-9, b1: 10-19, c1: 20-29
+	rs, _ := topo.ParseBuckets("5-12,25", 30)
+	ms := moves(tb, rs, "b1")
+	if len(ms) != 2 || ms[0] != (Move{Cell: "a1", Region: "a", Buckets: "5-9", Count: 5}) || ms[1] != (Move{Cell: "c1", Region: "c", Buckets: "25", Count: 1}) {
+		t.Fatalf("moves: %+v", ms)
+	}
+	if got := sourceRegions(ms, "b"); strings.Join(got, ",") != "a,c" {
+		t.Fatalf("sourceRegions: %v", got)
+	}
+}
+
+func TestCheckRefusesWithTheField(t *testing.T) {
+	s := &Switcher{}
+	tb := threeCells()
+	fenced := tb.Clone()
+	if err := fenced.Fence([]topo.Range{{First: 3, Last: 4}}, "sw-x"); err != nil {
+		t.Fatal(err)
+	}
+	fencedRegion := tb.Clone()
+	fencedRegion.Regions[1].Fenced, fencedRegion.Regions[1].Reason = true, "forced failover"
+	for _, tc := range []struct {
+		t    *router.Table
+		req  Request
+		want string
+	}{
+		{tb, Request{Buckets: "0-3", To: "b1"}, "reason: missing"},
+		{tb, Request{To: "b1", Reason: "r"}, "buckets: missing"},
+		{tb, Request{Buckets: "0-30", To: "b1", Reason: "r"}, "bucket 30 is out of range"},
+		{tb, Request{Buckets: "0-3", To: "x9", Reason: "r"}, `to: cell "x9" does not exist: use one of a1, b1, c1`},
+		{tb, Request{Buckets: "10-12", To: "b1", Reason: "r"}, "already in cell b1"},
+		{tb, Request{Buckets: "0-3", To: "b1", Reason: "r", Stages: []int{0, 100}}, "stages"},
+		{fenced, Request{Buckets: "0-3", To: "b1", Reason: "r"}, "bucket 3 is write-forbidden by switch sw-x"},
+		{fencedRegion, Request{Buckets: "0-3", To: "b1", Reason: "r"}, "region b, which is fenced (forced failover)"},
+	} {
+		if _, err := s.check(tc.req, tc.t); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want %q", tc.req, err, tc.want)
+		}
+	}
+	r, err := s.check(Request{Buckets: "0-3,12", To: "b1", Reason: "r"}, tb)
+	if err != nil || r.count != 5 || r.Stages[0] != 100 {
+		t.Fatalf("a good request: %+v %v", r, err)
+	}
+}
