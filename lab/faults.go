@@ -9,10 +9,10 @@ import (
 )
 
 // Components of a region that Kill and Start act on.
-var Components = []string{"mysql", "broker", "regiond"}
+var Components = []string{"mysql", "broker", "app", "regiond"}
 
 // Kill sends SIGKILL to one component of a region ("mysql", "broker",
-// "regiond", or "all"), as a crash would, and waits until it is gone.
+// "app", "regiond", or "all"), as a crash would, and waits until it is gone.
 func Kill(ctx context.Context, dir, region, component string) error {
 	st, err := LoadState(dir)
 	if err != nil {
@@ -71,6 +71,8 @@ func Start(ctx context.Context, opts Options, region, component string) error {
 				err = r.startMySQL(ctx, i)
 			case "broker":
 				err = r.startBroker(ctx, i)
+			case "app":
+				err = r.startApp(ctx, i)
 			case "regiond":
 				err = r.startRegiond(ctx, i)
 			}

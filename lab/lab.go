@@ -146,6 +146,7 @@ func Up(ctx context.Context, opts Options) (_ *State, err error) {
 	jobs = jobs[:0]
 	for i := range st.Regions {
 		i := i
+		jobs = append(jobs, func(ctx context.Context) error { return r.startApp(ctx, i) })
 		jobs = append(jobs, func(ctx context.Context) error { return r.startRegiond(ctx, i) })
 	}
 	if err := parallel(ctx, jobs); err != nil {
@@ -169,6 +170,18 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 		if len(opts.Regions) > 0 && strings.Join(opts.Regions, ",") != strings.Join(regionNames(old), ",") {
 			return nil, fmt.Errorf("%s holds a stopped lab of regions %s, not %s: start it with those regions, or use another --dir", dir, strings.Join(regionNames(old), ","), strings.Join(opts.Regions, ","))
 		}
+		// A lab made before the app and gateway existed gets their ports now.
+		for i := range old.Regions {
+			r := &old.Regions[i]
+			if r.AppPort == 0 {
+				if r.AppPort, err = FreePort(); err != nil {
+					return nil, err
+				}
+				if r.GatewayPort, err = FreePort(); err != nil {
+					return nil, err
+				}
+			}
+		}
 		return old, nil
 	case !errors.Is(err, ErrNoLab):
 		return nil, err
@@ -187,7 +200,8 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 		seen[name] = true
 	}
 	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets}
-	ports := make([]int, 2+3*len(opts.Regions))
+	const perRegion = 5
+	ports := make([]int, 2+perRegion*len(opts.Regions))
 	used := map[int]bool{}
 	for i := range ports {
 		for {
@@ -203,8 +217,9 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 	}
 	st.Etcd = EtcdState{ClientPort: ports[0], PeerPort: ports[1]}
 	for i, name := range opts.Regions {
+		p := ports[2+perRegion*i:]
 		st.Regions = append(st.Regions, RegionState{Name: name,
-			MySQLPort: ports[2+3*i], KafkaPort: ports[3+3*i], APIPort: ports[4+3*i]})
+			MySQLPort: p[0], KafkaPort: p[1], APIPort: p[2], AppPort: p[3], GatewayPort: p[4]})
 	}
 	return st, nil
 }
@@ -306,6 +321,28 @@ func (r *starter) startMySQL(ctx context.Context, i int) error {
 		return err
 	}
 	fmt.Fprintf(r.out, "mysql  %-4s up on 127.0.0.1:%d (%s)\n", reg.Name, reg.MySQLPort, time.Since(t).Round(10*time.Millisecond))
+	return nil
+}
+
+func (r *starter) startApp(ctx context.Context, i int) error {
+	reg := &r.st.Regions[i]
+	if err := checkPortFree(reg.AppPort, "app "+reg.Name); err != nil {
+		return err
+	}
+	t := time.Now()
+	p, err := startProc([]string{r.bin.Regionctl, "lab", "serve", "app", "--region", reg.Name,
+		"--port", strconv.Itoa(reg.AppPort), "--mysql-port", strconv.Itoa(reg.MySQLPort)}, nil, r.logPath("app-"+reg.Name))
+	if err != nil {
+		return err
+	}
+	if err := r.record(&reg.App, p); err != nil {
+		return err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", reg.AppPort)
+	if err := waitReady(ctx, "app "+reg.Name, p, func(ctx context.Context) error { return httpOK(ctx, url, "") }); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "app    %-4s up on http://127.0.0.1:%d (%s)\n", reg.Name, reg.AppPort, time.Since(t).Round(10*time.Millisecond))
 	return nil
 }
 
@@ -421,12 +458,12 @@ func Down(ctx context.Context, dir string, progress io.Writer) error {
 	return stopAll(ctx, st, progress)
 }
 
-// stopAll stops regiond, then MariaDB, brokers and etcd: the reverse of
+// stopAll stops regiond and the app, then MariaDB, brokers and etcd: the reverse of
 // start. Each group stops in parallel.
 func stopAll(ctx context.Context, st *State, out io.Writer) error {
 	groups := [][]namedProc{nil, nil, nil, nil}
 	for _, n := range st.procs() {
-		g := map[string]int{"regiond": 0, "mysql": 1, "broker": 2, "etcd": 3}[n.component]
+		g := map[string]int{"regiond": 0, "app": 0, "mysql": 1, "broker": 2, "etcd": 3}[n.component]
 		groups[g] = append(groups[g], n)
 	}
 	var errs []error

@@ -38,6 +38,8 @@ regions:
     mysql: {dsn: "root@tcp(127.0.0.1:{{.MySQLPort}})/", flavor: mariadb}
     kafka: {brokers: ["127.0.0.1:{{.KafkaPort}}"]}
     listen: 127.0.0.1:{{.APIPort}}
+    app: http://127.0.0.1:{{.AppPort}}
+    gateway_listen: 127.0.0.1:{{.GatewayPort}}
     data_dir: {{.Name}}/regiond
 {{- end}}
 # A local lab answers in milliseconds: tight switch guards keep a broken

@@ -37,9 +37,13 @@ type RegionState struct {
 	MySQLPort int    `json:"mysql_port"`
 	KafkaPort int    `json:"kafka_port"`
 	APIPort   int    `json:"api_port"`
-	MySQL     Proc   `json:"mysql"`
-	Broker    Proc   `json:"broker"`
-	Regiond   Proc   `json:"regiond"`
+	// AppPort is the sample app's; GatewayPort regiond's gateway's.
+	AppPort     int  `json:"app_port"`
+	GatewayPort int  `json:"gateway_port"`
+	MySQL       Proc `json:"mysql"`
+	Broker      Proc `json:"broker"`
+	App         Proc `json:"app"`
+	Regiond     Proc `json:"regiond"`
 }
 
 // Region returns the named region's state.
@@ -60,6 +64,7 @@ func (s *State) procs() []namedProc {
 		out = append(out,
 			namedProc{"broker", r.Name, &r.Broker},
 			namedProc{"mysql", r.Name, &r.MySQL},
+			namedProc{"app", r.Name, &r.App},
 			namedProc{"regiond", r.Name, &r.Regiond})
 	}
 	return out

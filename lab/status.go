@@ -20,7 +20,11 @@ type RegionInfo struct {
 	MySQL string   `json:"mysql"`
 	Kafka []string `json:"kafka"`
 	API   string   `json:"api"`
-	Token string   `json:"token"`
+	// App is the region's sample app; Gateway routes every user to the
+	// app of the user's cell.
+	App     string `json:"app"`
+	Gateway string `json:"gateway"`
+	Token   string `json:"token"`
 }
 
 // Info returns the endpoints of the lab, with its operator token.
@@ -33,8 +37,10 @@ func (s *State) Info() (Info, error) {
 		Etcd: []string{fmt.Sprintf("http://127.0.0.1:%d", s.Etcd.ClientPort)}}
 	for _, r := range s.Regions {
 		in.Regions = append(in.Regions, RegionInfo{Name: r.Name, MySQL: MySQLDSN(r.MySQLPort),
-			Kafka: []string{fmt.Sprintf("127.0.0.1:%d", r.KafkaPort)},
-			API:   fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok})
+			Kafka:   []string{fmt.Sprintf("127.0.0.1:%d", r.KafkaPort)},
+			API:     fmt.Sprintf("http://127.0.0.1:%d", r.APIPort),
+			App:     fmt.Sprintf("http://127.0.0.1:%d", r.AppPort),
+			Gateway: fmt.Sprintf("http://127.0.0.1:%d", r.GatewayPort), Token: tok})
 	}
 	return in, nil
 }
@@ -80,6 +86,12 @@ func Status(ctx context.Context, dir string) ([]ComponentStatus, error) {
 			r, _ := st.Region(n.region)
 			cs.Port = r.MySQLPort
 			check = func(ctx context.Context) error { return mysqlReady(ctx, cs.Port) }
+		case "app":
+			r, _ := st.Region(n.region)
+			cs.Port = r.AppPort
+			check = func(ctx context.Context) error {
+				return httpOK(ctx, fmt.Sprintf("http://127.0.0.1:%d/healthz", cs.Port), "")
+			}
 		case "regiond":
 			r, _ := st.Region(n.region)
 			cs.Port = r.APIPort

@@ -100,9 +100,9 @@ func printLabInfo(g *globals, st *lab.State) error {
 		return g.printJSON(info)
 	}
 	tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "region\tmysql\tkafka\tapi\n")
+	fmt.Fprintf(tw, "region\tmysql\tkafka\tapi\tgateway\tapp\n")
 	for _, r := range info.Regions {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.MySQL, strings.Join(r.Kafka, ","), r.API)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.MySQL, strings.Join(r.Kafka, ","), r.API, r.Gateway, r.App)
 	}
 	tw.Flush()
 	fmt.Fprintf(g.out, "etcd    %s\nconfig  %s\ntoken   %s (operator; viewer token in %s)\n",
@@ -217,6 +217,21 @@ func newLabServeCmd() *cobra.Command {
 	for _, c := range []*cobra.Command{etcd, broker} {
 		_ = c.MarkFlagRequired("data")
 	}
-	cmd.AddCommand(etcd, broker)
+	var region string
+	var mysqlPort int
+	app := &cobra.Command{
+		Use:  "app",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			fmt.Fprintf(cmd.ErrOrStderr(), "app of region %s serving on 127.0.0.1:%d\n", region, port)
+			return lab.ServeApp(ctx, region, port, mysqlPort)
+		},
+	}
+	app.Flags().StringVar(&region, "region", "", "the app's region")
+	app.Flags().IntVar(&port, "port", 0, "port")
+	app.Flags().IntVar(&mysqlPort, "mysql-port", 0, "the region's MariaDB port")
+	cmd.AddCommand(etcd, broker, app)
 	return cmd
 }

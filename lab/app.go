@@ -1,0 +1,154 @@
+package lab
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// App is the lab's sample lending application: one per region, writing
+// to that region's MariaDB only. The gateway sends every user's requests
+// to the app of the region its cell lives in, so the lab shows routing,
+// fences and switches end to end.
+//
+//	POST /users/{id}/loans       {"principal_cents": N}  open a loan (creates the user)
+//	POST /users/{id}/repayments  {"amount_cents": N}     book a repayment
+//	GET  /users/{id}                                     the user's balance and ledger
+//
+// Every answer carries X-App-Region, the region that served it.
+type App struct {
+	db     *sql.DB
+	region string
+	mux    *http.ServeMux
+}
+
+// NewApp returns the app of region writing to db (the sample database).
+func NewApp(db *sql.DB, region string) *App {
+	a := &App{db: db, region: region, mux: http.NewServeMux()}
+	a.mux.HandleFunc("POST /users/{id}/loans", a.openLoan)
+	a.mux.HandleFunc("POST /users/{id}/repayments", a.repay)
+	a.mux.HandleFunc("GET /users/{id}", a.user)
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return a
+}
+
+// AppReply is the body of the app's answers.
+type AppReply struct {
+	User         int64  `json:"user"`
+	Region       string `json:"region"`
+	BalanceCents int64  `json:"balance_cents"`
+	Entries      int    `json:"entries"`
+	Error        string `json:"error,omitempty"`
+}
+
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-App-Region", a.region)
+	a.mux.ServeHTTP(w, r)
+}
+
+func (a *App) reply(w http.ResponseWriter, code int, v AppReply) {
+	v.Region = a.region
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// request reads the user id and a one-field JSON body.
+func (a *App) request(w http.ResponseWriter, r *http.Request, field string) (int64, int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		a.reply(w, http.StatusBadRequest, AppReply{Error: "user id must be a positive number"})
+		return 0, 0, false
+	}
+	var body map[string]int64
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil || body[field] <= 0 {
+		a.reply(w, http.StatusBadRequest, AppReply{User: id, Error: fmt.Sprintf(`send {"%s": N} with N > 0`, field)})
+		return 0, 0, false
+	}
+	return id, body[field], true
+}
+
+func (a *App) openLoan(w http.ResponseWriter, r *http.Request) {
+	id, principal, ok := a.request(w, r, "principal_cents")
+	if !ok {
+		return
+	}
+	if err := openLoan(r.Context(), a.db, id, CellName(a.region), principal); err != nil {
+		a.fail(w, id, err)
+		return
+	}
+	a.summary(w, r, id, http.StatusCreated)
+}
+
+func (a *App) repay(w http.ResponseWriter, r *http.Request) {
+	id, amount, ok := a.request(w, r, "amount_cents")
+	if !ok {
+		return
+	}
+	if err := repay(r.Context(), a.db, id, amount); err != nil {
+		a.fail(w, id, err)
+		return
+	}
+	a.summary(w, r, id, http.StatusCreated)
+}
+
+func (a *App) user(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		a.reply(w, http.StatusBadRequest, AppReply{Error: "user id must be a number"})
+		return
+	}
+	a.summary(w, r, id, http.StatusOK)
+}
+
+func (a *App) summary(w http.ResponseWriter, r *http.Request, id int64, code int) {
+	rep := AppReply{User: id}
+	err := a.db.QueryRowContext(r.Context(), `SELECT COALESCE(SUM(balance_cents), 0), (SELECT COUNT(*) FROM ledger_entries WHERE user_id = ?)
+		FROM loan_accounts WHERE user_id = ?`, id, id).Scan(&rep.BalanceCents, &rep.Entries)
+	if err != nil {
+		a.fail(w, id, err)
+		return
+	}
+	a.reply(w, code, rep)
+}
+
+func (a *App) fail(w http.ResponseWriter, id int64, err error) {
+	code := http.StatusInternalServerError
+	if errors.Is(err, sql.ErrNoRows) {
+		code = http.StatusNotFound
+		err = errors.New("the user has no loan: POST /users/{id}/loans first")
+	}
+	a.reply(w, code, AppReply{User: id, Error: err.Error()})
+}
+
+// ServeApp runs region's app on 127.0.0.1:port against the MariaDB on
+// mysqlPort until ctx ends.
+func ServeApp(ctx context.Context, region string, port, mysqlPort int) error {
+	db, err := OpenMySQL(mysqlPort, SampleDatabase)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(64)
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return fmt.Errorf("app %s: %w", region, err)
+	}
+	srv := &http.Server{Handler: NewApp(db, region), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
