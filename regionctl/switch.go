@@ -173,7 +173,9 @@ func newSwitchStatusCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status [ID]",
 		Short: "Show the running switches, or one switch with every step",
-		Args:  cobra.MaximumNArgs(1),
+		Example: `  regionctl switch status --dir /tmp/lab
+  regionctl switch status sw-20261125T021000-ab12cd --dir /tmp/lab --json`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				if len(args) == 1 {
@@ -219,7 +221,11 @@ func newSwitchAbortCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "abort ID --reason TEXT",
 		Short: "Stop a running switch; the old owners serve its buckets again",
-		Args:  cobra.ExactArgs(1),
+		Long: `abort stops a running switch at its next check and lifts its fence: the
+buckets not yet flipped serve from their old cells again. If the process
+running the switch is gone, abort lifts the fence itself.`,
+		Example: `  regionctl switch abort sw-20261125T021000-ab12cd --reason "lag alarm on a->b" --dir /tmp/lab`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
 				return fmt.Errorf("--reason: missing: say why the switch is aborted")
@@ -243,9 +249,10 @@ func newSwitchAbortCmd(g *globals) *cobra.Command {
 
 func newSwitchHistoryCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "history",
-		Short: "List finished switches: who, why, state, write-forbidden window",
-		Args:  cobra.NoArgs,
+		Use:     "history",
+		Short:   "List finished switches: who, why, state, write-forbidden window",
+		Example: `  regionctl switch history --dir /tmp/lab --json | jq '.[0].write_forbidden_ms'`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var a regiond.SwitchesAnswer

@@ -1,0 +1,342 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/router/traffic"
+)
+
+// SwitchOptions configures RunSwitch.
+type SwitchOptions struct {
+	// Dir is where the lab goes (a new or empty folder); empty: a
+	// temporary folder, removed afterwards.
+	Dir      string
+	Bin      lab.Binaries
+	Progress io.Writer
+	// Rate is the steady write load through the gateway (writes a second).
+	Rate float64
+	// Switches alternate a block of Buckets buckets from cell a1 to b1
+	// and back, while the load runs.
+	Switches int
+	Buckets  int
+	// Users write the load (ids 1..Users).
+	Users int
+}
+
+// DefaultSwitchOptions is the issue's benchmark: 20 switches of 64
+// buckets under 1,000 writes a second.
+func DefaultSwitchOptions() SwitchOptions {
+	return SwitchOptions{Rate: 1000, Switches: 20, Buckets: 64, Users: 2000}
+}
+
+// SwitchReport is what RunSwitch measured.
+type SwitchReport struct {
+	Options  SwitchOptions `json:"options"`
+	Switches []SwitchRun   `json:"switches"`
+	// Write-forbidden window per switch (fence commit to flip commit), ms.
+	WindowP50MS float64 `json:"window_p50_ms"`
+	WindowP99MS float64 `json:"window_p99_ms"`
+	WindowMaxMS float64 `json:"window_max_ms"`
+	// Total switch duration (request to done), ms.
+	TotalP50MS float64 `json:"total_p50_ms"`
+	// Load is what the clients saw; AchievedRate their acknowledged writes a second.
+	Load         *lab.LoadResult `json:"load"`
+	AchievedRate float64         `json:"achieved_rate"`
+	// Lost and Duplicated compare the clients' acknowledged repayments
+	// per user with the rows in every region after convergence.
+	Lost       int `json:"lost"`
+	Duplicated int `json:"duplicated"`
+	// Unknown is writes whose outcome the client could not learn (errors):
+	// they may or may not be in the tables.
+	Unknown int `json:"unknown"`
+}
+
+// SwitchRun is one switch of the benchmark.
+type SwitchRun struct {
+	ID               string `json:"id"`
+	Buckets          string `json:"buckets"`
+	To               string `json:"to"`
+	State            string `json:"state"`
+	WriteForbiddenMS int64  `json:"write_forbidden_ms"`
+	TotalMS          int64  `json:"total_ms"`
+	Error            string `json:"error,omitempty"`
+}
+
+// RunSwitch starts a two-region lab, writes a steady load through the
+// gateway, runs the switches one after the other, and checks that every
+// acknowledged write is in every region exactly once.
+func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.Switches <= 0 || o.Buckets <= 0 || o.Rate <= 0 || o.Users <= 0 {
+		return nil, errors.New("switches, buckets, rate and users must be positive")
+	}
+	dir := o.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "bench-switch-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	st, err := lab.Up(ctx, lab.Options{Dir: dir, Regions: []string{"a", "b"}, Bin: o.Bin, Progress: o.Progress})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = lab.Down(context.Background(), dir, io.Discard) }()
+	if o.Buckets*2 > st.Buckets/2 {
+		return nil, fmt.Errorf("buckets: %d per switch is too many: cell a1 owns %d", o.Buckets, st.Buckets/2)
+	}
+	tok, err := lab.ReadToken(dir)
+	if err != nil {
+		return nil, err
+	}
+	a, b := st.Regions[0], st.Regions[1]
+	if err := createSample(ctx, a.MySQLPort, b.MySQLPort); err != nil {
+		return nil, err
+	}
+	users := make([]int64, o.Users)
+	for i := range users {
+		users[i] = int64(i + 1)
+	}
+	gw := fmt.Sprintf("http://127.0.0.1:%d", a.GatewayPort)
+	fmt.Fprintf(o.Progress, "opening %d loans through the gateway\n", len(users))
+	if err := openLoansParallel(ctx, gw, users, 8); err != nil {
+		return nil, err
+	}
+
+	// The load runs until the switches are done.
+	lctx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	var res *lab.LoadResult
+	loadStart := time.Now()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		res = lab.Load{Gateway: gw, Users: users, Rate: o.Rate, Workers: 16, Duration: time.Hour, Retry: 20 * time.Millisecond}.Run(lctx)
+	}()
+	time.Sleep(2 * time.Second) // steady state before the first switch
+	api := &apiCaller{base: fmt.Sprintf("http://127.0.0.1:%d", a.APIPort), token: tok}
+	rep := &SwitchReport{Options: o}
+	var windows, totals []float64
+	for i := 0; i < o.Switches && ctx.Err() == nil; i++ {
+		block := (i / 2) % ((st.Buckets / 2) / o.Buckets)
+		to := "b1"
+		if i%2 == 1 {
+			to = "a1"
+		}
+		buckets := fmt.Sprintf("%d-%d", block*o.Buckets, block*o.Buckets+o.Buckets-1)
+		run, err := api.switchAndWait(ctx, buckets, to, fmt.Sprintf("bench switch %d of %d", i+1, o.Switches))
+		if err != nil {
+			stopLoad()
+			wg.Wait()
+			return nil, err
+		}
+		rep.Switches = append(rep.Switches, run)
+		windows = append(windows, float64(run.WriteForbiddenMS))
+		totals = append(totals, float64(run.TotalMS))
+		fmt.Fprintf(o.Progress, "switch %2d: buckets %s -> %s %s, write-forbidden %d ms, total %d ms\n", i+1, buckets, to, run.State, run.WriteForbiddenMS, run.TotalMS)
+		time.Sleep(500 * time.Millisecond)
+	}
+	stopLoad()
+	wg.Wait()
+	rep.Load = res
+	rep.AchievedRate = float64(res.Acked) / time.Since(loadStart).Seconds()
+	rep.WindowP50MS, rep.WindowP99MS, rep.WindowMaxMS = Percentile(windows, 50), Percentile(windows, 99), Percentile(windows, 100)
+	rep.TotalP50MS = Percentile(totals, 50)
+	rep.Unknown = res.Failed
+	fmt.Fprintf(o.Progress, "load: %d acknowledged, %d refused and retried, %d failed; checking every region\n", res.Acked, res.Refused, res.Failed)
+	lost, dup, err := checkLedger(ctx, st, res.PerUser, res.Failed)
+	if err != nil {
+		return nil, err
+	}
+	rep.Lost, rep.Duplicated = lost, dup
+	return rep, nil
+}
+
+// createSample creates the sample schema in a and waits until b has it.
+func createSample(ctx context.Context, portA, portB int) error {
+	dbA, err := lab.OpenMySQL(portA, "")
+	if err != nil {
+		return err
+	}
+	defer dbA.Close()
+	for _, q := range lab.SampleSchema {
+		if _, err := dbA.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	dbB, err := lab.OpenMySQL(portB, "")
+	if err != nil {
+		return err
+	}
+	defer dbB.Close()
+	return waitUntil(ctx, 60*time.Second, func() bool {
+		var n int
+		return dbB.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ?", lab.SampleDatabase).Scan(&n) == nil && n == 3
+	})
+}
+
+func openLoansParallel(ctx context.Context, gw string, users []int64, workers int) error {
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []int64
+			for i := w; i < len(users); i += workers {
+				mine = append(mine, users[i])
+			}
+			errs[w] = lab.OpenLoans(ctx, gw, mine)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// checkLedger waits until every region has the same number of
+// repayments, then compares each user's with the clients' count.
+func checkLedger(ctx context.Context, st *lab.State, acked map[int64]int, unknown int) (lost, dup int, err error) {
+	var per []map[int64]int
+	err = waitUntil(ctx, 2*time.Minute, func() bool {
+		per = per[:0]
+		total := -1
+		for _, r := range st.Regions {
+			db, err := lab.OpenMySQL(r.MySQLPort, lab.SampleDatabase)
+			if err != nil {
+				return false
+			}
+			m, err := repayments(ctx, db)
+			db.Close()
+			if err != nil {
+				return false
+			}
+			n := 0
+			for _, c := range m {
+				n += c
+			}
+			if total >= 0 && n != total {
+				return false
+			}
+			total = n
+			per = append(per, m)
+		}
+		want := 0
+		for _, c := range acked {
+			want += c
+		}
+		return total >= want
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("regions did not converge to the acknowledged writes: %w", err)
+	}
+	for _, m := range per {
+		for u, c := range acked {
+			if m[u] < c {
+				lost += c - m[u]
+			}
+		}
+		for u, c := range m {
+			if c > acked[u] {
+				dup += c - acked[u]
+			}
+		}
+	}
+	dup = max(dup-unknown*len(per), 0) // a failed write may have landed
+	return lost, dup, nil
+}
+
+func repayments(ctx context.Context, db *sql.DB) (map[int64]int, error) {
+	rows, err := db.QueryContext(ctx, "SELECT user_id, COUNT(*) FROM ledger_entries WHERE kind = 'repay' GROUP BY user_id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := map[int64]int{}
+	for rows.Next() {
+		var u int64
+		var c int
+		if err := rows.Scan(&u, &c); err != nil {
+			return nil, err
+		}
+		m[u] = c
+	}
+	return m, rows.Err()
+}
+
+func waitUntil(ctx context.Context, d time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not after %s", d)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// apiCaller starts switches through a regiond's API.
+type apiCaller struct {
+	base, token string
+}
+
+func (c *apiCaller) do(ctx context.Context, method, path string, body, v any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, b)
+	}
+	return json.Unmarshal(b, v)
+}
+
+func (c *apiCaller) switchAndWait(ctx context.Context, buckets, to, reason string) (SwitchRun, error) {
+	var rec traffic.Record
+	if err := c.do(ctx, "POST", "/v1/switches", traffic.Request{Buckets: buckets, To: to, Reason: reason}, &rec); err != nil {
+		return SwitchRun{}, err
+	}
+	for rec.State == traffic.Running {
+		select {
+		case <-ctx.Done():
+			return SwitchRun{}, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if err := c.do(ctx, "GET", "/v1/switches/"+rec.ID, nil, &rec); err != nil {
+			return SwitchRun{}, err
+		}
+	}
+	return SwitchRun{ID: rec.ID, Buckets: buckets, To: to, State: rec.State, WriteForbiddenMS: rec.WriteForbiddenMS,
+		TotalMS: rec.Ended.Sub(rec.Started).Milliseconds(), Error: rec.Error}, nil
+}

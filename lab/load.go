@@ -1,0 +1,159 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Load writes repayments for a set of users through a gateway, at a
+// steady rate, the way an application's clients would: a write refused
+// with 503 (its bucket is fenced by a traffic switch) is retried after
+// Retry-After, as clients are told to. It keeps the client-side history
+// a checker needs: every acknowledged write per user.
+type Load struct {
+	// Gateway is the base URL of a gateway (any region's).
+	Gateway string
+	Users   []int64
+	// Rate is writes a second over all workers; Workers write at once.
+	Rate    float64
+	Workers int
+	// Duration bounds the load; it also ends with ctx.
+	Duration time.Duration
+	// Retry is the pause before retrying a refused write (default: the
+	// answer's Retry-After, at most 1s; short values measure fences finely).
+	Retry time.Duration
+}
+
+// LoadResult is what the clients saw.
+type LoadResult struct {
+	// Acked counts writes the app acknowledged; Refused the 503 answers
+	// (each retried); Failed other errors (not retried).
+	Acked   int `json:"acked"`
+	Refused int `json:"refused"`
+	Failed  int `json:"failed"`
+	// PerUser counts acknowledged repayments by user.
+	PerUser map[int64]int `json:"-"`
+	// ByRegion counts acknowledged writes by the region that served them.
+	ByRegion map[string]int `json:"by_region"`
+	// LongestBlockMS is the longest time one write waited, refused,
+	// before it was acknowledged: what a user saw of a fence.
+	LongestBlockMS int64    `json:"longest_block_ms"`
+	Errors         []string `json:"errors,omitempty"`
+}
+
+// OpenLoans creates the users through the gateway, each in its home cell.
+func OpenLoans(ctx context.Context, gateway string, users []int64) error {
+	for _, u := range users {
+		code, body, _, err := post(ctx, gateway, u, "loans", `{"principal_cents": 100000}`)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusCreated {
+			return fmt.Errorf("open loan of user %d: %d %s", u, code, body)
+		}
+	}
+	return nil
+}
+
+// post sends one write through the gateway and returns the status, the
+// body, the region that served it.
+func post(ctx context.Context, gateway string, user int64, what, body string) (int, string, string, error) {
+	url := fmt.Sprintf("%s/users/%d/%s", strings.TrimSuffix(gateway, "/"), user, what)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return 0, "", "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-User-Id", strconv.FormatInt(user, 10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, string(b), resp.Header.Get("X-App-Region"), nil
+}
+
+// Run writes until Duration passes or ctx ends.
+func (l Load) Run(ctx context.Context) *LoadResult {
+	if l.Workers <= 0 {
+		l.Workers = 8
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.Duration)
+	defer cancel()
+	res := &LoadResult{PerUser: map[int64]int{}, ByRegion: map[string]int{}}
+	var mu sync.Mutex
+	interval := time.Duration(float64(time.Second) * float64(l.Workers) / l.Rate)
+	var wg sync.WaitGroup
+	for w := 0; w < l.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for i := w; ctx.Err() == nil; i += l.Workers {
+				u := l.Users[i%len(l.Users)]
+				start := time.Now()
+				for ctx.Err() == nil {
+					code, body, region, err := post(ctx, l.Gateway, u, "repayments", `{"amount_cents": 100}`)
+					mu.Lock()
+					switch {
+					case err != nil:
+						if ctx.Err() == nil {
+							res.Failed++
+							res.Errors = appendCapped(res.Errors, err.Error())
+						}
+					case code == http.StatusCreated:
+						res.Acked++
+						res.PerUser[u]++
+						res.ByRegion[region]++
+						res.LongestBlockMS = max(res.LongestBlockMS, time.Since(start).Milliseconds())
+					case code == http.StatusServiceUnavailable:
+						res.Refused++
+					default:
+						res.Failed++
+						res.Errors = appendCapped(res.Errors, fmt.Sprintf("user %d: %d %s", u, code, strings.TrimSpace(body)))
+					}
+					mu.Unlock()
+					if code != http.StatusServiceUnavailable {
+						break
+					}
+					pause := l.Retry
+					if pause == 0 {
+						pause = time.Second
+						var rb struct {
+							RetryAfter int `json:"retry_after_seconds"`
+						}
+						if json.Unmarshal([]byte(body), &rb) == nil && rb.RetryAfter > 0 {
+							pause = min(pause, time.Duration(rb.RetryAfter)*time.Second)
+						}
+					}
+					select {
+					case <-ctx.Done():
+					case <-time.After(pause):
+					}
+				}
+				select {
+				case <-ctx.Done():
+				case <-tick.C:
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
+func appendCapped(s []string, e string) []string {
+	if len(s) < 10 {
+		return append(s, e)
+	}
+	return s
+}
