@@ -1,6 +1,7 @@
 package regionctl
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,7 +20,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure the platform on this machine against MariaDB's own replication",
 	}
-	cmd.AddCommand(newBenchReplicationCmd(g))
+	cmd.AddCommand(newBenchReplicationCmd(g), newBenchSwitchCmd(g))
 	return cmd
 }
 
@@ -83,5 +84,64 @@ changes the figures: the load average before and after each run is shown.`,
 	f.Float64Var(&o.Rate, "rate", 0, "cap on transactions a second over all threads (0: as fast as the source goes)")
 	f.StringSliceVar(&o.Runs, "runs", bench.AllRuns(), "runs to do, comma-separated")
 	f.DurationVar(&o.SettleTimeout, "settle-timeout", 10*time.Minute, "longest wait for a target to catch up")
+	return cmd
+}
+
+func newBenchSwitchCmd(g *globals) *cobra.Command {
+	o := bench.DefaultSwitchOptions()
+	cmd := &cobra.Command{
+		Use:   "switch [--switches 20] [--buckets 64] [--rate 1000]",
+		Short: "Traffic switches under a steady write load: write-forbidden window and no lost or doubled write",
+		Long: `switch starts a fresh two-region lab, opens --users loans through region a's
+gateway, then writes repayments through the gateway at --rate a second
+(clients retry a refused write every 20 ms, as told by the 503), and runs
+--switches traffic switches one after the other, each moving a block of
+--buckets buckets from cell a1 to b1 and the next back again.
+
+It reports each switch's write-forbidden window (fence commit to flip
+commit: p50, p99, max), its total duration, what the clients saw (writes
+acknowledged, refused and retried, the longest a write waited), and, after
+the regions converge, every acknowledged repayment missing from a region
+(lost) or present twice (duplicated). A lost or duplicated write fails the
+command (exit 1).`,
+		Example: `  make build
+  bin/regionctl bench switch --json
+  bin/regionctl bench switch --switches 4 --rate 200 --users 200`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.Dir, o.Progress = g.dir, g.progress()
+			bin, err := lab.FindBinaries()
+			if err != nil {
+				return err
+			}
+			o.Bin = bin
+			rep, err := bench.RunSwitch(ctx, o)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				err = g.printJSON(rep)
+			} else {
+				fmt.Fprintf(g.out, "%d switches of %d buckets under %.0f writes/s (achieved %.0f): write-forbidden p50 %.0f ms, p99 %.0f ms, max %.0f ms; switch total p50 %.0f ms\n",
+					len(rep.Switches), o.Buckets, o.Rate, rep.AchievedRate, rep.WindowP50MS, rep.WindowP99MS, rep.WindowMaxMS, rep.TotalP50MS)
+				fmt.Fprintf(g.out, "clients: %d acknowledged, %d refused and retried, %d failed, longest wait %d ms; lost %d, duplicated %d\n",
+					rep.Load.Acked, rep.Load.Refused, rep.Load.Failed, rep.Load.LongestBlockMS, rep.Lost, rep.Duplicated)
+			}
+			if err != nil {
+				return err
+			}
+			if rep.Lost > 0 || rep.Duplicated > 0 {
+				return errSilent{fmt.Errorf("%d writes lost, %d duplicated", rep.Lost, rep.Duplicated)}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Switches, "switches", o.Switches, "switches to run")
+	f.IntVar(&o.Buckets, "buckets", o.Buckets, "buckets moved by each switch")
+	f.Float64Var(&o.Rate, "rate", o.Rate, "writes a second through the gateway")
+	f.IntVar(&o.Users, "users", o.Users, "users writing")
 	return cmd
 }
