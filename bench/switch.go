@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,7 +159,7 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 	rep.TotalP50MS = Percentile(totals, 50)
 	rep.Unknown = res.Failed
 	fmt.Fprintf(o.Progress, "load: %d acknowledged, %d refused and retried, %d failed; checking every region\n", res.Acked, res.Refused, res.Failed)
-	lost, dup, err := checkLedger(ctx, st, res.PerUser, res.Failed)
+	lost, dup, err := res.Verify(ctx, st, 2*time.Minute)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +184,7 @@ func createSample(ctx context.Context, portA, portB int) error {
 		return err
 	}
 	defer dbB.Close()
-	return waitUntil(ctx, 60*time.Second, func() bool {
+	return lab.WaitUntil(ctx, 60*time.Second, func() bool {
 		var n int
 		return dbB.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ?", lab.SampleDatabase).Scan(&n) == nil && n == 3
 	})
@@ -207,91 +206,6 @@ func openLoansParallel(ctx context.Context, gw string, users []int64, workers in
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// checkLedger waits until every region has the same number of
-// repayments, then compares each user's with the clients' count.
-func checkLedger(ctx context.Context, st *lab.State, acked map[int64]int, unknown int) (lost, dup int, err error) {
-	var per []map[int64]int
-	err = waitUntil(ctx, 2*time.Minute, func() bool {
-		per = per[:0]
-		total := -1
-		for _, r := range st.Regions {
-			db, err := lab.OpenMySQL(r.MySQLPort, lab.SampleDatabase)
-			if err != nil {
-				return false
-			}
-			m, err := repayments(ctx, db)
-			db.Close()
-			if err != nil {
-				return false
-			}
-			n := 0
-			for _, c := range m {
-				n += c
-			}
-			if total >= 0 && n != total {
-				return false
-			}
-			total = n
-			per = append(per, m)
-		}
-		want := 0
-		for _, c := range acked {
-			want += c
-		}
-		return total >= want
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("regions did not converge to the acknowledged writes: %w", err)
-	}
-	for _, m := range per {
-		for u, c := range acked {
-			if m[u] < c {
-				lost += c - m[u]
-			}
-		}
-		for u, c := range m {
-			if c > acked[u] {
-				dup += c - acked[u]
-			}
-		}
-	}
-	dup = max(dup-unknown*len(per), 0) // a failed write may have landed
-	return lost, dup, nil
-}
-
-func repayments(ctx context.Context, db *sql.DB) (map[int64]int, error) {
-	rows, err := db.QueryContext(ctx, "SELECT user_id, COUNT(*) FROM ledger_entries WHERE kind = 'repay' GROUP BY user_id")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	m := map[int64]int{}
-	for rows.Next() {
-		var u int64
-		var c int
-		if err := rows.Scan(&u, &c); err != nil {
-			return nil, err
-		}
-		m[u] = c
-	}
-	return m, rows.Err()
-}
-
-func waitUntil(ctx context.Context, d time.Duration, ok func() bool) error {
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not after %s", d)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // apiCaller starts switches through a regiond's API.

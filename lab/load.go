@@ -157,3 +157,95 @@ func appendCapped(s []string, e string) []string {
 	}
 	return s
 }
+
+// Verify waits (up to timeout) until every region holds the same number
+// of repayments, at least as many as were acknowledged, then compares
+// each user's rows in each region with the clients' history. Lost counts
+// acknowledged repayments missing from a region; duplicated counts rows
+// beyond what was acknowledged, less the writes whose outcome the client
+// never learnt (Failed: they may have landed).
+func (r *LoadResult) Verify(ctx context.Context, st *State, timeout time.Duration) (lost, duplicated int, err error) {
+	want := 0
+	for _, c := range r.PerUser {
+		want += c
+	}
+	var per []map[int64]int
+	err = WaitUntil(ctx, timeout, func() bool {
+		per = per[:0]
+		total := -1
+		for _, reg := range st.Regions {
+			m, err := repayments(ctx, reg.MySQLPort)
+			if err != nil {
+				return false
+			}
+			n := 0
+			for _, c := range m {
+				n += c
+			}
+			if total >= 0 && n != total {
+				return false
+			}
+			total = n
+			per = append(per, m)
+		}
+		return total >= want
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("the regions did not converge to the %d acknowledged repayments: %w", want, err)
+	}
+	for _, m := range per {
+		extra := 0
+		for u, c := range r.PerUser {
+			if m[u] < c {
+				lost += c - m[u]
+			}
+		}
+		for u, c := range m {
+			if c > r.PerUser[u] {
+				extra += c - r.PerUser[u]
+			}
+		}
+		duplicated += max(extra-r.Failed, 0)
+	}
+	return lost, duplicated, nil
+}
+
+// repayments counts the repayment rows of each user in a region.
+func repayments(ctx context.Context, port int) (map[int64]int, error) {
+	db, err := OpenMySQL(port, SampleDatabase)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, "SELECT user_id, COUNT(*) FROM ledger_entries WHERE kind = 'repay' GROUP BY user_id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := map[int64]int{}
+	for rows.Next() {
+		var u int64
+		var c int
+		if err := rows.Scan(&u, &c); err != nil {
+			return nil, err
+		}
+		m[u] = c
+	}
+	return m, rows.Err()
+}
+
+// WaitUntil polls ok every 200ms until it holds, timeout passes or ctx ends.
+func WaitUntil(ctx context.Context, timeout time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not after %s", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return nil
+}
