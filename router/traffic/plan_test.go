@@ -1,6 +1,8 @@
 package traffic
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +71,37 @@ func TestCheckRefusesWithTheField(t *testing.T) {
 	r, err := s.check(Request{Buckets: "0-3,12", To: "b1", Reason: "r"}, tb)
 	if err != nil || r.count != 5 || r.Stages[0] != 100 {
 		t.Fatalf("a good request: %+v %v", r, err)
+	}
+}
+
+// links is a fixed answer about replication, for the guard's decision.
+type links map[string]Link
+
+func (l links) Position(context.Context, string) (string, error) { return "1-1-10", nil }
+func (l links) Link(_ context.Context, from, to string) (Link, error) {
+	if x, ok := l[from+"->"+to]; ok {
+		return x, nil
+	}
+	return Link{}, errors.New("regiond b: connection refused")
+}
+func (l links) Covers(_, a, b string) (bool, error) { return a == b, nil }
+
+func TestGuardRefusesLagAndBrokenLinks(t *testing.T) {
+	for _, tc := range []struct {
+		l    links
+		want string
+	}{
+		{links{"a->b": {State: "running", LagSeconds: 0.2}}, ""},
+		{links{"a->b": {State: "running", LagSeconds: 7.5}}, "guard: link a->b is 7.5s behind, above router.max_lag 5s"},
+		{links{"a->b": {State: "halted", Error: "partition 3: unknown table"}}, "guard: link a->b is halted (partition 3: unknown table)"},
+		{links{}, "guard: link a->b: regiond b: connection refused"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Replication = tc.l
+		s := &Switcher{cfg: cfg}
+		err := s.guard(context.Background(), []string{"a"}, "b")
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%v: got %v, want %q", tc.l, err, tc.want)
+		}
 	}
 }
