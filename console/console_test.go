@@ -22,9 +22,9 @@ import (
 
 func TestMain(m *testing.M) { labtest.Main(m) }
 
-// EnvScreenshot, when set, names a file that also gets the test's
-// screenshot of the console (docs/console.png is made this way).
-const EnvScreenshot = "REGION_CONSOLE_SCREENSHOT"
+// EnvScreenshots, when set, names a folder that also gets the test's
+// screenshots of the console (docs/console.png is console-operator.png).
+const EnvScreenshots = "REGION_CONSOLE_SCREENSHOTS"
 
 // TestConsole drives the console of a real two-region lab in headless
 // Chromium: an operator logs in, sees regions, lag and the bucket map,
@@ -115,10 +115,13 @@ func testSwitch(t *testing.T, ctx context.Context) {
 		document.querySelector('#preview-out .summary') !== null &&
 		document.querySelector('#preview-out .summary').textContent.includes('move 64 buckets') &&
 		document.querySelector('#preview-moves tbody').textContent.includes('a1') &&
+		document.querySelector('#preview-links tbody').textContent.includes('a → b') &&
+		document.querySelector('#preview-links tbody').textContent.includes('running') &&
 		!document.getElementById('confirm').disabled`)
 	if err := eval[string](t, ctx, `document.getElementById('switch-error').textContent`); err != "" {
 		t.Fatalf("preview: %s", err)
 	}
+	screenshot(t, ctx, "console-preview.png")
 	// Nothing moved yet.
 	if n := eval[int](t, ctx, `document.querySelectorAll('#map .bucket[data-cell="b1"]').length`); n != 512 {
 		t.Fatalf("after the preview b1 owns %d buckets, want 512: a preview must change nothing", n)
@@ -249,7 +252,7 @@ func wait(t *testing.T, ctx context.Context, what, cond string) {
 }
 
 // screenshot saves the whole page to the test's temporary folder, and to
-// $REGION_CONSOLE_SCREENSHOT when that is set.
+// the folder $REGION_CONSOLE_SCREENSHOTS when that is set.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -262,8 +265,8 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 		t.Error(err)
 	}
 	t.Logf("screenshot %s", p)
-	if dst := os.Getenv(EnvScreenshot); dst != "" && !strings.Contains(name, "failed") && strings.Contains(name, "operator") {
-		if err := os.WriteFile(dst, png, 0o644); err != nil {
+	if dir := os.Getenv(EnvScreenshots); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 			t.Error(err)
 		}
 	}
