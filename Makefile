@@ -11,11 +11,13 @@ TEST_TIMEOUT ?= 15m
 
 all: build
 
-## deps: install the system packages the lab and tests need (Debian/Ubuntu).
+## deps: install the system packages the lab and tests need (Debian/Ubuntu):
+## MariaDB for the lab, Chromium for the console's browser test.
 deps:
 	@missing=""; \
 	command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing="$$missing mariadb-server"; \
 	command -v mariadb >/dev/null 2>&1 || missing="$$missing mariadb-client"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

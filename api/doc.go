@@ -25,4 +25,9 @@
 // cross-origin browser request, 404 for an unknown route. Errors are JSON
 // ({"error": ..., "hint": ...}). Token secrets never reach the log or the
 // audit log.
+//
+// A browser console registers its page with HandlePublic, which needs no
+// token but is audited like the rest, and its login and logout with
+// LoginHandler and LogoutHandler: login checks a posted token and keeps
+// it in the HttpOnly CookieName cookie, which later requests present.
 package api

@@ -20,6 +20,8 @@ const maxAuditPath = 512
 // serveProtected is the middleware of every route but /healthz and
 // /metrics: it authenticates, refuses cross-origin browser requests,
 // routes, recovers panics, and records metrics and one audit record.
+// Public routes (HandlePublic) are served without a token, and with the
+// caller's identity when the request carries a valid one anyway.
 func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(r.Context())
@@ -31,20 +33,32 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request) {
 
 	id, ok := s.authenticate(r)
 	route := "unauthenticated"
-	if ok {
-		ctx = context.WithValue(ctx, callerKey{}, id)
+	_, public := s.public.Handler(r)
+	switch {
+	case public != "":
+		route = public
+	case ok:
 		if _, p := s.mux.Handler(r); p != "" && p != "/" {
 			route = p
 		} else {
 			route = "other"
 		}
 	}
+	if ok {
+		ctx = context.WithValue(ctx, callerKey{}, id)
+	}
+	// A login handler names who logged in through this.
+	login := &loginResult{}
+	ctx = context.WithValue(ctx, loginKey{}, login)
 	r = r.WithContext(ctx)
 	// Deferred so that a request aborted by a panic is recorded too.
 	defer func() {
 		code := sw.result()
 		s.metrics.requests.WithLabelValues(methodLabel(r.Method), route, code).Inc()
 		s.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		if login.ok {
+			id, ok = login.id, true
+		}
 		actor := id.Name
 		if !ok {
 			actor = "anonymous"
@@ -57,7 +71,7 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	if !ok {
+	if !ok && public == "" {
 		s.metrics.authFailures.Inc()
 		sw.Header().Set("WWW-Authenticate", "Bearer")
 		sw.Header().Set("Connection", "close") // do not read the body of a stranger
@@ -74,13 +88,17 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(sw, r.Body, maxBodyBytes)
-	s.serve(sw, r)
+	if public != "" {
+		s.serve(sw, r, s.public)
+		return
+	}
+	s.serve(sw, r, s.mux)
 }
 
 // serve runs the route. A panic becomes a 500 and an error log; if the
 // response had begun, the connection is aborted so that the client does
 // not take a truncated response for a whole one.
-func (s *Server) serve(w *statusWriter, r *http.Request) {
+func (s *Server) serve(w *statusWriter, r *http.Request, mux *http.ServeMux) {
 	defer func() {
 		p := recover()
 		if p == nil {
@@ -97,7 +115,7 @@ func (s *Server) serve(w *statusWriter, r *http.Request) {
 		}
 		WriteError(w, http.StatusInternalServerError, "internal error", "see the regiond log")
 	}()
-	s.mux.ServeHTTP(w, r)
+	mux.ServeHTTP(w, r)
 }
 
 func (s *Server) track(w *statusWriter) {

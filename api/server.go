@@ -26,6 +26,7 @@ type Server struct {
 	metrics *metrics
 	root    *http.ServeMux // /healthz, /metrics, and "/" through the auth middleware
 	mux     *http.ServeMux // the token-protected routes
+	public  *http.ServeMux // routes that need no token (HandlePublic)
 	csrf    *http.CrossOriginProtection
 
 	started atomic.Bool
@@ -61,6 +62,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		creds:   credentials(cfg.Tokens),
 		root:    http.NewServeMux(),
 		mux:     http.NewServeMux(),
+		public:  http.NewServeMux(),
 		csrf:    http.NewCrossOriginProtection(),
 		ready:   make(chan struct{}),
 		stopped: make(chan struct{}),

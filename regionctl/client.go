@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/config"
-	"github.com/regionplatform/region/dial"
+	"github.com/regionplatform/region/regiond"
 )
 
 // apiClient calls regiond APIs with the operator's token.
@@ -25,20 +25,11 @@ func (g *globals) client(cfg *config.Config) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	for _, r := range cfg.Regions {
-		if r.APITLS.CertFile != "" {
-			// The API's own certificate is checked against the system
-			// roots; a private CA is trusted through the etcd TLS CA file.
-			tc, err := dial.TLSConfig(cfg, "etcd.tls", cfg.Etcd.TLS)
-			if err != nil {
-				return nil, err
-			}
-			tr.TLSClientConfig = tc
-			break
-		}
+	c, err := regiond.NewAPIClient(cfg, 10*time.Second)
+	if err != nil {
+		return nil, err
 	}
-	return &apiClient{token: tok, http: &http.Client{Timeout: 10 * time.Second, Transport: tr}}, nil
+	return &apiClient{token: tok, http: c}, nil
 }
 
 // getJSON GETs url into v; API errors come back with the server's message.

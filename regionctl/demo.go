@@ -153,7 +153,7 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 	rep, err := g.status(ctx)
 	// Dependencies are checked every 2s, and a link's watermark moves with
 	// capture's heartbeats (every 250ms): give both a moment.
-	for deadline := time.Now().Add(15 * time.Second); err == nil && !(rep.healthy() && rep.caughtUp()) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(15 * time.Second); err == nil && !(rep.Healthy() && rep.CaughtUp()) && time.Now().Before(deadline); {
 		time.Sleep(250 * time.Millisecond)
 		rep, err = g.status(ctx)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -14,18 +13,10 @@ import (
 )
 
 // RegionStatus is one region's answer to `regionctl status`.
-type RegionStatus struct {
-	Region string          `json:"region"`
-	API    string          `json:"api"`
-	Error  string          `json:"error,omitempty"`
-	Status *regiond.Status `json:"status,omitempty"`
-}
+type RegionStatus = regiond.RegionStatus
 
 // StatusReport is what `regionctl status --json` prints.
-type StatusReport struct {
-	Deployment string         `json:"deployment"`
-	Regions    []RegionStatus `json:"regions"`
-}
+type StatusReport = regiond.Overview
 
 func newStatusCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
@@ -53,43 +44,12 @@ capture or link is not running.`,
 			if err != nil {
 				return err
 			}
-			if !rep.healthy() {
+			if !rep.Healthy() {
 				return errSilent{fmt.Errorf("not every region is healthy")}
 			}
 			return nil
 		},
 	}
-}
-
-// healthy is true when every region answers with healthy dependencies,
-// a running capture and running links.
-func (rep *StatusReport) healthy() bool {
-	for _, r := range rep.Regions {
-		if r.Error != "" || r.Status == nil || !r.Status.Healthy || !r.Status.Capture.Running {
-			return false
-		}
-		for _, l := range r.Status.Links {
-			if l.State != "running" {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// caughtUp is true when every link has applied all its source published.
-func (rep *StatusReport) caughtUp() bool {
-	for _, r := range rep.Regions {
-		if r.Status == nil {
-			return false
-		}
-		for _, l := range r.Status.Links {
-			if l.LagTxns > 0 || l.AppliedSeq < l.PublishedSeq {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func (g *globals) status(ctx context.Context) (*StatusReport, error) {
@@ -101,23 +61,7 @@ func (g *globals) status(ctx context.Context) (*StatusReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &StatusReport{Deployment: cfg.Name, Regions: make([]RegionStatus, len(cfg.Regions))}
-	var wg sync.WaitGroup
-	for i, r := range cfg.Regions {
-		rep.Regions[i] = RegionStatus{Region: r.Name, API: r.URL}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var st regiond.Status
-			if err := c.getJSON(ctx, r.URL+"/v1/status", &st); err != nil {
-				rep.Regions[i].Error = err.Error()
-				return
-			}
-			rep.Regions[i].Status = &st
-		}()
-	}
-	wg.Wait()
-	return rep, nil
+	return regiond.FetchOverview(ctx, c.http, cfg, c.token), nil
 }
 
 func printStatus(g *globals, rep *StatusReport) {

@@ -187,6 +187,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) routes() {
 	d.api.HandleFunc("GET /v1/status", api.RoleViewer, d.handleStatus)
 	d.routeRoutes()
+	d.consoleRoutes()
 }
 
 // Status is the body of GET /v1/status.
