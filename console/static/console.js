@@ -407,20 +407,11 @@ function renderPreview(p) {
       el('tbody', {}, (p.moves || []).map((m) => el('tr', {}, el('td', {}, m.cell), el('td', {}, m.region), el('td', {}, m.buckets), el('td', { class: 'num' }, m.count))))),
     el('table', { id: 'preview-links' },
       el('thead', {}, el('tr', {}, el('th', {}, 'link to wait for'), el('th', {}, 'state'), el('th', {}, 'lag'), el('th', {}, 'txns behind'))),
-      el('tbody', {}, (p.links || []).map(linkOf).map((l) => el('tr', {}, el('td', {}, `${l.from} → ${l.to}`),
+      el('tbody', {}, (p.links || []).map((l) => el('tr', {}, el('td', {}, `${l.from} → ${l.to}`),
         el('td', {}, el('span', { class: 'badge ' + (l.state === 'running' ? 'ok' : 'bad'), title: l.error || '' }, l.state)),
         el('td', { class: 'num' }, `${(l.lag_seconds || 0).toFixed(2)} s`), el('td', { class: 'num' }, l.lag_txns || 0))))),
     ...(p.warnings || []).map((w) => el('p', { class: 'badge warn' }, '⚠ ' + w)),
     el('p', { class: 'muted' }, 'Nothing has changed yet. Confirm to start the switch; changing the form discards this preview.'));
-}
-
-// linkOf reads a preview's link whether its fields are snake_case, as
-// the API contract says, or Go's field names, as router/traffic.Link
-// encodes today.
-function linkOf(l) {
-  const v = (a, b) => (l[a] !== undefined ? l[a] : l[b]);
-  return { from: v('from', 'From'), to: v('to', 'To'), state: v('state', 'State'), error: v('error', 'Error'),
-    lag_seconds: v('lag_seconds', 'LagSeconds'), lag_txns: v('lag_txns', 'LagTxns') };
 }
 
 async function confirmSwitch() {

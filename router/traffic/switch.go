@@ -36,14 +36,15 @@ var ErrNotFound = errors.New("no such switch")
 
 // Link is a replication link's progress, as the switch needs it.
 type Link struct {
-	From, To string
+	From string `json:"from"`
+	To   string `json:"to"`
 	// State is running, halted, starting, stopped or failed.
-	State string
-	Error string
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
 	// AppliedGTID is the source GTID set everything up to which is applied.
-	AppliedGTID string
-	LagSeconds  float64
-	LagTxns     uint64
+	AppliedGTID string  `json:"applied_gtid"`
+	LagSeconds  float64 `json:"lag_seconds"`
+	LagTxns     uint64  `json:"lag_txns"`
 }
 
 // Replication is what a switch needs to know of replication. Calls may
