@@ -7,17 +7,25 @@ LDFLAGS := -X github.com/regionplatform/region/regiond.Version=$(VERSION)
 # The default suite; long soaks have their own targets.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all deps build demo demo-down test test-unit vet fmt clean
+.PHONY: all deps test-deps install build demo demo-down test test-unit vet fmt clean
 
 all: build
 
-## deps: install the system packages the lab and tests need (Debian/Ubuntu):
-## MariaDB for the lab, Chromium for the console's browser test.
+## deps: install the system packages the lab needs (Debian/Ubuntu): MariaDB.
+## test-deps: also Chromium, for the console's browser test.
 deps:
+	@$(MAKE) --no-print-directory install PKGS="mariadb"
+
+test-deps:
+	@$(MAKE) --no-print-directory install PKGS="mariadb chromium"
+
+install:
 	@missing=""; \
+	case " $(PKGS) " in *" mariadb "*) \
 	command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing="$$missing mariadb-server"; \
-	command -v mariadb >/dev/null 2>&1 || missing="$$missing mariadb-client"; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v mariadb >/dev/null 2>&1 || missing="$$missing mariadb-client";; esac; \
+	case " $(PKGS) " in *" chromium "*) \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium";; esac; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -38,7 +46,7 @@ demo-down:
 	$(BIN)/regionctl lab down --dir $(CURDIR)/lab-demo
 
 ## test: the default suite (real MariaDB, broker, etcd and regiond processes).
-test: deps build
+test: test-deps build
 	REGION_BIN=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## test-unit: only the packages that need no servers.
