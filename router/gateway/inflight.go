@@ -1,0 +1,157 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Inflight counts the writes a gateway has admitted and not yet finished,
+// by generation, so that Settle can wait for every write admitted under
+// an older routing table. Pass its Settle as router.Config.Settle: the
+// router then reports epoch E applied in etcd only once no write routed
+// by a table older than E is still running, which is what a traffic
+// switch waits for before it flips fenced buckets.
+//
+// How it is cheap and still exact: a write enters the current generation
+// (one atomic load, one atomic add) BEFORE it asks the router for its
+// route, and leaves it when it ends. Settle(E) runs after the router has
+// published E; it installs a new generation and waits for every older one
+// to drain. A write whose route came from a table older than E looked up
+// its route before E was published, so it entered before Settle(E)
+// swapped generations: it is in a generation Settle(E) waits for. Writes
+// routed by E itself may also be waited for (they can land in the old
+// generation); that only makes Settle wait a little more, never less.
+//
+// enter/leave may run on any number of goroutines; Settle calls are
+// serialised.
+type Inflight struct {
+	cur   atomic.Pointer[generation]
+	bound time.Duration
+	log   *slog.Logger
+
+	mu        sync.Mutex
+	installed uint64        // epoch of the generation in cur
+	retired   []*generation // swapped out, not yet seen drained
+	timeouts  atomic.Uint64
+}
+
+// generation is the set of writes admitted between two Settle calls.
+type generation struct {
+	n       atomic.Int64
+	retired atomic.Bool
+	closed  atomic.Bool
+	done    chan struct{} // closed once retired and drained
+	epoch   uint64
+}
+
+// DefaultSettleBound is how long Settle waits for old writes by default.
+const DefaultSettleBound = 10 * time.Second
+
+// NewInflight returns a tracker whose Settle waits at most bound (default
+// DefaultSettleBound) and then logs a warning to log and returns.
+func NewInflight(bound time.Duration, log *slog.Logger) *Inflight {
+	if bound <= 0 {
+		bound = DefaultSettleBound
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	f := &Inflight{bound: bound, log: log}
+	f.cur.Store(newGeneration(0))
+	return f
+}
+
+func newGeneration(epoch uint64) *generation {
+	return &generation{done: make(chan struct{}), epoch: epoch}
+}
+
+// enter counts one write as running; the caller must call leave on the
+// returned generation when the write ends. It does not allocate.
+func (f *Inflight) enter() *generation {
+	g := f.cur.Load()
+	g.n.Add(1)
+	return g
+}
+
+func (g *generation) leave() {
+	if g.n.Add(-1) == 0 && g.retired.Load() {
+		g.finish()
+	}
+}
+
+// retire marks g swapped out; from now on its count only falls to zero
+// for good (writes entering it late are routed by the newer table).
+func (g *generation) retire() {
+	g.retired.Store(true)
+	if g.n.Load() == 0 {
+		g.finish()
+	}
+}
+
+func (g *generation) finish() {
+	if g.closed.CompareAndSwap(false, true) {
+		close(g.done)
+	}
+}
+
+// Running is how many admitted writes have not finished yet.
+func (f *Inflight) Running() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.cur.Load().n.Load()
+	for _, g := range f.retired {
+		n += max(g.n.Load(), 0)
+	}
+	return n
+}
+
+// Timeouts is how many Settle calls gave up waiting at the bound.
+func (f *Inflight) Timeouts() uint64 { return f.timeouts.Load() }
+
+// Settle returns once every write admitted under an epoch older than
+// epoch has finished, or when ctx ends, or after the bound (logging a
+// warning that names how many writes are still running). It is meant to
+// be router.Config.Settle, which the router calls after it starts serving
+// epoch and before it reports epoch applied.
+func (f *Inflight) Settle(ctx context.Context, epoch uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if epoch > f.installed {
+		old := f.cur.Swap(newGeneration(epoch))
+		f.installed = epoch
+		old.retire()
+		f.retired = append(f.retired, old)
+	}
+	start := time.Now()
+	timer := time.NewTimer(f.bound)
+	defer timer.Stop()
+	for len(f.retired) > 0 {
+		g := f.retired[0]
+		select {
+		case <-g.done:
+			f.retired[0] = nil
+			f.retired = f.retired[1:]
+			continue
+		default:
+		}
+		select {
+		case <-g.done:
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			f.timeouts.Add(1)
+			var running int64
+			for _, g := range f.retired {
+				running += max(g.n.Load(), 0)
+			}
+			f.log.Warn("writes admitted under an older routing table are still running; reporting the epoch applied anyway",
+				"epoch", epoch, "running", running, "waited", time.Since(start).Round(time.Millisecond),
+				"hint", "a traffic switch may flip buckets while these writes run: check the application's slow requests")
+			return
+		}
+	}
+	f.retired = nil
+}

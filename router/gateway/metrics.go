@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the gateway's Prometheus collectors. Every series a request
+// touches is bound at start, so counting does not allocate.
+type metrics struct {
+	byClass  [6]prometheus.Counter // index: status code / 100
+	refused  prometheus.Counter
+	duration prometheus.Histogram
+	all      []prometheus.Collector
+}
+
+func newMetrics(f *Inflight) *metrics {
+	opts := func(name, help string) prometheus.Opts {
+		return prometheus.Opts{Namespace: "regiond", Subsystem: "gateway", Name: name, Help: help}
+	}
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts(opts("requests_total",
+		"Requests answered, by status code class (1xx-5xx): the application's answers and the gateway's own refusals.")), []string{"code"})
+	m := &metrics{
+		refused: prometheus.NewCounter(prometheus.CounterOpts(opts("refused_writes_total",
+			"Writes refused 503 because their bucket is write-forbidden while a traffic switch moves it."))),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "gateway", Name: "proxy_duration_seconds",
+			Help:    "Time from a proxied request's arrival to the end of its response, application time included.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
+	}
+	for i := 1; i < len(m.byClass); i++ {
+		m.byClass[i] = requests.WithLabelValues(fmt.Sprintf("%dxx", i))
+	}
+	m.byClass[0] = m.byClass[5] // out-of-range codes count as server errors
+	running := prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("inflight_writes",
+		"Writes admitted and not finished yet (the ones a router's Settle waits for).")), func() float64 { return float64(f.Running()) })
+	timeouts := prometheus.NewCounterFunc(prometheus.CounterOpts(opts("settle_timeouts_total",
+		"Times Settle gave up waiting for writes admitted under an older routing table and let the router report the new epoch anyway.")),
+		func() float64 { return float64(f.Timeouts()) })
+	m.all = []prometheus.Collector{requests, m.refused, m.duration, running, timeouts}
+	return m
+}
+
+func (m *metrics) register(r prometheus.Registerer) error {
+	if r == nil {
+		return nil
+	}
+	for _, c := range m.all {
+		if err := r.Register(c); err != nil {
+			var dup prometheus.AlreadyRegisteredError
+			if errors.As(err, &dup) {
+				return fmt.Errorf("gateway: metrics already registered: give each gateway its own registry: %w", err)
+			}
+			return fmt.Errorf("gateway: register metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// count records one answer with status code.
+func (m *metrics) count(code int) {
+	c := code / 100
+	if c < 1 || c >= len(m.byClass) {
+		c = 0
+	}
+	m.byClass[c].Inc()
+}
