@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
-
 )
 
 // Headers the gateway adds to every request it routes by user key. The
