@@ -21,6 +21,7 @@ import (
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/router/gateway"
 	"github.com/regionplatform/region/router/traffic"
 )
 
@@ -52,6 +53,7 @@ type Daemon struct {
 	repl     *replication
 	store    *router.Store
 	router   *router.Router
+	gateway  *gateway.Gateway // nil unless regions[].gateway_listen is set
 	switcher *traffic.Switcher
 	peers    *replicationView
 	started  time.Time
@@ -159,6 +161,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	// Components, in start order; each runs until ctx ends.
 	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}, {"switcher", d.switcher.Run}}, d.repl.components(d)...)
+	comps = append(comps, d.gatewayComponents()...)
 	comps = append(comps, component{"api", d.api.Run})
 	errc := make(chan error, len(comps))
 	var wg sync.WaitGroup

@@ -17,7 +17,20 @@ func (d *Daemon) newRouter() (*router.Router, error) {
 	rc := router.DefaultConfig()
 	rc.Store, rc.ID, rc.Region, rc.Kind, rc.Logger = d.store, "regiond-"+d.region.Name, d.region.Name, "regiond", d.log
 	rc.Endpoints = appEndpoints(cfg.Regions)
-	return router.New(rc)
+	// With a gateway, the router reports an epoch applied only once the
+	// gateway's writes admitted under older tables have finished.
+	inflight := gatewaySettle(d.region, d.log)
+	if inflight != nil {
+		rc.Settle = inflight.Settle
+	}
+	r, err := router.New(rc)
+	if err != nil || inflight == nil {
+		return r, err
+	}
+	if d.gateway, err = newGateway(cfg, d.region.Name, r, inflight, d.reg, d.log); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // runRouter writes the first routing table if etcd has none (the

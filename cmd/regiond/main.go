@@ -3,6 +3,11 @@
 //
 //	regiond --config /etc/region/deploy.yaml --region a
 //
+// With --gateway-only it runs just a router and the routing gateway of the
+// region on its regions[].gateway_listen:
+//
+//	regiond --config /etc/region/deploy.yaml --region a --gateway-only --metrics-listen 127.0.0.1:9108
+//
 // It stops gracefully on SIGTERM or SIGINT.
 package main
 
@@ -25,15 +30,30 @@ func main() {
 	region := fs.String("region", os.Getenv("REGIOND_REGION"), "the region this daemon serves (or $REGIOND_REGION)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	version := fs.Bool("version", false, "print the version and exit")
+	gatewayOnly := fs.Bool("gateway-only", false, "run only a router and the gateway of --region on its regions[].gateway_listen (no API, capture or appliers)")
+	metricsListen := fs.String("metrics-listen", "", "with --gateway-only: host:port serving GET /metrics (default: none)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `regiond runs one region of the platform: its HTTP API (health, status,
 metrics, audit log) and, as they land, capture, appliers, router and controller.
 
+With regions[].gateway_listen set it also runs the gateway there: the
+reverse proxy that sends each request to the application (regions[].app)
+of its user's region, found from the user key in router.user_header, then
+router.user_cookie, then router.user_query, and answers writes to a bucket
+a traffic switch holds write-forbidden 503 with Retry-After.
+
+--gateway-only runs just a router and that gateway, for running gateways
+apart from the daemon (e.g. several behind a load balancer). It needs only
+etcd and the deployment config; it serves 503 until a regiond has written
+the first routing table.
+
 Usage:
   regiond --config FILE --region NAME
+  regiond --config FILE --region NAME --gateway-only [--metrics-listen HOST:PORT]
 
 Example:
   regiond --config /etc/region/deploy.yaml --region eu-west
+  regiond --config /etc/region/deploy.yaml --region eu-west --gateway-only --metrics-listen 127.0.0.1:9108
 
 Flags:
 `)
@@ -56,12 +76,21 @@ Flags:
 	if err != nil {
 		fatal("%v", err)
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if *gatewayOnly {
+		if err := regiond.RunGateway(ctx, regiond.GatewayConfig{Deployment: cfg, Region: *region, MetricsListen: *metricsListen, Logger: logger}); err != nil {
+			fatal("%v", err)
+		}
+		return
+	}
+	if *metricsListen != "" {
+		fatal("--metrics-listen is only for --gateway-only: the daemon serves /metrics on its API (regions[].listen)")
+	}
 	d, err := regiond.New(regiond.Config{Deployment: cfg, Region: *region, Logger: logger})
 	if err != nil {
 		fatal("%v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	if err := d.Run(ctx); err != nil {
 		fatal("%v", err)
 	}
