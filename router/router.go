@@ -98,28 +98,25 @@ func New(cfg Config) (*Router, error) {
 	return &Router{cfg: cfg, log: cfg.Logger.With("router", cfg.ID), ready: make(chan struct{}), changed: make(chan struct{})}, nil
 }
 
-// snapshot is one table made fast to look up.
+// snapshot is one table made fast to look up: the answer for every
+// bucket is made once per table, so Route is a hash and a copy.
 type snapshot struct {
 	table   *Table
-	owner   []uint16 // per bucket: index into cells
-	fenced  []bool   // per bucket: write-forbidden
-	cells   []cellRoute
+	routes  []Route // per bucket
 	buckets int
 }
 
-type cellRoute struct{ name, region, endpoint string }
-
 func newSnapshot(t *Table, endpoints map[string]string) *snapshot {
-	s := &snapshot{table: t, owner: make([]uint16, t.Buckets), fenced: make([]bool, t.Buckets), buckets: t.Buckets}
-	idx := map[string]uint16{}
-	for i, c := range t.Cells {
-		idx[c.Name] = uint16(i)
-		s.cells = append(s.cells, cellRoute{name: c.Name, region: c.Region, endpoint: endpoints[c.Region]})
+	s := &snapshot{table: t, routes: make([]Route, t.Buckets), buckets: t.Buckets}
+	cells := map[string]Cell{}
+	for _, c := range t.Cells {
+		cells[c.Name] = c
 	}
 	for _, sp := range t.Spans {
+		c := cells[sp.Cell]
 		for b := int(sp.First); b <= int(sp.Last); b++ {
-			s.owner[b] = idx[sp.Cell]
-			s.fenced[b] = sp.State == WriteForbidden
+			s.routes[b] = Route{Bucket: topo.Bucket(b), Cell: c.Name, Region: c.Region, Endpoint: endpoints[c.Region],
+				WriteForbidden: sp.State == WriteForbidden, Epoch: t.Epoch}
 		}
 	}
 	return s
@@ -145,10 +142,7 @@ func (r *Router) RouteBucket(b topo.Bucket) (Route, bool) {
 	return s.route(b), true
 }
 
-func (s *snapshot) route(b topo.Bucket) Route {
-	c := &s.cells[s.owner[b]]
-	return Route{Bucket: b, Cell: c.name, Region: c.region, Endpoint: c.endpoint, WriteForbidden: s.fenced[b], Epoch: s.table.Epoch}
-}
+func (s *snapshot) route(b topo.Bucket) Route { return s.routes[b] }
 
 // Table returns the table the router serves now (nil before the first).
 // The caller must not change it.
