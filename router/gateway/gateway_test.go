@@ -167,7 +167,7 @@ func TestSettleWaitsForWritesAdmittedUnderOlderEpochs(t *testing.T) {
 	var once sync.Once
 	free := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(free) // a failing test must not leave the slow handler (and the servers' Close) hanging
-	<-settled // epoch 1, at start
+	<-settled       // epoch 1, at start
 	<-writeDone
 	f.a.mu.Lock()
 	f.a.hook = func(w http.ResponseWriter, r *http.Request) bool {

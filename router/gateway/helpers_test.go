@@ -70,6 +70,8 @@ type upstream struct {
 	mu   sync.Mutex
 	got  []seen
 	hook func(w http.ResponseWriter, r *http.Request) bool
+	// quiet answers without recording (benchmarks).
+	quiet bool
 }
 
 func newUpstream(t testing.TB, name string) *upstream {
@@ -77,6 +79,11 @@ func newUpstream(t testing.TB, name string) *upstream {
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		u.mu.Lock()
+		if u.quiet {
+			u.mu.Unlock()
+			_, _ = io.WriteString(w, name)
+			return
+		}
 		u.got = append(u.got, seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(b)})
 		hook := u.hook
 		u.mu.Unlock()
@@ -109,7 +116,7 @@ type fixture struct {
 
 // start builds the fixture; edit changes the gateway config, settle (if
 // set) wraps the router's Settle; noTable leaves etcd without a table.
-func start(t *testing.T, edit func(*Config), settle func(next func(context.Context, uint64)) func(context.Context, uint64), noTable bool) *fixture {
+func start(t testing.TB, edit func(*Config), settle func(next func(context.Context, uint64)) func(context.Context, uint64), noTable bool) *fixture {
 	t.Helper()
 	f := &fixture{a: newUpstream(t, "a"), b: newUpstream(t, "b")}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -156,7 +163,7 @@ func start(t *testing.T, edit func(*Config), settle func(next func(context.Conte
 }
 
 // do sends a request through the gateway and returns the answer and body.
-func (f *fixture) do(t *testing.T, method, target string, header map[string]string, body string) (*http.Response, string) {
+func (f *fixture) do(t testing.TB, method, target string, header map[string]string, body string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, f.front.URL+target, strings.NewReader(body))
 	if err != nil {
