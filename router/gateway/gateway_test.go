@@ -214,6 +214,17 @@ func TestSettleWaitsForWritesAdmittedUnderOlderEpochs(t *testing.T) {
 		t.Fatalf("Settle(%d) returned while a write admitted under epoch 1 was running", e)
 	case <-time.After(300 * time.Millisecond):
 	}
+	// The inflight_writes gauge reads Running while Settle waits.
+	running := make(chan int64, 1)
+	go func() { running <- f.inflight.Running() }()
+	select {
+	case n := <-running:
+		if n < 1 {
+			t.Fatalf("running writes %d while the slow write runs, want at least 1", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Running blocked while Settle waits")
+	}
 	free()
 	select {
 	case e := <-settled:

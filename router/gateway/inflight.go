@@ -32,10 +32,12 @@ type Inflight struct {
 	bound time.Duration
 	log   *slog.Logger
 
-	mu        sync.Mutex
-	installed uint64        // epoch of the generation in cur
-	retired   []*generation // swapped out, not yet seen drained
-	timeouts  atomic.Uint64
+	settling  sync.Mutex // serialises Settle
+	installed uint64     // epoch of the generation in cur; under settling
+
+	mu       sync.Mutex    // guards retired; never held while waiting
+	retired  []*generation // swapped out, not yet seen drained
+	timeouts atomic.Uint64
 }
 
 // generation is the set of writes admitted between two Settle calls.
@@ -117,41 +119,47 @@ func (f *Inflight) Timeouts() uint64 { return f.timeouts.Load() }
 // be router.Config.Settle, which the router calls after it starts serving
 // epoch and before it reports epoch applied.
 func (f *Inflight) Settle(ctx context.Context, epoch uint64) {
+	f.settling.Lock()
+	defer f.settling.Unlock()
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if epoch > f.installed {
 		old := f.cur.Swap(newGeneration(epoch))
 		f.installed = epoch
 		old.retire()
 		f.retired = append(f.retired, old)
 	}
+	pending := append([]*generation(nil), f.retired...)
+	f.mu.Unlock()
+	defer f.forgetDrained()
 	start := time.Now()
 	timer := time.NewTimer(f.bound)
 	defer timer.Stop()
-	for len(f.retired) > 0 {
-		g := f.retired[0]
-		select {
-		case <-g.done:
-			f.retired[0] = nil
-			f.retired = f.retired[1:]
-			continue
-		default:
-		}
+	for _, g := range pending {
 		select {
 		case <-g.done:
 		case <-ctx.Done():
 			return
 		case <-timer.C:
 			f.timeouts.Add(1)
-			var running int64
-			for _, g := range f.retired {
-				running += max(g.n.Load(), 0)
-			}
 			f.log.Warn("writes admitted under an older routing table are still running; reporting the epoch applied anyway",
-				"epoch", epoch, "running", running, "waited", time.Since(start).Round(time.Millisecond),
+				"epoch", epoch, "running", f.Running(), "waited", time.Since(start).Round(time.Millisecond),
 				"hint", "a traffic switch may flip buckets while these writes run: check the application's slow requests")
 			return
 		}
 	}
-	f.retired = nil
+}
+
+// forgetDrained drops the retired generations that have drained; the
+// others stay for the next Settle to wait for.
+func (f *Inflight) forgetDrained() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	keep := f.retired[:0]
+	for _, g := range f.retired {
+		if !g.closed.Load() {
+			keep = append(keep, g)
+		}
+	}
+	clear(f.retired[len(keep):])
+	f.retired = keep
 }
