@@ -20,7 +20,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure the platform on this machine against MariaDB's own replication",
 	}
-	cmd.AddCommand(newBenchReplicationCmd(g), newBenchSwitchCmd(g))
+	cmd.AddCommand(newBenchReplicationCmd(g), newBenchSwitchCmd(g), newBenchGatewayCmd(g))
 	return cmd
 }
 
