@@ -135,6 +135,8 @@ func TestDaemonInProcess(t *testing.T) {
 	}
 	port, _ := lab.FreePort()
 	cfg.Regions[1].Listen = fmt.Sprintf("127.0.0.1:%d", port)
+	gwPort, _ := lab.FreePort() // the lab's regiond b serves the configured gateway port
+	cfg.Regions[1].GatewayListen = fmt.Sprintf("127.0.0.1:%d", gwPort)
 	cfg.Regions[1].DataDir = t.TempDir()
 	d, err := regiond.New(regiond.Config{Deployment: cfg, Region: "b", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), CheckInterval: 100 * time.Millisecond})
 	if err != nil {
