@@ -1,0 +1,171 @@
+package regiond_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/dial"
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/router/traffic"
+	"github.com/regionplatform/region/topo"
+)
+
+// TestSwitchUnderLoadThroughTheGateway: users of buckets 0-63 write
+// through the gateways; while their buckets are fenced a write gets 503
+// with Retry-After and a reason; a switch moves them to cell b1 under a
+// steady load; writes after the flip are served by region b; every
+// acknowledged write, before and after the fence, is in both regions
+// exactly once.
+func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	tok, _ := lab.ReadToken(st.Dir)
+	createSchema(t, st, "a")
+	converged(t, st, 60*time.Second)
+	ctx := context.Background()
+	gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
+	gwB := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
+	var users []int64
+	for u := int64(1); len(users) < 40; u++ {
+		if topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets) < 64 {
+			users = append(users, u)
+		}
+	}
+	// Through b's gateway: it sends them to region a's app, their home.
+	if err := lab.OpenLoans(ctx, gwB, users); err != nil {
+		t.Fatal(err)
+	}
+	if code, region := write(t, gwB, users[0]); code != 201 || region != "a" {
+		t.Fatalf("a write of user %d through b's gateway: %d served by %q, want 201 by a", users[0], code, region)
+	}
+
+	// Fence the buckets by hand: a write is refused, a read passes.
+	cfg, err := config.Load(st.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcd, err := dial.Etcd(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer etcd.Close()
+	store := router.NewStore(etcd, cfg.Etcd.Prefix)
+	fenced, err := store.Update(ctx, router.Change{Kind: "fence", Actor: "test", Reason: "hold"}, func(t *router.Table) error {
+		return t.Fence([]topo.Range{{First: 0, Last: 63}}, "test-hold")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEpoch(t, store, fenced.Epoch)
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/users/%d/repayments", gwA, users[0]), strings.NewReader(`{"amount_cents": 100}`))
+	req.Header.Set("X-User-Id", strconv.FormatInt(users[0], 10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var refusal struct {
+		Error  string `json:"error"`
+		Bucket int    `json:"bucket"`
+	}
+	_ = json.Unmarshal(body, &refusal)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(refusal.Error, "write-forbidden") {
+		t.Fatalf("a write to a fenced bucket: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if r, err := http.Get(fmt.Sprintf("%s/users/%d?user=%d", gwA, users[0], users[0])); err != nil || r.StatusCode == 503 {
+		t.Fatalf("a read of a fenced bucket: %v %v", r, err)
+	}
+	if _, err := store.Update(ctx, router.Change{Kind: "unfence", Actor: "test", Reason: "release"}, func(t *router.Table) error {
+		t.Unfence("test-hold")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A steady load, half through each gateway; the switch mid-load.
+	// It runs until a while after the switch ends, so that both owners
+	// serve some of it.
+	lctx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	var wg sync.WaitGroup
+	results := make([]*lab.LoadResult, 2)
+	for i, gw := range []string{gwA, gwB} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = lab.Load{Gateway: gw, Users: users[i*20 : i*20+20], Rate: 60, Workers: 4, Duration: time.Minute, Retry: 20 * time.Millisecond}.Run(lctx)
+		}()
+	}
+	time.Sleep(time.Second)
+	var rec traffic.Record
+	if code, body := call(t, st, "a", tok, "POST", "/v1/switches", map[string]any{"buckets": "0-63", "to": "b1", "reason": "under load"}, &rec); code != 202 {
+		t.Fatalf("switch: %d %s", code, body)
+	}
+	final := waitSwitch(t, st, "a", tok, rec.ID)
+	time.Sleep(time.Second)
+	stopLoad()
+	wg.Wait()
+	if final.State != traffic.Done {
+		t.Fatalf("switch under load: %s %s", final.State, final.Error)
+	}
+	t.Logf("switch under load: write-forbidden %d ms", final.WriteForbiddenMS)
+	if code, region := write(t, gwA, users[0]); code != 201 || region != "b" {
+		t.Fatalf("a write after the flip: %d served by %q, want 201 by b", code, region)
+	}
+	for i, res := range results {
+		if res.Acked == 0 || res.Failed != 0 || res.ByRegion["a"] == 0 || res.ByRegion["b"] == 0 {
+			t.Fatalf("load %d: %+v", i, res)
+		}
+		res.PerUser[users[0]] += 2 * (1 - i) // the two single writes above
+		lost, dup, err := res.Verify(ctx, st, time.Minute)
+		if err != nil || lost != 0 || dup != 0 {
+			t.Fatalf("load %d: %d acknowledged, lost %d, duplicated %d, %v", i, res.Acked, lost, dup, err)
+		}
+		t.Logf("load %d: %d acknowledged (%v), %d refused and retried, longest wait %d ms: none lost, none doubled", i, res.Acked, res.ByRegion, res.Refused, res.LongestBlockMS)
+	}
+}
+
+// write sends one repayment through a gateway; it returns the status and
+// the region whose app served it.
+func write(t *testing.T, gw string, user int64) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/users/%d/repayments", gw, user), strings.NewReader(`{"amount_cents": 100}`))
+	req.Header.Set("X-User-Id", strconv.FormatInt(user, 10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("X-App-Region")
+}
+
+// waitEpoch waits until every live router serves epoch.
+func waitEpoch(t *testing.T, s *router.Store, epoch uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rs, err := s.Routers(context.Background())
+		ok := err == nil && len(rs) > 0
+		for _, r := range rs {
+			ok = ok && r.Epoch >= epoch
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("routers did not reach epoch %d: %v %v", epoch, rs, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
