@@ -126,7 +126,7 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		res = lab.Load{Gateway: gw, Users: users, Rate: o.Rate, Workers: 16, Duration: time.Hour, Retry: 20 * time.Millisecond}.Run(lctx)
+		res = lab.Load{Gateway: gw, Users: users, Rate: o.Rate, Workers: max(16, int(o.Rate/20)), Duration: time.Hour, Retry: 20 * time.Millisecond}.Run(lctx)
 	}()
 	time.Sleep(2 * time.Second) // steady state before the first switch
 	api := &apiCaller{base: fmt.Sprintf("http://127.0.0.1:%d", a.APIPort), token: tok}

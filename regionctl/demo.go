@@ -229,20 +229,16 @@ func demoSwitch(ctx context.Context, g *globals, st *lab.State) error {
 	}()
 	time.Sleep(time.Second)
 	fmt.Fprintf(out, "they write 200 repayments a second; now: regionctl switch --buckets 0-63 --to b1\n")
-	cfg, err := g.deployment()
-	if err != nil {
+	var final *traffic.Record
+	err := g.call(ctx, func(c *apiClient, base string) error {
+		var rec traffic.Record
+		if err := c.sendJSON(ctx, "POST", base+"/v1/switches", traffic.Request{Buckets: "0-63", To: "b1", Reason: "lab demo"}, &rec); err != nil {
+			return err
+		}
+		var err error
+		final, err = (&globals{out: out, errOut: out}).follow(ctx, c, base, rec.ID)
 		return err
-	}
-	c, err := g.client(cfg)
-	if err != nil {
-		return err
-	}
-	var rec traffic.Record
-	base := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].APIPort)
-	if err := c.sendJSON(ctx, "POST", base+"/v1/switches", traffic.Request{Buckets: "0-63", To: "b1", Reason: "lab demo"}, &rec); err != nil {
-		return err
-	}
-	final, err := (&globals{out: out, errOut: out}).follow(ctx, c, base, rec.ID)
+	})
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,28 @@ type component struct {
 	run  func(context.Context) error
 }
 
+// runComponents runs every component until ctx ends; the first error
+// stops the others and is returned.
+func runComponents(ctx context.Context, comps []component) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(comps))
+	var wg sync.WaitGroup
+	for _, c := range comps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", c.name, err)
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
 // New checks cfg, resolves the API tokens and prepares connections. It
 // does not block on any dependency being up: Run reports their health.
 func New(cfg Config) (*Daemon, error) {
@@ -153,8 +175,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.health.add("etcd", d.checkEtcd)
 	d.health.add("kafka", d.checkKafka)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	_ = d.api.Audit(ctx, api.AuditRecord{Time: time.Now().UTC(), Actor: "system", Action: "regiond.start", Target: d.region.Name, Result: "ok",
 		Detail: map[string]string{"version": Version, "listen": d.region.Listen}})
 	d.log.Info("regiond starting", "listen", d.region.Listen, "version", Version)
@@ -163,21 +183,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}, {"switcher", d.switcher.Run}}, d.repl.components(d)...)
 	comps = append(comps, d.gatewayComponents()...)
 	comps = append(comps, component{"api", d.api.Run})
-	errc := make(chan error, len(comps))
-	var wg sync.WaitGroup
-	for _, c := range comps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("%s: %w", c.name, err)
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	err := <-errc
+	err := runComponents(ctx, comps)
 	if err != nil {
 		d.log.Error("regiond stopped on error", "err", err)
 	} else {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -119,28 +118,6 @@ func RunGateway(ctx context.Context, cfg GatewayConfig) error {
 	}
 	log.Info("gateway-only mode starting", "listen", r.GatewayListen, "router", rc.ID)
 	return runComponents(ctx, comps)
-}
-
-// runComponents runs every component until ctx ends; the first error
-// stops the others and is returned.
-func runComponents(ctx context.Context, comps []component) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, len(comps))
-	var wg sync.WaitGroup
-	for _, c := range comps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("%s: %w", c.name, err)
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	return <-errc
 }
 
 // serveMetrics serves GET /metrics from reg on addr until ctx ends.
