@@ -133,6 +133,18 @@ func (r *Router) Route(userKey string) (Route, bool) {
 	return s.route(topo.BucketOfString(userKey, s.buckets)), true
 }
 
+// Lookup is Route without the copy: it returns the snapshot's own answer
+// for the user's bucket, nil before the first table. The answer is
+// immutable and shared: the caller must not change it. It takes no lock
+// and does not allocate.
+func (r *Router) Lookup(userKey string) *Route {
+	s := r.snap.Load()
+	if s == nil {
+		return nil
+	}
+	return &s.routes[topo.BucketOfString(userKey, s.buckets)]
+}
+
 // RouteBucket is Route for a bucket.
 func (r *Router) RouteBucket(b topo.Bucket) (Route, bool) {
 	s := r.snap.Load()
