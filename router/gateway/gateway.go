@@ -130,8 +130,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gen = g.inflight.enter()
 		defer gen.leave()
 	}
-	rt, ok := g.cfg.Router.Route(key)
-	if !ok {
+	rt := g.cfg.Router.Lookup(key)
+	if rt == nil {
 		g.writeJSON(w, http.StatusServiceUnavailable, true, Problem{
 			Error: "the gateway has not loaded the routing table yet: retry shortly; if this lasts, check that regiond reaches etcd"})
 		return
