@@ -41,8 +41,8 @@ type Member struct {
 
 // MemberInfo is one member of the gossip as this member sees it.
 type MemberInfo struct {
-	Name  string `json:"name"`
-	Addr  string `json:"addr"`
+	Name string `json:"name"`
+	Addr string `json:"addr"`
 	Meta
 }
 
