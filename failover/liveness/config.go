@@ -33,6 +33,11 @@ type Config struct {
 	Join []string
 	// Regions are all the deployment's regions.
 	Regions []string
+	// Observers are all the members of the gossip, this one included:
+	// member name -> its region ("" for the witness). A region is declared
+	// failed only by a majority of the observers outside it, counted from
+	// this list, never from whoever happens to be reachable.
+	Observers map[string]string
 	// ProbeMySQL checks that region's MySQL answers from here. It is called
 	// from one goroutine per region, every MySQLInterval, with a context
 	// bounded by MySQLTimeout.
@@ -134,6 +139,18 @@ func (c Config) Validate() error {
 	}
 	if !found {
 		add("liveness: Region %q is not in Regions %q", c.Region, c.Regions)
+	}
+	if r, ok := c.Observers[c.Name]; !ok || r != c.Region {
+		add("liveness: Observers must list this member (%q) with its region %q", c.Name, c.Region)
+	}
+	for o, r := range c.Observers {
+		in := r == ""
+		for _, x := range c.Regions {
+			in = in || x == r
+		}
+		if !in {
+			add("liveness: Observers[%q]: region %q is not in Regions", o, r)
+		}
 	}
 	if c.ProbeMySQL == nil {
 		add("liveness: ProbeMySQL is required")

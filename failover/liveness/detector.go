@@ -79,11 +79,12 @@ type RegionStatus struct {
 // needs to measure how long observers have agreed. It is not safe for
 // concurrent use.
 //
-// A region R is declared failed when more than half of the observers
-// outside R (every observer ever seen whose region is not R, the witness
-// included) have, in fresh views, lost R for at least FailAfter. An
-// observer that is silent counts against the failure, so a single
-// observer, or a minority cut off from the rest, never suffices.
+// A region R is declared failed when more than half of the configured
+// observers outside R (every regiond not in R, and the witness) have, in
+// fresh views, lost R for at least FailAfter. An observer that is silent,
+// or has never been heard from, counts against the failure, so a single
+// observer, or a minority cut off from the rest (also one that starts cut
+// off), never suffices. Views of observers not configured are ignored.
 type Detector struct {
 	cfg       DetectorConfig
 	regions   []string
@@ -99,8 +100,9 @@ type regionState struct {
 	suppressed bool // a suppressed event was reported for this episode
 }
 
-// NewDetector returns a Detector for the given regions.
-func NewDetector(cfg DetectorConfig, regions []string) (*Detector, error) {
+// NewDetector returns a Detector for the given regions and observers
+// (member name -> its region, "" for the witness).
+func NewDetector(cfg DetectorConfig, regions []string, observers map[string]string) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -109,6 +111,9 @@ func NewDetector(cfg DetectorConfig, regions []string) (*Detector, error) {
 	}
 	d := &Detector{cfg: cfg, regions: append([]string(nil), regions...), observers: map[string]string{},
 		lostSince: map[string]map[string]time.Time{}, state: map[string]*regionState{}}
+	for o, r := range observers {
+		d.observers[o] = r
+	}
 	sort.Strings(d.regions)
 	for _, r := range d.regions {
 		d.state[r] = &regionState{}
@@ -121,7 +126,9 @@ func NewDetector(cfg DetectorConfig, regions []string) (*Detector, error) {
 func (d *Detector) Observe(now time.Time, views []View) []Event {
 	fresh := map[string]View{}
 	for _, v := range views {
-		d.observers[v.Observer] = v.Region
+		if r, ok := d.observers[v.Observer]; !ok || r != v.Region {
+			continue // not configured, or claims another region
+		}
 		if now.Sub(v.ReceivedAt) <= d.cfg.StaleAfter {
 			fresh[v.Observer] = v
 		}

@@ -8,7 +8,10 @@ import (
 	"time"
 )
 
-var regions = []string{"a", "b", "c"}
+var (
+	regions   = []string{"a", "b", "c"}
+	observers = map[string]string{"ra": "a", "rb": "b", "rc": "c", "w": ""}
+)
 
 // obs describes one observer's view at a step: which regions it has lost
 // (no regiond, no MySQL), which it sees without a regiond but with MySQL,
@@ -75,6 +78,15 @@ func TestDetector(t *testing.T) {
 			{1, []obs{{name: "rb", region: "b", stale: true}, {name: "rc", region: "c", stale: true}, {name: "w", down: "a"}}, nil},
 			{10, []obs{{name: "rb", region: "b", stale: true}, {name: "rc", region: "c", stale: true}, {name: "w", down: "a"}}, nil},
 		}},
+		{"observers never heard from count against", []step{
+			// Only w has ever reported (it started cut off): it is 1 of 3.
+			{0, []obs{{name: "w", down: "abc"}}, nil},
+			{10, []obs{{name: "w", down: "abc"}}, nil},
+		}},
+		{"views of unknown observers or of a false region are ignored", []step{
+			{0, []obs{{name: "x", down: "a"}, {name: "y", down: "a"}, {name: "rb", region: "c", down: "a"}, {name: "w", down: "a"}}, nil},
+			{10, []obs{{name: "x", down: "a"}, {name: "y", down: "a"}, {name: "rb", region: "c", down: "a"}, {name: "w", down: "a"}}, nil},
+		}},
 		{"MySQL still reachable: not failed", []step{
 			{0, []obs{{name: "rb", region: "b", noRegiond: "a"}, {name: "rc", region: "c", noRegiond: "a"}, {name: "w", noRegiond: "a"}}, nil},
 			{10, []obs{{name: "rb", region: "b", noRegiond: "a"}, {name: "rc", region: "c", noRegiond: "a"}, {name: "w", noRegiond: "a"}}, nil},
@@ -118,7 +130,7 @@ func TestDetector(t *testing.T) {
 	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := NewDetector(DetectorConfig{FailAfter: 3 * time.Second, Cooldown: time.Minute, StaleAfter: 2 * time.Second}, regions)
+			d, err := NewDetector(DetectorConfig{FailAfter: 3 * time.Second, Cooldown: time.Minute, StaleAfter: 2 * time.Second}, regions, observers)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +156,7 @@ func TestDetector(t *testing.T) {
 }
 
 func TestDetectorStatus(t *testing.T) {
-	d, err := NewDetector(DetectorConfig{FailAfter: time.Second, Cooldown: time.Minute, StaleAfter: time.Second}, regions)
+	d, err := NewDetector(DetectorConfig{FailAfter: time.Second, Cooldown: time.Minute, StaleAfter: time.Second}, regions, observers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,10 +165,10 @@ func TestDetectorStatus(t *testing.T) {
 	d.Observe(now, views)
 	d.Observe(now.Add(time.Second), views)
 	st := d.Status(now.Add(time.Second))
-	if len(st) != 3 || !st[0].Failed || st[0].Region != "a" || !reflect.DeepEqual(st[0].Lost, []string{"rb", "w"}) || st[0].Of != 2 {
+	if len(st) != 3 || !st[0].Failed || st[0].Region != "a" || !reflect.DeepEqual(st[0].Lost, []string{"rb", "w"}) || st[0].Of != 3 {
 		t.Fatalf("status %+v", st)
 	}
-	if st[1].Failed || st[1].Of != 1 {
+	if st[1].Failed || st[1].Of != 3 {
 		t.Errorf("status of b %+v", st[1])
 	}
 }

@@ -79,7 +79,7 @@ func (m *Member) Addr() string {
 // Run runs the member until ctx ends, then leaves the gossip (if
 // LeaveTimeout is set) and shuts it down. Call it once.
 func (m *Member) Run(ctx context.Context) error {
-	det, err := NewDetector(m.cfg.Detector, m.cfg.Regions)
+	det, err := NewDetector(m.cfg.Detector, m.cfg.Regions, m.cfg.Observers)
 	if err != nil {
 		return err
 	}

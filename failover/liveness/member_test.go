@@ -14,12 +14,13 @@ import (
 // lab is a gossip of real memberlist members on 127.0.0.1: one regiond per
 // region and a witness. MySQL probes read a switchboard the test flips.
 type lab struct {
-	t       *testing.T
+	t       testing.TB
 	regions []string
 	det     DetectorConfig
 
 	mu       sync.Mutex
 	mysqlOff map[string]bool // region -> its MySQL is unreachable
+	cutOff   map[string]bool // member -> it reaches no MySQL
 	members  map[string]*running
 	events   map[string][]Event // member -> events it saw
 	seed     string
@@ -33,18 +34,16 @@ type running struct {
 	port   int
 }
 
-func newLab(t *testing.T, det DetectorConfig) *lab {
-	l := &lab{t: t, regions: []string{"a", "b", "c"}, det: det, mysqlOff: map[string]bool{}, members: map[string]*running{}, events: map[string][]Event{}}
-	t.Cleanup(func() {
-		for name := range l.members {
-			l.stop(name)
-		}
-	})
+func newLab(t testing.TB, det DetectorConfig) *lab {
+	l := &lab{t: t, regions: []string{"a", "b", "c"}, det: det, mysqlOff: map[string]bool{}, cutOff: map[string]bool{}, members: map[string]*running{}, events: map[string][]Event{}}
+	t.Cleanup(l.close)
 	for _, r := range l.regions {
 		l.start("r"+r, r, 0)
 	}
 	l.start("w", "", 0)
-	l.waitAll(10*time.Second, "every member sees all four", func(m *Member) bool { return len(m.Members()) == 4 })
+	l.waitAll(10*time.Second, "every member sees all four and has their views", func(m *Member) bool {
+		return len(m.Members()) == 4 && len(m.Views()) == 4
+	})
 	return l
 }
 
@@ -54,13 +53,24 @@ func (l *lab) setMySQL(region string, up bool) {
 	l.mysqlOff[region] = !up
 }
 
-func (l *lab) probe(_ context.Context, region string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.mysqlOff[region] {
-		return errors.New("mysql unreachable")
+// probe is member name's MySQL probe.
+func (l *lab) probe(name string) func(context.Context, string) error {
+	return func(_ context.Context, region string) error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.mysqlOff[region] || l.cutOff[name] {
+			return errors.New("mysql unreachable")
+		}
+		return nil
 	}
-	return nil
+}
+
+// isolate cuts a member off from the gossip and from every MySQL.
+func (l *lab) isolate(name string, on bool) {
+	l.mu.Lock()
+	l.cutOff[name] = on
+	l.mu.Unlock()
+	l.members[name].ft.Isolate(on)
 }
 
 // start runs a member; port 0 picks one, else it reuses the given port.
@@ -73,7 +83,8 @@ func (l *lab) start(name, region string, port int) {
 	cfg := DefaultConfig(name, region, role)
 	cfg.BindPort = port
 	cfg.Regions = l.regions
-	cfg.ProbeMySQL = l.probe
+	cfg.Observers = map[string]string{"ra": "a", "rb": "b", "rc": "c", "w": ""}
+	cfg.ProbeMySQL = l.probe(name)
 	cfg.MySQLInterval = 50 * time.Millisecond
 	cfg.ViewInterval = 50 * time.Millisecond
 	cfg.JoinRetry = 100 * time.Millisecond
@@ -112,6 +123,13 @@ func (l *lab) start(name, region string, port int) {
 		l.seed = m.Addr()
 	}
 	l.members[name] = r
+}
+
+// close stops every member still running.
+func (l *lab) close() {
+	for name := range l.members {
+		l.stop(name)
+	}
 }
 
 // stop ends a member's Run (without leaving, as a crash) and waits.
@@ -162,7 +180,7 @@ func (l *lab) anyEvent(kind string) []string {
 	for name, es := range l.events {
 		for _, e := range es {
 			if e.Kind == kind {
-				out = append(out, fmt.Sprintf("%s: %s %s", name, e.Kind, e.Region))
+				out = append(out, fmt.Sprintf("%s: %s %s %v/%d", name, e.Kind, e.Region, e.Observers, e.Of))
 			}
 		}
 	}
@@ -266,9 +284,16 @@ func TestRegiondDownMySQLUp(t *testing.T) {
 // loses every region, the others lose it, and no region is declared failed.
 func TestIsolatedObserverDeclaresNothing(t *testing.T) {
 	l := newLab(t, testDetector)
-	l.members["w"].ft.Isolate(true)
+	l.isolate("w", true)
 	w := l.members["w"].m
-	waitFor(t, 10*time.Second, "the witness alone", func() bool { return len(w.Members()) == 1 })
+	waitFor(t, 10*time.Second, "the witness alone, having lost every region", func() bool {
+		for _, v := range w.Views() {
+			if v.Observer == "w" {
+				return len(w.Members()) == 1 && v.down("a") && v.down("b") && v.down("c")
+			}
+		}
+		return false
+	})
 	for name, r := range l.members {
 		if name != "w" {
 			waitFor(t, 10*time.Second, name+" loses the witness", func() bool { return len(r.m.Members()) == 3 })
@@ -282,7 +307,7 @@ func TestIsolatedObserverDeclaresNothing(t *testing.T) {
 		return time.Since(cut) > 3*testDetector.FailAfter
 	})
 	// Heal: the witness comes back.
-	l.members["w"].ft.Isolate(false)
+	l.isolate("w", false)
 	l.waitAll(10*time.Second, "the witness back", func(m *Member) bool { return len(m.Members()) == 4 })
 }
 
@@ -309,4 +334,29 @@ func TestFlappingSuppressed(t *testing.T) {
 	if st[2].Region != "c" || st[2].Failed || st[2].CooldownUntil.IsZero() {
 		t.Errorf("status %+v", st[2])
 	}
+}
+
+// BenchmarkRegionDetection reports how long after a regiond stops (its
+// MySQL unreachable) the other members drop it from the gossip, and when
+// all of them have declared its region failed, with FailAfter 1 s.
+//
+//	go test ./failover/liveness -run '^$' -bench RegionDetection -benchtime 5x
+func BenchmarkRegionDetection(b *testing.B) {
+	var gone, declared time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		l := newLab(b, testDetector)
+		l.setMySQL("c", false)
+		b.StartTimer()
+		start := time.Now()
+		l.stop("rc")
+		l.waitAll(10*time.Second, "rc gone", func(m *Member) bool { return !seesRegiond(m, "c") })
+		gone += time.Since(start)
+		l.waitAll(10*time.Second, "c failed", func(m *Member) bool { return len(l.eventsOf(m.cfg.Name, EventFailed, "c")) == 1 })
+		declared += time.Since(start)
+		b.StopTimer()
+		l.close()
+	}
+	b.ReportMetric(float64(gone.Milliseconds())/float64(b.N), "ms-gone")
+	b.ReportMetric(float64(declared.Milliseconds())/float64(b.N), "ms-declared")
 }
