@@ -220,3 +220,16 @@ func TestStoppedNode(t *testing.T) {
 		t.Errorf("status of stopped node: %+v %v", st, err)
 	}
 }
+
+// BenchmarkExecute measures one command applied through a three-node
+// cluster with on-disk logs (leader commit = majority fsync).
+//
+//	go test ./failover -run '^$' -bench Execute -benchtime 2000x
+func BenchmarkExecute(b *testing.B) {
+	c := newCluster(b, "a", "b", "c")
+	l := c.leader(5 * time.Second)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		execute(b, l, fence("a"))
+	}
+}
