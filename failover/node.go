@@ -58,9 +58,10 @@ type Node struct {
 
 	leaderCh chan bool
 
-	mu   sync.Mutex
-	run  *instance // nil when stopped
-	last *fsm      // the FSM of the latest run, for State after Stop
+	mu       sync.Mutex
+	run      *instance     // nil when stopped
+	last     *fsm          // the FSM of the latest run, for State after Stop
+	stopping chan struct{} // closed when the latest Stop has released everything
 }
 
 // instance is what one Start creates and Stop releases.
@@ -100,6 +101,16 @@ func (n *Node) ID() string { return n.cfg.ID }
 // new and Bootstrap is set, and joins the cluster. It returns once the node
 // runs; use LeaderCh or Leader to learn when a leader is elected.
 func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	stopping := n.stopping
+	n.mu.Unlock()
+	if stopping != nil { // a Stop whose ctx ended may still be closing the stores
+		select {
+		case <-stopping:
+		case <-ctx.Done():
+			return fmt.Errorf("failover: start %s: waiting for the previous stop: %w", n.cfg.ID, ctx.Err())
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -193,17 +204,23 @@ func (n *Node) raftConfig(hl hclog.Logger) *raft.Config {
 // Stop leaves the cluster's work to the others: it shuts Raft down and
 // closes the transport and the stores. It is idempotent. If ctx ends
 // first, Stop returns ctx's error and the shutdown completes in the
-// background.
+// background (a later Start waits for it).
 func (n *Node) Stop(ctx context.Context) error {
 	n.mu.Lock()
 	in := n.run
 	n.run = nil
+	var stopping chan struct{}
+	if in != nil {
+		stopping = make(chan struct{})
+		n.stopping = stopping
+	}
 	n.mu.Unlock()
 	if in == nil {
 		return nil
 	}
 	errc := make(chan error, 1)
 	go func() {
+		defer close(stopping)
 		err := in.raft.Shutdown().Error()
 		close(in.stop)
 		<-in.done
