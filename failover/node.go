@@ -66,13 +66,14 @@ type Node struct {
 
 // instance is what one Start creates and Stop releases.
 type instance struct {
-	raft *raft.Raft
-	fsm  *fsm
-	wal  *raftwal.WAL
-	meta *metadb.BoltMetaDB
-	obs  *raft.Observer
-	stop chan struct{}
-	done chan struct{}
+	raft  *raft.Raft
+	trans *raft.NetworkTransport
+	fsm   *fsm
+	wal   *raftwal.WAL
+	meta  *metadb.BoltMetaDB
+	obs   *raft.Observer
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 // New checks cfg and returns a stopped node.
@@ -185,6 +186,7 @@ func (n *Node) open() (in *instance, err error) {
 		trans.Close()
 		return nil, fmt.Errorf("raft: %w", err)
 	}
+	in.trans = trans
 	return in, nil
 }
 
@@ -221,7 +223,10 @@ func (n *Node) Stop(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() {
 		defer close(stopping)
-		err := in.raft.Shutdown().Error()
+		err := in.raft.Shutdown().Error() // also closes the transport's listener
+		// Close our pooled connections too: the peers' goroutines serving
+		// them would otherwise wait on them for as long as we run.
+		in.trans.CloseStreams()
 		close(in.stop)
 		<-in.done
 		in.raft.DeregisterObserver(in.obs)
