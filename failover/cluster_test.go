@@ -2,11 +2,13 @@ package failover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -41,32 +43,58 @@ func testLogger(t testing.TB) *slog.Logger {
 }
 
 // newCluster configures nodes with the given ids (all voters) and starts
-// them. Every node is stopped when the test ends.
+// them. Every node is stopped when the test ends. Ports are picked before
+// any node starts (Bootstrap needs every address), so another process may
+// take one in between: then the whole cluster is tried again on new ports.
 func newCluster(t testing.TB, ids ...string) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, nodes: map[string]*Node{}, cfgs: map[string]Config{}}
+	c := &testCluster{t: t}
+	t.Cleanup(c.stopAll)
+	for try := 1; ; try++ {
+		err := c.tryStart(ids)
+		if err == nil {
+			return c
+		}
+		c.stopAll()
+		if !errors.Is(err, syscall.EADDRINUSE) || try == 5 {
+			t.Fatal(err)
+		}
+		t.Logf("port taken, trying again: %v", err)
+	}
+}
+
+func (c *testCluster) tryStart(ids []string) error {
+	c.nodes, c.cfgs = map[string]*Node{}, map[string]Config{}
 	var peers []Peer
 	for _, id := range ids {
-		peers = append(peers, Peer{ID: id, Addr: freeAddr(t)})
+		peers = append(peers, Peer{ID: id, Addr: freeAddr(c.t)})
 	}
-	dir := t.TempDir()
+	dir := c.t.TempDir()
 	for _, p := range peers {
 		cfg := DefaultConfig(p.ID, p.Addr, filepath.Join(dir, p.ID))
 		cfg.Bootstrap = peers
-		cfg.Logger = testLogger(t).With("test", t.Name())
+		cfg.Logger = testLogger(c.t).With("test", c.t.Name())
 		c.cfgs[p.ID] = cfg
-		c.start(p.ID)
-	}
-	t.Cleanup(func() {
-		for _, n := range c.nodes {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := n.Stop(ctx); err != nil {
-				t.Errorf("stop %s: %v", n.ID(), err)
-			}
-			cancel()
+		n, err := New(cfg)
+		if err != nil {
+			return err
 		}
-	})
-	return c
+		if err := n.Start(context.Background()); err != nil {
+			return err
+		}
+		c.nodes[p.ID] = n
+	}
+	return nil
+}
+
+func (c *testCluster) stopAll() {
+	for _, n := range c.nodes {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := n.Stop(ctx); err != nil {
+			c.t.Errorf("stop %s: %v", n.ID(), err)
+		}
+		cancel()
+	}
 }
 
 // start (re)starts a node from its data folder.

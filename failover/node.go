@@ -130,12 +130,12 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
-func (n *Node) open() (in *instance, err error) {
+func (n *Node) open() (_ *instance, err error) {
 	dir := filepath.Join(n.cfg.DataDir, "raft")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	in = &instance{fsm: newFSM(), meta: &metadb.BoltMetaDB{}, stop: make(chan struct{}), done: make(chan struct{})}
+	in := &instance{fsm: newFSM(), meta: &metadb.BoltMetaDB{}, stop: make(chan struct{}), done: make(chan struct{})}
 	// raft-wal v0.4.0 does not close the metadata store it opens itself, so
 	// we pass our own and close it in Stop; otherwise a restart in the same
 	// process blocks in bbolt.Open.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -231,5 +233,35 @@ func BenchmarkExecute(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		execute(b, l, fence("a"))
+	}
+}
+
+func TestStartPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n, err := New(DefaultConfig("a", l.Addr().String(), t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = n.Start(context.Background())
+	if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), l.Addr().String()) {
+		t.Fatalf("start on a taken port: %v, want EADDRINUSE naming the address", err)
+	}
+	if err := n.Stop(context.Background()); err != nil {
+		t.Errorf("stop after a failed start: %v", err)
+	}
+	// The failed start released the stores: a start on a free port works.
+	n, err = New(DefaultConfig("a", freeAddr(t), n.cfg.DataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Stop(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
