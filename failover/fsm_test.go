@@ -1,0 +1,218 @@
+package failover
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+func at(sec int) Header { return Header{At: t0.Add(time.Duration(sec) * time.Second), Actor: "test"} }
+
+// applyAll applies the commands through the FSM as Raft would (encoded,
+// one log entry each) and fails the test on any error.
+func applyAll(t *testing.T, f *fsm, cmds ...Command) {
+	t.Helper()
+	for i, c := range cmds {
+		if err := applyOne(f, uint64(i+1), c); err != nil {
+			t.Fatalf("%s: %v", c.Op(), err)
+		}
+	}
+}
+
+func applyOne(f *fsm, index uint64, c Command) error {
+	b, err := EncodeCommand(c)
+	if err != nil {
+		return err
+	}
+	return applyRaw(f, index, b)
+}
+
+func applyRaw(f *fsm, index uint64, b []byte) error {
+	res := f.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: b})
+	if a, ok := res.(applied); ok {
+		return a.err
+	}
+	return nil
+}
+
+// history is a run through every op.
+func history() []Command {
+	rpo := &RPO{LastAppliedGTID: "1-1-100", LostGTIDs: "1-1-101-103", LostCount: 3}
+	return []Command{
+		&PlaceCell{Header: at(0), Cell: "cell-1", Home: "a", Standby: "b"},
+		&PlaceCell{Header: at(1), Cell: "cell-2", Home: "b", Standby: "a"},
+		&MarkRegionFailed{Header: at(2), Region: "a", Reason: "majority lost a", CooldownUntil: t0.Add(5 * time.Minute)},
+		&BeginFailover{Header: at(3), ID: "fo-1", Kind: KindForced, From: "a", To: "b", Reason: "region a failed"},
+		&StepFailover{Header: at(4), ID: "fo-1", Step: "fence a in etcd", Result: "ok"},
+		&PlaceCell{Header: at(5), Cell: "cell-1", Home: "b", Standby: "a"},
+		&EndFailover{Header: at(6), ID: "fo-1", Outcome: FailoverDone, RPO: rpo},
+		&MarkRegionReturned{Header: at(7), Region: "a"},
+		&ScheduleDrill{Header: at(8), Plan: "monthly", Cron: "0 3 1 * *"},
+		&RecordDrill{Header: at(9), ID: "drill-1", Plan: "monthly", Outcome: DrillPassed, StartedAt: t0.Add(8 * time.Second), EndedAt: t0.Add(9 * time.Second), Report: "reports/drill-1"},
+		&FenceRegion{Header: at(10), Region: "c", Reason: "maintenance"},
+		&UnfenceRegion{Header: at(11), Region: "c"},
+		&BeginFailover{Header: at(12), ID: "fo-2", Kind: KindPlanned, From: "b", To: "c", Reason: "maintenance of b"},
+		&StepFailover{Header: at(13), ID: "fo-2", Step: "switch buckets", Result: "failed", Detail: "lag too high"},
+		&EndFailover{Header: at(14), ID: "fo-2", Outcome: FailoverRolledBack, Reason: "lag"},
+		&ScheduleDrill{Header: at(15), Plan: "weekly", Cron: "*/15 2-4 * 1,6 0-5/2", Disabled: true},
+		&UnscheduleDrill{Header: at(16), Plan: "weekly"},
+	}
+}
+
+func TestFSMHistory(t *testing.T) {
+	f := newFSM()
+	applyAll(t, f, history()...)
+	s := f.state()
+
+	a := s.Regions["a"]
+	if !a.Fenced || a.FailedAt != t0.Add(2*time.Second) || a.ReturnedAt != t0.Add(7*time.Second) || a.CooldownUntil != t0.Add(5*time.Minute) {
+		t.Errorf("region a = %+v", a)
+	}
+	if c := s.Regions["c"]; c.Fenced {
+		t.Errorf("region c still fenced: %+v", c)
+	}
+	if p := s.Cells["cell-1"]; p.Home != "b" || p.Standby != "a" {
+		t.Errorf("cell-1 = %+v", p)
+	}
+	fo := s.Failovers["fo-1"]
+	if fo.State != FailoverDone || fo.RPO.Pending || fo.RPO.LostCount != 3 || len(fo.Steps) != 1 || fo.EndedAt != t0.Add(6*time.Second) {
+		t.Errorf("fo-1 = %+v", fo)
+	}
+	if fo := s.Failovers["fo-2"]; fo.State != FailoverRolledBack || fo.RPO.Pending || fo.Steps[0].Result != "failed" {
+		t.Errorf("fo-2 = %+v", fo)
+	}
+	if sc := s.Schedules["monthly"]; !sc.Enabled || sc.LastDrill != "drill-1" || sc.LastRun != t0.Add(8*time.Second) {
+		t.Errorf("schedule = %+v", sc)
+	}
+	if _, ok := s.Schedules["weekly"]; ok {
+		t.Error("weekly is still scheduled")
+	}
+}
+
+// TestFSMDeterministic replays the same log into two FSMs and compares the
+// encoded states byte for byte.
+func TestFSMDeterministic(t *testing.T) {
+	f1, f2 := newFSM(), newFSM()
+	applyAll(t, f1, history()...)
+	applyAll(t, f2, history()...)
+	b1, _ := json.Marshal(f1.state())
+	b2, _ := json.Marshal(f2.state())
+	if !bytes.Equal(b1, b2) {
+		t.Fatalf("replays differ:\n%s\n%s", b1, b2)
+	}
+}
+
+func TestSnapshotRestoreRoundTrip(t *testing.T) {
+	f := newFSM()
+	applyAll(t, f, history()...)
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &memSink{}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	g := newFSM()
+	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if want, got := f.state(), g.state(); !reflect.DeepEqual(want, got) {
+		t.Fatalf("restored state differs:\nwant %+v\n got %+v", want, got)
+	}
+	// The restored FSM goes on like the original.
+	next := &StepFailover{Header: at(20), ID: "fo-1", Step: "x", Result: "ok"}
+	if err := applyOne(g, 100, next); !errors.Is(err, ErrRejected) {
+		t.Errorf("step of an ended failover after restore: %v, want ErrRejected", err)
+	}
+}
+
+type memSink struct{ bytes.Buffer }
+
+func (*memSink) ID() string    { return "mem" }
+func (*memSink) Cancel() error { return nil }
+func (*memSink) Close() error  { return nil }
+
+// TestBadCommands: every bad command is refused with an error naming what
+// is wrong, and the state does not change.
+func TestBadCommands(t *testing.T) {
+	tests := []struct {
+		name, cmd, want string
+		sentinel        error
+	}{
+		{"not json", `{"op":`, "not a JSON object", ErrBadCommand},
+		{"no op", `{"region":"a"}`, `"op" is missing`, ErrBadCommand},
+		{"op not a string", `{"op":5}`, `"op" must be a string`, ErrBadCommand},
+		{"unknown op", `{"op":"region.explode","region":"a"}`, `unknown op "region.explode"`, ErrBadCommand},
+		{"unknown field", `{"op":"region.fence","region":"a","reason":"x","at":"2026-11-25T10:00:00Z","colour":"red"}`, `unknown field "colour"`, ErrBadCommand},
+		{"wrong type", `{"op":"region.fence","region":7,"reason":"x","at":"2026-11-25T10:00:00Z"}`, `field "region"`, ErrBadCommand},
+		{"missing time", `{"op":"region.fence","region":"a","reason":"x"}`, `field "at" is required`, ErrBadCommand},
+		{"bad time", `{"op":"region.fence","region":"a","reason":"x","at":"yesterday"}`, `region.fence`, ErrBadCommand},
+		{"bad name", `{"op":"region.fence","region":"A B","reason":"x","at":"2026-11-25T10:00:00Z"}`, `field "region": "A B" is not a name`, ErrBadCommand},
+		{"missing reason", `{"op":"region.failed","region":"a","at":"2026-11-25T10:00:00Z"}`, `field "reason" is required`, ErrBadCommand},
+		{"cooldown before at", `{"op":"region.failed","region":"a","reason":"x","at":"2026-11-25T10:00:00Z","cooldown_until":"2026-11-25T09:00:00Z"}`, `"cooldown_until"`, ErrBadCommand},
+		{"same home and standby", `{"op":"cell.place","cell":"c1","home":"a","standby":"a","at":"2026-11-25T10:00:00Z"}`, `field "standby"`, ErrBadCommand},
+		{"bad kind", `{"op":"failover.begin","id":"f","kind":"sideways","from":"a","to":"b","reason":"x","at":"2026-11-25T10:00:00Z"}`, `field "kind"`, ErrBadCommand},
+		{"failover to itself", `{"op":"failover.begin","id":"f","kind":"planned","from":"a","to":"a","reason":"x","at":"2026-11-25T10:00:00Z"}`, `field "to"`, ErrBadCommand},
+		{"bad rpo", `{"op":"failover.end","id":"fo-9","outcome":"done","at":"2026-11-25T10:00:00Z","rpo":{"pending":false,"lost_count":-1}}`, `rpo.lost_count`, ErrBadCommand},
+		{"rpo needs gtid", `{"op":"failover.end","id":"fo-9","outcome":"done","at":"2026-11-25T10:00:00Z","rpo":{"lost_count":0}}`, `rpo.last_applied_gtid`, ErrBadCommand},
+		{"bad outcome", `{"op":"failover.end","id":"fo-9","outcome":"meh","at":"2026-11-25T10:00:00Z"}`, `field "outcome"`, ErrBadCommand},
+		{"bad cron", `{"op":"drill.schedule","plan":"p","cron":"61 * * * *","at":"2026-11-25T10:00:00Z"}`, `minute field`, ErrBadCommand},
+		{"short cron", `{"op":"drill.schedule","plan":"p","cron":"* * *","at":"2026-11-25T10:00:00Z"}`, `has 3 fields`, ErrBadCommand},
+		{"drill ends before start", `{"op":"drill.record","id":"d","plan":"p","outcome":"passed","started_at":"2026-11-25T10:00:00Z","ended_at":"2026-11-25T09:00:00Z","at":"2026-11-25T10:00:00Z"}`, `"ended_at"`, ErrBadCommand},
+		// Well formed, but refused by the state.
+		{"unfence unknown", `{"op":"region.unfence","region":"zz","at":"2026-11-25T10:00:00Z"}`, `region "zz" is not known`, ErrRejected},
+		{"unfence in failover", `{"op":"region.unfence","region":"b","at":"2026-11-25T10:00:00Z"}`, `is in failover "fo-open"`, ErrRejected},
+		{"second failover", `{"op":"failover.begin","id":"fo-x","kind":"planned","from":"b","to":"c","reason":"x","at":"2026-11-25T10:00:00Z"}`, `already in failover "fo-open"`, ErrRejected},
+		{"duplicate id", `{"op":"failover.begin","id":"fo-1","kind":"planned","from":"c","to":"d","reason":"x","at":"2026-11-25T10:00:00Z"}`, `"fo-1" already exists`, ErrRejected},
+		{"step of unknown", `{"op":"failover.step","id":"nope","step":"s","result":"ok","at":"2026-11-25T10:00:00Z"}`, `"nope" is not known`, ErrRejected},
+		{"end of ended", `{"op":"failover.end","id":"fo-1","outcome":"done","at":"2026-11-25T10:00:00Z"}`, `has ended`, ErrRejected},
+		{"duplicate drill", `{"op":"drill.record","id":"drill-1","plan":"p","outcome":"passed","started_at":"2026-11-25T10:00:00Z","ended_at":"2026-11-25T10:00:00Z","at":"2026-11-25T10:00:00Z"}`, `already recorded`, ErrRejected},
+		{"unschedule unknown", `{"op":"drill.unschedule","plan":"nope","at":"2026-11-25T10:00:00Z"}`, `not scheduled`, ErrRejected},
+	}
+	f := newFSM()
+	applyAll(t, f, history()...)
+	applyAll(t, f,
+		&FenceRegion{Header: at(30), Region: "b", Reason: "drill"},
+		&BeginFailover{Header: at(31), ID: "fo-open", Kind: KindPlanned, From: "b", To: "a", Reason: "drill"})
+	before, _ := json.Marshal(f.state())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := applyRaw(f, 1000, []byte(tt.cmd))
+			if err == nil || !errors.Is(err, tt.sentinel) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want %v containing %q", err, tt.sentinel, tt.want)
+			}
+			if after, _ := json.Marshal(f.state()); !bytes.Equal(before, after) {
+				t.Fatalf("state changed by a refused command")
+			}
+		})
+	}
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	for _, c := range history() {
+		b, err := EncodeCommand(c)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Op(), err)
+		}
+		d, err := DecodeCommand(b)
+		if err != nil {
+			t.Fatalf("%s: decode %s: %v", c.Op(), b, err)
+		}
+		if !reflect.DeepEqual(c, d) {
+			t.Errorf("%s: round trip\nwant %+v\n got %+v", c.Op(), c, d)
+		}
+		if !bytes.Contains(b, []byte(`"op":"`+c.Op()+`"`)) {
+			t.Errorf("%s: wire form %s lacks its op", c.Op(), b)
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package failover
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RecordDrill (drill.record) stores the outcome of a drill run and, when
+// the plan is scheduled, sets the schedule's last run.
+type RecordDrill struct {
+	Header
+	ID        string    `json:"id"`
+	Plan      string    `json:"plan"`
+	Scenario  string    `json:"scenario,omitempty"`
+	Outcome   string    `json:"outcome"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+	Report    string    `json:"report,omitempty"`
+}
+
+// Op implements Command.
+func (*RecordDrill) Op() string { return OpDrillRecord }
+
+func (c *RecordDrill) check() error {
+	if err := firstErr(checkName("id", c.ID), checkName("plan", c.Plan),
+		oneOf("outcome", c.Outcome, DrillPassed, DrillPassedConditions, DrillFailed),
+		checkTime("started_at", c.StartedAt), checkTime("ended_at", c.EndedAt), checkTime("at", c.At)); err != nil {
+		return err
+	}
+	if c.EndedAt.Before(c.StartedAt) {
+		return fmt.Errorf("field \"ended_at\" is before \"started_at\"")
+	}
+	return nil
+}
+
+func (c *RecordDrill) apply(s *State) error {
+	if _, ok := s.Drills[c.ID]; ok {
+		return fmt.Errorf("drill %q is already recorded", c.ID)
+	}
+	s.Drills[c.ID] = DrillRecord{ID: c.ID, Plan: c.Plan, Scenario: c.Scenario, Outcome: c.Outcome,
+		StartedAt: c.StartedAt, EndedAt: c.EndedAt, Report: c.Report, Actor: c.Actor}
+	if sc, ok := s.Schedules[c.Plan]; ok && c.StartedAt.After(sc.LastRun) {
+		sc.LastRun, sc.LastDrill = c.StartedAt, c.ID
+		s.Schedules[c.Plan] = sc
+	}
+	return nil
+}
+
+// ScheduleDrill (drill.schedule) creates or replaces the schedule of a
+// drill plan. Cron has five fields (minute hour day-of-month month
+// day-of-week, UTC) of numbers, ranges, lists, steps and "*".
+type ScheduleDrill struct {
+	Header
+	Plan     string `json:"plan"`
+	Cron     string `json:"cron"`
+	Disabled bool   `json:"disabled,omitempty"`
+}
+
+// Op implements Command.
+func (*ScheduleDrill) Op() string { return OpDrillSchedule }
+
+func (c *ScheduleDrill) check() error {
+	if err := firstErr(checkName("plan", c.Plan), checkTime("at", c.At)); err != nil {
+		return err
+	}
+	if err := CheckCron(c.Cron); err != nil {
+		return fmt.Errorf("field \"cron\": %w", err)
+	}
+	return nil
+}
+
+func (c *ScheduleDrill) apply(s *State) error {
+	sc := s.Schedules[c.Plan]
+	sc.Plan, sc.Cron, sc.Enabled, sc.UpdatedAt, sc.By = c.Plan, c.Cron, !c.Disabled, c.At, c.Actor
+	s.Schedules[c.Plan] = sc
+	return nil
+}
+
+// UnscheduleDrill (drill.unschedule) removes a plan's schedule. The plan's
+// drill records stay.
+type UnscheduleDrill struct {
+	Header
+	Plan string `json:"plan"`
+}
+
+// Op implements Command.
+func (*UnscheduleDrill) Op() string { return OpDrillUnschedule }
+
+func (c *UnscheduleDrill) check() error {
+	return firstErr(checkName("plan", c.Plan), checkTime("at", c.At))
+}
+
+func (c *UnscheduleDrill) apply(s *State) error {
+	if _, ok := s.Schedules[c.Plan]; !ok {
+		return fmt.Errorf("plan %q is not scheduled", c.Plan)
+	}
+	delete(s.Schedules, c.Plan)
+	return nil
+}
+
+// CheckCron checks a five-field cron expression: each field a list of
+// "*", "N", "N-M", with an optional "/STEP", within the field's range.
+func CheckCron(expr string) error {
+	fields := strings.Fields(expr)
+	if len(fields) != 5 {
+		return fmt.Errorf("%q has %d fields, want 5 (minute hour day-of-month month day-of-week)", expr, len(fields))
+	}
+	limits := [5]struct {
+		name     string
+		min, max int
+	}{{"minute", 0, 59}, {"hour", 0, 23}, {"day-of-month", 1, 31}, {"month", 1, 12}, {"day-of-week", 0, 7}}
+	for i, f := range fields {
+		l := limits[i]
+		for _, item := range strings.Split(f, ",") {
+			rng, step, hasStep := strings.Cut(item, "/")
+			if hasStep {
+				if n, err := strconv.Atoi(step); err != nil || n < 1 {
+					return fmt.Errorf("%s field %q: step %q is not a positive number", l.name, f, step)
+				}
+			}
+			if rng == "*" {
+				continue
+			}
+			lo, hi, isRange := strings.Cut(rng, "-")
+			if !isRange {
+				hi = lo
+			}
+			a, errA := strconv.Atoi(lo)
+			b, errB := strconv.Atoi(hi)
+			if errA != nil || errB != nil || a < l.min || b > l.max || a > b {
+				return fmt.Errorf("%s field %q: %q is not within %d-%d", l.name, f, rng, l.min, l.max)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package failover
+
+import "fmt"
+
+// BeginFailover (failover.begin) starts the record of a failover from one
+// region to another. It is refused when the id is taken or when a failover
+// involving either region is still in progress. A forced failover starts
+// with its RPO pending.
+type BeginFailover struct {
+	Header
+	ID     string `json:"id"`
+	Kind   string `json:"kind"` // planned or forced
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Reason string `json:"reason"`
+}
+
+// Op implements Command.
+func (*BeginFailover) Op() string { return OpFailoverBegin }
+
+func (c *BeginFailover) check() error {
+	if err := firstErr(checkName("id", c.ID), oneOf("kind", c.Kind, KindPlanned, KindForced),
+		checkName("from", c.From), checkName("to", c.To), required("reason", c.Reason), checkTime("at", c.At)); err != nil {
+		return err
+	}
+	if c.From == c.To {
+		return fmt.Errorf("field \"to\": %q is also \"from\"", c.To)
+	}
+	return nil
+}
+
+func (c *BeginFailover) apply(s *State) error {
+	if _, ok := s.Failovers[c.ID]; ok {
+		return fmt.Errorf("failover %q already exists", c.ID)
+	}
+	for _, r := range []string{c.From, c.To} {
+		if f, ok := s.ActiveFailover(r); ok {
+			return fmt.Errorf("region %q is already in failover %q (%s)", r, f.ID, f.State)
+		}
+	}
+	s.Failovers[c.ID] = FailoverRecord{
+		ID: c.ID, Kind: c.Kind, From: c.From, To: c.To, State: FailoverStarted,
+		Reason: c.Reason, Actor: c.Actor, StartedAt: c.At, UpdatedAt: c.At,
+		RPO: RPO{Pending: c.Kind == KindForced},
+	}
+	return nil
+}
+
+// StepFailover (failover.step) appends a step to a failover in progress
+// and may update its RPO.
+type StepFailover struct {
+	Header
+	ID     string `json:"id"`
+	Step   string `json:"step"`
+	Result string `json:"result"` // ok or failed
+	Detail string `json:"detail,omitempty"`
+	RPO    *RPO   `json:"rpo,omitempty"`
+}
+
+// Op implements Command.
+func (*StepFailover) Op() string { return OpFailoverStep }
+
+func (c *StepFailover) check() error {
+	return firstErr(checkName("id", c.ID), required("step", c.Step), oneOf("result", c.Result, "ok", "failed"),
+		checkTime("at", c.At), checkRPO(c.RPO))
+}
+
+func (c *StepFailover) apply(s *State) error {
+	f, err := activeFailover(s, c.ID)
+	if err != nil {
+		return err
+	}
+	f.State, f.UpdatedAt = FailoverRunning, c.At
+	f.Steps = append(append([]FailoverStep(nil), f.Steps...), FailoverStep{Name: c.Step, Result: c.Result, Detail: c.Detail, At: c.At})
+	if c.RPO != nil {
+		f.RPO = *c.RPO
+	}
+	s.Failovers[c.ID] = f
+	return nil
+}
+
+// EndFailover (failover.end) closes a failover as done or rolled-back.
+// Without an RPO the record keeps the last one reported, which for a forced
+// failover stays "pending" until a later report fills it in.
+type EndFailover struct {
+	Header
+	ID      string `json:"id"`
+	Outcome string `json:"outcome"` // done or rolled-back
+	Reason  string `json:"reason,omitempty"`
+	RPO     *RPO   `json:"rpo,omitempty"`
+}
+
+// Op implements Command.
+func (*EndFailover) Op() string { return OpFailoverEnd }
+
+func (c *EndFailover) check() error {
+	return firstErr(checkName("id", c.ID), oneOf("outcome", c.Outcome, FailoverDone, FailoverRolledBack),
+		checkTime("at", c.At), checkRPO(c.RPO))
+}
+
+func (c *EndFailover) apply(s *State) error {
+	f, err := activeFailover(s, c.ID)
+	if err != nil {
+		return err
+	}
+	f.State, f.UpdatedAt, f.EndedAt = c.Outcome, c.At, c.At
+	f.Steps = append([]FailoverStep(nil), f.Steps...)
+	if c.RPO != nil {
+		f.RPO = *c.RPO
+	}
+	s.Failovers[c.ID] = f
+	return nil
+}
+
+func activeFailover(s *State, id string) (FailoverRecord, error) {
+	f, ok := s.Failovers[id]
+	if !ok {
+		return f, fmt.Errorf("failover %q is not known", id)
+	}
+	if !f.Active() {
+		return f, fmt.Errorf("failover %q has ended (%s)", id, f.State)
+	}
+	return f, nil
+}
+
+func checkRPO(r *RPO) error {
+	if r == nil {
+		return nil
+	}
+	if r.LostCount < 0 {
+		return fmt.Errorf("field \"rpo.lost_count\": %d is negative", r.LostCount)
+	}
+	if r.Pending && (r.LostCount != 0 || r.LostGTIDs != "") {
+		return fmt.Errorf("field \"rpo.pending\": a pending RPO has no lost_count or lost_gtids")
+	}
+	if !r.Pending && r.LastAppliedGTID == "" {
+		return fmt.Errorf("field \"rpo.last_applied_gtid\" is required unless the RPO is pending")
+	}
+	if r.LostCount > 0 && r.LostGTIDs == "" {
+		return fmt.Errorf("field \"rpo.lost_gtids\" is required when lost_count is %d", r.LostCount)
+	}
+	return nil
+}

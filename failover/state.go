@@ -1,0 +1,203 @@
+package failover
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// State is the controller's replicated state: what every regiond agrees on
+// through Raft. The FSM owns the live copy; Node.State returns a deep copy
+// that callers may read and modify freely. Every field is JSON so that
+// `regionctl controller status` and snapshots can print or store it as is.
+type State struct {
+	// Regions by name.
+	Regions map[string]Region `json:"regions"`
+	// Cells by name: where each cell's writes go and where they fail over to.
+	Cells map[string]Placement `json:"cells"`
+	// Failovers by id, planned and forced, active and finished.
+	Failovers map[string]FailoverRecord `json:"failovers"`
+	// Drills by id.
+	Drills map[string]DrillRecord `json:"drills"`
+	// Schedules of drill plans by plan name.
+	Schedules map[string]DrillSchedule `json:"schedules"`
+}
+
+// Region is what the controller knows of one region.
+type Region struct {
+	Name string `json:"name"`
+	// Fenced regions take no writes until an operator unfences them.
+	Fenced      bool      `json:"fenced"`
+	FenceReason string    `json:"fence_reason,omitempty"`
+	FencedAt    time.Time `json:"fenced_at,omitzero"`
+	FencedBy    string    `json:"fenced_by,omitempty"`
+	// FailedAt is when the region was last declared failed.
+	FailedAt     time.Time `json:"failed_at,omitzero"`
+	FailedReason string    `json:"failed_reason,omitempty"`
+	// CooldownUntil: no automatic action on this region before then
+	// (anti-flapping); operators may still act.
+	CooldownUntil time.Time `json:"cooldown_until,omitzero"`
+	// ReturnedAt is when the region was last seen back after a failure.
+	// A returned region stays fenced.
+	ReturnedAt time.Time `json:"returned_at,omitzero"`
+}
+
+// Placement is where a cell lives.
+type Placement struct {
+	Cell    string    `json:"cell"`
+	Home    string    `json:"home"`
+	Standby string    `json:"standby"`
+	At      time.Time `json:"at"`
+	By      string    `json:"by,omitempty"`
+}
+
+// Failover kinds.
+const (
+	KindPlanned = "planned"
+	KindForced  = "forced"
+)
+
+// Failover states. A failover is started by failover.begin, running after
+// its first failover.step, and done or rolled-back after failover.end.
+const (
+	FailoverStarted    = "started"
+	FailoverRunning    = "running"
+	FailoverDone       = "done"
+	FailoverRolledBack = "rolled-back"
+)
+
+// FailoverRecord is the history of one failover of a region to another.
+type FailoverRecord struct {
+	ID        string         `json:"id"`
+	Kind      string         `json:"kind"`
+	From      string         `json:"from"`
+	To        string         `json:"to"`
+	State     string         `json:"state"`
+	Reason    string         `json:"reason,omitempty"`
+	Actor     string         `json:"actor,omitempty"`
+	StartedAt time.Time      `json:"started_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+	EndedAt   time.Time      `json:"ended_at,omitzero"`
+	Steps     []FailoverStep `json:"steps,omitempty"`
+	RPO       RPO            `json:"rpo"`
+}
+
+// Active reports whether the failover has not ended.
+func (f FailoverRecord) Active() bool {
+	return f.State == FailoverStarted || f.State == FailoverRunning
+}
+
+// FailoverStep is one step of a failover as the leader reported it.
+type FailoverStep struct {
+	Name   string    `json:"name"`
+	Result string    `json:"result"` // ok or failed
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// RPO is what a failover lost: the source transactions acknowledged in the
+// failed region but not applied in the survivor. Pending is true until it
+// is known (for example while the failed region's binlog is unreachable).
+type RPO struct {
+	Pending         bool   `json:"pending"`
+	LastAppliedGTID string `json:"last_applied_gtid,omitempty"`
+	LostGTIDs       string `json:"lost_gtids,omitempty"`
+	LostCount       int64  `json:"lost_count"`
+}
+
+// Drill outcomes, as in the drill report.
+const (
+	DrillPassed           = "passed"
+	DrillPassedConditions = "passed-with-conditions"
+	DrillFailed           = "failed"
+)
+
+// DrillRecord is one finished (or aborted) drill run.
+type DrillRecord struct {
+	ID        string    `json:"id"`
+	Plan      string    `json:"plan"`
+	Scenario  string    `json:"scenario,omitempty"`
+	Outcome   string    `json:"outcome"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+	Report    string    `json:"report,omitempty"` // where the report is stored
+	Actor     string    `json:"actor,omitempty"`
+}
+
+// DrillSchedule runs a drill plan on a cron schedule (five fields:
+// minute hour day-of-month month day-of-week, in UTC).
+type DrillSchedule struct {
+	Plan      string    `json:"plan"`
+	Cron      string    `json:"cron"`
+	Enabled   bool      `json:"enabled"`
+	LastRun   time.Time `json:"last_run,omitzero"`
+	LastDrill string    `json:"last_drill,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+	By        string    `json:"by,omitempty"`
+}
+
+func newState() *State {
+	return &State{
+		Regions:   map[string]Region{},
+		Cells:     map[string]Placement{},
+		Failovers: map[string]FailoverRecord{},
+		Drills:    map[string]DrillRecord{},
+		Schedules: map[string]DrillSchedule{},
+	}
+}
+
+// Clone returns a deep copy of s.
+func (s *State) Clone() *State {
+	c := newState()
+	for k, v := range s.Regions {
+		c.Regions[k] = v
+	}
+	for k, v := range s.Cells {
+		c.Cells[k] = v
+	}
+	for k, v := range s.Failovers {
+		v.Steps = append([]FailoverStep(nil), v.Steps...)
+		c.Failovers[k] = v
+	}
+	for k, v := range s.Drills {
+		c.Drills[k] = v
+	}
+	for k, v := range s.Schedules {
+		c.Schedules[k] = v
+	}
+	return c
+}
+
+// ActiveFailover returns the failover in progress that involves region, if
+// any.
+func (s *State) ActiveFailover(region string) (FailoverRecord, bool) {
+	for _, f := range s.Failovers {
+		if f.Active() && (f.From == region || f.To == region) {
+			return f, true
+		}
+	}
+	return FailoverRecord{}, false
+}
+
+// decodeState reads a snapshot; missing maps are made empty.
+func decodeState(b []byte) (*State, error) {
+	s := newState()
+	if err := json.Unmarshal(b, s); err != nil {
+		return nil, err
+	}
+	if s.Regions == nil {
+		s.Regions = map[string]Region{}
+	}
+	if s.Cells == nil {
+		s.Cells = map[string]Placement{}
+	}
+	if s.Failovers == nil {
+		s.Failovers = map[string]FailoverRecord{}
+	}
+	if s.Drills == nil {
+		s.Drills = map[string]DrillRecord{}
+	}
+	if s.Schedules == nil {
+		s.Schedules = map[string]DrillSchedule{}
+	}
+	return s, nil
+}
