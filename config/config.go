@@ -33,6 +33,8 @@ type Config struct {
 	Replication Replication `yaml:"replication"`
 	// Router configures the gateway and the traffic switch.
 	Router Router `yaml:"router"`
+	// Controller configures the failover controller (Raft and gossip).
+	Controller Controller `yaml:"controller"`
 
 	// dir is the folder of the file the config was loaded from; relative
 	// paths in it resolve against it.
@@ -91,6 +93,38 @@ type Region struct {
 	// GatewayListen, if set, is the host:port on which regiond also runs
 	// the gateway (the routing reverse proxy).
 	GatewayListen string `yaml:"gateway_listen"`
+	// Controller is where this region's controller node talks to the
+	// others; empty runs no controller.
+	Controller ControllerNode `yaml:"controller"`
+}
+
+// ControllerNode is one voter of the controller: a regiond or the witness.
+type ControllerNode struct {
+	// Raft is host:port of its Raft transport (TCP).
+	Raft string `yaml:"raft"`
+	// Gossip is host:port of its gossip (memberlist, UDP and TCP).
+	Gossip string `yaml:"gossip"`
+}
+
+// Controller configures the failover controller.
+type Controller struct {
+	// Witness, if set, is a voter with no MySQL in a third place, so that
+	// two regions keep a majority when one is down (regiond --witness).
+	Witness *Witness `yaml:"witness"`
+	// FailAfter is how long a majority of the other observers must have
+	// lost a region, with its MySQL unreachable, before it is declared
+	// failed (default 3s).
+	FailAfter time.Duration `yaml:"fail_after"`
+	// Cooldown is how long after a failover no automatic failover runs
+	// again (default 5m).
+	Cooldown time.Duration `yaml:"cooldown"`
+}
+
+// Witness is the controller's witness node.
+type Witness struct {
+	ControllerNode `yaml:",inline"`
+	// DataDir holds the witness's Raft log and snapshots.
+	DataDir string `yaml:"data_dir"`
 }
 
 // MySQL is how to reach a region's MySQL (or MariaDB) primary.

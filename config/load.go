@@ -138,6 +138,12 @@ func (c *Config) applyDefaults() {
 	if c.Router.CatchUpTimeout == 0 {
 		c.Router.CatchUpTimeout = 30e9
 	}
+	if c.Controller.FailAfter == 0 {
+		c.Controller.FailAfter = 3e9
+	}
+	if c.Controller.Cooldown == 0 {
+		c.Controller.Cooldown = 300e9
+	}
 	if c.Replication.DefaultConflict == "" {
 		c.Replication.DefaultConflict = ConflictOverwrite
 	}

@@ -62,6 +62,7 @@ func (c *Config) Validate() error {
 	c.validateCells(v)
 	c.validateReplication(v)
 	c.validateRouter(v)
+	c.validateController(v)
 	if len(v.ps) == 0 {
 		return nil
 	}
@@ -222,6 +223,52 @@ func (c *Config) validateRouter(v *validator) {
 		if gw >= 0 && r.App == "" {
 			v.add(fmt.Sprintf("regions[%d].app", i), "missing: regions[%d].gateway_listen runs a gateway, which sends this region's users to its application: set its base URL", gw)
 		}
+	}
+}
+
+func (c *Config) validateController(v *validator) {
+	seen := map[string]string{}
+	addr := func(field, a string) {
+		if _, port, err := net.SplitHostPort(a); err != nil || !validPort(port) || port == "0" {
+			v.add(field, "%q is not host:port: write e.g. 10.0.0.5:7300", a)
+			return
+		}
+		if other, dup := seen[a]; dup {
+			v.add(field, "%q is also %s: every controller address must be its own", a, other)
+		}
+		seen[a] = field
+	}
+	on := 0
+	for i, r := range c.Regions {
+		f := fmt.Sprintf("regions[%d].controller", i)
+		switch {
+		case r.Controller.Raft == "" && r.Controller.Gossip == "":
+			continue
+		case r.Controller.Raft == "" || r.Controller.Gossip == "":
+			v.add(f, "set both raft and gossip (host:port each), or neither")
+			continue
+		}
+		on++
+		addr(f+".raft", r.Controller.Raft)
+		addr(f+".gossip", r.Controller.Gossip)
+	}
+	if on > 0 && on < len(c.Regions) {
+		v.add("regions[].controller", "%d of %d regions have a controller: give every region one (raft and gossip), or none", on, len(c.Regions))
+	}
+	if w := c.Controller.Witness; w != nil {
+		if on == 0 {
+			v.add("controller.witness", "a witness without region controllers votes alone: set regions[].controller first")
+		}
+		addr("controller.witness.raft", w.Raft)
+		addr("controller.witness.gossip", w.Gossip)
+		if w.DataDir == "" {
+			v.add("controller.witness.data_dir", "missing: a local folder for the witness's Raft log")
+		}
+	} else if on == 2 {
+		v.add("controller.witness", "missing: with two regions, a controller needs a witness in a third place to keep a majority when a region is down")
+	}
+	if c.Controller.FailAfter < 0 || c.Controller.Cooldown < 0 {
+		v.add("controller", "fail_after and cooldown must be positive, e.g. 3s and 5m")
 	}
 }
 

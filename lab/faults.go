@@ -12,7 +12,7 @@ import (
 var Components = []string{"mysql", "broker", "app", "regiond"}
 
 // Kill sends SIGKILL to one component of a region ("mysql", "broker",
-// "app", "regiond", or "all"), as a crash would, and waits until it is gone.
+// "app", "regiond", or "all"), or to the controller's "witness" (any region), as a crash would, and waits until it is gone.
 func Kill(ctx context.Context, dir, region, component string) error {
 	st, err := LoadState(dir)
 	if err != nil {
@@ -61,7 +61,7 @@ func Start(ctx context.Context, opts Options, region, component string) error {
 		}
 	}
 	// Dependencies first, regiond last: the order of Up.
-	for _, name := range Components {
+	for _, name := range append(Components, "witness") {
 		for _, n := range procs {
 			if n.component != name || n.p.Alive() {
 				continue
@@ -75,6 +75,8 @@ func Start(ctx context.Context, opts Options, region, component string) error {
 				err = r.startApp(ctx, i)
 			case "regiond":
 				err = r.startRegiond(ctx, i)
+			case "witness":
+				err = r.startWitness(ctx)
 			}
 			if err != nil {
 				return err
@@ -86,6 +88,9 @@ func Start(ctx context.Context, opts Options, region, component string) error {
 
 // pick returns a region's processes named by component ("all" for every one).
 func (s *State) pick(region, component string) ([]namedProc, error) {
+	if component == "witness" {
+		return []namedProc{{"witness", "", &s.Witness.Proc}}, nil
+	}
 	if _, ok := s.Region(region); !ok {
 		return nil, fmt.Errorf("region %q is not in the lab in %s: it has %s", region, s.Dir, strings.Join(regionNames(s), ", "))
 	}

@@ -149,6 +149,7 @@ func Up(ctx context.Context, opts Options) (_ *State, err error) {
 		jobs = append(jobs, func(ctx context.Context) error { return r.startApp(ctx, i) })
 		jobs = append(jobs, func(ctx context.Context) error { return r.startRegiond(ctx, i) })
 	}
+	jobs = append(jobs, r.startWitness)
 	if err := parallel(ctx, jobs); err != nil {
 		return nil, err
 	}
@@ -170,14 +171,17 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 		if len(opts.Regions) > 0 && strings.Join(opts.Regions, ",") != strings.Join(regionNames(old), ",") {
 			return nil, fmt.Errorf("%s holds a stopped lab of regions %s, not %s: start it with those regions, or use another --dir", dir, strings.Join(regionNames(old), ","), strings.Join(opts.Regions, ","))
 		}
-		// A lab made before the app and gateway existed gets their ports now.
+		// A lab made before the app, gateway or controller existed gets
+		// their ports now.
+		var missing []*int
 		for i := range old.Regions {
 			r := &old.Regions[i]
-			if r.AppPort == 0 {
-				if r.AppPort, err = FreePort(); err != nil {
-					return nil, err
-				}
-				if r.GatewayPort, err = FreePort(); err != nil {
+			missing = append(missing, &r.AppPort, &r.GatewayPort, &r.RaftPort, &r.GossipPort)
+		}
+		missing = append(missing, &old.Witness.RaftPort, &old.Witness.GossipPort)
+		for _, p := range missing {
+			if *p == 0 {
+				if *p, err = FreePort(); err != nil {
 					return nil, err
 				}
 			}
@@ -200,8 +204,8 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 		seen[name] = true
 	}
 	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets}
-	const perRegion = 5
-	ports := make([]int, 2+perRegion*len(opts.Regions))
+	const perRegion = 7
+	ports := make([]int, 4+perRegion*len(opts.Regions))
 	used := map[int]bool{}
 	for i := range ports {
 		for {
@@ -217,10 +221,11 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 	}
 	st.Etcd = EtcdState{ClientPort: ports[0], PeerPort: ports[1]}
 	for i, name := range opts.Regions {
-		p := ports[2+perRegion*i:]
+		p := ports[4+perRegion*i:]
 		st.Regions = append(st.Regions, RegionState{Name: name,
-			MySQLPort: p[0], KafkaPort: p[1], APIPort: p[2], AppPort: p[3], GatewayPort: p[4]})
+			MySQLPort: p[0], KafkaPort: p[1], APIPort: p[2], AppPort: p[3], GatewayPort: p[4], RaftPort: p[5], GossipPort: p[6]})
 	}
+	st.Witness = WitnessState{RaftPort: ports[2], GossipPort: ports[3]}
 	return st, nil
 }
 
@@ -346,6 +351,32 @@ func (r *starter) startApp(ctx context.Context, i int) error {
 	return nil
 }
 
+// startWitness starts the controller's witness (regiond --witness).
+func (r *starter) startWitness(ctx context.Context) error {
+	w := &r.st.Witness
+	if err := checkPortFree(w.RaftPort, "witness"); err != nil {
+		return err
+	}
+	t := time.Now()
+	p, err := startProc([]string{r.bin.Regiond, "--config", filepath.Join(r.st.Dir, ConfigFile), "--witness"}, nil, r.logPath("witness"))
+	if err != nil {
+		return err
+	}
+	if err := r.record(&w.Proc, p); err != nil {
+		return err
+	}
+	if err := waitReady(ctx, "witness", p, func(context.Context) error {
+		if !portOpen(w.RaftPort) {
+			return errors.New("raft port not listening yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "witness     up on 127.0.0.1:%d (%s)\n", w.RaftPort, time.Since(t).Round(10*time.Millisecond))
+	return nil
+}
+
 func (r *starter) startRegiond(ctx context.Context, i int) error {
 	reg := &r.st.Regions[i]
 	if err := checkPortFree(reg.APIPort, "regiond "+reg.Name); err != nil {
@@ -463,7 +494,7 @@ func Down(ctx context.Context, dir string, progress io.Writer) error {
 func stopAll(ctx context.Context, st *State, out io.Writer) error {
 	groups := [][]namedProc{nil, nil, nil, nil}
 	for _, n := range st.procs() {
-		g := map[string]int{"regiond": 0, "app": 0, "mysql": 1, "broker": 2, "etcd": 3}[n.component]
+		g := map[string]int{"regiond": 0, "app": 0, "witness": 0, "mysql": 1, "broker": 2, "etcd": 3}[n.component]
 		groups[g] = append(groups[g], n)
 	}
 	var errs []error

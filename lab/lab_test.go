@@ -50,7 +50,7 @@ func TestUpDownLeavesNothing(t *testing.T) {
 	st, took := up(t, dir, "a", "b", "c")
 	t.Logf("lab up with 3 regions took %s", took.Round(time.Millisecond))
 	cs := allUp(t, dir)
-	if want := 1 + 4*3; len(cs) != want {
+	if want := 1 + 4*3 + 1; len(cs) != want {
 		t.Fatalf("%d components, want %d", len(cs), want)
 	}
 	info, err := st.Info()

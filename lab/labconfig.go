@@ -40,11 +40,16 @@ regions:
     listen: 127.0.0.1:{{.APIPort}}
     app: http://127.0.0.1:{{.AppPort}}
     gateway_listen: 127.0.0.1:{{.GatewayPort}}
+    controller: {raft: 127.0.0.1:{{.RaftPort}}, gossip: 127.0.0.1:{{.GossipPort}}}
     data_dir: {{.Name}}/regiond
 {{- end}}
 # A local lab answers in milliseconds: tight switch guards keep a broken
 # switch short.
 router: {ack_timeout: 2s, max_lag: 5s, catch_up_timeout: 10s}
+controller:
+  witness: {raft: 127.0.0.1:{{.Witness.RaftPort}}, gossip: 127.0.0.1:{{.Witness.GossipPort}}, data_dir: witness}
+  fail_after: 2s
+  cooldown: 1m
 cells:
 {{- range .Cells}}
   - {name: {{.Name}}, region: {{.Region}}, standby: {{.Standby}}}
@@ -80,7 +85,7 @@ func writeConfig(s *State) (*config.Config, error) {
 	}
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
-		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells,
+		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness,
 		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile,
 	})
 	if err != nil {

@@ -22,6 +22,15 @@ type State struct {
 	Buckets int           `json:"buckets"`
 	Etcd    EtcdState     `json:"etcd"`
 	Regions []RegionState `json:"regions"`
+	// Witness is the failover controller's witness.
+	Witness WitnessState `json:"witness"`
+}
+
+// WitnessState is the controller's witness process (regiond --witness).
+type WitnessState struct {
+	RaftPort   int  `json:"raft_port"`
+	GossipPort int  `json:"gossip_port"`
+	Proc       Proc `json:"proc"`
 }
 
 // EtcdState is the lab's etcd server.
@@ -38,12 +47,15 @@ type RegionState struct {
 	KafkaPort int    `json:"kafka_port"`
 	APIPort   int    `json:"api_port"`
 	// AppPort is the sample app's; GatewayPort regiond's gateway's.
-	AppPort     int  `json:"app_port"`
-	GatewayPort int  `json:"gateway_port"`
-	MySQL       Proc `json:"mysql"`
-	Broker      Proc `json:"broker"`
-	App         Proc `json:"app"`
-	Regiond     Proc `json:"regiond"`
+	AppPort     int `json:"app_port"`
+	GatewayPort int `json:"gateway_port"`
+	// RaftPort and GossipPort are its controller node's.
+	RaftPort   int  `json:"raft_port"`
+	GossipPort int  `json:"gossip_port"`
+	MySQL      Proc `json:"mysql"`
+	Broker     Proc `json:"broker"`
+	App        Proc `json:"app"`
+	Regiond    Proc `json:"regiond"`
 }
 
 // Region returns the named region's state.
@@ -67,7 +79,7 @@ func (s *State) procs() []namedProc {
 			namedProc{"app", r.Name, &r.App},
 			namedProc{"regiond", r.Name, &r.Regiond})
 	}
-	return out
+	return append(out, namedProc{"witness", "", &s.Witness.Proc})
 }
 
 type namedProc struct {

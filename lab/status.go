@@ -86,6 +86,14 @@ func Status(ctx context.Context, dir string) ([]ComponentStatus, error) {
 			r, _ := st.Region(n.region)
 			cs.Port = r.MySQLPort
 			check = func(ctx context.Context) error { return mysqlReady(ctx, cs.Port) }
+		case "witness":
+			cs.Port = st.Witness.RaftPort
+			check = func(context.Context) error {
+				if !portOpen(cs.Port) {
+					return fmt.Errorf("raft port %d not answering", cs.Port)
+				}
+				return nil
+			}
 		case "app":
 			r, _ := st.Region(n.region)
 			cs.Port = r.AppPort

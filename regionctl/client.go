@@ -63,6 +63,9 @@ func (c *apiClient) do(req *http.Request, v any) error {
 		}
 		return fmt.Errorf("%s", resp.Status)
 	}
+	if v == nil {
+		return nil
+	}
 	return json.Unmarshal(body, v)
 }
 

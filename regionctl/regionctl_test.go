@@ -77,7 +77,7 @@ func TestLabLifecycleCLI(t *testing.T) {
 	}
 	out, _, err = run(t, "lab", "status", "--dir", dir, "--json")
 	var cs []lab.ComponentStatus
-	if err != nil || json.Unmarshal([]byte(out), &cs) != nil || len(cs) != 1+4*2 {
+	if err != nil || json.Unmarshal([]byte(out), &cs) != nil || len(cs) != 1+4*2+1 {
 		t.Fatalf("lab status: %v %s", err, out)
 	}
 	if _, errOut, err := run(t, "lab", "down", "--dir", dir); err != nil {

@@ -56,6 +56,7 @@ type Daemon struct {
 	gateway  *gateway.Gateway // nil unless regions[].gateway_listen is set
 	switcher *traffic.Switcher
 	peers    *replicationView
+	ctl      *controller // nil without a controller
 	started  time.Time
 }
 
@@ -146,6 +147,11 @@ func New(cfg Config) (*Daemon, error) {
 		d.etcd.Close()
 		return nil, err
 	}
+	if d.ctl, err = newController(cfg.Deployment, r.Name, r.URL, cfg.Deployment.Resolve(r.DataDir), probeMySQL(d.peers.db), d.reg, d.log); err != nil {
+		d.db.Close()
+		d.etcd.Close()
+		return nil, err
+	}
 	d.health = newHealth(d.reg, cfg.CheckInterval, d.log)
 	d.routes()
 	return d, nil
@@ -182,6 +188,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// Components, in start order; each runs until ctx ends.
 	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}, {"switcher", d.switcher.Run}}, d.repl.components(d)...)
 	comps = append(comps, d.gatewayComponents()...)
+	if d.ctl != nil {
+		comps = append(comps, component{"controller", d.ctl.Run})
+	}
 	comps = append(comps, component{"api", d.api.Run})
 	err := runComponents(ctx, comps)
 	if err != nil {
@@ -196,6 +205,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) routes() {
 	d.api.HandleFunc("GET /v1/status", api.RoleViewer, d.handleStatus)
 	d.routeRoutes()
+	d.controllerRoutes()
 	d.consoleRoutes()
 }
 

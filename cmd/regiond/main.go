@@ -32,6 +32,7 @@ func main() {
 	version := fs.Bool("version", false, "print the version and exit")
 	gatewayOnly := fs.Bool("gateway-only", false, "run only a router and the gateway of --region on its regions[].gateway_listen (no API, capture or appliers)")
 	metricsListen := fs.String("metrics-listen", "", "with --gateway-only: host:port serving GET /metrics (default: none)")
+	witness := fs.Bool("witness", false, "run the failover controller's witness (controller.witness): a Raft voter and gossip observer with no MySQL; no --region")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `regiond runs one region of the platform: its HTTP API (health, status,
 metrics, audit log) and, as they land, capture, appliers, router and controller.
@@ -47,9 +48,15 @@ apart from the daemon (e.g. several behind a load balancer). It needs only
 etcd and the deployment config; it serves 503 until a regiond has written
 the first routing table.
 
+With regions[].controller set every regiond runs a node of the failover
+controller (Raft, and gossip for liveness). --witness runs the witness
+of controller.witness: a voter with no MySQL in a third place, so that a
+two-region deployment keeps a majority when one region is down.
+
 Usage:
   regiond --config FILE --region NAME
   regiond --config FILE --region NAME --gateway-only [--metrics-listen HOST:PORT]
+  regiond --config FILE --witness
 
 Example:
   regiond --config /etc/region/deploy.yaml --region eu-west
@@ -69,8 +76,8 @@ Flags:
 		fatal("--log-level: %v", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
-	if *cfgPath == "" || *region == "" {
-		fatal("--config and --region are required (see regiond --help)")
+	if *cfgPath == "" || (*region == "") == !*witness {
+		fatal("--config and either --region or --witness are required (see regiond --help)")
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -78,6 +85,12 @@ Flags:
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if *witness {
+		if err := regiond.RunWitness(ctx, cfg, logger); err != nil {
+			fatal("%v", err)
+		}
+		return
+	}
 	if *gatewayOnly {
 		if err := regiond.RunGateway(ctx, regiond.GatewayConfig{Deployment: cfg, Region: *region, MetricsListen: *metricsListen, Logger: logger}); err != nil {
 			fatal("%v", err)

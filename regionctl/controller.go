@@ -1,0 +1,129 @@
+package regionctl
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionplatform/region/regiond"
+)
+
+func newControllerCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "The failover controller: its Raft voters, leader and what gossip sees of every region",
+		Long: `The failover controller is a Raft cluster of one node per regiond plus the
+witness (regiond --witness), so two regions keep a majority when one is
+down. Only its leader acts; every decision is a Raft log entry first.
+Liveness comes from gossip among all nodes: a region is declared failed
+only when a majority of the other observers have lost it for
+controller.fail_after and cannot reach its MySQL either.`,
+		Example: `  regionctl controller status --dir /tmp/lab
+  regionctl controller add-voter c 10.0.3.5:7300 --dir /tmp/lab
+  regionctl controller remove-voter c --dir /tmp/lab`,
+	}
+	cmd.AddCommand(newControllerStatusCmd(g), newControllerVoterCmd(g, true), newControllerVoterCmd(g, false))
+	return cmd
+}
+
+func newControllerStatusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "status",
+		Short:   "Show the leader, the voters, the gossip members and each region's liveness",
+		Example: `  regionctl controller status --dir /tmp/lab --json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.call(cmd.Context(), func(c *apiClient, base string) error {
+				var st regiond.ControllerStatus
+				if err := c.getJSON(cmd.Context(), base+"/v1/controller", &st); err != nil {
+					return err
+				}
+				if g.json {
+					return g.printJSON(st)
+				}
+				n := st.Node
+				leader := n.LeaderID
+				if leader == "" {
+					leader = "NONE (no majority?)"
+				}
+				fmt.Fprintf(g.out, "controller leader: %s   (asked node %s, %s, term %d, applied index %d)\n", leader, n.ID, n.State, n.Term, n.AppliedIndex)
+				tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "VOTER\tRAFT ADDRESS\tGOSSIP")
+				seen := map[string]string{}
+				for _, m := range st.Members {
+					seen[m.Name] = "alive"
+				}
+				for _, v := range n.Voters {
+					g := seen[v.ID]
+					if g == "" {
+						g = "NOT SEEN"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", v.ID, v.Addr, g)
+				}
+				tw.Flush()
+				for _, r := range st.Regions {
+					state := "alive"
+					switch {
+					case r.Failed:
+						state = fmt.Sprintf("FAILED since %s", r.FailedAt.Format("15:04:05Z"))
+					case len(r.Lost) > 0:
+						state = fmt.Sprintf("lost by %s of %d observers", strings.Join(r.Lost, ","), r.Of)
+					}
+					fmt.Fprintf(g.out, "region %s: %s\n", r.Region, state)
+				}
+				if st.State != nil {
+					for name, r := range st.State.Regions {
+						if r.Fenced {
+							fmt.Fprintf(g.out, "region %s is FENCED by the controller: %s\n", name, r.FenceReason)
+						}
+					}
+				}
+				return nil
+			})
+		},
+	}
+}
+
+// newControllerVoterCmd is add-voter (add) or remove-voter.
+func newControllerVoterCmd(g *globals, add bool) *cobra.Command {
+	use, short, args := "remove-voter ID", "Remove a voter from the controller's Raft cluster", cobra.ExactArgs(1)
+	if add {
+		use, short, args = "add-voter ID RAFT-ADDRESS", "Add a voter (a new region's node, or a witness) to the controller", cobra.ExactArgs(2)
+	}
+	return &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Example: "  regionctl controller " + strings.Fields(use)[0] + " c 10.0.3.5:7300 --dir /tmp/lab",
+		Args:    args,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			cfg, err := g.deployment()
+			if err != nil {
+				return err
+			}
+			c, err := g.client(cfg)
+			if err != nil {
+				return err
+			}
+			// Only the leader changes the voters: ask every regiond until
+			// the leader's answers.
+			var errs []error
+			for _, r := range cfg.Regions {
+				var err error
+				if add {
+					err = c.sendJSON(cmd.Context(), "POST", r.URL+"/v1/controller/voters", regiond.VoterRequest{ID: a[0], Addr: a[1]}, nil)
+				} else {
+					err = c.sendJSON(cmd.Context(), "DELETE", r.URL+"/v1/controller/voters/"+a[0], nil, nil)
+				}
+				if err == nil {
+					fmt.Fprintf(g.out, "%s: done by region %s's node\n", strings.Fields(use)[0], r.Name)
+					return nil
+				}
+				errs = append(errs, fmt.Errorf("%s: %w", r.Name, err))
+			}
+			return fmt.Errorf("no regiond could change the voters (the leader may be the witness, which has no API: retry in a moment): %w", errors.Join(errs...))
+		},
+	}
+}

@@ -1,0 +1,195 @@
+package regiond
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/failover/liveness"
+)
+
+// WitnessID is the controller id and gossip name of the witness.
+const WitnessID = "witness"
+
+// controller is this process's share of the failover controller: a Raft
+// node and a gossip member.
+type controller struct {
+	node   *failover.Node
+	member *liveness.Member
+	log    *slog.Logger
+}
+
+// newController builds the controller of node id (a region's name, or
+// WitnessID) from the deployment; nil when the deployment runs none.
+// probe checks a region's MySQL from here.
+func newController(dep *config.Config, id, apiURL, dataDir string, probe func(context.Context, string) error, reg prometheus.Registerer, log *slog.Logger) (*controller, error) {
+	var me config.ControllerNode
+	role, region := liveness.RoleRegiond, id
+	if id == WitnessID {
+		if dep.Controller.Witness == nil {
+			return nil, errors.New("controller.witness is not configured: add it (raft, gossip, data_dir) to run a witness")
+		}
+		me, role, region = dep.Controller.Witness.ControllerNode, liveness.RoleWitness, ""
+	} else if r, ok := dep.Region(id); ok {
+		me = r.Controller
+	}
+	if me.Raft == "" {
+		return nil, nil
+	}
+	peers, observers, joins := []failover.Peer{}, map[string]string{}, []string{}
+	for _, r := range dep.Regions {
+		peers = append(peers, failover.Peer{ID: r.Name, Addr: r.Controller.Raft})
+		observers[r.Name] = r.Name
+		if r.Name != id {
+			joins = append(joins, r.Controller.Gossip)
+		}
+	}
+	if w := dep.Controller.Witness; w != nil {
+		peers = append(peers, failover.Peer{ID: WitnessID, Addr: w.Raft})
+		observers[WitnessID] = ""
+		if id != WitnessID {
+			joins = append(joins, w.Gossip)
+		}
+	}
+	nc := failover.DefaultConfig(id, me.Raft, filepath.Join(dataDir, "controller"))
+	nc.Bootstrap, nc.Logger, nc.Metrics = peers, log, failover.NewMetrics(reg)
+	node, err := failover.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	host, port, err := net.SplitHostPort(me.Gossip)
+	if err != nil {
+		return nil, fmt.Errorf("controller gossip address %q: %w", me.Gossip, err)
+	}
+	p, _ := strconv.Atoi(port)
+	mc := liveness.DefaultConfig(id, region, role)
+	mc.BindAddr, mc.BindPort, mc.APIURL, mc.Join = host, p, apiURL, joins
+	mc.Regions, mc.Observers, mc.ProbeMySQL = dep.RegionNames(), observers, probe
+	mc.Detector.FailAfter, mc.Detector.Cooldown = dep.Controller.FailAfter, dep.Controller.Cooldown
+	mc.Logger, mc.Metrics = log, liveness.NewMetrics(reg)
+	mc.OnEvent = func(e liveness.Event) {
+		log.Warn("controller: region liveness event", "kind", e.Kind, "region", e.Region, "observers", e.Observers, "of", e.Of)
+	}
+	member, err := liveness.New(mc)
+	if err != nil {
+		return nil, err
+	}
+	return &controller{node: node, member: member, log: log}, nil
+}
+
+// Run starts the Raft node and the gossip member and stops them, in
+// reverse order, when ctx ends.
+func (c *controller) Run(ctx context.Context) error {
+	if err := c.node.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := c.node.Stop(sctx); err != nil {
+			c.log.Warn("controller: Raft node did not stop cleanly", "err", err)
+		}
+	}()
+	return c.member.Run(ctx)
+}
+
+// ControllerStatus is the body of GET /v1/controller.
+type ControllerStatus struct {
+	Node    failover.Status         `json:"node"`
+	Members []liveness.MemberInfo   `json:"members"`
+	Regions []liveness.RegionStatus `json:"regions"`
+	State   *failover.State         `json:"state"`
+}
+
+func (d *Daemon) controllerRoutes() {
+	d.api.HandleFunc("GET /v1/controller", api.RoleViewer, d.handleController)
+	d.api.HandleFunc("POST /v1/controller/voters", api.RoleOperator, d.handleAddVoter)
+	d.api.HandleFunc("DELETE /v1/controller/voters/{id}", api.RoleOperator, d.handleRemoveVoter)
+}
+
+func (d *Daemon) handleController(w http.ResponseWriter, r *http.Request) {
+	if d.ctl == nil {
+		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "set regions[].controller (raft, gossip) and controller.witness in the config")
+		return
+	}
+	st, err := d.ctl.node.Status()
+	if err != nil {
+		api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, ControllerStatus{Node: st, Members: d.ctl.member.Members(), Regions: d.ctl.member.Regions(), State: d.ctl.node.State()})
+}
+
+// VoterRequest is the body of POST /v1/controller/voters.
+type VoterRequest struct {
+	ID   string `json:"id"`
+	Addr string `json:"addr"`
+}
+
+func (d *Daemon) handleAddVoter(w http.ResponseWriter, r *http.Request) {
+	var req VoterRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if d.ctl == nil {
+		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "")
+		return
+	}
+	if req.ID == "" || req.Addr == "" {
+		api.WriteError(w, http.StatusBadRequest, "id and addr are required", `send {"id": "c", "addr": "10.0.0.7:7300"}`)
+		return
+	}
+	if _, _, err := net.SplitHostPort(req.Addr); err != nil {
+		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("addr: %q is not host:port", req.Addr), "")
+		return
+	}
+	err := d.ctl.node.AddVoter(r.Context(), req.ID, req.Addr)
+	d.audit(r, "controller.add-voter", req.ID, err, map[string]string{"addr": req.Addr})
+	d.voterAnswer(w, err)
+}
+
+func (d *Daemon) handleRemoveVoter(w http.ResponseWriter, r *http.Request) {
+	if d.ctl == nil {
+		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "")
+		return
+	}
+	err := d.ctl.node.RemoveVoter(r.Context(), r.PathValue("id"))
+	d.audit(r, "controller.remove-voter", r.PathValue("id"), err, nil)
+	d.voterAnswer(w, err)
+}
+
+func (d *Daemon) voterAnswer(w http.ResponseWriter, err error) {
+	var nl *failover.NotLeaderError
+	switch {
+	case err == nil:
+		st, _ := d.ctl.node.Status()
+		api.WriteJSON(w, http.StatusOK, st)
+	case errors.As(err, &nl):
+		api.WriteError(w, http.StatusConflict, err.Error(), "ask the leader's regiond (regionctl does)")
+	default:
+		api.WriteError(w, http.StatusBadRequest, err.Error(), "")
+	}
+}
+
+// probeMySQL pings a region's MySQL from this process.
+func probeMySQL(db func(string) (*sql.DB, error)) func(context.Context, string) error {
+	return func(ctx context.Context, region string) error {
+		h, err := db(region)
+		if err != nil {
+			return err
+		}
+		return h.PingContext(ctx)
+	}
+}
