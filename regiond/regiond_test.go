@@ -191,7 +191,7 @@ func TestBadStart(t *testing.T) {
 		{[]string{"--config", bad, "--region", "a"}, nil, "regions[1].mysql.dsn: missing port"},
 		{[]string{"--config", okPath, "--region", "z"}, []string{"REGION_TOKEN=0123456789abcdef0123"}, `region "z" is not in the config`},
 		{[]string{"--config", okPath, "--region", "a"}, nil, "environment variable REGION_TOKEN is not set"},
-		{[]string{"--region", "a"}, nil, "--config and --region are required"},
+		{[]string{"--region", "a"}, nil, "--config and either --region or --witness are required"},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(labtest.Bin().Regiond, tt.args...)
