@@ -189,6 +189,23 @@ func (n *Node) RemoveVoter(ctx context.Context, id string) error {
 	return nil
 }
 
+// TransferLeadership asks Raft to hand leadership to another voter (the
+// most up to date). Only the leader may. The witness calls it when it
+// wins an election: it breaks ties, it does not act.
+func (n *Node) TransferLeadership(ctx context.Context) error {
+	in, err := n.current()
+	if err != nil {
+		return err
+	}
+	if in.raft.State() != raft.Leader {
+		return n.notLeader(in)
+	}
+	if err := wait(ctx, in.raft.LeadershipTransfer()); err != nil {
+		return fmt.Errorf("failover: transfer leadership: %w", err)
+	}
+	return nil
+}
+
 // Snapshot takes a snapshot now (Raft also takes them on its own every
 // SnapshotThreshold entries).
 func (n *Node) Snapshot(ctx context.Context) error {

@@ -90,10 +90,17 @@ func newController(dep *config.Config, id, apiURL, dataDir string, probe func(co
 }
 
 // Run starts the Raft node and the gossip member and stops them, in
-// reverse order, when ctx ends.
+// reverse order, when ctx ends. The witness hands leadership on whenever
+// it wins it: only a regiond acts (it has the API, MySQL and the switch).
 func (c *controller) Run(ctx context.Context) error {
 	if err := c.node.Start(ctx); err != nil {
 		return err
+	}
+	if c.node.ID() == WitnessID {
+		hctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); c.handOver(hctx) }()
+		defer func() { cancel(); <-done }()
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -191,5 +198,33 @@ func probeMySQL(db func(string) (*sql.DB, error)) func(context.Context, string) 
 			return err
 		}
 		return h.PingContext(ctx)
+	}
+}
+
+// handOver transfers leadership away from the witness each time it leads,
+// until ctx ends. A failed transfer (no other voter up to date) is
+// retried: the witness then leads meanwhile, which keeps the log moving
+// but starts no action.
+func (c *controller) handOver(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case lead := <-c.node.LeaderCh():
+			for lead && ctx.Err() == nil {
+				tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				err := c.node.TransferLeadership(tctx)
+				cancel()
+				if err == nil || !c.node.IsLeader() {
+					c.log.Info("witness handed the controller's leadership on")
+					break
+				}
+				c.log.Warn("witness leads and cannot hand over yet; retrying", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
 	}
 }

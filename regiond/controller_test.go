@@ -64,6 +64,13 @@ func TestControllerInTheLab(t *testing.T) {
 		return cs.Node.LeaderID != "" && cs.Node.LeaderID != leader
 	})
 	t.Logf("leader %s killed; %s leads %s later (seen from %s)", leader, cs.Node.LeaderID, time.Since(start).Round(time.Millisecond), observer)
+	if leader != "witness" {
+		// The witness breaks ties but hands leadership to a regiond.
+		cs = waitController(t, st, observer, tok, 10*time.Second, "a regiond leading", func(cs regiond.ControllerStatus) bool {
+			return cs.Node.LeaderID == observer
+		})
+		t.Logf("%s leads %s after the loss", cs.Node.LeaderID, time.Since(start).Round(time.Millisecond))
+	}
 	if err := lab.Start(context.Background(), lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, leader, component); err != nil {
 		t.Fatal(err)
 	}
