@@ -206,6 +206,7 @@ func (d *Daemon) routes() {
 	d.api.HandleFunc("GET /v1/status", api.RoleViewer, d.handleStatus)
 	d.routeRoutes()
 	d.controllerRoutes()
+	d.failoverRoutes()
 	d.consoleRoutes()
 }
 

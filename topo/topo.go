@@ -7,6 +7,7 @@ package topo
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -128,4 +129,22 @@ func parseBucket(s string, n int) (Bucket, error) {
 		return 0, fmt.Errorf("bucket %d is out of range: the deployment has buckets 0-%d", v, n-1)
 	}
 	return Bucket(v), nil
+}
+
+// FormatBuckets writes buckets (in any order) as a bucket list such as
+// "0-3,7": the form ParseBuckets reads.
+func FormatBuckets(bs []Bucket) string {
+	s := slices.Clone(bs)
+	slices.Sort(s)
+	s = slices.Compact(s)
+	var parts []string
+	for i := 0; i < len(s); {
+		j := i
+		for j+1 < len(s) && s[j+1] == s[j]+1 {
+			j++
+		}
+		parts = append(parts, Range{First: s[i], Last: s[j]}.String())
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
 }

@@ -20,7 +20,7 @@ func threeCells() *router.Table {
 
 func TestFormatAndRanges(t *testing.T) {
 	bs := []topo.Bucket{7, 0, 1, 2, 9, 8, 12}
-	if got := formatBuckets(bs); got != "0-2,7-9,12" {
+	if got := topo.FormatBuckets(bs); got != "0-2,7-9,12" {
 		t.Fatalf("formatBuckets: %s", got)
 	}
 	rs := toRanges([]topo.Bucket{0, 1, 2, 7, 8, 9, 12})

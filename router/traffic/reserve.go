@@ -44,7 +44,7 @@ func (s *Switcher) reserve(ctx context.Context, id string, ranges []topo.Range, 
 				parts = append(parts, b)
 			}
 		}
-		return append(rs, reservation{ID: id, Buckets: formatBuckets(parts)}), nil
+		return append(rs, reservation{ID: id, Buckets: topo.FormatBuckets(parts)}), nil
 	})
 }
 

@@ -221,7 +221,7 @@ func (s *Switcher) stage(ctx context.Context, ru *run, stage int, bs []topo.Buck
 		}
 		ru.fenceAt, fenced = time.Now(), t
 		ru.rec.Epochs = append(ru.rec.Epochs, t.Epoch)
-		return fmt.Sprintf("epoch %d: %d buckets write-forbidden (%s)", t.Epoch, len(bs), formatBuckets(bs)), nil
+		return fmt.Sprintf("epoch %d: %d buckets write-forbidden (%s)", t.Epoch, len(bs), topo.FormatBuckets(bs)), nil
 	})
 	if err != nil {
 		return err

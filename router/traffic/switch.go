@@ -307,7 +307,7 @@ func moves(t *router.Table, ranges []topo.Range, to string) []Move {
 	}
 	out := make([]Move, 0, len(by))
 	for c, m := range by {
-		m.Buckets = formatBuckets(bs[c])
+		m.Buckets = topo.FormatBuckets(bs[c])
 		out = append(out, *m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Cell < out[j].Cell })
@@ -326,19 +326,4 @@ func sourceRegions(ms []Move, to string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// formatBuckets writes sorted buckets as "0-3,7".
-func formatBuckets(bs []topo.Bucket) string {
-	sort.Slice(bs, func(i, j int) bool { return bs[i] < bs[j] })
-	var parts []string
-	for i := 0; i < len(bs); {
-		j := i
-		for j+1 < len(bs) && bs[j+1] == bs[j]+1 {
-			j++
-		}
-		parts = append(parts, topo.Range{First: bs[i], Last: bs[j]}.String())
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
 }

@@ -1,0 +1,100 @@
+package regionctl
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/regiond"
+)
+
+func newFailoverCmd(g *globals) *cobra.Command {
+	var req regiond.FailoverRequest
+	var planned, force bool
+	cmd := &cobra.Command{
+		Use:   "failover --from REGION [--to REGION] (--planned|--force) --reason TEXT",
+		Short: "Move every cell out of a region: planned (no data lost) or forced (the region is gone)",
+		Long: `failover moves every bucket whose cell lives in --from to a cell of --to
+(default: the standby region of --from's cells). The controller's leader
+runs it; every step is recorded in the controller's Raft log first.
+
+--planned is a traffic switch of all those buckets: fence, wait for every
+router, wait for replication from --from to apply everything, flip. No
+acknowledged write is lost (RPO 0); users of those buckets cannot write
+for the write-forbidden window, which is reported with the total time.
+
+--force is for a region that is gone: not built yet (the command says so).
+
+The exit status is 1 unless the failover completed.`,
+		Example: `  regionctl failover --from a --planned --reason "maintenance of region a" --dir /tmp/lab
+  regionctl failover --from a --to b --planned --reason "drill" --json --dir /tmp/lab
+  regionctl failover history --dir /tmp/lab`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case req.From == "":
+				return fmt.Errorf("--from: missing: name the region to move out of")
+			case planned == force:
+				return fmt.Errorf("say --planned (the region answers: no data lost) or --force (the region is gone)")
+			case strings.TrimSpace(req.Reason) == "":
+				return fmt.Errorf("--reason: missing: say why (it goes into the failover history)")
+			}
+			req.Kind = failover.KindPlanned
+			if force {
+				req.Kind = failover.KindForced
+			}
+			fmt.Fprintf(g.progress(), "%s failover of region %s: asking the controller's leader\n", req.Kind, req.From)
+			return g.call(cmd.Context(), func(c *apiClient, base string) error {
+				var rep regiond.FailoverReport
+				err := c.sendJSON(cmd.Context(), "POST", base+"/v1/failovers", req, &rep)
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return g.printJSON(rep)
+				}
+				fmt.Fprintf(g.out, "failover %s (%s) of region %s to %s: %s in %d ms, write-forbidden %d ms, RPO %d transactions\n",
+					rep.ID, rep.Kind, rep.From, rep.To, strings.ToUpper(rep.State), rep.DurationMS, rep.WriteForbiddenMS, rep.RPO.LostCount)
+				for _, s := range rep.Switches {
+					fmt.Fprintf(g.out, "  switch %s: %d buckets to cell %s, %s\n", s.ID, s.Count, s.To, s.State)
+				}
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.From, "from", "", "the region to move out of")
+	f.StringVar(&req.To, "to", "", "the region to move to (default: the standby of --from's cells)")
+	f.BoolVar(&planned, "planned", false, "the region answers: switch its buckets, no data lost")
+	f.BoolVar(&force, "force", false, "the region is gone: fence it and move its cells (not built yet)")
+	f.StringVar(&req.Reason, "reason", "", "why (recorded)")
+	cmd.AddCommand(&cobra.Command{
+		Use:     "history",
+		Short:   "List the failovers the controller recorded",
+		Example: `  regionctl failover history --dir /tmp/lab --json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.call(cmd.Context(), func(c *apiClient, base string) error {
+				var a struct {
+					Failovers []failover.FailoverRecord `json:"failovers"`
+				}
+				if err := c.getJSON(cmd.Context(), base+"/v1/failovers", &a); err != nil {
+					return err
+				}
+				if g.json {
+					return g.printJSON(a.Failovers)
+				}
+				tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tKIND\tFROM\tTO\tSTATE\tSTARTED\tACTOR\tREASON")
+				for _, f := range a.Failovers {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, f.Kind, f.From, f.To, f.State, f.StartedAt.Format("2006-01-02 15:04:05Z"), f.Actor, f.Reason)
+				}
+				return tw.Flush()
+			})
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,213 @@
+package regiond
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/router/traffic"
+	"github.com/regionplatform/region/topo"
+)
+
+// FailoverRequest is the body of POST /v1/failovers.
+type FailoverRequest struct {
+	// From is the region whose cells move out; To where they go (default:
+	// the standby region of From's cells).
+	From string `json:"from"`
+	To   string `json:"to,omitempty"`
+	// Kind is planned (a traffic switch of every bucket: RPO 0) or forced.
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+}
+
+// FailoverReport is what a failover did.
+type FailoverReport struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	// State is done or rolled-back.
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
+	// Switches are the traffic switches of a planned failover.
+	Switches []traffic.Record `json:"switches,omitempty"`
+	// WriteForbiddenMS is the longest any bucket could not be written.
+	WriteForbiddenMS int64 `json:"write_forbidden_ms"`
+	DurationMS       int64 `json:"duration_ms"`
+	// RPO is what the survivor never applied (0 for planned).
+	RPO failover.RPO `json:"rpo"`
+}
+
+func (d *Daemon) failoverRoutes() {
+	d.api.HandleFunc("POST /v1/failovers", api.RoleOperator, d.handleFailover)
+	d.api.HandleFunc("GET /v1/failovers", api.RoleViewer, d.handleFailovers)
+}
+
+func (d *Daemon) handleFailovers(w http.ResponseWriter, r *http.Request) {
+	if d.ctl == nil {
+		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "set regions[].controller and controller.witness in the config")
+		return
+	}
+	var out []failover.FailoverRecord
+	for _, f := range d.ctl.node.State().Failovers {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
+	api.WriteJSON(w, http.StatusOK, map[string]any{"failovers": out})
+}
+
+func (d *Daemon) handleFailover(w http.ResponseWriter, r *http.Request) {
+	var req FailoverRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if d.ctl == nil {
+		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "set regions[].controller and controller.witness in the config")
+		return
+	}
+	if !d.ctl.node.IsLeader() {
+		d.forwardToLeader(w, r, req)
+		return
+	}
+	id, _ := api.Caller(r.Context())
+	rep, err := d.runFailover(r.Context(), req, id.Name)
+	d.audit(r, "failover."+req.Kind, req.From, err, map[string]string{"to": req.To, "reason": req.Reason})
+	switch {
+	case err != nil && rep == nil:
+		api.WriteError(w, http.StatusBadRequest, err.Error(), "")
+	case err != nil:
+		api.WriteJSON(w, http.StatusConflict, rep)
+	default:
+		api.WriteJSON(w, http.StatusOK, rep)
+	}
+}
+
+// forwardToLeader sends the request, with the caller's own token, to the
+// regiond whose node leads the controller: only the leader acts.
+func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, req FailoverRequest) {
+	leader, _ := d.ctl.node.Leader()
+	lr, ok := d.cfg.Deployment.Region(leader)
+	if !ok {
+		api.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("the controller has no regiond leader now (leader %q)", leader), "retry in a few seconds: an election is running or the witness is handing over")
+		return
+	}
+	b, _ := json.Marshal(req)
+	fr, err := http.NewRequestWithContext(r.Context(), http.MethodPost, lr.URL+"/v1/failovers", bytes.NewReader(b))
+	if err != nil {
+		api.WriteError(w, http.StatusInternalServerError, err.Error(), "")
+		return
+	}
+	fr.Header.Set("Authorization", "Bearer "+api.RequestToken(r))
+	fr.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(fr)
+	if err != nil {
+		api.WriteError(w, http.StatusBadGateway, fmt.Sprintf("forward to the controller leader %s: %v", leader, err), "")
+		return
+	}
+	defer resp.Body.Close()
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+// runFailover checks the request and carries it out as the leader. A nil
+// report with an error means bad input: nothing was done.
+func (d *Daemon) runFailover(ctx context.Context, req FailoverRequest, actor string) (*FailoverReport, error) {
+	dep := d.cfg.Deployment
+	if _, ok := dep.Region(req.From); !ok {
+		return nil, fmt.Errorf("from: region %q is not in the config: use one of %v", req.From, dep.RegionNames())
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return nil, errors.New("reason: missing: say why (it goes into the failover history)")
+	}
+	if req.To == "" {
+		for _, c := range dep.Cells {
+			if c.Region == req.From {
+				req.To = c.Standby
+				break
+			}
+		}
+	}
+	if _, ok := dep.Region(req.To); !ok || req.To == req.From {
+		return nil, fmt.Errorf("to: %q is not another region: use one of %v but %s", req.To, dep.RegionNames(), req.From)
+	}
+	switch req.Kind {
+	case failover.KindPlanned:
+		return d.plannedFailover(ctx, req, actor)
+	case failover.KindForced:
+		return nil, errors.New("kind: forced failover is not built yet: use planned while the region answers, or move its buckets with regionctl switch")
+	}
+	return nil, fmt.Errorf("kind: %q: use planned or forced", req.Kind)
+}
+
+// plannedFailover switches every bucket whose cell lives in req.From to a
+// cell of req.To, one traffic switch per target cell: RPO 0 by
+// construction, every step a Raft log entry first.
+func (d *Daemon) plannedFailover(ctx context.Context, req FailoverRequest, actor string) (*FailoverReport, error) {
+	start := time.Now()
+	t, _, err := d.store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	target := ""
+	for _, c := range t.Cells {
+		if c.Region == req.To {
+			target = c.Name
+			break
+		}
+	}
+	if target == "" {
+		return nil, fmt.Errorf("to: region %s has no cell to take the buckets", req.To)
+	}
+	var moving []topo.Bucket
+	for b := 0; b < t.Buckets; b++ {
+		if o := t.Owner(topo.Bucket(b)); o.Region == req.From {
+			moving = append(moving, topo.Bucket(b))
+		}
+	}
+	if len(moving) == 0 {
+		return nil, fmt.Errorf("from: region %s owns no buckets: nothing to fail over", req.From)
+	}
+	rep := &FailoverReport{ID: "fo-" + strings.ToLower(start.UTC().Format("20060102T150405")), Kind: failover.KindPlanned, From: req.From, To: req.To}
+	h := failover.Header{Actor: actor}
+	if _, err := d.ctl.node.Execute(ctx, &failover.BeginFailover{Header: h, ID: rep.ID, Kind: rep.Kind, From: req.From, To: req.To, Reason: req.Reason}); err != nil {
+		return nil, fmt.Errorf("record the failover in the controller: %w", err)
+	}
+	rec, err := d.switcher.Execute(ctx, traffic.Request{Buckets: topo.FormatBuckets(moving), To: target,
+		Reason: fmt.Sprintf("planned failover %s of region %s: %s", rep.ID, req.From, req.Reason), Actor: actor})
+	step := &failover.StepFailover{Header: h, ID: rep.ID, Step: "switch", Result: "ok"}
+	if rec != nil {
+		rep.Switches = append(rep.Switches, *rec)
+		rep.WriteForbiddenMS = rec.WriteForbiddenMS
+		step.Detail = fmt.Sprintf("switch %s: %d buckets to cell %s, %s, write-forbidden %d ms", rec.ID, rec.Count, target, rec.State, rec.WriteForbiddenMS)
+	}
+	if err != nil {
+		step.Result, step.Detail = "failed", strings.TrimSpace(step.Detail+" "+err.Error())
+	}
+	// The record must outlive a cancelled request.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, xerr := d.ctl.node.Execute(rctx, step); xerr != nil {
+		d.log.Error("cannot record a failover step", "failover", rep.ID, "err", xerr)
+	}
+	end := &failover.EndFailover{Header: h, ID: rep.ID, Outcome: failover.FailoverDone}
+	rep.State = failover.FailoverDone
+	if err != nil {
+		end.Outcome, end.Reason = failover.FailoverRolledBack, err.Error()
+		rep.State, rep.Error = failover.FailoverRolledBack, err.Error()
+	}
+	if _, xerr := d.ctl.node.Execute(rctx, end); xerr != nil {
+		d.log.Error("cannot record the end of a failover", "failover", rep.ID, "err", xerr)
+	}
+	rep.DurationMS = time.Since(start).Milliseconds()
+	return rep, err
+}

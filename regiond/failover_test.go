@@ -1,0 +1,94 @@
+package regiond_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/regiond"
+	"github.com/regionplatform/region/topo"
+)
+
+// TestPlannedFailover: users of region a write through the gateway while
+// region a is failed over to b as planned; the request is sent to both
+// regions' regiond (a follower forwards it to the controller's leader);
+// every bucket ends in b's cell, nothing acknowledged is lost or doubled,
+// and the controller's replicated history has the failover, done.
+func TestPlannedFailover(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	tok, _ := lab.ReadToken(st.Dir)
+	createSchema(t, st, "a")
+	converged(t, st, 60*time.Second)
+	cs := waitController(t, st, "a", tok, 30*time.Second, "a regiond leading the controller", func(cs regiond.ControllerStatus) bool {
+		return cs.Node.LeaderID == "a" || cs.Node.LeaderID == "b"
+	})
+	follower := map[string]string{"a": "b", "b": "a"}[cs.Node.LeaderID]
+
+	for _, tc := range []struct {
+		req  map[string]any
+		want string
+	}{
+		{map[string]any{"from": "x", "kind": "planned", "reason": "r"}, `from: region "x" is not in the config`},
+		{map[string]any{"from": "a", "kind": "planned"}, "reason: missing"},
+		{map[string]any{"from": "a", "to": "a", "kind": "planned", "reason": "r"}, `to: "a" is not another region`},
+		{map[string]any{"from": "a", "kind": "soon", "reason": "r"}, `kind: "soon": use planned or forced`},
+	} {
+		if code, body := call(t, st, follower, tok, "POST", "/v1/failovers", tc.req, nil); code != 400 || !strings.Contains(body, tc.want) {
+			t.Errorf("%v: %d %s, want 400 with %q", tc.req, code, body, tc.want)
+		}
+	}
+
+	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
+	var users []int64
+	for u := int64(1); len(users) < 30; u++ {
+		if topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets) < 512 { // cell a1
+			users = append(users, u)
+		}
+	}
+	ctx := context.Background()
+	if err := lab.OpenLoans(ctx, gw, users); err != nil {
+		t.Fatal(err)
+	}
+	lctx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	var res *lab.LoadResult
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		res = lab.Load{Gateway: gw, Users: users, Rate: 60, Workers: 4, Duration: time.Minute, Retry: 20 * time.Millisecond}.Run(lctx)
+	}()
+	time.Sleep(time.Second)
+	var rep regiond.FailoverReport
+	if code, body := call(t, st, follower, tok, "POST", "/v1/failovers", map[string]any{"from": "a", "kind": "planned", "reason": "maintenance"}, &rep); code != 200 {
+		t.Fatalf("planned failover: %d %s", code, body)
+	}
+	time.Sleep(time.Second)
+	stopLoad()
+	wg.Wait()
+	t.Logf("failover %s: %s in %d ms, write-forbidden %d ms", rep.ID, rep.State, rep.DurationMS, rep.WriteForbiddenMS)
+	if rep.State != failover.FailoverDone || len(rep.Switches) != 1 || rep.Switches[0].Count != 512 || rep.RPO.LostCount != 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+	tb := table(t, st, tok)
+	for b := 0; b < tb.Buckets; b++ {
+		if o := tb.Owner(topo.Bucket(b)); o.Region != "b" {
+			t.Fatalf("bucket %d after the failover: %+v", b, o)
+		}
+	}
+	lost, dup, err := res.Verify(ctx, st, time.Minute)
+	if err != nil || lost != 0 || dup != 0 || res.ByRegion["a"] == 0 || res.ByRegion["b"] == 0 {
+		t.Fatalf("load: %d acknowledged %v, lost %d, duplicated %d, %v", res.Acked, res.ByRegion, lost, dup, err)
+	}
+	waitController(t, st, follower, tok, 10*time.Second, "the failover in the follower's replicated state", func(cs regiond.ControllerStatus) bool {
+		f, ok := cs.State.Failovers[rep.ID]
+		return ok && f.State == failover.FailoverDone && f.Kind == failover.KindPlanned && f.Actor == "lab-operator"
+	})
+}
