@@ -104,22 +104,56 @@ type snapshot struct {
 	table   *Table
 	routes  []Route // per bucket
 	buckets int
+	stale   bool // cut off from etcd: every write forbidden
 }
 
-func newSnapshot(t *Table, endpoints map[string]string) *snapshot {
-	s := &snapshot{table: t, routes: make([]Route, t.Buckets), buckets: t.Buckets}
+// newSnapshot makes the answers of t. A bucket is write-forbidden when a
+// switch fences it, when its cell's region is fenced, or, for every
+// bucket, when the router is cut off from etcd (stale): it can no longer
+// know whether a forced failover moved its users elsewhere.
+func newSnapshot(t *Table, endpoints map[string]string, stale bool) *snapshot {
+	s := &snapshot{table: t, routes: make([]Route, t.Buckets), buckets: t.Buckets, stale: stale}
 	cells := map[string]Cell{}
 	for _, c := range t.Cells {
 		cells[c.Name] = c
+	}
+	fenced := map[string]bool{}
+	for _, r := range t.Regions {
+		fenced[r.Name] = r.Fenced
 	}
 	for _, sp := range t.Spans {
 		c := cells[sp.Cell]
 		for b := int(sp.First); b <= int(sp.Last); b++ {
 			s.routes[b] = Route{Bucket: topo.Bucket(b), Cell: c.Name, Region: c.Region, Endpoint: endpoints[c.Region],
-				WriteForbidden: sp.State == WriteForbidden, Epoch: t.Epoch}
+				WriteForbidden: stale || sp.State == WriteForbidden || fenced[c.Region], Epoch: t.Epoch}
 		}
 	}
 	return s
+}
+
+// setStale fences (or unfences) every bucket because the router lost (or
+// regained) etcd. Writes through a router cut off from etcd for longer
+// than its lease must stop: a region partitioned away may have been
+// failed over by the others meanwhile.
+func (r *Router) setStale(stale bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := r.snap.Load()
+	if cur == nil || cur.stale == stale {
+		return
+	}
+	r.snap.Store(newSnapshot(cur.table, r.cfg.Endpoints, stale))
+	if stale {
+		r.log.Error("router lost etcd for longer than its lease: refusing every write until it is back", "epoch", cur.table.Epoch)
+	} else {
+		r.log.Info("router reached etcd again: serving writes", "epoch", cur.table.Epoch)
+	}
+}
+
+// Stale reports whether the router is cut off from etcd and refuses writes.
+func (r *Router) Stale() bool {
+	s := r.snap.Load()
+	return s != nil && s.stale
 }
 
 // Route answers where the user with shard key userKey (its text form,
@@ -194,11 +228,13 @@ func (r *Router) Wait(ctx context.Context, epoch uint64) error {
 func (r *Router) Ready() <-chan struct{} { return r.ready }
 
 func (r *Router) publish(t *Table) bool {
-	if cur := r.snap.Load(); cur != nil && cur.table.Epoch >= t.Epoch {
+	r.mu.Lock()
+	cur := r.snap.Load()
+	if cur != nil && cur.table.Epoch >= t.Epoch {
+		r.mu.Unlock()
 		return false
 	}
-	r.snap.Store(newSnapshot(t, r.cfg.Endpoints))
-	r.mu.Lock()
+	r.snap.Store(newSnapshot(t, r.cfg.Endpoints, cur != nil && cur.stale))
 	close(r.changed)
 	r.changed = make(chan struct{})
 	if t.Epoch > 0 {
@@ -306,6 +342,9 @@ func (g *registration) run(ctx context.Context, applied <-chan uint64) {
 		if ctx.Err() != nil {
 			return
 		}
+		// The lease ran out: etcd has not heard from this router for its
+		// TTL, so a switch or failover may already proceed without it.
+		g.r.setStale(true)
 		g.r.log.Warn("router registration lost; registering again", "err", err)
 		select {
 		case <-ctx.Done():
@@ -337,8 +376,20 @@ func (g *registration) session(ctx context.Context, applied <-chan uint64, epoch
 	key := cfg.Store.RoutersPrefix() + cfg.ID
 	put := func() error {
 		b, _ := json.Marshal(Info{ID: cfg.ID, Region: cfg.Region, Kind: cfg.Kind, Epoch: *epoch, Time: time.Now().UTC()})
-		_, err := c.Put(ctx, key, string(b), clientv3.WithLease(lease.ID))
-		return err
+		if _, err := c.Put(ctx, key, string(b), clientv3.WithLease(lease.ID)); err != nil {
+			return err
+		}
+		if g.r.Stale() {
+			// Registered again under a live lease: serve writes once the
+			// table is known to be current.
+			t, _, err := cfg.Store.Load(ctx)
+			if err != nil {
+				return err
+			}
+			g.r.publish(t)
+			g.r.setStale(false)
+		}
+		return nil
 	}
 	if *epoch > 0 {
 		if err := put(); err != nil {

@@ -267,3 +267,58 @@ func TestRouteDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Route allocates %v times", n)
 	}
 }
+
+// TestRouterCutOffFromEtcdRefusesWrites: a router that cannot renew its
+// lease (etcd gone for longer than its TTL) marks every bucket
+// write-forbidden, and serves writes again once it is back and current.
+func TestRouterCutOffFromEtcdRefusesWrites(t *testing.T) {
+	e, c, ec := testEtcd(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := router.NewStore(c, "/t/")
+	if _, err := s.Init(ctx, router.Initial(twoCells(), time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	cfg := router.DefaultConfig()
+	cfg.Store, cfg.ID, cfg.Region, cfg.TTL = s, "r-stale", "a", time.Second
+	r, err := router.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = r.Run(ctx) }()
+	defer wg.Wait()
+	defer cancel()
+	<-r.Ready()
+	waitRouters(t, s, 1, 1)
+	if rt := r.Lookup("42"); rt.WriteForbidden || r.Stale() {
+		t.Fatalf("fresh router: %+v stale=%v", rt, r.Stale())
+	}
+	e.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for !r.Stale() {
+		if time.Now().After(deadline) {
+			t.Fatal("the router never noticed it lost etcd")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if rt := r.Lookup("42"); !rt.WriteForbidden {
+		t.Fatalf("a router cut off from etcd answers %+v", rt)
+	}
+	e2, err := lab.StartEtcd(ctx, ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	deadline = time.Now().Add(20 * time.Second)
+	for r.Stale() {
+		if time.Now().After(deadline) {
+			t.Fatal("the router never came back after etcd did")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if rt := r.Lookup("42"); rt.WriteForbidden {
+		t.Fatalf("after etcd is back: %+v", rt)
+	}
+}
