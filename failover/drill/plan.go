@@ -151,6 +151,9 @@ func ParsePlan(data []byte) (*Plan, error) {
 	d := &decoder{}
 	var p Plan
 	d.plan(&root, &p)
+	if d.bad["(file)"] { // not a mapping: nothing else to say
+		return nil, d.ps
+	}
 	for _, pr := range p.problems() {
 		if !d.bad[pr.Path] { // already reported as undecodable
 			d.ps = append(d.ps, pr)
