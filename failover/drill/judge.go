@@ -198,17 +198,15 @@ func stepStatus(cs []CriterionResult) string {
 }
 
 // outcome applies the rules of docs/drills.md and explains them.
-func outcome(r *Report, aborted bool) (Outcome, []string) {
-	var fails, conds []string
-	if aborted {
-		fails = append(fails, "the precheck failed, so the drill was aborted before any fault")
-	}
+func outcome(r *Report, runFails []string) (Outcome, []string) {
+	var conds []string
+	fails := append([]string(nil), runFails...)
 	for _, s := range r.Steps {
 		name := fmt.Sprintf("step %d (%s)", s.Index+1, stepName(s))
 		if s.Error != "" {
 			fails = append(fails, fmt.Sprintf("%s errored: %s", name, s.Error))
 		}
-		if s.Status == StatusSkipped && !aborted {
+		if s.Status == StatusSkipped && len(runFails) == 0 {
 			fails = append(fails, name+" was skipped after an earlier failure")
 		}
 		for _, c := range s.Criteria {

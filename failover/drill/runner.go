@@ -57,7 +57,8 @@ type run struct {
 	rep     *Report
 	faulted bool // a switchover or failover has been attempted
 	broken  bool // a step errored or ctx ended: only restoring steps run
-	aborted bool // a precheck failed before any fault
+	aborted bool     // a precheck failed (or ctx ended) before any fault
+	fails   []string // failure reasons of the run itself (abort, cancel)
 }
 
 // Run runs every step of plan in order and returns its report. It keeps
@@ -104,7 +105,7 @@ func (r *Runner) Run(ctx context.Context, plan *Plan, drillID string) (*Report, 
 	ru.ledger(ctx)
 	ru.rep.EndedAt = ru.Clock.Now()
 	ru.rep.DurationMS = ru.rep.EndedAt.Sub(ru.rep.StartedAt).Milliseconds()
-	ru.rep.Outcome, ru.rep.Reasons = outcome(ru.rep, ru.aborted)
+	ru.rep.Outcome, ru.rep.Reasons = outcome(ru.rep, ru.fails)
 	ru.event(ru.rep.EndedAt, "drill ended: "+ru.rep.Outcome.Title(), string(ru.rep.Outcome))
 	sort.SliceStable(ru.rep.Timeline, func(i, j int) bool { return ru.rep.Timeline[i].At.Before(ru.rep.Timeline[j].At) })
 	ru.Logger.Info("drill ended", "outcome", ru.rep.Outcome, "reasons", strings.Join(ru.rep.Reasons, "; "))
@@ -132,15 +133,21 @@ func restoring(kind string) bool { return kind != KindSwitchover && kind != Kind
 func (ru *run) step(ctx context.Context, i int, s Step) StepReport {
 	sr := StepReport{Index: i, Kind: s.Kind, Region: s.Region, To: s.To}
 	name := stepName(sr)
-	if !ru.broken && ctx.Err() != nil {
-		ru.broken = true
-		ru.observe("the drill was cancelled before step %d (%s): %v; later switchovers and failovers skipped, restoring steps run", i+1, name, context.Cause(ctx))
+	if !ru.broken && !ru.aborted && ctx.Err() != nil {
+		if ru.faulted {
+			ru.broken = true
+			ru.observe("the drill was cancelled before step %d (%s): %v; later switchovers and failovers skipped, restoring steps run", i+1, name, context.Cause(ctx))
+		} else {
+			ru.aborted = true
+			ru.observe("the drill was cancelled before step %d (%s), before any fault: %v; nothing was touched", i+1, name, context.Cause(ctx))
+		}
+		ru.fails = append(ru.fails, fmt.Sprintf("the drill was cancelled before step %d (%s)", i+1, name))
 	}
 	if ru.aborted || (ru.broken && !restoring(s.Kind)) {
 		sr.Status = StatusSkipped
 		why := "an earlier step failed"
 		if ru.aborted {
-			why = "the drill was aborted by its precheck"
+			why = "the drill was aborted before any fault"
 		}
 		ru.event(ru.Clock.Now(), fmt.Sprintf("step %d %s skipped: %s", i+1, name, why), StatusSkipped)
 		return sr
@@ -167,6 +174,7 @@ func (ru *run) step(ctx context.Context, i int, s Step) StepReport {
 	}
 	if s.Kind == KindPrecheck && sr.Status == StatusFail && !ru.faulted {
 		ru.aborted = true
+		ru.fails = append(ru.fails, fmt.Sprintf("the precheck (step %d) failed, so the drill was aborted before any fault", i+1))
 		ru.observe("drill aborted at step %d before any fault: the precheck failed, so no region was touched", i+1)
 	} else if err != nil {
 		ru.broken = true
