@@ -55,8 +55,8 @@ type run struct {
 	*Runner
 	plan    *Plan
 	rep     *Report
-	faulted bool // a switchover or failover has been attempted
-	broken  bool // a step errored or ctx ended: only restoring steps run
+	faulted bool     // a switchover or failover has been attempted
+	broken  bool     // a step errored or ctx ended: only restoring steps run
 	aborted bool     // a precheck failed (or ctx ended) before any fault
 	fails   []string // failure reasons of the run itself (abort, cancel)
 }
