@@ -107,7 +107,7 @@ func (f *fakeActions) Failover(ctx context.Context, region, to, mode string) (Fa
 		res.RPOPending, res.PendingReason, res.RPO = true, f.pending, 0
 	}
 	res.Cells = []CellResult{{Cell: region + "1", From: region, To: "a", RTO: f.restore - 2*time.Second, RPO: f.rpo},
-		{Cell: region + "2", From: region, To: "c", RTO: f.restore}}
+		{Cell: region + "2", From: region, To: "a", RTO: f.restore}}
 	f.clock.now = res.RestoredAt.Add(time.Second)
 	return res, nil
 }
@@ -121,7 +121,7 @@ func (f *fakeActions) Failback(ctx context.Context, region string) (FailbackResu
 	restored := f.clock.tick(f.backRTO)
 	f.clock.tick(time.Second)
 	return FailbackResult{StartedAt: start, RestoredAt: restored, WriteForbidden: 1100 * time.Millisecond,
-		Cells: []CellResult{{Cell: region + "1", From: "c", To: region, WriteForbidden: 1100 * time.Millisecond, RTO: f.backRTO}}}, nil
+		Cells: []CellResult{{Cell: region + "1", From: map[string]string{"a": "b", "b": "a"}[region], To: region, WriteForbidden: 1100 * time.Millisecond, RTO: f.backRTO}}}, nil
 }
 
 func (f *fakeActions) Ledger(ctx context.Context) (LedgerResult, error) {

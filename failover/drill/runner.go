@@ -116,7 +116,7 @@ func (ru *run) actor() string {
 	if ru.Operator == "" {
 		return "drill runner"
 	}
-	return "drill runner (" + ru.Operator + ")"
+	return "drill runner / " + ru.Operator
 }
 
 func (ru *run) event(at time.Time, action, result string) {
