@@ -86,7 +86,6 @@ func firstDiff(got, want string) string {
 	return ""
 }
 
-
 func TestReportJSONRoundTrip(t *testing.T) {
 	rep := goldenReport(t)
 	var b bytes.Buffer
