@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -37,8 +39,42 @@ func goldenReport(t *testing.T) *Report {
 	return rep
 }
 
+// failedReport is a fixed failed drill: the failover's RTO missed, its
+// RPO pending, the failback errored, the postcheck found a table differing.
+func failedReport(t *testing.T) *Report {
+	t.Helper()
+	f := newFake()
+	f.restore, f.pending = 44*time.Second, "region b's binlog unreachable"
+	f.switchErr = nil
+	plan := monthlyPlan(t)
+	plan.Steps = append(plan.Steps[:6:6], Step{Kind: KindSwitchover, Region: "a", To: "b"}, plan.Steps[6])
+	bad := f.prechecks[0]
+	bad.Tables = []TableChecksum{bad.Tables[0], {Table: "lending.repayments", Checksums: map[string]string{"a": "4b77a0", "b": "51c9e3"}}}
+	f.prechecks = append(f.prechecks, bad)
+	rep, err := (&Runner{Actions: &failbackError{f}, Clock: f.clock, Operator: "bob"}).Run(context.Background(), plan, "monthly-2026-12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// failbackError fails the second failback (region b's).
+type failbackError struct{ *fakeActions }
+
+func (f *failbackError) Failback(ctx context.Context, region string) (FailbackResult, error) {
+	if region == "b" {
+		f.calls = append(f.calls, "failback b")
+		f.clock.tick(3 * time.Second)
+		return FailbackResult{}, errors.New("region b's MySQL did not come back: restart it, then run regionctl failback b")
+	}
+	return f.fakeActions.Failback(ctx, region)
+}
+
 func TestReportGolden(t *testing.T) {
-	rep := goldenReport(t)
+	rep, failed := goldenReport(t), failedReport(t)
+	if failed.Outcome != Failed {
+		t.Fatalf("failed report outcome %s", failed.Outcome)
+	}
 	for _, tc := range []struct {
 		file  string
 		write func(*bytes.Buffer) error
@@ -46,6 +82,8 @@ func TestReportGolden(t *testing.T) {
 		{FileJSON, func(b *bytes.Buffer) error { return rep.WriteJSON(b) }},
 		{FileMarkdown, func(b *bytes.Buffer) error { return rep.WriteMarkdown(b) }},
 		{FileHTML, func(b *bytes.Buffer) error { return rep.WriteHTML(b) }},
+		{"failed.md", func(b *bytes.Buffer) error { return failed.WriteMarkdown(b) }},
+		{"failed.html", func(b *bytes.Buffer) error { return failed.WriteHTML(b) }},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			var got bytes.Buffer
