@@ -143,11 +143,15 @@ func (ru *run) step(ctx context.Context, i int, s Step) StepReport {
 		}
 		ru.fails = append(ru.fails, fmt.Sprintf("the drill was cancelled before step %d (%s)", i+1, name))
 	}
-	if ru.aborted || (ru.broken && !restoring(s.Kind)) {
+	cancelledWait := s.Kind == KindWait && ctx.Err() != nil
+	if ru.aborted || (ru.broken && !restoring(s.Kind)) || cancelledWait {
 		sr.Status = StatusSkipped
 		why := "an earlier step failed"
-		if ru.aborted {
+		switch {
+		case ru.aborted:
 			why = "the drill was aborted before any fault"
+		case cancelledWait:
+			why = "the drill was cancelled: no pacing, straight to the restoring steps"
 		}
 		ru.event(ru.Clock.Now(), fmt.Sprintf("step %d %s skipped: %s", i+1, name, why), StatusSkipped)
 		return sr

@@ -183,7 +183,7 @@ func TestRunCancelled(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkRun(t, rep, f.fakeActions, Failed, []string{"precheck", "switchover a>b", "failback a", "failback b", "precheck", "ledger"},
-			"ppppspp", []string{"the drill was cancelled before step 3 (failback a)"}, []string{"later switchovers and failovers skipped, restoring steps run"})
+			"pppsspp", []string{"the drill was cancelled before step 3 (failback a)"}, []string{"later switchovers and failovers skipped, restoring steps run"})
 		if len(f.deadCtx) > 0 {
 			t.Errorf("restoring steps got a cancelled context: %v", f.deadCtx)
 		}
