@@ -1,0 +1,174 @@
+package drill
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Environments a plan runs in.
+const (
+	EnvLab        = "lab"
+	EnvProduction = "production"
+)
+
+// Target modes: how a forced failover's fault is made.
+const (
+	// ModeKill really kills the region's processes. Lab only.
+	ModeKill = "kill"
+	// ModeFence fences the region (writes refused, cells moved) instead of
+	// killing it: what production drills use.
+	ModeFence = "fence"
+)
+
+// Step kinds.
+const (
+	KindPrecheck   = "precheck"
+	KindSwitchover = "switchover"
+	KindFailover   = "failover"
+	KindFailback   = "failback"
+	KindPostcheck  = "postcheck"
+	KindWait       = "wait"
+)
+
+// MaxWait bounds a wait step.
+const MaxWait = 30 * time.Minute
+
+// Plan is a drill plan: what to run, in order, and what counts as a pass.
+type Plan struct {
+	// Name identifies the plan (schedules and history use it).
+	Name string `json:"name"`
+	// Description says what the drill proves, for the report.
+	Description string `json:"description,omitempty"`
+	// Scenario names the failure played, e.g. "loss of region a".
+	Scenario string `json:"scenario,omitempty"`
+	// Environment is EnvLab or EnvProduction.
+	Environment string `json:"environment"`
+	// Target says how faults are made.
+	Target Target `json:"target"`
+	// Schedule is a five-field cron expression in UTC; empty when the plan
+	// is run by hand only.
+	Schedule string `json:"schedule,omitempty"`
+	// Steps run in order.
+	Steps []Step `json:"steps"`
+}
+
+// Target says how a forced failover's fault is made.
+type Target struct {
+	// Mode is ModeKill (lab only) or ModeFence.
+	Mode string `json:"mode"`
+}
+
+// Step is one action of a drill and its pass/fail criteria.
+type Step struct {
+	// Kind is one of the Kind constants.
+	Kind string `json:"kind"`
+	// Region is the region switched, failed over or failed back.
+	Region string `json:"region,omitempty"`
+	// To is the region that takes the cells; empty lets the controller
+	// use each cell's standby.
+	To string `json:"to,omitempty"`
+	// Duration is how long a wait step waits (at most MaxWait).
+	Duration time.Duration `json:"duration,omitempty"`
+	// Criteria are the step's targets.
+	Criteria Criteria `json:"criteria"`
+}
+
+// Criteria are a step's targets. A zero duration or nil count means "not
+// checked"; which ones apply depends on the step's kind (docs/drills.md).
+type Criteria struct {
+	// MaxLag is the highest replication lag allowed on any link (checks).
+	MaxLag time.Duration `json:"max_lag,omitempty"`
+	// Checksums requires every table's checksum equal across regions.
+	Checksums bool `json:"checksums,omitempty"`
+	// WriteForbiddenMax bounds the longest window in which a user's writes
+	// were refused (switchover, failback).
+	WriteForbiddenMax time.Duration `json:"write_forbidden_max,omitempty"`
+	// DetectionMax bounds fault injected -> failure declared (failover).
+	DetectionMax time.Duration `json:"detection_max,omitempty"`
+	// RTOMax bounds fault injected (or step start) -> every affected user
+	// can write again.
+	RTOMax time.Duration `json:"rto_max,omitempty"`
+	// RPOMax bounds the transactions acknowledged but lost (0 for a
+	// planned switchover).
+	RPOMax *int64 `json:"rpo_max,omitempty"`
+}
+
+// Problem is one thing wrong with a plan: where, and what to do.
+type Problem struct {
+	// Path is the field, e.g. "steps[2].criteria.rto_max".
+	Path string
+	// Msg says what is wrong and how to fix it.
+	Msg string
+}
+
+// String renders "path: msg".
+func (p Problem) String() string { return p.Path + ": " + p.Msg }
+
+// Problems is every problem found in a plan; ParsePlan returns it as its
+// error.
+type Problems []Problem
+
+// Error lists every problem, one a line.
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return fmt.Sprintf("drill plan has %d problem(s):\n  %s", len(ps), strings.Join(lines, "\n  "))
+}
+
+// LoadPlan reads and validates the plan at path.
+func LoadPlan(path string) (*Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read drill plan: %w", err)
+	}
+	p, err := ParsePlan(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// ParsePlan decodes a plan from YAML strictly (an unknown field is an
+// error) and validates it. The error is Problems: every problem at once.
+func ParsePlan(data []byte) (*Plan, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Problems{{Path: "(file)", Msg: "is empty: start from deploy/drills/monthly.yaml"}}
+		}
+		return nil, Problems{{Path: "(file)", Msg: "is not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	d := &decoder{}
+	var p Plan
+	d.plan(&root, &p)
+	if d.bad["(file)"] { // not a mapping: nothing else to say
+		return nil, d.ps
+	}
+	for _, pr := range p.problems() {
+		if !d.bad[pr.Path] { // already reported as undecodable
+			d.ps = append(d.ps, pr)
+		}
+	}
+	if len(d.ps) > 0 {
+		return nil, d.ps
+	}
+	return &p, nil
+}
+
+// Validate checks a plan built in code (ParsePlan already does).
+func (p *Plan) Validate() error {
+	if ps := p.problems(); len(ps) > 0 {
+		return ps
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package drill
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/regionplatform/region/failover"
+)
+
+func utc(s string) time.Time {
+	t, err := time.Parse("2006-01-02 15:04", s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func TestCronPrev(t *testing.T) {
+	for _, tc := range []struct {
+		cron, now, want string // want "" = no slot
+	}{
+		{"0 3 1 * *", "2026-11-01 03:00", "2026-11-01 03:00"},
+		{"0 3 1 * *", "2026-11-01 02:59", "2026-10-01 03:00"},
+		{"0 3 1 * *", "2026-11-15 12:00", "2026-11-01 03:00"},
+		{"0 3 1 * *", "2026-01-01 00:30", "2025-12-01 03:00"},       // year boundary
+		{"30 23 31 * *", "2026-05-01 00:00", "2026-03-31 23:30"},    // April has no 31st
+		{"0 0 29 2 *", "2027-03-01 00:00", "2024-02-29 00:00"},      // leap day, years back
+		{"59 23 28-31 * *", "2026-03-01 00:00", "2026-02-28 23:59"}, // month end
+		{"*/15 * * * *", "2026-11-01 03:14", "2026-11-01 03:00"},
+		{"5/20 * * * *", "2026-11-01 03:50", "2026-11-01 03:45"},
+		{"0 4 * * 2", "2026-11-25 10:00", "2026-11-24 04:00"}, // Tuesday
+		{"0 4 * * 7", "2026-11-25 10:00", "2026-11-22 04:00"}, // 7 = Sunday
+		{"0 4 1 * 2", "2026-11-25 10:00", "2026-11-24 04:00"}, // dom OR dow
+		{"0 9-17/4 * 1,6 *", "2026-03-01 00:00", "2026-01-31 17:00"},
+	} {
+		c, err := parseCron(tc.cron)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.cron, err)
+		}
+		got, ok := c.prev(utc(tc.now))
+		if !ok || !got.Equal(utc(tc.want)) {
+			t.Errorf("prev(%q, %s) = %s %v, want %s", tc.cron, tc.now, got.Format("2006-01-02 15:04 Mon"), ok, tc.want)
+		}
+	}
+}
+
+func TestDue(t *testing.T) {
+	created := utc("2026-01-15 10:00")
+	sched := func(cron string) failover.DrillSchedule {
+		return failover.DrillSchedule{Cron: cron, Enabled: true, UpdatedAt: created}
+	}
+	monthly := map[string]failover.DrillSchedule{"monthly": sched("0 3 1 * *")}
+	ran := func(plan, at string) map[string]failover.DrillRecord {
+		return map[string]failover.DrillRecord{"r": {ID: "r", Plan: plan, StartedAt: utc(at)}}
+	}
+	for _, tc := range []struct {
+		name      string
+		schedules map[string]failover.DrillSchedule
+		history   map[string]failover.DrillRecord
+		now       string
+		want      []string
+	}{
+		{"first slot after creation", monthly, nil, "2026-02-01 03:00", []string{"monthly"}},
+		{"not yet", monthly, nil, "2026-02-01 02:59", nil},
+		{"slot before the schedule existed", monthly, nil, "2026-01-31 23:59", nil},
+		{"ran for this slot", monthly, ran("monthly", "2026-02-01 03:00"), "2026-02-01 03:05", nil},
+		{"ran for this slot, still not due late in the month", monthly, ran("monthly", "2026-02-01 03:01"), "2026-02-28 23:59", nil},
+		{"next month boundary: due again", monthly, ran("monthly", "2026-02-01 03:01"), "2026-03-01 03:00", []string{"monthly"}},
+		{"year boundary", map[string]failover.DrillSchedule{"monthly": {Cron: "0 3 1 * *", Enabled: true, UpdatedAt: utc("2025-11-20 00:00")}},
+			ran("monthly", "2025-12-01 03:00"), "2026-01-01 03:00", []string{"monthly"}},
+		{"missed slots collapse into one run", monthly, ran("monthly", "2026-02-01 03:00"), "2026-06-17 08:00", []string{"monthly"}},
+		{"a run of another plan does not count", monthly, ran("other", "2026-02-01 03:00"), "2026-02-01 03:10", []string{"monthly"}},
+		{"schedule's LastRun counts", map[string]failover.DrillSchedule{"monthly": {Cron: "0 3 1 * *", Enabled: true, UpdatedAt: created, LastRun: utc("2026-02-01 03:00")}},
+			nil, "2026-02-01 04:00", nil},
+		{"disabled", map[string]failover.DrillSchedule{"monthly": {Cron: "0 3 1 * *", UpdatedAt: created}}, nil, "2026-02-01 03:00", nil},
+		{"bad cron never due", map[string]failover.DrillSchedule{"x": sched("0 3 1 *")}, nil, "2026-02-01 03:00", nil},
+		{"31st in a 30-day month: not due", map[string]failover.DrillSchedule{"eom": sched("0 3 31 * *")}, ran("eom", "2026-03-31 03:00"), "2026-04-30 23:59", nil},
+		{"31st: due in May", map[string]failover.DrillSchedule{"eom": sched("0 3 31 * *")}, ran("eom", "2026-03-31 03:00"), "2026-05-31 03:00", []string{"eom"}},
+		{"several plans, sorted", map[string]failover.DrillSchedule{"monthly": sched("0 3 1 * *"), "daily": sched("30 2 * * *"), "prod": sched("0 4 8 * *")},
+			nil, "2026-02-01 03:00", []string{"daily", "monthly"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Due(tc.schedules, tc.history, utc(tc.now))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Due = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
