@@ -26,7 +26,14 @@ router, wait for replication from --from to apply everything, flip. No
 acknowledged write is lost (RPO 0); users of those buckets cannot write
 for the write-forbidden window, which is reported with the total time.
 
---force is for a region that is gone: not built yet (the command says so).
+--force is for a region that is gone: the region is fenced (in the
+controller and the routing table: its routers refuse writes, also if it
+comes back cut off), the link to --to applies what already reached Kafka
+(bounded by router.catch_up_timeout), and its buckets move to a cell of
+--to at once. The report says the RPO: the last transaction of --from the
+survivor applied and, once --from's binlog can be read, exactly which
+transactions were lost; until then the count is "pending" and the
+controller completes it when the region's MySQL answers again.
 
 The exit status is 1 unless the failover completed.`,
 		Example: `  regionctl failover --from a --planned --reason "maintenance of region a" --dir /tmp/lab
@@ -56,8 +63,14 @@ The exit status is 1 unless the failover completed.`,
 				if g.json {
 					return g.printJSON(rep)
 				}
-				fmt.Fprintf(g.out, "failover %s (%s) of region %s to %s: %s in %d ms, write-forbidden %d ms, RPO %d transactions\n",
-					rep.ID, rep.Kind, rep.From, rep.To, strings.ToUpper(rep.State), rep.DurationMS, rep.WriteForbiddenMS, rep.RPO.LostCount)
+				rpo := fmt.Sprintf("RPO %d transactions", rep.RPO.LostCount)
+				if rep.RPO.Pending {
+					rpo = fmt.Sprintf("RPO PENDING (last applied %s; the count follows when %s's binlog can be read: regionctl failover history)", rep.RPO.LastAppliedGTID, rep.From)
+				} else if rep.RPO.LostGTIDs != "" {
+					rpo += " (" + rep.RPO.LostGTIDs + ")"
+				}
+				fmt.Fprintf(g.out, "failover %s (%s) of region %s to %s: %s in %d ms, write-forbidden %d ms, %s\n",
+					rep.ID, rep.Kind, rep.From, rep.To, strings.ToUpper(rep.State), rep.DurationMS, rep.WriteForbiddenMS, rpo)
 				for _, s := range rep.Switches {
 					fmt.Fprintf(g.out, "  switch %s: %d buckets to cell %s, %s\n", s.ID, s.Count, s.To, s.State)
 				}
@@ -69,7 +82,7 @@ The exit status is 1 unless the failover completed.`,
 	f.StringVar(&req.From, "from", "", "the region to move out of")
 	f.StringVar(&req.To, "to", "", "the region to move to (default: the standby of --from's cells)")
 	f.BoolVar(&planned, "planned", false, "the region answers: switch its buckets, no data lost")
-	f.BoolVar(&force, "force", false, "the region is gone: fence it and move its cells (not built yet)")
+	f.BoolVar(&force, "force", false, "the region is gone: fence it and move its cells at once (RPO reported)")
 	f.StringVar(&req.Reason, "reason", "", "why (recorded)")
 	cmd.AddCommand(&cobra.Command{
 		Use:     "history",

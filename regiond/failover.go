@@ -74,9 +74,17 @@ func (d *Daemon) handleFailover(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "set regions[].controller and controller.witness in the config")
 		return
 	}
-	if !d.ctl.node.IsLeader() {
-		d.forwardToLeader(w, r, req)
-		return
+	// The leader may be the region that just failed: wait (bounded) for
+	// an election to give another.
+	for deadline := time.Now().Add(10 * time.Second); !d.ctl.node.IsLeader(); {
+		if d.forwardToLeader(w, r, req, time.Now().After(deadline)) {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	id, _ := api.Caller(r.Context())
 	rep, err := d.runFailover(r.Context(), req, id.Name)
@@ -92,31 +100,38 @@ func (d *Daemon) handleFailover(w http.ResponseWriter, r *http.Request) {
 }
 
 // forwardToLeader sends the request, with the caller's own token, to the
-// regiond whose node leads the controller: only the leader acts.
-func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, req FailoverRequest) {
+// regiond whose node leads the controller: only the leader acts. It
+// reports whether it answered w; without a reachable regiond leader it
+// answers only when last is set.
+func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, req FailoverRequest, last bool) bool {
 	leader, _ := d.ctl.node.Leader()
 	lr, ok := d.cfg.Deployment.Region(leader)
 	if !ok {
-		api.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("the controller has no regiond leader now (leader %q)", leader), "retry in a few seconds: an election is running or the witness is handing over")
-		return
+		if last {
+			api.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("the controller has no regiond leader now (leader %q)", leader), "retry in a few seconds: an election is running or the witness is handing over")
+		}
+		return last
 	}
 	b, _ := json.Marshal(req)
 	fr, err := http.NewRequestWithContext(r.Context(), http.MethodPost, lr.URL+"/v1/failovers", bytes.NewReader(b))
 	if err != nil {
 		api.WriteError(w, http.StatusInternalServerError, err.Error(), "")
-		return
+		return true
 	}
 	fr.Header.Set("Authorization", "Bearer "+api.RequestToken(r))
 	fr.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(fr)
 	if err != nil {
-		api.WriteError(w, http.StatusBadGateway, fmt.Sprintf("forward to the controller leader %s: %v", leader, err), "")
-		return
+		if last {
+			api.WriteError(w, http.StatusBadGateway, fmt.Sprintf("forward to the controller leader %s: %v", leader, err), "")
+		}
+		return last
 	}
 	defer resp.Body.Close()
 	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
+	return true
 }
 
 // runFailover checks the request and carries it out as the leader. A nil
@@ -144,7 +159,7 @@ func (d *Daemon) runFailover(ctx context.Context, req FailoverRequest, actor str
 	case failover.KindPlanned:
 		return d.plannedFailover(ctx, req, actor)
 	case failover.KindForced:
-		return nil, errors.New("kind: forced failover is not built yet: use planned while the region answers, or move its buckets with regionctl switch")
+		return d.forcedFailover(ctx, req, actor)
 	}
 	return nil, fmt.Errorf("kind: %q: use planned or forced", req.Kind)
 }
@@ -154,33 +169,13 @@ func (d *Daemon) runFailover(ctx context.Context, req FailoverRequest, actor str
 // construction, every step a Raft log entry first.
 func (d *Daemon) plannedFailover(ctx context.Context, req FailoverRequest, actor string) (*FailoverReport, error) {
 	start := time.Now()
-	t, _, err := d.store.Load(ctx)
+	target, moving, err := d.failoverPlan(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	target := ""
-	for _, c := range t.Cells {
-		if c.Region == req.To {
-			target = c.Name
-			break
-		}
-	}
-	if target == "" {
-		return nil, fmt.Errorf("to: region %s has no cell to take the buckets", req.To)
-	}
-	var moving []topo.Bucket
-	for b := 0; b < t.Buckets; b++ {
-		if o := t.Owner(topo.Bucket(b)); o.Region == req.From {
-			moving = append(moving, topo.Bucket(b))
-		}
-	}
-	if len(moving) == 0 {
-		return nil, fmt.Errorf("from: region %s owns no buckets: nothing to fail over", req.From)
-	}
-	rep := &FailoverReport{ID: "fo-" + strings.ToLower(start.UTC().Format("20060102T150405")), Kind: failover.KindPlanned, From: req.From, To: req.To}
-	h := failover.Header{Actor: actor}
-	if _, err := d.ctl.node.Execute(ctx, &failover.BeginFailover{Header: h, ID: rep.ID, Kind: rep.Kind, From: req.From, To: req.To, Reason: req.Reason}); err != nil {
-		return nil, fmt.Errorf("record the failover in the controller: %w", err)
+	rep, h, err := d.beginFailover(ctx, start, failover.KindPlanned, req, actor)
+	if err != nil {
+		return nil, err
 	}
 	rec, err := d.switcher.Execute(ctx, traffic.Request{Buckets: topo.FormatBuckets(moving), To: target,
 		Reason: fmt.Sprintf("planned failover %s of region %s: %s", rep.ID, req.From, req.Reason), Actor: actor})
@@ -210,4 +205,46 @@ func (d *Daemon) plannedFailover(ctx context.Context, req FailoverRequest, actor
 	}
 	rep.DurationMS = time.Since(start).Milliseconds()
 	return rep, err
+}
+
+// failoverPlan finds the cell of req.To that takes the buckets and the
+// buckets whose cell lives in req.From.
+func (d *Daemon) failoverPlan(ctx context.Context, req FailoverRequest) (string, []topo.Bucket, error) {
+	t, _, err := d.store.Load(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	target := ""
+	for _, c := range t.Cells {
+		if c.Region == req.To {
+			target = c.Name
+			break
+		}
+	}
+	if target == "" {
+		return "", nil, fmt.Errorf("to: region %s has no cell to take the buckets", req.To)
+	}
+	if r, _ := t.Region(req.To); r.Fenced {
+		return "", nil, fmt.Errorf("to: region %s is fenced (%s): fail back into it first", req.To, r.Reason)
+	}
+	var moving []topo.Bucket
+	for b := 0; b < t.Buckets; b++ {
+		if o := t.Owner(topo.Bucket(b)); o.Region == req.From {
+			moving = append(moving, topo.Bucket(b))
+		}
+	}
+	if len(moving) == 0 {
+		return "", nil, fmt.Errorf("from: region %s owns no buckets: nothing to fail over", req.From)
+	}
+	return target, moving, nil
+}
+
+// beginFailover records the start of a failover in the controller.
+func (d *Daemon) beginFailover(ctx context.Context, start time.Time, kind string, req FailoverRequest, actor string) (*FailoverReport, failover.Header, error) {
+	rep := &FailoverReport{ID: "fo-" + strings.ToLower(start.UTC().Format("20060102T150405")), Kind: kind, From: req.From, To: req.To}
+	h := failover.Header{Actor: actor}
+	if _, err := d.ctl.node.Execute(ctx, &failover.BeginFailover{Header: h, ID: rep.ID, Kind: kind, From: req.From, To: req.To, Reason: req.Reason}); err != nil {
+		return nil, h, fmt.Errorf("record the failover in the controller: %w", err)
+	}
+	return rep, h, nil
 }

@@ -310,3 +310,51 @@ func (t *Table) Unfence(id string) {
 	}
 	t.setSpans(per)
 }
+
+// FenceRegion fences region name: none of its cells' buckets accepts a
+// write, whatever the routers hear later from that region.
+func (t *Table) FenceRegion(name, reason string) error {
+	for i := range t.Regions {
+		if t.Regions[i].Name == name {
+			t.Regions[i].Fenced, t.Regions[i].Reason = true, reason
+			return nil
+		}
+	}
+	return fmt.Errorf("region %q is not in the routing table", name)
+}
+
+// UnfenceRegion lets region name take writes (and buckets) again.
+func (t *Table) UnfenceRegion(name string) error {
+	for i := range t.Regions {
+		if t.Regions[i].Name == name {
+			t.Regions[i].Fenced, t.Regions[i].Reason = false, ""
+			return nil
+		}
+	}
+	return fmt.Errorf("region %q is not in the routing table", name)
+}
+
+// MoveRegion gives every bucket whose cell lives in region from to cell,
+// serving, without a switch's fence and wait: what a forced failover does
+// once from is fenced. Fences of switches on those buckets are dropped
+// (their switches then find nothing to flip and abort). It returns how
+// many buckets moved.
+func (t *Table) MoveRegion(from, cell string) (int, error) {
+	c, ok := t.Cell(cell)
+	if !ok {
+		return 0, fmt.Errorf("cell %q does not exist: use one of %s", cell, strings.Join(t.cellNames(), ", "))
+	}
+	if r, _ := t.Region(c.Region); r.Fenced {
+		return 0, fmt.Errorf("cell %s lives in region %s, which is fenced (%s): buckets cannot move into it", cell, c.Region, r.Reason)
+	}
+	per := t.perBucket()
+	n := 0
+	for b := range per {
+		if o, _ := t.Cell(per[b].Cell); o.Region == from {
+			per[b] = Span{Cell: cell, State: Serving}
+			n++
+		}
+	}
+	t.setSpans(per)
+	return n, nil
+}
