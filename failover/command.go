@@ -26,6 +26,7 @@ const (
 	OpFailoverBegin   = "failover.begin"
 	OpFailoverStep    = "failover.step"
 	OpFailoverEnd     = "failover.end"
+	OpFailoverRPO     = "failover.rpo"
 	OpDrillRecord     = "drill.record"
 	OpDrillSchedule   = "drill.schedule"
 	OpDrillUnschedule = "drill.unschedule"
@@ -33,7 +34,7 @@ const (
 
 // Command is one change to the replicated State. The concrete types are
 // FenceRegion, UnfenceRegion, MarkRegionFailed, MarkRegionReturned,
-// PlaceCell, BeginFailover, StepFailover, EndFailover, RecordDrill,
+// PlaceCell, BeginFailover, StepFailover, EndFailover, CompleteRPO, RecordDrill,
 // ScheduleDrill and UnscheduleDrill.
 //
 // A command carries its own time (Header.At): the leader sets it before
@@ -79,6 +80,8 @@ func newCommand(op string) (Command, error) {
 		return &StepFailover{}, nil
 	case OpFailoverEnd:
 		return &EndFailover{}, nil
+	case OpFailoverRPO:
+		return &CompleteRPO{}, nil
 	case OpDrillRecord:
 		return &RecordDrill{}, nil
 	case OpDrillSchedule:

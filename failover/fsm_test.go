@@ -216,3 +216,27 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestCompleteRPO(t *testing.T) {
+	f := newFSM()
+	pending := &RPO{Pending: true, LastAppliedGTID: "1-1-94"}
+	applyAll(t, f,
+		&BeginFailover{Header: at(0), ID: "fo-1", Kind: KindForced, From: "a", To: "b", Reason: "a lost"},
+		&EndFailover{Header: at(1), ID: "fo-1", Outcome: FailoverDone, RPO: pending})
+	exact := RPO{LastAppliedGTID: "1-1-94", LostGTIDs: "1-1-103-105", LostCount: 3}
+	if err := applyOne(f, 3, &CompleteRPO{Header: at(2), ID: "fo-1", RPO: exact}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.st.Failovers["fo-1"].RPO; got != exact {
+		t.Fatalf("RPO after completion: %+v", got)
+	}
+	for _, c := range []Command{
+		&CompleteRPO{Header: at(3), ID: "fo-1", RPO: exact},
+		&CompleteRPO{Header: at(3), ID: "fo-9", RPO: exact},
+		&CompleteRPO{Header: at(3), ID: "fo-1", RPO: RPO{Pending: true, LastAppliedGTID: "x"}},
+	} {
+		if err := applyOne(f, 4, c); err == nil {
+			t.Errorf("%+v was accepted", c)
+		}
+	}
+}

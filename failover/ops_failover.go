@@ -141,3 +141,40 @@ func checkRPO(r *RPO) error {
 	}
 	return nil
 }
+
+// CompleteRPO (failover.rpo) fills in the exact RPO of a forced failover
+// that ended with its RPO pending (the failed region's binlog could not be
+// read then). It is refused for a failover whose RPO is already known.
+type CompleteRPO struct {
+	Header
+	ID  string `json:"id"`
+	RPO RPO    `json:"rpo"`
+}
+
+// Op implements Command.
+func (*CompleteRPO) Op() string { return OpFailoverRPO }
+
+func (c *CompleteRPO) check() error {
+	if err := firstErr(checkName("id", c.ID), checkTime("at", c.At), checkRPO(&c.RPO)); err != nil {
+		return err
+	}
+	if c.RPO.Pending {
+		return fmt.Errorf("field \"rpo.pending\": completing an RPO means it is known: pending must be false")
+	}
+	return nil
+}
+
+func (c *CompleteRPO) apply(s *State) error {
+	f, ok := s.Failovers[c.ID]
+	switch {
+	case !ok:
+		return fmt.Errorf("failover %q is not known", c.ID)
+	case !f.RPO.Pending:
+		return fmt.Errorf("failover %q has its RPO already (%d lost)", c.ID, f.RPO.LostCount)
+	}
+	f.RPO, f.UpdatedAt = c.RPO, c.At
+	f.Steps = append(append([]FailoverStep(nil), f.Steps...), FailoverStep{Name: "rpo", Result: "ok",
+		Detail: fmt.Sprintf("%d transactions lost: %s", c.RPO.LostCount, c.RPO.LostGTIDs), At: c.At})
+	s.Failovers[c.ID] = f
+	return nil
+}
