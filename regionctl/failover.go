@@ -111,3 +111,48 @@ The exit status is 1 unless the failover completed.`,
 	})
 	return cmd
 }
+
+func newFailbackCmd(g *globals) *cobra.Command {
+	req := regiond.FailbackRequest{}
+	cmd := &cobra.Command{
+		Use:   "failback --to REGION --reason TEXT",
+		Short: "Bring a region back after its failover: catch up, report divergence, switch its buckets back",
+		Long: `failback undoes the last failover out of --to, once the region answers again:
+it waits until the region has applied everything written in the survivor
+since, reports the rows that diverged there (what the region committed that
+the survivor never applied: the forced failover's RPO), lifts the region's
+fence, and moves back every bucket its cells owned before the failover,
+with traffic switches (write-forbidden windows reported, RPO 0).`,
+		Example: `  regionctl lab start --region a --component all --dir /tmp/lab
+  regionctl failback --to a --reason "region a repaired" --dir /tmp/lab`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if req.To == "" || strings.TrimSpace(req.Reason) == "" {
+				return fmt.Errorf("--to and --reason are required: e.g. --to a --reason \"region a repaired\"")
+			}
+			return g.call(cmd.Context(), func(c *apiClient, base string) error {
+				var rep regiond.FailoverReport
+				if err := c.sendJSON(cmd.Context(), "POST", base+"/v1/failbacks", req, &rep); err != nil {
+					return err
+				}
+				if g.json {
+					return g.printJSON(rep)
+				}
+				fmt.Fprintf(g.out, "failback %s to region %s: %s in %d ms, write-forbidden %d ms\n", rep.ID, req.To, strings.ToUpper(rep.State), rep.DurationMS, rep.WriteForbiddenMS)
+				for _, s := range rep.Switches {
+					fmt.Fprintf(g.out, "  switch %s: %d buckets to cell %s, %s\n", s.ID, s.Count, s.To, s.State)
+				}
+				switch {
+				case rep.RPO.Pending:
+					fmt.Fprintf(g.out, "  divergence: unknown, the failover's RPO is still pending\n")
+				case rep.RPO.LostCount > 0:
+					fmt.Fprintf(g.out, "  divergence: %d transactions committed in %s were never applied elsewhere: %s\n", rep.RPO.LostCount, req.To, rep.RPO.LostGTIDs)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&req.To, "to", "", "the region to bring back")
+	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (recorded)")
+	return cmd
+}

@@ -50,6 +50,7 @@ type FailoverReport struct {
 func (d *Daemon) failoverRoutes() {
 	d.api.HandleFunc("POST /v1/failovers", api.RoleOperator, d.handleFailover)
 	d.api.HandleFunc("GET /v1/failovers", api.RoleViewer, d.handleFailovers)
+	d.api.HandleFunc("POST /v1/failbacks", api.RoleOperator, d.handleFailback)
 }
 
 func (d *Daemon) handleFailovers(w http.ResponseWriter, r *http.Request) {
@@ -70,21 +71,8 @@ func (d *Daemon) handleFailover(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if d.ctl == nil {
-		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "set regions[].controller and controller.witness in the config")
+	if !d.onLeader(w, r, req) {
 		return
-	}
-	// The leader may be the region that just failed: wait (bounded) for
-	// an election to give another.
-	for deadline := time.Now().Add(10 * time.Second); !d.ctl.node.IsLeader(); {
-		if d.forwardToLeader(w, r, req, time.Now().After(deadline)) {
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-time.After(200 * time.Millisecond):
-		}
 	}
 	id, _ := api.Caller(r.Context())
 	rep, err := d.runFailover(r.Context(), req, id.Name)
@@ -99,11 +87,33 @@ func (d *Daemon) handleFailover(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// onLeader reports whether this node leads the controller and should act.
+// Otherwise it forwards the request (body) to the leader's regiond and
+// answers w itself, waiting (bounded) for an election when the leader is
+// the region that just failed.
+func (d *Daemon) onLeader(w http.ResponseWriter, r *http.Request, body any) bool {
+	if d.ctl == nil {
+		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "set regions[].controller and controller.witness in the config")
+		return false
+	}
+	for deadline := time.Now().Add(10 * time.Second); !d.ctl.node.IsLeader(); {
+		if d.forwardToLeader(w, r, body, time.Now().After(deadline)) {
+			return false
+		}
+		select {
+		case <-r.Context().Done():
+			return false
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return true
+}
+
 // forwardToLeader sends the request, with the caller's own token, to the
 // regiond whose node leads the controller: only the leader acts. It
 // reports whether it answered w; without a reachable regiond leader it
 // answers only when last is set.
-func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, req FailoverRequest, last bool) bool {
+func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, body any, last bool) bool {
 	leader, _ := d.ctl.node.Leader()
 	lr, ok := d.cfg.Deployment.Region(leader)
 	if !ok {
@@ -112,8 +122,8 @@ func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, req Fai
 		}
 		return last
 	}
-	b, _ := json.Marshal(req)
-	fr, err := http.NewRequestWithContext(r.Context(), http.MethodPost, lr.URL+"/v1/failovers", bytes.NewReader(b))
+	b, _ := json.Marshal(body)
+	fr, err := http.NewRequestWithContext(r.Context(), r.Method, lr.URL+r.URL.Path, bytes.NewReader(b))
 	if err != nil {
 		api.WriteError(w, http.StatusInternalServerError, err.Error(), "")
 		return true

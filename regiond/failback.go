@@ -1,0 +1,214 @@
+package regiond
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/router/traffic"
+	"github.com/regionplatform/region/topo"
+)
+
+// FailbackRequest is the body of POST /v1/failbacks.
+type FailbackRequest struct {
+	// To is the region to bring back: the From of its last failover.
+	To     string `json:"to"`
+	Reason string `json:"reason"`
+}
+
+func (d *Daemon) handleFailback(w http.ResponseWriter, r *http.Request) {
+	var req FailbackRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if !d.onLeader(w, r, req) {
+		return
+	}
+	id, _ := api.Caller(r.Context())
+	rep, err := d.failback(r.Context(), req, id.Name)
+	d.audit(r, "failback", req.To, err, map[string]string{"reason": req.Reason})
+	switch {
+	case err != nil && rep == nil:
+		api.WriteError(w, http.StatusBadRequest, err.Error(), "")
+	case err != nil:
+		api.WriteJSON(w, http.StatusConflict, rep)
+	default:
+		api.WriteJSON(w, http.StatusOK, rep)
+	}
+}
+
+// failback brings region req.To back after its last failover: it waits
+// until the region has applied everything the survivor committed since,
+// reports what the region committed that the survivor never applied (the
+// forced failover's RPO: rows that diverged there), lifts the region's
+// fence, and switches the buckets its cells owned before the failover
+// back to them with traffic switches (write-forbidden windows, RPO 0).
+func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string) (*FailoverReport, error) {
+	start := time.Now()
+	if _, ok := d.cfg.Deployment.Region(req.To); !ok {
+		return nil, fmt.Errorf("to: region %q is not in the config: use one of %v", req.To, d.cfg.Deployment.RegionNames())
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return nil, errors.New("reason: missing: say why (it goes into the failover history)")
+	}
+	last, ok := lastFailover(d.ctl.node.State(), req.To)
+	if !ok {
+		return nil, fmt.Errorf("to: region %s has no finished failover to undo: move buckets with regionctl switch instead", req.To)
+	}
+	before, err := d.placementBefore(ctx, last.ID)
+	if err != nil {
+		return nil, err
+	}
+	// The catch-up and the lifting of the fence come before the record
+	// of the failback: the controller refuses to unfence a region that is
+	// in a failover, and the fence is its own Raft entry.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	pos, err := d.peers.Position(rctx, last.To)
+	if err == nil {
+		err = d.caughtUp(rctx, last.To, req.To, pos)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("region %s has not caught up with %s, nothing changed: %w", req.To, last.To, err)
+	}
+	h := failover.Header{Actor: actor}
+	if st := d.ctl.node.State(); st.Regions[req.To].Fenced {
+		if _, err := d.ctl.node.Execute(rctx, &failover.UnfenceRegion{Header: h, Region: req.To, Reason: "failback: " + req.Reason}); err != nil {
+			return nil, fmt.Errorf("lift the fence of %s in the controller: %w", req.To, err)
+		}
+	}
+	if _, err := d.store.Update(rctx, router.Change{Kind: "unfence-region", Actor: actor, Reason: "failback of " + req.To + " after " + last.ID}, func(t *router.Table) error {
+		return t.UnfenceRegion(req.To)
+	}); err != nil {
+		return nil, fmt.Errorf("lift the fence of %s in the routing table: %w", req.To, err)
+	}
+	rep, h, err := d.beginFailover(ctx, start, failover.KindPlanned, FailoverRequest{From: last.To, To: req.To,
+		Reason: fmt.Sprintf("failback of %s after %s: %s", req.To, last.ID, req.Reason)}, actor)
+	if err != nil {
+		return nil, err
+	}
+	rep.RPO = last.RPO
+	step := func(name string, err error, detail string) {
+		res := "ok"
+		if err != nil {
+			res, detail = "failed", detail+": "+err.Error()
+		}
+		if _, xerr := d.ctl.node.Execute(rctx, &failover.StepFailover{Header: h, ID: rep.ID, Step: name, Result: res, Detail: detail}); xerr != nil {
+			d.log.Error("cannot record a failback step", "failback", rep.ID, "step", name, "err", xerr)
+		}
+	}
+	end := func(err error) (*FailoverReport, error) {
+		e := &failover.EndFailover{Header: h, ID: rep.ID, Outcome: failover.FailoverDone}
+		rep.State = failover.FailoverDone
+		if err != nil {
+			e.Outcome, e.Reason, rep.State, rep.Error = failover.FailoverRolledBack, err.Error(), failover.FailoverRolledBack, err.Error()
+		}
+		if _, xerr := d.ctl.node.Execute(rctx, e); xerr != nil {
+			d.log.Error("cannot record the end of a failback", "failback", rep.ID, "err", xerr)
+		}
+		rep.DurationMS = time.Since(start).Milliseconds()
+		return rep, err
+	}
+	step("catch-up", nil, fmt.Sprintf("region %s applied %s's %s", req.To, last.To, pos))
+	div := "none: the survivor had applied everything"
+	switch {
+	case last.RPO.Pending:
+		div = "unknown: the failover's RPO is still pending (region's binlog unread)"
+	case last.RPO.LostCount > 0:
+		div = fmt.Sprintf("%d transactions (%s) committed in %s after %s were never applied in %s", last.RPO.LostCount, last.RPO.LostGTIDs, req.To, last.RPO.LastAppliedGTID, last.To)
+	}
+	step("divergence", nil, div)
+	step("unfence", nil, "region "+req.To+" takes writes and buckets again")
+	// 4. Switch every bucket its cells owned before the failover back.
+	cur, _, err := d.store.Load(rctx)
+	if err != nil {
+		return end(err)
+	}
+	back := map[string][]topo.Bucket{}
+	for b := 0; b < before.Buckets && b < cur.Buckets; b++ {
+		was, now := before.Owner(topo.Bucket(b)), cur.Owner(topo.Bucket(b))
+		if was.Region == req.To && now.Region != req.To {
+			back[was.Cell] = append(back[was.Cell], topo.Bucket(b))
+		}
+	}
+	cells := make([]string, 0, len(back))
+	for c := range back {
+		cells = append(cells, c)
+	}
+	sort.Strings(cells)
+	for _, c := range cells {
+		rec, err := d.switcher.Execute(rctx, traffic.Request{Buckets: topo.FormatBuckets(back[c]), To: c, Reason: "failback " + rep.ID + ": " + req.Reason, Actor: actor})
+		if rec != nil {
+			rep.Switches = append(rep.Switches, *rec)
+			rep.WriteForbiddenMS = max(rep.WriteForbiddenMS, rec.WriteForbiddenMS)
+		}
+		detail := fmt.Sprintf("%d buckets back to cell %s", len(back[c]), c)
+		if rec != nil {
+			detail += fmt.Sprintf(" (switch %s, write-forbidden %d ms)", rec.ID, rec.WriteForbiddenMS)
+		}
+		step("switch", err, detail)
+		if err != nil {
+			return end(err)
+		}
+	}
+	return end(nil)
+}
+
+// lastFailover is the latest finished failover out of region.
+func lastFailover(st *failover.State, region string) (failover.FailoverRecord, bool) {
+	var best failover.FailoverRecord
+	found := false
+	for _, f := range st.Failovers {
+		if f.From == region && f.State == failover.FailoverDone && (!found || f.StartedAt.After(best.StartedAt)) &&
+			!strings.HasPrefix(f.Reason, "failback of") {
+			best, found = f, true
+		}
+	}
+	return best, found
+}
+
+// placementBefore is the routing table as it was just before failover id
+// changed it: the version before the first whose change names it.
+func (d *Daemon) placementBefore(ctx context.Context, id string) (*router.Table, error) {
+	hist, err := d.store.History(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	var first uint64
+	for _, t := range hist { // newest first
+		if strings.Contains(t.Change.Reason, id) {
+			first = t.Epoch
+		}
+	}
+	if first <= 1 {
+		return nil, fmt.Errorf("the routing history has no change by failover %s: cannot tell which buckets to bring back", id)
+	}
+	return d.store.Version(ctx, first-1)
+}
+
+// caughtUp waits, up to router.catch_up_timeout, until the link from ->
+// to has applied GTID set pos.
+func (d *Daemon) caughtUp(ctx context.Context, from, to, pos string) error {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Deployment.Router.CatchUpTimeout)
+	defer cancel()
+	for {
+		l, err := d.peers.Link(ctx, from, to)
+		if err == nil {
+			if ok, cerr := d.peers.Covers(from, l.AppliedGTID, pos); cerr == nil && ok {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("link %s->%s did not apply %s within router.catch_up_timeout (last seen: %+v, %v)", from, to, pos, l, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
