@@ -92,3 +92,90 @@ func TestPlannedFailover(t *testing.T) {
 		return ok && f.State == failover.FailoverDone && f.Kind == failover.KindPlanned && f.Actor == "lab-operator"
 	})
 }
+
+// TestForcedFailoverAndFailback: region a is lost under load (its broker
+// first, so its last writes never leave it, then everything); a forced
+// failover through b fences a and moves its buckets to b at once, with
+// the RPO pending while a's binlog is unreadable; writes of a's users go
+// to b; a returns, a failback catches it up, lifts the fence and moves
+// its buckets back; every acknowledged write ends in both regions once.
+func TestForcedFailoverAndFailback(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	tok, _ := lab.ReadToken(st.Dir)
+	createSchema(t, st, "a")
+	converged(t, st, 60*time.Second)
+	ctx := context.Background()
+	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
+	var users []int64
+	for u := int64(1); len(users) < 20; u++ {
+		if topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets) < 512 { // cell a1
+			users = append(users, u)
+		}
+	}
+	if err := lab.OpenLoans(ctx, gw, users); err != nil {
+		t.Fatal(err)
+	}
+	lctx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	var res *lab.LoadResult
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		res = lab.Load{Gateway: gw, Users: users, Rate: 40, Workers: 4, Duration: time.Minute, Retry: 20 * time.Millisecond}.Run(lctx)
+	}()
+	time.Sleep(time.Second)
+	if err := lab.Kill(ctx, st.Dir, "a", "broker"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // writes a acknowledges but cannot ship
+	if err := lab.Kill(ctx, st.Dir, "a", "all"); err != nil {
+		t.Fatal(err)
+	}
+	var rep regiond.FailoverReport
+	if code, body := call(t, st, "b", tok, "POST", "/v1/failovers", map[string]any{"from": "a", "kind": "forced", "reason": "region a lost"}, &rep); code != 200 {
+		t.Fatalf("forced failover: %d %s", code, body)
+	}
+	t.Logf("forced failover %s: %s in %d ms, RPO %+v", rep.ID, rep.State, rep.DurationMS, rep.RPO)
+	if rep.State != failover.FailoverDone || !rep.RPO.Pending || rep.RPO.LastAppliedGTID == "" {
+		t.Fatalf("forced failover report: %+v", rep)
+	}
+	tb := tableFrom(t, st, "b", tok)
+	if r, _ := tb.Region("a"); !r.Fenced {
+		t.Fatalf("region a is not fenced in the routing table: %+v", tb.Regions)
+	}
+	if code, region := write(t, gw, users[0]); code != 201 || region != "b" {
+		t.Fatalf("a write of a's user after the failover: %d served by %q, want 201 by b", code, region)
+	}
+	time.Sleep(time.Second)
+	stopLoad()
+	wg.Wait()
+	res.PerUser[users[0]]++ // the single write above
+
+	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "a", "all"); err != nil {
+		t.Fatal(err)
+	}
+	var back regiond.FailoverReport
+	if code, body := call(t, st, "b", tok, "POST", "/v1/failbacks", map[string]any{"to": "a", "reason": "region a repaired"}, &back); code != 200 {
+		t.Fatalf("failback: %d %s", code, body)
+	}
+	t.Logf("failback %s: %s in %d ms, write-forbidden %d ms", back.ID, back.State, back.DurationMS, back.WriteForbiddenMS)
+	tb = table(t, st, tok)
+	if r, _ := tb.Region("a"); r.Fenced {
+		t.Fatalf("region a still fenced after the failback")
+	}
+	for b := 0; b < 512; b++ {
+		if o := tb.Owner(topo.Bucket(b)); o.Cell != "a1" || o.State != "serving" {
+			t.Fatalf("bucket %d after the failback: %+v", b, o)
+		}
+	}
+	if code, region := write(t, gw, users[0]); code != 201 || region != "a" {
+		t.Fatalf("a write of a's user after the failback: %d served by %q, want 201 by a", code, region)
+	}
+	res.PerUser[users[0]]++
+	lost, dup, err := res.Verify(ctx, st, 2*time.Minute)
+	t.Logf("load: %d acknowledged %v, %d failed (outcome unknown), lost %d, duplicated %d", res.Acked, res.ByRegion, res.Failed, lost, dup)
+	if err != nil || lost != 0 || dup != 0 {
+		t.Fatalf("after the failback: lost %d, duplicated %d, %v", lost, dup, err)
+	}
+}

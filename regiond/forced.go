@@ -111,6 +111,11 @@ func (d *Daemon) drain(ctx context.Context, from, to string) (traffic.Link, erro
 				return l, nil
 			}
 			lastErr = fmt.Errorf("link %s->%s is %s, %d transactions behind", from, to, l.State, l.LagTxns)
+			if l.State != "running" {
+				// It cannot fetch (the region's Kafka went with it):
+				// what it has not applied is the RPO.
+				return l, lastErr
+			}
 		} else {
 			lastErr = err
 		}

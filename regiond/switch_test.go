@@ -79,8 +79,14 @@ func waitSwitch(t *testing.T, st *lab.State, region, token, id string) traffic.R
 
 func table(t *testing.T, st *lab.State, token string) *router.Table {
 	t.Helper()
+	return tableFrom(t, st, "a", token)
+}
+
+// tableFrom reads the routing table through region's regiond.
+func tableFrom(t *testing.T, st *lab.State, region, token string) *router.Table {
+	t.Helper()
 	var a regiond.RoutesAnswer
-	if code, body := call(t, st, "a", token, "GET", "/v1/routes", nil, &a); code != 200 {
+	if code, body := call(t, st, region, token, "GET", "/v1/routes", nil, &a); code != 200 {
 		t.Fatalf("routes: %d %s", code, body)
 	}
 	return a.Table
