@@ -118,6 +118,10 @@ type Controller struct {
 	// Cooldown is how long after a failover no automatic failover runs
 	// again (default 5m).
 	Cooldown time.Duration `yaml:"cooldown"`
+	// AutoFailover lists the regions the controller's leader fails over
+	// by itself (forced) once they are declared failed. Off by default:
+	// an operator decides.
+	AutoFailover []string `yaml:"auto_failover"`
 }
 
 // Witness is the controller's witness node.

@@ -267,6 +267,14 @@ func (c *Config) validateController(v *validator) {
 	} else if on == 2 {
 		v.add("controller.witness", "missing: with two regions, a controller needs a witness in a third place to keep a majority when a region is down")
 	}
+	for i, r := range c.Controller.AutoFailover {
+		if _, ok := c.Region(r); !ok {
+			v.add(fmt.Sprintf("controller.auto_failover[%d]", i), "%q is not a region: use one of %v", r, c.RegionNames())
+		}
+		if on == 0 {
+			v.add(fmt.Sprintf("controller.auto_failover[%d]", i), "needs the controller: set regions[].controller")
+		}
+	}
 	if c.Controller.FailAfter < 0 || c.Controller.Cooldown < 0 {
 		v.add("controller", "fail_after and cooldown must be positive, e.g. 3s and 5m")
 	}

@@ -34,6 +34,9 @@ type Options struct {
 	Progress io.Writer
 	// Timeout bounds the whole start (default 120s).
 	Timeout time.Duration
+	// AutoFailover makes the controller fail every region over by itself
+	// once it is declared failed (a new lab only; kept in lab.json).
+	AutoFailover bool
 }
 
 // Binaries are the programs the lab runs besides MariaDB.
@@ -203,7 +206,7 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 		}
 		seen[name] = true
 	}
-	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets}
+	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoFailover: opts.AutoFailover}
 	const perRegion = 7
 	ports := make([]int, 4+perRegion*len(opts.Regions))
 	used := map[int]bool{}

@@ -50,6 +50,9 @@ controller:
   witness: {raft: 127.0.0.1:{{.Witness.RaftPort}}, gossip: 127.0.0.1:{{.Witness.GossipPort}}, data_dir: witness}
   fail_after: 2s
   cooldown: 1m
+{{- if .AutoFailover}}
+  auto_failover: [{{range $i, $r := .Regions}}{{if $i}}, {{end}}{{$r.Name}}{{end}}]
+{{- end}}
 cells:
 {{- range .Cells}}
   - {name: {{.Name}}, region: {{.Region}}, standby: {{.Standby}}}
@@ -85,7 +88,7 @@ func writeConfig(s *State) (*config.Config, error) {
 	}
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
-		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness,
+		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover,
 		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile,
 	})
 	if err != nil {

@@ -24,6 +24,8 @@ type State struct {
 	Regions []RegionState `json:"regions"`
 	// Witness is the failover controller's witness.
 	Witness WitnessState `json:"witness"`
+	// AutoFailover: the controller fails regions over by itself.
+	AutoFailover bool `json:"auto_failover,omitempty"`
 }
 
 // WitnessState is the controller's witness process (regiond --witness).

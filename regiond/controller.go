@@ -34,7 +34,7 @@ type controller struct {
 // newController builds the controller of node id (a region's name, or
 // WitnessID) from the deployment; nil when the deployment runs none.
 // probe checks a region's MySQL from here.
-func newController(dep *config.Config, id, apiURL, dataDir string, probe func(context.Context, string) error, reg prometheus.Registerer, log *slog.Logger) (*controller, error) {
+func newController(dep *config.Config, id, apiURL, dataDir string, probe func(context.Context, string) error, onEvent func(liveness.Event), reg prometheus.Registerer, log *slog.Logger) (*controller, error) {
 	var me config.ControllerNode
 	role, region := liveness.RoleRegiond, id
 	if id == WitnessID {
@@ -81,6 +81,9 @@ func newController(dep *config.Config, id, apiURL, dataDir string, probe func(co
 	mc.Logger, mc.Metrics = log, liveness.NewMetrics(reg)
 	mc.OnEvent = func(e liveness.Event) {
 		log.Warn("controller: region liveness event", "kind", e.Kind, "region", e.Region, "observers", e.Observers, "of", e.Of)
+		if onEvent != nil {
+			onEvent(e)
+		}
 	}
 	member, err := liveness.New(mc)
 	if err != nil {

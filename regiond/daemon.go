@@ -20,6 +20,7 @@ import (
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
+	"github.com/regionplatform/region/failover/liveness"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/gateway"
 	"github.com/regionplatform/region/router/traffic"
@@ -57,6 +58,7 @@ type Daemon struct {
 	switcher *traffic.Switcher
 	peers    *replicationView
 	ctl      *controller // nil without a controller
+	failed   chan liveness.Event
 	started  time.Time
 }
 
@@ -147,7 +149,8 @@ func New(cfg Config) (*Daemon, error) {
 		d.etcd.Close()
 		return nil, err
 	}
-	if d.ctl, err = newController(cfg.Deployment, r.Name, r.URL, cfg.Deployment.Resolve(r.DataDir), probeMySQL(d.peers.db), d.reg, d.log); err != nil {
+	d.failed = make(chan liveness.Event, 8)
+	if d.ctl, err = newController(cfg.Deployment, r.Name, r.URL, cfg.Deployment.Resolve(r.DataDir), probeMySQL(d.peers.db), d.onLiveness, d.reg, d.log); err != nil {
 		d.db.Close()
 		d.etcd.Close()
 		return nil, err
@@ -189,7 +192,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}, {"switcher", d.switcher.Run}}, d.repl.components(d)...)
 	comps = append(comps, d.gatewayComponents()...)
 	if d.ctl != nil {
-		comps = append(comps, component{"controller", d.ctl.Run})
+		comps = append(comps, component{"controller", d.ctl.Run}, component{"auto-failover", d.autoFailover})
 	}
 	comps = append(comps, component{"api", d.api.Run})
 	err := runComponents(ctx, comps)

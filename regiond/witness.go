@@ -45,7 +45,7 @@ func RunWitness(ctx context.Context, dep *config.Config, log *slog.Logger) error
 		dbs[region] = h
 		return h, nil
 	}
-	c, err := newController(dep, WitnessID, "", dep.Resolve(dep.Controller.Witness.DataDir), probeMySQL(db), prometheus.NewRegistry(), log)
+	c, err := newController(dep, WitnessID, "", dep.Resolve(dep.Controller.Witness.DataDir), probeMySQL(db), nil, prometheus.NewRegistry(), log)
 	if err != nil {
 		return err
 	}

@@ -79,10 +79,17 @@ func Bin() lab.Binaries { return bin }
 // stops it when the test ends (its logs are printed if the test failed).
 func Up(t testing.TB, regions ...string) *lab.State {
 	t.Helper()
+	return UpWith(t, lab.Options{}, regions...)
+}
+
+// UpWith is Up with options (Dir, Regions, Bin and Progress are set here).
+func UpWith(t testing.TB, opts lab.Options, regions ...string) *lab.State {
+	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := lab.Up(ctx, lab.Options{Dir: dir, Regions: regions, Bin: bin, Progress: testWriter{t}})
+	opts.Dir, opts.Regions, opts.Bin, opts.Progress = dir, regions, bin, testWriter{t}
+	st, err := lab.Up(ctx, opts)
 	if err != nil {
 		dumpLogs(t, dir)
 		t.Fatalf("lab up: %v", err)
