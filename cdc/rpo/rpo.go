@@ -275,4 +275,3 @@ func binlogEnd(ctx context.Context, cfg Config) (string, error) {
 	}
 	return end, nil
 }
-
