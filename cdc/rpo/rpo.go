@@ -227,7 +227,7 @@ func read(ctx context.Context, cfg Config, end mysql.GTIDSet, decide func(binlog
 		case err := <-done:
 			switch {
 			case errors.Is(err, binlog.ErrPosition):
-				return fmt.Errorf("rpo: %w: the source's binlog after the watermark %q is purged, so some transactions after it cannot be read (%v); compare the tables instead (regionctl verify)", ErrNotExact, cfg.Link.AppliedGTID, err)
+				return fmt.Errorf("rpo: %w: the source's binlog after the watermark %q is purged, so some transactions after it cannot be read (%v); compare the two regions' tables to find what differs", ErrNotExact, cfg.Link.AppliedGTID, err)
 			case err != nil:
 				// Unreachable if the server no longer answers a query;
 				// otherwise the binlog itself is the problem.
