@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/regionplatform/region/cdc/apply"
+	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/cdc/event"
 )
@@ -112,6 +113,27 @@ func TestGTIDList(t *testing.T) {
 		}
 		if got := l.String(); got != c.want {
 			t.Errorf("%s %v: got %q, want %q", c.flavor, c.in, got, c.want)
+		}
+	}
+}
+
+// TestValidate: what Compute needs before it connects.
+func TestValidate(t *testing.T) {
+	ok := Config{Source: binlog.Config{Flavor: "mariadb", Filter: &binlog.Filter{}, Buckets: 1024, ServerID: 4242}, Partitions: 8}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	for name, mod := range map[string]func(*Config){
+		"flavor":     func(c *Config) { c.Source.Flavor = "postgres" },
+		"server id":  func(c *Config) { c.Source.ServerID = 0 },
+		"filter":     func(c *Config) { c.Source.Filter = nil },
+		"partitions": func(c *Config) { c.Partitions = 0 },
+		"max listed": func(c *Config) { c.MaxListed = -1 },
+	} {
+		c := ok
+		mod(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: no error", name)
 		}
 	}
 }
