@@ -1,0 +1,71 @@
+package rpo
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// gtidList collects GTIDs in commit order and renders them as a compact
+// set: a MySQL GTID set ("uuid:5-9:12"), or for MariaDB a list of ranges
+// "domain-server-first-last" (or "domain-server-seq" for one), merging
+// only consecutive sequence numbers. A range therefore never includes a
+// transaction that was not added.
+type gtidList struct {
+	flavor string
+	mysql  *mysql.MysqlGTIDSet
+	runs   []mariaRun
+}
+
+type mariaRun struct {
+	domain, server uint32
+	first, last    uint64
+}
+
+func newGTIDList(flavor string) *gtidList {
+	l := &gtidList{flavor: flavor}
+	if flavor == mysql.MySQLFlavor {
+		s := mysql.NewMysqlGTIDSet()
+		l.mysql = &s
+	}
+	return l
+}
+
+func (l *gtidList) add(gtid string) error {
+	if l.mysql != nil {
+		if err := l.mysql.Update(gtid); err != nil {
+			return fmt.Errorf("rpo: GTID %q: %w", gtid, err)
+		}
+		return nil
+	}
+	g, err := mysql.ParseMariadbGTID(gtid)
+	if err != nil {
+		return fmt.Errorf("rpo: GTID %q: %w", gtid, err)
+	}
+	for i := range l.runs {
+		r := &l.runs[i]
+		if r.domain == g.DomainID && r.server == g.ServerID && r.last+1 == g.SequenceNumber {
+			r.last = g.SequenceNumber
+			return nil
+		}
+	}
+	l.runs = append(l.runs, mariaRun{g.DomainID, g.ServerID, g.SequenceNumber, g.SequenceNumber})
+	return nil
+}
+
+func (l *gtidList) String() string {
+	if l.mysql != nil {
+		return l.mysql.String()
+	}
+	parts := make([]string, len(l.runs))
+	for i, r := range l.runs {
+		s := strconv.FormatUint(uint64(r.domain), 10) + "-" + strconv.FormatUint(uint64(r.server), 10) + "-" + strconv.FormatUint(r.first, 10)
+		if r.last != r.first {
+			s += "-" + strconv.FormatUint(r.last, 10)
+		}
+		parts[i] = s
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,277 @@
+// Package rpo says exactly what a forced failover lost: which transactions
+// the failed region committed (its own replicated writes, not the echoes
+// of what its appliers applied) that the surviving region never applied.
+//
+// It reads the failed region's binlog from the link's watermark (every
+// transaction up to it is applied in the survivor) to the server's end,
+// and decides each replicated transaction with the survivor's
+// per-partition positions:
+//
+//	st, _ := regiond.FetchStatus(ctx, nil, survivorURL, token)
+//	link := st.Links[i] // the link from the failed region
+//	res, err := rpo.Compute(ctx, rpo.Config{Source: src, Partitions: 8, Link: link})
+//	switch {
+//	case errors.Is(err, rpo.ErrUnreachable): // RPO pending: retry later
+//	case errors.Is(err, rpo.ErrNotExact):    // the binlog is gone
+//	}
+//	fmt.Println(res.LostCount, res.LostGTIDs)
+package rpo
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	driver "github.com/go-sql-driver/mysql"
+
+	"github.com/regionplatform/region/cdc/apply"
+	"github.com/regionplatform/region/cdc/binlog"
+)
+
+// DefaultMaxListed is how many lost transactions Result.Lost lists by
+// default; all of them are counted.
+const DefaultMaxListed = 1000
+
+// ErrUnreachable means the failed region's MySQL could not be reached or
+// stopped answering: the RPO is pending, compute it again later.
+var ErrUnreachable = errors.New("the failed region's MySQL is unreachable: the RPO is pending, compute it again when the server answers")
+
+// ErrNotExact means the failed region's binlog no longer holds every
+// transaction after the watermark (purged), so which ones were lost can
+// no longer be said exactly.
+var ErrNotExact = errors.New("the RPO cannot be computed exactly any more")
+
+// Config says where to read the failed region's binlog and what the
+// survivor applied of it.
+type Config struct {
+	// Source reads the failed region's MySQL as its capture does (same
+	// Flavor, Filter and Buckets: they decide what is replicated and each
+	// transaction's key), with a ServerID no server or reader uses.
+	Source binlog.Config
+	// Partitions is the number of partitions of the failed region's topic.
+	Partitions int32
+	// Link is the survivor's status of the link from the failed region:
+	// its AppliedGTID (the watermark, where reading starts) and every
+	// partition's Pos.
+	Link apply.LinkStatus
+	// MaxListed caps Result.Lost; 0 means DefaultMaxListed.
+	MaxListed int
+	// DialTimeout bounds connecting to the failed region's MySQL; 0 means
+	// 5 seconds.
+	DialTimeout time.Duration
+}
+
+// Validate checks the fields Compute needs.
+func (c *Config) Validate() error {
+	if c.Source.Flavor != mysql.MariaDBFlavor && c.Source.Flavor != mysql.MySQLFlavor {
+		return fmt.Errorf("rpo: Source.Flavor %q: use mariadb or mysql", c.Source.Flavor)
+	}
+	if c.Source.Filter == nil || c.Source.Buckets <= 0 || c.Source.ServerID == 0 {
+		return errors.New("rpo: Source.Filter, Source.Buckets and Source.ServerID are required: configure them as capture's reader")
+	}
+	if c.Partitions <= 0 {
+		return errors.New("rpo: Partitions is required: the partition count of the failed region's topic")
+	}
+	if c.MaxListed < 0 {
+		return errors.New("rpo: MaxListed must not be negative")
+	}
+	return nil
+}
+
+// Result is what the survivor lacks of the failed region's writes.
+type Result struct {
+	// LastAppliedGTID is the failed region's GTID set up to which every
+	// replicated transaction is applied in the survivor: the watermark,
+	// advanced over the applied transactions after it up to the first
+	// lost one.
+	LastAppliedGTID string `json:"last_applied_gtid"`
+	// LostGTIDs are the lost transactions as a GTID set: for MySQL a GTID
+	// set, for MariaDB ranges "domain-server-first-last" of consecutive
+	// sequence numbers (or "domain-server-seq"), comma separated. Empty
+	// when nothing is lost.
+	LostGTIDs string `json:"lost_gtids"`
+	// LostCount counts every lost transaction; Lost lists the first
+	// MaxListed, in commit order.
+	LostCount int64     `json:"lost_count"`
+	Lost      []LostTxn `json:"lost"`
+	// ReadUpTo is the failed region's binlog end, read when Compute
+	// started: everything up to it was decided.
+	ReadUpTo string `json:"read_up_to"`
+}
+
+// LostTxn is one transaction the survivor never applied.
+type LostTxn struct {
+	GTID string `json:"gtid"`
+	// Time is the commit time in the failed region (seconds).
+	Time time.Time `json:"time"`
+	// Partition is the partition it was keyed to, -1 for a schema change.
+	Partition int32 `json:"partition"`
+	// Tables are the tables it wrote ("db.table"); Rows its row changes.
+	Tables []string `json:"tables,omitempty"`
+	Rows   int      `json:"rows"`
+	// DDL is the statement of a schema change.
+	DDL string `json:"ddl,omitempty"`
+}
+
+// Compute reads the failed region's binlog from cfg.Link's watermark to
+// the server's end (read at the start) and returns the replicated
+// transactions the survivor never applied. It fails with ErrUnreachable
+// when the server cannot be reached and ErrNotExact when its binlog after
+// the watermark was purged.
+func Compute(ctx context.Context, cfg Config) (Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	if cfg.MaxListed == 0 {
+		cfg.MaxListed = DefaultMaxListed
+	}
+	flavor := cfg.Source.Flavor
+	v, err := newView(flavor, cfg.Link, cfg.Partitions)
+	if err != nil {
+		return Result{}, err
+	}
+	end, err := binlogEnd(ctx, cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	endSet, err := mysql.ParseGTIDSet(flavor, end)
+	if err != nil {
+		return Result{}, fmt.Errorf("rpo: the source's binlog position %q: %w", end, err)
+	}
+	res := Result{LastAppliedGTID: cfg.Link.AppliedGTID, ReadUpTo: end}
+	if v.watermark.Contain(endSet) {
+		return res, nil // the survivor applied everything
+	}
+	lost := newGTIDList(flavor)
+	err = read(ctx, cfg, endSet, func(it binlog.Item) error {
+		if it.Txn == nil { // echo or not replicated: nothing to lose
+			if res.LostCount == 0 {
+				res.LastAppliedGTID = it.Pos
+			}
+			return nil
+		}
+		part, ok, err := v.applied(it.Txn)
+		if err != nil || ok {
+			if ok && res.LostCount == 0 {
+				res.LastAppliedGTID = it.Pos
+			}
+			return err
+		}
+		res.LostCount++
+		if err := lost.add(it.Txn.GTID); err != nil {
+			return err
+		}
+		if len(res.Lost) < cfg.MaxListed {
+			res.Lost = append(res.Lost, lostTxn(it, part))
+		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	res.LostGTIDs = lost.String()
+	return res, nil
+}
+
+func lostTxn(it binlog.Item, part int32) LostTxn {
+	t := it.Txn
+	l := LostTxn{GTID: t.GTID, Time: it.Time, Partition: part, Rows: len(t.Rows)}
+	if t.DDL != nil {
+		l.DDL = t.DDL.Statement
+	}
+	seen := map[int]bool{}
+	for _, r := range t.Rows {
+		if !seen[r.T] {
+			seen[r.T] = true
+			l.Tables = append(l.Tables, t.Tables[r.T].Schema+"."+t.Tables[r.T].Name)
+		}
+	}
+	return l
+}
+
+// read streams the source's binlog from the watermark and calls decide
+// with every transaction until one's position includes end.
+func read(ctx context.Context, cfg Config, end mysql.GTIDSet, decide func(binlog.Item) error) error {
+	r, err := binlog.NewReader(cfg.Source)
+	if err != nil {
+		return fmt.Errorf("rpo: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	items := make(chan binlog.Item, 64)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, cfg.Link.AppliedGTID, items) }()
+	stop := func(err error) error {
+		cancel()
+		<-done
+		return err
+	}
+	for {
+		select {
+		case it := <-items:
+			if err := decide(it); err != nil {
+				return stop(err)
+			}
+			pos, err := mysql.ParseGTIDSet(cfg.Source.Flavor, it.Pos)
+			if err != nil {
+				return stop(fmt.Errorf("rpo: binlog position %q: %w", it.Pos, err))
+			}
+			if pos.Contain(end) {
+				return stop(nil)
+			}
+		case err := <-done:
+			switch {
+			case errors.Is(err, binlog.ErrPosition):
+				return fmt.Errorf("rpo: %w: the source's binlog after the watermark %q is purged, so some transactions after it cannot be read (%v); compare the two regions' tables to find what differs", ErrNotExact, cfg.Link.AppliedGTID, err)
+			case err != nil:
+				// Unreachable if the server no longer answers a query;
+				// otherwise the binlog itself is the problem.
+				if _, perr := binlogEnd(ctx, cfg); perr != nil {
+					return fmt.Errorf("rpo: %w: reading the binlog: %v", ErrUnreachable, err)
+				}
+				return fmt.Errorf("rpo: reading the source's binlog from %q: %w", cfg.Link.AppliedGTID, err)
+			case ctx.Err() != nil:
+				return fmt.Errorf("rpo: stopped before the binlog end %s: %w", end, ctx.Err())
+			default:
+				return fmt.Errorf("rpo: the binlog reader stopped before the binlog end %s", end)
+			}
+		case <-ctx.Done():
+			return stop(fmt.Errorf("rpo: stopped before the binlog end %s: %w", end, ctx.Err()))
+		}
+	}
+}
+
+// binlogEnd reads the source's current binlog end: @@gtid_binlog_pos on
+// MariaDB, @@gtid_executed on MySQL.
+func binlogEnd(ctx context.Context, cfg Config) (string, error) {
+	timeout := cfg.DialTimeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	dc := driver.NewConfig()
+	dc.User, dc.Passwd, dc.Net = cfg.Source.User, cfg.Source.Password, "tcp"
+	dc.Addr = net.JoinHostPort(cfg.Source.Host, strconv.Itoa(int(cfg.Source.Port)))
+	dc.TLS, dc.Timeout, dc.ReadTimeout = cfg.Source.TLS, timeout, timeout
+	conn, err := driver.NewConnector(dc)
+	if err != nil {
+		return "", fmt.Errorf("rpo: source connection settings: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	q := "SELECT @@GLOBAL.gtid_binlog_pos"
+	if cfg.Source.Flavor == mysql.MySQLFlavor {
+		q = "SELECT @@GLOBAL.gtid_executed"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*timeout)
+	defer cancel()
+	var end string
+	if err := db.QueryRowContext(ctx, q).Scan(&end); err != nil {
+		return "", fmt.Errorf("rpo: %w: %s at %s: %v", ErrUnreachable, q, dc.Addr, err)
+	}
+	return end, nil
+}
