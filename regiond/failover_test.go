@@ -155,6 +155,16 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "a", "all"); err != nil {
 		t.Fatal(err)
 	}
+	// With a's binlog readable again the controller completes the RPO:
+	// the writes a acknowledged after its broker died never reached b.
+	cs := waitController(t, st, "b", tok, 30*time.Second, "the RPO completed", func(cs regiond.ControllerStatus) bool {
+		return !cs.State.Failovers[rep.ID].RPO.Pending
+	})
+	rpo := cs.State.Failovers[rep.ID].RPO
+	t.Logf("RPO of %s: %d transactions lost after %s: %s", rep.ID, rpo.LostCount, rpo.LastAppliedGTID, rpo.LostGTIDs)
+	if rpo.LostCount == 0 || rpo.LostGTIDs == "" {
+		t.Fatalf("a acknowledged writes its broker never shipped, but the RPO says %+v", rpo)
+	}
 	var back regiond.FailoverReport
 	if code, body := call(t, st, "b", tok, "POST", "/v1/failbacks", map[string]any{"to": "a", "reason": "region a repaired"}, &back); code != 200 {
 		t.Fatalf("failback: %d %s", code, body)

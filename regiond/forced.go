@@ -2,10 +2,13 @@ package regiond
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/regionplatform/region/cdc/apply"
+	"github.com/regionplatform/region/cdc/rpo"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/traffic"
@@ -91,8 +94,8 @@ func (d *Daemon) forcedFailover(ctx context.Context, req FailoverRequest, actor 
 	step("move", nil, fmt.Sprintf("%d buckets serve from cell %s at routing epoch %d", n, target, mt.Epoch), nil)
 
 	// 4. RPO: exact when the failed region's binlog answers, else pending.
-	rpo := d.rpo(rctx, req.From, req.To, link)
-	return end(nil, &rpo)
+	r := d.rpo(rctx, rep.ID, req.From, req.To, link)
+	return end(nil, &r)
 }
 
 // drain waits, up to router.catch_up_timeout, until the link from -> to
@@ -127,11 +130,97 @@ func (d *Daemon) drain(ctx context.Context, from, to string) (traffic.Link, erro
 	}
 }
 
-// rpo says what region from committed that to never applied.
-func (d *Daemon) rpo(ctx context.Context, from, to string, link traffic.Link) failover.RPO {
-	r := failover.RPO{Pending: true, LastAppliedGTID: link.AppliedGTID}
-	if r.LastAppliedGTID == "" {
-		r.LastAppliedGTID = "none"
+// rpo says what region from committed that to never applied: exactly
+// when from's binlog can be read now, else pending. The link's state as
+// the failover found it is kept in etcd, so that a later completion
+// (completeRPOs) counts against the same positions even if the region
+// comes back and its capture ships more meanwhile.
+func (d *Daemon) rpo(ctx context.Context, id, from, to string, link traffic.Link) failover.RPO {
+	pending := failover.RPO{Pending: true, LastAppliedGTID: orNone(link.AppliedGTID)}
+	ls, err := d.peers.LinkStatus(ctx, from, to)
+	if err != nil {
+		d.log.Warn("failover: cannot read the survivor's link state; RPO pending", "failover", id, "err", err)
+		return pending
+	}
+	b, _ := json.Marshal(ls)
+	if _, err := d.etcd.Put(ctx, d.linkKey(id), string(b)); err != nil {
+		d.log.Warn("failover: cannot keep the link state for the RPO", "failover", id, "err", err)
+	}
+	r, err := d.exactRPO(ctx, from, ls)
+	if err != nil {
+		d.log.Warn("failover: RPO pending", "failover", id, "region", from, "err", err)
+		return pending
 	}
 	return r
+}
+
+func (d *Daemon) linkKey(id string) string {
+	return d.cfg.Deployment.Etcd.Prefix + "failovers/" + id + "/link"
+}
+
+func orNone(gtid string) string {
+	if gtid == "" {
+		return "none"
+	}
+	return gtid
+}
+
+// exactRPO reads region from's binlog past the survivor's link state ls.
+func (d *Daemon) exactRPO(ctx context.Context, from string, ls apply.LinkStatus) (failover.RPO, error) {
+	rc, err := binlogConfig(d.cfg.Deployment, from, rpoServerID+d.region.MySQL.ServerID)
+	if err != nil {
+		return failover.RPO{}, err
+	}
+	rc.Logger = d.log
+	res, err := rpo.Compute(ctx, rpo.Config{Source: rc, Partitions: int32(len(ls.Partitions)), Link: ls, DialTimeout: 2 * time.Second})
+	if err != nil {
+		return failover.RPO{}, err
+	}
+	return failover.RPO{LastAppliedGTID: orNone(res.LastAppliedGTID), LostGTIDs: res.LostGTIDs, LostCount: res.LostCount}, nil
+}
+
+// rpoServerID offsets the replica id RPO readers register with, apart
+// from capture's.
+const rpoServerID = 100000
+
+// completeRPOs, on the controller's leader, fills in every forced
+// failover whose RPO was pending once the failed region's binlog can be
+// read, every few seconds, until ctx ends.
+func (d *Daemon) completeRPOs(ctx context.Context) error {
+	tick := time.NewTicker(3 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if !d.ctl.node.IsLeader() {
+			continue
+		}
+		for _, f := range d.ctl.node.State().Failovers {
+			if f.Kind != failover.KindForced || !f.RPO.Pending || f.Active() {
+				continue
+			}
+			resp, err := d.etcd.Get(ctx, d.linkKey(f.ID))
+			if err != nil || len(resp.Kvs) == 0 {
+				continue
+			}
+			var ls apply.LinkStatus
+			if json.Unmarshal(resp.Kvs[0].Value, &ls) != nil {
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, time.Minute)
+			r, err := d.exactRPO(cctx, f.From, ls)
+			if err == nil {
+				_, err = d.ctl.node.Execute(cctx, &failover.CompleteRPO{Header: failover.Header{Actor: "controller"}, ID: f.ID, RPO: r})
+			}
+			cancel()
+			if err != nil {
+				d.log.Debug("failover: RPO still pending", "failover", f.ID, "err", err)
+				continue
+			}
+			d.log.Warn("failover: RPO known", "failover", f.ID, "region", f.From, "lost", r.LostCount, "gtids", r.LostGTIDs)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/capture"
+	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
 )
 
@@ -26,20 +27,12 @@ type replication struct {
 // newReplication builds capture and appliers; it connects to nothing yet.
 func (d *Daemon) newReplication() (*replication, error) {
 	cfg, me := d.cfg.Deployment, d.region
-	mc, err := dial.MySQLConfig(cfg, me.Name)
+	rc, err := binlogConfig(cfg, me.Name, me.MySQL.ServerID)
 	if err != nil {
 		return nil, err
 	}
-	if mc.Net != "tcp" {
-		return nil, fmt.Errorf("regions[%s].mysql.dsn: capture reads the binlog over TCP: use tcp(host:port)", me.Name)
-	}
-	host, port, err := net.SplitHostPort(mc.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("regions[%s].mysql.dsn: %w", me.Name, err)
-	}
-	p, _ := strconv.Atoi(port)
-	reader, err := binlog.NewReader(binlog.Config{Flavor: me.MySQL.Flavor, Host: host, Port: uint16(p), User: mc.User, Password: mc.Passwd,
-		TLS: mc.TLS, ServerID: me.MySQL.ServerID, Filter: binlog.NewFilter(cfg.Replication), Buckets: cfg.Buckets, Logger: d.log})
+	rc.Logger = d.log
+	reader, err := binlog.NewReader(rc)
 	if err != nil {
 		return nil, err
 	}
@@ -62,6 +55,26 @@ func (d *Daemon) newReplication() (*replication, error) {
 		rep.appliers = append(rep.appliers, a)
 	}
 	return rep, nil
+}
+
+// binlogConfig is how to read region's binlog, as capture does, registering
+// as replica serverID.
+func binlogConfig(cfg *config.Config, region string, serverID uint32) (binlog.Config, error) {
+	r, _ := cfg.Region(region)
+	mc, err := dial.MySQLConfig(cfg, region)
+	if err != nil {
+		return binlog.Config{}, err
+	}
+	if mc.Net != "tcp" {
+		return binlog.Config{}, fmt.Errorf("regions[%s].mysql.dsn: the binlog is read over TCP: use tcp(host:port)", region)
+	}
+	host, port, err := net.SplitHostPort(mc.Addr)
+	if err != nil {
+		return binlog.Config{}, fmt.Errorf("regions[%s].mysql.dsn: %w", region, err)
+	}
+	p, _ := strconv.Atoi(port)
+	return binlog.Config{Flavor: r.MySQL.Flavor, Host: host, Port: uint16(p), User: mc.User, Password: mc.Passwd,
+		TLS: mc.TLS, ServerID: serverID, Filter: binlog.NewFilter(cfg.Replication), Buckets: cfg.Buckets}, nil
 }
 
 func (d *Daemon) checkpoints(region string) *capture.EtcdCheckpoints {

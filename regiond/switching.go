@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/router/traffic"
@@ -94,32 +95,36 @@ func (v *replicationView) Position(ctx context.Context, region string) (string, 
 // Link asks the target region's regiond (or this daemon, when it is the
 // target) how far the link from -> to has applied.
 func (v *replicationView) Link(ctx context.Context, from, to string) (traffic.Link, error) {
-	if to == v.d.region.Name {
-		for _, l := range v.d.repl.linkStatus(ctx) {
-			if l.From == from {
-				return linkOf(l.From, l.To, l.State, l.Error, l.AppliedGTID, l.LagSeconds, l.LagTxns), nil
-			}
-		}
-		return traffic.Link{}, fmt.Errorf("regiond %s has no link from %s", to, from)
-	}
-	r, ok := v.d.cfg.Deployment.Region(to)
-	if !ok {
-		return traffic.Link{}, fmt.Errorf("region %q is not in the config", to)
-	}
-	st, err := FetchStatus(ctx, v.http, r.URL, v.token)
+	l, err := v.LinkStatus(ctx, from, to)
 	if err != nil {
 		return traffic.Link{}, err
 	}
-	for _, l := range st.Links {
-		if l.From == from {
-			return linkOf(l.From, l.To, l.State, l.Error, l.AppliedGTID, l.LagSeconds, l.LagTxns), nil
-		}
-	}
-	return traffic.Link{}, fmt.Errorf("regiond %s has no link from %s", to, from)
+	return traffic.Link{From: l.From, To: l.To, State: l.State, Error: l.Error, AppliedGTID: l.AppliedGTID, LagSeconds: l.LagSeconds, LagTxns: l.LagTxns}, nil
 }
 
-func linkOf(from, to, state, errText, gtid string, lag float64, txns uint64) traffic.Link {
-	return traffic.Link{From: from, To: to, State: state, Error: errText, AppliedGTID: gtid, LagSeconds: lag, LagTxns: txns}
+// LinkStatus is the whole status of the link from -> to, partitions
+// included, from the target region's regiond.
+func (v *replicationView) LinkStatus(ctx context.Context, from, to string) (apply.LinkStatus, error) {
+	var links []apply.LinkStatus
+	if to == v.d.region.Name {
+		links = v.d.repl.linkStatus(ctx)
+	} else {
+		r, ok := v.d.cfg.Deployment.Region(to)
+		if !ok {
+			return apply.LinkStatus{}, fmt.Errorf("region %q is not in the config", to)
+		}
+		st, err := FetchStatus(ctx, v.http, r.URL, v.token)
+		if err != nil {
+			return apply.LinkStatus{}, err
+		}
+		links = st.Links
+	}
+	for _, l := range links {
+		if l.From == from {
+			return l, nil
+		}
+	}
+	return apply.LinkStatus{}, fmt.Errorf("regiond %s has no link from %s", to, from)
 }
 
 // Covers compares GTID sets in region's flavor.
