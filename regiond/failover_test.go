@@ -189,3 +189,58 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 		t.Fatalf("after the failback: lost %d, duplicated %d, %v", lost, dup, err)
 	}
 }
+
+// TestAutomaticFailover: with controller.auto_failover on, killing every
+// process of region a makes the controller declare it failed (a majority
+// of the other observers, b and the witness, lost it and its MySQL) and
+// fail it over by itself; a's users can write again through b. The time
+// from the kill to the first write b accepts for them is the RTO.
+func TestAutomaticFailover(t *testing.T) {
+	st := labtest.UpWith(t, lab.Options{AutoFailover: true}, "a", "b")
+	tok, _ := lab.ReadToken(st.Dir)
+	createSchema(t, st, "a")
+	converged(t, st, 60*time.Second)
+	ctx := context.Background()
+	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
+	var user int64
+	for u := int64(1); ; u++ {
+		if topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets) < 512 { // cell a1
+			user = u
+			break
+		}
+	}
+	if err := lab.OpenLoans(ctx, gw, []int64{user}); err != nil {
+		t.Fatal(err)
+	}
+	kill := time.Now()
+	if err := lab.Kill(ctx, st.Dir, "a", "all"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, region := write(t, gw, user)
+		if code == 201 && region == "b" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a's user cannot write 30s after a was killed (last answer %d from %q)", code, region)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rto := time.Since(kill)
+	cs := waitController(t, st, "b", tok, 10*time.Second, "the automatic failover recorded", func(cs regiond.ControllerStatus) bool {
+		for _, f := range cs.State.Failovers {
+			if f.From == "a" && f.Kind == failover.KindForced && f.Actor == "controller" && f.State == failover.FailoverDone {
+				return true
+			}
+		}
+		return false
+	})
+	for _, f := range cs.State.Failovers {
+		t.Logf("region a killed; failover %s started %s after the kill (detection), a's users write in b %s after it (RTO); RPO %+v",
+			f.ID, f.StartedAt.Sub(kill).Round(time.Millisecond), rto.Round(time.Millisecond), f.RPO)
+	}
+	if r := cs.State.Regions["a"]; !r.Fenced {
+		t.Fatalf("region a is not fenced after its automatic failover: %+v", r)
+	}
+}
