@@ -34,14 +34,7 @@ func (d *Daemon) handleFailback(w http.ResponseWriter, r *http.Request) {
 	id, _ := api.Caller(r.Context())
 	rep, err := d.failback(r.Context(), req, id.Name)
 	d.audit(r, "failback", req.To, err, map[string]string{"reason": req.Reason})
-	switch {
-	case err != nil && rep == nil:
-		api.WriteError(w, http.StatusBadRequest, err.Error(), "")
-	case err != nil:
-		api.WriteJSON(w, http.StatusConflict, rep)
-	default:
-		api.WriteJSON(w, http.StatusOK, rep)
-	}
+	answer(w, rep, err)
 }
 
 // failback brings region req.To back after its last failover: it waits
@@ -89,33 +82,16 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 	}); err != nil {
 		return nil, fmt.Errorf("lift the fence of %s in the routing table: %w", req.To, err)
 	}
-	rep, h, err := d.beginFailover(ctx, start, failover.KindPlanned, FailoverRequest{From: last.To, To: req.To,
+	fr, cancelRec, err := d.beginFailover(ctx, start, failover.KindPlanned, FailoverRequest{From: last.To, To: req.To,
 		Reason: fmt.Sprintf("failback of %s after %s: %s", req.To, last.ID, req.Reason)}, actor)
 	if err != nil {
 		return nil, err
 	}
+	defer cancelRec()
+	rep := fr.rep
 	rep.RPO = last.RPO
-	step := func(name string, err error, detail string) {
-		res := "ok"
-		if err != nil {
-			res, detail = "failed", detail+": "+err.Error()
-		}
-		if _, xerr := d.ctl.node.Execute(rctx, &failover.StepFailover{Header: h, ID: rep.ID, Step: name, Result: res, Detail: detail}); xerr != nil {
-			d.log.Error("cannot record a failback step", "failback", rep.ID, "step", name, "err", xerr)
-		}
-	}
-	end := func(err error) (*FailoverReport, error) {
-		e := &failover.EndFailover{Header: h, ID: rep.ID, Outcome: failover.FailoverDone}
-		rep.State = failover.FailoverDone
-		if err != nil {
-			e.Outcome, e.Reason, rep.State, rep.Error = failover.FailoverRolledBack, err.Error(), failover.FailoverRolledBack, err.Error()
-		}
-		if _, xerr := d.ctl.node.Execute(rctx, e); xerr != nil {
-			d.log.Error("cannot record the end of a failback", "failback", rep.ID, "err", xerr)
-		}
-		rep.DurationMS = time.Since(start).Milliseconds()
-		return rep, err
-	}
+	step := func(name string, err error, detail string) { fr.step(name, err, detail, nil) }
+	end := func(err error) (*FailoverReport, error) { return fr.end(err, nil) }
 	step("catch-up", nil, fmt.Sprintf("region %s applied %s's %s", req.To, last.To, pos))
 	div := "none: the survivor had applied everything"
 	switch {

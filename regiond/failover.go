@@ -77,14 +77,7 @@ func (d *Daemon) handleFailover(w http.ResponseWriter, r *http.Request) {
 	id, _ := api.Caller(r.Context())
 	rep, err := d.runFailover(r.Context(), req, id.Name)
 	d.audit(r, "failover."+req.Kind, req.From, err, map[string]string{"to": req.To, "reason": req.Reason})
-	switch {
-	case err != nil && rep == nil:
-		api.WriteError(w, http.StatusBadRequest, err.Error(), "")
-	case err != nil:
-		api.WriteJSON(w, http.StatusConflict, rep)
-	default:
-		api.WriteJSON(w, http.StatusOK, rep)
-	}
+	answer(w, rep, err)
 }
 
 // onLeader reports whether this node leads the controller and should act.
@@ -183,38 +176,21 @@ func (d *Daemon) plannedFailover(ctx context.Context, req FailoverRequest, actor
 	if err != nil {
 		return nil, err
 	}
-	rep, h, err := d.beginFailover(ctx, start, failover.KindPlanned, req, actor)
+	fr, cancel, err := d.beginFailover(ctx, start, failover.KindPlanned, req, actor)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := d.switcher.Execute(ctx, traffic.Request{Buckets: topo.FormatBuckets(moving), To: target,
-		Reason: fmt.Sprintf("planned failover %s of region %s: %s", rep.ID, req.From, req.Reason), Actor: actor})
-	step := &failover.StepFailover{Header: h, ID: rep.ID, Step: "switch", Result: "ok"}
-	if rec != nil {
-		rep.Switches = append(rep.Switches, *rec)
-		rep.WriteForbiddenMS = rec.WriteForbiddenMS
-		step.Detail = fmt.Sprintf("switch %s: %d buckets to cell %s, %s, write-forbidden %d ms", rec.ID, rec.Count, target, rec.State, rec.WriteForbiddenMS)
-	}
-	if err != nil {
-		step.Result, step.Detail = "failed", strings.TrimSpace(step.Detail+" "+err.Error())
-	}
-	// The record must outlive a cancelled request.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, xerr := d.ctl.node.Execute(rctx, step); xerr != nil {
-		d.log.Error("cannot record a failover step", "failover", rep.ID, "err", xerr)
+	rec, err := d.switcher.Execute(ctx, traffic.Request{Buckets: topo.FormatBuckets(moving), To: target,
+		Reason: fmt.Sprintf("planned failover %s of region %s: %s", fr.rep.ID, req.From, req.Reason), Actor: actor})
+	detail := "switch"
+	if rec != nil {
+		fr.rep.Switches = append(fr.rep.Switches, *rec)
+		fr.rep.WriteForbiddenMS = rec.WriteForbiddenMS
+		detail = fmt.Sprintf("switch %s: %d buckets to cell %s, %s, write-forbidden %d ms", rec.ID, rec.Count, target, rec.State, rec.WriteForbiddenMS)
 	}
-	end := &failover.EndFailover{Header: h, ID: rep.ID, Outcome: failover.FailoverDone}
-	rep.State = failover.FailoverDone
-	if err != nil {
-		end.Outcome, end.Reason = failover.FailoverRolledBack, err.Error()
-		rep.State, rep.Error = failover.FailoverRolledBack, err.Error()
-	}
-	if _, xerr := d.ctl.node.Execute(rctx, end); xerr != nil {
-		d.log.Error("cannot record the end of a failover", "failover", rep.ID, "err", xerr)
-	}
-	rep.DurationMS = time.Since(start).Milliseconds()
-	return rep, err
+	fr.step("switch", err, detail, nil)
+	return fr.end(err, nil)
 }
 
 // failoverPlan finds the cell of req.To that takes the buckets and the
@@ -249,12 +225,68 @@ func (d *Daemon) failoverPlan(ctx context.Context, req FailoverRequest) (string,
 	return target, moving, nil
 }
 
-// beginFailover records the start of a failover in the controller.
-func (d *Daemon) beginFailover(ctx context.Context, start time.Time, kind string, req FailoverRequest, actor string) (*FailoverReport, failover.Header, error) {
+// record is a failover in progress on the leader: every step goes into
+// the controller's log as it happens. Its context outlives the request
+// that started it, so a cancelled request still leaves a complete record.
+type record struct {
+	d     *Daemon
+	rep   *FailoverReport
+	h     failover.Header
+	ctx   context.Context
+	start time.Time
+}
+
+// beginFailover records the start of a failover in the controller. Call
+// the returned cancel when the failover is over.
+func (d *Daemon) beginFailover(ctx context.Context, start time.Time, kind string, req FailoverRequest, actor string) (*record, context.CancelFunc, error) {
 	rep := &FailoverReport{ID: "fo-" + strings.ToLower(start.UTC().Format("20060102T150405")), Kind: kind, From: req.From, To: req.To}
 	h := failover.Header{Actor: actor}
 	if _, err := d.ctl.node.Execute(ctx, &failover.BeginFailover{Header: h, ID: rep.ID, Kind: kind, From: req.From, To: req.To, Reason: req.Reason}); err != nil {
-		return nil, h, fmt.Errorf("record the failover in the controller: %w", err)
+		return nil, nil, fmt.Errorf("record the failover in the controller: %w", err)
 	}
-	return rep, h, nil
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	return &record{d: d, rep: rep, h: h, ctx: rctx, start: start}, cancel, nil
+}
+
+// step records one step; err marks it failed.
+func (r *record) step(name string, err error, detail string, rpo *failover.RPO) {
+	res := "ok"
+	if err != nil {
+		res, detail = "failed", strings.TrimSpace(detail+": "+err.Error())
+	}
+	if _, xerr := r.d.ctl.node.Execute(r.ctx, &failover.StepFailover{Header: r.h, ID: r.rep.ID, Step: name, Result: res, Detail: detail, RPO: rpo}); xerr != nil {
+		r.d.log.Error("cannot record a failover step", "failover", r.rep.ID, "step", name, "err", xerr)
+	}
+}
+
+// end records the outcome (rolled back when err is set) and returns the
+// report with err.
+func (r *record) end(err error, rpo *failover.RPO) (*FailoverReport, error) {
+	e := &failover.EndFailover{Header: r.h, ID: r.rep.ID, Outcome: failover.FailoverDone, RPO: rpo}
+	r.rep.State = failover.FailoverDone
+	if err != nil {
+		e.Outcome, e.Reason = failover.FailoverRolledBack, err.Error()
+		r.rep.State, r.rep.Error = failover.FailoverRolledBack, err.Error()
+	}
+	if _, xerr := r.d.ctl.node.Execute(r.ctx, e); xerr != nil {
+		r.d.log.Error("cannot record the end of a failover", "failover", r.rep.ID, "err", xerr)
+	}
+	if rpo != nil {
+		r.rep.RPO = *rpo
+	}
+	r.rep.DurationMS = time.Since(r.start).Milliseconds()
+	return r.rep, err
+}
+
+// answer writes a failover's outcome: 400 for bad input (nothing done),
+// 409 with the report when it rolled back, 200 with the report.
+func answer(w http.ResponseWriter, rep *FailoverReport, err error) {
+	switch {
+	case err != nil && rep == nil:
+		api.WriteError(w, http.StatusBadRequest, err.Error(), "")
+	case err != nil:
+		api.WriteJSON(w, http.StatusConflict, rep)
+	default:
+		api.WriteJSON(w, http.StatusOK, rep)
+	}
 }

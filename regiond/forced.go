@@ -27,38 +27,14 @@ func (d *Daemon) forcedFailover(ctx context.Context, req FailoverRequest, actor 
 	if err != nil {
 		return nil, err
 	}
-	rep, h, err := d.beginFailover(ctx, start, failover.KindForced, req, actor)
+	fr, cancel, err := d.beginFailover(ctx, start, failover.KindForced, req, actor)
 	if err != nil {
 		return nil, err
 	}
-	// The record must outlive a cancelled request.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	step := func(name string, err error, detail string, rpo *failover.RPO) {
-		res := "ok"
-		if err != nil {
-			res, detail = "failed", detail+": "+err.Error()
-		}
-		if _, xerr := d.ctl.node.Execute(rctx, &failover.StepFailover{Header: h, ID: rep.ID, Step: name, Result: res, Detail: detail, RPO: rpo}); xerr != nil {
-			d.log.Error("cannot record a failover step", "failover", rep.ID, "step", name, "err", xerr)
-		}
-	}
+	rctx, rep, h := fr.ctx, fr.rep, fr.h
+	step, end := fr.step, fr.end
 	why := fmt.Sprintf("forced failover %s: %s", rep.ID, req.Reason)
-	end := func(err error, rpo *failover.RPO) (*FailoverReport, error) {
-		e := &failover.EndFailover{Header: h, ID: rep.ID, Outcome: failover.FailoverDone, RPO: rpo}
-		rep.State = failover.FailoverDone
-		if err != nil {
-			e.Outcome, e.Reason, rep.State, rep.Error = failover.FailoverRolledBack, err.Error(), failover.FailoverRolledBack, err.Error()
-		}
-		if _, xerr := d.ctl.node.Execute(rctx, e); xerr != nil {
-			d.log.Error("cannot record the end of a failover", "failover", rep.ID, "err", xerr)
-		}
-		if rpo != nil {
-			rep.RPO = *rpo
-		}
-		rep.DurationMS = time.Since(start).Milliseconds()
-		return rep, err
-	}
 
 	// 1. Fence: the controller's state first, then the routing table.
 	if _, err := d.ctl.node.Execute(rctx, &failover.FenceRegion{Header: h, Region: req.From, Reason: why}); err != nil {
