@@ -58,10 +58,15 @@ func TestDrillRunInTheLab(t *testing.T) {
 		}
 		return p
 	}
-	drillRun := func(plan, id string) (*drill.Report, int, string) {
+	// drillRun runs a plan and returns its report (printed with --json,
+	// else read from its folder), the exit status and the output.
+	drillRun := func(plan, id string, asJSON bool) (*drill.Report, int, string) {
 		t.Helper()
-		out, errOut, err := run(t, "drill", "run", "--plan", plan, "--dir", st.Dir, "--report", filepath.Join(reports, id),
-			"--id", id, "--operator", "test", "--json")
+		args := []string{"drill", "run", "--plan", plan, "--dir", st.Dir, "--report", filepath.Join(reports, id), "--id", id, "--operator", "test"}
+		if asJSON {
+			args = append(args, "--json")
+		}
+		out, errOut, err := run(t, args...)
 		code := 0
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -69,11 +74,15 @@ func TestDrillRunInTheLab(t *testing.T) {
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		var rep drill.Report
-		if err := json.Unmarshal([]byte(out), &rep); err != nil {
-			t.Fatalf("drill run %s printed %q: %v\n%s", id, out, err, errOut)
+		js := []byte(out)
+		if !asJSON {
+			js, _ = os.ReadFile(filepath.Join(reports, id, "report.json"))
 		}
-		return &rep, code, errOut
+		var rep drill.Report
+		if err := json.Unmarshal(js, &rep); err != nil {
+			t.Fatalf("drill run %s: report %q: %v\n%s\n%s", id, js, err, out, errOut)
+		}
+		return &rep, code, out + errOut
 	}
 
 	p1 := writePlan("move", `name: move
@@ -101,7 +110,7 @@ steps:
       checksums: true
 `)
 	t0 := time.Now()
-	rep, code, errOut := drillRun(p1, "move-1")
+	rep, code, errOut := drillRun(p1, "move-1", true)
 	t.Logf("drill move-1: %s (exit %d) in %s", rep.Outcome, code, time.Since(t0).Round(time.Millisecond))
 	if len(rep.Steps) != 4 || rep.Steps[0].Status != drill.StatusPass || rep.Steps[1].Status != drill.StatusPass {
 		t.Fatalf("steps: %+v\n%s", rep.Steps, errOut)
@@ -133,7 +142,8 @@ steps:
 	}
 
 	// Region b owns every bucket now unless the failback brought a's
-	// home; either way b has buckets to switch over to a.
+	// home; either way b has buckets to switch over to a. Then a is
+	// failed over to b, fenced (the forced failover is the fault).
 	p2 := writePlan("tight", `name: tight
 environment: lab
 target:
@@ -144,10 +154,29 @@ steps:
     to: a
     criteria:
       write_forbidden_max: 1ms
+  - kind: wait      # regiond names failovers by the second: two in one second collide
+    duration: 1s
+  - kind: failover
+    region: a
+    to: b
+    criteria:
+      rto_max: 30s
+      rpo_max: 100
 `)
-	rep, code, _ = drillRun(p2, "tight-1")
+	t0 = time.Now()
+	rep, code, out := drillRun(p2, "tight-1", false)
+	t.Logf("drill tight-1: %s (exit %d) in %s:\n%s", rep.Outcome, code, time.Since(t0).Round(time.Millisecond), out)
 	if rep.Outcome != drill.Failed || code != regionctl.ExitFailed || rep.Steps[0].Status != drill.StatusFail || !contains(rep.Reasons, "write_forbidden_max") {
 		t.Errorf("tight plan: outcome %s (exit %d), reasons %q, step %+v", rep.Outcome, code, rep.Reasons, rep.Steps[0])
+	}
+	if !strings.Contains(out, "FAILED") || !strings.Contains(out, "report: "+filepath.Join(reports, "tight-1")) {
+		t.Errorf("drill run summary:\n%s", out)
+	}
+	if fo := rep.Steps[2]; fo.Error != "" || fo.Measures.FaultAt.IsZero() || fo.Measures.RTOMS == nil || *fo.Measures.RTOMS <= 0 || fo.Measures.DetectionMS != nil {
+		t.Errorf("fenced failover: %+v", fo)
+	}
+	if l := rep.Ledger; l == nil || l.Status != drill.StatusPass || l.Acknowledged == 0 {
+		t.Errorf("ledger after a fenced failover: %+v", l)
 	}
 	for _, f := range []string{"report.json", "report.md", "report.html"} {
 		if _, err := os.Stat(filepath.Join(reports, "tight-1", f)); err != nil {
@@ -159,7 +188,7 @@ steps:
 		t.Errorf("report.html does not show the outcome:\n%.2000s", html)
 	}
 
-	out, _, err := run(t, "drill", "history", "--report", reports)
+	out, _, err = run(t, "drill", "history", "--report", reports)
 	if err != nil || !strings.Contains(out, "move-1") || !strings.Contains(out, "tight-1") || strings.Index(out, "tight-1") > strings.Index(out, "move-1") {
 		t.Errorf("drill history: %v\n%s", err, out)
 	}

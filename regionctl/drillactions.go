@@ -397,7 +397,7 @@ func (a *apiActions) Failover(ctx context.Context, region, to, mode string) (dri
 	}
 	res.RPO, res.LostGTIDs, res.RPOPending = rep.RPO.LostCount, rep.RPO.LostGTIDs, rep.RPO.Pending
 	if rep.RPO.Pending {
-		res.PendingReason = fmt.Sprintf("region %s's binlog unreachable; the survivor applied up to %s (regionctl failover history shows the count once the controller completes it)", region, rep.RPO.LastAppliedGTID)
+		res.PendingReason = fmt.Sprintf("not counted yet by the controller (region %s's binlog not read); the survivor applied up to %s; regionctl failover history shows the count once it is complete", region, rep.RPO.LastAppliedGTID)
 	}
 	a.rpoLost += rep.RPO.LostCount
 	res.Cells = []drill.CellResult{}
