@@ -19,9 +19,9 @@ import (
 
 // TestDrillRunInTheLab runs two drill plans with `regionctl drill run`
 // against a two-region lab, with the drill's own client load through a
-// gateway: precheck, switchover a->b, failback a and postcheck (the
-// failback fails, and the report says why, while regiond has no failback
-// endpoint), then a plan whose write-forbidden target cannot be met,
+// gateway: precheck, switchover a->b, failback a and postcheck (passed;
+// against a regiond without POST /v1/failbacks the failback step fails
+// saying it is not built yet), then a plan whose write-forbidden target cannot be met,
 // which fails with its report written. drill history lists both.
 func TestDrillRunInTheLab(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
@@ -100,6 +100,8 @@ steps:
     criteria:
       write_forbidden_max: 10s
       rpo_max: 0
+  - kind: wait      # regiond names failovers and failbacks by the second
+    duration: 1s
   - kind: failback
     region: a
     criteria:
@@ -112,7 +114,7 @@ steps:
 	t0 := time.Now()
 	rep, code, errOut := drillRun(p1, "move-1", true)
 	t.Logf("drill move-1: %s (exit %d) in %s", rep.Outcome, code, time.Since(t0).Round(time.Millisecond))
-	if len(rep.Steps) != 4 || rep.Steps[0].Status != drill.StatusPass || rep.Steps[1].Status != drill.StatusPass {
+	if len(rep.Steps) != 5 || rep.Steps[0].Status != drill.StatusPass || rep.Steps[1].Status != drill.StatusPass {
 		t.Fatalf("steps: %+v\n%s", rep.Steps, errOut)
 	}
 	if tables := rep.Steps[0].Measures; len(rep.Steps[0].Criteria) != 2 {
@@ -127,7 +129,7 @@ steps:
 	if !contains(rep.Observations, "history is kept in the report folder") {
 		t.Errorf("observations: %q", rep.Observations)
 	}
-	fb := rep.Steps[2]
+	fb := rep.Steps[3]
 	if strings.Contains(fb.Error, "failback is not built yet") {
 		// regiond has no POST /v1/failbacks yet: the step and the
 		// outcome say so; the postcheck still ran.
@@ -137,8 +139,8 @@ steps:
 	} else if fb.Status != drill.StatusPass || rep.Outcome == drill.Failed {
 		t.Errorf("failback: %+v, outcome %s %q", fb, rep.Outcome, rep.Reasons)
 	}
-	if rep.Steps[3].Status != drill.StatusPass {
-		t.Errorf("postcheck: %+v", rep.Steps[3])
+	if rep.Steps[4].Status != drill.StatusPass {
+		t.Errorf("postcheck: %+v", rep.Steps[4])
 	}
 
 	// Region b owns every bucket now unless the failback brought a's

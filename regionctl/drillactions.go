@@ -533,7 +533,7 @@ func (a *apiActions) Failback(ctx context.Context, region string) (drill.Failbac
 	res.WriteForbidden = time.Duration(rep.WriteForbiddenMS) * time.Millisecond
 	for _, sw := range rep.Switches {
 		for _, cell := range sw.From {
-			res.Cells = append(res.Cells, drill.CellResult{Cell: sw.To, From: cell, To: region,
+			res.Cells = append(res.Cells, drill.CellResult{Cell: sw.To, From: a.cellRegion(cell), To: region,
 				WriteForbidden: time.Duration(sw.WriteForbiddenMS) * time.Millisecond})
 		}
 	}
@@ -553,10 +553,20 @@ func (a *apiActions) Failback(ctx context.Context, region string) (drill.Failbac
 	return res, nil
 }
 
+// cellRegion is the region a cell lives in ("" when unknown).
+func (a *apiActions) cellRegion(cell string) string {
+	for _, c := range a.cfg.Cells {
+		if c.Name == cell {
+			return c.Region
+		}
+	}
+	return ""
+}
+
 // failback sends POST /v1/failbacks; errFailbackNotBuilt when regiond has
 // no such endpoint.
 func (a *apiActions) failback(ctx context.Context, base, region string) (*regiond.FailoverReport, error) {
-	body, _ := json.Marshal(map[string]string{"to": region, "reason": "drill " + a.drillID})
+	body, _ := json.Marshal(regiond.FailbackRequest{To: region, Reason: "drill " + a.drillID})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/failbacks", strings.NewReader(string(body)))
 	if err != nil {
 		return nil, err
