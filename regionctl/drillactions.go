@@ -30,6 +30,8 @@ const (
 	// restoreWait bounds the wait, after the controller answered, for a
 	// user of the moved region to write again.
 	restoreWait = 30 * time.Second
+	// linkWait bounds the wait for every replication link to run.
+	linkWait = 30 * time.Second
 	// drainWait bounds the wait for replication to apply everything
 	// before checksums are compared.
 	drainWait = 30 * time.Second
@@ -138,14 +140,11 @@ func (a *apiActions) base(ctx context.Context) (string, error) { return a.c.regi
 // as equal sums).
 func (a *apiActions) Precheck(ctx context.Context, spec drill.PrecheckSpec) (drill.PrecheckResult, error) {
 	var res drill.PrecheckResult
-	links, err := a.links(ctx)
+	links, err := a.running(ctx)
 	if err != nil {
 		return res, err
 	}
 	for _, l := range links {
-		if l.State != "running" {
-			return res, fmt.Errorf("link %s->%s is %s (%s): fix replication first (regionctl status shows it)", l.From, l.To, l.State, l.Error)
-		}
 		res.Links = append(res.Links, drill.LinkLag{From: l.From, To: l.To, Lag: time.Duration(l.LagSeconds * float64(time.Second))})
 	}
 	if !spec.Checksums {
@@ -182,6 +181,35 @@ func (a *apiActions) links(ctx context.Context) ([]linkState, error) {
 		}
 	}
 	return out, nil
+}
+
+// running waits (up to linkWait) until every link runs: a link whose
+// source just restarted reconnects with backoff.
+func (a *apiActions) running(ctx context.Context) ([]linkState, error) {
+	deadline := time.Now().Add(linkWait)
+	for {
+		links, err := a.links(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var down []string
+		for _, l := range links {
+			if l.State != "running" {
+				down = append(down, fmt.Sprintf("link %s->%s is %s (%s)", l.From, l.To, l.State, l.Error))
+			}
+		}
+		if len(down) == 0 {
+			return links, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s after %s: fix replication first (regionctl status shows it)", strings.Join(down, "; "), linkWait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // drained waits until every link has applied what its source published.
@@ -367,11 +395,15 @@ func (a *apiActions) Failover(ctx context.Context, region, to, mode string) (dri
 	// them: the probe measures it from the fault on.
 	pctx, stopProbe := context.WithCancel(ctx)
 	defer stopProbe()
-	restored := make(chan time.Time, 1)
+	type probed struct {
+		at  time.Time
+		err error
+	}
+	restored := make(chan probed, 1)
 	if probe != 0 {
 		go func() {
-			at, _ := probeUntil(pctx, a.gateway, probe, func(r string) bool { return r != "" && r != region })
-			restored <- at
+			at, err := probeUntil(pctx, a.gateway, probe, func(r string) bool { return r != "" && r != region })
+			restored <- probed{at, err}
 		}()
 	}
 
@@ -413,16 +445,17 @@ func (a *apiActions) Failover(ctx context.Context, region, to, mode string) (dri
 		res.Events = append(res.Events, drill.Event{At: answered, Action: "service restored measured as the forced failover's answer (no probe user outside a lab)", Actor: "drill runner", Result: "ok"})
 		return res, nil
 	}
+	var p probed
 	select {
-	case at := <-restored:
-		res.RestoredAt = at
+	case p = <-restored:
 	case <-time.After(restoreWait):
 		stopProbe()
-		<-restored
+		p = <-restored
 	}
-	if res.RestoredAt.IsZero() {
-		return res, fmt.Errorf("user %d of region %s could not write through %s within %s of the failover: service is not restored; look at regionctl route get --user %d", probe, region, a.gateway, restoreWait, probe)
+	if p.err != nil {
+		return res, fmt.Errorf("within %s of the failover, service is not restored: %w; look at regionctl route get --user %d", restoreWait, p.err, probe)
 	}
+	res.RestoredAt = p.at
 	for i := range res.Cells {
 		res.Cells[i].RTO = res.RestoredAt.Sub(res.FaultAt)
 	}
@@ -482,6 +515,11 @@ func (a *apiActions) probeUser(ctx context.Context, region string, home bool) (i
 		if !a.opened[u] {
 			if err := lab.OpenLoans(ctx, a.gateway, []int64{u}); err != nil {
 				return 0, fmt.Errorf("open the probe user of region %s: %w", region, err)
+			}
+			// Every region must know the user before a fault, or the
+			// survivor could never serve it.
+			if err := a.drained(ctx); err != nil {
+				return 0, fmt.Errorf("the probe user of region %s: %w", region, err)
 			}
 			a.opened[u] = true
 		}
