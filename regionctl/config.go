@@ -60,4 +60,24 @@ The exit status is 1 when there is a problem.`,
 type errSilent struct{ error }
 
 // Silent reports whether err was already printed.
-func Silent(err error) bool { return errors.As(err, new(errSilent)) }
+func Silent(err error) bool { return errors.As(err, new(errSilent)) || errors.As(err, new(errExit)) }
+
+// errExit is an outcome already shown to the user that asks main for a
+// particular exit status (drill run: 2 for passed with conditions).
+type errExit struct {
+	error
+	code int
+}
+
+// ExitStatus is the process exit status for err returned by a command:
+// 0 for nil, the command's own status when it set one, else 1.
+func ExitStatus(err error) int {
+	var e errExit
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &e):
+		return e.code
+	}
+	return 1
+}

@@ -14,6 +14,6 @@ func main() {
 		if !regionctl.Silent(err) {
 			fmt.Fprintln(os.Stderr, "regionctl:", err)
 		}
-		os.Exit(1)
+		os.Exit(regionctl.ExitStatus(err))
 	}
 }

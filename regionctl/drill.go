@@ -1,0 +1,274 @@
+package regionctl
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionplatform/region/failover/drill"
+	"github.com/regionplatform/region/lab"
+)
+
+// Exit statuses of `regionctl drill run`.
+const (
+	// ExitFailed: the drill failed, or could not run.
+	ExitFailed = 1
+	// ExitConditions: the drill passed with conditions (the report's
+	// reasons say which to follow up).
+	ExitConditions = 2
+)
+
+// historyNote is the observation every report carries until the
+// controller keeps drill history.
+const historyNote = "drill history is kept in the report folder (regionctl drill history --report DIR): the controller has no drill-record API yet"
+
+func newDrillCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "drill",
+		Short: "Run a DR drill plan and keep its audit report",
+		Long: `drill runs the monthly DR drill: a plan (YAML, see docs/drills.md) of
+pre-checks, a planned switchover, a forced failover, failbacks and
+post-checks, carried out through the failover controller, measured and
+judged, with a report (JSON, Markdown, HTML) for the auditors.`,
+		Example: `  regionctl drill run --plan deploy/drills/monthly.yaml --dir /tmp/lab
+  regionctl drill history --report ./drills`,
+	}
+	cmd.AddCommand(newDrillRunCmd(g), newDrillHistoryCmd(g))
+	return cmd
+}
+
+func newDrillRunCmd(g *globals) *cobra.Command {
+	var planFile, reportDir, operator, id string
+	cmd := &cobra.Command{
+		Use:   "run --plan FILE [--report DIR] [--operator NAME] [--id ID]",
+		Short: "Run a drill plan step by step and write its report",
+		Long: `run loads the plan (every problem is printed with its fix), then runs its
+steps in order through regiond's API:
+
+  precheck, postcheck  lag of every replication link; with checksums: true,
+                       CHECKSUM TABLE of every replicated table in every region
+                       (the drill's load paused and replication drained first)
+  switchover           a planned failover (POST /v1/failovers, kind planned)
+  failover             target.mode kill (lab only): the region's MySQL, broker,
+                       app and regiond are killed, the controller's detection is
+                       awaited (30s at most), then the failover is forced;
+                       target.mode fence: the forced failover fences the region
+  failback             a killed region is started again first; then
+                       POST /v1/failbacks moves its cells home
+  wait                 waits
+
+In a lab (--dir) the drill writes repayments for users of its own, 50 a
+second, through the gateway of a region the plan does not fail over, for
+its whole length: that client-side ledger is checked at the end against
+every region (missing, duplicated, explained by the reported RPO). Outside
+a lab there is no ledger and the drill cannot pass: check your
+application's ledger for the drill's window.
+
+The report goes to --report DIR (default ./drills/ID): report.json,
+report.md and report.html. Ctrl-C cancels: after a fault, failback and
+post-check steps still run to restore service.
+
+Exit status: 0 passed, 2 passed with conditions (the summary says which),
+1 failed or the drill could not run.`,
+		Example: `  regionctl drill run --plan deploy/drills/monthly.yaml --dir /tmp/lab
+  regionctl drill run --plan deploy/drills/monthly-production.yaml --config deploy.yaml --operator alice --report /srv/drills/2026-11
+  regionctl drill run --plan my-plan.yaml --dir /tmp/lab --json > report.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if planFile == "" {
+				return errors.New("--plan: missing: name the drill plan, e.g. --plan deploy/drills/monthly.yaml")
+			}
+			plan, err := drill.LoadPlan(planFile)
+			if err != nil {
+				return fmt.Errorf("%s: %w", planFile, err)
+			}
+			var st *lab.State
+			var bin lab.Binaries
+			if plan.Target.Mode == drill.ModeKill && g.dir == "" {
+				return fmt.Errorf("plan %s kills a region's processes (target.mode: kill), which only a lab allows: pass --dir LAB, or use target.mode: fence", plan.Name)
+			}
+			if g.dir != "" {
+				if st, err = lab.LoadState(g.dir); err != nil {
+					return fmt.Errorf("--dir %s: %w", g.dir, err)
+				}
+				if plan.Target.Mode == drill.ModeKill {
+					if bin, err = lab.FindBinaries(); err != nil {
+						return fmt.Errorf("a kill-mode drill starts the region again: %w", err)
+					}
+				}
+			}
+			if operator == "" {
+				operator = os.Getenv("USER")
+			}
+			if operator == "" {
+				return errors.New("--operator: missing and $USER is empty: say who runs the drill (it goes into the report)")
+			}
+			if id == "" {
+				id = plan.Name + "-" + strings.ToLower(time.Now().UTC().Format("20060102T150405"))
+			}
+			if reportDir == "" {
+				reportDir = filepath.Join("drills", id)
+			}
+			cfg, err := g.deployment()
+			if err != nil {
+				return err
+			}
+			c, err := g.client(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			acts, err := newAPIActions(ctx, cfg, c, plan, id, st, bin, g.progress())
+			if err != nil {
+				return err
+			}
+			defer acts.close()
+			fmt.Fprintf(g.progress(), "drill %s: plan %s, %d steps, operator %s\n", id, plan.Name, len(plan.Steps), operator)
+			r := drill.Runner{Actions: acts, Operator: operator,
+				Logger: slog.New(slog.NewTextHandler(g.progress(), &slog.HandlerOptions{Level: slog.LevelInfo}))}
+			rep, err := r.Run(ctx, plan, id)
+			if err != nil {
+				return err
+			}
+			rep.Observations = append(rep.Observations, historyNote)
+			if err := rep.WriteAll(reportDir); err != nil {
+				return fmt.Errorf("write the report to %s: %w", reportDir, err)
+			}
+			if g.json {
+				if err := rep.WriteJSON(g.out); err != nil {
+					return err
+				}
+			} else {
+				printDrill(g, rep, reportDir)
+			}
+			switch rep.Outcome {
+			case drill.Passed:
+				return nil
+			case drill.PassedWithConditions:
+				return errExit{fmt.Errorf("drill %s passed with conditions", id), ExitConditions}
+			}
+			return errExit{fmt.Errorf("drill %s failed", id), ExitFailed}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&planFile, "plan", "", "the drill plan (YAML, docs/drills.md)")
+	f.StringVar(&reportDir, "report", "", "folder for report.json, report.md and report.html (default ./drills/ID)")
+	f.StringVar(&operator, "operator", "", "who runs the drill, for the report (default $USER)")
+	f.StringVar(&id, "id", "", "the drill's id (default PLAN-YYYYMMDDTHHMMSS, UTC)")
+	return cmd
+}
+
+// printDrill prints the outcome, each step and where the report is.
+func printDrill(g *globals, rep *drill.Report, dir string) {
+	fmt.Fprintf(g.out, "drill %s (plan %s): %s in %s\n", rep.DrillID, rep.Plan, strings.ToUpper(rep.Outcome.Title()),
+		(time.Duration(rep.DurationMS) * time.Millisecond).Round(100*time.Millisecond))
+	for _, s := range rep.Steps {
+		line := fmt.Sprintf("  %d. %-10s %-7s", s.Index+1, s.Kind, strings.ToUpper(s.Status))
+		var crit []string
+		for _, c := range s.Criteria {
+			crit = append(crit, fmt.Sprintf("%s %s (%s)", c.Name, c.Actual, c.Status))
+		}
+		if len(crit) > 0 {
+			line += " " + strings.Join(crit, ", ")
+		}
+		if s.Error != "" {
+			line += " error: " + s.Error
+		}
+		fmt.Fprintln(g.out, line)
+	}
+	if l := rep.Ledger; l != nil {
+		if l.Error != "" {
+			fmt.Fprintf(g.out, "  ledger     %-7s %s\n", strings.ToUpper(l.Status), l.Error)
+		} else {
+			fmt.Fprintf(g.out, "  ledger     %-7s %d acknowledged, %d missing (%d explained by RPO), %d duplicated\n",
+				strings.ToUpper(l.Status), l.Acknowledged, l.Missing, l.ExplainedByRPO, l.Duplicated)
+		}
+	}
+	for _, r := range rep.Reasons {
+		fmt.Fprintf(g.out, "  - %s\n", r)
+	}
+	fmt.Fprintf(g.out, "report: %s (report.html, report.md, report.json)\n", dir)
+}
+
+func newDrillHistoryCmd(g *globals) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "history [--report DIR]",
+		Short: "List the drills whose reports are under a folder",
+		Long: `history reads DIR/*/report.json (every folder drill run wrote) and lists
+the drills, newest first: id, plan, outcome, start and length.`,
+		Example: `  regionctl drill history
+  regionctl drill history --report /srv/drills --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reps, err := readReports(dir)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(reps)
+			}
+			if len(reps) == 0 {
+				fmt.Fprintf(g.out, "no drill reports under %s (drill run writes them to ./drills/ID by default)\n", dir)
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tPLAN\tOUTCOME\tSTARTED\tDURATION\tOPERATOR\tREPORT")
+			for _, r := range reps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Plan, r.Outcome, r.StartedAt.Format("2006-01-02 15:04:05Z"),
+					(time.Duration(r.DurationMS) * time.Millisecond).Round(time.Second), r.Operator, r.Folder)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&dir, "report", "drills", "the folder holding one folder per drill")
+	return cmd
+}
+
+// DrillEntry is one drill in `drill history`.
+type DrillEntry struct {
+	ID         string    `json:"id"`
+	Plan       string    `json:"plan"`
+	Outcome    string    `json:"outcome"`
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS int64     `json:"duration_ms"`
+	Operator   string    `json:"operator"`
+	Folder     string    `json:"folder"`
+}
+
+// readReports reads the report.json of every folder under dir.
+func readReports(dir string) ([]DrillEntry, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*", "report.json"))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("--report %s: %w: name the folder drill run wrote into", dir, err)
+	}
+	out := []DrillEntry{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		var r drill.Report
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("%s is not a drill report: %w", p, err)
+		}
+		out = append(out, DrillEntry{ID: r.DrillID, Plan: r.Plan, Outcome: string(r.Outcome), StartedAt: r.StartedAt,
+			DurationMS: r.DurationMS, Operator: r.Operator, Folder: filepath.Dir(p)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
+	return out, nil
+}

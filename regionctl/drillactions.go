@@ -1,0 +1,685 @@
+package regionctl
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/dial"
+	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/failover/drill"
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/regiond"
+)
+
+// Bounds of what a drill waits for.
+const (
+	// detectionWait bounds the wait for the controller to declare a
+	// killed region failed; the failover is forced anyway after it.
+	detectionWait = 30 * time.Second
+	// restoreWait bounds the wait, after the controller answered, for a
+	// user of the moved region to write again.
+	restoreWait = 30 * time.Second
+	// linkWait bounds the wait for every replication link to run.
+	linkWait = 30 * time.Second
+	// drainWait bounds the wait for replication to apply everything
+	// before checksums are compared.
+	drainWait = 30 * time.Second
+	// ledgerWait bounds the wait for every region to hold the ledger's
+	// acknowledged writes.
+	ledgerWait = 90 * time.Second
+	// drillLoadRate is the drill's client load, writes a second.
+	drillLoadRate = 50
+	// drillLoadUsers is how many users the load writes for.
+	drillLoadUsers = 24
+)
+
+// errFailbackNotBuilt is returned by Failback when regiond has no
+// failback endpoint.
+var errFailbackNotBuilt = errors.New("failback is not built yet: regiond has no POST /v1/failbacks; move the region's buckets home by hand (regionctl switch --buckets ... --to CELL) and run the failback again once regiond has it")
+
+// apiActions carries out a drill through the regiond APIs of a
+// deployment: the controller's failovers and failbacks, the regions'
+// status and MySQL for the checks. In a lab it also kills and starts
+// regions (target mode kill), runs the drill's client load through a
+// gateway (the ledger) and probes when users can write again.
+//
+// The drill runner calls it from one goroutine (drill.Actions).
+type apiActions struct {
+	cfg      *config.Config
+	c        *apiClient
+	drillID  string
+	progress io.Writer
+
+	// Lab only (st nil otherwise).
+	st      *lab.State
+	bin     lab.Binaries
+	gateway string // the load's and the probes' gateway
+	load    *drillLoad
+	// probeBase is the first candidate id of probe users: users outside
+	// the ledger whose writes measure when service is back.
+	probeBase int64
+	opened    map[int64]bool
+	killed    map[string]bool
+	// rpoLost sums the transactions the forced failovers reported lost:
+	// the ledger's missing writes up to it are explained.
+	rpoLost int64
+}
+
+var _ drill.Actions = (*apiActions)(nil)
+
+// newAPIActions prepares a drill of plan. With a lab (st non-nil) it
+// opens loans for the drill's own users (ids from now, so that every
+// drill has fresh ones) and starts the client load through the gateway
+// of a region the plan does not fail over.
+func newAPIActions(ctx context.Context, cfg *config.Config, c *apiClient, plan *drill.Plan, drillID string, st *lab.State, bin lab.Binaries, progress io.Writer) (*apiActions, error) {
+	a := &apiActions{cfg: cfg, c: c, drillID: drillID, progress: progress, st: st, bin: bin,
+		opened: map[int64]bool{}, killed: map[string]bool{}}
+	if st == nil {
+		return a, nil
+	}
+	gw := gatewayRegion(plan, st)
+	r, _ := st.Region(gw)
+	a.gateway = fmt.Sprintf("http://127.0.0.1:%d", r.GatewayPort)
+	base := 1_000_000_000 + (time.Now().Unix()%1_000_000)*1000
+	a.probeBase = base + drillLoadUsers
+	users := make([]int64, drillLoadUsers)
+	for i := range users {
+		users[i] = base + int64(i)
+	}
+	fmt.Fprintf(progress, "drill %s: opening loans for %d users through region %s's gateway\n", drillID, len(users), gw)
+	if err := lab.OpenLoans(ctx, a.gateway, users); err != nil {
+		return nil, fmt.Errorf("open the drill's users through region %s's gateway: %w (is the lending schema in place? `regionctl lab demo` creates it)", gw, err)
+	}
+	a.load = &drillLoad{gateway: a.gateway, users: users, rate: drillLoadRate}
+	a.load.resume()
+	fmt.Fprintf(progress, "drill %s: client load running, %d writes/s\n", drillID, drillLoadRate)
+	return a, nil
+}
+
+// gatewayRegion picks the region whose gateway the drill writes through:
+// the first one no failover step of the plan takes down, else the last.
+func gatewayRegion(plan *drill.Plan, st *lab.State) string {
+	down := map[string]bool{}
+	for _, s := range plan.Steps {
+		if s.Kind == drill.KindFailover {
+			down[s.Region] = true
+		}
+	}
+	for _, r := range st.Regions {
+		if !down[r.Name] {
+			return r.Name
+		}
+	}
+	return st.Regions[len(st.Regions)-1].Name
+}
+
+// close stops the client load if the ledger was never checked.
+func (a *apiActions) close() {
+	if a.load != nil {
+		a.load.pause()
+	}
+}
+
+// base returns the API URL of a regiond that answers.
+func (a *apiActions) base(ctx context.Context) (string, error) { return a.c.regiond(ctx, a.cfg) }
+
+// Precheck measures every inbound link's lag in every region and, when
+// asked, compares every replicated table's checksum across regions (the
+// load paused and replication drained first, so that equal data shows
+// as equal sums).
+func (a *apiActions) Precheck(ctx context.Context, spec drill.PrecheckSpec) (drill.PrecheckResult, error) {
+	var res drill.PrecheckResult
+	links, err := a.running(ctx)
+	if err != nil {
+		return res, err
+	}
+	for _, l := range links {
+		res.Links = append(res.Links, drill.LinkLag{From: l.From, To: l.To, Lag: time.Duration(l.LagSeconds * float64(time.Second))})
+	}
+	if !spec.Checksums {
+		return res, nil
+	}
+	if a.load != nil {
+		a.load.pause()
+		defer a.load.resume()
+	}
+	if err := a.drained(ctx); err != nil {
+		return res, err
+	}
+	res.Tables, err = a.checksums(ctx)
+	return res, err
+}
+
+// linkState is one inbound link as a region's status reports it.
+type linkState struct {
+	From, To, State, Error string
+	LagSeconds             float64
+	LagTxns                uint64
+}
+
+// links asks every region for its inbound links.
+func (a *apiActions) links(ctx context.Context) ([]linkState, error) {
+	o := regiond.FetchOverview(ctx, a.c.http, a.cfg, a.c.token)
+	var out []linkState
+	for _, r := range o.Regions {
+		if r.Error != "" || r.Status == nil {
+			return nil, fmt.Errorf("region %s's regiond (%s) does not answer: %s: its links' lag cannot be measured; bring it back (regionctl status)", r.Region, r.API, r.Error)
+		}
+		for _, l := range r.Status.Links {
+			out = append(out, linkState{From: l.From, To: l.To, State: l.State, Error: l.Error, LagSeconds: l.LagSeconds, LagTxns: l.LagTxns})
+		}
+	}
+	return out, nil
+}
+
+// running waits (up to linkWait) until every link runs: a link whose
+// source just restarted reconnects with backoff.
+func (a *apiActions) running(ctx context.Context) ([]linkState, error) {
+	deadline := time.Now().Add(linkWait)
+	for {
+		links, err := a.links(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var down []string
+		for _, l := range links {
+			if l.State != "running" {
+				down = append(down, fmt.Sprintf("link %s->%s is %s (%s)", l.From, l.To, l.State, l.Error))
+			}
+		}
+		if len(down) == 0 {
+			return links, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s after %s: fix replication first (regionctl status shows it)", strings.Join(down, "; "), linkWait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// drained waits until every link has applied what its source published.
+func (a *apiActions) drained(ctx context.Context) error {
+	deadline := time.Now().Add(drainWait)
+	for {
+		links, err := a.links(ctx)
+		if err != nil {
+			return err
+		}
+		var behind []string
+		for _, l := range links {
+			if l.LagTxns > 0 {
+				behind = append(behind, fmt.Sprintf("%s->%s %d transactions behind", l.From, l.To, l.LagTxns))
+			}
+		}
+		if len(behind) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("replication did not catch up within %s (%s): checksums would differ; look at regionctl status", drainWait, strings.Join(behind, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// checksums sums every table of replication.databases in every region.
+// Rows still in flight can make a pass differ; it retries for a few
+// seconds before reporting a difference.
+func (a *apiActions) checksums(ctx context.Context) ([]drill.TableChecksum, error) {
+	dbs := map[string]*sql.DB{}
+	defer func() {
+		for _, db := range dbs {
+			db.Close()
+		}
+	}()
+	for _, r := range a.cfg.Regions {
+		db, err := dial.MySQL(a.cfg, r.Name)
+		if err != nil {
+			return nil, fmt.Errorf("region %s's MySQL: %w", r.Name, err)
+		}
+		dbs[r.Name] = db
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tables, err := a.checksumPass(ctx, dbs)
+		if err != nil {
+			return nil, err
+		}
+		equal := true
+		for _, t := range tables {
+			equal = equal && t.Equal
+		}
+		if equal || time.Now().After(deadline) {
+			return tables, nil
+		}
+		select {
+		case <-ctx.Done():
+			return tables, nil
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (a *apiActions) checksumPass(ctx context.Context, dbs map[string]*sql.DB) ([]drill.TableChecksum, error) {
+	names := map[string]bool{}
+	for region, db := range dbs {
+		for _, schema := range a.cfg.Replication.Databases {
+			rows, err := db.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE'", schema)
+			if err != nil {
+				return nil, fmt.Errorf("list the tables of %s in region %s: %w", schema, region, err)
+			}
+			for rows.Next() {
+				var t string
+				if err := rows.Scan(&t); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				names[schema+"."+t] = true
+			}
+			rows.Close()
+		}
+	}
+	var out []drill.TableChecksum
+	for name := range names {
+		tc := drill.TableChecksum{Table: name, Checksums: map[string]string{}, Equal: true}
+		first := ""
+		for _, r := range a.cfg.Regions {
+			s, err := lab.SumTable(ctx, dbs[r.Name], name)
+			v := fmt.Sprintf("%d (%d rows)", s.Checksum, s.Rows)
+			if err != nil {
+				v = "missing"
+			}
+			tc.Checksums[r.Name] = v
+			if first == "" {
+				first = v
+			}
+			tc.Equal = tc.Equal && v == first && v != "missing"
+		}
+		out = append(out, tc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Table < out[j].Table })
+	return out, nil
+}
+
+// Switchover asks the controller for a planned failover of region.
+func (a *apiActions) Switchover(ctx context.Context, region, to string) (drill.SwitchoverResult, error) {
+	res := drill.SwitchoverResult{StartedAt: time.Now().UTC()}
+	base, err := a.base(ctx)
+	if err != nil {
+		return res, err
+	}
+	var rep regiond.FailoverReport
+	err = a.c.sendJSON(ctx, http.MethodPost, base+"/v1/failovers", regiond.FailoverRequest{
+		From: region, To: to, Kind: failover.KindPlanned, Reason: "drill " + a.drillID}, &rep)
+	res.EndedAt = time.Now().UTC()
+	if err != nil {
+		return res, fmt.Errorf("planned failover: %w", err)
+	}
+	res.WriteForbidden = time.Duration(rep.WriteForbiddenMS) * time.Millisecond
+	res.RPO = rep.RPO.LostCount
+	for _, sw := range rep.Switches {
+		for _, cell := range sw.From {
+			res.Cells = append(res.Cells, drill.CellResult{Cell: cell, From: region, To: sw.ToRegion,
+				WriteForbidden: time.Duration(sw.WriteForbiddenMS) * time.Millisecond})
+		}
+		for _, s := range sw.Steps {
+			r := "ok"
+			if !s.OK {
+				r = "failed"
+			}
+			res.Events = append(res.Events, drill.Event{At: s.End, Action: fmt.Sprintf("switch %s: %s %s", sw.ID, s.Name, s.Detail), Actor: "controller", Result: r})
+		}
+	}
+	res.Events = append(res.Events, drill.Event{At: res.EndedAt, Action: fmt.Sprintf("planned failover %s of region %s to %s %s", rep.ID, rep.From, rep.To, rep.State), Actor: "controller", Result: rep.State})
+	if rep.State != failover.FailoverDone {
+		return res, fmt.Errorf("planned failover %s ended %s: %s", rep.ID, rep.State, rep.Error)
+	}
+	return res, nil
+}
+
+// Failover injects the fault into region (kill: its processes, lab only;
+// fence: none, the forced failover fences it), waits (bounded) for the
+// controller to declare it failed, forces its cells over and measures
+// when its users can write again.
+func (a *apiActions) Failover(ctx context.Context, region, to, mode string) (drill.FailoverResult, error) {
+	var res drill.FailoverResult
+	survivor := to
+	for _, c := range a.cfg.Cells {
+		if survivor == "" && c.Region == region {
+			survivor = c.Standby
+		}
+	}
+	sr, ok := a.cfg.Region(survivor)
+	if !ok || survivor == region {
+		return res, fmt.Errorf("no surviving region to take region %s's cells: name one in the step's to", region)
+	}
+	probe, perr := a.probeUser(ctx, region, false)
+	if perr != nil {
+		return res, perr
+	}
+
+	res.FaultAt = time.Now().UTC()
+	switch mode {
+	case drill.ModeKill:
+		if a.st == nil {
+			return res, errors.New("mode kill needs a lab (--dir): it kills the region's processes")
+		}
+		if err := lab.Kill(ctx, a.st.Dir, region, "all"); err != nil {
+			return res, fmt.Errorf("kill region %s: %w", region, err)
+		}
+		a.killed[region] = true
+	case drill.ModeFence:
+	default:
+		return res, fmt.Errorf("target mode %q: use kill or fence", mode)
+	}
+
+	// Users of the region can write again once a survivor's app serves
+	// them: the probe measures it from the fault on.
+	pctx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
+	type probed struct {
+		at  time.Time
+		err error
+	}
+	restored := make(chan probed, 1)
+	if probe != 0 {
+		go func() {
+			at, err := probeUntil(pctx, a.gateway, probe, func(r string) bool { return r != "" && r != region })
+			restored <- probed{at, err}
+		}()
+	}
+
+	if mode == drill.ModeKill {
+		res.DetectedAt = a.detect(ctx, sr.URL, region)
+		if res.DetectedAt.IsZero() {
+			res.Events = append(res.Events, drill.Event{At: time.Now().UTC(), Action: fmt.Sprintf("region %s not declared failed within %s: detection not measured; forcing the failover anyway", region, detectionWait), Actor: "drill runner", Result: "not detected"})
+		}
+	} else {
+		res.Events = append(res.Events, drill.Event{At: res.FaultAt, Action: fmt.Sprintf("fence mode: region %s keeps running, the forced failover fences it; detection is not measured", region), Actor: "drill runner", Result: "ok"})
+	}
+
+	var rep regiond.FailoverReport
+	err := a.c.sendJSON(ctx, http.MethodPost, sr.URL+"/v1/failovers", regiond.FailoverRequest{
+		From: region, To: survivor, Kind: failover.KindForced, Reason: "drill " + a.drillID}, &rep)
+	answered := time.Now().UTC()
+	if err != nil {
+		return res, fmt.Errorf("forced failover: %w", err)
+	}
+	res.Events = append(res.Events, drill.Event{At: answered, Action: fmt.Sprintf("forced failover %s of region %s to %s %s in %d ms", rep.ID, region, rep.To, rep.State, rep.DurationMS), Actor: "controller", Result: rep.State})
+	if rep.State != failover.FailoverDone {
+		return res, fmt.Errorf("forced failover %s ended %s: %s", rep.ID, rep.State, rep.Error)
+	}
+	res.RPO, res.LostGTIDs, res.RPOPending = rep.RPO.LostCount, rep.RPO.LostGTIDs, rep.RPO.Pending
+	if rep.RPO.Pending {
+		res.PendingReason = fmt.Sprintf("not counted yet by the controller (region %s's binlog not read); the survivor applied up to %s; regionctl failover history shows the count once it is complete", region, rep.RPO.LastAppliedGTID)
+	}
+	a.rpoLost += rep.RPO.LostCount
+	res.Cells = []drill.CellResult{}
+	for _, c := range a.cfg.Cells {
+		if c.Region == region {
+			res.Cells = append(res.Cells, drill.CellResult{Cell: c.Name, From: region, To: rep.To,
+				WriteForbidden: time.Duration(rep.WriteForbiddenMS) * time.Millisecond, RPO: rep.RPO.LostCount})
+		}
+	}
+
+	if probe == 0 {
+		res.RestoredAt = answered
+		res.Events = append(res.Events, drill.Event{At: answered, Action: "service restored measured as the forced failover's answer (no probe user outside a lab)", Actor: "drill runner", Result: "ok"})
+		return res, nil
+	}
+	var p probed
+	select {
+	case p = <-restored:
+	case <-time.After(restoreWait):
+		stopProbe()
+		p = <-restored
+	}
+	if p.err != nil {
+		return res, fmt.Errorf("within %s of the failover, service is not restored: %w; look at regionctl route get --user %d", restoreWait, p.err, probe)
+	}
+	res.RestoredAt = p.at
+	for i := range res.Cells {
+		res.Cells[i].RTO = res.RestoredAt.Sub(res.FaultAt)
+	}
+	return res, nil
+}
+
+// detect polls the survivor's controller until it declares region
+// failed; the zero time when it does not within detectionWait.
+func (a *apiActions) detect(ctx context.Context, survivorURL, region string) time.Time {
+	ctx, cancel := context.WithTimeout(ctx, detectionWait)
+	defer cancel()
+	for {
+		var cs regiond.ControllerStatus
+		if err := a.c.getJSON(ctx, survivorURL+"/v1/controller", &cs); err == nil {
+			for _, r := range cs.Regions {
+				if r.Region == region && r.Failed {
+					if !r.FailedAt.IsZero() {
+						return r.FailedAt.UTC()
+					}
+					return time.Now().UTC()
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// probeUser returns a user outside the ledger, with a loan, whose writes
+// go to region: now (routing table) or, with home, in the deployment's
+// starting placement (where a failback brings it). 0 outside a lab.
+func (a *apiActions) probeUser(ctx context.Context, region string, home bool) (int64, error) {
+	if a.st == nil {
+		return 0, nil
+	}
+	base, err := a.base(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for u := a.probeBase; u < a.probeBase+200; u++ {
+		at := ""
+		if home {
+			at = a.st.Regions[a.st.HomeRegion(u)].Name
+		} else {
+			var ra regiond.RouteAnswer
+			if err := a.c.getJSON(ctx, base+"/v1/route?user="+url.QueryEscape(strconv.FormatInt(u, 10)), &ra); err != nil {
+				return 0, fmt.Errorf("find a probe user of region %s: %w", region, err)
+			}
+			at = ra.Region
+		}
+		if at != region {
+			continue
+		}
+		if !a.opened[u] {
+			if err := lab.OpenLoans(ctx, a.gateway, []int64{u}); err != nil {
+				return 0, fmt.Errorf("open the probe user of region %s: %w", region, err)
+			}
+			// Every region must know the user before a fault, or the
+			// survivor could never serve it.
+			if err := a.drained(ctx); err != nil {
+				return 0, fmt.Errorf("the probe user of region %s: %w", region, err)
+			}
+			a.opened[u] = true
+		}
+		return u, nil
+	}
+	return 0, fmt.Errorf("no user among %d..%d is served by region %s: it owns no buckets; check regionctl route show", a.probeBase, a.probeBase+199, region)
+}
+
+// Failback starts a killed region again (lab), waits for its regiond,
+// and asks the controller to move its cells home.
+func (a *apiActions) Failback(ctx context.Context, region string) (drill.FailbackResult, error) {
+	res := drill.FailbackResult{StartedAt: time.Now().UTC()}
+	r, ok := a.cfg.Region(region)
+	if !ok {
+		return res, fmt.Errorf("region %q is not in the config", region)
+	}
+	if a.killed[region] {
+		fmt.Fprintf(a.progress, "drill %s: starting region %s again\n", a.drillID, region)
+		if err := lab.Start(ctx, lab.Options{Dir: a.st.Dir, Bin: a.bin, Progress: io.Discard}, region, "all"); err != nil {
+			return res, fmt.Errorf("start region %s again: %w", region, err)
+		}
+		if err := a.healthy(ctx, r.URL); err != nil {
+			return res, fmt.Errorf("region %s's regiond after its restart: %w", region, err)
+		}
+		delete(a.killed, region)
+		res.Events = append(res.Events, drill.Event{At: time.Now().UTC(), Action: fmt.Sprintf("region %s started again, its regiond answers", region), Actor: "drill runner", Result: "ok"})
+	}
+	var probe int64
+	if a.st != nil {
+		var err error
+		if probe, err = a.probeUser(ctx, region, true); err != nil {
+			return res, err
+		}
+	}
+	base, err := a.base(ctx)
+	if err != nil {
+		return res, err
+	}
+	rep, err := a.failback(ctx, base, region)
+	answered := time.Now().UTC()
+	if err != nil {
+		res.Events = append(res.Events, drill.Event{At: answered, Action: fmt.Sprintf("failback of region %s refused: %v", region, err), Actor: "controller", Result: "failed"})
+		return res, err
+	}
+	res.Events = append(res.Events, drill.Event{At: answered, Action: fmt.Sprintf("failback %s of region %s %s in %d ms", rep.ID, region, rep.State, rep.DurationMS), Actor: "controller", Result: rep.State})
+	if rep.State != failover.FailoverDone {
+		return res, fmt.Errorf("failback %s ended %s: %s", rep.ID, rep.State, rep.Error)
+	}
+	res.WriteForbidden = time.Duration(rep.WriteForbiddenMS) * time.Millisecond
+	for _, sw := range rep.Switches {
+		for _, cell := range sw.From {
+			res.Cells = append(res.Cells, drill.CellResult{Cell: sw.To, From: a.cellRegion(cell), To: region,
+				WriteForbidden: time.Duration(sw.WriteForbiddenMS) * time.Millisecond})
+		}
+	}
+	res.RestoredAt = answered
+	if probe != 0 {
+		pctx, cancel := context.WithTimeout(ctx, restoreWait)
+		at, err := probeUntil(pctx, a.gateway, probe, func(r string) bool { return r == region })
+		cancel()
+		if err != nil {
+			return res, fmt.Errorf("after the failback, user %d (homed in region %s) is not served there: %w", probe, region, err)
+		}
+		res.RestoredAt = at
+	}
+	for i := range res.Cells {
+		res.Cells[i].RTO = res.RestoredAt.Sub(res.StartedAt)
+	}
+	return res, nil
+}
+
+// cellRegion is the region a cell lives in ("" when unknown).
+func (a *apiActions) cellRegion(cell string) string {
+	for _, c := range a.cfg.Cells {
+		if c.Name == cell {
+			return c.Region
+		}
+	}
+	return ""
+}
+
+// failback sends POST /v1/failbacks; errFailbackNotBuilt when regiond has
+// no such endpoint.
+func (a *apiActions) failback(ctx context.Context, base, region string) (*regiond.FailoverReport, error) {
+	body, _ := json.Marshal(regiond.FailbackRequest{To: region, Reason: "drill " + a.drillID})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/failbacks", strings.NewReader(string(body)))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+a.c.token)
+	resp, err := a.c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	var e struct{ Error, Hint string }
+	isErr := json.Unmarshal(b, &e) == nil && e.Error != ""
+	switch {
+	case (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed) && (!isErr || strings.Contains(e.Error, "no such endpoint")),
+		resp.StatusCode == http.StatusNotImplemented:
+		return nil, fmt.Errorf("%w (%s)", errFailbackNotBuilt, resp.Status)
+	case resp.StatusCode/100 != 2 && isErr && resp.StatusCode != http.StatusConflict:
+		if e.Hint != "" {
+			return nil, fmt.Errorf("%s: %s (%s)", resp.Status, e.Error, e.Hint)
+		}
+		return nil, fmt.Errorf("%s: %s", resp.Status, e.Error)
+	case resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusConflict:
+		return nil, fmt.Errorf("POST /v1/failbacks: %s", resp.Status)
+	}
+	var rep regiond.FailoverReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("POST /v1/failbacks answered %s with %q: %w", resp.Status, b, err)
+	}
+	return &rep, nil
+}
+
+// healthy waits (up to a minute) until the regiond at apiURL answers
+// /healthz.
+func (a *apiActions) healthy(ctx context.Context, apiURL string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+"/healthz", nil)
+		resp, err := a.c.http.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = errors.New(resp.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no answer on %s/healthz within a minute (last: %v): look at its log in the lab's logs/", apiURL, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Ledger stops the client load and checks its history against what
+// every region holds.
+func (a *apiActions) Ledger(ctx context.Context) (drill.LedgerResult, error) {
+	var res drill.LedgerResult
+	if a.load == nil {
+		return res, errors.New("no client-side ledger: outside a lab the drill runs no load of its own; check your application's ledger for the drill's window")
+	}
+	a.load.pause()
+	t := a.load.total
+	a.load = nil
+	res.Acknowledged = int64(t.Acked)
+	lost, dup, err := t.Verify(ctx, a.st, ledgerWait)
+	if err != nil {
+		return res, err
+	}
+	res.Missing, res.Duplicated = int64(lost), int64(dup)
+	res.ExplainedByRPO = min(res.Missing, a.rpoLost)
+	if t.Failed > 0 {
+		res.Samples = append(res.Samples, fmt.Sprintf("%d write(s) had no answer (outcome unknown to the client), e.g. %s", t.Failed, strings.Join(t.Errors, "; ")))
+	}
+	return res, nil
+}
