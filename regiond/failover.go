@@ -3,6 +3,8 @@ package regiond
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -239,7 +241,9 @@ type record struct {
 // beginFailover records the start of a failover in the controller. Call
 // the returned cancel when the failover is over.
 func (d *Daemon) beginFailover(ctx context.Context, start time.Time, kind string, req FailoverRequest, actor string) (*record, context.CancelFunc, error) {
-	rep := &FailoverReport{ID: "fo-" + strings.ToLower(start.UTC().Format("20060102T150405")), Kind: kind, From: req.From, To: req.To}
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	rep := &FailoverReport{ID: "fo-" + strings.ToLower(start.UTC().Format("20060102T150405")) + "-" + hex.EncodeToString(suffix), Kind: kind, From: req.From, To: req.To}
 	h := failover.Header{Actor: actor}
 	if _, err := d.ctl.node.Execute(ctx, &failover.BeginFailover{Header: h, ID: rep.ID, Kind: kind, From: req.From, To: req.To, Reason: req.Reason}); err != nil {
 		return nil, nil, fmt.Errorf("record the failover in the controller: %w", err)

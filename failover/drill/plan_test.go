@@ -42,7 +42,7 @@ steps:
     criteria: {max_lag: 5s, checksums: true}
   - kind: failover
     region: b
-    criteria: {detection_max: 10s, rto_max: 30s, rpo_max: 10}
+    criteria: {rto_max: 30s, rpo_max: 10}
 `
 
 // TestParsePlanProblems checks that every problem is reported at once,
@@ -53,6 +53,8 @@ func TestParsePlanProblems(t *testing.T) {
 		want       []string // each a substring of one problem, in order
 	}{
 		{"good", goodPlan, nil},
+		{"detection in fence mode", strings.Replace(goodPlan, "{rto_max", "{detection_max: 10s, rto_max", 1),
+			[]string{"steps[1].criteria.detection_max: a fence-mode drill injects no fault"}},
 		{"empty", "", []string{"(file): is empty"}},
 		{"not yaml", "name: [", []string{"(file): is not valid YAML"}},
 		{"not a mapping", "- a", []string{"(file): is a list, want a mapping"}},

@@ -58,6 +58,9 @@ func (p *Plan) problems() Problems {
 	}
 	for i, s := range p.Steps {
 		s.check(&v, fmt.Sprintf("steps[%d]", i))
+		if p.Target.Mode == ModeFence && s.Criteria.DetectionMax != 0 {
+			v.add(fmt.Sprintf("steps[%d].criteria.detection_max", i), "a fence-mode drill injects no fault, so nothing is detected: remove it (detection is measured in kill mode, in the lab)")
+		}
 	}
 	return v.ps
 }
