@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
@@ -157,7 +158,12 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 		return err
 	}
 
-	step(6, "Ask every regiond for its status (regionctl status)")
+	step(6, "Run a DR drill: pre-checks, a planned switchover of region a, failback, post-checks")
+	if err := demoDrill(ctx, g); err != nil {
+		return err
+	}
+
+	step(7, "Ask every regiond for its status (regionctl status)")
 	rep, err := g.status(ctx)
 	// Dependencies are checked every 2s, and a link's watermark moves with
 	// capture's heartbeats (every 250ms): give both a moment.
@@ -268,4 +274,45 @@ func byRegion(m map[string]int) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// demoPlan is the demo's drill: short, and nothing is killed (the
+// monthly plan in deploy/drills kills region b).
+const demoPlan = `
+name: demo
+description: lab demo - planned switchover of region a to b and back, with checks before and after
+scenario: region a maintenance
+environment: lab
+target: {mode: fence}
+steps:
+  - kind: precheck
+    criteria: {max_lag: 5s, checksums: true}
+  - kind: switchover
+    region: a
+    to: b
+    criteria: {write_forbidden_max: 2s, rpo_max: 0}
+  - kind: failback
+    region: a
+    criteria: {rto_max: 30s, write_forbidden_max: 2s}
+  - kind: postcheck
+    criteria: {max_lag: 5s, checksums: true}
+`
+
+// demoDrill runs the demo plan and says where its report is.
+func demoDrill(ctx context.Context, g *globals) error {
+	plan, err := drill.ParsePlan([]byte(demoPlan))
+	if err != nil {
+		return fmt.Errorf("the demo's drill plan: %w", err)
+	}
+	id := "demo-" + strings.ToLower(time.Now().UTC().Format("20060102T150405"))
+	dir := filepath.Join(g.dir, "drills", id)
+	rep, err := g.runDrill(ctx, plan, id, dir, "lab-demo")
+	if err != nil {
+		return err
+	}
+	printDrill(g, rep, dir)
+	if rep.Outcome == drill.Failed {
+		return fmt.Errorf("the demo's drill failed: see %s", filepath.Join(dir, "report.html"))
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package regionctl
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,20 +93,8 @@ Exit status: 0 passed, 2 passed with conditions (the summary says which),
 			if err != nil {
 				return fmt.Errorf("%s: %w", planFile, err)
 			}
-			var st *lab.State
-			var bin lab.Binaries
 			if plan.Target.Mode == drill.ModeKill && g.dir == "" {
 				return fmt.Errorf("plan %s kills a region's processes (target.mode: kill), which only a lab allows: pass --dir LAB, or use target.mode: fence", plan.Name)
-			}
-			if g.dir != "" {
-				if st, err = lab.LoadState(g.dir); err != nil {
-					return fmt.Errorf("--dir %s: %w", g.dir, err)
-				}
-				if plan.Target.Mode == drill.ModeKill {
-					if bin, err = lab.FindBinaries(); err != nil {
-						return fmt.Errorf("a kill-mode drill starts the region again: %w", err)
-					}
-				}
 			}
 			if operator == "" {
 				operator = os.Getenv("USER")
@@ -119,31 +108,11 @@ Exit status: 0 passed, 2 passed with conditions (the summary says which),
 			if reportDir == "" {
 				reportDir = filepath.Join("drills", id)
 			}
-			cfg, err := g.deployment()
-			if err != nil {
-				return err
-			}
-			c, err := g.client(cfg)
-			if err != nil {
-				return err
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			acts, err := newAPIActions(ctx, cfg, c, plan, id, st, bin, g.progress())
+			rep, err := g.runDrill(ctx, plan, id, reportDir, operator)
 			if err != nil {
 				return err
-			}
-			defer acts.close()
-			fmt.Fprintf(g.progress(), "drill %s: plan %s, %d steps, operator %s\n", id, plan.Name, len(plan.Steps), operator)
-			r := drill.Runner{Actions: acts, Operator: operator,
-				Logger: slog.New(slog.NewTextHandler(g.progress(), &slog.HandlerOptions{Level: slog.LevelInfo}))}
-			rep, err := r.Run(ctx, plan, id)
-			if err != nil {
-				return err
-			}
-			rep.Observations = append(rep.Observations, historyNote)
-			if err := rep.WriteAll(reportDir); err != nil {
-				return fmt.Errorf("write the report to %s: %w", reportDir, err)
 			}
 			if g.json {
 				if err := rep.WriteJSON(g.out); err != nil {
@@ -167,6 +136,49 @@ Exit status: 0 passed, 2 passed with conditions (the summary says which),
 	f.StringVar(&operator, "operator", "", "who runs the drill, for the report (default $USER)")
 	f.StringVar(&id, "id", "", "the drill's id (default PLAN-YYYYMMDDTHHMMSS, UTC)")
 	return cmd
+}
+
+// runDrill runs plan against the deployment (a lab with --dir) and
+// writes its report into reportDir.
+func (g *globals) runDrill(ctx context.Context, plan *drill.Plan, id, reportDir, operator string) (*drill.Report, error) {
+	var st *lab.State
+	var bin lab.Binaries
+	var err error
+	if g.dir != "" {
+		if st, err = lab.LoadState(g.dir); err != nil {
+			return nil, fmt.Errorf("--dir %s: %w", g.dir, err)
+		}
+		if plan.Target.Mode == drill.ModeKill {
+			if bin, err = lab.FindBinaries(); err != nil {
+				return nil, fmt.Errorf("a kill-mode drill starts the region again: %w", err)
+			}
+		}
+	}
+	cfg, err := g.deployment()
+	if err != nil {
+		return nil, err
+	}
+	c, err := g.client(cfg)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := newAPIActions(ctx, cfg, c, plan, id, st, bin, g.progress())
+	if err != nil {
+		return nil, err
+	}
+	defer acts.close()
+	fmt.Fprintf(g.progress(), "drill %s: plan %s, %d steps, operator %s\n", id, plan.Name, len(plan.Steps), operator)
+	r := drill.Runner{Actions: acts, Operator: operator,
+		Logger: slog.New(slog.NewTextHandler(g.progress(), &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	rep, err := r.Run(ctx, plan, id)
+	if err != nil {
+		return nil, err
+	}
+	rep.Observations = append(rep.Observations, historyNote)
+	if err := rep.WriteAll(reportDir); err != nil {
+		return nil, fmt.Errorf("write the report to %s: %w", reportDir, err)
+	}
+	return rep, nil
 }
 
 // printDrill prints the outcome, each step and where the report is.
