@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/regionplatform/region/regiond.Version=$(VERSION)
 # The default suite; long soaks have their own targets.
-TEST_TIMEOUT ?= 15m
+TEST_TIMEOUT ?= 30m
 
 .PHONY: all deps test-deps install build demo demo-down test test-unit vet fmt clean
 

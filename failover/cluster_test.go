@@ -173,9 +173,17 @@ func execute(t testing.TB, n *Node, c Command) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res, err := n.Execute(ctx, c)
-	if err != nil {
-		t.Fatalf("execute %s on %s: %v", c.Op(), n.ID(), err)
+	for {
+		res, err := n.Execute(ctx, c)
+		// On a loaded machine the 150 ms election timeout can cost a
+		// leader its term mid-commit; it usually wins the next one.
+		if errors.Is(err, ErrNotLeader) && ctx.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("execute %s on %s: %v", c.Op(), n.ID(), err)
+		}
+		return res
 	}
-	return res
 }

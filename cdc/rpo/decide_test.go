@@ -80,7 +80,6 @@ func TestViewRejectsIncompleteStatus(t *testing.T) {
 		want string
 	}{
 		{"missing partition", apply.LinkStatus{AppliedGTID: "1-1-5", Partitions: []apply.PartitionStatus{{Partition: 0, Pos: "1-1-5"}}}, "no partition 1"},
-		{"behind the watermark", apply.LinkStatus{AppliedGTID: "1-1-5", Partitions: []apply.PartitionStatus{{Partition: 0, Pos: "1-1-5"}, {Partition: 1, Pos: "1-1-4"}}}, "does not include the link's watermark"},
 		{"too many partitions", apply.LinkStatus{AppliedGTID: "1-1-5", Partitions: []apply.PartitionStatus{{Partition: 2, Pos: "1-1-5"}}}, "check Config.Partitions"},
 		{"bad watermark", apply.LinkStatus{AppliedGTID: "x"}, "watermark"},
 	} {
