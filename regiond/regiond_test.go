@@ -138,6 +138,11 @@ func TestDaemonInProcess(t *testing.T) {
 	gwPort, _ := lab.FreePort() // the lab's regiond b serves the configured gateway port
 	cfg.Regions[1].GatewayListen = fmt.Sprintf("127.0.0.1:%d", gwPort)
 	cfg.Regions[1].DataDir = t.TempDir()
+	// The lab's regiond b holds b's controller node; this one runs none.
+	for i := range cfg.Regions {
+		cfg.Regions[i].Controller = config.ControllerNode{}
+	}
+	cfg.Controller.Witness = nil
 	d, err := regiond.New(regiond.Config{Deployment: cfg, Region: "b", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), CheckInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
