@@ -29,6 +29,10 @@ type Load struct {
 	// Retry is the pause before retrying a refused write (default: the
 	// answer's Retry-After, at most 1s; short values measure fences finely).
 	Retry time.Duration
+	// OnAck, when set, is called for every acknowledged write with the
+	// region that served it and when the answer arrived (a benchmark's
+	// timeline). It is called from the workers, one call at a time.
+	OnAck func(user int64, region string, at time.Time)
 }
 
 // LoadResult is what the clients saw.
@@ -119,6 +123,9 @@ func (l Load) Run(ctx context.Context) *LoadResult {
 						res.PerUser[u]++
 						res.ByRegion[region]++
 						res.LongestBlockMS = max(res.LongestBlockMS, time.Since(start).Milliseconds())
+						if l.OnAck != nil {
+							l.OnAck(u, region, time.Now())
+						}
 					case code == http.StatusServiceUnavailable:
 						res.Refused++
 					default:
