@@ -231,7 +231,12 @@ func (c *apiCaller) do(ctx context.Context, method, path string, body, v any) er
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, b)
+		var one bytes.Buffer // the error on one line
+		if json.Compact(&one, b) != nil {
+			one.Reset()
+			one.Write(bytes.TrimSpace(b))
+		}
+		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, one.Bytes())
 	}
 	return json.Unmarshal(b, v)
 }

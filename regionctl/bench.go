@@ -1,6 +1,7 @@
 package regionctl
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,7 +21,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure the platform on this machine against MariaDB's own replication",
 	}
-	cmd.AddCommand(newBenchReplicationCmd(g), newBenchSwitchCmd(g), newBenchGatewayCmd(g))
+	cmd.AddCommand(newBenchReplicationCmd(g), newBenchSwitchCmd(g), newBenchFailoverCmd(g), newBenchGatewayCmd(g))
 	return cmd
 }
 
@@ -143,5 +144,70 @@ command (exit 1).`,
 	f.IntVar(&o.Buckets, "buckets", o.Buckets, "buckets moved by each switch")
 	f.Float64Var(&o.Rate, "rate", o.Rate, "writes a second through the gateway")
 	f.IntVar(&o.Users, "users", o.Users, "users writing")
+	return cmd
+}
+
+func newBenchFailoverCmd(g *globals) *cobra.Command {
+	o := bench.DefaultFailoverOptions()
+	cmd := &cobra.Command{
+		Use:   "failover [--runs 5] [--rate 200]",
+		Short: "Controller leader loss, region loss with automatic failover, RPO, failback and planned switchover",
+		Long: `failover measures --runs fresh labs (regions a and b, a witness,
+controller.auto_failover on), one after the other. In each:
+
+  1. the controller's leader process is killed: the time until another node
+     reports a different leader (polled every 20 ms); it is started again;
+  2. --users users of cell a1 and as many of b1 write repayments through
+     region b's gateway at --rate a second; every process of region a is
+     killed at T0: detection is T0 to the start of the controller's failover
+     record, RTO is T0 to the first write of an a1 user that region b
+     acknowledges (tried every 20 ms); a is started again, the controller's
+     RPO (pending while a is down) is read once complete; a failback to a
+     runs under the load (duration, write-forbidden window); then every
+     acknowledged write is checked in every region (lost, duplicated);
+  3. under the load again, a planned failover of every bucket of region b to
+     a: buckets moved, write-forbidden window, total duration; checked again.
+
+It prints each run, then the median and worst of each figure against the
+targets (new leader < 3 s, declared failed < 5 s, RTO < 10 s, planned
+write-forbidden < 2 s, RPO reported exactly). A failed run, or a write lost
+or doubled, fails the command (exit 1); a missed target does not. Each lab
+is torn down after its run; with --dir the folders (logs) are kept.`,
+		Example: `  make build
+  bin/regionctl bench failover --runs 3
+  bin/regionctl bench failover --runs 1 --rate 50 --users 20 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.Dir, o.Progress = g.dir, g.progress()
+			bin, err := lab.FindBinaries()
+			if err != nil {
+				return err
+			}
+			o.Bin = bin
+			rep, err := bench.RunFailover(ctx, o)
+			if rep == nil {
+				return err
+			}
+			if g.json {
+				err = errors.Join(err, g.printJSON(rep))
+			} else {
+				err = errors.Join(err, rep.WriteText(g.out))
+			}
+			if err != nil {
+				return err
+			}
+			if err := rep.Check(); err != nil {
+				return errSilent{err}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Runs, "runs", o.Runs, "fresh labs to measure, one after the other")
+	f.Float64Var(&o.Rate, "rate", o.Rate, "writes a second through region b's gateway")
+	f.IntVar(&o.Users, "users", o.Users, "users of each of cells a1 and b1 writing")
+	f.DurationVar(&o.RunTimeout, "run-timeout", o.RunTimeout, "longest one run may take, lab start and tear-down included")
 	return cmd
 }

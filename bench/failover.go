@@ -1,0 +1,521 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/regiond"
+	"github.com/regionplatform/region/topo"
+)
+
+// FailoverOptions configures RunFailover.
+type FailoverOptions struct {
+	// Dir is where the labs go, one folder per run (kept); empty: a
+	// temporary folder, removed afterwards.
+	Dir      string
+	Bin      lab.Binaries
+	Progress io.Writer
+	// Runs is how many fresh labs to measure, one after the other.
+	Runs int
+	// Rate is the steady write load through region b's gateway (writes a
+	// second) during the region loss, the failback and the switchover.
+	Rate float64
+	// Users is how many users of each cell (a1, b1) write the load.
+	Users int
+	// RunTimeout bounds one run, lab start and tear-down included.
+	RunTimeout time.Duration
+}
+
+// DefaultFailoverOptions is the issue's benchmark: 5 runs under 200
+// writes a second.
+func DefaultFailoverOptions() FailoverOptions {
+	return FailoverOptions{Runs: 5, Rate: 200, Users: 100, RunTimeout: 6 * time.Minute}
+}
+
+// FailoverRun is what one run measured. Times are in milliseconds; a
+// figure the run did not reach is -1.
+type FailoverRun struct {
+	Run   int    `json:"run"`
+	Error string `json:"error,omitempty"`
+
+	// Controller leader killed (its process) -> another node reports a
+	// different leader.
+	LeaderKilled     string `json:"leader_killed"`
+	NewLeader        string `json:"new_leader"`
+	LeaderFailoverMS int64  `json:"leader_failover_ms"`
+
+	// Region a killed (every process) at T0 under the load.
+	FailoverID string `json:"failover_id"`
+	// DetectionMS: T0 -> the controller's failover record starts.
+	DetectionMS int64 `json:"detection_ms"`
+	// FailoverSteps are the failover's steps as the leader recorded
+	// them, each with its time since the record started (what the RTO
+	// is made of after the detection).
+	FailoverSteps []string `json:"failover_steps,omitempty"`
+	// RTOMS: T0 -> a write of a cell-a1 user through b's gateway is
+	// acknowledged by region b.
+	RTOMS int64 `json:"rto_ms"`
+	// RPO as the controller reports it once a is back and its binlog
+	// readable; RPOCompleteMS is a's restart -> the RPO not pending.
+	RPOPendingWhileDown bool   `json:"rpo_pending_while_down"`
+	RPOLostCount        int64  `json:"rpo_lost_count"`
+	RPOLastAppliedGTID  string `json:"rpo_last_applied_gtid,omitempty"`
+	RPOLostGTIDs        string `json:"rpo_lost_gtids,omitempty"`
+	RPOCompleteMS       int64  `json:"rpo_complete_ms"`
+	// AckedByAAfterKill counts the load's writes acknowledged by region a
+	// after every process of a was gone (must be 0).
+	AckedByAAfterKill int `json:"acked_by_a_after_kill"`
+	// Failback to a (POST /v1/failbacks) under the load.
+	// FailbackAttempts: 1 unless a had not caught up with b in time.
+	FailbackAttempts int `json:"failback_attempts"`
+	// FailbackAfterRestartMS: a's restart -> the failback done.
+	FailbackAfterRestartMS   int64 `json:"failback_after_restart_ms"`
+	FailbackMS               int64 `json:"failback_ms"`
+	FailbackWriteForbiddenMS int64 `json:"failback_write_forbidden_ms"`
+	// The load from before the kill to after the failback, checked
+	// against every region once they converge.
+	LossLoad       *lab.LoadResult `json:"loss_load"`
+	LossLost       int             `json:"loss_lost"`
+	LossDuplicated int             `json:"loss_duplicated"`
+
+	// Planned switchover of region b to a under the load.
+	PlannedID               string          `json:"planned_id"`
+	PlannedState            string          `json:"planned_state"`
+	PlannedBuckets          int             `json:"planned_buckets"`
+	PlannedWriteForbiddenMS int64           `json:"planned_write_forbidden_ms"`
+	PlannedTotalMS          int64           `json:"planned_total_ms"`
+	PlannedLoad             *lab.LoadResult `json:"planned_load"`
+	PlannedLost             int             `json:"planned_lost"`
+	PlannedDuplicated       int             `json:"planned_duplicated"`
+
+	LoadAvgBefore float64 `json:"load_avg_before"`
+	LoadAvgAfter  float64 `json:"load_avg_after"`
+	Seconds       float64 `json:"seconds"`
+}
+
+func newFailoverRun(i int) FailoverRun {
+	return FailoverRun{Run: i, LeaderFailoverMS: -1, DetectionMS: -1, RTOMS: -1, RPOLostCount: -1, RPOCompleteMS: -1,
+		FailbackMS: -1, FailbackAfterRestartMS: -1, FailbackWriteForbiddenMS: -1, PlannedWriteForbiddenMS: -1, PlannedTotalMS: -1}
+}
+
+// RunFailover measures o.Runs fresh labs (regions a and b, a witness,
+// automatic failover on), one after the other: a controller leader loss,
+// the loss of region a under a write load with its automatic failover,
+// RPO and failback, and a planned switchover of region b. A run that
+// fails keeps its figures so far and its error; the next run goes on.
+func RunFailover(ctx context.Context, o FailoverOptions) (*FailoverReport, error) {
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.Runs <= 0 || o.Rate <= 0 || o.Users <= 0 || o.RunTimeout <= 0 {
+		return nil, errors.New("runs, rate, users and run timeout must be positive")
+	}
+	dir := o.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "bench-failover-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	rep := &FailoverReport{Options: o, LoadAvgBefore: loadAvg()}
+	for i := 1; i <= o.Runs && ctx.Err() == nil; i++ {
+		fmt.Fprintf(o.Progress, "run %d of %d\n", i, o.Runs)
+		rctx, cancel := context.WithTimeout(ctx, o.RunTimeout)
+		run := newFailoverRun(i)
+		run.LoadAvgBefore = loadAvg()
+		start := time.Now()
+		err := failoverRun(rctx, o, filepath.Join(dir, fmt.Sprintf("run-%d", i)), &run)
+		cancel()
+		run.Seconds = time.Since(start).Seconds()
+		run.LoadAvgAfter = loadAvg()
+		if err != nil {
+			run.Error = err.Error()
+			fmt.Fprintf(o.Progress, "run %d: %v\n", i, err)
+		}
+		rep.Runs = append(rep.Runs, run)
+	}
+	rep.LoadAvgAfter = loadAvg()
+	rep.summarize()
+	return rep, ctx.Err()
+}
+
+// failoverRun is one run in a fresh lab under dir, torn down at the end.
+func failoverRun(ctx context.Context, o FailoverOptions, dir string, run *FailoverRun) error {
+	lo := lab.Options{Dir: dir, Regions: []string{"a", "b"}, Bin: o.Bin, Progress: o.Progress, AutoFailover: true}
+	st, err := lab.Up(ctx, lo)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = lab.Down(dctx, dir, io.Discard)
+	}()
+	tok, err := lab.ReadToken(dir)
+	if err != nil {
+		return err
+	}
+	a, b := st.Regions[0], st.Regions[1]
+	f := &failoverBench{o: o, st: st, lo: lo, run: run,
+		api: map[string]*apiCaller{
+			"a": {base: fmt.Sprintf("http://127.0.0.1:%d", a.APIPort), token: tok},
+			"b": {base: fmt.Sprintf("http://127.0.0.1:%d", b.APIPort), token: tok},
+		},
+		gw: fmt.Sprintf("http://127.0.0.1:%d", b.GatewayPort),
+	}
+	if err := createSample(ctx, a.MySQLPort, b.MySQLPort); err != nil {
+		return err
+	}
+	f.pickUsers()
+	fmt.Fprintf(o.Progress, "opening %d loans through region b's gateway\n", len(f.users)+1)
+	if err := openLoansParallel(ctx, f.gw, append([]int64{f.probe}, f.users...), 8); err != nil {
+		return err
+	}
+	if err := f.leaderLoss(ctx); err != nil {
+		return fmt.Errorf("controller leader loss: %w", err)
+	}
+	if err := f.regionLoss(ctx); err != nil {
+		return fmt.Errorf("region a lost: %w", err)
+	}
+	if err := f.planned(ctx); err != nil {
+		return fmt.Errorf("planned switchover of region b: %w", err)
+	}
+	return nil
+}
+
+// failoverBench is one run's lab and what it measured so far.
+type failoverBench struct {
+	o   FailoverOptions
+	st  *lab.State
+	lo  lab.Options
+	run *FailoverRun
+	api map[string]*apiCaller
+	gw  string // region b's gateway
+	// users write the load (half in cell a1, half in b1); probe is a
+	// user of a1 outside it whose writes measure the RTO.
+	users []int64
+	probe int64
+	// lossLoad is the load's history during the region's loss: its
+	// rows are in the tables when the planned switchover is checked.
+	lossLoad *lab.LoadResult
+}
+
+func (f *failoverBench) pickUsers() {
+	half := topo.Bucket(f.st.Buckets / 2) // cell a1 owns the first half in the lab
+	var inA, inB []int64
+	for u := int64(1); len(inA) < f.o.Users+1 || len(inB) < f.o.Users; u++ {
+		if topo.BucketOfString(strconv.FormatInt(u, 10), f.st.Buckets) < half {
+			inA = append(inA, u)
+		} else if len(inB) < f.o.Users {
+			inB = append(inB, u)
+		}
+	}
+	f.probe = inA[0]
+	f.users = append(inA[1:f.o.Users+1], inB...)
+}
+
+// controller asks a region's regiond for the controller's status.
+func (f *failoverBench) controller(ctx context.Context, region string) (regiond.ControllerStatus, error) {
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var cs regiond.ControllerStatus
+	err := f.api[region].do(cctx, "GET", "/v1/controller", nil, &cs)
+	return cs, err
+}
+
+// waitController polls a region's view every interval until ok holds.
+func (f *failoverBench) waitController(ctx context.Context, region string, interval, timeout time.Duration, what string, ok func(regiond.ControllerStatus) bool) (regiond.ControllerStatus, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		cs, err := f.controller(ctx, region)
+		if err == nil && ok(cs) {
+			return cs, nil
+		}
+		if time.Now().After(deadline) {
+			return cs, fmt.Errorf("%s: not within %s (seen from region %s; last error %v)", what, timeout, region, err)
+		}
+		select {
+		case <-ctx.Done():
+			return cs, fmt.Errorf("%s: %w", what, ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}
+
+// settled: all three voters in the gossip and a regiond leading (the
+// witness hands leadership over; only a regiond acts).
+func settled(cs regiond.ControllerStatus) bool {
+	return (cs.Node.LeaderID == "a" || cs.Node.LeaderID == "b") && len(cs.Node.Voters) == 3 && len(cs.Members) == 3
+}
+
+// leaderLoss kills the controller leader's process, times until another
+// node reports a different leader, and starts it again.
+func (f *failoverBench) leaderLoss(ctx context.Context) error {
+	cs, err := f.waitController(ctx, "a", 50*time.Millisecond, 30*time.Second, "a settled controller", settled)
+	if err != nil {
+		return err
+	}
+	leader, component, observer := cs.Node.LeaderID, "regiond", "a"
+	if leader == "witness" {
+		component = "witness"
+	}
+	if leader == "a" {
+		observer = "b"
+	}
+	start := time.Now()
+	if err := lab.Kill(ctx, f.st.Dir, leader, component); err != nil {
+		return err
+	}
+	cs, err = f.waitController(ctx, observer, 20*time.Millisecond, 15*time.Second, "a new leader", func(cs regiond.ControllerStatus) bool {
+		return cs.Node.LeaderID != "" && cs.Node.LeaderID != leader
+	})
+	if err != nil {
+		return err
+	}
+	f.run.LeaderKilled, f.run.NewLeader, f.run.LeaderFailoverMS = leader, cs.Node.LeaderID, time.Since(start).Milliseconds()
+	fmt.Fprintf(f.o.Progress, "controller leader %s killed: %s leads %d ms later (seen from %s)\n", leader, cs.Node.LeaderID, f.run.LeaderFailoverMS, observer)
+	if err := lab.Start(ctx, f.lo, leader, component); err != nil {
+		return err
+	}
+	for _, r := range []string{"a", "b"} {
+		if _, err := f.waitController(ctx, r, 100*time.Millisecond, 30*time.Second, "the controller settled again", settled); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadRun is a lab.Load running in the background until stop.
+type loadRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	res    *lab.LoadResult
+}
+
+func (f *failoverBench) startLoad(ctx context.Context, onAck func(int64, string, time.Time)) *loadRun {
+	lctx, cancel := context.WithCancel(ctx)
+	l := &loadRun{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.res = lab.Load{Gateway: f.gw, Users: f.users, Rate: f.o.Rate, Workers: max(16, int(f.o.Rate/20)),
+			Duration: f.o.RunTimeout, Retry: 20 * time.Millisecond, OnAck: onAck}.Run(lctx)
+	}()
+	return l
+}
+
+// stop ends the load and waits for its writes in flight (each bounded
+// by the load's own 30 s timeout).
+func (l *loadRun) stop() *lab.LoadResult {
+	l.cancel()
+	<-l.done
+	return l.res
+}
+
+// regionLoss kills region a under the load, measures the controller's
+// automatic failover, brings a back, waits for the RPO, fails back and
+// checks the load's history against every region.
+func (f *failoverBench) regionLoss(ctx context.Context) error {
+	var mu sync.Mutex
+	// Between the moment every process of a is gone and its restart, no
+	// write can be acknowledged by a.
+	var killed, restarted time.Time
+	onAck := func(_ int64, region string, at time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		if region == "a" && !killed.IsZero() && at.After(killed) && (restarted.IsZero() || at.Before(restarted)) {
+			f.run.AckedByAAfterKill++
+		}
+	}
+	load := f.startLoad(ctx, onAck)
+	defer load.stop()
+	if err := sleep(ctx, 2*time.Second); err != nil { // steady state
+		return err
+	}
+	t0 := time.Now()
+	if err := lab.Kill(ctx, f.st.Dir, "a", "all"); err != nil {
+		return err
+	}
+	mu.Lock()
+	killed = time.Now()
+	mu.Unlock()
+	fmt.Fprintf(f.o.Progress, "region a killed (%d ms to kill every process)\n", killed.Sub(t0).Milliseconds())
+
+	// RTO: a write of a's user acknowledged by b, tried every 20 ms.
+	deadline := t0.Add(60 * time.Second)
+	for {
+		code, region, _ := postRepayment(ctx, f.gw, f.probe, 2*time.Second)
+		if code == http.StatusCreated && region == "b" {
+			f.run.RTOMS = time.Since(t0).Milliseconds()
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("a's user cannot write through b 60 s after a was killed (last answer %d from %q)", code, region)
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	var rec failover.FailoverRecord
+	_, err := f.waitController(ctx, "b", 50*time.Millisecond, 30*time.Second, "the automatic failover recorded done", func(cs regiond.ControllerStatus) bool {
+		for _, r := range cs.State.Failovers {
+			if r.From == "a" && r.Kind == failover.KindForced && r.Actor == "controller" && r.State == failover.FailoverDone {
+				rec = r
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return err
+	}
+	f.run.FailoverID, f.run.DetectionMS, f.run.RPOPendingWhileDown = rec.ID, rec.StartedAt.Sub(t0).Milliseconds(), rec.RPO.Pending
+	for _, s := range rec.Steps {
+		f.run.FailoverSteps = append(f.run.FailoverSteps, fmt.Sprintf("%s %s +%d ms", s.Name, s.Result, s.At.Sub(rec.StartedAt).Milliseconds()))
+	}
+	f.run.FailoverSteps = append(f.run.FailoverSteps, fmt.Sprintf("end +%d ms", rec.EndedAt.Sub(rec.StartedAt).Milliseconds()))
+	fmt.Fprintf(f.o.Progress, "failover %s steps: %s\n", rec.ID, strings.Join(f.run.FailoverSteps, ", "))
+	fmt.Fprintf(f.o.Progress, "failover %s: started %d ms after the kill (detection), a's users write in b %d ms after it (RTO); RPO pending %v\n",
+		rec.ID, f.run.DetectionMS, f.run.RTOMS, rec.RPO.Pending)
+	if err := sleep(ctx, time.Second); err != nil { // the load in b for a while
+		return err
+	}
+
+	back := time.Now()
+	mu.Lock()
+	restarted = back
+	mu.Unlock()
+	if err := lab.Start(ctx, f.lo, "a", "all"); err != nil {
+		return err
+	}
+	cs, err := f.waitController(ctx, "b", 50*time.Millisecond, 60*time.Second, "the RPO completed", func(cs regiond.ControllerStatus) bool {
+		return !cs.State.Failovers[rec.ID].RPO.Pending
+	})
+	if err != nil {
+		return err
+	}
+	rpo := cs.State.Failovers[rec.ID].RPO
+	f.run.RPOCompleteMS = time.Since(back).Milliseconds()
+	f.run.RPOLostCount, f.run.RPOLastAppliedGTID, f.run.RPOLostGTIDs = rpo.LostCount, rpo.LastAppliedGTID, rpo.LostGTIDs
+	fmt.Fprintf(f.o.Progress, "a restarted; RPO complete %d ms later: %d transactions lost after %s\n", f.run.RPOCompleteMS, rpo.LostCount, rpo.LastAppliedGTID)
+
+	// A failback refused because a has not caught up with b (within
+	// router.catch_up_timeout, 400) or rolled back by the switch's lag
+	// guard (link above router.max_lag, 409) changed no bucket: try
+	// again, as an operator would, for up to two minutes.
+	var fb regiond.FailoverReport
+	retryUntil := time.Now().Add(2 * time.Minute)
+	for {
+		f.run.FailbackAttempts++
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := f.api["b"].do(fctx, "POST", "/v1/failbacks", map[string]any{"to": "a", "reason": fmt.Sprintf("bench failover run %d", f.run.Run)}, &fb)
+		cancel()
+		if err == nil {
+			f.run.FailbackAfterRestartMS = time.Since(back).Milliseconds()
+			break
+		}
+		if msg := err.Error(); !strings.Contains(msg, "nothing changed") && !strings.Contains(msg, "nothing was changed") || time.Now().After(retryUntil) {
+			return fmt.Errorf("failback (attempt %d): %w", f.run.FailbackAttempts, err)
+		}
+		fmt.Fprintf(f.o.Progress, "failback refused, trying again: %v\n", err)
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	f.run.FailbackMS, f.run.FailbackWriteForbiddenMS = fb.DurationMS, fb.WriteForbiddenMS
+	fmt.Fprintf(f.o.Progress, "failback %s: %s in %d ms, write-forbidden %d ms\n", fb.ID, fb.State, fb.DurationMS, fb.WriteForbiddenMS)
+	if fb.State != failover.FailoverDone {
+		return fmt.Errorf("failback %s: %s: %s", fb.ID, fb.State, fb.Error)
+	}
+	if err := sleep(ctx, time.Second); err != nil {
+		return err
+	}
+	res := load.stop()
+	f.run.LossLoad, f.lossLoad = ptr(*res), res
+	fmt.Fprintf(f.o.Progress, "load: %d acknowledged %v, %d refused and retried, %d failed; checking every region\n", res.Acked, res.ByRegion, res.Refused, res.Failed)
+	f.run.LossLost, f.run.LossDuplicated, err = res.Verify(ctx, f.st, 2*time.Minute)
+	return err
+}
+
+// planned switches every bucket of region b to a under the load.
+func (f *failoverBench) planned(ctx context.Context) error {
+	load := f.startLoad(ctx, nil)
+	defer load.stop()
+	if err := sleep(ctx, 2*time.Second); err != nil {
+		return err
+	}
+	var rep regiond.FailoverReport
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	req := map[string]any{"from": "b", "to": "a", "kind": failover.KindPlanned, "reason": fmt.Sprintf("bench failover run %d", f.run.Run)}
+	if err := f.api["b"].do(pctx, "POST", "/v1/failovers", req, &rep); err != nil {
+		return err
+	}
+	f.run.PlannedID, f.run.PlannedState = rep.ID, rep.State
+	f.run.PlannedWriteForbiddenMS, f.run.PlannedTotalMS = rep.WriteForbiddenMS, rep.DurationMS
+	for _, s := range rep.Switches {
+		f.run.PlannedBuckets += s.Count
+	}
+	fmt.Fprintf(f.o.Progress, "planned failover %s of b: %d buckets, %s in %d ms, write-forbidden %d ms\n", rep.ID, f.run.PlannedBuckets, rep.State, rep.DurationMS, rep.WriteForbiddenMS)
+	if rep.State != failover.FailoverDone {
+		return fmt.Errorf("planned failover %s: %s: %s", rep.ID, rep.State, rep.Error)
+	}
+	if err := sleep(ctx, time.Second); err != nil {
+		return err
+	}
+	res := load.stop()
+	f.run.PlannedLoad = ptr(*res)
+	// The regions hold both loads' rows: check them against both histories.
+	if prev := f.lossLoad; prev != nil {
+		for u, n := range prev.PerUser {
+			res.PerUser[u] += n
+		}
+		res.Failed += prev.Failed
+	}
+	var err error
+	f.run.PlannedLost, f.run.PlannedDuplicated, err = res.Verify(ctx, f.st, 2*time.Minute)
+	return err
+}
+
+// postRepayment sends one repayment through a gateway and returns the
+// status and the region whose app served it.
+func postRepayment(ctx context.Context, gw string, user int64, timeout time.Duration) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/users/%d/repayments", gw, user), strings.NewReader(`{"amount_cents": 100}`))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-User-Id", strconv.FormatInt(user, 10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("X-App-Region"), nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
