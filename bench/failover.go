@@ -54,6 +54,9 @@ type FailoverRun struct {
 	LeaderKilled     string `json:"leader_killed"`
 	NewLeader        string `json:"new_leader"`
 	LeaderFailoverMS int64  `json:"leader_failover_ms"`
+	// LinksAfterRestartMS: the killed process started again -> both
+	// regions' inbound links applying with nothing behind.
+	LinksAfterRestartMS int64 `json:"links_after_restart_ms"`
 
 	// Region a killed (every process) at T0 under the load.
 	FailoverID string `json:"failover_id"`
@@ -105,7 +108,7 @@ type FailoverRun struct {
 }
 
 func newFailoverRun(i int) FailoverRun {
-	return FailoverRun{Run: i, LeaderFailoverMS: -1, DetectionMS: -1, RTOMS: -1, RPOLostCount: -1, RPOCompleteMS: -1,
+	return FailoverRun{Run: i, LeaderFailoverMS: -1, LinksAfterRestartMS: -1, DetectionMS: -1, RTOMS: -1, RPOLostCount: -1, RPOCompleteMS: -1,
 		FailbackMS: -1, FailbackAfterRestartMS: -1, FailbackWriteForbiddenMS: -1, PlannedWriteForbiddenMS: -1, PlannedTotalMS: -1}
 }
 
@@ -290,10 +293,49 @@ func (f *failoverBench) leaderLoss(ctx context.Context) error {
 	if err := lab.Start(ctx, f.lo, leader, component); err != nil {
 		return err
 	}
+	restarted := time.Now()
 	for _, r := range []string{"a", "b"} {
 		if _, err := f.waitController(ctx, r, 100*time.Millisecond, 30*time.Second, "the controller settled again", settled); err != nil {
 			return err
 		}
+	}
+	// The restarted regiond's inbound link must apply again before the
+	// next step: a survivor whose link never joined its source's topic
+	// cannot compute the RPO of that source's loss.
+	if err := f.waitLinks(ctx, 2*time.Minute); err != nil {
+		return err
+	}
+	f.run.LinksAfterRestartMS = time.Since(restarted).Milliseconds()
+	fmt.Fprintf(f.o.Progress, "%s restarted: both links applying, nothing behind, %d ms later\n", leader, f.run.LinksAfterRestartMS)
+	return nil
+}
+
+// waitLinks waits until each region's inbound link runs with its
+// partitions claimed and nothing behind.
+func (f *failoverBench) waitLinks(ctx context.Context, timeout time.Duration) error {
+	var last string
+	err := lab.WaitUntil(ctx, timeout, func() bool {
+		for _, r := range f.st.Regions {
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			s, err := regiond.FetchStatus(sctx, nil, f.api[r.Name].base, f.api[r.Name].token)
+			cancel()
+			if err != nil {
+				last = err.Error()
+				return false
+			}
+			ok := false
+			for _, l := range s.Links {
+				ok = ok || l.State == "running" && len(l.Partitions) > 0 && l.LagTxns == 0
+				last = fmt.Sprintf("link %s->%s %s, %d partitions, %d txns behind", l.From, l.To, l.State, len(l.Partitions), l.LagTxns)
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("links applying: %w (last: %s)", err, last)
 	}
 	return nil
 }

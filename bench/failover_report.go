@@ -40,6 +40,7 @@ var failoverMeasures = []struct {
 	get    func(FailoverRun) float64
 }{
 	{"leader failover ms", 3000, func(r FailoverRun) float64 { return float64(r.LeaderFailoverMS) }},
+	{"leader restarted -> links applying ms", 0, func(r FailoverRun) float64 { return float64(r.LinksAfterRestartMS) }},
 	{"detection ms", 5000, func(r FailoverRun) float64 { return float64(r.DetectionMS) }},
 	{"RTO ms", 10000, func(r FailoverRun) float64 { return float64(r.RTOMS) }},
 	{"RPO lost count", 0, func(r FailoverRun) float64 { return float64(r.RPOLostCount) }},
