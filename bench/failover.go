@@ -454,8 +454,9 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 	fmt.Fprintf(f.o.Progress, "a restarted; RPO complete %d ms later: %d transactions lost after %s\n", f.run.RPOCompleteMS, rpo.LostCount, rpo.LastAppliedGTID)
 
 	// A failback refused because a has not caught up with b (within
-	// router.catch_up_timeout, 400) or rolled back by the switch's lag
-	// guard (link above router.max_lag, 409) changed no bucket: try
+	// router.catch_up_timeout, 400) or rolled back (409: the switch's
+	// lag guard or its wait-replication found the link above
+	// router.max_lag; the old owners serve again) moved no bucket: try
 	// again, as an operator would, for up to two minutes.
 	var fb regiond.FailoverReport
 	retryUntil := time.Now().Add(2 * time.Minute)
@@ -468,10 +469,10 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 			f.run.FailbackAfterRestartMS = time.Since(back).Milliseconds()
 			break
 		}
-		if msg := err.Error(); !strings.Contains(msg, "nothing changed") && !strings.Contains(msg, "nothing was changed") || time.Now().After(retryUntil) {
+		if msg := err.Error(); !strings.Contains(msg, "nothing changed") && !strings.Contains(msg, `"rolled-back"`) || time.Now().After(retryUntil) {
 			return fmt.Errorf("failback (attempt %d): %w", f.run.FailbackAttempts, err)
 		}
-		fmt.Fprintf(f.o.Progress, "failback refused, trying again: %v\n", err)
+		fmt.Fprintf(f.o.Progress, "failback refused or rolled back, trying again: %.300s\n", err)
 		if err := sleep(ctx, 500*time.Millisecond); err != nil {
 			return err
 		}
