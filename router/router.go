@@ -319,4 +319,3 @@ func (r *Router) follow(ctx context.Context, notify func(uint64)) error {
 	}
 	return errors.New("watch closed")
 }
-
