@@ -7,17 +7,18 @@ LDFLAGS := -X github.com/regionplatform/region/regiond.Version=$(VERSION)
 # The default suite; long soaks have their own targets.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all deps test-deps install build demo demo-down test test-unit vet fmt clean
+.PHONY: all deps lab-deps install build demo demo-down test test-unit vet fmt clean
 
 all: build
 
-## deps: install the system packages the lab needs (Debian/Ubuntu): MariaDB.
-## test-deps: also Chromium, for the console's browser test.
+## deps: install the system packages the lab and the tests need (Debian/Ubuntu):
+## MariaDB, and Chromium for the console's browser test.
+## lab-deps: MariaDB only, what the demo needs.
 deps:
-	@$(MAKE) --no-print-directory install PKGS="mariadb"
-
-test-deps:
 	@$(MAKE) --no-print-directory install PKGS="mariadb chromium"
+
+lab-deps:
+	@$(MAKE) --no-print-directory install PKGS="mariadb"
 
 install:
 	@missing=""; \
@@ -38,7 +39,7 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/regiond ./cmd/regionctl
 
 ## demo: start a two-region lab in ./lab-demo, load a workload and show it.
-demo: deps build
+demo: lab-deps build
 	$(BIN)/regionctl lab demo --dir $(CURDIR)/lab-demo
 
 ## demo-down: stop the demo lab.
@@ -46,7 +47,7 @@ demo-down:
 	$(BIN)/regionctl lab down --dir $(CURDIR)/lab-demo
 
 ## test: the default suite (real MariaDB, broker, etcd and regiond processes).
-test: test-deps build
+test: deps build
 	REGION_BIN=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## test-unit: only the packages that need no servers.
