@@ -86,6 +86,9 @@ type Applier struct {
 	client sarama.Client
 	// lastMsg is when the last message arrived (unix nanoseconds).
 	lastMsg atomic.Int64
+	// lastPart is when each claimed partition last got a message (or its
+	// session began), under mu.
+	lastPart map[int32]time.Time
 }
 
 // New checks cfg.
@@ -185,8 +188,37 @@ func (a *Applier) watchStall(ctx context.Context, cancel context.CancelCauseFunc
 				cancel(fmt.Errorf("no message from %s (not even a heartbeat) for %s: restarting the consumer group", a.topic, idle.Round(time.Second)))
 				return
 			}
+			if p, idle, ok := a.stalledPart(); ok {
+				cancel(fmt.Errorf("no message on partition %d of %s (not even a heartbeat) for %s: restarting the consumer group", p, a.topic, idle.Round(time.Second)))
+				return
+			}
 		}
 	}
+}
+
+func (a *Applier) touchPart(p int32) {
+	a.mu.Lock()
+	if a.lastPart != nil {
+		a.lastPart[p] = time.Now()
+	}
+	a.mu.Unlock()
+}
+
+// stalledPart finds a claimed partition, not halted, that got nothing
+// for stallTimeout while others may have: capture heartbeats every
+// partition, so one that stays silent is stuck in this session.
+func (a *Applier) stalledPart() (int32, time.Duration, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for p, t := range a.lastPart {
+		if ps := a.parts[p]; ps != nil && ps.State == "halted" {
+			continue
+		}
+		if idle := time.Since(t); idle > stallTimeout {
+			return p, idle, true
+		}
+	}
+	return 0, 0, false
 }
 
 func (a *Applier) setState(state, err string) {
@@ -200,6 +232,12 @@ func (a *Applier) setState(state, err string) {
 func (a *Applier) Setup(sess sarama.ConsumerGroupSession) error {
 	claims := sess.Claims()[a.topic]
 	a.ddl.reset(len(claims))
+	a.mu.Lock()
+	a.lastPart = map[int32]time.Time{}
+	for _, p := range claims {
+		a.lastPart[p] = time.Now()
+	}
+	a.mu.Unlock()
 	for _, p := range claims {
 		cp, err := loadCheckpoint(sess.Context(), a.cfg.DB, a.cfg.Source, p)
 		if err != nil {
@@ -270,6 +308,7 @@ func (a *Applier) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 				}
 			}
 			a.touch()
+			a.touchPart(claim.Partition())
 			a.setHighWater(claim.Partition(), claim.HighWaterMarkOffset())
 			n, err := w.handleBatch(ctx, batch)
 			if n > 0 {
