@@ -48,7 +48,7 @@ demo-down:
 
 ## test: the default suite (real MariaDB, broker, etcd and regiond processes).
 test: deps build
-	REGION_BIN=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	REGION_BIN=$(BIN) $(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## test-unit: only the packages that need no servers.
 test-unit:
