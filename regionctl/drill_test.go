@@ -112,7 +112,7 @@ steps:
 	t0 := time.Now()
 	rep, code, errOut := drillRun(p1, "move-1", true)
 	t.Logf("drill move-1: %s (exit %d) in %s", rep.Outcome, code, time.Since(t0).Round(time.Millisecond))
-	if len(rep.Steps) != 5 || rep.Steps[0].Status != drill.StatusPass || rep.Steps[1].Status != drill.StatusPass {
+	if len(rep.Steps) != 4 || rep.Steps[0].Status != drill.StatusPass || rep.Steps[1].Status != drill.StatusPass {
 		t.Fatalf("steps: %+v\n%s", rep.Steps, errOut)
 	}
 	if tables := rep.Steps[0].Measures; len(rep.Steps[0].Criteria) != 2 {
@@ -127,18 +127,11 @@ steps:
 	if !contains(rep.Observations, "history is kept in the report folder") {
 		t.Errorf("observations: %q", rep.Observations)
 	}
-	fb := rep.Steps[3]
-	if strings.Contains(fb.Error, "failback is not built yet") {
-		// regiond has no POST /v1/failbacks yet: the step and the
-		// outcome say so; the postcheck still ran.
-		if fb.Status != drill.StatusFail || rep.Outcome != drill.Failed || code != regionctl.ExitFailed || !contains(rep.Reasons, "failback is not built yet") {
-			t.Errorf("failback not built: step %+v, outcome %s %q, exit %d", fb, rep.Outcome, rep.Reasons, code)
-		}
-	} else if fb.Status != drill.StatusPass || rep.Outcome == drill.Failed {
+	if fb := rep.Steps[2]; fb.Status != drill.StatusPass || rep.Outcome == drill.Failed {
 		t.Errorf("failback: %+v, outcome %s %q", fb, rep.Outcome, rep.Reasons)
 	}
-	if rep.Steps[4].Status != drill.StatusPass {
-		t.Errorf("postcheck: %+v", rep.Steps[4])
+	if rep.Steps[3].Status != drill.StatusPass {
+		t.Errorf("postcheck: %+v", rep.Steps[3])
 	}
 
 	// Region b owns every bucket now unless the failback brought a's
