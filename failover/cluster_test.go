@@ -21,18 +21,24 @@ type testCluster struct {
 	cfgs  map[string]Config
 }
 
-// freeAddr returns a loopback address with a port that was free a moment
-// ago. The window in which another process could take it is tiny; the
-// alternative (port 0) cannot be used because every node's address must be
-// known before any starts (Bootstrap).
-func freeAddr(t testing.TB) string {
+// freeAddrs returns n distinct loopback addresses with ports that were
+// free a moment ago. All n listeners stay open until every port is picked,
+// so the kernel cannot hand out the same port twice. The window in which
+// another process could take one is tiny; the alternative (port 0) cannot
+// be used because every node's address must be known before any starts
+// (Bootstrap).
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var addrs []string
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -66,8 +72,8 @@ func newCluster(t testing.TB, ids ...string) *testCluster {
 func (c *testCluster) tryStart(ids []string) error {
 	c.nodes, c.cfgs = map[string]*Node{}, map[string]Config{}
 	var peers []Peer
-	for _, id := range ids {
-		peers = append(peers, Peer{ID: id, Addr: freeAddr(c.t)})
+	for i, addr := range freeAddrs(c.t, len(ids)) {
+		peers = append(peers, Peer{ID: ids[i], Addr: addr})
 	}
 	dir := c.t.TempDir()
 	for _, p := range peers {

@@ -254,7 +254,7 @@ func TestStartPortInUse(t *testing.T) {
 		t.Errorf("stop after a failed start: %v", err)
 	}
 	// The failed start released the stores: a start on a free port works.
-	n, err = New(DefaultConfig("a", freeAddr(t), n.cfg.DataDir))
+	n, err = New(DefaultConfig("a", freeAddrs(t, 1)[0], n.cfg.DataDir))
 	if err != nil {
 		t.Fatal(err)
 	}
