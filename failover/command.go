@@ -27,6 +27,7 @@ const (
 	OpFailoverStep    = "failover.step"
 	OpFailoverEnd     = "failover.end"
 	OpFailoverRPO     = "failover.rpo"
+	OpDrillStart      = "drill.start"
 	OpDrillRecord     = "drill.record"
 	OpDrillSchedule   = "drill.schedule"
 	OpDrillUnschedule = "drill.unschedule"
@@ -34,8 +35,8 @@ const (
 
 // Command is one change to the replicated State. The concrete types are
 // FenceRegion, UnfenceRegion, MarkRegionFailed, MarkRegionReturned,
-// PlaceCell, BeginFailover, StepFailover, EndFailover, CompleteRPO, RecordDrill,
-// ScheduleDrill and UnscheduleDrill.
+// PlaceCell, BeginFailover, StepFailover, EndFailover, CompleteRPO, StartDrill,
+// RecordDrill, ScheduleDrill and UnscheduleDrill.
 //
 // A command carries its own time (Header.At): the leader sets it before
 // the command enters the log, so every node that applies or replays it
@@ -82,6 +83,8 @@ func newCommand(op string) (Command, error) {
 		return &EndFailover{}, nil
 	case OpFailoverRPO:
 		return &CompleteRPO{}, nil
+	case OpDrillStart:
+		return &StartDrill{}, nil
 	case OpDrillRecord:
 		return &RecordDrill{}, nil
 	case OpDrillSchedule:

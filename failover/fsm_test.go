@@ -65,6 +65,8 @@ func history() []Command {
 		&EndFailover{Header: at(14), ID: "fo-2", Outcome: FailoverRolledBack, Reason: "lag"},
 		&ScheduleDrill{Header: at(15), Plan: "weekly", Cron: "*/15 2-4 * 1,6 0-5/2", Disabled: true},
 		&UnscheduleDrill{Header: at(16), Plan: "weekly"},
+		&StartDrill{Header: at(17), ID: "drill-2", Plan: "monthly", StartedAt: t0.Add(17 * time.Second), Runner: "b"},
+		&RecordDrill{Header: at(18), ID: "drill-2", Plan: "monthly", Outcome: DrillFailed, StartedAt: t0.Add(17 * time.Second), EndedAt: t0.Add(18 * time.Second), Summary: "rto_max exceeded"},
 	}
 }
 
@@ -90,8 +92,11 @@ func TestFSMHistory(t *testing.T) {
 	if fo := s.Failovers["fo-2"]; fo.State != FailoverRolledBack || fo.RPO.Pending || fo.Steps[0].Result != "failed" {
 		t.Errorf("fo-2 = %+v", fo)
 	}
-	if sc := s.Schedules["monthly"]; !sc.Enabled || sc.LastDrill != "drill-1" || sc.LastRun != t0.Add(8*time.Second) {
+	if sc := s.Schedules["monthly"]; !sc.Enabled || sc.LastDrill != "drill-2" || sc.LastRun != t0.Add(17*time.Second) {
 		t.Errorf("schedule = %+v", sc)
+	}
+	if d := s.Drills["drill-2"]; d.Outcome != DrillFailed || d.Runner != "b" || d.Summary != "rto_max exceeded" || d.EndedAt != t0.Add(18*time.Second) {
+		t.Errorf("drill-2 = %+v", d)
 	}
 	if _, ok := s.Schedules["weekly"]; ok {
 		t.Error("weekly is still scheduled")
@@ -177,11 +182,15 @@ func TestBadCommands(t *testing.T) {
 		{"step of unknown", `{"op":"failover.step","id":"nope","step":"s","result":"ok","at":"2026-11-25T10:00:00Z"}`, `"nope" is not known`, ErrRejected},
 		{"end of ended", `{"op":"failover.end","id":"fo-1","outcome":"done","at":"2026-11-25T10:00:00Z"}`, `has ended`, ErrRejected},
 		{"duplicate drill", `{"op":"drill.record","id":"drill-1","plan":"p","outcome":"passed","started_at":"2026-11-25T10:00:00Z","ended_at":"2026-11-25T10:00:00Z","at":"2026-11-25T10:00:00Z"}`, `already recorded`, ErrRejected},
+		{"drill started twice", `{"op":"drill.start","id":"drill-2","plan":"monthly","runner":"a","started_at":"2026-11-25T10:00:00Z","at":"2026-11-25T10:00:00Z"}`, `already recorded`, ErrRejected},
+		{"drill record names another plan", `{"op":"drill.record","id":"drill-run","plan":"other","outcome":"passed","started_at":"2026-11-25T10:00:00Z","ended_at":"2026-11-25T10:00:00Z","at":"2026-11-25T10:00:00Z"}`, `runs plan "monthly"`, ErrRejected},
+		{"drill record outcome running", `{"op":"drill.record","id":"d","plan":"p","outcome":"running","started_at":"2026-11-25T10:00:00Z","ended_at":"2026-11-25T10:00:00Z","at":"2026-11-25T10:00:00Z"}`, `"outcome"`, ErrBadCommand},
 		{"unschedule unknown", `{"op":"drill.unschedule","plan":"nope","at":"2026-11-25T10:00:00Z"}`, `not scheduled`, ErrRejected},
 	}
 	f := newFSM()
 	applyAll(t, f, history()...)
 	applyAll(t, f,
+		&StartDrill{Header: at(29), ID: "drill-run", Plan: "monthly", StartedAt: t0.Add(29 * time.Second), Runner: "a"},
 		&FenceRegion{Header: at(30), Region: "b", Reason: "drill"},
 		&BeginFailover{Header: at(31), ID: "fo-open", Kind: KindPlanned, From: "b", To: "a", Reason: "drill"})
 	before, _ := json.Marshal(f.state())

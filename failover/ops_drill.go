@@ -7,8 +7,48 @@ import (
 	"time"
 )
 
+// StartDrill (drill.start) records that the leader starts a drill: a
+// record with outcome "running" and, for a scheduled plan, the schedule's
+// last run. It enters the log before the drill runs, so a scheduled drill
+// runs once even when the leader changes; a new leader records a running
+// drill it does not run itself as failed (interrupted).
+type StartDrill struct {
+	Header
+	ID        string    `json:"id"`
+	Plan      string    `json:"plan"`
+	StartedAt time.Time `json:"started_at"`
+	// Runner is the node that runs the drill.
+	Runner string `json:"runner"`
+}
+
+// Op implements Command.
+func (*StartDrill) Op() string { return OpDrillStart }
+
+func (c *StartDrill) check() error {
+	return firstErr(checkName("id", c.ID), checkName("plan", c.Plan), checkName("runner", c.Runner),
+		checkTime("started_at", c.StartedAt), checkTime("at", c.At))
+}
+
+func (c *StartDrill) apply(s *State) error {
+	if _, ok := s.Drills[c.ID]; ok {
+		return fmt.Errorf("drill %q is already recorded", c.ID)
+	}
+	s.Drills[c.ID] = DrillRecord{ID: c.ID, Plan: c.Plan, Outcome: DrillRunning, StartedAt: c.StartedAt, Actor: c.Actor, Runner: c.Runner}
+	markRun(s, c.Plan, c.ID, c.StartedAt)
+	return nil
+}
+
+// markRun sets the schedule of plan (if any) to have run at start.
+func markRun(s *State, plan, id string, start time.Time) {
+	if sc, ok := s.Schedules[plan]; ok && !start.Before(sc.LastRun) {
+		sc.LastRun, sc.LastDrill = start, id
+		s.Schedules[plan] = sc
+	}
+}
+
 // RecordDrill (drill.record) stores the outcome of a drill run and, when
-// the plan is scheduled, sets the schedule's last run.
+// the plan is scheduled, sets the schedule's last run. It completes the
+// record of a running drill (drill.start) of the same id.
 type RecordDrill struct {
 	Header
 	ID        string    `json:"id"`
@@ -18,6 +58,7 @@ type RecordDrill struct {
 	StartedAt time.Time `json:"started_at"`
 	EndedAt   time.Time `json:"ended_at"`
 	Report    string    `json:"report,omitempty"`
+	Summary   string    `json:"summary,omitempty"`
 }
 
 // Op implements Command.
@@ -36,15 +77,20 @@ func (c *RecordDrill) check() error {
 }
 
 func (c *RecordDrill) apply(s *State) error {
-	if _, ok := s.Drills[c.ID]; ok {
-		return fmt.Errorf("drill %q is already recorded", c.ID)
+	old, ok := s.Drills[c.ID]
+	switch {
+	case ok && old.Outcome != DrillRunning:
+		return fmt.Errorf("drill %q is already recorded (%s)", c.ID, old.Outcome)
+	case ok && old.Plan != c.Plan:
+		return fmt.Errorf("drill %q runs plan %q, not %q", c.ID, old.Plan, c.Plan)
+	}
+	actor := c.Actor
+	if ok {
+		actor = old.Actor
 	}
 	s.Drills[c.ID] = DrillRecord{ID: c.ID, Plan: c.Plan, Scenario: c.Scenario, Outcome: c.Outcome,
-		StartedAt: c.StartedAt, EndedAt: c.EndedAt, Report: c.Report, Actor: c.Actor}
-	if sc, ok := s.Schedules[c.Plan]; ok && c.StartedAt.After(sc.LastRun) {
-		sc.LastRun, sc.LastDrill = c.StartedAt, c.ID
-		s.Schedules[c.Plan] = sc
-	}
+		StartedAt: c.StartedAt, EndedAt: c.EndedAt, Report: c.Report, Actor: actor, Summary: c.Summary, Runner: old.Runner}
+	markRun(s, c.Plan, c.ID, c.StartedAt)
 	return nil
 }
 
@@ -56,6 +102,9 @@ type ScheduleDrill struct {
 	Plan     string `json:"plan"`
 	Cron     string `json:"cron"`
 	Disabled bool   `json:"disabled,omitempty"`
+	// PlanYAML is the plan's text (checked by the drill package before
+	// the command is proposed).
+	PlanYAML string `json:"plan_yaml,omitempty"`
 }
 
 // Op implements Command.
@@ -73,7 +122,7 @@ func (c *ScheduleDrill) check() error {
 
 func (c *ScheduleDrill) apply(s *State) error {
 	sc := s.Schedules[c.Plan]
-	sc.Plan, sc.Cron, sc.Enabled, sc.UpdatedAt, sc.By = c.Plan, c.Cron, !c.Disabled, c.At, c.Actor
+	sc.Plan, sc.Cron, sc.Enabled, sc.UpdatedAt, sc.By, sc.PlanYAML = c.Plan, c.Cron, !c.Disabled, c.At, c.Actor, c.PlanYAML
 	s.Schedules[c.Plan] = sc
 	return nil
 }

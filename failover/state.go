@@ -104,23 +104,29 @@ type RPO struct {
 	LostCount       int64  `json:"lost_count"`
 }
 
-// Drill outcomes, as in the drill report.
+// Drill outcomes, as in the drill report, and DrillRunning for a drill
+// that a leader started (drill.start) and has not recorded yet.
 const (
+	DrillRunning          = "running"
 	DrillPassed           = "passed"
 	DrillPassedConditions = "passed-with-conditions"
 	DrillFailed           = "failed"
 )
 
-// DrillRecord is one finished (or aborted) drill run.
+// DrillRecord is one drill run: running, or finished with its outcome.
 type DrillRecord struct {
 	ID        string    `json:"id"`
 	Plan      string    `json:"plan"`
 	Scenario  string    `json:"scenario,omitempty"`
 	Outcome   string    `json:"outcome"`
 	StartedAt time.Time `json:"started_at"`
-	EndedAt   time.Time `json:"ended_at"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
 	Report    string    `json:"report,omitempty"` // where the report is stored
 	Actor     string    `json:"actor,omitempty"`
+	// Summary is the report's one-line verdict (what failed, if anything).
+	Summary string `json:"summary,omitempty"`
+	// Runner is the controller node that runs a scheduled drill.
+	Runner string `json:"runner,omitempty"`
 }
 
 // DrillSchedule runs a drill plan on a cron schedule (five fields:
@@ -133,6 +139,8 @@ type DrillSchedule struct {
 	LastDrill string    `json:"last_drill,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
 	By        string    `json:"by,omitempty"`
+	// PlanYAML is the plan itself, so that whichever node leads can run it.
+	PlanYAML string `json:"plan_yaml,omitempty"`
 }
 
 func newState() *State {
