@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,8 +18,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/regiond"
 )
 
 // Exit statuses of `regionctl drill run`.
@@ -29,10 +34,6 @@ const (
 	ExitConditions = 2
 )
 
-// historyNote is the observation every report carries until the
-// controller keeps drill history.
-const historyNote = "drill history is kept in the report folder (regionctl drill history --report DIR): the controller has no drill-record API yet"
-
 func newDrillCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drill",
@@ -42,9 +43,10 @@ pre-checks, a planned switchover, a forced failover, failbacks and
 post-checks, carried out through the failover controller, measured and
 judged, with a report (JSON, Markdown, HTML) for the auditors.`,
 		Example: `  regionctl drill run --plan deploy/drills/monthly.yaml --dir /tmp/lab
-  regionctl drill history --report ./drills`,
+  regionctl drill history --dir /tmp/lab
+  regionctl drill schedule --plan deploy/drills/monthly-production.yaml --cron "0 3 1 * *" --config deploy.yaml`,
 	}
-	cmd.AddCommand(newDrillRunCmd(g), newDrillHistoryCmd(g))
+	cmd.AddCommand(newDrillRunCmd(g), newDrillHistoryCmd(g), newDrillScheduleCmd(g))
 	return cmd
 }
 
@@ -138,8 +140,8 @@ Exit status: 0 passed, 2 passed with conditions (the summary says which),
 	return cmd
 }
 
-// runDrill runs plan against the deployment (a lab with --dir) and
-// writes its report into reportDir.
+// runDrill runs plan against the deployment (a lab with --dir), writes
+// its report into reportDir and records it in the controller.
 func (g *globals) runDrill(ctx context.Context, plan *drill.Plan, id, reportDir, operator string) (*drill.Report, error) {
 	var st *lab.State
 	var bin lab.Binaries
@@ -162,23 +164,76 @@ func (g *globals) runDrill(ctx context.Context, plan *drill.Plan, id, reportDir,
 	if err != nil {
 		return nil, err
 	}
-	acts, err := newAPIActions(ctx, cfg, c, plan, id, st, bin, g.progress())
+	rep, err := runDrill(ctx, cfg, c, st, bin, regiond.DrillRun{Plan: plan, ID: id, ReportDir: reportDir, Operator: operator}, g.progress())
+	if err != nil {
+		return nil, err
+	}
+	if err := recordDrill(ctx, cfg, c, rep, reportDir); err != nil {
+		fmt.Fprintf(g.progress(), "drill %s: WARNING: not recorded in the controller's drill history: %v\n", id, err)
+	}
+	return rep, nil
+}
+
+// DrillRunner is the drill runner regiond's controller leader uses for
+// scheduled drills: the same runner as `regionctl drill run` outside a
+// lab (fence mode, no client load of its own), calling the deployment's
+// regionds with the run's token.
+type DrillRunner struct {
+	Config *config.Config
+	// Progress receives the runner's progress lines (default: discarded).
+	Progress io.Writer
+}
+
+var _ regiond.DrillRunner = DrillRunner{}
+
+// RunDrill implements regiond.DrillRunner.
+func (r DrillRunner) RunDrill(ctx context.Context, run regiond.DrillRun) (*drill.Report, error) {
+	if run.Plan.Target.Mode == drill.ModeKill {
+		return nil, fmt.Errorf("plan %s kills processes (target.mode: kill): only an operator in a lab runs it", run.Plan.Name)
+	}
+	hc, err := regiond.NewAPIClient(r.Config, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	progress := r.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	return runDrill(ctx, r.Config, &apiClient{token: run.Token, http: hc}, nil, lab.Binaries{}, run, progress)
+}
+
+// runDrill runs run.Plan through the API of cfg's regionds and writes the
+// report into run.ReportDir. st is the lab (nil outside one).
+func runDrill(ctx context.Context, cfg *config.Config, c *apiClient, st *lab.State, bin lab.Binaries, run regiond.DrillRun, progress io.Writer) (*drill.Report, error) {
+	acts, err := newAPIActions(ctx, cfg, c, run.Plan, run.ID, st, bin, progress)
 	if err != nil {
 		return nil, err
 	}
 	defer acts.close()
-	fmt.Fprintf(g.progress(), "drill %s: plan %s, %d steps, operator %s\n", id, plan.Name, len(plan.Steps), operator)
-	r := drill.Runner{Actions: acts, Operator: operator,
-		Logger: slog.New(slog.NewTextHandler(g.progress(), &slog.HandlerOptions{Level: slog.LevelInfo}))}
-	rep, err := r.Run(ctx, plan, id)
+	fmt.Fprintf(progress, "drill %s: plan %s, %d steps, operator %s\n", run.ID, run.Plan.Name, len(run.Plan.Steps), run.Operator)
+	ru := drill.Runner{Actions: acts, Operator: run.Operator,
+		Logger: slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	rep, err := ru.Run(ctx, run.Plan, run.ID)
 	if err != nil {
 		return nil, err
 	}
-	rep.Observations = append(rep.Observations, historyNote)
-	if err := rep.WriteAll(reportDir); err != nil {
-		return nil, fmt.Errorf("write the report to %s: %w", reportDir, err)
+	if err := rep.WriteAll(run.ReportDir); err != nil {
+		return nil, fmt.Errorf("write the report to %s: %w", run.ReportDir, err)
 	}
 	return rep, nil
+}
+
+// recordDrill puts rep's outcome into the controller's drill history.
+func recordDrill(ctx context.Context, cfg *config.Config, c *apiClient, rep *drill.Report, reportDir string) error {
+	base, err := c.regiond(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if abs, err := filepath.Abs(reportDir); err == nil {
+		reportDir = abs
+	}
+	return c.sendJSON(ctx, http.MethodPost, base+"/v1/drills", regiond.RecordRequest{ID: rep.DrillID, Plan: rep.Plan, Scenario: rep.Scenario,
+		Outcome: string(rep.Outcome), StartedAt: rep.StartedAt, EndedAt: rep.EndedAt, Report: reportDir, Summary: strings.Join(rep.Reasons, "; ")}, nil)
 }
 
 // printDrill prints the outcome, each step and where the report is.
@@ -217,34 +272,170 @@ func newDrillHistoryCmd(g *globals) *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "history [--report DIR]",
-		Short: "List the drills whose reports are under a folder",
-		Long: `history reads DIR/*/report.json (every folder drill run wrote) and lists
-the drills, newest first: id, plan, outcome, start and length.`,
-		Example: `  regionctl drill history
-  regionctl drill history --report /srv/drills --json`,
+		Short: "List the drills the controller recorded, and the drill schedules",
+		Long: `history lists, newest first, every drill the failover controller recorded
+(drill run records each one; the controller's leader runs scheduled ones):
+id, plan, outcome, start, length, who ran it and where its report is; then
+the schedules. A drill still running says so; one whose leader was lost
+while it ran is recorded as failed (interrupted).
+
+With --report DIR it reads DIR/*/report.json instead (every folder drill
+run wrote), without asking the controller.`,
+		Example: `  regionctl drill history --dir /tmp/lab
+  regionctl drill history --config deploy.yaml --json
+  regionctl drill history --report /srv/drills`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reps, err := readReports(dir)
-			if err != nil {
-				return err
+			if dir != "" {
+				return printReportFolders(g, dir)
 			}
-			if g.json {
-				return g.printJSON(reps)
-			}
-			if len(reps) == 0 {
-				fmt.Fprintf(g.out, "no drill reports under %s (drill run writes them to ./drills/ID by default)\n", dir)
+			return g.call(cmd.Context(), func(c *apiClient, base string) error {
+				var v regiond.DrillsView
+				if err := c.getJSON(cmd.Context(), base+"/v1/drills", &v); err != nil {
+					return fmt.Errorf("drill history: %w", err)
+				}
+				if g.json {
+					return g.printJSON(v)
+				}
+				printDrillsView(g.out, v)
 				return nil
-			}
-			tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tPLAN\tOUTCOME\tSTARTED\tDURATION\tOPERATOR\tREPORT")
-			for _, r := range reps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Plan, r.Outcome, r.StartedAt.Format("2006-01-02 15:04:05Z"),
-					(time.Duration(r.DurationMS) * time.Millisecond).Round(time.Second), r.Operator, r.Folder)
-			}
-			return tw.Flush()
+			})
 		},
 	}
-	cmd.Flags().StringVar(&dir, "report", "drills", "the folder holding one folder per drill")
+	cmd.Flags().StringVar(&dir, "report", "", "read the reports under this folder (one folder per drill) instead of the controller")
+	return cmd
+}
+
+// printDrillsView prints the controller's drills and schedules.
+func printDrillsView(out io.Writer, v regiond.DrillsView) {
+	if len(v.Drills) == 0 {
+		fmt.Fprintln(out, "no drill recorded yet (regionctl drill run, or a schedule, records them)")
+	} else {
+		tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tPLAN\tOUTCOME\tSTARTED\tDURATION\tBY\tREPORT")
+		for _, r := range v.Drills {
+			took := "-"
+			if !r.EndedAt.IsZero() {
+				took = r.EndedAt.Sub(r.StartedAt).Round(time.Second).String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Plan, r.Outcome, r.StartedAt.Format("2006-01-02 15:04:05Z"), took, r.Actor, r.Report)
+		}
+		tw.Flush()
+		for _, r := range v.Drills {
+			if r.Outcome == failover.DrillFailed && r.Summary != "" {
+				fmt.Fprintf(out, "  %s: %s\n", r.ID, r.Summary)
+			}
+		}
+	}
+	if len(v.Schedules) == 0 {
+		fmt.Fprintln(out, "\nno drill schedule (regionctl drill schedule --plan FILE --cron EXPR)")
+		return
+	}
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCHEDULE\tCRON (UTC)\tENABLED\tLAST RUN\tLAST DRILL\tBY")
+	for _, sc := range v.Schedules {
+		last := "never"
+		if !sc.LastRun.IsZero() {
+			last = sc.LastRun.Format("2006-01-02 15:04Z")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\n", sc.Plan, sc.Cron, sc.Enabled, last, sc.LastDrill, sc.By)
+	}
+	tw.Flush()
+}
+
+// printReportFolders lists the reports under dir.
+func printReportFolders(g *globals, dir string) error {
+	reps, err := readReports(dir)
+	if err != nil {
+		return err
+	}
+	if g.json {
+		return g.printJSON(reps)
+	}
+	if len(reps) == 0 {
+		fmt.Fprintf(g.out, "no drill reports under %s (drill run writes them to ./drills/ID by default)\n", dir)
+		return nil
+	}
+	tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPLAN\tOUTCOME\tSTARTED\tDURATION\tOPERATOR\tREPORT")
+	for _, r := range reps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Plan, r.Outcome, r.StartedAt.Format("2006-01-02 15:04:05Z"),
+			(time.Duration(r.DurationMS) * time.Millisecond).Round(time.Second), r.Operator, r.Folder)
+	}
+	return tw.Flush()
+}
+
+func newDrillScheduleCmd(g *globals) *cobra.Command {
+	var planFile, cron, remove string
+	var disable bool
+	cmd := &cobra.Command{
+		Use:   "schedule --plan FILE --cron EXPR [--disable] | --remove PLAN",
+		Short: "Have the controller's leader run a drill plan on a schedule",
+		Long: `schedule stores a drill plan and its cron schedule in the failover
+controller. The controller's leader runs the plan when a slot is due, once
+per slot even when the leader changes (slots missed while no leader ran
+collapse into one run), writes the report under its data_dir/drills/ID and
+records the outcome (regionctl drill history).
+
+Cron has five fields in UTC: minute hour day-of-month month day-of-week,
+each "*", N, N-M or a list, with an optional /STEP. "0 3 1 * *" is 03:00
+on the first of every month.
+
+Only plans with target.mode: fence can be scheduled: a kill-mode plan kills
+processes and is run by hand in a lab. Scheduling the same plan name
+again replaces its schedule and plan; --disable keeps it without running;
+--remove PLAN deletes the schedule (its drills stay in the history).`,
+		Example: `  regionctl drill schedule --plan deploy/drills/monthly-production.yaml --cron "0 3 1 * *" --config deploy.yaml
+  regionctl drill schedule --remove monthly-production --config deploy.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (planFile == "") == (remove == "") {
+				return errors.New("--plan FILE (with --cron) or --remove PLAN: name exactly one")
+			}
+			var req regiond.ScheduleRequest
+			var name string
+			if planFile != "" {
+				if cron == "" {
+					return errors.New("--cron: missing: say when, e.g. --cron \"0 3 1 * *\" (03:00 UTC on the 1st of every month)")
+				}
+				b, err := os.ReadFile(planFile)
+				if err != nil {
+					return fmt.Errorf("--plan: %w", err)
+				}
+				plan, err := drill.ParsePlan(b)
+				if err != nil {
+					return fmt.Errorf("%s: %w", planFile, err)
+				}
+				req, name = regiond.ScheduleRequest{PlanYAML: string(b), Cron: cron, Disabled: disable}, plan.Name
+			}
+			return g.call(cmd.Context(), func(c *apiClient, base string) error {
+				var out map[string]string
+				var err error
+				if remove != "" {
+					err = c.sendJSON(cmd.Context(), http.MethodDelete, base+"/v1/drills/schedules/"+remove, nil, &out)
+				} else {
+					err = c.sendJSON(cmd.Context(), http.MethodPost, base+"/v1/drills/schedules", req, &out)
+				}
+				switch {
+				case err != nil:
+					return fmt.Errorf("drill schedule: %w", err)
+				case g.json:
+					return g.printJSON(out)
+				case remove != "":
+					fmt.Fprintf(g.out, "schedule of %s removed (its drills stay in drill history)\n", remove)
+				default:
+					fmt.Fprintf(g.out, "plan %s scheduled: %q (UTC), enabled %v; the controller's leader runs it when due\n", name, cron, !disable)
+				}
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&planFile, "plan", "", "the drill plan (YAML, target.mode: fence)")
+	f.StringVar(&cron, "cron", "", "when to run it: five cron fields in UTC, e.g. \"0 3 1 * *\"")
+	f.BoolVar(&disable, "disable", false, "keep the schedule but do not run it")
+	f.StringVar(&remove, "remove", "", "delete the schedule of this plan name")
 	return cmd
 }
 

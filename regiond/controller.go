@@ -131,7 +131,7 @@ func (d *Daemon) controllerRoutes() {
 
 func (d *Daemon) handleController(w http.ResponseWriter, r *http.Request) {
 	if d.ctl == nil {
-		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "set regions[].controller (raft, gossip) and controller.witness in the config")
+		noController(w)
 		return
 	}
 	st, err := d.ctl.node.Status()
@@ -154,7 +154,7 @@ func (d *Daemon) handleAddVoter(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.ctl == nil {
-		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "")
+		noController(w)
 		return
 	}
 	if req.ID == "" || req.Addr == "" {
@@ -172,7 +172,7 @@ func (d *Daemon) handleAddVoter(w http.ResponseWriter, r *http.Request) {
 
 func (d *Daemon) handleRemoveVoter(w http.ResponseWriter, r *http.Request) {
 	if d.ctl == nil {
-		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "")
+		noController(w)
 		return
 	}
 	err := d.ctl.node.RemoveVoter(r.Context(), r.PathValue("id"))

@@ -39,6 +39,12 @@ type Config struct {
 	Logger *slog.Logger
 	// CheckInterval is how often dependencies are checked (default 2s).
 	CheckInterval time.Duration
+	// DrillRunner runs the drills the controller has scheduled, on its
+	// leader. Nil: scheduled drills stay due (and a warning says why).
+	DrillRunner DrillRunner
+	// DrillCheckInterval is how often the leader looks for due drills
+	// (default 10s).
+	DrillCheckInterval time.Duration
 }
 
 // Daemon is one region's regiond.
@@ -58,8 +64,10 @@ type Daemon struct {
 	switcher *traffic.Switcher
 	peers    *replicationView
 	ctl      *controller // nil without a controller
-	failed   chan liveness.Event
-	started  time.Time
+	// opToken is the first operator token: scheduled drills act with it.
+	opToken string
+	failed  chan liveness.Event
+	started time.Time
 }
 
 // component is a long-running part of the daemon.
@@ -102,6 +110,9 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.CheckInterval == 0 {
 		cfg.CheckInterval = 2 * time.Second
 	}
+	if cfg.DrillCheckInterval == 0 {
+		cfg.DrillCheckInterval = 10 * time.Second
+	}
 	r, ok := cfg.Deployment.Region(cfg.Region)
 	if !ok {
 		return nil, fmt.Errorf("region %q is not in the config: use one of %v", cfg.Region, cfg.Deployment.RegionNames())
@@ -116,6 +127,11 @@ func New(cfg Config) (*Daemon, error) {
 	tokens, err := apiTokens(cfg.Deployment)
 	if err != nil {
 		return nil, err
+	}
+	for _, t := range tokens {
+		if t.Role == api.RoleOperator && d.opToken == "" {
+			d.opToken = t.Secret
+		}
 	}
 	ac := api.DefaultConfig()
 	ac.Listen = r.Listen
@@ -192,7 +208,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}, {"switcher", d.switcher.Run}}, d.repl.components(d)...)
 	comps = append(comps, d.gatewayComponents()...)
 	if d.ctl != nil {
-		comps = append(comps, component{"controller", d.ctl.Run}, component{"auto-failover", d.autoFailover}, component{"rpo", d.completeRPOs})
+		comps = append(comps, component{"controller", d.ctl.Run}, component{"auto-failover", d.autoFailover}, component{"rpo", d.completeRPOs}, component{"drills", d.scheduledDrills})
 	}
 	comps = append(comps, component{"api", d.api.Run})
 	err := runComponents(ctx, comps)
@@ -210,6 +226,7 @@ func (d *Daemon) routes() {
 	d.routeRoutes()
 	d.controllerRoutes()
 	d.failoverRoutes()
+	d.drillRoutes()
 	d.consoleRoutes()
 }
 

@@ -57,7 +57,7 @@ func (d *Daemon) failoverRoutes() {
 
 func (d *Daemon) handleFailovers(w http.ResponseWriter, r *http.Request) {
 	if d.ctl == nil {
-		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "set regions[].controller and controller.witness in the config")
+		noController(w)
 		return
 	}
 	var out []failover.FailoverRecord
@@ -88,7 +88,7 @@ func (d *Daemon) handleFailover(w http.ResponseWriter, r *http.Request) {
 // the region that just failed.
 func (d *Daemon) onLeader(w http.ResponseWriter, r *http.Request, body any) bool {
 	if d.ctl == nil {
-		api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "set regions[].controller and controller.witness in the config")
+		noController(w)
 		return false
 	}
 	for deadline := time.Now().Add(10 * time.Second); !d.ctl.node.IsLeader(); {

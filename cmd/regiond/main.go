@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/regionctl"
 	"github.com/regionplatform/region/regiond"
 )
 
@@ -100,7 +101,9 @@ Flags:
 	if *metricsListen != "" {
 		fatal("--metrics-listen is only for --gateway-only: the daemon serves /metrics on its API (regions[].listen)")
 	}
-	d, err := regiond.New(regiond.Config{Deployment: cfg, Region: *region, Logger: logger})
+	// Scheduled drills run through the same runner as `regionctl drill run`.
+	runner := regionctl.DrillRunner{Config: cfg} // its report says what happened
+	d, err := regiond.New(regiond.Config{Deployment: cfg, Region: *region, Logger: logger, DrillRunner: runner})
 	if err != nil {
 		fatal("%v", err)
 	}
