@@ -666,7 +666,7 @@ func (a *apiActions) healthy(ctx context.Context, apiURL string) error {
 func (a *apiActions) Ledger(ctx context.Context) (drill.LedgerResult, error) {
 	var res drill.LedgerResult
 	if a.load == nil {
-		return res, errors.New("no client-side ledger: outside a lab the drill runs no load of its own; check your application's ledger for the drill's window")
+		return res, fmt.Errorf("%w: outside a lab the drill runs no load of its own", drill.ErrNoLedger)
 	}
 	a.load.pause()
 	t := a.load.total

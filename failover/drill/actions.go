@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -28,6 +29,8 @@ type Actions interface {
 	Failback(ctx context.Context, region string) (FailbackResult, error)
 	// Ledger checks the client-side ledger of acknowledged writes, kept
 	// since the drill began, against what arrived in every region.
+	// It returns ErrNoLedger when the deployment has no ledger source:
+	// the drill then passes at best with conditions.
 	Ledger(ctx context.Context) (LedgerResult, error)
 }
 
@@ -146,3 +149,7 @@ type LedgerResult struct {
 	// Samples names a few missing or duplicated writes, for the report.
 	Samples []string `json:"samples,omitempty"`
 }
+
+// ErrNoLedger is what Actions.Ledger returns when there is no client-side
+// ledger to check (a drill outside the lab runs no load of its own).
+var ErrNoLedger = errors.New("no client-side ledger")

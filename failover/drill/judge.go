@@ -222,6 +222,8 @@ func outcome(r *Report, runFails []string) (Outcome, []string) {
 	}
 	if l := r.Ledger; l != nil {
 		switch {
+		case l.Status == StatusWarn:
+			conds = append(conds, "the ledger of acknowledged writes was not checked ("+l.Error+"): check the application's ledger for the drill's window")
 		case l.Error != "":
 			fails = append(fails, "the ledger of acknowledged writes could not be checked: "+l.Error)
 		case l.Unexplained > 0 || l.Duplicated > 0:

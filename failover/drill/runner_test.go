@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -103,6 +104,10 @@ func TestRun(t *testing.T) {
 			setup:   func(f *fakeActions) { f.ledgerErr = errBoom },
 			outcome: Failed, calls: allCalls, statuses: "ppppppp",
 			reasons: []string{"the ledger of acknowledged writes could not be checked: boom"}},
+		{name: "no ledger source (outside a lab)",
+			setup:   func(f *fakeActions) { f.ledgerErr = fmt.Errorf("%w: production", ErrNoLedger) },
+			outcome: PassedWithConditions, calls: allCalls, statuses: "ppppppp",
+			reasons: []string{"was not checked (no client-side ledger: production): check the application's ledger"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake()
