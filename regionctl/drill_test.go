@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/regionctl"
+	"github.com/regionplatform/region/regiond"
 )
 
 // TestDrillRunInTheLab runs two drill plans with `regionctl drill run`
@@ -124,9 +127,6 @@ steps:
 	if l := rep.Ledger; l == nil || l.Status != drill.StatusPass || l.Acknowledged == 0 || l.Missing != 0 || l.Duplicated != 0 {
 		t.Errorf("ledger: %+v", l)
 	}
-	if !contains(rep.Observations, "history is kept in the report folder") {
-		t.Errorf("observations: %q", rep.Observations)
-	}
 	if fb := rep.Steps[2]; fb.Status != drill.StatusPass || rep.Outcome == drill.Failed {
 		t.Errorf("failback: %+v, outcome %s %q", fb, rep.Outcome, rep.Reasons)
 	}
@@ -231,8 +231,64 @@ steps:
 
 	out, _, err = run(t, "drill", "history", "--report", reports)
 	if err != nil || !strings.Contains(out, "move-1") || !strings.Contains(out, "tight-1") || !strings.Contains(out, "kill-1") || strings.Index(out, "tight-1") > strings.Index(out, "move-1") {
-		t.Errorf("drill history: %v\n%s", err, out)
+		t.Errorf("drill history --report: %v\n%s", err, out)
 	}
+	// The controller recorded all three, with their outcomes.
+	outcomes := map[string]string{}
+	for _, d := range drillHistory(t, st.Dir).Drills {
+		outcomes[d.ID] = d.Outcome
+	}
+	if outcomes["move-1"] == "" || outcomes["tight-1"] != "failed" || outcomes["kill-1"] == "" {
+		t.Errorf("controller's drill history: %v", outcomes)
+	}
+
+	// A schedule due this minute: the controller's leader runs it (no
+	// ledger outside an operator's lab run: passed with conditions) and
+	// records it once, with its report in the leader's data dir.
+	if s := time.Now().UTC().Second(); s > 50 {
+		time.Sleep(time.Duration(61-s) * time.Second)
+	}
+	now := time.Now().UTC()
+	p4 := writePlan("sched", "name: sched\nenvironment: lab\ntarget:\n  mode: fence\nsteps:\n  - kind: precheck\n    criteria:\n      max_lag: 10s\n")
+	if out, errOut, err := run(t, "drill", "schedule", "--plan", p4, "--cron", fmt.Sprintf("%d %d * * *", now.Minute(), now.Hour()), "--dir", st.Dir); err != nil {
+		t.Fatalf("drill schedule: %v\n%s%s", err, out, errOut)
+	}
+	var sched []failover.DrillRecord
+	if err := lab.WaitUntil(context.Background(), time.Minute, func() bool {
+		sched = nil
+		for _, d := range drillHistory(t, st.Dir).Drills {
+			if d.Plan == "sched" && d.Outcome != failover.DrillRunning {
+				sched = append(sched, d)
+			}
+		}
+		return len(sched) > 0
+	}); err != nil {
+		t.Fatalf("the scheduled drill was not run and recorded within a minute: %+v", drillHistory(t, st.Dir))
+	}
+	v := drillHistory(t, st.Dir)
+	if d := sched[0]; len(sched) != 1 || d.Outcome != failover.DrillPassedConditions || d.Actor != "scheduler" || !strings.Contains(d.Summary, "ledger") ||
+		len(v.Schedules) != 1 || v.Schedules[0].LastDrill != d.ID {
+		t.Errorf("scheduled drill: %+v, schedules %+v", sched, v.Schedules)
+	} else if _, err := os.Stat(filepath.Join(d.Report, "report.html")); err != nil {
+		t.Errorf("the scheduled drill's report: %v", err)
+	}
+	if out, errOut, err := run(t, "drill", "schedule", "--remove", "sched", "--dir", st.Dir); err != nil || !strings.Contains(out, "removed") {
+		t.Errorf("drill schedule --remove: %v\n%s%s", err, out, errOut)
+	}
+}
+
+// drillHistory is `drill history --json` of the lab in dir.
+func drillHistory(t *testing.T, dir string) regiond.DrillsView {
+	t.Helper()
+	out, errOut, err := run(t, "drill", "history", "--dir", dir, "--json")
+	var v regiond.DrillsView
+	if err == nil {
+		err = json.Unmarshal([]byte(out), &v)
+	}
+	if err != nil {
+		t.Fatalf("drill history: %v\n%s%s", err, out, errOut)
+	}
+	return v
 }
 
 // TestDrillRunRefuses: a plan with problems prints every one, and a
