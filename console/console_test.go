@@ -90,6 +90,17 @@ func TestConsole(t *testing.T) {
 		if code != http.StatusForbidden {
 			t.Errorf("a viewer's POST /v1/switches from the console: %d, want 403", code)
 		}
+		// A drill the controller recorded shows in the drills panel.
+		rec := `{"id":"console-drill-1","plan":"monthly","outcome":"failed","started_at":"2026-11-25T03:00:00Z","ended_at":"2026-11-25T03:12:00Z","summary":"rto_max missed","report":"/srv/drills/console-drill-1"}`
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/drills", strings.NewReader(rec))
+		req.Header.Set("Authorization", "Bearer "+op)
+		req.Header.Set("Content-Type", "application/json")
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("record a drill: %v %v", err, resp)
+		}
+		wait(t, ctx, "the recorded drill in the drills panel", `
+			[...document.querySelectorAll('#drills tbody tr[data-id]')].some(r => r.textContent.includes('console-drill-1') &&
+				r.textContent.includes('failed') && r.textContent.includes('rto_max missed') && r.textContent.includes('12.0 min'))`)
 		screenshot(t, ctx, "console-viewer.png")
 	})
 }

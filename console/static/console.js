@@ -16,6 +16,7 @@ const state = {
   routers: [],
   overview: null,
   switches: { active: [], history: [] },
+  drills: null,       // GET /v1/drills; null until read or without a controller
   selected: new Set(),
   anchor: null,       // last clicked bucket, for shift-click ranges
   previewKey: null,   // the request a shown preview answers
@@ -104,6 +105,7 @@ function formatRanges(set) {
 
 function ms(x) {
   if (x === null || x === undefined) return '';
+  if (x >= 120000) return (x / 60000).toFixed(1) + ' min';
   return x >= 10000 ? (x / 1000).toFixed(1) + ' s' : Math.round(x) + ' ms';
 }
 
@@ -209,6 +211,8 @@ async function refresh() {
     state.lastOverview = Date.now();
     jobs.push(api('GET', '/v1/overview').then((r) => { state.overview = r; })
       .catch((e) => errors.push('regions: ' + e)));
+    jobs.push(api('GET', '/v1/drills').then((r) => { state.drills = r; })
+      .catch((e) => { if (e.status !== 404) errors.push('drills: ' + e); }));
   }
   await Promise.all(jobs);
   if (!state.who) return;
@@ -222,6 +226,7 @@ function render() {
   renderTargets();
   renderActive();
   renderHistory();
+  renderDrills();
   renderSelection();
 }
 
@@ -499,6 +504,23 @@ function renderHistory() {
       r.error ? el('div', { class: 'error' }, r.error) : null),
     el('td', { class: 'num wf' }, ms(r.write_forbidden_ms)),
     el('td', { class: 'muted' }, stepSummary(r)))), 'no switches yet', 8);
+}
+
+const outcomeClass = { passed: 'ok', 'passed-with-conditions': 'warn', running: 'warn', failed: 'bad' };
+
+function renderDrills() {
+  const d = state.drills || { drills: [], schedules: [] };
+  $('drill-schedules').textContent = d.schedules.length === 0 ? '' : 'scheduled: ' + d.schedules.map((s) =>
+    `${s.plan} "${s.cron}" UTC${s.enabled ? '' : ' (disabled)'}`).join(' · ');
+  fill($('drills').tBodies[0], d.drills.map((r) => el('tr', { 'data-id': r.id },
+    el('td', {}, timeOf(r.started_at)),
+    el('td', {}, r.id),
+    el('td', {}, r.plan, r.scenario ? el('div', { class: 'muted' }, r.scenario) : null),
+    el('td', {}, el('span', { class: 'badge ' + (outcomeClass[r.outcome] || 'bad') }, r.outcome)),
+    el('td', { class: 'num' }, r.ended_at ? ms(durationMS(r.started_at, r.ended_at)) : '…'),
+    el('td', {}, r.actor || ''),
+    el('td', { class: 'muted' }, r.summary || '', r.report ? el('div', {}, 'report: ' + r.report) : null))),
+  state.drills ? 'no drills recorded yet' : 'this deployment runs no failover controller', 7);
 }
 
 // --- wiring ------------------------------------------------------------------
