@@ -122,6 +122,11 @@ type Controller struct {
 	// by itself (forced) once they are declared failed. Off by default:
 	// an operator decides.
 	AutoFailover []string `yaml:"auto_failover"`
+	// RPOBudget is the promotion guard of a forced failover: the most
+	// transactions the survivor may still lack after draining (its link's
+	// lag, proven from applied GTIDs) for the failover to go ahead without
+	// an explicit override (accept_rpo). 0: no budget.
+	RPOBudget int64 `yaml:"rpo_budget"`
 }
 
 // Witness is the controller's witness node.

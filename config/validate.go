@@ -278,6 +278,9 @@ func (c *Config) validateController(v *validator) {
 	if c.Controller.FailAfter < 0 || c.Controller.Cooldown < 0 {
 		v.add("controller", "fail_after and cooldown must be positive, e.g. 3s and 5m")
 	}
+	if c.Controller.RPOBudget < 0 {
+		v.add("controller.rpo_budget", "%d is negative: the most transactions a forced failover may lose without an override, e.g. 100 (0: no budget)", c.Controller.RPOBudget)
+	}
 }
 
 func validPort(p string) bool {

@@ -50,6 +50,7 @@ controller:
   witness: {raft: 127.0.0.1:{{.Witness.RaftPort}}, gossip: 127.0.0.1:{{.Witness.GossipPort}}, data_dir: witness}
   fail_after: 2s
   cooldown: 1m
+  rpo_budget: 1000   # promotion guard: a forced failover leaving more behind needs --accept-rpo
 {{- if .AutoFailover}}
   auto_failover: [{{range $i, $r := .Regions}}{{if $i}}, {{end}}{{$r.Name}}{{end}}]
 {{- end}}

@@ -35,6 +35,11 @@ survivor applied and, once --from's binlog can be read, exactly which
 transactions were lost; until then the count is "pending" and the
 controller completes it when the region's MySQL answers again.
 
+The promotion guard: with controller.rpo_budget set, a forced failover
+whose survivor still lacks more transactions than the budget after
+draining (or cannot prove what it applied) moves nothing, lifts the fence
+and says so; --accept-rpo goes ahead anyway.
+
 The exit status is 1 unless the failover completed.`,
 		Example: `  regionctl failover --from a --planned --reason "maintenance of region a" --dir /tmp/lab
   regionctl failover --from a --to b --planned --reason "drill" --json --dir /tmp/lab
@@ -84,6 +89,7 @@ The exit status is 1 unless the failover completed.`,
 	f.BoolVar(&planned, "planned", false, "the region answers: switch its buckets, no data lost")
 	f.BoolVar(&force, "force", false, "the region is gone: fence it and move its cells at once (RPO reported)")
 	f.StringVar(&req.Reason, "reason", "", "why (recorded)")
+	f.BoolVar(&req.AcceptRPO, "accept-rpo", false, "with --force: go ahead even if the survivor lacks more than controller.rpo_budget transactions")
 	cmd.AddCommand(&cobra.Command{
 		Use:     "history",
 		Short:   "List the failovers the controller recorded",

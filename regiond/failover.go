@@ -29,6 +29,9 @@ type FailoverRequest struct {
 	// Kind is planned (a traffic switch of every bucket: RPO 0) or forced.
 	Kind   string `json:"kind"`
 	Reason string `json:"reason"`
+	// AcceptRPO overrides the promotion guard (controller.rpo_budget) of a
+	// forced failover: go ahead whatever the survivor still lacks.
+	AcceptRPO bool `json:"accept_rpo,omitempty"`
 }
 
 // FailoverReport is what a failover did.

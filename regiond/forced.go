@@ -54,6 +54,12 @@ func (d *Daemon) forcedFailover(ctx context.Context, req FailoverRequest, actor 
 	// 2. Drain: the survivor applies what reached Kafka before the loss.
 	link, err := d.drain(rctx, req.From, req.To)
 	step("drain", err, fmt.Sprintf("link %s->%s applied %s (%d behind what capture published)", req.From, req.To, link.AppliedGTID, link.LagTxns), nil)
+	if err := d.promotionGuard(req, link); err != nil {
+		step("promotion guard", err, "", nil)
+		rep, err := end(err, nil)
+		d.unfence(rctx, req.From, actor, "promotion guard refused forced failover "+rep.ID)
+		return rep, err
+	}
 
 	// 3. Move the buckets: serving from the survivor's cell now.
 	n := 0
@@ -72,6 +78,36 @@ func (d *Daemon) forcedFailover(ctx context.Context, req FailoverRequest, actor 
 	// 4. RPO: exact when the failed region's binlog answers, else pending.
 	r := d.rpo(rctx, rep.ID, req.From, req.To, link)
 	return end(nil, &r)
+}
+
+// promotionGuard refuses a forced failover that would leave the survivor
+// more than controller.rpo_budget transactions behind, unless the request
+// accepts it. A link whose applied position is unknown cannot prove its
+// lag and counts as over budget.
+func (d *Daemon) promotionGuard(req FailoverRequest, link traffic.Link) error {
+	budget := d.cfg.Deployment.Controller.RPOBudget
+	switch {
+	case budget == 0 || req.AcceptRPO:
+		return nil
+	case link.AppliedGTID == "":
+		return fmt.Errorf("promotion guard: the survivor's link %s->%s cannot prove what it applied (controller.rpo_budget %d): nothing moved, region %s unfenced; fail over with accept_rpo (regionctl failover --force --accept-rpo) to go ahead anyway", req.From, req.To, budget, req.From)
+	case int64(link.LagTxns) > budget:
+		return fmt.Errorf("promotion guard: the survivor still lacks %d transactions of %s after draining, over controller.rpo_budget %d: nothing moved, region %s unfenced; wait for the link to catch up, or fail over with accept_rpo (regionctl failover --force --accept-rpo) to lose them", link.LagTxns, req.From, budget, req.From)
+	}
+	return nil
+}
+
+// unfence lifts a region's fence in the controller and the routing table
+// after a forced failover rolled back before moving anything.
+func (d *Daemon) unfence(ctx context.Context, region, actor, why string) {
+	if _, err := d.ctl.node.Execute(ctx, &failover.UnfenceRegion{Header: failover.Header{Actor: actor}, Region: region, Reason: why}); err != nil {
+		d.log.Error("failover: cannot lift the fence in the controller", "region", region, "err", err)
+	}
+	if _, err := d.store.Update(ctx, router.Change{Kind: "unfence-region", Actor: actor, Reason: why}, func(t *router.Table) error {
+		return t.UnfenceRegion(region)
+	}); err != nil {
+		d.log.Error("failover: cannot lift the fence in the routing table", "region", region, "err", err)
+	}
 }
 
 // drain waits, up to router.catch_up_timeout, until the link from -> to
