@@ -232,11 +232,11 @@ func TestCompleteRPO(t *testing.T) {
 	applyAll(t, f,
 		&BeginFailover{Header: at(0), ID: "fo-1", Kind: KindForced, From: "a", To: "b", Reason: "a lost"},
 		&EndFailover{Header: at(1), ID: "fo-1", Outcome: FailoverDone, RPO: pending})
-	exact := RPO{LastAppliedGTID: "1-1-94", LostGTIDs: "1-1-103-105", LostCount: 3}
+	exact := RPO{LastAppliedGTID: "1-1-94", LostGTIDs: "1-1-103-105", LostCount: 3, Changes: []string{"1-1-103 insert lending.ledger_entries id=7"}}
 	if err := applyOne(f, 3, &CompleteRPO{Header: at(2), ID: "fo-1", RPO: exact}); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.st.Failovers["fo-1"].RPO; got != exact {
+	if got := f.st.Failovers["fo-1"].RPO; !reflect.DeepEqual(got, exact) {
 		t.Fatalf("RPO after completion: %+v", got)
 	}
 	for _, c := range []Command{

@@ -102,6 +102,10 @@ type RPO struct {
 	LastAppliedGTID string `json:"last_applied_gtid,omitempty"`
 	LostGTIDs       string `json:"lost_gtids,omitempty"`
 	LostCount       int64  `json:"lost_count"`
+	// Changes are the row changes of the first lost transactions, e.g.
+	// "1-1-104 insert lending.ledger_entries id=77": the rows that diverge
+	// in the failed region (capped; LostCount counts every transaction).
+	Changes []string `json:"changes,omitempty"`
 }
 
 // Drill outcomes, as in the drill report, and DrillRunning for a drill

@@ -99,6 +99,9 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 		div = "unknown: the failover's RPO is still pending (region's binlog unread)"
 	case last.RPO.LostCount > 0:
 		div = fmt.Sprintf("%d transactions (%s) committed in %s after %s were never applied in %s", last.RPO.LostCount, last.RPO.LostGTIDs, req.To, last.RPO.LastAppliedGTID, last.To)
+		if n := len(last.RPO.Changes); n > 0 {
+			div += fmt.Sprintf("; rows that diverged (first %d): %s", n, strings.Join(last.RPO.Changes, "; "))
+		}
 	}
 	step("divergence", nil, div)
 	step("unfence", nil, "region "+req.To+" takes writes and buckets again")

@@ -165,11 +165,20 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	if rpo.LostCount == 0 || rpo.LostGTIDs == "" {
 		t.Fatalf("a acknowledged writes its broker never shipped, but the RPO says %+v", rpo)
 	}
+	if len(rpo.Changes) == 0 || !strings.Contains(rpo.Changes[0], "lending.") {
+		t.Errorf("the RPO names no diverged row: %q", rpo.Changes)
+	}
 	var back regiond.FailoverReport
 	if code, body := call(t, st, "b", tok, "POST", "/v1/failbacks", map[string]any{"to": "a", "reason": "region a repaired"}, &back); code != 200 {
 		t.Fatalf("failback: %d %s", code, body)
 	}
 	t.Logf("failback %s: %s in %d ms, write-forbidden %d ms", back.ID, back.State, back.DurationMS, back.WriteForbiddenMS)
+	steps := waitController(t, st, "b", tok, 10*time.Second, "the failback recorded", func(cs regiond.ControllerStatus) bool {
+		return cs.State.Failovers[back.ID].State == failover.FailoverDone
+	}).State.Failovers[back.ID].Steps
+	if div := stepDetail(steps, "divergence"); !strings.Contains(div, "rows that diverged") || !strings.Contains(div, rpo.Changes[0]) {
+		t.Errorf("the failback's divergence step does not list the rows: %q", div)
+	}
 	tb = table(t, st, tok)
 	if r, _ := tb.Region("a"); r.Fenced {
 		t.Fatalf("region a still fenced after the failback")
@@ -243,4 +252,14 @@ func TestAutomaticFailover(t *testing.T) {
 	if r := cs.State.Regions["a"]; !r.Fenced {
 		t.Fatalf("region a is not fenced after its automatic failover: %+v", r)
 	}
+}
+
+// stepDetail is the detail of the first step named name.
+func stepDetail(steps []failover.FailoverStep, name string) string {
+	for _, s := range steps {
+		if s.Name == name {
+			return s.Detail
+		}
+	}
+	return ""
 }

@@ -188,8 +188,20 @@ func (d *Daemon) exactRPO(ctx context.Context, from string, ls apply.LinkStatus)
 	if err != nil {
 		return failover.RPO{}, err
 	}
-	return failover.RPO{LastAppliedGTID: orNone(res.LastAppliedGTID), LostGTIDs: res.LostGTIDs, LostCount: res.LostCount}, nil
+	out := failover.RPO{LastAppliedGTID: orNone(res.LastAppliedGTID), LostGTIDs: res.LostGTIDs, LostCount: res.LostCount}
+	for _, l := range res.Lost {
+		for _, c := range l.Changes {
+			if len(out.Changes) == maxRPOChanges {
+				return out, nil
+			}
+			out.Changes = append(out.Changes, l.GTID+" "+c)
+		}
+	}
+	return out, nil
 }
+
+// maxRPOChanges caps the row changes a failover record keeps.
+const maxRPOChanges = 100
 
 // rpoServerID offsets the replica id RPO readers register with, apart
 // from capture's.

@@ -36,6 +36,9 @@ func checkLost(t *testing.T, res rpo.Result, want []written) {
 		if l.GTID != w.gtid || l.Partition != w.part || l.Rows != 1 || !slices.Equal(l.Tables, []string{"lending.users"}) || l.Time.IsZero() {
 			t.Errorf("lost[%d] = %+v, want GTID %s (user %d) in partition %d, 1 row of lending.users", i, l, w.gtid, w.user, w.part)
 		}
+		if want := fmt.Sprintf("insert lending.users id=%d", w.user); !slices.Equal(l.Changes, []string{want}) {
+			t.Errorf("lost[%d] changes %q, want [%q]", i, l.Changes, want)
+		}
 	}
 	if got := expand(t, res.LostGTIDs); !slices.Equal(got, gtids(want)) {
 		t.Errorf("LostGTIDs %q is %v, want %v", res.LostGTIDs, got, gtids(want))

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/event"
 )
 
 // DefaultMaxListed is how many lost transactions Result.Lost lists by
@@ -116,7 +118,13 @@ type LostTxn struct {
 	Rows   int      `json:"rows"`
 	// DDL is the statement of a schema change.
 	DDL string `json:"ddl,omitempty"`
+	// Changes name the first MaxChanges row changes, e.g. "insert
+	// lending.ledger_entries id=77": the rows that diverge.
+	Changes []string `json:"changes,omitempty"`
 }
+
+// MaxChanges caps LostTxn.Changes.
+const MaxChanges = 20
 
 // Compute reads the failed region's binlog from cfg.Link's watermark to
 // the server's end (read at the start) and returns the replicated
@@ -186,12 +194,32 @@ func lostTxn(it binlog.Item, part int32) LostTxn {
 	}
 	seen := map[int]bool{}
 	for _, r := range t.Rows {
+		tb := t.Tables[r.T]
 		if !seen[r.T] {
 			seen[r.T] = true
-			l.Tables = append(l.Tables, t.Tables[r.T].Schema+"."+t.Tables[r.T].Name)
+			l.Tables = append(l.Tables, tb.Schema+"."+tb.Name)
+		}
+		if len(l.Changes) < MaxChanges {
+			l.Changes = append(l.Changes, change(tb, r))
 		}
 	}
 	return l
+}
+
+// change names a row change by its table and primary key.
+func change(tb event.Table, r event.Row) string {
+	img := r.After
+	if r.Op == event.Delete {
+		img = r.Before
+	}
+	var key []string
+	for _, i := range tb.PK {
+		if i < len(img) && i < len(tb.Cols) {
+			key = append(key, tb.Cols[i]+"="+img[i].Text())
+		}
+	}
+	op := map[event.Op]string{event.Insert: "insert", event.Update: "update", event.Delete: "delete"}[r.Op]
+	return fmt.Sprintf("%s %s.%s %s", op, tb.Schema, tb.Name, strings.Join(key, ","))
 }
 
 // read streams the source's binlog from the watermark and calls decide
