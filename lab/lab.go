@@ -402,14 +402,12 @@ func (r *starter) startRegiond(ctx context.Context, i int) error {
 	return nil
 }
 
-// checkPortFree waits up to 5 s for port to be free. A killed Go program
-// shows as a zombie once its main thread exits, while its other threads
-// may still hold its sockets for a moment.
+// checkPortFree fails when port is taken: a lab server restarts on its
+// own port (Proc.Kill returns only once every thread of the killed
+// process is gone, with its sockets).
 func checkPortFree(port int, what string) error {
-	for deadline := time.Now().Add(5 * time.Second); !portFree(port); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: port %d is taken by another program: stop it, or use a new --dir (a new lab picks free ports)", what, port)
-		}
+	if !portFree(port) {
+		return fmt.Errorf("%s: port %d is taken by another program: stop it, or use a new --dir (a new lab picks free ports)", what, port)
 	}
 	return nil
 }

@@ -61,10 +61,35 @@ func (p Proc) Alive() bool {
 		return false
 	}
 	ticks, state, err := procStat(p.Pid)
-	if err != nil || state == 'Z' || state == 'X' {
+	if err != nil || (p.StartTicks != 0 && ticks != p.StartTicks) {
 		return false
 	}
-	return p.StartTicks == 0 || ticks == p.StartTicks
+	if state == 'Z' || state == 'X' {
+		// A killed Go program's main thread can be a zombie while its
+		// other threads still run and hold its sockets: alive until
+		// every thread is gone.
+		return threadsRunning(p.Pid)
+	}
+	return true
+}
+
+// threadsRunning reports whether any thread of pid is not yet dead.
+func threadsRunning(pid int) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X' {
+			return true
+		}
+	}
+	return false
 }
 
 // Stop sends SIGTERM, waits up to grace for the process to end, then
