@@ -65,7 +65,8 @@ func (s *Server) serveProtected(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.Debug("API request", "actor", actor, "method", r.Method, "path", r.URL.Path, "result", code, "duration", time.Since(start))
 		rec := AuditRecord{Actor: actor, Role: id.Role, Action: r.Method + " " + truncate(r.URL.Path, maxAuditPath), Result: code, Remote: r.RemoteAddr}
-		if err := s.audit.write(rec); err != nil {
+		read := (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasPrefix(code, "2")
+		if err := s.audit.write(rec, !read); err != nil {
 			s.metrics.auditFailures.Inc()
 			s.log.Error("audit log write failed", "err", err, "actor", actor, "action", rec.Action, "result", code)
 		}
