@@ -169,6 +169,10 @@ func (c *comparer) table(ctx context.Context, name string) (TableResult, []RowDi
 	}
 	// Re-check differing chunks together: replication lag drains.
 	first := len(pending)
+	if first > 0 && c.cfg.Rechecks > 0 {
+		c.log.Info("verify: chunks differ, re-checking", "table", name, "chunks", first,
+			"rechecks", c.cfg.Rechecks, "delay", c.cfg.RecheckDelay)
+	}
 	for round := 0; round < c.cfg.Rechecks && len(pending) > 0; round++ {
 		select {
 		case <-ctx.Done():
