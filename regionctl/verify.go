@@ -194,15 +194,20 @@ func printVerify(w io.Writer, r *verify.Result, show int) {
 	others := slices.Clone(r.Regions[1:])
 	fmt.Fprintf(w, "compared %s (reference) with %s in %s\n", r.Reference, strings.Join(others, ", "), time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TABLE\tCHUNKS\tROWS\tDIFFERING ROWS\tRE-CHECKED CHUNKS\t")
+	fmt.Fprintln(tw, "TABLE\tCHUNKS\tROWS\tDIFFERING ROWS\tRE-CHECKED CHUNKS")
+	var failed []string
 	for _, t := range r.Tables {
 		if t.Error != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\tnot compared: %s\n", t.Table, t.Error)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\n", t.Table)
+			failed = append(failed, fmt.Sprintf("  %s not compared: %s", t.Table, t.Error))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t\n", t.Table, t.Chunks, t.Rows, t.DifferingRows, t.RecheckedChunks)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", t.Table, t.Chunks, t.Rows, t.DifferingRows, t.RecheckedChunks)
 	}
 	tw.Flush()
+	for _, f := range failed {
+		fmt.Fprintln(w, f)
+	}
 	if r.DiffsTotal == 0 {
 		if r.Equal() {
 			fmt.Fprintln(w, "identical in every region")

@@ -75,7 +75,7 @@ func Compare(ctx context.Context, cfg Config, regions []Region, tables []string)
 	}
 	start := time.Now()
 	c := &comparer{cfg: cfg, log: log}
-	res := &Result{Reference: regions[0].Name}
+	res := &Result{Reference: regions[0].Name, Tables: []TableResult{}, Diffs: []RowDiff{}}
 	for _, r := range regions {
 		res.Regions = append(res.Regions, r.Name)
 		conn, err := session(ctx, r)
