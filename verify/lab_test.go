@@ -139,24 +139,35 @@ func TestVerifyLab(t *testing.T) {
 		t.Fatalf("repair changed %v (skipped %v, equal %v), want %v", changes, rep.Repair.Skipped, rep.Equal, wantChanges)
 	}
 	sameChecksums(t, regions, sampleTables)
-	// No echo: each repair transaction is skipped by its region's capture
-	// (Echoes grows by one per repair written there) and nothing is
-	// published or applied.
+	// No echo: each region's capture reads past the repairs, counts each
+	// repair transaction as a skipped echo, and publishes nothing; no
+	// link applies anything.
 	repairs := map[string]uint64{"a": 1, "b": 3}
+	binlogPos := map[string]string{}
+	for r, db := range map[string]*sql.DB{"a": a, "b": b} {
+		var pos string
+		if err := db.QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+			t.Fatal(err)
+		}
+		binlogPos[r] = pos
+	}
 	var after map[string]*regiond.Status
 	waitFor(t, 30*time.Second, func() (bool, string) {
 		after = statuses(t, st)
-		for r, n := range repairs {
-			if after[r].Capture.Echoes < before[r].Capture.Echoes+n {
-				return false, fmt.Sprintf("%s capture skipped %d echoes since, want %d", r, after[r].Capture.Echoes-before[r].Capture.Echoes, n)
+		for r, pos := range binlogPos {
+			if ok, err := binlog.Covers("mariadb", after[r].Capture.Published.Pos, pos); err != nil || !ok {
+				return false, fmt.Sprintf("capture %s at %q, binlog at %q (%v)", r, after[r].Capture.Published.Pos, pos, err)
 			}
 		}
 		return true, ""
 	})
-	for r := range repairs {
+	for r, n := range repairs {
 		if after[r].Capture.Txns != before[r].Capture.Txns || after[r].Links[0].AppliedSeq != before[r].Links[0].AppliedSeq {
 			t.Errorf("region %s: capture published %d -> %d, link applied %d -> %d: the repair was replicated",
 				r, before[r].Capture.Txns, after[r].Capture.Txns, before[r].Links[0].AppliedSeq, after[r].Links[0].AppliedSeq)
+		}
+		if got := after[r].Capture.Echoes - before[r].Capture.Echoes; got < n {
+			t.Errorf("region %s: capture skipped %d echoes during the repair, want %d (one per repaired row)", r, got, n)
 		}
 	}
 	var recorded int
