@@ -116,11 +116,11 @@ func (g *globals) verify(ctx context.Context, cfg *config.Config, vc verify.Conf
 	}
 	if len(tables) == 0 {
 		var err error
-		if tables, err = verify.ReplicatedTables(ctx, regions[0].DB, cfg.Replication); err != nil {
-			return fmt.Errorf("region %s: %w", regions[0].Name, err)
+		if tables, err = verify.ReplicatedTables(ctx, regions, cfg.Replication); err != nil {
+			return err
 		}
 		if len(tables) == 0 {
-			return fmt.Errorf("region %s holds no replicated table: check replication.databases, or name them with --tables", regions[0].Name)
+			return fmt.Errorf("no region holds a replicated table: check replication.databases, or name tables with --tables")
 		}
 	}
 	vc.Log = slog.New(slog.NewTextHandler(g.progress(), nil))

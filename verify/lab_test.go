@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/regionctl"
@@ -189,6 +190,22 @@ func TestVerifyLab(t *testing.T) {
 	res, err = verify.Compare(ctx, cfg, regions, []string{"scratch.nopk"})
 	if err != nil || res.Equal() || !strings.Contains(res.Tables[0].Error, "has no primary key") {
 		t.Errorf("table without a key: %v %+v", err, res)
+	}
+
+	// The default tables: the replicated ones any region holds; a table
+	// only b holds is reported missing in a.
+	bypass(t, b, "CREATE TABLE lending.only_b (id INT PRIMARY KEY)")
+	dep, err := config.Load(st.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := verify.ReplicatedTables(ctx, regions, dep.Replication)
+	if want := "[lending.ledger_entries lending.loan_accounts lending.only_b lending.pairs lending.users]"; err != nil || fmt.Sprint(tables) != want {
+		t.Errorf("replicated tables = %v %v, want %s", tables, err, want)
+	}
+	res, err = verify.Compare(ctx, cfg, regions, []string{"lending.only_b"})
+	if err != nil || res.Equal() || res.Tables[0].Error != "region a: table lending.only_b does not exist" {
+		t.Errorf("table only in b: %v %+v", err, res)
 	}
 
 	// Replication lag is re-checked, not reported: b's applier is down

@@ -103,26 +103,34 @@ func loadSchema(ctx context.Context, q querier, name string) (*schema, error) {
 }
 
 // ReplicatedTables lists the tables ("db.table", sorted) that the
-// deployment replicates and db holds: every table of the replicated
-// databases that the replication filter keeps. The platform's own
-// schema (_region) and system schemas are never listed.
-func ReplicatedTables(ctx context.Context, db *sql.DB, r config.Replication) ([]string, error) {
+// deployment replicates and any of the regions holds: every table of the
+// replicated databases that the replication filter keeps. A table only
+// some regions hold is listed, so that Compare reports it missing. The
+// platform's own schema (_region) and system schemas are never listed.
+func ReplicatedTables(ctx context.Context, regions []Region, r config.Replication) ([]string, error) {
 	f := binlog.NewFilter(r)
-	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
-		WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
-	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var d, t string
-		if err := rows.Scan(&d, &t); err != nil {
-			return nil, fmt.Errorf("list tables: %w", err)
+	for _, reg := range regions {
+		rows, err := reg.DB.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+			WHERE TABLE_TYPE = 'BASE TABLE'`)
+		if err != nil {
+			return nil, fmt.Errorf("verify: region %s: list tables: %w", reg.Name, err)
 		}
-		if f.Table(d, t) {
-			out = append(out, d+"."+t)
+		for rows.Next() {
+			var d, t string
+			if err := rows.Scan(&d, &t); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("verify: region %s: list tables: %w", reg.Name, err)
+			}
+			if f.Table(d, t) {
+				out = append(out, d+"."+t)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("verify: region %s: list tables: %w", reg.Name, err)
 		}
 	}
-	return out, rows.Err()
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
