@@ -184,7 +184,19 @@ func (d *Daemon) exactRPO(ctx context.Context, from string, ls apply.LinkStatus)
 		return failover.RPO{}, err
 	}
 	rc.Logger = d.log
-	res, err := rpo.Compute(ctx, rpo.Config{Source: rc, Partitions: int32(len(ls.Partitions)), Link: ls, DialTimeout: 2 * time.Second})
+	parts := int32(len(ls.Partitions))
+	if parts == 0 {
+		// The survivor never consumed the region's topic: its capture's
+		// checkpoint says how many partitions the topic has.
+		cp, err := d.checkpoints(from).Load(ctx)
+		if err != nil {
+			return failover.RPO{}, err
+		}
+		if parts = cp.Partitions; parts == 0 {
+			return failover.RPO{}, fmt.Errorf("region %s's topic partition count is unknown: the survivor's link never consumed it and its capture checkpoint does not say", from)
+		}
+	}
+	res, err := rpo.Compute(ctx, rpo.Config{Source: rc, Partitions: parts, Link: ls, DialTimeout: 2 * time.Second})
 	if err != nil {
 		return failover.RPO{}, err
 	}

@@ -189,6 +189,7 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 		if pos.Pos == saved.Pos {
 			return nil
 		}
+		pos.Partitions = partitions
 		if err := c.cfg.Checkpoints.Save(ctx, pos); err != nil {
 			if ctx.Err() != nil {
 				return nil

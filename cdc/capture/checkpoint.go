@@ -16,6 +16,10 @@ type Position struct {
 	Pos  string    `json:"pos"`
 	Seq  uint64    `json:"seq"`
 	Time time.Time `json:"time"`
+	// Partitions is the topic's partition count when the position was
+	// saved: what an RPO count needs when the region (and its broker) is
+	// gone.
+	Partitions int32 `json:"partitions,omitempty"`
 }
 
 // Checkpoints stores capture positions durably. Implementations must make

@@ -47,6 +47,12 @@ func newView(flavor string, link apply.LinkStatus, n int32) (*view, error) {
 		v.parts[ps.Partition] = pos
 	}
 	for p, pos := range v.parts {
+		if pos == nil && len(link.Partitions) == 0 {
+			// The survivor never consumed the topic: every partition has
+			// applied the watermark (its checkpoint table's) and no more.
+			v.parts[p] = wm.Clone()
+			continue
+		}
 		if pos == nil {
 			return nil, fmt.Errorf("rpo: the link status has no partition %d of %d: every partition's position is needed, fetch the status again", p, n)
 		}

@@ -90,6 +90,24 @@ func TestViewRejectsIncompleteStatus(t *testing.T) {
 	}
 }
 
+// TestViewOfANeverConsumedLink: a survivor that never consumed the topic
+// has applied the watermark in every partition, and nothing after it.
+func TestViewOfANeverConsumedLink(t *testing.T) {
+	v, err := newView("mariadb", apply.LinkStatus{AppliedGTID: "1-1-5"}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		gtid string
+		want bool
+	}{{"1-1-5", true}, {"1-1-6", false}} {
+		_, ok, err := v.applied(&event.Txn{GTID: c.gtid, Bucket: 3})
+		if err != nil || ok != c.want {
+			t.Errorf("%s: applied %v (%v), want %v", c.gtid, ok, err, c.want)
+		}
+	}
+}
+
 // TestGTIDList: consecutive GTIDs merge into ranges, gaps do not.
 func TestGTIDList(t *testing.T) {
 	for _, c := range []struct {
