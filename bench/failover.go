@@ -33,14 +33,17 @@ type FailoverOptions struct {
 	Rate float64
 	// Users is how many users of each cell (a1, b1) write the load.
 	Users int
+	// Buckets is the lab's bucket count; each region owns half, which the
+	// planned switchover moves.
+	Buckets int
 	// RunTimeout bounds one run, lab start and tear-down included.
 	RunTimeout time.Duration
 }
 
 // DefaultFailoverOptions is the benchmark: 5 runs under 200
-// writes a second.
+// writes a second, a region owning 1,024 of 2,048 buckets.
 func DefaultFailoverOptions() FailoverOptions {
-	return FailoverOptions{Runs: 5, Rate: 200, Users: 100, RunTimeout: 6 * time.Minute}
+	return FailoverOptions{Runs: 5, Rate: 200, Users: 100, Buckets: 2048, RunTimeout: 6 * time.Minute}
 }
 
 // FailoverRun is what one run measured. Times are in milliseconds; a
@@ -157,7 +160,7 @@ func RunFailover(ctx context.Context, o FailoverOptions) (*FailoverReport, error
 
 // failoverRun is one run in a fresh lab under dir, torn down at the end.
 func failoverRun(ctx context.Context, o FailoverOptions, dir string, run *FailoverRun) error {
-	lo := lab.Options{Dir: dir, Regions: []string{"a", "b"}, Bin: o.Bin, Progress: o.Progress, AutoFailover: true}
+	lo := lab.Options{Dir: dir, Regions: []string{"a", "b"}, Buckets: o.Buckets, Bin: o.Bin, Progress: o.Progress, AutoFailover: true}
 	st, err := lab.Up(ctx, lo)
 	if err != nil {
 		return err

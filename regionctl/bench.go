@@ -208,6 +208,7 @@ is torn down after its run; with --dir the folders (logs) are kept.`,
 	f.IntVar(&o.Runs, "runs", o.Runs, "fresh labs to measure, one after the other")
 	f.Float64Var(&o.Rate, "rate", o.Rate, "writes a second through region b's gateway")
 	f.IntVar(&o.Users, "users", o.Users, "users of each of cells a1 and b1 writing")
+	f.IntVar(&o.Buckets, "buckets", o.Buckets, "the lab's buckets; each region owns half (the planned switchover moves a whole region)")
 	f.DurationVar(&o.RunTimeout, "run-timeout", o.RunTimeout, "longest one run may take, lab start and tear-down included")
 	return cmd
 }
