@@ -177,8 +177,8 @@ func failoverRun(ctx context.Context, o FailoverOptions, dir string, run *Failov
 	a, b := st.Regions[0], st.Regions[1]
 	f := &failoverBench{o: o, st: st, lo: lo, run: run,
 		api: map[string]*apiCaller{
-			"a": {base: fmt.Sprintf("http://127.0.0.1:%d", a.APIPort), token: tok},
-			"b": {base: fmt.Sprintf("http://127.0.0.1:%d", b.APIPort), token: tok},
+			"a": newAPICaller(a.APIPort, tok),
+			"b": newAPICaller(b.APIPort, tok),
 		},
 		gw: fmt.Sprintf("http://127.0.0.1:%d", b.GatewayPort),
 	}
@@ -320,7 +320,7 @@ func (f *failoverBench) waitLinks(ctx context.Context, timeout time.Duration) er
 	err := lab.WaitUntil(ctx, timeout, func() bool {
 		for _, r := range f.st.Regions {
 			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			s, err := regiond.FetchStatus(sctx, nil, f.api[r.Name].base, f.api[r.Name].token)
+			s, err := regiond.FetchStatus(sctx, nil, f.api[r.Name].base, f.api[r.Name].Token)
 			cancel()
 			if err != nil {
 				last = err.Error()

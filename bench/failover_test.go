@@ -32,7 +32,7 @@ func TestFailoverBenchmark(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rep.Runs[0]
-	if r.LeaderFailoverMS < 0 || r.DetectionMS < 0 || r.RTOMS < 0 || r.RPOLostCount < 0 || r.PlannedBuckets != 512 || !rep.RPOExact() {
+	if r.LeaderFailoverMS < 0 || r.DetectionMS < 0 || r.RTOMS < 0 || r.RPOLostCount < 0 || r.PlannedBuckets != o.Buckets/2 || !rep.RPOExact() {
 		t.Fatalf("run measured too little: %+v", r)
 	}
 }

@@ -1,17 +1,15 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/router/traffic"
 )
@@ -129,7 +127,7 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 		res = lab.Load{Gateway: gw, Users: users, Rate: o.Rate, Workers: max(16, int(o.Rate/20)), Duration: time.Hour, Retry: 20 * time.Millisecond}.Run(lctx)
 	}()
 	time.Sleep(2 * time.Second) // steady state before the first switch
-	api := &apiCaller{base: fmt.Sprintf("http://127.0.0.1:%d", a.APIPort), token: tok}
+	caller := newAPICaller(a.APIPort, tok)
 	rep := &SwitchReport{Options: o}
 	var windows, totals []float64
 	for i := 0; i < o.Switches && ctx.Err() == nil; i++ {
@@ -139,7 +137,7 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 			to = "a1"
 		}
 		buckets := fmt.Sprintf("%d-%d", block*o.Buckets, block*o.Buckets+o.Buckets-1)
-		run, err := api.switchAndWait(ctx, buckets, to, fmt.Sprintf("bench switch %d of %d", i+1, o.Switches))
+		run, err := caller.switchAndWait(ctx, buckets, to, fmt.Sprintf("bench switch %d of %d", i+1, o.Switches))
 		if err != nil {
 			stopLoad()
 			wg.Wait()
@@ -208,37 +206,23 @@ func openLoansParallel(ctx context.Context, gw string, users []int64, workers in
 	return errors.Join(errs...)
 }
 
-// apiCaller starts switches through a regiond's API.
+// apiCaller calls one regiond's API.
 type apiCaller struct {
-	base, token string
+	base string
+	api.Client
 }
 
+func newAPICaller(port int, token string) *apiCaller {
+	return &apiCaller{base: fmt.Sprintf("http://127.0.0.1:%d", port), Client: api.Client{Token: token}}
+}
+
+// do sends body (nil: none) with method to the API's path and decodes the
+// answer into v.
 func (c *apiCaller) do(ctx context.Context, method, path string, body, v any) error {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+	if err := c.SendJSON(ctx, method, c.base+path, body, v); err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		var one bytes.Buffer // the error on one line
-		if json.Compact(&one, b) != nil {
-			one.Reset()
-			one.Write(bytes.TrimSpace(b))
-		}
-		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, one.Bytes())
-	}
-	return json.Unmarshal(b, v)
+	return nil
 }
 
 func (c *apiCaller) switchAndWait(ctx context.Context, buckets, to, reason string) (SwitchRun, error) {

@@ -38,7 +38,7 @@ func newControllerStatusCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var st regiond.ControllerStatus
-				if err := c.getJSON(cmd.Context(), base+"/v1/controller", &st); err != nil {
+				if err := c.GetJSON(cmd.Context(), base+"/v1/controller", &st); err != nil {
 					return err
 				}
 				if g.json {
@@ -113,9 +113,9 @@ func newControllerVoterCmd(g *globals, add bool) *cobra.Command {
 			for _, r := range cfg.Regions {
 				var err error
 				if add {
-					err = c.sendJSON(cmd.Context(), "POST", r.URL+"/v1/controller/voters", regiond.VoterRequest{ID: a[0], Addr: a[1]}, nil)
+					err = c.SendJSON(cmd.Context(), "POST", r.URL+"/v1/controller/voters", regiond.VoterRequest{ID: a[0], Addr: a[1]}, nil)
 				} else {
-					err = c.sendJSON(cmd.Context(), "DELETE", r.URL+"/v1/controller/voters/"+a[0], nil, nil)
+					err = c.SendJSON(cmd.Context(), "DELETE", r.URL+"/v1/controller/voters/"+a[0], nil, nil)
 				}
 				if err == nil {
 					fmt.Fprintf(g.out, "%s: done by region %s's node\n", strings.Fields(use)[0], r.Name)

@@ -238,7 +238,7 @@ func demoSwitch(ctx context.Context, g *globals, st *lab.State) error {
 	var final *traffic.Record
 	err := g.call(ctx, func(c *apiClient, base string) error {
 		var rec traffic.Record
-		if err := c.sendJSON(ctx, "POST", base+"/v1/switches", traffic.Request{Buckets: "0-63", To: "b1", Reason: "lab demo"}, &rec); err != nil {
+		if err := c.SendJSON(ctx, "POST", base+"/v1/switches", traffic.Request{Buckets: "0-63", To: "b1", Reason: "lab demo"}, &rec); err != nil {
 			return err
 		}
 		var err error

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/drill"
@@ -200,7 +201,7 @@ func (r DrillRunner) RunDrill(ctx context.Context, run regiond.DrillRun) (*drill
 	if progress == nil {
 		progress = io.Discard
 	}
-	return runDrill(ctx, r.Config, &apiClient{token: run.Token, http: hc}, nil, lab.Binaries{}, run, progress)
+	return runDrill(ctx, r.Config, &apiClient{api.Client{Token: run.Token, HTTP: hc}}, nil, lab.Binaries{}, run, progress)
 }
 
 // runDrill runs run.Plan through the API of cfg's regionds and writes the
@@ -233,7 +234,7 @@ func recordDrill(ctx context.Context, cfg *config.Config, c *apiClient, rep *dri
 	if abs, err := filepath.Abs(reportDir); err == nil {
 		reportDir = abs
 	}
-	return c.sendJSON(ctx, http.MethodPost, base+"/v1/drills", regiond.RecordRequest{ID: rep.DrillID, Plan: rep.Plan, Scenario: rep.Scenario,
+	return c.SendJSON(ctx, http.MethodPost, base+"/v1/drills", regiond.RecordRequest{ID: rep.DrillID, Plan: rep.Plan, Scenario: rep.Scenario,
 		Outcome: string(rep.Outcome), StartedAt: rep.StartedAt, EndedAt: rep.EndedAt, Report: reportDir, Summary: strings.Join(rep.Reasons, "; ")}, nil)
 }
 
@@ -292,7 +293,7 @@ run wrote), without asking the controller.`,
 			}
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var v regiond.DrillsView
-				if err := c.getJSON(cmd.Context(), base+"/v1/drills", &v); err != nil {
+				if err := c.GetJSON(cmd.Context(), base+"/v1/drills", &v); err != nil {
 					return fmt.Errorf("drill history: %w", err)
 				}
 				if g.json {
@@ -417,9 +418,9 @@ again replaces its schedule and plan; --disable keeps it without running;
 				var out map[string]string
 				var err error
 				if remove != "" {
-					err = c.sendJSON(cmd.Context(), http.MethodDelete, base+"/v1/drills/schedules/"+remove, nil, &out)
+					err = c.SendJSON(cmd.Context(), http.MethodDelete, base+"/v1/drills/schedules/"+remove, nil, &out)
 				} else {
-					err = c.sendJSON(cmd.Context(), http.MethodPost, base+"/v1/drills/schedules", req, &out)
+					err = c.SendJSON(cmd.Context(), http.MethodPost, base+"/v1/drills/schedules", req, &out)
 				}
 				switch {
 				case err != nil:

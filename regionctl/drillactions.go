@@ -170,7 +170,7 @@ type linkState struct {
 
 // links asks every region for its inbound links.
 func (a *apiActions) links(ctx context.Context) ([]linkState, error) {
-	o := regiond.FetchOverview(ctx, a.c.http, a.cfg, a.c.token)
+	o := regiond.FetchOverview(ctx, a.c.HTTP, a.cfg, a.c.Token)
 	var out []linkState
 	for _, r := range o.Regions {
 		if r.Error != "" || r.Status == nil {
@@ -327,7 +327,7 @@ func (a *apiActions) Switchover(ctx context.Context, region, to string) (drill.S
 		return res, err
 	}
 	var rep regiond.FailoverReport
-	err = a.c.sendJSON(ctx, http.MethodPost, base+"/v1/failovers", regiond.FailoverRequest{
+	err = a.c.SendJSON(ctx, http.MethodPost, base+"/v1/failovers", regiond.FailoverRequest{
 		From: region, To: to, Kind: failover.KindPlanned, Reason: "drill " + a.drillID}, &rep)
 	res.EndedAt = time.Now().UTC()
 	if err != nil {
@@ -417,7 +417,7 @@ func (a *apiActions) Failover(ctx context.Context, region, to, mode string) (dri
 	}
 
 	var rep regiond.FailoverReport
-	err := a.c.sendJSON(ctx, http.MethodPost, sr.URL+"/v1/failovers", regiond.FailoverRequest{
+	err := a.c.SendJSON(ctx, http.MethodPost, sr.URL+"/v1/failovers", regiond.FailoverRequest{
 		From: region, To: survivor, Kind: failover.KindForced, Reason: "drill " + a.drillID}, &rep)
 	answered := time.Now().UTC()
 	if err != nil {
@@ -469,7 +469,7 @@ func (a *apiActions) detect(ctx context.Context, survivorURL, region string) tim
 	defer cancel()
 	for {
 		var cs regiond.ControllerStatus
-		if err := a.c.getJSON(ctx, survivorURL+"/v1/controller", &cs); err == nil {
+		if err := a.c.GetJSON(ctx, survivorURL+"/v1/controller", &cs); err == nil {
 			for _, r := range cs.Regions {
 				if r.Region == region && r.Failed {
 					if !r.FailedAt.IsZero() {
@@ -504,7 +504,7 @@ func (a *apiActions) probeUser(ctx context.Context, region string, home bool) (i
 			at = a.st.Regions[a.st.HomeRegion(u)].Name
 		} else {
 			var ra regiond.RouteAnswer
-			if err := a.c.getJSON(ctx, base+"/v1/route?user="+url.QueryEscape(strconv.FormatInt(u, 10)), &ra); err != nil {
+			if err := a.c.GetJSON(ctx, base+"/v1/route?user="+url.QueryEscape(strconv.FormatInt(u, 10)), &ra); err != nil {
 				return 0, fmt.Errorf("find a probe user of region %s: %w", region, err)
 			}
 			at = ra.Region
@@ -610,8 +610,8 @@ func (a *apiActions) failback(ctx context.Context, base, region string) (*region
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+a.c.token)
-	resp, err := a.c.http.Do(req)
+	req.Header.Set("Authorization", "Bearer "+a.c.Token)
+	resp, err := a.c.HTTP.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -645,7 +645,7 @@ func (a *apiActions) healthy(ctx context.Context, apiURL string) error {
 	defer cancel()
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+"/healthz", nil)
-		resp, err := a.c.http.Do(req)
+		resp, err := a.c.HTTP.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -61,7 +61,7 @@ The exit status is 1 unless the failover completed.`,
 			fmt.Fprintf(g.progress(), "%s failover of region %s: asking the controller's leader\n", req.Kind, req.From)
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var rep regiond.FailoverReport
-				err := c.sendJSON(cmd.Context(), "POST", base+"/v1/failovers", req, &rep)
+				err := c.SendJSON(cmd.Context(), "POST", base+"/v1/failovers", req, &rep)
 				if err != nil {
 					return err
 				}
@@ -100,7 +100,7 @@ The exit status is 1 unless the failover completed.`,
 				var a struct {
 					Failovers []failover.FailoverRecord `json:"failovers"`
 				}
-				if err := c.getJSON(cmd.Context(), base+"/v1/failovers", &a); err != nil {
+				if err := c.GetJSON(cmd.Context(), base+"/v1/failovers", &a); err != nil {
 					return err
 				}
 				if g.json {
@@ -138,7 +138,7 @@ with traffic switches (write-forbidden windows reported, RPO 0).`,
 			}
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var rep regiond.FailoverReport
-				if err := c.sendJSON(cmd.Context(), "POST", base+"/v1/failbacks", req, &rep); err != nil {
+				if err := c.SendJSON(cmd.Context(), "POST", base+"/v1/failbacks", req, &rep); err != nil {
 					return err
 				}
 				if g.json {

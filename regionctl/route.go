@@ -60,7 +60,7 @@ func newRouteGetCmd(g *globals) *cobra.Command {
 			}
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var a regiond.RouteAnswer
-				if err := c.getJSON(cmd.Context(), base+"/v1/route?user="+url.QueryEscape(user), &a); err != nil {
+				if err := c.GetJSON(cmd.Context(), base+"/v1/route?user="+url.QueryEscape(user), &a); err != nil {
 					return err
 				}
 				if g.json {
@@ -92,10 +92,10 @@ func newRouteShowCmd(g *globals) *cobra.Command {
 				var a regiond.RoutesAnswer
 				if epoch > 0 {
 					a.Table = &router.Table{}
-					if err := c.getJSON(cmd.Context(), fmt.Sprintf("%s/v1/routes/epochs/%d", base, epoch), a.Table); err != nil {
+					if err := c.GetJSON(cmd.Context(), fmt.Sprintf("%s/v1/routes/epochs/%d", base, epoch), a.Table); err != nil {
 						return err
 					}
-				} else if err := c.getJSON(cmd.Context(), base+"/v1/routes", &a); err != nil {
+				} else if err := c.GetJSON(cmd.Context(), base+"/v1/routes", &a); err != nil {
 					return err
 				}
 				if g.json {
@@ -158,7 +158,7 @@ func newRouteHistoryCmd(g *globals) *cobra.Command {
 			}
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var a regiond.HistoryAnswer
-				if err := c.getJSON(cmd.Context(), fmt.Sprintf("%s/v1/routes/history?limit=%d", base, limit), &a); err != nil {
+				if err := c.GetJSON(cmd.Context(), fmt.Sprintf("%s/v1/routes/history?limit=%d", base, limit), &a); err != nil {
 					return err
 				}
 				if g.json {
@@ -212,7 +212,7 @@ would put buckets into a fenced region.`,
 			}
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var t router.Table
-				if err := c.sendJSON(cmd.Context(), "POST", base+"/v1/routes/rollback", regiond.RollbackRequest{ToEpoch: epoch, Reason: reason}, &t); err != nil {
+				if err := c.SendJSON(cmd.Context(), "POST", base+"/v1/routes/rollback", regiond.RollbackRequest{ToEpoch: epoch, Reason: reason}, &t); err != nil {
 					return err
 				}
 				if g.json {

@@ -61,7 +61,7 @@ func (g *globals) status(ctx context.Context) (*StatusReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return regiond.FetchOverview(ctx, c.http, cfg, c.token), nil
+	return regiond.FetchOverview(ctx, c.HTTP, cfg, c.Token), nil
 }
 
 func printStatus(g *globals, rep *StatusReport) {

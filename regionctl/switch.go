@@ -65,7 +65,7 @@ once it has started. The exit status is 1 unless the switch completed.`,
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				if req.DryRun {
 					var p traffic.Plan
-					if err := c.sendJSON(cmd.Context(), "POST", base+"/v1/switches", req, &p); err != nil {
+					if err := c.SendJSON(cmd.Context(), "POST", base+"/v1/switches", req, &p); err != nil {
 						return err
 					}
 					if g.json {
@@ -75,7 +75,7 @@ once it has started. The exit status is 1 unless the switch completed.`,
 					return nil
 				}
 				var rec traffic.Record
-				if err := c.sendJSON(cmd.Context(), "POST", base+"/v1/switches", req, &rec); err != nil {
+				if err := c.SendJSON(cmd.Context(), "POST", base+"/v1/switches", req, &rec); err != nil {
 					return err
 				}
 				fmt.Fprintf(g.progress(), "switch %s started: %d buckets to cell %s\n", rec.ID, rec.Count, rec.To)
@@ -119,7 +119,7 @@ func (g *globals) follow(ctx context.Context, c *apiClient, base, id string) (*t
 	shown := 0
 	for {
 		var rec traffic.Record
-		if err := c.getJSON(ctx, base+"/v1/switches/"+id, &rec); err != nil {
+		if err := c.GetJSON(ctx, base+"/v1/switches/"+id, &rec); err != nil {
 			return nil, err
 		}
 		for ; shown < len(rec.Steps) && !rec.Steps[shown].End.IsZero(); shown++ {
@@ -180,7 +180,7 @@ func newSwitchStatusCmd(g *globals) *cobra.Command {
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				if len(args) == 1 {
 					var rec traffic.Record
-					if err := c.getJSON(cmd.Context(), base+"/v1/switches/"+args[0], &rec); err != nil {
+					if err := c.GetJSON(cmd.Context(), base+"/v1/switches/"+args[0], &rec); err != nil {
 						return err
 					}
 					if g.json {
@@ -198,7 +198,7 @@ func newSwitchStatusCmd(g *globals) *cobra.Command {
 					return tw.Flush()
 				}
 				var a regiond.SwitchesAnswer
-				if err := c.getJSON(cmd.Context(), base+"/v1/switches", &a); err != nil {
+				if err := c.GetJSON(cmd.Context(), base+"/v1/switches", &a); err != nil {
 					return err
 				}
 				if g.json {
@@ -232,7 +232,7 @@ running the switch is gone, abort lifts the fence itself.`,
 			}
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var rec traffic.Record
-				if err := c.sendJSON(cmd.Context(), "POST", base+"/v1/switches/"+args[0]+"/abort", regiond.AbortRequest{Reason: reason}, &rec); err != nil {
+				if err := c.SendJSON(cmd.Context(), "POST", base+"/v1/switches/"+args[0]+"/abort", regiond.AbortRequest{Reason: reason}, &rec); err != nil {
 					return err
 				}
 				if g.json {
@@ -256,7 +256,7 @@ func newSwitchHistoryCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var a regiond.SwitchesAnswer
-				if err := c.getJSON(cmd.Context(), base+"/v1/switches", &a); err != nil {
+				if err := c.GetJSON(cmd.Context(), base+"/v1/switches", &a); err != nil {
 					return err
 				}
 				if g.json {

@@ -178,7 +178,7 @@ func (g *globals) authority(ctx context.Context, cfg *config.Config, from string
 	}
 	var a regiond.RoutesAnswer
 	err := g.call(ctx, func(c *apiClient, base string) error {
-		return c.getJSON(ctx, base+"/v1/routes", &a)
+		return c.GetJSON(ctx, base+"/v1/routes", &a)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the routing table to find each row's owner: %w (or repair with --from REGION)", err)
