@@ -16,6 +16,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/liveness"
 )
@@ -34,7 +35,7 @@ type controller struct {
 // newController builds the controller of node id (a region's name, or
 // WitnessID) from the deployment; nil when the deployment runs none.
 // probe checks a region's MySQL from here.
-func newController(dep *config.Config, id, apiURL, dataDir string, probe func(context.Context, string) error, onEvent func(liveness.Event), reg prometheus.Registerer, log *slog.Logger) (*controller, error) {
+func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.Dialer, probe func(context.Context, string) error, onEvent func(liveness.Event), reg prometheus.Registerer, log *slog.Logger) (*controller, error) {
 	var me config.ControllerNode
 	role, region := liveness.RoleRegiond, id
 	if id == WitnessID {
@@ -64,7 +65,7 @@ func newController(dep *config.Config, id, apiURL, dataDir string, probe func(co
 		}
 	}
 	nc := failover.DefaultConfig(id, me.Raft, filepath.Join(dataDir, "controller"))
-	nc.Bootstrap, nc.Logger, nc.Metrics = peers, log, failover.NewMetrics(reg)
+	nc.Bootstrap, nc.Logger, nc.Metrics, nc.Dial = peers, log, failover.NewMetrics(reg), dialer.DialContext
 	node, err := failover.New(nc)
 	if err != nil {
 		return nil, err
