@@ -30,6 +30,10 @@ type controller struct {
 	node   *failover.Node
 	member *liveness.Member
 	log    *slog.Logger
+	// faults drops gossip with the peers named in faultsPath; nil unless
+	// controller.fault_injection is on (test labs only).
+	faults     *liveness.FaultyTransport
+	faultsPath string
 }
 
 // newController builds the controller of node id (a region's name, or
@@ -86,11 +90,16 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 			onEvent(e)
 		}
 	}
-	member, err := liveness.New(mc)
-	if err != nil {
+	c := &controller{node: node, log: log}
+	if dep.Controller.FaultInjection {
+		c.faults, c.faultsPath = new(liveness.FaultyTransport), filepath.Join(dataDir, liveness.FaultsFile)
+		mc.WrapTransport = c.faults.Wrap
+		log.Warn("controller.fault_injection is on: gossip can be cut by writing " + c.faultsPath + "; this is for test labs, never production")
+	}
+	if c.member, err = liveness.New(mc); err != nil {
 		return nil, err
 	}
-	return &controller{node: node, member: member, log: log}, nil
+	return c, nil
 }
 
 // Run starts the Raft node and the gossip member and stops them, in
@@ -99,6 +108,12 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 func (c *controller) Run(ctx context.Context) error {
 	if err := c.node.Start(ctx); err != nil {
 		return err
+	}
+	if c.faults != nil {
+		fctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); c.faults.Follow(fctx, c.faultsPath, 200*time.Millisecond, c.log) }()
+		defer func() { cancel(); <-done }()
 	}
 	if c.node.ID() == WitnessID {
 		hctx, cancel := context.WithCancel(ctx)
