@@ -85,13 +85,17 @@ func (w *WAN) Partition(from, to string, kinds ...string) error {
 	return w.toxic(from, to, kinds, "timeout", toxiclient.Attributes{"timeout": 0})
 }
 
-// Isolate partitions node from every other node, both ways, on every kind.
+// Isolate cuts node's own process (its regiond, or the witness) off from
+// every other node: every connection it makes, and every connection to
+// its API, Raft and gossip. Its region's MySQL and Kafka stay reachable:
+// that is a lost observer, not a lost region. To cut a whole region,
+// Partition it both ways with every other node.
 func (w *WAN) Isolate(node string) error {
 	for _, n := range w.st.nodes() {
 		if n == node {
 			continue
 		}
-		if err := errors.Join(w.Partition(node, n), w.Partition(n, node)); err != nil {
+		if err := errors.Join(w.Partition(node, n), w.Partition(n, node, KindAPI, KindRaft, KindGossip)); err != nil {
 			return err
 		}
 	}

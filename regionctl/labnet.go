@@ -32,7 +32,9 @@ the old one.
   --bandwidth N   N kilobytes per second in each direction
   --partition     nothing gets through (blackhole), gossip included
   --reset         connections are reset as soon as they carry data
-  --isolate       --from is partitioned from every other node, both ways`,
+  --isolate       --from's regiond (or the witness) is cut off from every
+                  other node, both ways; its region's MySQL and Kafka stay
+                  reachable (a lost observer, not a lost region)`,
 		Example: `  regionctl lab net --dir /tmp/lab --from b --to a --latency 100ms --kinds kafka
   regionctl lab net --dir /tmp/lab --from c --isolate
   regionctl lab net --dir /tmp/lab --from a --to b --partition --both-ways
@@ -116,6 +118,6 @@ the old one.
 	f.BoolVar(&heal, "heal", false, "remove every fault from the path (with --all: from every path)")
 	f.Bool("all", false, "with --heal: every path of the lab")
 	f.BoolVar(&both, "both-ways", false, "also change the reverse path")
-	f.BoolVar(&isol, "isolate", false, "partition --from from every other node, both ways")
+	f.BoolVar(&isol, "isolate", false, "cut --from's regiond (or the witness) off from every other node, both ways")
 	return cmd
 }
