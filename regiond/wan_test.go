@@ -130,16 +130,25 @@ func TestNetworkFaults(t *testing.T) {
 		if err := lab.Kill(ctx, st.Dir, "c", "all"); err != nil {
 			t.Fatal(err)
 		}
-		waitController(t, st, "a", tok, 60*time.Second, "c failed over by the controller", func(cs regiond.ControllerStatus) bool {
-			return forcedFailovers(cs.State, "c") == 1
+		cs := waitController(t, st, "a", tok, 60*time.Second, "c failed over by the controller", func(cs regiond.ControllerStatus) bool {
+			return forcedFailovers(cs.State, "c") == 1 && cs.State.Regions["c"].Fenced
 		})
 		if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "c", "all"); err != nil {
 			t.Fatal(err)
 		}
-		waitController(t, st, "a", tok, 60*time.Second, "c back in the gossip and no longer failed", func(cs regiond.ControllerStatus) bool {
+		waitController(t, st, "a", tok, 60*time.Second, "c back and its RPO complete", func(cs regiond.ControllerStatus) bool {
+			for _, f := range cs.State.Failovers {
+				if f.From == "c" && f.RPO.Pending {
+					return false
+				}
+			}
 			return slices.ContainsFunc(cs.Members, func(m liveness.MemberInfo) bool { return m.Name == "c" }) && !failed(cs, "c")
 		})
-		// c fails again within the cooldown (1m in the lab).
+		var back regiond.FailoverReport
+		if code, body := call(t, st, "a", tok, "POST", "/v1/failbacks", map[string]any{"to": "c", "reason": "c repaired"}, &back); code != 200 {
+			t.Fatalf("failback: %d %s", code, body)
+		}
+		// c serves again; it fails again within the cooldown (1m in the lab).
 		again := time.Now()
 		if err := lab.Kill(ctx, st.Dir, "c", "all"); err != nil {
 			t.Fatal(err)
@@ -148,11 +157,21 @@ func TestNetworkFaults(t *testing.T) {
 			return !slices.ContainsFunc(cs.Members, func(m liveness.MemberInfo) bool { return m.Name == "c" })
 		})
 		time.Sleep(time.Until(again.Add(3 * 2 * time.Second)))
-		cs, _ := controllerStatus(t, st, "a", tok)
-		if n := forcedFailovers(cs.State, "c"); n != 1 {
-			t.Fatalf("c failed over %d times; within the cooldown the second failure must not fail it over again", n)
+		cs, _ = controllerStatus(t, st, "a", tok)
+		if n := forcedFailovers(cs.State, "c"); n != 1 || cs.State.Regions["c"].Fenced {
+			t.Fatalf("c failed over %d times (fenced %v); within the cooldown its second failure must not fail it over again", n, cs.State.Regions["c"].Fenced)
 		}
-		t.Logf("c failed again %s after coming back; still one failover", time.Since(again).Round(time.Millisecond))
+		for _, r := range cs.Regions {
+			if r.Region != "c" {
+				continue
+			}
+			// The observers agree c is gone: only the cooldown holds the failover back.
+			if r.Failed || 2*len(r.Lost) <= r.Of || !r.CooldownUntil.After(time.Now()) {
+				t.Fatalf("detector's view of c after its second failure: %+v; want lost by a majority, not failed, in cooldown", r)
+			}
+			t.Logf("c failed again %s after its failback: lost by %v of %d, not failed over (cooldown until %s)",
+				time.Since(again).Round(time.Millisecond), r.Lost, r.Of, r.CooldownUntil.Format(time.TimeOnly))
+		}
 	})
 }
 
