@@ -3,8 +3,8 @@ package dial
 import (
 	"context"
 	"net"
-	"time"
 	"testing"
+	"time"
 )
 
 // TestDialerVia: an address with a relay is dialed at the relay, others
