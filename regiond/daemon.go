@@ -58,7 +58,7 @@ type Daemon struct {
 	switcher *traffic.Switcher
 	peers    *replicationView
 	dialer   *dial.Dialer // outbound connections, through regions[].dial_via
-	ctl      *controller // nil without a controller
+	ctl      *controller  // nil without a controller
 	failed   chan liveness.Event
 	started  time.Time
 }
