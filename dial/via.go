@@ -49,6 +49,10 @@ func (d *Dialer) Addr(addr string) string {
 	return addr
 }
 
+// Relayed reports whether d has any relay; callers keep their own default
+// dialing when it has none.
+func (d *Dialer) Relayed() bool { return d != nil && len(d.via) > 0 }
+
 // DialContext connects to addr, through its relay if it has one.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	nd := net.Dialer{KeepAlive: 30 * time.Second}
@@ -69,7 +73,7 @@ func (d *Dialer) MySQLConfig(cfg *config.Config, region string) (*mysql.Config, 
 	if err != nil {
 		return nil, err
 	}
-	if d != nil && len(d.via) > 0 {
+	if d.Relayed() {
 		mc.DialFunc = d.DialContext
 	}
 	return mc, nil
@@ -96,7 +100,7 @@ func (d *Dialer) Kafka(cfg *config.Config, region string) ([]string, *sarama.Con
 	if err != nil {
 		return nil, nil, err
 	}
-	if d != nil && len(d.via) > 0 {
+	if d.Relayed() {
 		sc.Net.Proxy.Enable = true
 		sc.Net.Proxy.Dialer = &saramaDialer{d: d, timeout: sc.Net.DialTimeout}
 	}

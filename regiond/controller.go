@@ -69,7 +69,10 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 		}
 	}
 	nc := failover.DefaultConfig(id, me.Raft, filepath.Join(dataDir, "controller"))
-	nc.Bootstrap, nc.Logger, nc.Metrics, nc.Dial = peers, log, failover.NewMetrics(reg), dialer.DialContext
+	nc.Bootstrap, nc.Logger, nc.Metrics = peers, log, failover.NewMetrics(reg)
+	if dialer.Relayed() {
+		nc.Dial = dialer.DialContext
+	}
 	node, err := failover.New(nc)
 	if err != nil {
 		return nil, err

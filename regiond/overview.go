@@ -106,7 +106,7 @@ func (o *Overview) CaughtUp() bool {
 // connects with dialer (nil: directly).
 func newHTTPClient(timeout time.Duration, dialer *dial.Dialer) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if dialer != nil {
+	if dialer.Relayed() {
 		tr.DialContext = dialer.DialContext
 	}
 	return &http.Client{Timeout: timeout, Transport: tr}

@@ -73,8 +73,12 @@ func binlogConfig(cfg *config.Config, dialer *dial.Dialer, region string, server
 		return binlog.Config{}, fmt.Errorf("regions[%s].mysql.dsn: %w", region, err)
 	}
 	p, _ := strconv.Atoi(port)
+	var dialFn func(context.Context, string, string) (net.Conn, error)
+	if dialer.Relayed() {
+		dialFn = dialer.DialContext
+	}
 	return binlog.Config{Flavor: r.MySQL.Flavor, Host: host, Port: uint16(p), User: mc.User, Password: mc.Passwd,
-		TLS: mc.TLS, ServerID: serverID, Filter: binlog.NewFilter(cfg.Replication), Buckets: cfg.Buckets, Dial: dialer.DialContext}, nil
+		TLS: mc.TLS, ServerID: serverID, Filter: binlog.NewFilter(cfg.Replication), Buckets: cfg.Buckets, Dial: dialFn}, nil
 }
 
 func (d *Daemon) checkpoints(region string) *capture.EtcdCheckpoints {
