@@ -71,7 +71,10 @@ func (w *WAN) Reset(from, to string, kinds ...string) error {
 
 // Partition blackholes the path: connections are accepted and open ones
 // stay open, but nothing gets through (as a lost route would), until
-// Heal. Gossip from from to to is dropped too unless kinds leave it out.
+// Heal. Unless kinds leave gossip out, from also stops gossiping with to:
+// it drops what it sends to to and the packets it receives from it
+// (connections to opens to from still reach it: partition both ways for
+// a full cut of the gossip).
 func (w *WAN) Partition(from, to string, kinds ...string) error {
 	kinds, err := w.check(from, to, kinds)
 	if err != nil {
