@@ -96,6 +96,14 @@ type Region struct {
 	// Controller is where this region's controller node talks to the
 	// others; empty runs no controller.
 	Controller ControllerNode `yaml:"controller"`
+	// DialVia sends this region's regiond's outbound TCP connections to
+	// an address through a relay instead: "host:port it would dial" ->
+	// "host:port of the relay", e.g. an egress proxy or WAN emulator that
+	// forwards to the original address. It applies to every connection
+	// regiond makes to other regions (MySQL, binlog, Kafka brokers,
+	// including the addresses brokers advertise, Raft, the regiond API);
+	// addresses not listed are dialed directly. Empty: dial directly.
+	DialVia map[string]string `yaml:"dial_via"`
 }
 
 // ControllerNode is one voter of the controller: a regiond or the witness.
@@ -127,6 +135,11 @@ type Controller struct {
 	// lag, proven from applied GTIDs) for the failover to go ahead without
 	// an explicit override (accept_rpo). 0: no budget.
 	RPOBudget int64 `yaml:"rpo_budget"`
+	// FaultInjection lets the lab drop gossip between chosen controller
+	// nodes (a file in each node's data dir names the peers to cut off).
+	// For test labs only, never production: a node that has it logs a
+	// warning at start and at every change of the faults.
+	FaultInjection bool `yaml:"fault_injection"`
 }
 
 // Witness is the controller's witness node.
@@ -134,6 +147,8 @@ type Witness struct {
 	ControllerNode `yaml:",inline"`
 	// DataDir holds the witness's Raft log and snapshots.
 	DataDir string `yaml:"data_dir"`
+	// DialVia is the witness's relays, as in regions[].dial_via.
+	DialVia map[string]string `yaml:"dial_via"`
 }
 
 // MySQL is how to reach a region's MySQL (or MariaDB) primary.

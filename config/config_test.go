@@ -79,6 +79,9 @@ func TestBadConfigs(t *testing.T) {
 		{"hcw no shard", "shard_column: id, conflict: home-cell-wins", "conflict: home-cell-wins", "replication.tables[2].shard_column", "owning cell"},
 		{"default policy", "databases: [lending]", "databases: [lending]\n  default_conflict: home-cell-wins", "replication.default_conflict", "per-table"},
 		{"exclude pattern", "databases: [lending]", "databases: [lending]\n  exclude: [tmp]", "replication.exclude[0]", "db.table pattern"},
+		{"dial_via key", "listen: 127.0.0.1:7071", "listen: 127.0.0.1:7071\n    dial_via: {mysql-a: \"127.0.0.1:13306\"}", `regions[1].dial_via["mysql-a"]`, "host:port regiond would dial"},
+		{"dial_via relay", "listen: 127.0.0.1:7071", "listen: 127.0.0.1:7071\n    dial_via: {\"127.0.0.1:3306\": relay}", `regions[1].dial_via["127.0.0.1:3306"]`, "relay's address"},
+		{"dial_via chained", "listen: 127.0.0.1:7071", "listen: 127.0.0.1:7071\n    dial_via: {\"127.0.0.1:3306\": \"127.0.0.1:13306\", \"127.0.0.1:13306\": \"127.0.0.1:23306\"}", `regions[1].dial_via["127.0.0.1:3306"]`, "itself relayed"},
 		{"not yaml", "name: lender", "name: [lender", "(file)", "not valid YAML"},
 	}
 	base := validYAML(t)

@@ -191,6 +191,30 @@ func (c *Config) validateRegions(v *validator) {
 		if r.DataDir == "" {
 			v.add(f+".data_dir", "missing: a local folder for regiond's state (Raft log, audit log), e.g. /var/lib/regiond")
 		}
+		validateDialVia(v, f+".dial_via", r.DialVia)
+	}
+}
+
+// validateDialVia checks a dial_via map: host:port on both sides, and no
+// relay that is itself relayed (one hop only).
+func validateDialVia(v *validator, f string, via map[string]string) {
+	hostPort := func(a string) bool {
+		h, port, err := net.SplitHostPort(a)
+		return err == nil && h != "" && port != "" && port != "0" && validPort(port)
+	}
+	for from, to := range via {
+		switch {
+		case !hostPort(from):
+			v.add(fmt.Sprintf("%s[%q]", f, from), "the key must be the host:port regiond would dial, e.g. 10.0.1.5:3306")
+		case !hostPort(to):
+			v.add(fmt.Sprintf("%s[%q]", f, from), "%q is not host:port: write the relay's address, e.g. 10.0.0.2:13306", to)
+		case to == from:
+			v.add(fmt.Sprintf("%s[%q]", f, from), "relays to itself: remove the entry to dial directly")
+		default:
+			if _, chained := via[to]; chained {
+				v.add(fmt.Sprintf("%s[%q]", f, from), "the relay %q is itself relayed: point the entry at the last relay", to)
+			}
+		}
 	}
 }
 
@@ -264,6 +288,7 @@ func (c *Config) validateController(v *validator) {
 		if w.DataDir == "" {
 			v.add("controller.witness.data_dir", "missing: a local folder for the witness's Raft log")
 		}
+		validateDialVia(v, "controller.witness.dial_via", w.DialVia)
 	} else if on == 2 {
 		v.add("controller.witness", "missing: with two regions, a controller needs a witness in a third place to keep a majority when a region is down")
 	}

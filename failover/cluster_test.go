@@ -19,6 +19,7 @@ type testCluster struct {
 	t     testing.TB
 	nodes map[string]*Node
 	cfgs  map[string]Config
+	dial  func(ctx context.Context, network, addr string) (net.Conn, error) // Config.Dial of every node
 }
 
 // freeAddrs returns n distinct loopback addresses with ports that were
@@ -79,6 +80,7 @@ func (c *testCluster) tryStart(ids []string) error {
 	for _, p := range peers {
 		cfg := DefaultConfig(p.ID, p.Addr, filepath.Join(dir, p.ID))
 		cfg.Bootstrap = peers
+		cfg.Dial = c.dial
 		cfg.Logger = testLogger(c.t).With("test", c.t.Name())
 		c.cfgs[p.ID] = cfg
 		n, err := New(cfg)

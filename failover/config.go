@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,10 @@ type Config struct {
 	SnapshotRetain int
 	// ApplyTimeout bounds Execute when its context has no deadline.
 	ApplyTimeout time.Duration
+
+	// Dial, if set, makes the Raft transport's outbound connections (e.g.
+	// dial.Dialer.DialContext, to go through a relay); nil dials directly.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// Clock stamps commands whose Header.At is zero; nil means time.Now.
 	Clock func() time.Time

@@ -159,7 +159,7 @@ func (n *Node) open() (_ *instance, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("advertise address: %w", err)
 	}
-	trans, err := raft.NewTCPTransportWithLogger(n.cfg.BindAddr, adv, 3, 2*time.Second, hl)
+	trans, err := n.transport(adv, hl)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", n.cfg.BindAddr, err)
 	}

@@ -37,6 +37,11 @@ type Options struct {
 	// AutoFailover makes the controller fail every region over by itself
 	// once it is declared failed (a new lab only; kept in lab.json).
 	AutoFailover bool
+	// WAN runs the wan component: every cross-region connection goes
+	// through a toxiproxy, so that OpenWAN can add latency, bandwidth
+	// limits, resets and partitions, and gossip can be cut (a new lab
+	// only; kept in lab.json). Off by default.
+	WAN bool
 }
 
 // Binaries are the programs the lab runs besides MariaDB.
@@ -138,6 +143,9 @@ func Up(ctx context.Context, opts Options) (_ *State, err error) {
 	// etcd, brokers and MariaDB servers are independent: start them together.
 	var jobs []func(context.Context) error
 	jobs = append(jobs, r.startEtcd)
+	if st.WAN != nil {
+		jobs = append(jobs, r.startWAN)
+	}
 	for i := range st.Regions {
 		i := i
 		jobs = append(jobs, func(ctx context.Context) error { return r.startBroker(ctx, i) })
@@ -229,6 +237,11 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 			MySQLPort: p[0], KafkaPort: p[1], APIPort: p[2], AppPort: p[3], GatewayPort: p[4], RaftPort: p[5], GossipPort: p[6]})
 	}
 	st.Witness = WitnessState{RaftPort: ports[2], GossipPort: ports[3]}
+	if opts.WAN {
+		if st.WAN, err = planWAN(st); err != nil {
+			return nil, err
+		}
+	}
 	return st, nil
 }
 
@@ -500,7 +513,7 @@ func Down(ctx context.Context, dir string, progress io.Writer) error {
 func stopAll(ctx context.Context, st *State, out io.Writer) error {
 	groups := [][]namedProc{nil, nil, nil, nil}
 	for _, n := range st.procs() {
-		g := map[string]int{"regiond": 0, "app": 0, "witness": 0, "mysql": 1, "broker": 2, "etcd": 3}[n.component]
+		g := map[string]int{"regiond": 0, "app": 0, "witness": 0, "mysql": 1, "wan": 1, "broker": 2, "etcd": 3}[n.component]
 		groups[g] = append(groups[g], n)
 	}
 	var errs []error

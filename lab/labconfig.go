@@ -42,15 +42,35 @@ regions:
     gateway_listen: 127.0.0.1:{{.GatewayPort}}
     controller: {raft: 127.0.0.1:{{.RaftPort}}, gossip: 127.0.0.1:{{.GossipPort}}}
     data_dir: {{.Name}}/regiond
+{{- with index $.DialVia .Name}}
+    dial_via:
+{{- range $from, $to := .}}
+      "{{$from}}": "{{$to}}"
+{{- end}}
+{{- end}}
 {{- end}}
 # A local lab answers in milliseconds: tight switch guards keep a broken
 # switch short.
 router: {ack_timeout: 2s, max_lag: 5s, catch_up_timeout: 10s}
 controller:
-  witness: {raft: 127.0.0.1:{{.Witness.RaftPort}}, gossip: 127.0.0.1:{{.Witness.GossipPort}}, data_dir: witness}
+  witness:
+    raft: 127.0.0.1:{{.Witness.RaftPort}}
+    gossip: 127.0.0.1:{{.Witness.GossipPort}}
+    data_dir: witness
+{{- with index .DialVia "witness"}}
+    dial_via:
+{{- range $from, $to := .}}
+      "{{$from}}": "{{$to}}"
+{{- end}}
+{{- end}}
   fail_after: 2s
   cooldown: 1m
   rpo_budget: 1000   # promotion guard: a forced failover leaving more behind needs --accept-rpo
+{{- if .DialVia}}
+  # The wan component relays every cross-region path: gossip can be cut
+  # too (lab only, never production).
+  fault_injection: true
+{{- end}}
 {{- if .AutoFailover}}
   auto_failover: [{{range $i, $r := .Regions}}{{if $i}}, {{end}}{{$r.Name}}{{end}}]
 {{- end}}
@@ -87,9 +107,16 @@ func writeConfig(s *State) (*config.Config, error) {
 	for i, r := range s.Regions {
 		cells = append(cells, cell{CellName(r.Name), r.Name, s.Regions[(i+1)%len(s.Regions)].Name})
 	}
+	var via map[string]map[string]string
+	if s.WAN != nil {
+		via = map[string]map[string]string{}
+		for _, n := range s.nodes() {
+			via[n] = s.WAN.dialVia(n)
+		}
+	}
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
-		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover,
+		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "DialVia": via,
 		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile,
 	})
 	if err != nil {

@@ -26,6 +26,8 @@ type State struct {
 	Witness WitnessState `json:"witness"`
 	// AutoFailover: the controller fails regions over by itself.
 	AutoFailover bool `json:"auto_failover,omitempty"`
+	// WAN is the wan component (nil unless the lab was made with it).
+	WAN *WANState `json:"wan,omitempty"`
 }
 
 // WitnessState is the controller's witness process (regiond --witness).
@@ -81,7 +83,11 @@ func (s *State) procs() []namedProc {
 			namedProc{"app", r.Name, &r.App},
 			namedProc{"regiond", r.Name, &r.Regiond})
 	}
-	return append(out, namedProc{"witness", "", &s.Witness.Proc})
+	out = append(out, namedProc{"witness", "", &s.Witness.Proc})
+	if s.WAN != nil {
+		out = append(out, namedProc{"wan", "", &s.WAN.Proc})
+	}
+	return out
 }
 
 type namedProc struct {

@@ -100,6 +100,11 @@ func Status(ctx context.Context, dir string) ([]ComponentStatus, error) {
 			check = func(ctx context.Context) error {
 				return httpOK(ctx, fmt.Sprintf("http://127.0.0.1:%d/healthz", cs.Port), "")
 			}
+		case "wan":
+			cs.Port = st.WAN.APIPort
+			check = func(ctx context.Context) error {
+				return httpOK(ctx, fmt.Sprintf("http://127.0.0.1:%d/version", cs.Port), "")
+			}
 		case "regiond":
 			r, _ := st.Region(n.region)
 			cs.Port = r.APIPort

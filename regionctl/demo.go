@@ -87,7 +87,7 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 
 	step(1, "Start a lab with two regions, a and b")
 	t := time.Now()
-	st, err := labUp(ctx, g, []string{"a", "b"}, 1024)
+	st, err := labUp(ctx, g, lab.Options{Regions: []string{"a", "b"}, Buckets: 1024})
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ one etcd. Everything it writes (data, logs, config, token, state) goes under
 --dir. Processes keep running after the command returns; stop them with
 'regionctl lab down --dir DIR'.`,
 	}
-	cmd.AddCommand(newLabUpCmd(g), newLabDownCmd(g), newLabStatusCmd(g), newLabDemoCmd(g), newLabKillCmd(g), newLabStartCmd(g), newLabServeCmd())
+	cmd.AddCommand(newLabUpCmd(g), newLabDownCmd(g), newLabStatusCmd(g), newLabDemoCmd(g), newLabKillCmd(g), newLabStartCmd(g), newLabNetCmd(g), newLabServeCmd())
 	return cmd
 }
 
@@ -40,8 +40,9 @@ func requireDir(g *globals) error {
 func newLabUpCmd(g *globals) *cobra.Command {
 	var regions string
 	var buckets int
+	var wan bool
 	cmd := &cobra.Command{
-		Use:   "up --regions a,b[,c] --dir DIR",
+		Use:   "up --regions a,b[,c] --dir DIR [--wan]",
 		Short: "Start a lab (or start a stopped one again, with its data)",
 		Long: `up starts every server of the lab and returns when all answer their health
 checks. A folder with a stopped lab is started again with the same ports and
@@ -54,7 +55,7 @@ result (with --json, the endpoints and operator token) to stdout.`,
 			if err := requireDir(g); err != nil {
 				return err
 			}
-			st, err := labUp(cmd.Context(), g, splitList(regions), buckets)
+			st, err := labUp(cmd.Context(), g, lab.Options{Regions: splitList(regions), Buckets: buckets, WAN: wan})
 			if err != nil {
 				return err
 			}
@@ -63,22 +64,24 @@ result (with --json, the endpoints and operator token) to stdout.`,
 	}
 	cmd.Flags().StringVar(&regions, "regions", "", "comma-separated region names, at least two (e.g. a,b,c); default for a new lab: a,b")
 	cmd.Flags().IntVar(&buckets, "buckets", 1024, "routing buckets")
+	cmd.Flags().BoolVar(&wan, "wan", false, "a new lab relays every cross-region connection through its wan component, so 'lab net' can inject network faults")
 	return cmd
 }
 
-func labUp(ctx context.Context, g *globals, regions []string, buckets int) (*lab.State, error) {
+func labUp(ctx context.Context, g *globals, opts lab.Options) (*lab.State, error) {
 	bin, err := lab.FindBinaries()
 	if err != nil {
 		return nil, err
 	}
-	if len(regions) == 0 {
+	if len(opts.Regions) == 0 {
 		if _, err := lab.LoadState(g.dir); errors.Is(err, lab.ErrNoLab) {
-			regions = []string{"a", "b"}
+			opts.Regions = []string{"a", "b"}
 		}
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return lab.Up(ctx, lab.Options{Dir: g.dir, Regions: regions, Buckets: buckets, Bin: bin, Progress: g.progress()})
+	opts.Dir, opts.Bin, opts.Progress = g.dir, bin, g.progress()
+	return lab.Up(ctx, opts)
 }
 
 func splitList(s string) []string {
@@ -232,6 +235,19 @@ func newLabServeCmd() *cobra.Command {
 	app.Flags().StringVar(&region, "region", "", "the app's region")
 	app.Flags().IntVar(&port, "port", 0, "port")
 	app.Flags().IntVar(&mysqlPort, "mysql-port", 0, "the region's MariaDB port")
-	cmd.AddCommand(etcd, broker, app)
+	var proxies string
+	wan := &cobra.Command{
+		Use:  "wan",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			fmt.Fprintf(cmd.ErrOrStderr(), "wan serving its API on 127.0.0.1:%d\n", port)
+			return lab.ServeWAN(ctx, port, proxies)
+		},
+	}
+	wan.Flags().IntVar(&port, "port", 0, "toxiproxy API port")
+	wan.Flags().StringVar(&proxies, "proxies", "", "the proxy list (JSON)")
+	cmd.AddCommand(etcd, broker, app, wan)
 	return cmd
 }

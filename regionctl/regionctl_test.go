@@ -75,6 +75,9 @@ func TestLabLifecycleCLI(t *testing.T) {
 	if _, errOut, err := run(t, "lab", "up", "--dir", dir); err == nil || !strings.Contains(errOut, "already running") {
 		t.Errorf("second lab up: err=%v %s", err, errOut)
 	}
+	if _, errOut, err := run(t, "lab", "net", "--dir", dir, "--from", "a", "--to", "b", "--partition"); err == nil || !strings.Contains(errOut, "lab up --wan") {
+		t.Errorf("lab net on a lab without --wan: err=%v %s", err, errOut)
+	}
 	out, _, err = run(t, "lab", "status", "--dir", dir, "--json")
 	var cs []lab.ComponentStatus
 	if err != nil || json.Unmarshal([]byte(out), &cs) != nil || len(cs) != 1+4*2+1 {

@@ -25,7 +25,7 @@ func (d *Daemon) consoleRoutes() {
 	d.api.HandlePublic("POST /console/logout", d.api.LogoutHandler())
 	d.api.HandleFunc("GET /v1/whoami", api.RoleViewer, handleWhoami)
 	client := sync.OnceValues(func() (*http.Client, error) {
-		return NewAPIClient(d.cfg.Deployment, overviewTimeout)
+		return newAPIClient(d.cfg.Deployment, overviewTimeout, d.dialer)
 	})
 	d.api.HandleFunc("GET /v1/overview", api.RoleViewer, func(w http.ResponseWriter, r *http.Request) {
 		c, err := client()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/liveness"
 )
@@ -29,12 +30,16 @@ type controller struct {
 	node   *failover.Node
 	member *liveness.Member
 	log    *slog.Logger
+	// faults drops gossip with the peers named in faultsPath; nil unless
+	// controller.fault_injection is on (test labs only).
+	faults     *liveness.FaultyTransport
+	faultsPath string
 }
 
 // newController builds the controller of node id (a region's name, or
 // WitnessID) from the deployment; nil when the deployment runs none.
 // probe checks a region's MySQL from here.
-func newController(dep *config.Config, id, apiURL, dataDir string, probe func(context.Context, string) error, onEvent func(liveness.Event), reg prometheus.Registerer, log *slog.Logger) (*controller, error) {
+func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.Dialer, probe func(context.Context, string) error, onEvent func(liveness.Event), reg prometheus.Registerer, log *slog.Logger) (*controller, error) {
 	var me config.ControllerNode
 	role, region := liveness.RoleRegiond, id
 	if id == WitnessID {
@@ -65,6 +70,9 @@ func newController(dep *config.Config, id, apiURL, dataDir string, probe func(co
 	}
 	nc := failover.DefaultConfig(id, me.Raft, filepath.Join(dataDir, "controller"))
 	nc.Bootstrap, nc.Logger, nc.Metrics = peers, log, failover.NewMetrics(reg)
+	if dialer.Relayed() {
+		nc.Dial = dialer.DialContext
+	}
 	node, err := failover.New(nc)
 	if err != nil {
 		return nil, err
@@ -85,11 +93,16 @@ func newController(dep *config.Config, id, apiURL, dataDir string, probe func(co
 			onEvent(e)
 		}
 	}
-	member, err := liveness.New(mc)
-	if err != nil {
+	c := &controller{node: node, log: log}
+	if dep.Controller.FaultInjection {
+		c.faults, c.faultsPath = new(liveness.FaultyTransport), filepath.Join(dataDir, liveness.FaultsFile)
+		mc.WrapTransport = c.faults.Wrap
+		log.Warn("controller.fault_injection is on: gossip can be cut by writing " + c.faultsPath + "; this is for test labs, never production")
+	}
+	if c.member, err = liveness.New(mc); err != nil {
 		return nil, err
 	}
-	return &controller{node: node, member: member, log: log}, nil
+	return c, nil
 }
 
 // Run starts the Raft node and the gossip member and stops them, in
@@ -98,6 +111,12 @@ func newController(dep *config.Config, id, apiURL, dataDir string, probe func(co
 func (c *controller) Run(ctx context.Context) error {
 	if err := c.node.Start(ctx); err != nil {
 		return err
+	}
+	if c.faults != nil {
+		fctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); c.faults.Follow(fctx, c.faultsPath, 200*time.Millisecond, c.log) }()
+		defer func() { cancel(); <-done }()
 	}
 	if c.node.ID() == WitnessID {
 		hctx, cancel := context.WithCancel(ctx)

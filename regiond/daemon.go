@@ -63,7 +63,8 @@ type Daemon struct {
 	gateway  *gateway.Gateway // nil unless regions[].gateway_listen is set
 	switcher *traffic.Switcher
 	peers    *replicationView
-	ctl      *controller // nil without a controller
+	dialer   *dial.Dialer // outbound connections, through regions[].dial_via
+	ctl      *controller  // nil without a controller
 	// opToken is the first operator token: scheduled drills act with it.
 	opToken string
 	failed  chan liveness.Event
@@ -117,7 +118,7 @@ func New(cfg Config) (*Daemon, error) {
 	if !ok {
 		return nil, fmt.Errorf("region %q is not in the config: use one of %v", cfg.Region, cfg.Deployment.RegionNames())
 	}
-	d := &Daemon{cfg: cfg, region: r, log: cfg.Logger.With("region", r.Name), reg: prometheus.NewRegistry()}
+	d := &Daemon{cfg: cfg, region: r, log: cfg.Logger.With("region", r.Name), reg: prometheus.NewRegistry(), dialer: dial.For(cfg.Deployment, r.Name)}
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "regiond", Name: "info",
 		Help: "Always 1; labels say which region and build this daemon is.", ConstLabels: prometheus.Labels{"region": r.Name, "version": Version}})
@@ -166,7 +167,7 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d.failed = make(chan liveness.Event, 8)
-	if d.ctl, err = newController(cfg.Deployment, r.Name, r.URL, cfg.Deployment.Resolve(r.DataDir), probeMySQL(d.peers.db), d.onLiveness, d.reg, d.log); err != nil {
+	if d.ctl, err = newController(cfg.Deployment, r.Name, r.URL, cfg.Deployment.Resolve(r.DataDir), d.dialer, probeMySQL(d.peers.db), d.onLiveness, d.reg, d.log); err != nil {
 		d.db.Close()
 		d.etcd.Close()
 		return nil, err

@@ -128,7 +128,7 @@ func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, body an
 	}
 	fr.Header.Set("Authorization", "Bearer "+api.RequestToken(r))
 	fr.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(fr)
+	resp, err := newHTTPClient(5*time.Minute, d.dialer).Do(fr)
 	if err != nil {
 		if last {
 			api.WriteError(w, http.StatusBadGateway, fmt.Sprintf("forward to the controller leader %s: %v", leader, err), "")

@@ -179,7 +179,7 @@ func orNone(gtid string) string {
 
 // exactRPO reads region from's binlog past the survivor's link state ls.
 func (d *Daemon) exactRPO(ctx context.Context, from string, ls apply.LinkStatus) (failover.RPO, error) {
-	rc, err := binlogConfig(d.cfg.Deployment, from, rpoServerID+d.region.MySQL.ServerID)
+	rc, err := binlogConfig(d.cfg.Deployment, d.dialer, from, rpoServerID+d.region.MySQL.ServerID)
 	if err != nil {
 		return failover.RPO{}, err
 	}

@@ -31,7 +31,12 @@ type Overview struct {
 // against the system roots, and a private CA is trusted through the etcd
 // TLS CA file.
 func NewAPIClient(cfg *config.Config, timeout time.Duration) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	return newAPIClient(cfg, timeout, nil)
+}
+
+// newAPIClient is NewAPIClient connecting with dialer (nil: directly).
+func newAPIClient(cfg *config.Config, timeout time.Duration, dialer *dial.Dialer) (*http.Client, error) {
+	tr := newHTTPClient(timeout, dialer).Transport.(*http.Transport)
 	for _, r := range cfg.Regions {
 		if r.APITLS.CertFile != "" {
 			tc, err := dial.TLSConfig(cfg, "etcd.tls", cfg.Etcd.TLS)
@@ -95,4 +100,14 @@ func (o *Overview) CaughtUp() bool {
 		}
 	}
 	return true
+}
+
+// newHTTPClient returns an HTTP client with timeout per request that
+// connects with dialer (nil: directly).
+func newHTTPClient(timeout time.Duration, dialer *dial.Dialer) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if dialer.Relayed() {
+		tr.DialContext = dialer.DialContext
+	}
+	return &http.Client{Timeout: timeout, Transport: tr}
 }

@@ -27,7 +27,7 @@ type replication struct {
 // newReplication builds capture and appliers; it connects to nothing yet.
 func (d *Daemon) newReplication() (*replication, error) {
 	cfg, me := d.cfg.Deployment, d.region
-	rc, err := binlogConfig(cfg, me.Name, me.MySQL.ServerID)
+	rc, err := binlogConfig(cfg, d.dialer, me.Name, me.MySQL.ServerID)
 	if err != nil {
 		return nil, err
 	}
@@ -58,8 +58,8 @@ func (d *Daemon) newReplication() (*replication, error) {
 }
 
 // binlogConfig is how to read region's binlog, as capture does, registering
-// as replica serverID.
-func binlogConfig(cfg *config.Config, region string, serverID uint32) (binlog.Config, error) {
+// as replica serverID and connecting with dialer.
+func binlogConfig(cfg *config.Config, dialer *dial.Dialer, region string, serverID uint32) (binlog.Config, error) {
 	r, _ := cfg.Region(region)
 	mc, err := dial.MySQLConfig(cfg, region)
 	if err != nil {
@@ -73,8 +73,12 @@ func binlogConfig(cfg *config.Config, region string, serverID uint32) (binlog.Co
 		return binlog.Config{}, fmt.Errorf("regions[%s].mysql.dsn: %w", region, err)
 	}
 	p, _ := strconv.Atoi(port)
+	var dialFn func(context.Context, string, string) (net.Conn, error)
+	if dialer.Relayed() {
+		dialFn = dialer.DialContext
+	}
 	return binlog.Config{Flavor: r.MySQL.Flavor, Host: host, Port: uint16(p), User: mc.User, Password: mc.Passwd,
-		TLS: mc.TLS, ServerID: serverID, Filter: binlog.NewFilter(cfg.Replication), Buckets: cfg.Buckets}, nil
+		TLS: mc.TLS, ServerID: serverID, Filter: binlog.NewFilter(cfg.Replication), Buckets: cfg.Buckets, Dial: dialFn}, nil
 }
 
 func (d *Daemon) checkpoints(region string) *capture.EtcdCheckpoints {
@@ -84,7 +88,7 @@ func (d *Daemon) checkpoints(region string) *capture.EtcdCheckpoints {
 // kafka returns a dialer for a region's Kafka with a role's settings.
 func (d *Daemon) kafka(region string, role func(*sarama.Config)) func() (sarama.Client, error) {
 	return func() (sarama.Client, error) {
-		brokers, sc, err := dial.Kafka(d.cfg.Deployment, region)
+		brokers, sc, err := d.dialer.Kafka(d.cfg.Deployment, region)
 		if err != nil {
 			return nil, err
 		}

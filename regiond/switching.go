@@ -11,7 +11,6 @@ import (
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/binlog"
-	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/router/traffic"
 )
 
@@ -21,7 +20,7 @@ func (d *Daemon) newSwitcher(tokens []api.Token) (*traffic.Switcher, error) {
 	tc := traffic.DefaultConfig()
 	tc.Store, tc.Logger, tc.Metrics = d.store, d.log, d.reg
 	tc.AckTimeout, tc.MaxLag, tc.CatchUpTimeout = rt.AckTimeout, rt.MaxLag, rt.CatchUpTimeout
-	d.peers = &replicationView{d: d, token: peerToken(tokens), http: &http.Client{Timeout: 5 * time.Second}, dbs: map[string]*sql.DB{}}
+	d.peers = &replicationView{d: d, token: peerToken(tokens), http: newHTTPClient(5*time.Second, d.dialer), dbs: map[string]*sql.DB{}}
 	tc.Replication = d.peers
 	return traffic.New(tc)
 }
@@ -63,7 +62,7 @@ func (v *replicationView) db(region string) (*sql.DB, error) {
 	if db := v.dbs[region]; db != nil {
 		return db, nil
 	}
-	db, err := dial.MySQL(v.d.cfg.Deployment, region)
+	db, err := v.d.dialer.MySQL(v.d.cfg.Deployment, region)
 	if err != nil {
 		return nil, err
 	}

@@ -32,20 +32,21 @@ func RunWitness(ctx context.Context, dep *config.Config, log *slog.Logger) error
 			db.Close()
 		}
 	}()
+	dialer := dial.For(dep, WitnessID)
 	db := func(region string) (*sql.DB, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if h := dbs[region]; h != nil {
 			return h, nil
 		}
-		h, err := dial.MySQL(dep, region)
+		h, err := dialer.MySQL(dep, region)
 		if err != nil {
 			return nil, err
 		}
 		dbs[region] = h
 		return h, nil
 	}
-	c, err := newController(dep, WitnessID, "", dep.Resolve(dep.Controller.Witness.DataDir), probeMySQL(db), nil, prometheus.NewRegistry(), log)
+	c, err := newController(dep, WitnessID, "", dep.Resolve(dep.Controller.Witness.DataDir), dialer, probeMySQL(db), nil, prometheus.NewRegistry(), log)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +43,10 @@ type Config struct {
 	Filter *Filter
 	// Buckets is the deployment's bucket count.
 	Buckets int
-	Logger  *slog.Logger
+	// Dial, if set, connects to Host:Port (e.g. through a relay); nil
+	// dials directly.
+	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	Logger *slog.Logger
 }
 
 // Item is one source transaction as the reader saw it, in commit order.
@@ -112,6 +116,7 @@ func (r *Reader) Run(ctx context.Context, from string, out chan<- Item) error {
 		User:                    r.cfg.User,
 		Password:                r.cfg.Password,
 		TLSConfig:               r.cfg.TLS,
+		Dialer:                  r.cfg.Dial,
 		TimestampStringLocation: time.UTC,
 		HeartbeatPeriod:         time.Second,
 		ReadTimeout:             10 * time.Second,

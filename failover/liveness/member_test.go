@@ -360,3 +360,26 @@ func BenchmarkRegionDetection(b *testing.B) {
 	b.ReportMetric(float64(gone.Milliseconds())/float64(b.N), "ms-gone")
 	b.ReportMetric(float64(declared.Milliseconds())/float64(b.N), "ms-declared")
 }
+
+// TestDropCutsNamedPeers cuts rc off from each peer by address (as the
+// lab's per-peer gossip faults do), then heals it.
+func TestDropCutsNamedPeers(t *testing.T) {
+	l := newLab(t, testDetector)
+	rc := l.members["rc"]
+	var others []string
+	for _, n := range []string{"ra", "rb", "w"} {
+		others = append(others, l.members[n].m.Addr())
+		l.members[n].ft.Drop(rc.m.Addr())
+	}
+	rc.ft.Drop(others...)
+	waitFor(t, 10*time.Second, "rc and the others lose each other", func() bool {
+		return !seesRegiond(l.members["ra"].m, "c") && !seesRegiond(l.members["rb"].m, "c") && len(rc.m.Members()) == 1
+	})
+	if !seesRegiond(l.members["ra"].m, "b") || !seesRegiond(l.members["rb"].m, "a") {
+		t.Fatal("ra and rb lost each other: Drop cut more than the named peers")
+	}
+	for _, n := range []string{"ra", "rb", "w", "rc"} {
+		l.members[n].ft.Drop()
+	}
+	l.waitAll(15*time.Second, "rc back", func(m *Member) bool { return len(m.Members()) == 4 })
+}

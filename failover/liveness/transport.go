@@ -20,9 +20,12 @@ import (
 //	cfg.WrapTransport = ft.Wrap
 //	...
 //	ft.Isolate(true)
+//
+// Drop cuts it off from some peers only, by their gossip address.
 type FaultyTransport struct {
 	memberlist.NodeAwareTransport
 	isolated atomic.Bool
+	dropped  atomic.Pointer[map[string]bool]
 	packets  chan *memberlist.Packet
 	streams  chan net.Conn
 	stop     chan struct{}
@@ -48,6 +51,29 @@ func (t *FaultyTransport) Wrap(inner memberlist.NodeAwareTransport) memberlist.N
 // Isolate cuts the member off (true) or reconnects it (false).
 func (t *FaultyTransport) Isolate(on bool) { t.isolated.Store(on) }
 
+// Drop cuts the member off from the peers at addrs (host:port of their
+// gossip) and reconnects it to every other: what it sends them is
+// dropped, its dials to them fail and the packets it receives from them
+// are discarded. Streams they open to it cannot be told apart by
+// address, so cut both sides (each side's Drop naming the other) for a
+// full partition. No addrs reconnects it to everyone.
+func (t *FaultyTransport) Drop(addrs ...string) {
+	m := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		m[a] = true
+	}
+	t.dropped.Store(&m)
+}
+
+// cut reports whether traffic with addr is dropped now.
+func (t *FaultyTransport) cut(addr string) bool {
+	if t.isolated.Load() {
+		return true
+	}
+	m := t.dropped.Load()
+	return m != nil && (*m)[addr]
+}
+
 func (t *FaultyTransport) forward() {
 	defer close(t.done)
 	in, ins := t.NodeAwareTransport.PacketCh(), t.NodeAwareTransport.StreamCh()
@@ -56,7 +82,7 @@ func (t *FaultyTransport) forward() {
 		case <-t.stop:
 			return
 		case p := <-in:
-			if t.isolated.Load() {
+			if p.From != nil && t.cut(p.From.String()) {
 				continue
 			}
 			select {
@@ -87,7 +113,7 @@ func (t *FaultyTransport) StreamCh() <-chan net.Conn { return t.streams }
 
 // WriteTo implements memberlist.Transport.
 func (t *FaultyTransport) WriteTo(b []byte, addr string) (time.Time, error) {
-	if t.isolated.Load() {
+	if t.cut(addr) {
 		return time.Now(), nil
 	}
 	return t.NodeAwareTransport.WriteTo(b, addr)
@@ -95,7 +121,7 @@ func (t *FaultyTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 
 // WriteToAddress implements memberlist.NodeAwareTransport.
 func (t *FaultyTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
-	if t.isolated.Load() {
+	if t.cut(a.Addr) {
 		return time.Now(), nil
 	}
 	return t.NodeAwareTransport.WriteToAddress(b, a)
@@ -103,7 +129,7 @@ func (t *FaultyTransport) WriteToAddress(b []byte, a memberlist.Address) (time.T
 
 // DialTimeout implements memberlist.Transport.
 func (t *FaultyTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
-	if t.isolated.Load() {
+	if t.cut(addr) {
 		return nil, errIsolated
 	}
 	return t.NodeAwareTransport.DialTimeout(addr, timeout)
@@ -111,7 +137,7 @@ func (t *FaultyTransport) DialTimeout(addr string, timeout time.Duration) (net.C
 
 // DialAddressTimeout implements memberlist.NodeAwareTransport.
 func (t *FaultyTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
-	if t.isolated.Load() {
+	if t.cut(a.Addr) {
 		return nil, errIsolated
 	}
 	return t.NodeAwareTransport.DialAddressTimeout(a, timeout)

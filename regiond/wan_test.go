@@ -1,0 +1,217 @@
+package regiond_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/failover/liveness"
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/regiond"
+)
+
+// TestNetworkFaults runs one three-region lab whose cross-region
+// connections all go through the wan component, with auto failover on:
+// WAN latency slows a link but loses nothing; a partition that isolates
+// one observer (c's regiond, on every path, both ways) for well past
+// fail_after fails nothing over, and everything converges after healing;
+// a region that fails again within the cooldown is not failed over twice.
+func TestNetworkFaults(t *testing.T) {
+	st := labtest.UpWith(t, lab.Options{WAN: true, AutoFailover: true}, "a", "b", "c")
+	tok, _ := lab.ReadToken(st.Dir)
+	w, err := lab.OpenWAN(st.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createSchema(t, st, "a")
+	converged(t, st, 60*time.Second)
+	waitController(t, st, "a", tok, 30*time.Second, "a leader and all four members", func(cs regiond.ControllerStatus) bool {
+		return cs.Node.LeaderID != "" && len(cs.Members) == 4
+	})
+
+	t.Run("latency slows a link and loses nothing", func(t *testing.T) {
+		const delay = 150 * time.Millisecond
+		// b's consumer of a's broker: every byte from a's Kafka to b waits delay.
+		if err := w.Latency("b", "a", delay, 0, lab.KindKafka); err != nil {
+			t.Fatal(err)
+		}
+		a := openDB(t, st, "a", "")
+		start := time.Now()
+		for i := range 50 {
+			mustExec(t, a, fmt.Sprintf("INSERT INTO lending.users (id, name, home_cell) VALUES (%d, 'wan', 'a1')", 1000+i))
+		}
+		arrived := map[string]time.Duration{}
+		deadline := time.Now().Add(60 * time.Second)
+		for len(arrived) < 2 {
+			for _, r := range []string{"b", "c"} {
+				if _, ok := arrived[r]; !ok && countUsers(t, st, r, 1000, 1050) == 50 {
+					arrived[r] = time.Since(start)
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("rows did not arrive in 60s: b %d, c %d of 50", countUsers(t, st, "b", 1000, 1050), countUsers(t, st, "c", 1000, 1050))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Logf("50 rows written in a arrived in c (direct) after %s, in b (a->b Kafka +%s each way) after %s",
+			arrived["c"].Round(time.Millisecond), delay, arrived["b"].Round(time.Millisecond))
+		if arrived["b"] < delay {
+			t.Errorf("rows reached b after %s, faster than the %s the WAN adds: the link does not go through the wan", arrived["b"], delay)
+		}
+		if err := w.Heal("b", "a"); err != nil {
+			t.Fatal(err)
+		}
+		converged(t, st, 60*time.Second)
+		sameTables(t, st, "lending.users")
+	})
+
+	t.Run("partition isolating one observer fails nothing over", func(t *testing.T) {
+		before := tableFrom(t, st, "a", tok)
+		if err := w.Isolate("c"); err != nil {
+			t.Fatal(err)
+		}
+		cut := time.Now()
+		waitController(t, st, "a", tok, 30*time.Second, "a loses c's regiond", func(cs regiond.ControllerStatus) bool {
+			return !slices.ContainsFunc(cs.Members, func(m liveness.MemberInfo) bool { return m.Name == "c" })
+		})
+		waitController(t, st, "c", tok, 30*time.Second, "c loses everyone", func(cs regiond.ControllerStatus) bool {
+			return len(cs.Members) == 1
+		})
+		// Writes on both sides during the partition: a's cannot reach c
+		// (c's consumer is cut off), c's reach a (c's broker is not).
+		mustExec(t, openDB(t, st, "a", ""), "INSERT INTO lending.users (id, name, home_cell) VALUES (2000, 'during', 'a1')")
+		mustExec(t, openDB(t, st, "c", ""), "INSERT INTO lending.users (id, name, home_cell) VALUES (3000, 'during', 'c1')")
+		// Hold for three times fail_after (2s in the lab), then look.
+		time.Sleep(time.Until(cut.Add(3 * 2 * time.Second)))
+		for _, view := range []string{"a", "b", "c"} {
+			cs, ok := controllerStatus(t, st, view, tok)
+			if !ok {
+				t.Fatalf("%s's regiond does not answer GET /v1/controller", view)
+			}
+			for _, r := range cs.Regions {
+				if r.Failed {
+					t.Errorf("%s's detector declared %s failed during the partition: %+v", view, r.Region, r)
+				}
+			}
+			if view != "c" {
+				checkNoFailover(t, view, cs.State)
+			}
+		}
+		if n := countUsers(t, st, "c", 2000, 2001); n != 0 {
+			t.Fatalf("a's row reached c through the partition: the partition does not cut c's consumer")
+		}
+		if err := w.HealAll(); err != nil {
+			t.Fatal(err)
+		}
+		for _, view := range []string{"a", "c"} {
+			waitController(t, st, view, tok, 60*time.Second, view+" sees all four members again", func(cs regiond.ControllerStatus) bool {
+				return len(cs.Members) == 4 && cs.Node.LeaderID != ""
+			})
+		}
+		converged(t, st, 60*time.Second)
+		sameTables(t, st, "lending.users")
+		if n := countUsers(t, st, "c", 2000, 2001) + countUsers(t, st, "a", 3000, 3001); n != 2 {
+			t.Errorf("writes of the partition did not cross after healing: %d of 2", n)
+		}
+		if after := tableFrom(t, st, "a", tok); after.Epoch != before.Epoch {
+			t.Errorf("routing table changed during the partition: epoch %d -> %d", before.Epoch, after.Epoch)
+		}
+		cs, _ := controllerStatus(t, st, "a", tok)
+		checkNoFailover(t, "a", cs.State)
+		t.Logf("c isolated for %s; no failover; converged %s after the cut", (3 * 2 * time.Second), time.Since(cut).Round(time.Millisecond))
+	})
+
+	t.Run("flapping suppressed by the cooldown", func(t *testing.T) {
+		ctx := context.Background()
+		if err := lab.Kill(ctx, st.Dir, "c", "all"); err != nil {
+			t.Fatal(err)
+		}
+		cs := waitController(t, st, "a", tok, 60*time.Second, "c failed over by the controller", func(cs regiond.ControllerStatus) bool {
+			return forcedFailovers(cs.State, "c") == 1 && cs.State.Regions["c"].Fenced
+		})
+		if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "c", "all"); err != nil {
+			t.Fatal(err)
+		}
+		waitController(t, st, "a", tok, 60*time.Second, "c back and its RPO complete", func(cs regiond.ControllerStatus) bool {
+			for _, f := range cs.State.Failovers {
+				if f.From == "c" && f.RPO.Pending {
+					return false
+				}
+			}
+			return slices.ContainsFunc(cs.Members, func(m liveness.MemberInfo) bool { return m.Name == "c" }) && !failed(cs, "c")
+		})
+		var back regiond.FailoverReport
+		if code, body := call(t, st, "a", tok, "POST", "/v1/failbacks", map[string]any{"to": "c", "reason": "c repaired"}, &back); code != 200 {
+			t.Fatalf("failback: %d %s", code, body)
+		}
+		// c serves again; it fails again within the cooldown (1m in the lab).
+		again := time.Now()
+		if err := lab.Kill(ctx, st.Dir, "c", "all"); err != nil {
+			t.Fatal(err)
+		}
+		waitController(t, st, "a", tok, 30*time.Second, "a loses c again", func(cs regiond.ControllerStatus) bool {
+			return !slices.ContainsFunc(cs.Members, func(m liveness.MemberInfo) bool { return m.Name == "c" })
+		})
+		time.Sleep(time.Until(again.Add(3 * 2 * time.Second)))
+		cs, _ = controllerStatus(t, st, "a", tok)
+		if n := forcedFailovers(cs.State, "c"); n != 1 || cs.State.Regions["c"].Fenced {
+			t.Fatalf("c failed over %d times (fenced %v); within the cooldown its second failure must not fail it over again", n, cs.State.Regions["c"].Fenced)
+		}
+		for _, r := range cs.Regions {
+			if r.Region != "c" {
+				continue
+			}
+			// The observers agree c is gone: only the cooldown holds the failover back.
+			if r.Failed || 2*len(r.Lost) <= r.Of || !r.CooldownUntil.After(time.Now()) {
+				t.Fatalf("detector's view of c after its second failure: %+v; want lost by a majority, not failed, in cooldown", r)
+			}
+			t.Logf("c failed again %s after its failback: lost by %v of %d, not failed over (cooldown until %s)",
+				time.Since(again).Round(time.Millisecond), r.Lost, r.Of, r.CooldownUntil.Format(time.TimeOnly))
+		}
+	})
+}
+
+// countUsers counts the users with lo <= id < hi in region's MySQL.
+func countUsers(t *testing.T, st *lab.State, region string, lo, hi int) int {
+	t.Helper()
+	var n int
+	if err := openDB(t, st, region, "").QueryRow("SELECT COUNT(*) FROM lending.users WHERE id >= ? AND id < ?", lo, hi).Scan(&n); err != nil {
+		t.Fatalf("count users in %s: %v", region, err)
+	}
+	return n
+}
+
+// checkNoFailover fails the test if the controller state seen from view
+// has a failover or a fenced region.
+func checkNoFailover(t *testing.T, view string, s *failover.State) {
+	t.Helper()
+	if s == nil {
+		t.Fatalf("%s's regiond reports no controller state", view)
+	}
+	for id, f := range s.Failovers {
+		t.Errorf("failover %s of %s seen from %s: %+v", id, f.From, view, f)
+	}
+	for name, r := range s.Regions {
+		if r.Fenced {
+			t.Errorf("region %s fenced (seen from %s): %+v", name, view, r)
+		}
+	}
+}
+
+// forcedFailovers counts the controller's forced failovers of region.
+func forcedFailovers(s *failover.State, region string) int {
+	n := 0
+	if s == nil {
+		return 0
+	}
+	for _, f := range s.Failovers {
+		if f.From == region && f.Kind == failover.KindForced {
+			n++
+		}
+	}
+	return n
+}
