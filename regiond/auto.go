@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/liveness"
@@ -23,33 +24,48 @@ func (d *Daemon) onLiveness(e liveness.Event) {
 	}
 }
 
+// autoRetry is how soon the leader tries again to fail over a region
+// whose automatic failover did not happen (refused by the promotion
+// guard, or failed).
+const autoRetry = 30 * time.Second
+
 // autoFailover fails over, as the controller's leader, every region of
-// controller.auto_failover that the detector declares failed: the same
-// forced failover an operator runs, with the actor "controller". A region
-// already fenced (failed over, and not failed back) is left alone: it
-// stays fenced until an operator fails it back.
+// controller.auto_failover that the detector holds failed: the same
+// forced failover an operator runs, with the actor "controller". It looks
+// at the detector's current verdicts every second (and at once on an
+// event), not only at the event: a node that wins leadership after the
+// event (the failed region took the leader down with it) still acts. A
+// region already fenced (failed over, and not failed back) is left alone:
+// it stays fenced until an operator fails it back.
 func (d *Daemon) autoFailover(ctx context.Context) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	tried := map[string]time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case e := <-d.failed:
-			if !slices.Contains(d.cfg.Deployment.Controller.AutoFailover, e.Region) || !d.ctl.node.IsLeader() {
+		case <-d.failed:
+		case <-tick.C:
+		}
+		if !d.ctl.node.IsLeader() {
+			continue
+		}
+		for _, rs := range d.ctl.member.Regions() {
+			if !rs.Failed || !slices.Contains(d.cfg.Deployment.Controller.AutoFailover, rs.Region) ||
+				d.ctl.node.State().Regions[rs.Region].Fenced || time.Since(tried[rs.Region]) < autoRetry {
 				continue
 			}
-			if r := d.ctl.node.State().Regions[e.Region]; r.Fenced {
-				d.log.Info("controller: region declared failed is fenced already; no automatic failover", "region", e.Region, "reason", r.FenceReason)
-				continue
-			}
-			reason := fmt.Sprintf("declared failed by %d of %d observers (%s); automatic failover (controller.auto_failover)", len(e.Observers), e.Of, strings.Join(e.Observers, ","))
-			d.log.Warn("controller: automatic forced failover", "region", e.Region, "reason", reason)
-			req := FailoverRequest{From: e.Region, Kind: failover.KindForced, Reason: reason}
+			tried[rs.Region] = time.Now()
+			reason := fmt.Sprintf("declared failed by %d of %d observers (%s); automatic failover (controller.auto_failover)", len(rs.Lost), rs.Of, strings.Join(rs.Lost, ","))
+			d.log.Warn("controller: automatic forced failover", "region", rs.Region, "reason", reason)
+			req := FailoverRequest{From: rs.Region, Kind: failover.KindForced, Reason: reason}
 			rep, err := d.runFailover(ctx, req, "controller")
 			if err != nil {
-				d.log.Error("controller: automatic failover failed", "region", e.Region, "err", err)
+				d.log.Error("controller: automatic failover failed; tried again in "+autoRetry.String()+" while the region stays failed", "region", rs.Region, "err", err)
 				continue
 			}
-			d.log.Warn("controller: automatic failover done", "failover", rep.ID, "region", e.Region, "to", rep.To, "duration_ms", rep.DurationMS, "rpo", rep.RPO)
+			d.log.Warn("controller: automatic failover done", "failover", rep.ID, "region", rs.Region, "to", rep.To, "duration_ms", rep.DurationMS, "rpo", rep.RPO)
 		}
 	}
 }
