@@ -22,6 +22,8 @@ const (
 	OpRegionUnfence   = "region.unfence"
 	OpRegionFailed    = "region.failed"
 	OpRegionReturned  = "region.returned"
+	OpRegionHold      = "region.hold"
+	OpRegionRelease   = "region.release"
 	OpCellPlace       = "cell.place"
 	OpFailoverBegin   = "failover.begin"
 	OpFailoverStep    = "failover.step"
@@ -35,6 +37,7 @@ const (
 
 // Command is one change to the replicated State. The concrete types are
 // FenceRegion, UnfenceRegion, MarkRegionFailed, MarkRegionReturned,
+// HoldRegion, ReleaseRegion,
 // PlaceCell, BeginFailover, StepFailover, EndFailover, CompleteRPO, StartDrill,
 // RecordDrill, ScheduleDrill and UnscheduleDrill.
 //
@@ -73,6 +76,10 @@ func newCommand(op string) (Command, error) {
 		return &MarkRegionFailed{}, nil
 	case OpRegionReturned:
 		return &MarkRegionReturned{}, nil
+	case OpRegionHold:
+		return &HoldRegion{}, nil
+	case OpRegionRelease:
+		return &ReleaseRegion{}, nil
 	case OpCellPlace:
 		return &PlaceCell{}, nil
 	case OpFailoverBegin:

@@ -55,7 +55,9 @@ func history() []Command {
 		&StepFailover{Header: at(4), ID: "fo-1", Step: "fence a in etcd", Result: "ok"},
 		&PlaceCell{Header: at(5), Cell: "cell-1", Home: "b", Standby: "a"},
 		&EndFailover{Header: at(6), ID: "fo-1", Outcome: FailoverDone, RPO: rpo},
+		&HoldRegion{Header: at(6), Region: "a", Failover: "fo-1"},
 		&MarkRegionReturned{Header: at(7), Region: "a"},
+		&ReleaseRegion{Header: at(7), Region: "a", Discard: "1-1-101-103"},
 		&ScheduleDrill{Header: at(8), Plan: "monthly", Cron: "0 3 1 * *"},
 		&RecordDrill{Header: at(9), ID: "drill-1", Plan: "monthly", Outcome: DrillPassed, StartedAt: t0.Add(8 * time.Second), EndedAt: t0.Add(9 * time.Second), Report: "reports/drill-1"},
 		&FenceRegion{Header: at(10), Region: "c", Reason: "maintenance"},
@@ -78,6 +80,9 @@ func TestFSMHistory(t *testing.T) {
 	a := s.Regions["a"]
 	if !a.Fenced || a.FailedAt != t0.Add(2*time.Second) || a.ReturnedAt != t0.Add(7*time.Second) || a.CooldownUntil != t0.Add(5*time.Minute) {
 		t.Errorf("region a = %+v", a)
+	}
+	if a.HeldBy != "" || a.Discarded != "1-1-101-103" {
+		t.Errorf("region a's stream: held by %q, discarded %q", a.HeldBy, a.Discarded)
 	}
 	if c := s.Regions["c"]; c.Fenced {
 		t.Errorf("region c still fenced: %+v", c)
@@ -185,6 +190,8 @@ func TestBadCommands(t *testing.T) {
 		{"drill started twice", `{"op":"drill.start","id":"drill-2","plan":"monthly","runner":"a","started_at":"2026-11-25T10:00:00Z","at":"2026-11-25T10:00:00Z"}`, `already recorded`, ErrRejected},
 		{"drill record names another plan", `{"op":"drill.record","id":"drill-run","plan":"other","outcome":"passed","started_at":"2026-11-25T10:00:00Z","ended_at":"2026-11-25T10:00:00Z","at":"2026-11-25T10:00:00Z"}`, `runs plan "monthly"`, ErrRejected},
 		{"drill record outcome running", `{"op":"drill.record","id":"d","plan":"p","outcome":"running","started_at":"2026-11-25T10:00:00Z","ended_at":"2026-11-25T10:00:00Z","at":"2026-11-25T10:00:00Z"}`, `"outcome"`, ErrBadCommand},
+		{"hold unfenced", `{"op":"region.hold","region":"c","failover":"fo-x","at":"2026-11-25T10:00:00Z"}`, `not fenced`, ErrRejected},
+		{"release not held", `{"op":"region.release","region":"a","at":"2026-11-25T10:00:00Z"}`, `not held`, ErrRejected},
 		{"unschedule unknown", `{"op":"drill.unschedule","plan":"nope","at":"2026-11-25T10:00:00Z"}`, `not scheduled`, ErrRejected},
 	}
 	f := newFSM()

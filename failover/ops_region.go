@@ -156,3 +156,62 @@ func required(field, v string) error {
 	}
 	return nil
 }
+
+// HoldRegion (region.hold) holds a fenced region's replication stream in
+// every other region: a forced failover, once the survivor has drained
+// what reached it, keeps the region's later transactions (the RPO) from
+// being applied when the region comes back.
+type HoldRegion struct {
+	Header
+	Region   string `json:"region"`
+	Failover string `json:"failover"`
+}
+
+// Op implements Command.
+func (*HoldRegion) Op() string { return OpRegionHold }
+
+func (c *HoldRegion) check() error {
+	return firstErr(checkName("region", c.Region), checkName("failover", c.Failover), checkTime("at", c.At))
+}
+
+func (c *HoldRegion) apply(s *State) error {
+	r, ok := s.Regions[c.Region]
+	if !ok || !r.Fenced {
+		return fmt.Errorf("region %q is not fenced: only a fenced region's stream is held", c.Region)
+	}
+	r.HeldBy = c.Failover
+	s.Regions[c.Region] = r
+	return nil
+}
+
+// ReleaseRegion (region.release) lets the other regions apply a held
+// region's stream again, skipping the transactions in Discard (a GTID
+// set: the failover's RPO, which the failback discards).
+type ReleaseRegion struct {
+	Header
+	Region  string `json:"region"`
+	Discard string `json:"discard,omitempty"`
+}
+
+// Op implements Command.
+func (*ReleaseRegion) Op() string { return OpRegionRelease }
+
+func (c *ReleaseRegion) check() error {
+	return firstErr(checkName("region", c.Region), checkTime("at", c.At))
+}
+
+func (c *ReleaseRegion) apply(s *State) error {
+	r, ok := s.Regions[c.Region]
+	if !ok || r.HeldBy == "" {
+		return fmt.Errorf("region %q's stream is not held", c.Region)
+	}
+	r.HeldBy = ""
+	if c.Discard != "" {
+		if r.Discarded != "" {
+			r.Discarded += ","
+		}
+		r.Discarded += c.Discard
+	}
+	s.Regions[c.Region] = r
+	return nil
+}

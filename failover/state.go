@@ -39,6 +39,14 @@ type Region struct {
 	// ReturnedAt is when the region was last seen back after a failure.
 	// A returned region stays fenced.
 	ReturnedAt time.Time `json:"returned_at,omitzero"`
+	// HeldBy is the forced failover that holds the region's replication
+	// stream: no other region applies its transactions until a failback
+	// releases it (its transactions after the failover are the RPO, not
+	// to be applied over the survivor's newer writes).
+	HeldBy string `json:"held_by,omitempty"`
+	// Discarded is the GTID set of the region's transactions that
+	// failbacks discarded (the RPOs): appliers skip them.
+	Discarded string `json:"discarded,omitempty"`
 }
 
 // Placement is where a cell lives.

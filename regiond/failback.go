@@ -14,6 +14,7 @@ import (
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
+	"github.com/regionplatform/region/verify"
 )
 
 // FailbackRequest is the body of POST /v1/failbacks.
@@ -55,6 +56,9 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 	if !ok {
 		return nil, fmt.Errorf("to: region %s has no finished failover to undo: move buckets with regionctl switch instead", req.To)
 	}
+	if last.Kind == failover.KindForced && last.RPO.Pending {
+		return nil, fmt.Errorf("to: the RPO of %s is still pending (region %s's binlog has not been read since): start the region's MySQL and wait until regionctl failover history shows it, then fail back", last.ID, req.To)
+	}
 	before, err := d.placementBefore(ctx, last.ID)
 	if err != nil {
 		return nil, err
@@ -72,6 +76,19 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 		return nil, fmt.Errorf("region %s has not caught up with %s, nothing changed: %w", req.To, last.To, err)
 	}
 	h := failover.Header{Actor: actor}
+	// A forced failover's RPO stays lost: the returning region's rows
+	// converge to the survivor's (whose newer writes stand), and the
+	// survivor skips the lost transactions when it takes the region's
+	// stream again.
+	var repaired *verify.RepairResult
+	if st := d.ctl.node.State(); st.Regions[req.To].HeldBy != "" {
+		if repaired, err = d.convergeTo(rctx, last.To, req.To); err != nil {
+			return nil, fmt.Errorf("region %s's rows could not be made the survivor's, nothing changed: %w", req.To, err)
+		}
+		if _, err := d.ctl.node.Execute(rctx, &failover.ReleaseRegion{Header: h, Region: req.To, Discard: last.RPO.LostGTIDs}); err != nil {
+			return nil, fmt.Errorf("release region %s's stream in the controller: %w", req.To, err)
+		}
+	}
 	if st := d.ctl.node.State(); st.Regions[req.To].Fenced {
 		if _, err := d.ctl.node.Execute(rctx, &failover.UnfenceRegion{Header: h, Region: req.To, Reason: "failback: " + req.Reason}); err != nil {
 			return nil, fmt.Errorf("lift the fence of %s in the controller: %w", req.To, err)
@@ -104,6 +121,13 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 		}
 	}
 	step("divergence", nil, div)
+	if repaired != nil {
+		detail := fmt.Sprintf("%d rows of %s set to %s's (the lost transactions are discarded: %s skips them)", len(repaired.Changes), req.To, last.To, last.To)
+		if n := len(repaired.Skipped); n > 0 {
+			detail += fmt.Sprintf("; %d rows changed meanwhile and were left to replication", n)
+		}
+		step("converge", nil, detail)
+	}
 	step("unfence", nil, "region "+req.To+" takes writes and buckets again")
 	// 4. Switch every bucket its cells owned before the failover back.
 	cur, _, err := d.store.Load(rctx)
@@ -170,6 +194,44 @@ func (d *Daemon) placementBefore(ctx context.Context, id string) (*router.Table,
 		return nil, fmt.Errorf("the routing history has no change by failover %s: cannot tell which buckets to bring back", id)
 	}
 	return d.store.Version(ctx, first-1)
+}
+
+// convergeTo makes region to's replicated tables equal to region from's:
+// every row that differs (after replication lag drains) gets from's image,
+// written in to with the applier's marker, so that it is not published.
+// to takes no writes (it is fenced), so what differs is what it committed
+// that from never applied: the forced failover's RPO.
+func (d *Daemon) convergeTo(ctx context.Context, from, to string) (*verify.RepairResult, error) {
+	var regions []verify.Region
+	for _, r := range []string{from, to} {
+		db, err := d.peers.db(r)
+		if err != nil {
+			return nil, err
+		}
+		regions = append(regions, verify.Region{Name: r, DB: db})
+	}
+	tables, err := verify.ReplicatedTables(ctx, regions, d.cfg.Deployment.Replication)
+	if err != nil {
+		return nil, err
+	}
+	res, err := verify.Compare(ctx, verify.DefaultConfig(), regions, tables)
+	if err != nil {
+		return nil, err
+	}
+	if res.Equal() {
+		return &verify.RepairResult{}, nil
+	}
+	if res.DiffsTotal > len(res.Diffs) {
+		return nil, fmt.Errorf("%d rows differ, more than one pass repairs (%d): run regionctl verify --repair --from %s, then fail back", res.DiffsTotal, len(res.Diffs), from)
+	}
+	rr, err := verify.Repair(ctx, regions, res, verify.FromRegion(from))
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range rr.Changes {
+		d.log.Warn("failback: row set to the survivor's", "region", c.Region, "table", c.Table, "key", c.Key, "action", c.Action)
+	}
+	return rr, nil
 }
 
 // caughtUp waits, up to router.catch_up_timeout, until the link from ->

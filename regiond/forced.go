@@ -61,6 +61,16 @@ func (d *Daemon) forcedFailover(ctx context.Context, req FailoverRequest, actor 
 		return rep, err
 	}
 
+	// Hold: from here on nothing more of the region is applied anywhere.
+	// What it committed that the survivor lacks is the RPO; applied when
+	// the region returns, it would overwrite the survivor's newer writes.
+	if _, err := d.ctl.node.Execute(rctx, &failover.HoldRegion{Header: h, Region: req.From, Failover: rep.ID}); err != nil {
+		step("hold", err, "", nil)
+		return end(err, nil)
+	}
+	step("hold", nil, fmt.Sprintf("every region holds %s's stream until a failback releases it", req.From), nil)
+	d.awaitHeld(rctx, req.From, req.To)
+
 	// 3. Move the buckets: serving from the survivor's cell now.
 	n := 0
 	mt, err := d.store.Update(rctx, router.Change{Kind: "failover", Actor: actor, Reason: why}, func(t *router.Table) error {
@@ -70,6 +80,9 @@ func (d *Daemon) forcedFailover(ctx context.Context, req FailoverRequest, actor 
 	})
 	if err != nil {
 		step("move", err, "routing table", nil)
+		if _, rerr := d.ctl.node.Execute(rctx, &failover.ReleaseRegion{Header: h, Region: req.From}); rerr != nil {
+			d.log.Error("failover: cannot release the region's stream after the move failed", "region", req.From, "err", rerr)
+		}
 		return end(err, nil)
 	}
 	rep.WriteForbiddenMS = time.Since(fenceAt).Milliseconds()
@@ -78,6 +91,25 @@ func (d *Daemon) forcedFailover(ctx context.Context, req FailoverRequest, actor 
 	// 4. RPO: exact when the failed region's binlog answers, else pending.
 	r := d.rpo(rctx, rep.ID, req.From, req.To, link)
 	return end(nil, &r)
+}
+
+// awaitHeld waits (up to a second) until the survivor's link from region
+// reports its stream held: a link that still receives messages holds at
+// the next one, a link whose source is gone receives none and applies
+// nothing more anyway.
+func (d *Daemon) awaitHeld(ctx context.Context, from, to string) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	for {
+		if l, err := d.peers.Link(ctx, from, to); err == nil && (l.State == "held" || l.State != "running") {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // promotionGuard refuses a forced failover that would leave the survivor

@@ -46,9 +46,10 @@ func (d *Daemon) newReplication() (*replication, error) {
 		if src.Name == me.Name {
 			continue
 		}
+		gate := &streamGate{d: d, source: src.Name, flavor: src.MySQL.Flavor}
 		a, err := apply.New(apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
 			Tables: cfg.Replication.Tables, Buckets: cfg.Buckets, Owner: d.owner(),
-			Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg})
+			Head: d.checkpoints(src.Name).Load, Held: gate.Held, Discarded: gate.Discarded, Logger: d.log, Metrics: d.reg})
 		if err != nil {
 			return nil, err
 		}

@@ -47,8 +47,16 @@ type Config struct {
 	Owner   func(topo.Bucket) string
 	// Head reports how far the source's capture has published (its
 	// checkpoint), for lag in transactions. Optional.
-	Head   func(context.Context) (capture.Position, error)
-	Logger *slog.Logger
+	Head func(context.Context) (capture.Position, error)
+	// Held, if set, reports whether the source's stream is held: nothing
+	// of it is applied while it is (a forced failover took the source out;
+	// its later transactions wait for the failback's decision).
+	Held func() bool
+	// Discarded, if set, reports whether a source transaction was
+	// discarded (a failback dropped the failover's RPO): it is skipped and
+	// its position recorded as applied.
+	Discarded func(gtid string) bool
+	Logger    *slog.Logger
 	// Metrics, if set, receives the link's collectors.
 	Metrics prometheus.Registerer
 }
@@ -310,6 +318,9 @@ func (a *Applier) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			a.touch()
 			a.touchPart(claim.Partition())
 			a.setHighWater(claim.Partition(), claim.HighWaterMarkOffset())
+			if !a.waitHeld(ctx, claim.Partition()) {
+				return nil
+			}
 			n, err := w.handleBatch(ctx, batch)
 			if n > 0 {
 				sess.MarkMessage(batch[n-1], "")
@@ -324,6 +335,45 @@ func (a *Applier) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			}
 		}
 	}
+}
+
+// waitHeld waits while the source's stream is held, with partition p's
+// state "held"; false when ctx ended first.
+func (a *Applier) waitHeld(ctx context.Context, p int32) bool {
+	if a.cfg.Held == nil || !a.cfg.Held() {
+		return true
+	}
+	a.log.Warn("partition held: the source region's stream is held by a forced failover; nothing more of it is applied until a failback releases it", "partition", p)
+	a.setPartState(p, "held")
+	defer a.setPartState(p, "running")
+	for a.cfg.Held() {
+		a.touch()
+		a.touchPart(p)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	a.log.Info("partition released: applying the source region's stream again", "partition", p)
+	return true
+}
+
+func (a *Applier) setPartState(p int32, state string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ps := a.parts[p]; ps != nil && ps.State != "halted" {
+		ps.State = state
+	}
+}
+
+// discarded reports whether the source transaction gtid was discarded.
+func (a *Applier) discarded(gtid string) bool {
+	if a.cfg.Discarded == nil || !a.cfg.Discarded(gtid) {
+		return false
+	}
+	a.m.discarded.Inc()
+	return true
 }
 
 func (a *Applier) halt(p int32, offset int64, err error) {
@@ -421,8 +471,11 @@ func (a *Applier) Status(ctx context.Context) LinkStatus {
 	for _, ps := range a.parts {
 		st.Partitions = append(st.Partitions, *ps)
 		st.TxnsApplied += ps.Txns
-		if ps.State == "halted" {
+		switch {
+		case ps.State == "halted":
 			st.State, st.Error = "halted", fmt.Sprintf("partition %d: %s", ps.Partition, ps.Error)
+		case ps.State == "held" && st.State != "halted":
+			st.State, st.Error = "held", "the source region's stream is held by a forced failover until a failback releases it"
 		}
 		if first || ps.Seq < st.AppliedSeq {
 			st.AppliedSeq, st.AppliedGTID, oldest = ps.Seq, ps.Pos, ps.SourceTime

@@ -68,6 +68,9 @@ func (w *worker) applyRun(ctx context.Context, run []*event.Message, raw []*sara
 		next = checkpoint{Found: true, Offset: raw[k].Offset, Seq: m.Seq, Pos: m.Pos, SourceTime: sentAt(m), GTID: next.GTID}
 		if m.Kind == event.KindTxn {
 			next.GTID = m.Txn.GTID
+			if w.a.discarded(m.Txn.GTID) {
+				continue // its position is recorded, its rows are not applied
+			}
 			apply = append(apply, m)
 			rows += len(m.Txn.Rows)
 		}

@@ -144,6 +144,13 @@ func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage) error 
 		return nil // applied before: a re-send after a capture restart
 	}
 	next.GTID = m.Txn.GTID
+	if w.a.discarded(m.Txn.GTID) {
+		if f := m.Txn.Frag; f != nil && f.Index < f.Count-1 {
+			return nil // the position is recorded with the last fragment
+		}
+		w.a.log.Warn("transaction discarded by a failback (the failover's RPO): not applied", "gtid", m.Txn.GTID, "seq", m.Seq)
+		return w.commit(ctx, nil, next, 0)
+	}
 	if m.Txn.DDL != nil {
 		return w.applyDDL(ctx, m, next)
 	}
