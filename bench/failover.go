@@ -491,7 +491,7 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 	res := load.stop()
 	f.run.LossLoad, f.lossLoad = ptr(*res), res
 	fmt.Fprintf(f.o.Progress, "load: %d acknowledged %v, %d refused and retried, %d failed; checking every region\n", res.Acked, res.ByRegion, res.Refused, res.Failed)
-	f.run.LossLost, f.run.LossDuplicated, err = res.Verify(ctx, f.st, 2*time.Minute)
+	f.run.LossLost, f.run.LossDuplicated, err = res.Verify(ctx, f.st, 2*time.Minute, int(max(f.run.RPOLostCount, 0)))
 	return err
 }
 
@@ -531,7 +531,7 @@ func (f *failoverBench) planned(ctx context.Context) error {
 		res.Failed += prev.Failed
 	}
 	var err error
-	f.run.PlannedLost, f.run.PlannedDuplicated, err = res.Verify(ctx, f.st, 2*time.Minute)
+	f.run.PlannedLost, f.run.PlannedDuplicated, err = res.Verify(ctx, f.st, 2*time.Minute, 0)
 	return err
 }
 

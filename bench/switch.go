@@ -157,7 +157,7 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 	rep.TotalP50MS = Percentile(totals, 50)
 	rep.Unknown = res.Failed
 	fmt.Fprintf(o.Progress, "load: %d acknowledged, %d refused and retried, %d failed; checking every region\n", res.Acked, res.Refused, res.Failed)
-	lost, dup, err := res.Verify(ctx, st, 2*time.Minute)
+	lost, dup, err := res.Verify(ctx, st, 2*time.Minute, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -253,7 +253,7 @@ func demoSwitch(ctx context.Context, g *globals, st *lab.State) error {
 	if final.State != traffic.Done {
 		return fmt.Errorf("the demo switch %s", final.State)
 	}
-	lost, dup, err := res.Verify(ctx, st, time.Minute)
+	lost, dup, err := res.Verify(ctx, st, time.Minute, 0)
 	if err != nil {
 		return err
 	}

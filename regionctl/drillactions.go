@@ -672,7 +672,7 @@ func (a *apiActions) Ledger(ctx context.Context) (drill.LedgerResult, error) {
 	t := a.load.total
 	a.load = nil
 	res.Acknowledged = int64(t.Acked)
-	lost, dup, err := t.Verify(ctx, a.st, ledgerWait)
+	lost, dup, err := t.Verify(ctx, a.st, ledgerWait, int(a.rpoLost))
 	if err != nil {
 		return res, err
 	}

@@ -128,7 +128,7 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 			t.Fatalf("load %d: %+v", i, res)
 		}
 		res.PerUser[users[0]] += 2 * (1 - i) // the two single writes above
-		lost, dup, err := res.Verify(ctx, st, time.Minute)
+		lost, dup, err := res.Verify(ctx, st, time.Minute, 0)
 		if err != nil || lost != 0 || dup != 0 {
 			t.Fatalf("load %d: %d acknowledged, lost %d, duplicated %d, %v", i, res.Acked, lost, dup, err)
 		}
