@@ -3,7 +3,7 @@ package regiond
 import (
 	"sync"
 
-	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/regionplatform/region/cdc/rpo"
 )
 
 // streamGate answers a link's applier, from the controller's state,
@@ -15,8 +15,8 @@ type streamGate struct {
 	source, flavor string
 
 	mu      sync.Mutex
-	discard string        // the state's Discarded that set was parsed from
-	set     mysql.GTIDSet // nil: nothing discarded
+	discard string       // the state's Discarded that set was parsed from
+	set     *rpo.LostSet // nil: nothing discarded
 }
 
 // Held implements apply.Config.Held.
@@ -35,7 +35,7 @@ func (g *streamGate) Discarded(gtid string) bool {
 	if cur != g.discard {
 		g.discard, g.set = cur, nil
 		if cur != "" {
-			set, err := mysql.ParseGTIDSet(g.flavor, cur)
+			set, err := rpo.ParseLost(g.flavor, cur)
 			if err != nil {
 				g.d.log.Error("controller: a region's discarded GTID set does not parse; nothing is discarded", "region", g.source, "set", cur, "err", err)
 			} else {
@@ -43,9 +43,5 @@ func (g *streamGate) Discarded(gtid string) bool {
 			}
 		}
 	}
-	if g.set == nil {
-		return false
-	}
-	one, err := mysql.ParseGTIDSet(g.flavor, gtid)
-	return err == nil && g.set.Contain(one)
+	return g.set != nil && g.set.Has(gtid)
 }

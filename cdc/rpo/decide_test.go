@@ -108,6 +108,29 @@ func TestViewOfANeverConsumedLink(t *testing.T) {
 	}
 }
 
+// TestParseLost: a LostGTIDs value names exactly its transactions.
+func TestParseLost(t *testing.T) {
+	ls, err := ParseLost("mariadb", "1-1-133-136,1-1-145,2-7-3-4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for gtid, want := range map[string]bool{"1-1-132": false, "1-1-133": true, "1-1-136": true, "1-1-137": false, "1-1-145": true,
+		"1-1-146": false, "2-7-4": true, "2-8-4": false, "3-1-133": false} {
+		if ls.Has(gtid) != want {
+			t.Errorf("%s: Has %v, want %v", gtid, !want, want)
+		}
+	}
+	my, err := ParseLost("mysql", "3e11fa47-71ca-11e1-9e33-c80aa9429562:5-6:8")
+	if err != nil || !my.Has("3e11fa47-71ca-11e1-9e33-c80aa9429562:6") || my.Has("3e11fa47-71ca-11e1-9e33-c80aa9429562:7") {
+		t.Errorf("mysql set: %v", err)
+	}
+	for _, bad := range []string{"1-1", "1-1-x", "1-1-9-3"} {
+		if _, err := ParseLost("mariadb", bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
 // TestGTIDList: consecutive GTIDs merge into ranges, gaps do not.
 func TestGTIDList(t *testing.T) {
 	for _, c := range []struct {

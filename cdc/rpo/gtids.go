@@ -69,3 +69,64 @@ func (l *gtidList) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// LostSet is a Result.LostGTIDs value parsed back: which transactions it
+// names. Several values may be joined with ",".
+type LostSet struct {
+	mysql mysql.GTIDSet
+	runs  []mariaRun
+}
+
+// ParseLost parses LostGTIDs values of flavor (comma-joined).
+func ParseLost(flavor, s string) (*LostSet, error) {
+	ls := &LostSet{}
+	if strings.TrimSpace(s) == "" {
+		return ls, nil
+	}
+	if flavor == mysql.MySQLFlavor {
+		set, err := mysql.ParseMysqlGTIDSet(s)
+		if err != nil {
+			return nil, fmt.Errorf("rpo: lost GTIDs %q: %w", s, err)
+		}
+		ls.mysql = set
+		return ls, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		f := strings.Split(strings.TrimSpace(part), "-")
+		if len(f) != 3 && len(f) != 4 {
+			return nil, fmt.Errorf("rpo: lost GTIDs %q: %q is not domain-server-seq or domain-server-first-last", s, part)
+		}
+		n := make([]uint64, len(f))
+		for i, x := range f {
+			v, err := strconv.ParseUint(x, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("rpo: lost GTIDs %q: %q: %w", s, part, err)
+			}
+			n[i] = v
+		}
+		r := mariaRun{domain: uint32(n[0]), server: uint32(n[1]), first: n[2], last: n[len(n)-1]}
+		if r.last < r.first {
+			return nil, fmt.Errorf("rpo: lost GTIDs %q: range %q ends before it starts", s, part)
+		}
+		ls.runs = append(ls.runs, r)
+	}
+	return ls, nil
+}
+
+// Has reports whether the transaction gtid is in the set.
+func (ls *LostSet) Has(gtid string) bool {
+	if ls.mysql != nil {
+		one, err := mysql.ParseMysqlGTIDSet(gtid)
+		return err == nil && ls.mysql.Contain(one)
+	}
+	g, err := mysql.ParseMariadbGTID(gtid)
+	if err != nil {
+		return false
+	}
+	for _, r := range ls.runs {
+		if r.domain == g.DomainID && r.server == g.ServerID && g.SequenceNumber >= r.first && g.SequenceNumber <= r.last {
+			return true
+		}
+	}
+	return false
+}
