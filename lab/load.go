@@ -174,9 +174,10 @@ func appendCapped(s []string, e string) []string {
 // less explained (writes a forced failover reported lost: its RPO), then
 // compares each user's rows in each region with the clients'
 // history (other users' rows are not the load's business). Lost counts
-// acknowledged repayments missing from a region; duplicated counts rows
-// beyond what was acknowledged, less the writes whose outcome the client
-// never learnt (Failed: they may have landed).
+// the acknowledged repayments missing from a region (the most of any
+// region); duplicated the rows beyond what was acknowledged, less the
+// writes whose outcome the client never learnt (Failed: they may have
+// landed), in the region with the most.
 func (r *LoadResult) Verify(ctx context.Context, st *State, timeout time.Duration, explained int) (lost, duplicated int, err error) {
 	want := 0
 	for _, c := range r.PerUser {
@@ -207,16 +208,16 @@ func (r *LoadResult) Verify(ctx context.Context, st *State, timeout time.Duratio
 		return 0, 0, fmt.Errorf("the regions did not converge to the %d acknowledged repayments (%d of them explained as lost): %w", want, explained, err)
 	}
 	for _, m := range per {
-		extra := 0
+		missing, extra := 0, 0
 		for _, u := range r.users {
 			switch c := r.PerUser[u]; {
 			case m[u] < c:
-				lost += c - m[u]
+				missing += c - m[u]
 			case m[u] > c:
 				extra += m[u] - c
 			}
 		}
-		duplicated += max(extra-r.Failed, 0)
+		lost, duplicated = max(lost, missing), max(duplicated, extra-r.Failed)
 	}
 	return lost, duplicated, nil
 }
