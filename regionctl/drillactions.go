@@ -30,6 +30,9 @@ const (
 	// restoreWait bounds the wait, after the controller answered, for a
 	// user of the moved region to write again.
 	restoreWait = 30 * time.Second
+	// rpoWait bounds the wait, before a failback, for the controller to
+	// count a killed region's RPO once the region is back.
+	rpoWait = 60 * time.Second
 	// linkWait bounds the wait for every replication link to run.
 	linkWait = 30 * time.Second
 	// drainWait bounds the wait for replication to apply everything
@@ -558,7 +561,17 @@ func (a *apiActions) Failback(ctx context.Context, region string) (drill.Failbac
 	if err != nil {
 		return res, err
 	}
+	// A killed region's RPO is counted once its binlog answers again; the
+	// controller refuses the failback until then.
 	rep, err := a.failback(ctx, base, region)
+	for deadline := time.Now().Add(rpoWait); err != nil && strings.Contains(err.Error(), "is still pending") && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(time.Second):
+		}
+		rep, err = a.failback(ctx, base, region)
+	}
 	answered := time.Now().UTC()
 	if err != nil {
 		res.Events = append(res.Events, drill.Event{At: answered, Action: fmt.Sprintf("failback of region %s refused: %v", region, err), Actor: "controller", Result: "failed"})
