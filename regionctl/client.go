@@ -12,6 +12,9 @@ import (
 	"github.com/regionplatform/region/regiond"
 )
 
+// apiTimeout bounds one API call of regionctl.
+const apiTimeout = 5 * time.Minute
+
 // apiClient calls regiond APIs with the operator's token.
 type apiClient struct{ api.Client }
 
@@ -20,7 +23,9 @@ func (g *globals) client(cfg *config.Config) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := regiond.NewAPIClient(cfg, 10*time.Second)
+	// Failovers and failbacks answer when they are over: catch-up
+	// (router.catch_up_timeout), convergence and switches.
+	c, err := regiond.NewAPIClient(cfg, apiTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -193,7 +193,7 @@ func (r DrillRunner) RunDrill(ctx context.Context, run regiond.DrillRun) (*drill
 	if run.Plan.Target.Mode == drill.ModeKill {
 		return nil, fmt.Errorf("plan %s kills processes (target.mode: kill): only an operator in a lab runs it", run.Plan.Name)
 	}
-	hc, err := regiond.NewAPIClient(r.Config, 10*time.Second)
+	hc, err := regiond.NewAPIClient(r.Config, apiTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -230,6 +230,7 @@ func TestAutomaticFailover(t *testing.T) {
 	if err := lab.OpenLoans(ctx, gw, []int64{user}); err != nil {
 		t.Fatal(err)
 	}
+	converged(t, st, 60*time.Second) // the user's loan is in b too: not part of the RPO
 	kill := time.Now()
 	if err := lab.Kill(ctx, st.Dir, "a", "all"); err != nil {
 		t.Fatal(err)
