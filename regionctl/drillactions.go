@@ -225,7 +225,9 @@ func (a *apiActions) drained(ctx context.Context) error {
 		}
 		var behind []string
 		for _, l := range links {
-			if l.LagTxns > 0 {
+			// A held link (its source was forced out) applies nothing
+			// until the failback: its lag is the RPO, not lag.
+			if l.LagTxns > 0 && l.State != "held" {
 				behind = append(behind, fmt.Sprintf("%s->%s %d transactions behind", l.From, l.To, l.LagTxns))
 			}
 		}
