@@ -1,0 +1,329 @@
+package chaos
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/regionplatform/region/cdc/capture"
+	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/lab"
+)
+
+// gtidSet holds MariaDB GTID ranges as a failover reports them
+// ("d-s-first-last" or "d-s-seq", comma separated).
+type gtidSet map[string][][2]uint64 // "d-s" -> ranges
+
+func newGTIDSet(lists []string) gtidSet {
+	s := gtidSet{}
+	for _, l := range lists {
+		for _, part := range strings.Split(l, ",") {
+			f := strings.Split(strings.TrimSpace(part), "-")
+			if len(f) < 3 {
+				continue
+			}
+			first, err1 := strconv.ParseUint(f[2], 10, 64)
+			last := first
+			var err2 error
+			if len(f) == 4 {
+				last, err2 = strconv.ParseUint(f[3], 10, 64)
+			}
+			if err1 == nil && err2 == nil {
+				s[f[0]+"-"+f[1]] = append(s[f[0]+"-"+f[1]], [2]uint64{first, last})
+			}
+		}
+	}
+	return s
+}
+
+func (s gtidSet) has(gtid string) bool {
+	f := strings.Split(gtid, "-")
+	if len(f) != 3 {
+		return false
+	}
+	n, err := strconv.ParseUint(f[2], 10, 64)
+	if err != nil {
+		return false
+	}
+	for _, r := range s[f[0]+"-"+f[1]] {
+		if n >= r[0] && n <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// tableSums sums every table of the sample database in one region: with
+// CHECKSUM TABLE, or, when users are excluded, a digest of the other
+// users' rows.
+func tableSums(ctx context.Context, db *sql.DB, excluded map[int64]bool) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE'", lab.SampleDatabase)
+	if err != nil {
+		return nil, err
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	out := map[string]string{}
+	for _, t := range tables {
+		name := lab.SampleDatabase + "." + t
+		if len(excluded) == 0 {
+			s, err := lab.SumTable(ctx, db, name)
+			if err != nil {
+				return nil, err
+			}
+			out[name] = fmt.Sprintf("%d (%d rows)", s.Checksum, s.Rows)
+			continue
+		}
+		d, err := digest(ctx, db, t, excluded)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = d
+	}
+	return out, nil
+}
+
+// digest sums the rows of a table not of the excluded users.
+func digest(ctx context.Context, db *sql.DB, table string, excluded map[int64]bool) (string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position", lab.SampleDatabase, table)
+	if err != nil {
+		return "", err
+	}
+	var cols []string
+	userCol := ""
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return "", err
+		}
+		cols = append(cols, "COALESCE(`"+c+"`, 'NULL')")
+		if c == "user_id" || (c == "id" && table == "users") {
+			userCol = c
+		}
+	}
+	rows.Close()
+	var ex []int64
+	for u := range excluded {
+		ex = append(ex, u)
+	}
+	where := ""
+	if userCol != "" {
+		where = " WHERE `" + userCol + "` NOT IN (" + inList(ex) + ")"
+	}
+	var n, sum int64
+	q := "SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', " + strings.Join(cols, ", ") + "))), 0) FROM `" + table + "`" + where
+	if err := db.QueryRowContext(ctx, q).Scan(&n, &sum); err != nil {
+		return "", fmt.Errorf("digest of %s: %w", table, err)
+	}
+	return fmt.Sprintf("%d (%d rows)", sum, n), nil
+}
+
+// checkIdentical compares every table across regions, retrying for up to
+// wait while rows are still in flight.
+func checkIdentical(ctx context.Context, e *Env, wait time.Duration) Count {
+	c := Count{Invariant: InvIdentical}
+	deadline := time.Now().Add(wait)
+	for {
+		sums := map[string]map[string]string{} // table -> region -> sum
+		var err error
+		for _, r := range e.St.Regions {
+			var db *sql.DB
+			db, err = lab.OpenMySQL(r.MySQLPort, lab.SampleDatabase)
+			if err != nil {
+				break
+			}
+			var s map[string]string
+			s, err = tableSums(ctx, db, e.Excluded)
+			db.Close()
+			if err != nil {
+				err = fmt.Errorf("region %s: %w", r.Name, err)
+				break
+			}
+			for t, v := range s {
+				if sums[t] == nil {
+					sums[t] = map[string]string{}
+				}
+				sums[t][r.Name] = v
+			}
+		}
+		c = Count{Invariant: InvIdentical, Checked: len(sums)}
+		var diff []string
+		if err != nil {
+			c.Violations, c.Detail = 1, err.Error()
+		} else {
+			for t, per := range sums {
+				var vals []string
+				same := len(per) == len(e.St.Regions)
+				for _, r := range e.St.Regions {
+					vals = append(vals, r.Name+" "+per[r.Name])
+					same = same && per[r.Name] == per[e.St.Regions[0].Name]
+				}
+				if !same {
+					c.Violations++
+					diff = append(diff, t+": "+strings.Join(vals, ", "))
+					if time.Now().After(deadline) {
+						diff = append(diff, rowDiff(ctx, e, t, 6)...)
+					}
+				}
+			}
+			sort.Strings(diff)
+			c.Detail = strings.Join(diff, "; ")
+		}
+		if c.Violations == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			return c
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// offsets are where each region's topic ended, per partition.
+type offsets map[string]map[int32]int64
+
+// topicEnds records the newest offset of every partition of every
+// region's topic: the echo check reads from there.
+func (e *Env) topicEnds(ctx context.Context) (offsets, error) {
+	out := offsets{}
+	for _, r := range e.St.Regions {
+		client, err := e.kafkaClient(r.Name)
+		if err != nil {
+			return nil, err
+		}
+		topic := capture.Topic(r.Name)
+		parts, err := client.Partitions(topic)
+		out[r.Name] = map[int32]int64{}
+		for _, p := range parts {
+			n, gerr := client.GetOffset(topic, p, sarama.OffsetNewest)
+			if gerr != nil {
+				err = gerr
+				break
+			}
+			out[r.Name][p] = n
+		}
+		client.Close()
+		if err != nil {
+			return nil, fmt.Errorf("region %s's topic: %w", r.Name, err)
+		}
+	}
+	return out, nil
+}
+
+// checkEcho reads every message each region's capture published since
+// from and counts request rows it published that another region's app
+// wrote: an applied change captured again.
+func checkEcho(ctx context.Context, e *Env, from offsets) Count {
+	c := Count{Invariant: InvEcho}
+	var samples []string
+	for _, r := range e.St.Regions {
+		client, err := e.kafkaClient(r.Name)
+		if err != nil {
+			return Count{Invariant: InvEcho, Violations: 1, Detail: err.Error()}
+		}
+		topic := capture.Topic(r.Name)
+		cons, err := sarama.NewConsumerFromClient(client)
+		if err != nil {
+			client.Close()
+			return Count{Invariant: InvEcho, Violations: 1, Detail: err.Error()}
+		}
+		for p, start := range from[r.Name] {
+			end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			if err == nil {
+				var msgs []*sarama.ConsumerMessage
+				msgs, err = readRange(cons, topic, p, start, end)
+				for _, m := range msgs {
+					ev, derr := event.Decode(m.Value)
+					if derr != nil || ev.Txn == nil {
+						continue // a poison message, a heartbeat
+					}
+					for _, row := range ev.Txn.Rows {
+						t := ev.Txn.Tables[row.T]
+						if t.Schema != lab.SampleDatabase || t.Name != "requests" || row.Op != event.Insert {
+							continue
+						}
+						c.Checked++
+						for i, col := range t.Cols {
+							if col == "region" && i < len(row.After) && row.After[i].Text() != r.Name {
+								c.Violations++
+								if len(samples) < 5 {
+									samples = append(samples, fmt.Sprintf("%s published a request written in %s (%s)", r.Name, row.After[i].Text(), ev.Txn.GTID))
+								}
+							}
+						}
+					}
+				}
+			}
+			if err != nil {
+				c.Violations++
+				samples = append(samples, fmt.Sprintf("read %s/%d: %v", topic, p, err))
+			}
+		}
+		cons.Close()
+		client.Close()
+	}
+	c.Detail = strings.Join(samples, "; ")
+	return c
+}
+
+// rowDiff lists (up to max) rows of a table that one region holds and
+// another does not, as "region: col|col|..." lines, to show what differs.
+func rowDiff(ctx context.Context, e *Env, table string, max int) []string {
+	name := strings.TrimPrefix(table, lab.SampleDatabase+".")
+	per := map[string]map[string]bool{}
+	for _, r := range e.St.Regions {
+		db, err := lab.OpenMySQL(r.MySQLPort, lab.SampleDatabase)
+		if err != nil {
+			return nil
+		}
+		rows, err := db.QueryContext(ctx, "SELECT * FROM `"+name+"` LIMIT 200000")
+		if err != nil {
+			db.Close()
+			return nil
+		}
+		cols, _ := rows.Columns()
+		set := map[string]bool{}
+		for rows.Next() {
+			vals := make([]sql.NullString, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if rows.Scan(ptrs...) != nil {
+				break
+			}
+			s := make([]string, len(vals))
+			for i, v := range vals {
+				s[i] = v.String
+			}
+			set[strings.Join(s, "|")] = true
+		}
+		rows.Close()
+		db.Close()
+		per[r.Name] = set
+	}
+	var out []string
+	for _, r := range e.St.Regions {
+		for row := range per[r.Name] {
+			for _, o := range e.St.Regions {
+				if o.Name != r.Name && !per[o.Name][row] && len(out) < max {
+					out = append(out, fmt.Sprintf("only in %s: %s", r.Name, row))
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
