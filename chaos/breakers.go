@@ -9,8 +9,10 @@ import (
 )
 
 // Breaker damages the data on purpose after a scenario's load, the way a
-// bug would, for the checker's self-tests. It says what it did.
-type Breaker func(ctx context.Context, e *Env, h []Write) (string, error)
+// bug would, for the checker's self-tests. It says what it did, and
+// returns how to undo damage that would outlive the scenario (a region
+// left different from the others fails every later scenario), or nil.
+type Breaker func(ctx context.Context, e *Env, h []Write) (string, func(context.Context) error, error)
 
 // pickAcked picks an acknowledged write by the seed.
 func pickAcked(e *Env, h []Write) (Write, error) {
@@ -53,10 +55,10 @@ func (e *Env) unlogged(ctx context.Context, region string, stmts ...string) erro
 
 // loseWrite removes an acknowledged write, its balance moves and its
 // counter in every region: as if it had never been applied anywhere.
-func loseWrite(ctx context.Context, e *Env, h []Write) (string, error) {
+func loseWrite(ctx context.Context, e *Env, h []Write) (string, func(context.Context) error, error) {
 	w, err := pickAcked(e, h)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	from, to := lab.LedgerAccount(w.User, w.From), lab.LedgerAccount(w.User, w.To)
 	for _, r := range e.St.Regions {
@@ -65,18 +67,19 @@ func loseWrite(ctx context.Context, e *Env, h []Write) (string, error) {
 			fmt.Sprintf("UPDATE accounts SET balance_cents = balance_cents + %d WHERE id = %d", w.Amount, from),
 			fmt.Sprintf("UPDATE accounts SET balance_cents = balance_cents - %d WHERE id = %d", w.Amount, to),
 			fmt.Sprintf("UPDATE ledger_totals SET applied = applied - 1 WHERE user_id = %d", w.User)); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
-	return fmt.Sprintf("deleted acknowledged write %s of user %d in every region", w.ID, w.User), nil
+	// Every region lost the same: nothing to undo for later scenarios.
+	return fmt.Sprintf("deleted acknowledged write %s of user %d in every region", w.ID, w.User), nil, nil
 }
 
 // applyTwice applies an acknowledged write's effect a second time in
 // every region (balances and counter; the request row cannot repeat).
-func applyTwice(ctx context.Context, e *Env, h []Write) (string, error) {
+func applyTwice(ctx context.Context, e *Env, h []Write) (string, func(context.Context) error, error) {
 	w, err := pickAcked(e, h)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	from, to := lab.LedgerAccount(w.User, w.From), lab.LedgerAccount(w.User, w.To)
 	for _, r := range e.St.Regions {
@@ -84,22 +87,25 @@ func applyTwice(ctx context.Context, e *Env, h []Write) (string, error) {
 			fmt.Sprintf("UPDATE accounts SET balance_cents = balance_cents - %d WHERE id = %d", w.Amount, from),
 			fmt.Sprintf("UPDATE accounts SET balance_cents = balance_cents + %d WHERE id = %d", w.Amount, to),
 			fmt.Sprintf("UPDATE ledger_totals SET applied = applied + 1 WHERE user_id = %d", w.User)); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
-	return fmt.Sprintf("applied write %s of user %d twice in every region", w.ID, w.User), nil
+	return fmt.Sprintf("applied write %s of user %d twice in every region", w.ID, w.User), nil, nil
 }
 
 // manualUpdate changes a row in one region only.
-func manualUpdate(ctx context.Context, e *Env, h []Write) (string, error) {
+func manualUpdate(ctx context.Context, e *Env, h []Write) (string, func(context.Context) error, error) {
 	w, err := pickAcked(e, h)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	region := e.St.Regions[e.Rand.IntN(len(e.St.Regions))].Name
 	acct := lab.LedgerAccount(w.User, w.From)
 	if err := e.unlogged(ctx, region, fmt.Sprintf("UPDATE accounts SET version = version + 1000 WHERE id = %d", acct)); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return fmt.Sprintf("manual UPDATE of account %d in region %s only", acct, region), nil
+	undo := func(ctx context.Context) error {
+		return e.unlogged(ctx, region, fmt.Sprintf("UPDATE accounts SET version = version - 1000 WHERE id = %d", acct))
+	}
+	return fmt.Sprintf("manual UPDATE of account %d in region %s only", acct, region), undo, nil
 }

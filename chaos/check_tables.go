@@ -239,36 +239,38 @@ func checkEcho(ctx context.Context, e *Env, from offsets) Count {
 			client.Close()
 			return Count{Invariant: InvEcho, Violations: 1, Detail: err.Error()}
 		}
+		type read struct {
+			p    int32
+			msgs []*sarama.ConsumerMessage
+			err  error
+		}
+		reads := make(chan read, len(from[r.Name]))
 		for p, start := range from[r.Name] {
-			end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-			if err == nil {
-				var msgs []*sarama.ConsumerMessage
-				msgs, err = readRange(cons, topic, p, start, end)
-				for _, m := range msgs {
-					ev, derr := event.Decode(m.Value)
-					if derr != nil || ev.Txn == nil {
-						continue // a poison message, a heartbeat
-					}
-					for _, row := range ev.Txn.Rows {
-						t := ev.Txn.Tables[row.T]
-						if t.Schema != lab.SampleDatabase || t.Name != "requests" || row.Op != event.Insert {
-							continue
-						}
-						c.Checked++
-						for i, col := range t.Cols {
-							if col == "region" && i < len(row.After) && row.After[i].Text() != r.Name {
-								c.Violations++
-								if len(samples) < 5 {
-									samples = append(samples, fmt.Sprintf("%s published a request written in %s (%s)", r.Name, row.After[i].Text(), ev.Txn.GTID))
-								}
-							}
-						}
+			go func() {
+				end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+				if err != nil {
+					reads <- read{p: p, err: err}
+					return
+				}
+				msgs, err := readRange(cons, topic, p, start, end)
+				reads <- read{p, msgs, err}
+			}()
+		}
+		for range from[r.Name] {
+			rd := <-reads
+			if rd.err != nil {
+				c.Violations++
+				samples = append(samples, fmt.Sprintf("read %s/%d: %v", topic, rd.p, rd.err))
+			}
+			for _, m := range rd.msgs {
+				checked, bad := echoes(m.Value, r.Name)
+				c.Checked += checked
+				c.Violations += len(bad)
+				for _, b := range bad {
+					if len(samples) < 5 {
+						samples = append(samples, b)
 					}
 				}
-			}
-			if err != nil {
-				c.Violations++
-				samples = append(samples, fmt.Sprintf("read %s/%d: %v", topic, p, err))
 			}
 		}
 		cons.Close()
@@ -276,6 +278,30 @@ func checkEcho(ctx context.Context, e *Env, from offsets) Count {
 	}
 	c.Detail = strings.Join(samples, "; ")
 	return c
+}
+
+// echoes counts the request rows a message of region's topic inserts and
+// describes those another region wrote.
+func echoes(value []byte, region string) (int, []string) {
+	ev, err := event.Decode(value)
+	if err != nil || ev.Txn == nil {
+		return 0, nil // a poison message, a heartbeat
+	}
+	n := 0
+	var bad []string
+	for _, row := range ev.Txn.Rows {
+		t := ev.Txn.Tables[row.T]
+		if t.Schema != lab.SampleDatabase || t.Name != "requests" || row.Op != event.Insert {
+			continue
+		}
+		n++
+		for i, col := range t.Cols {
+			if col == "region" && i < len(row.After) && row.After[i].Text() != region {
+				bad = append(bad, fmt.Sprintf("%s published a request written in %s (%s)", region, row.After[i].Text(), ev.Txn.GTID))
+			}
+		}
+	}
+	return n, bad
 }
 
 // rowDiff lists (up to max) rows of a table that one region holds and

@@ -24,6 +24,7 @@ func (e *Env) kafkaClient(region string) (sarama.Client, error) {
 	sc.Producer.Return.Successes = true
 	sc.Producer.Partitioner = sarama.NewManualPartitioner
 	sc.Consumer.Return.Errors = true
+	sc.Consumer.MaxWaitTime = 20 * time.Millisecond
 	sc.Net.DialTimeout = 5 * time.Second
 	return sarama.NewClient([]string{fmt.Sprintf("127.0.0.1:%d", r.KafkaPort)}, sc)
 }

@@ -67,6 +67,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if len(res.Faults) > 0 {
 			lines = append(lines, "faults: "+strings.Join(res.Faults, "; "))
 		}
+		if len(res.Unknown) > 0 {
+			lines = append(lines, fmt.Sprintf("%d writes of unknown outcome, e.g. %s", res.Writes[Unknown], strings.Join(res.Unknown, "; ")))
+		}
 		if res.Error != "" {
 			lines = append(lines, "error: "+res.Error)
 		}

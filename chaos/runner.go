@@ -59,17 +59,19 @@ func (c Config) Validate() error {
 // Result is one scenario's outcome: the client history's counts, what
 // the faults did and the checker's counts per invariant.
 type Result struct {
-	Scenario string           `json:"scenario"`
-	Faults   []string         `json:"faults,omitempty"`
-	Broke    string           `json:"broke,omitempty"`
-	Expect   string           `json:"expect,omitempty"`
-	Writes   map[Outcome]int  `json:"writes"`
-	Counts   []Count          `json:"counts"`
-	Pass     bool             `json:"pass"`
-	Error    string           `json:"error,omitempty"`
-	Seconds  float64          `json:"seconds"`
-	History  []Write          `json:"-"`
-	counts   map[string]Count `json:"-"`
+	Scenario string          `json:"scenario"`
+	Faults   []string        `json:"faults,omitempty"`
+	Broke    string          `json:"broke,omitempty"`
+	Expect   string          `json:"expect,omitempty"`
+	Writes   map[Outcome]int `json:"writes"`
+	// Unknown samples what the clients saw of writes of unknown outcome.
+	Unknown []string         `json:"unknown,omitempty"`
+	Counts  []Count          `json:"counts"`
+	Pass    bool             `json:"pass"`
+	Error   string           `json:"error,omitempty"`
+	Seconds float64          `json:"seconds"`
+	History []Write          `json:"-"`
+	counts  map[string]Count `json:"-"`
 }
 
 // Count returns the result's count of an invariant.
@@ -199,19 +201,33 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 	wg.Wait()
 	hist := w.History.Writes()
 	res.History, res.Writes = hist, w.History.Counts()
-	r.logf("%s: load done: %d acked, %d unknown, %d refused; waiting for convergence", s.Name, res.Writes[Acked], res.Writes[Unknown], res.Writes[Refused])
-	if err := e.Settled(ctx, r.cfg.SettleTimeout); err != nil {
-		faultErr = append(faultErr, fmt.Sprintf("not converged: %v", err))
+	for _, w := range hist {
+		if w.Outcome == Unknown && len(res.Unknown) < 3 {
+			res.Unknown = append(res.Unknown, w.ID+": "+w.Err)
+		}
 	}
+	r.logf("%s: load done: %d acked, %d unknown, %d refused; waiting for convergence", s.Name, res.Writes[Acked], res.Writes[Unknown], res.Writes[Refused])
+	t0 := time.Now()
+	settled := e.Settled(ctx, r.cfg.SettleTimeout)
+	r.logf("%s: converged in %.1fs", s.Name, time.Since(t0).Seconds())
+	if settled != nil {
+		faultErr = append(faultErr, fmt.Sprintf("not converged: %v", settled))
+	}
+	var undo func(context.Context) error
 	if s.Break != nil {
-		what, err := s.Break(ctx, e, hist)
+		what, u, err := s.Break(ctx, e, hist)
 		if err != nil {
 			faultErr = append(faultErr, fmt.Sprintf("break: %v", err))
 		}
-		res.Broke = what
+		res.Broke, undo = what, u
 	}
 	res.Error = strings.Join(faultErr, "; ")
-	r.check(ctx, s, res, fs, ends)
+	r.check(ctx, s, res, fs, ends, settled == nil)
+	if undo != nil {
+		if err := undo(ctx); err != nil {
+			res.Pass, res.Error = false, strings.TrimPrefix(res.Error+"; undo the planted damage: "+err.Error(), "; ")
+		}
+	}
 	verdict := "PASS"
 	if !res.Pass {
 		verdict = "FAIL"
@@ -221,17 +237,23 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 }
 
 // check counts every invariant and decides the verdict.
-func (r *Runner) check(ctx context.Context, s Scenario, res *Result, fs []Fault, ends offsets) {
+func (r *Runner) check(ctx context.Context, s Scenario, res *Result, fs []Fault, ends offsets, settled bool) {
 	e := r.env
 	data, err := e.readAll(ctx)
 	if err != nil {
 		res.Error = strings.TrimPrefix(res.Error+"; read the regions: "+err.Error(), "; ")
 		return
 	}
+	// Once every link has drained, tables differ only for a moment (rows
+	// of the last transactions committing); else give them longer.
+	wait := 3 * time.Second
+	if !settled {
+		wait = 15 * time.Second
+	}
 	res.Counts = []Count{
 		checkLost(e, res.History, data),
 		checkDuplicate(e, res.History, data),
-		checkIdentical(ctx, e, 10*time.Second),
+		checkIdentical(ctx, e, wait),
 		checkEcho(ctx, e, ends),
 		checkFence(e, res.History, data),
 	}

@@ -32,6 +32,12 @@ func faults(fs ...Fault) func() []Fault {
 func Catalogue() []Scenario {
 	return []Scenario{
 		{Name: "baseline", Doc: "load only, no fault", Faults: faults()},
+		{Name: "selftest-lost-write", Doc: "checker self-test: an acknowledged write deleted in every region (sql_log_bin=0)",
+			Faults: faults(), Break: loseWrite, Expect: InvLost},
+		{Name: "selftest-duplicate-apply", Doc: "checker self-test: an acknowledged write's effect applied again in every region",
+			Faults: faults(), Break: applyTwice, Expect: InvDuplicate},
+		{Name: "selftest-manual-update", Doc: "checker self-test: a manual UPDATE in one region only (sql_log_bin=0)",
+			Faults: faults(), Break: manualUpdate, Expect: InvIdentical},
 		{Name: "kill-mysql", Doc: "SIGKILL a region's MariaDB, start it again",
 			Faults: func() []Fault { return []Fault{&Kill{Component: "mysql"}} }},
 		{Name: "kill-regiond", Doc: "SIGKILL a region's regiond (capture, appliers, gateway), start it again",
@@ -52,12 +58,6 @@ func Catalogue() []Scenario {
 			Faults: func() []Fault { return []Fault{&Failover{}} }},
 		{Name: "forced-failover", Doc: "kill a whole region, force its cells over (RPO reported), restart, fail back",
 			Faults: func() []Fault { return []Fault{&Failover{Forced: true}} }},
-		{Name: "selftest-lost-write", Doc: "checker self-test: an acknowledged write deleted in every region (sql_log_bin=0)",
-			Faults: faults(), Break: loseWrite, Expect: InvLost},
-		{Name: "selftest-duplicate-apply", Doc: "checker self-test: an acknowledged write's effect applied again in every region",
-			Faults: faults(), Break: applyTwice, Expect: InvDuplicate},
-		{Name: "selftest-manual-update", Doc: "checker self-test: a manual UPDATE in one region only (sql_log_bin=0)",
-			Faults: faults(), Break: manualUpdate, Expect: InvIdentical},
 		{Name: "poison-message", Doc: "an unreadable message in a topic: its partition halts loudly, applies nothing after it (the link stays halted: no skip exists)",
 			Faults: func() []Fault { return []Fault{&Poison{}} }, Last: true},
 	}

@@ -54,19 +54,34 @@ var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64
 func (w Workload) Open(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	for i, u := range w.Users {
-		for {
-			code, body, err := w.send(ctx, i, u, "ledger", nil)
-			if err == nil && (code == http.StatusCreated || code == http.StatusOK) {
-				break
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for k := range errs {
+		wg.Go(func() {
+			for i := k; i < len(w.Users); i += len(errs) {
+				if errs[k] = w.open(ctx, i); errs[k] != nil {
+					return
+				}
 			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("open the ledger of user %d: %d %s %v: %w", u, code, body, err, ctx.Err())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		})
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// open opens the ledger of the i-th user, retrying until ctx ends.
+func (w Workload) open(ctx context.Context, i int) error {
+	u := w.Users[i]
+	for {
+		code, body, err := w.send(ctx, i, u, "ledger", nil)
+		if err == nil && (code == http.StatusCreated || code == http.StatusOK) {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("open the ledger of user %d: %d %s %v: %w", u, code, body, err, ctx.Err())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // send posts one request for user through the gateway of slot (the next

@@ -161,9 +161,13 @@ func (a *App) move(w http.ResponseWriter, r *http.Request) {
 			req.RequestID, id, req.Kind, from, to, req.AmountCents, a.region); err != nil {
 			return err
 		}
-		for _, m := range []struct {
+		moves := []struct {
 			acct, delta int64
-		}{{from, -req.AmountCents}, {to, req.AmountCents}} {
+		}{{from, -req.AmountCents}, {to, req.AmountCents}}
+		if to < from { // lock accounts in id order: concurrent moves never deadlock
+			moves[0], moves[1] = moves[1], moves[0]
+		}
+		for _, m := range moves {
 			res, err := tx.ExecContext(ctx, `UPDATE accounts SET balance_cents = balance_cents + ?, version = version + 1 WHERE id = ?`, m.delta, m.acct)
 			if err != nil {
 				return err
