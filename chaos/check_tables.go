@@ -59,10 +59,11 @@ func (s gtidSet) has(gtid string) bool {
 	return false
 }
 
-// tableSums sums every table of the sample database in one region: with
-// CHECKSUM TABLE, or, when users are excluded, a digest of the other
-// users' rows.
-func tableSums(ctx context.Context, db *sql.DB, excluded map[int64]bool) (map[string]string, error) {
+// tableSums sums, in one region, every table of the sample database:
+// its rows of users (each table's user column: user_id, or id in users),
+// so that a scenario is judged on its own users and damage an earlier
+// scenario left does not count again.
+func tableSums(ctx context.Context, db *sql.DB, users []int64) (map[string]string, error) {
 	rows, err := db.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE'", lab.SampleDatabase)
 	if err != nil {
 		return nil, err
@@ -79,26 +80,19 @@ func tableSums(ctx context.Context, db *sql.DB, excluded map[int64]bool) (map[st
 	rows.Close()
 	out := map[string]string{}
 	for _, t := range tables {
-		name := lab.SampleDatabase + "." + t
-		if len(excluded) == 0 {
-			s, err := lab.SumTable(ctx, db, name)
-			if err != nil {
-				return nil, err
-			}
-			out[name] = fmt.Sprintf("%d (%d rows)", s.Checksum, s.Rows)
-			continue
-		}
-		d, err := digest(ctx, db, t, excluded)
+		d, err := digest(ctx, db, t, users)
 		if err != nil {
 			return nil, err
 		}
-		out[name] = d
+		out[lab.SampleDatabase+"."+t] = d
 	}
 	return out, nil
 }
 
-// digest sums the rows of a table not of the excluded users.
-func digest(ctx context.Context, db *sql.DB, table string, excluded map[int64]bool) (string, error) {
+// digest sums a table's rows of users: a row count and the sum of each
+// row's CRC32 over all its columns. A table without a user column is
+// summed whole with CHECKSUM TABLE.
+func digest(ctx context.Context, db *sql.DB, table string, users []int64) (string, error) {
 	rows, err := db.QueryContext(ctx, "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position", lab.SampleDatabase, table)
 	if err != nil {
 		return "", err
@@ -117,16 +111,15 @@ func digest(ctx context.Context, db *sql.DB, table string, excluded map[int64]bo
 		}
 	}
 	rows.Close()
-	var ex []int64
-	for u := range excluded {
-		ex = append(ex, u)
-	}
-	where := ""
-	if userCol != "" {
-		where = " WHERE `" + userCol + "` NOT IN (" + inList(ex) + ")"
+	if userCol == "" {
+		s, err := lab.SumTable(ctx, db, lab.SampleDatabase+"."+table)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d (%d rows)", s.Checksum, s.Rows), nil
 	}
 	var n, sum int64
-	q := "SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', " + strings.Join(cols, ", ") + "))), 0) FROM `" + table + "`" + where
+	q := "SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', " + strings.Join(cols, ", ") + "))), 0) FROM `" + table + "` WHERE `" + userCol + "` IN (" + inList(users) + ")"
 	if err := db.QueryRowContext(ctx, q).Scan(&n, &sum); err != nil {
 		return "", fmt.Errorf("digest of %s: %w", table, err)
 	}
@@ -148,7 +141,7 @@ func checkIdentical(ctx context.Context, e *Env, wait time.Duration) Count {
 				break
 			}
 			var s map[string]string
-			s, err = tableSums(ctx, db, e.Excluded)
+			s, err = tableSums(ctx, db, e.checked())
 			db.Close()
 			if err != nil {
 				err = fmt.Errorf("region %s: %w", r.Name, err)
@@ -177,7 +170,7 @@ func checkIdentical(ctx context.Context, e *Env, wait time.Duration) Count {
 					c.Violations++
 					diff = append(diff, t+": "+strings.Join(vals, ", "))
 					if time.Now().After(deadline) {
-						diff = append(diff, rowDiff(ctx, e, t, 6)...)
+						diff = append(diff, rowDiff(ctx, e, t, e.checked(), 6)...)
 					}
 				}
 			}
@@ -306,7 +299,7 @@ func echoes(value []byte, region string) (int, []string) {
 
 // rowDiff lists (up to max) rows of a table that one region holds and
 // another does not, as "region: col|col|..." lines, to show what differs.
-func rowDiff(ctx context.Context, e *Env, table string, max int) []string {
+func rowDiff(ctx context.Context, e *Env, table string, users []int64, max int) []string {
 	name := strings.TrimPrefix(table, lab.SampleDatabase+".")
 	per := map[string]map[string]bool{}
 	for _, r := range e.St.Regions {
@@ -314,7 +307,11 @@ func rowDiff(ctx context.Context, e *Env, table string, max int) []string {
 		if err != nil {
 			return nil
 		}
-		rows, err := db.QueryContext(ctx, "SELECT * FROM `"+name+"` LIMIT 200000")
+		col := "user_id"
+		if name == "users" {
+			col = "id"
+		}
+		rows, err := db.QueryContext(ctx, "SELECT * FROM `"+name+"` WHERE `"+col+"` IN ("+inList(users)+")")
 		if err != nil {
 			db.Close()
 			return nil

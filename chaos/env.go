@@ -192,3 +192,15 @@ type Fence struct {
 	OldRegion string    `json:"old_region"`
 	Until     time.Time `json:"until,omitzero"`
 }
+
+// checked returns the scenario's users the invariants judge: all but the
+// excluded ones.
+func (e *Env) checked() []int64 {
+	var out []int64
+	for _, u := range e.Users {
+		if !e.Excluded[u] {
+			out = append(out, u)
+		}
+	}
+	return out
+}

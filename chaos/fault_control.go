@@ -245,12 +245,19 @@ func (e *Env) usersOfRegion(ctx context.Context, region string) (map[int64]bool,
 // starts the region again and fails back.
 type Failover struct {
 	Forced bool
+	// Drain (forced only): the region's application dies first and the
+	// region is killed once the survivor has applied all it committed,
+	// so the failover has nothing to lose (RPO 0).
+	Drain  bool
 	Region string // empty: picked by the seed
 
 	picked string
 	rep    regiond.FailoverReport
 	fence  *Fence
 	back   string
+	// final is the RPO the controller completed after the failover
+	// answered pending (once the region's binlog could be read).
+	final *failover.RPO
 }
 
 var _ Fault = (*Failover)(nil)
@@ -263,7 +270,14 @@ func (f *Failover) String() string {
 	if f.picked == "" {
 		return kind + " failover under load"
 	}
-	return fmt.Sprintf("%s failover %s of region %s to %s (RPO %d), %s", kind, f.rep.ID, f.picked, f.rep.To, f.rep.RPO.LostCount, f.back)
+	rpo := fmt.Sprintf("RPO %d", f.rep.RPO.LostCount)
+	if f.rep.RPO.Pending {
+		rpo = "RPO pending"
+	}
+	if f.final != nil {
+		rpo += fmt.Sprintf(", completed later: %d lost %s", f.final.LostCount, f.final.LostGTIDs)
+	}
+	return fmt.Sprintf("%s failover %s of region %s to %s (%s), %s", kind, f.rep.ID, f.picked, f.rep.To, rpo, f.back)
 }
 
 // Inject fails the region over.
@@ -279,6 +293,14 @@ func (f *Failover) Inject(ctx context.Context, e *Env) error {
 	kind := failover.KindPlanned
 	if f.Forced {
 		kind = failover.KindForced
+		if f.Drain {
+			if err := lab.Kill(ctx, e.St.Dir, f.picked, "app"); err != nil {
+				return err
+			}
+			if err := e.Settled(ctx, time.Minute); err != nil {
+				return fmt.Errorf("drain region %s before killing it: %w", f.picked, err)
+			}
+		}
 		if err := lab.Kill(ctx, e.St.Dir, f.picked, "all"); err != nil {
 			return err
 		}
@@ -364,6 +386,9 @@ func (f *Failover) Heal(ctx context.Context, e *Env) error {
 		time.Sleep(time.Second)
 	}
 	f.back = fmt.Sprintf("failback %s in %s", rep.ID, time.Since(started).Round(100*time.Millisecond))
+	if f.rep.RPO.Pending {
+		f.completedRPO(ctx, e)
+	}
 	if f.fence != nil {
 		f.fence.Until = started
 		for _, sw := range rep.Switches {
@@ -378,3 +403,31 @@ func (f *Failover) Heal(ctx context.Context, e *Env) error {
 }
 
 var errNoLink = errors.New("no such link")
+
+// completedRPO waits (bounded) for the controller to complete a pending
+// RPO and adds its lost GTIDs to what the checker allows.
+func (f *Failover) completedRPO(ctx context.Context, e *Env) {
+	_ = lab.WaitUntil(ctx, 30*time.Second, func() bool {
+		base, err := e.anyAPI(ctx)
+		if err != nil {
+			return false
+		}
+		var list struct {
+			Failovers []failover.FailoverRecord `json:"failovers"`
+		}
+		if e.call(ctx, http.MethodGet, base+"/v1/failovers", nil, &list) != nil {
+			return false
+		}
+		for _, r := range list.Failovers {
+			if r.ID == f.rep.ID && !r.RPO.Pending {
+				rpo := r.RPO
+				f.final = &rpo
+				if rpo.LostGTIDs != "" {
+					e.Lost = append(e.Lost, rpo.LostGTIDs)
+				}
+				return true
+			}
+		}
+		return false
+	})
+}

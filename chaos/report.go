@@ -46,7 +46,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 		}
 		verdict := "pass"
-		if !res.Pass {
+		switch {
+		case !res.Pass && res.Known != "":
+			verdict = "FAIL(known)"
+		case !res.Pass:
 			verdict = "FAIL"
 		}
 		o := "-"
@@ -72,6 +75,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		if res.Error != "" {
 			lines = append(lines, "error: "+res.Error)
+		}
+		if !res.Pass && res.Known != "" {
+			lines = append(lines, "known product gap: "+res.Known)
 		}
 		for _, c := range res.Counts {
 			if c.Violations > 0 || c.Explained > 0 || (c.Detail != "" && !isInvariant(c.Invariant)) {
