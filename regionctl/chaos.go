@@ -72,12 +72,13 @@ replication to converge, then checks five invariants and counts:
 
   lost       acknowledged writes missing from a region (less the forced failover's reported RPO)
   duplicate  users whose applied counter, request rows and balances disagree, rows no client sent
-  identical  tables whose CHECKSUM TABLE differs between regions
+  identical  tables whose rows of the scenario's users differ between regions
   echo       request rows a region's capture published that another region wrote
   fence      writes accepted while their bucket was fenced, or by the old owner after it
 
 Self-test scenarios break one invariant on purpose; they pass when the
-checker catches it. A failed scenario makes the command exit 1.`,
+checker catches it. A failed scenario makes the command exit 1; one marked
+FAIL(known) exposes a product gap described in docs/RELIABILITY.md.`,
 		Example: `  make build
   bin/regionctl chaos list
   bin/regionctl chaos run --scenario all --duration 20s --seed 1
