@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -222,55 +223,78 @@ func checkEcho(ctx context.Context, e *Env, from offsets) Count {
 	c := Count{Invariant: InvEcho}
 	var samples []string
 	for _, r := range e.St.Regions {
-		client, err := e.kafkaClient(r.Name)
-		if err != nil {
-			return Count{Invariant: InvEcho, Violations: 1, Detail: err.Error()}
-		}
-		topic := capture.Topic(r.Name)
-		cons, err := sarama.NewConsumerFromClient(client)
-		if err != nil {
-			client.Close()
-			return Count{Invariant: InvEcho, Violations: 1, Detail: err.Error()}
-		}
-		type read struct {
-			p    int32
-			msgs []*sarama.ConsumerMessage
-			err  error
-		}
-		reads := make(chan read, len(from[r.Name]))
-		for p, start := range from[r.Name] {
-			go func() {
-				end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-				if err != nil {
-					reads <- read{p: p, err: err}
-					return
-				}
-				msgs, err := readRange(cons, topic, p, start, end)
-				reads <- read{p, msgs, err}
-			}()
-		}
-		for range from[r.Name] {
-			rd := <-reads
-			if rd.err != nil {
-				c.Violations++
-				samples = append(samples, fmt.Sprintf("read %s/%d: %v", topic, rd.p, rd.err))
+		// A broker just restarted can drop a fresh client: retry a region.
+		var checked int
+		var bad []string
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			if checked, bad, err = echoesOf(e, r.Name, from[r.Name]); err == nil {
+				break
 			}
-			for _, m := range rd.msgs {
-				checked, bad := echoes(m.Value, r.Name)
-				c.Checked += checked
-				c.Violations += len(bad)
-				for _, b := range bad {
-					if len(samples) < 5 {
-						samples = append(samples, b)
-					}
-				}
+			sleep(ctx, time.Second)
+		}
+		c.Checked += checked
+		c.Violations += len(bad)
+		if err != nil {
+			c.Violations++
+			bad = append(bad, err.Error())
+		}
+		for _, b := range bad {
+			if len(samples) < 5 {
+				samples = append(samples, b)
 			}
 		}
-		cons.Close()
-		client.Close()
 	}
 	c.Detail = strings.Join(samples, "; ")
 	return c
+}
+
+// echoesOf reads what region's capture published from the offsets on and
+// returns how many request rows it saw and the echoes among them.
+func echoesOf(e *Env, region string, from map[int32]int64) (int, []string, error) {
+	client, err := e.kafkaClient(region)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer client.Close()
+	topic := capture.Topic(region)
+	cons, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer cons.Close()
+	type read struct {
+		p    int32
+		msgs []*sarama.ConsumerMessage
+		err  error
+	}
+	reads := make(chan read, len(from))
+	for p, start := range from {
+		go func() {
+			end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			if err != nil {
+				reads <- read{p: p, err: err}
+				return
+			}
+			msgs, err := readRange(cons, topic, p, start, end)
+			reads <- read{p, msgs, err}
+		}()
+	}
+	checked := 0
+	var bad []string
+	var errs []error
+	for range from {
+		rd := <-reads
+		if rd.err != nil {
+			errs = append(errs, fmt.Errorf("read %s/%d: %w", topic, rd.p, rd.err))
+		}
+		for _, m := range rd.msgs {
+			n, b := echoes(m.Value, region)
+			checked += n
+			bad = append(bad, b...)
+		}
+	}
+	return checked, bad, errors.Join(errs...)
 }
 
 // echoes counts the request rows a message of region's topic inserts and

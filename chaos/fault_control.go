@@ -306,7 +306,7 @@ func (f *Failover) Inject(ctx context.Context, e *Env) error {
 		}
 		// The controller may be slow to declare it failed; force anyway
 		// after the wait, as the drill does.
-		_ = lab.WaitUntil(ctx, 30*time.Second, func() bool {
+		_ = lab.WaitUntil(ctx, 10*time.Second, func() bool {
 			cs, err := e.controller(ctx)
 			if err != nil {
 				return false

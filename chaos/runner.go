@@ -181,7 +181,12 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 	fs := s.Faults()
 	var wg sync.WaitGroup
 	loadStart := time.Now()
-	wg.Go(func() { w.Run(ctx) })
+	// The load runs at least Duration, and at least a third of it after
+	// the faults healed (a slow fault must not end with the load).
+	lctx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	w.Duration = 24 * time.Hour
+	wg.Go(func() { w.Run(lctx) })
 	var faultErr []string
 	sleep(ctx, r.cfg.Duration/3)
 	for _, f := range fs {
@@ -199,6 +204,8 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 		}
 		res.Faults = append(res.Faults, f.String())
 	}
+	sleep(ctx, max(time.Until(loadStart.Add(r.cfg.Duration)), r.cfg.Duration/3))
+	stopLoad()
 	wg.Wait()
 	hist := w.History.Writes()
 	res.History, res.Writes = hist, w.History.Counts()
