@@ -37,7 +37,7 @@ func TestCatalogue(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := chaos.DefaultConfig()
-	cfg.Duration, cfg.Users, cfg.Rate, cfg.Workers, cfg.SettleTimeout = 6*time.Second, 24, 30, 4, 90*time.Second
+	cfg.Duration, cfg.Users, cfg.Rate, cfg.Workers, cfg.SettleTimeout = 5*time.Second, 16, 30, 4, 90*time.Second
 	cfg.Progress = testWriter{t}
 	r, err := chaos.NewRunner(env, cfg)
 	if err != nil {

@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -401,8 +400,6 @@ func (f *Failover) Heal(ctx context.Context, e *Env) error {
 	}
 	return nil
 }
-
-var errNoLink = errors.New("no such link")
 
 // completedRPO waits (bounded) for the controller to complete a pending
 // RPO and adds its lost GTIDs to what the checker allows.

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -163,7 +164,9 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 		return res
 	}
 	w := Workload{Gateways: e.Gateways(), Users: e.Users, Rate: r.cfg.Rate, Workers: r.cfg.Workers,
-		Duration: r.cfg.Duration, Seed: r.cfg.Seed ^ stream, RunID: fmt.Sprintf("%s-%d", s.Name, e.Users[0]), History: &History{}}
+		Duration: r.cfg.Duration, Seed: r.cfg.Seed ^ stream, RunID: fmt.Sprintf("%s-%d", s.Name, e.Users[0]), History: &History{},
+		Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: r.cfg.Workers * 2}}}
+	defer w.Client.CloseIdleConnections()
 	r.logf("%s: opening %d users (%d..%d)", s.Name, len(e.Users), e.Users[0], e.Users[len(e.Users)-1])
 	if err := w.Open(ctx, time.Minute); err != nil {
 		return fail("%v", err)

@@ -44,10 +44,9 @@ type Workload struct {
 	// Timeout bounds one request (default 10s).
 	Timeout time.Duration
 	History *History
+	// Client sends the requests (nil: http.DefaultClient).
+	Client *http.Client
 }
-
-// httpClient has no keep-alive sharing with other clients of the process.
-var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 // Open opens every user's ledger accounts through the gateways (bounded by
 // timeout); a user who has them already is fine.
@@ -98,7 +97,11 @@ func (w Workload) send(ctx context.Context, slot int, user int64, what string, b
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-User-Id", strconv.FormatInt(user, 10))
-		resp, err := httpClient.Do(req)
+		c := w.Client
+		if c == nil {
+			c = http.DefaultClient
+		}
+		resp, err := c.Do(req)
 		if err != nil {
 			var op *net.OpError
 			if errors.As(err, &op) && op.Op == "dial" {
