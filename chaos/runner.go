@@ -233,6 +233,9 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 		res.Broke, undo = what, u
 	}
 	res.Error = strings.Join(faultErr, "; ")
+	if res.Error != "" {
+		e.Log.Warn("chaos scenario trouble", "scenario", s.Name, "err", res.Error)
+	}
 	r.check(ctx, s, res, fs, ends, settled == nil)
 	if undo != nil {
 		if err := undo(ctx); err != nil {
