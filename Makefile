@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/regionplatform/region/regiond.Version=$(VERSION)
 # The default suite; long soaks have their own targets.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all deps lab-deps install build demo demo-down test test-unit vet fmt clean
+.PHONY: all deps lab-deps install build demo demo-down test test-unit chaos vet fmt clean
 
 all: build
 
@@ -49,6 +49,13 @@ demo-down:
 ## test: the default suite (real MariaDB, broker, etcd and regiond processes).
 test: deps build
 	REGION_BIN=$(BIN) $(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## chaos: the long soak: every chaos scenario on a fresh lab, with
+## CHAOS_DURATION of load each (make test runs them for a few seconds).
+CHAOS_DURATION ?= 2m
+CHAOS_SEED ?= 1
+chaos: lab-deps build
+	$(BIN)/regionctl chaos run --scenario all --duration $(CHAOS_DURATION) --seed $(CHAOS_SEED) --rate 60 --users 100
 
 ## test-unit: only the packages that need no servers.
 test-unit:

@@ -20,6 +20,8 @@ import (
 //	POST /users/{id}/loans       {"principal_cents": N}  open a loan (creates the user)
 //	POST /users/{id}/repayments  {"amount_cents": N}     book a repayment
 //	GET  /users/{id}                                     the user's balance and ledger
+//	POST /users/{id}/ledger                              open the user's ledger accounts (LedgerSchema)
+//	POST /users/{id}/moves       LedgerRequest           move money between the user's accounts
 //
 // Every answer carries X-App-Region, the region that served it.
 type App struct {
@@ -34,6 +36,8 @@ func NewApp(db *sql.DB, region string) *App {
 	a.mux.HandleFunc("POST /users/{id}/loans", a.openLoan)
 	a.mux.HandleFunc("POST /users/{id}/repayments", a.repay)
 	a.mux.HandleFunc("GET /users/{id}", a.user)
+	a.mux.HandleFunc("POST /users/{id}/ledger", a.openLedger)
+	a.mux.HandleFunc("POST /users/{id}/moves", a.move)
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return a
 }

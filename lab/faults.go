@@ -12,7 +12,8 @@ import (
 var Components = []string{"mysql", "broker", "app", "regiond"}
 
 // Kill sends SIGKILL to one component of a region ("mysql", "broker",
-// "app", "regiond", or "all"), or to the controller's "witness" (any region), as a crash would, and waits until it is gone.
+// "app", "regiond", or "all"), or to the controller's "witness" or the
+// lab's "etcd" (any region), as a crash would, and waits until it is gone.
 func Kill(ctx context.Context, dir, region, component string) error {
 	st, err := LoadState(dir)
 	if err != nil {
@@ -31,7 +32,8 @@ func Kill(ctx context.Context, dir, region, component string) error {
 }
 
 // Start starts killed components of a region again ("all" for every one
-// that is down), with their ports and data, and waits until they answer.
+// that is down; "witness" and "etcd" for those), with their ports and
+// data, and waits until they answer.
 func Start(ctx context.Context, opts Options, region, component string) error {
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
@@ -61,7 +63,7 @@ func Start(ctx context.Context, opts Options, region, component string) error {
 		}
 	}
 	// Dependencies first, regiond last: the order of Up.
-	for _, name := range append(Components, "witness") {
+	for _, name := range append([]string{"etcd"}, append(Components, "witness")...) {
 		for _, n := range procs {
 			if n.component != name || n.p.Alive() {
 				continue
@@ -77,6 +79,8 @@ func Start(ctx context.Context, opts Options, region, component string) error {
 				err = r.startRegiond(ctx, i)
 			case "witness":
 				err = r.startWitness(ctx)
+			case "etcd":
+				err = r.startEtcd(ctx)
 			}
 			if err != nil {
 				return err
@@ -88,8 +92,11 @@ func Start(ctx context.Context, opts Options, region, component string) error {
 
 // pick returns a region's processes named by component ("all" for every one).
 func (s *State) pick(region, component string) ([]namedProc, error) {
-	if component == "witness" {
+	switch component {
+	case "witness":
 		return []namedProc{{"witness", "", &s.Witness.Proc}}, nil
+	case "etcd":
+		return []namedProc{{"etcd", "", &s.Etcd.Proc}}, nil
 	}
 	if _, ok := s.Region(region); !ok {
 		return nil, fmt.Errorf("region %q is not in the lab in %s: it has %s", region, s.Dir, strings.Join(regionNames(s), ", "))

@@ -84,6 +84,9 @@ replication:
     - {name: {{.DB}}.users, shard_column: id, conflict: home-cell-wins}
     - {name: {{.DB}}.loan_accounts, shard_column: user_id, conflict: last-writer-wins, version_column: version}
     - {name: {{.DB}}.ledger_entries, shard_column: user_id}
+    - {name: {{.DB}}.accounts, shard_column: user_id}
+    - {name: {{.DB}}.requests, shard_column: user_id}
+    - {name: {{.DB}}.ledger_totals, shard_column: user_id}
 `))
 
 // CellName is the lab's cell for a region: the region's name and "1".

@@ -33,7 +33,7 @@ the way a crash would: nothing gets to flush or say goodbye. The data stays;
 		},
 	}
 	cmd.Flags().StringVar(&region, "region", "", "region name")
-	cmd.Flags().StringVar(&component, "component", "all", "one of "+strings.Join(lab.Components, ", ")+", or all")
+	cmd.Flags().StringVar(&component, "component", "all", "one of "+strings.Join(lab.Components, ", ")+", or all; or the lab's etcd or witness (any --region)")
 	return cmd
 }
 
@@ -61,7 +61,7 @@ func newLabStartCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&region, "region", "", "region name")
-	cmd.Flags().StringVar(&component, "component", "all", "one of "+strings.Join(lab.Components, ", ")+", or all")
+	cmd.Flags().StringVar(&component, "component", "all", "one of "+strings.Join(lab.Components, ", ")+", or all; or the lab's etcd or witness (any --region)")
 	return cmd
 }
 

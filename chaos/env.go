@@ -1,0 +1,206 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/regiond"
+)
+
+// Env is the lab a scenario runs in and what its faults leave for the
+// checker: the RPO forced failovers reported and the fence windows of
+// switches and failovers. A scenario's faults and checks use it from one
+// goroutine.
+type Env struct {
+	St  *lab.State
+	Cfg *config.Config
+	Bin lab.Binaries
+	Log *slog.Logger
+
+	token string
+	http  *http.Client
+
+	// Users are the scenario's workload users; Rand picks fault targets
+	// (seeded per scenario).
+	Users []int64
+	Rand  *rand.Rand
+
+	// Lost are the GTIDs forced failovers reported lost (their RPO).
+	Lost []string
+	// Fences are the write-forbidden windows faults opened.
+	Fences []Fence
+	// Excluded users are out of the checks (a poisoned partition's: they
+	// are checked by the fault itself).
+	Excluded map[int64]bool
+	// Halted are links ("a->b") a fault halted on purpose: Settled
+	// does not wait for them.
+	Halted []string
+}
+
+// NewEnv returns the Env of the running lab st.
+func NewEnv(st *lab.State, bin lab.Binaries, log *slog.Logger) (*Env, error) {
+	cfg, err := config.Load(st.ConfigPath())
+	if err != nil {
+		return nil, fmt.Errorf("the lab's config: %w", err)
+	}
+	tok, err := os.ReadFile(filepath.Join(st.Dir, lab.TokenFile))
+	if err != nil {
+		return nil, fmt.Errorf("the lab's operator token: %w", err)
+	}
+	c, err := regiond.NewAPIClient(cfg, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Env{St: st, Cfg: cfg, Bin: bin, Log: log, token: strings.TrimSpace(string(tok)), http: c, Excluded: map[int64]bool{}}, nil
+}
+
+// reset clears what one scenario left for its checks.
+func (e *Env) reset() {
+	e.Lost, e.Fences, e.Excluded = nil, nil, map[int64]bool{}
+}
+
+// Gateways returns every region's gateway URL, in region order.
+func (e *Env) Gateways() []string {
+	out := make([]string, len(e.St.Regions))
+	for i, r := range e.St.Regions {
+		out[i] = fmt.Sprintf("http://127.0.0.1:%d", r.GatewayPort)
+	}
+	return out
+}
+
+// apiURL is the API of region.
+func (e *Env) apiURL(region string) string {
+	r, _ := e.St.Region(region)
+	return fmt.Sprintf("http://127.0.0.1:%d", r.APIPort)
+}
+
+// call sends a JSON request (body nil: none) to a regiond API and decodes
+// a 2xx answer into out.
+func (e *Env) call(ctx context.Context, method, url string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, strings.TrimSpace(string(b)))
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// anyAPI returns the API of the first region whose regiond answers.
+func (e *Env) anyAPI(ctx context.Context) (string, error) {
+	var last error
+	for _, r := range e.St.Regions {
+		u := e.apiURL(r.Name)
+		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		last = e.call(hctx, http.MethodGet, u+"/healthz", nil, nil)
+		cancel()
+		if last == nil {
+			return u, nil
+		}
+	}
+	return "", fmt.Errorf("no regiond answers: %w", last)
+}
+
+// overview fetches every region's status.
+func (e *Env) overview(ctx context.Context) *regiond.Overview {
+	return regiond.FetchOverview(ctx, e.http, e.Cfg, e.token)
+}
+
+// Settled waits (up to timeout) until every regiond answers, every link
+// runs and has applied everything its source published. It returns what
+// still stands in the way when the time is up.
+func (e *Env) Settled(ctx context.Context, timeout time.Duration) error {
+	var why string
+	err := lab.WaitUntil(ctx, timeout, func() bool {
+		o := e.overview(ctx)
+		var bad []string
+		for _, r := range o.Regions {
+			if r.Error != "" || r.Status == nil {
+				bad = append(bad, fmt.Sprintf("region %s does not answer: %s", r.Region, r.Error))
+				continue
+			}
+			if len(r.Status.Links) != len(e.St.Regions)-1 {
+				bad = append(bad, fmt.Sprintf("region %s has %d inbound links", r.Region, len(r.Status.Links)))
+			}
+			for _, l := range r.Status.Links {
+				if slices.Contains(e.Halted, l.From+"->"+l.To) {
+					continue
+				}
+				if l.State != "running" || l.LagTxns > 0 {
+					bad = append(bad, fmt.Sprintf("link %s->%s %s, %d behind %s", l.From, l.To, l.State, l.LagTxns, l.Error))
+				}
+			}
+		}
+		why = strings.Join(bad, "; ")
+		return len(bad) == 0
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, why)
+	}
+	return nil
+}
+
+// Fence is a window in which some users' writes must not be accepted:
+// from the moment every router had applied a fence to the moment the
+// buckets were flipped (or the fence lifted); and after it, the old
+// region must not accept their writes at all until Until.
+type Fence struct {
+	What string `json:"what"`
+	// Users are the fenced users (of the scenario's workload).
+	Users map[int64]bool `json:"-"`
+	// From and To bound the write-forbidden window.
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// OldRegion served the users before; it must accept none of their
+	// writes sent after From until Until (zero: the end of the scenario).
+	OldRegion string    `json:"old_region"`
+	Until     time.Time `json:"until,omitzero"`
+}
+
+// checked returns the scenario's users the invariants judge: all but the
+// excluded ones.
+func (e *Env) checked() []int64 {
+	var out []int64
+	for _, u := range e.Users {
+		if !e.Excluded[u] {
+			out = append(out, u)
+		}
+	}
+	return out
+}

@@ -1,0 +1,199 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/regionplatform/region/lab"
+)
+
+// Workload is the ledger workload: users spread over all buckets, each
+// with three accounts (lab.LedgerSchema), move money between their own
+// accounts (transfers wallet <-> savings, repayments wallet -> loan),
+// each move one multi-row transaction that keeps the user's total. Every
+// write goes through a gateway (the router) to the user's home cell;
+// workers write through every region's gateway at once. A write refused
+// with 503 (its bucket fenced) is retried with the same request id; every
+// write's outcome is recorded in History.
+type Workload struct {
+	// Gateways are the base URLs of the gateways, one per region.
+	Gateways []string
+	Users    []int64
+	// Rate is writes a second over all workers; Workers write at once.
+	Rate    float64
+	Workers int
+	// Duration bounds the load; it also ends with ctx.
+	Duration time.Duration
+	// Seed makes the users' order, kinds and amounts repeatable.
+	Seed uint64
+	// RunID prefixes the request ids, so that runs never share one.
+	RunID string
+	// Retry is the pause after a 503 before the same request is sent again.
+	Retry time.Duration
+	// Timeout bounds one request (default 10s).
+	Timeout time.Duration
+	History *History
+	// Client sends the requests (nil: http.DefaultClient).
+	Client *http.Client
+}
+
+// Open opens every user's ledger accounts through the gateways (bounded by
+// timeout); a user who has them already is fine.
+func (w Workload) Open(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for k := range errs {
+		wg.Go(func() {
+			for i := k; i < len(w.Users); i += len(errs) {
+				if errs[k] = w.open(ctx, i); errs[k] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// open opens the ledger of the i-th user, retrying until ctx ends.
+func (w Workload) open(ctx context.Context, i int) error {
+	u := w.Users[i]
+	for {
+		code, body, err := w.send(ctx, i, u, "ledger", nil)
+		if err == nil && (code == http.StatusCreated || code == http.StatusOK) {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("open the ledger of user %d: %d %s %v: %w", u, code, body, err, ctx.Err())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// send posts one request for user through the gateway of slot (the next
+// gateways when one refuses connections: the request never left).
+func (w Workload) send(ctx context.Context, slot int, user int64, what string, body any) (int, string, error) {
+	b, _ := json.Marshal(body)
+	var last error
+	for k := range w.Gateways {
+		gw := w.Gateways[(slot+k)%len(w.Gateways)]
+		url := fmt.Sprintf("%s/users/%d/%s", strings.TrimSuffix(gw, "/"), user, what)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+		if err != nil {
+			return 0, "", err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-User-Id", strconv.FormatInt(user, 10))
+		c := w.Client
+		if c == nil {
+			c = http.DefaultClient
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			var op *net.OpError
+			if errors.As(err, &op) && op.Op == "dial" {
+				last = err
+				continue
+			}
+			return 0, "", err
+		}
+		rb, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return resp.StatusCode, string(rb), nil
+	}
+	return 0, "", fmt.Errorf("no gateway accepts connections: %w", last)
+}
+
+// Run writes until Duration passes or ctx ends; a write once sent runs to
+// its answer (bounded by Timeout) so that its outcome is known.
+func (w Workload) Run(ctx context.Context) {
+	if w.Workers <= 0 {
+		w.Workers = 8
+	}
+	if w.Retry <= 0 {
+		w.Retry = 50 * time.Millisecond
+	}
+	if w.Timeout <= 0 {
+		w.Timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.Duration)
+	defer cancel()
+	interval := time.Duration(float64(time.Second) * float64(w.Workers) / w.Rate)
+	var wg sync.WaitGroup
+	for k := 0; k < w.Workers; k++ {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(w.Seed, uint64(k)))
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for n := 0; ctx.Err() == nil; n++ {
+				w.History.add(w.one(ctx, k, n, rng))
+				select {
+				case <-ctx.Done():
+				case <-tick.C:
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// one sends one move until it is answered other than 503 or the load ends.
+func (w Workload) one(ctx context.Context, worker, n int, rng *rand.Rand) Write {
+	u := w.Users[rng.IntN(len(w.Users))]
+	wr := Write{ID: fmt.Sprintf("%s-%d-%d", w.RunID, worker, n), User: u, Amount: 1 + rng.Int64N(500)}
+	switch rng.IntN(3) {
+	case 0:
+		wr.Kind, wr.From, wr.To = "transfer", lab.Wallet, lab.Savings
+	case 1:
+		wr.Kind, wr.From, wr.To = "transfer", lab.Savings, lab.Wallet
+	default:
+		wr.Kind, wr.From, wr.To = "repay", lab.Wallet, lab.Loan
+	}
+	body := lab.LedgerRequest{RequestID: wr.ID, Kind: wr.Kind, From: wr.From, To: wr.To, AmountCents: wr.Amount}
+	for {
+		wr.Sent = time.Now()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Timeout)
+		code, rb, err := w.send(rctx, worker, u, "moves", body)
+		cancel()
+		wr.Answered = time.Now()
+		switch {
+		case err != nil:
+			wr.Outcome, wr.Err = Unknown, err.Error()
+			return wr
+		case code == http.StatusCreated || code == http.StatusOK:
+			var rep lab.LedgerReply
+			if err := json.Unmarshal([]byte(rb), &rep); err != nil {
+				wr.Outcome, wr.Err = Unknown, fmt.Sprintf("%d with an unreadable body %q", code, rb)
+				return wr
+			}
+			wr.Outcome, wr.Region, wr.GTID = Acked, rep.Region, rep.GTID
+			return wr
+		case code == http.StatusServiceUnavailable:
+			wr.Refusals++
+			if ctx.Err() != nil {
+				wr.Outcome, wr.Err = Refused, strings.TrimSpace(rb)
+				return wr
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(w.Retry):
+			}
+		default:
+			wr.Outcome, wr.Err = Unknown, fmt.Sprintf("%d %s", code, strings.TrimSpace(rb))
+			return wr
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package lab
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// LedgerSchema adds the ledger workload's tables to the sample schema
+// (run SampleSchema first). Every user has three accounts whose balances
+// always sum to the same total: money only moves between a user's own
+// accounts. Every request the app applies leaves a row keyed by the
+// client's request id, so a request applied twice is detectable, and
+// bumps the user's applied counter in the same transaction.
+var LedgerSchema = []string{
+	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.accounts (
+		id BIGINT NOT NULL PRIMARY KEY COMMENT 'user_id * 10 + kind number (LedgerAccount)',
+		user_id BIGINT NOT NULL,
+		kind VARCHAR(16) NOT NULL,
+		balance_cents BIGINT NOT NULL,
+		version BIGINT NOT NULL DEFAULT 1,
+		KEY (user_id)
+	) ENGINE=InnoDB`,
+	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.requests (
+		request_id VARCHAR(64) NOT NULL PRIMARY KEY,
+		user_id BIGINT NOT NULL,
+		kind VARCHAR(16) NOT NULL,
+		from_account BIGINT NOT NULL,
+		to_account BIGINT NOT NULL,
+		amount_cents BIGINT NOT NULL,
+		region VARCHAR(32) NOT NULL COMMENT 'the region whose app applied it',
+		created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+		KEY (user_id)
+	) ENGINE=InnoDB`,
+	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.ledger_totals (
+		user_id BIGINT NOT NULL PRIMARY KEY,
+		total_cents BIGINT NOT NULL COMMENT 'sum of the user''s balances: never changes',
+		applied BIGINT NOT NULL DEFAULT 0 COMMENT 'requests applied: one per requests row'
+	) ENGINE=InnoDB`,
+}
+
+// LedgerTables are the tables LedgerSchema creates.
+var LedgerTables = []string{SampleDatabase + ".accounts", SampleDatabase + ".requests", SampleDatabase + ".ledger_totals"}
+
+// The accounts of a ledger user, by kind number, and what they open with.
+const (
+	Wallet  = 1 // cash: opens with WalletOpening
+	Savings = 2 // opens empty
+	Loan    = 3 // the debt, negative: opens with LoanOpening
+)
+
+// Opening balances of a ledger user's accounts.
+const (
+	WalletOpening int64 = 100_000
+	LoanOpening   int64 = -50_000
+)
+
+// LedgerAccounts are the kind numbers and names of a user's accounts.
+var LedgerAccounts = map[int]string{Wallet: "wallet", Savings: "savings", Loan: "loan"}
+
+// LedgerAccount is the id of a user's account of kind k.
+func LedgerAccount(user int64, k int) int64 { return user*10 + int64(k) }
+
+// LedgerOpening is the opening balance of an account of kind k.
+func LedgerOpening(k int) int64 {
+	switch k {
+	case Wallet:
+		return WalletOpening
+	case Loan:
+		return LoanOpening
+	}
+	return 0
+}
+
+// LedgerRequest is the body of POST /users/{id}/moves: move AmountCents
+// from the user's account of kind From to kind To. Kind is "transfer"
+// (between wallet and savings) or "repay" (wallet to loan).
+type LedgerRequest struct {
+	RequestID   string `json:"request_id"`
+	Kind        string `json:"kind"`
+	From        int    `json:"from"`
+	To          int    `json:"to"`
+	AmountCents int64  `json:"amount_cents"`
+}
+
+// LedgerReply is the app's answer to a ledger request.
+type LedgerReply struct {
+	User      int64  `json:"user"`
+	Region    string `json:"region"`
+	RequestID string `json:"request_id,omitempty"`
+	// GTID is the transaction that applied the request in Region.
+	GTID string `json:"gtid,omitempty"`
+	// Duplicate: the request id was applied before; nothing changed.
+	Duplicate bool   `json:"duplicate,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+func (a *App) ledgerReply(w http.ResponseWriter, code int, v LedgerReply) {
+	v.Region = a.region
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// openLedger opens a user's three accounts (POST /users/{id}/ledger). A
+// user who has them already gets 200.
+func (a *App) openLedger(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		a.ledgerReply(w, http.StatusBadRequest, LedgerReply{Error: "user id must be a positive number"})
+		return
+	}
+	gtid, err := inConn(r.Context(), a.db, func(tx *sql.Tx) error {
+		total := int64(0)
+		for k, name := range LedgerAccounts {
+			if _, err := tx.ExecContext(r.Context(), `INSERT INTO accounts (id, user_id, kind, balance_cents) VALUES (?, ?, ?, ?)`,
+				LedgerAccount(id, k), id, name, LedgerOpening(k)); err != nil {
+				return err
+			}
+			total += LedgerOpening(k)
+		}
+		_, err := tx.ExecContext(r.Context(), `INSERT INTO ledger_totals (user_id, total_cents) VALUES (?, ?)`, id, total)
+		return err
+	})
+	if isDuplicate(err) {
+		a.ledgerReply(w, http.StatusOK, LedgerReply{User: id, Duplicate: true})
+		return
+	}
+	if err != nil {
+		a.ledgerReply(w, http.StatusInternalServerError, LedgerReply{User: id, Error: err.Error()})
+		return
+	}
+	a.ledgerReply(w, http.StatusCreated, LedgerReply{User: id, GTID: gtid})
+}
+
+// move applies one ledger request (POST /users/{id}/moves) as one
+// transaction: the request row, both balances and the applied counter. A
+// request id applied before answers 200 with duplicate set.
+func (a *App) move(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		a.ledgerReply(w, http.StatusBadRequest, LedgerReply{Error: "user id must be a positive number"})
+		return
+	}
+	var req LedgerRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil || req.RequestID == "" || req.AmountCents <= 0 ||
+		LedgerAccounts[req.From] == "" || LedgerAccounts[req.To] == "" || req.From == req.To {
+		a.ledgerReply(w, http.StatusBadRequest, LedgerReply{User: id, Error: `send {"request_id": "unique", "kind": "transfer|repay", "from": 1-3, "to": 1-3 (another), "amount_cents": N > 0}`})
+		return
+	}
+	ctx := r.Context()
+	gtid, err := inConn(ctx, a.db, func(tx *sql.Tx) error {
+		from, to := LedgerAccount(id, req.From), LedgerAccount(id, req.To)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO requests (request_id, user_id, kind, from_account, to_account, amount_cents, region) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			req.RequestID, id, req.Kind, from, to, req.AmountCents, a.region); err != nil {
+			return err
+		}
+		moves := []struct {
+			acct, delta int64
+		}{{from, -req.AmountCents}, {to, req.AmountCents}}
+		if to < from { // lock accounts in id order: concurrent moves never deadlock
+			moves[0], moves[1] = moves[1], moves[0]
+		}
+		for _, m := range moves {
+			res, err := tx.ExecContext(ctx, `UPDATE accounts SET balance_cents = balance_cents + ?, version = version + 1 WHERE id = ?`, m.delta, m.acct)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return sql.ErrNoRows
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE ledger_totals SET applied = applied + 1 WHERE user_id = ?`, id)
+		return err
+	})
+	switch {
+	case isDuplicate(err):
+		a.ledgerReply(w, http.StatusOK, LedgerReply{User: id, RequestID: req.RequestID, Duplicate: true})
+	case errors.Is(err, sql.ErrNoRows):
+		a.ledgerReply(w, http.StatusNotFound, LedgerReply{User: id, Error: "the user has no ledger accounts: POST /users/{id}/ledger first"})
+	case err != nil:
+		a.ledgerReply(w, http.StatusInternalServerError, LedgerReply{User: id, Error: err.Error()})
+	default:
+		a.ledgerReply(w, http.StatusCreated, LedgerReply{User: id, RequestID: req.RequestID, GTID: gtid})
+	}
+}
+
+// inConn runs fn in a transaction on one connection and returns the GTID
+// the commit got (MariaDB's @@last_gtid), so that a client can match its
+// acknowledged writes with a failover's reported losses.
+func inConn(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) (string, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return "", err
+	}
+	var gtid string
+	if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&gtid); err != nil {
+		return "", fmt.Errorf("committed, but reading its GTID failed: %w", err)
+	}
+	return gtid, nil
+}
+
+func isDuplicate(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1062
+}
