@@ -46,10 +46,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 		}
 		verdict := "pass"
-		switch {
-		case !res.Pass && res.Known != "":
-			verdict = "FAIL(known)"
-		case !res.Pass:
+		if !res.Pass {
 			verdict = "FAIL"
 		}
 		o := "-"
@@ -75,9 +72,6 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		if res.Error != "" {
 			lines = append(lines, "error: "+res.Error)
-		}
-		if !res.Pass && res.Known != "" {
-			lines = append(lines, "known product gap: "+res.Known)
 		}
 		for _, c := range res.Counts {
 			if c.Violations > 0 || c.Explained > 0 || (c.Detail != "" && !isInvariant(c.Invariant)) {

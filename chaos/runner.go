@@ -64,7 +64,6 @@ type Result struct {
 	Faults   []string        `json:"faults,omitempty"`
 	Broke    string          `json:"broke,omitempty"`
 	Expect   string          `json:"expect,omitempty"`
-	Known    string          `json:"known,omitempty"`
 	Writes   map[Outcome]int `json:"writes"`
 	// Unknown samples what the clients saw of writes of unknown outcome.
 	Unknown []string         `json:"unknown,omitempty"`
@@ -144,7 +143,7 @@ func (r *Runner) logf(format string, args ...any) {
 // convergence wait and the checks.
 func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 	start := time.Now()
-	res := &Result{Scenario: s.Name, Expect: s.Expect, Known: s.Known, counts: map[string]Count{}}
+	res := &Result{Scenario: s.Name, Expect: s.Expect, counts: map[string]Count{}}
 	defer func() { res.Seconds = time.Since(start).Round(100 * time.Millisecond).Seconds() }()
 	e := r.env
 	e.reset()

@@ -22,9 +22,6 @@ type Scenario struct {
 	// Last: the scenario leaves the lab unfit for more (a halted link);
 	// the runner runs it after every other one.
 	Last bool
-	// Known names a product gap this scenario exposes (see
-	// docs/RELIABILITY.md): the report marks its failures known.
-	Known string
 }
 
 func faults(fs ...Fault) func() []Fault {
@@ -62,8 +59,7 @@ func Catalogue() []Scenario {
 		{Name: "forced-failover-drained", Doc: "a region's app dies, its last writes drain to the survivor, then the whole region is killed and forced over (RPO 0), restarted, failed back",
 			Faults: func() []Fault { return []Fault{&Failover{Forced: true, Drain: true}} }},
 		{Name: "forced-failover", Doc: "kill a whole region, force its cells over (RPO reported), restart, fail back",
-			Faults: func() []Fault { return []Fault{&Failover{Forced: true}} },
-			Known:  "transactions the failed region committed but never shipped (its RPO) are shipped when it returns and applied row by row over the survivor's newer writes: ledgers break, rows diverge"},
+			Faults: func() []Fault { return []Fault{&Failover{Forced: true}} }},
 		{Name: "poison-message", Doc: "an unreadable message in a topic: its partition halts loudly, applies nothing after it (the link stays halted: no skip exists)",
 			Faults: func() []Fault { return []Fault{&Poison{}} }, Last: true},
 	}
