@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/chaos"
+	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 )
 
@@ -31,7 +32,7 @@ func TestCatalogue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := labtest.Up(t, "a", "b")
+	st := labtest.UpWith(t, lab.Options{WAN: true}, "a", "b")
 	env, err := chaos.NewEnv(st, labtest.Bin(), slog.Default())
 	if err != nil {
 		t.Fatal(err)

@@ -158,7 +158,7 @@ func chaosLab(ctx context.Context, g *globals, regions []string) (*lab.State, la
 	}
 	uctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	st, err := lab.Up(uctx, lab.Options{Dir: dir, Regions: regions, Bin: bin, Progress: g.progress()})
+	st, err := lab.Up(uctx, lab.Options{Dir: dir, Regions: regions, Bin: bin, Progress: g.progress(), WAN: true})
 	if err != nil {
 		if temp {
 			os.RemoveAll(dir)
