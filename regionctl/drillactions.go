@@ -77,6 +77,9 @@ type apiActions struct {
 	// rpoLost sums the transactions the forced failovers reported lost:
 	// the ledger's missing writes up to it are explained.
 	rpoLost int64
+	// pendingRPO are forced failovers whose RPO was pending when they
+	// answered: the ledger check reads their completed count.
+	pendingRPO []string
 }
 
 var _ drill.Actions = (*apiActions)(nil)
@@ -437,6 +440,9 @@ func (a *apiActions) Failover(ctx context.Context, region, to, mode string) (dri
 		res.PendingReason = fmt.Sprintf("not counted yet by the controller (region %s's binlog not read); the survivor applied up to %s; regionctl failover history shows the count once it is complete", region, rep.RPO.LastAppliedGTID)
 	}
 	a.rpoLost += rep.RPO.LostCount
+	if rep.RPO.Pending {
+		a.pendingRPO = append(a.pendingRPO, rep.ID)
+	}
 	res.Cells = []drill.CellResult{}
 	for _, c := range a.cfg.Cells {
 		if c.Region == region {
@@ -606,6 +612,39 @@ func (a *apiActions) Failback(ctx context.Context, region string) (drill.Failbac
 	return res, nil
 }
 
+// completedRPOs adds the counts of the forced failovers whose RPO was
+// pending when they answered and is complete now (a failback waits for
+// it): those writes are lost, as reported.
+func (a *apiActions) completedRPOs(ctx context.Context) {
+	if len(a.pendingRPO) == 0 {
+		return
+	}
+	base, err := a.base(ctx)
+	if err != nil {
+		return
+	}
+	var out struct {
+		Failovers []failover.FailoverRecord `json:"failovers"`
+	}
+	if err := a.c.GetJSON(ctx, base+"/v1/failovers", &out); err != nil {
+		return
+	}
+	still := a.pendingRPO[:0]
+	for _, id := range a.pendingRPO {
+		done := false
+		for _, f := range out.Failovers {
+			if f.ID == id && !f.RPO.Pending {
+				a.rpoLost += f.RPO.LostCount
+				done = true
+			}
+		}
+		if !done {
+			still = append(still, id)
+		}
+	}
+	a.pendingRPO = still
+}
+
 // cellRegion is the region a cell lives in ("" when unknown).
 func (a *apiActions) cellRegion(cell string) string {
 	for _, c := range a.cfg.Cells {
@@ -687,6 +726,7 @@ func (a *apiActions) Ledger(ctx context.Context) (drill.LedgerResult, error) {
 	t := a.load.total
 	a.load = nil
 	res.Acknowledged = int64(t.Acked)
+	a.completedRPOs(ctx)
 	lost, dup, err := t.Verify(ctx, a.st, ledgerWait, int(a.rpoLost))
 	if err != nil {
 		return res, err
