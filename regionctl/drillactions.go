@@ -527,9 +527,10 @@ func (a *apiActions) probeUser(ctx context.Context, region string, home bool) (i
 			if err := lab.OpenLoans(ctx, a.gateway, []int64{u}); err != nil {
 				return 0, fmt.Errorf("open the probe user of region %s: %w", region, err)
 			}
-			// Every region must know the user before a fault, or the
-			// survivor could never serve it.
-			if err := a.drained(ctx); err != nil {
+			// Every region must hold the user before a fault, or the
+			// survivor could never serve it (its creation would be in the
+			// RPO, and discarded).
+			if err := a.everywhere(ctx, u); err != nil {
 				return 0, fmt.Errorf("the probe user of region %s: %w", region, err)
 			}
 			a.opened[u] = true
@@ -610,6 +611,25 @@ func (a *apiActions) Failback(ctx context.Context, region string) (drill.Failbac
 		res.Cells[i].RTO = res.RestoredAt.Sub(res.StartedAt)
 	}
 	return res, nil
+}
+
+// everywhere waits (up to drainWait) until every lab region holds user u.
+func (a *apiActions) everywhere(ctx context.Context, u int64) error {
+	return lab.WaitUntil(ctx, drainWait, func() bool {
+		for _, r := range a.st.Regions {
+			db, err := lab.OpenMySQL(r.MySQLPort, lab.SampleDatabase)
+			if err != nil {
+				return false
+			}
+			var n int
+			err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE id = ?", u).Scan(&n)
+			db.Close()
+			if err != nil || n == 0 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // completedRPOs adds the counts of the forced failovers whose RPO was
