@@ -401,7 +401,9 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 	// RTO: a write of a's user acknowledged by b, tried every 20 ms.
 	deadline := t0.Add(60 * time.Second)
 	for {
-		code, region, _ := postRepayment(ctx, f.gw, f.probe, 2*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		code, region, _ := lab.Repay(pctx, f.gw, f.probe)
+		cancel()
 		if code == http.StatusCreated && region == "b" {
 			f.run.RTOMS = time.Since(t0).Milliseconds()
 			break
@@ -535,26 +537,6 @@ func (f *failoverBench) planned(ctx context.Context) error {
 	lost, dup, err := res.Verify(ctx, f.st, 2*time.Minute, int(max(f.run.RPOLostCount, 0)))
 	f.run.PlannedLost, f.run.PlannedDuplicated = max(lost-f.run.LossLost, 0), dup
 	return err
-}
-
-// postRepayment sends one repayment through a gateway and returns the
-// status and the region whose app served it.
-func postRepayment(ctx context.Context, gw string, user int64, timeout time.Duration) (int, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/users/%d/repayments", gw, user), strings.NewReader(`{"amount_cents": 100}`))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-User-Id", strconv.FormatInt(user, 10))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("X-App-Region"), nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

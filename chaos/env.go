@@ -1,20 +1,17 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/regiond"
@@ -30,8 +27,7 @@ type Env struct {
 	Bin lab.Binaries
 	Log *slog.Logger
 
-	token string
-	http  *http.Client
+	api api.Client // the lab's operator token
 
 	// Users are the scenario's workload users; Rand picks fault targets
 	// (seeded per scenario).
@@ -56,9 +52,9 @@ func NewEnv(st *lab.State, bin lab.Binaries, log *slog.Logger) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the lab's config: %w", err)
 	}
-	tok, err := os.ReadFile(filepath.Join(st.Dir, lab.TokenFile))
+	tok, err := lab.ReadToken(st.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("the lab's operator token: %w", err)
+		return nil, err
 	}
 	c, err := regiond.NewAPIClient(cfg, 30*time.Second)
 	if err != nil {
@@ -67,7 +63,7 @@ func NewEnv(st *lab.State, bin lab.Binaries, log *slog.Logger) (*Env, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Env{St: st, Cfg: cfg, Bin: bin, Log: log, token: strings.TrimSpace(string(tok)), http: c, Excluded: map[int64]bool{}}, nil
+	return &Env{St: st, Cfg: cfg, Bin: bin, Log: log, api: api.Client{Token: tok, HTTP: c}, Excluded: map[int64]bool{}}, nil
 }
 
 // reset clears what one scenario left for its checks.
@@ -93,33 +89,10 @@ func (e *Env) apiURL(region string) string {
 // call sends a JSON request (body nil: none) to a regiond API and decodes
 // a 2xx answer into out.
 func (e *Env) call(ctx context.Context, method, url string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
+	if err := e.api.SendJSON(ctx, method, url, body, out); err != nil {
+		return fmt.Errorf("%s %s: %w", method, url, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+e.token)
-	resp, err := e.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, strings.TrimSpace(string(b)))
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(b, out)
+	return nil
 }
 
 // anyAPI returns the API of the first region whose regiond answers.
@@ -139,7 +112,7 @@ func (e *Env) anyAPI(ctx context.Context) (string, error) {
 
 // overview fetches every region's status.
 func (e *Env) overview(ctx context.Context) *regiond.Overview {
-	return regiond.FetchOverview(ctx, e.http, e.Cfg, e.token)
+	return regiond.FetchOverview(ctx, e.api.HTTP, e.Cfg, e.api.Token)
 }
 
 // Settled waits (up to timeout) until every regiond answers, every link

@@ -219,6 +219,18 @@ func (n *Node) Snapshot(ctx context.Context) error {
 	return nil
 }
 
+// Region returns one region of the state as this node has applied it,
+// without copying the rest: for callers on a hot path (appliers ask it
+// for every batch).
+func (n *Node) Region(name string) Region {
+	n.mu.Lock()
+	f := n.last
+	n.mu.Unlock()
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.Regions[name]
+}
+
 // State returns a copy of the replicated state as this node has applied
 // it (possibly behind the leader). After Stop it is the last state known.
 func (n *Node) State() *State {

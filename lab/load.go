@@ -68,6 +68,14 @@ func OpenLoans(ctx context.Context, gateway string, users []int64) error {
 	return nil
 }
 
+// Repay sends one repayment of user through gateway, as the lab's app
+// takes it, and returns the status and the region whose app served it
+// (the X-App-Region header).
+func Repay(ctx context.Context, gateway string, user int64) (int, string, error) {
+	code, _, region, err := post(ctx, gateway, user, "repayments", `{"amount_cents": 100}`)
+	return code, region, err
+}
+
 // post sends one write through the gateway and returns the status, the
 // body, the region that served it.
 func post(ctx context.Context, gateway string, user int64, what, body string) (int, string, string, error) {

@@ -3,10 +3,7 @@ package regionctl
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/regionplatform/region/lab"
@@ -72,26 +69,6 @@ func (l *drillLoad) pause() {
 	}
 }
 
-// writeOnce sends one repayment for user through gateway, as the lab's
-// app takes it, and returns the status and the region whose app served it
-// (the X-App-Region header).
-func writeOnce(ctx context.Context, gateway string, user int64) (int, string, error) {
-	url := fmt.Sprintf("%s/users/%d/repayments", strings.TrimSuffix(gateway, "/"), user)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"amount_cents": 100}`))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-User-Id", strconv.FormatInt(user, 10))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	return resp.StatusCode, resp.Header.Get("X-App-Region"), nil
-}
-
 // probeUntil writes for user through gateway every 50ms until a write is
 // acknowledged by an app of a region ok accepts, and returns when that
 // write was acknowledged. It gives up when ctx ends.
@@ -99,7 +76,7 @@ func probeUntil(ctx context.Context, gateway string, user int64, ok func(region 
 	var last string
 	for {
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		code, region, err := writeOnce(wctx, gateway, user)
+		code, region, err := lab.Repay(wctx, gateway, user)
 		cancel()
 		switch {
 		case err != nil:

@@ -140,14 +140,11 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 // the region whose app served it.
 func write(t *testing.T, gw string, user int64) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/users/%d/repayments", gw, user), strings.NewReader(`{"amount_cents": 100}`))
-	req.Header.Set("X-User-Id", strconv.FormatInt(user, 10))
-	resp, err := http.DefaultClient.Do(req)
+	code, region, err := lab.Repay(context.Background(), gw, user)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("X-App-Region")
+	return code, region
 }
 
 // waitEpoch waits until every live router serves epoch.

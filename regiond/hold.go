@@ -21,7 +21,7 @@ type streamGate struct {
 
 // Held implements apply.Config.Held.
 func (g *streamGate) Held() bool {
-	return g.d.ctl != nil && g.d.ctl.node.State().Regions[g.source].HeldBy != ""
+	return g.d.ctl != nil && g.d.ctl.node.Region(g.source).HeldBy != ""
 }
 
 // Discarded implements apply.Config.Discarded.
@@ -29,7 +29,7 @@ func (g *streamGate) Discarded(gtid string) bool {
 	if g.d.ctl == nil {
 		return false
 	}
-	cur := g.d.ctl.node.State().Regions[g.source].Discarded
+	cur := g.d.ctl.node.Region(g.source).Discarded
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if cur != g.discard {
