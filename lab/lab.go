@@ -217,17 +217,10 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoFailover: opts.AutoFailover}
 	const perRegion = 7
 	ports := make([]int, 4+perRegion*len(opts.Regions))
-	used := map[int]bool{}
+	picker := portPicker{}
 	for i := range ports {
-		for {
-			p, err := FreePort()
-			if err != nil {
-				return nil, err
-			}
-			if !used[p] {
-				ports[i], used[p] = p, true
-				break
-			}
+		if ports[i], err = picker.pick(); err != nil {
+			return nil, err
 		}
 	}
 	st.Etcd = EtcdState{ClientPort: ports[0], PeerPort: ports[1]}
@@ -238,7 +231,7 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 	}
 	st.Witness = WitnessState{RaftPort: ports[2], GossipPort: ports[3]}
 	if opts.WAN {
-		if st.WAN, err = planWAN(st); err != nil {
+		if st.WAN, err = planWAN(st, picker); err != nil {
 			return nil, err
 		}
 	}

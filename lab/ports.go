@@ -1,10 +1,13 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,13 +18,14 @@ import (
 // source port of some outgoing connection, and a lab server that is
 // restarted on its port (lab start) would then find it gone. Another
 // process may still take the port before it is used; the lab checks every
-// port again when a server binds it.
+// port again when a server binds it. A port handed out is reserved for
+// a few minutes against other FreePort callers on the machine.
 func FreePort() (int, error) {
 	lo, hi := 10000, ephemeralLow()-1
 	if hi-lo >= 1000 {
 		for i := 0; i < 100; i++ {
 			p := lo + rand.IntN(hi-lo+1)
-			if portFree(p) {
+			if portFree(p) && reserve(p) {
 				return p, nil
 			}
 		}
@@ -32,6 +36,59 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// portPicker hands out free ports, each at most once: a plan picks all its
+// ports before any server binds one, so "free" alone would repeat them.
+type portPicker map[int]bool
+
+// pick returns a free port not handed out before.
+func (u portPicker) pick() (int, error) {
+	for {
+		p, err := FreePort()
+		if err != nil {
+			return 0, err
+		}
+		if !u[p] {
+			u[p] = true
+			return p, nil
+		}
+	}
+}
+
+// reservations is where FreePort notes the ports it handed out, for every
+// process on the machine: labs started at once (parallel test packages)
+// plan all their ports seconds before their servers bind them, and would
+// otherwise pick the same free port.
+var reservations = filepath.Join(os.TempDir(), "region-lab-ports")
+
+// reservationTTL is how long a handed-out port stays reserved; by then its
+// server has bound it or will not.
+const reservationTTL = 5 * time.Minute
+
+// reserve claims port for this process unless another claimed it within
+// reservationTTL. It fails open: without a writable temp dir it claims.
+func reserve(port int) bool {
+	if err := os.MkdirAll(reservations, 0o777); err != nil {
+		return true
+	}
+	name := filepath.Join(reservations, strconv.Itoa(port))
+	for range 2 {
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+		if err == nil {
+			f.Close()
+			return true
+		}
+		fi, serr := os.Stat(name)
+		if !errors.Is(err, fs.ErrExist) || serr != nil {
+			return true
+		}
+		if time.Since(fi.ModTime()) < reservationTTL {
+			return false
+		}
+		os.Remove(name) // stale: claim it again
+	}
+	return false
 }
 
 // ephemeralLow is the lowest port the kernel gives outgoing connections.

@@ -79,21 +79,10 @@ func (s *State) gossipAddr(node string) string {
 }
 
 // planWAN gives a new lab its wan component: a proxy for every path a
-// node dials (the witness dials only MySQL and Raft), on free ports.
-func planWAN(s *State) (*WANState, error) {
-	used := map[int]bool{}
-	port := func() (int, error) {
-		for {
-			p, err := FreePort()
-			if err != nil {
-				return 0, err
-			}
-			if !used[p] {
-				used[p] = true
-				return p, nil
-			}
-		}
-	}
+// node dials (the witness dials only MySQL and Raft), on free ports that
+// picker has not handed out for the lab's own servers.
+func planWAN(s *State, picker portPicker) (*WANState, error) {
+	port := picker.pick
 	w := &WANState{}
 	var err error
 	if w.APIPort, err = port(); err != nil {

@@ -19,9 +19,21 @@ func TestWANPlan(t *testing.T) {
 			{Name: "a", MySQLPort: 3306, KafkaPort: 9092, APIPort: 7070, AppPort: 8080, GatewayPort: 8081, RaftPort: 7310, GossipPort: 7311},
 			{Name: "b", MySQLPort: 3307, KafkaPort: 9093, APIPort: 7071, AppPort: 8082, GatewayPort: 8083, RaftPort: 7320, GossipPort: 7321},
 		}}
-	w, err := planWAN(st)
+	picker := portPicker{}
+	for range 20 {
+		if _, err := picker.pick(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	labPorts := len(picker)
+	w, err := planWAN(st, picker)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Every proxy port (and the API's) is new to the picker: none repeats
+	// a port the lab's own servers were given.
+	if len(picker) != labPorts+1+len(w.Proxies) {
+		t.Errorf("the wan plan reused ports: %d picked for the lab, %d after planning %d proxies", labPorts, len(picker), len(w.Proxies))
 	}
 	st.WAN = w
 	// a->b and b->a: 4 kinds each; each region -> witness: raft; witness -> each region: mysql, raft.
