@@ -69,6 +69,8 @@ func history() []Command {
 		&UnscheduleDrill{Header: at(16), Plan: "weekly"},
 		&StartDrill{Header: at(17), ID: "drill-2", Plan: "monthly", StartedAt: t0.Add(17 * time.Second), Runner: "b"},
 		&RecordDrill{Header: at(18), ID: "drill-2", Plan: "monthly", Outcome: DrillFailed, StartedAt: t0.Add(17 * time.Second), EndedAt: t0.Add(18 * time.Second), Summary: "rto_max exceeded"},
+		&BeginFailover{Header: at(19), ID: "fo-3", Kind: KindPlanned, From: "b", To: "a", Reason: "failback of a", Undoes: "fo-1"},
+		&EndFailover{Header: at(20), ID: "fo-3", Outcome: FailoverDone},
 	}
 }
 
@@ -96,6 +98,9 @@ func TestFSMHistory(t *testing.T) {
 	}
 	if fo := s.Failovers["fo-2"]; fo.State != FailoverRolledBack || fo.RPO.Pending || fo.Steps[0].Result != "failed" {
 		t.Errorf("fo-2 = %+v", fo)
+	}
+	if fo := s.Failovers["fo-3"]; fo.State != FailoverDone || fo.Undoes != "fo-1" {
+		t.Errorf("fo-3 = %+v", fo)
 	}
 	if sc := s.Schedules["monthly"]; !sc.Enabled || sc.LastDrill != "drill-2" || sc.LastRun != t0.Add(17*time.Second) {
 		t.Errorf("schedule = %+v", sc)
@@ -175,6 +180,7 @@ func TestBadCommands(t *testing.T) {
 		{"failover to itself", `{"op":"failover.begin","id":"f","kind":"planned","from":"a","to":"a","reason":"x","at":"2026-11-25T10:00:00Z"}`, `field "to"`, ErrBadCommand},
 		{"bad rpo", `{"op":"failover.end","id":"fo-9","outcome":"done","at":"2026-11-25T10:00:00Z","rpo":{"pending":false,"lost_count":-1}}`, `rpo.lost_count`, ErrBadCommand},
 		{"rpo needs gtid", `{"op":"failover.end","id":"fo-9","outcome":"done","at":"2026-11-25T10:00:00Z","rpo":{"lost_count":0}}`, `rpo.last_applied_gtid`, ErrBadCommand},
+		{"forced failback", `{"op":"failover.begin","id":"f","kind":"forced","from":"b","to":"a","undoes":"fo-1","reason":"x","at":"2026-11-25T10:00:00Z"}`, `field "undoes"`, ErrBadCommand},
 		{"bad outcome", `{"op":"failover.end","id":"fo-9","outcome":"meh","at":"2026-11-25T10:00:00Z"}`, `field "outcome"`, ErrBadCommand},
 		{"bad cron", `{"op":"drill.schedule","plan":"p","cron":"61 * * * *","at":"2026-11-25T10:00:00Z"}`, `minute field`, ErrBadCommand},
 		{"short cron", `{"op":"drill.schedule","plan":"p","cron":"* * *","at":"2026-11-25T10:00:00Z"}`, `has 3 fields`, ErrBadCommand},
@@ -183,6 +189,7 @@ func TestBadCommands(t *testing.T) {
 		{"unfence unknown", `{"op":"region.unfence","region":"zz","at":"2026-11-25T10:00:00Z"}`, `region "zz" is not known`, ErrRejected},
 		{"unfence in failover", `{"op":"region.unfence","region":"b","at":"2026-11-25T10:00:00Z"}`, `is in failover "fo-open"`, ErrRejected},
 		{"second failover", `{"op":"failover.begin","id":"fo-x","kind":"planned","from":"b","to":"c","reason":"x","at":"2026-11-25T10:00:00Z"}`, `already in failover "fo-open"`, ErrRejected},
+		{"undoes another path", `{"op":"failover.begin","id":"fo-y","kind":"planned","from":"c","to":"d","undoes":"fo-1","reason":"x","at":"2026-11-25T10:00:00Z"}`, `"fo-1" is not a failover from d to c`, ErrRejected},
 		{"duplicate id", `{"op":"failover.begin","id":"fo-1","kind":"planned","from":"c","to":"d","reason":"x","at":"2026-11-25T10:00:00Z"}`, `"fo-1" already exists`, ErrRejected},
 		{"step of unknown", `{"op":"failover.step","id":"nope","step":"s","result":"ok","at":"2026-11-25T10:00:00Z"}`, `"nope" is not known`, ErrRejected},
 		{"end of ended", `{"op":"failover.end","id":"fo-1","outcome":"done","at":"2026-11-25T10:00:00Z"}`, `has ended`, ErrRejected},

@@ -206,6 +206,23 @@ func (n *Node) TransferLeadership(ctx context.Context) error {
 	return nil
 }
 
+// Barrier waits until this leader has applied every entry committed
+// before it: State then holds all a former leader did. Only the leader
+// may; each call adds an entry to the log.
+func (n *Node) Barrier(ctx context.Context) error {
+	in, err := n.current()
+	if err != nil {
+		return err
+	}
+	if in.raft.State() != raft.Leader {
+		return n.notLeader(in)
+	}
+	if err := wait(ctx, in.raft.Barrier(n.timeout(ctx))); err != nil {
+		return fmt.Errorf("failover: barrier: %w", err)
+	}
+	return nil
+}
+
 // Snapshot takes a snapshot now (Raft also takes them on its own every
 // SnapshotThreshold entries).
 func (n *Node) Snapshot(ctx context.Context) error {

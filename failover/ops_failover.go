@@ -13,6 +13,11 @@ type BeginFailover struct {
 	From   string `json:"from"`
 	To     string `json:"to"`
 	Reason string `json:"reason"`
+	// AcceptRPO: the forced failover goes ahead whatever the promotion
+	// guard says (kept so that a leader finishing it decides the same).
+	AcceptRPO bool `json:"accept_rpo,omitempty"`
+	// Undoes is the failover a failback undoes; empty otherwise.
+	Undoes string `json:"undoes,omitempty"`
 }
 
 // Op implements Command.
@@ -26,12 +31,23 @@ func (c *BeginFailover) check() error {
 	if c.From == c.To {
 		return fmt.Errorf("field \"to\": %q is also \"from\"", c.To)
 	}
+	if c.Undoes != "" {
+		if err := checkName("undoes", c.Undoes); err != nil {
+			return err
+		}
+		if c.Kind != KindPlanned {
+			return fmt.Errorf("field \"undoes\": only a planned failover (a failback) undoes another")
+		}
+	}
 	return nil
 }
 
 func (c *BeginFailover) apply(s *State) error {
 	if _, ok := s.Failovers[c.ID]; ok {
 		return fmt.Errorf("failover %q already exists", c.ID)
+	}
+	if u, ok := s.Failovers[c.Undoes]; c.Undoes != "" && (!ok || u.To != c.From || u.From != c.To) {
+		return fmt.Errorf("field \"undoes\": %q is not a failover from %s to %s", c.Undoes, c.To, c.From)
 	}
 	for _, r := range []string{c.From, c.To} {
 		if f, ok := s.ActiveFailover(r); ok {
@@ -41,7 +57,7 @@ func (c *BeginFailover) apply(s *State) error {
 	s.Failovers[c.ID] = FailoverRecord{
 		ID: c.ID, Kind: c.Kind, From: c.From, To: c.To, State: FailoverStarted,
 		Reason: c.Reason, Actor: c.Actor, StartedAt: c.At, UpdatedAt: c.At,
-		RPO: RPO{Pending: c.Kind == KindForced},
+		RPO: RPO{Pending: c.Kind == KindForced}, AcceptRPO: c.AcceptRPO, Undoes: c.Undoes,
 	}
 	return nil
 }

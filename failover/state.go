@@ -87,6 +87,10 @@ type FailoverRecord struct {
 	EndedAt   time.Time      `json:"ended_at,omitzero"`
 	Steps     []FailoverStep `json:"steps,omitempty"`
 	RPO       RPO            `json:"rpo"`
+	// AcceptRPO: the promotion guard was overridden (forced failovers).
+	AcceptRPO bool `json:"accept_rpo,omitempty"`
+	// Undoes is the failover this one (a failback) undoes.
+	Undoes string `json:"undoes,omitempty"`
 }
 
 // Active reports whether the failover has not ended.

@@ -34,7 +34,17 @@ type controller struct {
 	// controller.fault_injection is on (test labs only).
 	faults     *liveness.FaultyTransport
 	faultsPath string
+	// pausePath holds failovers after the step it names (FailoverPauseFile);
+	// empty unless controller.fault_injection is on.
+	pausePath string
+	// running are the failovers this process carries out now.
+	running idSet
 }
+
+// FailoverPauseFile is the file, in a regiond's data folder, that holds
+// the failovers the leader runs after the step it names ("begin", "fence",
+// "hold", ...) while it does, when controller.fault_injection is on.
+const FailoverPauseFile = "failover-pause"
 
 // newController builds the controller of node id (a region's name, or
 // WitnessID) from the deployment; nil when the deployment runs none.
@@ -97,6 +107,7 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 	if dep.Controller.FaultInjection {
 		c.faults, c.faultsPath = new(liveness.FaultyTransport), filepath.Join(dataDir, liveness.FaultsFile)
 		mc.WrapTransport = c.faults.Wrap
+		c.pausePath = filepath.Join(dataDir, FailoverPauseFile)
 		log.Warn("controller.fault_injection is on: gossip can be cut by writing " + c.faultsPath + "; this is for test labs, never production")
 	}
 	if c.member, err = liveness.New(mc); err != nil {

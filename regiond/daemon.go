@@ -209,7 +209,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}, {"switcher", d.switcher.Run}}, d.repl.components(d)...)
 	comps = append(comps, d.gatewayComponents()...)
 	if d.ctl != nil {
-		comps = append(comps, component{"controller", d.ctl.Run}, component{"auto-failover", d.autoFailover}, component{"rpo", d.completeRPOs}, component{"drills", d.scheduledDrills})
+		comps = append(comps, component{"controller", d.ctl.Run}, component{"auto-failover", d.autoFailover}, component{"rpo", d.completeRPOs}, component{"drills", d.scheduledDrills}, component{"takeover", d.takeOver})
 	}
 	comps = append(comps, component{"api", d.api.Run})
 	err := runComponents(ctx, comps)

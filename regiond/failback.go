@@ -100,7 +100,7 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 		return nil, fmt.Errorf("lift the fence of %s in the routing table: %w", req.To, err)
 	}
 	fr, cancelRec, err := d.beginFailover(ctx, start, failover.KindPlanned, FailoverRequest{From: last.To, To: req.To,
-		Reason: fmt.Sprintf("failback of %s after %s: %s", req.To, last.ID, req.Reason)}, actor)
+		Reason: fmt.Sprintf("failback of %s after %s: %s", req.To, last.ID, req.Reason)}, last.ID, actor)
 	if err != nil {
 		return nil, err
 	}
@@ -129,15 +129,21 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 		step("converge", nil, detail)
 	}
 	step("unfence", nil, "region "+req.To+" takes writes and buckets again")
-	// 4. Switch every bucket its cells owned before the failover back.
-	cur, _, err := d.store.Load(rctx)
+	return end(d.switchBack(fr, req.To, before, req.Reason, actor))
+}
+
+// switchBack moves every bucket whose cell lived in region before (the
+// placement before the failover undone) and does not now back to that
+// cell, with one traffic switch per cell, as steps "switch" of fr.
+func (d *Daemon) switchBack(fr *record, region string, before *router.Table, reason, actor string) error {
+	cur, _, err := d.store.Load(fr.ctx)
 	if err != nil {
-		return end(err)
+		return err
 	}
 	back := map[string][]topo.Bucket{}
 	for b := 0; b < before.Buckets && b < cur.Buckets; b++ {
 		was, now := before.Owner(topo.Bucket(b)), cur.Owner(topo.Bucket(b))
-		if was.Region == req.To && now.Region != req.To {
+		if was.Region == region && now.Region != region {
 			back[was.Cell] = append(back[was.Cell], topo.Bucket(b))
 		}
 	}
@@ -146,8 +152,9 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 		cells = append(cells, c)
 	}
 	sort.Strings(cells)
+	rep := fr.rep
 	for _, c := range cells {
-		rec, err := d.switcher.Execute(rctx, traffic.Request{Buckets: topo.FormatBuckets(back[c]), To: c, Reason: "failback " + rep.ID + ": " + req.Reason, Actor: actor})
+		rec, err := d.switcher.Execute(fr.ctx, traffic.Request{Buckets: topo.FormatBuckets(back[c]), To: c, Reason: "failback " + rep.ID + ": " + reason, Actor: actor})
 		if rec != nil {
 			rep.Switches = append(rep.Switches, *rec)
 			rep.WriteForbiddenMS = max(rep.WriteForbiddenMS, rec.WriteForbiddenMS)
@@ -156,12 +163,12 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 		if rec != nil {
 			detail += fmt.Sprintf(" (switch %s, write-forbidden %d ms)", rec.ID, rec.WriteForbiddenMS)
 		}
-		step("switch", err, detail)
+		fr.step("switch", err, detail, nil)
 		if err != nil {
-			return end(err)
+			return err
 		}
 	}
-	return end(nil)
+	return nil
 }
 
 // lastFailover is the latest finished failover out of region.
@@ -169,8 +176,7 @@ func lastFailover(st *failover.State, region string) (failover.FailoverRecord, b
 	var best failover.FailoverRecord
 	found := false
 	for _, f := range st.Failovers {
-		if f.From == region && f.State == failover.FailoverDone && (!found || f.StartedAt.After(best.StartedAt)) &&
-			!strings.HasPrefix(f.Reason, "failback of") {
+		if f.From == region && f.State == failover.FailoverDone && f.Undoes == "" && (!found || f.StartedAt.After(best.StartedAt)) {
 			best, found = f, true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -181,13 +182,19 @@ func (d *Daemon) plannedFailover(ctx context.Context, req FailoverRequest, actor
 	if err != nil {
 		return nil, err
 	}
-	fr, cancel, err := d.beginFailover(ctx, start, failover.KindPlanned, req, actor)
+	fr, cancel, err := d.beginFailover(ctx, start, failover.KindPlanned, req, "", actor)
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
-	rec, err := d.switcher.Execute(ctx, traffic.Request{Buckets: topo.FormatBuckets(moving), To: target,
-		Reason: fmt.Sprintf("planned failover %s of region %s: %s", fr.rep.ID, req.From, req.Reason), Actor: actor})
+	return fr.end(d.switchOut(fr, req.From, target, moving, req.Reason, actor), nil)
+}
+
+// switchOut moves the buckets moving out of region from to cell target
+// with one traffic switch, as step "switch" of failover fr.
+func (d *Daemon) switchOut(fr *record, from, target string, moving []topo.Bucket, reason, actor string) error {
+	rec, err := d.switcher.Execute(fr.ctx, traffic.Request{Buckets: topo.FormatBuckets(moving), To: target,
+		Reason: fmt.Sprintf("planned failover %s of region %s: %s", fr.rep.ID, from, reason), Actor: actor})
 	detail := "switch"
 	if rec != nil {
 		fr.rep.Switches = append(fr.rep.Switches, *rec)
@@ -195,37 +202,44 @@ func (d *Daemon) plannedFailover(ctx context.Context, req FailoverRequest, actor
 		detail = fmt.Sprintf("switch %s: %d buckets to cell %s, %s, write-forbidden %d ms", rec.ID, rec.Count, target, rec.State, rec.WriteForbiddenMS)
 	}
 	fr.step("switch", err, detail, nil)
-	return fr.end(err, nil)
+	return err
 }
 
 // failoverPlan finds the cell of req.To that takes the buckets and the
 // buckets whose cell lives in req.From.
 func (d *Daemon) failoverPlan(ctx context.Context, req FailoverRequest) (string, []topo.Bucket, error) {
+	target, moving, err := d.remaining(ctx, req.From, req.To)
+	if err == nil && len(moving) == 0 {
+		err = fmt.Errorf("from: region %s owns no buckets: nothing to fail over", req.From)
+	}
+	return target, moving, err
+}
+
+// remaining finds the cell of region to that takes the buckets and the
+// buckets whose cell still lives in region from.
+func (d *Daemon) remaining(ctx context.Context, from, to string) (string, []topo.Bucket, error) {
 	t, _, err := d.store.Load(ctx)
 	if err != nil {
 		return "", nil, err
 	}
 	target := ""
 	for _, c := range t.Cells {
-		if c.Region == req.To {
+		if c.Region == to {
 			target = c.Name
 			break
 		}
 	}
 	if target == "" {
-		return "", nil, fmt.Errorf("to: region %s has no cell to take the buckets", req.To)
+		return "", nil, fmt.Errorf("to: region %s has no cell to take the buckets", to)
 	}
-	if r, _ := t.Region(req.To); r.Fenced {
-		return "", nil, fmt.Errorf("to: region %s is fenced (%s): fail back into it first", req.To, r.Reason)
+	if r, _ := t.Region(to); r.Fenced {
+		return "", nil, fmt.Errorf("to: region %s is fenced (%s): fail back into it first", to, r.Reason)
 	}
 	var moving []topo.Bucket
 	for b := 0; b < t.Buckets; b++ {
-		if o := t.Owner(topo.Bucket(b)); o.Region == req.From {
+		if o := t.Owner(topo.Bucket(b)); o.Region == from {
 			moving = append(moving, topo.Bucket(b))
 		}
-	}
-	if len(moving) == 0 {
-		return "", nil, fmt.Errorf("from: region %s owns no buckets: nothing to fail over", req.From)
 	}
 	return target, moving, nil
 }
@@ -241,18 +255,33 @@ type record struct {
 	start time.Time
 }
 
-// beginFailover records the start of a failover in the controller. Call
-// the returned cancel when the failover is over.
-func (d *Daemon) beginFailover(ctx context.Context, start time.Time, kind string, req FailoverRequest, actor string) (*record, context.CancelFunc, error) {
+// beginFailover records the start of a failover in the controller (a
+// failback names the failover it undoes). Call the returned cancel when
+// the failover is over.
+func (d *Daemon) beginFailover(ctx context.Context, start time.Time, kind string, req FailoverRequest, undoes, actor string) (*record, context.CancelFunc, error) {
 	suffix := make([]byte, 3)
 	_, _ = rand.Read(suffix)
-	rep := &FailoverReport{ID: "fo-" + strings.ToLower(start.UTC().Format("20060102T150405")) + "-" + hex.EncodeToString(suffix), Kind: kind, From: req.From, To: req.To}
-	h := failover.Header{Actor: actor}
-	if _, err := d.ctl.node.Execute(ctx, &failover.BeginFailover{Header: h, ID: rep.ID, Kind: kind, From: req.From, To: req.To, Reason: req.Reason}); err != nil {
+	id := "fo-" + strings.ToLower(start.UTC().Format("20060102T150405")) + "-" + hex.EncodeToString(suffix)
+	r, cancel := d.newRecord(ctx, failover.FailoverRecord{ID: id, Kind: kind, From: req.From, To: req.To, StartedAt: start}, actor)
+	if _, err := d.ctl.node.Execute(ctx, &failover.BeginFailover{Header: r.h, ID: id, Kind: kind, From: req.From, To: req.To,
+		Reason: req.Reason, AcceptRPO: req.AcceptRPO, Undoes: undoes}); err != nil {
+		cancel()
 		return nil, nil, fmt.Errorf("record the failover in the controller: %w", err)
 	}
+	r.pause("begin")
+	return r, cancel, nil
+}
+
+// newRecord is the leader's handle on failover f, which this process runs
+// from now until the returned cancel: a new leader leaves it alone.
+func (d *Daemon) newRecord(ctx context.Context, f failover.FailoverRecord, actor string) (*record, context.CancelFunc) {
+	d.ctl.running.add(f.ID)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-	return &record{d: d, rep: rep, h: h, ctx: rctx, start: start}, cancel, nil
+	rep := &FailoverReport{ID: f.ID, Kind: f.Kind, From: f.From, To: f.To}
+	return &record{d: d, rep: rep, h: failover.Header{Actor: actor}, ctx: rctx, start: f.StartedAt}, func() {
+		cancel()
+		d.ctl.running.done(f.ID)
+	}
 }
 
 // step records one step; err marks it failed.
@@ -263,6 +292,28 @@ func (r *record) step(name string, err error, detail string, rpo *failover.RPO) 
 	}
 	if _, xerr := r.d.ctl.node.Execute(r.ctx, &failover.StepFailover{Header: r.h, ID: r.rep.ID, Step: name, Result: res, Detail: detail, RPO: rpo}); xerr != nil {
 		r.d.log.Error("cannot record a failover step", "failover", r.rep.ID, "step", name, "err", xerr)
+	}
+	r.pause(name)
+}
+
+// pause holds the failover after step while the controller's pause file
+// names it (controller.fault_injection, test labs only): a test kills the
+// leader there to see a new one finish the failover.
+func (r *record) pause(step string) {
+	p := r.d.ctl.pausePath
+	if p == "" {
+		return
+	}
+	for {
+		b, err := os.ReadFile(p)
+		if err != nil || strings.TrimSpace(string(b)) != step {
+			return
+		}
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 

@@ -27,66 +27,83 @@ func (d *Daemon) forcedFailover(ctx context.Context, req FailoverRequest, actor 
 	if err != nil {
 		return nil, err
 	}
-	fr, cancel, err := d.beginFailover(ctx, start, failover.KindForced, req, actor)
+	fr, cancel, err := d.beginFailover(ctx, start, failover.KindForced, req, "", actor)
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
-	rctx, rep, h := fr.ctx, fr.rep, fr.h
+	return d.forcedSteps(fr, req, target, nil)
+}
+
+// forcedSteps carries out forced failover fr, skipping the steps in done
+// (the ones a former leader finished: a new leader takes over from there;
+// each step may also run twice safely), and records its end.
+func (d *Daemon) forcedSteps(fr *record, req FailoverRequest, target string, done map[string]bool) (*FailoverReport, error) {
+	rctx, rep, h, actor := fr.ctx, fr.rep, fr.h, fr.h.Actor
 	step, end := fr.step, fr.end
 	why := fmt.Sprintf("forced failover %s: %s", rep.ID, req.Reason)
 
 	// 1. Fence: the controller's state first, then the routing table.
-	if _, err := d.ctl.node.Execute(rctx, &failover.FenceRegion{Header: h, Region: req.From, Reason: why}); err != nil {
-		step("fence", err, "controller state", nil)
-		return end(err, nil)
-	}
-	ft, err := d.store.Update(rctx, router.Change{Kind: "fence-region", Actor: actor, Reason: why}, func(t *router.Table) error {
-		return t.FenceRegion(req.From, why)
-	})
-	if err != nil {
-		step("fence", err, "routing table", nil)
-		return end(err, nil)
+	if !done["fence"] {
+		if _, err := d.ctl.node.Execute(rctx, &failover.FenceRegion{Header: h, Region: req.From, Reason: why}); err != nil {
+			step("fence", err, "controller state", nil)
+			return end(err, nil)
+		}
+		ft, err := d.store.Update(rctx, router.Change{Kind: "fence-region", Actor: actor, Reason: why}, func(t *router.Table) error {
+			return t.FenceRegion(req.From, why)
+		})
+		if err != nil {
+			step("fence", err, "routing table", nil)
+			return end(err, nil)
+		}
+		step("fence", nil, fmt.Sprintf("region %s fenced at routing epoch %d", req.From, ft.Epoch), nil)
 	}
 	fenceAt := time.Now()
-	step("fence", nil, fmt.Sprintf("region %s fenced at routing epoch %d", req.From, ft.Epoch), nil)
 
 	// 2. Drain: the survivor applies what reached Kafka before the loss.
-	link, err := d.drain(rctx, req.From, req.To)
-	step("drain", err, fmt.Sprintf("link %s->%s applied %s (%d behind what capture published)", req.From, req.To, link.AppliedGTID, link.LagTxns), nil)
-	if err := d.promotionGuard(req, link); err != nil {
-		step("promotion guard", err, "", nil)
-		rep, err := end(err, nil)
-		d.unfence(rctx, req.From, actor, "promotion guard refused forced failover "+rep.ID)
-		return rep, err
+	var link traffic.Link
+	if done["hold"] {
+		link, _ = d.peers.Link(rctx, req.From, req.To) // held: it applies nothing more of req.From
+	} else {
+		var err error
+		link, err = d.drain(rctx, req.From, req.To)
+		step("drain", err, fmt.Sprintf("link %s->%s applied %s (%d behind what capture published)", req.From, req.To, link.AppliedGTID, link.LagTxns), nil)
+		if err := d.promotionGuard(req, link); err != nil {
+			step("promotion guard", err, "", nil)
+			rep, err := end(err, nil)
+			d.unfence(rctx, req.From, actor, "promotion guard refused forced failover "+rep.ID)
+			return rep, err
+		}
+		// Hold: from here on nothing more of the region is applied
+		// anywhere. What it committed that the survivor lacks is the RPO;
+		// applied when the region returns, it would overwrite the
+		// survivor's newer writes.
+		if _, err := d.ctl.node.Execute(rctx, &failover.HoldRegion{Header: h, Region: req.From, Failover: rep.ID}); err != nil {
+			step("hold", err, "", nil)
+			return end(err, nil)
+		}
+		step("hold", nil, fmt.Sprintf("every region holds %s's stream until a failback releases it", req.From), nil)
+		d.awaitHeld(rctx, req.From, req.To)
 	}
-
-	// Hold: from here on nothing more of the region is applied anywhere.
-	// What it committed that the survivor lacks is the RPO; applied when
-	// the region returns, it would overwrite the survivor's newer writes.
-	if _, err := d.ctl.node.Execute(rctx, &failover.HoldRegion{Header: h, Region: req.From, Failover: rep.ID}); err != nil {
-		step("hold", err, "", nil)
-		return end(err, nil)
-	}
-	step("hold", nil, fmt.Sprintf("every region holds %s's stream until a failback releases it", req.From), nil)
-	d.awaitHeld(rctx, req.From, req.To)
 
 	// 3. Move the buckets: serving from the survivor's cell now.
-	n := 0
-	mt, err := d.store.Update(rctx, router.Change{Kind: "failover", Actor: actor, Reason: why}, func(t *router.Table) error {
-		var merr error
-		n, merr = t.MoveRegion(req.From, target)
-		return merr
-	})
-	if err != nil {
-		step("move", err, "routing table", nil)
-		if _, rerr := d.ctl.node.Execute(rctx, &failover.ReleaseRegion{Header: h, Region: req.From}); rerr != nil {
-			d.log.Error("failover: cannot release the region's stream after the move failed", "region", req.From, "err", rerr)
+	if !done["move"] {
+		n := 0
+		mt, err := d.store.Update(rctx, router.Change{Kind: "failover", Actor: actor, Reason: why}, func(t *router.Table) error {
+			var merr error
+			n, merr = t.MoveRegion(req.From, target)
+			return merr
+		})
+		if err != nil {
+			step("move", err, "routing table", nil)
+			if _, rerr := d.ctl.node.Execute(rctx, &failover.ReleaseRegion{Header: h, Region: req.From}); rerr != nil {
+				d.log.Error("failover: cannot release the region's stream after the move failed", "region", req.From, "err", rerr)
+			}
+			return end(err, nil)
 		}
-		return end(err, nil)
+		rep.WriteForbiddenMS = time.Since(fenceAt).Milliseconds()
+		step("move", nil, fmt.Sprintf("%d buckets serve from cell %s at routing epoch %d", n, target, mt.Epoch), nil)
 	}
-	rep.WriteForbiddenMS = time.Since(fenceAt).Milliseconds()
-	step("move", nil, fmt.Sprintf("%d buckets serve from cell %s at routing epoch %d", n, target, mt.Epoch), nil)
 
 	// 4. RPO: exact when the failed region's binlog answers, else pending.
 	r := d.rpo(rctx, rep.ID, req.From, req.To, link)

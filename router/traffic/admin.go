@@ -25,6 +25,38 @@ func (s *Switcher) List(ctx context.Context) (active, history []Record, err erro
 	return active, history, nil
 }
 
+// Reap aborts every running switch whose process is gone (its owner lease
+// expired: the process died or lost etcd): it lifts the switch's fence
+// and records it as aborted, so no bucket stays write-forbidden for want
+// of an operator. It returns the switches it aborted.
+func (s *Switcher) Reap(ctx context.Context, actor string) ([]Record, error) {
+	active, _, err := s.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for _, rec := range active {
+		owner, err := s.cfg.Store.Client().Get(ctx, s.ownerKey(rec.ID))
+		if err != nil {
+			return out, fmt.Errorf("find the process running switch %s: %w", rec.ID, err)
+		}
+		if len(owner.Kvs) > 0 {
+			continue
+		}
+		rec.AbortRequested = "aborted by " + actor + ": the process running the switch stopped before it ended"
+		if _, err := s.cfg.Store.Client().Put(ctx, s.abortKey(rec.ID), rec.AbortRequested); err != nil {
+			return out, fmt.Errorf("record the abort of switch %s: %w", rec.ID, err)
+		}
+		done, err := s.cleanUp(ctx, &rec)
+		if err != nil {
+			return out, err
+		}
+		s.log.Warn("traffic switch reaped: its process was gone", "switch", rec.ID, "actor", rec.Actor, "buckets", rec.Buckets)
+		out = append(out, *done)
+	}
+	return out, nil
+}
+
 // Get returns a switch's record.
 func (s *Switcher) Get(ctx context.Context, id string) (*Record, error) { return s.rec.get(ctx, id) }
 

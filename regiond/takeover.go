@@ -1,0 +1,170 @@
+package regiond
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/regionplatform/region/failover"
+)
+
+// takeOver, on the controller's leader, ends what a former leader left
+// unfinished, every second until ctx ends:
+//   - it aborts every traffic switch whose process is gone, so no bucket
+//     stays write-forbidden for want of an operator;
+//   - it finishes every failover still active in the controller that no
+//     process here runs: its leader died or lost leadership midway. A
+//     forced failover goes on from its last finished step; a planned one
+//     or a failback switches the buckets still to move.
+func (d *Daemon) takeOver(ctx context.Context) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if !d.ctl.node.IsLeader() {
+			continue
+		}
+		if reaped, err := d.switcher.Reap(ctx, "controller"); err != nil {
+			d.log.Warn("takeover: cannot look for switches left running", "err", err)
+		} else if len(reaped) > 0 {
+			d.log.Warn("takeover: aborted switches whose process was gone", "switches", len(reaped))
+		}
+		for _, f := range d.leftActive(ctx) {
+			d.finish(ctx, f)
+		}
+	}
+}
+
+// leftActive returns the failovers active in the controller that no
+// process here runs, once this leader has applied all its log (a former
+// leader may have ended them in entries it has not applied yet).
+func (d *Daemon) leftActive(ctx context.Context) []failover.FailoverRecord {
+	left := func() []failover.FailoverRecord {
+		var out []failover.FailoverRecord
+		for _, f := range d.ctl.node.State().Failovers {
+			if f.Active() && !d.ctl.running.has(f.ID) {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	if len(left()) == 0 {
+		return nil
+	}
+	bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.ctl.node.Barrier(bctx); err != nil {
+		d.log.Warn("takeover: cannot catch up with the controller's log", "err", err)
+		return nil
+	}
+	return left()
+}
+
+// finish carries failover f, left active by a former leader, to its end.
+func (d *Daemon) finish(ctx context.Context, f failover.FailoverRecord) {
+	log := d.log.With("failover", f.ID, "kind", f.Kind, "from", f.From, "to", f.To)
+	// A switch of the failover still running in a live process (a former
+	// leader that lost leadership but not its etcd session) ends first.
+	active, _, err := d.switcher.List(ctx)
+	if err != nil {
+		log.Warn("takeover: cannot list switches", "err", err)
+		return
+	}
+	for _, s := range active {
+		if strings.Contains(s.Reason, f.ID) {
+			log.Info("takeover: waiting for a switch of the failover still running", "switch", s.ID)
+			return
+		}
+	}
+	fr, cancel := d.newRecord(ctx, f, "controller")
+	defer cancel()
+	log.Warn("takeover: finishing a failover a former leader left unfinished", "steps", len(f.Steps))
+	if _, err := d.ctl.node.Execute(fr.ctx, &failover.StepFailover{Header: fr.h, ID: f.ID, Step: "take-over", Result: "ok",
+		Detail: fmt.Sprintf("node %s leads the controller now and finishes the failover; its former leader stopped or lost leadership after %s", d.ctl.node.ID(), lastStep(f))}); err != nil {
+		log.Warn("takeover: cannot record the take-over; trying again", "err", err)
+		return
+	}
+	req := FailoverRequest{From: f.From, To: f.To, Kind: f.Kind, Reason: f.Reason, AcceptRPO: f.AcceptRPO}
+	done := map[string]bool{}
+	for _, s := range f.Steps {
+		if s.Result == "failed" && s.Name != "drain" {
+			// The former leader gave up at this step (a drain that falls
+			// short is not the end) and did not live to record the end:
+			// the failover rolled back.
+			_, err = fr.end(fmt.Errorf("step %s failed: %s", s.Name, s.Detail), nil)
+			if s.Name == "promotion guard" {
+				d.unfence(fr.ctx, f.From, "controller", "promotion guard refused forced failover "+f.ID)
+			}
+			log.Warn("takeover: failover rolled back", "err", err)
+			return
+		}
+		done[s.Name] = true
+	}
+	switch {
+	case f.Kind == failover.KindForced:
+		target, _, terr := d.remaining(fr.ctx, f.From, f.To)
+		if terr != nil && !done["move"] {
+			_, err = fr.end(terr, nil)
+			break
+		}
+		_, err = d.forcedSteps(fr, req, target, done)
+	case f.Undoes != "":
+		before, perr := d.placementBefore(fr.ctx, f.Undoes)
+		if perr == nil {
+			perr = d.switchBack(fr, f.To, before, f.Reason, "controller")
+		}
+		_, err = fr.end(perr, nil)
+	default:
+		target, moving, perr := d.remaining(fr.ctx, f.From, f.To)
+		if perr == nil && len(moving) > 0 {
+			perr = d.switchOut(fr, f.From, target, moving, f.Reason, "controller")
+		}
+		_, err = fr.end(perr, nil)
+	}
+	if err != nil {
+		log.Warn("takeover: failover rolled back", "err", err)
+		return
+	}
+	log.Warn("takeover: failover finished")
+}
+
+// lastStep names the last step f recorded.
+func lastStep(f failover.FailoverRecord) string {
+	if len(f.Steps) == 0 {
+		return "its start"
+	}
+	return "step " + f.Steps[len(f.Steps)-1].Name
+}
+
+// idSet is a set of ids safe for concurrent use; the zero value is empty.
+type idSet struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+func (s *idSet) add(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = map[string]bool{}
+	}
+	s.ids[id] = true
+}
+
+func (s *idSet) done(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ids, id)
+}
+
+func (s *idSet) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ids[id]
+}
