@@ -136,7 +136,8 @@ type Controller struct {
 	// an explicit override (accept_rpo). 0: no budget.
 	RPOBudget int64 `yaml:"rpo_budget"`
 	// FaultInjection lets the lab drop gossip between chosen controller
-	// nodes (a file in each node's data dir names the peers to cut off).
+	// nodes (a file in each node's data dir names the peers to cut off)
+	// and pause the leader's failovers after a step (failover-pause).
 	// For test labs only, never production: a node that has it logs a
 	// warning at start and at every change of the faults.
 	FaultInjection bool `yaml:"fault_injection"`

@@ -66,11 +66,10 @@ controller:
   fail_after: 2s
   cooldown: 1m
   rpo_budget: 1000   # promotion guard: a forced failover leaving more behind needs --accept-rpo
-{{- if .DialVia}}
-  # The wan component relays every cross-region path: gossip can be cut
-  # too (lab only, never production).
+  # Gossip can be cut (gossip-faults) and failovers paused after a step
+  # (failover-pause) by files in each node's folder: labs only, never
+  # production.
   fault_injection: true
-{{- end}}
 {{- if .AutoFailover}}
   auto_failover: [{{range $i, $r := .Regions}}{{if $i}}, {{end}}{{$r.Name}}{{end}}]
 {{- end}}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/router"
 )
 
 // takeOver, on the controller's leader, ends what a former leader left
@@ -21,6 +22,7 @@ import (
 func (d *Daemon) takeOver(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var since time.Time // when this node won the leadership; zero while it does not lead
 	for {
 		select {
 		case <-ctx.Done():
@@ -28,7 +30,11 @@ func (d *Daemon) takeOver(ctx context.Context) error {
 		case <-tick.C:
 		}
 		if !d.ctl.node.IsLeader() {
+			since = time.Time{}
 			continue
+		}
+		if since.IsZero() {
+			since = time.Now()
 		}
 		if reaped, err := d.switcher.Reap(ctx, "controller"); err != nil {
 			d.log.Warn("takeover: cannot look for switches left running", "err", err)
@@ -36,7 +42,7 @@ func (d *Daemon) takeOver(ctx context.Context) error {
 			d.log.Warn("takeover: aborted switches whose process was gone", "switches", len(reaped))
 		}
 		for _, f := range d.leftActive(ctx) {
-			d.finish(ctx, f)
+			d.finish(ctx, f, since)
 		}
 	}
 }
@@ -67,7 +73,8 @@ func (d *Daemon) leftActive(ctx context.Context) []failover.FailoverRecord {
 }
 
 // finish carries failover f, left active by a former leader, to its end.
-func (d *Daemon) finish(ctx context.Context, f failover.FailoverRecord) {
+// since is when this node won the leadership.
+func (d *Daemon) finish(ctx context.Context, f failover.FailoverRecord, since time.Time) {
 	log := d.log.With("failover", f.ID, "kind", f.Kind, "from", f.From, "to", f.To)
 	// A switch of the failover still running in a live process (a former
 	// leader that lost leadership but not its etcd session) ends first.
@@ -105,6 +112,16 @@ func (d *Daemon) finish(ctx context.Context, f failover.FailoverRecord) {
 			return
 		}
 		done[s.Name] = true
+	}
+	if wait := time.Until(since.Add(router.DefaultConfig().TTL + time.Second)); f.Kind == failover.KindPlanned && wait > 0 {
+		// The router of a regiond that died with the former leader stays
+		// registered until its lease ends; a switch started before would
+		// wait for it in vain and abort.
+		log.Info("takeover: waiting for the routers of a dead leader to drop out", "wait", wait.Round(time.Millisecond))
+		select {
+		case <-fr.ctx.Done():
+		case <-time.After(wait):
+		}
 	}
 	switch {
 	case f.Kind == failover.KindForced:
