@@ -275,6 +275,23 @@ steps:
 	if out, errOut, err := run(t, "drill", "schedule", "--remove", "sched", "--dir", st.Dir); err != nil || !strings.Contains(out, "removed") {
 		t.Errorf("drill schedule --remove: %v\n%s%s", err, out, errOut)
 	}
+
+	// The drills' failovers, step by step.
+	out, errOut, err = run(t, "failover", "history", "--dir", st.Dir, "--json")
+	var fos []failover.FailoverRecord
+	if err == nil {
+		err = json.Unmarshal([]byte(out), &fos)
+	}
+	if err != nil || len(fos) == 0 {
+		t.Fatalf("failover history: %v %d\n%s%s", err, len(fos), out, errOut)
+	}
+	out, errOut, err = run(t, "failover", "show", fos[0].ID, "--dir", st.Dir)
+	if err != nil || !strings.Contains(out, "failover "+fos[0].ID+": "+fos[0].Kind) || !strings.Contains(out, fos[0].Steps[0].Name) || !strings.Contains(out, "asked by") {
+		t.Errorf("failover show: %v\n%s%s", err, out, errOut)
+	}
+	if _, errOut, err := run(t, "failover", "show", "fo-nope", "--dir", st.Dir); err == nil || !strings.Contains(errOut, `failover "fo-nope" is not in the controller's history`) {
+		t.Errorf("failover show of an unknown id: %v %s", err, errOut)
+	}
 }
 
 // drillHistory is `drill history --json` of the lab in dir.

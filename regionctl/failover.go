@@ -2,8 +2,11 @@ package regionctl
 
 import (
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -115,7 +118,63 @@ The exit status is 1 unless the failover completed.`,
 			})
 		},
 	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "show ID",
+		Short: "Show one failover's steps as the controller recorded them",
+		Long: `show prints a failover's record: who asked and why, each step with its
+time and result, the RPO, and how it ended. A failover whose leader died
+midway has a "take-over" step where a new leader went on with it.`,
+		Example: `  regionctl failover show fo-20261125t060037-bf722e --dir /tmp/lab`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.call(cmd.Context(), func(c *apiClient, base string) error {
+				var a struct {
+					Failovers []failover.FailoverRecord `json:"failovers"`
+				}
+				if err := c.GetJSON(cmd.Context(), base+"/v1/failovers", &a); err != nil {
+					return err
+				}
+				i := slices.IndexFunc(a.Failovers, func(f failover.FailoverRecord) bool { return f.ID == args[0] })
+				if i < 0 {
+					return fmt.Errorf("failover %q is not in the controller's history: regionctl failover history lists them", args[0])
+				}
+				f := a.Failovers[i]
+				if g.json {
+					return g.printJSON(f)
+				}
+				printFailover(g.out, f)
+				return nil
+			})
+		},
+	})
 	return cmd
+}
+
+// printFailover writes a failover record for a person to read.
+func printFailover(w io.Writer, f failover.FailoverRecord) {
+	fmt.Fprintf(w, "failover %s: %s %s -> %s, %s\n", f.ID, f.Kind, f.From, f.To, strings.ToUpper(f.State))
+	fmt.Fprintf(w, "  asked by %s at %s: %s\n", f.Actor, f.StartedAt.Format(time.RFC3339), f.Reason)
+	if f.Undoes != "" {
+		fmt.Fprintf(w, "  undoes failover %s\n", f.Undoes)
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, s := range f.Steps {
+		fmt.Fprintf(tw, "  %s\t+%s\t%s\t%s\n", s.At.Format("15:04:05.000"), s.At.Sub(f.StartedAt).Round(time.Millisecond), s.Name, s.Result)
+		if s.Detail != "" {
+			fmt.Fprintf(tw, "  \t\t\t%s\n", s.Detail)
+		}
+	}
+	_ = tw.Flush()
+	switch {
+	case f.Kind != failover.KindForced:
+	case f.RPO.Pending:
+		fmt.Fprintf(w, "  RPO pending: last applied %s; the count follows when %s's binlog can be read\n", f.RPO.LastAppliedGTID, f.From)
+	default:
+		fmt.Fprintf(w, "  RPO: %d transactions lost after %s %s\n", f.RPO.LostCount, f.RPO.LastAppliedGTID, f.RPO.LostGTIDs)
+	}
+	if !f.EndedAt.IsZero() {
+		fmt.Fprintf(w, "  ended %s after %s\n", f.EndedAt.Format(time.RFC3339), f.EndedAt.Sub(f.StartedAt).Round(time.Millisecond))
+	}
 }
 
 func newFailbackCmd(g *globals) *cobra.Command {
