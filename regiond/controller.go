@@ -145,6 +145,29 @@ func (c *controller) Run(ctx context.Context) error {
 	return c.member.Run(ctx)
 }
 
+// whileLeader calls fn every interval while this node leads the
+// controller, until ctx ends; since is when it won the leadership it holds.
+func (d *Daemon) whileLeader(ctx context.Context, every time.Duration, fn func(since time.Time)) error {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var since time.Time // zero while this node does not lead
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if !d.ctl.node.IsLeader() {
+			since = time.Time{}
+			continue
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		fn(since)
+	}
+}
+
 // ControllerStatus is the body of GET /v1/controller.
 type ControllerStatus struct {
 	Node    failover.Status         `json:"node"`

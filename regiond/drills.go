@@ -164,21 +164,10 @@ func noController(w http.ResponseWriter) {
 // leadership it first records every drill still running under another
 // leader as failed: interrupted.
 func (d *Daemon) scheduledDrills(ctx context.Context) error {
-	tick := time.NewTicker(d.cfg.DrillCheckInterval)
-	defer tick.Stop()
-	leading := false
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		if !d.ctl.node.IsLeader() {
-			leading = false
-			continue
-		}
-		if !leading {
-			leading = true
+	var led time.Time // the leadership the interrupted drills were recorded for
+	return d.whileLeader(ctx, d.cfg.DrillCheckInterval, func(since time.Time) {
+		if since != led {
+			led = since
 			d.interruptDrills(ctx)
 		}
 		st := d.ctl.node.State()
@@ -186,7 +175,7 @@ func (d *Daemon) scheduledDrills(ctx context.Context) error {
 			d.runScheduled(ctx, st.Schedules[name])
 			break // one at a time: the next tick sees the new state
 		}
-	}
+	})
 }
 
 // interruptDrills records every running drill as failed: this leader

@@ -272,17 +272,7 @@ const rpoServerID = 100000
 // failover whose RPO was pending once the failed region's binlog can be
 // read, every few seconds, until ctx ends.
 func (d *Daemon) completeRPOs(ctx context.Context) error {
-	tick := time.NewTicker(3 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		if !d.ctl.node.IsLeader() {
-			continue
-		}
+	return d.whileLeader(ctx, 3*time.Second, func(time.Time) {
 		for _, f := range d.ctl.node.State().Failovers {
 			if f.Kind != failover.KindForced || !f.RPO.Pending || f.Active() {
 				continue
@@ -307,5 +297,5 @@ func (d *Daemon) completeRPOs(ctx context.Context) error {
 			}
 			d.log.Warn("failover: RPO known", "failover", f.ID, "region", f.From, "lost", r.LostCount, "gtids", r.LostGTIDs)
 		}
-	}
+	})
 }

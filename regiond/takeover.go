@@ -20,22 +20,7 @@ import (
 //     forced failover goes on from its last finished step; a planned one
 //     or a failback switches the buckets still to move.
 func (d *Daemon) takeOver(ctx context.Context) error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	var since time.Time // when this node won the leadership; zero while it does not lead
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		if !d.ctl.node.IsLeader() {
-			since = time.Time{}
-			continue
-		}
-		if since.IsZero() {
-			since = time.Now()
-		}
+	return d.whileLeader(ctx, time.Second, func(since time.Time) {
 		if reaped, err := d.switcher.Reap(ctx, "controller"); err != nil {
 			d.log.Warn("takeover: cannot look for switches left running", "err", err)
 		} else if len(reaped) > 0 {
@@ -44,7 +29,7 @@ func (d *Daemon) takeOver(ctx context.Context) error {
 		for _, f := range d.leftActive(ctx) {
 			d.finish(ctx, f, since)
 		}
-	}
+	})
 }
 
 // leftActive returns the failovers active in the controller that no
