@@ -49,6 +49,10 @@ const (
 
 // errFailbackNotBuilt is returned by Failback when regiond has no
 // failback endpoint.
+// errTooEarly marks a failback the controller refused for now (503): the
+// region is still catching up or its RPO is not counted yet.
+var errTooEarly = errors.New("too early")
+
 var errFailbackNotBuilt = errors.New("failback is not built yet: regiond has no POST /v1/failbacks; move the region's buckets home by hand (regionctl switch --buckets ... --to CELL) and run the failback again once regiond has it")
 
 // apiActions carries out a drill through the regiond APIs of a
@@ -570,10 +574,11 @@ func (a *apiActions) Failback(ctx context.Context, region string) (drill.Failbac
 	if err != nil {
 		return res, err
 	}
-	// A killed region's RPO is counted once its binlog answers again; the
-	// controller refuses the failback until then.
+	// A killed region's RPO is counted once its binlog answers again, and
+	// it must catch up: the controller refuses the failback (503) until
+	// then.
 	rep, err := a.failback(ctx, base, region)
-	for deadline := time.Now().Add(rpoWait); err != nil && strings.Contains(err.Error(), "is still pending") && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(rpoWait); errors.Is(err, errTooEarly) && time.Now().Before(deadline); {
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
@@ -697,6 +702,8 @@ func (a *apiActions) failback(ctx context.Context, base, region string) (*region
 	case (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed) && (!isErr || strings.Contains(e.Error, "no such endpoint")),
 		resp.StatusCode == http.StatusNotImplemented:
 		return nil, fmt.Errorf("%w (%s)", errFailbackNotBuilt, resp.Status)
+	case resp.StatusCode == http.StatusServiceUnavailable && isErr:
+		return nil, fmt.Errorf("%w: %s", errTooEarly, e.Error)
 	case resp.StatusCode/100 != 2 && isErr && resp.StatusCode != http.StatusConflict:
 		if e.Hint != "" {
 			return nil, fmt.Errorf("%s: %s (%s)", resp.Status, e.Error, e.Hint)

@@ -57,7 +57,7 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 		return nil, fmt.Errorf("to: region %s has no finished failover to undo: move buckets with regionctl switch instead", req.To)
 	}
 	if last.Kind == failover.KindForced && last.RPO.Pending {
-		return nil, fmt.Errorf("to: the RPO of %s is still pending (region %s's binlog has not been read since): start the region's MySQL and wait until regionctl failover history shows it, then fail back", last.ID, req.To)
+		return nil, retryLater{fmt.Errorf("to: the RPO of %s is still pending (region %s's binlog has not been read since): start the region's MySQL and wait until regionctl failover history shows it, then fail back", last.ID, req.To)}
 	}
 	before, err := d.placementBefore(ctx, last.ID)
 	if err != nil {
@@ -73,7 +73,7 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 		err = d.caughtUp(rctx, last.To, req.To, pos)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("region %s has not caught up with %s, nothing changed: %w", req.To, last.To, err)
+		return nil, retryLater{fmt.Errorf("region %s has not caught up with %s, nothing changed: %w", req.To, last.To, err)}
 	}
 	h := failover.Header{Actor: actor}
 	// A forced failover's RPO stays lost: the returning region's rows

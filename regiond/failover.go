@@ -336,10 +336,20 @@ func (r *record) end(err error, rpo *failover.RPO) (*FailoverReport, error) {
 	return r.rep, err
 }
 
-// answer writes a failover's outcome: 400 for bad input (nothing done),
-// 409 with the report when it rolled back, 200 with the report.
+// retryLater is a refusal that time may lift (the region is still
+// catching up, its RPO still pending): nothing was done, ask again.
+type retryLater struct{ error }
+
+func (r retryLater) Unwrap() error { return r.error }
+
+// answer writes a failover's outcome: 503 with Retry-After when it is too
+// early (nothing done), 400 for bad input (nothing done), 409 with the
+// report when it rolled back, 200 with the report.
 func answer(w http.ResponseWriter, rep *FailoverReport, err error) {
 	switch {
+	case errors.As(err, new(retryLater)) && rep == nil:
+		w.Header().Set("Retry-After", "3")
+		api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "nothing was done; ask again in a few seconds")
 	case err != nil && rep == nil:
 		api.WriteError(w, http.StatusBadRequest, err.Error(), "")
 	case err != nil:

@@ -151,6 +151,10 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	stopLoad()
 	wg.Wait()
 	res.PerUser[users[0]]++ // the single write above
+	// Too early for a failback: a's RPO is pending (its binlog unread).
+	if code, body := call(t, st, "b", tok, "POST", "/v1/failbacks", map[string]any{"to": "a", "reason": "too early"}, nil); code != 503 || !strings.Contains(body, "is still pending") {
+		t.Fatalf("failback while the RPO is pending: %d %s, want 503", code, body)
+	}
 
 	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "a", "all"); err != nil {
 		t.Fatal(err)
