@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -18,10 +17,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/regionplatform/region/api"
-	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/drill"
+	"github.com/regionplatform/region/failover/drill/live"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/regiond"
 )
@@ -166,76 +164,15 @@ func (g *globals) runDrill(ctx context.Context, plan *drill.Plan, id, reportDir,
 	if err != nil {
 		return nil, err
 	}
-	rep, err := runDrill(ctx, cfg, c, st, bin, regiond.DrillRun{Plan: plan, ID: id, ReportDir: reportDir, Operator: operator}, g.progress())
+	rep, err := live.Run(ctx, live.Options{Config: cfg, Client: &c.Client, Lab: st, Bin: bin, Progress: g.progress()},
+		regiond.DrillRun{Plan: plan, ID: id, ReportDir: reportDir, Operator: operator})
 	if err != nil {
 		return nil, err
 	}
-	if err := recordDrill(ctx, cfg, c, rep, reportDir); err != nil {
+	if err := live.Record(ctx, cfg, &c.Client, rep, reportDir); err != nil {
 		fmt.Fprintf(g.progress(), "drill %s: WARNING: not recorded in the controller's drill history: %v\n", id, err)
 	}
 	return rep, nil
-}
-
-// DrillRunner is the drill runner regiond's controller leader uses for
-// scheduled drills: the same runner as `regionctl drill run` outside a
-// lab (fence mode, no client load of its own), calling the deployment's
-// regionds with the run's token.
-type DrillRunner struct {
-	Config *config.Config
-	// Progress receives the runner's progress lines (default: discarded).
-	Progress io.Writer
-}
-
-var _ regiond.DrillRunner = DrillRunner{}
-
-// RunDrill implements regiond.DrillRunner.
-func (r DrillRunner) RunDrill(ctx context.Context, run regiond.DrillRun) (*drill.Report, error) {
-	if run.Plan.Target.Mode == drill.ModeKill {
-		return nil, fmt.Errorf("plan %s kills processes (target.mode: kill): only an operator in a lab runs it", run.Plan.Name)
-	}
-	hc, err := regiond.NewAPIClient(r.Config, apiTimeout)
-	if err != nil {
-		return nil, err
-	}
-	progress := r.Progress
-	if progress == nil {
-		progress = io.Discard
-	}
-	return runDrill(ctx, r.Config, &apiClient{api.Client{Token: run.Token, HTTP: hc}}, nil, lab.Binaries{}, run, progress)
-}
-
-// runDrill runs run.Plan through the API of cfg's regionds and writes the
-// report into run.ReportDir. st is the lab (nil outside one).
-func runDrill(ctx context.Context, cfg *config.Config, c *apiClient, st *lab.State, bin lab.Binaries, run regiond.DrillRun, progress io.Writer) (*drill.Report, error) {
-	acts, err := newAPIActions(ctx, cfg, c, run.Plan, run.ID, st, bin, progress)
-	if err != nil {
-		return nil, err
-	}
-	defer acts.close()
-	fmt.Fprintf(progress, "drill %s: plan %s, %d steps, operator %s\n", run.ID, run.Plan.Name, len(run.Plan.Steps), run.Operator)
-	ru := drill.Runner{Actions: acts, Operator: run.Operator,
-		Logger: slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelInfo}))}
-	rep, err := ru.Run(ctx, run.Plan, run.ID)
-	if err != nil {
-		return nil, err
-	}
-	if err := rep.WriteAll(run.ReportDir); err != nil {
-		return nil, fmt.Errorf("write the report to %s: %w", run.ReportDir, err)
-	}
-	return rep, nil
-}
-
-// recordDrill puts rep's outcome into the controller's drill history.
-func recordDrill(ctx context.Context, cfg *config.Config, c *apiClient, rep *drill.Report, reportDir string) error {
-	base, err := c.regiond(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if abs, err := filepath.Abs(reportDir); err == nil {
-		reportDir = abs
-	}
-	return c.SendJSON(ctx, http.MethodPost, base+"/v1/drills", regiond.RecordRequest{ID: rep.DrillID, Plan: rep.Plan, Scenario: rep.Scenario,
-		Outcome: string(rep.Outcome), StartedAt: rep.StartedAt, EndedAt: rep.EndedAt, Report: reportDir, Summary: strings.Join(rep.Reasons, "; ")}, nil)
 }
 
 // printDrill prints the outcome, each step and where the report is.

@@ -26,6 +26,11 @@ type Overview struct {
 	Regions    []RegionStatus `json:"regions"`
 }
 
+// APITimeout bounds one call of a regiond API by its clients: failovers
+// and failbacks answer when they are over (catch-up within
+// router.catch_up_timeout, convergence, switches).
+const APITimeout = 5 * time.Minute
+
 // NewAPIClient returns an HTTP client for the regiond APIs of cfg, with
 // timeout per request. When an API serves TLS its certificate is checked
 // against the system roots, and a private CA is trusted through the etcd

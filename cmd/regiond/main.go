@@ -21,7 +21,7 @@ import (
 	"syscall"
 
 	"github.com/regionplatform/region/config"
-	"github.com/regionplatform/region/regionctl"
+	"github.com/regionplatform/region/failover/drill/live"
 	"github.com/regionplatform/region/regiond"
 )
 
@@ -102,7 +102,7 @@ Flags:
 		fatal("--metrics-listen is only for --gateway-only: the daemon serves /metrics on its API (regions[].listen)")
 	}
 	// Scheduled drills run through the same runner as `regionctl drill run`.
-	runner := regionctl.DrillRunner{Config: cfg} // its report says what happened
+	runner := live.Runner{Config: cfg} // its report says what happened
 	d, err := regiond.New(regiond.Config{Deployment: cfg, Region: *region, Logger: logger, DrillRunner: runner})
 	if err != nil {
 		fatal("%v", err)

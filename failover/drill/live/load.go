@@ -1,20 +1,22 @@
-package regionctl
+package live
 
 import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
 )
 
-// drillLoad is the client load a lab drill runs for its whole length:
+// clientLoad is the client load a lab drill runs for its whole length:
 // repayments of its own users through one gateway, whose client-side
 // history is the drill's ledger. It runs in segments (lab.Load runs) so
 // that it can pause while checksums are taken, and merges their
 // histories. Pause and resume are called from the drill's goroutine.
-type drillLoad struct {
+type clientLoad struct {
 	gateway string
 	users   []int64
 	rate    float64
@@ -25,7 +27,7 @@ type drillLoad struct {
 }
 
 // resume starts a segment unless one is running.
-func (l *drillLoad) resume() {
+func (l *clientLoad) resume() {
 	if l.cancel != nil {
 		return
 	}
@@ -40,7 +42,7 @@ func (l *drillLoad) resume() {
 
 // pause stops the running segment, waits for its writes' answers and
 // adds its history to the total.
-func (l *drillLoad) pause() {
+func (l *clientLoad) pause() {
 	if l.cancel == nil {
 		return
 	}
@@ -92,4 +94,28 @@ func probeUntil(ctx context.Context, gateway string, user int64, ok func(region 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Ledger stops the client load and checks its history against what
+// every region holds.
+func (a *actions) Ledger(ctx context.Context) (drill.LedgerResult, error) {
+	var res drill.LedgerResult
+	if a.load == nil {
+		return res, fmt.Errorf("%w: outside a lab the drill runs no load of its own", drill.ErrNoLedger)
+	}
+	a.load.pause()
+	t := a.load.total
+	a.load = nil
+	res.Acknowledged = int64(t.Acked)
+	a.completedRPOs(ctx)
+	lost, dup, err := t.Verify(ctx, a.st, ledgerWait, int(a.rpoLost))
+	if err != nil {
+		return res, err
+	}
+	res.Missing, res.Duplicated = int64(lost), int64(dup)
+	res.ExplainedByRPO = min(res.Missing, a.rpoLost)
+	if t.Failed > 0 {
+		res.Samples = append(res.Samples, fmt.Sprintf("%d write(s) had no answer (outcome unknown to the client), e.g. %s", t.Failed, strings.Join(t.Errors, "; ")))
+	}
+	return res, nil
 }

@@ -1,338 +1,25 @@
-package regionctl
+package live
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/regionplatform/region/config"
-	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/regiond"
 )
 
-// Bounds of what a drill waits for.
-const (
-	// detectionWait bounds the wait for the controller to declare a
-	// killed region failed; the failover is forced anyway after it.
-	detectionWait = 30 * time.Second
-	// restoreWait bounds the wait, after the controller answered, for a
-	// user of the moved region to write again.
-	restoreWait = 30 * time.Second
-	// rpoWait bounds the wait, before a failback, for the controller to
-	// count a killed region's RPO once the region is back.
-	rpoWait = 60 * time.Second
-	// linkWait bounds the wait for every replication link to run.
-	linkWait = 30 * time.Second
-	// drainWait bounds the wait for replication to apply everything
-	// before checksums are compared.
-	drainWait = 30 * time.Second
-	// ledgerWait bounds the wait for every region to hold the ledger's
-	// acknowledged writes.
-	ledgerWait = 90 * time.Second
-	// drillLoadRate is the drill's client load, writes a second.
-	drillLoadRate = 50
-	// drillLoadUsers is how many users the load writes for.
-	drillLoadUsers = 24
-)
-
-// errFailbackNotBuilt is returned by Failback when regiond has no
-// failback endpoint.
-// errTooEarly marks a failback the controller refused for now (503): the
-// region is still catching up or its RPO is not counted yet.
-var errTooEarly = errors.New("too early")
-
-var errFailbackNotBuilt = errors.New("failback is not built yet: regiond has no POST /v1/failbacks; move the region's buckets home by hand (regionctl switch --buckets ... --to CELL) and run the failback again once regiond has it")
-
-// apiActions carries out a drill through the regiond APIs of a
-// deployment: the controller's failovers and failbacks, the regions'
-// status and MySQL for the checks. In a lab it also kills and starts
-// regions (target mode kill), runs the drill's client load through a
-// gateway (the ledger) and probes when users can write again.
-//
-// The drill runner calls it from one goroutine (drill.Actions).
-type apiActions struct {
-	cfg      *config.Config
-	c        *apiClient
-	drillID  string
-	progress io.Writer
-
-	// Lab only (st nil otherwise).
-	st      *lab.State
-	bin     lab.Binaries
-	gateway string // the load's and the probes' gateway
-	load    *drillLoad
-	// probeBase is the first candidate id of probe users: users outside
-	// the ledger whose writes measure when service is back.
-	probeBase int64
-	opened    map[int64]bool
-	killed    map[string]bool
-	// rpoLost sums the transactions the forced failovers reported lost:
-	// the ledger's missing writes up to it are explained.
-	rpoLost int64
-	// pendingRPO are forced failovers whose RPO was pending when they
-	// answered: the ledger check reads their completed count.
-	pendingRPO []string
-}
-
-var _ drill.Actions = (*apiActions)(nil)
-
-// newAPIActions prepares a drill of plan. With a lab (st non-nil) it
-// opens loans for the drill's own users (ids from now, so that every
-// drill has fresh ones) and starts the client load through the gateway
-// of a region the plan does not fail over.
-func newAPIActions(ctx context.Context, cfg *config.Config, c *apiClient, plan *drill.Plan, drillID string, st *lab.State, bin lab.Binaries, progress io.Writer) (*apiActions, error) {
-	a := &apiActions{cfg: cfg, c: c, drillID: drillID, progress: progress, st: st, bin: bin,
-		opened: map[int64]bool{}, killed: map[string]bool{}}
-	if st == nil {
-		return a, nil
-	}
-	gw := gatewayRegion(plan, st)
-	r, _ := st.Region(gw)
-	a.gateway = fmt.Sprintf("http://127.0.0.1:%d", r.GatewayPort)
-	base := 1_000_000_000 + (time.Now().Unix()%1_000_000)*1000
-	a.probeBase = base + drillLoadUsers
-	users := make([]int64, drillLoadUsers)
-	for i := range users {
-		users[i] = base + int64(i)
-	}
-	fmt.Fprintf(progress, "drill %s: opening loans for %d users through region %s's gateway\n", drillID, len(users), gw)
-	if err := lab.OpenLoans(ctx, a.gateway, users); err != nil {
-		return nil, fmt.Errorf("open the drill's users through region %s's gateway: %w (is the lending schema in place? `regionctl lab demo` creates it)", gw, err)
-	}
-	a.load = &drillLoad{gateway: a.gateway, users: users, rate: drillLoadRate}
-	a.load.resume()
-	fmt.Fprintf(progress, "drill %s: client load running, %d writes/s\n", drillID, drillLoadRate)
-	return a, nil
-}
-
-// gatewayRegion picks the region whose gateway the drill writes through:
-// the first one no failover step of the plan takes down, else the last.
-func gatewayRegion(plan *drill.Plan, st *lab.State) string {
-	down := map[string]bool{}
-	for _, s := range plan.Steps {
-		if s.Kind == drill.KindFailover {
-			down[s.Region] = true
-		}
-	}
-	for _, r := range st.Regions {
-		if !down[r.Name] {
-			return r.Name
-		}
-	}
-	return st.Regions[len(st.Regions)-1].Name
-}
-
-// close stops the client load if the ledger was never checked.
-func (a *apiActions) close() {
-	if a.load != nil {
-		a.load.pause()
-	}
-}
-
-// base returns the API URL of a regiond that answers.
-func (a *apiActions) base(ctx context.Context) (string, error) { return a.c.regiond(ctx, a.cfg) }
-
-// Precheck measures every inbound link's lag in every region and, when
-// asked, compares every replicated table's checksum across regions (the
-// load paused and replication drained first, so that equal data shows
-// as equal sums).
-func (a *apiActions) Precheck(ctx context.Context, spec drill.PrecheckSpec) (drill.PrecheckResult, error) {
-	var res drill.PrecheckResult
-	links, err := a.running(ctx)
-	if err != nil {
-		return res, err
-	}
-	for _, l := range links {
-		res.Links = append(res.Links, drill.LinkLag{From: l.From, To: l.To, Lag: time.Duration(l.LagSeconds * float64(time.Second))})
-	}
-	if !spec.Checksums {
-		return res, nil
-	}
-	if a.load != nil {
-		a.load.pause()
-		defer a.load.resume()
-	}
-	if err := a.drained(ctx); err != nil {
-		return res, err
-	}
-	res.Tables, err = a.checksums(ctx)
-	return res, err
-}
-
-// linkState is one inbound link as a region's status reports it.
-type linkState struct {
-	From, To, State, Error string
-	LagSeconds             float64
-	LagTxns                uint64
-}
-
-// links asks every region for its inbound links.
-func (a *apiActions) links(ctx context.Context) ([]linkState, error) {
-	o := regiond.FetchOverview(ctx, a.c.HTTP, a.cfg, a.c.Token)
-	var out []linkState
-	for _, r := range o.Regions {
-		if r.Error != "" || r.Status == nil {
-			return nil, fmt.Errorf("region %s's regiond (%s) does not answer: %s: its links' lag cannot be measured; bring it back (regionctl status)", r.Region, r.API, r.Error)
-		}
-		for _, l := range r.Status.Links {
-			out = append(out, linkState{From: l.From, To: l.To, State: l.State, Error: l.Error, LagSeconds: l.LagSeconds, LagTxns: l.LagTxns})
-		}
-	}
-	return out, nil
-}
-
-// running waits (up to linkWait) until every link runs: a link whose
-// source just restarted reconnects with backoff.
-func (a *apiActions) running(ctx context.Context) ([]linkState, error) {
-	deadline := time.Now().Add(linkWait)
-	for {
-		links, err := a.links(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var down []string
-		for _, l := range links {
-			if l.State != "running" {
-				down = append(down, fmt.Sprintf("link %s->%s is %s (%s)", l.From, l.To, l.State, l.Error))
-			}
-		}
-		if len(down) == 0 {
-			return links, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s after %s: fix replication first (regionctl status shows it)", strings.Join(down, "; "), linkWait)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// drained waits until every link has applied what its source published.
-func (a *apiActions) drained(ctx context.Context) error {
-	deadline := time.Now().Add(drainWait)
-	for {
-		links, err := a.links(ctx)
-		if err != nil {
-			return err
-		}
-		var behind []string
-		for _, l := range links {
-			// A held link (its source was forced out) applies nothing
-			// until the failback: its lag is the RPO, not lag.
-			if l.LagTxns > 0 && l.State != "held" {
-				behind = append(behind, fmt.Sprintf("%s->%s %d transactions behind", l.From, l.To, l.LagTxns))
-			}
-		}
-		if len(behind) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("replication did not catch up within %s (%s): checksums would differ; look at regionctl status", drainWait, strings.Join(behind, ", "))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// checksums sums every table of replication.databases in every region.
-// Rows still in flight can make a pass differ; it retries for a few
-// seconds before reporting a difference.
-func (a *apiActions) checksums(ctx context.Context) ([]drill.TableChecksum, error) {
-	dbs := map[string]*sql.DB{}
-	defer func() {
-		for _, db := range dbs {
-			db.Close()
-		}
-	}()
-	for _, r := range a.cfg.Regions {
-		db, err := dial.MySQL(a.cfg, r.Name)
-		if err != nil {
-			return nil, fmt.Errorf("region %s's MySQL: %w", r.Name, err)
-		}
-		dbs[r.Name] = db
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		tables, err := a.checksumPass(ctx, dbs)
-		if err != nil {
-			return nil, err
-		}
-		equal := true
-		for _, t := range tables {
-			equal = equal && t.Equal
-		}
-		if equal || time.Now().After(deadline) {
-			return tables, nil
-		}
-		select {
-		case <-ctx.Done():
-			return tables, nil
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-func (a *apiActions) checksumPass(ctx context.Context, dbs map[string]*sql.DB) ([]drill.TableChecksum, error) {
-	names := map[string]bool{}
-	for region, db := range dbs {
-		for _, schema := range a.cfg.Replication.Databases {
-			rows, err := db.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE'", schema)
-			if err != nil {
-				return nil, fmt.Errorf("list the tables of %s in region %s: %w", schema, region, err)
-			}
-			for rows.Next() {
-				var t string
-				if err := rows.Scan(&t); err != nil {
-					rows.Close()
-					return nil, err
-				}
-				names[schema+"."+t] = true
-			}
-			rows.Close()
-		}
-	}
-	var out []drill.TableChecksum
-	for name := range names {
-		tc := drill.TableChecksum{Table: name, Checksums: map[string]string{}, Equal: true}
-		first := ""
-		for _, r := range a.cfg.Regions {
-			s, err := lab.SumTable(ctx, dbs[r.Name], name)
-			v := fmt.Sprintf("%d (%d rows)", s.Checksum, s.Rows)
-			if err != nil {
-				v = "missing"
-			}
-			tc.Checksums[r.Name] = v
-			if first == "" {
-				first = v
-			}
-			tc.Equal = tc.Equal && v == first && v != "missing"
-		}
-		out = append(out, tc)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Table < out[j].Table })
-	return out, nil
-}
-
 // Switchover asks the controller for a planned failover of region.
-func (a *apiActions) Switchover(ctx context.Context, region, to string) (drill.SwitchoverResult, error) {
+func (a *actions) Switchover(ctx context.Context, region, to string) (drill.SwitchoverResult, error) {
 	res := drill.SwitchoverResult{StartedAt: time.Now().UTC()}
 	base, err := a.base(ctx)
 	if err != nil {
@@ -371,7 +58,7 @@ func (a *apiActions) Switchover(ctx context.Context, region, to string) (drill.S
 // fence: none, the forced failover fences it), waits (bounded) for the
 // controller to declare it failed, forces its cells over and measures
 // when its users can write again.
-func (a *apiActions) Failover(ctx context.Context, region, to, mode string) (drill.FailoverResult, error) {
+func (a *actions) Failover(ctx context.Context, region, to, mode string) (drill.FailoverResult, error) {
 	var res drill.FailoverResult
 	survivor := to
 	for _, c := range a.cfg.Cells {
@@ -479,7 +166,7 @@ func (a *apiActions) Failover(ctx context.Context, region, to, mode string) (dri
 
 // detect polls the survivor's controller until it declares region
 // failed; the zero time when it does not within detectionWait.
-func (a *apiActions) detect(ctx context.Context, survivorURL, region string) time.Time {
+func (a *actions) detect(ctx context.Context, survivorURL, region string) time.Time {
 	ctx, cancel := context.WithTimeout(ctx, detectionWait)
 	defer cancel()
 	for {
@@ -505,7 +192,7 @@ func (a *apiActions) detect(ctx context.Context, survivorURL, region string) tim
 // probeUser returns a user outside the ledger, with a loan, whose writes
 // go to region: now (routing table) or, with home, in the deployment's
 // starting placement (where a failback brings it). 0 outside a lab.
-func (a *apiActions) probeUser(ctx context.Context, region string, home bool) (int64, error) {
+func (a *actions) probeUser(ctx context.Context, region string, home bool) (int64, error) {
 	if a.st == nil {
 		return 0, nil
 	}
@@ -546,7 +233,7 @@ func (a *apiActions) probeUser(ctx context.Context, region string, home bool) (i
 
 // Failback starts a killed region again (lab), waits for its regiond,
 // and asks the controller to move its cells home.
-func (a *apiActions) Failback(ctx context.Context, region string) (drill.FailbackResult, error) {
+func (a *actions) Failback(ctx context.Context, region string) (drill.FailbackResult, error) {
 	res := drill.FailbackResult{StartedAt: time.Now().UTC()}
 	r, ok := a.cfg.Region(region)
 	if !ok {
@@ -619,7 +306,7 @@ func (a *apiActions) Failback(ctx context.Context, region string) (drill.Failbac
 }
 
 // everywhere waits (up to drainWait) until every lab region holds user u.
-func (a *apiActions) everywhere(ctx context.Context, u int64) error {
+func (a *actions) everywhere(ctx context.Context, u int64) error {
 	return lab.WaitUntil(ctx, drainWait, func() bool {
 		for _, r := range a.st.Regions {
 			db, err := lab.OpenMySQL(r.MySQLPort, lab.SampleDatabase)
@@ -640,7 +327,7 @@ func (a *apiActions) everywhere(ctx context.Context, u int64) error {
 // completedRPOs adds the counts of the forced failovers whose RPO was
 // pending when they answered and is complete now (a failback waits for
 // it): those writes are lost, as reported.
-func (a *apiActions) completedRPOs(ctx context.Context) {
+func (a *actions) completedRPOs(ctx context.Context) {
 	if len(a.pendingRPO) == 0 {
 		return
 	}
@@ -671,7 +358,7 @@ func (a *apiActions) completedRPOs(ctx context.Context) {
 }
 
 // cellRegion is the region a cell lives in ("" when unknown).
-func (a *apiActions) cellRegion(cell string) string {
+func (a *actions) cellRegion(cell string) string {
 	for _, c := range a.cfg.Cells {
 		if c.Name == cell {
 			return c.Region
@@ -682,7 +369,7 @@ func (a *apiActions) cellRegion(cell string) string {
 
 // failback sends POST /v1/failbacks; errFailbackNotBuilt when regiond has
 // no such endpoint.
-func (a *apiActions) failback(ctx context.Context, base, region string) (*regiond.FailoverReport, error) {
+func (a *actions) failback(ctx context.Context, base, region string) (*regiond.FailoverReport, error) {
 	body, _ := json.Marshal(regiond.FailbackRequest{To: region, Reason: "drill " + a.drillID})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/failbacks", strings.NewReader(string(body)))
 	if err != nil {
@@ -721,7 +408,7 @@ func (a *apiActions) failback(ctx context.Context, base, region string) (*region
 
 // healthy waits (up to a minute) until the regiond at apiURL answers
 // /healthz.
-func (a *apiActions) healthy(ctx context.Context, apiURL string) error {
+func (a *actions) healthy(ctx context.Context, apiURL string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for {
@@ -740,28 +427,4 @@ func (a *apiActions) healthy(ctx context.Context, apiURL string) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// Ledger stops the client load and checks its history against what
-// every region holds.
-func (a *apiActions) Ledger(ctx context.Context) (drill.LedgerResult, error) {
-	var res drill.LedgerResult
-	if a.load == nil {
-		return res, fmt.Errorf("%w: outside a lab the drill runs no load of its own", drill.ErrNoLedger)
-	}
-	a.load.pause()
-	t := a.load.total
-	a.load = nil
-	res.Acknowledged = int64(t.Acked)
-	a.completedRPOs(ctx)
-	lost, dup, err := t.Verify(ctx, a.st, ledgerWait, int(a.rpoLost))
-	if err != nil {
-		return res, err
-	}
-	res.Missing, res.Duplicated = int64(lost), int64(dup)
-	res.ExplainedByRPO = min(res.Missing, a.rpoLost)
-	if t.Failed > 0 {
-		res.Samples = append(res.Samples, fmt.Sprintf("%d write(s) had no answer (outcome unknown to the client), e.g. %s", t.Failed, strings.Join(t.Errors, "; ")))
-	}
-	return res, nil
 }

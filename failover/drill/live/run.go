@@ -1,0 +1,96 @@
+// Package live carries out drill plans (package drill) against a running
+// deployment: through the API of its regionds, and in a lab also by
+// killing and starting processes and by running a client load whose
+// history is the drill's ledger. `regionctl drill run` and regiond's
+// scheduled drills both run drills through it.
+package live
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/failover/drill"
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/regiond"
+)
+
+// Options say where a drill runs.
+type Options struct {
+	Config *config.Config
+	// Client calls the regiond APIs with the operator's token.
+	Client *api.Client
+	// Lab is the lab the deployment is (nil outside one); Bin its
+	// programs, needed by plans that kill and start processes.
+	Lab *lab.State
+	Bin lab.Binaries
+	// Progress receives the drill's progress lines (nil: discarded).
+	Progress io.Writer
+}
+
+// Run runs run.Plan and writes the report into run.ReportDir.
+func Run(ctx context.Context, o Options, run regiond.DrillRun) (*drill.Report, error) {
+	progress := o.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	acts, err := newActions(ctx, o.Config, o.Client, run.Plan, run.ID, o.Lab, o.Bin, progress)
+	if err != nil {
+		return nil, err
+	}
+	defer acts.close()
+	fmt.Fprintf(progress, "drill %s: plan %s, %d steps, operator %s\n", run.ID, run.Plan.Name, len(run.Plan.Steps), run.Operator)
+	ru := drill.Runner{Actions: acts, Operator: run.Operator,
+		Logger: slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	rep, err := ru.Run(ctx, run.Plan, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := rep.WriteAll(run.ReportDir); err != nil {
+		return nil, fmt.Errorf("write the report to %s: %w", run.ReportDir, err)
+	}
+	return rep, nil
+}
+
+// Record puts rep's outcome into the controller's drill history.
+func Record(ctx context.Context, cfg *config.Config, c *api.Client, rep *drill.Report, reportDir string) error {
+	base, err := regiond.Reachable(ctx, c.HTTP, cfg)
+	if err != nil {
+		return err
+	}
+	if abs, err := filepath.Abs(reportDir); err == nil {
+		reportDir = abs
+	}
+	return c.SendJSON(ctx, http.MethodPost, base+"/v1/drills", regiond.RecordRequest{ID: rep.DrillID, Plan: rep.Plan, Scenario: rep.Scenario,
+		Outcome: string(rep.Outcome), StartedAt: rep.StartedAt, EndedAt: rep.EndedAt, Report: reportDir, Summary: strings.Join(rep.Reasons, "; ")}, nil)
+}
+
+// Runner is the drill runner regiond's controller leader uses for
+// scheduled drills: the same runner as `regionctl drill run` outside a
+// lab (fence mode, no client load of its own), calling the deployment's
+// regionds with the run's token.
+type Runner struct {
+	Config *config.Config
+	// Progress receives the runner's progress lines (default: discarded).
+	Progress io.Writer
+}
+
+var _ regiond.DrillRunner = Runner{}
+
+// RunDrill implements regiond.DrillRunner.
+func (r Runner) RunDrill(ctx context.Context, run regiond.DrillRun) (*drill.Report, error) {
+	if run.Plan.Target.Mode == drill.ModeKill {
+		return nil, fmt.Errorf("plan %s kills processes (target.mode: kill): only an operator in a lab runs it", run.Plan.Name)
+	}
+	hc, err := regiond.NewAPIClient(r.Config, regiond.APITimeout)
+	if err != nil {
+		return nil, err
+	}
+	return Run(ctx, Options{Config: r.Config, Client: &api.Client{Token: run.Token, HTTP: hc}, Progress: r.Progress}, run)
+}
