@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/topo"
 )
@@ -26,7 +27,7 @@ func BenchmarkEpochPropagation(b *testing.B) {
 	var wg sync.WaitGroup
 	b.Cleanup(func() { cancel(); wg.Wait() }) // before etcd stops
 	s := router.NewStore(c, "/bench/")
-	if _, err := s.Init(ctx, router.Initial(twoCells(), time.Now())); err != nil {
+	if _, err := s.Init(ctx, router.Initial(labtest.TwoCells(), time.Now())); err != nil {
 		b.Fatal(err)
 	}
 	rs := make([]*router.Router, routers)

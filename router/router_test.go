@@ -10,8 +10,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/topo"
 )
@@ -39,12 +39,6 @@ func testEtcd(t testing.TB) (*lab.Etcd, *clientv3.Client, lab.EtcdConfig) {
 	}
 	t.Cleanup(func() { c.Close(); e.Close() })
 	return e, c, ec
-}
-
-func twoCells() *config.Config {
-	return &config.Config{Buckets: 16,
-		Regions: []config.Region{{Name: "a"}, {Name: "b"}},
-		Cells:   []config.Cell{{Name: "a1", Region: "a", Standby: "b"}, {Name: "b1", Region: "b", Standby: "a"}}}
 }
 
 func startRouter(t *testing.T, ctx context.Context, s *router.Store, id string) *router.Router {
@@ -75,10 +69,10 @@ func TestStoreUpdateHistoryRollback(t *testing.T) {
 	if _, _, err := s.Load(ctx); !errors.Is(err, router.ErrNoTable) {
 		t.Fatalf("empty etcd: got %v, want ErrNoTable", err)
 	}
-	if ok, err := s.Init(ctx, router.Initial(twoCells(), time.Now())); !ok || err != nil {
+	if ok, err := s.Init(ctx, router.Initial(labtest.TwoCells(), time.Now())); !ok || err != nil {
 		t.Fatalf("init: %v %v", ok, err)
 	}
-	if ok, _ := s.Init(ctx, router.Initial(twoCells(), time.Now())); ok {
+	if ok, _ := s.Init(ctx, router.Initial(labtest.TwoCells(), time.Now())); ok {
 		t.Fatal("a second Init overwrote the table")
 	}
 	rg, _ := topo.ParseBuckets("0-3", 16)
@@ -125,7 +119,7 @@ func TestConcurrentFencesOneWins(t *testing.T) {
 	_, c, _ := testEtcd(t)
 	ctx := context.Background()
 	s := router.NewStore(c, "/t/")
-	if _, err := s.Init(ctx, router.Initial(twoCells(), time.Now())); err != nil {
+	if _, err := s.Init(ctx, router.Initial(labtest.TwoCells(), time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -153,7 +147,7 @@ func TestConcurrentFencesOneWins(t *testing.T) {
 }
 
 func TestValidateNamesTheProblem(t *testing.T) {
-	base := router.Initial(twoCells(), time.Now())
+	base := router.Initial(labtest.TwoCells(), time.Now())
 	for _, tc := range []struct {
 		name string
 		edit func(*router.Table)
@@ -183,7 +177,7 @@ func TestRouterFollowsAndResyncsAfterEtcdRestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := router.NewStore(c, "/t/")
-	if _, err := s.Init(ctx, router.Initial(twoCells(), time.Now())); err != nil {
+	if _, err := s.Init(ctx, router.Initial(labtest.TwoCells(), time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	r := startRouter(t, ctx, s, "r1")
@@ -259,7 +253,7 @@ func TestRouteDoesNotAllocate(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := router.NewStore(c, "/t/")
-	if _, err := s.Init(ctx, router.Initial(twoCells(), time.Now())); err != nil {
+	if _, err := s.Init(ctx, router.Initial(labtest.TwoCells(), time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	r := startRouter(t, ctx, s, "r1")
@@ -276,7 +270,7 @@ func TestRouterCutOffFromEtcdRefusesWrites(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := router.NewStore(c, "/t/")
-	if _, err := s.Init(ctx, router.Initial(twoCells(), time.Now())); err != nil {
+	if _, err := s.Init(ctx, router.Initial(labtest.TwoCells(), time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	cfg := router.DefaultConfig()

@@ -12,38 +12,10 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
-	"github.com/regionplatform/region/config"
-	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/topo"
 )
-
-// testEtcd starts a real embedded etcd in a temporary folder.
-func testEtcd(t testing.TB) *clientv3.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	e, err := lab.StartEtcd(ctx, lab.EtcdConfig{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{e.ClientURL}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); e.Close() })
-	return c
-}
-
-// twoCells is a deployment of regions a and b with one cell each: a1 owns
-// buckets 0-7, b1 owns 8-15.
-func twoCells() *config.Config {
-	return &config.Config{Buckets: 16,
-		Regions: []config.Region{{Name: "a"}, {Name: "b"}},
-		Cells:   []config.Cell{{Name: "a1", Region: "a", Standby: "b"}, {Name: "b1", Region: "b", Standby: "a"}}}
-}
 
 // keyIn returns a user key whose bucket lies in [first, last].
 func keyIn(first, last int) string {
@@ -120,9 +92,9 @@ func start(t testing.TB, edit func(*Config), settle func(next func(context.Conte
 	t.Helper()
 	f := &fixture{a: newUpstream(t, "a"), b: newUpstream(t, "b")}
 	ctx, cancel := context.WithCancel(context.Background())
-	f.store = router.NewStore(testEtcd(t), "/gw/")
+	f.store = router.NewStore(labtest.Etcd(t), "/gw/")
 	if !noTable {
-		if _, err := f.store.Init(ctx, router.Initial(twoCells(), time.Now())); err != nil {
+		if _, err := f.store.Init(ctx, router.Initial(labtest.TwoCells(), time.Now())); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,8 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/regionplatform/region/config"
-	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/topo"
 )
@@ -35,20 +34,9 @@ func (stuck) Covers(_, a, b string) (bool, error) { return a == b, nil }
 func TestReapLiftsTheFenceOfADeadSwitch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	e, err := lab.StartEtcd(ctx, lab.EtcdConfig{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{e.ClientURL}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := labtest.Etcd(t)
 	store := router.NewStore(c, "/t/")
-	dep := &config.Config{Buckets: 16, Regions: []config.Region{{Name: "a"}, {Name: "b"}},
-		Cells: []config.Cell{{Name: "a1", Region: "a", Standby: "b"}, {Name: "b1", Region: "b", Standby: "a"}}}
-	if _, err := store.Init(ctx, router.Initial(dep, time.Now())); err != nil {
+	if _, err := store.Init(ctx, router.Initial(labtest.TwoCells(), time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	newSwitcher := func() *Switcher {
