@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -247,13 +250,18 @@ type Failover struct {
 	// Drain (forced only): the region's application dies first and the
 	// region is killed once the survivor has applied all it committed,
 	// so the failover has nothing to lose (RPO 0).
-	Drain  bool
-	Region string // empty: picked by the seed
+	Drain bool
+	// LeaderCrash (forced only): the controller's leader crashes once it
+	// has fenced and held the region, before it moved the buckets, and
+	// restarts; it finishes the failover (take-over) when it leads again.
+	LeaderCrash bool
+	Region      string // empty: picked by the seed
 
-	picked string
-	rep    regiond.FailoverReport
-	fence  *Fence
-	back   string
+	picked  string
+	crashed string // the leader that crashed (LeaderCrash)
+	rep     regiond.FailoverReport
+	fence   *Fence
+	back    string
 	// final is the RPO the controller completed after the failover
 	// answered pending (once the region's binlog could be read).
 	final *failover.RPO
@@ -275,6 +283,9 @@ func (f *Failover) String() string {
 	}
 	if f.final != nil {
 		rpo += fmt.Sprintf(", completed later: %d lost %s", f.final.LostCount, f.final.LostGTIDs)
+	}
+	if f.crashed != "" {
+		kind += fmt.Sprintf(" (leader %s crashed after the hold, finished it after its restart)", f.crashed)
 	}
 	return fmt.Sprintf("%s failover %s of region %s to %s (%s), %s", kind, f.rep.ID, f.picked, f.rep.To, rpo, f.back)
 }
@@ -323,7 +334,12 @@ func (f *Failover) Inject(ctx context.Context, e *Env) error {
 		return err
 	}
 	sent := time.Now()
-	err = e.call(ctx, http.MethodPost, base+"/v1/failovers", regiond.FailoverRequest{From: f.picked, Kind: kind, Reason: "chaos"}, &f.rep)
+	req := regiond.FailoverRequest{From: f.picked, Kind: kind, Reason: "chaos"}
+	if f.LeaderCrash {
+		err = f.crashLeader(ctx, e, req)
+	} else {
+		err = e.call(ctx, http.MethodPost, base+"/v1/failovers", req, &f.rep)
+	}
 	if err != nil {
 		return fmt.Errorf("%s failover of region %s: %w", kind, f.picked, err)
 	}
@@ -352,6 +368,71 @@ func (f *Failover) Inject(ctx context.Context, e *Env) error {
 	e.Fences = append(e.Fences, fence)
 	f.fence = &e.Fences[len(e.Fences)-1]
 	return nil
+}
+
+// crashLeader asks the controller's leader for the failover req while it
+// pauses after the hold (the lab's failover-pause file), kills its
+// regiond there, starts it again and waits until the failover has ended;
+// f.rep is then the failover as the controller recorded it.
+func (f *Failover) crashLeader(ctx context.Context, e *Env, req regiond.FailoverRequest) error {
+	var leader string
+	if err := lab.WaitUntil(ctx, 30*time.Second, func() bool {
+		cs, err := e.controller(ctx)
+		_, ok := e.St.Region(cs.Node.LeaderID)
+		leader = cs.Node.LeaderID
+		return err == nil && ok && leader != req.From
+	}); err != nil {
+		return fmt.Errorf("no regiond but %s leads the controller: %w", req.From, err)
+	}
+	pause := filepath.Join(e.St.Dir, leader, "regiond", regiond.FailoverPauseFile)
+	if err := os.WriteFile(pause, []byte("hold"), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(pause)
+	go func() { _ = e.call(ctx, http.MethodPost, e.apiURL(leader)+"/v1/failovers", req, nil) }() // its regiond dies before it answers
+	records := func(base string) []failover.FailoverRecord {
+		var list struct {
+			Failovers []failover.FailoverRecord `json:"failovers"`
+		}
+		_ = e.call(ctx, http.MethodGet, base+"/v1/failovers", nil, &list)
+		return list.Failovers
+	}
+	var id string
+	if err := lab.WaitUntil(ctx, 30*time.Second, func() bool {
+		for _, r := range records(e.apiURL(leader)) {
+			if r.Active() && r.From == req.From && slices.ContainsFunc(r.Steps, func(s failover.FailoverStep) bool { return s.Name == "hold" }) {
+				id = r.ID
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		return fmt.Errorf("the leader %s never held region %s: %w", leader, req.From, err)
+	}
+	if err := lab.Kill(ctx, e.St.Dir, leader, "regiond"); err != nil {
+		return err
+	}
+	os.Remove(pause)
+	f.crashed = leader
+	if err := e.start(ctx, leader, "regiond"); err != nil {
+		return err
+	}
+	return lab.WaitUntil(ctx, 90*time.Second, func() bool {
+		base, err := e.anyAPI(ctx)
+		if err != nil {
+			return false
+		}
+		for _, r := range records(base) {
+			if r.ID == id && !r.Active() {
+				f.rep = regiond.FailoverReport{ID: r.ID, Kind: r.Kind, From: r.From, To: r.To, State: r.State, RPO: r.RPO}
+				if len(r.Steps) > 0 && r.State != failover.FailoverDone {
+					f.rep.Error = r.Steps[len(r.Steps)-1].Detail
+				}
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // Heal starts a killed region again, waits until it has caught up, and

@@ -60,6 +60,8 @@ func Catalogue() []Scenario {
 			Faults: func() []Fault { return []Fault{&Failover{Forced: true, Drain: true}} }},
 		{Name: "forced-failover", Doc: "kill a whole region, force its cells over (RPO reported), restart, fail back",
 			Faults: func() []Fault { return []Fault{&Failover{Forced: true}} }},
+		{Name: "forced-failover-leader-crash", Doc: "kill a whole region and force it over; the controller's leader crashes after holding the region, before moving its buckets, restarts and finishes the failover; restart the region, fail back",
+			Faults: func() []Fault { return []Fault{&Failover{Forced: true, LeaderCrash: true}} }},
 		{Name: "wan-latency", Doc: "50-200 ms WAN latency (20 ms jitter) on MySQL, Kafka and API paths between two regions",
 			Faults: func() []Fault { return []Fault{&Net{Kind: NetLatency}} }},
 		{Name: "wan-bandwidth", Doc: "replication between two regions limited to 32 KB/s each way",
