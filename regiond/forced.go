@@ -198,7 +198,7 @@ func (d *Daemon) drain(ctx context.Context, from, to string) (traffic.Link, erro
 // comes back and its capture ships more meanwhile.
 func (d *Daemon) rpo(ctx context.Context, id, from, to string, link traffic.Link) failover.RPO {
 	pending := failover.RPO{Pending: true, LastAppliedGTID: orNone(link.AppliedGTID)}
-	ls, err := d.peers.LinkStatus(ctx, from, to)
+	ls, err := d.storedLink(ctx, from, to)
 	if err != nil {
 		d.log.Warn("failover: cannot read the survivor's link state; RPO pending", "failover", id, "err", err)
 		return pending
@@ -213,6 +213,26 @@ func (d *Daemon) rpo(ctx context.Context, id, from, to string, link traffic.Link
 		return pending
 	}
 	return r
+}
+
+// storedLink is the survivor's link from -> to as its database durably
+// holds it (apply.StoredStatus), for every partition of from's topic (its
+// capture checkpoint says how many): right whether the survivor's applier
+// runs, holds the source or was just restarted (a leader that took a
+// failover over finds it so), and whether it ever consumed the topic.
+func (d *Daemon) storedLink(ctx context.Context, from, to string) (apply.LinkStatus, error) {
+	cp, err := d.checkpoints(from).Load(ctx)
+	if err != nil {
+		return apply.LinkStatus{}, err
+	}
+	if cp.Partitions == 0 {
+		return apply.LinkStatus{}, fmt.Errorf("region %s's topic partition count is unknown: its capture checkpoint does not say", from)
+	}
+	db, err := d.peers.db(to)
+	if err != nil {
+		return apply.LinkStatus{}, err
+	}
+	return apply.StoredStatus(ctx, db, from, to, cp.Partitions)
 }
 
 func (d *Daemon) linkKey(id string) string {
@@ -233,19 +253,7 @@ func (d *Daemon) exactRPO(ctx context.Context, from string, ls apply.LinkStatus)
 		return failover.RPO{}, err
 	}
 	rc.Logger = d.log
-	parts := int32(len(ls.Partitions))
-	if parts == 0 {
-		// The survivor never consumed the region's topic: its capture's
-		// checkpoint says how many partitions the topic has.
-		cp, err := d.checkpoints(from).Load(ctx)
-		if err != nil {
-			return failover.RPO{}, err
-		}
-		if parts = cp.Partitions; parts == 0 {
-			return failover.RPO{}, fmt.Errorf("region %s's topic partition count is unknown: the survivor's link never consumed it and its capture checkpoint does not say", from)
-		}
-	}
-	res, err := rpo.Compute(ctx, rpo.Config{Source: rc, Partitions: parts, Link: ls, DialTimeout: 2 * time.Second})
+	res, err := rpo.Compute(ctx, rpo.Config{Source: rc, Partitions: int32(len(ls.Partitions)), Link: ls, DialTimeout: 2 * time.Second})
 	if err != nil {
 		return failover.RPO{}, err
 	}

@@ -263,3 +263,25 @@ func isConnErr(err error) bool {
 	return errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, sqlDriverBadConn)
 }
+
+// StoredStatus is link source -> target as target's database holds it:
+// each of the topic's partitions with its checkpoint (offset -1 where
+// nothing was applied yet) and the link's watermark, the same figures
+// Applier.Status reports, without a live applier (it may be stopped,
+// restarting or holding its source). What the database holds is what was
+// durably applied.
+func StoredStatus(ctx context.Context, db *sql.DB, source, target string, partitions int32) (LinkStatus, error) {
+	st := LinkStatus{From: source, To: target, State: "stored"}
+	for p := int32(0); p < partitions; p++ {
+		cp, err := loadCheckpoint(ctx, db, source, p)
+		if err != nil {
+			return st, err
+		}
+		st.Partitions = append(st.Partitions, PartitionStatus{Partition: p, State: "stored",
+			Offset: cp.Offset, Seq: cp.Seq, Pos: cp.Pos, GTID: cp.GTID, SourceTime: cp.SourceTime})
+		if p == 0 || cp.Seq < st.AppliedSeq {
+			st.AppliedSeq, st.AppliedGTID = cp.Seq, cp.Pos
+		}
+	}
+	return st, nil
+}
