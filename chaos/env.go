@@ -115,38 +115,59 @@ func (e *Env) overview(ctx context.Context) *regiond.Overview {
 	return regiond.FetchOverview(ctx, e.api.HTTP, e.Cfg, e.api.Token)
 }
 
+// settledFor is how long Settled's condition must hold: a link's lag is
+// counted against what its source's capture last checkpointed in etcd
+// (at most every 200 ms), so right after the load stops a link can show
+// no lag while the last transactions are still on their way.
+const settledFor = time.Second
+
 // Settled waits (up to timeout) until every regiond answers, every link
-// runs and has applied everything its source published. It returns what
-// still stands in the way when the time is up.
+// runs and has applied everything its source published, and that holds
+// for settledFor. It returns what still stands in the way when the time
+// is up.
 func (e *Env) Settled(ctx context.Context, timeout time.Duration) error {
 	var why string
+	var since time.Time // when the condition last became true
 	err := lab.WaitUntil(ctx, timeout, func() bool {
-		o := e.overview(ctx)
-		var bad []string
-		for _, r := range o.Regions {
-			if r.Error != "" || r.Status == nil {
-				bad = append(bad, fmt.Sprintf("region %s does not answer: %s", r.Region, r.Error))
-				continue
-			}
-			if len(r.Status.Links) != len(e.St.Regions)-1 {
-				bad = append(bad, fmt.Sprintf("region %s has %d inbound links", r.Region, len(r.Status.Links)))
-			}
-			for _, l := range r.Status.Links {
-				if slices.Contains(e.Halted, l.From+"->"+l.To) {
-					continue
-				}
-				if l.State != "running" || l.LagTxns > 0 {
-					bad = append(bad, fmt.Sprintf("link %s->%s %s, %d behind %s", l.From, l.To, l.State, l.LagTxns, l.Error))
-				}
-			}
+		if !e.settledNow(ctx, &why) {
+			since = time.Time{}
+			return false
 		}
-		why = strings.Join(bad, "; ")
-		return len(bad) == 0
+		if since.IsZero() {
+			since = time.Now()
+		}
+		return time.Since(since) >= settledFor
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, why)
 	}
 	return nil
+}
+
+// settledNow reports whether every regiond answers and every link runs
+// with nothing behind; why says what does not.
+func (e *Env) settledNow(ctx context.Context, why *string) bool {
+	o := e.overview(ctx)
+	var bad []string
+	for _, r := range o.Regions {
+		if r.Error != "" || r.Status == nil {
+			bad = append(bad, fmt.Sprintf("region %s does not answer: %s", r.Region, r.Error))
+			continue
+		}
+		if len(r.Status.Links) != len(e.St.Regions)-1 {
+			bad = append(bad, fmt.Sprintf("region %s has %d inbound links", r.Region, len(r.Status.Links)))
+		}
+		for _, l := range r.Status.Links {
+			if slices.Contains(e.Halted, l.From+"->"+l.To) {
+				continue
+			}
+			if l.State != "running" || l.LagTxns > 0 {
+				bad = append(bad, fmt.Sprintf("link %s->%s %s, %d behind %s", l.From, l.To, l.State, l.LagTxns, l.Error))
+			}
+		}
+	}
+	*why = strings.Join(bad, "; ")
+	return len(bad) == 0
 }
 
 // Fence is a window in which some users' writes must not be accepted:
