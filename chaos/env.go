@@ -115,17 +115,27 @@ func (e *Env) overview(ctx context.Context) *regiond.Overview {
 	return regiond.FetchOverview(ctx, e.api.HTTP, e.Cfg, e.api.Token)
 }
 
-// settledFor is how long Settled's condition must hold: a link's lag is
-// counted against what its source's capture last checkpointed in etcd
-// (at most every 200 ms), so right after the load stops a link can show
-// no lag while the last transactions are still on their way.
-const settledFor = time.Second
+// quietFor is how long Converged's condition must hold once the load has
+// stopped: a link's lag is counted against what its source's capture last
+// checkpointed in etcd (at most every 200 ms), so right after the load a
+// link can show no lag while the last transactions are on their way.
+const quietFor = time.Second
 
 // Settled waits (up to timeout) until every regiond answers, every link
-// runs and has applied everything its source published, and that holds
-// for settledFor. It returns what still stands in the way when the time
-// is up.
+// runs and has applied everything its source published (as far as the
+// capture checkpoints say: under load, a moment's view). It returns what
+// still stands in the way when the time is up.
 func (e *Env) Settled(ctx context.Context, timeout time.Duration) error {
+	return e.settled(ctx, timeout, 0)
+}
+
+// Converged is Settled holding for quietFor: with no load running,
+// everything written has arrived everywhere.
+func (e *Env) Converged(ctx context.Context, timeout time.Duration) error {
+	return e.settled(ctx, timeout, quietFor)
+}
+
+func (e *Env) settled(ctx context.Context, timeout, hold time.Duration) error {
 	var why string
 	var since time.Time // when the condition last became true
 	err := lab.WaitUntil(ctx, timeout, func() bool {
@@ -136,7 +146,7 @@ func (e *Env) Settled(ctx context.Context, timeout time.Duration) error {
 		if since.IsZero() {
 			since = time.Now()
 		}
-		return time.Since(since) >= settledFor
+		return time.Since(since) >= hold
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, why)

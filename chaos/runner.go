@@ -172,7 +172,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 	}
 	// Every region must know the users before a fault, or a survivor
 	// could never serve them.
-	if err := e.Settled(ctx, r.cfg.SettleTimeout); err != nil {
+	if err := e.Converged(ctx, r.cfg.SettleTimeout); err != nil {
 		return fail("before the load: %v", err)
 	}
 	ends, err := e.topicEnds(ctx)
@@ -218,7 +218,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 	}
 	r.logf("%s: load done: %d acked, %d unknown, %d refused; waiting for convergence", s.Name, res.Writes[Acked], res.Writes[Unknown], res.Writes[Refused])
 	t0 := time.Now()
-	settled := e.Settled(ctx, r.cfg.SettleTimeout)
+	settled := e.Converged(ctx, r.cfg.SettleTimeout)
 	r.logf("%s: converged in %.1fs", s.Name, time.Since(t0).Seconds())
 	if settled != nil {
 		faultErr = append(faultErr, fmt.Sprintf("not converged: %v", settled))
