@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -97,17 +96,7 @@ func (e *Env) call(ctx context.Context, method, url string, body, out any) error
 
 // anyAPI returns the API of the first region whose regiond answers.
 func (e *Env) anyAPI(ctx context.Context) (string, error) {
-	var last error
-	for _, r := range e.St.Regions {
-		u := e.apiURL(r.Name)
-		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		last = e.call(hctx, http.MethodGet, u+"/healthz", nil, nil)
-		cancel()
-		if last == nil {
-			return u, nil
-		}
-	}
-	return "", fmt.Errorf("no regiond answers: %w", last)
+	return regiond.Reachable(ctx, e.api.HTTP, e.Cfg)
 }
 
 // overview fetches every region's status.

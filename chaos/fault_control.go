@@ -391,11 +391,8 @@ func (f *Failover) crashLeader(ctx context.Context, e *Env, req regiond.Failover
 	defer os.Remove(pause)
 	go func() { _ = e.call(ctx, http.MethodPost, e.apiURL(leader)+"/v1/failovers", req, nil) }() // its regiond dies before it answers
 	records := func(base string) []failover.FailoverRecord {
-		var list struct {
-			Failovers []failover.FailoverRecord `json:"failovers"`
-		}
-		_ = e.call(ctx, http.MethodGet, base+"/v1/failovers", nil, &list)
-		return list.Failovers
+		fos, _ := regiond.FetchFailovers(ctx, &e.api, base)
+		return fos
 	}
 	var id string
 	if err := lab.WaitUntil(ctx, 30*time.Second, func() bool {
@@ -490,13 +487,11 @@ func (f *Failover) completedRPO(ctx context.Context, e *Env) {
 		if err != nil {
 			return false
 		}
-		var list struct {
-			Failovers []failover.FailoverRecord `json:"failovers"`
-		}
-		if e.call(ctx, http.MethodGet, base+"/v1/failovers", nil, &list) != nil {
+		fos, err := regiond.FetchFailovers(ctx, &e.api, base)
+		if err != nil {
 			return false
 		}
-		for _, r := range list.Failovers {
+		for _, r := range fos {
 			if r.ID == f.rep.ID && !r.RPO.Pending {
 				rpo := r.RPO
 				f.final = &rpo

@@ -100,18 +100,16 @@ The exit status is 1 unless the failover completed.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				var a struct {
-					Failovers []failover.FailoverRecord `json:"failovers"`
-				}
-				if err := c.GetJSON(cmd.Context(), base+"/v1/failovers", &a); err != nil {
+				fos, err := regiond.FetchFailovers(cmd.Context(), &c.Client, base)
+				if err != nil {
 					return err
 				}
 				if g.json {
-					return g.printJSON(a.Failovers)
+					return g.printJSON(fos)
 				}
 				tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tKIND\tFROM\tTO\tSTATE\tSTARTED\tACTOR\tREASON")
-				for _, f := range a.Failovers {
+				for _, f := range fos {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, f.Kind, f.From, f.To, f.State, f.StartedAt.Format("2006-01-02 15:04:05Z"), f.Actor, f.Reason)
 				}
 				return tw.Flush()
@@ -128,17 +126,15 @@ midway has a "take-over" step where a new leader went on with it.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				var a struct {
-					Failovers []failover.FailoverRecord `json:"failovers"`
-				}
-				if err := c.GetJSON(cmd.Context(), base+"/v1/failovers", &a); err != nil {
+				fos, err := regiond.FetchFailovers(cmd.Context(), &c.Client, base)
+				if err != nil {
 					return err
 				}
-				i := slices.IndexFunc(a.Failovers, func(f failover.FailoverRecord) bool { return f.ID == args[0] })
+				i := slices.IndexFunc(fos, func(f failover.FailoverRecord) bool { return f.ID == args[0] })
 				if i < 0 {
 					return fmt.Errorf("failover %q is not in the controller's history: regionctl failover history lists them", args[0])
 				}
-				f := a.Failovers[i]
+				f := fos[i]
 				if g.json {
 					return g.printJSON(f)
 				}

@@ -9,7 +9,18 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/failover"
 )
+
+// FetchFailovers asks the regiond at baseURL for the controller's failover
+// history (GET /v1/failovers), newest first.
+func FetchFailovers(ctx context.Context, c *api.Client, baseURL string) ([]failover.FailoverRecord, error) {
+	var a FailoversAnswer
+	if err := c.GetJSON(ctx, baseURL+"/v1/failovers", &a); err != nil {
+		return nil, err
+	}
+	return a.Failovers, nil
+}
 
 // Reachable returns the API URL of the first region of cfg whose regiond
 // answers /healthz, in config order: routing, switches and the controller

@@ -69,7 +69,13 @@ func (d *Daemon) handleFailovers(w http.ResponseWriter, r *http.Request) {
 		out = append(out, f)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
-	api.WriteJSON(w, http.StatusOK, map[string]any{"failovers": out})
+	api.WriteJSON(w, http.StatusOK, FailoversAnswer{Failovers: out})
+}
+
+// FailoversAnswer is the body of GET /v1/failovers: the controller's
+// failover history, newest first.
+type FailoversAnswer struct {
+	Failovers []failover.FailoverRecord `json:"failovers"`
 }
 
 func (d *Daemon) handleFailover(w http.ResponseWriter, r *http.Request) {

@@ -25,29 +25,59 @@ func (s *Switcher) List(ctx context.Context) (active, history []Record, err erro
 	return active, history, nil
 }
 
+// orphanClaimAge is how old a bucket claim without an owner or a record
+// must be before Reap drops it.
+const orphanClaimAge = 30 * time.Second
+
 // Reap aborts every running switch whose process is gone (its owner lease
 // expired: the process died or lost etcd): it lifts the switch's fence
 // and records it as aborted, so no bucket stays write-forbidden for want
 // of an operator. It returns the switches it aborted.
+//
+// It reads the running switches' claims (one key), not the history, so
+// a leader may call it every second.
 func (s *Switcher) Reap(ctx context.Context, actor string) ([]Record, error) {
-	active, _, err := s.List(ctx)
+	claims, err := s.reservations(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []Record
-	for _, rec := range active {
-		owner, err := s.cfg.Store.Client().Get(ctx, s.ownerKey(rec.ID))
+	for _, c := range claims {
+		owner, err := s.cfg.Store.Client().Get(ctx, s.ownerKey(c.ID))
 		if err != nil {
-			return out, fmt.Errorf("find the process running switch %s: %w", rec.ID, err)
+			return out, fmt.Errorf("find the process running switch %s: %w", c.ID, err)
 		}
 		if len(owner.Kvs) > 0 {
+			continue
+		}
+		rec, err := s.rec.get(ctx, c.ID)
+		if errors.Is(err, ErrNotFound) {
+			// A switch being prepared claims its buckets before it
+			// registers its owner and writes its record; a claim still
+			// without either long after is one whose process died then.
+			if t, ok := idTime(c.ID); ok && time.Since(t) > orphanClaimAge {
+				s.log.Warn("traffic switch claim dropped: its process died before the switch started", "switch", c.ID, "buckets", c.Buckets)
+				if err := s.release(ctx, c.ID); err != nil {
+					return out, err
+				}
+			}
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		if rec.State != Running {
+			// Ended, but its claim was not dropped: drop it now.
+			if err := s.release(ctx, rec.ID); err != nil {
+				return out, err
+			}
 			continue
 		}
 		rec.AbortRequested = "aborted by " + actor + ": the process running the switch stopped before it ended"
 		if _, err := s.cfg.Store.Client().Put(ctx, s.abortKey(rec.ID), rec.AbortRequested); err != nil {
 			return out, fmt.Errorf("record the abort of switch %s: %w", rec.ID, err)
 		}
-		done, err := s.cleanUp(ctx, &rec)
+		done, err := s.cleanUp(ctx, rec)
 		if err != nil {
 			return out, err
 		}

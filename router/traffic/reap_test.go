@@ -106,4 +106,23 @@ func TestReapLiftsTheFenceOfADeadSwitch(t *testing.T) {
 	if active, _, _ := reaper.List(ctx); len(active) != 0 {
 		t.Fatalf("switches still running after the reap: %+v", active)
 	}
+
+	// Claims with neither owner nor record: one being prepared now stays,
+	// one left long ago by a process that died then is dropped.
+	fresh, old := newID(time.Now()), "sw-20200101T000000-abcdef"
+	rg, _ := topo.ParseBuckets("8-9", 16)
+	rg2, _ := topo.ParseBuckets("10", 16)
+	if err := reaper.reserve(ctx, fresh, rg, 16); err != nil {
+		t.Fatal(err)
+	}
+	if err := reaper.reserve(ctx, old, rg2, 16); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reaper.Reap(ctx, "controller"); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := reaper.reservations(ctx)
+	if err != nil || len(claims) != 1 || claims[0].ID != fresh {
+		t.Fatalf("claims after the reap: %+v %v, want only %s", claims, err, fresh)
+	}
 }

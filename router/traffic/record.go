@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -72,6 +73,16 @@ func newID(now time.Time) string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return "sw-" + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
+}
+
+// idTime is when switch id was started (from newID's format).
+func idTime(id string) (time.Time, bool) {
+	ts, _, ok := strings.Cut(strings.TrimPrefix(id, "sw-"), "-")
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102T150405", ts)
+	return t, err == nil
 }
 
 // records keeps switch records in etcd under prefix.

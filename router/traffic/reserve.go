@@ -48,6 +48,21 @@ func (s *Switcher) reserve(ctx context.Context, id string, ranges []topo.Range, 
 	})
 }
 
+// reservations returns the running switches' claims.
+func (s *Switcher) reservations(ctx context.Context) ([]reservation, error) {
+	resp, err := s.cfg.Store.Client().Get(ctx, s.reservationsKey())
+	if err != nil {
+		return nil, fmt.Errorf("read switch reservations: %w", err)
+	}
+	var rs []reservation
+	if len(resp.Kvs) > 0 {
+		if err := json.Unmarshal(resp.Kvs[0].Value, &rs); err != nil {
+			return nil, fmt.Errorf("switch reservations in etcd are damaged: %w", err)
+		}
+	}
+	return rs, nil
+}
+
 // release drops switch id's claim.
 func (s *Switcher) release(ctx context.Context, id string) error {
 	return s.updateReservations(ctx, func(rs []reservation) ([]reservation, error) {

@@ -335,16 +335,14 @@ func (a *actions) completedRPOs(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	var out struct {
-		Failovers []failover.FailoverRecord `json:"failovers"`
-	}
-	if err := a.c.GetJSON(ctx, base+"/v1/failovers", &out); err != nil {
+	fos, err := regiond.FetchFailovers(ctx, a.c, base)
+	if err != nil {
 		return
 	}
 	still := a.pendingRPO[:0]
 	for _, id := range a.pendingRPO {
 		done := false
-		for _, f := range out.Failovers {
+		for _, f := range fos {
 			if f.ID == id && !f.RPO.Pending {
 				a.rpoLost += f.RPO.LostCount
 				done = true
