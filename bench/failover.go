@@ -13,9 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/lab"
-	"github.com/regionplatform/region/regiond"
 	"github.com/regionplatform/region/topo"
 )
 
@@ -176,9 +177,9 @@ func failoverRun(ctx context.Context, o FailoverOptions, dir string, run *Failov
 	}
 	a, b := st.Regions[0], st.Regions[1]
 	f := &failoverBench{o: o, st: st, lo: lo, run: run,
-		api: map[string]*apiCaller{
-			"a": newAPICaller(a.APIPort, tok),
-			"b": newAPICaller(b.APIPort, tok),
+		api: map[string]*client.Client{
+			"a": apiAt(a.APIPort, tok),
+			"b": apiAt(b.APIPort, tok),
 		},
 		gw: fmt.Sprintf("http://127.0.0.1:%d", b.GatewayPort),
 	}
@@ -208,7 +209,7 @@ type failoverBench struct {
 	st  *lab.State
 	lo  lab.Options
 	run *FailoverRun
-	api map[string]*apiCaller
+	api map[string]*client.Client
 	gw  string // region b's gateway
 	// users write the load (half in cell a1, half in b1); probe is a
 	// user of a1 outside it whose writes measure the RTO.
@@ -234,16 +235,18 @@ func (f *failoverBench) pickUsers() {
 }
 
 // controller asks a region's regiond for the controller's status.
-func (f *failoverBench) controller(ctx context.Context, region string) (regiond.ControllerStatus, error) {
+func (f *failoverBench) controller(ctx context.Context, region string) (api.ControllerStatus, error) {
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	var cs regiond.ControllerStatus
-	err := f.api[region].do(cctx, "GET", "/v1/controller", nil, &cs)
-	return cs, err
+	cs, err := f.api[region].Controller(cctx)
+	if err != nil {
+		return api.ControllerStatus{}, err
+	}
+	return *cs, nil
 }
 
 // waitController polls a region's view every interval until ok holds.
-func (f *failoverBench) waitController(ctx context.Context, region string, interval, timeout time.Duration, what string, ok func(regiond.ControllerStatus) bool) (regiond.ControllerStatus, error) {
+func (f *failoverBench) waitController(ctx context.Context, region string, interval, timeout time.Duration, what string, ok func(api.ControllerStatus) bool) (api.ControllerStatus, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		cs, err := f.controller(ctx, region)
@@ -263,7 +266,7 @@ func (f *failoverBench) waitController(ctx context.Context, region string, inter
 
 // settled: all three voters in the gossip and a regiond leading (the
 // witness hands leadership over; only a regiond acts).
-func settled(cs regiond.ControllerStatus) bool {
+func settled(cs api.ControllerStatus) bool {
 	return (cs.Node.LeaderID == "a" || cs.Node.LeaderID == "b") && len(cs.Node.Voters) == 3 && len(cs.Members) == 3
 }
 
@@ -285,7 +288,7 @@ func (f *failoverBench) leaderLoss(ctx context.Context) error {
 	if err := lab.Kill(ctx, f.st.Dir, leader, component); err != nil {
 		return err
 	}
-	cs, err = f.waitController(ctx, observer, 20*time.Millisecond, 15*time.Second, "a new leader", func(cs regiond.ControllerStatus) bool {
+	cs, err = f.waitController(ctx, observer, 20*time.Millisecond, 15*time.Second, "a new leader", func(cs api.ControllerStatus) bool {
 		return cs.Node.LeaderID != "" && cs.Node.LeaderID != leader
 	})
 	if err != nil {
@@ -320,7 +323,7 @@ func (f *failoverBench) waitLinks(ctx context.Context, timeout time.Duration) er
 	err := lab.WaitUntil(ctx, timeout, func() bool {
 		for _, r := range f.st.Regions {
 			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			s, err := regiond.FetchStatus(sctx, nil, f.api[r.Name].base, f.api[r.Name].Token)
+			s, err := f.api[r.Name].Status(sctx)
 			cancel()
 			if err != nil {
 				last = err.Error()
@@ -416,7 +419,7 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 		}
 	}
 	var rec failover.FailoverRecord
-	_, err := f.waitController(ctx, "b", 50*time.Millisecond, 30*time.Second, "the automatic failover recorded done", func(cs regiond.ControllerStatus) bool {
+	_, err := f.waitController(ctx, "b", 50*time.Millisecond, 30*time.Second, "the automatic failover recorded done", func(cs api.ControllerStatus) bool {
 		for _, r := range cs.State.Failovers {
 			if r.From == "a" && r.Kind == failover.KindForced && r.Actor == "controller" && r.State == failover.FailoverDone {
 				rec = r
@@ -447,7 +450,7 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 	if err := lab.Start(ctx, f.lo, "a", "all"); err != nil {
 		return err
 	}
-	cs, err := f.waitController(ctx, "b", 50*time.Millisecond, 60*time.Second, "the RPO completed", func(cs regiond.ControllerStatus) bool {
+	cs, err := f.waitController(ctx, "b", 50*time.Millisecond, 60*time.Second, "the RPO completed", func(cs api.ControllerStatus) bool {
 		return !cs.State.Failovers[rec.ID].RPO.Pending
 	})
 	if err != nil {
@@ -463,18 +466,19 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 	// lag guard or its wait-replication found the link above
 	// router.max_lag; the old owners serve again) moved no bucket: try
 	// again, as an operator would, for up to two minutes.
-	var fb regiond.FailoverReport
+	var fb *api.FailoverReport
 	retryUntil := time.Now().Add(2 * time.Minute)
 	for {
 		f.run.FailbackAttempts++
 		fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		err := f.api["b"].do(fctx, "POST", "/v1/failbacks", map[string]any{"to": "a", "reason": fmt.Sprintf("bench failover run %d", f.run.Run)}, &fb)
+		var err error
+		fb, err = f.api["b"].Failback(fctx, api.FailbackRequest{To: "a", Reason: fmt.Sprintf("bench failover run %d", f.run.Run)})
 		cancel()
 		if err == nil {
 			f.run.FailbackAfterRestartMS = time.Since(back).Milliseconds()
 			break
 		}
-		if msg := err.Error(); !strings.Contains(msg, "nothing changed") && !strings.Contains(msg, `"rolled-back"`) || time.Now().After(retryUntil) {
+		if msg := err.Error(); !strings.Contains(msg, "nothing changed") && !client.IsStatus(err, http.StatusConflict) || time.Now().After(retryUntil) {
 			return fmt.Errorf("failback (attempt %d): %w", f.run.FailbackAttempts, err)
 		}
 		fmt.Fprintf(f.o.Progress, "failback refused or rolled back, trying again: %.300s\n", err)
@@ -504,11 +508,11 @@ func (f *failoverBench) planned(ctx context.Context) error {
 	if err := sleep(ctx, 2*time.Second); err != nil {
 		return err
 	}
-	var rep regiond.FailoverReport
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	req := map[string]any{"from": "b", "to": "a", "kind": failover.KindPlanned, "reason": fmt.Sprintf("bench failover run %d", f.run.Run)}
-	if err := f.api["b"].do(pctx, "POST", "/v1/failovers", req, &rep); err != nil {
+	req := api.FailoverRequest{From: "b", To: "a", Kind: failover.KindPlanned, Reason: fmt.Sprintf("bench failover run %d", f.run.Run)}
+	rep, err := f.api["b"].Failover(pctx, req)
+	if err != nil {
 		return err
 	}
 	f.run.PlannedID, f.run.PlannedState = rep.ID, rep.State

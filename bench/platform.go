@@ -11,10 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/lab"
-	"github.com/regionplatform/region/regiond"
 )
 
 // platform is the region platform's link from the lab's first region
@@ -48,8 +49,8 @@ func (p *platform) procs() map[string]int {
 }
 
 // status asks a region's regiond for its status.
-func (p *platform) status(ctx context.Context, r lab.RegionState) (*regiond.Status, error) {
-	return regiond.FetchStatus(ctx, p.client, fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), p.token)
+func (p *platform) status(ctx context.Context, r lab.RegionState) (*api.Status, error) {
+	return (&client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: p.token, HTTP: p.client}).Status(ctx)
 }
 
 // link returns the target's inbound link from the source.

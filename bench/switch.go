@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/router/traffic"
 )
@@ -127,7 +127,7 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 		res = lab.Load{Gateway: gw, Users: users, Rate: o.Rate, Workers: max(16, int(o.Rate/20)), Duration: time.Hour, Retry: 20 * time.Millisecond}.Run(lctx)
 	}()
 	time.Sleep(2 * time.Second) // steady state before the first switch
-	caller := newAPICaller(a.APIPort, tok)
+	caller := apiAt(a.APIPort, tok)
 	rep := &SwitchReport{Options: o}
 	var windows, totals []float64
 	for i := 0; i < o.Switches && ctx.Err() == nil; i++ {
@@ -137,7 +137,7 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 			to = "a1"
 		}
 		buckets := fmt.Sprintf("%d-%d", block*o.Buckets, block*o.Buckets+o.Buckets-1)
-		run, err := caller.switchAndWait(ctx, buckets, to, fmt.Sprintf("bench switch %d of %d", i+1, o.Switches))
+		run, err := switchAndWait(ctx, caller, buckets, to, fmt.Sprintf("bench switch %d of %d", i+1, o.Switches))
 		if err != nil {
 			stopLoad()
 			wg.Wait()
@@ -206,28 +206,15 @@ func openLoansParallel(ctx context.Context, gw string, users []int64, workers in
 	return errors.Join(errs...)
 }
 
-// apiCaller calls one regiond's API.
-type apiCaller struct {
-	base string
-	api.Client
+// apiAt is a client of the regiond API on port.
+func apiAt(port int, token string) *client.Client {
+	return &client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port), Token: token}
 }
 
-func newAPICaller(port int, token string) *apiCaller {
-	return &apiCaller{base: fmt.Sprintf("http://127.0.0.1:%d", port), Client: api.Client{Token: token}}
-}
-
-// do sends body (nil: none) with method to the API's path and decodes the
-// answer into v.
-func (c *apiCaller) do(ctx context.Context, method, path string, body, v any) error {
-	if err := c.SendJSON(ctx, method, c.base+path, body, v); err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	return nil
-}
-
-func (c *apiCaller) switchAndWait(ctx context.Context, buckets, to, reason string) (SwitchRun, error) {
-	var rec traffic.Record
-	if err := c.do(ctx, "POST", "/v1/switches", traffic.Request{Buckets: buckets, To: to, Reason: reason}, &rec); err != nil {
+// switchAndWait starts a switch through c and polls it until it is over.
+func switchAndWait(ctx context.Context, c *client.Client, buckets, to, reason string) (SwitchRun, error) {
+	rec, err := c.StartSwitch(ctx, traffic.Request{Buckets: buckets, To: to, Reason: reason})
+	if err != nil {
 		return SwitchRun{}, err
 	}
 	for rec.State == traffic.Running {
@@ -236,7 +223,7 @@ func (c *apiCaller) switchAndWait(ctx context.Context, buckets, to, reason strin
 			return SwitchRun{}, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
-		if err := c.do(ctx, "GET", "/v1/switches/"+rec.ID, nil, &rec); err != nil {
+		if rec, err = c.Switch(ctx, rec.ID); err != nil {
 			return SwitchRun{}, err
 		}
 	}

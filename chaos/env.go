@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
-	"github.com/regionplatform/region/regiond"
 )
 
 // Env is the lab a scenario runs in and what its faults leave for the
@@ -26,7 +26,7 @@ type Env struct {
 	Bin lab.Binaries
 	Log *slog.Logger
 
-	api api.Client // the lab's operator token
+	api *client.Client // the lab's operator token, no BaseURL (see at, anyAPI)
 
 	// Users are the scenario's workload users; Rand picks fault targets
 	// (seeded per scenario).
@@ -55,14 +55,14 @@ func NewEnv(st *lab.State, bin lab.Binaries, log *slog.Logger) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := regiond.NewAPIClient(cfg, 30*time.Second)
+	hc, err := client.NewHTTP(cfg, 30*time.Second, nil)
 	if err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Env{St: st, Cfg: cfg, Bin: bin, Log: log, api: api.Client{Token: tok, HTTP: c}, Excluded: map[int64]bool{}}, nil
+	return &Env{St: st, Cfg: cfg, Bin: bin, Log: log, api: &client.Client{Token: tok, HTTP: hc}, Excluded: map[int64]bool{}}, nil
 }
 
 // reset clears what one scenario left for its checks.
@@ -79,29 +79,20 @@ func (e *Env) Gateways() []string {
 	return out
 }
 
-// apiURL is the API of region.
-func (e *Env) apiURL(region string) string {
+// at is the API of region.
+func (e *Env) at(region string) *client.Client {
 	r, _ := e.St.Region(region)
-	return fmt.Sprintf("http://127.0.0.1:%d", r.APIPort)
-}
-
-// call sends a JSON request (body nil: none) to a regiond API and decodes
-// a 2xx answer into out.
-func (e *Env) call(ctx context.Context, method, url string, body, out any) error {
-	if err := e.api.SendJSON(ctx, method, url, body, out); err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
-	}
-	return nil
+	return e.api.At(fmt.Sprintf("http://127.0.0.1:%d", r.APIPort))
 }
 
 // anyAPI returns the API of the first region whose regiond answers.
-func (e *Env) anyAPI(ctx context.Context) (string, error) {
-	return regiond.Reachable(ctx, e.api.HTTP, e.Cfg)
+func (e *Env) anyAPI(ctx context.Context) (*client.Client, error) {
+	return client.Dial(ctx, e.Cfg, e.api.Token, e.api.HTTP)
 }
 
 // overview fetches every region's status.
-func (e *Env) overview(ctx context.Context) *regiond.Overview {
-	return regiond.FetchOverview(ctx, e.api.HTTP, e.Cfg, e.api.Token)
+func (e *Env) overview(ctx context.Context) *api.Overview {
+	return e.api.Overview(ctx, e.Cfg)
 }
 
 // quietFor is how long Converged's condition must hold once the load has

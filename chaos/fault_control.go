@@ -3,7 +3,6 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/regiond"
@@ -37,19 +38,21 @@ func (l *LeaderLoss) String() string {
 }
 
 // controller returns the controller status as any regiond sees it.
-func (e *Env) controller(ctx context.Context) (regiond.ControllerStatus, error) {
-	var cs regiond.ControllerStatus
-	base, err := e.anyAPI(ctx)
+func (e *Env) controller(ctx context.Context) (api.ControllerStatus, error) {
+	c, err := e.anyAPI(ctx)
 	if err != nil {
-		return cs, err
+		return api.ControllerStatus{}, err
 	}
-	err = e.call(ctx, http.MethodGet, base+"/v1/controller", nil, &cs)
-	return cs, err
+	cs, err := c.Controller(ctx)
+	if err != nil {
+		return api.ControllerStatus{}, err
+	}
+	return *cs, nil
 }
 
 // Inject finds the leader and kills it.
 func (l *LeaderLoss) Inject(ctx context.Context, e *Env) error {
-	var cs regiond.ControllerStatus
+	var cs api.ControllerStatus
 	if err := lab.WaitUntil(ctx, 30*time.Second, func() bool {
 		var err error
 		cs, err = e.controller(ctx)
@@ -97,14 +100,16 @@ func (s *Switch) String() string {
 }
 
 // route asks a regiond where a user is served now.
-func (e *Env) route(ctx context.Context, user int64) (regiond.RouteAnswer, error) {
-	var ra regiond.RouteAnswer
-	base, err := e.anyAPI(ctx)
+func (e *Env) route(ctx context.Context, user int64) (api.RouteAnswer, error) {
+	c, err := e.anyAPI(ctx)
 	if err != nil {
-		return ra, err
+		return api.RouteAnswer{}, err
 	}
-	err = e.call(ctx, http.MethodGet, base+"/v1/route?user="+strconv.FormatInt(user, 10), nil, &ra)
-	return ra, err
+	ra, err := c.Route(ctx, strconv.FormatInt(user, 10))
+	if err != nil {
+		return api.RouteAnswer{}, err
+	}
+	return *ra, nil
 }
 
 // bucketOf is a user's bucket.
@@ -173,16 +178,20 @@ func (s *Switch) run(ctx context.Context, e *Env, from, to string) error {
 	for i, b := range s.buckets {
 		list[i] = strconv.Itoa(b)
 	}
-	base, err := e.anyAPI(ctx)
+	c, err := e.anyAPI(ctx)
 	if err != nil {
 		return err
 	}
-	var rec traffic.Record
-	if err := e.call(ctx, http.MethodPost, base+"/v1/switches", traffic.Request{Buckets: strings.Join(list, ","), To: to, Reason: "chaos"}, &rec); err != nil {
+	rec, err := c.StartSwitch(ctx, traffic.Request{Buckets: strings.Join(list, ","), To: to, Reason: "chaos"})
+	if err != nil {
 		return fmt.Errorf("switch to %s: %w", to, err)
 	}
 	if err := lab.WaitUntil(ctx, 90*time.Second, func() bool {
-		return e.call(ctx, http.MethodGet, base+"/v1/switches/"+rec.ID, nil, &rec) == nil && rec.State != traffic.Running
+		r, err := c.Switch(ctx, rec.ID)
+		if err == nil {
+			rec = r
+		}
+		return err == nil && rec.State != traffic.Running
 	}); err != nil {
 		return fmt.Errorf("switch %s still %s: %w", rec.ID, rec.State, err)
 	}
@@ -259,7 +268,7 @@ type Failover struct {
 
 	picked  string
 	crashed string // the leader that crashed (LeaderCrash)
-	rep     regiond.FailoverReport
+	rep     api.FailoverReport
 	fence   *Fence
 	back    string
 	// final is the RPO the controller completed after the failover
@@ -329,16 +338,20 @@ func (f *Failover) Inject(ctx context.Context, e *Env) error {
 			return false
 		})
 	}
-	base, err := e.anyAPI(ctx)
+	c, err := e.anyAPI(ctx)
 	if err != nil {
 		return err
 	}
 	sent := time.Now()
-	req := regiond.FailoverRequest{From: f.picked, Kind: kind, Reason: "chaos"}
+	req := api.FailoverRequest{From: f.picked, Kind: kind, Reason: "chaos"}
 	if f.LeaderCrash {
 		err = f.crashLeader(ctx, e, req)
 	} else {
-		err = e.call(ctx, http.MethodPost, base+"/v1/failovers", req, &f.rep)
+		var rep *api.FailoverReport
+		rep, err = c.Failover(ctx, req)
+		if rep != nil {
+			f.rep, err = *rep, nil // a rolled-back failover: its report says so below
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("%s failover of region %s: %w", kind, f.picked, err)
@@ -374,7 +387,7 @@ func (f *Failover) Inject(ctx context.Context, e *Env) error {
 // pauses after the hold (the lab's failover-pause file), kills its
 // regiond there, starts it again and waits until the failover has ended;
 // f.rep is then the failover as the controller recorded it.
-func (f *Failover) crashLeader(ctx context.Context, e *Env, req regiond.FailoverRequest) error {
+func (f *Failover) crashLeader(ctx context.Context, e *Env, req api.FailoverRequest) error {
 	var leader string
 	if err := lab.WaitUntil(ctx, 30*time.Second, func() bool {
 		cs, err := e.controller(ctx)
@@ -389,14 +402,14 @@ func (f *Failover) crashLeader(ctx context.Context, e *Env, req regiond.Failover
 		return err
 	}
 	defer os.Remove(pause)
-	go func() { _ = e.call(ctx, http.MethodPost, e.apiURL(leader)+"/v1/failovers", req, nil) }() // its regiond dies before it answers
-	records := func(base string) []failover.FailoverRecord {
-		fos, _ := regiond.FetchFailovers(ctx, &e.api, base)
+	go func() { _, _ = e.at(leader).Failover(ctx, req) }() // its regiond dies before it answers
+	records := func(c *client.Client) []failover.FailoverRecord {
+		fos, _ := c.Failovers(ctx)
 		return fos
 	}
 	var id string
 	if err := lab.WaitUntil(ctx, 30*time.Second, func() bool {
-		for _, r := range records(e.apiURL(leader)) {
+		for _, r := range records(e.at(leader)) {
 			if r.Active() && r.From == req.From && slices.ContainsFunc(r.Steps, func(s failover.FailoverStep) bool { return s.Name == "hold" }) {
 				id = r.ID
 				return true
@@ -415,13 +428,13 @@ func (f *Failover) crashLeader(ctx context.Context, e *Env, req regiond.Failover
 		return err
 	}
 	return lab.WaitUntil(ctx, 90*time.Second, func() bool {
-		base, err := e.anyAPI(ctx)
+		c, err := e.anyAPI(ctx)
 		if err != nil {
 			return false
 		}
-		for _, r := range records(base) {
+		for _, r := range records(c) {
 			if r.ID == id && !r.Active() {
-				f.rep = regiond.FailoverReport{ID: r.ID, Kind: r.Kind, From: r.From, To: r.To, State: r.State, RPO: r.RPO}
+				f.rep = api.FailoverReport{ID: r.ID, Kind: r.Kind, From: r.From, To: r.To, State: r.State, RPO: r.RPO}
 				if len(r.Steps) > 0 && r.State != failover.FailoverDone {
 					f.rep.Error = r.Steps[len(r.Steps)-1].Detail
 				}
@@ -440,17 +453,17 @@ func (f *Failover) Heal(ctx context.Context, e *Env) error {
 			return err
 		}
 	}
-	base, err := e.anyAPI(ctx)
+	c, err := e.anyAPI(ctx)
 	if err != nil {
 		return err
 	}
-	var rep regiond.FailoverReport
+	var rep *api.FailoverReport
 	started := time.Now()
 	var last error
 	// The returning region may still be catching up: the failback is
 	// refused until it has; retry, bounded.
 	for deadline := time.Now().Add(90 * time.Second); ; {
-		last = e.call(ctx, http.MethodPost, base+"/v1/failbacks", regiond.FailbackRequest{To: f.picked, Reason: "chaos"}, &rep)
+		rep, last = c.Failback(ctx, api.FailbackRequest{To: f.picked, Reason: "chaos"})
 		if last == nil && rep.State == failover.FailoverDone {
 			break
 		}
@@ -483,11 +496,11 @@ func (f *Failover) Heal(ctx context.Context, e *Env) error {
 // RPO and adds its lost GTIDs to what the checker allows.
 func (f *Failover) completedRPO(ctx context.Context, e *Env) {
 	_ = lab.WaitUntil(ctx, 30*time.Second, func() bool {
-		base, err := e.anyAPI(ctx)
+		c, err := e.anyAPI(ctx)
 		if err != nil {
 			return false
 		}
-		fos, err := regiond.FetchFailovers(ctx, &e.api, base)
+		fos, err := c.Failovers(ctx)
 		if err != nil {
 			return false
 		}

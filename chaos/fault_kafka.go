@@ -3,7 +3,6 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/lab"
-	"github.com/regionplatform/region/regiond"
 )
 
 // kafkaClient connects to a region's broker.
@@ -252,8 +250,8 @@ func (p *Poison) Inject(ctx context.Context, e *Env) error {
 func (p *Poison) Heal(ctx context.Context, e *Env) error {
 	want := fmt.Sprintf("partition %d", p.part)
 	return lab.WaitUntil(ctx, 30*time.Second, func() bool {
-		var s regiond.Status
-		if e.call(ctx, http.MethodGet, e.apiURL(p.target)+"/v1/status", nil, &s) != nil {
+		s, err := e.at(p.target).Status(ctx)
+		if err != nil {
 			return false
 		}
 		for _, l := range s.Links {

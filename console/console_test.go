@@ -15,9 +15,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
-	"github.com/regionplatform/region/regiond"
 )
 
 func TestMain(m *testing.M) { labtest.Main(m) }
@@ -179,7 +179,7 @@ func testAPI(t *testing.T, base, op, viewer string) {
 		t.Errorf("console page without a token: %d %s", code, body)
 	}
 	code, body = get(t, base+"/v1/overview", op)
-	var o regiond.Overview
+	var o api.Overview
 	if code != 200 || json.Unmarshal([]byte(body), &o) != nil {
 		t.Fatalf("overview: %d %s", code, body)
 	}

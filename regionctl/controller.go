@@ -6,9 +6,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/spf13/cobra"
-
-	"github.com/regionplatform/region/regiond"
 )
 
 func newControllerCmd(g *globals) *cobra.Command {
@@ -36,9 +36,9 @@ func newControllerStatusCmd(g *globals) *cobra.Command {
 		Example: `  regionctl controller status --dir /tmp/lab --json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				var st regiond.ControllerStatus
-				if err := c.GetJSON(cmd.Context(), base+"/v1/controller", &st); err != nil {
+			return g.call(cmd.Context(), func(c *client.Client) error {
+				st, err := c.Controller(cmd.Context())
+				if err != nil {
 					return err
 				}
 				if g.json {
@@ -113,9 +113,9 @@ func newControllerVoterCmd(g *globals, add bool) *cobra.Command {
 			for _, r := range cfg.Regions {
 				var err error
 				if add {
-					err = c.SendJSON(cmd.Context(), "POST", r.URL+"/v1/controller/voters", regiond.VoterRequest{ID: a[0], Addr: a[1]}, nil)
+					err = c.At(r.URL).AddVoter(cmd.Context(), api.VoterRequest{ID: a[0], Addr: a[1]})
 				} else {
-					err = c.SendJSON(cmd.Context(), "DELETE", r.URL+"/v1/controller/voters/"+a[0], nil, nil)
+					err = c.At(r.URL).RemoveVoter(cmd.Context(), a[0])
 				}
 				if err == nil {
 					fmt.Fprintf(g.out, "%s: done by region %s's node\n", strings.Fields(use)[0], r.Name)

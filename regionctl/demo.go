@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/router/traffic"
@@ -236,13 +237,12 @@ func demoSwitch(ctx context.Context, g *globals, st *lab.State) error {
 	time.Sleep(time.Second)
 	fmt.Fprintf(out, "they write 200 repayments a second; now: regionctl switch --buckets 0-63 --to b1\n")
 	var final *traffic.Record
-	err := g.call(ctx, func(c *apiClient, base string) error {
-		var rec traffic.Record
-		if err := c.SendJSON(ctx, "POST", base+"/v1/switches", traffic.Request{Buckets: "0-63", To: "b1", Reason: "lab demo"}, &rec); err != nil {
+	err := g.call(ctx, func(c *client.Client) error {
+		rec, err := c.StartSwitch(ctx, traffic.Request{Buckets: "0-63", To: "b1", Reason: "lab demo"})
+		if err != nil {
 			return err
 		}
-		var err error
-		final, err = (&globals{out: out, errOut: out}).follow(ctx, c, base, rec.ID)
+		final, err = (&globals{out: out, errOut: out}).follow(ctx, c, rec.ID)
 		return err
 	})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,11 +16,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/failover/drill/live"
 	"github.com/regionplatform/region/lab"
-	"github.com/regionplatform/region/regiond"
 )
 
 // Exit statuses of `regionctl drill run`.
@@ -164,12 +164,12 @@ func (g *globals) runDrill(ctx context.Context, plan *drill.Plan, id, reportDir,
 	if err != nil {
 		return nil, err
 	}
-	rep, err := live.Run(ctx, live.Options{Config: cfg, Client: &c.Client, Lab: st, Bin: bin, Progress: g.progress()},
-		regiond.DrillRun{Plan: plan, ID: id, ReportDir: reportDir, Operator: operator})
+	rep, err := live.Run(ctx, live.Options{Config: cfg, Client: c, Lab: st, Bin: bin, Progress: g.progress()},
+		drill.Job{Plan: plan, ID: id, ReportDir: reportDir, Operator: operator})
 	if err != nil {
 		return nil, err
 	}
-	if err := live.Record(ctx, cfg, &c.Client, rep, reportDir); err != nil {
+	if err := live.Record(ctx, cfg, c, rep, reportDir); err != nil {
 		fmt.Fprintf(g.progress(), "drill %s: WARNING: not recorded in the controller's drill history: %v\n", id, err)
 	}
 	return rep, nil
@@ -228,15 +228,15 @@ run wrote), without asking the controller.`,
 			if dir != "" {
 				return printReportFolders(g, dir)
 			}
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				var v regiond.DrillsView
-				if err := c.GetJSON(cmd.Context(), base+"/v1/drills", &v); err != nil {
+			return g.call(cmd.Context(), func(c *client.Client) error {
+				v, err := c.Drills(cmd.Context())
+				if err != nil {
 					return fmt.Errorf("drill history: %w", err)
 				}
 				if g.json {
 					return g.printJSON(v)
 				}
-				printDrillsView(g.out, v)
+				printDrillsView(g.out, *v)
 				return nil
 			})
 		},
@@ -246,7 +246,7 @@ run wrote), without asking the controller.`,
 }
 
 // printDrillsView prints the controller's drills and schedules.
-func printDrillsView(out io.Writer, v regiond.DrillsView) {
+func printDrillsView(out io.Writer, v api.DrillsView) {
 	if len(v.Drills) == 0 {
 		fmt.Fprintln(out, "no drill recorded yet (regionctl drill run, or a schedule, records them)")
 	} else {
@@ -332,7 +332,7 @@ again replaces its schedule and plan; --disable keeps it without running;
 			if (planFile == "") == (remove == "") {
 				return errors.New("--plan FILE (with --cron) or --remove PLAN: name exactly one")
 			}
-			var req regiond.ScheduleRequest
+			var req api.ScheduleRequest
 			var name string
 			if planFile != "" {
 				b, err := os.ReadFile(planFile)
@@ -349,15 +349,15 @@ again replaces its schedule and plan; --disable keeps it without running;
 				if cron == "" {
 					return fmt.Errorf("--cron: missing and plan %s has no schedule: say when, e.g. --cron \"0 3 1 * *\" (03:00 UTC on the 1st of every month)", plan.Name)
 				}
-				req, name = regiond.ScheduleRequest{PlanYAML: string(b), Cron: cron, Disabled: disable}, plan.Name
+				req, name = api.ScheduleRequest{PlanYAML: string(b), Cron: cron, Disabled: disable}, plan.Name
 			}
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
+			return g.call(cmd.Context(), func(c *client.Client) error {
 				var out map[string]string
 				var err error
 				if remove != "" {
-					err = c.SendJSON(cmd.Context(), http.MethodDelete, base+"/v1/drills/schedules/"+remove, nil, &out)
+					out, err = c.UnscheduleDrill(cmd.Context(), remove)
 				} else {
-					err = c.SendJSON(cmd.Context(), http.MethodPost, base+"/v1/drills/schedules", req, &out)
+					out, err = c.ScheduleDrill(cmd.Context(), req)
 				}
 				switch {
 				case err != nil:

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/regionctl"
-	"github.com/regionplatform/region/regiond"
 )
 
 // TestDrillRunInTheLab runs two drill plans with `regionctl drill run`
@@ -295,10 +295,10 @@ steps:
 }
 
 // drillHistory is `drill history --json` of the lab in dir.
-func drillHistory(t *testing.T, dir string) regiond.DrillsView {
+func drillHistory(t *testing.T, dir string) api.DrillsView {
 	t.Helper()
 	out, errOut, err := run(t, "drill", "history", "--dir", dir, "--json")
-	var v regiond.DrillsView
+	var v api.DrillsView
 	if err == nil {
 		err = json.Unmarshal([]byte(out), &v)
 	}

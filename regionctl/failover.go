@@ -10,12 +10,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/failover"
-	"github.com/regionplatform/region/regiond"
 )
 
 func newFailoverCmd(g *globals) *cobra.Command {
-	var req regiond.FailoverRequest
+	var req api.FailoverRequest
 	var planned, force bool
 	cmd := &cobra.Command{
 		Use:   "failover --from REGION [--to REGION] (--planned|--force) --reason TEXT",
@@ -62,9 +63,8 @@ The exit status is 1 unless the failover completed.`,
 				req.Kind = failover.KindForced
 			}
 			fmt.Fprintf(g.progress(), "%s failover of region %s: asking the controller's leader\n", req.Kind, req.From)
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				var rep regiond.FailoverReport
-				err := c.SendJSON(cmd.Context(), "POST", base+"/v1/failovers", req, &rep)
+			return g.call(cmd.Context(), func(c *client.Client) error {
+				rep, err := c.Failover(cmd.Context(), req)
 				if err != nil {
 					return err
 				}
@@ -99,8 +99,8 @@ The exit status is 1 unless the failover completed.`,
 		Example: `  regionctl failover history --dir /tmp/lab --json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				fos, err := regiond.FetchFailovers(cmd.Context(), &c.Client, base)
+			return g.call(cmd.Context(), func(c *client.Client) error {
+				fos, err := c.Failovers(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -125,8 +125,8 @@ midway has a "take-over" step where a new leader went on with it.`,
 		Example: `  regionctl failover show fo-20261125t060037-bf722e --dir /tmp/lab`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				fos, err := regiond.FetchFailovers(cmd.Context(), &c.Client, base)
+			return g.call(cmd.Context(), func(c *client.Client) error {
+				fos, err := c.Failovers(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -174,7 +174,7 @@ func printFailover(w io.Writer, f failover.FailoverRecord) {
 }
 
 func newFailbackCmd(g *globals) *cobra.Command {
-	req := regiond.FailbackRequest{}
+	req := api.FailbackRequest{}
 	cmd := &cobra.Command{
 		Use:   "failback --to REGION --reason TEXT",
 		Short: "Bring a region back after its failover: catch up, report divergence, switch its buckets back",
@@ -191,9 +191,9 @@ with traffic switches (write-forbidden windows reported, RPO 0).`,
 			if req.To == "" || strings.TrimSpace(req.Reason) == "" {
 				return fmt.Errorf("--to and --reason are required: e.g. --to a --reason \"region a repaired\"")
 			}
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				var rep regiond.FailoverReport
-				if err := c.SendJSON(cmd.Context(), "POST", base+"/v1/failbacks", req, &rep); err != nil {
+			return g.call(cmd.Context(), func(c *client.Client) error {
+				rep, err := c.Failback(cmd.Context(), req)
+				if err != nil {
 					return err
 				}
 				if g.json {

@@ -3,15 +3,14 @@ package regionctl
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/regionplatform/region/regiond"
-	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 )
 
 func newRouteCmd(g *globals) *cobra.Command {
@@ -31,7 +30,7 @@ makes a new version (epoch); every version is kept.`,
 }
 
 // call finds a regiond and calls fn with the client and its URL.
-func (g *globals) call(ctx context.Context, fn func(c *apiClient, base string) error) error {
+func (g *globals) call(ctx context.Context, fn func(c *client.Client) error) error {
 	cfg, err := g.deployment()
 	if err != nil {
 		return err
@@ -40,11 +39,11 @@ func (g *globals) call(ctx context.Context, fn func(c *apiClient, base string) e
 	if err != nil {
 		return err
 	}
-	base, err := c.regiond(ctx, cfg)
+	base, err := client.Reachable(ctx, c.HTTP, cfg)
 	if err != nil {
 		return err
 	}
-	return fn(c, base)
+	return fn(c.At(base))
 }
 
 func newRouteGetCmd(g *globals) *cobra.Command {
@@ -58,9 +57,9 @@ func newRouteGetCmd(g *globals) *cobra.Command {
 			if user == "" {
 				return fmt.Errorf("--user: missing: give the user's shard key, e.g. --user 1042")
 			}
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				var a regiond.RouteAnswer
-				if err := c.GetJSON(cmd.Context(), base+"/v1/route?user="+url.QueryEscape(user), &a); err != nil {
+			return g.call(cmd.Context(), func(c *client.Client) error {
+				a, err := c.Route(cmd.Context(), user)
+				if err != nil {
 					return err
 				}
 				if g.json {
@@ -88,20 +87,21 @@ func newRouteShowCmd(g *globals) *cobra.Command {
   regionctl route show --epoch 2 --dir /tmp/lab --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				var a regiond.RoutesAnswer
+			return g.call(cmd.Context(), func(c *client.Client) error {
+				a := &api.RoutesAnswer{}
+				var err error
 				if epoch > 0 {
-					a.Table = &router.Table{}
-					if err := c.GetJSON(cmd.Context(), fmt.Sprintf("%s/v1/routes/epochs/%d", base, epoch), a.Table); err != nil {
-						return err
-					}
-				} else if err := c.GetJSON(cmd.Context(), base+"/v1/routes", &a); err != nil {
+					a.Table, err = c.RouteVersion(cmd.Context(), epoch)
+				} else {
+					a, err = c.Routes(cmd.Context())
+				}
+				if err != nil {
 					return err
 				}
 				if g.json {
 					return g.printJSON(a)
 				}
-				printTable(g, a)
+				printTable(g, *a)
 				return nil
 			})
 		},
@@ -110,7 +110,7 @@ func newRouteShowCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printTable(g *globals, a regiond.RoutesAnswer) {
+func printTable(g *globals, a api.RoutesAnswer) {
 	t := a.Table
 	fmt.Fprintf(g.out, "routing table epoch %d: %d buckets, last change %s by %s at %s (%s)\n", t.Epoch, t.Buckets,
 		t.Change.Kind, t.Change.Actor, t.Change.Time.Format("2006-01-02 15:04:05Z"), t.Change.Reason)
@@ -156,9 +156,9 @@ func newRouteHistoryCmd(g *globals) *cobra.Command {
 			if limit < 0 {
 				return fmt.Errorf("--limit: %d: use a count, 0 for all", limit)
 			}
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				var a regiond.HistoryAnswer
-				if err := c.GetJSON(cmd.Context(), fmt.Sprintf("%s/v1/routes/history?limit=%d", base, limit), &a); err != nil {
+			return g.call(cmd.Context(), func(c *client.Client) error {
+				a, err := c.RouteHistory(cmd.Context(), limit)
+				if err != nil {
 					return err
 				}
 				if g.json {
@@ -210,9 +210,9 @@ would put buckets into a fenced region.`,
 			if strings.TrimSpace(reason) == "" {
 				return fmt.Errorf("--reason: missing: say why (it is recorded with the new version)")
 			}
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				var t router.Table
-				if err := c.SendJSON(cmd.Context(), "POST", base+"/v1/routes/rollback", regiond.RollbackRequest{ToEpoch: epoch, Reason: reason}, &t); err != nil {
+			return g.call(cmd.Context(), func(c *client.Client) error {
+				t, err := c.RollbackRoutes(cmd.Context(), api.RollbackRequest{ToEpoch: epoch, Reason: reason})
+				if err != nil {
 					return err
 				}
 				if g.json {

@@ -9,14 +9,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/regionplatform/region/regiond"
+	"github.com/regionplatform/region/api"
 )
 
 // RegionStatus is one region's answer to `regionctl status`.
-type RegionStatus = regiond.RegionStatus
+type RegionStatus = api.RegionStatus
 
 // StatusReport is what `regionctl status --json` prints.
-type StatusReport = regiond.Overview
+type StatusReport = api.Overview
 
 func newStatusCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
@@ -61,7 +61,7 @@ func (g *globals) status(ctx context.Context) (*StatusReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return regiond.FetchOverview(ctx, c.HTTP, cfg, c.Token), nil
+	return c.Overview(ctx, cfg), nil
 }
 
 func printStatus(g *globals, rep *StatusReport) {

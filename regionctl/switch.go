@@ -10,7 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/regionplatform/region/regiond"
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/router/traffic"
 )
 
@@ -62,20 +63,20 @@ once it has started. The exit status is 1 unless the switch completed.`,
 					req.Stages = append(req.Stages, n)
 				}
 			}
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
+			return g.call(cmd.Context(), func(c *client.Client) error {
 				if req.DryRun {
-					var p traffic.Plan
-					if err := c.SendJSON(cmd.Context(), "POST", base+"/v1/switches", req, &p); err != nil {
+					p, err := c.PlanSwitch(cmd.Context(), req)
+					if err != nil {
 						return err
 					}
 					if g.json {
 						return g.printJSON(p)
 					}
-					printPlan(g, &p)
+					printPlan(g, p)
 					return nil
 				}
-				var rec traffic.Record
-				if err := c.SendJSON(cmd.Context(), "POST", base+"/v1/switches", req, &rec); err != nil {
+				rec, err := c.StartSwitch(cmd.Context(), req)
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(g.progress(), "switch %s started: %d buckets to cell %s\n", rec.ID, rec.Count, rec.To)
@@ -85,7 +86,7 @@ once it has started. The exit status is 1 unless the switch completed.`,
 					}
 					return nil
 				}
-				final, err := g.follow(cmd.Context(), c, base, rec.ID)
+				final, err := g.follow(cmd.Context(), c, rec.ID)
 				if err != nil {
 					return err
 				}
@@ -115,11 +116,11 @@ once it has started. The exit status is 1 unless the switch completed.`,
 }
 
 // follow polls a switch, printing each step as it ends, until it is over.
-func (g *globals) follow(ctx context.Context, c *apiClient, base, id string) (*traffic.Record, error) {
+func (g *globals) follow(ctx context.Context, c *client.Client, id string) (*traffic.Record, error) {
 	shown := 0
 	for {
-		var rec traffic.Record
-		if err := c.GetJSON(ctx, base+"/v1/switches/"+id, &rec); err != nil {
+		rec, err := c.Switch(ctx, id)
+		if err != nil {
 			return nil, err
 		}
 		for ; shown < len(rec.Steps) && !rec.Steps[shown].End.IsZero(); shown++ {
@@ -131,7 +132,7 @@ func (g *globals) follow(ctx context.Context, c *apiClient, base, id string) (*t
 			fmt.Fprintf(g.progress(), "  stage %d %-17s %-6s %6d ms  %s\n", s.Stage, s.Name, ok, s.End.Sub(s.Start).Milliseconds(), s.Detail)
 		}
 		if rec.State != traffic.Running {
-			return &rec, nil
+			return rec, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -177,16 +178,16 @@ func newSwitchStatusCmd(g *globals) *cobra.Command {
   regionctl switch status sw-20261125T021000-ab12cd --dir /tmp/lab --json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
+			return g.call(cmd.Context(), func(c *client.Client) error {
 				if len(args) == 1 {
-					var rec traffic.Record
-					if err := c.GetJSON(cmd.Context(), base+"/v1/switches/"+args[0], &rec); err != nil {
+					rec, err := c.Switch(cmd.Context(), args[0])
+					if err != nil {
 						return err
 					}
 					if g.json {
 						return g.printJSON(rec)
 					}
-					printRecord(g, &rec)
+					printRecord(g, rec)
 					tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
 					for _, s := range rec.Steps {
 						d := "running"
@@ -197,8 +198,8 @@ func newSwitchStatusCmd(g *globals) *cobra.Command {
 					}
 					return tw.Flush()
 				}
-				var a regiond.SwitchesAnswer
-				if err := c.GetJSON(cmd.Context(), base+"/v1/switches", &a); err != nil {
+				a, err := c.Switches(cmd.Context())
+				if err != nil {
 					return err
 				}
 				if g.json {
@@ -230,15 +231,15 @@ running the switch is gone, abort lifts the fence itself.`,
 			if strings.TrimSpace(reason) == "" {
 				return fmt.Errorf("--reason: missing: say why the switch is aborted")
 			}
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				var rec traffic.Record
-				if err := c.SendJSON(cmd.Context(), "POST", base+"/v1/switches/"+args[0]+"/abort", regiond.AbortRequest{Reason: reason}, &rec); err != nil {
+			return g.call(cmd.Context(), func(c *client.Client) error {
+				rec, err := c.AbortSwitch(cmd.Context(), args[0], api.AbortRequest{Reason: reason})
+				if err != nil {
 					return err
 				}
 				if g.json {
 					return g.printJSON(rec)
 				}
-				printRecord(g, &rec)
+				printRecord(g, rec)
 				return nil
 			})
 		},
@@ -254,9 +255,9 @@ func newSwitchHistoryCmd(g *globals) *cobra.Command {
 		Example: `  regionctl switch history --dir /tmp/lab --json | jq '.[0].write_forbidden_ms'`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.call(cmd.Context(), func(c *apiClient, base string) error {
-				var a regiond.SwitchesAnswer
-				if err := c.GetJSON(cmd.Context(), base+"/v1/switches", &a); err != nil {
+			return g.call(cmd.Context(), func(c *client.Client) error {
+				a, err := c.Switches(cmd.Context())
+				if err != nil {
 					return err
 				}
 				if g.json {

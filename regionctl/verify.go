@@ -13,9 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
-	"github.com/regionplatform/region/regiond"
 	"github.com/regionplatform/region/topo"
 	"github.com/regionplatform/region/verify"
 )
@@ -176,9 +177,10 @@ func (g *globals) authority(ctx context.Context, cfg *config.Config, from string
 	if from != "owner" {
 		return verify.FromRegion(from), nil
 	}
-	var a regiond.RoutesAnswer
-	err := g.call(ctx, func(c *apiClient, base string) error {
-		return c.GetJSON(ctx, base+"/v1/routes", &a)
+	var a *api.RoutesAnswer
+	err := g.call(ctx, func(c *client.Client) (err error) {
+		a, err = c.Routes(ctx)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the routing table to find each row's owner: %w (or repair with --from REGION)", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
@@ -17,73 +18,43 @@ import (
 
 // routeRoutes registers the routing table and traffic switch endpoints.
 func (d *Daemon) routeRoutes() {
-	d.api.HandleFunc("GET /v1/route", api.RoleViewer, d.handleRoute)
-	d.api.HandleFunc("GET /v1/routes", api.RoleViewer, d.handleRoutes)
-	d.api.HandleFunc("GET /v1/routes/history", api.RoleViewer, d.handleRouteHistory)
-	d.api.HandleFunc("GET /v1/routes/epochs/{epoch}", api.RoleViewer, d.handleRouteEpoch)
-	d.api.HandleFunc("POST /v1/routes/rollback", api.RoleOperator, d.handleRollback)
-	d.api.HandleFunc("POST /v1/switches", api.RoleOperator, d.handleSwitchStart)
-	d.api.HandleFunc("GET /v1/switches", api.RoleViewer, d.handleSwitches)
-	d.api.HandleFunc("GET /v1/switches/{id}", api.RoleViewer, d.handleSwitch)
-	d.api.HandleFunc("POST /v1/switches/{id}/abort", api.RoleOperator, d.handleSwitchAbort)
-}
-
-// RouteAnswer is the body of GET /v1/route?user=ID.
-type RouteAnswer struct {
-	User           string      `json:"user"`
-	Bucket         topo.Bucket `json:"bucket"`
-	Cell           string      `json:"cell"`
-	Region         string      `json:"region"`
-	WriteForbidden bool        `json:"write_forbidden"`
-	Epoch          uint64      `json:"epoch"`
+	d.api.HandleFunc("GET /v1/route", apiserver.RoleViewer, d.handleRoute)
+	d.api.HandleFunc("GET /v1/routes", apiserver.RoleViewer, d.handleRoutes)
+	d.api.HandleFunc("GET /v1/routes/history", apiserver.RoleViewer, d.handleRouteHistory)
+	d.api.HandleFunc("GET /v1/routes/epochs/{epoch}", apiserver.RoleViewer, d.handleRouteEpoch)
+	d.api.HandleFunc("POST /v1/routes/rollback", apiserver.RoleOperator, d.handleRollback)
+	d.api.HandleFunc("POST /v1/switches", apiserver.RoleOperator, d.handleSwitchStart)
+	d.api.HandleFunc("GET /v1/switches", apiserver.RoleViewer, d.handleSwitches)
+	d.api.HandleFunc("GET /v1/switches/{id}", apiserver.RoleViewer, d.handleSwitch)
+	d.api.HandleFunc("POST /v1/switches/{id}/abort", apiserver.RoleOperator, d.handleSwitchAbort)
 }
 
 func (d *Daemon) handleRoute(w http.ResponseWriter, r *http.Request) {
 	user := r.URL.Query().Get("user")
 	if user == "" {
-		api.WriteError(w, http.StatusBadRequest, "user: missing", "ask for a user's route with ?user=ID (the user's shard key, e.g. 1042)")
+		apiserver.WriteError(w, http.StatusBadRequest, "user: missing", "ask for a user's route with ?user=ID (the user's shard key, e.g. 1042)")
 		return
 	}
 	rt, ok := d.router.Route(user)
 	if !ok {
-		api.WriteError(w, http.StatusServiceUnavailable, "this regiond has not loaded the routing table yet", "check etcd in regionctl status")
+		apiserver.WriteError(w, http.StatusServiceUnavailable, "this regiond has not loaded the routing table yet", "check etcd in regionctl status")
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, RouteAnswer{User: user, Bucket: rt.Bucket, Cell: rt.Cell, Region: rt.Region, WriteForbidden: rt.WriteForbidden, Epoch: rt.Epoch})
-}
-
-// RoutesAnswer is the body of GET /v1/routes.
-type RoutesAnswer struct {
-	Table   *router.Table `json:"table"`
-	Routers []router.Info `json:"routers"`
+	apiserver.WriteJSON(w, http.StatusOK, api.RouteAnswer{User: user, Bucket: rt.Bucket, Cell: rt.Cell, Region: rt.Region, WriteForbidden: rt.WriteForbidden, Epoch: rt.Epoch})
 }
 
 func (d *Daemon) handleRoutes(w http.ResponseWriter, r *http.Request) {
 	t, _, err := d.store.Load(r.Context())
 	if err != nil {
-		api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
+		apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
 		return
 	}
 	rs, err := d.store.Routers(r.Context())
 	if err != nil {
-		api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
+		apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, RoutesAnswer{Table: t, Routers: rs})
-}
-
-// HistoryAnswer is the body of GET /v1/routes/history.
-type HistoryAnswer struct {
-	Versions []TableVersion `json:"versions"`
-}
-
-// TableVersion is one routing table version in the history.
-type TableVersion struct {
-	Epoch  uint64        `json:"epoch"`
-	Change router.Change `json:"change"`
-	// Cells counts the buckets each cell owned; Fenced the write-forbidden ones.
-	Cells  map[string]int `json:"cells"`
-	Fenced int            `json:"fenced"`
+	apiserver.WriteJSON(w, http.StatusOK, api.RoutesAnswer{Table: t, Routers: rs})
 }
 
 func (d *Daemon) handleRouteHistory(w http.ResponseWriter, r *http.Request) {
@@ -91,19 +62,19 @@ func (d *Daemon) handleRouteHistory(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("limit: %q is not a count", s), "use ?limit=N, 0 for all")
+			apiserver.WriteError(w, http.StatusBadRequest, fmt.Sprintf("limit: %q is not a count", s), "use ?limit=N, 0 for all")
 			return
 		}
 		limit = n
 	}
 	ts, err := d.store.History(r.Context(), limit)
 	if err != nil {
-		api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
+		apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
 		return
 	}
-	out := HistoryAnswer{Versions: []TableVersion{}}
+	out := api.HistoryAnswer{Versions: []api.TableVersion{}}
 	for _, t := range ts {
-		v := TableVersion{Epoch: t.Epoch, Change: t.Change, Cells: map[string]int{}}
+		v := api.TableVersion{Epoch: t.Epoch, Change: t.Change, Cells: map[string]int{}}
 		for _, s := range t.Spans {
 			v.Cells[s.Cell] += topo.Range{First: s.First, Last: s.Last}.Len()
 			if s.State == router.WriteForbidden {
@@ -112,50 +83,44 @@ func (d *Daemon) handleRouteHistory(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Versions = append(out.Versions, v)
 	}
-	api.WriteJSON(w, http.StatusOK, out)
+	apiserver.WriteJSON(w, http.StatusOK, out)
 }
 
 func (d *Daemon) handleRouteEpoch(w http.ResponseWriter, r *http.Request) {
 	e, err := strconv.ParseUint(r.PathValue("epoch"), 10, 64)
 	if err != nil {
-		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("epoch: %q is not an epoch number", r.PathValue("epoch")), "see regionctl route history")
+		apiserver.WriteError(w, http.StatusBadRequest, fmt.Sprintf("epoch: %q is not an epoch number", r.PathValue("epoch")), "see regionctl route history")
 		return
 	}
 	t, err := d.store.Version(r.Context(), e)
 	if err != nil {
-		api.WriteError(w, http.StatusNotFound, err.Error(), "")
+		apiserver.WriteError(w, http.StatusNotFound, err.Error(), "")
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, t)
-}
-
-// RollbackRequest is the body of POST /v1/routes/rollback.
-type RollbackRequest struct {
-	ToEpoch uint64 `json:"to_epoch"`
-	Reason  string `json:"reason"`
+	apiserver.WriteJSON(w, http.StatusOK, t)
 }
 
 func (d *Daemon) handleRollback(w http.ResponseWriter, r *http.Request) {
-	var req RollbackRequest
+	var req api.RollbackRequest
 	if !decode(w, r, &req) {
 		return
 	}
 	if req.ToEpoch == 0 {
-		api.WriteError(w, http.StatusBadRequest, "to_epoch: missing", "name the epoch to restore (regionctl route history lists them)")
+		apiserver.WriteError(w, http.StatusBadRequest, "to_epoch: missing", "name the epoch to restore (regionctl route history lists them)")
 		return
 	}
 	if strings.TrimSpace(req.Reason) == "" {
-		api.WriteError(w, http.StatusBadRequest, "reason: missing", "say why the routing table is rolled back")
+		apiserver.WriteError(w, http.StatusBadRequest, "reason: missing", "say why the routing table is rolled back")
 		return
 	}
-	id, _ := api.Caller(r.Context())
+	id, _ := apiserver.Caller(r.Context())
 	t, err := d.store.Rollback(r.Context(), req.ToEpoch, router.Change{Actor: id.Name, Reason: req.Reason})
 	d.audit(r, "route.rollback", fmt.Sprintf("epoch %d", req.ToEpoch), err, map[string]string{"reason": req.Reason})
 	if err != nil {
-		api.WriteError(w, http.StatusConflict, err.Error(), "")
+		apiserver.WriteError(w, http.StatusConflict, err.Error(), "")
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, t)
+	apiserver.WriteJSON(w, http.StatusOK, t)
 }
 
 func (d *Daemon) handleSwitchStart(w http.ResponseWriter, r *http.Request) {
@@ -163,15 +128,15 @@ func (d *Daemon) handleSwitchStart(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	id, _ := api.Caller(r.Context())
+	id, _ := apiserver.Caller(r.Context())
 	req.Actor = id.Name
 	if req.DryRun {
 		p, err := d.switcher.DryRun(r.Context(), req)
 		if err != nil {
-			api.WriteError(w, switchErrorCode(err), err.Error(), "")
+			apiserver.WriteError(w, switchErrorCode(err), err.Error(), "")
 			return
 		}
-		api.WriteJSON(w, http.StatusOK, p)
+		apiserver.WriteJSON(w, http.StatusOK, p)
 		return
 	}
 	rec, err := d.switcher.Start(r.Context(), req)
@@ -181,10 +146,10 @@ func (d *Daemon) handleSwitchStart(w http.ResponseWriter, r *http.Request) {
 	}
 	d.audit(r, "switch.start", target, err, map[string]string{"reason": req.Reason})
 	if err != nil {
-		api.WriteError(w, switchErrorCode(err), err.Error(), "")
+		apiserver.WriteError(w, switchErrorCode(err), err.Error(), "")
 		return
 	}
-	api.WriteJSON(w, http.StatusAccepted, rec)
+	apiserver.WriteJSON(w, http.StatusAccepted, rec)
 }
 
 // switchErrorCode: bad input is 400, a table or guard that stands in the
@@ -202,16 +167,10 @@ func switchErrorCode(err error) int {
 	return http.StatusServiceUnavailable
 }
 
-// SwitchesAnswer is the body of GET /v1/switches.
-type SwitchesAnswer struct {
-	Active  []traffic.Record `json:"active"`
-	History []traffic.Record `json:"history"`
-}
-
 func (d *Daemon) handleSwitches(w http.ResponseWriter, r *http.Request) {
 	a, h, err := d.switcher.List(r.Context())
 	if err != nil {
-		api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
+		apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
 		return
 	}
 	if a == nil {
@@ -220,7 +179,7 @@ func (d *Daemon) handleSwitches(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
 		h = []traffic.Record{}
 	}
-	api.WriteJSON(w, http.StatusOK, SwitchesAnswer{Active: a, History: h})
+	apiserver.WriteJSON(w, http.StatusOK, api.SwitchesAnswer{Active: a, History: h})
 }
 
 func (d *Daemon) handleSwitch(w http.ResponseWriter, r *http.Request) {
@@ -230,23 +189,18 @@ func (d *Daemon) handleSwitch(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, traffic.ErrNotFound) {
 			code = http.StatusNotFound
 		}
-		api.WriteError(w, code, err.Error(), "")
+		apiserver.WriteError(w, code, err.Error(), "")
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, rec)
-}
-
-// AbortRequest is the body of POST /v1/switches/{id}/abort.
-type AbortRequest struct {
-	Reason string `json:"reason"`
+	apiserver.WriteJSON(w, http.StatusOK, rec)
 }
 
 func (d *Daemon) handleSwitchAbort(w http.ResponseWriter, r *http.Request) {
-	var req AbortRequest
+	var req api.AbortRequest
 	if !decode(w, r, &req) {
 		return
 	}
-	id, _ := api.Caller(r.Context())
+	id, _ := apiserver.Caller(r.Context())
 	rec, err := d.switcher.Abort(r.Context(), r.PathValue("id"), id.Name, req.Reason)
 	d.audit(r, "switch.abort", r.PathValue("id"), err, map[string]string{"reason": req.Reason})
 	if err != nil {
@@ -257,10 +211,10 @@ func (d *Daemon) handleSwitchAbort(w http.ResponseWriter, r *http.Request) {
 		case strings.HasPrefix(err.Error(), "reason:"):
 			code = http.StatusBadRequest
 		}
-		api.WriteError(w, code, err.Error(), "")
+		apiserver.WriteError(w, code, err.Error(), "")
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, rec)
+	apiserver.WriteJSON(w, http.StatusOK, rec)
 }
 
 // decode reads a JSON body strictly into v, answering 400 on a problem.
@@ -268,7 +222,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		api.WriteError(w, http.StatusBadRequest, "request body: "+err.Error(), "send a JSON object with the documented fields (see regionctl --help)")
+		apiserver.WriteError(w, http.StatusBadRequest, "request body: "+err.Error(), "send a JSON object with the documented fields (see regionctl --help)")
 		return false
 	}
 	return true
@@ -276,12 +230,12 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 // audit records an operator's action with its outcome.
 func (d *Daemon) audit(r *http.Request, action, target string, err error, detail map[string]string) {
-	id, _ := api.Caller(r.Context())
+	id, _ := apiserver.Caller(r.Context())
 	res := "ok"
 	if err != nil {
 		res = "error: " + err.Error()
 	}
-	if aerr := d.api.Audit(r.Context(), api.AuditRecord{Time: time.Now().UTC(), Actor: id.Name, Role: id.Role, Action: action,
+	if aerr := d.api.Audit(r.Context(), apiserver.AuditRecord{Time: time.Now().UTC(), Actor: id.Name, Role: id.Role, Action: action,
 		Target: target, Result: res, Remote: r.RemoteAddr, Detail: detail}); aerr != nil {
 		d.log.Error("audit log write failed", "action", action, "err", aerr)
 	}

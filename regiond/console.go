@@ -7,7 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/apiserver"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/console"
 )
 
@@ -23,14 +24,14 @@ func (d *Daemon) consoleRoutes() {
 	d.api.HandlePublic("GET "+console.Path, console.Handler())
 	d.api.HandlePublic("POST /console/login", d.api.LoginHandler())
 	d.api.HandlePublic("POST /console/logout", d.api.LogoutHandler())
-	d.api.HandleFunc("GET /v1/whoami", api.RoleViewer, handleWhoami)
-	client := sync.OnceValues(func() (*http.Client, error) {
-		return newAPIClient(d.cfg.Deployment, overviewTimeout, d.dialer)
+	d.api.HandleFunc("GET /v1/whoami", apiserver.RoleViewer, handleWhoami)
+	httpClient := sync.OnceValues(func() (*http.Client, error) {
+		return client.NewHTTP(d.cfg.Deployment, overviewTimeout, d.dialer)
 	})
-	d.api.HandleFunc("GET /v1/overview", api.RoleViewer, func(w http.ResponseWriter, r *http.Request) {
-		c, err := client()
+	d.api.HandleFunc("GET /v1/overview", apiserver.RoleViewer, func(w http.ResponseWriter, r *http.Request) {
+		hc, err := httpClient()
 		if err != nil {
-			api.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("cannot call the other regions: %v", err),
+			apiserver.WriteError(w, http.StatusInternalServerError, fmt.Sprintf("cannot call the other regions: %v", err),
 				"check the etcd TLS CA file in the config: it is how regiond trusts the other regions' API certificates")
 			return
 		}
@@ -38,12 +39,13 @@ func (d *Daemon) consoleRoutes() {
 		defer cancel()
 		// The caller's own token asks the other regions, so that they
 		// audit who asked and apply the caller's role.
-		api.WriteJSON(w, http.StatusOK, FetchOverview(ctx, c, d.cfg.Deployment, api.RequestToken(r)))
+		c := &client.Client{Token: apiserver.RequestToken(r), HTTP: hc}
+		apiserver.WriteJSON(w, http.StatusOK, c.Overview(ctx, d.cfg.Deployment))
 	})
 }
 
 // handleWhoami answers GET /v1/whoami: the caller's name and role.
 func handleWhoami(w http.ResponseWriter, r *http.Request) {
-	id, _ := api.Caller(r.Context())
-	api.WriteJSON(w, http.StatusOK, api.Whoami{Name: id.Name, Role: id.Role})
+	id, _ := apiserver.Caller(r.Context())
+	apiserver.WriteJSON(w, http.StatusOK, apiserver.Whoami{Name: id.Name, Role: id.Role})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover"
@@ -168,18 +169,10 @@ func (d *Daemon) whileLeader(ctx context.Context, every time.Duration, fn func(s
 	}
 }
 
-// ControllerStatus is the body of GET /v1/controller.
-type ControllerStatus struct {
-	Node    failover.Status         `json:"node"`
-	Members []liveness.MemberInfo   `json:"members"`
-	Regions []liveness.RegionStatus `json:"regions"`
-	State   *failover.State         `json:"state"`
-}
-
 func (d *Daemon) controllerRoutes() {
-	d.api.HandleFunc("GET /v1/controller", api.RoleViewer, d.handleController)
-	d.api.HandleFunc("POST /v1/controller/voters", api.RoleOperator, d.handleAddVoter)
-	d.api.HandleFunc("DELETE /v1/controller/voters/{id}", api.RoleOperator, d.handleRemoveVoter)
+	d.api.HandleFunc("GET /v1/controller", apiserver.RoleViewer, d.handleController)
+	d.api.HandleFunc("POST /v1/controller/voters", apiserver.RoleOperator, d.handleAddVoter)
+	d.api.HandleFunc("DELETE /v1/controller/voters/{id}", apiserver.RoleOperator, d.handleRemoveVoter)
 }
 
 func (d *Daemon) handleController(w http.ResponseWriter, r *http.Request) {
@@ -189,20 +182,14 @@ func (d *Daemon) handleController(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := d.ctl.node.Status()
 	if err != nil {
-		api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
+		apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, ControllerStatus{Node: st, Members: d.ctl.member.Members(), Regions: d.ctl.member.Regions(), State: d.ctl.node.State()})
-}
-
-// VoterRequest is the body of POST /v1/controller/voters.
-type VoterRequest struct {
-	ID   string `json:"id"`
-	Addr string `json:"addr"`
+	apiserver.WriteJSON(w, http.StatusOK, api.ControllerStatus{Node: st, Members: d.ctl.member.Members(), Regions: d.ctl.member.Regions(), State: d.ctl.node.State()})
 }
 
 func (d *Daemon) handleAddVoter(w http.ResponseWriter, r *http.Request) {
-	var req VoterRequest
+	var req api.VoterRequest
 	if !decode(w, r, &req) {
 		return
 	}
@@ -211,11 +198,11 @@ func (d *Daemon) handleAddVoter(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.ID == "" || req.Addr == "" {
-		api.WriteError(w, http.StatusBadRequest, "id and addr are required", `send {"id": "c", "addr": "10.0.0.7:7300"}`)
+		apiserver.WriteError(w, http.StatusBadRequest, "id and addr are required", `send {"id": "c", "addr": "10.0.0.7:7300"}`)
 		return
 	}
 	if _, _, err := net.SplitHostPort(req.Addr); err != nil {
-		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("addr: %q is not host:port", req.Addr), "")
+		apiserver.WriteError(w, http.StatusBadRequest, fmt.Sprintf("addr: %q is not host:port", req.Addr), "")
 		return
 	}
 	err := d.ctl.node.AddVoter(r.Context(), req.ID, req.Addr)
@@ -238,11 +225,11 @@ func (d *Daemon) voterAnswer(w http.ResponseWriter, err error) {
 	switch {
 	case err == nil:
 		st, _ := d.ctl.node.Status()
-		api.WriteJSON(w, http.StatusOK, st)
+		apiserver.WriteJSON(w, http.StatusOK, st)
 	case errors.As(err, &nl):
-		api.WriteError(w, http.StatusConflict, err.Error(), "ask the leader's regiond (regionctl does)")
+		apiserver.WriteError(w, http.StatusConflict, err.Error(), "ask the leader's regiond (regionctl does)")
 	default:
-		api.WriteError(w, http.StatusBadRequest, err.Error(), "")
+		apiserver.WriteError(w, http.StatusBadRequest, err.Error(), "")
 	}
 }
 

@@ -5,21 +5,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
-	"github.com/regionplatform/region/regiond"
 )
 
 // controllerStatus asks a region's regiond for the controller's status.
-func controllerStatus(t *testing.T, st *lab.State, region, token string) (regiond.ControllerStatus, bool) {
+func controllerStatus(t *testing.T, st *lab.State, region, token string) (api.ControllerStatus, bool) {
 	t.Helper()
-	var cs regiond.ControllerStatus
+	var cs api.ControllerStatus
 	code, _ := call(t, st, region, token, "GET", "/v1/controller", nil, &cs)
 	return cs, code == 200
 }
 
 // waitController polls region's view until ok holds.
-func waitController(t *testing.T, st *lab.State, region, token string, d time.Duration, what string, ok func(regiond.ControllerStatus) bool) regiond.ControllerStatus {
+func waitController(t *testing.T, st *lab.State, region, token string, d time.Duration, what string, ok func(api.ControllerStatus) bool) api.ControllerStatus {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -41,7 +41,7 @@ func waitController(t *testing.T, st *lab.State, region, token string, d time.Du
 func TestControllerInTheLab(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	tok, _ := lab.ReadToken(st.Dir)
-	cs := waitController(t, st, "a", tok, 30*time.Second, "a controller leader", func(cs regiond.ControllerStatus) bool {
+	cs := waitController(t, st, "a", tok, 30*time.Second, "a controller leader", func(cs api.ControllerStatus) bool {
 		return cs.Node.LeaderID != "" && len(cs.Node.Voters) == 3 && len(cs.Members) == 3
 	})
 	leader := cs.Node.LeaderID
@@ -60,13 +60,13 @@ func TestControllerInTheLab(t *testing.T) {
 	if leader == "a" {
 		observer = "b"
 	}
-	cs = waitController(t, st, observer, tok, 10*time.Second, "a new leader", func(cs regiond.ControllerStatus) bool {
+	cs = waitController(t, st, observer, tok, 10*time.Second, "a new leader", func(cs api.ControllerStatus) bool {
 		return cs.Node.LeaderID != "" && cs.Node.LeaderID != leader
 	})
 	t.Logf("leader %s killed; %s leads %s later (seen from %s)", leader, cs.Node.LeaderID, time.Since(start).Round(time.Millisecond), observer)
 	if leader != "witness" {
 		// The witness breaks ties but hands leadership to a regiond.
-		cs = waitController(t, st, observer, tok, 10*time.Second, "a regiond leading", func(cs regiond.ControllerStatus) bool {
+		cs = waitController(t, st, observer, tok, 10*time.Second, "a regiond leading", func(cs api.ControllerStatus) bool {
 			return cs.Node.LeaderID == observer
 		})
 		t.Logf("%s leads %s after the loss", cs.Node.LeaderID, time.Since(start).Round(time.Millisecond))
@@ -74,7 +74,7 @@ func TestControllerInTheLab(t *testing.T) {
 	if err := lab.Start(context.Background(), lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, leader, component); err != nil {
 		t.Fatal(err)
 	}
-	waitController(t, st, "a", tok, 30*time.Second, "all three voters back", func(cs regiond.ControllerStatus) bool {
+	waitController(t, st, "a", tok, 30*time.Second, "all three voters back", func(cs api.ControllerStatus) bool {
 		return cs.Node.LeaderID != "" && len(cs.Members) == 3
 	})
 
@@ -82,7 +82,7 @@ func TestControllerInTheLab(t *testing.T) {
 	if err := lab.Kill(context.Background(), st.Dir, "b", "regiond"); err != nil {
 		t.Fatal(err)
 	}
-	waitController(t, st, "a", tok, 10*time.Second, "b gone from the gossip", func(cs regiond.ControllerStatus) bool {
+	waitController(t, st, "a", tok, 10*time.Second, "b gone from the gossip", func(cs api.ControllerStatus) bool {
 		for _, m := range cs.Members {
 			if m.Name == "b" {
 				return false
@@ -101,11 +101,11 @@ func TestControllerInTheLab(t *testing.T) {
 	if err := lab.Kill(context.Background(), st.Dir, "b", "mysql"); err != nil {
 		t.Fatal(err)
 	}
-	waitController(t, st, "a", tok, 15*time.Second, "b declared failed", func(cs regiond.ControllerStatus) bool { return failed(cs, "b") })
+	waitController(t, st, "a", tok, 15*time.Second, "b declared failed", func(cs api.ControllerStatus) bool { return failed(cs, "b") })
 	t.Logf("b's MySQL killed; b declared failed %s later", time.Since(start).Round(time.Millisecond))
 }
 
-func failed(cs regiond.ControllerStatus, region string) bool {
+func failed(cs api.ControllerStatus, region string) bool {
 	for _, r := range cs.Regions {
 		if r.Region == region {
 			return r.Failed

@@ -16,8 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/regionplatform/region/api"
-	"github.com/regionplatform/region/cdc/apply"
-	"github.com/regionplatform/region/cdc/capture"
+	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover/liveness"
@@ -53,7 +52,7 @@ type Daemon struct {
 	region   *config.Region
 	log      *slog.Logger
 	reg      *prometheus.Registry
-	api      *api.Server
+	api      *apiserver.Server
 	db       *sql.DB
 	etcd     *clientv3.Client
 	health   *health
@@ -130,17 +129,17 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	for _, t := range tokens {
-		if t.Role == api.RoleOperator && d.opToken == "" {
+		if t.Role == apiserver.RoleOperator && d.opToken == "" {
 			d.opToken = t.Secret
 		}
 	}
-	ac := api.DefaultConfig()
+	ac := apiserver.DefaultConfig()
 	ac.Listen = r.Listen
 	ac.TLSCertFile = cfg.Deployment.Resolve(r.APITLS.CertFile)
 	ac.TLSKeyFile = cfg.Deployment.Resolve(r.APITLS.KeyFile)
 	ac.Tokens = tokens
 	ac.AuditPath = filepath.Join(cfg.Deployment.Resolve(r.DataDir), "audit.log")
-	if d.api, err = api.New(ac, d.log, d.reg); err != nil {
+	if d.api, err = apiserver.New(ac, d.log, d.reg); err != nil {
 		return nil, err
 	}
 	if d.db, err = dial.MySQL(cfg.Deployment, r.Name); err != nil {
@@ -178,14 +177,14 @@ func New(cfg Config) (*Daemon, error) {
 }
 
 // apiTokens reads every token's secret from its env var or file.
-func apiTokens(c *config.Config) ([]api.Token, error) {
-	var out []api.Token
+func apiTokens(c *config.Config) ([]apiserver.Token, error) {
+	var out []apiserver.Token
 	for i, t := range c.API.Tokens {
 		s, err := c.Secret(fmt.Sprintf("api.tokens[%d] (%s)", i, t.Name), t.Env, t.File)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, api.Token{Name: t.Name, Role: api.Role(t.Role), Secret: s})
+		out = append(out, apiserver.Token{Name: t.Name, Role: apiserver.Role(t.Role), Secret: s})
 	}
 	return out, nil
 }
@@ -201,7 +200,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.health.add("etcd", d.checkEtcd)
 	d.health.add("kafka", d.checkKafka)
 
-	_ = d.api.Audit(ctx, api.AuditRecord{Time: time.Now().UTC(), Actor: "system", Action: "regiond.start", Target: d.region.Name, Result: "ok",
+	_ = d.api.Audit(ctx, apiserver.AuditRecord{Time: time.Now().UTC(), Actor: "system", Action: "regiond.start", Target: d.region.Name, Result: "ok",
 		Detail: map[string]string{"version": Version, "listen": d.region.Listen}})
 	d.log.Info("regiond starting", "listen", d.region.Listen, "version", Version)
 
@@ -223,7 +222,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // routes registers the daemon's API routes.
 func (d *Daemon) routes() {
-	d.api.HandleFunc("GET /v1/status", api.RoleViewer, d.handleStatus)
+	d.api.HandleFunc("GET /v1/status", apiserver.RoleViewer, d.handleStatus)
 	d.routeRoutes()
 	d.controllerRoutes()
 	d.failoverRoutes()
@@ -231,41 +230,19 @@ func (d *Daemon) routes() {
 	d.consoleRoutes()
 }
 
-// Status is the body of GET /v1/status.
-type Status struct {
-	Deployment string        `json:"deployment"`
-	Region     string        `json:"region"`
-	Version    string        `json:"version"`
-	Started    time.Time     `json:"started"`
-	Uptime     float64       `json:"uptime_seconds"`
-	Healthy    bool          `json:"healthy"`
-	Checks     []CheckResult `json:"checks"`
-	Cells      []CellStatus  `json:"cells"`
-	// Capture is this region's capture; Links are the inbound links.
-	Capture capture.Stats      `json:"capture"`
-	Links   []apply.LinkStatus `json:"links"`
-}
-
-// CellStatus is a cell homed in or standing by for this region.
-type CellStatus struct {
-	Name    string `json:"name"`
-	Region  string `json:"region"`
-	Standby string `json:"standby"`
-}
-
 func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	checks := d.health.results()
-	st := Status{Deployment: d.cfg.Deployment.Name, Region: d.region.Name, Version: Version,
+	st := api.Status{Deployment: d.cfg.Deployment.Name, Region: d.region.Name, Version: Version,
 		Started: d.started.UTC(), Uptime: time.Since(d.started).Seconds(), Healthy: true, Checks: checks}
 	for _, c := range checks {
 		st.Healthy = st.Healthy && c.OK
 	}
 	for _, c := range d.cfg.Deployment.Cells {
 		if c.Region == d.region.Name || c.Standby == d.region.Name {
-			st.Cells = append(st.Cells, CellStatus{Name: c.Name, Region: c.Region, Standby: c.Standby})
+			st.Cells = append(st.Cells, api.CellStatus{Name: c.Name, Region: c.Region, Standby: c.Standby})
 		}
 	}
 	st.Capture = d.repl.capture.Stats()
 	st.Links = d.repl.linkStatus(r.Context())
-	api.WriteJSON(w, http.StatusOK, st)
+	apiserver.WriteJSON(w, http.StatusOK, st)
 }

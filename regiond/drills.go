@@ -11,63 +11,24 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/drill"
 )
 
-// DrillRun is one drill the controller's leader runs on schedule.
-type DrillRun struct {
-	Plan *drill.Plan
-	// ID is the drill's id; ReportDir where its report goes.
-	ID, ReportDir string
-	// Operator is who the report names ("scheduler").
-	Operator string
-	// Token is the API token the runner calls regiond with.
-	Token string
-}
-
 // DrillRunner runs a drill plan against the deployment and writes its
-// report into run.ReportDir. The controller's leader calls it for
+// report into job.ReportDir. The controller's leader calls it for
 // scheduled drills; cmd/regiond passes the runner `regionctl drill run`
 // uses, so that a scheduled drill is the same drill an operator runs.
 type DrillRunner interface {
-	RunDrill(ctx context.Context, run DrillRun) (*drill.Report, error)
-}
-
-// DrillsView is the body of GET /v1/drills: drill records newest first,
-// schedules by plan name.
-type DrillsView struct {
-	Drills    []failover.DrillRecord   `json:"drills"`
-	Schedules []failover.DrillSchedule `json:"schedules"`
-}
-
-// ScheduleRequest is the body of POST /v1/drills/schedules.
-type ScheduleRequest struct {
-	// PlanYAML is the plan file's text; its name names the schedule.
-	PlanYAML string `json:"plan_yaml"`
-	// Cron has five fields (minute hour day-of-month month day-of-week, UTC).
-	Cron     string `json:"cron"`
-	Disabled bool   `json:"disabled,omitempty"`
-}
-
-// RecordRequest is the body of POST /v1/drills: the outcome of a drill
-// an operator ran (regionctl drill run).
-type RecordRequest struct {
-	ID        string    `json:"id"`
-	Plan      string    `json:"plan"`
-	Scenario  string    `json:"scenario,omitempty"`
-	Outcome   string    `json:"outcome"`
-	StartedAt time.Time `json:"started_at"`
-	EndedAt   time.Time `json:"ended_at"`
-	Report    string    `json:"report,omitempty"`
-	Summary   string    `json:"summary,omitempty"`
+	RunDrill(ctx context.Context, job drill.Job) (*drill.Report, error)
 }
 
 func (d *Daemon) drillRoutes() {
-	d.api.HandleFunc("GET /v1/drills", api.RoleViewer, d.handleDrills)
-	d.api.HandleFunc("POST /v1/drills", api.RoleOperator, d.handleRecordDrill)
-	d.api.HandleFunc("POST /v1/drills/schedules", api.RoleOperator, d.handleSchedule)
-	d.api.HandleFunc("DELETE /v1/drills/schedules/{plan}", api.RoleOperator, d.handleUnschedule)
+	d.api.HandleFunc("GET /v1/drills", apiserver.RoleViewer, d.handleDrills)
+	d.api.HandleFunc("POST /v1/drills", apiserver.RoleOperator, d.handleRecordDrill)
+	d.api.HandleFunc("POST /v1/drills/schedules", apiserver.RoleOperator, d.handleSchedule)
+	d.api.HandleFunc("DELETE /v1/drills/schedules/{plan}", apiserver.RoleOperator, d.handleUnschedule)
 }
 
 func (d *Daemon) handleDrills(w http.ResponseWriter, r *http.Request) {
@@ -75,13 +36,13 @@ func (d *Daemon) handleDrills(w http.ResponseWriter, r *http.Request) {
 		noController(w)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, drillsView(d.ctl.node.State()))
+	apiserver.WriteJSON(w, http.StatusOK, drillsView(d.ctl.node.State()))
 }
 
 // drillsView lists st's drills newest first and its schedules by name,
 // without the plans' text.
-func drillsView(st *failover.State) DrillsView {
-	v := DrillsView{Drills: []failover.DrillRecord{}, Schedules: []failover.DrillSchedule{}}
+func drillsView(st *failover.State) api.DrillsView {
+	v := api.DrillsView{Drills: []failover.DrillRecord{}, Schedules: []failover.DrillSchedule{}}
 	for _, r := range st.Drills {
 		v.Drills = append(v.Drills, r)
 	}
@@ -95,11 +56,11 @@ func drillsView(st *failover.State) DrillsView {
 }
 
 func (d *Daemon) handleRecordDrill(w http.ResponseWriter, r *http.Request) {
-	var req RecordRequest
+	var req api.RecordRequest
 	if !decode(w, r, &req) || !d.onLeader(w, r, req) {
 		return
 	}
-	id, _ := api.Caller(r.Context())
+	id, _ := apiserver.Caller(r.Context())
 	_, err := d.ctl.node.Execute(r.Context(), &failover.RecordDrill{Header: failover.Header{Actor: id.Name}, ID: req.ID, Plan: req.Plan,
 		Scenario: req.Scenario, Outcome: req.Outcome, StartedAt: req.StartedAt, EndedAt: req.EndedAt, Report: req.Report, Summary: req.Summary})
 	d.audit(r, "drill.record", req.ID, err, map[string]string{"plan": req.Plan, "outcome": req.Outcome})
@@ -107,24 +68,24 @@ func (d *Daemon) handleRecordDrill(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) handleSchedule(w http.ResponseWriter, r *http.Request) {
-	var req ScheduleRequest
+	var req api.ScheduleRequest
 	if !decode(w, r, &req) {
 		return
 	}
 	plan, err := drill.ParsePlan([]byte(req.PlanYAML))
 	if err != nil {
-		api.WriteError(w, http.StatusBadRequest, "plan_yaml: "+err.Error(), "fix the plan (regionctl drill schedule checks it the same way)")
+		apiserver.WriteError(w, http.StatusBadRequest, "plan_yaml: "+err.Error(), "fix the plan (regionctl drill schedule checks it the same way)")
 		return
 	}
 	if plan.Target.Mode == drill.ModeKill {
-		api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("plan %s: target.mode kill kills processes, which only an operator in a lab may do", plan.Name),
+		apiserver.WriteError(w, http.StatusBadRequest, fmt.Sprintf("plan %s: target.mode kill kills processes, which only an operator in a lab may do", plan.Name),
 			"schedule a plan with target.mode: fence, or run the kill plan by hand: regionctl drill run --plan FILE --dir LAB")
 		return
 	}
 	if !d.onLeader(w, r, req) {
 		return
 	}
-	id, _ := api.Caller(r.Context())
+	id, _ := apiserver.Caller(r.Context())
 	_, err = d.ctl.node.Execute(r.Context(), &failover.ScheduleDrill{Header: failover.Header{Actor: id.Name}, Plan: plan.Name,
 		Cron: req.Cron, Disabled: req.Disabled, PlanYAML: req.PlanYAML})
 	d.audit(r, "drill.schedule", plan.Name, err, map[string]string{"cron": req.Cron, "disabled": fmt.Sprint(req.Disabled)})
@@ -136,7 +97,7 @@ func (d *Daemon) handleUnschedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	plan := r.PathValue("plan")
-	id, _ := api.Caller(r.Context())
+	id, _ := apiserver.Caller(r.Context())
 	_, err := d.ctl.node.Execute(r.Context(), &failover.UnscheduleDrill{Header: failover.Header{Actor: id.Name}, Plan: plan})
 	d.audit(r, "drill.unschedule", plan, err, nil)
 	d.answerCommand(w, err, map[string]string{"unscheduled": plan})
@@ -147,16 +108,16 @@ func (d *Daemon) handleUnschedule(w http.ResponseWriter, r *http.Request) {
 func (d *Daemon) answerCommand(w http.ResponseWriter, err error, ok any) {
 	switch {
 	case err == nil:
-		api.WriteJSON(w, http.StatusOK, ok)
+		apiserver.WriteJSON(w, http.StatusOK, ok)
 	case errors.Is(err, failover.ErrBadCommand) || errors.Is(err, failover.ErrRejected):
-		api.WriteError(w, http.StatusBadRequest, err.Error(), "")
+		apiserver.WriteError(w, http.StatusBadRequest, err.Error(), "")
 	default:
-		api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "retry: the controller could not commit the change")
+		apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "retry: the controller could not commit the change")
 	}
 }
 
 func noController(w http.ResponseWriter) {
-	api.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "set regions[].controller (raft, gossip) and controller.witness in the config")
+	apiserver.WriteError(w, http.StatusNotFound, "this deployment runs no failover controller", "set regions[].controller (raft, gossip) and controller.witness in the config")
 }
 
 // scheduledDrills, on the controller's leader, runs every drill whose
@@ -219,7 +180,7 @@ func (d *Daemon) runScheduled(ctx context.Context, sc failover.DrillSchedule) {
 	plan, err := drill.ParsePlan([]byte(sc.PlanYAML))
 	var rep *drill.Report
 	if err == nil {
-		rep, err = d.cfg.DrillRunner.RunDrill(ctx, DrillRun{Plan: plan, ID: id, ReportDir: dir, Operator: "scheduler", Token: d.opToken})
+		rep, err = d.cfg.DrillRunner.RunDrill(ctx, drill.Job{Plan: plan, ID: id, ReportDir: dir, Operator: "scheduler", Token: d.opToken})
 	}
 	rec.EndedAt = time.Now().UTC()
 	if err != nil {
@@ -230,7 +191,7 @@ func (d *Daemon) runScheduled(ctx context.Context, sc failover.DrillSchedule) {
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	_, rerr := d.ctl.node.Execute(ectx, rec)
-	if aerr := d.api.Audit(ectx, api.AuditRecord{Time: rec.EndedAt, Actor: "scheduler", Action: "drill.run", Target: id,
+	if aerr := d.api.Audit(ectx, apiserver.AuditRecord{Time: rec.EndedAt, Actor: "scheduler", Action: "drill.run", Target: id,
 		Result: rec.Outcome, Detail: map[string]string{"plan": sc.Plan, "report": dir}}); aerr != nil {
 		log.Error("audit log write failed", "action", "drill.run", "err", aerr)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/traffic"
@@ -17,22 +18,15 @@ import (
 	"github.com/regionplatform/region/verify"
 )
 
-// FailbackRequest is the body of POST /v1/failbacks.
-type FailbackRequest struct {
-	// To is the region to bring back: the From of its last failover.
-	To     string `json:"to"`
-	Reason string `json:"reason"`
-}
-
 func (d *Daemon) handleFailback(w http.ResponseWriter, r *http.Request) {
-	var req FailbackRequest
+	var req api.FailbackRequest
 	if !decode(w, r, &req) {
 		return
 	}
 	if !d.onLeader(w, r, req) {
 		return
 	}
-	id, _ := api.Caller(r.Context())
+	id, _ := apiserver.Caller(r.Context())
 	rep, err := d.failback(r.Context(), req, id.Name)
 	d.audit(r, "failback", req.To, err, map[string]string{"reason": req.Reason})
 	answer(w, rep, err)
@@ -44,7 +38,7 @@ func (d *Daemon) handleFailback(w http.ResponseWriter, r *http.Request) {
 // forced failover's RPO: rows that diverged there), lifts the region's
 // fence, and switches the buckets its cells owned before the failover
 // back to them with traffic switches (write-forbidden windows, RPO 0).
-func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string) (*FailoverReport, error) {
+func (d *Daemon) failback(ctx context.Context, req api.FailbackRequest, actor string) (*api.FailoverReport, error) {
 	start := time.Now()
 	if _, ok := d.cfg.Deployment.Region(req.To); !ok {
 		return nil, fmt.Errorf("to: region %q is not in the config: use one of %v", req.To, d.cfg.Deployment.RegionNames())
@@ -99,7 +93,7 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 	}); err != nil {
 		return nil, fmt.Errorf("lift the fence of %s in the routing table: %w", req.To, err)
 	}
-	fr, cancelRec, err := d.beginFailover(ctx, start, failover.KindPlanned, FailoverRequest{From: last.To, To: req.To,
+	fr, cancelRec, err := d.beginFailover(ctx, start, failover.KindPlanned, api.FailoverRequest{From: last.To, To: req.To,
 		Reason: fmt.Sprintf("failback of %s after %s: %s", req.To, last.ID, req.Reason)}, last.ID, actor)
 	if err != nil {
 		return nil, err
@@ -108,7 +102,7 @@ func (d *Daemon) failback(ctx context.Context, req FailbackRequest, actor string
 	rep := fr.rep
 	rep.RPO = last.RPO
 	step := func(name string, err error, detail string) { fr.step(name, err, detail, nil) }
-	end := func(err error) (*FailoverReport, error) { return fr.end(err, nil) }
+	end := func(err error) (*api.FailoverReport, error) { return fr.end(err, nil) }
 	step("catch-up", nil, fmt.Sprintf("region %s applied %s's %s", req.To, last.To, pos))
 	div := "none: the survivor had applied everything"
 	switch {

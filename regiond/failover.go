@@ -16,47 +16,16 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
 )
 
-// FailoverRequest is the body of POST /v1/failovers.
-type FailoverRequest struct {
-	// From is the region whose cells move out; To where they go (default:
-	// the standby region of From's cells).
-	From string `json:"from"`
-	To   string `json:"to,omitempty"`
-	// Kind is planned (a traffic switch of every bucket: RPO 0) or forced.
-	Kind   string `json:"kind"`
-	Reason string `json:"reason"`
-	// AcceptRPO overrides the promotion guard (controller.rpo_budget) of a
-	// forced failover: go ahead whatever the survivor still lacks.
-	AcceptRPO bool `json:"accept_rpo,omitempty"`
-}
-
-// FailoverReport is what a failover did.
-type FailoverReport struct {
-	ID   string `json:"id"`
-	Kind string `json:"kind"`
-	From string `json:"from"`
-	To   string `json:"to"`
-	// State is done or rolled-back.
-	State string `json:"state"`
-	Error string `json:"error,omitempty"`
-	// Switches are the traffic switches of a planned failover.
-	Switches []traffic.Record `json:"switches,omitempty"`
-	// WriteForbiddenMS is the longest any bucket could not be written.
-	WriteForbiddenMS int64 `json:"write_forbidden_ms"`
-	DurationMS       int64 `json:"duration_ms"`
-	// RPO is what the survivor never applied (0 for planned).
-	RPO failover.RPO `json:"rpo"`
-}
-
 func (d *Daemon) failoverRoutes() {
-	d.api.HandleFunc("POST /v1/failovers", api.RoleOperator, d.handleFailover)
-	d.api.HandleFunc("GET /v1/failovers", api.RoleViewer, d.handleFailovers)
-	d.api.HandleFunc("POST /v1/failbacks", api.RoleOperator, d.handleFailback)
+	d.api.HandleFunc("POST /v1/failovers", apiserver.RoleOperator, d.handleFailover)
+	d.api.HandleFunc("GET /v1/failovers", apiserver.RoleViewer, d.handleFailovers)
+	d.api.HandleFunc("POST /v1/failbacks", apiserver.RoleOperator, d.handleFailback)
 }
 
 func (d *Daemon) handleFailovers(w http.ResponseWriter, r *http.Request) {
@@ -69,24 +38,18 @@ func (d *Daemon) handleFailovers(w http.ResponseWriter, r *http.Request) {
 		out = append(out, f)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
-	api.WriteJSON(w, http.StatusOK, FailoversAnswer{Failovers: out})
-}
-
-// FailoversAnswer is the body of GET /v1/failovers: the controller's
-// failover history, newest first.
-type FailoversAnswer struct {
-	Failovers []failover.FailoverRecord `json:"failovers"`
+	apiserver.WriteJSON(w, http.StatusOK, api.FailoversAnswer{Failovers: out})
 }
 
 func (d *Daemon) handleFailover(w http.ResponseWriter, r *http.Request) {
-	var req FailoverRequest
+	var req api.FailoverRequest
 	if !decode(w, r, &req) {
 		return
 	}
 	if !d.onLeader(w, r, req) {
 		return
 	}
-	id, _ := api.Caller(r.Context())
+	id, _ := apiserver.Caller(r.Context())
 	rep, err := d.runFailover(r.Context(), req, id.Name)
 	d.audit(r, "failover."+req.Kind, req.From, err, map[string]string{"to": req.To, "reason": req.Reason})
 	answer(w, rep, err)
@@ -123,22 +86,22 @@ func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, body an
 	lr, ok := d.cfg.Deployment.Region(leader)
 	if !ok {
 		if last {
-			api.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("the controller has no regiond leader now (leader %q)", leader), "retry in a few seconds: an election is running or the witness is handing over")
+			apiserver.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("the controller has no regiond leader now (leader %q)", leader), "retry in a few seconds: an election is running or the witness is handing over")
 		}
 		return last
 	}
 	b, _ := json.Marshal(body)
 	fr, err := http.NewRequestWithContext(r.Context(), r.Method, lr.URL+r.URL.Path, bytes.NewReader(b))
 	if err != nil {
-		api.WriteError(w, http.StatusInternalServerError, err.Error(), "")
+		apiserver.WriteError(w, http.StatusInternalServerError, err.Error(), "")
 		return true
 	}
-	fr.Header.Set("Authorization", "Bearer "+api.RequestToken(r))
+	fr.Header.Set("Authorization", "Bearer "+apiserver.RequestToken(r))
 	fr.Header.Set("Content-Type", "application/json")
 	resp, err := newHTTPClient(5*time.Minute, d.dialer).Do(fr)
 	if err != nil {
 		if last {
-			api.WriteError(w, http.StatusBadGateway, fmt.Sprintf("forward to the controller leader %s: %v", leader, err), "")
+			apiserver.WriteError(w, http.StatusBadGateway, fmt.Sprintf("forward to the controller leader %s: %v", leader, err), "")
 		}
 		return last
 	}
@@ -151,7 +114,7 @@ func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, body an
 
 // runFailover checks the request and carries it out as the leader. A nil
 // report with an error means bad input: nothing was done.
-func (d *Daemon) runFailover(ctx context.Context, req FailoverRequest, actor string) (*FailoverReport, error) {
+func (d *Daemon) runFailover(ctx context.Context, req api.FailoverRequest, actor string) (*api.FailoverReport, error) {
 	dep := d.cfg.Deployment
 	if _, ok := dep.Region(req.From); !ok {
 		return nil, fmt.Errorf("from: region %q is not in the config: use one of %v", req.From, dep.RegionNames())
@@ -182,7 +145,7 @@ func (d *Daemon) runFailover(ctx context.Context, req FailoverRequest, actor str
 // plannedFailover switches every bucket whose cell lives in req.From to a
 // cell of req.To, one traffic switch per target cell: RPO 0 by
 // construction, every step a Raft log entry first.
-func (d *Daemon) plannedFailover(ctx context.Context, req FailoverRequest, actor string) (*FailoverReport, error) {
+func (d *Daemon) plannedFailover(ctx context.Context, req api.FailoverRequest, actor string) (*api.FailoverReport, error) {
 	start := time.Now()
 	target, moving, err := d.failoverPlan(ctx, req)
 	if err != nil {
@@ -213,7 +176,7 @@ func (d *Daemon) switchOut(fr *record, from, target string, moving []topo.Bucket
 
 // failoverPlan finds the cell of req.To that takes the buckets and the
 // buckets whose cell lives in req.From.
-func (d *Daemon) failoverPlan(ctx context.Context, req FailoverRequest) (string, []topo.Bucket, error) {
+func (d *Daemon) failoverPlan(ctx context.Context, req api.FailoverRequest) (string, []topo.Bucket, error) {
 	target, moving, err := d.remaining(ctx, req.From, req.To)
 	if err == nil && len(moving) == 0 {
 		err = fmt.Errorf("from: region %s owns no buckets: nothing to fail over", req.From)
@@ -255,7 +218,7 @@ func (d *Daemon) remaining(ctx context.Context, from, to string) (string, []topo
 // that started it, so a cancelled request still leaves a complete record.
 type record struct {
 	d     *Daemon
-	rep   *FailoverReport
+	rep   *api.FailoverReport
 	h     failover.Header
 	ctx   context.Context
 	start time.Time
@@ -264,7 +227,7 @@ type record struct {
 // beginFailover records the start of a failover in the controller (a
 // failback names the failover it undoes). Call the returned cancel when
 // the failover is over.
-func (d *Daemon) beginFailover(ctx context.Context, start time.Time, kind string, req FailoverRequest, undoes, actor string) (*record, context.CancelFunc, error) {
+func (d *Daemon) beginFailover(ctx context.Context, start time.Time, kind string, req api.FailoverRequest, undoes, actor string) (*record, context.CancelFunc, error) {
 	suffix := make([]byte, 3)
 	_, _ = rand.Read(suffix)
 	id := "fo-" + strings.ToLower(start.UTC().Format("20060102T150405")) + "-" + hex.EncodeToString(suffix)
@@ -283,7 +246,7 @@ func (d *Daemon) beginFailover(ctx context.Context, start time.Time, kind string
 func (d *Daemon) newRecord(ctx context.Context, f failover.FailoverRecord, actor string) (*record, context.CancelFunc) {
 	d.ctl.running.add(f.ID)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-	rep := &FailoverReport{ID: f.ID, Kind: f.Kind, From: f.From, To: f.To}
+	rep := &api.FailoverReport{ID: f.ID, Kind: f.Kind, From: f.From, To: f.To}
 	return &record{d: d, rep: rep, h: failover.Header{Actor: actor}, ctx: rctx, start: f.StartedAt}, func() {
 		cancel()
 		d.ctl.running.done(f.ID)
@@ -325,7 +288,7 @@ func (r *record) pause(step string) {
 
 // end records the outcome (rolled back when err is set) and returns the
 // report with err.
-func (r *record) end(err error, rpo *failover.RPO) (*FailoverReport, error) {
+func (r *record) end(err error, rpo *failover.RPO) (*api.FailoverReport, error) {
 	e := &failover.EndFailover{Header: r.h, ID: r.rep.ID, Outcome: failover.FailoverDone, RPO: rpo}
 	r.rep.State = failover.FailoverDone
 	if err != nil {
@@ -351,16 +314,16 @@ func (r retryLater) Unwrap() error { return r.error }
 // answer writes a failover's outcome: 503 with Retry-After when it is too
 // early (nothing done), 400 for bad input (nothing done), 409 with the
 // report when it rolled back, 200 with the report.
-func answer(w http.ResponseWriter, rep *FailoverReport, err error) {
+func answer(w http.ResponseWriter, rep *api.FailoverReport, err error) {
 	switch {
 	case errors.As(err, new(retryLater)) && rep == nil:
 		w.Header().Set("Retry-After", "3")
-		api.WriteError(w, http.StatusServiceUnavailable, err.Error(), "nothing was done; ask again in a few seconds")
+		apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "nothing was done; ask again in a few seconds")
 	case err != nil && rep == nil:
-		api.WriteError(w, http.StatusBadRequest, err.Error(), "")
+		apiserver.WriteError(w, http.StatusBadRequest, err.Error(), "")
 	case err != nil:
-		api.WriteJSON(w, http.StatusConflict, rep)
+		apiserver.WriteJSON(w, http.StatusConflict, rep)
 	default:
-		api.WriteJSON(w, http.StatusOK, rep)
+		apiserver.WriteJSON(w, http.StatusOK, rep)
 	}
 }

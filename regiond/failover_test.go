@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
-	"github.com/regionplatform/region/regiond"
 	"github.com/regionplatform/region/topo"
 )
 
@@ -26,7 +26,7 @@ func TestPlannedFailover(t *testing.T) {
 	tok, _ := lab.ReadToken(st.Dir)
 	createSchema(t, st, "a")
 	converged(t, st, 60*time.Second)
-	cs := waitController(t, st, "a", tok, 30*time.Second, "a regiond leading the controller", func(cs regiond.ControllerStatus) bool {
+	cs := waitController(t, st, "a", tok, 30*time.Second, "a regiond leading the controller", func(cs api.ControllerStatus) bool {
 		return cs.Node.LeaderID == "a" || cs.Node.LeaderID == "b"
 	})
 	follower := map[string]string{"a": "b", "b": "a"}[cs.Node.LeaderID]
@@ -66,7 +66,7 @@ func TestPlannedFailover(t *testing.T) {
 		res = lab.Load{Gateway: gw, Users: users, Rate: 60, Workers: 4, Duration: time.Minute, Retry: 20 * time.Millisecond}.Run(lctx)
 	}()
 	time.Sleep(time.Second)
-	var rep regiond.FailoverReport
+	var rep api.FailoverReport
 	if code, body := call(t, st, follower, tok, "POST", "/v1/failovers", map[string]any{"from": "a", "kind": "planned", "reason": "maintenance"}, &rep); code != 200 {
 		t.Fatalf("planned failover: %d %s", code, body)
 	}
@@ -87,7 +87,7 @@ func TestPlannedFailover(t *testing.T) {
 	if err != nil || lost != 0 || dup != 0 || res.ByRegion["a"] == 0 || res.ByRegion["b"] == 0 {
 		t.Fatalf("load: %d acknowledged %v, lost %d, duplicated %d, %v", res.Acked, res.ByRegion, lost, dup, err)
 	}
-	waitController(t, st, follower, tok, 10*time.Second, "the failover in the follower's replicated state", func(cs regiond.ControllerStatus) bool {
+	waitController(t, st, follower, tok, 10*time.Second, "the failover in the follower's replicated state", func(cs api.ControllerStatus) bool {
 		f, ok := cs.State.Failovers[rep.ID]
 		return ok && f.State == failover.FailoverDone && f.Kind == failover.KindPlanned && f.Actor == "lab-operator"
 	})
@@ -132,7 +132,7 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	if err := lab.Kill(ctx, st.Dir, "a", "all"); err != nil {
 		t.Fatal(err)
 	}
-	var rep regiond.FailoverReport
+	var rep api.FailoverReport
 	if code, body := call(t, st, "b", tok, "POST", "/v1/failovers", map[string]any{"from": "a", "kind": "forced", "reason": "region a lost"}, &rep); code != 200 {
 		t.Fatalf("forced failover: %d %s", code, body)
 	}
@@ -161,7 +161,7 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	}
 	// With a's binlog readable again the controller completes the RPO:
 	// the writes a acknowledged after its broker died never reached b.
-	cs := waitController(t, st, "b", tok, 30*time.Second, "the RPO completed", func(cs regiond.ControllerStatus) bool {
+	cs := waitController(t, st, "b", tok, 30*time.Second, "the RPO completed", func(cs api.ControllerStatus) bool {
 		return !cs.State.Failovers[rep.ID].RPO.Pending
 	})
 	rpo := cs.State.Failovers[rep.ID].RPO
@@ -172,12 +172,12 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	if len(rpo.Changes) == 0 || !strings.Contains(rpo.Changes[0], "lending.") {
 		t.Errorf("the RPO names no diverged row: %q", rpo.Changes)
 	}
-	var back regiond.FailoverReport
+	var back api.FailoverReport
 	if code, body := call(t, st, "b", tok, "POST", "/v1/failbacks", map[string]any{"to": "a", "reason": "region a repaired"}, &back); code != 200 {
 		t.Fatalf("failback: %d %s", code, body)
 	}
 	t.Logf("failback %s: %s in %d ms, write-forbidden %d ms", back.ID, back.State, back.DurationMS, back.WriteForbiddenMS)
-	steps := waitController(t, st, "b", tok, 10*time.Second, "the failback recorded", func(cs regiond.ControllerStatus) bool {
+	steps := waitController(t, st, "b", tok, 10*time.Second, "the failback recorded", func(cs api.ControllerStatus) bool {
 		return cs.State.Failovers[back.ID].State == failover.FailoverDone
 	}).State.Failovers[back.ID].Steps
 	if div := stepDetail(steps, "divergence"); !strings.Contains(div, "rows that diverged") || !strings.Contains(div, rpo.Changes[0]) {
@@ -251,7 +251,7 @@ func TestAutomaticFailover(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	rto := time.Since(kill)
-	cs := waitController(t, st, "b", tok, 10*time.Second, "the automatic failover recorded", func(cs regiond.ControllerStatus) bool {
+	cs := waitController(t, st, "b", tok, 10*time.Second, "the automatic failover recorded", func(cs api.ControllerStatus) bool {
 		for _, f := range cs.State.Failovers {
 			if f.From == "a" && f.Kind == failover.KindForced && f.Actor == "controller" && f.State == failover.FailoverDone {
 				return true

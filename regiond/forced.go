@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/rpo"
 	"github.com/regionplatform/region/failover"
@@ -21,7 +22,7 @@ import (
 // region's buckets to a cell of the survivor, and reports the RPO: what
 // the region committed that the survivor never applied, exactly once its
 // binlog can be read, "pending" until then (the controller completes it).
-func (d *Daemon) forcedFailover(ctx context.Context, req FailoverRequest, actor string) (*FailoverReport, error) {
+func (d *Daemon) forcedFailover(ctx context.Context, req api.FailoverRequest, actor string) (*api.FailoverReport, error) {
 	start := time.Now()
 	target, _, err := d.failoverPlan(ctx, req)
 	if err != nil {
@@ -38,7 +39,7 @@ func (d *Daemon) forcedFailover(ctx context.Context, req FailoverRequest, actor 
 // forcedSteps carries out forced failover fr, skipping the steps in done
 // (the ones a former leader finished: a new leader takes over from there;
 // each step may also run twice safely), and records its end.
-func (d *Daemon) forcedSteps(fr *record, req FailoverRequest, target string, done map[string]bool) (*FailoverReport, error) {
+func (d *Daemon) forcedSteps(fr *record, req api.FailoverRequest, target string, done map[string]bool) (*api.FailoverReport, error) {
 	rctx, rep, h, actor := fr.ctx, fr.rep, fr.h, fr.h.Actor
 	step, end := fr.step, fr.end
 	why := fmt.Sprintf("forced failover %s: %s", rep.ID, req.Reason)
@@ -133,7 +134,7 @@ func (d *Daemon) awaitHeld(ctx context.Context, from, to string) {
 // more than controller.rpo_budget transactions behind, unless the request
 // accepts it. A link whose applied position is unknown cannot prove its
 // lag and counts as over budget.
-func (d *Daemon) promotionGuard(req FailoverRequest, link traffic.Link) error {
+func (d *Daemon) promotionGuard(req api.FailoverRequest, link traffic.Link) error {
 	budget := d.cfg.Deployment.Controller.RPOBudget
 	switch {
 	case budget == 0 || req.AcceptRPO:

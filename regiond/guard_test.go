@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/router/traffic"
 )
@@ -12,7 +13,7 @@ import (
 // runs in the lab tests).
 func TestPromotionGuard(t *testing.T) {
 	d := &Daemon{cfg: Config{Deployment: &config.Config{Controller: config.Controller{RPOBudget: 10}}}}
-	req := FailoverRequest{From: "a", To: "b", Kind: "forced"}
+	req := api.FailoverRequest{From: "a", To: "b", Kind: "forced"}
 	for _, tc := range []struct {
 		name   string
 		budget int64

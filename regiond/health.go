@@ -11,17 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/dial"
 )
-
-// CheckResult is the last outcome of one dependency check.
-type CheckResult struct {
-	Name      string    `json:"name"`
-	OK        bool      `json:"ok"`
-	Error     string    `json:"error,omitempty"`
-	LatencyMS float64   `json:"latency_ms"`
-	Checked   time.Time `json:"checked"`
-}
 
 // health checks dependencies on an interval and keeps the last results,
 // so status requests never wait on a slow dependency.
@@ -31,7 +23,7 @@ type health struct {
 	up     *prometheus.GaugeVec
 	mu     sync.Mutex
 	checks []namedCheck
-	last   map[string]CheckResult
+	last   map[string]api.CheckResult
 }
 
 type namedCheck struct {
@@ -43,14 +35,14 @@ func newHealth(reg *prometheus.Registry, every time.Duration, log *slog.Logger) 
 	up := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "regiond", Subsystem: "dependency", Name: "up",
 		Help: "1 when the last check of the dependency succeeded."}, []string{"dependency"})
 	reg.MustRegister(up)
-	return &health{every: every, log: log, up: up, last: map[string]CheckResult{}}
+	return &health{every: every, log: log, up: up, last: map[string]api.CheckResult{}}
 }
 
 func (h *health) add(name string, fn func(context.Context) error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.checks = append(h.checks, namedCheck{name, fn})
-	h.last[name] = CheckResult{Name: name, Error: "not checked yet"}
+	h.last[name] = api.CheckResult{Name: name, Error: "not checked yet"}
 }
 
 // Run checks every dependency at once on each tick until ctx ends.
@@ -80,7 +72,7 @@ func (h *health) checkAll(ctx context.Context) {
 			defer cancel()
 			t := time.Now()
 			err := c.fn(cctx)
-			res := CheckResult{Name: c.name, OK: err == nil, LatencyMS: float64(time.Since(t).Microseconds()) / 1000, Checked: time.Now().UTC()}
+			res := api.CheckResult{Name: c.name, OK: err == nil, LatencyMS: float64(time.Since(t).Microseconds()) / 1000, Checked: time.Now().UTC()}
 			if err != nil {
 				res.Error = err.Error()
 			}
@@ -105,10 +97,10 @@ func (h *health) checkAll(ctx context.Context) {
 	wg.Wait()
 }
 
-func (h *health) results() []CheckResult {
+func (h *health) results() []api.CheckResult {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]CheckResult, 0, len(h.checks))
+	out := make([]api.CheckResult, 0, len(h.checks))
 	for _, c := range h.checks {
 		out = append(out, h.last[c.name])
 	}

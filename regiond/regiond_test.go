@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
@@ -69,7 +70,7 @@ func TestLabRegiond(t *testing.T) {
 		t.Errorf("metrics: %d", code)
 	}
 	// Dependencies turn healthy within a few check intervals.
-	var s regiond.Status
+	var s api.Status
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		code, body := get(t, base+"/v1/status", viewer)
@@ -152,7 +153,7 @@ func TestDaemonInProcess(t *testing.T) {
 	go func() { done <- d.Run(ctx) }()
 	tok := readFile(t, filepath.Join(st.Dir, lab.TokenFile))
 	deadline := time.Now().Add(15 * time.Second)
-	var s regiond.Status
+	var s api.Status
 	for time.Now().Before(deadline) && !s.Healthy {
 		time.Sleep(100 * time.Millisecond)
 		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/v1/status", port), nil)

@@ -11,31 +11,32 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/capture"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
-	"github.com/regionplatform/region/regiond"
 )
 
 // status asks a region's regiond for its status.
-func status(t *testing.T, st *lab.State, region string) (*regiond.Status, error) {
+func status(t *testing.T, st *lab.State, region string) (*api.Status, error) {
 	t.Helper()
 	r, _ := st.Region(region)
 	tok, err := lab.ReadToken(st.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return regiond.FetchStatus(context.Background(), nil, fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), tok)
+	return (&client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}).Status(context.Background())
 }
 
 // converged waits until every region's capture has published its binlog
 // up to where the server is, and every link has applied all of it.
-func converged(t *testing.T, st *lab.State, timeout time.Duration) map[string]*regiond.Status {
+func converged(t *testing.T, st *lab.State, timeout time.Duration) map[string]*api.Status {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		all := map[string]*regiond.Status{}
+		all := map[string]*api.Status{}
 		var why []string
 		for _, r := range st.Regions {
 			var binlogPos string

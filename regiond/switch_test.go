@@ -18,7 +18,6 @@ import (
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
-	"github.com/regionplatform/region/regiond"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
@@ -85,7 +84,7 @@ func table(t *testing.T, st *lab.State, token string) *router.Table {
 // tableFrom reads the routing table through region's regiond.
 func tableFrom(t *testing.T, st *lab.State, region, token string) *router.Table {
 	t.Helper()
-	var a regiond.RoutesAnswer
+	var a api.RoutesAnswer
 	if code, body := call(t, st, region, token, "GET", "/v1/routes", nil, &a); code != 200 {
 		t.Fatalf("routes: %d %s", code, body)
 	}
@@ -184,7 +183,7 @@ func TestSwitchThroughTheAPI(t *testing.T) {
 			t.Fatalf("bucket %d after the switch: %+v", b, o)
 		}
 	}
-	var ans regiond.RouteAnswer
+	var ans api.RouteAnswer
 	user := userInBucket(t, after, first)
 	call(t, st, "a", tok, "GET", "/v1/route?user="+user, nil, &ans)
 	if ans.Cell != "b1" || ans.Region != "b" || ans.Epoch != after.Epoch {
@@ -193,7 +192,7 @@ func TestSwitchThroughTheAPI(t *testing.T) {
 	if !strings.Contains(readFile(t, filepath.Join(st.Dir, "a", "regiond", "audit.log"))+readFile(t, filepath.Join(st.Dir, "b", "regiond", "audit.log")), `"action":"switch.start"`) {
 		t.Error("the audit logs do not record the switch")
 	}
-	var sw regiond.SwitchesAnswer
+	var sw api.SwitchesAnswer
 	call(t, st, "b", tok, "GET", "/v1/switches", nil, &sw)
 	if len(sw.Active) != 0 || len(sw.History) == 0 || sw.History[0].ID != rec.ID {
 		t.Fatalf("switch list: %+v", sw)
@@ -268,7 +267,7 @@ func TestSwitchGuardsLeaveTheOldOwnerServing(t *testing.T) {
 	if final.WriteForbiddenMS <= 0 {
 		t.Errorf("the aborted switch recorded no write-forbidden window")
 	}
-	var a regiond.RoutesAnswer
+	var a api.RoutesAnswer
 	call(t, st, "b", tok, "GET", "/v1/routes", nil, &a)
 	for b := 0; b <= 9; b++ {
 		if o := a.Table.Owner(topoBucket(b)); o.Cell != "a1" || o.State != router.Serving {

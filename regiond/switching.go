@@ -8,14 +8,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/router/traffic"
 )
 
 // newSwitcher builds the traffic switcher with the config's guards.
-func (d *Daemon) newSwitcher(tokens []api.Token) (*traffic.Switcher, error) {
+func (d *Daemon) newSwitcher(tokens []apiserver.Token) (*traffic.Switcher, error) {
 	rt := d.cfg.Deployment.Router
 	tc := traffic.DefaultConfig()
 	tc.Store, tc.Logger, tc.Metrics = d.store, d.log, d.reg
@@ -27,9 +28,9 @@ func (d *Daemon) newSwitcher(tokens []api.Token) (*traffic.Switcher, error) {
 
 // peerToken is the token regiond uses to read other regionds' status:
 // the first viewer token (least privilege), else the first token.
-func peerToken(tokens []api.Token) string {
+func peerToken(tokens []apiserver.Token) string {
 	for _, t := range tokens {
-		if t.Role == api.RoleViewer {
+		if t.Role == apiserver.RoleViewer {
 			return t.Secret
 		}
 	}
@@ -112,7 +113,7 @@ func (v *replicationView) LinkStatus(ctx context.Context, from, to string) (appl
 		if !ok {
 			return apply.LinkStatus{}, fmt.Errorf("region %q is not in the config", to)
 		}
-		st, err := FetchStatus(ctx, v.http, r.URL, v.token)
+		st, err := (&client.Client{BaseURL: r.URL, Token: v.token, HTTP: v.http}).Status(ctx)
 		if err != nil {
 			return apply.LinkStatus{}, err
 		}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/router"
 )
@@ -82,7 +83,7 @@ func (d *Daemon) finish(ctx context.Context, f failover.FailoverRecord, since ti
 		log.Warn("takeover: cannot record the take-over; trying again", "err", err)
 		return
 	}
-	req := FailoverRequest{From: f.From, To: f.To, Kind: f.Kind, Reason: f.Reason, AcceptRPO: f.AcceptRPO}
+	req := api.FailoverRequest{From: f.From, To: f.To, Kind: f.Kind, Reason: f.Reason, AcceptRPO: f.AcceptRPO}
 	done := map[string]bool{}
 	for _, s := range f.Steps {
 		if s.Result == "failed" && s.Name != "drain" {

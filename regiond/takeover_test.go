@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
@@ -80,7 +81,7 @@ func TestNewLeaderFinishesFailovers(t *testing.T) {
 // sees it) and returns its name.
 func regiondLeader(t *testing.T, st *lab.State, tok, region string) string {
 	t.Helper()
-	cs := waitController(t, st, region, tok, 60*time.Second, "a regiond leading the controller", func(cs regiond.ControllerStatus) bool {
+	cs := waitController(t, st, region, tok, 60*time.Second, "a regiond leading the controller", func(cs api.ControllerStatus) bool {
 		_, ok := st.Region(cs.Node.LeaderID)
 		return ok
 	})
@@ -118,7 +119,7 @@ func killLeaderAt(t *testing.T, st *lab.State, tok, leader, step, watcher string
 		}
 	}()
 	var id string
-	waitController(t, st, watcher, tok, 30*time.Second, "the failover paused after "+step, func(cs regiond.ControllerStatus) bool {
+	waitController(t, st, watcher, tok, 30*time.Second, "the failover paused after "+step, func(cs api.ControllerStatus) bool {
 		for _, f := range cs.State.Failovers {
 			if f.Active() && f.From == req["from"] && (step == "begin" || hasStep(f, step)) {
 				id = f.ID
@@ -137,7 +138,7 @@ func killLeaderAt(t *testing.T, st *lab.State, tok, leader, step, watcher string
 // finished waits until failover id has ended, as region sees it.
 func finished(t *testing.T, st *lab.State, tok, region, id string) failover.FailoverRecord {
 	t.Helper()
-	cs := waitController(t, st, region, tok, 90*time.Second, "failover "+id+" ended by a new leader", func(cs regiond.ControllerStatus) bool {
+	cs := waitController(t, st, region, tok, 90*time.Second, "failover "+id+" ended by a new leader", func(cs api.ControllerStatus) bool {
 		return !cs.State.Failovers[id].Active()
 	})
 	f := cs.State.Failovers[id]
@@ -152,9 +153,9 @@ func hasStep(f failover.FailoverRecord, name string) bool {
 	return slices.ContainsFunc(f.Steps, func(s failover.FailoverStep) bool { return s.Name == name && s.Result == "ok" })
 }
 
-func routesFrom(t *testing.T, st *lab.State, tok, via string) regiond.RoutesAnswer {
+func routesFrom(t *testing.T, st *lab.State, tok, via string) api.RoutesAnswer {
 	t.Helper()
-	var a regiond.RoutesAnswer
+	var a api.RoutesAnswer
 	if code, body := call(t, st, via, tok, "GET", "/v1/routes", nil, &a); code != 200 {
 		t.Fatalf("routes: %d %s", code, body)
 	}
@@ -178,7 +179,7 @@ func ownedBy(t *testing.T, st *lab.State, tok, via, owner string) int {
 // owns buckets again.
 func failback(t *testing.T, st *lab.State, tok, via, region string) {
 	t.Helper()
-	var rep regiond.FailoverReport
+	var rep api.FailoverReport
 	if code, body := call(t, st, via, tok, "POST", "/v1/failbacks", map[string]any{"to": region, "reason": "back after the test"}, &rep); code != 200 {
 		t.Fatalf("failback of %s: %d %s", region, code, body)
 	}

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/liveness"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
-	"github.com/regionplatform/region/regiond"
 )
 
 // TestNetworkFaults runs one three-region lab whose cross-region
@@ -29,7 +29,7 @@ func TestNetworkFaults(t *testing.T) {
 	}
 	createSchema(t, st, "a")
 	converged(t, st, 60*time.Second)
-	waitController(t, st, "a", tok, 30*time.Second, "a leader and all four members", func(cs regiond.ControllerStatus) bool {
+	waitController(t, st, "a", tok, 30*time.Second, "a leader and all four members", func(cs api.ControllerStatus) bool {
 		return cs.Node.LeaderID != "" && len(cs.Members) == 4
 	})
 
@@ -75,10 +75,10 @@ func TestNetworkFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		cut := time.Now()
-		waitController(t, st, "a", tok, 30*time.Second, "a loses c's regiond", func(cs regiond.ControllerStatus) bool {
+		waitController(t, st, "a", tok, 30*time.Second, "a loses c's regiond", func(cs api.ControllerStatus) bool {
 			return !slices.ContainsFunc(cs.Members, func(m liveness.MemberInfo) bool { return m.Name == "c" })
 		})
-		waitController(t, st, "c", tok, 30*time.Second, "c loses everyone", func(cs regiond.ControllerStatus) bool {
+		waitController(t, st, "c", tok, 30*time.Second, "c loses everyone", func(cs api.ControllerStatus) bool {
 			return len(cs.Members) == 1
 		})
 		// Writes on both sides during the partition: a's cannot reach c
@@ -108,7 +108,7 @@ func TestNetworkFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, view := range []string{"a", "c"} {
-			waitController(t, st, view, tok, 60*time.Second, view+" sees all four members again", func(cs regiond.ControllerStatus) bool {
+			waitController(t, st, view, tok, 60*time.Second, view+" sees all four members again", func(cs api.ControllerStatus) bool {
 				return len(cs.Members) == 4 && cs.Node.LeaderID != ""
 			})
 		}
@@ -130,13 +130,13 @@ func TestNetworkFaults(t *testing.T) {
 		if err := lab.Kill(ctx, st.Dir, "c", "all"); err != nil {
 			t.Fatal(err)
 		}
-		cs := waitController(t, st, "a", tok, 60*time.Second, "c failed over by the controller", func(cs regiond.ControllerStatus) bool {
+		cs := waitController(t, st, "a", tok, 60*time.Second, "c failed over by the controller", func(cs api.ControllerStatus) bool {
 			return forcedFailovers(cs.State, "c") == 1 && cs.State.Regions["c"].Fenced
 		})
 		if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "c", "all"); err != nil {
 			t.Fatal(err)
 		}
-		waitController(t, st, "a", tok, 60*time.Second, "c back and its RPO complete", func(cs regiond.ControllerStatus) bool {
+		waitController(t, st, "a", tok, 60*time.Second, "c back and its RPO complete", func(cs api.ControllerStatus) bool {
 			for _, f := range cs.State.Failovers {
 				if f.From == "c" && f.RPO.Pending {
 					return false
@@ -144,7 +144,7 @@ func TestNetworkFaults(t *testing.T) {
 			}
 			return slices.ContainsFunc(cs.Members, func(m liveness.MemberInfo) bool { return m.Name == "c" }) && !failed(cs, "c")
 		})
-		var back regiond.FailoverReport
+		var back api.FailoverReport
 		if code, body := call(t, st, "a", tok, "POST", "/v1/failbacks", map[string]any{"to": "c", "reason": "c repaired"}, &back); code != 200 {
 			t.Fatalf("failback: %d %s", code, body)
 		}
@@ -153,7 +153,7 @@ func TestNetworkFaults(t *testing.T) {
 		if err := lab.Kill(ctx, st.Dir, "c", "all"); err != nil {
 			t.Fatal(err)
 		}
-		waitController(t, st, "a", tok, 30*time.Second, "a loses c again", func(cs regiond.ControllerStatus) bool {
+		waitController(t, st, "a", tok, 30*time.Second, "a loses c again", func(cs api.ControllerStatus) bool {
 			return !slices.ContainsFunc(cs.Members, func(m liveness.MemberInfo) bool { return m.Name == "c" })
 		})
 		time.Sleep(time.Until(again.Add(3 * 2 * time.Second)))

@@ -13,12 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/regionctl"
-	"github.com/regionplatform/region/regiond"
 	"github.com/regionplatform/region/verify"
 )
 
@@ -152,7 +153,7 @@ func TestVerifyLab(t *testing.T) {
 		}
 		binlogPos[r] = pos
 	}
-	var after map[string]*regiond.Status
+	var after map[string]*api.Status
 	waitFor(t, 30*time.Second, func() (bool, string) {
 		after = statuses(t, st)
 		for r, pos := range binlogPos {
@@ -367,15 +368,15 @@ func exitCode(err error) int {
 }
 
 // statuses asks every regiond for its status.
-func statuses(t *testing.T, st *lab.State) map[string]*regiond.Status {
+func statuses(t *testing.T, st *lab.State) map[string]*api.Status {
 	t.Helper()
 	tok, err := lab.ReadToken(st.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]*regiond.Status{}
+	out := map[string]*api.Status{}
 	for _, r := range st.Regions {
-		s, err := regiond.FetchStatus(context.Background(), nil, fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), tok)
+		s, err := (&client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}).Status(context.Background())
 		if err != nil {
 			t.Fatalf("region %s status: %v", r.Name, err)
 		}

@@ -13,10 +13,10 @@ import (
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/capture"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
-	"github.com/regionplatform/region/regiond"
 	"github.com/regionplatform/region/topo"
 )
 
@@ -69,7 +69,7 @@ func link(t *testing.T, st *lab.State, target, src string, timeout time.Duration
 	deadline := time.Now().Add(timeout)
 	var last string
 	for {
-		s, err := regiond.FetchStatus(context.Background(), nil, fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), tok)
+		s, err := (&client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}).Status(context.Background())
 		if err != nil {
 			last = err.Error()
 		} else {

@@ -7,11 +7,10 @@ import (
 	"io"
 	"time"
 
-	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
-	"github.com/regionplatform/region/regiond"
 )
 
 // Bounds of what a drill waits for.
@@ -56,7 +55,7 @@ var errFailbackNotBuilt = errors.New("failback is not built yet: regiond has no 
 // The drill runner calls it from one goroutine (drill.Actions).
 type actions struct {
 	cfg      *config.Config
-	c        *api.Client
+	c        *client.Client // the operator's token, no BaseURL (see api)
 	drillID  string
 	progress io.Writer
 
@@ -84,7 +83,7 @@ var _ drill.Actions = (*actions)(nil)
 // opens loans for the drill's own users (ids from now, so that every
 // drill has fresh ones) and starts the client load through the gateway
 // of a region the plan does not fail over.
-func newActions(ctx context.Context, cfg *config.Config, c *api.Client, plan *drill.Plan, drillID string, st *lab.State, bin lab.Binaries, progress io.Writer) (*actions, error) {
+func newActions(ctx context.Context, cfg *config.Config, c *client.Client, plan *drill.Plan, drillID string, st *lab.State, bin lab.Binaries, progress io.Writer) (*actions, error) {
 	a := &actions{cfg: cfg, c: c, drillID: drillID, progress: progress, st: st, bin: bin,
 		opened: map[int64]bool{}, killed: map[string]bool{}}
 	if st == nil {
@@ -133,7 +132,7 @@ func (a *actions) close() {
 	}
 }
 
-// base returns the API URL of a regiond that answers.
-func (a *actions) base(ctx context.Context) (string, error) {
-	return regiond.Reachable(ctx, a.c.HTTP, a.cfg)
+// api returns a client of the first regiond that answers.
+func (a *actions) api(ctx context.Context) (*client.Client, error) {
+	return client.Dial(ctx, a.cfg, a.c.Token, a.c.HTTP)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
-	"github.com/regionplatform/region/regiond"
 )
 
 // Precheck measures every inbound link's lag in every region and, when
@@ -50,7 +49,7 @@ type linkState struct {
 
 // links asks every region for its inbound links.
 func (a *actions) links(ctx context.Context) ([]linkState, error) {
-	o := regiond.FetchOverview(ctx, a.c.HTTP, a.cfg, a.c.Token)
+	o := a.c.Overview(ctx, a.cfg)
 	var out []linkState
 	for _, r := range o.Regions {
 		if r.Error != "" || r.Status == nil {

@@ -2,33 +2,34 @@ package live
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
-	"github.com/regionplatform/region/regiond"
 )
 
 // Switchover asks the controller for a planned failover of region.
 func (a *actions) Switchover(ctx context.Context, region, to string) (drill.SwitchoverResult, error) {
 	res := drill.SwitchoverResult{StartedAt: time.Now().UTC()}
-	base, err := a.base(ctx)
+	c, err := a.api(ctx)
 	if err != nil {
 		return res, err
 	}
-	var rep regiond.FailoverReport
-	err = a.c.SendJSON(ctx, http.MethodPost, base+"/v1/failovers", regiond.FailoverRequest{
-		From: region, To: to, Kind: failover.KindPlanned, Reason: "drill " + a.drillID}, &rep)
+	rep, err := c.Failover(ctx, api.FailoverRequest{
+		From: region, To: to, Kind: failover.KindPlanned, Reason: "drill " + a.drillID})
 	res.EndedAt = time.Now().UTC()
+	if rep != nil {
+		err = nil // rolled back: the report says so below
+	}
 	if err != nil {
 		return res, fmt.Errorf("planned failover: %w", err)
 	}
@@ -115,10 +116,12 @@ func (a *actions) Failover(ctx context.Context, region, to, mode string) (drill.
 		res.Events = append(res.Events, drill.Event{At: res.FaultAt, Action: fmt.Sprintf("fence mode: region %s keeps running, the forced failover fences it; detection is not measured", region), Actor: "drill runner", Result: "ok"})
 	}
 
-	var rep regiond.FailoverReport
-	err := a.c.SendJSON(ctx, http.MethodPost, sr.URL+"/v1/failovers", regiond.FailoverRequest{
-		From: region, To: survivor, Kind: failover.KindForced, Reason: "drill " + a.drillID}, &rep)
+	rep, err := a.c.At(sr.URL).Failover(ctx, api.FailoverRequest{
+		From: region, To: survivor, Kind: failover.KindForced, Reason: "drill " + a.drillID})
 	answered := time.Now().UTC()
+	if rep != nil {
+		err = nil // rolled back: the report says so below
+	}
 	if err != nil {
 		return res, fmt.Errorf("forced failover: %w", err)
 	}
@@ -170,8 +173,7 @@ func (a *actions) detect(ctx context.Context, survivorURL, region string) time.T
 	ctx, cancel := context.WithTimeout(ctx, detectionWait)
 	defer cancel()
 	for {
-		var cs regiond.ControllerStatus
-		if err := a.c.GetJSON(ctx, survivorURL+"/v1/controller", &cs); err == nil {
+		if cs, err := a.c.At(survivorURL).Controller(ctx); err == nil {
 			for _, r := range cs.Regions {
 				if r.Region == region && r.Failed {
 					if !r.FailedAt.IsZero() {
@@ -196,7 +198,7 @@ func (a *actions) probeUser(ctx context.Context, region string, home bool) (int6
 	if a.st == nil {
 		return 0, nil
 	}
-	base, err := a.base(ctx)
+	c, err := a.api(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -205,8 +207,8 @@ func (a *actions) probeUser(ctx context.Context, region string, home bool) (int6
 		if home {
 			at = a.st.Regions[a.st.HomeRegion(u)].Name
 		} else {
-			var ra regiond.RouteAnswer
-			if err := a.c.GetJSON(ctx, base+"/v1/route?user="+url.QueryEscape(strconv.FormatInt(u, 10)), &ra); err != nil {
+			ra, err := c.Route(ctx, strconv.FormatInt(u, 10))
+			if err != nil {
 				return 0, fmt.Errorf("find a probe user of region %s: %w", region, err)
 			}
 			at = ra.Region
@@ -257,21 +259,21 @@ func (a *actions) Failback(ctx context.Context, region string) (drill.FailbackRe
 			return res, err
 		}
 	}
-	base, err := a.base(ctx)
+	c, err := a.api(ctx)
 	if err != nil {
 		return res, err
 	}
 	// A killed region's RPO is counted once its binlog answers again, and
 	// it must catch up: the controller refuses the failback (503) until
 	// then.
-	rep, err := a.failback(ctx, base, region)
+	rep, err := a.failback(ctx, c, region)
 	for deadline := time.Now().Add(rpoWait); errors.Is(err, errTooEarly) && time.Now().Before(deadline); {
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
 		case <-time.After(time.Second):
 		}
-		rep, err = a.failback(ctx, base, region)
+		rep, err = a.failback(ctx, c, region)
 	}
 	answered := time.Now().UTC()
 	if err != nil {
@@ -331,11 +333,11 @@ func (a *actions) completedRPOs(ctx context.Context) {
 	if len(a.pendingRPO) == 0 {
 		return
 	}
-	base, err := a.base(ctx)
+	c, err := a.api(ctx)
 	if err != nil {
 		return
 	}
-	fos, err := regiond.FetchFailovers(ctx, a.c, base)
+	fos, err := c.Failovers(ctx)
 	if err != nil {
 		return
 	}
@@ -365,43 +367,25 @@ func (a *actions) cellRegion(cell string) string {
 	return ""
 }
 
-// failback sends POST /v1/failbacks; errFailbackNotBuilt when regiond has
-// no such endpoint.
-func (a *actions) failback(ctx context.Context, base, region string) (*regiond.FailoverReport, error) {
-	body, _ := json.Marshal(regiond.FailbackRequest{To: region, Reason: "drill " + a.drillID})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/failbacks", strings.NewReader(string(body)))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+a.c.Token)
-	resp, err := a.c.HTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	var e struct{ Error, Hint string }
-	isErr := json.Unmarshal(b, &e) == nil && e.Error != ""
+// failback asks c for a failback of region: errTooEarly while the
+// controller refuses it for now, errFailbackNotBuilt when regiond has no
+// such endpoint. A failback that rolled back comes back with its report
+// and no error.
+func (a *actions) failback(ctx context.Context, c *client.Client, region string) (*api.FailoverReport, error) {
+	rep, err := c.Failback(ctx, api.FailbackRequest{To: region, Reason: "drill " + a.drillID})
+	var e *client.Error
 	switch {
-	case (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed) && (!isErr || strings.Contains(e.Error, "no such endpoint")),
-		resp.StatusCode == http.StatusNotImplemented:
-		return nil, fmt.Errorf("%w (%s)", errFailbackNotBuilt, resp.Status)
-	case resp.StatusCode == http.StatusServiceUnavailable && isErr:
-		return nil, fmt.Errorf("%w: %s", errTooEarly, e.Error)
-	case resp.StatusCode/100 != 2 && isErr && resp.StatusCode != http.StatusConflict:
-		if e.Hint != "" {
-			return nil, fmt.Errorf("%s: %s (%s)", resp.Status, e.Error, e.Hint)
-		}
-		return nil, fmt.Errorf("%s: %s", resp.Status, e.Error)
-	case resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusConflict:
-		return nil, fmt.Errorf("POST /v1/failbacks: %s", resp.Status)
+	case rep != nil:
+		return rep, nil
+	case !errors.As(err, &e):
+		return nil, err
+	case e.StatusCode == http.StatusNotImplemented, (e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusMethodNotAllowed) &&
+		(e.Message == "" || strings.Contains(e.Message, "no such endpoint")):
+		return nil, fmt.Errorf("%w (%s)", errFailbackNotBuilt, e.Status)
+	case e.StatusCode == http.StatusServiceUnavailable && e.Message != "":
+		return nil, fmt.Errorf("%w: %s", errTooEarly, e.Message)
 	}
-	var rep regiond.FailoverReport
-	if err := json.Unmarshal(b, &rep); err != nil {
-		return nil, fmt.Errorf("POST /v1/failbacks answered %s with %q: %w", resp.Status, b, err)
-	}
-	return &rep, nil
+	return nil, err
 }
 
 // healthy waits (up to a minute) until the regiond at apiURL answers
@@ -410,14 +394,9 @@ func (a *actions) healthy(ctx context.Context, apiURL string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+"/healthz", nil)
-		resp, err := a.c.HTTP.Do(req)
+		err := a.c.At(apiURL).Healthz(ctx)
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = errors.New(resp.Status)
+			return nil
 		}
 		select {
 		case <-ctx.Done():

@@ -10,22 +10,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"strings"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
-	"github.com/regionplatform/region/regiond"
 )
 
 // Options say where a drill runs.
 type Options struct {
 	Config *config.Config
 	// Client calls the regiond APIs with the operator's token.
-	Client *api.Client
+	Client *client.Client
 	// Lab is the lab the deployment is (nil outside one); Bin its
 	// programs, needed by plans that kill and start processes.
 	Lab *lab.State
@@ -35,7 +34,7 @@ type Options struct {
 }
 
 // Run runs run.Plan and writes the report into run.ReportDir.
-func Run(ctx context.Context, o Options, run regiond.DrillRun) (*drill.Report, error) {
+func Run(ctx context.Context, o Options, run drill.Job) (*drill.Report, error) {
 	progress := o.Progress
 	if progress == nil {
 		progress = io.Discard
@@ -59,16 +58,16 @@ func Run(ctx context.Context, o Options, run regiond.DrillRun) (*drill.Report, e
 }
 
 // Record puts rep's outcome into the controller's drill history.
-func Record(ctx context.Context, cfg *config.Config, c *api.Client, rep *drill.Report, reportDir string) error {
-	base, err := regiond.Reachable(ctx, c.HTTP, cfg)
+func Record(ctx context.Context, cfg *config.Config, c *client.Client, rep *drill.Report, reportDir string) error {
+	c, err := client.Dial(ctx, cfg, c.Token, c.HTTP)
 	if err != nil {
 		return err
 	}
 	if abs, err := filepath.Abs(reportDir); err == nil {
 		reportDir = abs
 	}
-	return c.SendJSON(ctx, http.MethodPost, base+"/v1/drills", regiond.RecordRequest{ID: rep.DrillID, Plan: rep.Plan, Scenario: rep.Scenario,
-		Outcome: string(rep.Outcome), StartedAt: rep.StartedAt, EndedAt: rep.EndedAt, Report: reportDir, Summary: strings.Join(rep.Reasons, "; ")}, nil)
+	return c.RecordDrill(ctx, api.RecordRequest{ID: rep.DrillID, Plan: rep.Plan, Scenario: rep.Scenario,
+		Outcome: string(rep.Outcome), StartedAt: rep.StartedAt, EndedAt: rep.EndedAt, Report: reportDir, Summary: strings.Join(rep.Reasons, "; ")})
 }
 
 // Runner is the drill runner regiond's controller leader uses for
@@ -81,16 +80,15 @@ type Runner struct {
 	Progress io.Writer
 }
 
-var _ regiond.DrillRunner = Runner{}
-
-// RunDrill implements regiond.DrillRunner.
-func (r Runner) RunDrill(ctx context.Context, run regiond.DrillRun) (*drill.Report, error) {
+// RunDrill runs job as RunDrill of regiond's DrillRunner: cmd/regiond
+// hands a Runner to the daemon.
+func (r Runner) RunDrill(ctx context.Context, run drill.Job) (*drill.Report, error) {
 	if run.Plan.Target.Mode == drill.ModeKill {
 		return nil, fmt.Errorf("plan %s kills processes (target.mode: kill): only an operator in a lab runs it", run.Plan.Name)
 	}
-	hc, err := regiond.NewAPIClient(r.Config, regiond.APITimeout)
+	hc, err := client.NewHTTP(r.Config, client.Timeout, nil)
 	if err != nil {
 		return nil, err
 	}
-	return Run(ctx, Options{Config: r.Config, Client: &api.Client{Token: run.Token, HTTP: hc}, Progress: r.Progress}, run)
+	return Run(ctx, Options{Config: r.Config, Client: &client.Client{Token: run.Token, HTTP: hc}, Progress: r.Progress}, run)
 }

@@ -1,4 +1,4 @@
-package api
+package apiserver
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/regionplatform/region/api"
 )
 
 func TestAuthAndRoles(t *testing.T) {
@@ -55,11 +57,11 @@ func TestAuthAndRoles(t *testing.T) {
 				if got := r.header.Get("WWW-Authenticate"); got != "Bearer" {
 					t.Errorf("WWW-Authenticate %q, want Bearer", got)
 				}
-				var e ErrorBody
+				var e api.ErrorBody
 				if err := json.Unmarshal([]byte(r.body), &e); err != nil {
 					t.Fatalf("401 body is not JSON: %v", err)
 				}
-				want := ErrorBody{Error: "missing or invalid API token", Hint: "send Authorization: Bearer <token>; the lab writes its operator token to DIR/token"}
+				want := api.ErrorBody{Error: "missing or invalid API token", Hint: "send Authorization: Bearer <token>; the lab writes its operator token to DIR/token"}
 				if e != want {
 					t.Errorf("401 body %+v, want %+v", e, want)
 				}

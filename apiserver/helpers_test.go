@@ -1,4 +1,4 @@
-package api
+package apiserver
 
 import (
 	"bytes"
@@ -194,7 +194,7 @@ func serverGoroutines() []string {
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
 		if strings.Contains(g, "net/http.(*conn).serve") || strings.Contains(g, "net/http.(*Server).Serve") ||
-			strings.Contains(g, "api.(*Server)") {
+			strings.Contains(g, "apiserver.(*Server)") {
 			out = append(out, g)
 		}
 	}

@@ -1,17 +1,11 @@
-package api
+package apiserver
 
 import (
 	"encoding/json"
 	"net/http"
-)
 
-// ErrorBody is the JSON body of every error the API returns.
-type ErrorBody struct {
-	// Error says what went wrong.
-	Error string `json:"error"`
-	// Hint says what to do about it; omitted when empty.
-	Hint string `json:"hint,omitempty"`
-}
+	"github.com/regionplatform/region/api"
+)
 
 // WriteJSON writes v, indented, as a JSON response with status code. If
 // v cannot be encoded it writes a 500 error instead.
@@ -19,7 +13,7 @@ func WriteJSON(w http.ResponseWriter, code int, v any) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		code = http.StatusInternalServerError
-		b, _ = json.Marshal(ErrorBody{Error: "internal error: the response could not be encoded", Hint: "this is a bug in regiond: please report it"})
+		b, _ = json.Marshal(api.ErrorBody{Error: "internal error: the response could not be encoded", Hint: "this is a bug in regiond: please report it"})
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
@@ -31,5 +25,5 @@ func WriteJSON(w http.ResponseWriter, code int, v any) {
 // WriteError writes {"error": msg, "hint": hint} with status code; the
 // hint is left out when empty.
 func WriteError(w http.ResponseWriter, code int, msg, hint string) {
-	WriteJSON(w, code, ErrorBody{Error: msg, Hint: hint})
+	WriteJSON(w, code, api.ErrorBody{Error: msg, Hint: hint})
 }

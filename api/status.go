@@ -1,0 +1,86 @@
+package api
+
+import (
+	"time"
+
+	"github.com/regionplatform/region/cdc/apply"
+	"github.com/regionplatform/region/cdc/capture"
+)
+
+// Status is the body of GET /v1/status.
+type Status struct {
+	Deployment string        `json:"deployment"`
+	Region     string        `json:"region"`
+	Version    string        `json:"version"`
+	Started    time.Time     `json:"started"`
+	Uptime     float64       `json:"uptime_seconds"`
+	Healthy    bool          `json:"healthy"`
+	Checks     []CheckResult `json:"checks"`
+	Cells      []CellStatus  `json:"cells"`
+	// Capture is this region's capture; Links are the inbound links.
+	Capture capture.Stats      `json:"capture"`
+	Links   []apply.LinkStatus `json:"links"`
+}
+
+// CellStatus is a cell homed in or standing by for this region.
+type CellStatus struct {
+	Name    string `json:"name"`
+	Region  string `json:"region"`
+	Standby string `json:"standby"`
+}
+
+// CheckResult is the last outcome of one dependency check.
+type CheckResult struct {
+	Name      string    `json:"name"`
+	OK        bool      `json:"ok"`
+	Error     string    `json:"error,omitempty"`
+	LatencyMS float64   `json:"latency_ms"`
+	Checked   time.Time `json:"checked"`
+}
+
+// RegionStatus is one region's part of an Overview: its status, or why
+// its regiond could not be asked.
+type RegionStatus struct {
+	Region string  `json:"region"`
+	API    string  `json:"api"`
+	Error  string  `json:"error,omitempty"`
+	Status *Status `json:"status,omitempty"`
+}
+
+// Overview is every region's status at once, as `regionctl status` and
+// the console's GET /v1/overview show it.
+type Overview struct {
+	Deployment string         `json:"deployment"`
+	Regions    []RegionStatus `json:"regions"`
+}
+
+// Healthy is true when every region answers with healthy dependencies,
+// a running capture and running links.
+func (o *Overview) Healthy() bool {
+	for _, r := range o.Regions {
+		if r.Error != "" || r.Status == nil || !r.Status.Healthy || !r.Status.Capture.Running {
+			return false
+		}
+		for _, l := range r.Status.Links {
+			if l.State != "running" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// CaughtUp is true when every link has applied all its source published.
+func (o *Overview) CaughtUp() bool {
+	for _, r := range o.Regions {
+		if r.Status == nil {
+			return false
+		}
+		for _, l := range r.Status.Links {
+			if l.LagTxns > 0 || l.AppliedSeq < l.PublishedSeq {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,177 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/router/traffic"
+)
+
+// Status is GET /v1/status: this regiond's health, capture and inbound links.
+func (c *Client) Status(ctx context.Context) (*api.Status, error) {
+	var s api.Status
+	if err := c.get(ctx, "/v1/status", &s); err != nil {
+		return nil, fmt.Errorf("regiond %s: %w", c.BaseURL, err)
+	}
+	return &s, nil
+}
+
+// Route is GET /v1/route?user=USER: where the user's writes go now.
+func (c *Client) Route(ctx context.Context, user string) (*api.RouteAnswer, error) {
+	var a api.RouteAnswer
+	return &a, c.get(ctx, "/v1/route?user="+url.QueryEscape(user), &a)
+}
+
+// Routes is GET /v1/routes: the routing table and the live routers.
+func (c *Client) Routes(ctx context.Context) (*api.RoutesAnswer, error) {
+	var a api.RoutesAnswer
+	return &a, c.get(ctx, "/v1/routes", &a)
+}
+
+// RouteVersion is GET /v1/routes/epochs/EPOCH: one stored version of the
+// routing table.
+func (c *Client) RouteVersion(ctx context.Context, epoch uint64) (*router.Table, error) {
+	var t router.Table
+	return &t, c.get(ctx, fmt.Sprintf("/v1/routes/epochs/%d", epoch), &t)
+}
+
+// RouteHistory is GET /v1/routes/history?limit=N (0: every version),
+// newest first.
+func (c *Client) RouteHistory(ctx context.Context, limit int) (*api.HistoryAnswer, error) {
+	var a api.HistoryAnswer
+	return &a, c.get(ctx, fmt.Sprintf("/v1/routes/history?limit=%d", limit), &a)
+}
+
+// RollbackRoutes is POST /v1/routes/rollback: the table the rollback wrote.
+func (c *Client) RollbackRoutes(ctx context.Context, req api.RollbackRequest) (*router.Table, error) {
+	var t router.Table
+	return &t, c.send(ctx, http.MethodPost, "/v1/routes/rollback", req, &t)
+}
+
+// PlanSwitch is POST /v1/switches with req.DryRun set: what the switch
+// would move, changing nothing.
+func (c *Client) PlanSwitch(ctx context.Context, req traffic.Request) (*traffic.Plan, error) {
+	req.DryRun = true
+	var p traffic.Plan
+	return &p, c.send(ctx, http.MethodPost, "/v1/switches", req, &p)
+}
+
+// StartSwitch is POST /v1/switches: the switch's record as it started
+// (follow it with Switch).
+func (c *Client) StartSwitch(ctx context.Context, req traffic.Request) (*traffic.Record, error) {
+	if req.DryRun {
+		return nil, fmt.Errorf("dry_run: a dry run starts nothing; call PlanSwitch")
+	}
+	var rec traffic.Record
+	return &rec, c.send(ctx, http.MethodPost, "/v1/switches", req, &rec)
+}
+
+// Switch is GET /v1/switches/ID: one switch's record.
+func (c *Client) Switch(ctx context.Context, id string) (*traffic.Record, error) {
+	var rec traffic.Record
+	return &rec, c.get(ctx, "/v1/switches/"+url.PathEscape(id), &rec)
+}
+
+// Switches is GET /v1/switches: the running switches and the history.
+func (c *Client) Switches(ctx context.Context) (*api.SwitchesAnswer, error) {
+	var a api.SwitchesAnswer
+	return &a, c.get(ctx, "/v1/switches", &a)
+}
+
+// AbortSwitch is POST /v1/switches/ID/abort.
+func (c *Client) AbortSwitch(ctx context.Context, id string, req api.AbortRequest) (*traffic.Record, error) {
+	var rec traffic.Record
+	return &rec, c.send(ctx, http.MethodPost, "/v1/switches/"+url.PathEscape(id)+"/abort", req, &rec)
+}
+
+// Controller is GET /v1/controller: the controller's node, members and state.
+func (c *Client) Controller(ctx context.Context) (*api.ControllerStatus, error) {
+	var s api.ControllerStatus
+	return &s, c.get(ctx, "/v1/controller", &s)
+}
+
+// AddVoter is POST /v1/controller/voters (on the controller's leader).
+func (c *Client) AddVoter(ctx context.Context, req api.VoterRequest) error {
+	return c.send(ctx, http.MethodPost, "/v1/controller/voters", req, nil)
+}
+
+// RemoveVoter is DELETE /v1/controller/voters/ID (on the controller's leader).
+func (c *Client) RemoveVoter(ctx context.Context, id string) error {
+	return c.send(ctx, http.MethodDelete, "/v1/controller/voters/"+url.PathEscape(id), nil, nil)
+}
+
+// Failovers is GET /v1/failovers: the controller's failover history,
+// newest first.
+func (c *Client) Failovers(ctx context.Context) ([]failover.FailoverRecord, error) {
+	var a api.FailoversAnswer
+	if err := c.get(ctx, "/v1/failovers", &a); err != nil {
+		return nil, err
+	}
+	return a.Failovers, nil
+}
+
+// Failover is POST /v1/failovers; it answers when the failover is over.
+// A failover that ended rolled back answers 409 with its report: both
+// come back.
+func (c *Client) Failover(ctx context.Context, req api.FailoverRequest) (*api.FailoverReport, error) {
+	return c.report(ctx, "/v1/failovers", req)
+}
+
+// Failback is POST /v1/failbacks; it answers when the failback is over.
+// A refusal that time lifts (the RPO still pending, the region not caught
+// up) is an *Error with RetryAfter set: nothing was done.
+func (c *Client) Failback(ctx context.Context, req api.FailbackRequest) (*api.FailoverReport, error) {
+	return c.report(ctx, "/v1/failbacks", req)
+}
+
+// report posts a failover or failback. One that ended rolled back
+// answers 409 with its report: the report comes back with an *Error.
+func (c *Client) report(ctx context.Context, path string, req any) (*api.FailoverReport, error) {
+	var rep api.FailoverReport
+	err := c.send(ctx, http.MethodPost, path, req, &rep)
+	var e *Error
+	if errors.As(err, &e) && e.StatusCode == http.StatusConflict && json.Unmarshal(e.body, &rep) == nil && rep.ID != "" {
+		e.Message = fmt.Sprintf("%s %s ended %s: %s", rep.Kind, rep.ID, rep.State, rep.Error)
+		return &rep, e
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}
+
+// Drills is GET /v1/drills: drill records newest first, and schedules.
+func (c *Client) Drills(ctx context.Context) (*api.DrillsView, error) {
+	var v api.DrillsView
+	return &v, c.get(ctx, "/v1/drills", &v)
+}
+
+// RecordDrill is POST /v1/drills: a drill an operator ran goes into the
+// controller's history.
+func (c *Client) RecordDrill(ctx context.Context, req api.RecordRequest) error {
+	return c.send(ctx, http.MethodPost, "/v1/drills", req, nil)
+}
+
+// ScheduleDrill is POST /v1/drills/schedules.
+func (c *Client) ScheduleDrill(ctx context.Context, req api.ScheduleRequest) (map[string]string, error) {
+	var out map[string]string
+	return out, c.send(ctx, http.MethodPost, "/v1/drills/schedules", req, &out)
+}
+
+// UnscheduleDrill is DELETE /v1/drills/schedules/PLAN.
+func (c *Client) UnscheduleDrill(ctx context.Context, plan string) (map[string]string, error) {
+	var out map[string]string
+	return out, c.send(ctx, http.MethodDelete, "/v1/drills/schedules/"+url.PathEscape(plan), nil, &out)
+}
+
+// Healthz is GET /healthz: nil when the regiond answers 200.
+func (c *Client) Healthz(ctx context.Context) error {
+	return c.get(ctx, "/healthz", nil)
+}
