@@ -3,14 +3,14 @@ package api
 import (
 	"time"
 
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 )
 
 // DrillsView is the body of GET /v1/drills: drill records newest first,
 // schedules by plan name.
 type DrillsView struct {
-	Drills    []failover.DrillRecord   `json:"drills"`
-	Schedules []failover.DrillSchedule `json:"schedules"`
+	Drills    []controller.DrillRecord   `json:"drills"`
+	Schedules []controller.DrillSchedule `json:"schedules"`
 }
 
 // ScheduleRequest is the body of POST /v1/drills/schedules.

@@ -1,7 +1,7 @@
 package api
 
 import (
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/router/traffic"
 )
 
@@ -34,13 +34,13 @@ type FailoverReport struct {
 	WriteForbiddenMS int64 `json:"write_forbidden_ms"`
 	DurationMS       int64 `json:"duration_ms"`
 	// RPO is what the survivor never applied (0 for planned).
-	RPO failover.RPO `json:"rpo"`
+	RPO controller.RPO `json:"rpo"`
 }
 
 // FailoversAnswer is the body of GET /v1/failovers: the controller's
 // failover history, newest first.
 type FailoversAnswer struct {
-	Failovers []failover.FailoverRecord `json:"failovers"`
+	Failovers []controller.FailoverRecord `json:"failovers"`
 }
 
 // FailbackRequest is the body of POST /v1/failbacks.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/client"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/topo"
 )
@@ -418,10 +418,10 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 			return err
 		}
 	}
-	var rec failover.FailoverRecord
+	var rec controller.FailoverRecord
 	_, err := f.waitController(ctx, "b", 50*time.Millisecond, 30*time.Second, "the automatic failover recorded done", func(cs api.ControllerStatus) bool {
 		for _, r := range cs.State.Failovers {
-			if r.From == "a" && r.Kind == failover.KindForced && r.Actor == "controller" && r.State == failover.FailoverDone {
+			if r.From == "a" && r.Kind == controller.KindForced && r.Actor == "controller" && r.State == controller.FailoverDone {
 				rec = r
 				return true
 			}
@@ -488,7 +488,7 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 	}
 	f.run.FailbackMS, f.run.FailbackWriteForbiddenMS = fb.DurationMS, fb.WriteForbiddenMS
 	fmt.Fprintf(f.o.Progress, "failback %s: %s in %d ms, write-forbidden %d ms\n", fb.ID, fb.State, fb.DurationMS, fb.WriteForbiddenMS)
-	if fb.State != failover.FailoverDone {
+	if fb.State != controller.FailoverDone {
 		return fmt.Errorf("failback %s: %s: %s", fb.ID, fb.State, fb.Error)
 	}
 	if err := sleep(ctx, time.Second); err != nil {
@@ -510,7 +510,7 @@ func (f *failoverBench) planned(ctx context.Context) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	req := api.FailoverRequest{From: "b", To: "a", Kind: failover.KindPlanned, Reason: fmt.Sprintf("bench failover run %d", f.run.Run)}
+	req := api.FailoverRequest{From: "b", To: "a", Kind: controller.KindPlanned, Reason: fmt.Sprintf("bench failover run %d", f.run.Run)}
 	rep, err := f.api["b"].Failover(pctx, req)
 	if err != nil {
 		return err
@@ -521,7 +521,7 @@ func (f *failoverBench) planned(ctx context.Context) error {
 		f.run.PlannedBuckets += s.Count
 	}
 	fmt.Fprintf(f.o.Progress, "planned failover %s of b: %d buckets, %s in %d ms, write-forbidden %d ms\n", rep.ID, f.run.PlannedBuckets, rep.State, rep.DurationMS, rep.WriteForbiddenMS)
-	if rep.State != failover.FailoverDone {
+	if rep.State != controller.FailoverDone {
 		return fmt.Errorf("planned failover %s: %s: %s", rep.ID, rep.State, rep.Error)
 	}
 	if err := sleep(ctx, time.Second); err != nil {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/client"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/regiond"
 	"github.com/regionplatform/region/router/traffic"
@@ -273,7 +273,7 @@ type Failover struct {
 	back    string
 	// final is the RPO the controller completed after the failover
 	// answered pending (once the region's binlog could be read).
-	final *failover.RPO
+	final *controller.RPO
 }
 
 var _ Fault = (*Failover)(nil)
@@ -309,9 +309,9 @@ func (f *Failover) Inject(ctx context.Context, e *Env) error {
 	if err != nil {
 		return err
 	}
-	kind := failover.KindPlanned
+	kind := controller.KindPlanned
 	if f.Forced {
-		kind = failover.KindForced
+		kind = controller.KindForced
 		if f.Drain {
 			if err := lab.Kill(ctx, e.St.Dir, f.picked, "app"); err != nil {
 				return err
@@ -356,7 +356,7 @@ func (f *Failover) Inject(ctx context.Context, e *Env) error {
 	if err != nil {
 		return fmt.Errorf("%s failover of region %s: %w", kind, f.picked, err)
 	}
-	if f.rep.State != failover.FailoverDone {
+	if f.rep.State != controller.FailoverDone {
 		return fmt.Errorf("%s failover %s ended %s: %s", kind, f.rep.ID, f.rep.State, f.rep.Error)
 	}
 	if f.rep.RPO.LostGTIDs != "" {
@@ -403,14 +403,14 @@ func (f *Failover) crashLeader(ctx context.Context, e *Env, req api.FailoverRequ
 	}
 	defer os.Remove(pause)
 	go func() { _, _ = e.at(leader).Failover(ctx, req) }() // its regiond dies before it answers
-	records := func(c *client.Client) []failover.FailoverRecord {
+	records := func(c *client.Client) []controller.FailoverRecord {
 		fos, _ := c.Failovers(ctx)
 		return fos
 	}
 	var id string
 	if err := lab.WaitUntil(ctx, 30*time.Second, func() bool {
 		for _, r := range records(e.at(leader)) {
-			if r.Active() && r.From == req.From && slices.ContainsFunc(r.Steps, func(s failover.FailoverStep) bool { return s.Name == "hold" }) {
+			if r.Active() && r.From == req.From && slices.ContainsFunc(r.Steps, func(s controller.FailoverStep) bool { return s.Name == "hold" }) {
 				id = r.ID
 				return true
 			}
@@ -435,7 +435,7 @@ func (f *Failover) crashLeader(ctx context.Context, e *Env, req api.FailoverRequ
 		for _, r := range records(c) {
 			if r.ID == id && !r.Active() {
 				f.rep = api.FailoverReport{ID: r.ID, Kind: r.Kind, From: r.From, To: r.To, State: r.State, RPO: r.RPO}
-				if len(r.Steps) > 0 && r.State != failover.FailoverDone {
+				if len(r.Steps) > 0 && r.State != controller.FailoverDone {
 					f.rep.Error = r.Steps[len(r.Steps)-1].Detail
 				}
 				return true
@@ -464,7 +464,7 @@ func (f *Failover) Heal(ctx context.Context, e *Env) error {
 	// refused until it has; retry, bounded.
 	for deadline := time.Now().Add(90 * time.Second); ; {
 		rep, last = c.Failback(ctx, api.FailbackRequest{To: f.picked, Reason: "chaos"})
-		if last == nil && rep.State == failover.FailoverDone {
+		if last == nil && rep.State == controller.FailoverDone {
 			break
 		}
 		if last == nil {

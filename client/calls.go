@@ -9,7 +9,7 @@ import (
 	"net/url"
 
 	"github.com/regionplatform/region/api"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/traffic"
 )
@@ -109,7 +109,7 @@ func (c *Client) RemoveVoter(ctx context.Context, id string) error {
 
 // Failovers is GET /v1/failovers: the controller's failover history,
 // newest first.
-func (c *Client) Failovers(ctx context.Context) ([]failover.FailoverRecord, error) {
+func (c *Client) Failovers(ctx context.Context) ([]controller.FailoverRecord, error) {
 	var a api.FailoversAnswer
 	if err := c.get(ctx, "/v1/failovers", &a); err != nil {
 		return nil, err

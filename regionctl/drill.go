@@ -18,7 +18,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/client"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/failover/drill/live"
 	"github.com/regionplatform/region/lab"
@@ -261,7 +261,7 @@ func printDrillsView(out io.Writer, v api.DrillsView) {
 		}
 		tw.Flush()
 		for _, r := range v.Drills {
-			if r.Outcome == failover.DrillFailed && r.Summary != "" {
+			if r.Outcome == controller.DrillFailed && r.Summary != "" {
 				fmt.Fprintf(out, "  %s: %s\n", r.ID, r.Summary)
 			}
 		}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
@@ -253,11 +253,11 @@ steps:
 	if out, errOut, err := run(t, "drill", "schedule", "--plan", p4, "--cron", fmt.Sprintf("%d %d * * *", now.Minute(), now.Hour()), "--dir", st.Dir); err != nil {
 		t.Fatalf("drill schedule: %v\n%s%s", err, out, errOut)
 	}
-	var sched []failover.DrillRecord
+	var sched []controller.DrillRecord
 	if err := lab.WaitUntil(context.Background(), time.Minute, func() bool {
 		sched = nil
 		for _, d := range drillHistory(t, st.Dir).Drills {
-			if d.Plan == "sched" && d.Outcome != failover.DrillRunning {
+			if d.Plan == "sched" && d.Outcome != controller.DrillRunning {
 				sched = append(sched, d)
 			}
 		}
@@ -266,7 +266,7 @@ steps:
 		t.Fatalf("the scheduled drill was not run and recorded within a minute: %+v", drillHistory(t, st.Dir))
 	}
 	v := drillHistory(t, st.Dir)
-	if d := sched[0]; len(sched) != 1 || d.Outcome != failover.DrillPassedConditions || d.Actor != "scheduler" || !strings.Contains(d.Summary, "ledger") ||
+	if d := sched[0]; len(sched) != 1 || d.Outcome != controller.DrillPassedConditions || d.Actor != "scheduler" || !strings.Contains(d.Summary, "ledger") ||
 		len(v.Schedules) != 1 || v.Schedules[0].LastDrill != d.ID {
 		t.Errorf("scheduled drill: %+v, schedules %+v", sched, v.Schedules)
 	} else if _, err := os.Stat(filepath.Join(d.Report, "report.html")); err != nil {
@@ -278,7 +278,7 @@ steps:
 
 	// The drills' failovers, step by step.
 	out, errOut, err = run(t, "failover", "history", "--dir", st.Dir, "--json")
-	var fos []failover.FailoverRecord
+	var fos []controller.FailoverRecord
 	if err == nil {
 		err = json.Unmarshal([]byte(out), &fos)
 	}

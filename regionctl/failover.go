@@ -12,7 +12,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/client"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 )
 
 func newFailoverCmd(g *globals) *cobra.Command {
@@ -58,9 +58,9 @@ The exit status is 1 unless the failover completed.`,
 			case strings.TrimSpace(req.Reason) == "":
 				return fmt.Errorf("--reason: missing: say why (it goes into the failover history)")
 			}
-			req.Kind = failover.KindPlanned
+			req.Kind = controller.KindPlanned
 			if force {
-				req.Kind = failover.KindForced
+				req.Kind = controller.KindForced
 			}
 			fmt.Fprintf(g.progress(), "%s failover of region %s: asking the controller's leader\n", req.Kind, req.From)
 			return g.call(cmd.Context(), func(c *client.Client) error {
@@ -130,7 +130,7 @@ midway has a "take-over" step where a new leader went on with it.`,
 				if err != nil {
 					return err
 				}
-				i := slices.IndexFunc(fos, func(f failover.FailoverRecord) bool { return f.ID == args[0] })
+				i := slices.IndexFunc(fos, func(f controller.FailoverRecord) bool { return f.ID == args[0] })
 				if i < 0 {
 					return fmt.Errorf("failover %q is not in the controller's history: regionctl failover history lists them", args[0])
 				}
@@ -147,7 +147,7 @@ midway has a "take-over" step where a new leader went on with it.`,
 }
 
 // printFailover writes a failover record for a person to read.
-func printFailover(w io.Writer, f failover.FailoverRecord) {
+func printFailover(w io.Writer, f controller.FailoverRecord) {
 	fmt.Fprintf(w, "failover %s: %s %s -> %s, %s\n", f.ID, f.Kind, f.From, f.To, strings.ToUpper(f.State))
 	fmt.Fprintf(w, "  asked by %s at %s: %s\n", f.Actor, f.StartedAt.Format(time.RFC3339), f.Reason)
 	if f.Undoes != "" {
@@ -162,7 +162,7 @@ func printFailover(w io.Writer, f failover.FailoverRecord) {
 	}
 	_ = tw.Flush()
 	switch {
-	case f.Kind != failover.KindForced:
+	case f.Kind != controller.KindForced:
 	case f.RPO.Pending:
 		fmt.Fprintf(w, "  RPO pending: last applied %s; the count follows when %s's binlog can be read\n", f.RPO.LastAppliedGTID, f.From)
 	default:

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/failover/liveness"
 )
 
@@ -60,7 +60,7 @@ func (d *Daemon) autoFailover(ctx context.Context) error {
 			tried[rs.Region] = time.Now()
 			reason := fmt.Sprintf("declared failed by %d of %d observers (%s); automatic failover (controller.auto_failover)", len(rs.Lost), rs.Of, strings.Join(rs.Lost, ","))
 			d.log.Warn("controller: automatic forced failover", "region", rs.Region, "reason", reason)
-			req := api.FailoverRequest{From: rs.Region, Kind: failover.KindForced, Reason: reason}
+			req := api.FailoverRequest{From: rs.Region, Kind: controller.KindForced, Reason: reason}
 			rep, err := d.runFailover(ctx, req, "controller")
 			if err != nil {
 				d.log.Error("controller: automatic failover failed; tried again in "+autoRetry.String()+" while the region stays failed", "region", rs.Region, "err", err)

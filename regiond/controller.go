@@ -18,17 +18,17 @@ import (
 	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/failover/liveness"
 )
 
 // WitnessID is the controller id and gossip name of the witness.
 const WitnessID = "witness"
 
-// controller is this process's share of the failover controller: a Raft
+// controllerNode is this process's share of the failover controller: a Raft
 // node and a gossip member.
-type controller struct {
-	node   *failover.Node
+type controllerNode struct {
+	node   *controller.Node
 	member *liveness.Member
 	log    *slog.Logger
 	// faults drops gossip with the peers named in faultsPath; nil unless
@@ -50,7 +50,7 @@ const FailoverPauseFile = "failover-pause"
 // newController builds the controller of node id (a region's name, or
 // WitnessID) from the deployment; nil when the deployment runs none.
 // probe checks a region's MySQL from here.
-func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.Dialer, probe func(context.Context, string) error, onEvent func(liveness.Event), reg prometheus.Registerer, log *slog.Logger) (*controller, error) {
+func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.Dialer, probe func(context.Context, string) error, onEvent func(liveness.Event), reg prometheus.Registerer, log *slog.Logger) (*controllerNode, error) {
 	var me config.ControllerNode
 	role, region := liveness.RoleRegiond, id
 	if id == WitnessID {
@@ -64,27 +64,27 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 	if me.Raft == "" {
 		return nil, nil
 	}
-	peers, observers, joins := []failover.Peer{}, map[string]string{}, []string{}
+	peers, observers, joins := []controller.Peer{}, map[string]string{}, []string{}
 	for _, r := range dep.Regions {
-		peers = append(peers, failover.Peer{ID: r.Name, Addr: r.Controller.Raft})
+		peers = append(peers, controller.Peer{ID: r.Name, Addr: r.Controller.Raft})
 		observers[r.Name] = r.Name
 		if r.Name != id {
 			joins = append(joins, r.Controller.Gossip)
 		}
 	}
 	if w := dep.Controller.Witness; w != nil {
-		peers = append(peers, failover.Peer{ID: WitnessID, Addr: w.Raft})
+		peers = append(peers, controller.Peer{ID: WitnessID, Addr: w.Raft})
 		observers[WitnessID] = ""
 		if id != WitnessID {
 			joins = append(joins, w.Gossip)
 		}
 	}
-	nc := failover.DefaultConfig(id, me.Raft, filepath.Join(dataDir, "controller"))
-	nc.Bootstrap, nc.Logger, nc.Metrics = peers, log, failover.NewMetrics(reg)
+	nc := controller.DefaultConfig(id, me.Raft, filepath.Join(dataDir, "controller"))
+	nc.Bootstrap, nc.Logger, nc.Metrics = peers, log, controller.NewMetrics(reg)
 	if dialer.Relayed() {
 		nc.Dial = dialer.DialContext
 	}
-	node, err := failover.New(nc)
+	node, err := controller.New(nc)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 			onEvent(e)
 		}
 	}
-	c := &controller{node: node, log: log}
+	c := &controllerNode{node: node, log: log}
 	if dep.Controller.FaultInjection {
 		c.faults, c.faultsPath = new(liveness.FaultyTransport), filepath.Join(dataDir, liveness.FaultsFile)
 		mc.WrapTransport = c.faults.Wrap
@@ -120,7 +120,7 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 // Run starts the Raft node and the gossip member and stops them, in
 // reverse order, when ctx ends. The witness hands leadership on whenever
 // it wins it: only a regiond acts (it has the API, MySQL and the switch).
-func (c *controller) Run(ctx context.Context) error {
+func (c *controllerNode) Run(ctx context.Context) error {
 	if err := c.node.Start(ctx); err != nil {
 		return err
 	}
@@ -221,7 +221,7 @@ func (d *Daemon) handleRemoveVoter(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) voterAnswer(w http.ResponseWriter, err error) {
-	var nl *failover.NotLeaderError
+	var nl *controller.NotLeaderError
 	switch {
 	case err == nil:
 		st, _ := d.ctl.node.Status()
@@ -248,7 +248,7 @@ func probeMySQL(db func(string) (*sql.DB, error)) func(context.Context, string) 
 // until ctx ends. A failed transfer (no other voter up to date) is
 // retried: the witness then leads meanwhile, which keeps the log moving
 // but starts no action.
-func (c *controller) handOver(ctx context.Context) {
+func (c *controllerNode) handOver(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -62,8 +62,8 @@ type Daemon struct {
 	gateway  *gateway.Gateway // nil unless regions[].gateway_listen is set
 	switcher *traffic.Switcher
 	peers    *replicationView
-	dialer   *dial.Dialer // outbound connections, through regions[].dial_via
-	ctl      *controller  // nil without a controller
+	dialer   *dial.Dialer    // outbound connections, through regions[].dial_via
+	ctl      *controllerNode // nil without a controller
 	// opToken is the first operator token: scheduled drills act with it.
 	opToken string
 	failed  chan liveness.Event

@@ -12,7 +12,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/apiserver"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/failover/drill"
 )
 
@@ -41,8 +41,8 @@ func (d *Daemon) handleDrills(w http.ResponseWriter, r *http.Request) {
 
 // drillsView lists st's drills newest first and its schedules by name,
 // without the plans' text.
-func drillsView(st *failover.State) api.DrillsView {
-	v := api.DrillsView{Drills: []failover.DrillRecord{}, Schedules: []failover.DrillSchedule{}}
+func drillsView(st *controller.State) api.DrillsView {
+	v := api.DrillsView{Drills: []controller.DrillRecord{}, Schedules: []controller.DrillSchedule{}}
 	for _, r := range st.Drills {
 		v.Drills = append(v.Drills, r)
 	}
@@ -61,7 +61,7 @@ func (d *Daemon) handleRecordDrill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := apiserver.Caller(r.Context())
-	_, err := d.ctl.node.Execute(r.Context(), &failover.RecordDrill{Header: failover.Header{Actor: id.Name}, ID: req.ID, Plan: req.Plan,
+	_, err := d.ctl.node.Execute(r.Context(), &controller.RecordDrill{Header: controller.Header{Actor: id.Name}, ID: req.ID, Plan: req.Plan,
 		Scenario: req.Scenario, Outcome: req.Outcome, StartedAt: req.StartedAt, EndedAt: req.EndedAt, Report: req.Report, Summary: req.Summary})
 	d.audit(r, "drill.record", req.ID, err, map[string]string{"plan": req.Plan, "outcome": req.Outcome})
 	d.answerCommand(w, err, map[string]string{"recorded": req.ID})
@@ -86,7 +86,7 @@ func (d *Daemon) handleSchedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := apiserver.Caller(r.Context())
-	_, err = d.ctl.node.Execute(r.Context(), &failover.ScheduleDrill{Header: failover.Header{Actor: id.Name}, Plan: plan.Name,
+	_, err = d.ctl.node.Execute(r.Context(), &controller.ScheduleDrill{Header: controller.Header{Actor: id.Name}, Plan: plan.Name,
 		Cron: req.Cron, Disabled: req.Disabled, PlanYAML: req.PlanYAML})
 	d.audit(r, "drill.schedule", plan.Name, err, map[string]string{"cron": req.Cron, "disabled": fmt.Sprint(req.Disabled)})
 	d.answerCommand(w, err, map[string]string{"scheduled": plan.Name, "cron": req.Cron})
@@ -98,7 +98,7 @@ func (d *Daemon) handleUnschedule(w http.ResponseWriter, r *http.Request) {
 	}
 	plan := r.PathValue("plan")
 	id, _ := apiserver.Caller(r.Context())
-	_, err := d.ctl.node.Execute(r.Context(), &failover.UnscheduleDrill{Header: failover.Header{Actor: id.Name}, Plan: plan})
+	_, err := d.ctl.node.Execute(r.Context(), &controller.UnscheduleDrill{Header: controller.Header{Actor: id.Name}, Plan: plan})
 	d.audit(r, "drill.unschedule", plan, err, nil)
 	d.answerCommand(w, err, map[string]string{"unscheduled": plan})
 }
@@ -109,7 +109,7 @@ func (d *Daemon) answerCommand(w http.ResponseWriter, err error, ok any) {
 	switch {
 	case err == nil:
 		apiserver.WriteJSON(w, http.StatusOK, ok)
-	case errors.Is(err, failover.ErrBadCommand) || errors.Is(err, failover.ErrRejected):
+	case errors.Is(err, controller.ErrBadCommand) || errors.Is(err, controller.ErrRejected):
 		apiserver.WriteError(w, http.StatusBadRequest, err.Error(), "")
 	default:
 		apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "retry: the controller could not commit the change")
@@ -144,12 +144,12 @@ func (d *Daemon) scheduledDrills(ctx context.Context) error {
 // leadership or stopped.
 func (d *Daemon) interruptDrills(ctx context.Context) {
 	for _, r := range d.ctl.node.State().Drills {
-		if r.Outcome != failover.DrillRunning {
+		if r.Outcome != controller.DrillRunning {
 			continue
 		}
 		now := time.Now().UTC()
-		_, err := d.ctl.node.Execute(ctx, &failover.RecordDrill{Header: failover.Header{Actor: "controller"}, ID: r.ID, Plan: r.Plan,
-			Outcome: failover.DrillFailed, StartedAt: r.StartedAt, EndedAt: now, Report: r.Report,
+		_, err := d.ctl.node.Execute(ctx, &controller.RecordDrill{Header: controller.Header{Actor: "controller"}, ID: r.ID, Plan: r.Plan,
+			Outcome: controller.DrillFailed, StartedAt: r.StartedAt, EndedAt: now, Report: r.Report,
 			Summary: fmt.Sprintf("interrupted: node %s, which ran it, lost the controller's leadership or stopped before the drill ended; check every region's state (regionctl status)", r.Runner)})
 		if err != nil {
 			d.log.Warn("drill: could not record an interrupted drill", "drill", r.ID, "err", err)
@@ -161,7 +161,7 @@ func (d *Daemon) interruptDrills(ctx context.Context) {
 
 // runScheduled starts sc's drill in the controller's log, runs it and
 // records its outcome. A drill that cannot run is recorded as failed.
-func (d *Daemon) runScheduled(ctx context.Context, sc failover.DrillSchedule) {
+func (d *Daemon) runScheduled(ctx context.Context, sc controller.DrillSchedule) {
 	log := d.log.With("plan", sc.Plan)
 	if d.cfg.DrillRunner == nil {
 		log.Warn("drill: a scheduled drill is due but this regiond has no drill runner (embedded without one); it stays due")
@@ -170,13 +170,13 @@ func (d *Daemon) runScheduled(ctx context.Context, sc failover.DrillSchedule) {
 	start := time.Now().UTC()
 	id := sc.Plan + "-" + strings.ToLower(start.Format("20060102T150405"))
 	dir := filepath.Join(d.cfg.Deployment.Resolve(d.region.DataDir), "drills", id)
-	if _, err := d.ctl.node.Execute(ctx, &failover.StartDrill{Header: failover.Header{Actor: "scheduler"}, ID: id, Plan: sc.Plan,
+	if _, err := d.ctl.node.Execute(ctx, &controller.StartDrill{Header: controller.Header{Actor: "scheduler"}, ID: id, Plan: sc.Plan,
 		StartedAt: start, Runner: d.region.Name}); err != nil {
 		log.Warn("drill: could not start a scheduled drill", "err", err)
 		return
 	}
 	log.Info("drill: scheduled drill starts", "drill", id, "cron", sc.Cron, "report", dir)
-	rec := &failover.RecordDrill{Header: failover.Header{Actor: "scheduler"}, ID: id, Plan: sc.Plan, StartedAt: start, Report: dir}
+	rec := &controller.RecordDrill{Header: controller.Header{Actor: "scheduler"}, ID: id, Plan: sc.Plan, StartedAt: start, Report: dir}
 	plan, err := drill.ParsePlan([]byte(sc.PlanYAML))
 	var rep *drill.Report
 	if err == nil {
@@ -184,7 +184,7 @@ func (d *Daemon) runScheduled(ctx context.Context, sc failover.DrillSchedule) {
 	}
 	rec.EndedAt = time.Now().UTC()
 	if err != nil {
-		rec.Outcome, rec.Summary = failover.DrillFailed, "the drill could not run: "+err.Error()
+		rec.Outcome, rec.Summary = controller.DrillFailed, "the drill could not run: "+err.Error()
 	} else {
 		rec.Outcome, rec.Scenario, rec.Summary = string(rep.Outcome), rep.Scenario, strings.Join(rep.Reasons, "; ")
 	}

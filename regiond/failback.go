@@ -11,7 +11,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/apiserver"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
@@ -50,7 +50,7 @@ func (d *Daemon) failback(ctx context.Context, req api.FailbackRequest, actor st
 	if !ok {
 		return nil, fmt.Errorf("to: region %s has no finished failover to undo: move buckets with regionctl switch instead", req.To)
 	}
-	if last.Kind == failover.KindForced && last.RPO.Pending {
+	if last.Kind == controller.KindForced && last.RPO.Pending {
 		return nil, retryLater{fmt.Errorf("to: the RPO of %s is still pending (region %s's binlog has not been read since): start the region's MySQL and wait until regionctl failover history shows it, then fail back", last.ID, req.To)}
 	}
 	before, err := d.placementBefore(ctx, last.ID)
@@ -69,7 +69,7 @@ func (d *Daemon) failback(ctx context.Context, req api.FailbackRequest, actor st
 	if err != nil {
 		return nil, retryLater{fmt.Errorf("region %s has not caught up with %s, nothing changed: %w", req.To, last.To, err)}
 	}
-	h := failover.Header{Actor: actor}
+	h := controller.Header{Actor: actor}
 	// A forced failover's RPO stays lost: the returning region's rows
 	// converge to the survivor's (whose newer writes stand), and the
 	// survivor skips the lost transactions when it takes the region's
@@ -79,12 +79,12 @@ func (d *Daemon) failback(ctx context.Context, req api.FailbackRequest, actor st
 		if repaired, err = d.convergeTo(rctx, last.To, req.To); err != nil {
 			return nil, fmt.Errorf("region %s's rows could not be made the survivor's, nothing changed: %w", req.To, err)
 		}
-		if _, err := d.ctl.node.Execute(rctx, &failover.ReleaseRegion{Header: h, Region: req.To, Discard: last.RPO.LostGTIDs}); err != nil {
+		if _, err := d.ctl.node.Execute(rctx, &controller.ReleaseRegion{Header: h, Region: req.To, Discard: last.RPO.LostGTIDs}); err != nil {
 			return nil, fmt.Errorf("release region %s's stream in the controller: %w", req.To, err)
 		}
 	}
 	if st := d.ctl.node.State(); st.Regions[req.To].Fenced {
-		if _, err := d.ctl.node.Execute(rctx, &failover.UnfenceRegion{Header: h, Region: req.To, Reason: "failback: " + req.Reason}); err != nil {
+		if _, err := d.ctl.node.Execute(rctx, &controller.UnfenceRegion{Header: h, Region: req.To, Reason: "failback: " + req.Reason}); err != nil {
 			return nil, fmt.Errorf("lift the fence of %s in the controller: %w", req.To, err)
 		}
 	}
@@ -93,7 +93,7 @@ func (d *Daemon) failback(ctx context.Context, req api.FailbackRequest, actor st
 	}); err != nil {
 		return nil, fmt.Errorf("lift the fence of %s in the routing table: %w", req.To, err)
 	}
-	fr, cancelRec, err := d.beginFailover(ctx, start, failover.KindPlanned, api.FailoverRequest{From: last.To, To: req.To,
+	fr, cancelRec, err := d.beginFailover(ctx, start, controller.KindPlanned, api.FailoverRequest{From: last.To, To: req.To,
 		Reason: fmt.Sprintf("failback of %s after %s: %s", req.To, last.ID, req.Reason)}, last.ID, actor)
 	if err != nil {
 		return nil, err
@@ -166,11 +166,11 @@ func (d *Daemon) switchBack(fr *record, region string, before *router.Table, rea
 }
 
 // lastFailover is the latest finished failover out of region.
-func lastFailover(st *failover.State, region string) (failover.FailoverRecord, bool) {
-	var best failover.FailoverRecord
+func lastFailover(st *controller.State, region string) (controller.FailoverRecord, bool) {
+	var best controller.FailoverRecord
 	found := false
 	for _, f := range st.Failovers {
-		if f.From == region && f.State == failover.FailoverDone && f.Undoes == "" && (!found || f.StartedAt.After(best.StartedAt)) {
+		if f.From == region && f.State == controller.FailoverDone && f.Undoes == "" && (!found || f.StartedAt.After(best.StartedAt)) {
 			best, found = f, true
 		}
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/apiserver"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
 )
@@ -33,7 +33,7 @@ func (d *Daemon) handleFailovers(w http.ResponseWriter, r *http.Request) {
 		noController(w)
 		return
 	}
-	var out []failover.FailoverRecord
+	var out []controller.FailoverRecord
 	for _, f := range d.ctl.node.State().Failovers {
 		out = append(out, f)
 	}
@@ -134,9 +134,9 @@ func (d *Daemon) runFailover(ctx context.Context, req api.FailoverRequest, actor
 		return nil, fmt.Errorf("to: %q is not another region: use one of %v but %s", req.To, dep.RegionNames(), req.From)
 	}
 	switch req.Kind {
-	case failover.KindPlanned:
+	case controller.KindPlanned:
 		return d.plannedFailover(ctx, req, actor)
-	case failover.KindForced:
+	case controller.KindForced:
 		return d.forcedFailover(ctx, req, actor)
 	}
 	return nil, fmt.Errorf("kind: %q: use planned or forced", req.Kind)
@@ -151,7 +151,7 @@ func (d *Daemon) plannedFailover(ctx context.Context, req api.FailoverRequest, a
 	if err != nil {
 		return nil, err
 	}
-	fr, cancel, err := d.beginFailover(ctx, start, failover.KindPlanned, req, "", actor)
+	fr, cancel, err := d.beginFailover(ctx, start, controller.KindPlanned, req, "", actor)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (d *Daemon) remaining(ctx context.Context, from, to string) (string, []topo
 type record struct {
 	d     *Daemon
 	rep   *api.FailoverReport
-	h     failover.Header
+	h     controller.Header
 	ctx   context.Context
 	start time.Time
 }
@@ -231,8 +231,8 @@ func (d *Daemon) beginFailover(ctx context.Context, start time.Time, kind string
 	suffix := make([]byte, 3)
 	_, _ = rand.Read(suffix)
 	id := "fo-" + strings.ToLower(start.UTC().Format("20060102T150405")) + "-" + hex.EncodeToString(suffix)
-	r, cancel := d.newRecord(ctx, failover.FailoverRecord{ID: id, Kind: kind, From: req.From, To: req.To, StartedAt: start}, actor)
-	if _, err := d.ctl.node.Execute(ctx, &failover.BeginFailover{Header: r.h, ID: id, Kind: kind, From: req.From, To: req.To,
+	r, cancel := d.newRecord(ctx, controller.FailoverRecord{ID: id, Kind: kind, From: req.From, To: req.To, StartedAt: start}, actor)
+	if _, err := d.ctl.node.Execute(ctx, &controller.BeginFailover{Header: r.h, ID: id, Kind: kind, From: req.From, To: req.To,
 		Reason: req.Reason, AcceptRPO: req.AcceptRPO, Undoes: undoes}); err != nil {
 		cancel()
 		return nil, nil, fmt.Errorf("record the failover in the controller: %w", err)
@@ -243,23 +243,23 @@ func (d *Daemon) beginFailover(ctx context.Context, start time.Time, kind string
 
 // newRecord is the leader's handle on failover f, which this process runs
 // from now until the returned cancel: a new leader leaves it alone.
-func (d *Daemon) newRecord(ctx context.Context, f failover.FailoverRecord, actor string) (*record, context.CancelFunc) {
+func (d *Daemon) newRecord(ctx context.Context, f controller.FailoverRecord, actor string) (*record, context.CancelFunc) {
 	d.ctl.running.add(f.ID)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	rep := &api.FailoverReport{ID: f.ID, Kind: f.Kind, From: f.From, To: f.To}
-	return &record{d: d, rep: rep, h: failover.Header{Actor: actor}, ctx: rctx, start: f.StartedAt}, func() {
+	return &record{d: d, rep: rep, h: controller.Header{Actor: actor}, ctx: rctx, start: f.StartedAt}, func() {
 		cancel()
 		d.ctl.running.done(f.ID)
 	}
 }
 
 // step records one step; err marks it failed.
-func (r *record) step(name string, err error, detail string, rpo *failover.RPO) {
+func (r *record) step(name string, err error, detail string, rpo *controller.RPO) {
 	res := "ok"
 	if err != nil {
 		res, detail = "failed", strings.TrimSpace(detail+": "+err.Error())
 	}
-	if _, xerr := r.d.ctl.node.Execute(r.ctx, &failover.StepFailover{Header: r.h, ID: r.rep.ID, Step: name, Result: res, Detail: detail, RPO: rpo}); xerr != nil {
+	if _, xerr := r.d.ctl.node.Execute(r.ctx, &controller.StepFailover{Header: r.h, ID: r.rep.ID, Step: name, Result: res, Detail: detail, RPO: rpo}); xerr != nil {
 		r.d.log.Error("cannot record a failover step", "failover", r.rep.ID, "step", name, "err", xerr)
 	}
 	r.pause(name)
@@ -288,12 +288,12 @@ func (r *record) pause(step string) {
 
 // end records the outcome (rolled back when err is set) and returns the
 // report with err.
-func (r *record) end(err error, rpo *failover.RPO) (*api.FailoverReport, error) {
-	e := &failover.EndFailover{Header: r.h, ID: r.rep.ID, Outcome: failover.FailoverDone, RPO: rpo}
-	r.rep.State = failover.FailoverDone
+func (r *record) end(err error, rpo *controller.RPO) (*api.FailoverReport, error) {
+	e := &controller.EndFailover{Header: r.h, ID: r.rep.ID, Outcome: controller.FailoverDone, RPO: rpo}
+	r.rep.State = controller.FailoverDone
 	if err != nil {
-		e.Outcome, e.Reason = failover.FailoverRolledBack, err.Error()
-		r.rep.State, r.rep.Error = failover.FailoverRolledBack, err.Error()
+		e.Outcome, e.Reason = controller.FailoverRolledBack, err.Error()
+		r.rep.State, r.rep.Error = controller.FailoverRolledBack, err.Error()
 	}
 	if _, xerr := r.d.ctl.node.Execute(r.ctx, e); xerr != nil {
 		r.d.log.Error("cannot record the end of a failover", "failover", r.rep.ID, "err", xerr)

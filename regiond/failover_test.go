@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/topo"
@@ -74,7 +74,7 @@ func TestPlannedFailover(t *testing.T) {
 	stopLoad()
 	wg.Wait()
 	t.Logf("failover %s: %s in %d ms, write-forbidden %d ms", rep.ID, rep.State, rep.DurationMS, rep.WriteForbiddenMS)
-	if rep.State != failover.FailoverDone || len(rep.Switches) != 1 || rep.Switches[0].Count != 512 || rep.RPO.LostCount != 0 {
+	if rep.State != controller.FailoverDone || len(rep.Switches) != 1 || rep.Switches[0].Count != 512 || rep.RPO.LostCount != 0 {
 		t.Fatalf("report: %+v", rep)
 	}
 	tb := table(t, st, tok)
@@ -89,7 +89,7 @@ func TestPlannedFailover(t *testing.T) {
 	}
 	waitController(t, st, follower, tok, 10*time.Second, "the failover in the follower's replicated state", func(cs api.ControllerStatus) bool {
 		f, ok := cs.State.Failovers[rep.ID]
-		return ok && f.State == failover.FailoverDone && f.Kind == failover.KindPlanned && f.Actor == "lab-operator"
+		return ok && f.State == controller.FailoverDone && f.Kind == controller.KindPlanned && f.Actor == "lab-operator"
 	})
 }
 
@@ -137,7 +137,7 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 		t.Fatalf("forced failover: %d %s", code, body)
 	}
 	t.Logf("forced failover %s: %s in %d ms, RPO %+v", rep.ID, rep.State, rep.DurationMS, rep.RPO)
-	if rep.State != failover.FailoverDone || !rep.RPO.Pending || rep.RPO.LastAppliedGTID == "" {
+	if rep.State != controller.FailoverDone || !rep.RPO.Pending || rep.RPO.LastAppliedGTID == "" {
 		t.Fatalf("forced failover report: %+v", rep)
 	}
 	tb := tableFrom(t, st, "b", tok)
@@ -178,7 +178,7 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	}
 	t.Logf("failback %s: %s in %d ms, write-forbidden %d ms", back.ID, back.State, back.DurationMS, back.WriteForbiddenMS)
 	steps := waitController(t, st, "b", tok, 10*time.Second, "the failback recorded", func(cs api.ControllerStatus) bool {
-		return cs.State.Failovers[back.ID].State == failover.FailoverDone
+		return cs.State.Failovers[back.ID].State == controller.FailoverDone
 	}).State.Failovers[back.ID].Steps
 	if div := stepDetail(steps, "divergence"); !strings.Contains(div, "rows that diverged") || !strings.Contains(div, rpo.Changes[0]) {
 		t.Errorf("the failback's divergence step does not list the rows: %q", div)
@@ -253,7 +253,7 @@ func TestAutomaticFailover(t *testing.T) {
 	rto := time.Since(kill)
 	cs := waitController(t, st, "b", tok, 10*time.Second, "the automatic failover recorded", func(cs api.ControllerStatus) bool {
 		for _, f := range cs.State.Failovers {
-			if f.From == "a" && f.Kind == failover.KindForced && f.Actor == "controller" && f.State == failover.FailoverDone {
+			if f.From == "a" && f.Kind == controller.KindForced && f.Actor == "controller" && f.State == controller.FailoverDone {
 				return true
 			}
 		}
@@ -269,7 +269,7 @@ func TestAutomaticFailover(t *testing.T) {
 }
 
 // stepDetail is the detail of the first step named name.
-func stepDetail(steps []failover.FailoverStep, name string) string {
+func stepDetail(steps []controller.FailoverStep, name string) string {
 	for _, s := range steps {
 		if s.Name == name {
 			return s.Detail

@@ -10,7 +10,7 @@ import (
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/rpo"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/traffic"
 )
@@ -28,7 +28,7 @@ func (d *Daemon) forcedFailover(ctx context.Context, req api.FailoverRequest, ac
 	if err != nil {
 		return nil, err
 	}
-	fr, cancel, err := d.beginFailover(ctx, start, failover.KindForced, req, "", actor)
+	fr, cancel, err := d.beginFailover(ctx, start, controller.KindForced, req, "", actor)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (d *Daemon) forcedSteps(fr *record, req api.FailoverRequest, target string,
 
 	// 1. Fence: the controller's state first, then the routing table.
 	if !done["fence"] {
-		if _, err := d.ctl.node.Execute(rctx, &failover.FenceRegion{Header: h, Region: req.From, Reason: why}); err != nil {
+		if _, err := d.ctl.node.Execute(rctx, &controller.FenceRegion{Header: h, Region: req.From, Reason: why}); err != nil {
 			step("fence", err, "controller state", nil)
 			return end(err, nil)
 		}
@@ -79,7 +79,7 @@ func (d *Daemon) forcedSteps(fr *record, req api.FailoverRequest, target string,
 		// anywhere. What it committed that the survivor lacks is the RPO;
 		// applied when the region returns, it would overwrite the
 		// survivor's newer writes.
-		if _, err := d.ctl.node.Execute(rctx, &failover.HoldRegion{Header: h, Region: req.From, Failover: rep.ID}); err != nil {
+		if _, err := d.ctl.node.Execute(rctx, &controller.HoldRegion{Header: h, Region: req.From, Failover: rep.ID}); err != nil {
 			step("hold", err, "", nil)
 			return end(err, nil)
 		}
@@ -97,7 +97,7 @@ func (d *Daemon) forcedSteps(fr *record, req api.FailoverRequest, target string,
 		})
 		if err != nil {
 			step("move", err, "routing table", nil)
-			if _, rerr := d.ctl.node.Execute(rctx, &failover.ReleaseRegion{Header: h, Region: req.From}); rerr != nil {
+			if _, rerr := d.ctl.node.Execute(rctx, &controller.ReleaseRegion{Header: h, Region: req.From}); rerr != nil {
 				d.log.Error("failover: cannot release the region's stream after the move failed", "region", req.From, "err", rerr)
 			}
 			return end(err, nil)
@@ -150,7 +150,7 @@ func (d *Daemon) promotionGuard(req api.FailoverRequest, link traffic.Link) erro
 // unfence lifts a region's fence in the controller and the routing table
 // after a forced failover rolled back before moving anything.
 func (d *Daemon) unfence(ctx context.Context, region, actor, why string) {
-	if _, err := d.ctl.node.Execute(ctx, &failover.UnfenceRegion{Header: failover.Header{Actor: actor}, Region: region, Reason: why}); err != nil {
+	if _, err := d.ctl.node.Execute(ctx, &controller.UnfenceRegion{Header: controller.Header{Actor: actor}, Region: region, Reason: why}); err != nil {
 		d.log.Error("failover: cannot lift the fence in the controller", "region", region, "err", err)
 	}
 	if _, err := d.store.Update(ctx, router.Change{Kind: "unfence-region", Actor: actor, Reason: why}, func(t *router.Table) error {
@@ -197,8 +197,8 @@ func (d *Daemon) drain(ctx context.Context, from, to string) (traffic.Link, erro
 // the failover found it is kept in etcd, so that a later completion
 // (completeRPOs) counts against the same positions even if the region
 // comes back and its capture ships more meanwhile.
-func (d *Daemon) rpo(ctx context.Context, id, from, to string, link traffic.Link) failover.RPO {
-	pending := failover.RPO{Pending: true, LastAppliedGTID: orNone(link.AppliedGTID)}
+func (d *Daemon) rpo(ctx context.Context, id, from, to string, link traffic.Link) controller.RPO {
+	pending := controller.RPO{Pending: true, LastAppliedGTID: orNone(link.AppliedGTID)}
 	ls, err := d.storedLink(ctx, from, to)
 	if err != nil {
 		d.log.Warn("failover: cannot read the survivor's link state; RPO pending", "failover", id, "err", err)
@@ -248,17 +248,17 @@ func orNone(gtid string) string {
 }
 
 // exactRPO reads region from's binlog past the survivor's link state ls.
-func (d *Daemon) exactRPO(ctx context.Context, from string, ls apply.LinkStatus) (failover.RPO, error) {
+func (d *Daemon) exactRPO(ctx context.Context, from string, ls apply.LinkStatus) (controller.RPO, error) {
 	rc, err := binlogConfig(d.cfg.Deployment, d.dialer, from, rpoServerID+d.region.MySQL.ServerID)
 	if err != nil {
-		return failover.RPO{}, err
+		return controller.RPO{}, err
 	}
 	rc.Logger = d.log
 	res, err := rpo.Compute(ctx, rpo.Config{Source: rc, Partitions: int32(len(ls.Partitions)), Link: ls, DialTimeout: 2 * time.Second})
 	if err != nil {
-		return failover.RPO{}, err
+		return controller.RPO{}, err
 	}
-	out := failover.RPO{LastAppliedGTID: orNone(res.LastAppliedGTID), LostGTIDs: res.LostGTIDs, LostCount: res.LostCount}
+	out := controller.RPO{LastAppliedGTID: orNone(res.LastAppliedGTID), LostGTIDs: res.LostGTIDs, LostCount: res.LostCount}
 	for _, l := range res.Lost {
 		for _, c := range l.Changes {
 			if len(out.Changes) == maxRPOChanges {
@@ -283,7 +283,7 @@ const rpoServerID = 100000
 func (d *Daemon) completeRPOs(ctx context.Context) error {
 	return d.whileLeader(ctx, 3*time.Second, func(time.Time) {
 		for _, f := range d.ctl.node.State().Failovers {
-			if f.Kind != failover.KindForced || !f.RPO.Pending || f.Active() {
+			if f.Kind != controller.KindForced || !f.RPO.Pending || f.Active() {
 				continue
 			}
 			resp, err := d.etcd.Get(ctx, d.linkKey(f.ID))
@@ -297,7 +297,7 @@ func (d *Daemon) completeRPOs(ctx context.Context) error {
 			cctx, cancel := context.WithTimeout(ctx, time.Minute)
 			r, err := d.exactRPO(cctx, f.From, ls)
 			if err == nil {
-				_, err = d.ctl.node.Execute(cctx, &failover.CompleteRPO{Header: failover.Header{Actor: "controller"}, ID: f.ID, RPO: r})
+				_, err = d.ctl.node.Execute(cctx, &controller.CompleteRPO{Header: controller.Header{Actor: "controller"}, ID: f.ID, RPO: r})
 			}
 			cancel()
 			if err != nil {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/router"
 )
 
@@ -36,9 +36,9 @@ func (d *Daemon) takeOver(ctx context.Context) error {
 // leftActive returns the failovers active in the controller that no
 // process here runs, once this leader has applied all its log (a former
 // leader may have ended them in entries it has not applied yet).
-func (d *Daemon) leftActive(ctx context.Context) []failover.FailoverRecord {
-	left := func() []failover.FailoverRecord {
-		var out []failover.FailoverRecord
+func (d *Daemon) leftActive(ctx context.Context) []controller.FailoverRecord {
+	left := func() []controller.FailoverRecord {
+		var out []controller.FailoverRecord
 		for _, f := range d.ctl.node.State().Failovers {
 			if f.Active() && !d.ctl.running.has(f.ID) {
 				out = append(out, f)
@@ -60,7 +60,7 @@ func (d *Daemon) leftActive(ctx context.Context) []failover.FailoverRecord {
 
 // finish carries failover f, left active by a former leader, to its end.
 // since is when this node won the leadership.
-func (d *Daemon) finish(ctx context.Context, f failover.FailoverRecord, since time.Time) {
+func (d *Daemon) finish(ctx context.Context, f controller.FailoverRecord, since time.Time) {
 	log := d.log.With("failover", f.ID, "kind", f.Kind, "from", f.From, "to", f.To)
 	// A switch of the failover still running in a live process (a former
 	// leader that lost leadership but not its etcd session) ends first.
@@ -78,7 +78,7 @@ func (d *Daemon) finish(ctx context.Context, f failover.FailoverRecord, since ti
 	fr, cancel := d.newRecord(ctx, f, "controller")
 	defer cancel()
 	log.Warn("takeover: finishing a failover a former leader left unfinished", "steps", len(f.Steps))
-	if _, err := d.ctl.node.Execute(fr.ctx, &failover.StepFailover{Header: fr.h, ID: f.ID, Step: "take-over", Result: "ok",
+	if _, err := d.ctl.node.Execute(fr.ctx, &controller.StepFailover{Header: fr.h, ID: f.ID, Step: "take-over", Result: "ok",
 		Detail: fmt.Sprintf("node %s leads the controller now and finishes the failover; its former leader stopped or lost leadership after %s", d.ctl.node.ID(), lastStep(f))}); err != nil {
 		log.Warn("takeover: cannot record the take-over; trying again", "err", err)
 		return
@@ -99,7 +99,7 @@ func (d *Daemon) finish(ctx context.Context, f failover.FailoverRecord, since ti
 		}
 		done[s.Name] = true
 	}
-	if wait := time.Until(since.Add(router.DefaultConfig().TTL + time.Second)); f.Kind == failover.KindPlanned && wait > 0 {
+	if wait := time.Until(since.Add(router.DefaultConfig().TTL + time.Second)); f.Kind == controller.KindPlanned && wait > 0 {
 		// The router of a regiond that died with the former leader stays
 		// registered until its lease ends; a switch started before would
 		// wait for it in vain and abort.
@@ -110,7 +110,7 @@ func (d *Daemon) finish(ctx context.Context, f failover.FailoverRecord, since ti
 		}
 	}
 	switch {
-	case f.Kind == failover.KindForced:
+	case f.Kind == controller.KindForced:
 		target, _, terr := d.remaining(fr.ctx, f.From, f.To)
 		if terr != nil && !done["move"] {
 			_, err = fr.end(terr, nil)
@@ -138,7 +138,7 @@ func (d *Daemon) finish(ctx context.Context, f failover.FailoverRecord, since ti
 }
 
 // lastStep names the last step f recorded.
-func lastStep(f failover.FailoverRecord) string {
+func lastStep(f controller.FailoverRecord) string {
 	if len(f.Steps) == 0 {
 		return "its start"
 	}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/regiond"
@@ -39,7 +39,7 @@ func TestNewLeaderFinishesFailovers(t *testing.T) {
 	x, y := othersOf(l1)
 	id := killLeaderAt(t, st, tok, l1, "begin", y, map[string]any{"from": x, "to": y, "kind": "planned", "reason": "maintenance of " + x})
 	f := finished(t, st, tok, y, id)
-	if f.State != failover.FailoverDone || !hasStep(f, "take-over") || !hasStep(f, "switch") {
+	if f.State != controller.FailoverDone || !hasStep(f, "take-over") || !hasStep(f, "switch") {
 		t.Fatalf("planned failover after the leader died: %s, steps %+v", f.State, f.Steps)
 	}
 	if n := ownedBy(t, st, tok, y, x); n != 0 {
@@ -59,7 +59,7 @@ func TestNewLeaderFinishesFailovers(t *testing.T) {
 	}
 	id = killLeaderAt(t, st, tok, l2, "hold", l1, map[string]any{"from": from, "to": l1, "kind": "forced", "reason": "region " + from + " lost"})
 	f = finished(t, st, tok, l1, id)
-	if f.State != failover.FailoverDone || !hasStep(f, "take-over") || !hasStep(f, "move") || f.RPO.Pending || f.RPO.LostCount != 0 {
+	if f.State != controller.FailoverDone || !hasStep(f, "take-over") || !hasStep(f, "move") || f.RPO.Pending || f.RPO.LostCount != 0 {
 		t.Fatalf("forced failover after the leader died: %s, RPO %+v, steps %+v", f.State, f.RPO, f.Steps)
 	}
 	if n := ownedBy(t, st, tok, l1, from); n != 0 {
@@ -136,7 +136,7 @@ func killLeaderAt(t *testing.T, st *lab.State, tok, leader, step, watcher string
 }
 
 // finished waits until failover id has ended, as region sees it.
-func finished(t *testing.T, st *lab.State, tok, region, id string) failover.FailoverRecord {
+func finished(t *testing.T, st *lab.State, tok, region, id string) controller.FailoverRecord {
 	t.Helper()
 	cs := waitController(t, st, region, tok, 90*time.Second, "failover "+id+" ended by a new leader", func(cs api.ControllerStatus) bool {
 		return !cs.State.Failovers[id].Active()
@@ -149,8 +149,8 @@ func finished(t *testing.T, st *lab.State, tok, region, id string) failover.Fail
 	return f
 }
 
-func hasStep(f failover.FailoverRecord, name string) bool {
-	return slices.ContainsFunc(f.Steps, func(s failover.FailoverStep) bool { return s.Name == name && s.Result == "ok" })
+func hasStep(f controller.FailoverRecord, name string) bool {
+	return slices.ContainsFunc(f.Steps, func(s controller.FailoverStep) bool { return s.Name == name && s.Result == "ok" })
 }
 
 func routesFrom(t *testing.T, st *lab.State, tok, via string) api.RoutesAnswer {
@@ -183,7 +183,7 @@ func failback(t *testing.T, st *lab.State, tok, via, region string) {
 	if code, body := call(t, st, via, tok, "POST", "/v1/failbacks", map[string]any{"to": region, "reason": "back after the test"}, &rep); code != 200 {
 		t.Fatalf("failback of %s: %d %s", region, code, body)
 	}
-	if n := ownedBy(t, st, tok, via, region); n == 0 || rep.State != failover.FailoverDone {
+	if n := ownedBy(t, st, tok, via, region); n == 0 || rep.State != controller.FailoverDone {
 		t.Fatalf("failback of %s: %s, it owns %d buckets", region, rep.State, n)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/failover/liveness"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
@@ -187,7 +187,7 @@ func countUsers(t *testing.T, st *lab.State, region string, lo, hi int) int {
 
 // checkNoFailover fails the test if the controller state seen from view
 // has a failover or a fenced region.
-func checkNoFailover(t *testing.T, view string, s *failover.State) {
+func checkNoFailover(t *testing.T, view string, s *controller.State) {
 	t.Helper()
 	if s == nil {
 		t.Fatalf("%s's regiond reports no controller state", view)
@@ -203,13 +203,13 @@ func checkNoFailover(t *testing.T, view string, s *failover.State) {
 }
 
 // forcedFailovers counts the controller's forced failovers of region.
-func forcedFailovers(s *failover.State, region string) int {
+func forcedFailovers(s *controller.State, region string) int {
 	n := 0
 	if s == nil {
 		return 0
 	}
 	for _, f := range s.Failovers {
-		if f.From == region && f.Kind == failover.KindForced {
+		if f.From == region && f.Kind == controller.KindForced {
 			n++
 		}
 	}

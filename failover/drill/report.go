@@ -3,25 +3,25 @@ package drill
 import (
 	"time"
 
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 )
 
 // Outcome is a drill's overall result. The values are those the
-// controller records (failover.DrillPassed ...).
+// controller records (controller.DrillPassed ...).
 type Outcome string
 
 // Outcomes.
 const (
 	// Passed: every criterion met, the ledger exact.
-	Passed Outcome = failover.DrillPassed
+	Passed Outcome = controller.DrillPassed
 	// PassedWithConditions: every critical criterion met, but a
 	// non-critical one missed (a postcheck lag) or a figure is still
 	// pending (a forced failover's RPO count). The reasons say which.
-	PassedWithConditions Outcome = failover.DrillPassedConditions
+	PassedWithConditions Outcome = controller.DrillPassedConditions
 	// Failed: a critical criterion missed, a step errored, a precheck
 	// aborted the drill, or the ledger found unexplained loss or
 	// duplication.
-	Failed Outcome = failover.DrillFailed
+	Failed Outcome = controller.DrillFailed
 )
 
 // Title is the outcome as the report prints it.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 )
 
 // maxLookBack bounds how far back Due looks for a cron slot (a plan on
@@ -23,7 +23,7 @@ const maxLookBack = 8 * 366 * 24 * time.Hour
 // schedules and history are the controller state's Schedules and Drills.
 // A schedule whose cron does not parse is never due (drill.schedule
 // refuses those).
-func Due(schedules map[string]failover.DrillSchedule, history map[string]failover.DrillRecord, now time.Time) []string {
+func Due(schedules map[string]controller.DrillSchedule, history map[string]controller.DrillRecord, now time.Time) []string {
 	lastRun := map[string]time.Time{}
 	for _, r := range history {
 		if r.StartedAt.After(lastRun[r.Plan]) {
@@ -65,7 +65,7 @@ type cron struct {
 }
 
 func parseCron(expr string) (*cron, error) {
-	if err := failover.CheckCron(expr); err != nil {
+	if err := controller.CheckCron(expr); err != nil {
 		return nil, err
 	}
 	f := strings.Fields(expr)

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 )
 
 func utc(s string) time.Time {
@@ -47,17 +47,17 @@ func TestCronPrev(t *testing.T) {
 
 func TestDue(t *testing.T) {
 	created := utc("2026-01-15 10:00")
-	sched := func(cron string) failover.DrillSchedule {
-		return failover.DrillSchedule{Cron: cron, Enabled: true, UpdatedAt: created}
+	sched := func(cron string) controller.DrillSchedule {
+		return controller.DrillSchedule{Cron: cron, Enabled: true, UpdatedAt: created}
 	}
-	monthly := map[string]failover.DrillSchedule{"monthly": sched("0 3 1 * *")}
-	ran := func(plan, at string) map[string]failover.DrillRecord {
-		return map[string]failover.DrillRecord{"r": {ID: "r", Plan: plan, StartedAt: utc(at)}}
+	monthly := map[string]controller.DrillSchedule{"monthly": sched("0 3 1 * *")}
+	ran := func(plan, at string) map[string]controller.DrillRecord {
+		return map[string]controller.DrillRecord{"r": {ID: "r", Plan: plan, StartedAt: utc(at)}}
 	}
 	for _, tc := range []struct {
 		name      string
-		schedules map[string]failover.DrillSchedule
-		history   map[string]failover.DrillRecord
+		schedules map[string]controller.DrillSchedule
+		history   map[string]controller.DrillRecord
 		now       string
 		want      []string
 	}{
@@ -67,17 +67,17 @@ func TestDue(t *testing.T) {
 		{"ran for this slot", monthly, ran("monthly", "2026-02-01 03:00"), "2026-02-01 03:05", nil},
 		{"ran for this slot, still not due late in the month", monthly, ran("monthly", "2026-02-01 03:01"), "2026-02-28 23:59", nil},
 		{"next month boundary: due again", monthly, ran("monthly", "2026-02-01 03:01"), "2026-03-01 03:00", []string{"monthly"}},
-		{"year boundary", map[string]failover.DrillSchedule{"monthly": {Cron: "0 3 1 * *", Enabled: true, UpdatedAt: utc("2025-11-20 00:00")}},
+		{"year boundary", map[string]controller.DrillSchedule{"monthly": {Cron: "0 3 1 * *", Enabled: true, UpdatedAt: utc("2025-11-20 00:00")}},
 			ran("monthly", "2025-12-01 03:00"), "2026-01-01 03:00", []string{"monthly"}},
 		{"missed slots collapse into one run", monthly, ran("monthly", "2026-02-01 03:00"), "2026-06-17 08:00", []string{"monthly"}},
 		{"a run of another plan does not count", monthly, ran("other", "2026-02-01 03:00"), "2026-02-01 03:10", []string{"monthly"}},
-		{"schedule's LastRun counts", map[string]failover.DrillSchedule{"monthly": {Cron: "0 3 1 * *", Enabled: true, UpdatedAt: created, LastRun: utc("2026-02-01 03:00")}},
+		{"schedule's LastRun counts", map[string]controller.DrillSchedule{"monthly": {Cron: "0 3 1 * *", Enabled: true, UpdatedAt: created, LastRun: utc("2026-02-01 03:00")}},
 			nil, "2026-02-01 04:00", nil},
-		{"disabled", map[string]failover.DrillSchedule{"monthly": {Cron: "0 3 1 * *", UpdatedAt: created}}, nil, "2026-02-01 03:00", nil},
-		{"bad cron never due", map[string]failover.DrillSchedule{"x": sched("0 3 1 *")}, nil, "2026-02-01 03:00", nil},
-		{"31st in a 30-day month: not due", map[string]failover.DrillSchedule{"eom": sched("0 3 31 * *")}, ran("eom", "2026-03-31 03:00"), "2026-04-30 23:59", nil},
-		{"31st: due in May", map[string]failover.DrillSchedule{"eom": sched("0 3 31 * *")}, ran("eom", "2026-03-31 03:00"), "2026-05-31 03:00", []string{"eom"}},
-		{"several plans, sorted", map[string]failover.DrillSchedule{"monthly": sched("0 3 1 * *"), "daily": sched("30 2 * * *"), "prod": sched("0 4 8 * *")},
+		{"disabled", map[string]controller.DrillSchedule{"monthly": {Cron: "0 3 1 * *", UpdatedAt: created}}, nil, "2026-02-01 03:00", nil},
+		{"bad cron never due", map[string]controller.DrillSchedule{"x": sched("0 3 1 *")}, nil, "2026-02-01 03:00", nil},
+		{"31st in a 30-day month: not due", map[string]controller.DrillSchedule{"eom": sched("0 3 31 * *")}, ran("eom", "2026-03-31 03:00"), "2026-04-30 23:59", nil},
+		{"31st: due in May", map[string]controller.DrillSchedule{"eom": sched("0 3 31 * *")}, ran("eom", "2026-03-31 03:00"), "2026-05-31 03:00", []string{"eom"}},
+		{"several plans, sorted", map[string]controller.DrillSchedule{"monthly": sched("0 3 1 * *"), "daily": sched("30 2 * * *"), "prod": sched("0 4 8 * *")},
 			nil, "2026-02-01 03:00", []string{"daily", "monthly"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

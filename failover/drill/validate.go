@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
@@ -49,7 +49,7 @@ func (p *Plan) problems() Problems {
 		v.add("target.mode", "%q is not a mode: write fence (or kill, in the lab only)", p.Target.Mode)
 	}
 	if p.Schedule != "" {
-		if err := failover.CheckCron(p.Schedule); err != nil {
+		if err := controller.CheckCron(p.Schedule); err != nil {
 			v.add("schedule", "%v: write e.g. \"0 3 1 * *\" (03:00 UTC on the 1st)", err)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/client"
-	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
 )
@@ -25,7 +25,7 @@ func (a *actions) Switchover(ctx context.Context, region, to string) (drill.Swit
 		return res, err
 	}
 	rep, err := c.Failover(ctx, api.FailoverRequest{
-		From: region, To: to, Kind: failover.KindPlanned, Reason: "drill " + a.drillID})
+		From: region, To: to, Kind: controller.KindPlanned, Reason: "drill " + a.drillID})
 	res.EndedAt = time.Now().UTC()
 	if rep != nil {
 		err = nil // rolled back: the report says so below
@@ -49,7 +49,7 @@ func (a *actions) Switchover(ctx context.Context, region, to string) (drill.Swit
 		}
 	}
 	res.Events = append(res.Events, drill.Event{At: res.EndedAt, Action: fmt.Sprintf("planned failover %s of region %s to %s %s", rep.ID, rep.From, rep.To, rep.State), Actor: "controller", Result: rep.State})
-	if rep.State != failover.FailoverDone {
+	if rep.State != controller.FailoverDone {
 		return res, fmt.Errorf("planned failover %s ended %s: %s", rep.ID, rep.State, rep.Error)
 	}
 	return res, nil
@@ -117,7 +117,7 @@ func (a *actions) Failover(ctx context.Context, region, to, mode string) (drill.
 	}
 
 	rep, err := a.c.At(sr.URL).Failover(ctx, api.FailoverRequest{
-		From: region, To: survivor, Kind: failover.KindForced, Reason: "drill " + a.drillID})
+		From: region, To: survivor, Kind: controller.KindForced, Reason: "drill " + a.drillID})
 	answered := time.Now().UTC()
 	if rep != nil {
 		err = nil // rolled back: the report says so below
@@ -126,7 +126,7 @@ func (a *actions) Failover(ctx context.Context, region, to, mode string) (drill.
 		return res, fmt.Errorf("forced failover: %w", err)
 	}
 	res.Events = append(res.Events, drill.Event{At: answered, Action: fmt.Sprintf("forced failover %s of region %s to %s %s in %d ms", rep.ID, region, rep.To, rep.State, rep.DurationMS), Actor: "controller", Result: rep.State})
-	if rep.State != failover.FailoverDone {
+	if rep.State != controller.FailoverDone {
 		return res, fmt.Errorf("forced failover %s ended %s: %s", rep.ID, rep.State, rep.Error)
 	}
 	res.RPO, res.LostGTIDs, res.RPOPending = rep.RPO.LostCount, rep.RPO.LostGTIDs, rep.RPO.Pending
@@ -281,7 +281,7 @@ func (a *actions) Failback(ctx context.Context, region string) (drill.FailbackRe
 		return res, err
 	}
 	res.Events = append(res.Events, drill.Event{At: answered, Action: fmt.Sprintf("failback %s of region %s %s in %d ms", rep.ID, region, rep.State, rep.DurationMS), Actor: "controller", Result: rep.State})
-	if rep.State != failover.FailoverDone {
+	if rep.State != controller.FailoverDone {
 		return res, fmt.Errorf("failback %s ended %s: %s", rep.ID, rep.State, rep.Error)
 	}
 	res.WriteForbidden = time.Duration(rep.WriteForbiddenMS) * time.Millisecond

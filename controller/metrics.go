@@ -1,4 +1,4 @@
-package failover
+package controller
 
 import "github.com/prometheus/client_golang/prometheus"
 
