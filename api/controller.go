@@ -7,10 +7,10 @@ import (
 
 // ControllerStatus is the body of GET /v1/controller.
 type ControllerStatus struct {
-	Node    controller.Status         `json:"node"`
+	Node    controller.Status       `json:"node"`
 	Members []liveness.MemberInfo   `json:"members"`
 	Regions []liveness.RegionStatus `json:"regions"`
-	State   *controller.State         `json:"state"`
+	State   *controller.State       `json:"state"`
 }
 
 // VoterRequest is the body of POST /v1/controller/voters.

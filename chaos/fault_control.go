@@ -14,8 +14,8 @@ import (
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/controller"
+	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/lab"
-	"github.com/regionplatform/region/regiond"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
 )
@@ -397,7 +397,7 @@ func (f *Failover) crashLeader(ctx context.Context, e *Env, req api.FailoverRequ
 	}); err != nil {
 		return fmt.Errorf("no regiond but %s leads the controller: %w", req.From, err)
 	}
-	pause := filepath.Join(e.St.Dir, leader, "regiond", regiond.FailoverPauseFile)
+	pause := filepath.Join(e.St.Dir, leader, "regiond", failover.PauseFile)
 	if err := os.WriteFile(pause, []byte("hold"), 0o644); err != nil {
 		return err
 	}

@@ -256,3 +256,27 @@ func (n *Node) State() *State {
 	n.mu.Unlock()
 	return f.state()
 }
+
+// WhileLeader calls fn every interval while this node leads the
+// controller, until ctx ends; since is when it won the leadership it
+// holds. It returns nil when ctx ends.
+func (n *Node) WhileLeader(ctx context.Context, every time.Duration, fn func(since time.Time)) error {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var since time.Time // zero while this node does not lead
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if !n.IsLeader() {
+			since = time.Time{}
+			continue
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		fn(since)
+	}
+}

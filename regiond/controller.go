@@ -16,9 +16,11 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/apiserver"
+	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/config"
-	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/controller"
+	"github.com/regionplatform/region/dial"
+	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/failover/liveness"
 )
 
@@ -35,17 +37,10 @@ type controllerNode struct {
 	// controller.fault_injection is on (test labs only).
 	faults     *liveness.FaultyTransport
 	faultsPath string
-	// pausePath holds failovers after the step it names (FailoverPauseFile);
-	// empty unless controller.fault_injection is on.
+	// pausePath holds failovers after the step it names
+	// (failover.PauseFile); empty unless controller.fault_injection is on.
 	pausePath string
-	// running are the failovers this process carries out now.
-	running idSet
 }
-
-// FailoverPauseFile is the file, in a regiond's data folder, that holds
-// the failovers the leader runs after the step it names ("begin", "fence",
-// "hold", ...) while it does, when controller.fault_injection is on.
-const FailoverPauseFile = "failover-pause"
 
 // newController builds the controller of node id (a region's name, or
 // WitnessID) from the deployment; nil when the deployment runs none.
@@ -108,7 +103,7 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 	if dep.Controller.FaultInjection {
 		c.faults, c.faultsPath = new(liveness.FaultyTransport), filepath.Join(dataDir, liveness.FaultsFile)
 		mc.WrapTransport = c.faults.Wrap
-		c.pausePath = filepath.Join(dataDir, FailoverPauseFile)
+		c.pausePath = filepath.Join(dataDir, failover.PauseFile)
 		log.Warn("controller.fault_injection is on: gossip can be cut by writing " + c.faultsPath + "; this is for test labs, never production")
 	}
 	if c.member, err = liveness.New(mc); err != nil {
@@ -144,29 +139,6 @@ func (c *controllerNode) Run(ctx context.Context) error {
 		}
 	}()
 	return c.member.Run(ctx)
-}
-
-// whileLeader calls fn every interval while this node leads the
-// controller, until ctx ends; since is when it won the leadership it holds.
-func (d *Daemon) whileLeader(ctx context.Context, every time.Duration, fn func(since time.Time)) error {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	var since time.Time // zero while this node does not lead
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		if !d.ctl.node.IsLeader() {
-			since = time.Time{}
-			continue
-		}
-		if since.IsZero() {
-			since = time.Now()
-		}
-		fn(since)
-	}
 }
 
 func (d *Daemon) controllerRoutes() {
@@ -271,3 +243,25 @@ func (c *controllerNode) handOver(ctx context.Context) {
 		}
 	}
 }
+
+// onLiveness receives the gossip detector's events (from the member's
+// goroutine: it must not block) for the automatic failover.
+func (d *Daemon) onLiveness(e liveness.Event) {
+	if d.fo != nil {
+		d.fo.Notify(e)
+	}
+}
+
+// newOrchestrator builds the failover workflow on this daemon's
+// controller node, routing table, switcher and view of replication.
+func (d *Daemon) newOrchestrator() (*failover.Orchestrator, error) {
+	return failover.New(failover.Config{Deployment: d.cfg.Deployment, Node: d.ctl.node, Store: d.store, Switcher: d.switcher,
+		Replication: d.peers, Liveness: d.ctl.member, Etcd: d.etcd, PauseFile: d.ctl.pausePath, Logger: d.log,
+		RPOSource: func(region string) (binlog.Config, error) {
+			return binlogConfig(d.cfg.Deployment, d.dialer, region, rpoServerID+d.region.MySQL.ServerID)
+		}})
+}
+
+// rpoServerID offsets the replica id RPO readers register with, apart
+// from capture's.
+const rpoServerID = 100000

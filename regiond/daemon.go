@@ -19,7 +19,7 @@ import (
 	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
-	"github.com/regionplatform/region/failover/liveness"
+	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/gateway"
 	"github.com/regionplatform/region/router/traffic"
@@ -62,11 +62,11 @@ type Daemon struct {
 	gateway  *gateway.Gateway // nil unless regions[].gateway_listen is set
 	switcher *traffic.Switcher
 	peers    *replicationView
-	dialer   *dial.Dialer    // outbound connections, through regions[].dial_via
-	ctl      *controllerNode // nil without a controller
+	dialer   *dial.Dialer           // outbound connections, through regions[].dial_via
+	ctl      *controllerNode        // nil without a controller
+	fo       *failover.Orchestrator // nil without a controller
 	// opToken is the first operator token: scheduled drills act with it.
 	opToken string
-	failed  chan liveness.Event
 	started time.Time
 }
 
@@ -165,11 +165,17 @@ func New(cfg Config) (*Daemon, error) {
 		d.etcd.Close()
 		return nil, err
 	}
-	d.failed = make(chan liveness.Event, 8)
-	if d.ctl, err = newController(cfg.Deployment, r.Name, r.URL, cfg.Deployment.Resolve(r.DataDir), d.dialer, probeMySQL(d.peers.db), d.onLiveness, d.reg, d.log); err != nil {
+	if d.ctl, err = newController(cfg.Deployment, r.Name, r.URL, cfg.Deployment.Resolve(r.DataDir), d.dialer, probeMySQL(d.peers.DB), d.onLiveness, d.reg, d.log); err != nil {
 		d.db.Close()
 		d.etcd.Close()
 		return nil, err
+	}
+	if d.ctl != nil {
+		if d.fo, err = d.newOrchestrator(); err != nil {
+			d.db.Close()
+			d.etcd.Close()
+			return nil, err
+		}
 	}
 	d.health = newHealth(d.reg, cfg.CheckInterval, d.log)
 	d.routes()
@@ -208,7 +214,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}, {"switcher", d.switcher.Run}}, d.repl.components(d)...)
 	comps = append(comps, d.gatewayComponents()...)
 	if d.ctl != nil {
-		comps = append(comps, component{"controller", d.ctl.Run}, component{"auto-failover", d.autoFailover}, component{"rpo", d.completeRPOs}, component{"drills", d.scheduledDrills}, component{"takeover", d.takeOver})
+		comps = append(comps, component{"controller", d.ctl.Run}, component{"failover", d.fo.Run}, component{"drills", d.scheduledDrills})
 	}
 	comps = append(comps, component{"api", d.api.Run})
 	err := runComponents(ctx, comps)

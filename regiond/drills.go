@@ -126,7 +126,7 @@ func noController(w http.ResponseWriter) {
 // leader as failed: interrupted.
 func (d *Daemon) scheduledDrills(ctx context.Context) error {
 	var led time.Time // the leadership the interrupted drills were recorded for
-	return d.whileLeader(ctx, d.cfg.DrillCheckInterval, func(since time.Time) {
+	return d.ctl.node.WhileLeader(ctx, d.cfg.DrillCheckInterval, func(since time.Time) {
 		if since != led {
 			led = since
 			d.interruptDrills(ctx)

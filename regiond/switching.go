@@ -54,7 +54,9 @@ type replicationView struct {
 
 var _ traffic.Replication = (*replicationView)(nil)
 
-func (v *replicationView) db(region string) (*sql.DB, error) {
+// DB returns region's MySQL: this regiond's own, or another region's
+// opened on first use.
+func (v *replicationView) DB(region string) (*sql.DB, error) {
 	if region == v.d.region.Name {
 		return v.d.db, nil
 	}
@@ -77,7 +79,7 @@ func (v *replicationView) Position(ctx context.Context, region string) (string, 
 	if !ok {
 		return "", fmt.Errorf("region %q is not in the config", region)
 	}
-	db, err := v.db(region)
+	db, err := v.DB(region)
 	if err != nil {
 		return "", err
 	}

@@ -14,9 +14,9 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/controller"
+	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
-	"github.com/regionplatform/region/regiond"
 	"github.com/regionplatform/region/router"
 )
 
@@ -104,7 +104,7 @@ func othersOf(leader string) (string, string) {
 // sees it) and returns the failover's id.
 func killLeaderAt(t *testing.T, st *lab.State, tok, leader, step, watcher string, req map[string]any) string {
 	t.Helper()
-	pause := filepath.Join(st.Dir, leader, "regiond", regiond.FailoverPauseFile)
+	pause := filepath.Join(st.Dir, leader, "regiond", failover.PauseFile)
 	if err := os.WriteFile(pause, []byte(step), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,9 @@
-package regiond
+package failover
 
 import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/regionplatform/region/api"
@@ -20,15 +19,15 @@ import (
 //     process here runs: its leader died or lost leadership midway. A
 //     forced failover goes on from its last finished step; a planned one
 //     or a failback switches the buckets still to move.
-func (d *Daemon) takeOver(ctx context.Context) error {
-	return d.whileLeader(ctx, time.Second, func(since time.Time) {
-		if reaped, err := d.switcher.Reap(ctx, "controller"); err != nil {
-			d.log.Warn("takeover: cannot look for switches left running", "err", err)
+func (o *Orchestrator) takeOver(ctx context.Context) error {
+	return o.node.WhileLeader(ctx, time.Second, func(since time.Time) {
+		if reaped, err := o.switches.Reap(ctx, "controller"); err != nil {
+			o.log.Warn("takeover: cannot look for switches left running", "err", err)
 		} else if len(reaped) > 0 {
-			d.log.Warn("takeover: aborted switches whose process was gone", "switches", len(reaped))
+			o.log.Warn("takeover: aborted switches whose process was gone", "switches", len(reaped))
 		}
-		for _, f := range d.leftActive(ctx) {
-			d.finish(ctx, f, since)
+		for _, f := range o.leftActive(ctx) {
+			o.finish(ctx, f, since)
 		}
 	})
 }
@@ -36,11 +35,11 @@ func (d *Daemon) takeOver(ctx context.Context) error {
 // leftActive returns the failovers active in the controller that no
 // process here runs, once this leader has applied all its log (a former
 // leader may have ended them in entries it has not applied yet).
-func (d *Daemon) leftActive(ctx context.Context) []controller.FailoverRecord {
+func (o *Orchestrator) leftActive(ctx context.Context) []controller.FailoverRecord {
 	left := func() []controller.FailoverRecord {
 		var out []controller.FailoverRecord
-		for _, f := range d.ctl.node.State().Failovers {
-			if f.Active() && !d.ctl.running.has(f.ID) {
+		for _, f := range o.node.State().Failovers {
+			if f.Active() && !o.running.has(f.ID) {
 				out = append(out, f)
 			}
 		}
@@ -51,8 +50,8 @@ func (d *Daemon) leftActive(ctx context.Context) []controller.FailoverRecord {
 	}
 	bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := d.ctl.node.Barrier(bctx); err != nil {
-		d.log.Warn("takeover: cannot catch up with the controller's log", "err", err)
+	if err := o.node.Barrier(bctx); err != nil {
+		o.log.Warn("takeover: cannot catch up with the controller's log", "err", err)
 		return nil
 	}
 	return left()
@@ -60,11 +59,11 @@ func (d *Daemon) leftActive(ctx context.Context) []controller.FailoverRecord {
 
 // finish carries failover f, left active by a former leader, to its end.
 // since is when this node won the leadership.
-func (d *Daemon) finish(ctx context.Context, f controller.FailoverRecord, since time.Time) {
-	log := d.log.With("failover", f.ID, "kind", f.Kind, "from", f.From, "to", f.To)
+func (o *Orchestrator) finish(ctx context.Context, f controller.FailoverRecord, since time.Time) {
+	log := o.log.With("failover", f.ID, "kind", f.Kind, "from", f.From, "to", f.To)
 	// A switch of the failover still running in a live process (a former
 	// leader that lost leadership but not its etcd session) ends first.
-	active, _, err := d.switcher.List(ctx)
+	active, _, err := o.switches.List(ctx)
 	if err != nil {
 		log.Warn("takeover: cannot list switches", "err", err)
 		return
@@ -75,11 +74,11 @@ func (d *Daemon) finish(ctx context.Context, f controller.FailoverRecord, since 
 			return
 		}
 	}
-	fr, cancel := d.newRecord(ctx, f, "controller")
+	fr, cancel := o.newRecord(ctx, f, "controller")
 	defer cancel()
 	log.Warn("takeover: finishing a failover a former leader left unfinished", "steps", len(f.Steps))
-	if _, err := d.ctl.node.Execute(fr.ctx, &controller.StepFailover{Header: fr.h, ID: f.ID, Step: "take-over", Result: "ok",
-		Detail: fmt.Sprintf("node %s leads the controller now and finishes the failover; its former leader stopped or lost leadership after %s", d.ctl.node.ID(), lastStep(f))}); err != nil {
+	if _, err := o.node.Execute(fr.ctx, &controller.StepFailover{Header: fr.h, ID: f.ID, Step: "take-over", Result: "ok",
+		Detail: fmt.Sprintf("node %s leads the controller now and finishes the failover; its former leader stopped or lost leadership after %s", o.node.ID(), lastStep(f))}); err != nil {
 		log.Warn("takeover: cannot record the take-over; trying again", "err", err)
 		return
 	}
@@ -92,7 +91,7 @@ func (d *Daemon) finish(ctx context.Context, f controller.FailoverRecord, since 
 			// the failover rolled back.
 			_, err = fr.end(fmt.Errorf("step %s failed: %s", s.Name, s.Detail), nil)
 			if s.Name == "promotion guard" {
-				d.unfence(fr.ctx, f.From, "controller", "promotion guard refused forced failover "+f.ID)
+				o.unfence(fr.ctx, f.From, "controller", "promotion guard refused forced failover "+f.ID)
 			}
 			log.Warn("takeover: failover rolled back", "err", err)
 			return
@@ -111,22 +110,22 @@ func (d *Daemon) finish(ctx context.Context, f controller.FailoverRecord, since 
 	}
 	switch {
 	case f.Kind == controller.KindForced:
-		target, _, terr := d.remaining(fr.ctx, f.From, f.To)
+		target, _, terr := o.remaining(fr.ctx, f.From, f.To)
 		if terr != nil && !done["move"] {
 			_, err = fr.end(terr, nil)
 			break
 		}
-		_, err = d.forcedSteps(fr, req, target, done)
+		_, err = o.forcedSteps(fr, req, target, done)
 	case f.Undoes != "":
-		before, perr := d.placementBefore(fr.ctx, f.Undoes)
+		before, perr := o.placementBefore(fr.ctx, f.Undoes)
 		if perr == nil {
-			perr = d.switchBack(fr, f.To, before, f.Reason, "controller")
+			perr = o.switchBack(fr, f.To, before, f.Reason, "controller")
 		}
 		_, err = fr.end(perr, nil)
 	default:
-		target, moving, perr := d.remaining(fr.ctx, f.From, f.To)
+		target, moving, perr := o.remaining(fr.ctx, f.From, f.To)
 		if perr == nil && len(moving) > 0 {
-			perr = d.switchOut(fr, f.From, target, moving, f.Reason, "controller")
+			perr = o.switchOut(fr, f.From, target, moving, f.Reason, "controller")
 		}
 		_, err = fr.end(perr, nil)
 	}
@@ -143,31 +142,4 @@ func lastStep(f controller.FailoverRecord) string {
 		return "its start"
 	}
 	return "step " + f.Steps[len(f.Steps)-1].Name
-}
-
-// idSet is a set of ids safe for concurrent use; the zero value is empty.
-type idSet struct {
-	mu  sync.Mutex
-	ids map[string]bool
-}
-
-func (s *idSet) add(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ids == nil {
-		s.ids = map[string]bool{}
-	}
-	s.ids[id] = true
-}
-
-func (s *idSet) done(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.ids, id)
-}
-
-func (s *idSet) has(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ids[id]
 }

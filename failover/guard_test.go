@@ -1,18 +1,16 @@
-package regiond
+package failover
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/regionplatform/region/api"
-	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/router/traffic"
 )
 
 // TestPromotionGuard: the guard's decision alone (the failover around it
 // runs in the lab tests).
 func TestPromotionGuard(t *testing.T) {
-	d := &Daemon{cfg: Config{Deployment: &config.Config{Controller: config.Controller{RPOBudget: 10}}}}
 	req := api.FailoverRequest{From: "a", To: "b", Kind: "forced"}
 	for _, tc := range []struct {
 		name   string
@@ -28,10 +26,9 @@ func TestPromotionGuard(t *testing.T) {
 		{"no budget", 0, false, traffic.Link{LagTxns: 1 << 40}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d.cfg.Deployment.Controller.RPOBudget = tc.budget
 			r := req
 			r.AcceptRPO = tc.accept
-			err := d.promotionGuard(r, tc.link)
+			err := promotionGuard(tc.budget, r, tc.link)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("refused: %v", err)

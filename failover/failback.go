@@ -1,0 +1,239 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/controller"
+	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/router/traffic"
+	"github.com/regionplatform/region/topo"
+	"github.com/regionplatform/region/verify"
+)
+
+// Failback brings region req.To back after its last failover: it waits
+// until the region has applied everything the survivor committed since,
+// reports what the region committed that the survivor never applied (the
+// forced failover's RPO: rows that diverged there), lifts the region's
+// fence, and switches the buckets its cells owned before the failover
+// back to them with traffic switches (write-forbidden windows, RPO 0).
+func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, actor string) (*api.FailoverReport, error) {
+	start := time.Now()
+	if _, ok := o.dep.Region(req.To); !ok {
+		return nil, fmt.Errorf("to: region %q is not in the config: use one of %v", req.To, o.dep.RegionNames())
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return nil, errors.New("reason: missing: say why (it goes into the failover history)")
+	}
+	last, ok := lastFailover(o.node.State(), req.To)
+	if !ok {
+		return nil, fmt.Errorf("to: region %s has no finished failover to undo: move buckets with regionctl switch instead", req.To)
+	}
+	if last.Kind == controller.KindForced && last.RPO.Pending {
+		return nil, RetryLaterError{fmt.Errorf("to: the RPO of %s is still pending (region %s's binlog has not been read since): start the region's MySQL and wait until regionctl failover history shows it, then fail back", last.ID, req.To)}
+	}
+	before, err := o.placementBefore(ctx, last.ID)
+	if err != nil {
+		return nil, err
+	}
+	// The catch-up and the lifting of the fence come before the record
+	// of the failback: the controller refuses to unfence a region that is
+	// in a failover, and the fence is its own Raft entry.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	pos, err := o.repl.Position(rctx, last.To)
+	if err == nil {
+		err = o.caughtUp(rctx, last.To, req.To, pos)
+	}
+	if err != nil {
+		return nil, RetryLaterError{fmt.Errorf("region %s has not caught up with %s, nothing changed: %w", req.To, last.To, err)}
+	}
+	h := controller.Header{Actor: actor}
+	// A forced failover's RPO stays lost: the returning region's rows
+	// converge to the survivor's (whose newer writes stand), and the
+	// survivor skips the lost transactions when it takes the region's
+	// stream again.
+	var repaired *verify.RepairResult
+	if st := o.node.State(); st.Regions[req.To].HeldBy != "" {
+		if repaired, err = o.convergeTo(rctx, last.To, req.To); err != nil {
+			return nil, fmt.Errorf("region %s's rows could not be made the survivor's, nothing changed: %w", req.To, err)
+		}
+		if _, err := o.node.Execute(rctx, &controller.ReleaseRegion{Header: h, Region: req.To, Discard: last.RPO.LostGTIDs}); err != nil {
+			return nil, fmt.Errorf("release region %s's stream in the controller: %w", req.To, err)
+		}
+	}
+	if st := o.node.State(); st.Regions[req.To].Fenced {
+		if _, err := o.node.Execute(rctx, &controller.UnfenceRegion{Header: h, Region: req.To, Reason: "failback: " + req.Reason}); err != nil {
+			return nil, fmt.Errorf("lift the fence of %s in the controller: %w", req.To, err)
+		}
+	}
+	if _, err := o.store.Update(rctx, router.Change{Kind: "unfence-region", Actor: actor, Reason: "failback of " + req.To + " after " + last.ID}, func(t *router.Table) error {
+		return t.UnfenceRegion(req.To)
+	}); err != nil {
+		return nil, fmt.Errorf("lift the fence of %s in the routing table: %w", req.To, err)
+	}
+	fr, cancelRec, err := o.beginFailover(ctx, start, controller.KindPlanned, api.FailoverRequest{From: last.To, To: req.To,
+		Reason: fmt.Sprintf("failback of %s after %s: %s", req.To, last.ID, req.Reason)}, last.ID, actor)
+	if err != nil {
+		return nil, err
+	}
+	defer cancelRec()
+	rep := fr.rep
+	rep.RPO = last.RPO
+	step := func(name string, err error, detail string) { fr.step(name, err, detail, nil) }
+	end := func(err error) (*api.FailoverReport, error) { return fr.end(err, nil) }
+	step("catch-up", nil, fmt.Sprintf("region %s applied %s's %s", req.To, last.To, pos))
+	div := "none: the survivor had applied everything"
+	switch {
+	case last.RPO.Pending:
+		div = "unknown: the failover's RPO is still pending (region's binlog unread)"
+	case last.RPO.LostCount > 0:
+		div = fmt.Sprintf("%d transactions (%s) committed in %s after %s were never applied in %s", last.RPO.LostCount, last.RPO.LostGTIDs, req.To, last.RPO.LastAppliedGTID, last.To)
+		if n := len(last.RPO.Changes); n > 0 {
+			div += fmt.Sprintf("; rows that diverged (first %d): %s", n, strings.Join(last.RPO.Changes, "; "))
+		}
+	}
+	step("divergence", nil, div)
+	if repaired != nil {
+		detail := fmt.Sprintf("%d rows of %s set to %s's (the lost transactions are discarded: %s skips them)", len(repaired.Changes), req.To, last.To, last.To)
+		if n := len(repaired.Skipped); n > 0 {
+			detail += fmt.Sprintf("; %d rows changed meanwhile and were left to replication", n)
+		}
+		step("converge", nil, detail)
+	}
+	step("unfence", nil, "region "+req.To+" takes writes and buckets again")
+	return end(o.switchBack(fr, req.To, before, req.Reason, actor))
+}
+
+// switchBack moves every bucket whose cell lived in region before (the
+// placement before the failover undone) and does not now back to that
+// cell, with one traffic switch per cell, as steps "switch" of fr.
+func (o *Orchestrator) switchBack(fr *record, region string, before *router.Table, reason, actor string) error {
+	cur, _, err := o.store.Load(fr.ctx)
+	if err != nil {
+		return err
+	}
+	back := map[string][]topo.Bucket{}
+	for b := 0; b < before.Buckets && b < cur.Buckets; b++ {
+		was, now := before.Owner(topo.Bucket(b)), cur.Owner(topo.Bucket(b))
+		if was.Region == region && now.Region != region {
+			back[was.Cell] = append(back[was.Cell], topo.Bucket(b))
+		}
+	}
+	cells := make([]string, 0, len(back))
+	for c := range back {
+		cells = append(cells, c)
+	}
+	sort.Strings(cells)
+	rep := fr.rep
+	for _, c := range cells {
+		rec, err := o.switches.Execute(fr.ctx, traffic.Request{Buckets: topo.FormatBuckets(back[c]), To: c, Reason: "failback " + rep.ID + ": " + reason, Actor: actor})
+		if rec != nil {
+			rep.Switches = append(rep.Switches, *rec)
+			rep.WriteForbiddenMS = max(rep.WriteForbiddenMS, rec.WriteForbiddenMS)
+		}
+		detail := fmt.Sprintf("%d buckets back to cell %s", len(back[c]), c)
+		if rec != nil {
+			detail += fmt.Sprintf(" (switch %s, write-forbidden %d ms)", rec.ID, rec.WriteForbiddenMS)
+		}
+		fr.step("switch", err, detail, nil)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastFailover is the latest finished failover out of region.
+func lastFailover(st *controller.State, region string) (controller.FailoverRecord, bool) {
+	var best controller.FailoverRecord
+	found := false
+	for _, f := range st.Failovers {
+		if f.From == region && f.State == controller.FailoverDone && f.Undoes == "" && (!found || f.StartedAt.After(best.StartedAt)) {
+			best, found = f, true
+		}
+	}
+	return best, found
+}
+
+// placementBefore is the routing table as it was just before failover id
+// changed it: the version before the first whose change names it.
+func (o *Orchestrator) placementBefore(ctx context.Context, id string) (*router.Table, error) {
+	hist, err := o.store.History(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	var first uint64
+	for _, t := range hist { // newest first
+		if strings.Contains(t.Change.Reason, id) {
+			first = t.Epoch
+		}
+	}
+	if first <= 1 {
+		return nil, fmt.Errorf("the routing history has no change by failover %s: cannot tell which buckets to bring back", id)
+	}
+	return o.store.Version(ctx, first-1)
+}
+
+// convergeTo makes region to's replicated tables equal to region from's:
+// every row that differs (after replication lag drains) gets from's image,
+// written in to with the applier's marker, so that it is not published.
+// to takes no writes (it is fenced), so what differs is what it committed
+// that from never applied: the forced failover's RPO.
+func (o *Orchestrator) convergeTo(ctx context.Context, from, to string) (*verify.RepairResult, error) {
+	var regions []verify.Region
+	for _, r := range []string{from, to} {
+		db, err := o.repl.DB(r)
+		if err != nil {
+			return nil, err
+		}
+		regions = append(regions, verify.Region{Name: r, DB: db})
+	}
+	tables, err := verify.ReplicatedTables(ctx, regions, o.dep.Replication)
+	if err != nil {
+		return nil, err
+	}
+	res, err := verify.Compare(ctx, verify.DefaultConfig(), regions, tables)
+	if err != nil {
+		return nil, err
+	}
+	if res.Equal() {
+		return &verify.RepairResult{}, nil
+	}
+	if res.DiffsTotal > len(res.Diffs) {
+		return nil, fmt.Errorf("%d rows differ, more than one pass repairs (%d): run regionctl verify --repair --from %s, then fail back", res.DiffsTotal, len(res.Diffs), from)
+	}
+	rr, err := verify.Repair(ctx, regions, res, verify.FromRegion(from))
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range rr.Changes {
+		o.log.Warn("failback: row set to the survivor's", "region", c.Region, "table", c.Table, "key", c.Key, "action", c.Action)
+	}
+	return rr, nil
+}
+
+// caughtUp waits, up to router.catch_up_timeout, until the link from ->
+// to has applied GTID set pos.
+func (o *Orchestrator) caughtUp(ctx context.Context, from, to, pos string) error {
+	ctx, cancel := context.WithTimeout(ctx, o.dep.Router.CatchUpTimeout)
+	defer cancel()
+	for {
+		l, err := o.repl.Link(ctx, from, to)
+		if err == nil {
+			if ok, cerr := o.repl.Covers(from, l.AppliedGTID, pos); cerr == nil && ok {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("link %s->%s did not apply %s within router.catch_up_timeout (last seen: %+v, %v)", from, to, pos, l, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
