@@ -150,6 +150,14 @@ func New(cfg Config) (*Daemon, error) {
 		d.db.Close()
 		return nil, err
 	}
+	d.peers = &replicationView{d: d, token: peerToken(tokens), http: newHTTPClient(5*time.Second, d.dialer), dbs: map[string]*sql.DB{}}
+	// The controller comes first: the appliers ask its state whether
+	// their source is held.
+	if d.ctl, err = newController(cfg.Deployment, r.Name, r.URL, cfg.Deployment.Resolve(r.DataDir), d.dialer, probeMySQL(d.peers.DB), d.onLiveness, d.reg, d.log); err != nil {
+		d.db.Close()
+		d.etcd.Close()
+		return nil, err
+	}
 	if d.repl, err = d.newReplication(); err != nil {
 		d.db.Close()
 		d.etcd.Close()
@@ -160,12 +168,7 @@ func New(cfg Config) (*Daemon, error) {
 		d.etcd.Close()
 		return nil, err
 	}
-	if d.switcher, err = d.newSwitcher(tokens); err != nil {
-		d.db.Close()
-		d.etcd.Close()
-		return nil, err
-	}
-	if d.ctl, err = newController(cfg.Deployment, r.Name, r.URL, cfg.Deployment.Resolve(r.DataDir), d.dialer, probeMySQL(d.peers.DB), d.onLiveness, d.reg, d.log); err != nil {
+	if d.switcher, err = d.newSwitcher(); err != nil {
 		d.db.Close()
 		d.etcd.Close()
 		return nil, err

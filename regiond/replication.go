@@ -15,6 +15,7 @@ import (
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
+	"github.com/regionplatform/region/failover"
 )
 
 // replication is this region's share of CDC: the capture of its own
@@ -46,10 +47,13 @@ func (d *Daemon) newReplication() (*replication, error) {
 		if src.Name == me.Name {
 			continue
 		}
-		gate := &streamGate{d: d, source: src.Name, flavor: src.MySQL.Flavor}
-		a, err := apply.New(apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
-			Tables: cfg.Replication.Tables, Buckets: cfg.Buckets, Owner: d.owner(),
-			Head: d.checkpoints(src.Name).Load, Held: gate.Held, Discarded: gate.Discarded, Logger: d.log, Metrics: d.reg})
+		ac := apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
+			Tables: cfg.Replication.Tables, Buckets: cfg.Buckets, Owners: apply.OwnerFunc(d.owner()),
+			Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg}
+		if d.ctl != nil {
+			ac.Gate = failover.NewGate(d.ctl.node, src.Name, src.MySQL.Flavor, d.log)
+		}
+		a, err := apply.New(ac)
 		if err != nil {
 			return nil, err
 		}

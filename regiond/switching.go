@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/cdc/apply"
@@ -16,12 +15,11 @@ import (
 )
 
 // newSwitcher builds the traffic switcher with the config's guards.
-func (d *Daemon) newSwitcher(tokens []apiserver.Token) (*traffic.Switcher, error) {
+func (d *Daemon) newSwitcher() (*traffic.Switcher, error) {
 	rt := d.cfg.Deployment.Router
 	tc := traffic.DefaultConfig()
 	tc.Store, tc.Logger, tc.Metrics = d.store, d.log, d.reg
 	tc.AckTimeout, tc.MaxLag, tc.CatchUpTimeout = rt.AckTimeout, rt.MaxLag, rt.CatchUpTimeout
-	d.peers = &replicationView{d: d, token: peerToken(tokens), http: newHTTPClient(5*time.Second, d.dialer), dbs: map[string]*sql.DB{}}
 	tc.Replication = d.peers
 	return traffic.New(tc)
 }

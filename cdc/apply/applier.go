@@ -41,25 +41,46 @@ type Config struct {
 	Kafka func() (sarama.Client, error)
 	// Tables are the deployment's per-table settings (conflict policies).
 	Tables []config.Table
-	// Buckets is the deployment's bucket count, and Owner the region that
-	// owns a bucket (for home-cell-wins).
+	// Buckets is the deployment's bucket count, and Owners says which
+	// region owns a bucket (for home-cell-wins). Optional.
 	Buckets int
-	Owner   func(topo.Bucket) string
+	Owners  Owners
 	// Head reports how far the source's capture has published (its
 	// checkpoint), for lag in transactions. Optional.
 	Head func(context.Context) (capture.Position, error)
-	// Held, if set, reports whether the source's stream is held: nothing
-	// of it is applied while it is (a forced failover took the source out;
-	// its later transactions wait for the failback's decision).
-	Held func() bool
-	// Discarded, if set, reports whether a source transaction was
-	// discarded (a failback dropped the failover's RPO): it is skipped and
-	// its position recorded as applied.
-	Discarded func(gtid string) bool
-	Logger    *slog.Logger
+	// Gate, if set, says whether the source's stream is held and which of
+	// its transactions a failback discarded (the controller's decisions).
+	Gate   Gate
+	Logger *slog.Logger
 	// Metrics, if set, receives the link's collectors.
 	Metrics prometheus.Registerer
 }
+
+// Gate is what the failover controller decided about a link's source.
+// The applier's partitions call it concurrently, once per message: it
+// must answer from memory.
+type Gate interface {
+	// Held reports whether the source's stream is held: nothing of it is
+	// applied while it is (a forced failover took the source out; its
+	// later transactions wait for the failback's decision).
+	Held() bool
+	// Discarded reports whether a source transaction was discarded (a
+	// failback dropped the failover's RPO): it is skipped and its
+	// position recorded as applied.
+	Discarded(gtid string) bool
+}
+
+// Owners says which region owns a bucket now. The applier's partitions
+// call it concurrently: it must answer from memory.
+type Owners interface {
+	Owner(b topo.Bucket) string
+}
+
+// OwnerFunc is a function that is an Owners.
+type OwnerFunc func(topo.Bucket) string
+
+// Owner calls f.
+func (f OwnerFunc) Owner(b topo.Bucket) string { return f(b) }
 
 // GroupID is the consumer group of a link.
 func GroupID(source, target string) string { return "region.apply." + source + "." + target }
@@ -340,13 +361,13 @@ func (a *Applier) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 // waitHeld waits while the source's stream is held, with partition p's
 // state "held"; false when ctx ended first.
 func (a *Applier) waitHeld(ctx context.Context, p int32) bool {
-	if a.cfg.Held == nil || !a.cfg.Held() {
+	if a.cfg.Gate == nil || !a.cfg.Gate.Held() {
 		return true
 	}
 	a.log.Warn("partition held: the source region's stream is held by a forced failover; nothing more of it is applied until a failback releases it", "partition", p)
 	a.setPartState(p, "held")
 	defer a.setPartState(p, "running")
-	for a.cfg.Held() {
+	for a.cfg.Gate.Held() {
 		a.touch()
 		a.touchPart(p)
 		select {
@@ -369,7 +390,7 @@ func (a *Applier) setPartState(p int32, state string) {
 
 // discarded reports whether the source transaction gtid was discarded.
 func (a *Applier) discarded(gtid string) bool {
-	if a.cfg.Discarded == nil || !a.cfg.Discarded(gtid) {
+	if a.cfg.Gate == nil || !a.cfg.Gate.Discarded(gtid) {
 		return false
 	}
 	a.m.discarded.Inc()

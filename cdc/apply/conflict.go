@@ -175,10 +175,10 @@ func (w *worker) decide(ctx context.Context, tx *sql.Tx, m *event.Message, tb *e
 			img = r.Before
 		}
 		col := colIndex(tb, p.shard)
-		if col < 0 || w.a.cfg.Owner == nil {
+		if col < 0 || w.a.cfg.Owners == nil {
 			return decideStop, fmt.Sprintf("home-cell-wins needs shard column %q and the bucket owners", p.shard), nil
 		}
-		owner := w.a.cfg.Owner(topo.BucketOfString(img[col].Text(), w.a.cfg.Buckets))
+		owner := w.a.cfg.Owners.Owner(topo.BucketOfString(img[col].Text(), w.a.cfg.Buckets))
 		if owner == src {
 			return decideApply, fmt.Sprintf("the row's home region is %s, the source", owner), nil
 		}
