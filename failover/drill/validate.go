@@ -50,7 +50,7 @@ func (p *Plan) problems() Problems {
 	}
 	if p.Schedule != "" {
 		if err := failover.CheckCron(p.Schedule); err != nil {
-			v.add("schedule", "%v: write e.g. \"0 3 1 * *\" (03:00 UTC on the 1st)", err)
+			v.add("schedule", "%v", err)
 		}
 	}
 	if len(p.Steps) == 0 {
