@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -215,5 +216,31 @@ func TestSecret(t *testing.T) {
 func TestDeployExample(t *testing.T) {
 	if _, err := Load("../deploy/example.yaml"); err != nil {
 		t.Fatalf("deploy/example.yaml: %v", err)
+	}
+}
+
+// TestMarshalParses checks that what Marshal writes (the lab's config
+// files) reads back strictly to the same config.
+func TestMarshalParses(t *testing.T) {
+	for _, file := range []string{"testdata/valid.yaml", "../deploy/example.yaml"} {
+		cfg, err := Load(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := cfg.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Parse(b)
+		if err != nil {
+			t.Fatalf("%s marshalled does not parse: %v\n%s", file, err, b)
+		}
+		b2, err := again.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, b2) {
+			t.Errorf("%s: marshalled, parsed and marshalled again differs:\n%s\n%s", file, b, b2)
+		}
 	}
 }
