@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -51,7 +52,20 @@ func TestBadConfigs(t *testing.T) {
 		{"mysql dsn garbage", "root@tcp(127.0.0.1:3306)/", "not a dsn", "regions[0].mysql.dsn", "user@tcp(host:port)"},
 		{"mysql flavor", `dsn: "root@tcp(127.0.0.1:3306)/"}`, `dsn: "root@tcp(127.0.0.1:3306)/", flavor: postgres}`, "regions[0].mysql.flavor", "use mariadb or mysql"},
 		{"mysql two secrets", "password_env: MYSQL_B_PASSWORD", "password_env: X, password_file: y", "regions[1].mysql", "keep one"},
-		{"unknown field", "buckets: 1024", "buckets: 1024\nbukets: 3", "line 3", `unknown field "bukets"`},
+		{"unknown field", "buckets: 1024", "buckets: 1024\nbukets: 3", "bukets", "unknown field (line 3): did you mean buckets?"},
+		{"unknown nested field", "    mysql: {dsn: \"root@tcp(127.0.0.1:3307)/\"", "    mysqll: {dsn: \"root@tcp(127.0.0.1:3307)/\"", "regions[1].mysqll", "unknown field (line 16): did you mean mysql?"},
+		{"unknown field, nothing close", "    listen: 127.0.0.1:7071", "    listen: 127.0.0.1:7071\n    colour: red", "regions[1].colour", "use one of name, mysql, kafka, listen, url"},
+		{"unknown field in a flow mapping", "{name: b1, region: b,", "{name: b1, regoin: b,", "cells[1].regoin", "did you mean region?"},
+		{"unknown field of an inline struct", "    data_dir: /var/lib/regiond/b\n", "    data_dir: /var/lib/regiond/b\ncontroller:\n  witness: {raft: \"127.0.0.1:7300\", gosip: \"127.0.0.1:7301\"}\n", "controller.witness.gosip", "did you mean gossip?"},
+		{"field set twice", "name: lender", "name: lender\nname: other", "name", "is set twice (lines 1 and 2): keep one"},
+		{"not a number", "buckets: 1024", "buckets: many", "buckets", `"many" is not a whole number: write e.g. 10`},
+		{"negative server id", `dsn: "root@tcp(127.0.0.1:3306)/"}`, `dsn: "root@tcp(127.0.0.1:3306)/", server_id: -1}`, "regions[0].mysql.server_id", `"-1" is not a whole number: write 0 to 4294967295`},
+		{"not a duration", "endpoints: [http://127.0.0.1:2379]", "endpoints: [http://127.0.0.1:2379]\n  dial_timeout: soon", "etcd.dial_timeout", `"soon" is not a duration: write e.g. 10s`},
+		{"not a boolean", "    data_dir: /var/lib/regiond/b\n", "    data_dir: /var/lib/regiond/b\ncontroller: {fault_injection: maybe}\n", "controller.fault_injection", `"maybe" is not a boolean: write true or false`},
+		{"list for a mapping", "etcd:\n  endpoints: [http://127.0.0.1:2379]", "etcd: [http://127.0.0.1:2379]", "etcd", "is a list, want a mapping of fields (endpoints, prefix"},
+		{"mapping for a list", "databases: [lending]", "databases: {lending: true}", "replication.databases", "is a mapping, want a list"},
+		{"list for a string", "- name: b\n", "- name: [b]\n", "regions[1].name", "is a list, want a string"},
+		{"dial_via twice", "listen: 127.0.0.1:7071", "listen: 127.0.0.1:7071\n    dial_via: {\"127.0.0.1:3306\": \"127.0.0.1:13306\", \"127.0.0.1:3306\": \"127.0.0.1:23306\"}", `regions[1].dial_via["127.0.0.1:3306"]`, "is set twice"},
 		{"buckets range", "buckets: 1024", "buckets: 70000", "buckets", "1 to 65536"},
 		{"etcd missing", "endpoints: [http://127.0.0.1:2379]", "endpoints: []", "etcd.endpoints", "at least one"},
 		{"etcd not url", "endpoints: [http://127.0.0.1:2379]", "endpoints: [127.0.0.1:2379]", "etcd.endpoints[0]", "http://host:port"},
@@ -59,7 +73,8 @@ func TestBadConfigs(t *testing.T) {
 		{"token role", "role: viewer", "role: admin", "api.tokens[1].role", "use operator"},
 		{"token no secret", "role: viewer, file: viewer.token", "role: viewer", "api.tokens[1]", "no secret"},
 		{"token dup name", "name: dashboard", "name: oncall", "api.tokens[1].name", "own name"},
-		{"no tokens", "  tokens:\n", "  tokens: []\n  x_unused:\n", "line", "unknown field"},
+		{"no tokens", "  tokens:\n", "  tokens: []\n  x_unused:\n", "api.tokens", "missing: list at least one token"},
+		{"no tokens, unknown field", "  tokens:\n", "  tokens: []\n  x_unused:\n", "api.x_unused", "unknown field (line 7): use one of tokens"},
 		{"region name", "- name: b\n", "- name: B\n", "regions[1].name", "lower-case"},
 		{"region dup", "- name: b\n", "- name: a\n", "regions[1].name", "unique"},
 		{"listen bad", "listen: 127.0.0.1:7071", "listen: nowhere", "regions[1].listen", "host:port"},
@@ -125,9 +140,57 @@ func TestEveryProblemReportedAtOnce(t *testing.T) {
 	}
 }
 
+// TestUnknownFieldsWithValidation checks that every unknown field and
+// every undecodable value is reported with its path, in file order,
+// followed by the validation problems, and that a field that could not be
+// decoded is not reported again as missing.
+func TestUnknownFieldsWithValidation(t *testing.T) {
+	src := validYAML(t)
+	for _, r := range [][2]string{
+		{"buckets: 1024", "buckets: 1024\nbukets: 3"},
+		{"    mysql: {dsn: \"root@tcp(127.0.0.1:3307)/\"", "    mysqll: {dsn: \"root@tcp(127.0.0.1:3307)/\""},
+		{"{name: b1, region: b,", "{name: b1, regoin: b,"},
+		{"role: viewer", "role: admin"},
+		{"endpoints: [http://127.0.0.1:2379]", "endpoints: [http://127.0.0.1:2379]\n  dial_timeout: soon\n  prefix: [x]"},
+	} {
+		if !strings.Contains(src, r[0]) {
+			t.Fatalf("test setup: %q not in testdata/valid.yaml", r[0])
+		}
+		src = strings.Replace(src, r[0], r[1], 1)
+	}
+	_, err := Parse([]byte(src))
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want Problems, got %v", err)
+	}
+	want := []string{
+		"bukets: unknown field (line 3): did you mean buckets?",
+		`etcd.dial_timeout: "soon" is not a duration: write e.g. 10s, 500ms or 2m`,
+		"etcd.prefix: is a list, want a string",
+		"regions[1].mysqll: unknown field (line 19): did you mean mysql?",
+		"cells[1].regoin: unknown field (line 25): did you mean region?",
+		`api.tokens[1].role: "admin" is not a role`,
+		"regions[1].mysql.dsn: missing",
+		`cells[1].region: "" is not a region of this deployment`,
+	}
+	if len(ps) != len(want) {
+		t.Errorf("%d problems, want %d:\n%v", len(ps), len(want), err)
+	}
+	for i, w := range want {
+		if i < len(ps) && !strings.HasPrefix(ps[i].String(), w) {
+			t.Errorf("problem %d = %q, want it to start with %q", i, ps[i], w)
+		}
+	}
+}
+
 func TestEmptyFile(t *testing.T) {
-	if _, err := Parse(nil); err == nil || !strings.Contains(err.Error(), "empty") {
-		t.Fatalf("empty file: %v", err)
+	for _, src := range []string{"", "# nothing yet\n"} {
+		if _, err := Parse([]byte(src)); err == nil || err.Error() != "(file): is empty: start from deploy/example.yaml" {
+			t.Errorf("empty file %q: %v", src, err)
+		}
+	}
+	if _, err := Parse([]byte("- a\n")); err == nil || !strings.HasPrefix(err.Error(), "(file): is a list, want a mapping of fields (name, buckets, etcd") {
+		t.Errorf("a list: %v", err)
 	}
 }
 
@@ -153,5 +216,31 @@ func TestSecret(t *testing.T) {
 func TestDeployExample(t *testing.T) {
 	if _, err := Load("../deploy/example.yaml"); err != nil {
 		t.Fatalf("deploy/example.yaml: %v", err)
+	}
+}
+
+// TestMarshalParses checks that what Marshal writes (the lab's config
+// files) reads back strictly to the same config.
+func TestMarshalParses(t *testing.T) {
+	for _, file := range []string{"testdata/valid.yaml", "../deploy/example.yaml"} {
+		cfg, err := Load(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := cfg.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Parse(b)
+		if err != nil {
+			t.Fatalf("%s marshalled does not parse: %v\n%s", file, err, b)
+		}
+		b2, err := again.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, b2) {
+			t.Errorf("%s: marshalled, parsed and marshalled again differs:\n%s\n%s", file, b, b2)
+		}
 	}
 }

@@ -1,13 +1,11 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -35,22 +33,30 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
-// Parse decodes a deployment from YAML, applies defaults and validates it.
-// Relative paths in it are taken from the working directory; Load takes
-// them from the file's folder.
+// Parse decodes a deployment from YAML strictly (DecodeStrict), applies
+// defaults and validates it. The error is Problems: every field that
+// could not be decoded (an unknown field, a value of the wrong kind) and
+// every validation problem, at once. Relative paths in it are taken from
+// the working directory; Load takes them from the file's folder.
 func Parse(data []byte) (*Config, error) {
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, Problems{{Path: "(file)", Msg: "is empty: start from deploy/example.yaml"}}
-		}
-		return nil, yamlProblems(err)
+	ps, err := DecodeStrict(data, &cfg)
+	if errors.Is(err, io.EOF) {
+		return nil, Problems{{Path: FileProblem, Msg: "is empty: start from deploy/example.yaml"}}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ps.Has(FileProblem) { // not YAML, or not a mapping: nothing else to say
+		return nil, ps
 	}
 	cfg.applyDefaults()
-	if err := cfg.Validate(); err != nil {
+	var invalid Problems
+	if err := cfg.Validate(); err != nil && !errors.As(err, &invalid) {
 		return nil, err
+	}
+	if ps = ps.Add(invalid); len(ps) > 0 {
+		return nil, ps
 	}
 	return &cfg, nil
 }
@@ -152,23 +158,4 @@ func (c *Config) applyDefaults() {
 			c.Replication.Tables[i].Conflict = c.Replication.DefaultConflict
 		}
 	}
-}
-
-var yamlLine = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
-
-// yamlProblems turns yaml.v3's decode errors into Problems.
-func yamlProblems(err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return Problems{{Path: "(file)", Msg: "is not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
-	}
-	var ps Problems
-	for _, e := range te.Errors {
-		if m := yamlLine.FindStringSubmatch(e); m != nil {
-			ps = append(ps, Problem{Path: "line " + m[1], Msg: fmt.Sprintf("unknown field %q in %s: check the spelling against docs/configuration.md", m[2], strings.ToLower(m[3]))})
-			continue
-		}
-		ps = append(ps, Problem{Path: "(file)", Msg: e})
-	}
-	return ps
 }

@@ -12,19 +12,22 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// Problem is one thing wrong with a config: where, and what to do.
+// Problem is one thing wrong with a config (or another file read with
+// DecodeStrict): where, and what to do.
 type Problem struct {
-	// Path is the field, e.g. "regions[1].mysql.dsn".
+	// Path is the field, e.g. "regions[1].mysql.dsn", or FileProblem.
 	Path string
 	// Msg says what is wrong and how to fix it.
 	Msg string
 }
 
+// String renders "path: msg".
 func (p Problem) String() string { return p.Path + ": " + p.Msg }
 
 // Problems is every problem found in a config; it is the error Load returns.
 type Problems []Problem
 
+// Error lists the problems, one a line.
 func (ps Problems) Error() string {
 	lines := make([]string, len(ps))
 	for i, p := range ps {

@@ -2,8 +2,6 @@ package controller
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -95,8 +93,8 @@ func (c *RecordDrill) apply(s *State) error {
 }
 
 // ScheduleDrill (drill.schedule) creates or replaces the schedule of a
-// drill plan. Cron has five fields (minute hour day-of-month month
-// day-of-week, UTC) of numbers, ranges, lists, steps and "*".
+// drill plan. Cron is what ParseCron accepts: five fields (minute hour
+// day-of-month month day-of-week, UTC) or a descriptor such as @monthly.
 type ScheduleDrill struct {
 	Header
 	Plan     string `json:"plan"`
@@ -146,42 +144,5 @@ func (c *UnscheduleDrill) apply(s *State) error {
 		return fmt.Errorf("plan %q is not scheduled", c.Plan)
 	}
 	delete(s.Schedules, c.Plan)
-	return nil
-}
-
-// CheckCron checks a five-field cron expression: each field a list of
-// "*", "N", "N-M", with an optional "/STEP", within the field's range.
-func CheckCron(expr string) error {
-	fields := strings.Fields(expr)
-	if len(fields) != 5 {
-		return fmt.Errorf("%q has %d fields, want 5 (minute hour day-of-month month day-of-week)", expr, len(fields))
-	}
-	limits := [5]struct {
-		name     string
-		min, max int
-	}{{"minute", 0, 59}, {"hour", 0, 23}, {"day-of-month", 1, 31}, {"month", 1, 12}, {"day-of-week", 0, 7}}
-	for i, f := range fields {
-		l := limits[i]
-		for _, item := range strings.Split(f, ",") {
-			rng, step, hasStep := strings.Cut(item, "/")
-			if hasStep {
-				if n, err := strconv.Atoi(step); err != nil || n < 1 {
-					return fmt.Errorf("%s field %q: step %q is not a positive number", l.name, f, step)
-				}
-			}
-			if rng == "*" {
-				continue
-			}
-			lo, hi, isRange := strings.Cut(rng, "-")
-			if !isRange {
-				hi = lo
-			}
-			a, errA := strconv.Atoi(lo)
-			b, errB := strconv.Atoi(hi)
-			if errA != nil || errB != nil || a < l.min || b > l.max || a > b {
-				return fmt.Errorf("%s field %q: %q is not within %d-%d", l.name, f, rng, l.min, l.max)
-			}
-		}
-	}
 	return nil
 }

@@ -146,7 +146,8 @@ type DrillRecord struct {
 }
 
 // DrillSchedule runs a drill plan on a cron schedule (five fields:
-// minute hour day-of-month month day-of-week, in UTC).
+// minute hour day-of-month month day-of-week, in UTC, or a descriptor
+// such as @monthly; see ParseCron).
 type DrillSchedule struct {
 	Plan      string    `json:"plan"`
 	Cron      string    `json:"cron"`

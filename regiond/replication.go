@@ -16,6 +16,7 @@ import (
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/retry"
 )
 
 // replication is this region's share of CDC: the capture of its own
@@ -123,9 +124,9 @@ func (r *replication) linkStatus(ctx context.Context) []apply.LinkStatus {
 }
 
 // restarting runs fn until ctx ends, restarting it after a failure with
-// backoff from 200ms to 10s (reset after a minute of running).
+// backoff from 200ms to 10s (retry.Policy; reset after a minute of running).
 func (d *Daemon) restarting(ctx context.Context, name string, fn func(context.Context) error) error {
-	backoff := 200 * time.Millisecond
+	waits := retry.New(200*time.Millisecond, 10*time.Second)
 	for ctx.Err() == nil {
 		start := time.Now()
 		err := fn(ctx)
@@ -136,14 +137,14 @@ func (d *Daemon) restarting(ctx context.Context, name string, fn func(context.Co
 			err = errors.New("stopped")
 		}
 		if time.Since(start) > time.Minute {
-			backoff = 200 * time.Millisecond
+			waits.Reset()
 		}
-		d.log.Error(name+" failed; restarting", "err", err, "in", backoff)
+		in := waits.NextBackOff()
+		d.log.Error(name+" failed; restarting", "err", err, "in", in)
 		select {
 		case <-ctx.Done():
-		case <-time.After(backoff):
+		case <-time.After(in):
 		}
-		backoff = min(2*backoff, 10*time.Second)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/retry"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/topo"
 )
@@ -37,7 +38,7 @@ func (d *Daemon) newRouter() (*router.Router, error) {
 // deployment's starting placement; only one regiond's write wins), then
 // follows the table until ctx ends.
 func (d *Daemon) runRouter(ctx context.Context) error {
-	backoff := 200 * time.Millisecond
+	waits := retry.New(200*time.Millisecond, 5*time.Second)
 	for ctx.Err() == nil {
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		created, err := d.store.Init(ictx, router.Initial(d.cfg.Deployment, time.Now()))
@@ -48,13 +49,13 @@ func (d *Daemon) runRouter(ctx context.Context) error {
 			}
 			break
 		}
-		d.log.Warn("cannot reach etcd to check the routing table; retrying", "err", err, "in", backoff)
+		in := waits.NextBackOff()
+		d.log.Warn("cannot reach etcd to check the routing table; retrying", "err", err, "in", in)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(in):
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 	return d.router.Run(ctx)
 }

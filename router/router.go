@@ -11,6 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/regionplatform/region/retry"
 	"github.com/regionplatform/region/topo"
 )
 
@@ -271,18 +272,18 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 		applied <- epoch
 	}
-	backoff := 100 * time.Millisecond
+	waits := retry.New(100*time.Millisecond, 2*time.Second)
 	for ctx.Err() == nil {
 		err := r.follow(ctx, notify)
 		if ctx.Err() != nil {
 			return nil
 		}
-		r.log.Warn("routing table watch lost; reloading", "err", err, "in", backoff)
+		in := waits.NextBackOff()
+		r.log.Warn("routing table watch lost; reloading", "err", err, "in", in)
 		select {
 		case <-ctx.Done():
-		case <-time.After(backoff):
+		case <-time.After(in):
 		}
-		backoff = min(2*backoff, 2*time.Second)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/retry"
 )
 
 // checkpoint is a partition's row in _region.apply_checkpoints.
@@ -193,9 +194,9 @@ func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage) error 
 
 // commit runs body (nil: nothing) and the checkpoint in one transaction,
 // retrying transient failures (deadlock, lock wait, lost connection) with
-// backoff; body must be safe to run again.
+// backoff (retry.Policy, 50ms to 5s); body must be safe to run again.
 func (w *worker) commit(ctx context.Context, body func(*sql.Tx) error, next checkpoint, txns int) error {
-	backoff := 50 * time.Millisecond
+	waits := retry.New(50*time.Millisecond, 5*time.Second)
 	for attempt := 1; ; attempt++ {
 		err := w.tryCommit(ctx, body, next, txns)
 		if err == nil {
@@ -211,9 +212,8 @@ func (w *worker) commit(ctx context.Context, body func(*sql.Tx) error, next chec
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(backoff):
+		case <-time.After(waits.NextBackOff()):
 		}
-		backoff = min(2*backoff, 5*time.Second)
 		if isConnErr(err) {
 			if cerr := w.connect(ctx); cerr != nil {
 				w.a.log.Warn("reconnect failed", "partition", w.part, "err", cerr)

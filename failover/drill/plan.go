@@ -1,7 +1,6 @@
 package drill
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/regionplatform/region/config"
 )
 
 // Environments a plan runs in.
@@ -43,73 +42,67 @@ const MaxWait = 30 * time.Minute
 // Plan is a drill plan: what to run, in order, and what counts as a pass.
 type Plan struct {
 	// Name identifies the plan (schedules and history use it).
-	Name string `json:"name"`
+	Name string `json:"name" yaml:"name"`
 	// Description says what the drill proves, for the report.
-	Description string `json:"description,omitempty"`
+	Description string `json:"description,omitempty" yaml:"description"`
 	// Scenario names the failure played, e.g. "loss of region a".
-	Scenario string `json:"scenario,omitempty"`
+	Scenario string `json:"scenario,omitempty" yaml:"scenario"`
 	// Environment is EnvLab or EnvProduction.
-	Environment string `json:"environment"`
+	Environment string `json:"environment" yaml:"environment"`
 	// Target says how faults are made.
-	Target Target `json:"target"`
+	Target Target `json:"target" yaml:"target"`
 	// Schedule is a five-field cron expression in UTC; empty when the plan
 	// is run by hand only.
-	Schedule string `json:"schedule,omitempty"`
+	Schedule string `json:"schedule,omitempty" yaml:"schedule"`
 	// Steps run in order.
-	Steps []Step `json:"steps"`
+	Steps []Step `json:"steps" yaml:"steps"`
 }
 
 // Target says how a forced failover's fault is made.
 type Target struct {
 	// Mode is ModeKill (lab only) or ModeFence.
-	Mode string `json:"mode"`
+	Mode string `json:"mode" yaml:"mode"`
 }
 
 // Step is one action of a drill and its pass/fail criteria.
 type Step struct {
 	// Kind is one of the Kind constants.
-	Kind string `json:"kind"`
+	Kind string `json:"kind" yaml:"kind"`
 	// Region is the region switched, failed over or failed back.
-	Region string `json:"region,omitempty"`
+	Region string `json:"region,omitempty" yaml:"region"`
 	// To is the region that takes the cells; empty lets the controller
 	// use each cell's standby.
-	To string `json:"to,omitempty"`
+	To string `json:"to,omitempty" yaml:"to"`
 	// Duration is how long a wait step waits (at most MaxWait).
-	Duration time.Duration `json:"duration,omitempty"`
+	Duration time.Duration `json:"duration,omitempty" yaml:"duration"`
 	// Criteria are the step's targets.
-	Criteria Criteria `json:"criteria"`
+	Criteria Criteria `json:"criteria" yaml:"criteria"`
 }
 
 // Criteria are a step's targets. A zero duration or nil count means "not
 // checked"; which ones apply depends on the step's kind (docs/drills.md).
 type Criteria struct {
 	// MaxLag is the highest replication lag allowed on any link (checks).
-	MaxLag time.Duration `json:"max_lag,omitempty"`
+	MaxLag time.Duration `json:"max_lag,omitempty" yaml:"max_lag"`
 	// Checksums requires every table's checksum equal across regions.
-	Checksums bool `json:"checksums,omitempty"`
+	Checksums bool `json:"checksums,omitempty" yaml:"checksums"`
 	// WriteForbiddenMax bounds the longest window in which a user's writes
 	// were refused (switchover, failback).
-	WriteForbiddenMax time.Duration `json:"write_forbidden_max,omitempty"`
+	WriteForbiddenMax time.Duration `json:"write_forbidden_max,omitempty" yaml:"write_forbidden_max"`
 	// DetectionMax bounds fault injected -> failure declared (failover).
-	DetectionMax time.Duration `json:"detection_max,omitempty"`
+	DetectionMax time.Duration `json:"detection_max,omitempty" yaml:"detection_max"`
 	// RTOMax bounds fault injected (or step start) -> every affected user
 	// can write again.
-	RTOMax time.Duration `json:"rto_max,omitempty"`
+	RTOMax time.Duration `json:"rto_max,omitempty" yaml:"rto_max"`
 	// RPOMax bounds the transactions acknowledged but lost (0 for a
 	// planned switchover).
-	RPOMax *int64 `json:"rpo_max,omitempty"`
+	RPOMax *int64 `json:"rpo_max,omitempty" yaml:"rpo_max"`
 }
 
-// Problem is one thing wrong with a plan: where, and what to do.
-type Problem struct {
-	// Path is the field, e.g. "steps[2].criteria.rto_max".
-	Path string
-	// Msg says what is wrong and how to fix it.
-	Msg string
-}
-
-// String renders "path: msg".
-func (p Problem) String() string { return p.Path + ": " + p.Msg }
+// Problem is one thing wrong with a plan: where (Path, e.g.
+// "steps[2].criteria.rto_max"), and what to do (Msg). Plans are decoded
+// by config.DecodeStrict, so it is config's Problem.
+type Problem = config.Problem
 
 // Problems is every problem found in a plan; ParsePlan returns it as its
 // error.
@@ -137,30 +130,24 @@ func LoadPlan(path string) (*Plan, error) {
 	return p, nil
 }
 
-// ParsePlan decodes a plan from YAML strictly (an unknown field is an
-// error) and validates it. The error is Problems: every problem at once.
+// ParsePlan decodes a plan from YAML strictly (config.DecodeStrict: an
+// unknown field is an error) and validates it. The error is Problems:
+// every problem at once, each with its field path and the fix.
 func ParsePlan(data []byte) (*Plan, error) {
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, Problems{{Path: "(file)", Msg: "is empty: start from deploy/drills/monthly.yaml"}}
-		}
-		return nil, Problems{{Path: "(file)", Msg: "is not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
-	}
-	d := &decoder{}
 	var p Plan
-	d.plan(&root, &p)
-	if d.bad["(file)"] { // not a mapping: nothing else to say
-		return nil, d.ps
+	decoded, err := config.DecodeStrict(data, &p)
+	if errors.Is(err, io.EOF) {
+		return nil, Problems{{Path: config.FileProblem, Msg: "is empty: start from deploy/drills/monthly.yaml"}}
 	}
-	for _, pr := range p.problems() {
-		if !d.bad[pr.Path] { // already reported as undecodable
-			d.ps = append(d.ps, pr)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("drill plan: %w", err)
 	}
-	if len(d.ps) > 0 {
-		return nil, d.ps
+	if decoded.Has(config.FileProblem) { // not YAML, or not a mapping: nothing else to say
+		return nil, Problems(decoded)
+	}
+	// A value that could not be decoded is not reported again by validation.
+	if ps := decoded.Add(config.Problems(p.problems())); len(ps) > 0 {
+		return nil, Problems(ps)
 	}
 	return &p, nil
 }

@@ -77,7 +77,31 @@ steps:
 `, []string{`colour: unknown field (line 3): use one of name, description`,
 			`target.region: unknown field (line 5): use one of mode`,
 			`steps[0].timeout: unknown field (line 9): use one of kind, region, to, duration, criteria`,
-			`steps[1].criteria.max_lagg: unknown field (line 11)`}},
+			`steps[1].criteria.max_lagg: unknown field (line 11): did you mean max_lag?`}},
+		{"wrong kinds, twice, negatives", `
+name: t
+environment: lab
+environment: lab
+target: fence
+steps:
+  - kind: wait
+    duration: -5s
+  - Kind: precheck
+  - kind: failover
+    region: b
+    criteria: {rto_max: 0, rpo_max: 0, detection_max: [1s]}
+  - kind: postcheck
+    criteria: {max_lag: -1s}
+`, []string{"environment: is set twice (lines 3 and 4): keep one",
+			`target: is a value "fence", want a mapping of fields (mode)`,
+			"steps[1].Kind: unknown field (line 9): did you mean kind?",
+			"steps[2].criteria.detection_max: is a list, want a duration",
+			"steps[0].duration: -5s is negative: write how long to wait",
+			"steps[1].kind: is missing",
+			"steps[3].criteria.max_lag: -1s is negative: write a positive duration",
+		}},
+		{"steps not a list", "name: t\nenvironment: lab\ntarget: {mode: fence}\nsteps: {kind: precheck}\n",
+			[]string{"steps: is a mapping, want a list"}},
 		{"bad values all at once", `
 name: Monthly Drill
 environment: staging
@@ -99,7 +123,6 @@ steps:
 			`steps[0].criteria.max_lag: "soon" is not a duration: write e.g. 10s`,
 			`steps[0].criteria.checksums: "maybe" is not a boolean: write true or false`,
 			`steps[2].criteria.rto_max: "ten seconds" is not a duration: write e.g. 10s`,
-			`steps[2].criteria.rpo_max: -1 is negative`,
 			`name: "Monthly Drill" is not a name`,
 			`environment: "staging" is not an environment`,
 			`target.mode: "nuke" is not a mode`,
@@ -107,6 +130,7 @@ steps:
 			`steps[1].region: is missing: name the region to switchover`,
 			`steps[1].criteria.rpo_max: is 3, but a planned switchover loses nothing: write 0`,
 			`steps[2].criteria.max_lag: does not apply to a failover step: use detection_max, rto_max, rpo_max`,
+			`steps[2].criteria.rpo_max: -1 is negative`,
 			`steps[2].to: is the region itself`,
 			`steps[3].duration: 2h0m0s is longer than 30m0s`,
 			`steps[4].kind: "reboot" is not a step kind`,

@@ -16,35 +16,6 @@ func utc(s string) time.Time {
 	return t
 }
 
-func TestCronPrev(t *testing.T) {
-	for _, tc := range []struct {
-		cron, now, want string // want "" = no slot
-	}{
-		{"0 3 1 * *", "2026-11-01 03:00", "2026-11-01 03:00"},
-		{"0 3 1 * *", "2026-11-01 02:59", "2026-10-01 03:00"},
-		{"0 3 1 * *", "2026-11-15 12:00", "2026-11-01 03:00"},
-		{"0 3 1 * *", "2026-01-01 00:30", "2025-12-01 03:00"},       // year boundary
-		{"30 23 31 * *", "2026-05-01 00:00", "2026-03-31 23:30"},    // April has no 31st
-		{"0 0 29 2 *", "2027-03-01 00:00", "2024-02-29 00:00"},      // leap day, years back
-		{"59 23 28-31 * *", "2026-03-01 00:00", "2026-02-28 23:59"}, // month end
-		{"*/15 * * * *", "2026-11-01 03:14", "2026-11-01 03:00"},
-		{"5/20 * * * *", "2026-11-01 03:50", "2026-11-01 03:45"},
-		{"0 4 * * 2", "2026-11-25 10:00", "2026-11-24 04:00"}, // Tuesday
-		{"0 4 * * 7", "2026-11-25 10:00", "2026-11-22 04:00"}, // 7 = Sunday
-		{"0 4 1 * 2", "2026-11-25 10:00", "2026-11-24 04:00"}, // dom OR dow
-		{"0 9-17/4 * 1,6 *", "2026-03-01 00:00", "2026-01-31 17:00"},
-	} {
-		c, err := parseCron(tc.cron)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.cron, err)
-		}
-		got, ok := c.prev(utc(tc.now))
-		if !ok || !got.Equal(utc(tc.want)) {
-			t.Errorf("prev(%q, %s) = %s %v, want %s", tc.cron, tc.now, got.Format("2006-01-02 15:04 Mon"), ok, tc.want)
-		}
-	}
-}
-
 func TestDue(t *testing.T) {
 	created := utc("2026-01-15 10:00")
 	sched := func(cron string) controller.DrillSchedule {
@@ -77,6 +48,12 @@ func TestDue(t *testing.T) {
 		{"bad cron never due", map[string]controller.DrillSchedule{"x": sched("0 3 1 *")}, nil, "2026-02-01 03:00", nil},
 		{"31st in a 30-day month: not due", map[string]controller.DrillSchedule{"eom": sched("0 3 31 * *")}, ran("eom", "2026-03-31 03:00"), "2026-04-30 23:59", nil},
 		{"31st: due in May", map[string]controller.DrillSchedule{"eom": sched("0 3 31 * *")}, ran("eom", "2026-03-31 03:00"), "2026-05-31 03:00", []string{"eom"}},
+		{"descriptor", map[string]controller.DrillSchedule{"m": sched("@monthly")}, nil, "2026-02-01 00:00", []string{"m"}},
+		{"descriptor, ran", map[string]controller.DrillSchedule{"m": sched("@monthly")}, ran("m", "2026-02-01 00:00"), "2026-02-27 00:00", nil},
+		{"Sunday as 7", map[string]controller.DrillSchedule{"sun": sched("0 4 * * 7")}, ran("sun", "2026-01-18 04:00"), "2026-01-25 04:00", []string{"sun"}},
+		{"Sunday as 7, not on Saturday", map[string]controller.DrillSchedule{"sun": sched("0 4 * * 7")}, ran("sun", "2026-01-18 04:00"), "2026-01-24 04:00", nil},
+		{"slot at creation minute", map[string]controller.DrillSchedule{"h": {Cron: "0 * * * *", Enabled: true, UpdatedAt: utc("2026-01-15 10:00").Add(30 * time.Second)}}, nil, "2026-01-15 10:00", []string{"h"}},
+		{"a run just before the slot does not count", monthly, map[string]controller.DrillRecord{"r": {Plan: "monthly", StartedAt: utc("2026-02-01 02:59").Add(59*time.Second + 500*time.Millisecond)}}, "2026-02-01 03:00", []string{"monthly"}},
 		{"several plans, sorted", map[string]controller.DrillSchedule{"monthly": sched("0 3 1 * *"), "daily": sched("30 2 * * *"), "prod": sched("0 4 8 * *")},
 			nil, "2026-02-01 03:00", []string{"daily", "monthly"}},
 	} {

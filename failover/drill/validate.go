@@ -50,7 +50,7 @@ func (p *Plan) problems() Problems {
 	}
 	if p.Schedule != "" {
 		if err := controller.CheckCron(p.Schedule); err != nil {
-			v.add("schedule", "%v: write e.g. \"0 3 1 * *\" (03:00 UTC on the 1st)", err)
+			v.add("schedule", "%v", err)
 		}
 	}
 	if len(p.Steps) == 0 {
@@ -85,6 +85,17 @@ func (s Step) check(v *validator, path string) {
 			}
 		}
 	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"max_lag", s.Criteria.MaxLag}, {"write_forbidden_max", s.Criteria.WriteForbiddenMax}, {"detection_max", s.Criteria.DetectionMax}, {"rto_max", s.Criteria.RTOMax}} {
+		if d.v < 0 {
+			v.add(path+".criteria."+d.name, "%s is negative: write a positive duration, e.g. 10s", d.v)
+		}
+	}
+	if n := s.Criteria.RPOMax; n != nil && *n < 0 {
+		v.add(path+".criteria.rpo_max", "%d is negative: write 0 or more transactions", *n)
+	}
 	needsRegion := s.Kind == KindSwitchover || s.Kind == KindFailover || s.Kind == KindFailback
 	switch {
 	case needsRegion && s.Region == "":
@@ -102,7 +113,9 @@ func (s Step) check(v *validator, path string) {
 	}
 	if s.Kind == KindWait {
 		switch {
-		case s.Duration <= 0:
+		case s.Duration < 0:
+			v.add(path+".duration", "%s is negative: write how long to wait, e.g. 30s", s.Duration)
+		case s.Duration == 0:
 			v.add(path+".duration", "is missing: write how long to wait, e.g. 30s")
 		case s.Duration > MaxWait:
 			v.add(path+".duration", "%s is longer than %s: wait less, or split the drill", s.Duration, MaxWait)
@@ -110,7 +123,7 @@ func (s Step) check(v *validator, path string) {
 	} else if s.Duration != 0 {
 		v.add(path+".duration", "applies to wait steps only: remove it")
 	}
-	if s.Kind == KindSwitchover && s.Criteria.RPOMax != nil && *s.Criteria.RPOMax != 0 {
+	if s.Kind == KindSwitchover && s.Criteria.RPOMax != nil && *s.Criteria.RPOMax > 0 {
 		v.add(path+".criteria.rpo_max", "is %d, but a planned switchover loses nothing: write 0", *s.Criteria.RPOMax)
 	}
 }
