@@ -461,8 +461,9 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 	f.run.RPOLostCount, f.run.RPOLastAppliedGTID, f.run.RPOLostGTIDs = rpo.LostCount, rpo.LastAppliedGTID, rpo.LostGTIDs
 	fmt.Fprintf(f.o.Progress, "a restarted; RPO complete %d ms later: %d transactions lost after %s\n", f.run.RPOCompleteMS, rpo.LostCount, rpo.LastAppliedGTID)
 
-	// A failback refused because a has not caught up with b (within
-	// router.catch_up_timeout, 400) or rolled back (409: the switch's
+	// A failback refused for now (503: a has not caught up with b within
+	// router.catch_up_timeout, or the controller is electing a leader) or
+	// rolled back (409: the switch's
 	// lag guard or its wait-replication found the link above
 	// router.max_lag; the old owners serve again) moved no bucket: try
 	// again, as an operator would, for up to two minutes.
@@ -478,7 +479,7 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 			f.run.FailbackAfterRestartMS = time.Since(back).Milliseconds()
 			break
 		}
-		if msg := err.Error(); !strings.Contains(msg, "nothing changed") && !client.IsStatus(err, http.StatusConflict) || time.Now().After(retryUntil) {
+		if msg := err.Error(); !strings.Contains(msg, "nothing changed") && !client.IsStatus(err, http.StatusConflict) && !client.IsStatus(err, http.StatusServiceUnavailable) || time.Now().After(retryUntil) {
 			return fmt.Errorf("failback (attempt %d): %w", f.run.FailbackAttempts, err)
 		}
 		fmt.Fprintf(f.o.Progress, "failback refused or rolled back, trying again: %.300s\n", err)

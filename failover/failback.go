@@ -64,18 +64,18 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 			return nil, fmt.Errorf("region %s's rows could not be made the survivor's, nothing changed: %w", req.To, err)
 		}
 		if _, err := o.node.Execute(rctx, &controller.ReleaseRegion{Header: h, Region: req.To, Discard: last.RPO.LostGTIDs}); err != nil {
-			return nil, fmt.Errorf("release region %s's stream in the controller: %w", req.To, err)
+			return nil, orRetry(fmt.Errorf("release region %s's stream in the controller: %w", req.To, err))
 		}
 	}
 	if st := o.node.State(); st.Regions[req.To].Fenced {
 		if _, err := o.node.Execute(rctx, &controller.UnfenceRegion{Header: h, Region: req.To, Reason: "failback: " + req.Reason}); err != nil {
-			return nil, fmt.Errorf("lift the fence of %s in the controller: %w", req.To, err)
+			return nil, orRetry(fmt.Errorf("lift the fence of %s in the controller: %w", req.To, err))
 		}
 	}
 	if _, err := o.store.Update(rctx, router.Change{Kind: "unfence-region", Actor: actor, Reason: "failback of " + req.To + " after " + last.ID}, func(t *router.Table) error {
 		return t.UnfenceRegion(req.To)
 	}); err != nil {
-		return nil, fmt.Errorf("lift the fence of %s in the routing table: %w", req.To, err)
+		return nil, RetryLaterError{fmt.Errorf("lift the fence of %s in the routing table: %w", req.To, err)}
 	}
 	fr, cancelRec, err := o.beginFailover(ctx, start, controller.KindPlanned, api.FailoverRequest{From: last.To, To: req.To,
 		Reason: fmt.Sprintf("failback of %s after %s: %s", req.To, last.ID, req.Reason)}, last.ID, actor)
@@ -236,4 +236,14 @@ func (o *Orchestrator) caughtUp(ctx context.Context, from, to, pos string) error
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// orRetry marks a controller command's failure as one that time may lift
+// (no leader, an election, a commit that timed out): every step before it
+// may run again. A command the controller refused stays a refusal.
+func orRetry(err error) error {
+	if errors.Is(err, controller.ErrBadCommand) || errors.Is(err, controller.ErrRejected) {
+		return err
+	}
+	return RetryLaterError{err}
 }
