@@ -274,7 +274,7 @@ func (a *Applier) Setup(sess sarama.ConsumerGroupSession) error {
 		}
 		a.mu.Lock()
 		client := a.client
-		a.parts[p] = &PartitionStatus{Partition: p, State: "running", Offset: cp.Offset, Seq: cp.Seq, Pos: cp.Pos, GTID: cp.GTID, SourceTime: cp.SourceTime}
+		a.parts[p] = &PartitionStatus{Partition: p, State: "running", Checkpoint: cp}
 		a.mu.Unlock()
 		next, err := resumeOffset(client, a.topic, p, cp)
 		if err != nil {
@@ -388,15 +388,6 @@ func (a *Applier) setPartState(p int32, state string) {
 	}
 }
 
-// discarded reports whether the source transaction gtid was discarded.
-func (a *Applier) discarded(gtid string) bool {
-	if a.cfg.Gate == nil || !a.cfg.Gate.Discarded(gtid) {
-		return false
-	}
-	a.m.discarded.Inc()
-	return true
-}
-
 func (a *Applier) halt(p int32, offset int64, err error) {
 	a.log.Error("partition halted: nothing after this message is applied until it is fixed", "partition", p, "offset", offset, "err", err)
 	a.m.halted.Inc()
@@ -426,7 +417,7 @@ func (a *Applier) setHighWater(p int32, hw int64) {
 }
 
 // applied records a partition's progress after a commit.
-func (a *Applier) applied(p int32, cp checkpoint, txns int) {
+func (a *Applier) applied(p int32, cp Checkpoint, txns int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	ps := a.parts[p]
@@ -434,7 +425,7 @@ func (a *Applier) applied(p int32, cp checkpoint, txns int) {
 		ps = &PartitionStatus{Partition: p, State: "running"}
 		a.parts[p] = ps
 	}
-	ps.Offset, ps.Seq, ps.Pos, ps.GTID, ps.SourceTime = cp.Offset, cp.Seq, cp.Pos, cp.GTID, cp.SourceTime
+	ps.Checkpoint = cp
 	ps.Txns += uint64(txns)
 }
 
@@ -445,14 +436,11 @@ type PartitionStatus struct {
 	State string `json:"state"`
 	Error string `json:"error,omitempty"`
 	// HaltedAt is the offset of the message that halted the partition.
-	HaltedAt   int64     `json:"halted_at,omitempty"`
-	Offset     int64     `json:"offset"`
-	HighWater  int64     `json:"high_water"`
-	Seq        uint64    `json:"seq"`
-	Pos        string    `json:"pos"`
-	GTID       string    `json:"gtid"`
-	SourceTime time.Time `json:"source_time"`
-	Txns       uint64    `json:"txns"`
+	HaltedAt int64 `json:"halted_at,omitempty"`
+	// Checkpoint is how far the partition is applied.
+	Checkpoint
+	HighWater int64  `json:"high_water"`
+	Txns      uint64 `json:"txns"`
 }
 
 // LinkStatus is a link's state, as regionctl status shows it.

@@ -53,28 +53,34 @@ func simple(m *event.Message) bool {
 	return m != nil && (m.Kind == event.KindHeartbeat || (m.Txn != nil && m.Txn.DDL == nil && m.Txn.Frag == nil))
 }
 
-// applyRun applies a run of simple messages in one target transaction.
+// applyRun applies a run of simple messages in one target transaction:
+// decide folded over the run, one commit for all of it.
 func (w *worker) applyRun(ctx context.Context, run []*event.Message, raw []*sarama.ConsumerMessage) error {
 	next := w.cp
 	var apply []*event.Message
-	rows := 0
+	rows, dups, discarded := 0, 0, 0
 	for k, m := range run {
-		if m.Seq < next.Seq || (m.Kind == event.KindTxn && m.Seq == next.Seq) {
-			if m.Kind == event.KindTxn {
-				w.a.m.duplicates.Inc()
-			}
-			continue // applied before, or an older capture's heartbeat
+		d, _, err := decide(next, w.frag, m, w.input(raw[k].Offset, false))
+		if err != nil {
+			return err
 		}
-		next = checkpoint{Found: true, Offset: raw[k].Offset, Seq: m.Seq, Pos: m.Pos, SourceTime: sentAt(m), GTID: next.GTID}
-		if m.Kind == event.KindTxn {
-			next.GTID = m.Txn.GTID
-			if w.a.discarded(m.Txn.GTID) {
-				continue // its position is recorded, its rows are not applied
+		switch d.step {
+		case stepSkip:
+			if d.duplicate {
+				dups++
 			}
-			apply = append(apply, m)
+			continue
+		case stepApply:
+			apply = append(apply, d.txn...)
 			rows += len(m.Txn.Rows)
+		case stepSave:
+			if d.discarded {
+				discarded++
+			}
 		}
+		next = d.next
 	}
+	w.a.m.duplicates.Add(float64(dups))
 	if next.Offset == w.cp.Offset {
 		return nil // nothing new
 	}
@@ -89,6 +95,7 @@ func (w *worker) applyRun(ctx context.Context, run []*event.Message, raw []*sara
 	if err := w.commit(ctx, body, next, len(apply)); err != nil {
 		return err
 	}
+	w.a.m.discarded.Add(float64(discarded))
 	w.a.m.txns.Add(float64(len(apply)))
 	w.a.m.rows.Add(float64(rows))
 	return nil

@@ -68,7 +68,7 @@ func (b *barrier) wait(ctx context.Context, seq uint64, apply func() error) erro
 // has reached it, and only if _region.apply_ddl does not record it done.
 // DDL cannot share a transaction with the record, so a crash after it and
 // before "done" runs it again; errors meaning "already done" are accepted.
-func (w *worker) applyDDL(ctx context.Context, m *event.Message, next checkpoint) error {
+func (w *worker) applyDDL(ctx context.Context, m *event.Message, next Checkpoint) error {
 	db, src := w.a.cfg.DB, w.a.cfg.Source
 	done, err := ddlApplied(ctx, db, src, m.Seq)
 	if err != nil {

@@ -19,7 +19,7 @@ var errLogMismatch = errors.New("the Kafka log does not match what was applied")
 // resumeOffset returns the offset to resume a partition from, after
 // checking that the message at the checkpoint is the one that was applied
 // and that nothing unapplied was deleted.
-func resumeOffset(client sarama.Client, topic string, p int32, cp checkpoint) (int64, error) {
+func resumeOffset(client sarama.Client, topic string, p int32, cp Checkpoint) (int64, error) {
 	oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
 	if err != nil {
 		return 0, fmt.Errorf("apply: oldest offset of %s/%d: %w", topic, p, err)
@@ -28,7 +28,7 @@ func resumeOffset(client sarama.Client, topic string, p int32, cp checkpoint) (i
 	if err != nil {
 		return 0, fmt.Errorf("apply: newest offset of %s/%d: %w", topic, p, err)
 	}
-	if !cp.Found {
+	if !cp.Stored() {
 		return oldest, nil
 	}
 	next := cp.Offset + 1

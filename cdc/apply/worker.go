@@ -17,28 +17,20 @@ import (
 	"github.com/regionplatform/region/retry"
 )
 
-// checkpoint is a partition's row in _region.apply_checkpoints.
-type checkpoint struct {
-	Found      bool
-	Offset     int64
-	Seq        uint64
-	Pos, GTID  string
-	SourceTime time.Time
-}
-
-func loadCheckpoint(ctx context.Context, db *sql.DB, source string, part int32) (checkpoint, error) {
-	var cp checkpoint
+// loadCheckpoint reads a partition's row in _region.apply_checkpoints
+// (Offset -1 when there is none yet).
+func loadCheckpoint(ctx context.Context, db *sql.DB, source string, part int32) (Checkpoint, error) {
+	var cp Checkpoint
 	var st sql.NullString
 	// UNIX_TIMESTAMP reads the stored instant whatever the session's time zone.
 	err := db.QueryRowContext(ctx, `SELECT kafka_offset, seq, pos, gtid, UNIX_TIMESTAMP(source_time) FROM `+binlog.MetaSchema+`.apply_checkpoints WHERE source = ? AND part = ?`,
 		source, part).Scan(&cp.Offset, &cp.Seq, &cp.Pos, &cp.GTID, &st)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return checkpoint{Offset: -1}, nil
+		return Checkpoint{Offset: -1}, nil
 	case err != nil:
 		return cp, fmt.Errorf("apply: read checkpoint of %s/%d: %w", source, part, err)
 	}
-	cp.Found = true
 	if st.Valid {
 		if cp.SourceTime, err = parseUnix(st.String); err != nil {
 			return cp, fmt.Errorf("apply: checkpoint of %s/%d: source_time %q: %w", source, part, st.String, err)
@@ -74,7 +66,7 @@ type worker struct {
 	a    *Applier
 	part int32
 	conn *sql.Conn
-	cp   checkpoint
+	cp   Checkpoint
 	frag []*event.Message // fragments of the transaction being received
 	// saved is when the checkpoint row was last written.
 	saved time.Time
@@ -119,72 +111,50 @@ func (w *worker) close() {
 	}
 }
 
-// handle applies one Kafka message. An error halts the partition.
+// handle applies one Kafka message as decide says. An error halts the
+// partition.
 func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage) error {
 	m, err := event.Decode(msg.Value)
 	if err != nil {
 		return fmt.Errorf("offset %d: %w", msg.Offset, err)
 	}
-	if m.Source != w.a.cfg.Source {
-		return fmt.Errorf("offset %d: message from region %q in the topic of %q", msg.Offset, m.Source, w.a.cfg.Source)
+	d, frags, err := decide(w.cp, w.frag, m, w.input(msg.Offset, time.Since(w.saved) < heartbeatSave))
+	w.frag = frags
+	if err != nil {
+		return err
 	}
-	next := checkpoint{Found: true, Offset: msg.Offset, Seq: m.Seq, Pos: m.Pos, SourceTime: sentAt(m), GTID: w.cp.GTID}
-	switch {
-	case m.Kind == event.KindHeartbeat:
-		if m.Seq < w.cp.Seq {
-			return nil // an older capture's heartbeat, re-sent
+	switch d.step {
+	case stepSkip, stepWait:
+		if d.duplicate {
+			w.a.m.duplicates.Inc()
 		}
-		if m.Seq == w.cp.Seq && m.Pos == w.cp.Pos && time.Since(w.saved) < heartbeatSave {
-			w.cp.Offset, w.cp.SourceTime = next.Offset, next.SourceTime
-			w.a.applied(w.part, w.cp, 0)
-			return nil
+		return nil
+	case stepNote:
+		w.cp = d.next
+		w.a.applied(w.part, w.cp, 0)
+		return nil
+	case stepSave:
+		if d.discarded {
+			w.a.m.discarded.Inc()
+			w.a.log.Warn("transaction discarded by a failback (the failover's RPO): not applied", "gtid", m.Txn.GTID, "seq", m.Seq)
 		}
-		return w.commit(ctx, nil, next, 0)
-	case m.Seq <= w.cp.Seq:
-		w.a.m.duplicates.Inc()
-		return nil // applied before: a re-send after a capture restart
+		return w.commit(ctx, nil, d.next, 0)
+	case stepDDL:
+		return w.applyDDL(ctx, m, d.next)
 	}
-	next.GTID = m.Txn.GTID
-	if w.a.discarded(m.Txn.GTID) {
-		if f := m.Txn.Frag; f != nil && f.Index < f.Count-1 {
-			return nil // the position is recorded with the last fragment
-		}
-		w.a.log.Warn("transaction discarded by a failback (the failover's RPO): not applied", "gtid", m.Txn.GTID, "seq", m.Seq)
-		return w.commit(ctx, nil, next, 0)
-	}
-	if m.Txn.DDL != nil {
-		return w.applyDDL(ctx, m, next)
-	}
-	if f := m.Txn.Frag; f != nil {
-		if f.Index == 0 || len(w.frag) == 0 || w.frag[0].Seq != m.Seq {
-			w.frag = w.frag[:0] // a new transaction, or a re-send from its start
-		}
-		if f.Index != len(w.frag) {
-			return fmt.Errorf("offset %d: fragment %d of transaction %s arrived after %d fragments", msg.Offset, f.Index, m.Txn.GTID, len(w.frag))
-		}
-		w.frag = append(w.frag, m)
-		if f.Index < f.Count-1 {
-			return nil // the transaction commits with its last fragment
-		}
-	}
-	parts := w.frag
-	if m.Txn.Frag == nil {
-		parts = []*event.Message{m}
-	}
-	w.frag = w.frag[:0]
 	rows := 0
-	for _, p := range parts {
+	for _, p := range d.txn {
 		rows += len(p.Txn.Rows)
 	}
 	body := func(tx *sql.Tx) error {
-		for _, p := range parts {
+		for _, p := range d.txn {
 			if err := w.applyRows(ctx, tx, p); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := w.commit(ctx, body, next, 1); err != nil {
+	if err := w.commit(ctx, body, d.next, 1); err != nil {
 		return fmt.Errorf("transaction %s (seq %d, offset %d): %w", m.Txn.GTID, m.Seq, msg.Offset, err)
 	}
 	w.a.m.txns.Inc()
@@ -192,10 +162,20 @@ func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage) error 
 	return nil
 }
 
+// input is what decide needs to know of this partition for the message
+// at offset.
+func (w *worker) input(offset int64, quiet bool) input {
+	in := input{source: w.a.cfg.Source, offset: offset, quiet: quiet}
+	if g := w.a.cfg.Gate; g != nil {
+		in.discarded = g.Discarded
+	}
+	return in
+}
+
 // commit runs body (nil: nothing) and the checkpoint in one transaction,
 // retrying transient failures (deadlock, lock wait, lost connection) with
 // backoff (retry.Policy, 50ms to 5s); body must be safe to run again.
-func (w *worker) commit(ctx context.Context, body func(*sql.Tx) error, next checkpoint, txns int) error {
+func (w *worker) commit(ctx context.Context, body func(*sql.Tx) error, next Checkpoint, txns int) error {
 	waits := retry.New(50*time.Millisecond, 5*time.Second)
 	for attempt := 1; ; attempt++ {
 		err := w.tryCommit(ctx, body, next, txns)
@@ -222,7 +202,7 @@ func (w *worker) commit(ctx context.Context, body func(*sql.Tx) error, next chec
 	}
 }
 
-func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next checkpoint, txns int) error {
+func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next Checkpoint, txns int) error {
 	tx, err := w.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -277,8 +257,7 @@ func StoredStatus(ctx context.Context, db *sql.DB, source, target string, partit
 		if err != nil {
 			return st, err
 		}
-		st.Partitions = append(st.Partitions, PartitionStatus{Partition: p, State: "stored",
-			Offset: cp.Offset, Seq: cp.Seq, Pos: cp.Pos, GTID: cp.GTID, SourceTime: cp.SourceTime})
+		st.Partitions = append(st.Partitions, PartitionStatus{Partition: p, State: "stored", Checkpoint: cp})
 		if p == 0 || cp.Seq < st.AppliedSeq {
 			st.AppliedSeq, st.AppliedGTID = cp.Seq, cp.Pos
 		}

@@ -29,8 +29,8 @@ func bucketIn(t *testing.T, p, n int32) int32 {
 func TestAppliedDecision(t *testing.T) {
 	// Partition 0 is the watermark (1-1-100); 1 is at 110, 2 and 3 at 120.
 	link := apply.LinkStatus{AppliedGTID: "1-1-100", Partitions: []apply.PartitionStatus{
-		{Partition: 0, Pos: "1-1-100"}, {Partition: 1, Pos: "1-1-110"},
-		{Partition: 2, Pos: "1-1-120"}, {Partition: 3, Pos: "1-1-120,2-2-7"},
+		{Partition: 0, Checkpoint: apply.Checkpoint{Pos: "1-1-100"}}, {Partition: 1, Checkpoint: apply.Checkpoint{Pos: "1-1-110"}},
+		{Partition: 2, Checkpoint: apply.Checkpoint{Pos: "1-1-120"}}, {Partition: 3, Checkpoint: apply.Checkpoint{Pos: "1-1-120,2-2-7"}},
 	}}
 	v, err := newView("mariadb", link, 4)
 	if err != nil {
@@ -79,8 +79,8 @@ func TestViewRejectsIncompleteStatus(t *testing.T) {
 		link apply.LinkStatus
 		want string
 	}{
-		{"missing partition", apply.LinkStatus{AppliedGTID: "1-1-5", Partitions: []apply.PartitionStatus{{Partition: 0, Pos: "1-1-5"}}}, "no partition 1"},
-		{"too many partitions", apply.LinkStatus{AppliedGTID: "1-1-5", Partitions: []apply.PartitionStatus{{Partition: 2, Pos: "1-1-5"}}}, "check Config.Partitions"},
+		{"missing partition", apply.LinkStatus{AppliedGTID: "1-1-5", Partitions: []apply.PartitionStatus{{Partition: 0, Checkpoint: apply.Checkpoint{Pos: "1-1-5"}}}}, "no partition 1"},
+		{"too many partitions", apply.LinkStatus{AppliedGTID: "1-1-5", Partitions: []apply.PartitionStatus{{Partition: 2, Checkpoint: apply.Checkpoint{Pos: "1-1-5"}}}}, "check Config.Partitions"},
 		{"bad watermark", apply.LinkStatus{AppliedGTID: "x"}, "watermark"},
 	} {
 		_, err := newView("mariadb", c.link, 2)
