@@ -53,7 +53,7 @@ func (c *Client) SendJSON(ctx context.Context, method, url string, body, v any) 
 }
 
 // Do sends req with the token and decodes a 2xx answer into v (nil:
-// discarded). Any other answer is an error with the status and the
+// discarded). Any other answer is a *StatusError with the status and the
 // server's ErrorBody.
 func (c *Client) Do(req *http.Request, v any) error {
 	if c.Token != "" {
@@ -73,14 +73,9 @@ func (c *Client) Do(req *http.Request, v any) error {
 		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var e ErrorBody
-		switch {
-		case json.Unmarshal(body, &e) != nil || e.Error == "":
-			return fmt.Errorf("%s", resp.Status)
-		case e.Hint != "":
-			return fmt.Errorf("%s: %s (%s)", resp.Status, e.Error, e.Hint)
-		}
-		return fmt.Errorf("%s: %s", resp.Status, e.Error)
+		se := &StatusError{Code: resp.StatusCode, Status: resp.Status, Raw: body}
+		_ = json.Unmarshal(body, &se.Body)
+		return se
 	}
 	if v == nil {
 		return nil
@@ -90,3 +85,31 @@ func (c *Client) Do(req *http.Request, v any) error {
 	}
 	return nil
 }
+
+// StatusError is the error of an answer other than 2xx. Its message is
+// the status, the server's error and, in parentheses, its hint.
+type StatusError struct {
+	// Code and Status are the answer's status, e.g. 503 and
+	// "503 Service Unavailable".
+	Code   int
+	Status string
+	// Body is the server's ErrorBody; empty when the answer had none.
+	Body ErrorBody
+	// Raw is the answer's body (at most 8 MiB), for the endpoints that
+	// answer an error status with a document of their own (a failover
+	// that rolled back answers 409 with its report).
+	Raw []byte
+}
+
+func (e *StatusError) Error() string {
+	switch {
+	case e.Body.Error == "":
+		return e.Status
+	case e.Body.Hint != "":
+		return fmt.Sprintf("%s: %s (%s)", e.Status, e.Body.Error, e.Body.Hint)
+	}
+	return fmt.Sprintf("%s: %s", e.Status, e.Body.Error)
+}
+
+// Hint is what the server says to do next ("" when it said nothing).
+func (e *StatusError) Hint() string { return e.Body.Hint }

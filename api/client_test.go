@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -36,5 +37,9 @@ func TestClient(t *testing.T) {
 	err := bad.GetJSON(context.Background(), srv.URL, nil)
 	if err == nil || !strings.Contains(err.Error(), "401 Unauthorized: missing or invalid API token (send a token)") {
 		t.Fatalf("error: %v", err)
+	}
+	var se *api.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusUnauthorized || se.Hint() != "send a token" || se.Body.Error != "missing or invalid API token" {
+		t.Fatalf("error %#v: want a *api.StatusError with the code, message and hint", err)
 	}
 }
