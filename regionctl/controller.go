@@ -120,6 +120,9 @@ func newControllerVoterCmd(g *globals, add bool) *cobra.Command {
 					err = c.SendJSON(cmd.Context(), "DELETE", r.URL+"/v1/controller/voters/"+a[0], nil, nil)
 				}
 				if err == nil {
+					if g.json {
+						return g.printJSON(map[string]string{"action": strings.Fields(use)[0], "voter": a[0], "by_region": r.Name})
+					}
 					fmt.Fprintf(g.out, "%s: done by region %s's node\n", strings.Fields(use)[0], r.Name)
 					return nil
 				}

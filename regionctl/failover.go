@@ -51,11 +51,11 @@ The exit status is 1 unless the failover completed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
 			case req.From == "":
-				return fmt.Errorf("--from: missing: name the region to move out of")
+				return usagef("--from: missing: name the region to move out of")
 			case planned == force:
-				return fmt.Errorf("say --planned (the region answers: no data lost) or --force (the region is gone)")
+				return usagef("say --planned (the region answers: no data lost) or --force (the region is gone)")
 			case strings.TrimSpace(req.Reason) == "":
-				return fmt.Errorf("--reason: missing: say why (it goes into the failover history)")
+				return usagef("--reason: missing: say why (it goes into the failover history)")
 			}
 			req.Kind = failover.KindPlanned
 			if force {
@@ -189,7 +189,7 @@ with traffic switches (write-forbidden windows reported, RPO 0).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if req.To == "" || strings.TrimSpace(req.Reason) == "" {
-				return fmt.Errorf("--to and --reason are required: e.g. --to a --reason \"region a repaired\"")
+				return usagef("--to and --reason are required: e.g. --to a --reason \"region a repaired\"")
 			}
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var rep regiond.FailoverReport

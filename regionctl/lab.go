@@ -25,6 +25,11 @@ one MariaDB server, one Kafka-protocol broker and one regiond per region, and
 one etcd. Everything it writes (data, logs, config, token, state) goes under
 --dir. Processes keep running after the command returns; stop them with
 'regionctl lab down --dir DIR'.`,
+		Example: `  regionctl lab up --regions a,b --dir /tmp/lab
+  regionctl lab status --dir /tmp/lab
+  regionctl lab kill --dir /tmp/lab --region b --component regiond
+  regionctl lab start --dir /tmp/lab --region b
+  regionctl lab down --dir /tmp/lab`,
 	}
 	cmd.AddCommand(newLabUpCmd(g), newLabDownCmd(g), newLabStatusCmd(g), newLabDemoCmd(g), newLabKillCmd(g), newLabStartCmd(g), newLabNetCmd(g), newLabServeCmd())
 	return cmd
@@ -32,7 +37,7 @@ one etcd. Everything it writes (data, logs, config, token, state) goes under
 
 func requireDir(g *globals) error {
 	if g.dir == "" {
-		return errors.New("--dir is required: the folder that holds (or will hold) the lab")
+		return usagef("--dir is required: the folder that holds (or will hold) the lab")
 	}
 	return nil
 }
