@@ -1,8 +1,11 @@
 package regionctl
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/regiond"
 )
@@ -64,12 +68,18 @@ The exit status is 1 unless the failover completed.`,
 			fmt.Fprintf(g.progress(), "%s failover of region %s: asking the controller's leader\n", req.Kind, req.From)
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var rep regiond.FailoverReport
-				err := c.SendJSON(cmd.Context(), "POST", base+"/v1/failovers", req, &rep)
-				if err != nil {
-					return err
+				if err := c.SendJSON(cmd.Context(), "POST", base+"/v1/failovers", req, &rep); err != nil {
+					rb := rolledBack(err)
+					if rb == nil {
+						return err
+					}
+					rep = *rb
 				}
 				if g.json {
-					return g.printJSON(rep)
+					if err := g.printJSON(rep); err != nil {
+						return err
+					}
+					return notDone("failover", &rep)
 				}
 				rpo := fmt.Sprintf("RPO %d transactions", rep.RPO.LostCount)
 				if rep.RPO.Pending {
@@ -82,7 +92,7 @@ The exit status is 1 unless the failover completed.`,
 				for _, s := range rep.Switches {
 					fmt.Fprintf(g.out, "  switch %s: %d buckets to cell %s, %s\n", s.ID, s.Count, s.To, s.State)
 				}
-				return nil
+				return notDone("failover", &rep)
 			})
 		},
 	}
@@ -194,10 +204,17 @@ with traffic switches (write-forbidden windows reported, RPO 0).`,
 			return g.call(cmd.Context(), func(c *apiClient, base string) error {
 				var rep regiond.FailoverReport
 				if err := c.SendJSON(cmd.Context(), "POST", base+"/v1/failbacks", req, &rep); err != nil {
-					return err
+					rb := rolledBack(err)
+					if rb == nil {
+						return err
+					}
+					rep = *rb
 				}
 				if g.json {
-					return g.printJSON(rep)
+					if err := g.printJSON(rep); err != nil {
+						return err
+					}
+					return notDone("failback", &rep)
 				}
 				fmt.Fprintf(g.out, "failback %s to region %s: %s in %d ms, write-forbidden %d ms\n", rep.ID, req.To, strings.ToUpper(rep.State), rep.DurationMS, rep.WriteForbiddenMS)
 				for _, s := range rep.Switches {
@@ -209,11 +226,38 @@ with traffic switches (write-forbidden windows reported, RPO 0).`,
 				case rep.RPO.LostCount > 0:
 					fmt.Fprintf(g.out, "  divergence: %d transactions committed in %s were never applied elsewhere: %s\n", rep.RPO.LostCount, req.To, rep.RPO.LostGTIDs)
 				}
-				return nil
+				return notDone("failback", &rep)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&req.To, "to", "", "the region to bring back")
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (recorded)")
 	return cmd
+}
+
+// rolledBack returns the report a failover or failback that rolled back
+// answers with its 409, or nil when err is anything else.
+func rolledBack(err error) *regiond.FailoverReport {
+	var se *api.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusConflict {
+		return nil
+	}
+	var rep regiond.FailoverReport
+	if json.Unmarshal(se.Raw, &rep) != nil || rep.ID == "" {
+		return nil
+	}
+	return &rep
+}
+
+// notDone is the exit of a failover or failback whose report is printed:
+// nil when it completed, else a failure that the report shows.
+func notDone(what string, rep *regiond.FailoverReport) error {
+	if rep.State == failover.FailoverDone {
+		return nil
+	}
+	msg := fmt.Sprintf("%s %s %s", what, rep.ID, rep.State)
+	if rep.Error != "" {
+		msg += ": " + rep.Error
+	}
+	return reported(errors.New(msg))
 }
