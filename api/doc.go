@@ -18,7 +18,9 @@
 //	})
 //	return s.Run(ctx) // serves until ctx ends, then drains within cfg.ShutdownTimeout
 //
-// GET /healthz and GET /metrics need no token. Every other request needs
+// GET /healthz, GET /readyz (SetReadiness: 503 until the daemon can
+// answer its API) and GET /metrics need no token and are not audited.
+// Every other request needs
 // one, in an "Authorization: Bearer" header or the CookieName cookie, and
 // becomes one line of the audit log, whether it is served or refused:
 // 401 for a missing or wrong token, 403 for a role too weak or a

@@ -164,6 +164,9 @@ func Up(ctx context.Context, opts Options) (_ *State, err error) {
 	if err := parallel(ctx, jobs); err != nil {
 		return nil, err
 	}
+	if err := r.waitRouting(ctx, routingTimeout); err != nil {
+		return nil, err
+	}
 	fmt.Fprintf(opts.Progress, "lab up in %s (%s)\n", time.Since(start).Round(10*time.Millisecond), dir)
 	return st, nil
 }
@@ -408,6 +411,36 @@ func (r *starter) startRegiond(ctx context.Context, i int) error {
 	return nil
 }
 
+// routingTimeout bounds how long Up waits for every regiond to load the
+// routing table once it answers /healthz.
+const routingTimeout = 30 * time.Second
+
+// waitRouting waits until every regiond is ready (GET /readyz): it has
+// read the routing table from etcd (the first to start writes it), so
+// that routes, switches and the gateway answer instead of 503.
+func (r *starter) waitRouting(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := time.Now()
+	var jobs []func(context.Context) error
+	for i := range r.st.Regions {
+		reg := &r.st.Regions[i]
+		url := fmt.Sprintf("http://127.0.0.1:%d/readyz", reg.APIPort)
+		jobs = append(jobs, func(ctx context.Context) error {
+			err := waitReady(ctx, "regiond "+reg.Name, reg.Regiond, func(ctx context.Context) error { return httpOK(ctx, url, "") })
+			if err != nil && ctx.Err() != nil {
+				return fmt.Errorf("regiond %s has not loaded the routing table within %s (etcd on 127.0.0.1:%d holds it): %w", reg.Name, timeout, r.st.Etcd.ClientPort, err)
+			}
+			return err
+		})
+	}
+	if err := parallel(ctx, jobs); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "routing     table loaded by every regiond (%s)\n", time.Since(t).Round(10*time.Millisecond))
+	return nil
+}
+
 // checkPortFree fails when port is taken: a lab server restarts on its
 // own port (Proc.Kill returns only once every thread of the killed
 // process is gone, with its sockets).
@@ -452,8 +485,11 @@ func httpOK(ctx context.Context, url, token string) error {
 		return err
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusOK {
+		if b := strings.TrimSpace(string(body)); b != "" {
+			return fmt.Errorf("%s: %s: %s", url, resp.Status, b)
+		}
 		return fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	return nil

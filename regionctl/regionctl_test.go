@@ -135,6 +135,25 @@ func jsonError(t *testing.T, stdout string) regionctl.ErrorJSON {
 	return e
 }
 
+// TestLabUpIsReady: the moment `lab up` returns, the lab answers the
+// commands its docs show: route get answers (no 503 while a regiond is
+// still reading the routing table).
+func TestLabUpIsReady(t *testing.T) {
+	dir := t.TempDir()
+	t.Cleanup(func() { run(t, "lab", "down", "--dir", dir) })
+	if _, errOut, err := run(t, "lab", "up", "--regions", "a,b", "--dir", dir); err != nil {
+		t.Fatalf("lab up: %v\n%s", err, errOut)
+	}
+	out, errOut, err := run(t, "route", "get", "--user", "1", "--dir", dir, "--json")
+	var a struct {
+		Cell  string
+		Epoch uint64
+	}
+	if err != nil || json.Unmarshal([]byte(out), &a) != nil || a.Cell == "" || a.Epoch == 0 {
+		t.Fatalf("route get right after lab up: %v\n%s%s", err, out, errOut)
+	}
+}
+
 func TestConfigCheck(t *testing.T) {
 	out, _, err := run(t, "config", "check", "../config/testdata/valid.yaml")
 	if err != nil || strings.TrimSpace(out) != "ok" {

@@ -2,6 +2,7 @@ package regiond
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/regionplatform/region/config"
@@ -57,6 +58,16 @@ func (d *Daemon) runRouter(ctx context.Context) error {
 		backoff = min(2*backoff, 5*time.Second)
 	}
 	return d.router.Run(ctx)
+}
+
+// ready is GET /readyz's check: this regiond can answer its API once its
+// router has loaded the routing table; before, GET /v1/route and the
+// gateway answer 503.
+func (d *Daemon) ready() error {
+	if d.router.Table() == nil {
+		return errors.New("the routing table is not loaded yet (regiond reads it from etcd: check etcd in regionctl status)")
+	}
+	return nil
 }
 
 // appEndpoints maps each region to its application URL.
