@@ -42,6 +42,12 @@ type Options struct {
 	// limits, resets and partitions, and gossip can be cut (a new lab
 	// only; kept in lab.json). Off by default.
 	WAN bool
+	// Sample makes Up create the sample lending schema (SampleSchema)
+	// unless the lab has it, and wait until it is in every region, so
+	// that the lab is ready for every command its docs show (a drill
+	// opens its users' loans in it). regionctl lab up sets it; tests and
+	// benchmarks start empty labs.
+	Sample bool
 }
 
 // Binaries are the programs the lab runs besides MariaDB.
@@ -166,6 +172,11 @@ func Up(ctx context.Context, opts Options) (_ *State, err error) {
 	}
 	if err := r.waitRouting(ctx, routingTimeout); err != nil {
 		return nil, err
+	}
+	if opts.Sample {
+		if err := CreateSample(ctx, st, sampleTimeout, opts.Progress); err != nil {
+			return nil, err
+		}
 	}
 	fmt.Fprintf(opts.Progress, "lab up in %s (%s)\n", time.Since(start).Round(10*time.Millisecond), dir)
 	return st, nil

@@ -137,7 +137,10 @@ func jsonError(t *testing.T, stdout string) regionctl.ErrorJSON {
 
 // TestLabUpIsReady: the moment `lab up` returns, the lab answers the
 // commands its docs show: route get answers (no 503 while a regiond is
-// still reading the routing table).
+// still reading the routing table), and drill run runs (its users' loans
+// go into the sample schema, which lab up created in every region). The
+// drill is the cheapest real one: a precheck with checksums, under the
+// drill's client load, and the ledger check.
 func TestLabUpIsReady(t *testing.T) {
 	dir := t.TempDir()
 	t.Cleanup(func() { run(t, "lab", "down", "--dir", dir) })
@@ -151,6 +154,28 @@ func TestLabUpIsReady(t *testing.T) {
 	}
 	if err != nil || json.Unmarshal([]byte(out), &a) != nil || a.Cell == "" || a.Epoch == 0 {
 		t.Fatalf("route get right after lab up: %v\n%s%s", err, out, errOut)
+	}
+
+	plan := filepath.Join(t.TempDir(), "precheck.yaml")
+	if err := os.WriteFile(plan, []byte(`name: precheck
+environment: lab
+target:
+  mode: fence
+steps:
+  - kind: precheck
+    criteria:
+      max_lag: 5s
+      checksums: true
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err = run(t, "drill", "run", "--plan", plan, "--dir", dir, "--report", filepath.Join(t.TempDir(), "report"), "--operator", "test", "--json")
+	var rep struct {
+		Outcome string
+		Ledger  struct{ Acknowledged int }
+	}
+	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || rep.Outcome != "passed" || rep.Ledger.Acknowledged == 0 {
+		t.Fatalf("drill run right after lab up: %v %+v\n%s", err, rep, errOut)
 	}
 }
 
