@@ -92,11 +92,11 @@ FAIL(known) exposes a product gap described in docs/RELIABILITY.md.`,
 			defer stop()
 			ss, err := chaos.Select(scenarios)
 			if err != nil {
-				return err
+				return usageError(err)
 			}
 			cfg.Progress = g.progress()
 			if err := cfg.Validate(); err != nil {
-				return err
+				return usageError(err)
 			}
 			st, bin, down, err := chaosLab(ctx, g, splitList(regions))
 			if err != nil {

@@ -175,8 +175,12 @@ func (e *cmdError) Unwrap() error { return e.err }
 
 // usagef is an error in the command line, found before anything was done.
 func usagef(format string, args ...any) error {
-	return &cmdError{err: fmt.Errorf(format, args...), code: ExitUsage}
+	return usageError(fmt.Errorf(format, args...))
 }
+
+// usageError marks err, a check of the command line that failed before
+// anything was done, as a usage error.
+func usageError(err error) error { return &cmdError{err: err, code: ExitUsage} }
 
 // reported is a failure the command has printed its result for (a
 // failed switch, an unhealthy status): exit status 1, no error object.
@@ -286,13 +290,13 @@ func jsonRequested(root *cobra.Command, args []string) bool {
 // flags. A command that only groups others prints its help when called
 // alone and refuses an unknown subcommand.
 func classifyUsage(root *cobra.Command) {
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cmdError{err: err, code: ExitUsage} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if err := cmd.ValidateRequiredFlags(); err != nil {
-			return &cmdError{err: err, code: ExitUsage}
+			return usageError(err)
 		}
 		if err := cmd.ValidateFlagGroups(); err != nil {
-			return &cmdError{err: err, code: ExitUsage}
+			return usageError(err)
 		}
 		return nil
 	}
@@ -305,7 +309,7 @@ func classifyUsage(root *cobra.Command) {
 		if args := c.Args; args != nil {
 			c.Args = func(cmd *cobra.Command, a []string) error {
 				if err := args(cmd, a); err != nil {
-					return &cmdError{err: err, code: ExitUsage}
+					return usageError(err)
 				}
 				return nil
 			}
