@@ -29,10 +29,11 @@ type Server struct {
 	public  *http.ServeMux // routes that need no token (HandlePublic)
 	csrf    *http.CrossOriginProtection
 
-	started atomic.Bool
-	ready   chan struct{} // closed once Run is listening
-	stopped chan struct{} // closed when Run returns
-	addr    net.Addr      // set before ready is closed
+	started   atomic.Bool
+	readiness func() error  // GET /readyz's check (nil: ready once serving)
+	ready     chan struct{} // closed once Run is listening
+	stopped   chan struct{} // closed when Run returns
+	addr      net.Addr      // set before ready is closed
 
 	mu       sync.Mutex
 	stopping bool                       // shutdown has begun
@@ -93,6 +94,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	s.root.HandleFunc("GET /readyz", s.serveReady)
 	s.root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		Registry: reg,
@@ -128,6 +130,33 @@ func (s *Server) Handle(pattern string, min Role, h http.Handler) {
 		}
 		h.ServeHTTP(w, r)
 	}))
+}
+
+// SetReadiness sets the check behind GET /readyz: 200 "ready" when it
+// returns nil, else 503 "not ready: " and its error. Like /healthz,
+// /readyz needs no token and is not audited, so a load balancer or a
+// start script may poll it; without a check it answers as /healthz.
+// /healthz says the process serves, /readyz that it can answer its API.
+// check may be called concurrently from many requests.
+//
+// SetReadiness must be called before Run; it panics if called after.
+func (s *Server) SetReadiness(check func() error) {
+	if s.started.Load() {
+		panic("api: SetReadiness called after Run")
+	}
+	s.readiness = check
+}
+
+func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.readiness != nil {
+		if err := s.readiness(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, "not ready: %v\n", err)
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ready\n"))
 }
 
 // HandleFunc is Handle for a handler function.

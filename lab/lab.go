@@ -42,6 +42,12 @@ type Options struct {
 	// limits, resets and partitions, and gossip can be cut (a new lab
 	// only; kept in lab.json). Off by default.
 	WAN bool
+	// Sample makes Up create the sample lending schema (SampleSchema)
+	// unless the lab has it, and wait until it is in every region, so
+	// that the lab is ready for every command its docs show (a drill
+	// opens its users' loans in it). regionctl lab up sets it; tests and
+	// benchmarks start empty labs.
+	Sample bool
 }
 
 // Binaries are the programs the lab runs besides MariaDB.
@@ -163,6 +169,14 @@ func Up(ctx context.Context, opts Options) (_ *State, err error) {
 	jobs = append(jobs, r.startWitness)
 	if err := parallel(ctx, jobs); err != nil {
 		return nil, err
+	}
+	if err := r.waitRouting(ctx, routingTimeout); err != nil {
+		return nil, err
+	}
+	if opts.Sample {
+		if err := CreateSample(ctx, st, sampleTimeout, opts.Progress); err != nil {
+			return nil, err
+		}
 	}
 	fmt.Fprintf(opts.Progress, "lab up in %s (%s)\n", time.Since(start).Round(10*time.Millisecond), dir)
 	return st, nil
@@ -408,6 +422,36 @@ func (r *starter) startRegiond(ctx context.Context, i int) error {
 	return nil
 }
 
+// routingTimeout bounds how long Up waits for every regiond to load the
+// routing table once it answers /healthz.
+const routingTimeout = 30 * time.Second
+
+// waitRouting waits until every regiond is ready (GET /readyz): it has
+// read the routing table from etcd (the first to start writes it), so
+// that routes, switches and the gateway answer instead of 503.
+func (r *starter) waitRouting(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := time.Now()
+	var jobs []func(context.Context) error
+	for i := range r.st.Regions {
+		reg := &r.st.Regions[i]
+		url := fmt.Sprintf("http://127.0.0.1:%d/readyz", reg.APIPort)
+		jobs = append(jobs, func(ctx context.Context) error {
+			err := waitReady(ctx, "regiond "+reg.Name, reg.Regiond, func(ctx context.Context) error { return httpOK(ctx, url, "") })
+			if err != nil && ctx.Err() != nil {
+				return fmt.Errorf("regiond %s has not loaded the routing table within %s (etcd on 127.0.0.1:%d holds it): %w", reg.Name, timeout, r.st.Etcd.ClientPort, err)
+			}
+			return err
+		})
+	}
+	if err := parallel(ctx, jobs); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "routing     table loaded by every regiond (%s)\n", time.Since(t).Round(10*time.Millisecond))
+	return nil
+}
+
 // checkPortFree fails when port is taken: a lab server restarts on its
 // own port (Proc.Kill returns only once every thread of the killed
 // process is gone, with its sockets).
@@ -452,8 +496,11 @@ func httpOK(ctx context.Context, url, token string) error {
 		return err
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusOK {
+		if b := strings.TrimSpace(string(body)); b != "" {
+			return fmt.Errorf("%s: %s: %s", url, resp.Status, b)
+		}
 		return fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	return nil

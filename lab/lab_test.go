@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 )
@@ -49,6 +50,19 @@ func TestUpDownLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	st, took := up(t, dir, "a", "b", "c")
 	t.Logf("lab up with 3 regions took %s", took.Round(time.Millisecond))
+	// Up returns once every regiond has loaded the routing table: its
+	// routes answer at once, no 503.
+	tok, err := lab.ReadToken(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st.Regions {
+		c := client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}
+		a, err := c.Route(context.Background(), "1")
+		if err != nil || a.Cell == "" {
+			t.Errorf("region %s: GET /v1/route right after Up: %v %+v", r.Name, err, a)
+		}
+	}
 	cs := allUp(t, dir)
 	if want := 1 + 4*3 + 1; len(cs) != want {
 		t.Fatalf("%d components, want %d", len(cs), want)

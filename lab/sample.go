@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/topo"
@@ -41,6 +43,62 @@ var SampleSchema = []string{
 		created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
 		KEY (user_id)
 	) ENGINE=InnoDB`,
+}
+
+// sampleTables are the tables of SampleSchema.
+var sampleTables = []string{"users", "loan_accounts", "ledger_entries"}
+
+// sampleTimeout bounds how long Up waits for replication to carry the
+// sample schema to every region.
+const sampleTimeout = 60 * time.Second
+
+// CreateSample creates the sample lending schema (SampleSchema) in the
+// lab's first region unless it has it, and waits until replication has
+// carried it to every region, timeout at most. A lab that has the schema
+// everywhere is left alone: nothing is written, so no DDL is replicated.
+// progress (nil: none) gets one line.
+func CreateSample(ctx context.Context, st *State, timeout time.Duration, progress io.Writer) error {
+	if progress == nil {
+		progress = io.Discard
+	}
+	t := time.Now()
+	dbs := make([]*sql.DB, len(st.Regions))
+	for i, r := range st.Regions {
+		db, err := OpenMySQL(r.MySQLPort, "")
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		dbs[i] = db
+	}
+	has := func(db *sql.DB) bool {
+		var n int
+		err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name IN (?, ?, ?)",
+			SampleDatabase, sampleTables[0], sampleTables[1], sampleTables[2]).Scan(&n)
+		return err == nil && n == len(sampleTables)
+	}
+	first := st.Regions[0].Name
+	created := false
+	if !has(dbs[0]) {
+		for _, q := range SampleSchema {
+			if _, err := dbs[0].ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("create the sample schema in region %s: %w", first, err)
+			}
+		}
+		created = true
+	}
+	for i, r := range st.Regions {
+		if err := WaitUntil(ctx, timeout-time.Since(t), func() bool { return has(dbs[i]) }); err != nil {
+			return fmt.Errorf("the sample schema (%s) in region %s has not reached region %s (%v): is replication running? see `regionctl status --dir %s` and %s",
+				SampleDatabase, first, r.Name, err, st.Dir, r.Regiond.Log)
+		}
+	}
+	if created {
+		fmt.Fprintf(progress, "sample      schema %s created in %s, in every region after %s\n", SampleDatabase, first, time.Since(t).Round(10*time.Millisecond))
+	} else {
+		fmt.Fprintf(progress, "sample      schema %s already in every region\n", SampleDatabase)
+	}
+	return nil
 }
 
 // HomeRegion is the index of the region whose cell owns the user in a

@@ -20,6 +20,9 @@ func newBenchCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the platform on this machine against MariaDB's own replication",
+		Example: `  make build
+  bin/regionctl bench replication --json
+  bin/regionctl bench switch --switches 4 --rate 200 --users 200`,
 	}
 	cmd.AddCommand(newBenchReplicationCmd(g), newBenchSwitchCmd(g), newBenchFailoverCmd(g), newBenchGatewayCmd(g))
 	return cmd
@@ -74,7 +77,10 @@ changes the figures: the load average before and after each run is shown.`,
 			if err != nil {
 				return err
 			}
-			return rep.Check()
+			if err := rep.Check(); err != nil {
+				return reported(err)
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -134,7 +140,7 @@ command (exit 1).`,
 				return err
 			}
 			if rep.Lost > 0 || rep.Duplicated > 0 {
-				return errSilent{fmt.Errorf("%d writes lost, %d duplicated", rep.Lost, rep.Duplicated)}
+				return reported(fmt.Errorf("%d writes lost, %d duplicated", rep.Lost, rep.Duplicated))
 			}
 			return nil
 		},
@@ -199,7 +205,7 @@ is torn down after its run; with --dir the folders (logs) are kept.`,
 				return err
 			}
 			if err := rep.Check(); err != nil {
-				return errSilent{err}
+				return reported(err)
 			}
 			return nil
 		},

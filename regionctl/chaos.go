@@ -21,6 +21,8 @@ func newChaosCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "chaos",
 		Short: "Run fault scenarios under a ledger workload and check the invariants",
+		Example: `  regionctl chaos list
+  regionctl chaos run --scenario kill-mysql --duration 20s`,
 	}
 	cmd.AddCommand(newChaosRunCmd(g), newChaosListCmd(g))
 	return cmd
@@ -90,11 +92,11 @@ FAIL(known) exposes a product gap described in docs/RELIABILITY.md.`,
 			defer stop()
 			ss, err := chaos.Select(scenarios)
 			if err != nil {
-				return err
+				return usageError(err)
 			}
 			cfg.Progress = g.progress()
 			if err := cfg.Validate(); err != nil {
-				return err
+				return usageError(err)
 			}
 			st, bin, down, err := chaosLab(ctx, g, splitList(regions))
 			if err != nil {
@@ -122,7 +124,7 @@ FAIL(known) exposes a product gap described in docs/RELIABILITY.md.`,
 				return err
 			}
 			if !rep.Pass() {
-				return errors.New("chaos: some scenarios failed (see the table)")
+				return reported(errors.New("chaos: some scenarios failed (see the table)"))
 			}
 			return nil
 		},

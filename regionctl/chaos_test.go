@@ -3,6 +3,8 @@ package regionctl_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/regionplatform/region/regionctl"
 )
 
 // TestChaosCatalogue: chaos list shows at least ten scenarios with the
@@ -21,10 +23,10 @@ func TestChaosCatalogue(t *testing.T) {
 			t.Errorf("chaos list lacks %s:\n%s", want, out)
 		}
 	}
-	if _, errOut, err := run(t, "chaos", "run", "--scenario", "no-such"); err == nil || !strings.Contains(errOut, "regionctl chaos list") {
+	if _, errOut, err := run(t, "chaos", "run", "--scenario", "no-such"); exitCode(err) != regionctl.ExitUsage || !strings.Contains(errOut, "regionctl chaos list") {
 		t.Errorf("chaos run of an unknown scenario: %v %s", err, errOut)
 	}
-	if _, errOut, err := run(t, "chaos", "run", "--scenario", "baseline", "--duration", "1s"); err == nil || !strings.Contains(errOut, "duration 1s") {
+	if _, errOut, err := run(t, "chaos", "run", "--scenario", "baseline", "--duration", "1s"); exitCode(err) != regionctl.ExitUsage || !strings.Contains(errOut, "duration 1s") {
 		t.Errorf("chaos run with a 1s duration: %v %s", err, errOut)
 	}
 }

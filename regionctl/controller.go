@@ -90,13 +90,15 @@ func newControllerStatusCmd(g *globals) *cobra.Command {
 // newControllerVoterCmd is add-voter (add) or remove-voter.
 func newControllerVoterCmd(g *globals, add bool) *cobra.Command {
 	use, short, args := "remove-voter ID", "Remove a voter from the controller's Raft cluster", cobra.ExactArgs(1)
+	example := "  regionctl controller remove-voter c --dir /tmp/lab"
 	if add {
 		use, short, args = "add-voter ID RAFT-ADDRESS", "Add a voter (a new region's node, or a witness) to the controller", cobra.ExactArgs(2)
+		example = "  regionctl controller add-voter c 10.0.3.5:7300 --dir /tmp/lab"
 	}
 	return &cobra.Command{
 		Use:     use,
 		Short:   short,
-		Example: "  regionctl controller " + strings.Fields(use)[0] + " c 10.0.3.5:7300 --dir /tmp/lab",
+		Example: example,
 		Args:    args,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			cfg, err := g.deployment()
@@ -118,6 +120,9 @@ func newControllerVoterCmd(g *globals, add bool) *cobra.Command {
 					err = c.At(r.URL).RemoveVoter(cmd.Context(), a[0])
 				}
 				if err == nil {
+					if g.json {
+						return g.printJSON(map[string]string{"action": strings.Fields(use)[0], "voter": a[0], "by_region": r.Name})
+					}
 					fmt.Fprintf(g.out, "%s: done by region %s's node\n", strings.Fields(use)[0], r.Name)
 					return nil
 				}

@@ -36,6 +36,9 @@ holds anything else is left alone. The lab keeps running afterwards.`,
   regionctl lab demo --dir /tmp/demo --users 500`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.json {
+				return usagef("lab demo is a tour for people and has no --json output: for a lab's endpoints as JSON, use 'regionctl lab up --json'")
+			}
 			if g.dir == "" {
 				g.dir = "lab-demo"
 			}

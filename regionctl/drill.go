@@ -3,7 +3,6 @@ package regionctl
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,15 +21,6 @@ import (
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/failover/drill/live"
 	"github.com/regionplatform/region/lab"
-)
-
-// Exit statuses of `regionctl drill run`.
-const (
-	// ExitFailed: the drill failed, or could not run.
-	ExitFailed = 1
-	// ExitConditions: the drill passed with conditions (the report's
-	// reasons say which to follow up).
-	ExitConditions = 2
 )
 
 func newDrillCmd(g *globals) *cobra.Command {
@@ -81,28 +71,28 @@ report goes to --report DIR (default ./drills/ID): report.json,
 report.md and report.html. Ctrl-C cancels: after a fault, failback and
 post-check steps still run to restore service.
 
-Exit status: 0 passed, 2 passed with conditions (the summary says which),
-1 failed or the drill could not run.`,
+Exit status: 0 passed, 3 passed with conditions (the summary says which),
+1 failed or the drill could not run, 2 a wrong command line.`,
 		Example: `  regionctl drill run --plan deploy/drills/monthly.yaml --dir /tmp/lab
   regionctl drill run --plan deploy/drills/monthly-production.yaml --config deploy.yaml --operator alice --report /srv/drills/2026-11
   regionctl drill run --plan my-plan.yaml --dir /tmp/lab --json > report.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if planFile == "" {
-				return errors.New("--plan: missing: name the drill plan, e.g. --plan deploy/drills/monthly.yaml")
+				return usagef("--plan: missing: name the drill plan, e.g. --plan deploy/drills/monthly.yaml")
 			}
 			plan, err := drill.LoadPlan(planFile)
 			if err != nil {
 				return fmt.Errorf("%s: %w", planFile, err)
 			}
 			if plan.Target.Mode == drill.ModeKill && g.dir == "" {
-				return fmt.Errorf("plan %s kills a region's processes (target.mode: kill), which only a lab allows: pass --dir LAB, or use target.mode: fence", plan.Name)
+				return usagef("plan %s kills a region's processes (target.mode: kill), which only a lab allows: pass --dir LAB, or use target.mode: fence", plan.Name)
 			}
 			if operator == "" {
 				operator = os.Getenv("USER")
 			}
 			if operator == "" {
-				return errors.New("--operator: missing and $USER is empty: say who runs the drill (it goes into the report)")
+				return usagef("--operator: missing and $USER is empty: say who runs the drill (it goes into the report)")
 			}
 			if id == "" {
 				id = plan.Name + "-" + strings.ToLower(time.Now().UTC().Format("20060102T150405"))
@@ -127,9 +117,9 @@ Exit status: 0 passed, 2 passed with conditions (the summary says which),
 			case drill.Passed:
 				return nil
 			case drill.PassedWithConditions:
-				return errExit{fmt.Errorf("drill %s passed with conditions", id), ExitConditions}
+				return outcome(fmt.Errorf("drill %s passed with conditions", id), ExitConditions)
 			}
-			return errExit{fmt.Errorf("drill %s failed", id), ExitFailed}
+			return outcome(fmt.Errorf("drill %s failed", id), ExitFailed)
 		},
 	}
 	f := cmd.Flags()
@@ -330,7 +320,7 @@ again replaces its schedule and plan; --disable keeps it without running;
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (planFile == "") == (remove == "") {
-				return errors.New("--plan FILE (with --cron) or --remove PLAN: name exactly one")
+				return usagef("--plan FILE (with --cron) or --remove PLAN: name exactly one")
 			}
 			var req api.ScheduleRequest
 			var name string
@@ -347,7 +337,7 @@ again replaces its schedule and plan; --disable keeps it without running;
 					cron = plan.Schedule
 				}
 				if cron == "" {
-					return fmt.Errorf("--cron: missing and plan %s has no schedule: say when, e.g. --cron \"0 3 1 * *\" (03:00 UTC on the 1st of every month)", plan.Name)
+					return usagef("--cron: missing and plan %s has no schedule: say when, e.g. --cron \"0 3 1 * *\" (03:00 UTC on the 1st of every month)", plan.Name)
 				}
 				req, name = api.ScheduleRequest{PlanYAML: string(b), Cron: cron, Disabled: disable}, plan.Name
 			}

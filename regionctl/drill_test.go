@@ -321,7 +321,7 @@ func TestDrillRunRefuses(t *testing.T) {
 	kill := filepath.Join(dir, "kill.yaml")
 	os.WriteFile(kill, []byte("name: k\nenvironment: lab\ntarget:\n  mode: kill\nsteps:\n  - kind: failover\n    region: a\n"), 0o644)
 	_, errOut, err = run(t, "drill", "run", "--plan", kill, "--config", filepath.Join(dir, "none.yaml"))
-	if err == nil || !strings.Contains(errOut, "only a lab allows: pass --dir") {
+	if exitCode(err) != regionctl.ExitUsage || !strings.Contains(errOut, "only a lab allows: pass --dir") {
 		t.Errorf("kill plan without --dir: %v\n%s", err, errOut)
 	}
 }

@@ -1,6 +1,7 @@
 package regionctl
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -52,11 +53,11 @@ The exit status is 1 unless the failover completed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
 			case req.From == "":
-				return fmt.Errorf("--from: missing: name the region to move out of")
+				return usagef("--from: missing: name the region to move out of")
 			case planned == force:
-				return fmt.Errorf("say --planned (the region answers: no data lost) or --force (the region is gone)")
+				return usagef("say --planned (the region answers: no data lost) or --force (the region is gone)")
 			case strings.TrimSpace(req.Reason) == "":
-				return fmt.Errorf("--reason: missing: say why (it goes into the failover history)")
+				return usagef("--reason: missing: say why (it goes into the failover history)")
 			}
 			req.Kind = controller.KindPlanned
 			if force {
@@ -64,12 +65,16 @@ The exit status is 1 unless the failover completed.`,
 			}
 			fmt.Fprintf(g.progress(), "%s failover of region %s: asking the controller's leader\n", req.Kind, req.From)
 			return g.call(cmd.Context(), func(c *client.Client) error {
+				// One that rolled back comes with its report: print it.
 				rep, err := c.Failover(cmd.Context(), req)
-				if err != nil {
+				if rep == nil {
 					return err
 				}
 				if g.json {
-					return g.printJSON(rep)
+					if err := g.printJSON(rep); err != nil {
+						return err
+					}
+					return notDone("failover", rep)
 				}
 				rpo := fmt.Sprintf("RPO %d transactions", rep.RPO.LostCount)
 				if rep.RPO.Pending {
@@ -82,7 +87,7 @@ The exit status is 1 unless the failover completed.`,
 				for _, s := range rep.Switches {
 					fmt.Fprintf(g.out, "  switch %s: %d buckets to cell %s, %s\n", s.ID, s.Count, s.To, s.State)
 				}
-				return nil
+				return notDone("failover", rep)
 			})
 		},
 	}
@@ -189,15 +194,19 @@ with traffic switches (write-forbidden windows reported, RPO 0).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if req.To == "" || strings.TrimSpace(req.Reason) == "" {
-				return fmt.Errorf("--to and --reason are required: e.g. --to a --reason \"region a repaired\"")
+				return usagef("--to and --reason are required: e.g. --to a --reason \"region a repaired\"")
 			}
 			return g.call(cmd.Context(), func(c *client.Client) error {
+				// One that rolled back comes with its report: print it.
 				rep, err := c.Failback(cmd.Context(), req)
-				if err != nil {
+				if rep == nil {
 					return err
 				}
 				if g.json {
-					return g.printJSON(rep)
+					if err := g.printJSON(rep); err != nil {
+						return err
+					}
+					return notDone("failback", rep)
 				}
 				fmt.Fprintf(g.out, "failback %s to region %s: %s in %d ms, write-forbidden %d ms\n", rep.ID, req.To, strings.ToUpper(rep.State), rep.DurationMS, rep.WriteForbiddenMS)
 				for _, s := range rep.Switches {
@@ -209,11 +218,24 @@ with traffic switches (write-forbidden windows reported, RPO 0).`,
 				case rep.RPO.LostCount > 0:
 					fmt.Fprintf(g.out, "  divergence: %d transactions committed in %s were never applied elsewhere: %s\n", rep.RPO.LostCount, req.To, rep.RPO.LostGTIDs)
 				}
-				return nil
+				return notDone("failback", rep)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&req.To, "to", "", "the region to bring back")
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (recorded)")
 	return cmd
+}
+
+// notDone is the exit of a failover or failback whose report is printed:
+// nil when it completed, else a failure that the report shows.
+func notDone(what string, rep *api.FailoverReport) error {
+	if rep.State == controller.FailoverDone {
+		return nil
+	}
+	msg := fmt.Sprintf("%s %s %s", what, rep.ID, rep.State)
+	if rep.Error != "" {
+		msg += ": " + rep.Error
+	}
+	return reported(errors.New(msg))
 }

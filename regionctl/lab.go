@@ -25,6 +25,11 @@ one MariaDB server, one Kafka-protocol broker and one regiond per region, and
 one etcd. Everything it writes (data, logs, config, token, state) goes under
 --dir. Processes keep running after the command returns; stop them with
 'regionctl lab down --dir DIR'.`,
+		Example: `  regionctl lab up --regions a,b --dir /tmp/lab
+  regionctl lab status --dir /tmp/lab
+  regionctl lab kill --dir /tmp/lab --region b --component regiond
+  regionctl lab start --dir /tmp/lab --region b
+  regionctl lab down --dir /tmp/lab`,
 	}
 	cmd.AddCommand(newLabUpCmd(g), newLabDownCmd(g), newLabStatusCmd(g), newLabDemoCmd(g), newLabKillCmd(g), newLabStartCmd(g), newLabNetCmd(g), newLabServeCmd())
 	return cmd
@@ -32,7 +37,7 @@ one etcd. Everything it writes (data, logs, config, token, state) goes under
 
 func requireDir(g *globals) error {
 	if g.dir == "" {
-		return errors.New("--dir is required: the folder that holds (or will hold) the lab")
+		return usagef("--dir is required: the folder that holds (or will hold) the lab")
 	}
 	return nil
 }
@@ -44,18 +49,28 @@ func newLabUpCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "up --regions a,b[,c] --dir DIR [--wan]",
 		Short: "Start a lab (or start a stopped one again, with its data)",
-		Long: `up starts every server of the lab and returns when all answer their health
-checks. A folder with a stopped lab is started again with the same ports and
-data; a folder with a running lab is an error. Progress goes to stderr; the
-result (with --json, the endpoints and operator token) to stdout.`,
+		Long: `up starts every server of the lab and returns when the lab is ready for
+every command the docs show: every server answers its health check, every
+regiond has loaded the routing table (GET /readyz), and the sample lending
+schema (database lending: users, loan_accounts, ledger_entries, sharded by
+user) is in every region, created in the first region and carried by
+replication, so that route get, switch, verify and drill run work at once.
+A folder with a stopped lab is started again with the same ports and data
+(the schema is only created if it is missing); a folder with a running lab
+is an error. Progress goes to stderr; the result (with --json, the
+endpoints and operator token) to stdout.`,
 		Example: `  regionctl lab up --regions a,b --dir /tmp/lab
-  regionctl lab up --regions a,b,c --dir /tmp/lab3 --json | jq -r '.regions[0].api'`,
+  regionctl lab up --regions a,b,c --dir /tmp/lab3 --json | jq -r '.regions[0].api'
+
+  # ready at once: a route, then a DR drill
+  regionctl route get --user 1042 --dir /tmp/lab
+  regionctl drill run --plan deploy/drills/monthly.yaml --dir /tmp/lab`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireDir(g); err != nil {
 				return err
 			}
-			st, err := labUp(cmd.Context(), g, lab.Options{Regions: splitList(regions), Buckets: buckets, WAN: wan})
+			st, err := labUp(cmd.Context(), g, lab.Options{Regions: splitList(regions), Buckets: buckets, WAN: wan, Sample: true})
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package regionctl
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -27,6 +26,9 @@ the way a crash would: nothing gets to flush or say goodbye. The data stays;
 			}
 			if err := lab.Kill(cmd.Context(), g.dir, region, component); err != nil {
 				return err
+			}
+			if g.json {
+				return g.printJSON(map[string]string{"dir": g.dir, "region": region, "component": component, "state": "killed"})
 			}
 			fmt.Fprintf(g.out, "killed %s of region %s\n", component, region)
 			return nil
@@ -56,6 +58,9 @@ func newLabStartCmd(g *globals) *cobra.Command {
 			if err := lab.Start(cmd.Context(), lab.Options{Dir: g.dir, Bin: bin, Progress: g.progress()}, region, component); err != nil {
 				return err
 			}
+			if g.json {
+				return g.printJSON(map[string]string{"dir": g.dir, "region": region, "component": component, "state": "started"})
+			}
 			fmt.Fprintf(g.out, "started %s of region %s\n", component, region)
 			return nil
 		},
@@ -70,7 +75,7 @@ func requireRegion(g *globals, region string) error {
 		return err
 	}
 	if region == "" {
-		return errors.New("--region is required: the region whose component to kill or start")
+		return usagef("--region is required: the region whose component to kill or start")
 	}
 	return nil
 }

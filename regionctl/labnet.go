@@ -1,7 +1,6 @@
 package regionctl
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -53,21 +52,27 @@ the old one.
 				if err := w.HealAll(); err != nil {
 					return err
 				}
+				if g.json {
+					return g.printJSON(map[string]any{"healed": "all"})
+				}
 				fmt.Fprintln(g.out, "healed every path")
 				return nil
 			}
 			if isol {
 				if from == "" {
-					return errors.New("--isolate needs --from: the node to cut off")
+					return usagef("--isolate needs --from: the node to cut off")
 				}
 				if err := w.Isolate(from); err != nil {
 					return err
+				}
+				if g.json {
+					return g.printJSON(map[string]any{"isolated": from})
 				}
 				fmt.Fprintf(g.out, "%s isolated from every other node\n", from)
 				return nil
 			}
 			if from == "" || to == "" {
-				return errors.New("--from and --to are required: the nodes (regions or witness) whose path to change")
+				return usagef("--from and --to are required: the nodes (regions or witness) whose path to change")
 			}
 			ks := splitList(kinds)
 			var what string
@@ -79,7 +84,7 @@ the old one.
 				}
 			}
 			if n != 1 {
-				return errors.New("give exactly one of --latency, --bandwidth, --partition, --reset, --heal")
+				return usagef("give exactly one of --latency, --bandwidth, --partition, --reset, --heal")
 			}
 			switch {
 			case latency > 0:
@@ -93,15 +98,25 @@ the old one.
 			default:
 				what, apply = "healed", func(f, t string) error { return w.Heal(f, t, ks...) }
 			}
-			if err := apply(from, to); err != nil {
-				return err
+			type change struct {
+				From string `json:"from"`
+				To   string `json:"to"`
+				What string `json:"what"`
 			}
-			fmt.Fprintf(g.out, "%s -> %s: %s\n", from, to, what)
+			paths := []change{{from, to, what}}
 			if both {
-				if err := apply(to, from); err != nil {
+				paths = append(paths, change{to, from, what})
+			}
+			for _, p := range paths {
+				if err := apply(p.From, p.To); err != nil {
 					return err
 				}
-				fmt.Fprintf(g.out, "%s -> %s: %s\n", to, from, what)
+				if !g.json {
+					fmt.Fprintf(g.out, "%s -> %s: %s\n", p.From, p.To, p.What)
+				}
+			}
+			if g.json {
+				return g.printJSON(map[string]any{"changed": paths})
 			}
 			return nil
 		},

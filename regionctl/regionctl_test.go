@@ -3,6 +3,7 @@ package regionctl_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +79,12 @@ func TestLabLifecycleCLI(t *testing.T) {
 	if _, errOut, err := run(t, "lab", "net", "--dir", dir, "--from", "a", "--to", "b", "--partition"); err == nil || !strings.Contains(errOut, "lab up --wan") {
 		t.Errorf("lab net on a lab without --wan: err=%v %s", err, errOut)
 	}
+	// regiond refuses a kill-mode schedule with a hint: --json carries it.
+	out, errOut, err = run(t, "drill", "schedule", "--plan", "../deploy/drills/monthly.yaml", "--dir", dir, "--json")
+	if e := jsonError(t, out); exitCode(err) != regionctl.ExitFailed || !strings.Contains(e.Error, "400 Bad Request: plan monthly: target.mode kill") ||
+		!strings.Contains(e.Hint, "target.mode: fence") || e.ExitCode != regionctl.ExitFailed || !strings.Contains(errOut, "regionctl: drill schedule: 400 Bad Request") {
+		t.Errorf("drill schedule of a kill plan --json: %v %+v\n%s", err, e, errOut)
+	}
 	out, _, err = run(t, "lab", "status", "--dir", dir, "--json")
 	var cs []lab.ComponentStatus
 	if err != nil || json.Unmarshal([]byte(out), &cs) != nil || len(cs) != 1+4*2+1 {
@@ -97,6 +104,78 @@ func TestLabLifecycleCLI(t *testing.T) {
 	out, _, err = run(t, "status", "--dir", dir)
 	if err == nil || !strings.Contains(out, "UNREACHABLE") {
 		t.Errorf("status of a stopped lab: %v\n%s", err, out)
+	}
+	out, _, err = run(t, "route", "get", "--user", "1", "--dir", dir, "--json")
+	if e := jsonError(t, out); exitCode(err) != regionctl.ExitFailed || !strings.Contains(e.Error, "no regiond answers") || e.ExitCode != regionctl.ExitFailed {
+		t.Errorf("route get --json on a stopped lab: %v %+v", err, e)
+	}
+}
+
+// exitCode is the exit status of a run's error.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// jsonError decodes stdout of a failed --json run: exactly one error object.
+func jsonError(t *testing.T, stdout string) regionctl.ErrorJSON {
+	t.Helper()
+	var e regionctl.ErrorJSON
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil || dec.More() {
+		t.Errorf("stdout is not one JSON error object (%v):\n%s", err, stdout)
+	}
+	return e
+}
+
+// TestLabUpIsReady: the moment `lab up` returns, the lab answers the
+// commands its docs show: route get answers (no 503 while a regiond is
+// still reading the routing table), and drill run runs (its users' loans
+// go into the sample schema, which lab up created in every region). The
+// drill is the cheapest real one: a precheck with checksums, under the
+// drill's client load, and the ledger check.
+func TestLabUpIsReady(t *testing.T) {
+	dir := t.TempDir()
+	t.Cleanup(func() { run(t, "lab", "down", "--dir", dir) })
+	if _, errOut, err := run(t, "lab", "up", "--regions", "a,b", "--dir", dir); err != nil {
+		t.Fatalf("lab up: %v\n%s", err, errOut)
+	}
+	out, errOut, err := run(t, "route", "get", "--user", "1", "--dir", dir, "--json")
+	var a struct {
+		Cell  string
+		Epoch uint64
+	}
+	if err != nil || json.Unmarshal([]byte(out), &a) != nil || a.Cell == "" || a.Epoch == 0 {
+		t.Fatalf("route get right after lab up: %v\n%s%s", err, out, errOut)
+	}
+
+	plan := filepath.Join(t.TempDir(), "precheck.yaml")
+	if err := os.WriteFile(plan, []byte(`name: precheck
+environment: lab
+target:
+  mode: fence
+steps:
+  - kind: precheck
+    criteria:
+      max_lag: 5s
+      checksums: true
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err = run(t, "drill", "run", "--plan", plan, "--dir", dir, "--report", filepath.Join(t.TempDir(), "report"), "--operator", "test", "--json")
+	var rep struct {
+		Outcome string
+		Ledger  struct{ Acknowledged int }
+	}
+	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || rep.Outcome != "passed" || rep.Ledger.Acknowledged == 0 {
+		t.Fatalf("drill run right after lab up: %v %+v\n%s", err, rep, errOut)
 	}
 }
 

@@ -55,7 +55,7 @@ func newRouteGetCmd(g *globals) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if user == "" {
-				return fmt.Errorf("--user: missing: give the user's shard key, e.g. --user 1042")
+				return usagef("--user: missing: give the user's shard key, e.g. --user 1042")
 			}
 			return g.call(cmd.Context(), func(c *client.Client) error {
 				a, err := c.Route(cmd.Context(), user)
@@ -154,7 +154,7 @@ func newRouteHistoryCmd(g *globals) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if limit < 0 {
-				return fmt.Errorf("--limit: %d: use a count, 0 for all", limit)
+				return usagef("--limit: %d: use a count, 0 for all", limit)
 			}
 			return g.call(cmd.Context(), func(c *client.Client) error {
 				a, err := c.RouteHistory(cmd.Context(), limit)
@@ -205,10 +205,10 @@ would put buckets into a fenced region.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if epoch == 0 {
-				return fmt.Errorf("--to-epoch: missing: name the epoch to restore (regionctl route history lists them)")
+				return usagef("--to-epoch: missing: name the epoch to restore (regionctl route history lists them)")
 			}
 			if strings.TrimSpace(reason) == "" {
-				return fmt.Errorf("--reason: missing: say why (it is recorded with the new version)")
+				return usagef("--reason: missing: say why (it is recorded with the new version)")
 			}
 			return g.call(cmd.Context(), func(c *client.Client) error {
 				t, err := c.RollbackRoutes(cmd.Context(), api.RollbackRequest{ToEpoch: epoch, Reason: reason})

@@ -45,7 +45,7 @@ capture or link is not running.`,
 				return err
 			}
 			if !rep.Healthy() {
-				return errSilent{fmt.Errorf("not every region is healthy")}
+				return reported(fmt.Errorf("not every region is healthy"))
 			}
 			return nil
 		},

@@ -49,16 +49,16 @@ once it has started. The exit status is 1 unless the switch completed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if req.Buckets == "" || req.To == "" {
-				return fmt.Errorf("--buckets and --to are required: e.g. --buckets 0-255 --to b1 (see --help)")
+				return usagef("--buckets and --to are required: e.g. --buckets 0-255 --to b1")
 			}
 			if strings.TrimSpace(req.Reason) == "" {
-				return fmt.Errorf("--reason: missing: say why the buckets move (it goes into the switch history)")
+				return usagef("--reason: missing: say why the buckets move (it goes into the switch history)")
 			}
 			if stages != "" {
 				for _, p := range strings.Split(stages, ",") {
 					n, err := strconv.Atoi(strings.TrimSpace(p))
 					if err != nil {
-						return fmt.Errorf("--stages: %q is not a percentage: write e.g. 1,10,100", p)
+						return usagef("--stages: %q is not a percentage: write e.g. 1,10,100", p)
 					}
 					req.Stages = append(req.Stages, n)
 				}
@@ -98,7 +98,7 @@ once it has started. The exit status is 1 unless the switch completed.`,
 					printRecord(g, final)
 				}
 				if final.State != traffic.Done {
-					return errSilent{fmt.Errorf("switch %s %s", final.ID, final.State)}
+					return reported(fmt.Errorf("switch %s %s", final.ID, final.State))
 				}
 				return nil
 			})
@@ -229,7 +229,7 @@ running the switch is gone, abort lifts the fence itself.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
-				return fmt.Errorf("--reason: missing: say why the switch is aborted")
+				return usagef("--reason: missing: say why the switch is aborted")
 			}
 			return g.call(cmd.Context(), func(c *client.Client) error {
 				rec, err := c.AbortSwitch(cmd.Context(), args[0], api.AbortRequest{Reason: reason})

@@ -21,10 +21,6 @@ import (
 	"github.com/regionplatform/region/verify"
 )
 
-// ExitDiffers is regionctl verify's exit status when tables still differ
-// (or could not be compared) at the end.
-const ExitDiffers = 2
-
 // VerifyReport is what regionctl verify --json prints.
 type VerifyReport struct {
 	// Compare is the first comparison.
@@ -65,8 +61,8 @@ _region.verify_repairs in the same transaction, which capture never
 publishes: no echo. Every change is printed, then the tables are compared
 again.
 
-Exit status: 0 identical, 2 differences remain (or a table could not be
-compared), 1 verify could not run.`,
+Exit status: 0 identical, 3 differences remain (or a table could not be
+compared), 1 verify could not run, 2 a wrong command line.`,
 		Example: `  # compare every replicated table of a lab, then repair what differs
   regionctl verify --dir /tmp/lab
   regionctl verify --dir /tmp/lab --repair
@@ -80,15 +76,15 @@ compared), 1 verify could not run.`,
 				return err
 			}
 			if show < 0 {
-				return fmt.Errorf("--show %d: must be 0 or more", show)
+				return usagef("--show %d: must be 0 or more", show)
 			}
 			if repair && from != "owner" {
 				if _, ok := cfg.Region(from); !ok {
-					return fmt.Errorf("--from %s: not a region of the deployment: give owner or one of %s", from, strings.Join(cfg.RegionNames(), ", "))
+					return usagef("--from %s: not a region of the deployment: give owner or one of %s", from, strings.Join(cfg.RegionNames(), ", "))
 				}
 			}
 			if !repair && cmd.Flags().Changed("from") {
-				return fmt.Errorf("--from without --repair: add --repair to write, or drop --from")
+				return usagef("--from without --repair: add --repair to write, or drop --from")
 			}
 			return g.verify(cmd.Context(), cfg, vc, tables, repair, from, show)
 		},
@@ -166,7 +162,7 @@ func (g *globals) verify(ctx context.Context, cfg *config.Config, vc verify.Conf
 		}
 	}
 	if !rep.Equal {
-		return errExit{fmt.Errorf("tables differ across regions"), ExitDiffers}
+		return outcome(fmt.Errorf("tables differ across regions"), ExitDiffers)
 	}
 	return nil
 }

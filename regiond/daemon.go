@@ -232,6 +232,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // routes registers the daemon's API routes.
 func (d *Daemon) routes() {
 	d.api.HandleFunc("GET /v1/status", apiserver.RoleViewer, d.handleStatus)
+	d.api.SetReadiness(d.ready)
 	d.routeRoutes()
 	d.controllerRoutes()
 	d.failoverRoutes()

@@ -2,6 +2,7 @@ package regiond
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/regionplatform/region/config"
@@ -58,6 +59,16 @@ func (d *Daemon) runRouter(ctx context.Context) error {
 		}
 	}
 	return d.router.Run(ctx)
+}
+
+// ready is GET /readyz's check: this regiond can answer its API once its
+// router has loaded the routing table; before, GET /v1/route and the
+// gateway answer 503.
+func (d *Daemon) ready() error {
+	if d.router.Table() == nil {
+		return errors.New("the routing table is not loaded yet (regiond reads it from etcd: check etcd in regionctl status)")
+	}
+	return nil
 }
 
 // appEndpoints maps each region to its application URL.

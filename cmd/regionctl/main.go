@@ -1,19 +1,13 @@
 // Command regionctl is the operator CLI of the region platform. Run
-// `regionctl --help` for the commands.
+// `regionctl --help` for the commands and the exit statuses.
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/regionplatform/region/regionctl"
 )
 
 func main() {
-	if err := regionctl.New(os.Stdout, os.Stderr).Execute(); err != nil {
-		if !regionctl.Silent(err) {
-			fmt.Fprintln(os.Stderr, "regionctl:", err)
-		}
-		os.Exit(regionctl.ExitStatus(err))
-	}
+	os.Exit(regionctl.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -100,7 +100,7 @@ func newActions(ctx context.Context, cfg *config.Config, c *client.Client, plan 
 	}
 	fmt.Fprintf(progress, "drill %s: opening loans for %d users through region %s's gateway\n", drillID, len(users), gw)
 	if err := lab.OpenLoans(ctx, a.gateway, users); err != nil {
-		return nil, fmt.Errorf("open the drill's users through region %s's gateway: %w (is the lending schema in place? `regionctl lab demo` creates it)", gw, err)
+		return nil, fmt.Errorf("open the drill's users through region %s's gateway: %w (is the lending schema in place? `regionctl lab up` creates it)", gw, err)
 	}
 	a.load = &clientLoad{gateway: a.gateway, users: users, rate: loadRate}
 	a.load.resume()
