@@ -35,12 +35,16 @@ func status(t *testing.T, st *lab.State, region string) (*api.Status, error) {
 func converged(t *testing.T, st *lab.State, timeout time.Duration) map[string]*api.Status {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
+	dbs := map[string]*sql.DB{}
+	for _, r := range st.Regions {
+		dbs[r.Name] = openDB(t, st, r.Name, "")
+	}
 	for {
 		all := map[string]*api.Status{}
 		var why []string
 		for _, r := range st.Regions {
 			var binlogPos string
-			if err := openDB(t, st, r.Name, "").QueryRow("SELECT @@gtid_binlog_pos").Scan(&binlogPos); err != nil {
+			if err := dbs[r.Name].QueryRow("SELECT @@gtid_binlog_pos").Scan(&binlogPos); err != nil {
 				why = append(why, r.Name+": "+err.Error())
 				continue
 			}

@@ -159,9 +159,13 @@ func (r *Reader) Run(ctx context.Context, from string, out chan<- Item) error {
 // assembler collects one transaction's events.
 type assembler struct {
 	cfg    *Config
-	gtid   string
-	in     bool
-	echo   bool
+	gtid string
+	in   bool
+	// began: the event group is a transaction (BEGIN, or MariaDB's
+	// GTID event without FL_STANDALONE), so that statements inside it
+	// (savepoints) are part of it, not standalone.
+	began bool
+	echo  bool
 	txn    *event.Txn
 	tables map[uint64]int // binlog table id -> index in txn.Tables
 	// announce is the table id of _region.apply_ddl in this transaction;
@@ -172,7 +176,7 @@ type assembler struct {
 }
 
 func (a *assembler) begin(gtid string) {
-	a.gtid, a.in, a.echo = gtid, true, false
+	a.gtid, a.in, a.began, a.echo = gtid, true, false, false
 	a.txn = &event.Txn{GTID: gtid, Bucket: -1}
 	a.tables = map[uint64]int{}
 	a.announce = 0
@@ -184,6 +188,9 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 	switch e := ev.Event.(type) {
 	case *replication.MariadbGTIDEvent:
 		a.begin(e.GTID.String())
+		// MariaDB's GTID event opens a transaction itself (no BEGIN
+		// follows) unless it is standalone (a DDL).
+		a.began = !e.IsStandalone()
 	case *replication.GTIDEvent:
 		next, err := e.GTIDNext()
 		if err != nil {
@@ -194,9 +201,16 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 		q := string(e.Query)
 		switch strings.ToUpper(strings.TrimSpace(q)) {
 		case "BEGIN":
+			a.began = a.in
 			return Item{}, false, nil
 		case "COMMIT": // non-transactional engines end this way
 			return a.end(e.GSet, when), true, nil
+		}
+		if a.began && isSavepoint(q) {
+			// SAVEPOINT, ROLLBACK TO and RELEASE inside a transaction: the
+			// server already dropped the rows a rollback undid from the
+			// binlog; the rows before and after are the transaction's.
+			return Item{}, false, nil
 		}
 		// Any other statement is standalone: a schema change or an
 		// administrative statement.
@@ -306,8 +320,23 @@ func (a *assembler) end(gset mysql.GTIDSet, when time.Time) Item {
 		}
 		it.Txn = a.txn
 	}
-	a.in, a.txn, a.tables = false, nil, nil
+	a.in, a.began, a.txn, a.tables = false, false, nil, nil
 	return it
+}
+
+// isSavepoint reports whether q is SAVEPOINT, ROLLBACK TO [SAVEPOINT] or
+// RELEASE SAVEPOINT.
+func isSavepoint(q string) bool {
+	f := strings.Fields(strings.ToUpper(q))
+	switch {
+	case len(f) >= 2 && f[0] == "SAVEPOINT":
+		return true
+	case len(f) >= 3 && f[0] == "ROLLBACK" && (f[1] == "TO" || (f[1] == "WORK" && f[2] == "TO")):
+		return true
+	case len(f) >= 3 && f[0] == "RELEASE" && f[1] == "SAVEPOINT":
+		return true
+	}
+	return false
 }
 
 func (a *assembler) rows(typ replication.EventType, ti int, e *replication.RowsEvent) error {
