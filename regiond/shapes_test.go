@@ -1,9 +1,12 @@
 package regiond_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 )
 
@@ -49,4 +52,69 @@ func TestSavepointsReplicate(t *testing.T) {
 		t.Errorf("b has %d rows with ids summing to %d (%v); want 100, 101, 103 and 104", n, sum, err)
 	}
 	sameTables(t, st, "lending.ledger_entries")
+}
+
+// TestNarrowerColumnHalts: a value the target's column cannot hold (b's
+// column is narrower than a's) halts the link with the table, the column
+// and both types named; nothing is stored truncated. Once the operator
+// widens the column and restarts b's regiond, the row arrives whole.
+func TestNarrowerColumnHalts(t *testing.T) {
+	ctx := context.Background()
+	st := labtest.Up(t, "a", "b")
+	a, b := openDB(t, st, "a", ""), openDB(t, st, "b", "")
+	mustExec(t, a, "CREATE DATABASE lending",
+		"CREATE TABLE lending.users (id BIGINT PRIMARY KEY, email VARCHAR(50) NOT NULL)",
+		"INSERT INTO lending.users VALUES (1, 'a@x')")
+	converged(t, st, time.Minute)
+	local := func(q string) { // in b only: not captured
+		t.Helper()
+		c, err := b.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for _, s := range []string{"SET SESSION sql_log_bin = 0", q} {
+			if _, err := c.ExecContext(ctx, s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+	}
+	local("ALTER TABLE lending.users MODIFY email VARCHAR(5) NOT NULL")
+	mustExec(t, a, "INSERT INTO lending.users VALUES (2, 'bob@example.com')")
+
+	var halt string
+	deadline := time.Now().Add(time.Minute)
+	for halt == "" {
+		if s, err := status(t, st, "b"); err == nil && len(s.Links) == 1 && s.Links[0].State == "halted" {
+			halt = s.Links[0].Error
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("link a->b did not halt on a value b's column cannot hold")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, want := range []string{"table lending.users, column email", "source type varchar", "type varchar(5)", "restart"} {
+		if !strings.Contains(halt, want) {
+			t.Errorf("halt reason %q does not say %q", halt, want)
+		}
+	}
+	var n int
+	if err := b.QueryRow("SELECT COUNT(*) FROM lending.users WHERE id = 2").Scan(&n); err != nil || n != 0 {
+		t.Errorf("b stored row 2 (%d rows, %v): it must not be stored differently", n, err)
+	}
+
+	local("ALTER TABLE lending.users MODIFY email VARCHAR(50) NOT NULL")
+	if err := lab.Kill(ctx, st.Dir, "b", "regiond"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "b", "regiond"); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, st, time.Minute)
+	var email string
+	if err := b.QueryRow("SELECT email FROM lending.users WHERE id = 2").Scan(&email); err != nil || email != "bob@example.com" {
+		t.Errorf("after the fix b has %q (%v)", email, err)
+	}
+	sameTables(t, st, "lending.users")
 }

@@ -492,6 +492,11 @@ func (a *Applier) Status(ctx context.Context) LinkStatus {
 		}
 	}
 	sort.Slice(st.Partitions, func(i, j int) bool { return st.Partitions[i].Partition < st.Partitions[j].Partition })
+	if headErr == nil && int32(len(a.parts)) < head.Partitions {
+		// Some partitions are not claimed yet (a restart, a rebalance):
+		// the link's watermark is unknown until every one reports.
+		st.AppliedSeq, st.AppliedGTID, oldest = 0, "", time.Time{}
+	}
 	if headErr == nil && head.Seq > st.AppliedSeq {
 		st.LagTxns = head.Seq - st.AppliedSeq
 		if !oldest.IsZero() {

@@ -70,7 +70,7 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 		part.Rows = t.Rows[start:end]
 		for _, s := range plan(&part) {
 			if _, err := tx.ExecContext(ctx, s.query, s.args...); err != nil {
-				return err
+				return explainValue(ctx, w.a.cfg.DB, s.table, err)
 			}
 		}
 		return nil
@@ -138,7 +138,7 @@ func (w *worker) applyChecked(ctx context.Context, tx *sql.Tx, m *event.Message,
 		conflict = !same
 	}
 	if !conflict {
-		return applyOne(ctx, tx, tb, r)
+		return w.applyOne(ctx, tx, tb, r)
 	}
 	decision, reason, err := w.decide(ctx, tx, m, tb, r, p, exists)
 	if err != nil {
@@ -158,7 +158,7 @@ func (w *worker) applyChecked(ctx context.Context, tx *sql.Tx, m *event.Message,
 		return err
 	}
 	if decision == decideApply {
-		return applyOne(ctx, tx, tb, r)
+		return w.applyOne(ctx, tx, tb, r)
 	}
 	return nil
 }
@@ -229,7 +229,7 @@ func colIndex(tb *event.Table, name string) int {
 	return -1
 }
 
-func applyOne(ctx context.Context, tx *sql.Tx, tb *event.Table, r event.Row) error {
+func (w *worker) applyOne(ctx context.Context, tx *sql.Tx, tb *event.Table, r event.Row) error {
 	var stmts []stmt
 	switch r.Op {
 	case event.Insert:
@@ -244,7 +244,7 @@ func applyOne(ctx context.Context, tx *sql.Tx, tb *event.Table, r event.Row) err
 	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s.query, s.args...); err != nil {
-			return err
+			return explainValue(ctx, w.a.cfg.DB, s.table, err)
 		}
 	}
 	return nil
@@ -338,10 +338,20 @@ func (c conflictRecord) write(ctx context.Context, db execer) error {
 	_, err := db.ExecContext(ctx, `INSERT INTO `+binlog.MetaSchema+`.conflicts
 		(detected_at, source, target, source_gtid, db, tbl, pk, op, policy, decision, reason, local_image, incoming_before, incoming_after)
 		VALUES (UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.source, c.target, c.gtid, c.tb.Schema, c.tb.Name, pkString(c.tb, key), string(c.r.Op), c.policy, c.decision, c.reason,
+		c.source, c.target, c.gtid, c.tb.Schema, c.tb.Name, clip(pkString(c.tb, key), 1024), string(c.r.Op), c.policy, c.decision, clip(c.reason, 512),
 		local, img(c.r.Before), img(c.r.After))
 	if err != nil {
 		return fmt.Errorf("write conflict log: %w", err)
 	}
 	return nil
+}
+
+// clip shortens s to at most n characters (the conflict log's column
+// widths: the applier's session is strict), marking the cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }

@@ -11,6 +11,8 @@ import (
 type stmt struct {
 	query string
 	args  []any
+	// table is the table the statement writes.
+	table *event.Table
 }
 
 // maxBatchRows bounds the rows of one multi-row upsert.
@@ -91,7 +93,7 @@ func upsert(tb *event.Table, rows [][]event.Value) stmt {
 		}
 		fmt.Fprintf(&b, "%s=VALUES(%s)", c, c)
 	}
-	return stmt{b.String(), args}
+	return stmt{b.String(), args, tb}
 }
 
 func deleteRow(tb *event.Table, before []event.Value) stmt {
@@ -101,5 +103,5 @@ func deleteRow(tb *event.Table, before []event.Value) stmt {
 		conds[i] = quote(tb.Cols[p]) + "=?"
 		args[i] = before[p].V
 	}
-	return stmt{fmt.Sprintf("DELETE FROM %s WHERE %s", tableName(tb), strings.Join(conds, " AND ")), args}
+	return stmt{fmt.Sprintf("DELETE FROM %s WHERE %s", tableName(tb), strings.Join(conds, " AND ")), args, tb}
 }

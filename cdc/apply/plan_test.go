@@ -23,12 +23,13 @@ func TestPlan(t *testing.T) {
 		{T: 0, Op: event.Delete, Before: []event.Value{v(int64(1)), v(int64(11))}},
 	}}
 	got := plan(txn)
+	ledger, users := &txn.Tables[0], &txn.Tables[1]
 	want := []stmt{
-		{"INSERT INTO `lending`.`ledger` (`id`,`amt`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`amt`=VALUES(`amt`)", []any{int64(1), int64(10), int64(1), int64(11)}},
-		{"INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`name`=VALUES(`name`)", []any{int64(7), "ann"}},
-		{"DELETE FROM `lending`.`users` WHERE `id`=?", []any{int64(7)}}, // the primary key changed
-		{"INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`name`=VALUES(`name`)", []any{int64(8), "ann"}},
-		{"DELETE FROM `lending`.`ledger` WHERE `id`=?", []any{int64(1)}},
+		{"INSERT INTO `lending`.`ledger` (`id`,`amt`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`amt`=VALUES(`amt`)", []any{int64(1), int64(10), int64(1), int64(11)}, ledger},
+		{"INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`name`=VALUES(`name`)", []any{int64(7), "ann"}, users},
+		{"DELETE FROM `lending`.`users` WHERE `id`=?", []any{int64(7)}, users}, // the primary key changed
+		{"INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`name`=VALUES(`name`)", []any{int64(8), "ann"}, users},
+		{"DELETE FROM `lending`.`ledger` WHERE `id`=?", []any{int64(1)}, ledger},
 	}
 	if !reflect.DeepEqual(got, want) {
 		for i := range got {

@@ -93,11 +93,7 @@ func (w *worker) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("apply: connect to target: %w", err)
 	}
-	// UTC, because capture renders TIMESTAMP values in UTC; no foreign key
-	// checks, because partitions apply in parallel (a child row may land
-	// before its parent's partition catches up), as MySQL's own parallel
-	// replication does; zero stays zero in auto-increment columns.
-	if _, err := conn.ExecContext(ctx, "SET SESSION time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0"); err != nil {
+	if _, err := conn.ExecContext(ctx, sessionSQL); err != nil {
 		conn.Close()
 		return fmt.Errorf("apply: session settings: %w", err)
 	}
