@@ -105,6 +105,15 @@ func (n *Node) Execute(ctx context.Context, c Command) (Result, error) {
 	return res, nil
 }
 
+// NotApplied reports whether Execute failed because this node did not
+// lead, before the command entered the log: it was not applied and never
+// will be, so it is safe to execute again (on the leader). A command that
+// lost leadership while waiting may still be applied: not so.
+func NotApplied(err error) bool {
+	var nl *NotLeaderError
+	return errors.As(err, &nl) && !errors.Is(err, raft.ErrLeadershipLost)
+}
+
 func (n *Node) execute(ctx context.Context, c Command) (Result, string, error) {
 	in, err := n.current()
 	if err != nil {

@@ -63,12 +63,12 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 		if repaired, err = o.convergeTo(rctx, last.To, req.To); err != nil {
 			return nil, fmt.Errorf("region %s's rows could not be made the survivor's, nothing changed: %w", req.To, err)
 		}
-		if _, err := o.node.Execute(rctx, &controller.ReleaseRegion{Header: h, Region: req.To, Discard: last.RPO.LostGTIDs}); err != nil {
+		if _, err := o.execute(rctx, &controller.ReleaseRegion{Header: h, Region: req.To, Discard: last.RPO.LostGTIDs}); err != nil {
 			return nil, orRetry(fmt.Errorf("release region %s's stream in the controller: %w", req.To, err))
 		}
 	}
 	if st := o.node.State(); st.Regions[req.To].Fenced {
-		if _, err := o.node.Execute(rctx, &controller.UnfenceRegion{Header: h, Region: req.To, Reason: "failback: " + req.Reason}); err != nil {
+		if _, err := o.execute(rctx, &controller.UnfenceRegion{Header: h, Region: req.To, Reason: "failback: " + req.Reason}); err != nil {
 			return nil, orRetry(fmt.Errorf("lift the fence of %s in the controller: %w", req.To, err))
 		}
 	}

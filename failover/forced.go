@@ -43,7 +43,7 @@ func (o *Orchestrator) forcedSteps(fr *record, req api.FailoverRequest, target s
 
 	// 1. Fence: the controller's state first, then the routing table.
 	if !done["fence"] {
-		if _, err := o.node.Execute(rctx, &controller.FenceRegion{Header: h, Region: req.From, Reason: why}); err != nil {
+		if _, err := o.execute(rctx, &controller.FenceRegion{Header: h, Region: req.From, Reason: why}); err != nil {
 			step("fence", err, "controller state", nil)
 			return end(err, nil)
 		}
@@ -76,7 +76,7 @@ func (o *Orchestrator) forcedSteps(fr *record, req api.FailoverRequest, target s
 		// anywhere. What it committed that the survivor lacks is the RPO;
 		// applied when the region returns, it would overwrite the
 		// survivor's newer writes.
-		if _, err := o.node.Execute(rctx, &controller.HoldRegion{Header: h, Region: req.From, Failover: rep.ID}); err != nil {
+		if _, err := o.execute(rctx, &controller.HoldRegion{Header: h, Region: req.From, Failover: rep.ID}); err != nil {
 			step("hold", err, "", nil)
 			return end(err, nil)
 		}
@@ -94,7 +94,7 @@ func (o *Orchestrator) forcedSteps(fr *record, req api.FailoverRequest, target s
 		})
 		if err != nil {
 			step("move", err, "routing table", nil)
-			if _, rerr := o.node.Execute(rctx, &controller.ReleaseRegion{Header: h, Region: req.From}); rerr != nil {
+			if _, rerr := o.execute(rctx, &controller.ReleaseRegion{Header: h, Region: req.From}); rerr != nil {
 				o.log.Error("failover: cannot release the region's stream after the move failed", "region", req.From, "err", rerr)
 			}
 			return end(err, nil)
@@ -146,7 +146,7 @@ func promotionGuard(budget int64, req api.FailoverRequest, link traffic.Link) er
 // unfence lifts a region's fence in the controller and the routing table
 // after a forced failover rolled back before moving anything.
 func (o *Orchestrator) unfence(ctx context.Context, region, actor, why string) {
-	if _, err := o.node.Execute(ctx, &controller.UnfenceRegion{Header: controller.Header{Actor: actor}, Region: region, Reason: why}); err != nil {
+	if _, err := o.execute(ctx, &controller.UnfenceRegion{Header: controller.Header{Actor: actor}, Region: region, Reason: why}); err != nil {
 		o.log.Error("failover: cannot lift the fence in the controller", "region", region, "err", err)
 	}
 	if _, err := o.store.Update(ctx, router.Change{Kind: "unfence-region", Actor: actor, Reason: why}, func(t *router.Table) error {

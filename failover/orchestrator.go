@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -156,4 +157,30 @@ func (o *Orchestrator) Notify(e liveness.Event) {
 // checkpoints is region's capture checkpoint in etcd.
 func (o *Orchestrator) checkpoints(region string) *capture.EtcdCheckpoints {
 	return &capture.EtcdCheckpoints{Client: o.etcd, Key: capture.CheckpointKey(o.dep.Etcd.Prefix, region)}
+}
+
+// electionWait bounds how long a failover step waits for the controller
+// to elect a leader when it has none: a step must not fail for a moment
+// without one (the region lost may have taken the leader with it).
+const electionWait = 10 * time.Second
+
+// execute runs cmd on the controller. While the controller has no leader
+// (an election, or this node about to lead again) and cmd was not
+// applied, it tries again, up to electionWait; once another node leads,
+// the failure stands: that leader takes the failover over.
+func (o *Orchestrator) execute(ctx context.Context, cmd controller.Command) (controller.Result, error) {
+	deadline := time.Now().Add(electionWait)
+	for {
+		res, err := o.node.Execute(ctx, cmd)
+		var nl *controller.NotLeaderError
+		if err == nil || !controller.NotApplied(err) || !errors.As(err, &nl) ||
+			(nl.LeaderID != "" && nl.LeaderID != o.node.ID()) || time.Now().After(deadline) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return res, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -33,7 +33,7 @@ func (o *Orchestrator) beginFailover(ctx context.Context, start time.Time, kind 
 	_, _ = rand.Read(suffix)
 	id := "fo-" + strings.ToLower(start.UTC().Format("20060102T150405")) + "-" + hex.EncodeToString(suffix)
 	r, cancel := o.newRecord(ctx, controller.FailoverRecord{ID: id, Kind: kind, From: req.From, To: req.To, StartedAt: start}, actor)
-	if _, err := o.node.Execute(ctx, &controller.BeginFailover{Header: r.h, ID: id, Kind: kind, From: req.From, To: req.To,
+	if _, err := o.execute(ctx, &controller.BeginFailover{Header: r.h, ID: id, Kind: kind, From: req.From, To: req.To,
 		Reason: req.Reason, AcceptRPO: req.AcceptRPO, Undoes: undoes}); err != nil {
 		cancel()
 		return nil, nil, fmt.Errorf("record the failover in the controller: %w", err)
@@ -60,7 +60,7 @@ func (r *record) step(name string, err error, detail string, rpo *controller.RPO
 	if err != nil {
 		res, detail = "failed", strings.TrimSpace(detail+": "+err.Error())
 	}
-	if _, xerr := r.o.node.Execute(r.ctx, &controller.StepFailover{Header: r.h, ID: r.rep.ID, Step: name, Result: res, Detail: detail, RPO: rpo}); xerr != nil {
+	if _, xerr := r.o.execute(r.ctx, &controller.StepFailover{Header: r.h, ID: r.rep.ID, Step: name, Result: res, Detail: detail, RPO: rpo}); xerr != nil {
 		r.o.log.Error("cannot record a failover step", "failover", r.rep.ID, "step", name, "err", xerr)
 	}
 	r.pause(name)
@@ -96,7 +96,7 @@ func (r *record) end(err error, rpo *controller.RPO) (*api.FailoverReport, error
 		e.Outcome, e.Reason = controller.FailoverRolledBack, err.Error()
 		r.rep.State, r.rep.Error = controller.FailoverRolledBack, err.Error()
 	}
-	if _, xerr := r.o.node.Execute(r.ctx, e); xerr != nil {
+	if _, xerr := r.o.execute(r.ctx, e); xerr != nil {
 		r.o.log.Error("cannot record the end of a failover", "failover", r.rep.ID, "err", xerr)
 	}
 	if rpo != nil {

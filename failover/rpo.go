@@ -113,7 +113,7 @@ func (o *Orchestrator) completeRPOs(ctx context.Context) error {
 			cctx, cancel := context.WithTimeout(ctx, time.Minute)
 			r, err := o.exactRPO(cctx, f.From, ls)
 			if err == nil {
-				_, err = o.node.Execute(cctx, &controller.CompleteRPO{Header: controller.Header{Actor: "controller"}, ID: f.ID, RPO: r})
+				_, err = o.execute(cctx, &controller.CompleteRPO{Header: controller.Header{Actor: "controller"}, ID: f.ID, RPO: r})
 			}
 			cancel()
 			if err != nil {

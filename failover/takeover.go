@@ -77,7 +77,7 @@ func (o *Orchestrator) finish(ctx context.Context, f controller.FailoverRecord, 
 	fr, cancel := o.newRecord(ctx, f, "controller")
 	defer cancel()
 	log.Warn("takeover: finishing a failover a former leader left unfinished", "steps", len(f.Steps))
-	if _, err := o.node.Execute(fr.ctx, &controller.StepFailover{Header: fr.h, ID: f.ID, Step: "take-over", Result: "ok",
+	if _, err := o.execute(fr.ctx, &controller.StepFailover{Header: fr.h, ID: f.ID, Step: "take-over", Result: "ok",
 		Detail: fmt.Sprintf("node %s leads the controller now and finishes the failover; its former leader stopped or lost leadership after %s", o.node.ID(), lastStep(f))}); err != nil {
 		log.Warn("takeover: cannot record the take-over; trying again", "err", err)
 		return
