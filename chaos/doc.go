@@ -12,7 +12,7 @@
 //	runner.go     opens fresh users, runs the load, injects the faults at a third
 //	              of it and heals them at two thirds, waits for convergence
 //	check.go      the invariants: lost, duplicate, fence; check_tables.go:
-//	              identical (CHECKSUM TABLE) and echo (the regions' topics)
+//	              identical (verify's comparison) and echo (the regions' topics)
 //	breakers.go   damage planted on purpose by the checker's self-tests
 //	scenario.go   the catalogue; report.go the results table and JSON
 //

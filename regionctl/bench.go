@@ -42,7 +42,8 @@ For each it reports the source's commit rate, the target's apply rate over
 load and catch-up, the catch-up time after the load, the lag of probe rows
 written every 100 ms during the load (send in the source to arrival in the
 target: p50, p99, max), the peak RSS of the applying regiond, and whether
-CHECKSUM TABLE agrees between source and target. A difference is a failed
+every table is the same in source and target (compared as regionctl verify
+does). A difference is a failed
 run: the report is printed and the command exits 1.
 
 Servers go under --dir (a new or empty folder, kept afterwards with the

@@ -110,10 +110,10 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 	dbA.Close()
 	t = time.Now()
 	tables := []string{lab.SampleDatabase + ".users", lab.SampleDatabase + ".loan_accounts", lab.SampleDatabase + ".ledger_entries"}
-	if err := waitFor(ctx, 30*time.Second, 100*time.Millisecond, func() (bool, error) {
-		_, err := labTableSums(ctx, st, tables)
-		return err == nil, nil
-	}); err != nil {
+	if res, err := compareLab(ctx, st, tables, 30*time.Second); err != nil || !res.Equal() {
+		if err == nil {
+			err = errors.New(strings.Join(res.Differences(5), "; "))
+		}
 		return fmt.Errorf("the schema did not reach region b: %w (see regionctl status --dir %s)", err, dir)
 	}
 	fmt.Fprintf(out, "database %s (users, loan_accounts, ledger_entries; shard column user_id) created in a, present in b %.1fs later\n", lab.SampleDatabase, time.Since(t).Seconds())
@@ -136,21 +136,17 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 
 	step(4, "Wait for both links to catch up, then compare the tables in every region")
 	t = time.Now()
-	var sums [][]lab.TableSum
-	if err := waitFor(ctx, 60*time.Second, 200*time.Millisecond, func() (bool, error) {
-		var err error
-		sums, err = labTableSums(ctx, st, tables)
-		return err == nil && sameEverywhere(sums), err
-	}); err != nil {
+	cmp, err := compareLab(ctx, st, tables, 60*time.Second)
+	if err == nil && !cmp.Equal() {
+		err = errors.New(strings.Join(cmp.Differences(5), "; "))
+	}
+	if err != nil {
 		return fmt.Errorf("regions did not converge: %w (see regionctl status --dir %s)", err, dir)
 	}
-	fmt.Fprintf(out, "identical after %.1fs:\n", time.Since(t).Seconds())
-	for ti, tb := range tables {
-		fmt.Fprintf(out, "  %-30s", tb)
-		for ri, r := range st.Regions {
-			fmt.Fprintf(out, "  %s: %5d rows, checksum %10d", r.Name, sums[ri][ti].Rows, sums[ri][ti].Checksum)
-		}
-		fmt.Fprintln(out)
+	fmt.Fprintf(out, "identical in regions %s after %.1fs (compared as regionctl verify does: checksums of primary-key chunks):\n",
+		strings.Join(cmp.Regions, " and "), time.Since(t).Seconds())
+	for _, tr := range cmp.Tables {
+		fmt.Fprintf(out, "  %-30s %6d rows in %d chunk(s), the same in every region\n", tr.Table, tr.Rows, tr.Chunks)
 	}
 
 	step(5, "Move 64 buckets from cell a1 to b1 while users write through the gateway")

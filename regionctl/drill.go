@@ -58,7 +58,8 @@ func newDrillRunCmd(g *globals) *cobra.Command {
 steps in order through regiond's API:
 
   precheck, postcheck  lag of every replication link; with checksums: true,
-                       CHECKSUM TABLE of every replicated table in every region
+                       every replicated table compared in every region as
+                       regionctl verify does
                        (the drill's load paused and replication drained first)
   switchover           a planned failover (POST /v1/failovers, kind planned)
   failover             target.mode kill (lab only): the region's MySQL, broker,
