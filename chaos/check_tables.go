@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,51 +12,9 @@ import (
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/cdc/event"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/verify"
 )
-
-// gtidSet holds MariaDB GTID ranges as a failover reports them
-// ("d-s-first-last" or "d-s-seq", comma separated).
-type gtidSet map[string][][2]uint64 // "d-s" -> ranges
-
-func newGTIDSet(lists []string) gtidSet {
-	s := gtidSet{}
-	for _, l := range lists {
-		for _, part := range strings.Split(l, ",") {
-			f := strings.Split(strings.TrimSpace(part), "-")
-			if len(f) < 3 {
-				continue
-			}
-			first, err1 := strconv.ParseUint(f[2], 10, 64)
-			last := first
-			var err2 error
-			if len(f) == 4 {
-				last, err2 = strconv.ParseUint(f[3], 10, 64)
-			}
-			if err1 == nil && err2 == nil {
-				s[f[0]+"-"+f[1]] = append(s[f[0]+"-"+f[1]], [2]uint64{first, last})
-			}
-		}
-	}
-	return s
-}
-
-func (s gtidSet) has(gtid string) bool {
-	f := strings.Split(gtid, "-")
-	if len(f) != 3 {
-		return false
-	}
-	n, err := strconv.ParseUint(f[2], 10, 64)
-	if err != nil {
-		return false
-	}
-	for _, r := range s[f[0]+"-"+f[1]] {
-		if n >= r[0] && n <= r[1] {
-			return true
-		}
-	}
-	return false
-}
 
 // checkIdentical compares every table of the sample database across
 // regions with verify, judging only the scenario's users' rows (each
@@ -85,15 +41,11 @@ func checkIdentical(ctx context.Context, e *Env, wait time.Duration) Count {
 // compareTables runs verify.Converge over the sample database's tables in
 // every region, scoped to the checked users.
 func (e *Env) compareTables(ctx context.Context, wait time.Duration) (*verify.Result, error) {
-	var regions []verify.Region
-	for _, r := range e.St.Regions {
-		db, err := lab.OpenMySQL(r.MySQLPort, "")
-		if err != nil {
-			return nil, err
-		}
-		defer db.Close()
-		regions = append(regions, verify.Region{Name: r.Name, DB: db})
+	regions, closeAll, err := ledger.Regions(e.St)
+	if err != nil {
+		return nil, err
 	}
+	defer closeAll()
 	all, err := verify.ReplicatedTables(ctx, regions, e.Cfg.Replication)
 	if err != nil {
 		return nil, err
@@ -104,18 +56,8 @@ func (e *Env) compareTables(ctx context.Context, wait time.Duration) (*verify.Re
 			tables = append(tables, t)
 		}
 	}
-	in := inList(e.checked())
 	cfg := verify.DefaultConfig()
-	cfg.RecheckDelay, cfg.MaxDiffs = 500*time.Millisecond, 100
-	cfg.Scope = func(table string, cols []string) string {
-		switch {
-		case table == lab.SampleDatabase+".users":
-			return "`id` IN (" + in + ")"
-		case slices.Contains(cols, "user_id"):
-			return "`user_id` IN (" + in + ")"
-		}
-		return ""
-	}
+	cfg.RecheckDelay, cfg.MaxDiffs, cfg.Scope = 500*time.Millisecond, 100, ledger.Scope(e.checked())
 	return verify.Converge(ctx, cfg, regions, tables, wait)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
 )
@@ -25,7 +27,8 @@ func newLabDemoCmd(g *globals) *cobra.Command {
 		Short: "Start a fresh two-region lab, load a lending workload and show what runs",
 		Long: `demo starts a fresh lab with regions a and b in DIR (default ./lab-demo),
 creates the sample lending schema (users, loan_accounts, ledger_entries,
-sharded by user) in region a only, shows replication carry it to b, runs a
+and the ledger's accounts, requests, ledger_totals, sharded by user) in
+region a only, shows replication carry it to b, runs a
 short workload that writes every user's loans and repayments in the user's
 home region (both regions at once) with live replication lag, checks the
 tables are identical in both regions, and prints a tour of what is running.
@@ -97,26 +100,18 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 	}
 
 	step(2, "Create the lending schema in region a: replication carries it to b")
-	dbA, err := lab.OpenMySQL(st.Regions[0].MySQLPort, "")
-	if err != nil {
-		return err
-	}
-	for _, q := range lab.SampleSchema {
-		if _, err := dbA.ExecContext(ctx, q); err != nil {
-			dbA.Close()
-			return fmt.Errorf("region a: %w", err)
-		}
-	}
-	dbA.Close()
 	t = time.Now()
+	if err := ledger.CreateSchema(ctx, st, 30*time.Second); err != nil {
+		return fmt.Errorf("%w (see regionctl status --dir %s)", err, dir)
+	}
 	tables := []string{lab.SampleDatabase + ".users", lab.SampleDatabase + ".loan_accounts", lab.SampleDatabase + ".ledger_entries"}
-	if res, err := compareLab(ctx, st, tables, 30*time.Second); err != nil || !res.Equal() {
+	if res, err := compareLab(ctx, st, slices.Concat(tables, lab.LedgerTables), 30*time.Second); err != nil || !res.Equal() {
 		if err == nil {
 			err = errors.New(strings.Join(res.Differences(5), "; "))
 		}
 		return fmt.Errorf("the schema did not reach region b: %w (see regionctl status --dir %s)", err, dir)
 	}
-	fmt.Fprintf(out, "database %s (users, loan_accounts, ledger_entries; shard column user_id) created in a, present in b %.1fs later\n", lab.SampleDatabase, time.Since(t).Seconds())
+	fmt.Fprintf(out, "database %s (users, loan_accounts, ledger_entries; the ledger's accounts, requests, ledger_totals; shard column user_id) created in a, present in b %.1fs later\n", lab.SampleDatabase, time.Since(t).Seconds())
 
 	step(3, "Write a lending workload, every user in its home cell, both regions at once")
 	t = time.Now()
@@ -206,8 +201,8 @@ func freshDemoDir(ctx context.Context, g *globals) error {
 	}
 }
 
-// demoSwitch opens loans for users of buckets 0-63 through region a's
-// gateway, writes their repayments at a steady rate, moves the buckets to
+// demoSwitch opens the ledgers of users of buckets 0-63 through region
+// a's gateway, writes their moves at a steady rate, moves the buckets to
 // cell b1 mid-load, and checks every acknowledged write reached both
 // regions exactly once.
 func demoSwitch(ctx context.Context, g *globals, st *lab.State) error {
@@ -219,18 +214,19 @@ func demoSwitch(ctx context.Context, g *globals, st *lab.State) error {
 			users = append(users, u)
 		}
 	}
-	if err := lab.OpenLoans(ctx, gw, users); err != nil {
+	w := ledger.Workload{Gateways: []string{gw}, Users: users, Rate: 200, Workers: 8, Duration: 4 * time.Second,
+		RunID: "demo-switch", Retry: 20 * time.Millisecond, Timeout: 30 * time.Second, History: &ledger.History{}}
+	if err := w.Open(ctx, time.Minute); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%d users of buckets 0-63 (cell a1, region a) opened loans through the gateway %s\n", len(users), gw)
-	var res *lab.LoadResult
+	fmt.Fprintf(out, "%d users of buckets 0-63 (cell a1, region a) opened their ledgers (wallet, savings, loan) through the gateway %s\n", len(users), gw)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		res = lab.Load{Gateway: gw, Users: users, Rate: 200, Workers: 8, Duration: 4 * time.Second, Retry: 20 * time.Millisecond}.Run(ctx)
+		w.Run(ctx)
 	}()
 	time.Sleep(time.Second)
-	fmt.Fprintf(out, "they write 200 repayments a second; now: regionctl switch --buckets 0-63 --to b1\n")
+	fmt.Fprintf(out, "they move money between their own accounts 200 times a second; now: regionctl switch --buckets 0-63 --to b1\n")
 	var final *traffic.Record
 	err := g.call(ctx, func(c *apiClient, base string) error {
 		var rec traffic.Record
@@ -249,15 +245,17 @@ func demoSwitch(ctx context.Context, g *globals, st *lab.State) error {
 	if final.State != traffic.Done {
 		return fmt.Errorf("the demo switch %s", final.State)
 	}
-	lost, dup, err := res.Verify(ctx, st, time.Minute, 0)
+	hist := w.History.Writes()
+	lost, dup, err := ledger.Verify(ctx, st, hist, users, nil, time.Minute)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "clients: %d repayments acknowledged (%s), %d refused with 503 during the fence and retried, longest wait %d ms\n",
+	res := ledger.Summarize(hist)
+	fmt.Fprintf(out, "clients: %d moves acknowledged (%s), %d refused with 503 during the fence and retried, longest wait %d ms\n",
 		res.Acked, byRegion(res.ByRegion), res.Refused, res.LongestBlockMS)
-	fmt.Fprintf(out, "every acknowledged repayment is in both regions exactly once: lost %d, duplicated %d\n", lost, dup)
-	if lost > 0 || dup > 0 {
-		return fmt.Errorf("%d writes lost, %d duplicated", lost, dup)
+	fmt.Fprintf(out, "every acknowledged move is in both regions exactly once: lost %d, duplicated %d\n", lost.Violations, dup.Violations)
+	if lost.Violations > 0 || dup.Violations > 0 {
+		return fmt.Errorf("%d writes lost (%s), %d duplicated (%s)", lost.Violations, lost.Detail, dup.Violations, dup.Detail)
 	}
 	return nil
 }

@@ -70,7 +70,7 @@ steps in order through regiond's API:
                        POST /v1/failbacks moves its cells home
   wait                 waits
 
-In a lab (--dir) the drill writes repayments for users of its own, 50 a
+In a lab (--dir) the drill writes ledger moves for users of its own, 50 a
 second, through the gateway of a region the plan does not fail over, for
 its whole length: that client-side ledger is checked at the end against
 every region (missing, duplicated, explained by the reported RPO). Outside
