@@ -152,7 +152,7 @@ func createLedger(t *testing.T, st *lab.State) {
 func loadOf(t *testing.T, gw string, users []int64, rate float64) ledger.Workload {
 	t.Helper()
 	w := ledger.Workload{Gateways: []string{gw}, Users: users, Rate: rate, Workers: 4, Duration: time.Minute,
-		RunID: fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano()), Retry: 20 * time.Millisecond, Timeout: 30 * time.Second, History: &ledger.History{}}
+		RunID: "t" + strconv.FormatInt(time.Now().UnixNano(), 36), Retry: 20 * time.Millisecond, Timeout: 30 * time.Second, History: &ledger.History{}}
 	if err := w.Open(context.Background(), time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func loadOf(t *testing.T, gw string, users []int64, rate float64) ledger.Workloa
 // unknown, with the error).
 func write(t *testing.T, gw string, user int64) ledger.Write {
 	t.Helper()
-	return ledger.Workload{Gateways: []string{gw}, RunID: fmt.Sprintf("probe-%d", time.Now().UnixNano()), Timeout: 30 * time.Second}.Once(context.Background(), user, 0)
+	return ledger.Workload{Gateways: []string{gw}, RunID: "w" + strconv.FormatInt(time.Now().UnixNano(), 36), Timeout: 30 * time.Second}.Once(context.Background(), user, 0)
 }
 
 // waitEpoch waits until every live router serves epoch.

@@ -39,7 +39,9 @@ type Workload struct {
 	// Seed makes the users' order, kinds and amounts repeatable.
 	Seed uint64
 	// RunID prefixes the request ids: runs (and segments of one load)
-	// must never share one.
+	// must never share one. A request id ("RunID-worker-n", or
+	// "RunID-probe-n" for Once) must fit requests.request_id: 64
+	// characters, so keep RunID within about 45.
 	RunID string
 	// Retry is the pause after a 503 before the same request is sent
 	// again (default 50ms).

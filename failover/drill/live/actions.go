@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/regionplatform/region/api"
@@ -102,7 +103,10 @@ func newActions(ctx context.Context, cfg *config.Config, c *api.Client, plan *dr
 	for i := range users {
 		users[i] = base + int64(i)
 	}
-	a.client = ledger.Workload{Gateways: []string{a.gateway}, RunID: "drill-" + drillID, Retry: 20 * time.Millisecond, Timeout: 30 * time.Second}
+	// Request ids name the drill's start, not its ID: an operator's ID can
+	// be long, and an id must fit in 64 characters.
+	runID := "drill-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	a.client = ledger.Workload{Gateways: []string{a.gateway}, RunID: runID, Retry: 20 * time.Millisecond, Timeout: 30 * time.Second}
 	fmt.Fprintf(progress, "drill %s: opening the ledgers of %d users through region %s's gateway\n", drillID, len(users), gw)
 	w := a.client
 	w.Users, w.Rate, w.Workers, w.Duration, w.History = users, loadRate, 4, 24*time.Hour, &ledger.History{}

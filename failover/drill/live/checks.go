@@ -168,13 +168,14 @@ func tableChecksums(res *verify.Result) []drill.TableChecksum {
 		}
 		tc.Checksums[res.Reference] = fmt.Sprintf("%d rows", t.Rows)
 		for _, r := range res.Regions[1:] {
-			tc.Checksums[r] = "same rows"
-			if n := differ[t.Table][r]; n > 0 {
+			switch n := differ[t.Table][r]; {
+			case n > 0:
 				tc.Checksums[r] = fmt.Sprintf("%d rows differ", n)
+			case tc.Equal || len(differ[t.Table]) > 0:
+				tc.Checksums[r] = "same rows"
+			default: // its differences are past Config.MaxDiffs
+				tc.Checksums[r] = fmt.Sprintf("%d rows differ in some region", t.DifferingRows)
 			}
-		}
-		if !tc.Equal && len(differ[t.Table]) == 0 { // past Config.MaxDiffs
-			tc.Checksums[res.Reference] += fmt.Sprintf(", %d rows differ", t.DifferingRows)
 		}
 		out = append(out, tc)
 	}

@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,7 +53,7 @@ func (l *clientLoad) pause() {
 // until a write is acknowledged by an app of a region ok accepts, and
 // returns when that write was acknowledged. It gives up when ctx ends.
 func probeUntil(ctx context.Context, client ledger.Workload, user int64, ok func(region string) bool) (time.Time, error) {
-	client.RunID = fmt.Sprintf("%s-probe-%d-%d", client.RunID, user, time.Now().UnixNano())
+	client.RunID += "-" + strconv.FormatInt(time.Now().UnixNano(), 36) // request ids stay within 64 characters
 	var last string
 	for n := 0; ; n++ {
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
