@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/ledger"
 )
 
@@ -30,20 +29,12 @@ var Invariants = []string{InvLost, InvDuplicate, InvIdentical, InvEcho, InvFence
 
 // readAll reads every region's ledger of the workload's users.
 func (e *Env) readAll(ctx context.Context) (map[string]*ledger.Data, error) {
-	out := map[string]*ledger.Data{}
-	for _, r := range e.St.Regions {
-		db, err := lab.OpenMySQL(r.MySQLPort, "")
-		if err != nil {
-			return nil, err
-		}
-		d, err := ledger.Read(ctx, db, e.Users)
-		db.Close()
-		if err != nil {
-			return nil, fmt.Errorf("region %s: %w", r.Name, err)
-		}
-		out[r.Name] = d
+	regions, closeAll, err := ledger.Regions(e.St)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	defer closeAll()
+	return ledger.ReadAll(ctx, regions, e.Users)
 }
 
 // expect is what the ledger checks judge the scenario's history against.

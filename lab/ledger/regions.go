@@ -101,12 +101,25 @@ func Verify(ctx context.Context, st *lab.State, h []Write, users []int64, lostGT
 		return lost, duplicated, fmt.Errorf("the regions did not converge to the same ledger of the %d users within %s: %w", len(users), timeout, err)
 	}
 	x := Expect{Users: users, Lost: lostGTIDs}
-	data := map[string]*Data{}
 	for _, r := range regions {
 		x.Regions = append(x.Regions, r.Name)
-		if data[r.Name], err = Read(ctx, r.DB, users); err != nil {
-			return lost, duplicated, fmt.Errorf("region %s: %w", r.Name, err)
-		}
+	}
+	data, err := ReadAll(ctx, regions, users)
+	if err != nil {
+		return lost, duplicated, err
 	}
 	return CheckLost(x, h, data), CheckDuplicate(x, h, data), nil
+}
+
+// ReadAll reads the users' ledger rows in every region, by region name.
+func ReadAll(ctx context.Context, regions []verify.Region, users []int64) (map[string]*Data, error) {
+	data := map[string]*Data{}
+	for _, r := range regions {
+		d, err := Read(ctx, r.DB, users)
+		if err != nil {
+			return nil, fmt.Errorf("region %s: %w", r.Name, err)
+		}
+		data[r.Name] = d
+	}
+	return data, nil
 }
