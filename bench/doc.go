@@ -9,7 +9,8 @@
 // rate over load and catch-up, the catch-up time after the load, the
 // end-to-end lag of probe rows written every 100 ms during the load
 // (p50, p99, max), the applier's peak memory (the platform's regiond),
-// and whether CHECKSUM TABLE agrees between source and target.
+// and whether every table is the same in source and target (package
+// verify's comparison).
 //
 // From the command line:
 //

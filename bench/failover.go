@@ -8,15 +8,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/topo"
 )
 
@@ -92,7 +93,7 @@ type FailoverRun struct {
 	FailbackWriteForbiddenMS int64 `json:"failback_write_forbidden_ms"`
 	// The load from before the kill to after the failback, checked
 	// against every region once they converge.
-	LossLoad       *lab.LoadResult `json:"loss_load"`
+	LossLoad       *ledger.Summary `json:"loss_load"`
 	LossLost       int             `json:"loss_lost"`
 	LossDuplicated int             `json:"loss_duplicated"`
 
@@ -102,7 +103,7 @@ type FailoverRun struct {
 	PlannedBuckets          int             `json:"planned_buckets"`
 	PlannedWriteForbiddenMS int64           `json:"planned_write_forbidden_ms"`
 	PlannedTotalMS          int64           `json:"planned_total_ms"`
-	PlannedLoad             *lab.LoadResult `json:"planned_load"`
+	PlannedLoad             *ledger.Summary `json:"planned_load"`
 	PlannedLost             int             `json:"planned_lost"`
 	PlannedDuplicated       int             `json:"planned_duplicated"`
 
@@ -183,12 +184,15 @@ func failoverRun(ctx context.Context, o FailoverOptions, dir string, run *Failov
 		},
 		gw: fmt.Sprintf("http://127.0.0.1:%d", b.GatewayPort),
 	}
-	if err := createSample(ctx, a.MySQLPort, b.MySQLPort); err != nil {
+	if err := ledger.CreateSchema(ctx, st, 60*time.Second); err != nil {
 		return err
 	}
 	f.pickUsers()
-	fmt.Fprintf(o.Progress, "opening %d loans through region b's gateway\n", len(f.users)+1)
-	if err := openLoansParallel(ctx, f.gw, append([]int64{f.probe}, f.users...), 8); err != nil {
+	f.client = ledger.Workload{Gateways: []string{f.gw}, RunID: fmt.Sprintf("bench-failover-%d", run.Run), Retry: 20 * time.Millisecond, Timeout: 30 * time.Second}
+	fmt.Fprintf(o.Progress, "opening the ledgers of %d users through region b's gateway\n", len(f.users)+1)
+	open := f.client
+	open.Users = append([]int64{f.probe}, f.users...)
+	if err := open.Open(ctx, 5*time.Minute); err != nil {
 		return err
 	}
 	if err := f.leaderLoss(ctx); err != nil {
@@ -215,9 +219,11 @@ type failoverBench struct {
 	// user of a1 outside it whose writes measure the RTO.
 	users []int64
 	probe int64
-	// lossLoad is the load's history during the region's loss: its
+	// client writes the loads' and the probe's ledger moves through gw.
+	client ledger.Workload
+	// lossHist is the load's history during the region's loss: its
 	// rows are in the tables when the planned switchover is checked.
-	lossLoad *lab.LoadResult
+	lossHist []ledger.Write
 }
 
 func (f *failoverBench) pickUsers() {
@@ -346,48 +352,42 @@ func (f *failoverBench) waitLinks(ctx context.Context, timeout time.Duration) er
 	return nil
 }
 
-// loadRun is a lab.Load running in the background until stop.
+// loadRun is the ledger workload running in the background until stop.
 type loadRun struct {
 	cancel context.CancelFunc
 	done   chan struct{}
-	res    *lab.LoadResult
+	w      ledger.Workload
 }
 
-func (f *failoverBench) startLoad(ctx context.Context, onAck func(int64, string, time.Time)) *loadRun {
+func (f *failoverBench) startLoad(ctx context.Context, name string) *loadRun {
 	lctx, cancel := context.WithCancel(ctx)
-	l := &loadRun{cancel: cancel, done: make(chan struct{})}
+	w := f.client
+	w.Users, w.Rate, w.Workers, w.Duration = f.users, f.o.Rate, max(16, int(f.o.Rate/20)), f.o.RunTimeout
+	w.RunID, w.History = f.client.RunID+"-"+name, &ledger.History{}
+	l := &loadRun{cancel: cancel, done: make(chan struct{}), w: w}
 	go func() {
 		defer close(l.done)
-		l.res = lab.Load{Gateway: f.gw, Users: f.users, Rate: f.o.Rate, Workers: max(16, int(f.o.Rate/20)),
-			Duration: f.o.RunTimeout, Retry: 20 * time.Millisecond, OnAck: onAck}.Run(lctx)
+		w.Run(lctx)
 	}()
 	return l
 }
 
-// stop ends the load and waits for its writes in flight (each bounded
-// by the load's own 30 s timeout).
-func (l *loadRun) stop() *lab.LoadResult {
+// stop ends the load, waits for its writes in flight (each bounded by
+// the client's 30 s timeout) and returns its history.
+func (l *loadRun) stop() []ledger.Write {
 	l.cancel()
 	<-l.done
-	return l.res
+	return l.w.History.Writes()
 }
 
 // regionLoss kills region a under the load, measures the controller's
 // automatic failover, brings a back, waits for the RPO, fails back and
 // checks the load's history against every region.
 func (f *failoverBench) regionLoss(ctx context.Context) error {
-	var mu sync.Mutex
 	// Between the moment every process of a is gone and its restart, no
 	// write can be acknowledged by a.
 	var killed, restarted time.Time
-	onAck := func(_ int64, region string, at time.Time) {
-		mu.Lock()
-		defer mu.Unlock()
-		if region == "a" && !killed.IsZero() && at.After(killed) && (restarted.IsZero() || at.Before(restarted)) {
-			f.run.AckedByAAfterKill++
-		}
-	}
-	load := f.startLoad(ctx, onAck)
+	load := f.startLoad(ctx, "loss")
 	defer load.stop()
 	if err := sleep(ctx, 2*time.Second); err != nil { // steady state
 		return err
@@ -396,23 +396,21 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 	if err := lab.Kill(ctx, f.st.Dir, "a", "all"); err != nil {
 		return err
 	}
-	mu.Lock()
 	killed = time.Now()
-	mu.Unlock()
 	fmt.Fprintf(f.o.Progress, "region a killed (%d ms to kill every process)\n", killed.Sub(t0).Milliseconds())
 
 	// RTO: a write of a's user acknowledged by b, tried every 20 ms.
 	deadline := t0.Add(60 * time.Second)
-	for {
+	for n := 0; ; n++ {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		code, region, _ := lab.Repay(pctx, f.gw, f.probe)
+		w := f.client.Once(pctx, f.probe, n)
 		cancel()
-		if code == http.StatusCreated && region == "b" {
+		if w.Outcome == ledger.Acked && w.Region == "b" {
 			f.run.RTOMS = time.Since(t0).Milliseconds()
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("a's user cannot write through b 60 s after a was killed (last answer %d from %q)", code, region)
+			return fmt.Errorf("a's user cannot write through b 60 s after a was killed (last answer %s from %q: %s)", w.Outcome, w.Region, w.Err)
 		}
 		if err := sleep(ctx, 20*time.Millisecond); err != nil {
 			return err
@@ -444,9 +442,7 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 	}
 
 	back := time.Now()
-	mu.Lock()
 	restarted = back
-	mu.Unlock()
 	if err := lab.Start(ctx, f.lo, "a", "all"); err != nil {
 		return err
 	}
@@ -495,16 +491,24 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 	if err := sleep(ctx, time.Second); err != nil {
 		return err
 	}
-	res := load.stop()
-	f.run.LossLoad, f.lossLoad = ptr(*res), res
+	hist := load.stop()
+	f.lossHist = hist
+	for _, w := range hist {
+		if w.Outcome == ledger.Acked && w.Region == "a" && w.Answered.After(killed) && w.Answered.Before(restarted) {
+			f.run.AckedByAAfterKill++
+		}
+	}
+	res := ledger.Summarize(hist)
+	f.run.LossLoad = res
 	fmt.Fprintf(f.o.Progress, "load: %d acknowledged %v, %d refused and retried, %d failed; checking every region\n", res.Acked, res.ByRegion, res.Refused, res.Failed)
-	f.run.LossLost, f.run.LossDuplicated, err = res.Verify(ctx, f.st, 2*time.Minute, int(max(f.run.RPOLostCount, 0)))
+	lost, dup, err := ledger.Verify(ctx, f.st, hist, f.users, nil, 2*time.Minute)
+	f.run.LossLost, f.run.LossDuplicated = lost.Violations, dup.Violations
 	return err
 }
 
 // planned switches every bucket of region b to a under the load.
 func (f *failoverBench) planned(ctx context.Context) error {
-	load := f.startLoad(ctx, nil)
+	load := f.startLoad(ctx, "planned")
 	defer load.stop()
 	if err := sleep(ctx, 2*time.Second); err != nil {
 		return err
@@ -528,19 +532,13 @@ func (f *failoverBench) planned(ctx context.Context) error {
 	if err := sleep(ctx, time.Second); err != nil {
 		return err
 	}
-	res := load.stop()
-	f.run.PlannedLoad = ptr(*res)
+	hist := load.stop()
+	f.run.PlannedLoad = ledger.Summarize(hist)
 	// The regions hold both loads' rows: check them against both histories.
-	if prev := f.lossLoad; prev != nil {
-		for u, n := range prev.PerUser {
-			res.PerUser[u] += n
-		}
-		res.Failed += prev.Failed
-	}
 	// The region loss's RPO stays lost: only what is missing beyond the
 	// loss load's own missing writes counts against the switchover.
-	lost, dup, err := res.Verify(ctx, f.st, 2*time.Minute, int(max(f.run.RPOLostCount, 0)))
-	f.run.PlannedLost, f.run.PlannedDuplicated = max(lost-f.run.LossLost, 0), dup
+	lost, dup, err := ledger.Verify(ctx, f.st, slices.Concat(f.lossHist, hist), f.users, nil, 2*time.Minute)
+	f.run.PlannedLost, f.run.PlannedDuplicated = max(lost.Violations-f.run.LossLost, 0), dup.Violations
 	return err
 }
 
@@ -552,5 +550,3 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -122,8 +122,11 @@ func (r *Report) Check() error {
 	for _, run := range r.Runs {
 		if !run.ChecksumsEqual {
 			for _, c := range run.Checksums {
-				if c.Source != c.Target {
-					bad = append(bad, fmt.Sprintf("%s: %s source %d target %d", run.Name, c.Table, c.Source, c.Target))
+				switch {
+				case c.Error != "":
+					bad = append(bad, fmt.Sprintf("%s: %s not compared: %s", run.Name, c.Table, c.Error))
+				case c.DifferingRows > 0:
+					bad = append(bad, fmt.Sprintf("%s: %s %d of %d rows differ", run.Name, c.Table, c.DifferingRows, c.Rows))
 				}
 			}
 		}

@@ -103,8 +103,8 @@ func TestReportJSON(t *testing.T) {
 		t.Error(err)
 	}
 	rep.Runs[1].ChecksumsEqual = false
-	rep.Runs[1].Checksums = []TableChecksum{{Table: "lending.sbtest1", Source: 1, Target: 2}}
-	if err := rep.Check(); err == nil || !strings.Contains(err.Error(), "sbtest1") {
+	rep.Runs[1].Checksums = []TableChecksum{{Table: "lending.sbtest1", Rows: 10, DifferingRows: 2}}
+	if err := rep.Check(); err == nil || !strings.Contains(err.Error(), "sbtest1 2 of 10 rows differ") {
 		t.Errorf("Check = %v", err)
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router/traffic"
 )
 
@@ -48,10 +50,10 @@ type SwitchReport struct {
 	// Total switch duration (request to done), ms.
 	TotalP50MS float64 `json:"total_p50_ms"`
 	// Load is what the clients saw; AchievedRate their acknowledged writes a second.
-	Load         *lab.LoadResult `json:"load"`
+	Load         *ledger.Summary `json:"load"`
 	AchievedRate float64         `json:"achieved_rate"`
-	// Lost and Duplicated compare the clients' acknowledged repayments
-	// per user with the rows in every region after convergence.
+	// Lost and Duplicated compare the clients' history of ledger moves
+	// with every region's rows after convergence (ledger.Verify).
 	Lost       int `json:"lost"`
 	Duplicated int `json:"duplicated"`
 	// Unknown is writes whose outcome the client could not learn (errors):
@@ -101,8 +103,8 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, b := st.Regions[0], st.Regions[1]
-	if err := createSample(ctx, a.MySQLPort, b.MySQLPort); err != nil {
+	a := st.Regions[0]
+	if err := ledger.CreateSchema(ctx, st, 60*time.Second); err != nil {
 		return nil, err
 	}
 	users := make([]int64, o.Users)
@@ -110,22 +112,22 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 		users[i] = int64(i + 1)
 	}
 	gw := fmt.Sprintf("http://127.0.0.1:%d", a.GatewayPort)
-	fmt.Fprintf(o.Progress, "opening %d loans through the gateway\n", len(users))
-	if err := openLoansParallel(ctx, gw, users, 8); err != nil {
+	workers := max(16, int(o.Rate/20))
+	w := ledger.Workload{Gateways: []string{gw}, Users: users, Rate: o.Rate, Workers: workers, Duration: time.Hour,
+		RunID: "bench-switch", Retry: 20 * time.Millisecond, Timeout: 30 * time.Second, History: &ledger.History{},
+		Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}}
+	defer w.Client.CloseIdleConnections()
+	fmt.Fprintf(o.Progress, "opening the ledgers of %d users through the gateway\n", len(users))
+	if err := w.Open(ctx, 5*time.Minute); err != nil {
 		return nil, err
 	}
 
 	// The load runs until the switches are done.
 	lctx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	var res *lab.LoadResult
 	loadStart := time.Now()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		res = lab.Load{Gateway: gw, Users: users, Rate: o.Rate, Workers: max(16, int(o.Rate/20)), Duration: time.Hour, Retry: 20 * time.Millisecond}.Run(lctx)
-	}()
+	wg.Go(func() { w.Run(lctx) })
 	time.Sleep(2 * time.Second) // steady state before the first switch
 	caller := apiAt(a.APIPort, tok)
 	rep := &SwitchReport{Options: o}
@@ -151,59 +153,20 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 	}
 	stopLoad()
 	wg.Wait()
+	hist := w.History.Writes()
+	res := ledger.Summarize(hist)
 	rep.Load = res
 	rep.AchievedRate = float64(res.Acked) / time.Since(loadStart).Seconds()
 	rep.WindowP50MS, rep.WindowP99MS, rep.WindowMaxMS = Percentile(windows, 50), Percentile(windows, 99), Percentile(windows, 100)
 	rep.TotalP50MS = Percentile(totals, 50)
 	rep.Unknown = res.Failed
 	fmt.Fprintf(o.Progress, "load: %d acknowledged, %d refused and retried, %d failed; checking every region\n", res.Acked, res.Refused, res.Failed)
-	lost, dup, err := res.Verify(ctx, st, 2*time.Minute, 0)
+	lost, dup, err := ledger.Verify(ctx, st, hist, users, nil, 2*time.Minute)
 	if err != nil {
 		return nil, err
 	}
-	rep.Lost, rep.Duplicated = lost, dup
+	rep.Lost, rep.Duplicated = lost.Violations, dup.Violations
 	return rep, nil
-}
-
-// createSample creates the sample schema in a and waits until b has it.
-func createSample(ctx context.Context, portA, portB int) error {
-	dbA, err := lab.OpenMySQL(portA, "")
-	if err != nil {
-		return err
-	}
-	defer dbA.Close()
-	for _, q := range lab.SampleSchema {
-		if _, err := dbA.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	dbB, err := lab.OpenMySQL(portB, "")
-	if err != nil {
-		return err
-	}
-	defer dbB.Close()
-	return lab.WaitUntil(ctx, 60*time.Second, func() bool {
-		var n int
-		return dbB.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ?", lab.SampleDatabase).Scan(&n) == nil && n == 3
-	})
-}
-
-func openLoansParallel(ctx context.Context, gw string, users []int64, workers int) error {
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []int64
-			for i := w; i < len(users); i += workers {
-				mine = append(mine, users[i])
-			}
-			errs[w] = lab.OpenLoans(ctx, gw, mine)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // apiAt is a client of the regiond API on port.

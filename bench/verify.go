@@ -1,47 +1,44 @@
 package bench
 
 import (
-	"github.com/regionplatform/region/lab"
-
 	"context"
 	"database/sql"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/regionplatform/region/verify"
 )
 
-// TableChecksum is CHECKSUM TABLE of one table in source and target.
+// TableChecksum is how one table compared between source and target
+// (verify's chunked checksums, then rows).
 type TableChecksum struct {
-	Table  string `json:"table"`
-	Source int64  `json:"source"`
-	Target int64  `json:"target"`
+	Table string `json:"table"`
+	// Rows is the source's row count; DifferingRows the rows the target
+	// lacks, has extra or holds differently.
+	Rows          int64  `json:"rows"`
+	DifferingRows int    `json:"differing_rows"`
+	Error         string `json:"error,omitempty"`
 }
 
-// checksums compares CHECKSUM TABLE of every sbtest table and the probe
-// table in source and target.
+// checksums compares every sbtest table and the probe table in source
+// and target, once: the target has caught up, so a difference is real.
 func checksums(ctx context.Context, src, dst *sql.DB, tables int) ([]TableChecksum, bool, error) {
 	names := []string{probeTable}
 	for i := 1; i <= tables; i++ {
 		names = append(names, tableName(i))
 	}
-	equal := true
-	var out []TableChecksum
-	for _, name := range names {
-		c := TableChecksum{Table: name}
-		for _, x := range []struct {
-			db  *sql.DB
-			dst *int64
-		}{{src, &c.Source}, {dst, &c.Target}} {
-			sum, err := lab.SumTable(ctx, x.db, name)
-			if err != nil {
-				return nil, false, err
-			}
-			*x.dst = sum.Checksum
-		}
-		equal = equal && c.Source == c.Target
-		out = append(out, c)
+	cfg := verify.DefaultConfig()
+	cfg.Rechecks = 0
+	res, err := verify.Compare(ctx, cfg, []verify.Region{{Name: "source", DB: src}, {Name: "target", DB: dst}}, names)
+	if err != nil {
+		return nil, false, err
 	}
-	return out, equal, nil
+	var out []TableChecksum
+	for _, t := range res.Tables {
+		out = append(out, TableChecksum{Table: t.Table, Rows: t.Rows, DifferingRows: t.DifferingRows, Error: t.Error})
+	}
+	return out, res.Equal(), nil
 }
 
 // loadAvg is the one-minute load average of the machine, or -1.

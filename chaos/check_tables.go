@@ -2,11 +2,8 @@ package chaos
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,174 +12,53 @@ import (
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/cdc/event"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/ledger"
+	"github.com/regionplatform/region/verify"
 )
 
-// gtidSet holds MariaDB GTID ranges as a failover reports them
-// ("d-s-first-last" or "d-s-seq", comma separated).
-type gtidSet map[string][][2]uint64 // "d-s" -> ranges
-
-func newGTIDSet(lists []string) gtidSet {
-	s := gtidSet{}
-	for _, l := range lists {
-		for _, part := range strings.Split(l, ",") {
-			f := strings.Split(strings.TrimSpace(part), "-")
-			if len(f) < 3 {
-				continue
-			}
-			first, err1 := strconv.ParseUint(f[2], 10, 64)
-			last := first
-			var err2 error
-			if len(f) == 4 {
-				last, err2 = strconv.ParseUint(f[3], 10, 64)
-			}
-			if err1 == nil && err2 == nil {
-				s[f[0]+"-"+f[1]] = append(s[f[0]+"-"+f[1]], [2]uint64{first, last})
-			}
-		}
-	}
-	return s
-}
-
-func (s gtidSet) has(gtid string) bool {
-	f := strings.Split(gtid, "-")
-	if len(f) != 3 {
-		return false
-	}
-	n, err := strconv.ParseUint(f[2], 10, 64)
+// checkIdentical compares every table of the sample database across
+// regions with verify, judging only the scenario's users' rows (each
+// table's user column: user_id, or id in users; a table without one is
+// compared whole), so that damage an earlier scenario left does not count
+// again. Rows still in flight are re-checked for up to wait.
+func checkIdentical(ctx context.Context, e *Env, wait time.Duration) Count {
+	c := Count{Invariant: InvIdentical}
+	res, err := e.compareTables(ctx, wait)
 	if err != nil {
-		return false
+		c.Violations, c.Detail = 1, err.Error()
+		return c
 	}
-	for _, r := range s[f[0]+"-"+f[1]] {
-		if n >= r[0] && n <= r[1] {
-			return true
+	c.Checked = len(res.Tables)
+	for _, t := range res.Tables {
+		if t.Error != "" || t.DifferingChunks > 0 {
+			c.Violations++
 		}
 	}
-	return false
+	c.Detail = strings.Join(res.Differences(6), "; ")
+	return c
 }
 
-// tableSums sums, in one region, every table of the sample database:
-// its rows of users (each table's user column: user_id, or id in users),
-// so that a scenario is judged on its own users and damage an earlier
-// scenario left does not count again.
-func tableSums(ctx context.Context, db *sql.DB, users []int64) (map[string]string, error) {
-	rows, err := db.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE'", lab.SampleDatabase)
+// compareTables runs verify.Converge over the sample database's tables in
+// every region, scoped to the checked users.
+func (e *Env) compareTables(ctx context.Context, wait time.Duration) (*verify.Result, error) {
+	regions, closeAll, err := ledger.Regions(e.St)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll()
+	all, err := verify.ReplicatedTables(ctx, regions, e.Cfg.Replication)
 	if err != nil {
 		return nil, err
 	}
 	var tables []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		tables = append(tables, t)
-	}
-	rows.Close()
-	out := map[string]string{}
-	for _, t := range tables {
-		d, err := digest(ctx, db, t, users)
-		if err != nil {
-			return nil, err
-		}
-		out[lab.SampleDatabase+"."+t] = d
-	}
-	return out, nil
-}
-
-// digest sums a table's rows of users: a row count and the sum of each
-// row's CRC32 over all its columns. A table without a user column is
-// summed whole with CHECKSUM TABLE.
-func digest(ctx context.Context, db *sql.DB, table string, users []int64) (string, error) {
-	rows, err := db.QueryContext(ctx, "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position", lab.SampleDatabase, table)
-	if err != nil {
-		return "", err
-	}
-	var cols []string
-	userCol := ""
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			rows.Close()
-			return "", err
-		}
-		cols = append(cols, "COALESCE(`"+c+"`, 'NULL')")
-		if c == "user_id" || (c == "id" && table == "users") {
-			userCol = c
+	for _, t := range all {
+		if strings.HasPrefix(t, lab.SampleDatabase+".") {
+			tables = append(tables, t)
 		}
 	}
-	rows.Close()
-	if userCol == "" {
-		s, err := lab.SumTable(ctx, db, lab.SampleDatabase+"."+table)
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("%d (%d rows)", s.Checksum, s.Rows), nil
-	}
-	var n, sum int64
-	q := "SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', " + strings.Join(cols, ", ") + "))), 0) FROM `" + table + "` WHERE `" + userCol + "` IN (" + inList(users) + ")"
-	if err := db.QueryRowContext(ctx, q).Scan(&n, &sum); err != nil {
-		return "", fmt.Errorf("digest of %s: %w", table, err)
-	}
-	return fmt.Sprintf("%d (%d rows)", sum, n), nil
-}
-
-// checkIdentical compares every table across regions, retrying for up to
-// wait while rows are still in flight.
-func checkIdentical(ctx context.Context, e *Env, wait time.Duration) Count {
-	c := Count{Invariant: InvIdentical}
-	deadline := time.Now().Add(wait)
-	for {
-		sums := map[string]map[string]string{} // table -> region -> sum
-		var err error
-		for _, r := range e.St.Regions {
-			var db *sql.DB
-			db, err = lab.OpenMySQL(r.MySQLPort, lab.SampleDatabase)
-			if err != nil {
-				break
-			}
-			var s map[string]string
-			s, err = tableSums(ctx, db, e.checked())
-			db.Close()
-			if err != nil {
-				err = fmt.Errorf("region %s: %w", r.Name, err)
-				break
-			}
-			for t, v := range s {
-				if sums[t] == nil {
-					sums[t] = map[string]string{}
-				}
-				sums[t][r.Name] = v
-			}
-		}
-		c = Count{Invariant: InvIdentical, Checked: len(sums)}
-		var diff []string
-		if err != nil {
-			c.Violations, c.Detail = 1, err.Error()
-		} else {
-			for t, per := range sums {
-				var vals []string
-				same := len(per) == len(e.St.Regions)
-				for _, r := range e.St.Regions {
-					vals = append(vals, r.Name+" "+per[r.Name])
-					same = same && per[r.Name] == per[e.St.Regions[0].Name]
-				}
-				if !same {
-					c.Violations++
-					diff = append(diff, t+": "+strings.Join(vals, ", "))
-					if time.Now().After(deadline) {
-						diff = append(diff, rowDiff(ctx, e, t, e.checked(), 6)...)
-					}
-				}
-			}
-			sort.Strings(diff)
-			c.Detail = strings.Join(diff, "; ")
-		}
-		if c.Violations == 0 || time.Now().After(deadline) || ctx.Err() != nil {
-			return c
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	cfg := verify.DefaultConfig()
+	cfg.RecheckDelay, cfg.MaxDiffs, cfg.Scope = 500*time.Millisecond, 100, ledger.Scope(e.checked())
+	return verify.Converge(ctx, cfg, regions, tables, wait)
 }
 
 // offsets are where each region's topic ended, per partition.
@@ -319,58 +195,4 @@ func echoes(value []byte, region string) (int, []string) {
 		}
 	}
 	return n, bad
-}
-
-// rowDiff lists (up to max) rows of a table that one region holds and
-// another does not, as "region: col|col|..." lines, to show what differs.
-func rowDiff(ctx context.Context, e *Env, table string, users []int64, max int) []string {
-	name := strings.TrimPrefix(table, lab.SampleDatabase+".")
-	per := map[string]map[string]bool{}
-	for _, r := range e.St.Regions {
-		db, err := lab.OpenMySQL(r.MySQLPort, lab.SampleDatabase)
-		if err != nil {
-			return nil
-		}
-		col := "user_id"
-		if name == "users" {
-			col = "id"
-		}
-		rows, err := db.QueryContext(ctx, "SELECT * FROM `"+name+"` WHERE `"+col+"` IN ("+inList(users)+")")
-		if err != nil {
-			db.Close()
-			return nil
-		}
-		cols, _ := rows.Columns()
-		set := map[string]bool{}
-		for rows.Next() {
-			vals := make([]sql.NullString, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if rows.Scan(ptrs...) != nil {
-				break
-			}
-			s := make([]string, len(vals))
-			for i, v := range vals {
-				s[i] = v.String
-			}
-			set[strings.Join(s, "|")] = true
-		}
-		rows.Close()
-		db.Close()
-		per[r.Name] = set
-	}
-	var out []string
-	for _, r := range e.St.Regions {
-		for row := range per[r.Name] {
-			for _, o := range e.St.Regions {
-				if o.Name != r.Name && !per[o.Name][row] && len(out) < max {
-					out = append(out, fmt.Sprintf("only in %s: %s", r.Name, row))
-				}
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
 }

@@ -3,16 +3,17 @@
 //
 // The flow of one scenario, file by file:
 //
-//	workload.go   users with three accounts each move money between their own
-//	              accounts through every region's gateway; history.go records
-//	              every write's outcome (acked, unknown, refused)
+//	lab/ledger    the load: users with three accounts each move money between
+//	              their own accounts through every region's gateway, every
+//	              write's outcome recorded (acked, unknown, refused); and the
+//	              lost and duplicate checks (history.go names them here)
 //	fault.go      Fault: SIGKILL and restart of a process (Kill); fault_control.go:
 //	              controller leader loss, a traffic switch, planned and forced
 //	              failovers; fault_kafka.go: duplicate delivery, a poison message
 //	runner.go     opens fresh users, runs the load, injects the faults at a third
 //	              of it and heals them at two thirds, waits for convergence
-//	check.go      the invariants: lost, duplicate, fence; check_tables.go:
-//	              identical (CHECKSUM TABLE) and echo (the regions' topics)
+//	check.go      the invariants: lost, duplicate (ledger's), fence; check_tables.go:
+//	              identical (verify's comparison) and echo (the regions' topics)
 //	breakers.go   damage planted on purpose by the checker's self-tests
 //	scenario.go   the catalogue; report.go the results table and JSON
 //
@@ -28,5 +29,6 @@
 //	rep.WriteTable(os.Stdout)
 //
 // A Runner and its Env are used from one goroutine; the workload's
-// workers are owned by Workload.Run, which returns when they are done.
+// workers are owned by ledger.Workload.Run, which returns when they are
+// done.
 package chaos

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/ledger"
 )
 
 // Config sets how long and how hard each scenario runs.
@@ -101,31 +102,14 @@ func NewRunner(env *Env, cfg Config) (*Runner, error) {
 // Prepare creates the sample and ledger schema (in the first region;
 // replication carries it) and waits until every region has it.
 func (r *Runner) Prepare(ctx context.Context) error {
-	first := r.env.St.Regions[0]
-	db, err := lab.OpenMySQL(first.MySQLPort, "")
+	if err := ledger.CreateSchema(ctx, r.env.St, time.Minute); err != nil {
+		return err
+	}
+	db, err := lab.OpenMySQL(r.env.St.Regions[0].MySQLPort, "")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	for _, q := range append(append([]string{}, lab.SampleSchema...), lab.LedgerSchema...) {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("region %s: %w", first.Name, err)
-		}
-	}
-	for _, reg := range r.env.St.Regions {
-		rdb, err := lab.OpenMySQL(reg.MySQLPort, "")
-		if err != nil {
-			return err
-		}
-		err = lab.WaitUntil(ctx, time.Minute, func() bool {
-			var n int
-			return rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name IN ('accounts', 'requests', 'ledger_totals')", lab.SampleDatabase).Scan(&n) == nil && n == 3
-		})
-		rdb.Close()
-		if err != nil {
-			return fmt.Errorf("the ledger schema did not reach region %s: %w", reg.Name, err)
-		}
-	}
 	// Fresh user ids above any a former run left in this lab.
 	var top int64
 	if err := db.QueryRowContext(ctx, "SELECT COALESCE(MAX(user_id), 0) FROM "+lab.SampleDatabase+".ledger_totals").Scan(&top); err != nil {
@@ -162,8 +146,8 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 		r.logf("%s: %s", s.Name, res.Error)
 		return res
 	}
-	w := Workload{Gateways: e.Gateways(), Users: e.Users, Rate: r.cfg.Rate, Workers: r.cfg.Workers,
-		Duration: r.cfg.Duration, Seed: r.cfg.Seed ^ stream, RunID: fmt.Sprintf("%s-%d", s.Name, e.Users[0]), History: &History{},
+	w := ledger.Workload{Gateways: e.Gateways(), Users: e.Users, Rate: r.cfg.Rate, Workers: r.cfg.Workers,
+		Duration: r.cfg.Duration, Seed: r.cfg.Seed ^ stream, RunID: fmt.Sprintf("%s-%d", s.Name, e.Users[0]), History: &ledger.History{},
 		Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: r.cfg.Workers * 2}}}
 	defer w.Client.CloseIdleConnections()
 	r.logf("%s: opening %d users (%d..%d)", s.Name, len(e.Users), e.Users[0], e.Users[len(e.Users)-1])
@@ -264,8 +248,8 @@ func (r *Runner) check(ctx context.Context, s Scenario, res *Result, fs []Fault,
 		wait = 15 * time.Second
 	}
 	res.Counts = []Count{
-		checkLost(e, res.History, data),
-		checkDuplicate(e, res.History, data),
+		ledger.CheckLost(e.expect(), res.History, data),
+		ledger.CheckDuplicate(e.expect(), res.History, data),
 		checkIdentical(ctx, e, wait),
 		checkEcho(ctx, e, ends),
 		checkFence(e, res.History, data),

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,15 +47,16 @@ var SampleSchema = []string{
 	) ENGINE=InnoDB`,
 }
 
-// sampleTables are the tables of SampleSchema.
-var sampleTables = []string{"users", "loan_accounts", "ledger_entries"}
+// sampleTables are the tables of SampleSchema and LedgerSchema.
+var sampleTables = []string{"users", "loan_accounts", "ledger_entries", "accounts", "requests", "ledger_totals"}
 
 // sampleTimeout bounds how long Up waits for replication to carry the
 // sample schema to every region.
 const sampleTimeout = 60 * time.Second
 
-// CreateSample creates the sample lending schema (SampleSchema) in the
-// lab's first region unless it has it, and waits until replication has
+// CreateSample creates the sample lending schema and the ledger
+// workload's tables (SampleSchema, LedgerSchema) in the lab's first
+// region unless it has them, and waits until replication has
 // carried it to every region, timeout at most. A lab that has the schema
 // everywhere is left alone: nothing is written, so no DDL is replicated.
 // progress (nil: none) gets one line.
@@ -73,14 +76,17 @@ func CreateSample(ctx context.Context, st *State, timeout time.Duration, progres
 	}
 	has := func(db *sql.DB) bool {
 		var n int
-		err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name IN (?, ?, ?)",
-			SampleDatabase, sampleTables[0], sampleTables[1], sampleTables[2]).Scan(&n)
+		args := []any{SampleDatabase}
+		for _, t := range sampleTables {
+			args = append(args, t)
+		}
+		err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name IN (?"+strings.Repeat(", ?", len(sampleTables)-1)+")", args...).Scan(&n)
 		return err == nil && n == len(sampleTables)
 	}
 	first := st.Regions[0].Name
 	created := false
 	if !has(dbs[0]) {
-		for _, q := range SampleSchema {
+		for _, q := range slices.Concat(SampleSchema, LedgerSchema) {
 			if _, err := dbs[0].ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("create the sample schema in region %s: %w", first, err)
 			}

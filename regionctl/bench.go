@@ -45,7 +45,8 @@ For each it reports the source's commit rate, the target's apply rate over
 load and catch-up, the catch-up time after the load, the lag of probe rows
 written every 100 ms during the load (send in the source to arrival in the
 target: p50, p99, max), the peak RSS of the applying regiond, and whether
-CHECKSUM TABLE agrees between source and target. A difference is a failed
+every table is the same in source and target (compared as regionctl verify
+does). A difference is a failed
 run: the report is printed and the command exits 1.
 
 Servers go under --dir (a new or empty folder, kept afterwards with the
@@ -99,8 +100,8 @@ func newBenchSwitchCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "switch [--switches 20] [--buckets 64] [--rate 1000]",
 		Short: "Traffic switches under a steady write load: write-forbidden window and no lost or doubled write",
-		Long: `switch starts a fresh two-region lab, opens --users loans through region a's
-gateway, then writes repayments through the gateway at --rate a second
+		Long: `switch starts a fresh two-region lab, opens --users ledgers through region a's
+gateway, then writes ledger moves through the gateway at --rate a second
 (clients retry a refused write every 20 ms, as told by the 503), and runs
 --switches traffic switches one after the other, each moving a block of
 --buckets buckets from cell a1 to b1 and the next back again.
@@ -108,7 +109,7 @@ gateway, then writes repayments through the gateway at --rate a second
 It reports each switch's write-forbidden window (fence commit to flip
 commit: p50, p99, max), its total duration, what the clients saw (writes
 acknowledged, refused and retried, the longest a write waited), and, after
-the regions converge, every acknowledged repayment missing from a region
+the regions converge, every acknowledged move missing from a region
 (lost) or present twice (duplicated). A lost or duplicated write fails the
 command (exit 1).`,
 		Example: `  make build
@@ -163,7 +164,7 @@ controller.auto_failover on), one after the other. In each:
 
   1. the controller's leader process is killed: the time until another node
      reports a different leader (polled every 20 ms); it is started again;
-  2. --users users of cell a1 and as many of b1 write repayments through
+  2. --users users of cell a1 and as many of b1 write ledger moves through
      region b's gateway at --rate a second; every process of region a is
      killed at T0: detection is T0 to the start of the controller's failover
      record, RTO is T0 to the first write of an a1 user that region b

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
 )
@@ -26,7 +28,8 @@ func newLabDemoCmd(g *globals) *cobra.Command {
 		Short: "Start a fresh two-region lab, load a lending workload and show what runs",
 		Long: `demo starts a fresh lab with regions a and b in DIR (default ./lab-demo),
 creates the sample lending schema (users, loan_accounts, ledger_entries,
-sharded by user) in region a only, shows replication carry it to b, runs a
+and the ledger's accounts, requests, ledger_totals, sharded by user) in
+region a only, shows replication carry it to b, runs a
 short workload that writes every user's loans and repayments in the user's
 home region (both regions at once) with live replication lag, checks the
 tables are identical in both regions, and prints a tour of what is running.
@@ -101,26 +104,18 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 	}
 
 	step(2, "Create the lending schema in region a: replication carries it to b")
-	dbA, err := lab.OpenMySQL(st.Regions[0].MySQLPort, "")
-	if err != nil {
-		return err
-	}
-	for _, q := range lab.SampleSchema {
-		if _, err := dbA.ExecContext(ctx, q); err != nil {
-			dbA.Close()
-			return fmt.Errorf("region a: %w", err)
-		}
-	}
-	dbA.Close()
 	t = time.Now()
+	if err := ledger.CreateSchema(ctx, st, 30*time.Second); err != nil {
+		return fmt.Errorf("%w (see regionctl status --dir %s)", err, dir)
+	}
 	tables := []string{lab.SampleDatabase + ".users", lab.SampleDatabase + ".loan_accounts", lab.SampleDatabase + ".ledger_entries"}
-	if err := waitFor(ctx, 30*time.Second, 100*time.Millisecond, func() (bool, error) {
-		_, err := labTableSums(ctx, st, tables)
-		return err == nil, nil
-	}); err != nil {
+	if res, err := compareLab(ctx, st, slices.Concat(tables, lab.LedgerTables), 30*time.Second); err != nil || !res.Equal() {
+		if err == nil {
+			err = errors.New(strings.Join(res.Differences(5), "; "))
+		}
 		return fmt.Errorf("the schema did not reach region b: %w (see regionctl status --dir %s)", err, dir)
 	}
-	fmt.Fprintf(out, "database %s (users, loan_accounts, ledger_entries; shard column user_id) created in a, present in b %.1fs later\n", lab.SampleDatabase, time.Since(t).Seconds())
+	fmt.Fprintf(out, "database %s (users, loan_accounts, ledger_entries; the ledger's accounts, requests, ledger_totals; shard column user_id) created in a, present in b %.1fs later\n", lab.SampleDatabase, time.Since(t).Seconds())
 
 	step(3, "Write a lending workload, every user in its home cell, both regions at once")
 	t = time.Now()
@@ -140,21 +135,17 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 
 	step(4, "Wait for both links to catch up, then compare the tables in every region")
 	t = time.Now()
-	var sums [][]lab.TableSum
-	if err := waitFor(ctx, 60*time.Second, 200*time.Millisecond, func() (bool, error) {
-		var err error
-		sums, err = labTableSums(ctx, st, tables)
-		return err == nil && sameEverywhere(sums), err
-	}); err != nil {
+	cmp, err := compareLab(ctx, st, tables, 60*time.Second)
+	if err == nil && !cmp.Equal() {
+		err = errors.New(strings.Join(cmp.Differences(5), "; "))
+	}
+	if err != nil {
 		return fmt.Errorf("regions did not converge: %w (see regionctl status --dir %s)", err, dir)
 	}
-	fmt.Fprintf(out, "identical after %.1fs:\n", time.Since(t).Seconds())
-	for ti, tb := range tables {
-		fmt.Fprintf(out, "  %-30s", tb)
-		for ri, r := range st.Regions {
-			fmt.Fprintf(out, "  %s: %5d rows, checksum %10d", r.Name, sums[ri][ti].Rows, sums[ri][ti].Checksum)
-		}
-		fmt.Fprintln(out)
+	fmt.Fprintf(out, "identical in regions %s after %.1fs (compared as regionctl verify does: checksums of primary-key chunks):\n",
+		strings.Join(cmp.Regions, " and "), time.Since(t).Seconds())
+	for _, tr := range cmp.Tables {
+		fmt.Fprintf(out, "  %-30s %6d rows in %d chunk(s), the same in every region\n", tr.Table, tr.Rows, tr.Chunks)
 	}
 
 	step(5, "Move 64 buckets from cell a1 to b1 while users write through the gateway")
@@ -214,8 +205,8 @@ func freshDemoDir(ctx context.Context, g *globals) error {
 	}
 }
 
-// demoSwitch opens loans for users of buckets 0-63 through region a's
-// gateway, writes their repayments at a steady rate, moves the buckets to
+// demoSwitch opens the ledgers of users of buckets 0-63 through region
+// a's gateway, writes their moves at a steady rate, moves the buckets to
 // cell b1 mid-load, and checks every acknowledged write reached both
 // regions exactly once.
 func demoSwitch(ctx context.Context, g *globals, st *lab.State) error {
@@ -227,18 +218,19 @@ func demoSwitch(ctx context.Context, g *globals, st *lab.State) error {
 			users = append(users, u)
 		}
 	}
-	if err := lab.OpenLoans(ctx, gw, users); err != nil {
+	w := ledger.Workload{Gateways: []string{gw}, Users: users, Rate: 200, Workers: 8, Duration: 4 * time.Second,
+		RunID: "demo-switch", Retry: 20 * time.Millisecond, Timeout: 30 * time.Second, History: &ledger.History{}}
+	if err := w.Open(ctx, time.Minute); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%d users of buckets 0-63 (cell a1, region a) opened loans through the gateway %s\n", len(users), gw)
-	var res *lab.LoadResult
+	fmt.Fprintf(out, "%d users of buckets 0-63 (cell a1, region a) opened their ledgers (wallet, savings, loan) through the gateway %s\n", len(users), gw)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		res = lab.Load{Gateway: gw, Users: users, Rate: 200, Workers: 8, Duration: 4 * time.Second, Retry: 20 * time.Millisecond}.Run(ctx)
+		w.Run(ctx)
 	}()
 	time.Sleep(time.Second)
-	fmt.Fprintf(out, "they write 200 repayments a second; now: regionctl switch --buckets 0-63 --to b1\n")
+	fmt.Fprintf(out, "they move money between their own accounts 200 times a second; now: regionctl switch --buckets 0-63 --to b1\n")
 	var final *traffic.Record
 	err := g.call(ctx, func(c *client.Client) error {
 		rec, err := c.StartSwitch(ctx, traffic.Request{Buckets: "0-63", To: "b1", Reason: "lab demo"})
@@ -256,15 +248,17 @@ func demoSwitch(ctx context.Context, g *globals, st *lab.State) error {
 	if final.State != traffic.Done {
 		return fmt.Errorf("the demo switch %s", final.State)
 	}
-	lost, dup, err := res.Verify(ctx, st, time.Minute, 0)
+	hist := w.History.Writes()
+	lost, dup, err := ledger.Verify(ctx, st, hist, users, nil, time.Minute)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "clients: %d repayments acknowledged (%s), %d refused with 503 during the fence and retried, longest wait %d ms\n",
+	res := ledger.Summarize(hist)
+	fmt.Fprintf(out, "clients: %d moves acknowledged (%s), %d refused with 503 during the fence and retried, longest wait %d ms\n",
 		res.Acked, byRegion(res.ByRegion), res.Refused, res.LongestBlockMS)
-	fmt.Fprintf(out, "every acknowledged repayment is in both regions exactly once: lost %d, duplicated %d\n", lost, dup)
-	if lost > 0 || dup > 0 {
-		return fmt.Errorf("%d writes lost, %d duplicated", lost, dup)
+	fmt.Fprintf(out, "every acknowledged move is in both regions exactly once: lost %d, duplicated %d\n", lost.Violations, dup.Violations)
+	if lost.Violations > 0 || dup.Violations > 0 {
+		return fmt.Errorf("%d writes lost (%s), %d duplicated (%s)", lost.Violations, lost.Detail, dup.Violations, dup.Detail)
 	}
 	return nil
 }

@@ -48,7 +48,8 @@ func newDrillRunCmd(g *globals) *cobra.Command {
 steps in order through regiond's API:
 
   precheck, postcheck  lag of every replication link; with checksums: true,
-                       CHECKSUM TABLE of every replicated table in every region
+                       every replicated table compared in every region as
+                       regionctl verify does
                        (the drill's load paused and replication drained first)
   switchover           a planned failover (POST /v1/failovers, kind planned)
   failover             target.mode kill (lab only): the region's MySQL, broker,
@@ -59,7 +60,7 @@ steps in order through regiond's API:
                        POST /v1/failbacks moves its cells home
   wait                 waits
 
-In a lab (--dir) the drill writes repayments for users of its own, 50 a
+In a lab (--dir) the drill writes ledger moves for users of its own, 50 a
 second, through the gateway of a region the plan does not fail over, for
 its whole length: that client-side ledger is checked at the end against
 every region (missing, duplicated, explained by the reported RPO). Outside

@@ -17,6 +17,7 @@ import (
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/regionctl"
 )
 
@@ -28,28 +29,8 @@ import (
 // which fails with its report written. drill history lists both.
 func TestDrillRunInTheLab(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
-	a, _ := st.Region("a")
-	db, err := lab.OpenMySQL(a.MySQLPort, "")
-	if err != nil {
+	if err := ledger.CreateSchema(context.Background(), st, 30*time.Second); err != nil {
 		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range lab.SampleSchema {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	b, _ := st.Region("b")
-	dbb, err := lab.OpenMySQL(b.MySQLPort, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dbb.Close()
-	if err := lab.WaitUntil(context.Background(), 30*time.Second, func() bool {
-		_, err := lab.SumTable(context.Background(), dbb, "lending.ledger_entries")
-		return err == nil
-	}); err != nil {
-		t.Fatalf("the schema did not reach region b: %v", err)
 	}
 
 	reports := t.TempDir()
@@ -229,7 +210,7 @@ steps:
 		t.Errorf("kill plan: outcome %s (exit %d), reasons %q", rep.Outcome, code, rep.Reasons)
 	}
 
-	out, _, err = run(t, "drill", "history", "--report", reports)
+	out, _, err := run(t, "drill", "history", "--report", reports)
 	if err != nil || !strings.Contains(out, "move-1") || !strings.Contains(out, "tight-1") || !strings.Contains(out, "kill-1") || strings.Index(out, "tight-1") > strings.Index(out, "move-1") {
 		t.Errorf("drill history --report: %v\n%s", err, out)
 	}

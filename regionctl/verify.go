@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -217,18 +216,7 @@ func printVerify(w io.Writer, r *verify.Result, show int) {
 		if i == show {
 			break
 		}
-		switch d.Kind {
-		case verify.Missing:
-			fmt.Fprintf(w, "  %s %s: missing in %s (%s has %s)\n", d.Table, d.Key, d.Region, r.Reference, formatImage(d.Reference))
-		case verify.Extra:
-			fmt.Fprintf(w, "  %s %s: extra in %s (%s)\n", d.Table, d.Key, d.Region, formatImage(d.Image))
-		default:
-			var cols []string
-			for _, c := range d.Columns {
-				cols = append(cols, fmt.Sprintf("%s: %s %s, %s %s", c, r.Reference, value(d.Reference[c]), d.Region, value(d.Image[c])))
-			}
-			fmt.Fprintf(w, "  %s %s: different in %s: %s\n", d.Table, d.Key, d.Region, strings.Join(cols, "; "))
-		}
+		fmt.Fprintf(w, "  %s\n", d.Describe(r.Reference))
 	}
 	if n := min(show, len(r.Diffs)); n < r.DiffsTotal {
 		fmt.Fprintf(w, "  (%d of %d shown: --show, --max-diffs or --json for more)\n", n, r.DiffsTotal)
@@ -241,13 +229,13 @@ func printRepair(w io.Writer, r *verify.RepairResult) {
 		var what string
 		switch c.Action {
 		case verify.Insert:
-			what = formatImage(c.After)
+			what = c.After.String()
 		case verify.Delete:
-			what = "was " + formatImage(c.Before)
+			what = "was " + c.Before.String()
 		default:
 			var sets []string
 			for _, col := range c.Columns {
-				sets = append(sets, fmt.Sprintf("%s=%s (was %s)", col, value(c.After[col]), value(c.Before[col])))
+				sets = append(sets, fmt.Sprintf("%s=%s (was %s)", col, verify.FormatValue(c.After[col]), verify.FormatValue(c.Before[col])))
 			}
 			what = "set " + strings.Join(sets, ", ")
 		}
@@ -260,25 +248,4 @@ func printRepair(w io.Writer, r *verify.RepairResult) {
 		}
 		fmt.Fprintf(w, "  left alone %s %s%s: %s\n", s.Table, s.Key, where, s.Reason)
 	}
-}
-
-// formatImage prints a row as col=value pairs, columns sorted.
-func formatImage(img verify.Image) string {
-	cols := make([]string, 0, len(img))
-	for c := range img {
-		cols = append(cols, c)
-	}
-	slices.Sort(cols)
-	parts := make([]string, len(cols))
-	for i, c := range cols {
-		parts[i] = c + "=" + value(img[c])
-	}
-	return strings.Join(parts, " ")
-}
-
-func value(v *string) string {
-	if v == nil {
-		return "NULL"
-	}
-	return strconv.Quote(*v)
 }

@@ -3,6 +3,7 @@ package regiond_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/topo"
 )
 
@@ -24,7 +26,7 @@ import (
 func TestPlannedFailover(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	tok, _ := lab.ReadToken(st.Dir)
-	createSchema(t, st, "a")
+	createLedger(t, st)
 	converged(t, st, 60*time.Second)
 	cs := waitController(t, st, "a", tok, 30*time.Second, "a regiond leading the controller", func(cs api.ControllerStatus) bool {
 		return cs.Node.LeaderID == "a" || cs.Node.LeaderID == "b"
@@ -53,18 +55,11 @@ func TestPlannedFailover(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	if err := lab.OpenLoans(ctx, gw, users); err != nil {
-		t.Fatal(err)
-	}
+	load := loadOf(t, gw, users, 60)
 	lctx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	var res *lab.LoadResult
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		res = lab.Load{Gateway: gw, Users: users, Rate: 60, Workers: 4, Duration: time.Minute, Retry: 20 * time.Millisecond}.Run(lctx)
-	}()
+	wg.Go(func() { load.Run(lctx) })
 	time.Sleep(time.Second)
 	var rep api.FailoverReport
 	if code, body := call(t, st, follower, tok, "POST", "/v1/failovers", map[string]any{"from": "a", "kind": "planned", "reason": "maintenance"}, &rep); code != 200 {
@@ -83,9 +78,11 @@ func TestPlannedFailover(t *testing.T) {
 			t.Fatalf("bucket %d after the failover: %+v", b, o)
 		}
 	}
-	lost, dup, err := res.Verify(ctx, st, time.Minute, 0)
-	if err != nil || lost != 0 || dup != 0 || res.ByRegion["a"] == 0 || res.ByRegion["b"] == 0 {
-		t.Fatalf("load: %d acknowledged %v, lost %d, duplicated %d, %v", res.Acked, res.ByRegion, lost, dup, err)
+	hist := load.History.Writes()
+	res := ledger.Summarize(hist)
+	lost, dup, err := ledger.Verify(ctx, st, hist, users, nil, time.Minute)
+	if err != nil || lost.Violations != 0 || dup.Violations != 0 || res.ByRegion["a"] == 0 || res.ByRegion["b"] == 0 {
+		t.Fatalf("load: %d acknowledged %v, lost %+v, duplicated %+v, %v", res.Acked, res.ByRegion, lost, dup, err)
 	}
 	waitController(t, st, follower, tok, 10*time.Second, "the failover in the follower's replicated state", func(cs api.ControllerStatus) bool {
 		f, ok := cs.State.Failovers[rep.ID]
@@ -102,7 +99,7 @@ func TestPlannedFailover(t *testing.T) {
 func TestForcedFailoverAndFailback(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	tok, _ := lab.ReadToken(st.Dir)
-	createSchema(t, st, "a")
+	createLedger(t, st)
 	converged(t, st, 60*time.Second)
 	ctx := context.Background()
 	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
@@ -112,18 +109,11 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 			users = append(users, u)
 		}
 	}
-	if err := lab.OpenLoans(ctx, gw, users); err != nil {
-		t.Fatal(err)
-	}
+	load := loadOf(t, gw, users, 40)
 	lctx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	var res *lab.LoadResult
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		res = lab.Load{Gateway: gw, Users: users, Rate: 40, Workers: 4, Duration: time.Minute, Retry: 20 * time.Millisecond}.Run(lctx)
-	}()
+	wg.Go(func() { load.Run(lctx) })
 	time.Sleep(time.Second)
 	if err := lab.Kill(ctx, st.Dir, "a", "broker"); err != nil {
 		t.Fatal(err)
@@ -144,13 +134,13 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	if r, _ := tb.Region("a"); !r.Fenced {
 		t.Fatalf("region a is not fenced in the routing table: %+v", tb.Regions)
 	}
-	if code, region := write(t, gw, users[0]); code != 201 || region != "b" {
-		t.Fatalf("a write of a's user after the failover: %d served by %q, want 201 by b", code, region)
+	single := []ledger.Write{write(t, gw, users[0])}
+	if w := single[0]; w.Outcome != ledger.Acked || w.Region != "b" {
+		t.Fatalf("a write of a's user after the failover: %s served by %q, want acked by b", w.Outcome, w.Region)
 	}
 	time.Sleep(time.Second)
 	stopLoad()
 	wg.Wait()
-	res.PerUser[users[0]]++ // the single write above
 	// Too early for a failback: a's RPO is pending (its binlog unread).
 	if code, body := call(t, st, "b", tok, "POST", "/v1/failbacks", map[string]any{"to": "a", "reason": "too early"}, nil); code != 503 || !strings.Contains(body, "is still pending") {
 		t.Fatalf("failback while the RPO is pending: %d %s, want 503", code, body)
@@ -192,10 +182,10 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 			t.Fatalf("bucket %d after the failback: %+v", b, o)
 		}
 	}
-	if code, region := write(t, gw, users[0]); code != 201 || region != "a" {
-		t.Fatalf("a write of a's user after the failback: %d served by %q, want 201 by a", code, region)
+	single = append(single, write(t, gw, users[0]))
+	if w := single[1]; w.Outcome != ledger.Acked || w.Region != "a" {
+		t.Fatalf("a write of a's user after the failback: %s served by %q, want acked by a", w.Outcome, w.Region)
 	}
-	res.PerUser[users[0]]++
 	if conv := stepDetail(steps, "converge"); !strings.Contains(conv, "rows of a set to b's") {
 		t.Errorf("the failback's converge step: %q", conv)
 	}
@@ -203,13 +193,20 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	// among the lost transactions (a lost one may also be a write whose
 	// answer never reached the client), none is applied late over b's
 	// newer writes, and both regions hold the same rows.
-	lost, dup, err := res.Verify(ctx, st, 2*time.Minute, int(rpo.LostCount))
+	hist := append(load.History.Writes(), single...)
+	res := ledger.Summarize(hist)
+	lostC, dupC, err := ledger.Verify(ctx, st, hist, users, nil, 2*time.Minute)
+	lost, dup := lostC.Violations, dupC.Violations
 	t.Logf("load: %d acknowledged %v, %d failed (outcome unknown), lost %d (RPO %d), duplicated %d", res.Acked, res.ByRegion, res.Failed, lost, rpo.LostCount, dup)
 	if err != nil || dup != 0 || int64(lost) > rpo.LostCount || rpo.LostCount > int64(lost+res.Failed) {
-		t.Fatalf("after the failback: lost %d (the RPO says %d, %d outcomes unknown), duplicated %d, %v", lost, rpo.LostCount, res.Failed, dup, err)
+		t.Fatalf("after the failback: lost %+v (the RPO says %d, %d outcomes unknown), duplicated %+v, %v", lostC, rpo.LostCount, res.Failed, dupC, err)
+	}
+	// Exactly: every missing acknowledged write is among the lost GTIDs.
+	if exact, _, err := ledger.Verify(ctx, st, hist, users, []string{rpo.LostGTIDs}, time.Minute); err != nil || exact.Violations != 0 || exact.Explained != lost {
+		t.Errorf("the RPO's GTIDs do not explain the missing writes exactly: %+v %v", exact, err)
 	}
 	converged(t, st, 60*time.Second)
-	sameTables(t, st, "lending.users", "lending.loan_accounts", "lending.ledger_entries")
+	sameTables(t, st, slices.Concat([]string{"lending.users", "lending.loan_accounts", "lending.ledger_entries"}, lab.LedgerTables)...)
 }
 
 // TestAutomaticFailover: with controller.auto_failover on, killing every
@@ -220,7 +217,7 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 func TestAutomaticFailover(t *testing.T) {
 	st := labtest.UpWith(t, lab.Options{AutoFailover: true}, "a", "b")
 	tok, _ := lab.ReadToken(st.Dir)
-	createSchema(t, st, "a")
+	createLedger(t, st)
 	converged(t, st, 60*time.Second)
 	ctx := context.Background()
 	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
@@ -231,22 +228,20 @@ func TestAutomaticFailover(t *testing.T) {
 			break
 		}
 	}
-	if err := lab.OpenLoans(ctx, gw, []int64{user}); err != nil {
-		t.Fatal(err)
-	}
-	converged(t, st, 60*time.Second) // the user's loan is in b too: not part of the RPO
+	loadOf(t, gw, []int64{user}, 1)
+	converged(t, st, 60*time.Second) // the user's ledger is in b too: not part of the RPO
 	kill := time.Now()
 	if err := lab.Kill(ctx, st.Dir, "a", "all"); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		code, region := write(t, gw, user)
-		if code == 201 && region == "b" {
+		w := write(t, gw, user)
+		if w.Outcome == ledger.Acked && w.Region == "b" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("a's user cannot write 30s after a was killed (last answer %d from %q)", code, region)
+			t.Fatalf("a's user cannot write 30s after a was killed (last answer %s from %q: %s)", w.Outcome, w.Region, w.Err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
@@ -30,7 +31,7 @@ import (
 func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	tok, _ := lab.ReadToken(st.Dir)
-	createSchema(t, st, "a")
+	createLedger(t, st)
 	converged(t, st, 60*time.Second)
 	ctx := context.Background()
 	gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
@@ -42,11 +43,10 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 		}
 	}
 	// Through b's gateway: it sends them to region a's app, their home.
-	if err := lab.OpenLoans(ctx, gwB, users); err != nil {
-		t.Fatal(err)
-	}
-	if code, region := write(t, gwB, users[0]); code != 201 || region != "a" {
-		t.Fatalf("a write of user %d through b's gateway: %d served by %q, want 201 by a", users[0], code, region)
+	loadOf(t, gwB, users, 1)
+	single := []ledger.Write{write(t, gwB, users[0])}
+	if w := single[0]; w.Outcome != ledger.Acked || w.Region != "a" {
+		t.Fatalf("a write of user %d through b's gateway: %s served by %q, want acked by a", users[0], w.Outcome, w.Region)
 	}
 
 	// Fence the buckets by hand: a write is refused, a read passes.
@@ -99,13 +99,10 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 	lctx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	var wg sync.WaitGroup
-	results := make([]*lab.LoadResult, 2)
+	loads := make([]ledger.Workload, 2)
 	for i, gw := range []string{gwA, gwB} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = lab.Load{Gateway: gw, Users: users[i*20 : i*20+20], Rate: 60, Workers: 4, Duration: time.Minute, Retry: 20 * time.Millisecond}.Run(lctx)
-		}()
+		loads[i] = loadOf(t, gw, users[i*20:i*20+20], 60)
+		wg.Go(func() { loads[i].Run(lctx) })
 	}
 	time.Sleep(time.Second)
 	var rec traffic.Record
@@ -120,31 +117,54 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 		t.Fatalf("switch under load: %s %s", final.State, final.Error)
 	}
 	t.Logf("switch under load: write-forbidden %d ms", final.WriteForbiddenMS)
-	if code, region := write(t, gwA, users[0]); code != 201 || region != "b" {
-		t.Fatalf("a write after the flip: %d served by %q, want 201 by b", code, region)
+	single = append(single, write(t, gwA, users[0]))
+	if w := single[1]; w.Outcome != ledger.Acked || w.Region != "b" {
+		t.Fatalf("a write after the flip: %s served by %q, want acked by b", w.Outcome, w.Region)
 	}
-	for i, res := range results {
+	for i, load := range loads {
+		hist := load.History.Writes()
+		res := ledger.Summarize(hist)
 		if res.Acked == 0 || res.Failed != 0 || res.ByRegion["a"] == 0 || res.ByRegion["b"] == 0 {
 			t.Fatalf("load %d: %+v", i, res)
 		}
-		res.PerUser[users[0]] += 2 * (1 - i) // the two single writes above
-		lost, dup, err := res.Verify(ctx, st, time.Minute, 0)
-		if err != nil || lost != 0 || dup != 0 {
-			t.Fatalf("load %d: %d acknowledged, lost %d, duplicated %d, %v", i, res.Acked, lost, dup, err)
+		if i == 0 {
+			hist = append(hist, single...) // the two single writes above, of users[0]
+		}
+		lost, dup, err := ledger.Verify(ctx, st, hist, load.Users, nil, time.Minute)
+		if err != nil || lost.Violations != 0 || dup.Violations != 0 {
+			t.Fatalf("load %d: %d acknowledged, lost %+v, duplicated %+v, %v", i, res.Acked, lost, dup, err)
 		}
 		t.Logf("load %d: %d acknowledged (%v), %d refused and retried, longest wait %d ms: none lost, none doubled", i, res.Acked, res.ByRegion, res.Refused, res.LongestBlockMS)
 	}
 }
 
-// write sends one repayment through a gateway; it returns the status and
-// the region whose app served it.
-func write(t *testing.T, gw string, user int64) (int, string) {
+// createLedger creates the sample and ledger schema in region a and waits
+// for every region to have it.
+func createLedger(t *testing.T, st *lab.State) {
 	t.Helper()
-	code, region, err := lab.Repay(context.Background(), gw, user)
-	if err != nil {
+	if err := ledger.CreateSchema(context.Background(), st, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	return code, region
+}
+
+// loadOf opens the users' ledgers through gateway gw and returns a load
+// of rate moves a second for them, its history fresh.
+func loadOf(t *testing.T, gw string, users []int64, rate float64) ledger.Workload {
+	t.Helper()
+	w := ledger.Workload{Gateways: []string{gw}, Users: users, Rate: rate, Workers: 4, Duration: time.Minute,
+		RunID: "t" + strconv.FormatInt(time.Now().UnixNano(), 36), Retry: 20 * time.Millisecond, Timeout: 30 * time.Second, History: &ledger.History{}}
+	if err := w.Open(context.Background(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// write sends one ledger move of user (whose ledger is open) through a
+// gateway and returns what became of it (an error answer: outcome
+// unknown, with the error).
+func write(t *testing.T, gw string, user int64) ledger.Write {
+	t.Helper()
+	return ledger.Workload{Gateways: []string{gw}, RunID: "w" + strconv.FormatInt(time.Now().UnixNano(), 36), Timeout: 30 * time.Second}.Once(context.Background(), user, 0)
 }
 
 // waitEpoch waits until every live router serves epoch.

@@ -17,6 +17,7 @@ import (
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/verify"
 )
 
 // status asks a region's regiond for its status.
@@ -99,25 +100,26 @@ func mustExec(t *testing.T, db *sql.DB, qs ...string) {
 	}
 }
 
-// sameTables checks every table of the sample database has the same
-// checksum and row count in every region.
+// sameTables checks the tables are identical in every region, as
+// regionctl verify compares them (the caller waited for convergence: no
+// re-checks).
 func sameTables(t *testing.T, st *lab.State, tables ...string) {
 	t.Helper()
-	for _, tb := range tables {
-		var first string
-		for i, r := range st.Regions {
-			sum, err := lab.SumTable(context.Background(), openDB(t, st, r.Name, ""), tb)
-			if err != nil {
-				t.Fatalf("region %s: %v", r.Name, err)
-			}
-			got := fmt.Sprintf("checksum %d, %d rows", sum.Checksum, sum.Rows)
-			if i == 0 {
-				first = got
-			} else if got != first {
-				t.Errorf("%s differs: %s has %s, %s has %s", tb, st.Regions[0].Name, first, r.Name, got)
-			}
-		}
-		t.Logf("%s: %s in every region", tb, first)
+	var regions []verify.Region
+	for _, r := range st.Regions {
+		regions = append(regions, verify.Region{Name: r.Name, DB: openDB(t, st, r.Name, "")})
+	}
+	cfg := verify.DefaultConfig()
+	cfg.Rechecks = 0
+	res, err := verify.Compare(context.Background(), cfg, regions, tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Equal() {
+		t.Errorf("tables differ: %s", strings.Join(res.Differences(10), "; "))
+	}
+	for _, tr := range res.Tables {
+		t.Logf("%s: %d rows, identical in every region", tr.Table, tr.Rows)
 	}
 }
 

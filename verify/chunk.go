@@ -40,10 +40,13 @@ func keyCmp(cols []string, vals []any, upTo bool) (string, []any) {
 	return "(" + strings.Join(ors, " OR ") + ")", args
 }
 
-// where is the condition selecting chunk c of s.
+// where is the condition selecting chunk c of s (within its scope).
 func (c chunk) where(s *schema) (string, []any) {
 	var conds []string
 	var args []any
+	if s.scope != "" {
+		conds = append(conds, "("+s.scope+")")
+	}
 	if c.lo != nil {
 		q, a := keyCmp(s.pkCols(), c.lo, false)
 		conds, args = append(conds, q), append(args, a...)

@@ -63,6 +63,11 @@ func (r *Result) Equal() bool {
 // It only reads. Every region is read through one connection of its pool
 // with time_zone '+00:00', so that TIMESTAMP values compare alike.
 func Compare(ctx context.Context, cfg Config, regions []Region, tables []string) (*Result, error) {
+	return compare(ctx, cfg, regions, tables, time.Time{})
+}
+
+// compare is Compare whose re-checks also stop at until (zero: never).
+func compare(ctx context.Context, cfg Config, regions []Region, tables []string, until time.Time) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
@@ -74,7 +79,7 @@ func Compare(ctx context.Context, cfg Config, regions []Region, tables []string)
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	start := time.Now()
-	c := &comparer{cfg: cfg, log: log}
+	c := &comparer{cfg: cfg, log: log, until: until}
 	res := &Result{Reference: regions[0].Name, Tables: []TableResult{}, Diffs: []RowDiff{}}
 	for _, r := range regions {
 		res.Regions = append(res.Regions, r.Name)
@@ -124,6 +129,7 @@ func session(ctx context.Context, r Region) (*sql.Conn, error) {
 type comparer struct {
 	cfg   Config
 	log   *slog.Logger
+	until time.Time // re-checks stop here too (zero: after cfg.Rechecks)
 	names []string
 	conns []*sql.Conn
 }
@@ -173,7 +179,7 @@ func (c *comparer) table(ctx context.Context, name string) (TableResult, []RowDi
 		c.log.Info("verify: chunks differ, re-checking", "table", name, "chunks", first,
 			"rechecks", c.cfg.Rechecks, "delay", c.cfg.RecheckDelay)
 	}
-	for round := 0; round < c.cfg.Rechecks && len(pending) > 0; round++ {
+	for round := 0; round < c.cfg.Rechecks && len(pending) > 0 && (c.until.IsZero() || time.Now().Before(c.until)); round++ {
 		select {
 		case <-ctx.Done():
 			return tr, nil, ctx.Err()
@@ -226,6 +232,9 @@ func (c *comparer) schema(ctx context.Context, name string) (*schema, error) {
 			return nil, fmt.Errorf("columns differ: %s has (%s) key (%s), %s has (%s) key (%s): bring the schemas in line first",
 				c.names[0], quoteAll(ref.cols), quoteAll(ref.pkCols()), c.names[i], quoteAll(s.cols), quoteAll(s.pkCols()))
 		}
+	}
+	if c.cfg.Scope != nil {
+		ref.scope = c.cfg.Scope(name, slices.Clone(ref.cols))
 	}
 	return ref, nil
 }

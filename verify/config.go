@@ -26,6 +26,12 @@ type Config struct {
 	// MaxDiffs caps the row differences kept in a Result; DiffsTotal
 	// still counts them all.
 	MaxDiffs int
+	// Scope, when set, limits the rows compared of each table to those
+	// matching the SQL condition it returns for the table's name
+	// ("db.table") and columns, e.g. "`user_id` IN (1,2)" to judge a test
+	// by its own users; "" compares every row. Chunk bounds, checksums
+	// and row reads all apply it.
+	Scope func(table string, cols []string) string
 	// Log receives a line per table (progress); nil discards.
 	Log *slog.Logger
 }

@@ -1,6 +1,10 @@
 package verify
 
 import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -142,4 +146,62 @@ func (a Image) Same(b Image) bool {
 		}
 	}
 	return true
+}
+
+// String prints an image as col=value pairs, columns sorted, values
+// quoted (FormatValue).
+func (a Image) String() string {
+	cols := slices.Sorted(maps.Keys(a))
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = c + "=" + FormatValue(a[c])
+	}
+	return strings.Join(parts, " ")
+}
+
+// FormatValue prints a column value for people: quoted, or NULL.
+func FormatValue(v *string) string {
+	if v == nil {
+		return "NULL"
+	}
+	return strconv.Quote(*v)
+}
+
+// Describe tells the difference for people, relative to the reference
+// region, e.g. `lending.users id=5: different in b: name: a "x", b "y"`.
+func (d RowDiff) Describe(reference string) string {
+	switch d.Kind {
+	case Missing:
+		return fmt.Sprintf("%s %s: missing in %s (%s has %s)", d.Table, d.Key, d.Region, reference, d.Reference)
+	case Extra:
+		return fmt.Sprintf("%s %s: extra in %s (%s)", d.Table, d.Key, d.Region, d.Image)
+	}
+	cols := make([]string, len(d.Columns))
+	for i, c := range d.Columns {
+		cols[i] = fmt.Sprintf("%s: %s %s, %s %s", c, reference, FormatValue(d.Reference[c]), d.Region, FormatValue(d.Image[c]))
+	}
+	return fmt.Sprintf("%s %s: different in %s: %s", d.Table, d.Key, d.Region, strings.Join(cols, "; "))
+}
+
+// Differences tells for people what keeps r from Equal: every table that
+// could not be compared (and why) or differs (how many rows), then up to
+// max row differences (Describe). Empty when r is Equal.
+func (r *Result) Differences(max int) []string {
+	var out []string
+	for _, t := range r.Tables {
+		switch {
+		case t.Error != "":
+			out = append(out, fmt.Sprintf("%s not compared: %s", t.Table, t.Error))
+		case t.DifferingChunks > 0:
+			out = append(out, fmt.Sprintf("%s: %d row(s) differ", t.Table, t.DifferingRows))
+		}
+	}
+	n := min(max, len(r.Diffs))
+	for _, d := range r.Diffs[:n] {
+		out = append(out, d.Describe(r.Reference))
+	}
+	if n < r.DiffsTotal {
+		out = append(out, fmt.Sprintf("(%d of %d row differences shown)", n, r.DiffsTotal))
+	}
+	return out
 }

@@ -11,6 +11,11 @@
 // every region and diffed by primary key (missing, extra, different
 // columns).
 //
+// Converge is Compare for callers that expect the tables identical once
+// replication drains (drill checks, the chaos checker, tests): differing
+// chunks are re-checked until a deadline. Config.Scope limits the rows
+// judged (a test's own users).
+//
 // Repair makes every region hold one authoritative image of each
 // differing row: the image of the region that owns the row (the region
 // of the cell its bucket maps to in the routing table), or of one named

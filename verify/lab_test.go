@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,31 @@ func TestVerifyLab(t *testing.T) {
 	}
 	if res.Equal() || res.DiffsTotal != 4 || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("drift found %d: %v\nwant %v", res.DiffsTotal, got, want)
+	}
+
+	// A scope judges only some rows: ua's rows differ, ub's drifted
+	// account is out of scope.
+	scoped := cfg
+	scoped.Scope = func(table string, cols []string) string {
+		if table == "lending.users" {
+			return fmt.Sprintf("`id` = %d", ua)
+		}
+		if slices.Contains(cols, "user_id") {
+			return fmt.Sprintf("`user_id` = %d", ua)
+		}
+		return ""
+	}
+	res, err = verify.Compare(ctx, scoped, regions, sampleTables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = map[string]string{}
+	for _, d := range res.Diffs {
+		got[d.Table+" "+d.Key] = d.Region + " " + d.Kind + " " + strings.Join(d.Columns, ",")
+	}
+	delete(want, fmt.Sprintf("lending.loan_accounts id=%d", acctB))
+	if res.Equal() || fmt.Sprint(got) != fmt.Sprint(want) || res.Tables[0].Rows != 1 {
+		t.Fatalf("scoped to user %d found %v (users: %d rows), want %v", ua, got, res.Tables[0].Rows, want)
 	}
 
 	// The CLI prints the rows and exits 2.
@@ -209,6 +235,33 @@ func TestVerifyLab(t *testing.T) {
 		t.Errorf("table only in b: %v %+v", err, res)
 	}
 
+	// Converge tries a table that cannot be compared again until its
+	// deadline...
+	t0 := time.Now()
+	res, err = verify.Converge(ctx, cfg, regions, []string{"lending.only_b"}, time.Second)
+	if err != nil || res.Equal() || !strings.Contains(res.Tables[0].Error, "does not exist") || time.Since(t0) < time.Second {
+		t.Errorf("converge on a table only in b: %v %+v after %s", err, res, time.Since(t0))
+	}
+	// ... and returns once it can be compared and is equal: a table a
+	// creates after the first attempt, then b.
+	bypass(t, b, "CREATE TABLE lending.late (id INT PRIMARY KEY)", "INSERT INTO lending.late VALUES (1)")
+	first := make(chan struct{})
+	convCfg := cfg
+	convCfg.Log = slog.New(signal{slog.NewTextHandler(testWriter{t}, nil), "verify: table compared", first})
+	conv := make(chan error, 1)
+	go func() {
+		r, err := verify.Converge(ctx, convCfg, regions, []string{"lending.late"}, 30*time.Second)
+		if err == nil && !r.Equal() {
+			err = fmt.Errorf("not equal: %v", r.Differences(5))
+		}
+		conv <- err
+	}()
+	<-first
+	bypass(t, a, "CREATE TABLE lending.late (id INT PRIMARY KEY)", "INSERT INTO lending.late VALUES (1)")
+	if err := <-conv; err != nil {
+		t.Errorf("converge on a table a created late: %v", err)
+	}
+
 	// Replication lag is re-checked, not reported: b's applier is down
 	// while a writes, and comes back during the comparison.
 	if err := lab.Kill(ctx, st.Dir, "b", "regiond"); err != nil {
@@ -306,20 +359,27 @@ func bypass(t *testing.T, db *sql.DB, qs ...string) {
 	}
 }
 
-// sameChecksums checks CHECKSUM TABLE and the row count agree in every region.
+// sameChecksums checks CHECKSUM TABLE and the row count agree in every
+// region: an oracle independent of the code under test, for the repairs.
 func sameChecksums(t *testing.T, regions []verify.Region, tables []string) {
 	t.Helper()
 	for _, tb := range tables {
-		var first lab.TableSum
+		var first string
 		for i, r := range regions {
-			s, err := lab.SumTable(context.Background(), r.DB, tb)
-			if err != nil {
+			var name string
+			var sum sql.NullInt64
+			var n int64
+			if err := r.DB.QueryRow("CHECKSUM TABLE "+tb).Scan(&name, &sum); err != nil || !sum.Valid {
+				t.Fatalf("region %s: CHECKSUM TABLE %s: %v (valid %v)", r.Name, tb, err, sum.Valid)
+			}
+			if err := r.DB.QueryRow("SELECT COUNT(*) FROM " + tb).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
+			got := fmt.Sprintf("checksum %d, %d rows", sum.Int64, n)
 			if i == 0 {
-				first = s
-			} else if s != first {
-				t.Errorf("%s: %s has %+v, %s has %+v", tb, regions[0].Name, first, r.Name, s)
+				first = got
+			} else if got != first {
+				t.Errorf("%s: %s has %s, %s has %s", tb, regions[0].Name, first, r.Name, got)
 			}
 		}
 	}

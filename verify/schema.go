@@ -23,6 +23,8 @@ type schema struct {
 	db, table string
 	cols      []string
 	pk        []int // indexes into cols, in key order
+	// scope is Config.Scope's condition for the table ("": every row).
+	scope string
 }
 
 // name is "db.table".

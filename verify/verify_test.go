@@ -33,6 +33,14 @@ func TestKeyCmp(t *testing.T) {
 	if q, args := (chunk{lo: []any{5}, hi: []any{9}}).where(s); q != "((`id` > ?)) AND ((`id` <= ?))" || !reflect.DeepEqual(args, []any{5, 9}) {
 		t.Errorf("(5, 9]: %s %v", q, args)
 	}
+	scoped := *s
+	scoped.scope = "`x` IN (1,2)"
+	if q, args := (chunk{lo: []any{5}}).where(&scoped); q != "(`x` IN (1,2)) AND ((`id` > ?))" || !reflect.DeepEqual(args, []any{5}) {
+		t.Errorf("scoped (5, end): %s %v", q, args)
+	}
+	if q, _ := boundarySQL(&scoped, nil, 10); !strings.Contains(q, "WHERE (`x` IN (1,2)) ORDER BY `id` LIMIT 1 OFFSET 9") {
+		t.Errorf("scoped chunk bound: %s", q)
+	}
 	q, _ := checksumSQL(s, chunk{})
 	if !strings.Contains(q, "CONCAT_WS('#', `x`, `id`, CONCAT(ISNULL(`x`), ISNULL(`id`)))") {
 		t.Errorf("checksum SQL hashes the wrong row: %s", q)
@@ -64,7 +72,24 @@ func TestDiffChunk(t *testing.T) {
 		t.Errorf("images: %+v", got)
 	}
 
-	res := &Result{Reference: "a", Regions: []string{"a", "b", "c"}, Diffs: got}
+	res := &Result{Reference: "a", Regions: []string{"a", "b", "c"}, Diffs: got, DiffsTotal: 4,
+		Tables: []TableResult{{Table: "d.t", DifferingChunks: 1, DifferingRows: 3}, {Table: "d.u", Error: "region b: table d.u does not exist"}, {Table: "d.v"}}}
+	wantText := []string{
+		"d.t: 3 row(s) differ",
+		"d.u not compared: region b: table d.u does not exist",
+		`d.t k1=1, k2=b: different in b: v: a NULL, b ""`,
+		`d.t k1=2, k2=a: missing in b (a has k1="2" k2="a" v="y")`,
+		"(2 of 4 row differences shown)",
+	}
+	if text := res.Differences(2); !reflect.DeepEqual(text, wantText) {
+		t.Errorf("differences:\n%s\nwant\n%s", strings.Join(text, "\n"), strings.Join(wantText, "\n"))
+	}
+	if d := got[2].Describe("a"); d != `d.t k1=4, k2=a: extra in b (k1="4" k2="a" v="new")` {
+		t.Errorf("extra: %s", d)
+	}
+	if text := (&Result{Tables: []TableResult{{Table: "d.t"}}}).Differences(5); len(text) != 0 {
+		t.Errorf("equal result: %v", text)
+	}
 	gs := groupDiffs(res)
 	if len(gs) != 3 || gs[0].images["c"]["v"] != nil || *gs[0].images["b"]["v"] != "" || gs[1].images["b"] != nil || gs[2].images["a"] != nil || gs[2].images["c"] != nil {
 		t.Errorf("groups: %+v", gs)

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/ledger"
 )
 
 // Bounds of what a drill waits for.
@@ -63,7 +65,9 @@ type actions struct {
 	st      *lab.State
 	bin     lab.Binaries
 	gateway string // the load's and the probes' gateway
-	load    *clientLoad
+	// client writes the load's and the probes' ledger moves through it.
+	client ledger.Workload
+	load   *clientLoad
 	// probeBase is the first candidate id of probe users: users outside
 	// the ledger whose writes measure when service is back.
 	probeBase int64
@@ -80,7 +84,7 @@ type actions struct {
 var _ drill.Actions = (*actions)(nil)
 
 // newActions prepares a drill of plan. With a lab (st non-nil) it
-// opens loans for the drill's own users (ids from now, so that every
+// opens the ledgers of the drill's own users (ids from now, so that every
 // drill has fresh ones) and starts the client load through the gateway
 // of a region the plan does not fail over.
 func newActions(ctx context.Context, cfg *config.Config, c *client.Client, plan *drill.Plan, drillID string, st *lab.State, bin lab.Binaries, progress io.Writer) (*actions, error) {
@@ -98,11 +102,17 @@ func newActions(ctx context.Context, cfg *config.Config, c *client.Client, plan 
 	for i := range users {
 		users[i] = base + int64(i)
 	}
-	fmt.Fprintf(progress, "drill %s: opening loans for %d users through region %s's gateway\n", drillID, len(users), gw)
-	if err := lab.OpenLoans(ctx, a.gateway, users); err != nil {
-		return nil, fmt.Errorf("open the drill's users through region %s's gateway: %w (is the lending schema in place? `regionctl lab up` creates it)", gw, err)
+	// Request ids name the drill's start, not its ID: an operator's ID can
+	// be long, and an id must fit in 64 characters.
+	runID := "drill-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	a.client = ledger.Workload{Gateways: []string{a.gateway}, RunID: runID, Retry: 20 * time.Millisecond, Timeout: 30 * time.Second}
+	fmt.Fprintf(progress, "drill %s: opening the ledgers of %d users through region %s's gateway\n", drillID, len(users), gw)
+	w := a.client
+	w.Users, w.Rate, w.Workers, w.Duration, w.History = users, loadRate, 4, 24*time.Hour, &ledger.History{}
+	if err := w.Open(ctx, time.Minute); err != nil {
+		return nil, fmt.Errorf("open the drill's users through region %s's gateway: %w (is the ledger schema in place? `regionctl lab up` creates it)", gw, err)
 	}
-	a.load = &clientLoad{gateway: a.gateway, users: users, rate: loadRate}
+	a.load = &clientLoad{w: w}
 	a.load.resume()
 	fmt.Fprintf(progress, "drill %s: client load running, %d writes/s\n", drillID, loadRate)
 	return a, nil

@@ -2,15 +2,13 @@ package live
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover/drill"
-	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/verify"
 )
 
 // Precheck measures every inbound link's lag in every region and, when
@@ -121,81 +119,64 @@ func (a *actions) drained(ctx context.Context) error {
 	}
 }
 
-// checksums sums every table of replication.databases in every region.
-// Rows still in flight can make a pass differ; it retries for a few
-// seconds before reporting a difference.
+// checksums compares every replicated table across regions with verify
+// (chunked checksums, then the differing rows). Rows still in flight can
+// make a chunk differ: it is re-checked for a few seconds before a
+// difference is reported.
 func (a *actions) checksums(ctx context.Context) ([]drill.TableChecksum, error) {
-	dbs := map[string]*sql.DB{}
-	defer func() {
-		for _, db := range dbs {
-			db.Close()
-		}
-	}()
+	var regions []verify.Region
 	for _, r := range a.cfg.Regions {
 		db, err := dial.MySQL(a.cfg, r.Name)
 		if err != nil {
 			return nil, fmt.Errorf("region %s's MySQL: %w", r.Name, err)
 		}
-		dbs[r.Name] = db
+		defer db.Close()
+		regions = append(regions, verify.Region{Name: r.Name, DB: db})
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		tables, err := a.checksumPass(ctx, dbs)
-		if err != nil {
-			return nil, err
-		}
-		equal := true
-		for _, t := range tables {
-			equal = equal && t.Equal
-		}
-		if equal || time.Now().After(deadline) {
-			return tables, nil
-		}
-		select {
-		case <-ctx.Done():
-			return tables, nil
-		case <-time.After(500 * time.Millisecond):
-		}
+	tables, err := verify.ReplicatedTables(ctx, regions, a.cfg.Replication)
+	if err != nil {
+		return nil, err
 	}
+	cfg := verify.DefaultConfig()
+	cfg.RecheckDelay = 500 * time.Millisecond
+	res, err := verify.Converge(ctx, cfg, regions, tables, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return tableChecksums(res), nil
 }
 
-func (a *actions) checksumPass(ctx context.Context, dbs map[string]*sql.DB) ([]drill.TableChecksum, error) {
-	names := map[string]bool{}
-	for region, db := range dbs {
-		for _, schema := range a.cfg.Replication.Databases {
-			rows, err := db.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE'", schema)
-			if err != nil {
-				return nil, fmt.Errorf("list the tables of %s in region %s: %w", schema, region, err)
-			}
-			for rows.Next() {
-				var t string
-				if err := rows.Scan(&t); err != nil {
-					rows.Close()
-					return nil, err
-				}
-				names[schema+"."+t] = true
-			}
-			rows.Close()
+// tableChecksums tells a comparison per table for the report: the
+// reference region's rows, and for every other region whether it holds
+// the same or how many rows differ.
+func tableChecksums(res *verify.Result) []drill.TableChecksum {
+	differ := map[string]map[string]int{} // table -> region -> rows
+	for _, d := range res.Diffs {
+		if differ[d.Table] == nil {
+			differ[d.Table] = map[string]int{}
 		}
+		differ[d.Table][d.Region]++
 	}
 	var out []drill.TableChecksum
-	for name := range names {
-		tc := drill.TableChecksum{Table: name, Checksums: map[string]string{}, Equal: true}
-		first := ""
-		for _, r := range a.cfg.Regions {
-			s, err := lab.SumTable(ctx, dbs[r.Name], name)
-			v := fmt.Sprintf("%d (%d rows)", s.Checksum, s.Rows)
-			if err != nil {
-				v = "missing"
+	for _, t := range res.Tables {
+		tc := drill.TableChecksum{Table: t.Table, Checksums: map[string]string{}, Equal: t.Error == "" && t.DifferingChunks == 0}
+		if t.Error != "" {
+			tc.Checksums[res.Reference] = "not compared: " + t.Error
+			out = append(out, tc)
+			continue
+		}
+		tc.Checksums[res.Reference] = fmt.Sprintf("%d rows", t.Rows)
+		for _, r := range res.Regions[1:] {
+			switch n := differ[t.Table][r]; {
+			case n > 0:
+				tc.Checksums[r] = fmt.Sprintf("%d rows differ", n)
+			case tc.Equal || len(differ[t.Table]) > 0:
+				tc.Checksums[r] = "same rows"
+			default: // its differences are past Config.MaxDiffs
+				tc.Checksums[r] = fmt.Sprintf("%d rows differ in some region", t.DifferingRows)
 			}
-			tc.Checksums[r.Name] = v
-			if first == "" {
-				first = v
-			}
-			tc.Equal = tc.Equal && v == first && v != "missing"
 		}
 		out = append(out, tc)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Table < out[j].Table })
-	return out, nil
+	return out
 }

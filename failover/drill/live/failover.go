@@ -102,7 +102,7 @@ func (a *actions) Failover(ctx context.Context, region, to, mode string) (drill.
 	restored := make(chan probed, 1)
 	if probe != 0 {
 		go func() {
-			at, err := probeUntil(pctx, a.gateway, probe, func(r string) bool { return r != "" && r != region })
+			at, err := probeUntil(pctx, a.client, probe, func(r string) bool { return r != "" && r != region })
 			restored <- probed{at, err}
 		}()
 	}
@@ -217,7 +217,9 @@ func (a *actions) probeUser(ctx context.Context, region string, home bool) (int6
 			continue
 		}
 		if !a.opened[u] {
-			if err := lab.OpenLoans(ctx, a.gateway, []int64{u}); err != nil {
+			w := a.client
+			w.Users = []int64{u}
+			if err := w.Open(ctx, time.Minute); err != nil {
 				return 0, fmt.Errorf("open the probe user of region %s: %w", region, err)
 			}
 			// Every region must hold the user before a fault, or the
@@ -294,7 +296,7 @@ func (a *actions) Failback(ctx context.Context, region string) (drill.FailbackRe
 	res.RestoredAt = answered
 	if probe != 0 {
 		pctx, cancel := context.WithTimeout(ctx, restoreWait)
-		at, err := probeUntil(pctx, a.gateway, probe, func(r string) bool { return r == region })
+		at, err := probeUntil(pctx, a.client, probe, func(r string) bool { return r == region })
 		cancel()
 		if err != nil {
 			return res, fmt.Errorf("after the failback, user %d (homed in region %s) is not served there: %w", probe, region, err)
@@ -316,7 +318,7 @@ func (a *actions) everywhere(ctx context.Context, u int64) error {
 				return false
 			}
 			var n int
-			err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE id = ?", u).Scan(&n)
+			err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM ledger_totals WHERE user_id = ?", u).Scan(&n)
 			db.Close()
 			if err != nil || n == 0 {
 				return false

@@ -1,4 +1,4 @@
-package chaos
+package ledger
 
 import (
 	"bytes"
@@ -23,23 +23,28 @@ import (
 // accounts (transfers wallet <-> savings, repayments wallet -> loan),
 // each move one multi-row transaction that keeps the user's total. Every
 // write goes through a gateway (the router) to the user's home cell;
-// workers write through every region's gateway at once. A write refused
-// with 503 (its bucket fenced) is retried with the same request id; every
-// write's outcome is recorded in History.
+// workers spread over the gateways. A write refused with 503 (its bucket
+// fenced) is retried with the same request id; every write's outcome is
+// recorded in History.
 type Workload struct {
-	// Gateways are the base URLs of the gateways, one per region.
+	// Gateways are the base URLs of the gateways (any regions').
 	Gateways []string
 	Users    []int64
-	// Rate is writes a second over all workers; Workers write at once.
+	// Rate is writes a second over all workers; Workers write at once
+	// (default 8).
 	Rate    float64
 	Workers int
 	// Duration bounds the load; it also ends with ctx.
 	Duration time.Duration
 	// Seed makes the users' order, kinds and amounts repeatable.
 	Seed uint64
-	// RunID prefixes the request ids, so that runs never share one.
+	// RunID prefixes the request ids: runs (and segments of one load)
+	// must never share one. A request id ("RunID-worker-n", or
+	// "RunID-probe-n" for Once) must fit requests.request_id: 64
+	// characters, so keep RunID within about 45.
 	RunID string
-	// Retry is the pause after a 503 before the same request is sent again.
+	// Retry is the pause after a 503 before the same request is sent
+	// again (default 50ms).
 	Retry time.Duration
 	// Timeout bounds one request (default 10s).
 	Timeout time.Duration
@@ -117,9 +122,7 @@ func (w Workload) send(ctx context.Context, slot int, user int64, what string, b
 	return 0, "", fmt.Errorf("no gateway accepts connections: %w", last)
 }
 
-// Run writes until Duration passes or ctx ends; a write once sent runs to
-// its answer (bounded by Timeout) so that its outcome is known.
-func (w Workload) Run(ctx context.Context) {
+func (w *Workload) defaults() {
 	if w.Workers <= 0 {
 		w.Workers = 8
 	}
@@ -129,6 +132,12 @@ func (w Workload) Run(ctx context.Context) {
 	if w.Timeout <= 0 {
 		w.Timeout = 10 * time.Second
 	}
+}
+
+// Run writes until Duration passes or ctx ends; a write once sent runs to
+// its answer (bounded by Timeout) so that its outcome is known.
+func (w Workload) Run(ctx context.Context) {
+	w.defaults()
 	ctx, cancel := context.WithTimeout(ctx, w.Duration)
 	defer cancel()
 	interval := time.Duration(float64(time.Second) * float64(w.Workers) / w.Rate)
@@ -139,7 +148,7 @@ func (w Workload) Run(ctx context.Context) {
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
 			for n := 0; ctx.Err() == nil; n++ {
-				w.History.add(w.one(ctx, k, n, rng))
+				w.History.add(w.one(ctx, k, n, rng, true))
 				select {
 				case <-ctx.Done():
 				case <-tick.C:
@@ -150,10 +159,24 @@ func (w Workload) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// one sends one move until it is answered other than 503 or the load ends.
-func (w Workload) one(ctx context.Context, worker, n int, rng *rand.Rand) Write {
+// Once sends one move of user (a probe: a write outside the load, of a
+// user whose ledger is open) and returns what became of it, without
+// retrying a 503 (outcome Refused) and without recording it in History.
+// n numbers the probe's request id, unique within RunID.
+func (w Workload) Once(ctx context.Context, user int64, n int) Write {
+	w.defaults()
+	w.Users = []int64{user}
+	return w.one(ctx, -1, n, rand.New(rand.NewPCG(w.Seed, uint64(n))), false)
+}
+
+// one sends one move until it is answered other than 503 (when retry) or
+// the load ends.
+func (w Workload) one(ctx context.Context, worker, n int, rng *rand.Rand, retry bool) Write {
 	u := w.Users[rng.IntN(len(w.Users))]
 	wr := Write{ID: fmt.Sprintf("%s-%d-%d", w.RunID, worker, n), User: u, Amount: 1 + rng.Int64N(500)}
+	if worker < 0 {
+		wr.ID = fmt.Sprintf("%s-probe-%d", w.RunID, n)
+	}
 	switch rng.IntN(3) {
 	case 0:
 		wr.Kind, wr.From, wr.To = "transfer", lab.Wallet, lab.Savings
@@ -163,10 +186,17 @@ func (w Workload) one(ctx context.Context, worker, n int, rng *rand.Rand) Write 
 		wr.Kind, wr.From, wr.To = "repay", lab.Wallet, lab.Loan
 	}
 	body := lab.LedgerRequest{RequestID: wr.ID, Kind: wr.Kind, From: wr.From, To: wr.To, AmountCents: wr.Amount}
+	wr.Started = time.Now()
 	for {
 		wr.Sent = time.Now()
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Timeout)
-		code, rb, err := w.send(rctx, worker, u, "moves", body)
+		// A load's write once sent runs to its answer even when the load
+		// ends, so that its outcome is known; a probe ends with ctx.
+		base := ctx
+		if retry {
+			base = context.WithoutCancel(ctx)
+		}
+		rctx, cancel := context.WithTimeout(base, w.Timeout)
+		code, rb, err := w.send(rctx, max(worker, 0), u, "moves", body)
 		cancel()
 		wr.Answered = time.Now()
 		switch {
@@ -183,7 +213,7 @@ func (w Workload) one(ctx context.Context, worker, n int, rng *rand.Rand) Write 
 			return wr
 		case code == http.StatusServiceUnavailable:
 			wr.Refusals++
-			if ctx.Err() != nil {
+			if !retry || ctx.Err() != nil {
 				wr.Outcome, wr.Err = Refused, strings.TrimSpace(rb)
 				return wr
 			}
