@@ -158,14 +158,14 @@ func (r *Reader) Run(ctx context.Context, from string, out chan<- Item) error {
 
 // assembler collects one transaction's events.
 type assembler struct {
-	cfg    *Config
+	cfg  *Config
 	gtid string
 	in   bool
 	// began: the event group is a transaction (BEGIN, or MariaDB's
 	// GTID event without FL_STANDALONE), so that statements inside it
 	// (savepoints) are part of it, not standalone.
-	began bool
-	echo  bool
+	began  bool
+	echo   bool
 	txn    *event.Txn
 	tables map[uint64]int // binlog table id -> index in txn.Tables
 	// announce is the table id of _region.apply_ddl in this transaction;
