@@ -84,3 +84,33 @@ func (o *Overview) CaughtUp() bool {
 	}
 	return true
 }
+
+// LinkView is the body of GET /v1/links/{from}: an inbound link of the
+// answering regiond and every message an operator skipped on it.
+type LinkView struct {
+	Link       apply.LinkStatus    `json:"link"`
+	Quarantine []apply.Quarantined `json:"quarantine"`
+}
+
+// RetryRequest is the body of POST /v1/links/{from}/retry.
+type RetryRequest struct {
+	Reason string `json:"reason"`
+}
+
+// RetryAnswer says which halted partitions started again.
+type RetryAnswer struct {
+	Partitions []int32 `json:"partitions"`
+}
+
+// SkipRequest is the body of POST /v1/links/{from}/skip: move halted
+// Partition past the message it halted on, keeping it in quarantine.
+type SkipRequest struct {
+	Partition int32  `json:"partition"`
+	Reason    string `json:"reason"`
+}
+
+// ResolveRequest is the body of POST
+// /v1/links/{from}/quarantine/{id}/resolve.
+type ResolveRequest struct {
+	Resolution string `json:"resolution"`
+}

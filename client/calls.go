@@ -9,6 +9,7 @@ import (
 	"net/url"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/traffic"
@@ -174,4 +175,30 @@ func (c *Client) UnscheduleDrill(ctx context.Context, plan string) (map[string]s
 // Healthz is GET /healthz: nil when the regiond answers 200.
 func (c *Client) Healthz(ctx context.Context) error {
 	return c.get(ctx, "/healthz", nil)
+}
+
+// Link is GET /v1/links/FROM on the link's target regiond: the link
+// FROM -> that region, with every message an operator skipped on it.
+func (c *Client) Link(ctx context.Context, from string) (*api.LinkView, error) {
+	var v api.LinkView
+	return &v, c.get(ctx, "/v1/links/"+url.PathEscape(from), &v)
+}
+
+// RetryLink is POST /v1/links/FROM/retry: every halted partition starts
+// again from its checkpoint.
+func (c *Client) RetryLink(ctx context.Context, from string, req api.RetryRequest) (*api.RetryAnswer, error) {
+	var a api.RetryAnswer
+	return &a, c.send(ctx, http.MethodPost, "/v1/links/"+url.PathEscape(from)+"/retry", req, &a)
+}
+
+// SkipLink is POST /v1/links/FROM/skip: the halted partition moves past
+// its message, which goes to quarantine.
+func (c *Client) SkipLink(ctx context.Context, from string, req api.SkipRequest) (*apply.Quarantined, error) {
+	var q apply.Quarantined
+	return &q, c.send(ctx, http.MethodPost, "/v1/links/"+url.PathEscape(from)+"/skip", req, &q)
+}
+
+// ResolveQuarantined is POST /v1/links/FROM/quarantine/ID/resolve.
+func (c *Client) ResolveQuarantined(ctx context.Context, from string, id int64, req api.ResolveRequest) error {
+	return c.send(ctx, http.MethodPost, fmt.Sprintf("/v1/links/%s/quarantine/%d/resolve", url.PathEscape(from), id), req, nil)
 }

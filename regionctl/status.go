@@ -114,6 +114,12 @@ func printStatus(g *globals, rep *StatusReport) {
 			if l.Error != "" {
 				fmt.Fprintf(g.out, "    %s\n", l.Error)
 			}
+			if l.State == "halted" {
+				fmt.Fprintf(g.out, "    fix the cause, then: regionctl link retry '%s->%s' (or skip the message: regionctl link skip --help)\n", l.From, l.To)
+			}
+			if l.Quarantined > 0 {
+				fmt.Fprintf(g.out, "    %d skipped message(s) in quarantine, unresolved: regionctl link show '%s->%s'\n", l.Quarantined, l.From, l.To)
+			}
 		}
 	}
 }

@@ -234,6 +234,7 @@ func (d *Daemon) routes() {
 	d.api.HandleFunc("GET /v1/status", apiserver.RoleViewer, d.handleStatus)
 	d.api.SetReadiness(d.ready)
 	d.routeRoutes()
+	d.linkRoutes()
 	d.controllerRoutes()
 	d.failoverRoutes()
 	d.drillRoutes()

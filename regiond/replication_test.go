@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -255,6 +256,40 @@ func TestPoisonMessageHaltsItsPartition(t *testing.T) {
 		t.Error("halt not logged")
 	}
 	_ = filepath.Join
+
+	// An operator skips it (it does not decode: no seq, no GTID, kept as
+	// it was): quarantined, audited, shown until resolved;
+	// the partition runs again and what comes after it arrives.
+	ctx := context.Background()
+	tok, err := lab.ReadToken(st.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}
+	if _, err := c.SkipLink(ctx, "a", api.SkipRequest{Partition: poisoned + 1, Reason: "wrong partition"}); !client.IsStatus(err, http.StatusConflict) {
+		t.Errorf("skip of a running partition: %v, want 409", err)
+	}
+	q, err := c.SkipLink(ctx, "a", api.SkipRequest{Partition: poisoned, Reason: "test message sent by hand"})
+	if err != nil || q.Seq != 0 || q.GTID != "" || !strings.Contains(q.Payload, `"rows":[{"t":5`) || !strings.Contains(q.Error, "invalid message") {
+		t.Fatalf("skip: %+v %v", q, err)
+	}
+	if _, err := lab.RunWorkload(ctx, st, lab.Workload{Users: 50, FirstUser: 1001, Repayments: 1, Seed: 4}); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, st, time.Minute)
+	v, err := c.Link(ctx, "a")
+	if err != nil || v.Link.State != "running" || v.Link.Quarantined != 1 || len(v.Quarantine) != 1 || v.Quarantine[0].SkippedBy != "lab-operator" {
+		t.Fatalf("after the skip: %+v %v", v, err)
+	}
+	if err := c.ResolveQuarantined(ctx, "a", q.ID, api.ResolveRequest{Resolution: "nothing to repair: a test message"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Link(ctx, "a"); err != nil || v.Link.Quarantined != 0 || v.Quarantine[0].ResolvedAt == nil {
+		t.Fatalf("after resolve: %+v %v", v, err)
+	}
+	if log := readFile(t, filepath.Join(st.Dir, "b", "regiond", "audit.log")); !strings.Contains(log, `"action":"link.skip"`) || !strings.Contains(log, `"action":"link.resolve"`) {
+		t.Error("skip and resolve not in the audit log")
+	}
 }
 
 // TestRewrittenDDLDoesNotLoop: MariaDB rewrites DROP TABLE in its binlog

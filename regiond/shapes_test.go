@@ -2,10 +2,13 @@ package regiond_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 )
@@ -57,7 +60,8 @@ func TestSavepointsReplicate(t *testing.T) {
 // TestNarrowerColumnHalts: a value the target's column cannot hold (b's
 // column is narrower than a's) halts the link with the table, the column
 // and both types named; nothing is stored truncated. Once the operator
-// widens the column and restarts b's regiond, the row arrives whole.
+// widens the column and retries the link (regionctl link retry), the row
+// arrives whole.
 func TestNarrowerColumnHalts(t *testing.T) {
 	ctx := context.Background()
 	st := labtest.Up(t, "a", "b")
@@ -94,7 +98,7 @@ func TestNarrowerColumnHalts(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	for _, want := range []string{"table lending.users, column email", "source type varchar", "type varchar(5)", "restart"} {
+	for _, want := range []string{"table lending.users, column email", "source type varchar", "type varchar(5)", "regionctl link retry 'a->b'"} {
 		if !strings.Contains(halt, want) {
 			t.Errorf("halt reason %q does not say %q", halt, want)
 		}
@@ -105,11 +109,14 @@ func TestNarrowerColumnHalts(t *testing.T) {
 	}
 
 	local("ALTER TABLE lending.users MODIFY email VARCHAR(50) NOT NULL")
-	if err := lab.Kill(ctx, st.Dir, "b", "regiond"); err != nil {
+	tok, err := lab.ReadToken(st.Dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "b", "regiond"); err != nil {
-		t.Fatal(err)
+	rb, _ := st.Region("b")
+	c := &client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", rb.APIPort), Token: tok}
+	if ra, err := c.RetryLink(ctx, "a", api.RetryRequest{Reason: "widened lending.users.email"}); err != nil || len(ra.Partitions) != 1 {
+		t.Fatalf("retry: %+v %v", ra, err)
 	}
 	converged(t, st, time.Minute)
 	var email string

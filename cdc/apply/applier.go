@@ -82,6 +82,9 @@ type OwnerFunc func(topo.Bucket) string
 // Owner calls f.
 func (f OwnerFunc) Owner(b topo.Bucket) string { return f(b) }
 
+// Source is the link's source region.
+func (a *Applier) Source() string { return a.cfg.Source }
+
 // GroupID is the consumer group of a link.
 func GroupID(source, target string) string { return "region.apply." + source + "." + target }
 
@@ -118,6 +121,11 @@ type Applier struct {
 	// lastPart is when each claimed partition last got a message (or its
 	// session began), under mu.
 	lastPart map[int32]time.Time
+	// restart ends the current consumer group session (Run starts a new
+	// one), under mu; nil outside Run.
+	restart func()
+	// unresolved counts quarantined messages not yet resolved, under mu.
+	unresolved int
 }
 
 // New checks cfg.
@@ -154,6 +162,9 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 	if err := EnsureSchema(ctx, a.cfg.DB); err != nil {
 		return err
 	}
+	if err := a.countUnresolved(ctx); err != nil {
+		return err
+	}
 	client, err := a.cfg.Kafka()
 	if err != nil {
 		return fmt.Errorf("apply: kafka of %s: %w", a.cfg.Source, err)
@@ -184,13 +195,24 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 	a.touch()
 	a.setState("running", "")
 	for ctx.Err() == nil {
-		if err := group.Consume(ctx, []string{a.topic}, a); err != nil {
+		// A session of its own, so that an operator's retry can end it
+		// and the next one resumes the halted partitions.
+		sctx, end := context.WithCancel(ctx)
+		a.mu.Lock()
+		a.restart = end
+		a.mu.Unlock()
+		err := group.Consume(sctx, []string{a.topic}, a)
+		end()
+		if err != nil {
 			if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
 				break
 			}
 			return fmt.Errorf("apply: consume %s: %w", a.topic, err)
 		}
 	}
+	a.mu.Lock()
+	a.restart = nil
+	a.mu.Unlock()
 	if parent.Err() == nil {
 		return context.Cause(ctx)
 	}
@@ -276,7 +298,11 @@ func (a *Applier) Setup(sess sarama.ConsumerGroupSession) error {
 		client := a.client
 		a.parts[p] = &PartitionStatus{Partition: p, State: "running", Checkpoint: cp}
 		a.mu.Unlock()
-		next, err := resumeOffset(client, a.topic, p, cp)
+		skipped, err := a.skippedAt(sess.Context(), p, cp.Offset)
+		if err != nil {
+			return err
+		}
+		next, err := resumeOffset(client, a.topic, p, cp, skipped)
 		if err != nil {
 			if errors.Is(err, errLogMismatch) {
 				a.halt(p, cp.Offset, err) // ConsumeClaim sees the halt and waits
@@ -463,6 +489,9 @@ type LinkStatus struct {
 	TxnsApplied uint64            `json:"txns_applied"`
 	Throughput  float64           `json:"throughput"`
 	Partitions  []PartitionStatus `json:"partitions"`
+	// Quarantined counts messages an operator skipped that nobody has
+	// resolved yet (regionctl link show lists them).
+	Quarantined int `json:"quarantined"`
 }
 
 // Status reports the link's progress and lag.
@@ -474,7 +503,7 @@ func (a *Applier) Status(ctx context.Context) LinkStatus {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	st := LinkStatus{From: a.cfg.Source, To: a.cfg.Target, State: a.state, Error: a.err, PublishedSeq: head.Seq}
+	st := LinkStatus{From: a.cfg.Source, To: a.cfg.Target, State: a.state, Error: a.err, PublishedSeq: head.Seq, Quarantined: a.unresolved}
 	first := true
 	var oldest time.Time
 	for _, ps := range a.parts {

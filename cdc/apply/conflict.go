@@ -70,7 +70,7 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 		part.Rows = t.Rows[start:end]
 		for _, s := range plan(&part) {
 			if _, err := tx.ExecContext(ctx, s.query, s.args...); err != nil {
-				return explainValue(ctx, w.a.cfg.DB, s.table, err)
+				return explainValue(ctx, w.a.cfg.DB, w.a.cfg.Source+"->"+w.a.cfg.Target, s.table, err)
 			}
 		}
 		return nil
@@ -244,7 +244,7 @@ func (w *worker) applyOne(ctx context.Context, tx *sql.Tx, tb *event.Table, r ev
 	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s.query, s.args...); err != nil {
-			return explainValue(ctx, w.a.cfg.DB, s.table, err)
+			return explainValue(ctx, w.a.cfg.DB, w.a.cfg.Source+"->"+w.a.cfg.Target, s.table, err)
 		}
 	}
 	return nil

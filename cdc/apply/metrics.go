@@ -7,8 +7,8 @@ import (
 )
 
 type metrics struct {
-	txns, rows, duplicates, discarded, retries, halted, conflicts prometheus.Counter
-	lagTxns, lagSeconds                                           prometheus.Gauge
+	txns, rows, duplicates, discarded, retries, halted, conflicts, quarantined prometheus.Counter
+	lagTxns, lagSeconds                                                        prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, error) {
@@ -20,21 +20,22 @@ func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, err
 		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "regiond", Subsystem: "apply", Name: name, Help: help, ConstLabels: l})
 	}
 	m := &metrics{
-		txns:       c("transactions_total", "Source transactions applied."),
-		rows:       c("rows_total", "Rows applied."),
-		duplicates: c("duplicates_skipped_total", "Messages skipped because they were applied before (re-sent)."),
-		discarded:  c("discarded_total", "Source transactions skipped because a failback discarded them (a forced failover's RPO)."),
-		retries:    c("retries_total", "Transient failures retried."),
-		halted:     c("partition_halts_total", "Times a partition halted on a message it cannot apply."),
-		conflicts:  c("conflicts_total", "Conflicts resolved (a row changed in both regions); see _region.conflicts."),
-		lagTxns:    g("lag_transactions", "Transactions published by the source and not yet applied here."),
-		lagSeconds: g("lag_seconds", "Age of the oldest partition watermark while behind; 0 when caught up."),
+		txns:        c("transactions_total", "Source transactions applied."),
+		rows:        c("rows_total", "Rows applied."),
+		duplicates:  c("duplicates_skipped_total", "Messages skipped because they were applied before (re-sent)."),
+		discarded:   c("discarded_total", "Source transactions skipped because a failback discarded them (a forced failover's RPO)."),
+		retries:     c("retries_total", "Transient failures retried."),
+		halted:      c("partition_halts_total", "Times a partition halted on a message it cannot apply."),
+		conflicts:   c("conflicts_total", "Conflicts resolved (a row changed in both regions); see _region.conflicts."),
+		quarantined: c("quarantined_total", "Messages an operator skipped on a halted partition (regionctl link skip); kept in _region.quarantine."),
+		lagTxns:     g("lag_transactions", "Transactions published by the source and not yet applied here."),
+		lagSeconds:  g("lag_seconds", "Age of the oldest partition watermark while behind; 0 when caught up."),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.lagTxns, m.lagSeconds} {
+	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.lagTxns, m.lagSeconds} {
 		errs = append(errs, reg.Register(col))
 	}
 	return m, errors.Join(errs...)

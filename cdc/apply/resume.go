@@ -18,8 +18,9 @@ var errLogMismatch = errors.New("the Kafka log does not match what was applied")
 
 // resumeOffset returns the offset to resume a partition from, after
 // checking that the message at the checkpoint is the one that was applied
-// and that nothing unapplied was deleted.
-func resumeOffset(client sarama.Client, topic string, p int32, cp Checkpoint) (int64, error) {
+// (or, skipped, the one an operator skipped) and that nothing unapplied
+// was deleted.
+func resumeOffset(client sarama.Client, topic string, p int32, cp Checkpoint, skipped bool) (int64, error) {
 	oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
 	if err != nil {
 		return 0, fmt.Errorf("apply: oldest offset of %s/%d: %w", topic, p, err)
@@ -39,6 +40,8 @@ func resumeOffset(client sarama.Client, topic string, p int32, cp Checkpoint) (i
 		return 0, fmt.Errorf("%w: partition %d starts at offset %d but only offsets up to %d were applied: retention deleted unapplied messages; the target misses transactions after seq %d", errLogMismatch, p, oldest, cp.Offset, cp.Seq)
 	case cp.Offset < oldest:
 		return next, nil // the applied message itself was deleted by retention: nothing to compare
+	case skipped:
+		return next, nil // quarantined whole: it need not decode
 	}
 	m, err := readOne(client, topic, p, cp.Offset)
 	if err != nil {

@@ -56,6 +56,25 @@ var schema = []string{
 		incoming_after MEDIUMTEXT NULL,
 		KEY (db, tbl, detected_at)
 	) ENGINE=InnoDB`,
+	// Transactions an operator skipped on a halted link (regionctl link
+	// skip): kept whole until someone resolves them.
+	`CREATE TABLE IF NOT EXISTS ` + binlog.MetaSchema + `.quarantine (
+		id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+		source VARCHAR(64) NOT NULL,
+		part INT NOT NULL,
+		kafka_offset BIGINT NOT NULL,
+		seq BIGINT UNSIGNED NOT NULL COMMENT '0: the message did not decode',
+		gtid VARCHAR(256) NOT NULL,
+		error TEXT NOT NULL COMMENT 'why the partition halted on it',
+		payload LONGBLOB NOT NULL COMMENT 'the Kafka message as it was',
+		skipped_at TIMESTAMP(6) NOT NULL,
+		skipped_by VARCHAR(128) NOT NULL,
+		reason VARCHAR(512) NOT NULL,
+		resolved_at TIMESTAMP(6) NULL,
+		resolved_by VARCHAR(128) NULL,
+		resolution VARCHAR(512) NULL,
+		KEY (source, resolved_at)
+	) ENGINE=InnoDB`,
 }
 
 // EnsureSchema creates the applier's tables if they are missing.

@@ -38,10 +38,11 @@ var valueErrors = map[uint16]string{
 // columnInError finds the column a value error names.
 var columnInError = regexp.MustCompile("(?:[Cc]olumn '([^']+)'|column `[^`]*`\\.`[^`]*`\\.`([^`]+)`)")
 
-// explainValue turns a value error from applying a row of tb into one
+// explainValue turns a value error from applying a row of tb on link
+// ("a->b") into one
 // that names the table, the column, both column types and the fix; any
 // other error comes back as it is.
-func explainValue(ctx context.Context, db *sql.DB, tb *event.Table, err error) error {
+func explainValue(ctx context.Context, db *sql.DB, link string, tb *event.Table, err error) error {
 	var me *gomysql.MySQLError
 	if !errors.As(err, &me) {
 		return err
@@ -67,8 +68,8 @@ func explainValue(ctx context.Context, db *sql.DB, tb *event.Table, err error) e
 		target = ct
 	}
 	return fmt.Errorf("%w: table %s.%s, column %s: the source's value (source type %s) %s in the target (type %s): nothing of the transaction was applied. "+
-		"Make the target's column hold the source's values (the same definition as in the source region), then restart this region's regiond to resume the link: %v",
-		ErrSchemaMismatch, tb.Schema, tb.Name, col, source, what, target, err)
+		"Make the target's column hold the source's values (the same definition as in the source region), then run regionctl link retry '%s': %v",
+		ErrSchemaMismatch, tb.Schema, tb.Name, col, source, what, target, link, err)
 }
 
 // ErrSchemaMismatch marks a row whose value the target's column cannot

@@ -1,0 +1,120 @@
+package regiond
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/apiserver"
+	"github.com/regionplatform/region/cdc/apply"
+)
+
+// linkRoutes lets an operator get a halted inbound link going: show it
+// with its quarantine, retry it after a fix, or skip the message it
+// halted on (kept in _region.quarantine) and resolve that later.
+func (d *Daemon) linkRoutes() {
+	d.api.HandleFunc("GET /v1/links/{from}", apiserver.RoleViewer, d.handleLink)
+	d.api.HandleFunc("POST /v1/links/{from}/retry", apiserver.RoleOperator, d.handleLinkRetry)
+	d.api.HandleFunc("POST /v1/links/{from}/skip", apiserver.RoleOperator, d.handleLinkSkip)
+	d.api.HandleFunc("POST /v1/links/{from}/quarantine/{id}/resolve", apiserver.RoleOperator, d.handleResolve)
+}
+
+// inbound finds the applier of the link from -> this region, or answers 404.
+func (d *Daemon) inbound(w http.ResponseWriter, r *http.Request) (*apply.Applier, bool) {
+	from := r.PathValue("from")
+	for _, a := range d.repl.appliers {
+		if a.Source() == from {
+			return a, true
+		}
+	}
+	apiserver.WriteError(w, http.StatusNotFound, fmt.Sprintf("no link %s->%s here", from, d.region.Name),
+		"ask the regiond of the link's target region, naming the source: GET /v1/links/SOURCE (regionctl link show SOURCE->TARGET does)")
+	return nil, false
+}
+
+func (d *Daemon) handleLink(w http.ResponseWriter, r *http.Request) {
+	a, ok := d.inbound(w, r)
+	if !ok {
+		return
+	}
+	q, err := a.QuarantineList(r.Context(), true)
+	if err != nil {
+		apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
+		return
+	}
+	apiserver.WriteJSON(w, http.StatusOK, api.LinkView{Link: a.Status(r.Context()), Quarantine: q})
+}
+
+func (d *Daemon) handleLinkRetry(w http.ResponseWriter, r *http.Request) {
+	var req api.RetryRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	a, ok := d.inbound(w, r)
+	if !ok {
+		return
+	}
+	parts := a.Retry()
+	if parts == nil {
+		parts = []int32{}
+	}
+	d.audit(r, "link.retry", a.Source()+"->"+d.region.Name, nil, map[string]string{"reason": req.Reason, "partitions": fmt.Sprint(parts)})
+	apiserver.WriteJSON(w, http.StatusOK, api.RetryAnswer{Partitions: parts})
+}
+
+func (d *Daemon) handleLinkSkip(w http.ResponseWriter, r *http.Request) {
+	var req api.SkipRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		apiserver.WriteError(w, http.StatusBadRequest, "reason: missing", "say why the message is skipped: it is kept with the quarantined message")
+		return
+	}
+	a, ok := d.inbound(w, r)
+	if !ok {
+		return
+	}
+	id, _ := apiserver.Caller(r.Context())
+	q, err := a.Skip(r.Context(), req.Partition, id.Name, req.Reason)
+	d.audit(r, "link.skip", fmt.Sprintf("%s->%s partition %d", a.Source(), d.region.Name, req.Partition), err, map[string]string{"reason": req.Reason})
+	switch {
+	case errors.Is(err, apply.ErrNotHalted):
+		apiserver.WriteError(w, http.StatusConflict, err.Error(), "regionctl link show lists the halted partitions")
+	case err != nil:
+		apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "nothing was skipped; try again")
+	default:
+		apiserver.WriteJSON(w, http.StatusOK, q)
+	}
+}
+
+func (d *Daemon) handleResolve(w http.ResponseWriter, r *http.Request) {
+	var req api.ResolveRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	n, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		apiserver.WriteError(w, http.StatusBadRequest, fmt.Sprintf("id: %q is not a quarantine id", r.PathValue("id")), "regionctl link show lists them")
+		return
+	}
+	if strings.TrimSpace(req.Resolution) == "" {
+		apiserver.WriteError(w, http.StatusBadRequest, "resolution: missing", "say what was done about the skipped transaction (repaired with verify --repair, or why it stays out)")
+		return
+	}
+	a, ok := d.inbound(w, r)
+	if !ok {
+		return
+	}
+	id, _ := apiserver.Caller(r.Context())
+	err = a.Resolve(r.Context(), n, id.Name, req.Resolution)
+	d.audit(r, "link.resolve", fmt.Sprintf("%s->%s quarantine %d", a.Source(), d.region.Name, n), err, map[string]string{"resolution": req.Resolution})
+	if err != nil {
+		apiserver.WriteError(w, http.StatusNotFound, err.Error(), "")
+		return
+	}
+	apiserver.WriteJSON(w, http.StatusOK, map[string]any{"resolved": n})
+}
