@@ -17,6 +17,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/apiserver"
+	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover"
@@ -62,9 +63,11 @@ type Daemon struct {
 	gateway  *gateway.Gateway // nil unless regions[].gateway_listen is set
 	switcher *traffic.Switcher
 	peers    *replicationView
-	dialer   *dial.Dialer           // outbound connections, through regions[].dial_via
-	ctl      *controllerNode        // nil without a controller
-	fo       *failover.Orchestrator // nil without a controller
+	// leaderHTTP forwards requests to the controller leader's regiond.
+	leaderHTTP *http.Client
+	dialer     *dial.Dialer           // outbound connections, through regions[].dial_via
+	ctl        *controllerNode        // nil without a controller
+	fo         *failover.Orchestrator // nil without a controller
 	// opToken is the first operator token: scheduled drills act with it.
 	opToken string
 	started time.Time
@@ -150,7 +153,19 @@ func New(cfg Config) (*Daemon, error) {
 		d.db.Close()
 		return nil, err
 	}
-	d.peers = &replicationView{d: d, token: peerToken(tokens), http: newHTTPClient(5*time.Second, d.dialer), dbs: map[string]*sql.DB{}}
+	// Other regionds' APIs: 5 s for a peer's status, client.Timeout for
+	// a request forwarded to the controller's leader (a failover answers
+	// when it is over).
+	peerHTTP, err := client.NewHTTP(cfg.Deployment, 5*time.Second, d.dialer)
+	if err == nil {
+		d.leaderHTTP, err = client.NewHTTP(cfg.Deployment, client.Timeout, d.dialer)
+	}
+	if err != nil {
+		d.db.Close()
+		d.etcd.Close()
+		return nil, err
+	}
+	d.peers = &replicationView{d: d, token: peerToken(tokens), http: peerHTTP, dbs: map[string]*sql.DB{}}
 	// The controller comes first: the appliers ask its state whether
 	// their source is held.
 	if d.ctl, err = newController(cfg.Deployment, r.Name, r.URL, cfg.Deployment.Resolve(r.DataDir), d.dialer, probeMySQL(d.peers.DB), d.onLiveness, d.reg, d.log); err != nil {

@@ -92,7 +92,7 @@ func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, body an
 	}
 	fr.Header.Set("Authorization", "Bearer "+apiserver.RequestToken(r))
 	fr.Header.Set("Content-Type", "application/json")
-	resp, err := newHTTPClient(5*time.Minute, d.dialer).Do(fr)
+	resp, err := d.leaderHTTP.Do(fr)
 	if err != nil {
 		if last {
 			apiserver.WriteError(w, http.StatusBadGateway, fmt.Sprintf("forward to the controller leader %s: %v", leader, err), "")
