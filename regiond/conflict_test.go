@@ -148,3 +148,61 @@ func TestConflictPolicies(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestDefaultConflictAppliesToUnlistedTables: replication.default_conflict
+// is the policy of every table the config does not list. With reject, a
+// row changed in both regions halts the link and is logged, instead of
+// each region silently taking the other's value (which left a with b's
+// value and b with a's).
+func TestDefaultConflictAppliesToUnlistedTables(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	b, err := os.ReadFile(st.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "replication:\n", "replication:\n  default_conflict: reject\n", 1)
+	if cfg == string(b) {
+		t.Fatal("test setup: lab config has no replication section")
+	}
+	if err := os.WriteFile(st.ConfigPath(), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restartRegiond(t, st, true, "a", "b")
+	a, bdb := openDB(t, st, "a", ""), openDB(t, st, "b", "")
+	mustExec(t, a, "CREATE DATABASE lending", "CREATE TABLE lending.promo_codes (code VARCHAR(16) PRIMARY KEY, uses INT NOT NULL)",
+		"INSERT INTO lending.promo_codes VALUES ('WELCOME', 0)")
+	converged(t, st, 30*time.Second)
+	restartRegiond(t, st, false, "a", "b") // no replication while both change the row
+	mustExec(t, a, "UPDATE lending.promo_codes SET uses = 1")
+	mustExec(t, bdb, "UPDATE lending.promo_codes SET uses = 2")
+	for _, r := range []string{"a", "b"} {
+		if err := lab.Start(context.Background(), lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, r, "regiond"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for halted := 0; halted < 2; {
+		halted = 0
+		for _, r := range []string{"a", "b"} {
+			if s, err := status(t, st, r); err == nil && len(s.Links) == 1 && s.Links[0].State == "halted" && strings.Contains(s.Links[0].Error, "policy is reject") {
+				halted++
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a row changed in both regions of a table the config does not list did not halt the links (default_conflict: reject)")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for name, db := range map[string]*sql.DB{"a": a, "b": bdb} {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = 'promo_codes' AND policy = 'reject'").Scan(&n); err != nil || n == 0 {
+			t.Errorf("region %s logged no reject conflict on promo_codes (%d, %v)", name, n, err)
+		}
+	}
+	var ua, ub int
+	a.QueryRow("SELECT uses FROM lending.promo_codes").Scan(&ua)
+	bdb.QueryRow("SELECT uses FROM lending.promo_codes").Scan(&ub)
+	if ua != 1 || ub != 2 {
+		t.Errorf("each region must keep its own value until an operator decides: a %d, b %d", ua, ub)
+	}
+}

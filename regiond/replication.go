@@ -49,7 +49,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 			continue
 		}
 		ac := apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
-			Tables: cfg.Replication.Tables, Buckets: cfg.Buckets, Owners: apply.OwnerFunc(d.owner()),
+			Tables: cfg.Replication.Tables, DefaultConflict: cfg.Replication.DefaultConflict, Buckets: cfg.Buckets, Owners: apply.OwnerFunc(d.owner()),
 			Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg}
 		if d.ctl != nil {
 			ac.Gate = failover.NewGate(d.ctl.node, src.Name, src.MySQL.Flavor, d.log)

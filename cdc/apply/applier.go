@@ -39,8 +39,11 @@ type Config struct {
 	// Kafka dials the source region's Kafka with a config set by
 	// ConsumerConfig; every Run dials anew and closes it when it returns.
 	Kafka func() (sarama.Client, error)
-	// Tables are the deployment's per-table settings (conflict policies).
-	Tables []config.Table
+	// Tables are the deployment's per-table settings (conflict policies);
+	// DefaultConflict is the policy of every table not listed there
+	// (replication.default_conflict; empty: overwrite).
+	Tables          []config.Table
+	DefaultConflict string
 	// Buckets is the deployment's bucket count, and Owners says which
 	// region owns a bucket (for home-cell-wins). Optional.
 	Buckets int

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -31,6 +32,7 @@ import (
 //   - reject: the partition halts; an operator decides (regionctl verify).
 //
 // Overwrite tables are not checked: the incoming change simply applies.
+// A table not listed in the config has replication.default_conflict.
 
 // policy is a table's resolution settings.
 type policy struct {
@@ -52,7 +54,7 @@ var ErrConflict = errors.New("conflict on a table whose policy is reject")
 func (a *Applier) policyOf(tb *event.Table) policy {
 	p, ok := a.policies[tb.Schema+"."+tb.Name]
 	if !ok {
-		return policy{name: config.ConflictOverwrite}
+		return policy{name: cmp.Or(a.cfg.DefaultConflict, config.ConflictOverwrite)}
 	}
 	return p
 }
