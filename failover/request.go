@@ -13,8 +13,10 @@ import (
 	"github.com/regionplatform/region/topo"
 )
 
-// Failover checks the request and carries it out; call it on the controller's leader. A nil
-// report with an error means bad input: nothing was done.
+// Failover checks the request and carries it out; call it on the
+// controller's leader. A nil report with an error means bad input:
+// nothing was done. A report with an error is a failover that rolled
+// back.
 func (o *Orchestrator) Failover(ctx context.Context, req api.FailoverRequest, actor string) (*api.FailoverReport, error) {
 	dep := o.dep
 	if _, ok := dep.Region(req.From); !ok {
