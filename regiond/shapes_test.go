@@ -2,6 +2,7 @@ package regiond_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -124,4 +125,57 @@ func TestNarrowerColumnHalts(t *testing.T) {
 		t.Errorf("after the fix b has %q (%v)", email, err)
 	}
 	sameTables(t, st, "lending.users")
+}
+
+// TestUniqueKeyCollisionIsAConflict: b holds (11, x) that a does not know
+// yet, and a inserts (10, x) under a UNIQUE email. Neither region
+// rewrites its row into the other's (an upsert did: b's row 11 became
+// row 10): both links halt, each logs the conflict with both rows.
+func TestUniqueKeyCollisionIsAConflict(t *testing.T) {
+	ctx := context.Background()
+	st := labtest.Up(t, "a", "b")
+	a, b := openDB(t, st, "a", ""), openDB(t, st, "b", "")
+	mustExec(t, a, "CREATE DATABASE lending",
+		"CREATE TABLE lending.users (id BIGINT PRIMARY KEY, email VARCHAR(100) NOT NULL, UNIQUE KEY email (email))",
+		"INSERT INTO lending.users VALUES (1, 'ann@example.com')")
+	converged(t, st, time.Minute)
+	restartRegiond(t, st, false, "a") // a neither captures nor applies for a while
+	mustExec(t, b, "INSERT INTO lending.users VALUES (11, 'x@example.com')")
+	mustExec(t, a, "INSERT INTO lending.users VALUES (10, 'x@example.com')")
+	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "a", "regiond"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for halted := map[string]string{}; len(halted) < 2; {
+		for _, r := range []string{"a", "b"} {
+			if s, err := status(t, st, r); err == nil && len(s.Links) == 1 && s.Links[0].State == "halted" {
+				halted[r] = s.Links[0].Error
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a unique key collision did not halt both links (halted: %v)", halted)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for name, db := range map[string]*sql.DB{"a": a, "b": b} {
+		var ids []int64
+		rows, err := db.Query("SELECT id FROM lending.users WHERE email = 'x@example.com'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id int64
+			rows.Scan(&id)
+			ids = append(ids, id)
+		}
+		rows.Close()
+		want := map[string]int64{"a": 10, "b": 11}[name]
+		if len(ids) != 1 || ids[0] != want {
+			t.Errorf("region %s holds x@example.com in rows %v, want only its own row %d", name, ids, want)
+		}
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = 'users' AND reason LIKE 'unique key email:%' AND local_image IS NOT NULL AND incoming_after IS NOT NULL").Scan(&n); err != nil || n == 0 {
+			t.Errorf("region %s logged no unique key conflict with both rows (%d, %v)", name, n, err)
+		}
+	}
 }

@@ -111,6 +111,7 @@ type Applier struct {
 	policies map[string]policy
 	m        *metrics
 	ddl      *barrier
+	unique   uniqueKeys
 
 	mu    sync.Mutex
 	parts map[int32]*PartitionStatus

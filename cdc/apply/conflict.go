@@ -51,6 +51,10 @@ const (
 // ErrConflict is a conflict on a reject table: the partition halts.
 var ErrConflict = errors.New("conflict on a table whose policy is reject")
 
+// ErrUniqueConflict is a row whose secondary unique value another row
+// holds in the target: the partition halts (see unique.go).
+var ErrUniqueConflict = errors.New("unique key conflict")
+
 func (a *Applier) policyOf(tb *event.Table) policy {
 	p, ok := a.policies[tb.Schema+"."+tb.Name]
 	if !ok {
@@ -80,25 +84,49 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	for i, r := range t.Rows {
 		tb := &t.Tables[r.T]
 		p := w.a.policyOf(tb)
-		if p.name == config.ConflictOverwrite {
+		keys, err := w.a.unique.of(ctx, w.a.cfg.DB, tb)
+		if err != nil {
+			return err
+		}
+		if p.name == config.ConflictOverwrite && len(keys) == 0 {
 			continue
 		}
 		if err := run(i); err != nil {
 			return err
 		}
 		start = i + 1
-		if err := w.applyChecked(ctx, tx, m, tb, r, p); err != nil {
+		if err := w.applyChecked(ctx, tx, m, tb, r, p, keys); err != nil {
 			return err
 		}
 	}
 	return run(len(t.Rows))
 }
 
-// applyChecked applies one row of a checked table, resolving a conflict.
-func (w *worker) applyChecked(ctx context.Context, tx *sql.Tx, m *event.Message, tb *event.Table, r event.Row, p policy) error {
+// applyChecked applies one row of a checked table (a policy other than
+// overwrite, or secondary unique keys), resolving a conflict.
+func (w *worker) applyChecked(ctx context.Context, tx *sql.Tx, m *event.Message, tb *event.Table, r event.Row, p policy, keys []uniqueKey) error {
 	key := r.After
 	if key == nil {
 		key = r.Before
+	}
+	if r.Op != event.Delete && len(keys) > 0 {
+		uk, other, otherPK, err := collision(ctx, tx, tb, keys, r.After)
+		if err != nil {
+			return err
+		}
+		if uk != "" {
+			reason := fmt.Sprintf("unique key %s: the incoming row (%s) has the value that row %s holds in %s; no row is rewritten", uk, pkString(tb, key), otherPK, w.a.cfg.Target)
+			rec := conflictRecord{source: w.a.cfg.Source, target: w.a.cfg.Target, gtid: m.Txn.GTID, tb: tb, r: r, policy: p.name,
+				decision: decideStop, reason: reason, local: other}
+			w.a.m.conflicts.Inc()
+			if err := rec.write(ctx, w.a.cfg.DB); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: %s.%s: %s (both rows are in %s.conflicts): decide which row stands, repair it in every region (regionctl verify --repair), then regionctl link retry", ErrUniqueConflict, tb.Schema, tb.Name, reason, binlog.MetaSchema)
+		}
+	}
+	if p.name == config.ConflictOverwrite {
+		return w.applyOne(ctx, tx, tb, r)
 	}
 	local, exists, err := currentRow(ctx, tx, tb, key)
 	if err != nil {
