@@ -129,6 +129,7 @@ func trimSpace(b []byte) []byte {
 func (g *globals) printJSON(v any) error {
 	enc := json.NewEncoder(g.out)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // 'a->b', not 'a-\u003eb'
 	return enc.Encode(v)
 }
 
@@ -257,6 +258,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if jsonRequested(root, args) && (ce == nil || !ce.shown) {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		_ = enc.Encode(ErrorJSON{Error: msg, Hint: hint, ExitCode: code})
 	}
 	return code
