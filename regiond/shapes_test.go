@@ -179,3 +179,53 @@ func TestUniqueKeyCollisionIsAConflict(t *testing.T) {
 		}
 	}
 }
+
+// TestStatementShapes: statements applications and their migrations run,
+// written in a and checked identical in b: CREATE TABLE ... SELECT,
+// TRUNCATE, RENAME TABLE, a transaction that also writes a database
+// replication leaves out, and one of many small rows.
+func TestStatementShapes(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	a, b := openDB(t, st, "a", ""), openDB(t, st, "b", "")
+	mustExec(t, a, "CREATE DATABASE lending", "CREATE DATABASE scratch",
+		"CREATE TABLE lending.loans (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)",
+		"INSERT INTO lending.loans VALUES (1, 1, 100), (2, 2, 200), (3, 3, 300)")
+	converged(t, st, time.Minute)
+
+	mustExec(t, a, "CREATE TABLE lending.big_loans (PRIMARY KEY (id)) SELECT id, user_id, amount_cents FROM lending.loans WHERE amount_cents >= 200")
+	mustExec(t, a, "CREATE TABLE lending.loans_tmp LIKE lending.loans", "INSERT INTO lending.loans_tmp SELECT * FROM lending.loans", "TRUNCATE TABLE lending.loans_tmp")
+	mustExec(t, a, "CREATE TABLE lending.old_name (id BIGINT PRIMARY KEY)", "INSERT INTO lending.old_name VALUES (7)", "RENAME TABLE lending.old_name TO lending.new_name")
+	tx, err := a.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE TABLE IF NOT EXISTS scratch.notes (id BIGINT PRIMARY KEY, note VARCHAR(20))",
+	} {
+		if _, err := a.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		"INSERT INTO lending.loans VALUES (4, 4, 400)",
+		"INSERT INTO scratch.notes VALUES (1, 'not replicated')",
+		"UPDATE lending.loans SET amount_cents = 401 WHERE id = 4",
+	} {
+		if _, err := tx.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, a, "INSERT INTO lending.loans (id, user_id, amount_cents) SELECT 1000 + seq, seq, seq FROM lending.seq_1_to_5000")
+	converged(t, st, 2*time.Minute)
+	sameTables(t, st, "lending.loans", "lending.big_loans", "lending.loans_tmp", "lending.new_name")
+	var n int
+	if err := b.QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'lending' AND table_name = 'old_name'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("b still has lending.old_name (%d, %v)", n, err)
+	}
+	if err := b.QueryRow("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'scratch'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("b has the database replication leaves out (%d, %v)", n, err)
+	}
+}

@@ -129,7 +129,7 @@ func (r *Reader) Run(ctx context.Context, from string, out chan<- Item) error {
 	if err != nil {
 		return fmt.Errorf("binlog: start at %q: %w", from, err)
 	}
-	a := &assembler{cfg: &r.cfg}
+	a := &assembler{cfg: &r.cfg, lastPos: from}
 	for {
 		ev, err := stream.GetEvent(ctx)
 		if err != nil {
@@ -173,6 +173,8 @@ type assembler struct {
 	// that change (see apply's applyDDL): their next statement is theirs.
 	announce uint64
 	appliers map[uint32]bool
+	// lastPos is the GTID set after the last event group that ended.
+	lastPos string
 }
 
 func (a *assembler) begin(gtid string) {
@@ -212,8 +214,8 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 			// binlog; the rows before and after are the transaction's.
 			return Item{}, false, nil
 		}
-		// Any other statement is standalone: a schema change or an
-		// administrative statement.
+		// Any other statement is a schema change or an administrative
+		// statement.
 		if !a.in {
 			return Item{}, false, nil
 		}
@@ -223,6 +225,19 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 			applied = true
 		}
 		a.echo = a.echo || applied
+		if a.began {
+			// A schema change inside a transaction's event group: CREATE
+			// TABLE ... SELECT, logged as the table's definition followed
+			// by the selected rows. The change goes out on its own, at the
+			// position before the group (a restart reads the group again;
+			// the applier skips the change it already ran), and the rows
+			// stay a transaction of their own that ends with the group.
+			it := Item{Time: when, Echo: a.echo, Pos: a.lastPos}
+			if replicate && !applied {
+				it.Txn = &event.Txn{GTID: a.gtid, Bucket: -1, DDL: &event.DDL{Schema: string(e.Schema), Statement: q}}
+			}
+			return it, true, nil
+		}
 		if replicate && !applied {
 			a.txn.DDL = &event.DDL{Schema: string(e.Schema), Statement: q}
 		}
@@ -313,6 +328,7 @@ func (a *assembler) end(gset mysql.GTIDSet, when time.Time) Item {
 	it := Item{Time: when, Echo: a.echo}
 	if gset != nil {
 		it.Pos = gset.String()
+		a.lastPos = it.Pos
 	}
 	if a.in && !a.echo && (len(a.txn.Rows) > 0 || a.txn.DDL != nil) {
 		if a.txn.DDL != nil {
