@@ -316,3 +316,20 @@ func TestRewrittenDDLDoesNotLoop(t *testing.T) {
 		t.Errorf("b: lending.t1 row: %d %v", v, err)
 	}
 }
+
+// haltedLink waits (up to timeout) until region's one inbound link is
+// halted and returns its reason; it fails the test with what when it
+// does not halt.
+func haltedLink(t *testing.T, st *lab.State, region string, timeout time.Duration, what string) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if s, err := status(t, st, region); err == nil && len(s.Links) == 1 && s.Links[0].State == "halted" {
+			return s.Links[0].Error
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the link into %s did not halt within %s: %s", region, timeout, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -87,18 +87,7 @@ func TestNarrowerColumnHalts(t *testing.T) {
 	local("ALTER TABLE lending.users MODIFY email VARCHAR(5) NOT NULL")
 	mustExec(t, a, "INSERT INTO lending.users VALUES (2, 'bob@example.com')")
 
-	var halt string
-	deadline := time.Now().Add(time.Minute)
-	for halt == "" {
-		if s, err := status(t, st, "b"); err == nil && len(s.Links) == 1 && s.Links[0].State == "halted" {
-			halt = s.Links[0].Error
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("link a->b did not halt on a value b's column cannot hold")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	halt := haltedLink(t, st, "b", time.Minute, "a value b's column cannot hold")
 	for _, want := range []string{"table lending.users, column email", "source type varchar", "type varchar(5)", "regionctl link retry 'a->b'"} {
 		if !strings.Contains(halt, want) {
 			t.Errorf("halt reason %q does not say %q", halt, want)
@@ -145,17 +134,10 @@ func TestUniqueKeyCollisionIsAConflict(t *testing.T) {
 	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "a", "regiond"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for halted := map[string]string{}; len(halted) < 2; {
-		for _, r := range []string{"a", "b"} {
-			if s, err := status(t, st, r); err == nil && len(s.Links) == 1 && s.Links[0].State == "halted" {
-				halted[r] = s.Links[0].Error
-			}
+	for _, r := range []string{"a", "b"} {
+		if why := haltedLink(t, st, r, time.Minute, "a unique key collision"); !strings.Contains(why, "unique key email") {
+			t.Errorf("the link into %s halted for another reason: %s", r, why)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a unique key collision did not halt both links (halted: %v)", halted)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	for name, db := range map[string]*sql.DB{"a": a, "b": b} {
 		var ids []int64
