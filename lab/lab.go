@@ -42,8 +42,8 @@ type Options struct {
 	// limits, resets and partitions, and gossip can be cut (a new lab
 	// only; kept in lab.json). Off by default.
 	WAN bool
-	// Sample makes Up create the sample lending schema (SampleSchema)
-	// unless the lab has it, and wait until it is in every region, so
+	// Sample makes Up create the sample lending schema and the ledger
+	// workload's tables (CreateSample) unless the lab has them, and wait until it is in every region, so
 	// that the lab is ready for every command its docs show (a drill
 	// opens its users' loans in it). regionctl lab up sets it; tests and
 	// benchmarks start empty labs.
