@@ -227,7 +227,7 @@ func (n *Node) Barrier(ctx context.Context) error {
 		return n.notLeader(in)
 	}
 	if err := wait(ctx, in.raft.Barrier(n.timeout(ctx))); err != nil {
-		return fmt.Errorf("failover: barrier: %w", err)
+		return fmt.Errorf("controller: barrier: %w", err)
 	}
 	return nil
 }

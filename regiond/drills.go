@@ -32,11 +32,9 @@ func (d *Daemon) drillRoutes() {
 }
 
 func (d *Daemon) handleDrills(w http.ResponseWriter, r *http.Request) {
-	if d.ctl == nil {
-		noController(w)
-		return
+	if st, ok := d.leaderState(w, r); ok {
+		apiserver.WriteJSON(w, http.StatusOK, drillsView(st))
 	}
-	apiserver.WriteJSON(w, http.StatusOK, drillsView(d.ctl.node.State()))
 }
 
 // drillsView lists st's drills newest first and its schedules by name,

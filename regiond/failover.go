@@ -23,12 +23,12 @@ func (d *Daemon) failoverRoutes() {
 }
 
 func (d *Daemon) handleFailovers(w http.ResponseWriter, r *http.Request) {
-	if d.ctl == nil {
-		noController(w)
+	st, ok := d.leaderState(w, r)
+	if !ok {
 		return
 	}
 	var out []controller.FailoverRecord
-	for _, f := range d.ctl.node.State().Failovers {
+	for _, f := range st.Failovers {
 		out = append(out, f)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
@@ -71,6 +71,24 @@ func (d *Daemon) onLeader(w http.ResponseWriter, r *http.Request, body any) bool
 	return true
 }
 
+// leaderState answers a read of the controller's history from the
+// leader, after a barrier, so that it holds every committed entry: a
+// follower that just restarted has an empty state until the leader
+// catches it up, and a history read there would show nothing. It
+// forwards the request when this node does not lead, and reports
+// whether the caller should answer with the state.
+func (d *Daemon) leaderState(w http.ResponseWriter, r *http.Request) (*controller.State, bool) {
+	if !d.onLeader(w, r, nil) {
+		return nil, false
+	}
+	if err := d.ctl.node.Barrier(r.Context()); err != nil {
+		w.Header().Set("Retry-After", "3")
+		apiserver.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("the controller's history is not readable now: %v", err), "retry in a few seconds: the leader is changing")
+		return nil, false
+	}
+	return d.ctl.node.State(), true
+}
+
 // forwardToLeader sends the request, with the caller's own token, to the
 // regiond whose node leads the controller: only the leader acts. It
 // reports whether it answered w; without a reachable regiond leader it
@@ -84,8 +102,12 @@ func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, body an
 		}
 		return last
 	}
-	b, _ := json.Marshal(body)
-	fr, err := http.NewRequestWithContext(r.Context(), r.Method, lr.URL+r.URL.Path, bytes.NewReader(b))
+	var rd io.Reader = http.NoBody
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	fr, err := http.NewRequestWithContext(r.Context(), r.Method, lr.URL+r.URL.RequestURI(), rd)
 	if err != nil {
 		apiserver.WriteError(w, http.StatusInternalServerError, err.Error(), "")
 		return true
