@@ -118,6 +118,7 @@ func sameTables(t *testing.T, st *lab.State, tables ...string) {
 	}
 	if !res.Equal() {
 		t.Errorf("tables differ: %s", strings.Join(res.Differences(10), "; "))
+		return
 	}
 	for _, tr := range res.Tables {
 		t.Logf("%s: %d rows, identical in every region", tr.Table, tr.Rows)

@@ -6,7 +6,9 @@
 // delivery is at least once; a message whose Seq is not above the
 // partition's watermark was applied already and is skipped.
 //
-// Partitions apply in parallel, each in order, on its own connection.
+// Partitions apply in parallel, each in order, on its own connection; a
+// transaction that overlaps an earlier one of another partition (its
+// event.Txn.Deps) waits until that partition has applied it (order.go).
 // A message that cannot be applied halts its partition, loudly: the
 // status says which message and why, and nothing after it is applied.
 package apply
@@ -26,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regionplatform/region/cdc/capture"
+	"github.com/regionplatform/region/cdc/keys"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/topo"
 )
@@ -111,7 +114,7 @@ type Applier struct {
 	policies map[string]policy
 	m        *metrics
 	ddl      *barrier
-	unique   uniqueKeys
+	unique   *keys.Cache
 
 	mu    sync.Mutex
 	parts map[int32]*PartitionStatus
@@ -130,6 +133,10 @@ type Applier struct {
 	restart func()
 	// unresolved counts quarantined messages not yet resolved, under mu.
 	unresolved int
+	// thru is how far each partition is known applied, and progress is
+	// closed (and replaced) whenever one advances, under mu (order.go).
+	thru     map[int32]uint64
+	progress chan struct{}
 }
 
 // New checks cfg.
@@ -141,7 +148,8 @@ func New(cfg Config) (*Applier, error) {
 		cfg.Logger = slog.Default()
 	}
 	a := &Applier{cfg: cfg, log: cfg.Logger.With("link", cfg.Source+"->"+cfg.Target), topic: capture.Topic(cfg.Source),
-		policies: map[string]policy{}, parts: map[int32]*PartitionStatus{}, state: "starting", ddl: newBarrier()}
+		policies: map[string]policy{}, parts: map[int32]*PartitionStatus{}, state: "starting",
+		thru: map[int32]uint64{}, progress: make(chan struct{}), ddl: newBarrier(), unique: &keys.Cache{DB: cfg.DB}}
 	for _, t := range cfg.Tables {
 		a.policies[t.Name] = policy{name: t.Conflict, version: t.VersionColumn, shard: t.ShardColumn}
 	}
@@ -302,6 +310,7 @@ func (a *Applier) Setup(sess sarama.ConsumerGroupSession) error {
 		client := a.client
 		a.parts[p] = &PartitionStatus{Partition: p, State: "running", Checkpoint: cp}
 		a.mu.Unlock()
+		a.advance(p, cp.Seq)
 		skipped, err := a.skippedAt(sess.Context(), p, cp.Offset)
 		if err != nil {
 			return err
@@ -449,7 +458,6 @@ func (a *Applier) setHighWater(p int32, hw int64) {
 // applied records a partition's progress after a commit.
 func (a *Applier) applied(p int32, cp Checkpoint, txns int) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	ps := a.parts[p]
 	if ps == nil {
 		ps = &PartitionStatus{Partition: p, State: "running"}
@@ -457,14 +465,18 @@ func (a *Applier) applied(p int32, cp Checkpoint, txns int) {
 	}
 	ps.Checkpoint = cp
 	ps.Txns += uint64(txns)
+	a.mu.Unlock()
+	a.advance(p, cp.Seq)
 }
 
 // PartitionStatus is how far one partition of a link is applied.
 type PartitionStatus struct {
 	Partition int32 `json:"partition"`
-	// State is running or halted.
-	State string `json:"state"`
-	Error string `json:"error,omitempty"`
+	// State is running, waiting (its next transaction waits for another
+	// partition: Waiting says which) or halted.
+	State   string `json:"state"`
+	Error   string `json:"error,omitempty"`
+	Waiting string `json:"waiting,omitempty"`
 	// HaltedAt is the offset of the message that halted the partition.
 	HaltedAt int64 `json:"halted_at,omitempty"`
 	// Checkpoint is how far the partition is applied.

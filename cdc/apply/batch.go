@@ -28,8 +28,13 @@ func (w *worker) handleBatch(ctx context.Context, msgs []*sarama.ConsumerMessage
 	}
 	i := 0
 	for i < len(msgs) {
+		if err := w.waitDeps(ctx, decoded[i]); err != nil {
+			return i, err
+		}
+		// A run goes on while its messages need nothing more of other
+		// partitions: it commits as one, so none of them may wait.
 		j := i
-		for j < len(msgs) && j-i < maxRun && simple(decoded[j]) {
+		for j < len(msgs) && j-i < maxRun && simple(decoded[j]) && (j == i || w.ready(ctx, decoded[j])) {
 			j++
 		}
 		if j-i >= 2 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/keys"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/topo"
 )
@@ -84,18 +85,18 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	for i, r := range t.Rows {
 		tb := &t.Tables[r.T]
 		p := w.a.policyOf(tb)
-		keys, err := w.a.unique.of(ctx, w.a.cfg.DB, tb)
+		uks, err := w.a.unique.Of(ctx, tb.Schema, tb.Name)
 		if err != nil {
 			return err
 		}
-		if p.name == config.ConflictOverwrite && len(keys) == 0 {
+		if p.name == config.ConflictOverwrite && len(uks) == 0 {
 			continue
 		}
 		if err := run(i); err != nil {
 			return err
 		}
 		start = i + 1
-		if err := w.applyChecked(ctx, tx, m, tb, r, p, keys); err != nil {
+		if err := w.applyChecked(ctx, tx, m, tb, r, p, uks); err != nil {
 			return err
 		}
 	}
@@ -104,13 +105,13 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 
 // applyChecked applies one row of a checked table (a policy other than
 // overwrite, or secondary unique keys), resolving a conflict.
-func (w *worker) applyChecked(ctx context.Context, tx *sql.Tx, m *event.Message, tb *event.Table, r event.Row, p policy, keys []uniqueKey) error {
+func (w *worker) applyChecked(ctx context.Context, tx *sql.Tx, m *event.Message, tb *event.Table, r event.Row, p policy, uks []keys.Key) error {
 	key := r.After
 	if key == nil {
 		key = r.Before
 	}
-	if r.Op != event.Delete && len(keys) > 0 {
-		uk, other, otherPK, err := collision(ctx, tx, tb, keys, r.After)
+	if r.Op != event.Delete && len(uks) > 0 {
+		uk, other, otherPK, err := collision(ctx, tx, tb, uks, r.After)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,8 @@ import (
 type metrics struct {
 	txns, rows, duplicates, discarded, retries, halted, conflicts, quarantined prometheus.Counter
 	lagTxns, lagSeconds                                                        prometheus.Gauge
+	depWaits                                                                   prometheus.Counter
+	depWaitSeconds                                                             prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, error) {
@@ -30,12 +32,15 @@ func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, err
 		quarantined: c("quarantined_total", "Messages an operator skipped on a halted partition (regionctl link skip); kept in _region.quarantine."),
 		lagTxns:     g("lag_transactions", "Transactions published by the source and not yet applied here."),
 		lagSeconds:  g("lag_seconds", "Age of the oldest partition watermark while behind; 0 when caught up."),
+		depWaits:    c("dependency_waits_total", "Transactions that waited for an earlier transaction of another partition with an overlapping writeset."),
+		depWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "apply", Name: "dependency_wait_seconds",
+			Help: "How long a transaction waited for the partitions it depends on.", ConstLabels: l, Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.lagTxns, m.lagSeconds} {
+	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.lagTxns, m.lagSeconds, m.depWaits, m.depWaitSeconds} {
 		errs = append(errs, reg.Register(col))
 	}
 	return m, errors.Join(errs...)

@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/keys"
 )
 
 // A secondary unique key is part of a row's identity: the applier never
@@ -21,70 +20,11 @@ import (
 // policy (which row should stand is an operator's decision until the
 // policies learn to converge on unique keys).
 
-// uniqueTTL is how long the applier trusts what it read of a table's
-// unique keys (a schema change in the target may add or drop one).
-const uniqueTTL = 10 * time.Second
-
-// uniqueKeys caches, per table, the secondary unique keys of the target.
-type uniqueKeys struct {
-	mu     sync.Mutex
-	tables map[string]uniqueEntry
-}
-
-type uniqueEntry struct {
-	read time.Time
-	keys []uniqueKey
-}
-
-// uniqueKey is one secondary unique index, by column name.
-type uniqueKey struct {
-	name string
-	cols []string
-}
-
-// of returns the secondary unique keys of tb in the target.
-func (u *uniqueKeys) of(ctx context.Context, db *sql.DB, tb *event.Table) ([]uniqueKey, error) {
-	name := tb.Schema + "." + tb.Name
-	u.mu.Lock()
-	e, ok := u.tables[name]
-	u.mu.Unlock()
-	if ok && time.Since(e.read) < uniqueTTL {
-		return e.keys, nil
-	}
-	rows, err := db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY' ORDER BY INDEX_NAME, SEQ_IN_INDEX`, tb.Schema, tb.Name)
-	if err != nil {
-		return nil, fmt.Errorf("read the unique keys of %s: %w", name, err)
-	}
-	defer rows.Close()
-	var keys []uniqueKey
-	for rows.Next() {
-		var idx, col string
-		if err := rows.Scan(&idx, &col); err != nil {
-			return nil, err
-		}
-		if len(keys) == 0 || keys[len(keys)-1].name != idx {
-			keys = append(keys, uniqueKey{name: idx})
-		}
-		keys[len(keys)-1].cols = append(keys[len(keys)-1].cols, col)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	u.mu.Lock()
-	if u.tables == nil {
-		u.tables = map[string]uniqueEntry{}
-	}
-	u.tables[name] = uniqueEntry{read: time.Now(), keys: keys}
-	u.mu.Unlock()
-	return keys, nil
-}
-
 // collision finds a target row other than img's (by primary key) that
 // holds one of img's unique values; it returns the key's name, the
 // other row as JSON and its key, or "" when there is none. A unique
 // value with a NULL in it collides with nothing.
-func collision(ctx context.Context, tx *sql.Tx, tb *event.Table, keys []uniqueKey, img []event.Value) (key, other, otherPK string, err error) {
+func collision(ctx context.Context, tx *sql.Tx, tb *event.Table, uks []keys.Key, img []event.Value) (key, other, otherPK string, err error) {
 	pairs := make([]string, len(tb.Cols))
 	for i, c := range tb.Cols {
 		pairs[i] = "'" + strings.ReplaceAll(c, "'", "''") + "'," + quote(c)
@@ -95,10 +35,10 @@ func collision(ctx context.Context, tx *sql.Tx, tb *event.Table, keys []uniqueKe
 	}
 	pkWhereSQL, pkArgs := pkWhere(tb, img)
 next:
-	for _, k := range keys {
-		conds := make([]string, len(k.cols))
-		args := make([]any, 0, len(k.cols)+len(pkArgs))
-		for i, c := range k.cols {
+	for _, k := range uks {
+		conds := make([]string, len(k.Cols))
+		args := make([]any, 0, len(k.Cols)+len(pkArgs))
+		for i, c := range k.Cols {
 			ci := colIndex(tb, c)
 			if ci < 0 || img[ci].V == nil {
 				continue next // a column the source does not send, or NULL: no collision
@@ -114,9 +54,9 @@ next:
 		case errors.Is(err, sql.ErrNoRows):
 			continue
 		case err != nil:
-			return "", "", "", fmt.Errorf("check unique key %s of %s.%s: %w", k.name, tb.Schema, tb.Name, err)
+			return "", "", "", fmt.Errorf("check unique key %s of %s.%s: %w", k.Name, tb.Schema, tb.Name, err)
 		}
-		return k.name, js.String, pk.String, nil
+		return k.Name, js.String, pk.String, nil
 	}
 	return "", "", "", nil
 }

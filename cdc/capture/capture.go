@@ -21,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/keys"
 )
 
 // Config configures a capture.
@@ -34,6 +36,9 @@ type Config struct {
 	Kafka func() (sarama.Client, error)
 	// Checkpoints stores the published position.
 	Checkpoints Checkpoints
+	// Keys reads the source's secondary unique keys, for writesets (see
+	// Writeset); nil orders transactions by primary keys only.
+	Keys *keys.Cache
 	// Buffer bounds the transactions read but not yet sent (default 4096).
 	Buffer int
 	// MaxBatch is the most transactions per send (default 512).
@@ -183,6 +188,7 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 	tick := time.NewTicker(c.cfg.Heartbeat)
 	defer tick.Stop()
 	lastSent := make([]time.Time, partitions)
+	order := newDeps(partitions, pos.Seq, maxHistory)
 	// pos is what Kafka acknowledged; saved what the checkpoint holds.
 	saved, savedAt := pos, time.Now()
 	save := func() error {
@@ -249,7 +255,9 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			}
 			next.Seq++
 			txns++
-			ms, err := messages(c.topic, c.cfg.Region, next.Seq, it, partitions, c.cfg.MaxMessageBytes)
+			part := Partition(Key(it.Txn), partitions)
+			c.order(ctx, order, it.Txn, part, next.Seq)
+			ms, err := messages(c.topic, c.cfg.Region, next.Seq, it, part, partitions, c.cfg.MaxMessageBytes)
 			if err != nil {
 				return fmt.Errorf("capture: %w", err)
 			}
@@ -281,6 +289,35 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 		c.stats.Filtered += filtered
 		c.mu.Unlock()
 	}
+}
+
+// order sets t.Deps from its writeset. A schema change needs none (it is
+// a barrier across partitions) but makes the unique keys be read again.
+// When the source's unique keys cannot be read, t depends on everything
+// before it: slower, never out of order.
+func (c *Capture) order(ctx context.Context, d *deps, t *event.Txn, part int32, seq uint64) {
+	if t.DDL != nil {
+		if c.cfg.Keys != nil {
+			c.cfg.Keys.Forget()
+		}
+		return
+	}
+	var failed error
+	uks := func(tb *event.Table) []keys.Key {
+		if c.cfg.Keys == nil || failed != nil {
+			return nil
+		}
+		ks, err := c.cfg.Keys.Of(ctx, tb.Schema, tb.Name)
+		failed = err
+		return ks
+	}
+	ws := Writeset(t, uks)
+	if failed != nil {
+		c.log.Warn("writeset unknown: the transaction waits for every earlier one", "gtid", t.GTID, "seq", seq, "err", failed)
+		t.Deps = d.all(part, seq)
+		return
+	}
+	t.Deps = d.add(ws, part, seq)
 }
 
 // heartbeats sends the published watermark to every partition that got

@@ -58,9 +58,10 @@ func Partition(key string, n int32) int32 {
 // A schema change is a barrier: it goes to every partition with the same
 // Seq, and the applier runs it once when all its partitions reach it, so
 // it is ordered with the data of every bucket.
-func messages(topic, source string, seq uint64, it binlog.Item, partitions int32, maxBytes int) ([]*sarama.ProducerMessage, error) {
+//
+// part is the transaction's partition, Partition(Key(it.Txn), partitions).
+func messages(topic, source string, seq uint64, it binlog.Item, part, partitions int32, maxBytes int) ([]*sarama.ProducerMessage, error) {
 	key := Key(it.Txn)
-	part := Partition(key, partitions)
 	whole := &event.Message{Kind: event.KindTxn, Source: source, Seq: seq, Pos: it.Pos, Time: it.Time, Sent: time.Now().UTC(), Txn: it.Txn}
 	b, err := event.Encode(whole)
 	if err != nil {

@@ -30,7 +30,7 @@ func TestFragments(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		txn.Rows = append(txn.Rows, event.Row{T: 0, Op: event.Insert, After: []event.Value{{V: int64(i)}, {V: strings.Repeat("x", 100)}}})
 	}
-	msgs, err := messages("topic", "a", 42, binlog.Item{Txn: txn, Pos: "1-1-9"}, 8, 16<<10)
+	msgs, err := messages("topic", "a", 42, binlog.Item{Txn: txn, Pos: "1-1-9"}, Partition(Key(txn), 8), 8, 16<<10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestFragments(t *testing.T) {
 	if rows != len(txn.Rows) {
 		t.Errorf("fragments carry %d rows, want %d", rows, len(txn.Rows))
 	}
-	ddl, err := messages("topic", "a", 43, binlog.Item{Txn: &event.Txn{GTID: "1-1-10", Bucket: -1, DDL: &event.DDL{Statement: "ALTER TABLE t ADD c INT"}}}, 8, 16<<10)
+	ddl, err := messages("topic", "a", 43, binlog.Item{Txn: &event.Txn{GTID: "1-1-10", Bucket: -1, DDL: &event.DDL{Statement: "ALTER TABLE t ADD c INT"}}}, 0, 8, 16<<10)
 	if err != nil || len(ddl) != 8 {
 		t.Fatalf("a schema change goes to every partition: %d messages, %v", len(ddl), err)
 	}

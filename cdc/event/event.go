@@ -71,6 +71,12 @@ type Txn struct {
 	Cell  string `json:"cell,omitempty"`
 	// Frag is set when the transaction is split over several messages.
 	Frag *Fragment `json:"frag,omitempty"`
+	// Deps orders the transaction after earlier ones in other partitions
+	// whose writesets overlap with its own (the same row, or the same
+	// value of a unique key): partition p must have applied every one of
+	// its transactions up to seq Deps[p] before this one applies. The
+	// transaction's own partition is ordered by the log and is not listed.
+	Deps map[int32]uint64 `json:"deps,omitempty"`
 	// Tables describes the tables the rows refer to.
 	Tables []Table `json:"tables,omitempty"`
 	Rows   []Row   `json:"rows,omitempty"`
@@ -180,6 +186,11 @@ func (m *Message) Validate() error {
 	}
 	if t.GTID == "" {
 		return bad("txn.gtid is empty")
+	}
+	for p, seq := range t.Deps {
+		if p < 0 || seq >= m.Seq {
+			return bad("txn.deps[%d] = %d: a transaction depends only on earlier ones (seq below %d) in partitions from 0", p, seq, m.Seq)
+		}
 	}
 	if f := t.Frag; f != nil && (f.Count < 1 || f.Index < 0 || f.Index >= f.Count) {
 		return bad("txn.frag %d of %d is out of range", f.Index, f.Count)
