@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/apiserver"
+	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
@@ -227,6 +229,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	_ = d.api.Audit(ctx, apiserver.AuditRecord{Time: time.Now().UTC(), Actor: "system", Action: "regiond.start", Target: d.region.Name, Result: "ok",
 		Detail: map[string]string{"version": Version, "listen": d.region.Listen}})
 	d.log.Info("regiond starting", "listen", d.region.Listen, "version", Version)
+	if err := d.checkTables(ctx); err != nil {
+		return err
+	}
 
 	// Components, in start order; each runs until ctx ends.
 	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}, {"switcher", d.switcher.Run}}, d.repl.components(d)...)
@@ -242,6 +247,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info("regiond stopped")
 	}
 	return err
+}
+
+// checkTables refuses to start on a replicated table the applier could
+// not apply (apply.CheckTables). A MySQL that cannot be reached now is
+// not a reason to refuse: the applier halts on such a table's rows with
+// the same explanation.
+func (d *Daemon) checkTables(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	problems, err := apply.CheckTables(cctx, d.db, d.cfg.Deployment.Replication)
+	if err != nil {
+		d.log.Warn("replicated tables not checked at start", "err", err)
+		return nil
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("regiond: %d replicated table(s) in region %s cannot be replicated:\n  %s", len(problems), d.region.Name, strings.Join(problems, "\n  "))
+	}
+	return nil
 }
 
 // routes registers the daemon's API routes.

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/client"
+	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 )
@@ -209,5 +211,76 @@ func TestStatementShapes(t *testing.T) {
 	}
 	if err := b.QueryRow("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'scratch'").Scan(&n); err != nil || n != 0 {
 		t.Errorf("b has the database replication leaves out (%d, %v)", n, err)
+	}
+}
+
+// TestTableWithoutPrimaryKey: a table without a primary key replicates as
+// MySQL's own replica does it, each row matched by every column: equal
+// rows, NULLs, an update and a delete of one of two equal rows. A write
+// to a keyed table after it arrives too (such a table used to stop the
+// whole region's capture). A policy that needs a key is refused for it.
+func TestTableWithoutPrimaryKey(t *testing.T) {
+	ctx := context.Background()
+	st := labtest.Up(t, "a", "b")
+	a := openDB(t, st, "a", "")
+	mustExec(t, a, "CREATE DATABASE lending",
+		"CREATE TABLE lending.audit_log (user_id BIGINT NOT NULL, action VARCHAR(20) NOT NULL, note VARCHAR(40) NULL, amount DECIMAL(12,2) NULL)",
+		"CREATE TABLE lending.ledger_entries (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)")
+	inTxn(t, a,
+		"INSERT INTO lending.audit_log VALUES (1, 'login', NULL, NULL), (1, 'login', NULL, NULL), (2, 'pay', 'card', 10.50)",
+		"INSERT INTO lending.audit_log VALUES (3, 'pay', 'bank', 99.99)",
+		"INSERT INTO lending.ledger_entries VALUES (1, 1, 100)")
+	mustExec(t, a,
+		"UPDATE lending.audit_log SET note = 'mfa' WHERE user_id = 1 LIMIT 1",
+		"DELETE FROM lending.audit_log WHERE user_id = 1 AND note IS NULL",
+		"UPDATE lending.audit_log SET amount = amount + 1 WHERE action = 'pay'",
+		"INSERT INTO lending.audit_log SELECT user_id, 'copy', note, amount FROM lending.audit_log",
+		"INSERT INTO lending.ledger_entries VALUES (2, 2, 200)")
+	converged(t, st, time.Minute)
+	sameTables(t, st, "lending.audit_log", "lending.ledger_entries")
+	b := openDB(t, st, "b", "")
+	var n int
+	if err := b.QueryRow("SELECT COUNT(*) FROM lending.audit_log").Scan(&n); err != nil || n != 6 {
+		t.Errorf("b has %d audit rows (%v), want 6", n, err)
+	}
+
+	dep, err := config.Load(st.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := apply.CheckTables(ctx, a, dep.Replication); err != nil || len(problems) != 0 {
+		t.Errorf("with the overwrite default: %v %q", err, problems)
+	}
+	dep.Replication.DefaultConflict = config.ConflictReject
+	problems, err := apply.CheckTables(ctx, a, dep.Replication)
+	if err != nil || len(problems) != 1 || !strings.Contains(problems[0], "lending.audit_log has no primary key") || !strings.Contains(problems[0], "replication.default_conflict") {
+		t.Errorf("a policy that needs a key: %v %q", err, problems)
+	}
+}
+
+// TestLargeRowsAndManyRows: a row larger than a Kafka message (a 6 MB
+// document in a LONGBLOB) and a transaction of 20,000 small rows both
+// arrive whole; a row over the limit used to stop the region's capture.
+func TestLargeRowsAndManyRows(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	a := openDB(t, st, "a", "")
+	mustExec(t, a, "CREATE DATABASE lending",
+		"CREATE TABLE lending.documents (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, body LONGBLOB NOT NULL)",
+		"CREATE TABLE lending.ledger_entries (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)")
+	doc := make([]byte, 6<<20)
+	for i := range doc {
+		doc[i] = byte(i*7 + i/251)
+	}
+	if _, err := a.Exec("INSERT INTO lending.documents VALUES (1, 7, ?)", doc); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, a, "INSERT INTO lending.ledger_entries SELECT seq, seq % 100, seq * 3 FROM lending.seq_1_to_20000",
+		"UPDATE lending.documents SET body = CONCAT(body, 'signed') WHERE id = 1",
+		"INSERT INTO lending.ledger_entries VALUES (0, 0, 0)")
+	converged(t, st, 2*time.Minute)
+	sameTables(t, st, "lending.documents", "lending.ledger_entries")
+	var n int
+	if err := openDB(t, st, "b", "").QueryRow("SELECT LENGTH(body) FROM lending.documents WHERE id = 1").Scan(&n); err != nil || n != len(doc)+len("signed") {
+		t.Errorf("b's document is %d bytes (%v), want %d", n, err, len(doc)+len("signed"))
 	}
 }

@@ -81,7 +81,8 @@ func boundarySQL(s *schema, lo []any, size int) (string, []any) {
 }
 
 // checksumSQL selects a chunk's row count and the XOR of its rows' MD5s
-// as two 64-bit halves. Each row is hashed over every column, joined by
+// as two 64-bit halves (their exact sums for a table without a primary
+// key, whose equal rows would cancel out in a XOR). Each row is hashed over every column, joined by
 // '#', with a trailing string of ISNULL markers so that NULL and ” (or
 // a column shifting into its neighbour) hash differently.
 func checksumSQL(s *schema, c chunk) (string, []any) {
@@ -91,9 +92,13 @@ func checksumSQL(s *schema, c chunk) (string, []any) {
 		nulls[i] = "ISNULL(" + quote(col) + ")"
 	}
 	row := fmt.Sprintf("CONCAT_WS('#', %s, CONCAT(%s))", quoteAll(s.cols), strings.Join(nulls, ", "))
-	return fmt.Sprintf("SELECT COUNT(*), BIT_XOR(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), "+
-		"BIT_XOR(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)) "+
-		"FROM (SELECT MD5(%s) AS h FROM %s WHERE %s) AS chunk", row, s.quoted(), where), args
+	agg := "BIT_XOR"
+	if s.rowKey {
+		agg = "SUM"
+	}
+	return fmt.Sprintf("SELECT COUNT(*), %[1]s(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), "+
+		"%[1]s(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)) "+
+		"FROM (SELECT MD5(%[2]s) AS h FROM %[3]s WHERE %[4]s) AS chunk", agg, row, s.quoted(), where), args
 }
 
 // rowsSQL selects a chunk's rows in key order, at most limit.

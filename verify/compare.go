@@ -240,8 +240,12 @@ func (c *comparer) schema(ctx context.Context, name string) (*schema, error) {
 }
 
 // boundary is the reference's upper key of the chunk after lo, or nil
-// when the rest of the table fits in one chunk.
+// when the rest of the table fits in one chunk. A table without a primary
+// key is one chunk.
 func (c *comparer) boundary(ctx context.Context, s *schema, lo []any) ([]any, error) {
+	if s.rowKey {
+		return nil, nil
+	}
 	q, args := boundarySQL(s, lo, c.cfg.ChunkSize)
 	vals := make([]any, len(s.pk))
 	ptrs := make([]any, len(s.pk))

@@ -75,9 +75,14 @@ func diffChunk(s *schema, regions []string, rows [][]row) []RowDiff {
 	index := func(rs []row) (map[string]row, []string) {
 		m := make(map[string]row, len(rs))
 		var order []string
+		seen := map[string]int{}
 		for _, r := range rs {
 			vals, _ := s.key(r)
 			k := strings.Join(vals, "\x00")
+			if s.rowKey { // equal rows repeat: the n-th copy pairs with the n-th
+				seen[k]++
+				k += fmt.Sprintf("\x00#%d", seen[k])
+			}
 			m[k] = r
 			order = append(order, k)
 		}

@@ -181,6 +181,10 @@ func Repair(ctx context.Context, regions []Region, res *Result, auth Authority) 
 			}
 			schemas[g.table] = s
 		}
+		if s.rowKey {
+			out.Skipped = append(out.Skipped, Skip{Table: g.table, Key: g.key, Reason: "the table has no primary key: repair cannot tell its equal rows apart; copy the reference's rows by hand (or add a primary key)"})
+			continue
+		}
 		winner, reason, err := auth(g.table, g.images)
 		if err == nil {
 			if _, ok := conns[winner]; !ok {

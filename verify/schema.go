@@ -23,6 +23,9 @@ type schema struct {
 	db, table string
 	cols      []string
 	pk        []int // indexes into cols, in key order
+	// rowKey: the table has no primary key; every column is its key, and
+	// equal rows may repeat (compared as a multiset, in one chunk).
+	rowKey bool
 	// scope is Config.Scope's condition for the table ("": every row).
 	scope string
 }
@@ -55,7 +58,7 @@ func splitName(name string) (db, table string, err error) {
 }
 
 // loadSchema reads a table's columns and primary key. A table without a
-// primary key is refused: rows are matched across regions by it.
+// primary key is keyed by all its columns (rowKey).
 func loadSchema(ctx context.Context, q querier, name string) (*schema, error) {
 	db, table, err := splitName(name)
 	if err != nil {
@@ -99,7 +102,10 @@ func loadSchema(ctx context.Context, q querier, name string) (*schema, error) {
 		return nil, fmt.Errorf("table %s: read primary key: %w", name, err)
 	}
 	if len(s.pk) == 0 {
-		return nil, fmt.Errorf("table %s has no primary key: verify matches rows across regions by it; add one, or leave the table out", name)
+		s.rowKey = true
+		for i := range s.cols {
+			s.pk = append(s.pk, i)
+		}
 	}
 	return s, nil
 }

@@ -76,7 +76,7 @@ func (w *worker) applyRun(ctx context.Context, run []*event.Message, raw []*sara
 			}
 			continue
 		case stepApply:
-			apply = append(apply, d.txn...)
+			apply = append(apply, d.txn)
 			rows += len(m.Txn.Rows)
 		case stepSave:
 			if d.discarded {

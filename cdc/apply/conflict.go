@@ -52,6 +52,14 @@ const (
 // ErrConflict is a conflict on a reject table: the partition halts.
 var ErrConflict = errors.New("conflict on a table whose policy is reject")
 
+// ErrNoPrimaryKey is a row of a table without a primary key whose
+// conflict policy needs one: the partition halts.
+var ErrNoPrimaryKey = errors.New("table without a primary key")
+
+// ErrRowNotFound is an update of a table without a primary key that
+// matches no row in the target: the partition halts.
+var ErrRowNotFound = errors.New("row not found")
+
 // ErrUniqueConflict is a row whose secondary unique value another row
 // holds in the target: the partition halts (see unique.go).
 var ErrUniqueConflict = errors.New("unique key conflict")
@@ -76,8 +84,8 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 		part := *t
 		part.Rows = t.Rows[start:end]
 		for _, s := range plan(&part) {
-			if _, err := tx.ExecContext(ctx, s.query, s.args...); err != nil {
-				return explainValue(ctx, w.a.cfg.DB, w.a.cfg.Source+"->"+w.a.cfg.Target, s.table, err)
+			if err := w.exec(ctx, tx, s); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -85,6 +93,12 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	for i, r := range t.Rows {
 		tb := &t.Tables[r.T]
 		p := w.a.policyOf(tb)
+		if len(tb.PK) == 0 {
+			if p.name != config.ConflictOverwrite {
+				return fmt.Errorf("%w: %s.%s has conflict policy %s, which needs a primary key to find the row; add a primary key, or give the table conflict: overwrite", ErrNoPrimaryKey, tb.Schema, tb.Name, p.name)
+			}
+			continue // applied in plan's runs, matched by the whole row
+		}
 		uks, err := w.a.unique.Of(ctx, tb.Schema, tb.Name)
 		if err != nil {
 			return err
@@ -274,9 +288,27 @@ func (w *worker) applyOne(ctx context.Context, tx *sql.Tx, tb *event.Table, r ev
 		stmts = []stmt{deleteRow(tb, r.Before)}
 	}
 	for _, s := range stmts {
-		if _, err := tx.ExecContext(ctx, s.query, s.args...); err != nil {
-			return explainValue(ctx, w.a.cfg.DB, w.a.cfg.Source+"->"+w.a.cfg.Target, s.table, err)
+		if err := w.exec(ctx, tx, s); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// exec runs one planned statement; a value the target cannot hold is
+// explained, and an update of a row without a primary key that matches
+// no row halts the partition.
+func (w *worker) exec(ctx context.Context, tx *sql.Tx, s stmt) error {
+	res, err := tx.ExecContext(ctx, s.query, s.args...)
+	if err != nil {
+		return explainValue(ctx, w.a.cfg.DB, w.a.cfg.Source+"->"+w.a.cfg.Target, s.table, err)
+	}
+	if !s.one {
+		return nil
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("%w: %s.%s has no primary key, so an update finds its row by the value of every column, and %s holds no row equal to the source's before image: the table differs between the regions; compare it (regionctl verify --table %s.%s), repair it, then regionctl link retry '%s->%s'",
+			ErrRowNotFound, s.table.Schema, s.table.Name, w.a.cfg.Target, s.table.Schema, s.table.Name, w.a.cfg.Source, w.a.cfg.Target)
 	}
 	return nil
 }

@@ -60,9 +60,9 @@ type decision struct {
 	// next is the checkpoint once the step is done (stepSkip, stepWait:
 	// the checkpoint as it was).
 	next Checkpoint
-	// txn is the transaction's messages in order (its fragments, or the
-	// one message) for stepApply and stepDDL.
-	txn []*event.Message
+	// txn is the transaction (joined from its fragments) for stepApply
+	// and stepDDL.
+	txn *event.Message
 	// duplicate: skipped as applied before; discarded: a transaction the
 	// gate discarded (its position is recorded, its rows are not).
 	duplicate, discarded bool
@@ -128,10 +128,10 @@ func decide(cp Checkpoint, frags []*event.Message, m *event.Message, in input) (
 		return decision{step: stepSave, next: next, discarded: true}, frags, nil
 	}
 	if m.Txn.DDL != nil {
-		return decision{step: stepDDL, next: next, txn: []*event.Message{m}}, frags, nil
+		return decision{step: stepDDL, next: next, txn: m}, frags, nil
 	}
 	if f == nil {
-		return decision{step: stepApply, next: next, txn: []*event.Message{m}}, frags[:0], nil
+		return decision{step: stepApply, next: next, txn: m}, frags[:0], nil
 	}
 	if f.Index == 0 {
 		frags = frags[:0] // a new transaction, or a re-send from its start
@@ -143,5 +143,9 @@ func decide(cp Checkpoint, frags []*event.Message, m *event.Message, in input) (
 	if f.Index < f.Count-1 {
 		return decision{step: stepWait, next: cp}, frags, nil // the transaction commits with its last fragment
 	}
-	return decision{step: stepApply, next: next, txn: frags}, nil, nil
+	whole, err := event.Join(frags)
+	if err != nil {
+		return decision{}, frags, fmt.Errorf("offset %d: %w", in.offset, err)
+	}
+	return decision{step: stepApply, next: next, txn: whole}, nil, nil
 }

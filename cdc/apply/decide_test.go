@@ -16,8 +16,13 @@ func msg(seq uint64, pos, gtid string, i, n int, ddl bool) *event.Message {
 		return m
 	}
 	m.Kind, m.Txn = event.KindTxn, &event.Txn{GTID: gtid}
-	if n > 0 {
-		m.Txn.Frag = &event.Fragment{Index: i, Count: n}
+	if n > 0 { // the i-th of n slices of the whole transaction's encoding
+		whole, err := event.Encode(msg(seq, pos, gtid, 0, 0, false))
+		if err != nil {
+			panic(err)
+		}
+		size := (len(whole) + n - 1) / n
+		m.Txn.Frag, m.Txn.Chunk = &event.Fragment{Index: i, Count: n}, whole[i*size:min((i+1)*size, len(whole))]
 	}
 	if ddl {
 		m.Txn.DDL = &event.DDL{Statement: "ALTER TABLE t ADD c INT"}
@@ -41,7 +46,7 @@ func TestDecide(t *testing.T) {
 		seq       uint64 // the checkpoint's Seq afterwards
 		gtid      string // and GTID
 		frags     int    // fragments kept
-		txn       int    // messages in the transaction applied
+		txn       bool   // a transaction to apply
 		dup, disc bool
 		err       string
 	}
@@ -54,7 +59,7 @@ func TestDecide(t *testing.T) {
 		want      []want
 	}{
 		{"a transaction after the checkpoint applies", []*event.Message{txn(6, "1-1-6")},
-			false, "", []want{{step: stepApply, seq: 6, gtid: "1-1-6", txn: 1}}},
+			false, "", []want{{step: stepApply, seq: 6, gtid: "1-1-6", txn: true}}},
 		{"a re-sent transaction is a duplicate", []*event.Message{txn(5, "1-1-5"), txn(4, "1-1-4")},
 			false, "", []want{{step: stepSkip, seq: 5, gtid: "1-1-5", dup: true}, {step: stepSkip, seq: 5, gtid: "1-1-5", dup: true}}},
 		{"a heartbeat with a new position is written", []*event.Message{hb(5, "1-1-5,2-2-1")},
@@ -66,16 +71,16 @@ func TestDecide(t *testing.T) {
 		{"an older capture's heartbeat is skipped, not counted", []*event.Message{hb(3, "1-1-3")},
 			false, "", []want{{step: stepSkip, seq: 5, gtid: "1-1-5"}}},
 		{"a discarded transaction moves the checkpoint only", []*event.Message{txn(6, "1-1-6"), txn(7, "1-1-7")},
-			false, "1-1-6", []want{{step: stepSave, seq: 6, gtid: "1-1-6", disc: true}, {step: stepApply, seq: 7, gtid: "1-1-7", txn: 1}}},
+			false, "1-1-6", []want{{step: stepSave, seq: 6, gtid: "1-1-6", disc: true}, {step: stepApply, seq: 7, gtid: "1-1-7", txn: true}}},
 		{"a discarded fragmented transaction is recorded with its last fragment",
 			[]*event.Message{frag(6, "1-1-6", 0, 2), frag(6, "1-1-6", 1, 2)},
 			false, "1-1-6", []want{{step: stepWait, seq: 5, gtid: "1-1-5"}, {step: stepSave, seq: 6, gtid: "1-1-6", disc: true}}},
 		{"fragments collect and apply with the last",
 			[]*event.Message{frag(6, "1-1-6", 0, 3), frag(6, "1-1-6", 1, 3), frag(6, "1-1-6", 2, 3)},
-			false, "", []want{{step: stepWait, seq: 5, gtid: "1-1-5", frags: 1}, {step: stepWait, seq: 5, gtid: "1-1-5", frags: 2}, {step: stepApply, seq: 6, gtid: "1-1-6", txn: 3}}},
+			false, "", []want{{step: stepWait, seq: 5, gtid: "1-1-5", frags: 1}, {step: stepWait, seq: 5, gtid: "1-1-5", frags: 2}, {step: stepApply, seq: 6, gtid: "1-1-6", txn: true}}},
 		{"a fragmented transaction re-sent from its start starts over",
 			[]*event.Message{frag(6, "1-1-6", 0, 2), frag(6, "1-1-6", 0, 2), frag(6, "1-1-6", 1, 2)},
-			false, "", []want{{step: stepWait, seq: 5, gtid: "1-1-5", frags: 1}, {step: stepWait, seq: 5, gtid: "1-1-5", frags: 1}, {step: stepApply, seq: 6, gtid: "1-1-6", txn: 2}}},
+			false, "", []want{{step: stepWait, seq: 5, gtid: "1-1-5", frags: 1}, {step: stepWait, seq: 5, gtid: "1-1-5", frags: 1}, {step: stepApply, seq: 6, gtid: "1-1-6", txn: true}}},
 		{"a fragment out of order halts",
 			[]*event.Message{frag(6, "1-1-6", 0, 3), frag(6, "1-1-6", 2, 3)},
 			false, "", []want{{step: stepWait, seq: 5, gtid: "1-1-5", frags: 1}, {err: "fragment 2 of transaction 1-1-6 arrived after 1 fragments"}}},
@@ -88,12 +93,15 @@ func TestDecide(t *testing.T) {
 		{"a re-send after a cut fragmented transaction skips what was applied and starts it over",
 			[]*event.Message{frag(6, "1-1-6", 0, 2), txn(5, "1-1-5"), frag(6, "1-1-6", 0, 2), frag(6, "1-1-6", 1, 2)},
 			false, "", []want{{step: stepWait, seq: 5, gtid: "1-1-5", frags: 1}, {step: stepSkip, seq: 5, gtid: "1-1-5", frags: 1, dup: true},
-				{step: stepWait, seq: 5, gtid: "1-1-5", frags: 1}, {step: stepApply, seq: 6, gtid: "1-1-6", txn: 2}}},
+				{step: stepWait, seq: 5, gtid: "1-1-5", frags: 1}, {step: stepApply, seq: 6, gtid: "1-1-6", txn: true}}},
+		{"fragments that do not join into their transaction halt",
+			[]*event.Message{frag(6, "1-1-6", 0, 2), func() *event.Message { m := frag(6, "1-1-6", 1, 2); m.Txn.Chunk = []byte("}"); return m }()},
+			false, "", []want{{step: stepWait, seq: 5, gtid: "1-1-5", frags: 1}, {err: "joined from 2 fragments"}}},
 		{"fragments of another transaction than the one collecting halt",
 			[]*event.Message{frag(6, "1-1-6", 0, 3), frag(7, "1-1-7", 1, 2)},
 			false, "", []want{{step: stepWait, seq: 5, gtid: "1-1-5", frags: 1}, {err: "missing from the Kafka log"}}},
 		{"a DDL applies through the barrier", []*event.Message{msg(6, "1-1-6", "1-1-6", 0, 0, true)},
-			false, "", []want{{step: stepDDL, seq: 6, gtid: "1-1-6", txn: 1}}},
+			false, "", []want{{step: stepDDL, seq: 6, gtid: "1-1-6", txn: true}}},
 		{"a message of another region halts", []*event.Message{func() *event.Message { m := txn(6, "1-1-6"); m.Source = "b"; return m }()},
 			false, "", []want{{err: `message from region "b" in the topic of "a"`}}},
 	} {
@@ -114,9 +122,9 @@ func TestDecide(t *testing.T) {
 				if err != nil {
 					t.Fatalf("message %d: %v", i, err)
 				}
-				if d.step != w.step || d.next.Seq != w.seq || d.next.GTID != w.gtid || len(kept) != w.frags || len(d.txn) != w.txn || d.duplicate != w.dup || d.discarded != w.disc {
-					t.Fatalf("message %d: got %s seq %d gtid %s, %d fragments kept, txn of %d, dup %v, discarded %v; want %+v",
-						i, d.step, d.next.Seq, d.next.GTID, len(kept), len(d.txn), d.duplicate, d.discarded, w)
+				if d.step != w.step || d.next.Seq != w.seq || d.next.GTID != w.gtid || len(kept) != w.frags || (d.txn != nil) != w.txn || d.duplicate != w.dup || d.discarded != w.disc {
+					t.Fatalf("message %d: got %s seq %d gtid %s, %d fragments kept, txn %v, dup %v, discarded %v; want %+v",
+						i, d.step, d.next.Seq, d.next.GTID, len(kept), d.txn != nil, d.duplicate, d.discarded, w)
 				}
 				if moved := d.step != stepSkip && d.step != stepWait; moved != (d.next.Offset == in.offset) {
 					t.Fatalf("message %d: step %s left the checkpoint at offset %d (message at %d)", i, d.step, d.next.Offset, in.offset)

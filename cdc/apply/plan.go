@@ -13,6 +13,9 @@ type stmt struct {
 	args  []any
 	// table is the table the statement writes.
 	table *event.Table
+	// one: the statement must change exactly one row (an update of a
+	// table without a primary key, matched by its whole before image).
+	one bool
 }
 
 // maxBatchRows bounds the rows of one multi-row upsert.
@@ -23,6 +26,11 @@ const maxBatchRows = 500
 // on the same table share one statement), an update that changes the
 // primary key first deletes the old key, deletes delete by primary key.
 // Applying the plan twice leaves the same rows as applying it once.
+//
+// A table without a primary key is applied as MySQL's own replica does:
+// inserts insert, and an update or delete changes one row equal to the
+// before image in every column. Its rows are then not idempotent; the
+// checkpoint in the same transaction is what keeps them exactly once.
 func plan(t *event.Txn) []stmt {
 	var out []stmt
 	var pending *event.Table
@@ -35,6 +43,11 @@ func plan(t *event.Txn) []stmt {
 	}
 	for _, r := range t.Rows {
 		tb := &t.Tables[r.T]
+		if len(tb.PK) == 0 && r.Op != event.Insert {
+			flush()
+			out = append(out, matchRow(tb, r))
+			continue
+		}
 		switch r.Op {
 		case event.Insert, event.Update:
 			if r.Op == event.Update && pkChanged(tb, r.Before, r.After) {
@@ -86,6 +99,9 @@ func upsert(tb *event.Table, rows [][]event.Value) stmt {
 			args = append(args, v.V)
 		}
 	}
+	if len(tb.PK) == 0 {
+		return stmt{query: b.String(), args: args, table: tb}
+	}
 	b.WriteString(" ON DUPLICATE KEY UPDATE ")
 	for i, c := range cols {
 		if i > 0 {
@@ -93,7 +109,7 @@ func upsert(tb *event.Table, rows [][]event.Value) stmt {
 		}
 		fmt.Fprintf(&b, "%s=VALUES(%s)", c, c)
 	}
-	return stmt{b.String(), args, tb}
+	return stmt{query: b.String(), args: args, table: tb}
 }
 
 func deleteRow(tb *event.Table, before []event.Value) stmt {
@@ -103,5 +119,32 @@ func deleteRow(tb *event.Table, before []event.Value) stmt {
 		conds[i] = quote(tb.Cols[p]) + "=?"
 		args[i] = before[p].V
 	}
-	return stmt{fmt.Sprintf("DELETE FROM %s WHERE %s", tableName(tb), strings.Join(conds, " AND ")), args, tb}
+	return stmt{query: fmt.Sprintf("DELETE FROM %s WHERE %s", tableName(tb), strings.Join(conds, " AND ")), args: args, table: tb}
+}
+
+// matchRow updates or deletes one row of a table without a primary key:
+// the first one equal to the before image in every column (NULL-safe).
+// An update must find it; a delete of a row already gone changes nothing,
+// as a delete by primary key does.
+func matchRow(tb *event.Table, r event.Row) stmt {
+	conds := make([]string, len(tb.Cols))
+	var args []any
+	if r.Op == event.Update {
+		sets := make([]string, len(tb.Cols))
+		for i, c := range tb.Cols {
+			sets[i] = quote(c) + "=?"
+			args = append(args, r.After[i].V)
+		}
+		for i, c := range tb.Cols {
+			conds[i] = quote(c) + " <=> ?"
+			args = append(args, r.Before[i].V)
+		}
+		return stmt{query: fmt.Sprintf("UPDATE %s SET %s WHERE %s LIMIT 1", tableName(tb), strings.Join(sets, ","), strings.Join(conds, " AND ")),
+			args: args, table: tb, one: true}
+	}
+	for i, c := range tb.Cols {
+		conds[i] = quote(c) + " <=> ?"
+		args = append(args, r.Before[i].V)
+	}
+	return stmt{query: fmt.Sprintf("DELETE FROM %s WHERE %s LIMIT 1", tableName(tb), strings.Join(conds, " AND ")), args: args, table: tb}
 }

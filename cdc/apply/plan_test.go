@@ -25,15 +25,41 @@ func TestPlan(t *testing.T) {
 	got := plan(txn)
 	ledger, users := &txn.Tables[0], &txn.Tables[1]
 	want := []stmt{
-		{"INSERT INTO `lending`.`ledger` (`id`,`amt`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`amt`=VALUES(`amt`)", []any{int64(1), int64(10), int64(1), int64(11)}, ledger},
-		{"INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`name`=VALUES(`name`)", []any{int64(7), "ann"}, users},
-		{"DELETE FROM `lending`.`users` WHERE `id`=?", []any{int64(7)}, users}, // the primary key changed
-		{"INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`name`=VALUES(`name`)", []any{int64(8), "ann"}, users},
-		{"DELETE FROM `lending`.`ledger` WHERE `id`=?", []any{int64(1)}, ledger},
+		{query: "INSERT INTO `lending`.`ledger` (`id`,`amt`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`amt`=VALUES(`amt`)", args: []any{int64(1), int64(10), int64(1), int64(11)}, table: ledger},
+		{query: "INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`name`=VALUES(`name`)", args: []any{int64(7), "ann"}, table: users},
+		{query: "DELETE FROM `lending`.`users` WHERE `id`=?", args: []any{int64(7)}, table: users}, // the primary key changed
+		{query: "INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`name`=VALUES(`name`)", args: []any{int64(8), "ann"}, table: users},
+		{query: "DELETE FROM `lending`.`ledger` WHERE `id`=?", args: []any{int64(1)}, table: ledger},
 	}
 	if !reflect.DeepEqual(got, want) {
 		for i := range got {
 			t.Logf("got %d: %s %v", i, got[i].query, got[i].args)
+		}
+		t.Fatal("plan differs")
+	}
+}
+
+// TestPlanWithoutPrimaryKey: inserts insert (no upsert: there is no key
+// to upsert on), an update changes one row equal to its before image in
+// every column and must find it, a delete removes one such row.
+func TestPlanWithoutPrimaryKey(t *testing.T) {
+	tb := event.Table{Schema: "lending", Name: "audit", Cols: []string{"user_id", "note"}, Types: []byte{8, 15}}
+	txn := &event.Txn{Tables: []event.Table{tb}, Rows: []event.Row{
+		{T: 0, Op: event.Insert, After: []event.Value{v(int64(1)), v("a")}},
+		{T: 0, Op: event.Insert, After: []event.Value{v(int64(1)), v("a")}},
+		{T: 0, Op: event.Update, Before: []event.Value{v(int64(1)), v("a")}, After: []event.Value{v(int64(1)), v(nil)}},
+		{T: 0, Op: event.Delete, Before: []event.Value{v(int64(1)), v(nil)}},
+	}}
+	got := plan(txn)
+	audit := &txn.Tables[0]
+	want := []stmt{
+		{query: "INSERT INTO `lending`.`audit` (`user_id`,`note`) VALUES (?,?),(?,?)", args: []any{int64(1), "a", int64(1), "a"}, table: audit},
+		{query: "UPDATE `lending`.`audit` SET `user_id`=?,`note`=? WHERE `user_id` <=> ? AND `note` <=> ? LIMIT 1", args: []any{int64(1), nil, int64(1), "a"}, table: audit, one: true},
+		{query: "DELETE FROM `lending`.`audit` WHERE `user_id` <=> ? AND `note` <=> ? LIMIT 1", args: []any{int64(1), nil}, table: audit},
+	}
+	if !reflect.DeepEqual(got, want) {
+		for i := range got {
+			t.Logf("got %d: %s %v %v", i, got[i].query, got[i].args, got[i].one)
 		}
 		t.Fatal("plan differs")
 	}

@@ -138,23 +138,12 @@ func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage) error 
 	case stepDDL:
 		return w.applyDDL(ctx, m, d.next)
 	}
-	rows := 0
-	for _, p := range d.txn {
-		rows += len(p.Txn.Rows)
-	}
-	body := func(tx *sql.Tx) error {
-		for _, p := range d.txn {
-			if err := w.applyRows(ctx, tx, p); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	body := func(tx *sql.Tx) error { return w.applyRows(ctx, tx, d.txn) }
 	if err := w.commit(ctx, body, d.next, 1); err != nil {
 		return fmt.Errorf("transaction %s (seq %d, offset %d): %w", m.Txn.GTID, m.Seq, msg.Offset, err)
 	}
 	w.a.m.txns.Inc()
-	w.a.m.rows.Add(float64(rows))
+	w.a.m.rows.Add(float64(len(d.txn.Txn.Rows)))
 	return nil
 }
 

@@ -264,9 +264,6 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 		for _, p := range e.PrimaryKey {
 			t.PK = append(t.PK, int(p))
 		}
-		if len(t.PK) == 0 {
-			return Item{}, false, fmt.Errorf("binlog: table %s.%s has no primary key: replicated tables need one (exclude the table or add a key)", db, table)
-		}
 		a.tables[e.TableID] = len(a.txn.Tables)
 		a.txn.Tables = append(a.txn.Tables, t)
 	case *replication.RowsEvent:

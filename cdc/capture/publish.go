@@ -63,52 +63,26 @@ func Partition(key string, n int32) int32 {
 func messages(topic, source string, seq uint64, it binlog.Item, part, partitions int32, maxBytes int) ([]*sarama.ProducerMessage, error) {
 	key := Key(it.Txn)
 	whole := &event.Message{Kind: event.KindTxn, Source: source, Seq: seq, Pos: it.Pos, Time: it.Time, Sent: time.Now().UTC(), Txn: it.Txn}
-	b, err := event.Encode(whole)
-	if err != nil {
-		return nil, fmt.Errorf("encode transaction %s: %w", it.Txn.GTID, err)
-	}
 	if it.Txn.DDL != nil {
+		b, err := event.Encode(whole)
+		if err != nil {
+			return nil, fmt.Errorf("encode transaction %s: %w", it.Txn.GTID, err)
+		}
 		out := make([]*sarama.ProducerMessage, partitions)
 		for p := range out {
 			out[p] = &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(key), Partition: int32(p), Value: sarama.ByteEncoder(b)}
 		}
 		return out, nil
 	}
-	if len(b) <= maxBytes || len(it.Txn.Rows) < 2 {
-		return []*sarama.ProducerMessage{{Topic: topic, Key: sarama.StringEncoder(key), Partition: part, Value: sarama.ByteEncoder(b)}}, nil
+	parts, err := event.EncodeSplit(whole, maxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("encode transaction %s: %w", it.Txn.GTID, err)
 	}
-	// Split the rows into n fragments of about equal size; grow n until
-	// every fragment fits.
-	for n := len(b)/maxBytes + 1; n <= len(it.Txn.Rows); n *= 2 {
-		out, ok, err := fragments(topic, key, part, whole, n, maxBytes)
-		if err != nil || ok {
-			return out, err
-		}
+	out := make([]*sarama.ProducerMessage, len(parts))
+	for i, b := range parts {
+		out[i] = &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(key), Partition: part, Value: sarama.ByteEncoder(b)}
 	}
-	return nil, fmt.Errorf("transaction %s has a row larger than the %d byte message limit", it.Txn.GTID, maxBytes)
-}
-
-func fragments(topic, key string, part int32, whole *event.Message, n, maxBytes int) ([]*sarama.ProducerMessage, bool, error) {
-	rows := whole.Txn.Rows
-	per := (len(rows) + n - 1) / n
-	n = (len(rows) + per - 1) / per
-	out := make([]*sarama.ProducerMessage, 0, n)
-	for i := 0; i < n; i++ {
-		t := *whole.Txn
-		t.Rows = rows[i*per : min((i+1)*per, len(rows))]
-		t.Frag = &event.Fragment{Index: i, Count: n}
-		m := *whole
-		m.Txn = &t
-		b, err := event.Encode(&m)
-		if err != nil {
-			return nil, false, err
-		}
-		if len(b) > maxBytes {
-			return nil, false, nil
-		}
-		out = append(out, &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(key), Partition: part, Value: sarama.ByteEncoder(b)})
-	}
-	return out, true, nil
+	return out, nil
 }
 
 func heartbeat(topic, source string, part int32, p Position) (*sarama.ProducerMessage, error) {

@@ -26,34 +26,42 @@ func TestKeyAndPartition(t *testing.T) {
 
 func TestFragments(t *testing.T) {
 	tb := []event.Table{{Schema: "lending", Name: "t", Cols: []string{"id", "pad"}, Types: []byte{8, 15}, PK: []int{0}}}
-	txn := &event.Txn{GTID: "1-1-9", Bucket: 3, Tables: tb}
+	many := &event.Txn{GTID: "1-1-9", Bucket: 3, Tables: tb, Deps: map[int32]uint64{1: 40}}
 	for i := 0; i < 1000; i++ {
-		txn.Rows = append(txn.Rows, event.Row{T: 0, Op: event.Insert, After: []event.Value{{V: int64(i)}, {V: strings.Repeat("x", 100)}}})
+		many.Rows = append(many.Rows, event.Row{T: 0, Op: event.Insert, After: []event.Value{{V: int64(i)}, {V: strings.Repeat("x", 100)}}})
 	}
-	msgs, err := messages("topic", "a", 42, binlog.Item{Txn: txn, Pos: "1-1-9"}, Partition(Key(txn), 8), 8, 16<<10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(msgs) < 2 {
-		t.Fatalf("%d messages for a %d-row transaction over the limit", len(msgs), len(txn.Rows))
-	}
-	rows := 0
-	for i, pm := range msgs {
-		b, _ := pm.Value.Encode()
-		if len(b) > 16<<10 {
-			t.Errorf("fragment %d is %d bytes", i, len(b))
-		}
-		m, err := event.Decode(b)
+	// One row larger than the limit: a document of 3 MB.
+	big := &event.Txn{GTID: "1-1-10", Bucket: 3, Tables: tb, Rows: []event.Row{{T: 0, Op: event.Insert, After: []event.Value{{V: int64(1)}, {V: []byte(strings.Repeat("pdf", 1<<20))}}}}}
+	for _, txn := range []*event.Txn{many, big} {
+		msgs, err := messages("topic", "a", 42, binlog.Item{Txn: txn, Pos: "1-1-9"}, Partition(Key(txn), 8), 8, 16<<10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Seq != 42 || m.Txn.Frag == nil || m.Txn.Frag.Index != i || m.Txn.Frag.Count != len(msgs) || pm.Partition != msgs[0].Partition {
-			t.Errorf("fragment %d: seq %d frag %+v partition %d", i, m.Seq, m.Txn.Frag, pm.Partition)
+		if len(msgs) < 2 {
+			t.Fatalf("%s: %d messages for a transaction over the limit", txn.GTID, len(msgs))
 		}
-		rows += len(m.Txn.Rows)
-	}
-	if rows != len(txn.Rows) {
-		t.Errorf("fragments carry %d rows, want %d", rows, len(txn.Rows))
+		var frags []*event.Message
+		for i, pm := range msgs {
+			b, _ := pm.Value.Encode()
+			if len(b) > 16<<10 {
+				t.Errorf("%s: fragment %d is %d bytes", txn.GTID, i, len(b))
+			}
+			m, err := event.Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Seq != 42 || m.Txn.Frag == nil || m.Txn.Frag.Index != i || m.Txn.Frag.Count != len(msgs) || pm.Partition != msgs[0].Partition || m.Txn.Deps[1] != txn.Deps[1] {
+				t.Errorf("%s: fragment %d: seq %d frag %+v partition %d deps %v", txn.GTID, i, m.Seq, m.Txn.Frag, pm.Partition, m.Txn.Deps)
+			}
+			frags = append(frags, m)
+		}
+		whole, err := event.Join(frags)
+		if err != nil {
+			t.Fatalf("%s: join %d fragments: %v", txn.GTID, len(frags), err)
+		}
+		if len(whole.Txn.Rows) != len(txn.Rows) || !whole.Txn.Rows[len(txn.Rows)-1].After[1].Equal(txn.Rows[len(txn.Rows)-1].After[1]) {
+			t.Errorf("%s: joined %d rows, want %d, the last one equal", txn.GTID, len(whole.Txn.Rows), len(txn.Rows))
+		}
 	}
 	ddl, err := messages("topic", "a", 43, binlog.Item{Txn: &event.Txn{GTID: "1-1-10", Bucket: -1, DDL: &event.DDL{Statement: "ALTER TABLE t ADD c INT"}}}, 0, 8, 16<<10)
 	if err != nil || len(ddl) != 8 {

@@ -19,7 +19,7 @@ import (
 // the applier holds it until those partitions have applied that far.
 
 // Writeset returns the hashes of what t writes: for every row, its table
-// and primary key, and its table and the values of every secondary unique
+// and primary key (every column, for a table without one), and its table and the values of every secondary unique
 // key without a NULL in it (uks gives a table's keys), for the before and
 // the after image alike (an update that moves a key writes both).
 //
@@ -36,6 +36,12 @@ func Writeset(t *event.Txn, uks func(tb *event.Table) []keys.Key) []uint64 {
 	for i := range t.Tables {
 		tb := &t.Tables[i]
 		ks := []cols{{name: "PRIMARY", idx: tb.PK}}
+		if len(tb.PK) == 0 { // the whole row is its identity
+			ks[0].name = "ROW"
+			for j := range tb.Cols {
+				ks[0].idx = append(ks[0].idx, j)
+			}
+		}
 		if uks != nil {
 		next:
 			for _, k := range uks(tb) {
@@ -63,7 +69,7 @@ func Writeset(t *event.Txn, uks func(tb *event.Table) []keys.Key) []uint64 {
 		h.Write([]byte(k.name))
 		for _, i := range k.idx {
 			v := img[i]
-			if v.V == nil && k.name != "PRIMARY" {
+			if v.V == nil && k.name != "PRIMARY" && k.name != "ROW" {
 				return // NULL: a unique key does not hold it
 			}
 			h.Write([]byte{0})

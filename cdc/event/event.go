@@ -69,8 +69,11 @@ type Txn struct {
 	// when capture read the transaction (0 and "" until the router lands).
 	Epoch uint64 `json:"epoch,omitempty"`
 	Cell  string `json:"cell,omitempty"`
-	// Frag is set when the transaction is split over several messages.
-	Frag *Fragment `json:"frag,omitempty"`
+	// Frag is set when the transaction is split over several messages;
+	// Chunk is then this fragment's slice of the whole message's encoding
+	// (see Split and Join), and Tables, Rows and DDL are empty.
+	Frag  *Fragment `json:"frag,omitempty"`
+	Chunk []byte    `json:"chunk,omitempty"`
 	// Deps orders the transaction after earlier ones in other partitions
 	// whose writesets overlap with its own (the same row, or the same
 	// value of a unique key): partition p must have applied every one of
@@ -99,7 +102,8 @@ type Table struct {
 	Cols   []string `json:"cols"`
 	// Types are MySQL column type codes (as in the binlog).
 	Types []byte `json:"types"`
-	// PK lists the indexes in Cols of the primary key columns.
+	// PK lists the indexes in Cols of the primary key columns (none: the
+	// table has no primary key; its rows are matched by every column).
 	PK []int `json:"pk"`
 }
 
@@ -192,8 +196,17 @@ func (m *Message) Validate() error {
 			return bad("txn.deps[%d] = %d: a transaction depends only on earlier ones (seq below %d) in partitions from 0", p, seq, m.Seq)
 		}
 	}
-	if f := t.Frag; f != nil && (f.Count < 1 || f.Index < 0 || f.Index >= f.Count) {
-		return bad("txn.frag %d of %d is out of range", f.Index, f.Count)
+	if f := t.Frag; f != nil {
+		switch {
+		case f.Count < 1 || f.Index < 0 || f.Index >= f.Count:
+			return bad("txn.frag %d of %d is out of range", f.Index, f.Count)
+		case len(t.Chunk) == 0 || len(t.Rows) > 0 || len(t.Tables) > 0 || t.DDL != nil:
+			return bad("txn.frag %d of %d must carry a chunk of the whole transaction and nothing else", f.Index, f.Count)
+		}
+		return nil
+	}
+	if len(t.Chunk) > 0 {
+		return bad("txn.chunk is set on a transaction that is not a fragment")
 	}
 	if t.DDL != nil {
 		if len(t.Rows) > 0 {
@@ -210,9 +223,6 @@ func (m *Message) Validate() error {
 		}
 		if len(tb.Cols) == 0 || len(tb.Types) != len(tb.Cols) {
 			return bad("txn.tables[%d] (%s.%s) has %d columns and %d types", i, tb.Schema, tb.Name, len(tb.Cols), len(tb.Types))
-		}
-		if len(tb.PK) == 0 {
-			return bad("txn.tables[%d] (%s.%s) has no primary key: rows cannot be applied idempotently; add a primary key", i, tb.Schema, tb.Name)
 		}
 		for _, p := range tb.PK {
 			if p < 0 || p >= len(tb.Cols) {

@@ -52,7 +52,6 @@ func TestValidate(t *testing.T) {
 		{"table ref", func(m *Message) { m.Txn.Rows[0].T = 3 }, "rows[0].t = 3"},
 		{"short image", func(m *Message) { m.Txn.Rows[0].After = m.Txn.Rows[0].After[:2] }, "2 values for 6 columns"},
 		{"insert with before", func(m *Message) { m.Txn.Rows[0].Before = m.Txn.Rows[0].After }, "must not have a b image"},
-		{"no pk", func(m *Message) { m.Txn.Tables[0].PK = nil }, "no primary key"},
 		{"types", func(m *Message) { m.Txn.Tables[0].Types = nil }, "6 columns and 0 types"},
 		{"op", func(m *Message) { m.Txn.Rows[2].Op = "x" }, `op "x"`},
 	}

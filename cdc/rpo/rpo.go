@@ -206,14 +206,21 @@ func lostTxn(it binlog.Item, part int32) LostTxn {
 	return l
 }
 
-// change names a row change by its table and primary key.
+// change names a row change by its table and primary key (every column
+// of a table without one).
 func change(tb event.Table, r event.Row) string {
 	img := r.After
 	if r.Op == event.Delete {
 		img = r.Before
 	}
+	cols := tb.PK
+	if len(cols) == 0 {
+		for i := range tb.Cols {
+			cols = append(cols, i)
+		}
+	}
 	var key []string
-	for _, i := range tb.PK {
+	for _, i := range cols {
 		if i < len(img) && i < len(tb.Cols) {
 			key = append(key, tb.Cols[i]+"="+img[i].Text())
 		}

@@ -1,0 +1,64 @@
+package apply
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/config"
+)
+
+// CheckTables reads the replicated tables of db and returns one problem
+// per table this applier could not replicate, each with its fix; regiond
+// refuses to start on any, and regionctl config check --schema prints
+// them. Today that is a table without a primary key whose conflict policy
+// needs one to find the row (every policy but overwrite).
+func CheckTables(ctx context.Context, db *sql.DB, rep config.Replication) ([]string, error) {
+	if len(rep.Databases) == 0 {
+		return nil, nil
+	}
+	policies := map[string]string{}
+	for _, t := range rep.Tables {
+		policies[t.Name] = t.Conflict
+	}
+	def := cmp.Or(rep.DefaultConflict, config.ConflictOverwrite)
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(rep.Databases)), ",")
+	args := make([]any, len(rep.Databases))
+	for i, d := range rep.Databases {
+		args[i] = d
+	}
+	rows, err := db.QueryContext(ctx, `SELECT t.TABLE_SCHEMA, t.TABLE_NAME FROM information_schema.TABLES t
+		WHERE t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_SCHEMA IN (`+marks+`) AND NOT EXISTS (
+			SELECT 1 FROM information_schema.STATISTICS s
+			WHERE s.TABLE_SCHEMA = t.TABLE_SCHEMA AND s.TABLE_NAME = t.TABLE_NAME AND s.INDEX_NAME = 'PRIMARY')
+		ORDER BY 1, 2`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("apply: read the replicated tables: %w", err)
+	}
+	defer rows.Close()
+	filter := binlog.NewFilter(rep)
+	var problems []string
+	for rows.Next() {
+		var schema, table string
+		if err := rows.Scan(&schema, &table); err != nil {
+			return nil, fmt.Errorf("apply: read the replicated tables: %w", err)
+		}
+		name := schema + "." + table
+		p, listed := policies[name]
+		if !listed {
+			p = def
+		}
+		if !filter.Table(schema, table) || p == config.ConflictOverwrite {
+			continue
+		}
+		where := "replication.tables"
+		if !listed {
+			where = "replication.default_conflict"
+		}
+		problems = append(problems, fmt.Sprintf("%s has no primary key, and its conflict policy %s (%s) needs one to find the row: add a primary key, list the table with conflict: overwrite, or leave it out (replication.exclude)", name, p, where))
+	}
+	return problems, rows.Err()
+}
