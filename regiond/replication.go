@@ -13,7 +13,7 @@ import (
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/capture"
-	"github.com/regionplatform/region/cdc/keys"
+	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover"
@@ -41,7 +41,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 	}
 	rep := &replication{}
 	rep.capture, err = capture.New(capture.Config{Region: me.Name, Reader: reader, Kafka: d.kafka(me.Name, capture.ProducerConfig),
-		Checkpoints: d.checkpoints(me.Name), Keys: &keys.Cache{DB: d.db}, Logger: d.log, Metrics: d.reg})
+		Checkpoints: d.checkpoints(me.Name), Keys: &catalog.Cache{DB: d.db}, Logger: d.log, Metrics: d.reg})
 	if err != nil {
 		return nil, err
 	}

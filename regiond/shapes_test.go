@@ -10,6 +10,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/cdc/apply"
+	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
@@ -73,20 +74,7 @@ func TestNarrowerColumnHalts(t *testing.T) {
 		"CREATE TABLE lending.users (id BIGINT PRIMARY KEY, email VARCHAR(50) NOT NULL)",
 		"INSERT INTO lending.users VALUES (1, 'a@x')")
 	converged(t, st, time.Minute)
-	local := func(q string) { // in b only: not captured
-		t.Helper()
-		c, err := b.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		for _, s := range []string{"SET SESSION sql_log_bin = 0", q} {
-			if _, err := c.ExecContext(ctx, s); err != nil {
-				t.Fatalf("%s: %v", s, err)
-			}
-		}
-	}
-	local("ALTER TABLE lending.users MODIFY email VARCHAR(5) NOT NULL")
+	unlogged(t, b, "ALTER TABLE lending.users MODIFY email VARCHAR(5) NOT NULL")
 	mustExec(t, a, "INSERT INTO lending.users VALUES (2, 'bob@example.com')")
 
 	halt := haltedLink(t, st, "b", time.Minute, "a value b's column cannot hold")
@@ -100,14 +88,8 @@ func TestNarrowerColumnHalts(t *testing.T) {
 		t.Errorf("b stored row 2 (%d rows, %v): it must not be stored differently", n, err)
 	}
 
-	local("ALTER TABLE lending.users MODIFY email VARCHAR(50) NOT NULL")
-	tok, err := lab.ReadToken(st.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, _ := st.Region("b")
-	c := &client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", rb.APIPort), Token: tok}
-	if ra, err := c.RetryLink(ctx, "a", api.RetryRequest{Reason: "widened lending.users.email"}); err != nil || len(ra.Partitions) != 1 {
+	unlogged(t, b, "ALTER TABLE lending.users MODIFY email VARCHAR(50) NOT NULL")
+	if ra, err := linkClient(t, st, "b").RetryLink(ctx, "a", api.RetryRequest{Reason: "widened lending.users.email"}); err != nil || len(ra.Partitions) != 1 {
 		t.Fatalf("retry: %+v %v", ra, err)
 	}
 	converged(t, st, time.Minute)
@@ -283,4 +265,86 @@ func TestLargeRowsAndManyRows(t *testing.T) {
 	if err := openDB(t, st, "b", "").QueryRow("SELECT LENGTH(body) FROM lending.documents WHERE id = 1").Scan(&n); err != nil || n != len(doc)+len("signed") {
 		t.Errorf("b's document is %d bytes (%v), want %d", n, err, len(doc)+len("signed"))
 	}
+}
+
+// unlogged runs qs in db on one connection without the binlog: what an
+// operator changes in one region only.
+func unlogged(t *testing.T, db *sql.DB, qs ...string) {
+	t.Helper()
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The connection goes back to db's pool: log again when done.
+	for _, q := range append(append([]string{"SET SESSION sql_log_bin = 0"}, qs...), "SET SESSION sql_log_bin = 1") {
+		if _, err := c.ExecContext(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// linkClient is a client of region's regiond.
+func linkClient(t *testing.T, st *lab.State, region string) *client.Client {
+	t.Helper()
+	tok, err := lab.ReadToken(st.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := st.Region(region)
+	return &client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}
+}
+
+// TestTriggersDoNotActTwice: a's trigger writes an audit row for every
+// ledger entry, and that row arrives in b with the entry. b's copy of the
+// trigger is guarded (IF @region_apply IS NULL), so it does not write a
+// second one. An unguarded trigger in b halts the link, naming the
+// trigger and the guard, instead of writing what a's trigger already
+// wrote; once it is guarded, a retry applies the rest.
+func TestTriggersDoNotActTwice(t *testing.T) {
+	ctx := context.Background()
+	st := labtest.Up(t, "a", "b")
+	a, b := openDB(t, st, "a", ""), openDB(t, st, "b", "")
+	mustExec(t, a, "CREATE DATABASE lending",
+		"CREATE TABLE lending.ledger_entries (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)",
+		"CREATE TABLE lending.ledger_audit (id BIGINT AUTO_INCREMENT PRIMARY KEY, entry_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)",
+		"CREATE TABLE lending.payments (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)")
+	converged(t, st, time.Minute)
+	guarded := "CREATE TRIGGER lending.audit_entry AFTER INSERT ON lending.ledger_entries FOR EACH ROW BEGIN " +
+		"IF @region_apply IS NULL THEN INSERT INTO lending.ledger_audit (entry_id, amount_cents) VALUES (NEW.id, NEW.amount_cents); END IF; END"
+	unlogged(t, a, guarded)
+	unlogged(t, b, guarded)
+	inTxn(t, a, "INSERT INTO lending.ledger_entries VALUES (1, 7, 100)", "INSERT INTO lending.ledger_entries VALUES (2, 8, 200)")
+	converged(t, st, time.Minute)
+	var n int
+	if err := b.QueryRow("SELECT COUNT(*) FROM lending.ledger_audit").Scan(&n); err != nil || n != 2 {
+		t.Errorf("b has %d audit rows (%v), want the 2 a's trigger wrote", n, err)
+	}
+	sameTables(t, st, "lending.ledger_entries", "lending.ledger_audit")
+
+	// An unguarded trigger in b: the link halts before it can act.
+	unlogged(t, b, "CREATE TRIGGER lending.audit_payment AFTER INSERT ON lending.payments FOR EACH ROW "+
+		"INSERT INTO lending.ledger_audit (entry_id, amount_cents) VALUES (-NEW.id, NEW.amount_cents)")
+	dep, err := config.Load(st.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := apply.CheckTables(ctx, b, dep.Replication); err != nil || len(problems) != 1 || !strings.Contains(problems[0], "trigger audit_payment on lending.payments") {
+		t.Errorf("config check of b's tables: %v %q", err, problems)
+	}
+	mustExec(t, a, "INSERT INTO lending.payments VALUES (1, 7, 50)")
+	halt := haltedLink(t, st, "b", time.Minute, "an unguarded trigger")
+	for _, want := range []string{"trigger audit_payment on lending.payments", "IF @region_apply IS NULL THEN", "regionctl link retry 'a->b'"} {
+		if !strings.Contains(halt, want) {
+			t.Errorf("halt reason %q does not say %q", halt, want)
+		}
+	}
+	unlogged(t, b, "DROP TRIGGER lending.audit_payment", "CREATE TRIGGER lending.audit_payment AFTER INSERT ON lending.payments FOR EACH ROW BEGIN "+
+		"IF @region_apply IS NULL THEN INSERT INTO lending.ledger_audit (entry_id, amount_cents) VALUES (-NEW.id, NEW.amount_cents); END IF; END")
+	time.Sleep(catalog.DefaultTTL) // the applier trusts what it read of b's triggers this long
+	if _, err := linkClient(t, st, "b").RetryLink(ctx, "a", api.RetryRequest{Reason: "guarded lending.audit_payment"}); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	converged(t, st, time.Minute)
+	sameTables(t, st, "lending.payments", "lending.ledger_audit")
 }

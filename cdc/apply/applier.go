@@ -28,7 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regionplatform/region/cdc/capture"
-	"github.com/regionplatform/region/cdc/keys"
+	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/topo"
 )
@@ -114,7 +114,8 @@ type Applier struct {
 	policies map[string]policy
 	m        *metrics
 	ddl      *barrier
-	unique   *keys.Cache
+	// catalog knows the target's unique keys and triggers.
+	catalog *catalog.Cache
 
 	mu    sync.Mutex
 	parts map[int32]*PartitionStatus
@@ -149,7 +150,7 @@ func New(cfg Config) (*Applier, error) {
 	}
 	a := &Applier{cfg: cfg, log: cfg.Logger.With("link", cfg.Source+"->"+cfg.Target), topic: capture.Topic(cfg.Source),
 		policies: map[string]policy{}, parts: map[int32]*PartitionStatus{}, state: "starting",
-		thru: map[int32]uint64{}, progress: make(chan struct{}), ddl: newBarrier(), unique: &keys.Cache{DB: cfg.DB}}
+		thru: map[int32]uint64{}, progress: make(chan struct{}), ddl: newBarrier(), catalog: &catalog.Cache{DB: cfg.DB}}
 	for _, t := range cfg.Tables {
 		a.policies[t.Name] = policy{name: t.Conflict, version: t.VersionColumn, shard: t.ShardColumn}
 	}

@@ -8,14 +8,16 @@ import (
 	"strings"
 
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/config"
 )
 
 // CheckTables reads the replicated tables of db and returns one problem
 // per table this applier could not replicate, each with its fix; regiond
 // refuses to start on any, and regionctl config check --schema prints
-// them. Today that is a table without a primary key whose conflict policy
-// needs one to find the row (every policy but overwrite).
+// them: a table without a primary key whose conflict policy needs one to
+// find the row (every policy but overwrite), and a trigger whose body
+// does not skip the applier's writes (catalog.ApplyVar).
 func CheckTables(ctx context.Context, db *sql.DB, rep config.Replication) ([]string, error) {
 	if len(rep.Databases) == 0 {
 		return nil, nil
@@ -60,5 +62,23 @@ func CheckTables(ctx context.Context, db *sql.DB, rep config.Replication) ([]str
 		}
 		problems = append(problems, fmt.Sprintf("%s has no primary key, and its conflict policy %s (%s) needs one to find the row: add a primary key, list the table with conflict: overwrite, or leave it out (replication.exclude)", name, p, where))
 	}
-	return problems, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("apply: read the replicated tables: %w", err)
+	}
+	trs, err := db.QueryContext(ctx, `SELECT EVENT_OBJECT_SCHEMA, EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS
+		WHERE EVENT_OBJECT_SCHEMA IN (`+marks+`) AND LOWER(ACTION_STATEMENT) NOT LIKE '%`+catalog.ApplyVar+`%' ORDER BY 1, 2, 3`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("apply: read the triggers: %w", err)
+	}
+	defer trs.Close()
+	for trs.Next() {
+		var schema, table, trigger string
+		if err := trs.Scan(&schema, &table, &trigger); err != nil {
+			return nil, fmt.Errorf("apply: read the triggers: %w", err)
+		}
+		if filter.Table(schema, table) {
+			problems = append(problems, fmt.Sprintf("trigger %s on %s.%s would act again on the rows the applier writes (the source's trigger already wrote its effect): guard its body with IF %s IS NULL THEN ... END IF;", trigger, schema, table, catalog.ApplyVar))
+		}
+	}
+	return problems, trs.Err()
 }

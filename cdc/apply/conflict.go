@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/cdc/event"
-	"github.com/regionplatform/region/cdc/keys"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/topo"
 )
@@ -60,6 +60,27 @@ var ErrNoPrimaryKey = errors.New("table without a primary key")
 // matches no row in the target: the partition halts.
 var ErrRowNotFound = errors.New("row not found")
 
+// ErrUnguardedTrigger is a row of a table with a trigger that would act
+// a second time on it in the target: the partition halts.
+var ErrUnguardedTrigger = errors.New("unguarded trigger")
+
+// guarded refuses a table with a trigger whose body does not skip the
+// applier's writes (catalog.ApplyVar): the source's trigger already had
+// its effect, which arrives in the same transaction.
+func (a *Applier) guarded(ctx context.Context, tb *event.Table) error {
+	trs, err := a.catalog.Triggers(ctx, tb.Schema, tb.Name)
+	if err != nil {
+		return err
+	}
+	for _, tr := range trs {
+		if !tr.Guarded {
+			return fmt.Errorf("%w: trigger %s on %s.%s in %s would act again on the rows the applier writes (the source's trigger already wrote its effect, which arrives in the same transaction): guard its body with IF %s IS NULL THEN ... END IF; in every region, then regionctl link retry '%s->%s'",
+				ErrUnguardedTrigger, tr.Name, tb.Schema, tb.Name, a.cfg.Target, catalog.ApplyVar, a.cfg.Source, a.cfg.Target)
+		}
+	}
+	return nil
+}
+
 // ErrUniqueConflict is a row whose secondary unique value another row
 // holds in the target: the partition halts (see unique.go).
 var ErrUniqueConflict = errors.New("unique key conflict")
@@ -76,6 +97,11 @@ func (a *Applier) policyOf(tb *event.Table) policy {
 // upserts, checked tables row by row.
 func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) error {
 	t := m.Txn
+	for i := range t.Tables {
+		if err := w.a.guarded(ctx, &t.Tables[i]); err != nil {
+			return err
+		}
+	}
 	start := 0
 	run := func(end int) error {
 		if end <= start {
@@ -99,7 +125,7 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 			}
 			continue // applied in plan's runs, matched by the whole row
 		}
-		uks, err := w.a.unique.Of(ctx, tb.Schema, tb.Name)
+		uks, err := w.a.catalog.UniqueKeys(ctx, tb.Schema, tb.Name)
 		if err != nil {
 			return err
 		}
@@ -119,7 +145,7 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 
 // applyChecked applies one row of a checked table (a policy other than
 // overwrite, or secondary unique keys), resolving a conflict.
-func (w *worker) applyChecked(ctx context.Context, tx *sql.Tx, m *event.Message, tb *event.Table, r event.Row, p policy, uks []keys.Key) error {
+func (w *worker) applyChecked(ctx context.Context, tx *sql.Tx, m *event.Message, tb *event.Table, r event.Row, p policy, uks []catalog.Key) error {
 	key := r.After
 	if key == nil {
 		key = r.Before

@@ -11,6 +11,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/cdc/event"
 )
 
@@ -22,7 +23,7 @@ import (
 // child row may land before its parent's partition catches up), as
 // MySQL's own parallel replication does; zero stays zero in
 // auto-increment columns.
-const sessionSQL = "SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', foreign_key_checks = 0"
+const sessionSQL = "SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', foreign_key_checks = 0, " + catalog.ApplyVar + " = 1"
 
 // valueErrors are the server's errors for a value a column cannot hold.
 var valueErrors = map[uint16]string{

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/cdc/event"
-	"github.com/regionplatform/region/cdc/keys"
 )
 
 // A secondary unique key is part of a row's identity: the applier never
@@ -24,7 +24,7 @@ import (
 // holds one of img's unique values; it returns the key's name, the
 // other row as JSON and its key, or "" when there is none. A unique
 // value with a NULL in it collides with nothing.
-func collision(ctx context.Context, tx *sql.Tx, tb *event.Table, uks []keys.Key, img []event.Value) (key, other, otherPK string, err error) {
+func collision(ctx context.Context, tx *sql.Tx, tb *event.Table, uks []catalog.Key, img []event.Value) (key, other, otherPK string, err error) {
 	pairs := make([]string, len(tb.Cols))
 	for i, c := range tb.Cols {
 		pairs[i] = "'" + strings.ReplaceAll(c, "'", "''") + "'," + quote(c)

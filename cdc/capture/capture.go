@@ -22,7 +22,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/event"
-	"github.com/regionplatform/region/cdc/keys"
+	"github.com/regionplatform/region/cdc/catalog"
 )
 
 // Config configures a capture.
@@ -38,7 +38,7 @@ type Config struct {
 	Checkpoints Checkpoints
 	// Keys reads the source's secondary unique keys, for writesets (see
 	// Writeset); nil orders transactions by primary keys only.
-	Keys *keys.Cache
+	Keys *catalog.Cache
 	// Buffer bounds the transactions read but not yet sent (default 4096).
 	Buffer int
 	// MaxBatch is the most transactions per send (default 512).
@@ -303,11 +303,11 @@ func (c *Capture) order(ctx context.Context, d *deps, t *event.Txn, part int32, 
 		return
 	}
 	var failed error
-	uks := func(tb *event.Table) []keys.Key {
+	uks := func(tb *event.Table) []catalog.Key {
 		if c.cfg.Keys == nil || failed != nil {
 			return nil
 		}
-		ks, err := c.cfg.Keys.Of(ctx, tb.Schema, tb.Name)
+		ks, err := c.cfg.Keys.UniqueKeys(ctx, tb.Schema, tb.Name)
 		failed = err
 		return ks
 	}

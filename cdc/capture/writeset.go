@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/regionplatform/region/cdc/event"
-	"github.com/regionplatform/region/cdc/keys"
+	"github.com/regionplatform/region/cdc/catalog"
 )
 
 // Transactions of different buckets go to different partitions and apply
@@ -27,7 +27,7 @@ import (
 // and without trailing spaces, so that two values a unique key holds
 // equal hash equal; accents are not folded (a dependency between values
 // that differ only in accents is missed).
-func Writeset(t *event.Txn, uks func(tb *event.Table) []keys.Key) []uint64 {
+func Writeset(t *event.Txn, uks func(tb *event.Table) []catalog.Key) []uint64 {
 	type cols struct {
 		name string
 		idx  []int

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/regionplatform/region/cdc/event"
-	"github.com/regionplatform/region/cdc/keys"
+	"github.com/regionplatform/region/cdc/catalog"
 )
 
 var (
@@ -15,9 +15,9 @@ var (
 
 func v(x any) event.Value { return event.Value{V: x} }
 
-func uksOf(tb *event.Table) []keys.Key {
+func uksOf(tb *event.Table) []catalog.Key {
 	if tb.Name == "users" {
-		return []keys.Key{{Name: "uq_email", Cols: []string{"email"}}}
+		return []catalog.Key{{Name: "uq_email", Cols: []string{"email"}}}
 	}
 	return nil
 }

@@ -1,0 +1,152 @@
+// Package catalog reads what replication needs to know of a MySQL
+// table from information_schema, with a short cache: its secondary
+// unique keys and its triggers. Capture needs the unique keys to compute
+// a transaction's writeset (two rows with the same unique value depend on
+// each other as two writes of one row do); the applier needs the
+// target's to refuse an upsert that would rewrite another row, and its
+// triggers to refuse running one a second time.
+//
+//	c := &catalog.Cache{DB: db}
+//	ks, err := c.UniqueKeys(ctx, "lending", "users") // [{uq_email [email]}]
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Key is one secondary unique index, by column name in index order.
+type Key struct {
+	Name string
+	Cols []string
+}
+
+// ApplyVar is the session variable an applier's connection sets (to 1).
+// A row the applier writes already carries every effect the source's
+// triggers had (they are in the same source transaction, and arrive
+// too), so a trigger must not act again on it: its body is guarded with
+//
+//	IF @region_apply IS NULL THEN ... END IF;
+//
+// A trigger whose body does not mention ApplyVar is unguarded.
+const ApplyVar = "@region_apply"
+
+// Trigger is a trigger on a table.
+type Trigger struct {
+	Name string
+	// Guarded: the body tests ApplyVar.
+	Guarded bool
+}
+
+// DefaultTTL is how long a Cache trusts what it read of a table (a schema
+// change may add or drop a key or a trigger).
+const DefaultTTL = 10 * time.Second
+
+// Cache reads and caches what it knows of tables in DB. The zero TTL
+// means DefaultTTL. It is safe for concurrent use.
+type Cache struct {
+	DB  *sql.DB
+	TTL time.Duration
+
+	mu     sync.Mutex
+	tables map[string]entry
+}
+
+type entry struct {
+	read     time.Time
+	keys     []Key
+	triggers []Trigger
+}
+
+// UniqueKeys returns the secondary unique keys of schema.table (none when
+// the table has none, or does not exist).
+func (c *Cache) UniqueKeys(ctx context.Context, schema, table string) ([]Key, error) {
+	e, err := c.table(ctx, schema, table)
+	return e.keys, err
+}
+
+// Triggers returns the triggers on schema.table.
+func (c *Cache) Triggers(ctx context.Context, schema, table string) ([]Trigger, error) {
+	e, err := c.table(ctx, schema, table)
+	return e.triggers, err
+}
+
+// Forget drops everything cached: the next call reads again (after a
+// schema change).
+func (c *Cache) Forget() {
+	c.mu.Lock()
+	c.tables = nil
+	c.mu.Unlock()
+}
+
+func (c *Cache) table(ctx context.Context, schema, table string) (entry, error) {
+	name := schema + "." + table
+	ttl := c.TTL
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	c.mu.Lock()
+	e, ok := c.tables[name]
+	c.mu.Unlock()
+	if ok && time.Since(e.read) < ttl {
+		return e, nil
+	}
+	e = entry{read: time.Now()}
+	var err error
+	if e.keys, err = uniqueKeys(ctx, c.DB, schema, table); err != nil {
+		return e, fmt.Errorf("read the unique keys of %s: %w", name, err)
+	}
+	if e.triggers, err = triggers(ctx, c.DB, schema, table); err != nil {
+		return e, fmt.Errorf("read the triggers of %s: %w", name, err)
+	}
+	c.mu.Lock()
+	if c.tables == nil {
+		c.tables = map[string]entry{}
+	}
+	c.tables[name] = e
+	c.mu.Unlock()
+	return e, nil
+}
+
+func uniqueKeys(ctx context.Context, db *sql.DB, schema, table string) ([]Key, error) {
+	rows, err := db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY' ORDER BY INDEX_NAME, SEQ_IN_INDEX`, schema, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []Key
+	for rows.Next() {
+		var idx, col string
+		if err := rows.Scan(&idx, &col); err != nil {
+			return nil, err
+		}
+		if len(keys) == 0 || keys[len(keys)-1].Name != idx {
+			keys = append(keys, Key{Name: idx})
+		}
+		keys[len(keys)-1].Cols = append(keys[len(keys)-1].Cols, col)
+	}
+	return keys, rows.Err()
+}
+
+func triggers(ctx context.Context, db *sql.DB, schema, table string) ([]Trigger, error) {
+	rows, err := db.QueryContext(ctx, `SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS
+		WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME`, schema, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Trigger
+	for rows.Next() {
+		var name, body string
+		if err := rows.Scan(&name, &body); err != nil {
+			return nil, err
+		}
+		out = append(out, Trigger{Name: name, Guarded: strings.Contains(strings.ToLower(body), ApplyVar)})
+	}
+	return out, rows.Err()
+}
