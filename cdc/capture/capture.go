@@ -21,8 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regionplatform/region/cdc/binlog"
-	"github.com/regionplatform/region/cdc/event"
 	"github.com/regionplatform/region/cdc/catalog"
+	"github.com/regionplatform/region/cdc/event"
 )
 
 // Config configures a capture.

@@ -4,8 +4,8 @@ import (
 	"hash/fnv"
 	"strings"
 
-	"github.com/regionplatform/region/cdc/event"
 	"github.com/regionplatform/region/cdc/catalog"
+	"github.com/regionplatform/region/cdc/event"
 )
 
 // Transactions of different buckets go to different partitions and apply

@@ -4,8 +4,8 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/regionplatform/region/cdc/event"
 	"github.com/regionplatform/region/cdc/catalog"
+	"github.com/regionplatform/region/cdc/event"
 )
 
 var (
