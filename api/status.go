@@ -5,6 +5,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/capture"
+	"github.com/regionplatform/region/verify"
 )
 
 // Status is the body of GET /v1/status.
@@ -20,6 +21,8 @@ type Status struct {
 	// Capture is this region's capture; Links are the inbound links.
 	Capture capture.Stats      `json:"capture"`
 	Links   []apply.LinkStatus `json:"links"`
+	// Verify is the last continuous verification pass (nil: none yet).
+	Verify *verify.Pass `json:"verify,omitempty"`
 }
 
 // CellStatus is a cell homed in or standing by for this region.

@@ -218,6 +218,10 @@ type Replication struct {
 	Tables []Table `yaml:"tables"`
 	// DefaultConflict is the policy for tables not listed (default "overwrite").
 	DefaultConflict string `yaml:"default_conflict"`
+	// VerifyEvery is how often the controller's leader compares every
+	// replicated table across the regions (continuous verification;
+	// default 2m, at least 10s).
+	VerifyEvery time.Duration `yaml:"verify_every"`
 }
 
 // Router configures how requests find their user's cell, and the guards

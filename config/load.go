@@ -150,6 +150,9 @@ func (c *Config) applyDefaults() {
 	if c.Controller.Cooldown == 0 {
 		c.Controller.Cooldown = 300e9
 	}
+	if c.Replication.VerifyEvery == 0 {
+		c.Replication.VerifyEvery = 120e9
+	}
 	if c.Replication.DefaultConflict == "" {
 		c.Replication.DefaultConflict = ConflictOverwrite
 	}

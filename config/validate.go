@@ -433,6 +433,9 @@ func (c *Config) validateReplication(v *validator) {
 			v.add(fmt.Sprintf("replication.exclude[%d]", i), "%q: %v", p, err)
 		}
 	}
+	if rp.VerifyEvery < 10e9 {
+		v.add("replication.verify_every", "%s is too often: continuous verification compares every replicated table each time; use 10s or more (default 2m)", rp.VerifyEvery)
+	}
 	switch rp.DefaultConflict {
 	case ConflictOverwrite, ConflictReject:
 	case ConflictLastWriterWins, ConflictHomeCellWins:

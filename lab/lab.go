@@ -37,6 +37,9 @@ type Options struct {
 	// AutoFailover makes the controller fail every region over by itself
 	// once it is declared failed (a new lab only; kept in lab.json).
 	AutoFailover bool
+	// VerifyEvery is the lab's replication.verify_every (default 30s; a
+	// new lab only; kept in lab.json).
+	VerifyEvery time.Duration
 	// WAN runs the wan component: every cross-region connection goes
 	// through a toxiproxy, so that OpenWAN can add latency, bandwidth
 	// limits, resets and partitions, and gossip can be cut (a new lab
@@ -228,7 +231,7 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 		}
 		seen[name] = true
 	}
-	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoFailover: opts.AutoFailover}
+	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery}
 	const perRegion = 7
 	ports := make([]int, 4+perRegion*len(opts.Regions))
 	picker := portPicker{}

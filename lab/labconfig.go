@@ -2,12 +2,14 @@ package lab
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"text/template"
+	"time"
 
 	"github.com/regionplatform/region/config"
 )
@@ -79,6 +81,7 @@ cells:
 {{- end}}
 replication:
   databases: [{{.DB}}]
+  verify_every: {{.VerifyEvery}}   # continuous verification (default 2m); a lab looks more often
   tables:
     - {name: {{.DB}}.users, shard_column: id, conflict: home-cell-wins}
     - {name: {{.DB}}.loan_accounts, shard_column: user_id, conflict: last-writer-wins, version_column: version}
@@ -118,7 +121,7 @@ func writeConfig(s *State) (*config.Config, error) {
 	}
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
-		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "DialVia": via,
+		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "DialVia": via,
 		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile,
 	})
 	if err != nil {

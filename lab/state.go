@@ -26,6 +26,8 @@ type State struct {
 	Witness WitnessState `json:"witness"`
 	// AutoFailover: the controller fails regions over by itself.
 	AutoFailover bool `json:"auto_failover,omitempty"`
+	// VerifyEvery is the continuous verification interval (0: 30s).
+	VerifyEvery time.Duration `json:"verify_every,omitempty"`
 	// WAN is the wan component (nil unless the lab was made with it).
 	WAN *WANState `json:"wan,omitempty"`
 }

@@ -3,6 +3,7 @@ package regionctl
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/verify"
 )
 
 // RegionStatus is one region's answer to `regionctl status`.
@@ -121,5 +123,51 @@ func printStatus(g *globals, rep *StatusReport) {
 				fmt.Fprintf(g.out, "    %d skipped message(s) in quarantine, unresolved: regionctl link show '%s->%s'\n", l.Quarantined, l.From, l.To)
 			}
 		}
+	}
+	printVerification(g, rep)
+}
+
+// printVerification prints the newest continuous verification pass any
+// region reports.
+func printVerification(g *globals, rep *StatusReport) {
+	var p *verify.Pass
+	for _, r := range rep.Regions {
+		if r.Status != nil && r.Status.Verify != nil && (p == nil || r.Status.Verify.Finished.After(p.Finished)) {
+			p = r.Status.Verify
+		}
+	}
+	fmt.Fprintln(g.out)
+	if p == nil {
+		fmt.Fprintln(g.out, "verification  no continuous verification pass yet (the controller's leader runs one every replication.verify_every)")
+		return
+	}
+	ago := time.Since(p.Finished).Round(time.Second)
+	if p.Equal() {
+		fmt.Fprintf(g.out, "verification  last pass %s ago: %d tables, %d rows identical in every region\n", ago, p.Tables, p.Rows)
+		return
+	}
+	fmt.Fprintf(g.out, "verification  DRIFT in the pass %s ago: %d row(s) differ after re-checks for lag, %d table(s) not compared\n", ago, p.DifferingRows, len(p.Errors))
+	tables := map[string]bool{}
+	for _, d := range p.Diffs {
+		what := fmt.Sprintf("%s in %s (compared with %s)", d.Kind, d.Region, p.Reference)
+		if len(d.Columns) > 0 {
+			what += " (" + strings.Join(d.Columns, ", ") + ")"
+		}
+		fmt.Fprintf(g.out, "  %s %s: %s\n", d.Table, d.Key, what)
+		tables[d.Table] = true
+	}
+	if len(p.Diffs) < p.DifferingRows {
+		fmt.Fprintf(g.out, "  ... and %d more\n", p.DifferingRows-len(p.Diffs))
+	}
+	for _, e := range p.Errors {
+		fmt.Fprintf(g.out, "  not compared: %s\n", e)
+	}
+	if len(tables) > 0 {
+		names := make([]string, 0, len(tables))
+		for t := range tables {
+			names = append(names, t)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(g.out, "  compare and repair: regionctl verify --tables %s --repair\n", strings.Join(names, ","))
 	}
 }

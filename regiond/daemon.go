@@ -65,6 +65,7 @@ type Daemon struct {
 	gateway  *gateway.Gateway // nil unless regions[].gateway_listen is set
 	switcher *traffic.Switcher
 	peers    *replicationView
+	verifier *verifier
 	// leaderHTTP forwards requests to the controller leader's regiond.
 	leaderHTTP *http.Client
 	dialer     *dial.Dialer           // outbound connections, through regions[].dial_via
@@ -175,6 +176,11 @@ func New(cfg Config) (*Daemon, error) {
 		d.etcd.Close()
 		return nil, err
 	}
+	if d.verifier, err = newVerifier(d); err != nil {
+		d.db.Close()
+		d.etcd.Close()
+		return nil, err
+	}
 	if d.repl, err = d.newReplication(); err != nil {
 		d.db.Close()
 		d.etcd.Close()
@@ -239,6 +245,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.ctl != nil {
 		comps = append(comps, component{"controller", d.ctl.Run}, component{"failover", d.fo.Run}, component{"drills", d.scheduledDrills})
 	}
+	comps = append(comps, component{"verifier", d.verifier.Run})
 	comps = append(comps, component{"api", d.api.Run})
 	err := runComponents(ctx, comps)
 	if err != nil {
@@ -293,5 +300,6 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	st.Capture = d.repl.capture.Stats()
 	st.Links = d.repl.linkStatus(r.Context())
+	st.Verify = d.verifier.lastPass()
 	apiserver.WriteJSON(w, http.StatusOK, st)
 }

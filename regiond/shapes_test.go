@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -347,4 +349,48 @@ func TestTriggersDoNotActTwice(t *testing.T) {
 	}
 	converged(t, st, time.Minute)
 	sameTables(t, st, "lending.payments", "lending.ledger_audit")
+}
+
+// TestXAAndLoadData: XA transactions (what a JTA coordinator runs)
+// replicate when they commit, not when they prepare, and one rolled back
+// after its prepare never arrives; a committed one arrives whole even
+// when other transactions commit between its prepare and its commit.
+// LOAD DATA arrives as the rows it loaded.
+func TestXAAndLoadData(t *testing.T) {
+	ctx := context.Background()
+	st := labtest.Up(t, "a", "b")
+	a, b := openDB(t, st, "a", ""), openDB(t, st, "b", "")
+	mustExec(t, a, "CREATE DATABASE lending",
+		"CREATE TABLE lending.ledger_entries (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)")
+	xa, err := a.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xa.Close()
+	run := func(qs ...string) {
+		t.Helper()
+		for _, q := range qs {
+			if _, err := xa.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	run("XA START 'pay-1'", "INSERT INTO lending.ledger_entries VALUES (1, 7, 100), (2, 7, -100)", "XA END 'pay-1'", "XA PREPARE 'pay-1'")
+	mustExec(t, a, "INSERT INTO lending.ledger_entries VALUES (3, 8, 300)") // between the prepare and the commit
+	run("XA COMMIT 'pay-1'")
+	run("XA START 'pay-2'", "INSERT INTO lending.ledger_entries VALUES (4, 9, 400)", "XA END 'pay-2'", "XA PREPARE 'pay-2'", "XA ROLLBACK 'pay-2'")
+	run("XA START 'pay-3'", "INSERT INTO lending.ledger_entries VALUES (5, 9, 500)", "XA END 'pay-3'", "XA COMMIT 'pay-3' ONE PHASE")
+
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "entries.csv")
+	if err := os.WriteFile(csv, []byte("10,1,1000\n11,2,1100\n12,3,1200\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, a, "LOAD DATA INFILE '"+csv+"' INTO TABLE lending.ledger_entries FIELDS TERMINATED BY ','")
+	converged(t, st, time.Minute)
+	var ids string
+	if err := b.QueryRow("SELECT GROUP_CONCAT(id ORDER BY id) FROM lending.ledger_entries").Scan(&ids); err != nil || ids != "1,2,3,5,10,11,12" {
+		t.Errorf("b has ids %q (%v), want 1,2,3,5,10,11,12 (4 was rolled back)", ids, err)
+	}
+	sameTables(t, st, "lending.ledger_entries")
 }

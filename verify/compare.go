@@ -165,6 +165,13 @@ func (c *comparer) table(ctx context.Context, name string) (TableResult, []RowDi
 		if !allSame(sums) {
 			pending = append(pending, ch)
 		}
+		if c.cfg.Pause > 0 {
+			select {
+			case <-ctx.Done():
+				return tr, nil, ctx.Err()
+			case <-time.After(c.cfg.Pause):
+			}
+		}
 		if tr.Chunks%100 == 0 {
 			c.log.Info("verify: comparing", "table", name, "chunks", tr.Chunks, "rows", tr.Rows, "differing_chunks", len(pending))
 		}

@@ -32,6 +32,10 @@ type Config struct {
 	// by its own users; "" compares every row. Chunk bounds, checksums
 	// and row reads all apply it.
 	Scope func(table string, cols []string) string
+	// Pause is a wait after each chunk's checksums, which bounds the load
+	// a comparison puts on the servers (continuous verification); 0 runs
+	// flat out.
+	Pause time.Duration
 	// Log receives a line per table (progress); nil discards.
 	Log *slog.Logger
 }

@@ -60,6 +60,10 @@ type Item struct {
 	Time time.Time
 	// Echo is true for a transaction an applier wrote (loop prevention).
 	Echo bool
+	// Hold: an XA transaction is prepared and not yet committed (its rows
+	// are held in memory, xa.go): do not checkpoint at Pos, or a restart
+	// would not read them again.
+	Hold bool
 }
 
 // Reader reads one source's binlog.
@@ -148,6 +152,7 @@ func (r *Reader) Run(ctx context.Context, from string, out chan<- Item) error {
 		if !done {
 			continue
 		}
+		item.Hold = len(a.prepared) > 0
 		select {
 		case out <- item:
 		case <-ctx.Done():
@@ -175,6 +180,10 @@ type assembler struct {
 	appliers map[uint32]bool
 	// lastPos is the GTID set after the last event group that ended.
 	lastPos string
+	// xid is the current group's XA transaction; prepared holds the XA
+	// transactions prepared and not yet committed or rolled back (xa.go).
+	xid      string
+	prepared map[string]prepared
 }
 
 func (a *assembler) begin(gtid string) {
@@ -207,6 +216,9 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 			return Item{}, false, nil
 		case "COMMIT": // non-transactional engines end this way
 			return a.end(e.GSet, when), true, nil
+		}
+		if verb, xid, one := xaStatement(q); verb != "" && a.in {
+			return a.xa(verb, xid, one, e.GSet, when)
 		}
 		if a.began && isSavepoint(q) {
 			// SAVEPOINT, ROLLBACK TO and RELEASE inside a transaction: the
@@ -283,6 +295,10 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 		}
 	case *replication.XIDEvent:
 		return a.end(e.GSet, when), true, nil
+	case *replication.GenericEvent:
+		if ev.Header.EventType == replication.XA_PREPARE_LOG_EVENT && a.in {
+			return a.prepare(when)
+		}
 	}
 	return Item{}, false, nil
 }

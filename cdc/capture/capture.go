@@ -189,23 +189,26 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 	defer tick.Stop()
 	lastSent := make([]time.Time, partitions)
 	order := newDeps(partitions, pos.Seq, maxHistory)
-	// pos is what Kafka acknowledged; saved what the checkpoint holds.
+	// pos is what Kafka acknowledged; safe the last of it a restart may
+	// resume from (not past a prepared XA transaction: binlog.Item.Hold);
+	// saved what the checkpoint holds.
+	safe := pos
 	saved, savedAt := pos, time.Now()
 	save := func() error {
-		if pos.Pos == saved.Pos {
+		if safe.Pos == saved.Pos {
 			return nil
 		}
-		pos.Partitions = partitions
-		if err := c.cfg.Checkpoints.Save(ctx, pos); err != nil {
+		safe.Partitions = partitions
+		if err := c.cfg.Checkpoints.Save(ctx, safe); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("capture: %w", err)
 		}
-		saved, savedAt = pos, time.Now()
-		c.m.seq.Set(float64(pos.Seq))
+		saved, savedAt = safe, time.Now()
+		c.m.seq.Set(float64(safe.Seq))
 		c.mu.Lock()
-		c.stats.Published = pos
+		c.stats.Published = safe
 		c.mu.Unlock()
 		return nil
 	}
@@ -214,9 +217,9 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 		select {
 		case <-ctx.Done():
 			// Keep what Kafka acknowledged, so a clean restart re-sends nothing.
-			if pos.Pos != saved.Pos {
+			if safe.Pos != saved.Pos {
 				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-				_ = c.cfg.Checkpoints.Save(sctx, pos)
+				_ = c.cfg.Checkpoints.Save(sctx, safe)
 				cancel()
 			}
 			return nil
@@ -248,20 +251,22 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			switch {
 			case it.Echo:
 				echoes++
-				continue
 			case it.Txn == nil:
 				filtered++
-				continue
+			default:
+				next.Seq++
+				txns++
+				part := Partition(Key(it.Txn), partitions)
+				c.order(ctx, order, it.Txn, part, next.Seq)
+				ms, err := messages(c.topic, c.cfg.Region, next.Seq, it, part, partitions, c.cfg.MaxMessageBytes)
+				if err != nil {
+					return fmt.Errorf("capture: %w", err)
+				}
+				msgs = append(msgs, ms...)
 			}
-			next.Seq++
-			txns++
-			part := Partition(Key(it.Txn), partitions)
-			c.order(ctx, order, it.Txn, part, next.Seq)
-			ms, err := messages(c.topic, c.cfg.Region, next.Seq, it, part, partitions, c.cfg.MaxMessageBytes)
-			if err != nil {
-				return fmt.Errorf("capture: %w", err)
+			if !it.Hold {
+				safe = next
 			}
-			msgs = append(msgs, ms...)
 		}
 		if len(msgs) > 0 {
 			t := time.Now()

@@ -264,9 +264,35 @@ function renderRegions() {
     el('td', { class: 'num' }, l.lag_txns || 0),
     el('td', { class: 'num' }, (l.throughput || 0).toFixed(0)))), 'no links', 5);
 
+  renderVerification(regions);
+
   fill($('routers').tBodies[0], state.routers.map((r) => el('tr', {},
     el('td', {}, `${r.id} (${r.kind})`), el('td', {}, r.region),
     el('td', {}, r.epoch, t && r.epoch < t.epoch ? el('span', { class: 'badge warn' }, ' behind') : null))), 'no live routers', 3);
+}
+
+// renderVerification shows the newest continuous verification pass any
+// region reports: identical, or the rows that differ after re-checks.
+function renderVerification(regions) {
+  let p = null;
+  for (const r of regions) {
+    const v = r.status && r.status.verify;
+    if (v && (!p || v.finished > p.finished)) p = v;
+  }
+  const box = $('verification');
+  if (!p) {
+    box.replaceChildren('no continuous verification pass yet');
+    return;
+  }
+  const ago = `${Math.max(0, Math.round((Date.now() - Date.parse(p.finished)) / 1000))} s ago`;
+  if (!p.differing_rows && !(p.errors || []).length) {
+    box.replaceChildren(el('span', { class: 'badge ok' }, 'identical'), ` ${p.tables} tables, ${p.rows} rows, pass ${ago}`);
+    return;
+  }
+  const items = (p.diffs || []).map((d) => el('li', {}, `${d.table} ${d.key}: ${d.kind} in ${d.region} (compared with ${p.reference})` + (d.columns ? ` (${d.columns.join(', ')})` : '')));
+  for (const e of (p.errors || [])) items.push(el('li', {}, `not compared: ${e}`));
+  box.replaceChildren(el('span', { class: 'badge bad' }, 'drift'), ` ${p.differing_rows} row(s) differ after re-checks, pass ${ago}; repair with regionctl verify --repair`,
+    el('ul', {}, ...items));
 }
 
 // --- bucket map ------------------------------------------------------------

@@ -17,10 +17,14 @@ func (s *Switcher) waitRouters(ctx context.Context, ru *run, epoch uint64) (stri
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.AckTimeout)
 	defer cancel()
 	start := time.Now()
+	// behind is what the last listing that answered found: a listing cut
+	// short by the deadline must not hide which routers were late.
+	var behind []string
+	var listErr error
 	for {
 		rs, err := s.cfg.Store.Routers(ctx)
-		var behind []string
 		if err == nil {
+			behind, listErr = nil, nil
 			for _, r := range rs {
 				if r.Epoch < epoch {
 					behind = append(behind, fmt.Sprintf("%s (%s, epoch %d)", r.ID, r.Region, r.Epoch))
@@ -29,10 +33,12 @@ func (s *Switcher) waitRouters(ctx context.Context, ru *run, epoch uint64) (stri
 			if len(behind) == 0 {
 				return fmt.Sprintf("%d routers serve epoch %d after %s", len(rs), epoch, time.Since(start).Round(time.Millisecond)), nil
 			}
+		} else if behind == nil {
+			listErr = err
 		}
 		if e := s.sleep(ctx, ru); e != nil {
-			if err != nil {
-				return "", fmt.Errorf("routers did not acknowledge epoch %d: %w", epoch, err)
+			if listErr != nil {
+				return "", fmt.Errorf("routers did not acknowledge epoch %d: %w", epoch, listErr)
 			}
 			sort.Strings(behind)
 			return "", fmt.Errorf("routers did not apply epoch %d within router.ack_timeout %s: %s: %w", epoch, s.cfg.AckTimeout, strings.Join(behind, ", "), e)
