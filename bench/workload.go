@@ -117,8 +117,11 @@ type loadResult struct {
 
 // load runs oltp_write_only transactions from threads goroutines until
 // d has passed, at most rate transactions a second in all (0: no limit).
-// Each transaction picks one random table and row: it updates k, updates
-// c, deletes the row and inserts it again, and commits. committed counts
+// Each transaction is sysbench's oltp_write_only: an index update (k) of
+// one random row, a non-index update (c) of another, and a delete and
+// re-insert of a third, each statement group in a random table, then the
+// commit. Several rows per transaction, in different tables and buckets,
+// are what makes replication order them by writeset. committed counts
 // commits as they happen, for the sampler (the probes add to it too).
 func load(ctx context.Context, db *sql.DB, w Workload, seed uint64, committed *atomic.Uint64) (loadResult, error) {
 	start := time.Now()
@@ -143,8 +146,7 @@ func load(ctx context.Context, db *sql.DB, w Workload, seed uint64, committed *a
 				if !time.Now().Before(end) {
 					return
 				}
-				table, id := tableName(1+rng.IntN(w.Tables)), 1+rng.IntN(w.Rows)
-				err := writeTxn(ctx, db, rng, table, id, w.Rows)
+				err := writeTxn(ctx, db, rng, w.Tables, w.Rows)
 				switch {
 				case err == nil:
 					txns.Add(1)
@@ -166,20 +168,25 @@ func load(ctx context.Context, db *sql.DB, w Workload, seed uint64, committed *a
 	return res, errors.Join(errs...)
 }
 
-// writeTxn is one oltp_write_only transaction on one row.
-func writeTxn(ctx context.Context, db *sql.DB, rng *rand.Rand, table string, id, rows int) error {
+// writeTxn is one oltp_write_only transaction: three random rows of
+// random tables, as sysbench picks them.
+func writeTxn(ctx context.Context, db *sql.DB, rng *rand.Rand, tables, rows int) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
+	pick := func() (string, int) { return tableName(1 + rng.IntN(tables)), 1 + rng.IntN(rows) }
+	t1, id1 := pick()
+	t2, id2 := pick()
+	t3, id3 := pick()
 	stmts := []struct {
 		q    string
 		args []any
 	}{
-		{"UPDATE " + table + " SET k=k+1 WHERE id=?", []any{id}},
-		{"UPDATE " + table + " SET c=? WHERE id=?", []any{text(rng, 120), id}},
-		{"DELETE FROM " + table + " WHERE id=?", []any{id}},
-		{"INSERT INTO " + table + " (id, k, c, pad) VALUES (?,?,?,?)", []any{id, 1 + rng.IntN(rows), text(rng, 120), text(rng, 60)}},
+		{"UPDATE " + t1 + " SET k=k+1 WHERE id=?", []any{id1}},
+		{"UPDATE " + t2 + " SET c=? WHERE id=?", []any{text(rng, 120), id2}},
+		{"DELETE FROM " + t3 + " WHERE id=?", []any{id3}},
+		{"INSERT INTO " + t3 + " (id, k, c, pad) VALUES (?,?,?,?)", []any{id3, 1 + rng.IntN(rows), text(rng, 120), text(rng, 60)}},
 	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {

@@ -18,6 +18,14 @@ import (
 // accounts. Every request the app applies leaves a row keyed by the
 // client's request id, so a request applied twice is detectable, and
 // bumps the user's applied counter in the same transaction.
+//
+// The move transaction has the shapes real applications have, so that
+// replication is tested with them: a secondary UNIQUE key (the
+// request's receipt), a savepoint rolled back to (a promotion tried and
+// undone: no promos row ever commits), and a global table that
+// transactions of many users in every bucket write (region_volume: each
+// region's moves and amount by slot, user_id % VolumeSlots), whose rows
+// must equal, in every region, what the requests rows add up to.
 var LedgerSchema = []string{
 	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.accounts (
 		id BIGINT NOT NULL PRIMARY KEY COMMENT 'user_id * 10 + kind number (LedgerAccount)',
@@ -35,9 +43,22 @@ var LedgerSchema = []string{
 		to_account BIGINT NOT NULL,
 		amount_cents BIGINT NOT NULL,
 		region VARCHAR(32) NOT NULL COMMENT 'the region whose app applied it',
+		receipt VARCHAR(80) NOT NULL COMMENT 'rcpt-<request_id>: a secondary unique key',
 		created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-		KEY (user_id)
+		KEY (user_id),
+		UNIQUE KEY uq_receipt (receipt)
 	) ENGINE=InnoDB`,
+	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.region_volume (
+		region VARCHAR(32) NOT NULL,
+		slot INT NOT NULL COMMENT 'user_id % VolumeSlots',
+		moves BIGINT NOT NULL,
+		amount_cents BIGINT NOT NULL,
+		PRIMARY KEY (region, slot)
+	) ENGINE=InnoDB COMMENT 'global: written by the moves of every bucket'`,
+	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.promos (
+		request_id VARCHAR(64) NOT NULL PRIMARY KEY,
+		user_id BIGINT NOT NULL
+	) ENGINE=InnoDB COMMENT 'always empty: every move rolls its promo back to a savepoint'`,
 	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.ledger_totals (
 		user_id BIGINT NOT NULL PRIMARY KEY,
 		total_cents BIGINT NOT NULL COMMENT 'sum of the user''s balances: never changes',
@@ -46,7 +67,12 @@ var LedgerSchema = []string{
 }
 
 // LedgerTables are the tables LedgerSchema creates.
-var LedgerTables = []string{SampleDatabase + ".accounts", SampleDatabase + ".requests", SampleDatabase + ".ledger_totals"}
+var LedgerTables = []string{SampleDatabase + ".accounts", SampleDatabase + ".requests", SampleDatabase + ".ledger_totals",
+	SampleDatabase + ".region_volume", SampleDatabase + ".promos"}
+
+// VolumeSlots is how many region_volume rows each region's moves spread
+// over.
+const VolumeSlots = 16
 
 // The accounts of a ledger user, by kind number, and what they open with.
 const (
@@ -140,8 +166,8 @@ func (a *App) openLedger(w http.ResponseWriter, r *http.Request) {
 }
 
 // move applies one ledger request (POST /users/{id}/moves) as one
-// transaction: the request row, both balances and the applied counter. A
-// request id applied before answers 200 with duplicate set.
+// transaction (moveTxn). A request id applied before answers 200 with
+// duplicate set.
 func (a *App) move(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
@@ -154,11 +180,44 @@ func (a *App) move(w http.ResponseWriter, r *http.Request) {
 		a.ledgerReply(w, http.StatusBadRequest, LedgerReply{User: id, Error: `send {"request_id": "unique", "kind": "transfer|repay", "from": 1-3, "to": 1-3 (another), "amount_cents": N > 0}`})
 		return
 	}
-	ctx := r.Context()
-	gtid, err := inConn(ctx, a.db, func(tx *sql.Tx) error {
+	var gtid string
+	// A deadlock (two moves creating the same region_volume row at once)
+	// rolled everything back: try again, as an application does.
+	for try := 0; try == 0 || isDeadlock(err) && try < 3; try++ {
+		gtid, err = a.moveTxn(r.Context(), id, req)
+	}
+	switch {
+	case isDuplicate(err):
+		a.ledgerReply(w, http.StatusOK, LedgerReply{User: id, RequestID: req.RequestID, Duplicate: true})
+	case errors.Is(err, sql.ErrNoRows):
+		a.ledgerReply(w, http.StatusNotFound, LedgerReply{User: id, Error: "the user has no ledger accounts: POST /users/{id}/ledger first"})
+	case err != nil:
+		a.ledgerReply(w, http.StatusInternalServerError, LedgerReply{User: id, Error: err.Error()})
+	default:
+		a.ledgerReply(w, http.StatusCreated, LedgerReply{User: id, RequestID: req.RequestID, GTID: gtid})
+	}
+}
+
+// moveTxn is the move's transaction: the request row (with its unique
+// receipt), a promotion rolled back to a savepoint, both balances, the
+// user's applied counter and the region's volume row; it returns the
+// commit's GTID.
+func (a *App) moveTxn(ctx context.Context, id int64, req LedgerRequest) (string, error) {
+	return inConn(ctx, a.db, func(tx *sql.Tx) error {
 		from, to := LedgerAccount(id, req.From), LedgerAccount(id, req.To)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO requests (request_id, user_id, kind, from_account, to_account, amount_cents, region) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			req.RequestID, id, req.Kind, from, to, req.AmountCents, a.region); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO requests (request_id, user_id, kind, from_account, to_account, amount_cents, region, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			req.RequestID, id, req.Kind, from, to, req.AmountCents, a.region, "rcpt-"+req.RequestID); err != nil {
+			return err
+		}
+		// A promotion tried and undone, as an ORM's nested transaction
+		// does it: nothing of it commits.
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT promo"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO promos (request_id, user_id) VALUES (?, ?)", req.RequestID, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT promo"); err != nil {
 			return err
 		}
 		moves := []struct {
@@ -176,19 +235,18 @@ func (a *App) move(w http.ResponseWriter, r *http.Request) {
 				return sql.ErrNoRows
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE ledger_totals SET applied = applied + 1 WHERE user_id = ?`, id)
+		if _, err := tx.ExecContext(ctx, `UPDATE ledger_totals SET applied = applied + 1 WHERE user_id = ?`, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO region_volume (region, slot, moves, amount_cents) VALUES (?, ?, 1, ?)
+			ON DUPLICATE KEY UPDATE moves = moves + 1, amount_cents = amount_cents + VALUES(amount_cents)`, a.region, id%VolumeSlots, req.AmountCents)
 		return err
 	})
-	switch {
-	case isDuplicate(err):
-		a.ledgerReply(w, http.StatusOK, LedgerReply{User: id, RequestID: req.RequestID, Duplicate: true})
-	case errors.Is(err, sql.ErrNoRows):
-		a.ledgerReply(w, http.StatusNotFound, LedgerReply{User: id, Error: "the user has no ledger accounts: POST /users/{id}/ledger first"})
-	case err != nil:
-		a.ledgerReply(w, http.StatusInternalServerError, LedgerReply{User: id, Error: err.Error()})
-	default:
-		a.ledgerReply(w, http.StatusCreated, LedgerReply{User: id, RequestID: req.RequestID, GTID: gtid})
-	}
+}
+
+func isDeadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1213
 }
 
 // inConn runs fn in a transaction on one connection and returns the GTID

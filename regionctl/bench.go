@@ -24,7 +24,7 @@ func newBenchCmd(g *globals) *cobra.Command {
   bin/regionctl bench replication --json
   bin/regionctl bench switch --switches 4 --rate 200 --users 200`,
 	}
-	cmd.AddCommand(newBenchReplicationCmd(g), newBenchSwitchCmd(g), newBenchFailoverCmd(g), newBenchGatewayCmd(g))
+	cmd.AddCommand(newBenchReplicationCmd(g), newBenchSwitchCmd(g), newBenchFailoverCmd(g), newBenchGatewayCmd(g), newBenchVerifyCmd(g))
 	return cmd
 }
 
@@ -92,6 +92,50 @@ changes the figures: the load average before and after each run is shown.`,
 	f.Float64Var(&o.Rate, "rate", 0, "cap on transactions a second over all threads (0: as fast as the source goes)")
 	f.StringSliceVar(&o.Runs, "runs", bench.AllRuns(), "runs to do, comma-separated")
 	f.DurationVar(&o.SettleTimeout, "settle-timeout", 10*time.Minute, "longest wait for a target to catch up")
+	return cmd
+}
+
+func newBenchVerifyCmd(g *globals) *cobra.Command {
+	o := bench.DefaultVerifyCostOptions()
+	cmd := &cobra.Command{
+		Use:   "verify [--rows 100000] [--passes 5] [--every 2m]",
+		Short: "What continuous verification costs: CPU per pass, as a share of one core",
+		Long: `verify starts a fresh two-region lab (its own verification put off), fills one
+table with --rows rows in region a, waits until b holds them, then runs
+--passes passes of exactly what regiond's controller leader runs every
+replication.verify_every (every replicated table compared chunk by chunk,
+paced) and measures each pass: wall time, and CPU time of the comparing
+process and of both regions' MariaDB. It reports the medians and the share
+of one core a pass every --every takes (the target: under 5%).`,
+		Example: `  make build
+  bin/regionctl bench verify --json
+  bin/regionctl bench verify --rows 1000000 --every 5m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.Dir, o.Progress = g.dir, g.progress()
+			bin, err := lab.FindBinaries()
+			if err != nil {
+				return err
+			}
+			o.Bin = bin
+			rep, err := bench.RunVerifyCost(ctx, o)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(rep)
+			}
+			fmt.Fprintf(g.out, "a pass over %d rows in %d tables: %.2f s, %.2f CPU s (%v); every %s that is %.2f%% of one core\n",
+				rep.Rows, rep.Tables, rep.PassSeconds, rep.Total, rep.CPUSeconds, o.Every, 100*rep.CoreShare)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Rows, "rows", o.Rows, "rows in the compared table")
+	f.IntVar(&o.Passes, "passes", o.Passes, "passes measured")
+	f.DurationVar(&o.Every, "every", o.Every, "the verify_every a pass's cost is judged against")
 	return cmd
 }
 

@@ -1,7 +1,6 @@
 package regiond_test
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"math/rand"
@@ -38,7 +37,6 @@ func usersInOtherPartitions(st *lab.State) (u1, u2 int) {
 // and T1 is slow in b (a row lock held there for three seconds). T2 must
 // wait for T1 in b: b ends with qty 2 as a does, not 1.
 func TestOverlappingTransactionsApplyInSourceOrder(t *testing.T) {
-	ctx := context.Background()
 	st := labtest.Up(t, "a", "b")
 	a, b := openDB(t, st, "a", ""), openDB(t, st, "b", "")
 	u1, u2 := usersInOtherPartitions(st)
@@ -50,15 +48,7 @@ func TestOverlappingTransactionsApplyInSourceOrder(t *testing.T) {
 	converged(t, st, time.Minute)
 
 	// b holds U1's row for three seconds (a reporting job, a backup).
-	lock, err := b.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lock.Exec("SELECT * FROM lending.ledger_entries WHERE id = 1 FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
-	released := time.AfterFunc(3*time.Second, func() { lock.Rollback() })
-	defer released.Stop()
+	defer holdRows(t, b, "SELECT * FROM lending.ledger_entries WHERE id = 1 FOR UPDATE", 3*time.Second)()
 	for i, q := range [][]string{
 		{"UPDATE lending.ledger_entries SET amount_cents = 100 WHERE id = 1", "UPDATE lending.inventory SET qty = 1 WHERE sku = 'card-stock'"},
 		{"UPDATE lending.ledger_entries SET amount_cents = 200 WHERE id = 2", "UPDATE lending.inventory SET qty = 2 WHERE sku = 'card-stock'"},
@@ -98,7 +88,6 @@ func TestOverlappingTransactionsApplyInSourceOrder(t *testing.T) {
 // the source's unique keys): with T1 slow in b, T2 must not apply first
 // (it would collide with the row T1 has not changed yet, and halt).
 func TestUniqueValueMovedBetweenUsers(t *testing.T) {
-	ctx := context.Background()
 	st := labtest.Up(t, "a", "b")
 	a, b := openDB(t, st, "a", ""), openDB(t, st, "b", "")
 	u1, u2 := usersInOtherPartitions(st)
@@ -106,15 +95,7 @@ func TestUniqueValueMovedBetweenUsers(t *testing.T) {
 		"CREATE TABLE lending.accounts (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, email VARCHAR(100) NOT NULL, UNIQUE KEY uq_email (email))",
 		fmt.Sprintf("INSERT INTO lending.accounts VALUES (1, %d, 'x@example.com')", u1))
 	converged(t, st, time.Minute)
-	lock, err := b.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lock.Exec("SELECT * FROM lending.accounts WHERE id = 1 FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
-	released := time.AfterFunc(3*time.Second, func() { lock.Rollback() })
-	defer released.Stop()
+	defer holdRows(t, b, "SELECT * FROM lending.accounts WHERE id = 1 FOR UPDATE", 3*time.Second)()
 	inTxn(t, a, "UPDATE lending.accounts SET email = 'x.old@example.com' WHERE id = 1")
 	inTxn(t, a, fmt.Sprintf("INSERT INTO lending.accounts VALUES (2, %d, 'X@example.com')", u2))
 	converged(t, st, time.Minute)
@@ -179,6 +160,25 @@ func TestMultiRowTransactionsConverge(t *testing.T) {
 	t.Logf("%d multi-row transactions committed in a", txns)
 	converged(t, st, 2*time.Minute)
 	sameTables(t, st, "lending.sbtest1", "lending.sbtest2")
+}
+
+// holdRows locks the rows q (SELECT ... FOR UPDATE) selects in db, as
+// another session of the application would, until d has passed or the
+// returned release is called.
+func holdRows(t *testing.T, db *sql.DB, q string, d time.Duration) (release func()) {
+	t.Helper()
+	lock, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(q); err != nil {
+		lock.Rollback()
+		t.Fatalf("%s: %v", q, err)
+	}
+	var once sync.Once
+	rollback := func() { once.Do(func() { lock.Rollback() }) }
+	timer := time.AfterFunc(d, rollback)
+	return func() { timer.Stop(); rollback() }
 }
 
 func inTxn(t *testing.T, db *sql.DB, qs ...string) {

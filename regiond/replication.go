@@ -41,7 +41,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 	}
 	rep := &replication{}
 	rep.capture, err = capture.New(capture.Config{Region: me.Name, Reader: reader, Kafka: d.kafka(me.Name, capture.ProducerConfig),
-		Checkpoints: d.checkpoints(me.Name), Keys: &catalog.Cache{DB: d.db}, Logger: d.log, Metrics: d.reg})
+		Checkpoints: d.checkpoints(me.Name), Catalog: &catalog.Cache{DB: d.db}, Logger: d.log, Metrics: d.reg})
 	if err != nil {
 		return nil, err
 	}

@@ -96,7 +96,10 @@ func (a *Applier) policyOf(tb *event.Table) policy {
 // applyRows applies one message's rows in tx: overwrite tables in batched
 // upserts, checked tables row by row.
 func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) error {
-	t := m.Txn
+	t, err := w.a.withoutDropped(ctx, m.Txn)
+	if err != nil {
+		return err
+	}
 	for i := range t.Tables {
 		if err := w.a.guarded(ctx, &t.Tables[i]); err != nil {
 			return err

@@ -33,6 +33,9 @@ func (a *Applier) Retry() []int32 {
 	}
 	restart := a.restart
 	a.mu.Unlock()
+	// The operator fixed the target's schema (a trigger guarded, a column
+	// widened): read it again now, not when the cache expires.
+	a.catalog.Forget()
 	if len(out) > 0 && restart != nil {
 		restart() // a new consumer group session resumes them from their checkpoints
 	}

@@ -69,7 +69,7 @@ func explainValue(ctx context.Context, db *sql.DB, link string, tb *event.Table,
 		target = ct
 	}
 	return fmt.Errorf("%w: table %s.%s, column %s: the source's value (source type %s) %s in the target (type %s): nothing of the transaction was applied. "+
-		"Make the target's column hold the source's values (the same definition as in the source region), then run regionctl link retry '%s': %v",
+		"Make the target's column hold the source's values (the same definition as in the source region), then run regionctl link retry '%s': %w",
 		ErrSchemaMismatch, tb.Schema, tb.Name, col, source, what, target, link, err)
 }
 

@@ -162,12 +162,27 @@ func (w *worker) input(offset int64, quiet bool) input {
 // backoff (retry.Policy, 50ms to 5s); body must be safe to run again.
 func (w *worker) commit(ctx context.Context, body func(*sql.Tx) error, next Checkpoint, txns int) error {
 	waits := retry.New(50*time.Millisecond, 5*time.Second)
+	unknown := 0
 	for attempt := 1; ; attempt++ {
 		err := w.tryCommit(ctx, body, next, txns)
 		if err == nil {
 			w.cp, w.saved = next, time.Now()
 			w.a.applied(w.part, next, txns)
 			return nil
+		}
+		if unknownColumn(err) && unknown < 10 && ctx.Err() == nil {
+			// A column this region just dropped: what the applier knows of
+			// the table may be a moment old, or capture has not recorded
+			// the drop yet (withoutDropped). Read again a few times before
+			// halting on it.
+			unknown++
+			w.a.catalog.Forget()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(500 * time.Millisecond):
+			}
+			continue
 		}
 		if !transient(err) || ctx.Err() != nil {
 			return err
@@ -206,6 +221,12 @@ func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next C
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	return tx.Commit()
+}
+
+// unknownColumn reports MySQL's "Unknown column" (1054).
+func unknownColumn(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1054
 }
 
 func transient(err error) bool {

@@ -36,9 +36,11 @@ type Config struct {
 	Kafka func() (sarama.Client, error)
 	// Checkpoints stores the published position.
 	Checkpoints Checkpoints
-	// Keys reads the source's secondary unique keys, for writesets (see
-	// Writeset); nil orders transactions by primary keys only.
-	Keys *catalog.Cache
+	// Catalog reads the source's secondary unique keys, for writesets
+	// (see Writeset), and records the columns the source's own schema
+	// changes drop (catalog.DroppedColumns); nil orders transactions by
+	// primary keys only and records nothing.
+	Catalog *catalog.Cache
 	// Buffer bounds the transactions read but not yet sent (default 4096).
 	Buffer int
 	// MaxBatch is the most transactions per send (default 512).
@@ -302,17 +304,22 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 // before it: slower, never out of order.
 func (c *Capture) order(ctx context.Context, d *deps, t *event.Txn, part int32, seq uint64) {
 	if t.DDL != nil {
-		if c.cfg.Keys != nil {
-			c.cfg.Keys.Forget()
+		if c.cfg.Catalog != nil {
+			c.cfg.Catalog.Forget()
+			if db, table, cols := catalog.DroppedColumns(t.DDL.Schema, t.DDL.Statement); len(cols) > 0 {
+				if err := c.cfg.Catalog.RecordDropped(ctx, db, table, cols, t.GTID, t.DDL.Statement); err != nil {
+					c.log.Warn("dropped columns not recorded: the other regions' rows that still carry them will halt their links here", "table", db+"."+table, "cols", cols, "err", err)
+				}
+			}
 		}
 		return
 	}
 	var failed error
 	uks := func(tb *event.Table) []catalog.Key {
-		if c.cfg.Keys == nil || failed != nil {
+		if c.cfg.Catalog == nil || failed != nil {
 			return nil
 		}
-		ks, err := c.cfg.Keys.UniqueKeys(ctx, tb.Schema, tb.Name)
+		ks, err := c.cfg.Catalog.UniqueKeys(ctx, tb.Schema, tb.Name)
 		failed = err
 		return ks
 	}

@@ -60,6 +60,10 @@ type entry struct {
 	read     time.Time
 	keys     []Key
 	triggers []Trigger
+	// cols are the table's columns; dropped those of them this region
+	// dropped and no longer has (DroppedTable).
+	cols    map[string]bool
+	dropped map[string]bool
 }
 
 // UniqueKeys returns the secondary unique keys of schema.table (none when
@@ -73,6 +77,19 @@ func (c *Cache) UniqueKeys(ctx context.Context, schema, table string) ([]Key, er
 func (c *Cache) Triggers(ctx context.Context, schema, table string) ([]Trigger, error) {
 	e, err := c.table(ctx, schema, table)
 	return e.triggers, err
+}
+
+// Columns returns the columns of schema.table (lower case).
+func (c *Cache) Columns(ctx context.Context, schema, table string) (map[string]bool, error) {
+	e, err := c.table(ctx, schema, table)
+	return e.cols, err
+}
+
+// Dropped returns the columns of schema.table that this region dropped
+// (lower case; see DroppedColumns).
+func (c *Cache) Dropped(ctx context.Context, schema, table string) (map[string]bool, error) {
+	e, err := c.table(ctx, schema, table)
+	return e.dropped, err
 }
 
 // Forget drops everything cached: the next call reads again (after a
@@ -102,6 +119,9 @@ func (c *Cache) table(ctx context.Context, schema, table string) (entry, error) 
 	}
 	if e.triggers, err = triggers(ctx, c.DB, schema, table); err != nil {
 		return e, fmt.Errorf("read the triggers of %s: %w", name, err)
+	}
+	if e.cols, e.dropped, err = columns(ctx, c.DB, schema, table); err != nil {
+		return e, fmt.Errorf("read the columns of %s: %w", name, err)
 	}
 	c.mu.Lock()
 	if c.tables == nil {
@@ -149,4 +169,40 @@ func triggers(ctx context.Context, db *sql.DB, schema, table string) ([]Trigger,
 		out = append(out, Trigger{Name: name, Guarded: strings.Contains(strings.ToLower(body), ApplyVar)})
 	}
 	return out, rows.Err()
+}
+
+func columns(ctx context.Context, db *sql.DB, schema, table string) (cols, dropped map[string]bool, err error) {
+	cols = map[string]bool{}
+	if err := each(ctx, db, `SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, func(c string) {
+		cols[strings.ToLower(c)] = true
+	}, schema, table); err != nil {
+		return nil, nil, err
+	}
+	dropped = map[string]bool{}
+	var exists int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '_region' AND TABLE_NAME = 'dropped_columns'`).Scan(&exists); err != nil || exists == 0 {
+		return cols, dropped, err
+	}
+	err = each(ctx, db, `SELECT col FROM `+DroppedTable+` WHERE db = ? AND tbl = ?`, func(c string) {
+		if !cols[strings.ToLower(c)] {
+			dropped[strings.ToLower(c)] = true
+		}
+	}, schema, table)
+	return cols, dropped, err
+}
+
+func each(ctx context.Context, db *sql.DB, q string, fn func(string), args ...any) error {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return err
+		}
+		fn(s)
+	}
+	return rows.Err()
 }

@@ -89,6 +89,11 @@ func UpWith(t testing.TB, opts lab.Options, regions ...string) *lab.State {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	opts.Dir, opts.Regions, opts.Bin, opts.Progress = dir, regions, bin, testWriter{t}
+	if opts.VerifyEvery == 0 {
+		// Continuous verification compares every table again and again;
+		// a test that does not look at it spares the machine.
+		opts.VerifyEvery = time.Hour
+	}
 	st, err := lab.Up(ctx, opts)
 	if err != nil {
 		dumpLogs(t, dir)

@@ -30,7 +30,10 @@ const (
 	InvLost = "lost"
 	// InvDuplicate: no duplicate effect: each user's applied counter
 	// equals its request rows, its balances follow from them and sum to
-	// the user's constant total; no row the clients never sent.
+	// the user's constant total; no row the clients never sent; no
+	// promotion rolled back to its savepoint was committed. (The global
+	// region_volume rows are judged by the identical check: every region
+	// must hold the last value written.)
 	InvDuplicate = "duplicate"
 )
 
@@ -40,6 +43,8 @@ type Data struct {
 	Requests map[string]Request
 	Balances map[int64]int64    // account id -> balance
 	Totals   map[int64][2]int64 // user -> total, applied
+	// Promos counts promos rows (of any user): always 0.
+	Promos int
 }
 
 // Request is one request row.
@@ -96,15 +101,19 @@ func Read(ctx context.Context, db *sql.DB, users []int64) (*Data, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var u, t, a int64
 		if err := rows.Scan(&u, &t, &a); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		d.Totals[u] = [2]int64{t, a}
 	}
-	return d, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return d, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+db0+"promos").Scan(&d.Promos)
 }
 
 // InList is users as an SQL IN list (NULL when empty: matches nothing).
@@ -181,6 +190,9 @@ func CheckDuplicate(x Expect, h []Write, data map[string]*Data) Count {
 	want := lab.WalletOpening + lab.LoanOpening
 	for _, r := range x.Regions {
 		d := data[r]
+		if d.Promos > 0 {
+			bad("region %s holds %d promos rows: a transaction's rollback to its savepoint was not kept", r, d.Promos)
+		}
 		perUser := map[int64]int64{}
 		expect := map[int64]int64{}
 		for id, q := range d.Requests {
