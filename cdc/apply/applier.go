@@ -390,6 +390,18 @@ func (a *Applier) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 				if ctx.Err() != nil {
 					return nil
 				}
+				if errors.Is(err, ErrStaleSession) {
+					// Another member applies this partition now: leave it,
+					// and let a new session say which partitions are ours.
+					a.log.Warn("partition moved to another applier: starting a new consumer group session", "partition", claim.Partition(), "err", err)
+					a.mu.Lock()
+					restart := a.restart
+					a.mu.Unlock()
+					if restart != nil {
+						restart()
+					}
+					return nil
+				}
 				a.halt(claim.Partition(), batch[n].Offset, err)
 				<-ctx.Done() // halted: apply nothing after it
 				return nil

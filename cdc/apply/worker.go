@@ -68,8 +68,13 @@ type worker struct {
 	conn *sql.Conn
 	cp   Checkpoint
 	frag []*event.Message // fragments of the transaction being received
-	// saved is when the checkpoint row was last written.
-	saved time.Time
+	// saved is when the checkpoint row was last written, and stored the
+	// offset it holds (-1: no row): every commit checks the row still
+	// holds it (a compare-and-set), so that a stale session's worker
+	// that kept running after a rebalance cannot apply a message the
+	// partition's new owner applies too.
+	saved  time.Time
+	stored int64
 }
 
 // heartbeatSave is how often a heartbeat that moves nothing but time is
@@ -81,7 +86,7 @@ func newWorker(ctx context.Context, a *Applier, part int32) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{a: a, part: part, cp: cp}
+	w := &worker{a: a, part: part, cp: cp, stored: cp.Offset}
 	return w, w.connect(ctx)
 }
 
@@ -166,7 +171,7 @@ func (w *worker) commit(ctx context.Context, body func(*sql.Tx) error, next Chec
 	for attempt := 1; ; attempt++ {
 		err := w.tryCommit(ctx, body, next, txns)
 		if err == nil {
-			w.cp, w.saved = next, time.Now()
+			w.cp, w.saved, w.stored = next, time.Now(), next.Offset
 			w.a.applied(w.part, next, txns)
 			return nil
 		}
@@ -208,6 +213,9 @@ func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next C
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	if err := w.checkStored(ctx, tx); err != nil {
+		return err
+	}
 	if body != nil {
 		if err := body(tx); err != nil {
 			return err
@@ -221,6 +229,30 @@ func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next C
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	return tx.Commit()
+}
+
+// ErrStaleSession is a commit whose partition's checkpoint row moved
+// under it: another applier (the partition's owner after a rebalance)
+// applied past it. Nothing is applied; the session starts again from the
+// row.
+var ErrStaleSession = errors.New("stale consumer group session")
+
+// checkStored locks the partition's checkpoint row and checks it holds
+// the offset this worker last wrote.
+func (w *worker) checkStored(ctx context.Context, tx *sql.Tx) error {
+	var off int64
+	err := tx.QueryRowContext(ctx, `SELECT kafka_offset FROM `+binlog.MetaSchema+`.apply_checkpoints WHERE source = ? AND part = ? FOR UPDATE`,
+		w.a.cfg.Source, w.part).Scan(&off)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		off = -1
+	case err != nil:
+		return fmt.Errorf("lock checkpoint: %w", err)
+	}
+	if off != w.stored {
+		return fmt.Errorf("%w: partition %d's checkpoint is at offset %d, this worker wrote %d: another applier moved it", ErrStaleSession, w.part, off, w.stored)
+	}
+	return nil
 }
 
 // unknownColumn reports MySQL's "Unknown column" (1054).
