@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/regionplatform/region/regiond.Version=$(VERSION)
 # The default suite; long soaks have their own targets.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all deps lab-deps install build demo demo-down test test-unit chaos vet fmt clean
+.PHONY: all deps lab-deps install build demo demo-down test test-unit chaos converge vet fmt clean
 
 all: build
 
@@ -56,6 +56,12 @@ CHAOS_DURATION ?= 2m
 CHAOS_SEED ?= 1
 chaos: lab-deps build
 	$(BIN)/regionctl chaos run --scenario all --duration $(CHAOS_DURATION) --seed $(CHAOS_SEED) --rate 60 --users 100
+
+## converge: the randomized convergence test with CONVERGE_SEEDS seeds
+## (make test runs seed 1).
+CONVERGE_SEEDS ?= 2 3 4 5 6 7 8 9
+converge: lab-deps build
+	for s in $(CONVERGE_SEEDS); do REGION_BIN=$(BIN) REGION_CONVERGE_SEED=$$s $(GO) test -count=1 -run TestRandomConflictsConverge ./regiond/ || exit 1; done
 
 ## test-unit: only the packages that need no servers.
 test-unit:

@@ -30,8 +30,9 @@ func restartRegiond(t *testing.T, st *lab.State, start bool, regions ...string) 
 
 // TestConflictPolicies changes the same rows in both regions while
 // replication is stopped, then lets the changes meet: last-writer-wins
-// and home-cell-wins converge to the expected winner with every conflict
-// logged; reject halts the link.
+// (a delete against an update included: the row used to stay in one
+// region) and home-cell-wins converge to the expected winner with every
+// conflict logged; reject halts the link.
 func TestConflictPolicies(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	cfgPath := st.ConfigPath()
@@ -64,7 +65,7 @@ func TestConflictPolicies(t *testing.T) {
 	converged(t, st, 30*time.Second)
 	mustExec(t, a,
 		"INSERT INTO users (id, name, home_cell) VALUES ("+itoa(homeA)+", 'ann', 'a1'), ("+itoa(homeB)+", 'bob', 'b1')",
-		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (1, "+itoa(homeA)+", 1000, 1000, 'open', 1), (2, "+itoa(homeB)+", 1000, 1000, 'open', 1)",
+		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (1, "+itoa(homeA)+", 1000, 1000, 'open', 1), (2, "+itoa(homeB)+", 1000, 1000, 'open', 1), (3, "+itoa(homeA)+", 1000, 1000, 'open', 1)",
 		"INSERT INTO credit_limits VALUES (1, "+itoa(homeA)+", 5000)")
 	converged(t, st, 30*time.Second)
 
@@ -73,11 +74,13 @@ func TestConflictPolicies(t *testing.T) {
 	mustExec(t, a,
 		"UPDATE loan_accounts SET balance_cents = 100, version = 5 WHERE id = 1",
 		"UPDATE loan_accounts SET balance_cents = 1, version = 9 WHERE id = 2",
+		"DELETE FROM loan_accounts WHERE id = 3",
 		"UPDATE users SET name = 'ann-by-a' WHERE id = "+itoa(homeA),
 		"UPDATE users SET name = 'bob-by-a' WHERE id = "+itoa(homeB))
 	mustExec(t, bdb,
 		"UPDATE loan_accounts SET balance_cents = 200, version = 7 WHERE id = 1",
 		"UPDATE loan_accounts SET balance_cents = 2, version = 9 WHERE id = 2",
+		"UPDATE loan_accounts SET balance_cents = 300, version = 8 WHERE id = 3",
 		"UPDATE users SET name = 'ann-by-b' WHERE id = "+itoa(homeA),
 		"UPDATE users SET name = 'bob-by-b' WHERE id = "+itoa(homeB))
 	for _, r := range []string{"a", "b"} {
@@ -92,6 +95,7 @@ func TestConflictPolicies(t *testing.T) {
 	want := map[string]string{
 		"SELECT balance_cents FROM loan_accounts WHERE id = 1": "200",      // version 7 beats 5
 		"SELECT balance_cents FROM loan_accounts WHERE id = 2": "1",        // equal versions: a sorts first
+		"SELECT COUNT(*) FROM loan_accounts WHERE id = 3":      "0",        // deleted in a, updated in b: the delete wins everywhere
 		"SELECT name FROM users WHERE id = " + itoa(homeA):     "ann-by-a", // ann's home is a
 		"SELECT name FROM users WHERE id = " + itoa(homeB):     "bob-by-b", // bob's home is b
 	}

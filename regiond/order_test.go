@@ -108,7 +108,7 @@ func TestUniqueValueMovedBetweenUsers(t *testing.T) {
 
 // TestMultiRowTransactionsConverge: the shape of sysbench oltp_write_only
 // (several random rows per transaction on shared tables), from several
-// clients at once for a few seconds: every row ends equal in b.
+// clients at once for five seconds: every row ends equal in b.
 func TestMultiRowTransactionsConverge(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	a := openDB(t, st, "a", "")
@@ -128,7 +128,7 @@ func TestMultiRowTransactionsConverge(t *testing.T) {
 	}
 	converged(t, st, time.Minute)
 
-	deadline := time.Now().Add(8 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	txns := 0

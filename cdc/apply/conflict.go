@@ -267,9 +267,15 @@ func (w *worker) decide(ctx context.Context, tx *sql.Tx, m *event.Message, tb *e
 			img = r.Before
 		}
 		if !exists {
-			// Updated at the source, deleted here: the update is newer
-			// only if it came after the delete, which nothing records.
-			return decideKeep, "the row was deleted here; a delete stands against an older update", nil
+			// Updated at the source, deleted here: a delete wins against
+			// a concurrent update, in every region.
+			return decideKeep, "the row was deleted here; a delete wins against a concurrent update", nil
+		}
+		if r.Op == event.Delete {
+			// Deleted at the source, updated here: the same rule the other
+			// way, so both regions end without the row (whatever the
+			// versions: comparing them left the row in one region only).
+			return decideApply, "deleted in " + src + "; a delete wins against a concurrent update", nil
 		}
 		var greater, equal sql.NullBool
 		key := r.After
