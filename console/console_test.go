@@ -33,7 +33,7 @@ const EnvScreenshots = "REGION_CONSOLE_SCREENSHOTS"
 // controls disabled, and the API refuses the viewer's switch.
 func TestConsole(t *testing.T) {
 	chrome := chromium(t)
-	st := labtest.Up(t, "a", "b")
+	st := labtest.UpWith(t, lab.Options{VerifyEvery: 10 * time.Second}, "a", "b")
 	base := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].APIPort)
 	op, err := lab.ReadToken(st.Dir)
 	if err != nil {
@@ -53,6 +53,10 @@ func TestConsole(t *testing.T) {
 			[...document.querySelectorAll('#regions tbody tr')].filter(r => r.textContent.includes('healthy') && !r.textContent.includes('unhealthy')).length === 2 &&
 			document.querySelector('#links').textContent.includes('a → b') &&
 			document.querySelector('#links').textContent.includes('b → a')`)
+		// Continuous verification's last pass: the regions are identical.
+		wait(t, ctx, "the verification panel shows an identical pass", `
+			document.querySelector('#verification .badge.ok') !== null &&
+			document.querySelector('#verification').textContent.includes('identical')`)
 		// The bucket map: every bucket, coloured by its owner.
 		wait(t, ctx, "the bucket map shows all 1024 buckets with their cell", `
 			document.querySelectorAll('#map .bucket').length === 1024 &&
