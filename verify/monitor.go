@@ -66,6 +66,9 @@ func RunPass(ctx context.Context, cfg MonitorConfig) *Pass {
 	p := &Pass{Started: time.Now().UTC()}
 	defer func() { p.Finished = time.Now().UTC() }()
 	regions, err := cfg.Regions(ctx)
+	if err == nil && len(regions) < 2 {
+		err = errors.New("verify: a pass needs at least two regions")
+	}
 	if err != nil {
 		p.Errors = append(p.Errors, err.Error())
 		return p
@@ -95,13 +98,4 @@ func RunPass(ctx context.Context, cfg MonitorConfig) *Pass {
 	}
 	p.Diffs = res.Diffs[:min(len(res.Diffs), max(cfg.MaxDiffs, 1))]
 	return p
-}
-
-// Validate checks cfg.
-func (cfg MonitorConfig) Validate() error {
-	var errs []error
-	if cfg.Regions == nil {
-		errs = append(errs, errors.New("verify: monitor: Regions is required"))
-	}
-	return errors.Join(append(errs, cfg.Compare.Validate())...)
 }
