@@ -6,9 +6,9 @@
 //	lab/ledger    the load: users with three accounts each move money between
 //	              their own accounts through every region's gateway, every
 //	              write's outcome recorded (acked, unknown, refused); each
-//	              move has a secondary unique key, a savepoint rolled back
-//	              to and a global table written by every bucket's moves;
-//	              and the lost and duplicate checks (history.go names them)
+//	              move has a secondary unique key and a savepoint rolled
+//	              back to; and the lost and duplicate checks (history.go
+//	              names them)
 //	fault.go      Fault: SIGKILL and restart of a process (Kill); fault_control.go:
 //	              controller leader loss, a traffic switch, planned and forced
 //	              failovers; fault_kafka.go: duplicate delivery, a poison message

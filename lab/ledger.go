@@ -19,13 +19,10 @@ import (
 // client's request id, so a request applied twice is detectable, and
 // bumps the user's applied counter in the same transaction.
 //
-// The move transaction has the shapes real applications have, so that
+// The move transaction has shapes real applications have, so that
 // replication is tested with them: a secondary UNIQUE key (the
-// request's receipt), a savepoint rolled back to (a promotion tried and
-// undone: no promos row ever commits), and a global table that
-// transactions of many users in every bucket write (region_volume: each
-// region's moves and amount by slot, user_id % VolumeSlots), whose rows
-// must equal, in every region, what the requests rows add up to.
+// request's receipt) and a savepoint rolled back to (a promotion tried
+// and undone: no promos row ever commits).
 var LedgerSchema = []string{
 	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.accounts (
 		id BIGINT NOT NULL PRIMARY KEY COMMENT 'user_id * 10 + kind number (LedgerAccount)',
@@ -48,13 +45,6 @@ var LedgerSchema = []string{
 		KEY (user_id),
 		UNIQUE KEY uq_receipt (receipt)
 	) ENGINE=InnoDB`,
-	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.region_volume (
-		region VARCHAR(32) NOT NULL,
-		slot INT NOT NULL COMMENT 'user_id % VolumeSlots',
-		moves BIGINT NOT NULL,
-		amount_cents BIGINT NOT NULL,
-		PRIMARY KEY (region, slot)
-	) ENGINE=InnoDB COMMENT 'global: written by the moves of every bucket'`,
 	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.promos (
 		request_id VARCHAR(64) NOT NULL PRIMARY KEY,
 		user_id BIGINT NOT NULL
@@ -68,11 +58,7 @@ var LedgerSchema = []string{
 
 // LedgerTables are the tables LedgerSchema creates.
 var LedgerTables = []string{SampleDatabase + ".accounts", SampleDatabase + ".requests", SampleDatabase + ".ledger_totals",
-	SampleDatabase + ".region_volume", SampleDatabase + ".promos"}
-
-// VolumeSlots is how many region_volume rows each region's moves spread
-// over.
-const VolumeSlots = 16
+	SampleDatabase + ".promos"}
 
 // The accounts of a ledger user, by kind number, and what they open with.
 const (
@@ -180,12 +166,7 @@ func (a *App) move(w http.ResponseWriter, r *http.Request) {
 		a.ledgerReply(w, http.StatusBadRequest, LedgerReply{User: id, Error: `send {"request_id": "unique", "kind": "transfer|repay", "from": 1-3, "to": 1-3 (another), "amount_cents": N > 0}`})
 		return
 	}
-	var gtid string
-	// A deadlock (two moves creating the same region_volume row at once)
-	// rolled everything back: try again, as an application does.
-	for try := 0; try == 0 || isDeadlock(err) && try < 3; try++ {
-		gtid, err = a.moveTxn(r.Context(), id, req)
-	}
+	gtid, err := a.moveTxn(r.Context(), id, req)
 	switch {
 	case isDuplicate(err):
 		a.ledgerReply(w, http.StatusOK, LedgerReply{User: id, RequestID: req.RequestID, Duplicate: true})
@@ -199,9 +180,8 @@ func (a *App) move(w http.ResponseWriter, r *http.Request) {
 }
 
 // moveTxn is the move's transaction: the request row (with its unique
-// receipt), a promotion rolled back to a savepoint, both balances, the
-// user's applied counter and the region's volume row; it returns the
-// commit's GTID.
+// receipt), a promotion rolled back to a savepoint, both balances and
+// the user's applied counter; it returns the commit's GTID.
 func (a *App) moveTxn(ctx context.Context, id int64, req LedgerRequest) (string, error) {
 	return inConn(ctx, a.db, func(tx *sql.Tx) error {
 		from, to := LedgerAccount(id, req.From), LedgerAccount(id, req.To)
@@ -235,18 +215,9 @@ func (a *App) moveTxn(ctx context.Context, id int64, req LedgerRequest) (string,
 				return sql.ErrNoRows
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE ledger_totals SET applied = applied + 1 WHERE user_id = ?`, id); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO region_volume (region, slot, moves, amount_cents) VALUES (?, ?, 1, ?)
-			ON DUPLICATE KEY UPDATE moves = moves + 1, amount_cents = amount_cents + VALUES(amount_cents)`, a.region, id%VolumeSlots, req.AmountCents)
+		_, err := tx.ExecContext(ctx, `UPDATE ledger_totals SET applied = applied + 1 WHERE user_id = ?`, id)
 		return err
 	})
-}
-
-func isDeadlock(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1213
 }
 
 // inConn runs fn in a transaction on one connection and returns the GTID

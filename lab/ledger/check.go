@@ -31,9 +31,7 @@ const (
 	// InvDuplicate: no duplicate effect: each user's applied counter
 	// equals its request rows, its balances follow from them and sum to
 	// the user's constant total; no row the clients never sent; no
-	// promotion rolled back to its savepoint was committed. (The global
-	// region_volume rows are judged by the identical check: every region
-	// must hold the last value written.)
+	// promotion rolled back to its savepoint was committed.
 	InvDuplicate = "duplicate"
 )
 
