@@ -52,6 +52,21 @@ type VerifyCostReport struct {
 	Equal bool `json:"equal"`
 }
 
+// Validate names every bad option with its fix (as the command's flags).
+func (o VerifyCostOptions) Validate() error {
+	var errs []error
+	if o.Rows < 1 {
+		errs = append(errs, fmt.Errorf("--rows %d: give at least 1 (e.g. 100000)", o.Rows))
+	}
+	if o.Passes < 1 {
+		errs = append(errs, fmt.Errorf("--passes %d: give at least 1 (e.g. 5)", o.Passes))
+	}
+	if o.Every < 10*time.Second {
+		errs = append(errs, fmt.Errorf("--every %s: give the replication.verify_every to judge against, at least 10s (default 2m)", o.Every))
+	}
+	return errors.Join(errs...)
+}
+
 // RunVerifyCost measures continuous verification: a fresh two-region lab
 // (its own passes put off for an hour), a table of o.Rows rows
 // replicated to both regions, then o.Passes passes of the same code
@@ -60,8 +75,8 @@ type VerifyCostReport struct {
 // MariaDBs. Nothing else writes meanwhile, so the figures are what an
 // idle deployment pays.
 func RunVerifyCost(ctx context.Context, o VerifyCostOptions) (*VerifyCostReport, error) {
-	if o.Rows < 1 || o.Passes < 1 || o.Every < time.Second {
-		return nil, errors.New("rows and passes must be at least 1, every at least 1s")
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard

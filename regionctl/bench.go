@@ -1,6 +1,7 @@
 package regionctl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -95,6 +96,18 @@ changes the figures: the load average before and after each run is shown.`,
 	return cmd
 }
 
+// benchStart is what a benchmark that starts its own lab needs: a
+// context that ends on Ctrl-C or SIGTERM (the lab is then stopped) and
+// the programs the lab runs.
+func (g *globals) benchStart(cmd *cobra.Command) (context.Context, context.CancelFunc, lab.Binaries, error) {
+	bin, err := lab.FindBinaries()
+	if err != nil {
+		return nil, nil, bin, err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	return ctx, stop, bin, nil
+}
+
 func newBenchVerifyCmd(g *globals) *cobra.Command {
 	o := bench.DefaultVerifyCostOptions()
 	cmd := &cobra.Command{
@@ -112,14 +125,15 @@ of one core a pass every --every takes (the target: under 5%).`,
   bin/regionctl bench verify --rows 1000000 --every 5m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			o.Dir, o.Progress = g.dir, g.progress()
-			bin, err := lab.FindBinaries()
+			if err := o.Validate(); err != nil {
+				return usageError(err)
+			}
+			ctx, stop, bin, err := g.benchStart(cmd)
 			if err != nil {
 				return err
 			}
-			o.Bin = bin
+			defer stop()
+			o.Dir, o.Progress, o.Bin = g.dir, g.progress(), bin
 			rep, err := bench.RunVerifyCost(ctx, o)
 			if err != nil {
 				return err
@@ -161,14 +175,12 @@ command (exit 1).`,
   bin/regionctl bench switch --switches 4 --rate 200 --users 200`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			o.Dir, o.Progress = g.dir, g.progress()
-			bin, err := lab.FindBinaries()
+			ctx, stop, bin, err := g.benchStart(cmd)
 			if err != nil {
 				return err
 			}
-			o.Bin = bin
+			defer stop()
+			o.Dir, o.Progress, o.Bin = g.dir, g.progress(), bin
 			rep, err := bench.RunSwitch(ctx, o)
 			if err != nil {
 				return err
@@ -229,14 +241,12 @@ is torn down after its run; with --dir the folders (logs) are kept.`,
   bin/regionctl bench failover --runs 1 --rate 50 --users 20 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			o.Dir, o.Progress = g.dir, g.progress()
-			bin, err := lab.FindBinaries()
+			ctx, stop, bin, err := g.benchStart(cmd)
 			if err != nil {
 				return err
 			}
-			o.Bin = bin
+			defer stop()
+			o.Dir, o.Progress, o.Bin = g.dir, g.progress(), bin
 			rep, err := bench.RunFailover(ctx, o)
 			if rep == nil {
 				return err

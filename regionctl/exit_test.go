@@ -43,6 +43,7 @@ func TestExitStatusAndErrors(t *testing.T) {
 		{"demo has no json", []string{"lab", "demo", "--dir", "/nonexistent"}, regionctl.ExitUsage, "has no --json output", "'regionctl lab demo --help'", false, true},
 		{"missing file", []string{"config", "check", "/nonexistent.yaml"}, regionctl.ExitFailed, "no such file", "", false, false},
 		{"config problems", []string{"config", "check", bad}, regionctl.ExitFailed, "problem(s) in " + bad, "", true, false},
+		{"bench verify flags", []string{"bench", "verify", "--rows", "0", "--every", "1s"}, regionctl.ExitUsage, "--every 1s: give the replication.verify_every", "'regionctl bench verify --help'", false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
