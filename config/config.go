@@ -216,7 +216,9 @@ type Replication struct {
 	// Tables configures individual tables; tables not listed replicate as
 	// global tables with the default policy.
 	Tables []Table `yaml:"tables"`
-	// DefaultConflict is the policy for tables not listed (default "overwrite").
+	// DefaultConflict is the policy for tables not listed, and for listed
+	// tables without their own (default "reject": an unlisted table never
+	// overwrites a concurrent change silently).
 	DefaultConflict string `yaml:"default_conflict"`
 	// VerifyEvery is how often the controller's leader compares every
 	// replicated table across the regions (continuous verification;
@@ -259,14 +261,14 @@ const (
 // Table configures one replicated table.
 type Table struct {
 	// Name is "db.table".
-	Name string `yaml:"name"`
+	Name string `yaml:"name" json:"name"`
 	// ShardColumn holds the user key whose bucket orders the table's
 	// changes; empty makes the table global (keyed by table and primary key).
-	ShardColumn string `yaml:"shard_column"`
+	ShardColumn string `yaml:"shard_column" json:"shard_column,omitempty"`
 	// Conflict is one of overwrite, last-writer-wins, home-cell-wins, reject.
-	Conflict string `yaml:"conflict"`
+	Conflict string `yaml:"conflict" json:"conflict,omitempty"`
 	// VersionColumn is compared by last-writer-wins.
-	VersionColumn string `yaml:"version_column"`
+	VersionColumn string `yaml:"version_column" json:"version_column,omitempty"`
 }
 
 // Region returns the region with the given name.

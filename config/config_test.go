@@ -29,8 +29,8 @@ func TestValidConfigLoadsWithDefaults(t *testing.T) {
 	if cfg.Regions[1].URL != "http://127.0.0.1:7071" {
 		t.Errorf("url default = %q", cfg.Regions[1].URL)
 	}
-	if cfg.Replication.Tables[0].Conflict != ConflictOverwrite {
-		t.Errorf("table conflict default = %q", cfg.Replication.Tables[0].Conflict)
+	if cfg.Replication.DefaultConflict != ConflictReject || cfg.Replication.Tables[0].Conflict != ConflictReject {
+		t.Errorf("conflict defaults: default_conflict %q, a listed table without its own %q; want reject for both", cfg.Replication.DefaultConflict, cfg.Replication.Tables[0].Conflict)
 	}
 	abs, _ := filepath.Abs("testdata/viewer.token")
 	if got := cfg.Resolve("viewer.token"); got != abs {

@@ -154,7 +154,7 @@ func (c *Config) applyDefaults() {
 		c.Replication.VerifyEvery = 120e9
 	}
 	if c.Replication.DefaultConflict == "" {
-		c.Replication.DefaultConflict = ConflictOverwrite
+		c.Replication.DefaultConflict = ConflictReject
 	}
 	for i := range c.Replication.Tables {
 		if c.Replication.Tables[i].Conflict == "" {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/cdc/capture"
+	"github.com/regionplatform/region/config"
 )
 
 // Options configures Up.
@@ -40,6 +41,11 @@ type Options struct {
 	// VerifyEvery is the lab's replication.verify_every (default 30s; a
 	// new lab only; kept in lab.json).
 	VerifyEvery time.Duration
+	// Tables are replication tables listed besides the sample's, with
+	// their conflict policy (a new lab only; kept in lab.json): a test's
+	// own table without a primary key needs conflict overwrite, since
+	// unlisted tables get the reject default.
+	Tables []config.Table
 	// WAN runs the wan component: every cross-region connection goes
 	// through a toxiproxy, so that OpenWAN can add latency, bandwidth
 	// limits, resets and partitions, and gossip can be cut (a new lab
@@ -231,7 +237,7 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 		}
 		seen[name] = true
 	}
-	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery}
+	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery, Tables: opts.Tables}
 	const perRegion = 7
 	ports := make([]int, 4+perRegion*len(opts.Regions))
 	picker := portPicker{}

@@ -89,6 +89,9 @@ replication:
     - {name: {{.DB}}.accounts, shard_column: user_id}
     - {name: {{.DB}}.requests, shard_column: user_id}
     - {name: {{.DB}}.ledger_totals, shard_column: user_id}
+{{- range .Tables}}
+    - {name: {{.Name}}, conflict: {{.Conflict}}{{with .ShardColumn}}, shard_column: {{.}}{{end}}{{with .VersionColumn}}, version_column: {{.}}{{end}}}
+{{- end}}
 `))
 
 // CellName is the lab's cell for a region: the region's name and "1".
@@ -121,7 +124,7 @@ func writeConfig(s *State) (*config.Config, error) {
 	}
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
-		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "DialVia": via,
+		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "Tables": s.Tables, "DialVia": via,
 		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile,
 	})
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/regionplatform/region/config"
 )
 
 // StateFile is the name of the lab's state file inside its folder.
@@ -28,6 +30,8 @@ type State struct {
 	AutoFailover bool `json:"auto_failover,omitempty"`
 	// VerifyEvery is the continuous verification interval (0: 30s).
 	VerifyEvery time.Duration `json:"verify_every,omitempty"`
+	// Tables are replication tables listed besides the sample's.
+	Tables []config.Table `json:"tables,omitempty"`
 	// WAN is the wan component (nil unless the lab was made with it).
 	WAN *WANState `json:"wan,omitempty"`
 }

@@ -3,7 +3,7 @@ package regiond_test
 import (
 	"context"
 	"database/sql"
-	"os"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,25 +31,11 @@ func restartRegiond(t *testing.T, st *lab.State, start bool, regions ...string) 
 // TestConflictPolicies changes the same rows in both regions while
 // replication is stopped, then lets the changes meet: last-writer-wins
 // (a delete against an update included: the row used to stay in one
-// region) and home-cell-wins converge to the expected winner with every
-// conflict logged; reject halts the link.
+// region; now the delete wins in both) and home-cell-wins converge to the expected winner with every
+// conflict logged; reject (credit_limits is not listed: the default)
+// halts the link.
 func TestConflictPolicies(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
-	cfgPath := st.ConfigPath()
-	b, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(string(b), "    - {name: lending.ledger_entries, shard_column: user_id}",
-		"    - {name: lending.ledger_entries, shard_column: user_id}\n    - {name: lending.credit_limits, shard_column: user_id, conflict: reject}", 1)
-	if cfg == string(b) {
-		t.Fatal("test setup: lab config has no ledger_entries line to extend")
-	}
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	restartRegiond(t, st, true, "a", "b")
-
 	// Users homed in a and in b.
 	var homeA, homeB int64
 	for u := int64(1); homeA == 0 || homeB == 0; u++ {
@@ -94,7 +80,7 @@ func TestConflictPolicies(t *testing.T) {
 
 	want := map[string]string{
 		"SELECT balance_cents FROM loan_accounts WHERE id = 1": "200",      // version 7 beats 5
-		"SELECT balance_cents FROM loan_accounts WHERE id = 2": "1",        // equal versions: a sorts first
+		"SELECT balance_cents FROM loan_accounts WHERE id = 2": "2",        // equal versions: b's row sorts after a's (balance 2 > 1)
 		"SELECT COUNT(*) FROM loan_accounts WHERE id = 3":      "0",        // deleted in a, updated in b: the delete wins everywhere
 		"SELECT name FROM users WHERE id = " + itoa(homeA):     "ann-by-a", // ann's home is a
 		"SELECT name FROM users WHERE id = " + itoa(homeB):     "bob-by-b", // bob's home is b
@@ -154,24 +140,12 @@ func TestConflictPolicies(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestDefaultConflictAppliesToUnlistedTables: replication.default_conflict
-// is the policy of every table the config does not list. With reject, a
-// row changed in both regions halts the link and is logged, instead of
-// each region silently taking the other's value (which left a with b's
-// value and b with a's).
+// is the policy of every table the config does not list, and it is reject
+// unless set: a row changed in both regions halts the link and is logged,
+// instead of each region silently taking the other's value (which left a
+// with b's value and b with a's).
 func TestDefaultConflictAppliesToUnlistedTables(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
-	b, err := os.ReadFile(st.ConfigPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(string(b), "replication:\n", "replication:\n  default_conflict: reject\n", 1)
-	if cfg == string(b) {
-		t.Fatal("test setup: lab config has no replication section")
-	}
-	if err := os.WriteFile(st.ConfigPath(), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	restartRegiond(t, st, true, "a", "b")
 	a, bdb := openDB(t, st, "a", ""), openDB(t, st, "b", "")
 	mustExec(t, a, "CREATE DATABASE lending", "CREATE TABLE lending.promo_codes (code VARCHAR(16) PRIMARY KEY, uses INT NOT NULL)",
 		"INSERT INTO lending.promo_codes VALUES ('WELCOME', 0)")
@@ -200,5 +174,72 @@ func TestDefaultConflictAppliesToUnlistedTables(t *testing.T) {
 	bdb.QueryRow("SELECT uses FROM lending.promo_codes").Scan(&ub)
 	if ua != 1 || ub != 2 {
 		t.Errorf("each region must keep its own value until an operator decides: a %d, b %d", ua, ub)
+	}
+}
+
+// TestHomeCellWinsWithThreeRegions: with three regions, a row's change
+// can meet a competing one in a region that made neither. User 1 (homed
+// in a) is renamed in all three regions while replication is cut: a's
+// name must win everywhere, including in c when b's change arrives after
+// a's (c must know its row holds the owner's change: _region.origins).
+// User 2 (homed in a too) is renamed only in b and c, neither its home:
+// every region must pick the same of the two.
+func TestHomeCellWinsWithThreeRegions(t *testing.T) {
+	st := labtest.Up(t, "a", "b", "c")
+	regions := []string{"a", "b", "c"}
+	dbs := map[string]*sql.DB{}
+	for _, r := range regions {
+		dbs[r] = openDB(t, st, r, "lending")
+	}
+	var users []int64
+	for u := int64(1); len(users) < 2; u++ {
+		if st.HomeRegion(u) == 0 {
+			users = append(users, u)
+		}
+	}
+	createSchema(t, st, "a")
+	mustExec(t, dbs["a"], fmt.Sprintf("INSERT INTO users (id, name, home_cell) VALUES (%d, 'ann', 'a1'), (%d, 'bob', 'a1')", users[0], users[1]))
+	converged(t, st, 30*time.Second)
+
+	restartRegiond(t, st, false, regions...)
+	mustExec(t, dbs["a"], fmt.Sprintf("UPDATE users SET name = 'ann-by-a' WHERE id = %d", users[0]))
+	for _, r := range []string{"b", "c"} {
+		mustExec(t, dbs[r], fmt.Sprintf("UPDATE users SET name = CONCAT(name, '-by-%s') WHERE id IN (%d, %d)", r, users[0], users[1]))
+	}
+	// a and c first: c applies a's change; then b's arrives in c, where
+	// the row is a's (not c's own) and must stay.
+	start := func(r string) {
+		if err := lab.Start(context.Background(), lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, r, "regiond"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start("a")
+	start("c")
+	deadline := time.Now().Add(time.Minute)
+	for name := ""; name != "ann-by-a"; time.Sleep(200 * time.Millisecond) {
+		dbs["c"].QueryRow(fmt.Sprintf("SELECT name FROM users WHERE id = %d", users[0])).Scan(&name)
+		if time.Now().After(deadline) {
+			t.Fatalf("c did not apply a's change of its own user within a minute (c holds %q)", name)
+		}
+	}
+	start("b")
+	st, _ = lab.LoadState(st.Dir)
+	converged(t, st, time.Minute)
+	sameTables(t, st, "lending.users")
+	for _, r := range regions {
+		var n1, n2 string
+		dbs[r].QueryRow(fmt.Sprintf("SELECT name FROM users WHERE id = %d", users[0])).Scan(&n1)
+		dbs[r].QueryRow(fmt.Sprintf("SELECT name FROM users WHERE id = %d", users[1])).Scan(&n2)
+		if n1 != "ann-by-a" {
+			t.Errorf("region %s: user %d is %q, want the home region's ann-by-a", r, users[0], n1)
+		}
+		if n2 != "bob-by-c" { // {"name": "bob-by-c"} sorts after {"name": "bob-by-b"}
+			t.Errorf("region %s: user %d is %q, want bob-by-c", r, users[1], n2)
+		}
+	}
+	var n int
+	dbs["a"].QueryRow("SELECT COUNT(*) FROM _region.origins WHERE tbl = 'users'").Scan(&n)
+	if n == 0 {
+		t.Error("region a recorded no origin for the users it applied")
 	}
 }

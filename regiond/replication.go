@@ -51,7 +51,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 		}
 		ac := apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
 			Tables: cfg.Replication.Tables, DefaultConflict: cfg.Replication.DefaultConflict, Buckets: cfg.Buckets, Owners: apply.OwnerFunc(d.owner()),
-			Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg}
+			Origins: len(cfg.Regions) > 2, Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg}
 		if d.ctl != nil {
 			ac.Gate = failover.NewGate(d.ctl.node, src.Name, src.MySQL.Flavor, d.log)
 		}
@@ -125,9 +125,16 @@ func (r *replication) linkStatus(ctx context.Context) []apply.LinkStatus {
 }
 
 // restarting runs fn until ctx ends, restarting it after a failure with
-// backoff from 200ms to 10s (retry.Policy; reset after a minute of running).
+// backoff from 200ms to 2s (retry.Policy; reset after a minute of running).
+// The cap bounds how long a link stays down once its source's broker is
+// back (a killed region restarting): one retry costs a dial, and a 10 s
+// cap left a drill's links 10 s behind after the failback. The same
+// failure repeated is logged again at most every 30 s, so an outage does
+// not flood the log.
 func (d *Daemon) restarting(ctx context.Context, name string, fn func(context.Context) error) error {
-	waits := retry.New(200*time.Millisecond, 10*time.Second)
+	waits := retry.New(200*time.Millisecond, 2*time.Second)
+	var last string
+	var logged time.Time
 	for ctx.Err() == nil {
 		start := time.Now()
 		err := fn(ctx)
@@ -139,9 +146,13 @@ func (d *Daemon) restarting(ctx context.Context, name string, fn func(context.Co
 		}
 		if time.Since(start) > time.Minute {
 			waits.Reset()
+			last = ""
 		}
 		in := waits.NextBackOff()
-		d.log.Error(name+" failed; restarting", "err", err, "in", in)
+		if msg := err.Error(); msg != last || time.Since(logged) > 30*time.Second {
+			d.log.Error(name+" failed; restarting", "err", err, "in", in)
+			last, logged = msg, time.Now()
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(in):

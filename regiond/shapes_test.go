@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,10 +202,11 @@ func TestStatementShapes(t *testing.T) {
 // MySQL's own replica does it, each row matched by every column: equal
 // rows, NULLs, an update and a delete of one of two equal rows. A write
 // to a keyed table after it arrives too (such a table used to stop the
-// whole region's capture). A policy that needs a key is refused for it.
+// whole region's capture). The table is listed with conflict overwrite;
+// left to the reject default, which needs a key, it is refused.
 func TestTableWithoutPrimaryKey(t *testing.T) {
 	ctx := context.Background()
-	st := labtest.Up(t, "a", "b")
+	st := labtest.UpWith(t, lab.Options{Tables: []config.Table{{Name: "lending.audit_log", Conflict: config.ConflictOverwrite}}}, "a", "b")
 	a := openDB(t, st, "a", "")
 	mustExec(t, a, "CREATE DATABASE lending",
 		"CREATE TABLE lending.audit_log (user_id BIGINT NOT NULL, action VARCHAR(20) NOT NULL, note VARCHAR(40) NULL, amount DECIMAL(12,2) NULL)",
@@ -232,9 +234,9 @@ func TestTableWithoutPrimaryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	if problems, err := apply.CheckTables(ctx, a, dep.Replication); err != nil || len(problems) != 0 {
-		t.Errorf("with the overwrite default: %v %q", err, problems)
+		t.Errorf("listed with conflict overwrite: %v %q", err, problems)
 	}
-	dep.Replication.DefaultConflict = config.ConflictReject
+	dep.Replication.Tables = slices.DeleteFunc(dep.Replication.Tables, func(tb config.Table) bool { return tb.Name == "lending.audit_log" })
 	problems, err := apply.CheckTables(ctx, a, dep.Replication)
 	if err != nil || len(problems) != 1 || !strings.Contains(problems[0], "lending.audit_log has no primary key") || !strings.Contains(problems[0], "replication.default_conflict") {
 		t.Errorf("a policy that needs a key: %v %q", err, problems)

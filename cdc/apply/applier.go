@@ -44,13 +44,18 @@ type Config struct {
 	Kafka func() (sarama.Client, error)
 	// Tables are the deployment's per-table settings (conflict policies);
 	// DefaultConflict is the policy of every table not listed there
-	// (replication.default_conflict; empty: overwrite).
+	// (replication.default_conflict; empty: reject).
 	Tables          []config.Table
 	DefaultConflict string
 	// Buckets is the deployment's bucket count, and Owners says which
 	// region owns a bucket (for home-cell-wins). Optional.
 	Buckets int
 	Owners  Owners
+	// Origins records which region's change each row of a home-cell-wins
+	// table holds (_region.origins), for conflicts between two regions
+	// that do not own the row: needed, and set, with three regions or
+	// more.
+	Origins bool
 	// Head reports how far the source's capture has published (its
 	// checkpoint), for lag in transactions. Optional.
 	Head func(context.Context) (capture.Position, error)
@@ -101,6 +106,10 @@ func ConsumerConfig(sc *sarama.Config) {
 	sc.Consumer.Offsets.AutoCommit.Interval = time.Second
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.Fetch.Default = 4 << 20
+	// A partition whose fetch failed (its broker just restarted) tries
+	// again after this long; sarama's 2 s default left a link idle that
+	// long after its source region came back.
+	sc.Consumer.Retry.Backoff = 250 * time.Millisecond
 	sc.Consumer.Group.Session.Timeout = 6 * time.Second // Kafka's default minimum: a restarted applier waits this long for its old member
 	sc.Consumer.Group.Heartbeat.Interval = time.Second
 	sc.Metadata.AllowAutoTopicCreation = true
@@ -126,6 +135,8 @@ type Applier struct {
 	client sarama.Client
 	// lastMsg is when the last message arrived (unix nanoseconds).
 	lastMsg atomic.Int64
+	// joining is when the current session's Consume began, under mu.
+	joining time.Time
 	// lastPart is when each claimed partition last got a message (or its
 	// session began), under mu.
 	lastPart map[int32]time.Time
@@ -213,6 +224,7 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 		sctx, end := context.WithCancel(ctx)
 		a.mu.Lock()
 		a.restart = end
+		a.joining = time.Now()
 		a.mu.Unlock()
 		err := group.Consume(sctx, []string{a.topic}, a)
 		end()
@@ -297,6 +309,7 @@ func (a *Applier) Setup(sess sarama.ConsumerGroupSession) error {
 	claims := sess.Claims()[a.topic]
 	a.ddl.reset(len(claims))
 	a.mu.Lock()
+	a.log.Info("consumer group session started", "partitions", claims, "generation", sess.GenerationID(), "joined_in", time.Since(a.joining).Round(time.Millisecond))
 	a.lastPart = map[int32]time.Time{}
 	for _, p := range claims {
 		a.lastPart[p] = time.Now()

@@ -26,7 +26,7 @@ func CheckTables(ctx context.Context, db *sql.DB, rep config.Replication) ([]str
 	for _, t := range rep.Tables {
 		policies[t.Name] = t.Conflict
 	}
-	def := cmp.Or(rep.DefaultConflict, config.ConflictOverwrite)
+	def := cmp.Or(rep.DefaultConflict, config.ConflictReject)
 	marks := strings.TrimSuffix(strings.Repeat("?,", len(rep.Databases)), ",")
 	args := make([]any, len(rep.Databases))
 	for i, d := range rep.Databases {

@@ -17,23 +17,27 @@ import (
 )
 
 // A conflict is a row changed in two regions before either change reached
-// the other: the target row matches neither the incoming change's before
-// image nor its after image. Tables whose policy is not overwrite are
-// checked row by row, inside the apply transaction, and every conflict is
-// written to _region.conflicts with both images and the decision:
+// the other: the target row is not what the source held before its
+// change (conflicted). Tables whose policy is not overwrite are checked:
+// before a transaction's rows apply, the applier reads, in one locking
+// query per table, whether the target holds what the source held for
+// every key the transaction changes (probes). Each conflict is decided by
+// the table's policy (resolve) and written to _region.conflicts with both
+// images and the decision; a key whose local row stands keeps it, and
+// every change of that key in the transaction is left out.
 //
-//   - last-writer-wins: the change with the higher version column stands;
-//     on equal versions, the change from the region whose name sorts first
-//     (both sides apply the same rule, so they converge). The competing
-//     row is taken as written in the target region, which holds for two
-//     regions; with three, give the version column enough resolution
-//     (a timestamp with microseconds) that ties do not happen.
-//   - home-cell-wins: the change from the region that owns the row's bucket
-//     stands (Config.Owner).
-//   - reject: the partition halts; an operator decides (regionctl verify).
+//   - last-writer-wins: a change wins against a concurrent delete; else
+//     the higher version column, and on equal versions the greater row as
+//     stored, so that every region decides alike whichever applies.
+//   - home-cell-wins: the change from the region that owns the row's
+//     bucket stands (Config.Owners); between two other regions, the
+//     greater row.
+//   - reject: the partition halts; an operator decides (regionctl verify,
+//     regionctl link skip or retry).
 //
 // Overwrite tables are not checked: the incoming change simply applies.
-// A table not listed in the config has replication.default_conflict.
+// A table not listed in the config has replication.default_conflict
+// (reject unless set).
 
 // policy is a table's resolution settings.
 type policy struct {
@@ -88,79 +92,85 @@ var ErrUniqueConflict = errors.New("unique key conflict")
 func (a *Applier) policyOf(tb *event.Table) policy {
 	p, ok := a.policies[tb.Schema+"."+tb.Name]
 	if !ok {
-		return policy{name: cmp.Or(a.cfg.DefaultConflict, config.ConflictOverwrite)}
+		return policy{name: cmp.Or(a.cfg.DefaultConflict, config.ConflictReject)}
 	}
 	return p
 }
 
-// applyRows applies one message's rows in tx: overwrite tables in batched
-// upserts, checked tables row by row.
+// applyRows applies one message's rows in tx: conflicts on checked
+// tables are found and decided first, then the rows apply in batched
+// upserts, except rows of tables with secondary unique keys, which apply
+// one by one after a collision check (unique.go).
 func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) error {
 	t, err := w.a.withoutDropped(ctx, m.Txn)
 	if err != nil {
 		return err
 	}
 	for i := range t.Tables {
-		if err := w.a.guarded(ctx, &t.Tables[i]); err != nil {
+		tb := &t.Tables[i]
+		if err := w.a.guarded(ctx, tb); err != nil {
 			return err
 		}
-	}
-	start := 0
-	run := func(end int) error {
-		if end <= start {
-			return nil
+		if p := w.a.policyOf(tb); len(tb.PK) == 0 && p.name != config.ConflictOverwrite {
+			return fmt.Errorf("%w: %s.%s has conflict policy %s, which needs a primary key to find the row; add a primary key, or give the table conflict: overwrite", ErrNoPrimaryKey, tb.Schema, tb.Name, p.name)
 		}
-		part := *t
-		part.Rows = t.Rows[start:end]
+	}
+	checked := func(tb *event.Table) bool { return w.a.policyOf(tb).name != config.ConflictOverwrite }
+	ps := probes(t, checked)
+	left, err := w.resolveConflicts(ctx, tx, m, ps)
+	if err != nil {
+		return err
+	}
+	part := *t
+	run := func() error {
 		for _, s := range plan(&part) {
 			if err := w.exec(ctx, tx, s); err != nil {
 				return err
 			}
 		}
+		part.Rows = nil
 		return nil
 	}
+	part.Rows = nil
 	for i, r := range t.Rows {
-		tb := &t.Tables[r.T]
-		p := w.a.policyOf(tb)
-		if len(tb.PK) == 0 {
-			if p.name != config.ConflictOverwrite {
-				return fmt.Errorf("%w: %s.%s has conflict policy %s, which needs a primary key to find the row; add a primary key, or give the table conflict: overwrite", ErrNoPrimaryKey, tb.Schema, tb.Name, p.name)
-			}
-			continue // applied in plan's runs, matched by the whole row
-		}
-		uks, err := w.a.catalog.UniqueKeys(ctx, tb.Schema, tb.Name)
-		if err != nil {
-			return err
-		}
-		if p.name == config.ConflictOverwrite && len(uks) == 0 {
+		if left[i] {
 			continue
 		}
-		if err := run(i); err != nil {
+		tb := &t.Tables[r.T]
+		var uks []catalog.Key
+		if len(tb.PK) > 0 {
+			if uks, err = w.a.catalog.UniqueKeys(ctx, tb.Schema, tb.Name); err != nil {
+				return err
+			}
+		}
+		if len(uks) == 0 {
+			part.Rows = append(part.Rows, r)
+			continue
+		}
+		if err := run(); err != nil {
 			return err
 		}
-		start = i + 1
-		if err := w.applyChecked(ctx, tx, m, tb, r, p, uks); err != nil {
+		if err := w.applyUnique(ctx, tx, m, tb, r, uks); err != nil {
 			return err
 		}
 	}
-	return run(len(t.Rows))
+	if err := run(); err != nil {
+		return err
+	}
+	return w.recordOrigins(ctx, tx, ps, left)
 }
 
-// applyChecked applies one row of a checked table (a policy other than
-// overwrite, or secondary unique keys), resolving a conflict.
-func (w *worker) applyChecked(ctx context.Context, tx *sql.Tx, m *event.Message, tb *event.Table, r event.Row, p policy, uks []catalog.Key) error {
-	key := r.After
-	if key == nil {
-		key = r.Before
-	}
-	if r.Op != event.Delete && len(uks) > 0 {
+// applyUnique applies one row of a table with secondary unique keys,
+// refusing a row whose unique value another row holds in the target.
+func (w *worker) applyUnique(ctx context.Context, tx *sql.Tx, m *event.Message, tb *event.Table, r event.Row, uks []catalog.Key) error {
+	if r.Op != event.Delete {
 		uk, other, otherPK, err := collision(ctx, tx, tb, uks, r.After)
 		if err != nil {
 			return err
 		}
 		if uk != "" {
-			reason := fmt.Sprintf("unique key %s: the incoming row (%s) has the value that row %s holds in %s; no row is rewritten", uk, pkString(tb, key), otherPK, w.a.cfg.Target)
-			rec := conflictRecord{source: w.a.cfg.Source, target: w.a.cfg.Target, gtid: m.Txn.GTID, tb: tb, r: r, policy: p.name,
+			reason := fmt.Sprintf("unique key %s: the incoming row (%s) has the value that row %s holds in %s; no row is rewritten", uk, pkString(tb, r.After), otherPK, w.a.cfg.Target)
+			rec := conflictRecord{source: w.a.cfg.Source, target: w.a.cfg.Target, gtid: m.Txn.GTID, tb: tb, r: r, policy: w.a.policyOf(tb).name,
 				decision: decideStop, reason: reason, local: other}
 			w.a.m.conflicts.Inc()
 			if err := rec.write(ctx, w.a.cfg.DB); err != nil {
@@ -169,135 +179,133 @@ func (w *worker) applyChecked(ctx context.Context, tx *sql.Tx, m *event.Message,
 			return fmt.Errorf("%w: %s.%s: %s (both rows are in %s.conflicts): decide which row stands, repair it in every region (regionctl verify --repair), then regionctl link retry", ErrUniqueConflict, tb.Schema, tb.Name, reason, binlog.MetaSchema)
 		}
 	}
-	if p.name == config.ConflictOverwrite {
-		return w.applyOne(ctx, tx, tb, r)
-	}
-	local, exists, err := currentRow(ctx, tx, tb, key)
-	if err != nil {
-		return err
-	}
-	equals := func(img []event.Value) (bool, error) { return rowEquals(ctx, tx, tb, img) }
-	conflict := false
-	switch r.Op {
-	case event.Insert:
-		if exists {
-			same, err := equals(r.After)
-			if err != nil {
-				return err
-			}
-			conflict = !same
-		}
-	case event.Update:
-		if !exists {
-			conflict = true
-		} else {
-			sameBefore, err := equals(r.Before)
-			if err != nil {
-				return err
-			}
-			sameAfter, err := equals(r.After)
-			if err != nil {
-				return err
-			}
-			conflict = !sameBefore && !sameAfter
-		}
-	case event.Delete:
-		if !exists {
-			return nil // already gone
-		}
-		same, err := equals(r.Before)
-		if err != nil {
-			return err
-		}
-		conflict = !same
-	}
-	if !conflict {
-		return w.applyOne(ctx, tx, tb, r)
-	}
-	decision, reason, err := w.decide(ctx, tx, m, tb, r, p, exists)
-	if err != nil {
-		return err
-	}
-	rec := conflictRecord{source: w.a.cfg.Source, target: w.a.cfg.Target, gtid: m.Txn.GTID, tb: tb, r: r, policy: p.name,
-		decision: decision, reason: reason, local: local}
-	if decision == decideStop {
-		// The apply transaction rolls back: record the conflict on its own.
-		if err := rec.write(ctx, w.a.cfg.DB); err != nil {
-			return err
-		}
-		return fmt.Errorf("%w: %s.%s key %s: %s (both images are in %s.conflicts)", ErrConflict, tb.Schema, tb.Name, pkString(tb, key), reason, binlog.MetaSchema)
-	}
-	w.a.m.conflicts.Inc()
-	if err := rec.write(ctx, tx); err != nil {
-		return err
-	}
-	if decision == decideApply {
-		return w.applyOne(ctx, tx, tb, r)
-	}
-	return nil
+	return w.applyOne(ctx, tx, tb, r)
 }
 
-// decide resolves a conflict by the table's policy.
-func (w *worker) decide(ctx context.Context, tx *sql.Tx, m *event.Message, tb *event.Table, r event.Row, p policy, exists bool) (string, string, error) {
+// resolveConflicts reads the target's state for every probe, decides each
+// conflict by its table's policy and logs it; it returns the rows left
+// out because the local row of their key stands.
+func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Message, ps []*probe) (map[int]bool, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	states, err := readStates(ctx, tx, ps)
+	if err != nil {
+		return nil, err
+	}
 	src, dst := w.a.cfg.Source, w.a.cfg.Target
+	var left map[int]bool
+	for i, pr := range ps {
+		st := states[i]
+		if !conflicted(pr.op, st.exists, st.sameBefore, st.sameAfter) {
+			continue
+		}
+		pol := w.a.policyOf(pr.tb)
+		local, f, err := w.facts(ctx, tx, pr, pol)
+		if err != nil {
+			return nil, err
+		}
+		decision, reason := resolve(pol, pr.op, src, dst, f)
+		rec := conflictRecord{source: src, target: dst, gtid: m.Txn.GTID, tb: pr.tb, r: pr.row(), policy: pol.name,
+			decision: decision, reason: reason, local: local}
+		w.a.m.conflicts.Inc()
+		if decision == decideStop {
+			// The apply transaction rolls back: record the conflict on its own.
+			if err := rec.write(ctx, w.a.cfg.DB); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %s.%s key %s: %s (both images are in %s.conflicts)", ErrConflict, pr.tb.Schema, pr.tb.Name, pkString(pr.tb, pr.key()), reason, binlog.MetaSchema)
+		}
+		if err := rec.write(ctx, tx); err != nil {
+			return nil, err
+		}
+		if decision == decideKeep {
+			if left == nil {
+				left = map[int]bool{}
+			}
+			for _, r := range pr.rows {
+				left[r] = true
+			}
+		}
+	}
+	return left, nil
+}
+
+// facts reads what resolve needs about a conflicting probe's key: the
+// local row (as JSON, locked), and by policy the version comparison, the
+// bucket's owner and the tie-break between the two rows.
+func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy) (string, facts, error) {
+	tb, key := pr.tb, pr.key()
+	local, exists, err := currentRow(ctx, tx, tb, key)
+	if err != nil {
+		return "", facts{}, err
+	}
+	f := facts{exists: exists}
 	switch p.name {
-	case config.ConflictReject:
-		return decideStop, "policy reject", nil
-	case config.ConflictHomeCellWins:
-		img := r.After
-		if img == nil {
-			img = r.Before
-		}
-		col := colIndex(tb, p.shard)
-		if col < 0 || w.a.cfg.Owners == nil {
-			return decideStop, fmt.Sprintf("home-cell-wins needs shard column %q and the bucket owners", p.shard), nil
-		}
-		owner := w.a.cfg.Owners.Owner(topo.BucketOfString(img[col].Text(), w.a.cfg.Buckets))
-		if owner == src {
-			return decideApply, fmt.Sprintf("the row's home region is %s, the source", owner), nil
-		}
-		return decideKeep, fmt.Sprintf("the row's home region is %s, not the source %s", owner, src), nil
 	case config.ConflictLastWriterWins:
 		col := colIndex(tb, p.version)
 		if col < 0 {
-			return decideStop, fmt.Sprintf("last-writer-wins needs version column %q, which the table does not have", p.version), nil
+			f.missing = fmt.Sprintf("last-writer-wins needs version column %q, which the table does not have", p.version)
+			return local, f, nil
 		}
-		img := r.After
-		if r.Op == event.Delete {
-			img = r.Before
-		}
-		if !exists {
-			// Updated at the source, deleted here: a delete wins against
-			// a concurrent update, in every region.
-			return decideKeep, "the row was deleted here; a delete wins against a concurrent update", nil
-		}
-		if r.Op == event.Delete {
-			// Deleted at the source, updated here: the same rule the other
-			// way, so both regions end without the row (whatever the
-			// versions: comparing them left the row in one region only).
-			return decideApply, "deleted in " + src + "; a delete wins against a concurrent update", nil
+		if !exists || pr.op == event.Delete {
+			return local, f, nil
 		}
 		var greater, equal sql.NullBool
-		key := r.After
-		if key == nil {
-			key = r.Before
-		}
 		where, args := pkWhere(tb, key)
 		q := fmt.Sprintf("SELECT ? > %s, ? = %s FROM %s WHERE %s", quote(p.version), quote(p.version), tableName(tb), where)
-		if err := tx.QueryRowContext(ctx, q, append([]any{img[col].V, img[col].V}, args...)...).Scan(&greater, &equal); err != nil {
-			return "", "", fmt.Errorf("compare versions: %w", err)
+		if err := tx.QueryRowContext(ctx, q, append([]any{pr.after[col].V, pr.after[col].V}, args...)...).Scan(&greater, &equal); err != nil {
+			return "", f, fmt.Errorf("compare versions of %s.%s: %w", tb.Schema, tb.Name, err)
 		}
 		switch {
 		case greater.Bool:
-			return decideApply, "the incoming version is higher", nil
-		case equal.Bool && src < dst:
-			return decideApply, fmt.Sprintf("equal versions; %s sorts before %s", src, dst), nil
-		case equal.Bool:
-			return decideKeep, fmt.Sprintf("equal versions; %s sorts before %s", dst, src), nil
+			f.version = 1
+		case !equal.Bool:
+			f.version = -1
 		}
-		return decideKeep, "the local version is higher", nil
+		if f.version == 0 {
+			f.tie, err = tie(ctx, tx, tb, pr.after, local)
+		}
+	case config.ConflictHomeCellWins:
+		col := colIndex(tb, p.shard)
+		if col < 0 || w.a.cfg.Owners == nil {
+			f.missing = fmt.Sprintf("home-cell-wins needs shard column %q and the bucket owners", p.shard)
+			return local, f, nil
+		}
+		f.owner = w.a.cfg.Owners.Owner(topo.BucketOfString(key[col].Text(), w.a.cfg.Buckets))
+		if w.a.tracksOrigin(tb) {
+			if f.local, err = originOf(ctx, tx, pr, local, exists); err != nil {
+				return "", f, err
+			}
+		}
+		if exists && pr.op != event.Delete && f.owner != w.a.cfg.Source && f.owner != cmp.Or(f.local, w.a.cfg.Target) {
+			f.tie, err = tie(ctx, tx, tb, pr.after, local)
+		}
 	}
-	return decideStop, fmt.Sprintf("unknown policy %q", p.name), nil
+	return local, f, err
+}
+
+// tie compares the incoming image, as the target stores it, with the
+// target's row (local, read by currentRow): the two JSON texts, which
+// every region computes alike from the same two rows. The incoming row is
+// written in a savepoint, read back and rolled back.
+func tie(ctx context.Context, tx *sql.Tx, tb *event.Table, img []event.Value, local string) (int, error) {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT region_tie"); err != nil {
+		return 0, fmt.Errorf("tie-break on %s.%s: %w", tb.Schema, tb.Name, err)
+	}
+	s := upsert(tb, [][]event.Value{img})
+	_, err := tx.ExecContext(ctx, s.query, s.args...)
+	var in string
+	if err == nil {
+		in, _, err = currentRow(ctx, tx, tb, img)
+	}
+	if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT region_tie"); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("tie-break on %s.%s: %w", tb.Schema, tb.Name, err)
+	}
+	return strings.Compare(in, local), nil
 }
 
 func colIndex(tb *event.Table, name string) int {
@@ -382,22 +390,6 @@ func currentRow(ctx context.Context, tx *sql.Tx, tb *event.Table, img []event.Va
 		return "", false, fmt.Errorf("read current row of %s.%s: %w", tb.Schema, tb.Name, err)
 	}
 	return js.String, true, nil
-}
-
-// rowEquals reports whether the target row equals img, compared by MySQL
-// itself (null-safe), so types convert the way the server converts them.
-func rowEquals(ctx context.Context, tx *sql.Tx, tb *event.Table, img []event.Value) (bool, error) {
-	conds := make([]string, len(tb.Cols))
-	args := make([]any, len(tb.Cols))
-	for i, c := range tb.Cols {
-		conds[i] = quote(c) + " <=> ?"
-		args[i] = img[i].V
-	}
-	var n int
-	if err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", tableName(tb), strings.Join(conds, " AND ")), args...).Scan(&n); err != nil {
-		return false, fmt.Errorf("compare row of %s.%s: %w", tb.Schema, tb.Name, err)
-	}
-	return n > 0, nil
 }
 
 // conflictRecord is one row of _region.conflicts.

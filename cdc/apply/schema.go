@@ -56,6 +56,20 @@ var schema = []string{
 		incoming_after MEDIUMTEXT NULL,
 		KEY (db, tbl, detected_at)
 	) ENGINE=InnoDB`,
+	// Which region's change each row of a home-cell-wins table holds (or
+	// its absence, digest NULL), written with every apply when there are
+	// three regions or more (Config.Origins): a conflict between two
+	// regions that do not own the row must know whether the row here is
+	// the owner's. A row changed here since no longer matches its digest.
+	`CREATE TABLE IF NOT EXISTS ` + binlog.MetaSchema + `.origins (
+		db VARCHAR(64) NOT NULL,
+		tbl VARCHAR(64) NOT NULL,
+		pk_md5 BINARY(16) NOT NULL,
+		pk VARCHAR(1024) NOT NULL,
+		region VARCHAR(64) NOT NULL,
+		digest BINARY(16) NULL COMMENT 'MD5 of the row as JSON_OBJECT; NULL: deleted',
+		PRIMARY KEY (db, tbl, pk_md5)
+	) ENGINE=InnoDB`,
 	// Transactions an operator skipped on a halted link (regionctl link
 	// skip): kept whole until someone resolves them.
 	`CREATE TABLE IF NOT EXISTS ` + binlog.MetaSchema + `.quarantine (
