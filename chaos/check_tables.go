@@ -57,7 +57,14 @@ func (e *Env) compareTables(ctx context.Context, wait time.Duration) (*verify.Re
 		}
 	}
 	cfg := verify.DefaultConfig()
-	cfg.RecheckDelay, cfg.MaxDiffs, cfg.Scope = 500*time.Millisecond, 100, ledger.Scope(e.checked())
+	users := ledger.Scope(e.checked())
+	cfg.RecheckDelay, cfg.MaxDiffs = 500*time.Millisecond, 100
+	cfg.Scope = func(table string, cols []string) string {
+		if table == lab.SampleDatabase+".rates" && len(e.ExcludedRates) > 0 {
+			return "`name` NOT IN ('" + strings.Join(e.ExcludedRates, "','") + "')"
+		}
+		return users(table, cols)
+	}
 	return verify.Converge(ctx, cfg, regions, tables, wait)
 }
 

@@ -4,11 +4,14 @@
 // The flow of one scenario, file by file:
 //
 //	lab/ledger    the load: users with three accounts each move money between
-//	              their own accounts through every region's gateway, every
+//	              their own accounts and pay users of their bucket (two users'
+//	              rows in one transaction) through every region's gateway, every
 //	              write's outcome recorded (acked, unknown, refused); each
 //	              move has a secondary unique key and a savepoint rolled
 //	              back to; and the lost and duplicate checks (history.go
 //	              names them)
+//	job.go        beside the load, a job writes the global rates table straight
+//	              to every region's MySQL (last-writer-wins), as batch jobs do
 //	fault.go      Fault: SIGKILL and restart of a process (Kill); fault_control.go:
 //	              controller leader loss, a traffic switch, planned and forced
 //	              failovers; fault_kafka.go: duplicate delivery, a poison message

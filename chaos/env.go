@@ -40,6 +40,9 @@ type Env struct {
 	// Excluded users are out of the checks (a poisoned partition's: they
 	// are checked by the fault itself).
 	Excluded map[int64]bool
+	// ExcludedRates are the global rates rows out of the identical check
+	// (a poisoned partition's, as Excluded users).
+	ExcludedRates []string
 	// Halted are links ("a->b") a fault halted on purpose: Settled
 	// does not wait for them.
 	Halted []string
@@ -67,7 +70,7 @@ func NewEnv(st *lab.State, bin lab.Binaries, log *slog.Logger) (*Env, error) {
 
 // reset clears what one scenario left for its checks.
 func (e *Env) reset() {
-	e.Lost, e.Fences, e.Excluded = nil, nil, map[int64]bool{}
+	e.Lost, e.Fences, e.Excluded, e.ExcludedRates = nil, nil, map[int64]bool{}, nil
 }
 
 // Gateways returns every region's gateway URL, in region order.

@@ -235,6 +235,11 @@ func (p *Poison) Inject(ctx context.Context, e *Env) error {
 			e.Excluded[u] = true
 		}
 	}
+	for _, name := range lab.Rates {
+		if capture.Partition(lab.SampleDatabase+".rates/"+name, int32(len(parts))) == p.part {
+			e.ExcludedRates = append(e.ExcludedRates, name)
+		}
+	}
 	e.Halted = append(e.Halted, p.source+"->"+p.target)
 	prod, err := sarama.NewSyncProducerFromClient(client)
 	if err != nil {

@@ -135,22 +135,22 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 	h.Write([]byte(s.Name))
 	stream := h.Sum64()
 	e.Rand = rand.New(rand.NewPCG(r.cfg.Seed, stream))
-	e.Users = make([]int64, r.cfg.Users)
-	for i := range e.Users {
-		e.Users[i] = r.first + int64(i)
-	}
-	r.first += int64(r.cfg.Users)
+	// Users in pairs of the same bucket, who also pay each other: a
+	// transaction of two users' rows, moved together by every switch.
+	var last int64
+	e.Users, last = ledger.Pairs(r.first, r.cfg.Users, e.St.Buckets)
+	r.first = last + 1
 
 	fail := func(format string, args ...any) *Result {
 		res.Error = fmt.Sprintf(format, args...)
 		r.logf("%s: %s", s.Name, res.Error)
 		return res
 	}
-	w := ledger.Workload{Gateways: e.Gateways(), Users: e.Users, Rate: r.cfg.Rate, Workers: r.cfg.Workers,
+	w := ledger.Workload{Gateways: e.Gateways(), Users: e.Users, Buckets: e.St.Buckets, Rate: r.cfg.Rate, Workers: r.cfg.Workers,
 		Duration: r.cfg.Duration, Seed: r.cfg.Seed ^ stream, RunID: fmt.Sprintf("%s-%d", s.Name, e.Users[0]), History: &ledger.History{},
 		Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: r.cfg.Workers * 2}}}
 	defer w.Client.CloseIdleConnections()
-	r.logf("%s: opening %d users (%d..%d)", s.Name, len(e.Users), e.Users[0], e.Users[len(e.Users)-1])
+	r.logf("%s: opening %d users (%d..%d, in pairs of a bucket)", s.Name, len(e.Users), e.Users[0], last)
 	if err := w.Open(ctx, time.Minute); err != nil {
 		return fail("%v", err)
 	}
@@ -173,6 +173,8 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 	defer stopLoad()
 	w.Duration = 24 * time.Hour
 	wg.Go(func() { w.Run(lctx) })
+	var jobWrites int
+	wg.Go(func() { jobWrites = e.ratesJob(lctx, r.cfg.Seed^stream) })
 	var faultErr []string
 	sleep(ctx, r.cfg.Duration/3)
 	for _, f := range fs {
@@ -200,7 +202,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 			res.Unknown = append(res.Unknown, w.ID+": "+w.Err)
 		}
 	}
-	r.logf("%s: load done: %d acked, %d unknown, %d refused; waiting for convergence", s.Name, res.Writes[Acked], res.Writes[Unknown], res.Writes[Refused])
+	r.logf("%s: load done: %d acked, %d unknown, %d refused, %d global rates written by the job; waiting for convergence", s.Name, res.Writes[Acked], res.Writes[Unknown], res.Writes[Refused], jobWrites)
 	t0 := time.Now()
 	settled := e.Converged(ctx, r.cfg.SettleTimeout)
 	r.logf("%s: converged in %.1fs", s.Name, time.Since(t0).Seconds())

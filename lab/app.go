@@ -21,7 +21,7 @@ import (
 //	POST /users/{id}/repayments  {"amount_cents": N}     book a repayment
 //	GET  /users/{id}                                     the user's balance and ledger
 //	POST /users/{id}/ledger                              open the user's ledger accounts (LedgerSchema)
-//	POST /users/{id}/moves       LedgerRequest           move money between the user's accounts
+//	POST /users/{id}/moves       LedgerRequest           move money between the user's accounts, or pay another user (to_user)
 //
 // Every answer carries X-App-Region, the region that served it.
 type App struct {

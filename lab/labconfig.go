@@ -85,10 +85,15 @@ replication:
   tables:
     - {name: {{.DB}}.users, shard_column: id, conflict: home-cell-wins}
     - {name: {{.DB}}.loan_accounts, shard_column: user_id, conflict: last-writer-wins, version_column: version}
-    - {name: {{.DB}}.ledger_entries, shard_column: user_id}
-    - {name: {{.DB}}.accounts, shard_column: user_id}
-    - {name: {{.DB}}.requests, shard_column: user_id}
-    - {name: {{.DB}}.ledger_totals, shard_column: user_id}
+    # Unit tables behind the router: one region writes a user's rows, so
+    # the incoming change applies (a forced failover's survivor overwrites
+    # the failed region's lost rows at failback). Unlisted tables: reject.
+    - {name: {{.DB}}.ledger_entries, shard_column: user_id, conflict: overwrite}
+    - {name: {{.DB}}.accounts, shard_column: user_id, conflict: overwrite}
+    - {name: {{.DB}}.requests, shard_column: user_id, conflict: overwrite}
+    - {name: {{.DB}}.ledger_totals, shard_column: user_id, conflict: overwrite}
+    # A global table: every region's jobs write it.
+    - {name: {{.DB}}.rates, conflict: last-writer-wins, version_column: version}
 {{- range .Tables}}
     - {name: {{.Name}}, conflict: {{.Conflict}}{{with .ShardColumn}}, shard_column: {{.}}{{end}}{{with .VersionColumn}}, version_column: {{.}}{{end}}}
 {{- end}}

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -14,8 +15,9 @@ import (
 
 // LedgerSchema adds the ledger workload's tables to the sample schema
 // (run SampleSchema first). Every user has three accounts whose balances
-// always sum to the same total: money only moves between a user's own
-// accounts. Every request the app applies leaves a row keyed by the
+// always sum to the user's total (ledger_totals.total_cents), which only
+// a payment to or from another user changes, in the same transaction.
+// Every request the app applies leaves a row keyed by the
 // client's request id, so a request applied twice is detectable, and
 // bumps the user's applied counter in the same transaction.
 //
@@ -49,16 +51,28 @@ var LedgerSchema = []string{
 		request_id VARCHAR(64) NOT NULL PRIMARY KEY,
 		user_id BIGINT NOT NULL
 	) ENGINE=InnoDB COMMENT 'always empty: every move rolls its promo back to a savepoint'`,
+	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.rates (
+		name VARCHAR(16) NOT NULL PRIMARY KEY,
+		rate_bp BIGINT NOT NULL,
+		version BIGINT NOT NULL DEFAULT 1 COMMENT 'raised by every update: last-writer-wins',
+		region VARCHAR(32) NOT NULL COMMENT 'the region whose job wrote it last'
+	) ENGINE=InnoDB COMMENT 'a global table: rows no user owns, written in every region'`,
+	`INSERT IGNORE INTO ` + SampleDatabase + `.rates (name, rate_bp, region) VALUES ('prime', 500, ''), ('promo', 0, ''), ('penalty', 1500, ''), ('fx-eur', 10850, '')`,
 	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.ledger_totals (
 		user_id BIGINT NOT NULL PRIMARY KEY,
-		total_cents BIGINT NOT NULL COMMENT 'sum of the user''s balances: never changes',
+		total_cents BIGINT NOT NULL COMMENT 'sum of the user''s balances: changed only by payments between users',
 		applied BIGINT NOT NULL DEFAULT 0 COMMENT 'requests applied: one per requests row'
 	) ENGINE=InnoDB`,
 }
 
 // LedgerTables are the tables LedgerSchema creates.
 var LedgerTables = []string{SampleDatabase + ".accounts", SampleDatabase + ".requests", SampleDatabase + ".ledger_totals",
-	SampleDatabase + ".promos"}
+	SampleDatabase + ".promos", SampleDatabase + ".rates"}
+
+// Rates are the rows of the global rates table (LedgerSchema): no user
+// owns them, jobs in every region write them straight to MySQL
+// (last-writer-wins on version in the lab's config).
+var Rates = []string{"prime", "promo", "penalty", "fx-eur"}
 
 // The accounts of a ledger user, by kind number, and what they open with.
 const (
@@ -91,13 +105,17 @@ func LedgerOpening(k int) int64 {
 }
 
 // LedgerRequest is the body of POST /users/{id}/moves: move AmountCents
-// from the user's account of kind From to kind To. Kind is "transfer"
-// (between wallet and savings) or "repay" (wallet to loan).
+// from the user's account of kind From to kind To of user ToUser (0: the
+// same user). Kind is "transfer" (between wallet and savings), "repay"
+// (wallet to loan) or "pay" (wallet to another user's wallet: several
+// users in one transaction; the gateway routes by the paying user, so
+// both must be in the same bucket, and ledger.Pairs picks such users).
 type LedgerRequest struct {
 	RequestID   string `json:"request_id"`
 	Kind        string `json:"kind"`
 	From        int    `json:"from"`
 	To          int    `json:"to"`
+	ToUser      int64  `json:"to_user,omitempty"`
 	AmountCents int64  `json:"amount_cents"`
 }
 
@@ -162,9 +180,12 @@ func (a *App) move(w http.ResponseWriter, r *http.Request) {
 	}
 	var req LedgerRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil || req.RequestID == "" || req.AmountCents <= 0 ||
-		LedgerAccounts[req.From] == "" || LedgerAccounts[req.To] == "" || req.From == req.To {
-		a.ledgerReply(w, http.StatusBadRequest, LedgerReply{User: id, Error: `send {"request_id": "unique", "kind": "transfer|repay", "from": 1-3, "to": 1-3 (another), "amount_cents": N > 0}`})
+		LedgerAccounts[req.From] == "" || LedgerAccounts[req.To] == "" || req.ToUser < 0 || (req.From == req.To && req.ToUser == 0) {
+		a.ledgerReply(w, http.StatusBadRequest, LedgerReply{User: id, Error: `send {"request_id": "unique", "kind": "transfer|repay|pay", "from": 1-3, "to": 1-3 (another, or any with to_user), "to_user": another user's id (optional), "amount_cents": N > 0}`})
 		return
+	}
+	if req.ToUser == id {
+		req.ToUser = 0
 	}
 	gtid, err := a.moveTxn(r.Context(), id, req)
 	switch {
@@ -181,10 +202,12 @@ func (a *App) move(w http.ResponseWriter, r *http.Request) {
 
 // moveTxn is the move's transaction: the request row (with its unique
 // receipt), a promotion rolled back to a savepoint, both balances and
-// the user's applied counter; it returns the commit's GTID.
+// the user's applied counter, and for a payment to another user both
+// users' totals; it returns the commit's GTID.
 func (a *App) moveTxn(ctx context.Context, id int64, req LedgerRequest) (string, error) {
 	return inConn(ctx, a.db, func(tx *sql.Tx) error {
-		from, to := LedgerAccount(id, req.From), LedgerAccount(id, req.To)
+		payee := cmp.Or(req.ToUser, id)
+		from, to := LedgerAccount(id, req.From), LedgerAccount(payee, req.To)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO requests (request_id, user_id, kind, from_account, to_account, amount_cents, region, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			req.RequestID, id, req.Kind, from, to, req.AmountCents, a.region, "rcpt-"+req.RequestID); err != nil {
 			return err
@@ -213,6 +236,22 @@ func (a *App) moveTxn(ctx context.Context, id int64, req LedgerRequest) (string,
 			}
 			if n, _ := res.RowsAffected(); n != 1 {
 				return sql.ErrNoRows
+			}
+		}
+		if payee != id {
+			// Both users' totals, in user order (no deadlock).
+			totals := []struct{ user, delta int64 }{{id, -req.AmountCents}, {payee, req.AmountCents}}
+			if payee < id {
+				totals[0], totals[1] = totals[1], totals[0]
+			}
+			for _, t := range totals {
+				res, err := tx.ExecContext(ctx, `UPDATE ledger_totals SET total_cents = total_cents + ? WHERE user_id = ?`, t.delta, t.user)
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n != 1 {
+					return sql.ErrNoRows
+				}
 			}
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE ledger_totals SET applied = applied + 1 WHERE user_id = ?`, id)

@@ -48,7 +48,7 @@ var SampleSchema = []string{
 }
 
 // sampleTables are the tables of SampleSchema and LedgerSchema.
-var sampleTables = []string{"users", "loan_accounts", "ledger_entries", "accounts", "requests", "ledger_totals"}
+var sampleTables = []string{"users", "loan_accounts", "ledger_entries", "accounts", "requests", "ledger_totals", "rates"}
 
 // sampleTimeout bounds how long Up waits for replication to carry the
 // sample schema to every region.

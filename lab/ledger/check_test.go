@@ -1,10 +1,12 @@
 package ledger
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/topo"
 )
 
 // TestGTIDSet: a failover's lost GTID list (ranges and single GTIDs, in
@@ -37,8 +39,48 @@ func ledgerOf(moves map[string]Request) *Data {
 		tot := d.Totals[m.User]
 		tot[1]++
 		d.Totals[m.User] = tot
+		if payer, payee := m.From/10, m.To/10; payer != payee {
+			p, q := d.Totals[payer], d.Totals[payee]
+			p[0] -= m.Amount
+			q[0] += m.Amount
+			d.Totals[payer], d.Totals[payee] = p, q
+		}
 	}
 	return d
+}
+
+// TestPaymentsBetweenUsers: a payment changes both users' totals; a
+// region that applied it to one user only breaks the duplicate check.
+func TestPaymentsBetweenUsers(t *testing.T) {
+	x := Expect{Regions: []string{"a"}, Users: []int64{1, 2}, Excluded: map[int64]bool{}}
+	pay := Request{User: 1, From: lab.LedgerAccount(1, lab.Wallet), To: lab.LedgerAccount(2, lab.Wallet), Amount: 700}
+	hist := []Write{{ID: "p1", User: 1, ToUser: 2, Kind: "pay", Outcome: Acked, GTID: "1-1-5", Region: "a"}}
+	d := ledgerOf(map[string]Request{"p1": pay})
+	if c := CheckDuplicate(x, hist, map[string]*Data{"a": d}); c.Violations != 0 || c.Checked != 2 {
+		t.Errorf("a clean payment: %+v", c)
+	}
+	d.Balances[lab.LedgerAccount(2, lab.Wallet)] -= 700 // the payee's side lost
+	if c := CheckDuplicate(x, hist, map[string]*Data{"a": d}); c.Violations != 1 {
+		t.Errorf("a payment applied to the payer only: %+v", c)
+	}
+}
+
+// TestPairs: users come in pairs of one bucket, all distinct.
+func TestPairs(t *testing.T) {
+	users, last := Pairs(100, 10, 1024)
+	seen := map[int64]bool{}
+	for i, u := range users {
+		if seen[u] || u < 100 || u > last {
+			t.Fatalf("user %d repeated or out of range in %v (last %d)", u, users, last)
+		}
+		seen[u] = true
+		if i%2 == 1 && topo.BucketOfString(strconv.FormatInt(u, 10), 1024) != topo.BucketOfString(strconv.FormatInt(users[i-1], 10), 1024) {
+			t.Errorf("users %d and %d are not in one bucket", users[i-1], u)
+		}
+	}
+	if len(users) != 10 {
+		t.Errorf("%d users, want 10", len(users))
+	}
 }
 
 // TestChecksCountWhatBroke: each kind of damage is counted by its own

@@ -24,12 +24,14 @@ const (
 // Write is one client request of the ledger workload and what became of
 // it: the client-side history the checker compares every region with.
 type Write struct {
-	ID     string `json:"id"`
-	User   int64  `json:"user"`
-	Kind   string `json:"kind"`
-	From   int    `json:"from"`
-	To     int    `json:"to"`
-	Amount int64  `json:"amount_cents"`
+	ID   string `json:"id"`
+	User int64  `json:"user"`
+	Kind string `json:"kind"`
+	From int    `json:"from"`
+	To   int    `json:"to"`
+	// ToUser is the payee of a payment (kind pay), 0 otherwise.
+	ToUser int64 `json:"to_user,omitempty"`
+	Amount int64 `json:"amount_cents"`
 	// Started is when the first attempt was sent; Sent when the attempt
 	// that got the final answer was sent; Answered when that answer
 	// arrived.

@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/topo"
 )
 
 // Workload is the ledger workload: users spread over all buckets, each
 // with three accounts (lab.LedgerSchema), move money between their own
-// accounts (transfers wallet <-> savings, repayments wallet -> loan),
-// each move one multi-row transaction that keeps the user's total. Every
+// accounts (transfers wallet <-> savings, repayments wallet -> loan) and,
+// with Buckets set, pay users of their bucket (wallet -> wallet), each
+// move one multi-row transaction that keeps the users' totals. Every
 // write goes through a gateway (the router) to the user's home cell;
 // workers spread over the gateways. A write refused with 503 (its bucket
 // fenced) is retried with the same request id; every write's outcome is
@@ -51,6 +53,43 @@ type Workload struct {
 	History *History
 	// Client sends the requests (nil: http.DefaultClient).
 	Client *http.Client
+	// Buckets, if set, is the lab's bucket count: users of the same
+	// bucket (Pairs makes such users) then also pay each other, a
+	// transaction of two users' rows (kind pay).
+	Buckets int
+
+	partners map[int64][]int64
+}
+
+// Pairs returns n users (n even) from first on, in pairs of the same
+// bucket of buckets, so that a Workload with Buckets set has them pay
+// each other: a user and the next unused id that hashes to its bucket.
+// Ids are unique; the largest is returned too.
+func Pairs(first int64, n, buckets int) (users []int64, last int64) {
+	used := map[int64]bool{}
+	next := first
+	for len(users) < n {
+		for used[next] {
+			next++
+		}
+		u := next
+		used[u] = true
+		users = append(users, u)
+		if len(users) == n {
+			break
+		}
+		b := topo.BucketOfString(strconv.FormatInt(u, 10), buckets)
+		v := u + 1
+		for used[v] || topo.BucketOfString(strconv.FormatInt(v, 10), buckets) != b {
+			v++
+		}
+		used[v] = true
+		users = append(users, v)
+	}
+	for _, u := range users {
+		last = max(last, u)
+	}
+	return users, last
 }
 
 // Open opens every user's ledger accounts through the gateways (bounded by
@@ -132,6 +171,23 @@ func (w *Workload) defaults() {
 	if w.Timeout <= 0 {
 		w.Timeout = 10 * time.Second
 	}
+	if w.Buckets > 0 && w.partners == nil {
+		byBucket := map[topo.Bucket][]int64{}
+		for _, u := range w.Users {
+			b := topo.BucketOfString(strconv.FormatInt(u, 10), w.Buckets)
+			byBucket[b] = append(byBucket[b], u)
+		}
+		w.partners = map[int64][]int64{}
+		for _, us := range byBucket {
+			for _, u := range us {
+				for _, v := range us {
+					if v != u {
+						w.partners[u] = append(w.partners[u], v)
+					}
+				}
+			}
+		}
+	}
 }
 
 // Run writes until Duration passes or ctx ends; a write once sent runs to
@@ -177,15 +233,18 @@ func (w Workload) one(ctx context.Context, worker, n int, rng *rand.Rand, retry 
 	if worker < 0 {
 		wr.ID = fmt.Sprintf("%s-probe-%d", w.RunID, n)
 	}
-	switch rng.IntN(3) {
-	case 0:
+	switch k := rng.IntN(4); {
+	case k == 3 && len(w.partners[u]) > 0:
+		ps := w.partners[u]
+		wr.Kind, wr.From, wr.To, wr.ToUser = "pay", lab.Wallet, lab.Wallet, ps[rng.IntN(len(ps))]
+	case k == 0:
 		wr.Kind, wr.From, wr.To = "transfer", lab.Wallet, lab.Savings
-	case 1:
+	case k == 1:
 		wr.Kind, wr.From, wr.To = "transfer", lab.Savings, lab.Wallet
 	default:
 		wr.Kind, wr.From, wr.To = "repay", lab.Wallet, lab.Loan
 	}
-	body := lab.LedgerRequest{RequestID: wr.ID, Kind: wr.Kind, From: wr.From, To: wr.To, AmountCents: wr.Amount}
+	body := lab.LedgerRequest{RequestID: wr.ID, Kind: wr.Kind, From: wr.From, To: wr.To, ToUser: wr.ToUser, AmountCents: wr.Amount}
 	wr.Started = time.Now()
 	for {
 		wr.Sent = time.Now()
