@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 )
 
@@ -37,6 +38,11 @@ type Workload struct {
 	Duration time.Duration `json:"-"`
 	// Rate caps transactions a second over all threads; 0 means none.
 	Rate float64 `json:"rate"`
+	// Conflict is the conflict policy the platform run lists the sbtest
+	// and probe tables with: "" leaves them to replication.default_conflict
+	// (reject: every row checked), "overwrite" declares them
+	// single-writer (not checked), as a deployment would.
+	Conflict string `json:"conflict,omitempty"`
 }
 
 // Options configures Run.
@@ -70,6 +76,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("--duration %s: give at least 1s", o.Duration)
 	case o.Rate < 0:
 		return fmt.Errorf("--rate %g: give 0 (no limit) or a positive rate", o.Rate)
+	case o.Conflict != "" && o.Conflict != config.ConflictOverwrite && o.Conflict != config.ConflictReject:
+		return fmt.Errorf("--conflict %q: give overwrite or reject (or leave it out for the deployment default, reject)", o.Conflict)
 	}
 	for _, r := range o.Runs {
 		if !slices.Contains(AllRuns(), r) {
@@ -164,7 +172,14 @@ func runPlatform(ctx context.Context, o Options, dir string) (*RunResult, error)
 		}
 		fmt.Fprintf(o.Progress, "%s: starting a two-region lab in %s\n", RunPlatform, dir)
 		var err error
-		if st, err = lab.Up(ctx, lab.Options{Dir: dir, Regions: []string{"a", "b"}, Bin: bin, Progress: io.Discard}); err != nil {
+		var tables []config.Table
+		if o.Conflict != "" {
+			for i := 1; i <= o.Tables; i++ {
+				tables = append(tables, config.Table{Name: tableName(i), Conflict: o.Conflict})
+			}
+			tables = append(tables, config.Table{Name: probeTable, Conflict: o.Conflict})
+		}
+		if st, err = lab.Up(ctx, lab.Options{Dir: dir, Regions: []string{"a", "b"}, Bin: bin, Progress: io.Discard, Tables: tables}); err != nil {
 			return nil, err
 		}
 		defer func() {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -139,8 +140,8 @@ func (r *Report) Check() error {
 
 // WriteText prints the report as a table for people.
 func (r *Report) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "workload: %d tables x %d rows, %d threads, %s, rate %s; %d CPUs\n\n",
-		r.Workload.Tables, r.Workload.Rows, r.Workload.Threads, r.Workload.Duration, rateText(r.Workload.Rate), r.Host.CPUs)
+	fmt.Fprintf(w, "workload: %d tables x %d rows, %d threads, %s, rate %s, conflict %s; %d CPUs\n\n",
+		r.Workload.Tables, r.Workload.Rows, r.Workload.Threads, r.Workload.Duration, rateText(r.Workload.Rate), cmp.Or(r.Workload.Conflict, "default (reject)"), r.Host.CPUs)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "run\tsource txn/s\tapplied txn/s\tbusy apply txn/s\tcatch-up s\tlag p50 s\tlag p99 s\tlag max s\tregiond RSS MB\tchecksums\tload avg\t")
 	for _, x := range r.Runs {

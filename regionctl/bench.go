@@ -57,6 +57,7 @@ changes the figures: the load average before and after each run is shown.`,
 		Example: `  make build
   bin/regionctl bench replication --json
   bin/regionctl bench replication --rate 1000 --duration 30s
+  bin/regionctl bench replication --runs region-platform --conflict overwrite   # the cost of conflict checks
   bin/regionctl bench replication --duration 3s --rows 1000 --runs region-platform --dir /tmp/bench`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -91,6 +92,7 @@ changes the figures: the load average before and after each run is shown.`,
 	f.IntVar(&o.Rows, "rows", o.Rows, "rows in each table")
 	f.IntVar(&o.Threads, "threads", o.Threads, "client connections writing at once")
 	f.Float64Var(&o.Rate, "rate", 0, "cap on transactions a second over all threads (0: as fast as the source goes)")
+	f.StringVar(&o.Conflict, "conflict", "", "conflict policy of the benchmark's tables in the platform run: overwrite (single-writer, not checked) or reject; empty: the deployment default, reject")
 	f.StringSliceVar(&o.Runs, "runs", bench.AllRuns(), "runs to do, comma-separated")
 	f.DurationVar(&o.SettleTimeout, "settle-timeout", 10*time.Minute, "longest wait for a target to catch up")
 	return cmd

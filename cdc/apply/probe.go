@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/regionplatform/region/cdc/event"
@@ -17,63 +18,76 @@ type state struct {
 	exists, sameBefore, sameAfter bool
 }
 
-// readStates reads, with one locking query per table and chunk, whether
-// the target holds each probe's key and whether that row equals the
-// probe's before and after images (compared by MySQL itself, NULL-safe,
-// so values convert as the server converts them).
+// readStates reads, in one locking query per probeChunk probes (a
+// UNION ALL of one SELECT per table), whether the target holds each
+// probe's key and whether that row equals the probe's before and after
+// images (compared by MySQL itself, NULL-safe, so values convert as the
+// server converts them).
 func readStates(ctx context.Context, tx *sql.Tx, ps []*probe) ([]state, error) {
 	out := make([]state, len(ps))
-	var tables []*event.Table
-	byTable := map[*event.Table][]int{}
-	for i, p := range ps {
-		if _, ok := byTable[p.tb]; !ok {
-			tables = append(tables, p.tb)
-		}
-		byTable[p.tb] = append(byTable[p.tb], i)
+	order := make([]int, len(ps)) // probes grouped by table, in first-seen order
+	for i := range order {
+		order[i] = i
 	}
-	for _, tb := range tables {
-		idx := byTable[tb]
-		for len(idx) > 0 {
-			n := min(len(idx), probeChunk)
-			if err := readChunk(ctx, tx, tb, ps, idx[:n], out); err != nil {
-				return nil, err
-			}
-			idx = idx[n:]
+	first := map[*event.Table]int{}
+	for i, p := range ps {
+		if _, ok := first[p.tb]; !ok {
+			first[p.tb] = i
 		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return first[ps[order[i]].tb] < first[ps[order[j]].tb] })
+	for len(order) > 0 {
+		n := min(len(order), probeChunk)
+		if err := readChunk(ctx, tx, ps, order[:n], out); err != nil {
+			return nil, err
+		}
+		order = order[n:]
 	}
 	return out, nil
 }
 
-func readChunk(ctx context.Context, tx *sql.Tx, tb *event.Table, ps []*probe, idx []int, out []state) error {
-	q, args := probeQuery(tb, ps, idx)
-	rows, err := tx.QueryContext(ctx, q, args...)
+// readChunk reads the states of ps[idx...] (grouped by table).
+func readChunk(ctx context.Context, tx *sql.Tx, ps []*probe, idx []int, out []state) error {
+	var parts []string
+	var args []any
+	for start := 0; start < len(idx); {
+		end := start + 1
+		for end < len(idx) && ps[idx[end]].tb == ps[idx[start]].tb {
+			end++
+		}
+		q, a := probeQuery(ps, idx, start, end)
+		parts, args = append(parts, "("+q+")"), append(args, a...)
+		start = end
+	}
+	rows, err := tx.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
 	if err != nil {
-		return fmt.Errorf("read the target rows of %s.%s: %w", tb.Schema, tb.Name, err)
+		return fmt.Errorf("read the target rows of the transaction's keys: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var i int
 		var sb, sa sql.NullBool
 		if err := rows.Scan(&i, &sb, &sa); err != nil {
-			return fmt.Errorf("read the target rows of %s.%s: %w", tb.Schema, tb.Name, err)
+			return fmt.Errorf("read the target rows of the transaction's keys: %w", err)
 		}
 		if i < 0 || i >= len(idx) {
-			return fmt.Errorf("read the target rows of %s.%s: row %d matches no key asked for", tb.Schema, tb.Name, i)
+			return fmt.Errorf("read the target rows of the transaction's keys: row %d matches no key asked for", i)
 		}
 		out[idx[i]] = state{exists: true, sameBefore: sb.Bool, sameAfter: sa.Bool}
 	}
 	return rows.Err()
 }
 
-// probeQuery builds
+// probeQuery builds, for the probes ps[idx[start:end]] (one table),
 //
-//	SELECT CASE WHEN <key 0> THEN 0 ... END,
-//	       CASE WHEN <key 0> THEN <row = before 0> ... END,
-//	       CASE WHEN <key 0> THEN <row = after 0> ... END
-//	FROM t WHERE <key 0> OR <key 1> ... FOR UPDATE
+//	SELECT CASE WHEN <key> THEN <n> ... END,
+//	       CASE WHEN <key> THEN <row = before> ... END,
+//	       CASE WHEN <key> THEN <row = after> ... END
+//	FROM t WHERE <key> OR <key> ... FOR UPDATE
 //
-// for the probes ps[idx...] of table tb.
-func probeQuery(tb *event.Table, ps []*probe, idx []int) (string, []any) {
+// where n is the probe's place in idx.
+func probeQuery(ps []*probe, idx []int, start, end int) (string, []any) {
+	tb := ps[idx[start]].tb
 	var args []any
 	keyCond := func(p *probe) string {
 		where, a := pkWhere(tb, p.key())
@@ -93,23 +107,23 @@ func probeQuery(tb *event.Table, ps []*probe, idx []int) (string, []any) {
 	}
 	var b strings.Builder
 	b.WriteString("SELECT CASE")
-	for n, i := range idx {
-		fmt.Fprintf(&b, " WHEN %s THEN %d", keyCond(ps[i]), n)
+	for n := start; n < end; n++ {
+		fmt.Fprintf(&b, " WHEN %s THEN %d", keyCond(ps[idx[n]]), n)
 	}
 	b.WriteString(" END, CASE")
-	for _, i := range idx {
-		fmt.Fprintf(&b, " WHEN %s THEN %s", keyCond(ps[i]), same(ps[i].before))
+	for n := start; n < end; n++ {
+		fmt.Fprintf(&b, " WHEN %s THEN %s", keyCond(ps[idx[n]]), same(ps[idx[n]].before))
 	}
 	b.WriteString(" END, CASE")
-	for _, i := range idx {
-		fmt.Fprintf(&b, " WHEN %s THEN %s", keyCond(ps[i]), same(ps[i].after))
+	for n := start; n < end; n++ {
+		fmt.Fprintf(&b, " WHEN %s THEN %s", keyCond(ps[idx[n]]), same(ps[idx[n]].after))
 	}
 	fmt.Fprintf(&b, " END FROM %s WHERE ", tableName(tb))
-	for n, i := range idx {
-		if n > 0 {
+	for n := start; n < end; n++ {
+		if n > start {
 			b.WriteString(" OR ")
 		}
-		b.WriteString(keyCond(ps[i]))
+		b.WriteString(keyCond(ps[idx[n]]))
 	}
 	b.WriteString(" FOR UPDATE")
 	return b.String(), args
