@@ -20,18 +20,18 @@ import (
 // the other: the target row is not what the source held before its
 // change (conflicted). Tables whose policy is not overwrite are checked:
 // before a transaction's rows apply, the applier reads, in one locking
-// query per table, whether the target holds what the source held for
+// query (probe.go), whether the target holds what the source held for
 // every key the transaction changes (probes). Each conflict is decided by
 // the table's policy (resolve) and written to _region.conflicts with both
 // images and the decision; a key whose local row stands keeps it, and
 // every change of that key in the transaction is left out.
 //
-//   - last-writer-wins: a change wins against a concurrent delete; else
+//   - last-writer-wins: a delete wins against a concurrent change; else
 //     the higher version column, and on equal versions the greater row as
 //     stored, so that every region decides alike whichever applies.
 //   - home-cell-wins: the change from the region that owns the row's
-//     bucket stands (Config.Owners); between two other regions, the
-//     greater row.
+//     bucket stands (Config.Owners); between two other regions, a delete
+//     first, then the greater row (_region.origins: origin.go).
 //   - reject: the partition halts; an operator decides (regionctl verify,
 //     regionctl link skip or retry).
 //

@@ -148,7 +148,7 @@ func resolve(p policy, op event.Op, src, dst string, f facts) (string, string) {
 	case config.ConflictLastWriterWins:
 		switch {
 		case !f.exists:
-			return decideKeep, "the row was deleted in " + dst + "; a delete wins against a concurrent change"
+			return decideKeep, "the row is gone in " + dst + "; a delete wins against a concurrent change"
 		case op == event.Delete:
 			return decideApply, "deleted in " + src + "; a delete wins against a concurrent change"
 		case f.version > 0:
