@@ -1,9 +1,11 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/regionplatform/region/lab"
 )
@@ -14,13 +16,20 @@ import (
 // left different from the others fails every later scenario), or nil.
 type Breaker func(ctx context.Context, e *Env, h []Write) (string, func(context.Context) error, error)
 
-// pickAcked picks an acknowledged write by the seed.
+// pickAcked picks an acknowledged write by the seed: a payment between
+// two users if there is one (the damage then spans both users' rows).
 func pickAcked(e *Env, h []Write) (Write, error) {
-	var acked []Write
+	var acked, paid []Write
 	for _, w := range h {
 		if w.Outcome == Acked {
 			acked = append(acked, w)
+			if w.ToUser != 0 {
+				paid = append(paid, w)
+			}
 		}
+	}
+	if len(paid) > 0 {
+		acked = paid
 	}
 	if len(acked) == 0 {
 		return Write{}, errors.New("no acknowledged write to break")
@@ -53,6 +62,23 @@ func (e *Env) unlogged(ctx context.Context, region string, stmts ...string) erro
 	return nil
 }
 
+// moveStmts are the balance moves of write w (and, for a payment, both
+// users' totals), applied once more (sign +1) or undone (-1).
+func moveStmts(w Write, sign int64) []string {
+	payee := cmp.Or(w.ToUser, w.User)
+	from, to := lab.LedgerAccount(w.User, w.From), lab.LedgerAccount(payee, w.To)
+	out := []string{
+		fmt.Sprintf("UPDATE accounts SET balance_cents = balance_cents - %d WHERE id = %d", sign*w.Amount, from),
+		fmt.Sprintf("UPDATE accounts SET balance_cents = balance_cents + %d WHERE id = %d", sign*w.Amount, to),
+	}
+	if payee != w.User {
+		out = append(out,
+			fmt.Sprintf("UPDATE ledger_totals SET total_cents = total_cents - %d WHERE user_id = %d", sign*w.Amount, w.User),
+			fmt.Sprintf("UPDATE ledger_totals SET total_cents = total_cents + %d WHERE user_id = %d", sign*w.Amount, payee))
+	}
+	return out
+}
+
 // loseWrite removes an acknowledged write, its balance moves and its
 // counter in every region: as if it had never been applied anywhere.
 func loseWrite(ctx context.Context, e *Env, h []Write) (string, func(context.Context) error, error) {
@@ -60,13 +86,11 @@ func loseWrite(ctx context.Context, e *Env, h []Write) (string, func(context.Con
 	if err != nil {
 		return "", nil, err
 	}
-	from, to := lab.LedgerAccount(w.User, w.From), lab.LedgerAccount(w.User, w.To)
 	for _, r := range e.St.Regions {
-		if err := e.unlogged(ctx, r.Name,
-			fmt.Sprintf("DELETE FROM requests WHERE request_id = '%s'", w.ID),
-			fmt.Sprintf("UPDATE accounts SET balance_cents = balance_cents + %d WHERE id = %d", w.Amount, from),
-			fmt.Sprintf("UPDATE accounts SET balance_cents = balance_cents - %d WHERE id = %d", w.Amount, to),
-			fmt.Sprintf("UPDATE ledger_totals SET applied = applied - 1 WHERE user_id = %d", w.User)); err != nil {
+		if err := e.unlogged(ctx, r.Name, slices.Concat(
+			[]string{fmt.Sprintf("DELETE FROM requests WHERE request_id = '%s'", w.ID)},
+			moveStmts(w, -1),
+			[]string{fmt.Sprintf("UPDATE ledger_totals SET applied = applied - 1 WHERE user_id = %d", w.User)})...); err != nil {
 			return "", nil, err
 		}
 	}
@@ -81,12 +105,9 @@ func applyTwice(ctx context.Context, e *Env, h []Write) (string, func(context.Co
 	if err != nil {
 		return "", nil, err
 	}
-	from, to := lab.LedgerAccount(w.User, w.From), lab.LedgerAccount(w.User, w.To)
 	for _, r := range e.St.Regions {
-		if err := e.unlogged(ctx, r.Name,
-			fmt.Sprintf("UPDATE accounts SET balance_cents = balance_cents - %d WHERE id = %d", w.Amount, from),
-			fmt.Sprintf("UPDATE accounts SET balance_cents = balance_cents + %d WHERE id = %d", w.Amount, to),
-			fmt.Sprintf("UPDATE ledger_totals SET applied = applied + 1 WHERE user_id = %d", w.User)); err != nil {
+		if err := e.unlogged(ctx, r.Name, append(moveStmts(w, +1),
+			fmt.Sprintf("UPDATE ledger_totals SET applied = applied + 1 WHERE user_id = %d", w.User))...); err != nil {
 			return "", nil, err
 		}
 	}

@@ -34,7 +34,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc.Logger = d.log
+	rc.Logger, rc.AppliedDDL = d.log, apply.AppliedDDL(d.db)
 	reader, err := binlog.NewReader(rc)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -126,6 +127,12 @@ func ddlApplied(ctx context.Context, db *sql.DB, source string, seq uint64) (boo
 	return n > 0, nil
 }
 
+// isMissingTable: the table or its database does not exist.
+func isMissingTable(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049)
+}
+
 func unknownDatabase(err error) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && me.Number == 1049
@@ -144,4 +151,20 @@ func alreadyDone(err error) bool {
 		return true
 	}
 	return strings.Contains(me.Message, "already exists")
+}
+
+// AppliedDDL reports whether the schema change that connection thread of
+// db's server ran at when was an applier's: an _region.apply_ddl row of
+// that connection announced or finished within the window a schema
+// change takes (binlog.Config.AppliedDDL).
+func AppliedDDL(db *sql.DB) func(ctx context.Context, thread uint32, when time.Time) (bool, error) {
+	return func(ctx context.Context, thread uint32, when time.Time) (bool, error) {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+binlog.MetaSchema+`.apply_ddl
+			WHERE conn_id = ? AND applied_at BETWEEN ? - INTERVAL 10 SECOND AND ? + INTERVAL 1 HOUR`, thread, when, when).Scan(&n)
+		if isMissingTable(err) {
+			return false, nil // no applier ever ran here
+		}
+		return n > 0, err
+	}
 }

@@ -45,8 +45,14 @@ type Config struct {
 	Buckets int
 	// Dial, if set, connects to Host:Port (e.g. through a relay); nil
 	// dials directly.
-	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
-	Logger *slog.Logger
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// AppliedDDL, if set, says whether the schema change that connection
+	// thread ran at when was an applier's (its _region.apply_ddl row):
+	// asked for a replicated schema change whose announcement the reader
+	// did not see, because it started reading after it (a restart from a
+	// checkpoint between the two), so that the change does not echo back.
+	AppliedDDL func(ctx context.Context, thread uint32, when time.Time) (bool, error)
+	Logger     *slog.Logger
 }
 
 // Item is one source transaction as the reader saw it, in commit order.
@@ -235,6 +241,15 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 		if a.appliers[e.SlaveProxyID] {
 			delete(a.appliers, e.SlaveProxyID) // one statement per announcement
 			applied = true
+		}
+		if replicate && !applied && a.cfg.AppliedDDL != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ok, err := a.cfg.AppliedDDL(ctx, e.SlaveProxyID, when)
+			cancel()
+			if err != nil {
+				return Item{}, false, fmt.Errorf("binlog: was schema change %q an applier's: %w", q, err)
+			}
+			applied = ok
 		}
 		a.echo = a.echo || applied
 		if a.began {

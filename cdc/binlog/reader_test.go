@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/event"
 	"github.com/regionplatform/region/config"
@@ -149,5 +150,88 @@ func TestReaderOnMariaDB(t *testing.T) {
 				t.Errorf("captured a change to %s.%s", tb.Schema, tb.Name)
 			}
 		}
+	}
+}
+
+// TestAppliedDDLAfterARestart: a reader that starts after an applier's
+// announcement (a capture restarting from a checkpoint between the
+// announcement and its schema change) still knows the change for the
+// applier's, from _region.apply_ddl, and does not publish it back; a
+// local schema change after it is published. Without AppliedDDL the change
+// (a DROP TABLE, whose text the server rewrites, losing the applier's
+// marker) would go out.
+func TestAppliedDDLAfterARestart(t *testing.T) {
+	ctx := context.Background()
+	st := labtest.Up(t, "a", "b")
+	port := st.Regions[0].MySQLPort
+	db, err := lab.OpenMySQL(port, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := apply.EnsureSchema(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"CREATE DATABASE lending", "CREATE TABLE lending.tmp_t (id INT PRIMARY KEY)"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `INSERT INTO _region.apply_ddl (source, seq, gtid, stmt, applied_at, conn_id, state)
+		VALUES ('b', 1, '2-2-1', 'DROP TABLE lending.tmp_t', UTC_TIMESTAMP(6), CONNECTION_ID(), 'started')`); err != nil {
+		t.Fatal(err)
+	}
+	var from string
+	if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&from); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "DROP TABLE lending.tmp_t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE lending.after_t (id INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+
+	// read returns the schema changes a reader from `from` publishes,
+	// up to the local CREATE TABLE.
+	read := func(applied func(context.Context, uint32, time.Time) (bool, error)) []string {
+		cfg := config.Replication{Databases: []string{"lending"}}
+		r, err := binlog.NewReader(binlog.Config{Flavor: "mariadb", Host: "127.0.0.1", Port: uint16(port), User: "root",
+			ServerID: 9002, Filter: binlog.NewFilter(cfg), Buckets: 1024, AppliedDDL: applied})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		out := make(chan binlog.Item, 100)
+		errc := make(chan error, 1)
+		go func() { errc <- r.Run(rctx, from, out) }()
+		var ddl []string
+		for {
+			select {
+			case it := <-out:
+				if it.Txn != nil && it.Txn.DDL != nil {
+					ddl = append(ddl, it.Txn.DDL.Statement)
+					if strings.Contains(it.Txn.DDL.Statement, "after_t") {
+						cancel()
+						<-errc
+						return ddl
+					}
+				}
+			case err := <-errc:
+				t.Fatalf("reader stopped: %v (schema changes so far: %q)", err, ddl)
+			}
+		}
+	}
+	if got := read(apply.AppliedDDL(db)); len(got) != 1 {
+		t.Errorf("with AppliedDDL the reader published %q, want only the local CREATE TABLE", got)
+	}
+	if got := read(nil); len(got) != 2 || !strings.Contains(got[0], "DROP TABLE") {
+		t.Errorf("without AppliedDDL the reader published %q: the test no longer shows the echo it guards against", got)
 	}
 }
