@@ -305,6 +305,10 @@ func (a *Applier) setState(state, err string) {
 
 // Setup moves every claimed partition to the offset after its checkpoint:
 // the target database, not Kafka's committed offset, says where to resume.
+// The partitions are set up at once: each reads its checkpoint and the
+// message at it (resumeOffset), which took up to half a second a partition
+// one after the other, and left a link idle for seconds after its source's
+// broker came back.
 func (a *Applier) Setup(sess sarama.ConsumerGroupSession) error {
 	claims := sess.Claims()[a.topic]
 	a.ddl.reset(len(claims))
@@ -314,33 +318,50 @@ func (a *Applier) Setup(sess sarama.ConsumerGroupSession) error {
 	for _, p := range claims {
 		a.lastPart[p] = time.Now()
 	}
+	client := a.client
 	a.mu.Unlock()
-	for _, p := range claims {
-		cp, err := loadCheckpoint(sess.Context(), a.cfg.DB, a.cfg.Source, p)
-		if err != nil {
-			return err
+	next := make([]int64, len(claims))
+	errs := make([]error, len(claims))
+	var wg sync.WaitGroup
+	for i, p := range claims {
+		wg.Go(func() { next[i], errs[i] = a.setupPartition(sess.Context(), client, p) })
+	}
+	wg.Wait()
+	for i, p := range claims {
+		switch {
+		case errors.Is(errs[i], errLogMismatch):
+			// halted: ConsumeClaim sees the halt and waits
+		case errs[i] != nil:
+			return errs[i]
+		default:
+			sess.ResetOffset(a.topic, p, next[i], "")
+			sess.MarkOffset(a.topic, p, next[i], "")
 		}
-		a.mu.Lock()
-		client := a.client
-		a.parts[p] = &PartitionStatus{Partition: p, State: "running", Checkpoint: cp}
-		a.mu.Unlock()
-		a.advance(p, cp.Seq)
-		skipped, err := a.skippedAt(sess.Context(), p, cp.Offset)
-		if err != nil {
-			return err
-		}
-		next, err := resumeOffset(client, a.topic, p, cp, skipped)
-		if err != nil {
-			if errors.Is(err, errLogMismatch) {
-				a.halt(p, cp.Offset, err) // ConsumeClaim sees the halt and waits
-				continue
-			}
-			return err
-		}
-		sess.ResetOffset(a.topic, p, next, "")
-		sess.MarkOffset(a.topic, p, next, "")
 	}
 	return nil
+}
+
+// setupPartition loads partition p's checkpoint and returns the offset to
+// resume from; a log that does not match the checkpoint halts p and
+// returns errLogMismatch.
+func (a *Applier) setupPartition(ctx context.Context, client sarama.Client, p int32) (int64, error) {
+	cp, err := loadCheckpoint(ctx, a.cfg.DB, a.cfg.Source, p)
+	if err != nil {
+		return 0, err
+	}
+	a.mu.Lock()
+	a.parts[p] = &PartitionStatus{Partition: p, State: "running", Checkpoint: cp}
+	a.mu.Unlock()
+	a.advance(p, cp.Seq)
+	skipped, err := a.skippedAt(ctx, p, cp.Offset)
+	if err != nil {
+		return 0, err
+	}
+	next, err := resumeOffset(client, a.topic, p, cp, skipped)
+	if errors.Is(err, errLogMismatch) {
+		a.halt(p, cp.Offset, err)
+	}
+	return next, err
 }
 
 // Cleanup is called when a session ends.
@@ -423,6 +444,13 @@ func (a *Applier) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	}
 }
 
+// heldPoll is how often a held partition asks the gate (from memory)
+// whether its stream was released: the partition resumes within it, before
+// the failback that released it has switched its buckets back (500 ms
+// left a drill's postcheck, right after the failback, seeing the link
+// still as far behind as the whole failover).
+const heldPoll = 50 * time.Millisecond
+
 // waitHeld waits while the source's stream is held, with partition p's
 // state "held"; false when ctx ended first.
 func (a *Applier) waitHeld(ctx context.Context, p int32) bool {
@@ -438,7 +466,7 @@ func (a *Applier) waitHeld(ctx context.Context, p int32) bool {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(heldPoll):
 		}
 	}
 	a.log.Info("partition released: applying the source region's stream again", "partition", p)
