@@ -36,7 +36,9 @@ var sampleTables = []string{"lending.users", "lending.loan_accounts", "lending.l
 // reported.
 func TestVerifyLab(t *testing.T) {
 	ctx := context.Background()
-	st := labtest.Up(t, "a", "b")
+	// lending.nopk has no primary key: listed as overwrite, since the
+	// reject default needs a key.
+	st := labtest.UpWith(t, lab.Options{Tables: []config.Table{{Name: "lending.nopk", Conflict: config.ConflictOverwrite}}}, "a", "b")
 	a, b := openDB(t, st, "a"), openDB(t, st, "b")
 	mustExec(t, a, lab.SampleSchema...)
 	mustExec(t, a, "CREATE TABLE lending.pairs (k1 INT NOT NULL, k2 VARCHAR(8) NOT NULL, v VARCHAR(16) NULL, PRIMARY KEY (k1, k2))")
