@@ -192,7 +192,11 @@ func (a *App) move(w http.ResponseWriter, r *http.Request) {
 	case isDuplicate(err):
 		a.ledgerReply(w, http.StatusOK, LedgerReply{User: id, RequestID: req.RequestID, Duplicate: true})
 	case errors.Is(err, sql.ErrNoRows):
-		a.ledgerReply(w, http.StatusNotFound, LedgerReply{User: id, Error: "the user has no ledger accounts: POST /users/{id}/ledger first"})
+		msg := "the user has no ledger accounts: POST /users/{id}/ledger first"
+		if req.ToUser != 0 {
+			msg = fmt.Sprintf("the user or the payee (to_user %d) has no ledger accounts: POST /users/{id}/ledger for both first", req.ToUser)
+		}
+		a.ledgerReply(w, http.StatusNotFound, LedgerReply{User: id, Error: msg})
 	case err != nil:
 		a.ledgerReply(w, http.StatusInternalServerError, LedgerReply{User: id, Error: err.Error()})
 	default:

@@ -51,7 +51,7 @@ func TestConflictPolicies(t *testing.T) {
 	converged(t, st, 30*time.Second)
 	mustExec(t, a,
 		"INSERT INTO users (id, name, home_cell) VALUES ("+itoa(homeA)+", 'ann', 'a1'), ("+itoa(homeB)+", 'bob', 'b1')",
-		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (1, "+itoa(homeA)+", 1000, 1000, 'open', 1), (2, "+itoa(homeB)+", 1000, 1000, 'open', 1), (3, "+itoa(homeA)+", 1000, 1000, 'open', 1)",
+		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (1, "+itoa(homeA)+", 1000, 1000, 'open', 1), (2, "+itoa(homeB)+", 1000, 1000, 'open', 1), (3, "+itoa(homeA)+", 1000, 1000, 'open', 1), (4, "+itoa(homeA)+", 1000, 1000, 'open', 1), (5, "+itoa(homeB)+", 1000, 1000, 'open', 1)",
 		"INSERT INTO credit_limits VALUES (1, "+itoa(homeA)+", 5000)")
 	converged(t, st, 30*time.Second)
 
@@ -62,7 +62,16 @@ func TestConflictPolicies(t *testing.T) {
 		"UPDATE loan_accounts SET balance_cents = 1, version = 9 WHERE id = 2",
 		"DELETE FROM loan_accounts WHERE id = 3",
 		"UPDATE users SET name = 'ann-by-a' WHERE id = "+itoa(homeA),
-		"UPDATE users SET name = 'bob-by-a' WHERE id = "+itoa(homeB))
+		"UPDATE users SET name = 'bob-by-a' WHERE id = "+itoa(homeB),
+		"UPDATE loan_accounts SET balance_cents = 400, version = 9 WHERE id = 4")
+	// An application's transaction: two users' loans and a ledger row,
+	// loan 4 changed twice. Loan 4 loses to a's higher version, with both
+	// its changes; loan 5 and the ledger row apply all the same.
+	inTxn(t, bdb,
+		"UPDATE loan_accounts SET balance_cents = 40, version = 2 WHERE id = 4",
+		"UPDATE loan_accounts SET balance_cents = 50, version = 2 WHERE id = 5",
+		"INSERT INTO ledger_entries (user_id, account_id, amount_cents, kind) VALUES ("+itoa(homeB)+", 5, 50, 'payment')",
+		"UPDATE loan_accounts SET balance_cents = 41, version = 3 WHERE id = 4")
 	mustExec(t, bdb,
 		"UPDATE loan_accounts SET balance_cents = 200, version = 7 WHERE id = 1",
 		"UPDATE loan_accounts SET balance_cents = 2, version = 9 WHERE id = 2",
@@ -76,14 +85,17 @@ func TestConflictPolicies(t *testing.T) {
 	}
 	st, _ = lab.LoadState(st.Dir)
 	converged(t, st, 60*time.Second)
-	sameTables(t, st, "lending.users", "lending.loan_accounts")
+	sameTables(t, st, "lending.users", "lending.loan_accounts", "lending.ledger_entries")
 
 	want := map[string]string{
-		"SELECT balance_cents FROM loan_accounts WHERE id = 1": "200",      // version 7 beats 5
-		"SELECT balance_cents FROM loan_accounts WHERE id = 2": "2",        // equal versions: b's row sorts after a's (balance 2 > 1)
-		"SELECT COUNT(*) FROM loan_accounts WHERE id = 3":      "0",        // deleted in a, updated in b: the delete wins everywhere
-		"SELECT name FROM users WHERE id = " + itoa(homeA):     "ann-by-a", // ann's home is a
-		"SELECT name FROM users WHERE id = " + itoa(homeB):     "bob-by-b", // bob's home is b
+		"SELECT balance_cents FROM loan_accounts WHERE id = 4":     "400", // version 9 beats both of b's changes
+		"SELECT balance_cents FROM loan_accounts WHERE id = 5":     "50",  // the rest of b's transaction applies
+		"SELECT COUNT(*) FROM ledger_entries WHERE account_id = 5": "1",
+		"SELECT balance_cents FROM loan_accounts WHERE id = 1":     "200",      // version 7 beats 5
+		"SELECT balance_cents FROM loan_accounts WHERE id = 2":     "2",        // equal versions: b's row sorts after a's (balance 2 > 1)
+		"SELECT COUNT(*) FROM loan_accounts WHERE id = 3":          "0",        // deleted in a, updated in b: the delete wins everywhere
+		"SELECT name FROM users WHERE id = " + itoa(homeA):         "ann-by-a", // ann's home is a
+		"SELECT name FROM users WHERE id = " + itoa(homeB):         "bob-by-b", // bob's home is b
 	}
 	for q, w := range want {
 		for name, db := range map[string]*sql.DB{"a": a, "b": bdb} {
@@ -96,8 +108,8 @@ func TestConflictPolicies(t *testing.T) {
 	for name, db := range map[string]*sql.DB{"a": a, "b": bdb} {
 		var n int
 		db.QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE decision IN ('applied-incoming','kept-local') AND local_image IS NOT NULL AND incoming_after IS NOT NULL").Scan(&n)
-		if n != 4 {
-			t.Errorf("region %s logged %d resolved conflicts, want 4", name, n)
+		if n != 5 {
+			t.Errorf("region %s logged %d resolved conflicts, want 5", name, n)
 		}
 	}
 

@@ -139,7 +139,7 @@ func (r *Reader) Run(ctx context.Context, from string, out chan<- Item) error {
 	if err != nil {
 		return fmt.Errorf("binlog: start at %q: %w", from, err)
 	}
-	a := &assembler{cfg: &r.cfg, lastPos: from}
+	a := &assembler{ctx: ctx, cfg: &r.cfg, lastPos: from}
 	for {
 		ev, err := stream.GetEvent(ctx)
 		if err != nil {
@@ -169,6 +169,8 @@ func (r *Reader) Run(ctx context.Context, from string, out chan<- Item) error {
 
 // assembler collects one transaction's events.
 type assembler struct {
+	// ctx is the reader's Run context (for AppliedDDL's queries).
+	ctx  context.Context
 	cfg  *Config
 	gtid string
 	in   bool
@@ -243,7 +245,7 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 			applied = true
 		}
 		if replicate && !applied && a.cfg.AppliedDDL != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
 			ok, err := a.cfg.AppliedDDL(ctx, e.SlaveProxyID, when)
 			cancel()
 			if err != nil {

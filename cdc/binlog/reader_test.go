@@ -2,6 +2,7 @@ package binlog_test
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 	"time"
@@ -47,13 +48,7 @@ func TestFilterDDL(t *testing.T) {
 // TestReaderOnMariaDB reads a real binlog: replicated and filtered tables,
 // an applier's transaction (echo), DDL and the row images after it.
 func TestReaderOnMariaDB(t *testing.T) {
-	st := labtest.Up(t, "a", "b")
-	port := st.Regions[0].MySQLPort
-	db, err := lab.OpenMySQL(port, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	port, db := firstMariaDB(t)
 	exec := func(q string) {
 		t.Helper()
 		if _, err := db.Exec(q); err != nil {
@@ -162,13 +157,7 @@ func TestReaderOnMariaDB(t *testing.T) {
 // marker) would go out.
 func TestAppliedDDLAfterARestart(t *testing.T) {
 	ctx := context.Background()
-	st := labtest.Up(t, "a", "b")
-	port := st.Regions[0].MySQLPort
-	db, err := lab.OpenMySQL(port, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	port, db := firstMariaDB(t)
 	if err := apply.EnsureSchema(ctx, db); err != nil {
 		t.Fatal(err)
 	}
@@ -234,4 +223,18 @@ func TestAppliedDDLAfterARestart(t *testing.T) {
 	if got := read(nil); len(got) != 2 || !strings.Contains(got[0], "DROP TABLE") {
 		t.Errorf("without AppliedDDL the reader published %q: the test no longer shows the echo it guards against", got)
 	}
+}
+
+// firstMariaDB starts a two-region lab and opens its first region's
+// MariaDB (closed when the test ends); it returns the server's port.
+func firstMariaDB(t *testing.T) (int, *sql.DB) {
+	t.Helper()
+	st := labtest.Up(t, "a", "b")
+	port := st.Regions[0].MySQLPort
+	db, err := lab.OpenMySQL(port, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return port, db
 }

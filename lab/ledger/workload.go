@@ -220,8 +220,8 @@ func (w Workload) Run(ctx context.Context) {
 // retrying a 503 (outcome Refused) and without recording it in History.
 // n numbers the probe's request id, unique within RunID.
 func (w Workload) Once(ctx context.Context, user int64, n int) Write {
+	w.Users, w.partners = []int64{user}, nil // a probe moves within the user's own accounts
 	w.defaults()
-	w.Users = []int64{user}
 	return w.one(ctx, -1, n, rand.New(rand.NewPCG(w.Seed, uint64(n))), false)
 }
 
