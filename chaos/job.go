@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"database/sql"
 	"math/rand/v2"
 	"time"
 
@@ -15,7 +16,10 @@ const jobInterval = 200 * time.Millisecond
 // ratesJob is a batch job of the kind applications run beside their
 // gateway traffic: straight to MySQL, in every region, on rows no user
 // owns (the global table lab.Rates, last-writer-wins). Every jobInterval
-// it raises a random rate's version in a random region, until ctx ends;
+// it changes a random rate in a random region, until ctx ends: one write
+// in six retires the rate (a delete), the others raise its version, or
+// bring a retired rate back with a version above any it had (a
+// timestamp, as last-writer-wins asks: docs/cdc.md, tombstones);
 // a region that does not answer (a fault) is skipped, and so is a region
 // the routing table fences (a failed-over region): the job asks before
 // each write, as a job that honours the platform's fence does. (A write
@@ -45,13 +49,31 @@ func (e *Env) ratesJob(ctx context.Context, seed uint64) int {
 			cancel()
 			continue
 		}
-		_, err := r.DB.ExecContext(wctx, "UPDATE "+lab.SampleDatabase+".rates SET rate_bp = ?, version = version + 1, region = ? WHERE name = ?",
-			rng.IntN(20000), r.Name, lab.Rates[rng.IntN(len(lab.Rates))])
-		cancel()
-		if err == nil {
+		if err := writeRate(wctx, r.DB, r.Name, lab.Rates[rng.IntN(len(lab.Rates))], rng); err == nil {
 			n++
 		}
+		cancel()
 	}
+}
+
+// writeRate retires rate name (one time in six), or raises its version,
+// or inserts it again if it is retired.
+func writeRate(ctx context.Context, db *sql.DB, region, name string, rng *rand.Rand) error {
+	table := lab.SampleDatabase + ".rates"
+	bp := rng.IntN(20000)
+	if rng.IntN(6) == 0 {
+		_, err := db.ExecContext(ctx, "DELETE FROM "+table+" WHERE name = ?", name)
+		return err
+	}
+	res, err := db.ExecContext(ctx, "UPDATE "+table+" SET rate_bp = ?, version = version + 1, region = ? WHERE name = ?", bp, region, name)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	_, err = db.ExecContext(ctx, "INSERT INTO "+table+" (name, rate_bp, version, region) VALUES (?, ?, ?, ?)", name, bp, time.Now().UnixMicro(), region)
+	return err
 }
 
 // fenced reports whether the routing table fences region (or cannot be

@@ -226,6 +226,26 @@ type Replication struct {
 	VerifyEvery time.Duration `yaml:"verify_every"`
 }
 
+// Policy returns how the conflicts of table name ("db.table") are
+// decided: its own entry, or for a table not listed the default policy.
+func (r Replication) Policy(name string) Table {
+	for _, t := range r.Tables {
+		if t.Name == name {
+			return t
+		}
+	}
+	return Table{Name: name, Conflict: r.DefaultConflict}
+}
+
+// Versioned returns the version column of db.table if its policy is
+// last-writer-wins, else "".
+func (r Replication) Versioned(db, table string) string {
+	if t := r.Policy(db + "." + table); t.Conflict == ConflictLastWriterWins {
+		return t.VersionColumn
+	}
+	return ""
+}
+
 // Router configures how requests find their user's cell, and the guards
 // of a traffic switch.
 type Router struct {

@@ -30,10 +30,13 @@ func restartRegiond(t *testing.T, st *lab.State, start bool, regions ...string) 
 
 // TestConflictPolicies changes the same rows in both regions while
 // replication is stopped, then lets the changes meet: last-writer-wins
-// (a delete against an update included: the row used to stay in one
-// region; now the delete wins in both) and home-cell-wins converge to the expected winner with every
-// conflict logged; reject (credit_limits is not listed: the default)
-// halts the link.
+// and home-cell-wins converge to the expected winner with every conflict
+// logged; reject (credit_limits is not listed: the default) halts the
+// link. Last-writer-wins cases include a delete against a newer update
+// (the row used to stay in one region only), a key deleted and inserted
+// again against the other region's update, and a key both regions insert
+// while one deletes it: the last two diverged before tombstones
+// (cdc/tombstone).
 func TestConflictPolicies(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	// Users homed in a and in b.
@@ -51,7 +54,7 @@ func TestConflictPolicies(t *testing.T) {
 	converged(t, st, 30*time.Second)
 	mustExec(t, a,
 		"INSERT INTO users (id, name, home_cell) VALUES ("+itoa(homeA)+", 'ann', 'a1'), ("+itoa(homeB)+", 'bob', 'b1')",
-		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (1, "+itoa(homeA)+", 1000, 1000, 'open', 1), (2, "+itoa(homeB)+", 1000, 1000, 'open', 1), (3, "+itoa(homeA)+", 1000, 1000, 'open', 1), (4, "+itoa(homeA)+", 1000, 1000, 'open', 1), (5, "+itoa(homeB)+", 1000, 1000, 'open', 1)",
+		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (1, "+itoa(homeA)+", 1000, 1000, 'open', 1), (2, "+itoa(homeB)+", 1000, 1000, 'open', 1), (3, "+itoa(homeA)+", 1000, 1000, 'open', 1), (4, "+itoa(homeA)+", 1000, 1000, 'open', 1), (5, "+itoa(homeB)+", 1000, 1000, 'open', 1), (6, "+itoa(homeA)+", 1000, 1000, 'open', 1)",
 		"INSERT INTO credit_limits VALUES (1, "+itoa(homeA)+", 5000)")
 	converged(t, st, 30*time.Second)
 
@@ -63,7 +66,13 @@ func TestConflictPolicies(t *testing.T) {
 		"DELETE FROM loan_accounts WHERE id = 3",
 		"UPDATE users SET name = 'ann-by-a' WHERE id = "+itoa(homeA),
 		"UPDATE users SET name = 'bob-by-a' WHERE id = "+itoa(homeB),
-		"UPDATE loan_accounts SET balance_cents = 400, version = 9 WHERE id = 4")
+		"UPDATE loan_accounts SET balance_cents = 400, version = 9 WHERE id = 4",
+		// Loan 6 deleted and inserted again (with a version above the
+		// deleted one); loan 7 inserted and deleted.
+		"DELETE FROM loan_accounts WHERE id = 6",
+		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (6, "+itoa(homeA)+", 600, 600, 'open', 3)",
+		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (7, "+itoa(homeA)+", 700, 700, 'open', 2)",
+		"DELETE FROM loan_accounts WHERE id = 7")
 	// An application's transaction: two users' loans and a ledger row,
 	// loan 4 changed twice. Loan 4 loses to a's higher version, with both
 	// its changes; loan 5 and the ledger row apply all the same.
@@ -76,6 +85,8 @@ func TestConflictPolicies(t *testing.T) {
 		"UPDATE loan_accounts SET balance_cents = 200, version = 7 WHERE id = 1",
 		"UPDATE loan_accounts SET balance_cents = 2, version = 9 WHERE id = 2",
 		"UPDATE loan_accounts SET balance_cents = 300, version = 8 WHERE id = 3",
+		"UPDATE loan_accounts SET balance_cents = 60, version = 4 WHERE id = 6",
+		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (7, "+itoa(homeA)+", 70, 70, 'open', 1)",
 		"UPDATE users SET name = 'ann-by-b' WHERE id = "+itoa(homeA),
 		"UPDATE users SET name = 'bob-by-b' WHERE id = "+itoa(homeB))
 	for _, r := range []string{"a", "b"} {
@@ -93,7 +104,9 @@ func TestConflictPolicies(t *testing.T) {
 		"SELECT COUNT(*) FROM ledger_entries WHERE account_id = 5": "1",
 		"SELECT balance_cents FROM loan_accounts WHERE id = 1":     "200",      // version 7 beats 5
 		"SELECT balance_cents FROM loan_accounts WHERE id = 2":     "2",        // equal versions: b's row sorts after a's (balance 2 > 1)
-		"SELECT COUNT(*) FROM loan_accounts WHERE id = 3":          "0",        // deleted in a, updated in b: the delete wins everywhere
+		"SELECT balance_cents FROM loan_accounts WHERE id = 3":     "300",      // deleted in a at version 1, updated in b to version 8: the update is newer
+		"SELECT balance_cents FROM loan_accounts WHERE id = 6":     "60",       // b's update (version 4) beats a's re-insert (version 3)
+		"SELECT COUNT(*) FROM loan_accounts WHERE id = 7":          "0",        // a deleted its version 2; b's version 1 is older
 		"SELECT name FROM users WHERE id = " + itoa(homeA):         "ann-by-a", // ann's home is a
 		"SELECT name FROM users WHERE id = " + itoa(homeB):         "bob-by-b", // bob's home is b
 	}
@@ -105,12 +118,24 @@ func TestConflictPolicies(t *testing.T) {
 			}
 		}
 	}
-	for name, db := range map[string]*sql.DB{"a": a, "b": bdb} {
+	// Conflicts between two rows: loans 1, 2, 4 and both users in each
+	// region; loan 6 in each (b's update in a, a's re-insert in b); loan
+	// 7 in b (a's insert meets b's). In a, b's insert of loan 7 meets a's
+	// tombstone.
+	for name, c := range map[string]struct {
+		db   *sql.DB
+		want int
+	}{"a": {a, 6}, "b": {bdb, 7}} {
 		var n int
-		db.QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE decision IN ('applied-incoming','kept-local') AND local_image IS NOT NULL AND incoming_after IS NOT NULL").Scan(&n)
-		if n != 5 {
-			t.Errorf("region %s logged %d resolved conflicts, want 5", name, n)
+		c.db.QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE decision IN ('applied-incoming','kept-local') AND local_image IS NOT NULL AND incoming_after IS NOT NULL").Scan(&n)
+		if n != c.want {
+			t.Errorf("region %s logged %d conflicts between two rows, want %d", name, n, c.want)
 		}
+	}
+	var reason string
+	a.QueryRow("SELECT reason FROM _region.conflicts WHERE tbl = 'loan_accounts' AND pk = 'id=7' AND decision = 'kept-local'").Scan(&reason)
+	if !strings.Contains(reason, "a deleted the row here") {
+		t.Errorf("region a: b's insert of loan 7 against a's tombstone: logged reason %q", reason)
 	}
 
 	// reject: a conflicting change halts the link and is logged.

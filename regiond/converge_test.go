@@ -31,14 +31,15 @@ func convergeSeed(t *testing.T) uint64 {
 }
 
 // TestRandomConflictsConverge: both regions write the same small set of
-// loan rows (last-writer-wins on version) while replication is cut:
-// random inserts, updates (version + 1, as the application does) and
-// deletes, interleaved differently in each region, for a few rounds.
-// After every round the regions must hold identical rows, with every
-// conflict logged in both. Keys are not inserted again once deleted
-// (auto-increment ids are not reused; a key's re-insert after a delete
-// would need a tombstone to order it against the other region's update).
-// Seeded and bounded: seed 1 runs in make test; make converge runs more.
+// loan rows (last-writer-wins on version) and users (home-cell-wins on
+// the user's bucket) while replication is cut: random inserts, updates
+// (version + 1, as the application does) and deletes of loans, renames
+// of users, interleaved differently in each region, for a few rounds. A
+// deleted loan may be inserted again, by either region, with a version
+// above any the round's deletes removed (a timestamp would be). After
+// every round the regions must hold identical rows, with every conflict
+// logged in both. Seeded and bounded: seed 1 runs in make test; make
+// converge runs more.
 func TestRandomConflictsConverge(t *testing.T) {
 	seed := convergeSeed(t)
 	t.Logf("seed %d (REGION_CONVERGE_SEED=%d repeats this run)", seed, seed)
@@ -48,26 +49,22 @@ func TestRandomConflictsConverge(t *testing.T) {
 	createSchema(t, st, "a")
 	const keys, rounds, opsPerRegion = 12, 2, 20
 	for id := 1; id <= keys; id++ { // the rows everyone fights over
-		mustExec(t, dbs["a"], fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (%d, %d, 100, 100, 'open', 1)", id, id))
+		mustExec(t, dbs["a"], fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (%d, %d, 100, 100, 'open', 1)", id, id),
+			fmt.Sprintf("INSERT INTO users (id, name, home_cell) VALUES (%d, 'u%d', 'a1')", id, id))
 	}
 	converged(t, st, 30*time.Second)
-	deleted := map[int]bool{}
-	next := 1000 // ids of rows inserted in a round: a new range each time
 	for round := 1; round <= rounds; round++ {
 		restartRegiond(t, st, false, "a", "b") // replication cut
 		for _, r := range []string{"a", "b"} {
 			for i := 0; i < opsPerRegion; i++ {
 				var q string
-				switch k := 1 + rng.IntN(keys); rng.IntN(4) {
-				case 0:
-					next++
-					q = fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (%d, %d, 100, %d, 'open', 1)", next%7+2000*round, k, rng.IntN(1000))
+				switch k := 1 + rng.IntN(keys); rng.IntN(5) {
+				case 4: // among a few users, so that both regions rename some
+					q = fmt.Sprintf("UPDATE users SET name = '%s-%d' WHERE id = %d", r, rng.IntN(1000), 1+k%4)
+				case 0: // fails where the key is present
+					q = fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (%d, %d, 100, %d, 'open', %d)", k, k, rng.IntN(1000), 100*round+rng.IntN(3))
 				case 1:
-					if deleted[k] {
-						continue
-					}
 					q = fmt.Sprintf("DELETE FROM loan_accounts WHERE id = %d", k)
-					deleted[k] = true
 				default:
 					q = fmt.Sprintf("UPDATE loan_accounts SET balance_cents = %d, version = version + 1 WHERE id = %d", rng.IntN(100000), k)
 				}
@@ -83,17 +80,19 @@ func TestRandomConflictsConverge(t *testing.T) {
 		}
 		st, _ = lab.LoadState(st.Dir)
 		converged(t, st, time.Minute)
-		sameTables(t, st, "lending.loan_accounts")
+		sameTables(t, st, "lending.loan_accounts", "lending.users")
 		if t.Failed() {
 			t.Fatalf("round %d did not converge (seed %d)", round, seed)
 		}
 	}
 	var na, nb int
-	dbs["a"].QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = 'loan_accounts'").Scan(&na)
-	dbs["b"].QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = 'loan_accounts'").Scan(&nb)
-	t.Logf("%d rounds converged; conflicts logged: %d in a, %d in b", rounds, na, nb)
-	if na+nb == 0 {
-		t.Errorf("no conflict was logged: the rounds did not make the regions write the same rows")
+	for _, tbl := range []string{"loan_accounts", "users"} {
+		dbs["a"].QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = ?", tbl).Scan(&na)
+		dbs["b"].QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = ?", tbl).Scan(&nb)
+		t.Logf("%d rounds converged; conflicts logged on %s: %d in a, %d in b", rounds, tbl, na, nb)
+		if na+nb == 0 {
+			t.Errorf("no conflict was logged on %s: the rounds did not make the regions write the same rows", tbl)
+		}
 	}
 }
 

@@ -81,13 +81,9 @@ func (v *replicationView) Position(ctx context.Context, region string) (string, 
 	if err != nil {
 		return "", err
 	}
-	q := "SELECT @@gtid_binlog_pos"
-	if r.MySQL.Flavor == "mysql" {
-		q = "SELECT @@global.gtid_executed"
-	}
-	var pos string
-	if err := db.QueryRowContext(ctx, q).Scan(&pos); err != nil {
-		return "", fmt.Errorf("read region %s's GTID position: %w", region, err)
+	pos, err := binlog.End(ctx, db, r.MySQL.Flavor)
+	if err != nil {
+		return "", fmt.Errorf("region %s: %w", region, err)
 	}
 	return pos, nil
 }

@@ -56,6 +56,11 @@ type Config struct {
 	// that do not own the row: needed, and set, with three regions or
 	// more.
 	Origins bool
+	// Deletes waits for the target region's capture to record the
+	// target's own deletes (cdc/tombstone), which last-writer-wins needs
+	// to decide a change of a key the target lacks. Nil: the applier
+	// decides from the tombstones already recorded (tests of one link).
+	Deletes LocalDeletes
 	// Head reports how far the source's capture has published (its
 	// checkpoint), for lag in transactions. Optional.
 	Head func(context.Context) (capture.Position, error)
@@ -65,6 +70,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, if set, receives the link's collectors.
 	Metrics prometheus.Registerer
+}
+
+// LocalDeletes is what the applier needs of the target region's capture
+// (capture.Capture implements it).
+type LocalDeletes interface {
+	// Recorded returns once every delete committed in the target before
+	// the call is in its tombstone table, or an error saying why it
+	// cannot be known yet (capture not running, or behind).
+	Recorded(ctx context.Context) error
 }
 
 // Gate is what the failover controller decided about a link's source.

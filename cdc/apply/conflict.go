@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/tombstone"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/topo"
 )
@@ -26,9 +28,10 @@ import (
 // images and the decision; a key whose local row stands keeps it, and
 // every change of that key in the transaction is left out.
 //
-//   - last-writer-wins: a delete wins against a concurrent change; else
-//     the higher version column, and on equal versions the greater row as
-//     stored, so that every region decides alike whichever applies.
+//   - last-writer-wins: the higher version column (a delete's is the
+//     deleted row's; a missing key's, its tombstones': cdc/tombstone), and
+//     on equal versions a delete, then the greater row as stored, so that
+//     every region decides alike whichever applies.
 //   - home-cell-wins: the change from the region that owns the row's
 //     bucket stands (Config.Owners); between two other regions, a delete
 //     first, then the greater row (_region.origins: origin.go).
@@ -169,7 +172,7 @@ func (w *worker) applyUnique(ctx context.Context, tx *sql.Tx, m *event.Message, 
 			return err
 		}
 		if uk != "" {
-			reason := fmt.Sprintf("unique key %s: the incoming row (%s) has the value that row %s holds in %s; no row is rewritten", uk, pkString(tb, r.After), otherPK, w.a.cfg.Target)
+			reason := fmt.Sprintf("unique key %s: the incoming row (%s) has the value that row %s holds in %s; no row is rewritten", uk, tb.KeyText(r.After), otherPK, w.a.cfg.Target)
 			rec := conflictRecord{source: w.a.cfg.Source, target: w.a.cfg.Target, gtid: m.Txn.GTID, tb: tb, r: r, policy: w.a.policyOf(tb).name,
 				decision: decideStop, reason: reason, local: other}
 			w.a.m.conflicts.Inc()
@@ -184,7 +187,9 @@ func (w *worker) applyUnique(ctx context.Context, tx *sql.Tx, m *event.Message, 
 
 // resolveConflicts reads the target's state for every probe, decides each
 // conflict by its table's policy and logs it; it returns the rows left
-// out because the local row of their key stands.
+// out because the local row of their key stands. The deletes of
+// last-writer-wins rows it lets stand are kept as tombstones (w.tombs,
+// written at commit).
 func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Message, ps []*probe) (map[int]bool, error) {
 	if len(ps) == 0 {
 		return nil, nil
@@ -193,48 +198,105 @@ func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Mess
 	if err != nil {
 		return nil, err
 	}
+	tombs, err := w.tombstones(ctx, ps, states)
+	if err != nil {
+		return nil, err
+	}
 	src, dst := w.a.cfg.Source, w.a.cfg.Target
 	var left map[int]bool
 	for i, pr := range ps {
-		st := states[i]
-		if !conflicted(pr.op, st.exists, st.sameBefore, st.sameAfter) {
-			continue
+		st, pol := states[i], w.a.policyOf(pr.tb)
+		var tomb deleted
+		if tombs != nil {
+			tomb = tombs[i]
 		}
-		pol := w.a.policyOf(pr.tb)
-		local, f, err := w.facts(ctx, tx, pr, pol)
-		if err != nil {
-			return nil, err
-		}
-		decision, reason := resolve(pol, pr.op, src, dst, f)
-		rec := conflictRecord{source: src, target: dst, gtid: m.Txn.GTID, tb: pr.tb, r: pr.row(), policy: pol.name,
-			decision: decision, reason: reason, local: local}
-		w.a.m.conflicts.Inc()
-		if decision == decideStop {
-			// The apply transaction rolls back: record the conflict on its own.
-			if err := rec.write(ctx, w.a.cfg.DB); err != nil {
+		kept := false
+		if conflicted(pr.op, st.exists, st.sameBefore, st.sameAfter) || tombConflict(pr.op, facts{exists: st.exists, tomb: tomb.origin}) {
+			local, f, err := w.facts(ctx, tx, pr, pol, tomb)
+			if err != nil {
 				return nil, err
 			}
-			return nil, fmt.Errorf("%w: %s.%s key %s: %s (both images are in %s.conflicts)", ErrConflict, pr.tb.Schema, pr.tb.Name, pkString(pr.tb, pr.key()), reason, binlog.MetaSchema)
-		}
-		if err := rec.write(ctx, tx); err != nil {
-			return nil, err
-		}
-		if decision == decideKeep {
-			if left == nil {
-				left = map[int]bool{}
+			decision, reason := resolve(pol, pr.op, src, dst, f)
+			rec := conflictRecord{source: src, target: dst, gtid: m.Txn.GTID, tb: pr.tb, r: pr.row(), policy: pol.name,
+				decision: decision, reason: reason, local: local}
+			w.a.m.conflicts.Inc()
+			if decision == decideStop {
+				// The apply transaction rolls back: record the conflict on its own.
+				if err := rec.write(ctx, w.a.cfg.DB); err != nil {
+					return nil, err
+				}
+				return nil, fmt.Errorf("%w: %s.%s key %s: %s (both images are in %s.conflicts)", ErrConflict, pr.tb.Schema, pr.tb.Name, pr.tb.KeyText(pr.key()), reason, binlog.MetaSchema)
 			}
-			for _, r := range pr.rows {
-				left[r] = true
+			if err := rec.write(ctx, tx); err != nil {
+				return nil, err
 			}
+			if kept = decision == decideKeep; kept {
+				if left == nil {
+					left = map[int]bool{}
+				}
+				for _, r := range pr.rows {
+					left[r] = true
+				}
+			}
+		}
+		if col := colIndex(pr.tb, pol.version); pr.op == event.Delete && pol.name == config.ConflictLastWriterWins && col >= 0 && !(kept && st.exists) {
+			w.tombs = append(w.tombs, tombstone.Tombstone{Table: pr.tb, Key: pr.before, Origin: src, Version: pr.before[col], GTID: m.Txn.GTID})
 		}
 	}
 	return left, nil
 }
 
+// deleted is the tombstone that matters to a probe (tombstone.Highest);
+// origin is empty when there is none.
+type deleted struct {
+	origin  string
+	version event.Value
+}
+
+// ErrDeletesUnknown: the target's own deletes are not all recorded yet
+// (its capture is not running or is behind), so a change of a
+// last-writer-wins key the target lacks cannot be decided; the apply is
+// retried.
+var ErrDeletesUnknown = errors.New("the target region's own deletes are not known yet")
+
+// tombstones reads, for every last-writer-wins probe of a key the target
+// lacks (a delete aside), the highest tombstone left by a region other
+// than the source, once the target's capture has recorded the target's
+// own deletes; nil when no probe needs one. It reads outside tx, so it
+// sees every tombstone committed so far and locks none.
+func (w *worker) tombstones(ctx context.Context, ps []*probe, states []state) ([]deleted, error) {
+	var out []deleted
+	for i, pr := range ps {
+		if states[i].exists || pr.op == event.Delete || w.a.policyOf(pr.tb).name != config.ConflictLastWriterWins {
+			continue
+		}
+		if out == nil {
+			if d := w.a.cfg.Deletes; d != nil {
+				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				err := d.Recorded(rctx)
+				cancel()
+				if err != nil {
+					return nil, fmt.Errorf("%w: %w", ErrDeletesUnknown, err)
+				}
+			}
+			out = make([]deleted, len(ps))
+		}
+		origin, v, ok, err := tombstone.Highest(ctx, w.a.cfg.DB, pr.tb, pr.key(), w.a.cfg.Source)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[i] = deleted{origin, v}
+		}
+	}
+	return out, nil
+}
+
 // facts reads what resolve needs about a conflicting probe's key: the
-// local row (as JSON, locked), and by policy the version comparison, the
-// bucket's owner and the tie-break between the two rows.
-func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy) (string, facts, error) {
+// local row (as JSON, locked), and by policy the version comparison (with
+// the row, or with tomb when the row is gone), the bucket's owner and the
+// tie-break between the two rows.
+func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy, tomb deleted) (string, facts, error) {
 	tb, key := pr.tb, pr.key()
 	local, exists, err := currentRow(ctx, tx, tb, key)
 	if err != nil {
@@ -248,13 +310,20 @@ func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy) (st
 			f.missing = fmt.Sprintf("last-writer-wins needs version column %q, which the table does not have", p.version)
 			return local, f, nil
 		}
-		if !exists || pr.op == event.Delete {
+		in := pr.after // the incoming version: a delete's is the deleted row's
+		if pr.op == event.Delete {
+			in = pr.before
+		}
+		if !exists {
+			if tomb.origin != "" {
+				f.tomb, f.tombVersion = tomb.origin, tombstone.Compare(in[col], tomb.version)
+			}
 			return local, f, nil
 		}
 		var greater, equal sql.NullBool
 		where, args := pkWhere(tb, key)
 		q := fmt.Sprintf("SELECT ? > %s, ? = %s FROM %s WHERE %s", quote(p.version), quote(p.version), tableName(tb), where)
-		if err := tx.QueryRowContext(ctx, q, append([]any{pr.after[col].V, pr.after[col].V}, args...)...).Scan(&greater, &equal); err != nil {
+		if err := tx.QueryRowContext(ctx, q, append([]any{in[col].V, in[col].V}, args...)...).Scan(&greater, &equal); err != nil {
 			return "", f, fmt.Errorf("compare versions of %s.%s: %w", tb.Schema, tb.Name, err)
 		}
 		switch {
@@ -263,7 +332,7 @@ func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy) (st
 		case !equal.Bool:
 			f.version = -1
 		}
-		if f.version == 0 {
+		if f.version == 0 && pr.op != event.Delete {
 			f.tie, err = tie(ctx, tx, tb, pr.after, local)
 		}
 	case config.ConflictHomeCellWins:
@@ -366,14 +435,6 @@ func pkWhere(tb *event.Table, img []event.Value) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-func pkString(tb *event.Table, img []event.Value) string {
-	parts := make([]string, len(tb.PK))
-	for i, p := range tb.PK {
-		parts[i] = tb.Cols[p] + "=" + img[p].Text()
-	}
-	return strings.Join(parts, ",")
-}
-
 // currentRow locks the target row with img's key and returns it as JSON.
 func currentRow(ctx context.Context, tx *sql.Tx, tb *event.Table, img []event.Value) (string, bool, error) {
 	pairs := make([]string, len(tb.Cols))
@@ -428,7 +489,7 @@ func (c conflictRecord) write(ctx context.Context, db execer) error {
 	_, err := db.ExecContext(ctx, `INSERT INTO `+binlog.MetaSchema+`.conflicts
 		(detected_at, source, target, source_gtid, db, tbl, pk, op, policy, decision, reason, local_image, incoming_before, incoming_after)
 		VALUES (UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.source, c.target, c.gtid, c.tb.Schema, c.tb.Name, clip(pkString(c.tb, key), 1024), string(c.r.Op), c.policy, c.decision, clip(c.reason, 512),
+		c.source, c.target, c.gtid, c.tb.Schema, c.tb.Name, clip(c.tb.KeyText(key), 1024), string(c.r.Op), c.policy, c.decision, clip(c.reason, 512),
 		local, img(c.r.Before), img(c.r.After))
 	if err != nil {
 		return fmt.Errorf("write conflict log: %w", err)

@@ -35,7 +35,7 @@ func (w *worker) recordOrigins(ctx context.Context, tx *sql.Tx, ps []*probe, lef
 			sum := md5.Sum([]byte(row))
 			digest = sum[:]
 		}
-		pk := pkString(p.tb, p.key())
+		pk := p.tb.KeyText(p.key())
 		sum := md5.Sum([]byte(pk))
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+binlog.MetaSchema+`.origins (db, tbl, pk_md5, pk, region, digest) VALUES (?, ?, ?, ?, ?, ?)
 			ON DUPLICATE KEY UPDATE region = VALUES(region), digest = VALUES(digest)`,
@@ -51,7 +51,7 @@ func (w *worker) recordOrigins(ctx context.Context, tx *sql.Tx, ps []*probe, lef
 // the recorded region if the row (or its absence) is still what that
 // change left, else "" (changed here since: the target's own).
 func originOf(ctx context.Context, tx *sql.Tx, p *probe, local string, exists bool) (string, error) {
-	pk := pkString(p.tb, p.key())
+	pk := p.tb.KeyText(p.key())
 	sum := md5.Sum([]byte(pk))
 	var region string
 	var digest []byte

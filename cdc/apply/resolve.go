@@ -107,6 +107,14 @@ func conflicted(op event.Op, exists, sameBefore, sameAfter bool) bool {
 	return true
 }
 
+// tombConflict reports whether an insert of a key the target lacks is
+// to be decided as a conflict: a region other than the source deleted
+// the key here (f.tomb), possibly concurrently. (The source's own
+// deletes do not count: they came before its insert in its stream.)
+func tombConflict(op event.Op, f facts) bool {
+	return op == event.Insert && !f.exists && f.tomb != ""
+}
+
 // facts are what the target holds for a conflicting change.
 type facts struct {
 	// exists: the target has a row with the key.
@@ -122,6 +130,11 @@ type facts struct {
 	// row, or its absence), from _region.origins; empty: the target's own
 	// (with two regions always so).
 	owner, local string
+	// tomb is the region whose delete the target's tombstone of a missing
+	// row records (last-writer-wins; "" none), and tombVersion compares
+	// the incoming version with the deleted one: -1, 0 or 1.
+	tomb        string
+	tombVersion int
 	// missing names what the policy needs and the table or config lacks
 	// (a version or shard column): the partition halts.
 	missing string
@@ -130,11 +143,13 @@ type facts struct {
 // resolve decides a conflict of a change from src applied in dst.
 //
 //   - reject: the partition halts.
-//   - last-writer-wins: a delete wins against a concurrent change, in
-//     every region (the row is gone everywhere, and the change is in the
-//     conflict log); otherwise the higher version wins, and on equal
-//     versions the greater row, compared as stored, so the outcome never
-//     depends on which region applies.
+//   - last-writer-wins: the higher version wins. A delete's version is
+//     the deleted row's, so an update made concurrently (raising it) beats
+//     it; a key the target lacks is compared with the highest tombstone
+//     another region left here (f.tomb), and without one the change
+//     applies. On equal versions a delete wins, then the greater row,
+//     compared as stored, so the outcome never depends on which region
+//     applies.
 //   - home-cell-wins: the change of the region owning the row's bucket
 //     wins; between two other regions, as last-writer-wins on equal
 //     versions (a delete first, then the greater row).
@@ -147,10 +162,18 @@ func resolve(p policy, op event.Op, src, dst string, f facts) (string, string) {
 		return decideStop, "policy reject"
 	case config.ConflictLastWriterWins:
 		switch {
+		case !f.exists && op == event.Delete:
+			return decideKeep, "the row is gone here too"
+		case !f.exists && f.tomb == "":
+			return decideApply, "the row is not here and no delete of it is known here"
+		case !f.exists && f.tombVersion > 0:
+			return decideApply, fmt.Sprintf("the incoming version is higher than the one %s deleted here", f.tomb)
 		case !f.exists:
-			return decideKeep, "the row is gone in " + dst + "; a delete wins against a concurrent change"
+			return decideKeep, fmt.Sprintf("%s deleted the row here at a version not lower than the incoming one; a delete wins on equal versions", f.tomb)
+		case op == event.Delete && f.version < 0:
+			return decideKeep, "the local version is higher than the deleted one"
 		case op == event.Delete:
-			return decideApply, "deleted in " + src + "; a delete wins against a concurrent change"
+			return decideApply, fmt.Sprintf("%s deleted the row at a version not lower than the local one; a delete wins on equal versions", src)
 		case f.version > 0:
 			return decideApply, "the incoming version is higher"
 		case f.version < 0:

@@ -2,8 +2,10 @@ package apply
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,26 +83,35 @@ func TestProbes(t *testing.T) {
 	}
 }
 
-// TestResolveConverges is a model of the conflict rules: regions change
-// the same few keys concurrently (inserts, updates with equal or higher
-// versions, deletes), every region receives every other region's changes
-// in a random order (each source's in its own order), and decides each
-// with conflicted and resolve from its own rows only, as the applier
-// does. Every region must end with the same rows, for thousands of
-// random histories, with two and three regions.
+// TestResolveConverges is a model of the conflict rules: regions write
+// the same few keys (inserts, updates raising the version, deletes, a key
+// inserted again after its delete, the same key inserted by two regions),
+// each on its own rows, while the others' changes arrive in a random
+// order (each source's in its own order), so a write may be concurrent
+// with another region's or made after it arrived. Every region decides
+// each arriving change with conflicted and resolve from its own rows,
+// tombstones and origins only, as the applier does. Every region must end
+// with the same rows, for thousands of random histories, with two and
+// three regions.
 func TestResolveConverges(t *testing.T) {
 	for _, c := range []struct {
 		policy  string
 		regions []string
+		// causal: a region may write after others' changes arrived;
+		// else every write is concurrent with every other region's.
+		causal bool
 	}{
-		{config.ConflictLastWriterWins, []string{"a", "b"}},
-		{config.ConflictLastWriterWins, []string{"a", "b", "c"}},
-		{config.ConflictHomeCellWins, []string{"a", "b"}},
-		{config.ConflictHomeCellWins, []string{"a", "b", "c"}},
+		{config.ConflictLastWriterWins, []string{"a", "b"}, true},
+		{config.ConflictLastWriterWins, []string{"a", "b", "c"}, true},
+		{config.ConflictHomeCellWins, []string{"a", "b"}, true},
+		// Home-cell-wins has no versions: with three regions, a change
+		// arriving before an earlier change it was made on (through a
+		// third region) looks concurrent with it (docs/cdc.md).
+		{config.ConflictHomeCellWins, []string{"a", "b", "c"}, false},
 	} {
 		t.Run(fmt.Sprintf("%s/%d", c.policy, len(c.regions)), func(t *testing.T) {
-			for seed := uint64(1); seed <= 3000; seed++ {
-				if msg := simulate(seed, policy{name: c.policy}, c.regions); msg != "" {
+			for seed := uint64(1); seed <= 5000; seed++ {
+				if msg := simulate(seed, policy{name: c.policy}, c.regions, c.causal); msg != "" {
 					t.Fatalf("seed %d: %s", seed, msg)
 				}
 			}
@@ -120,118 +131,181 @@ type mchange struct {
 	before, after *mrow
 }
 
+// mregion is one region's state in the model: its rows, its tombstones
+// (per key and deleting region, the version of the last row that region's
+// delete removed here), and the region whose change each row (or its
+// absence) holds, as _region.tombstones and _region.origins record them.
+type mregion struct {
+	rows   map[int]mrow
+	tombs  map[int]map[string]int
+	origin map[int]string
+}
+
+// tomb returns the tombstone of key k that matters to a change from src:
+// the highest version deleted here by a region other than src (src's own
+// deletes came before its later changes, in its stream).
+func (s *mregion) tomb(k int, src string) (origin string, ver int) {
+	for _, o := range slices.Sorted(maps.Keys(s.tombs[k])) {
+		if v := s.tombs[k][o]; o != src && (origin == "" || v > ver) {
+			origin, ver = o, v
+		}
+	}
+	return origin, ver
+}
+
 // simulate runs one random history and returns what went wrong, if
 // anything.
-func simulate(seed uint64, p policy, regions []string) string {
+func simulate(seed uint64, p policy, regions []string, causal bool) string {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	const keys = 4
 	owner := func(k int) string { return regions[k%len(regions)] }
-	rows := map[string]map[int]mrow{}
-	// origin is the region whose change each region's row (or its
-	// absence) holds, as _region.origins records it.
-	origin := map[string]map[int]string{}
+	st := map[string]*mregion{}
 	for _, r := range regions {
-		rows[r] = map[int]mrow{}
-		origin[r] = map[int]string{}
+		st[r] = &mregion{rows: map[int]mrow{}, tombs: map[int]map[string]int{}, origin: map[int]string{}}
 		for k := 0; k < keys-1; k++ {
-			rows[r][k] = mrow{1, 0}
+			st[r].rows[k] = mrow{1, 0}
 		}
 	}
-	// Each region's own changes, made while the others' had not arrived,
-	// within what the rules are built for: a region does not write a key
-	// again after deleting it, and no two regions insert the same key
-	// (auto-increment ids with a region offset, UUIDs). Those two need
-	// tombstones of local deletes, which the applier does not have (see
-	// docs/cdc.md). Every write's value is new: two regions writing the
-	// very same row (every column alike) is taken as one change.
 	streams := map[string][]mchange{}
-	inserted := map[int]string{}
-	val := 0
+	next := map[string]map[string]int{} // dst -> src -> next change
 	for _, r := range regions {
-		deleted := map[int]bool{}
-		for n := rng.IntN(5); n > 0; n-- {
-			k := rng.IntN(keys)
-			cur, ok := rows[r][k]
-			if deleted[k] || (!ok && inserted[k] != "" && inserted[k] != r) {
-				continue
-			}
-			ch := mchange{src: r, key: k}
-			switch {
-			case !ok:
-				inserted[k] = r
-				val++
-				ch.op, ch.after = event.Insert, &mrow{1 + rng.IntN(2), val}
-			case rng.IntN(3) == 0:
-				ch.op, ch.before = event.Delete, &cur
-				deleted[k] = true
-			default:
-				// An update changes the row (MySQL logs no change that
-				// changes nothing) and, as last-writer-wins asks of the
-				// application, raises the version.
-				val++
-				after := mrow{cur.ver + 1, val}
-				ch.op, ch.before, ch.after = event.Update, &cur, &after
-			}
-			apply(rows[r], ch)
-			origin[r][k] = r
-			streams[r] = append(streams[r], ch)
-		}
+		next[r] = map[string]int{}
 	}
 	var history strings.Builder
-	for _, r := range regions {
-		fmt.Fprintf(&history, "\n  %s wrote %s", r, describe(streams[r]))
+	val := 0
+	// Home-cell-wins is built for keys that are never used again: once
+	// inserted or deleted anywhere, a key is not inserted again
+	// (auto-increment ids with a region offset, UUIDs). Last-writer-wins
+	// takes any key, as its tombstones carry the deleted version.
+	used := map[int]bool{}
+	for k := 0; k < keys-1; k++ {
+		used[k] = true
 	}
-	for _, dst := range regions {
-		next := map[string]int{}
-		for {
-			var ready []string
-			for _, src := range regions {
-				if src != dst && next[src] < len(streams[src]) {
-					ready = append(ready, src)
+	reuse := p.name == config.ConflictLastWriterWins
+	write := func(r string) {
+		s := st[r]
+		k := rng.IntN(keys)
+		cur, ok := s.rows[k]
+		if !ok && used[k] && !reuse {
+			return
+		}
+		used[k] = true
+		ch := mchange{src: r, key: k}
+		switch {
+		case !ok:
+			// A key inserted again gets a version above the one deleted
+			// here, as a timestamp or a raised counter has.
+			val++
+			_, deleted := s.tomb(k, "")
+			ch.op, ch.after = event.Insert, &mrow{deleted + 1 + rng.IntN(2), val}
+		case rng.IntN(3) == 0:
+			ch.op, ch.before = event.Delete, &cur
+		default:
+			// An update changes the row (MySQL logs no change that
+			// changes nothing) and raises the version.
+			val++
+			ch.op, ch.before, ch.after = event.Update, &cur, &mrow{cur.ver + 1 + rng.IntN(2), val}
+		}
+		s.apply(ch, r)
+		streams[r] = append(streams[r], ch)
+		fmt.Fprintf(&history, "\n  %s %s", r, describe(ch))
+	}
+	// deliver applies the next change from src in dst and reports a halt.
+	deliver := func(dst, src string) string {
+		ch := streams[src][next[dst][src]]
+		next[dst][src]++
+		s := st[dst]
+		local, exists := s.rows[ch.key]
+		same := func(img *mrow) bool { return exists && img != nil && *img == local }
+		tomb, deleted := s.tomb(ch.key, src)
+		f := facts{exists: exists, owner: owner(ch.key), local: s.origin[ch.key]}
+		if !exists && p.name == config.ConflictLastWriterWins {
+			f.tomb = tomb
+		}
+		decision := decideApply
+		if conflicted(ch.op, exists, same(ch.before), same(ch.after)) || tombConflict(ch.op, f) {
+			in := ch.after
+			if ch.op == event.Delete {
+				in = ch.before
+			}
+			if exists {
+				f.version = cmpInt(in.ver, local.ver)
+				if ch.after != nil {
+					f.tie = strings.Compare(ch.after.stored(), local.stored())
 				}
 			}
-			if len(ready) == 0 {
-				break
+			if f.tomb != "" {
+				f.tombVersion = cmpInt(in.ver, deleted)
 			}
-			src := ready[rng.IntN(len(ready))]
-			ch := streams[src][next[src]]
-			next[src]++
-			local, exists := rows[dst][ch.key]
-			same := func(img *mrow) bool { return exists && img != nil && *img == local }
-			if !conflicted(ch.op, exists, same(ch.before), same(ch.after)) {
-				apply(rows[dst], ch)
-				origin[dst][ch.key] = src
-				continue
-			}
-			f := facts{exists: exists, owner: owner(ch.key), local: origin[dst][ch.key]}
-			if exists && ch.after != nil {
-				f.version = cmpInt(ch.after.ver, local.ver)
-				f.tie = strings.Compare(ch.after.stored(), local.stored())
-			}
-			decision, reason := resolve(p, ch.op, src, dst, f)
-			switch decision {
-			case decideApply:
-				apply(rows[dst], ch)
-				origin[dst][ch.key] = src
-			case decideStop:
+			var reason string
+			decision, reason = resolve(p, ch.op, src, dst, f)
+			fmt.Fprintf(&history, "\n    %s: %s from %s: %s, %s", dst, describe(ch), src, decision, reason)
+			if decision == decideStop {
 				return fmt.Sprintf("%s stopped on %s's change of key %d: %s%s", dst, src, ch.key, reason, history.String())
 			}
+		} else {
+			fmt.Fprintf(&history, "\n    %s: %s from %s", dst, describe(ch), src)
+		}
+		if decision == decideApply {
+			s.apply(ch, src)
+		} else if ch.op == event.Delete && !exists {
+			s.tombstone(ch.key, ch.before.ver, src)
+		}
+		return ""
+	}
+	pending := func() [][2]string {
+		var out [][2]string
+		for _, dst := range regions {
+			for _, src := range regions {
+				if src != dst && next[dst][src] < len(streams[src]) {
+					out = append(out, [2]string{dst, src})
+				}
+			}
+		}
+		return out
+	}
+	for n := 6 + rng.IntN(30); n > 0; n-- {
+		ps := pending()
+		if len(ps) == 0 || !causal || rng.IntN(2) == 0 {
+			write(regions[rng.IntN(len(regions))])
+			continue
+		}
+		pick := ps[rng.IntN(len(ps))]
+		if msg := deliver(pick[0], pick[1]); msg != "" {
+			return msg
+		}
+	}
+	for ps := pending(); len(ps) > 0; ps = pending() {
+		pick := ps[rng.IntN(len(ps))]
+		if msg := deliver(pick[0], pick[1]); msg != "" {
+			return msg
 		}
 	}
 	for _, r := range regions[1:] {
-		if !reflect.DeepEqual(rows[r], rows[regions[0]]) {
-			return fmt.Sprintf("diverged: %s holds %v, %s holds %v%s", regions[0], rows[regions[0]], r, rows[r], history.String())
+		if !reflect.DeepEqual(st[r].rows, st[regions[0]].rows) {
+			return fmt.Sprintf("diverged: %s holds %v, %s holds %v%s", regions[0], st[regions[0]].rows, r, st[r].rows, history.String())
 		}
 	}
 	return ""
 }
 
-func apply(rows map[int]mrow, ch mchange) {
+// apply carries out ch, a change from src, in s: a delete leaves a
+// tombstone with the deleted row's version.
+func (s *mregion) apply(ch mchange, src string) {
+	s.origin[ch.key] = src
 	if ch.op == event.Delete {
-		delete(rows, ch.key)
+		delete(s.rows, ch.key)
+		s.tombstone(ch.key, ch.before.ver, src)
 		return
 	}
-	rows[ch.key] = *ch.after
+	s.rows[ch.key] = *ch.after
+}
+
+func (s *mregion) tombstone(k, ver int, src string) {
+	if s.tombs[k] == nil {
+		s.tombs[k] = map[string]int{}
+	}
+	s.tombs[k][src] = ver
 }
 
 func cmpInt(a, b int) int {
@@ -244,17 +318,12 @@ func cmpInt(a, b int) int {
 	return 0
 }
 
-func describe(chs []mchange) string {
-	var parts []string
-	for _, c := range chs {
-		switch c.op {
-		case event.Insert:
-			parts = append(parts, fmt.Sprintf("insert %d=%v", c.key, *c.after))
-		case event.Update:
-			parts = append(parts, fmt.Sprintf("update %d %v->%v", c.key, *c.before, *c.after))
-		case event.Delete:
-			parts = append(parts, fmt.Sprintf("delete %d (%v)", c.key, *c.before))
-		}
+func describe(c mchange) string {
+	switch c.op {
+	case event.Insert:
+		return fmt.Sprintf("insert %d=%v", c.key, *c.after)
+	case event.Update:
+		return fmt.Sprintf("update %d %v->%v", c.key, *c.before, *c.after)
 	}
-	return "[" + strings.Join(parts, "; ") + "]"
+	return fmt.Sprintf("delete %d (%v)", c.key, *c.before)
 }

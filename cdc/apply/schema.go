@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/tombstone"
 )
 
 // schema is the applier's own state in the target database. Capture never
@@ -89,6 +90,8 @@ var schema = []string{
 		resolution VARCHAR(512) NULL,
 		KEY (source, resolved_at)
 	) ENGINE=InnoDB`,
+	// What this region deleted of last-writer-wins rows (cdc/tombstone).
+	tombstone.Schema,
 }
 
 // EnsureSchema creates the applier's tables if they are missing.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/tombstone"
 	"github.com/regionplatform/region/retry"
 )
 
@@ -75,6 +76,10 @@ type worker struct {
 	// partition's new owner applies too.
 	saved  time.Time
 	stored int64
+	// tombs are the deletes the transaction being applied lets stand, to
+	// record (cdc/tombstone) just before its checkpoint: written last, so
+	// the transaction waits for nothing while it holds their locks.
+	tombs []tombstone.Tombstone
 }
 
 // heartbeatSave is how often a heartbeat that moves nothing but time is
@@ -216,10 +221,14 @@ func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next C
 	if err := w.checkStored(ctx, tx); err != nil {
 		return err
 	}
+	w.tombs = w.tombs[:0]
 	if body != nil {
 		if err := body(tx); err != nil {
 			return err
 		}
+	}
+	if err := tombstone.Write(ctx, tx, w.tombs); err != nil {
+		return err
 	}
 	var st any
 	if !next.SourceTime.IsZero() {
@@ -270,7 +279,7 @@ func transient(err error) bool {
 		}
 		return false
 	}
-	return isConnErr(err)
+	return errors.Is(err, ErrDeletesUnknown) || isConnErr(err)
 }
 
 func isConnErr(err error) bool {

@@ -1,6 +1,8 @@
 package binlog
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -19,4 +21,18 @@ func Covers(flavor, a, b string) (bool, error) {
 		return false, fmt.Errorf("GTID set %q: %w", b, err)
 	}
 	return as.Contain(bs), nil
+}
+
+// End reads a server's binlog end, the GTID set of every transaction it
+// has written: @@gtid_binlog_pos on MariaDB, @@gtid_executed on MySQL.
+func End(ctx context.Context, db *sql.DB, flavor string) (string, error) {
+	q := "SELECT @@GLOBAL.gtid_binlog_pos"
+	if flavor == mysql.MySQLFlavor {
+		q = "SELECT @@GLOBAL.gtid_executed"
+	}
+	var end string
+	if err := db.QueryRowContext(ctx, q).Scan(&end); err != nil {
+		return "", fmt.Errorf("read the binlog end: %w", err)
+	}
+	return end, nil
 }

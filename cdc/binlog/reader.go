@@ -107,6 +107,9 @@ func (r *Reader) decodeRows(e *replication.RowsEvent, data []byte) error {
 	return nil
 }
 
+// Flavor is the source's flavor, "mariadb" or "mysql".
+func (r *Reader) Flavor() string { return r.cfg.Flavor }
+
 // ErrPosition means the source cannot serve the binlog from the requested
 // position (purged, or never written there).
 var ErrPosition = errors.New("the source cannot stream from this position")

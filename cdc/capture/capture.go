@@ -41,6 +41,11 @@ type Config struct {
 	// changes drop (catalog.DroppedColumns); nil orders transactions by
 	// primary keys only and records nothing.
 	Catalog *catalog.Cache
+	// Versioned names the version column of a last-writer-wins table (""
+	// for any other table): capture records the region's own deletes of
+	// such rows as tombstones (cdc/tombstone) in Catalog's database, which
+	// the region's appliers wait for (Recorded). Nil records none.
+	Versioned func(db, table string) string
 	// Buffer bounds the transactions read but not yet sent (default 4096).
 	Buffer int
 	// MaxBatch is the most transactions per send (default 512).
@@ -80,14 +85,24 @@ type Capture struct {
 	topic string
 	m     *metrics
 
+	// expired is when tombstones were last expired (publish's goroutine).
+	expired time.Time
+
 	mu    sync.Mutex
 	stats Stats
+	// recorded is the binlog position up to which the region's deletes
+	// are recorded; recordedCh is closed (and replaced) when it moves.
+	recorded   string
+	recordedCh chan struct{}
 }
 
 // New checks cfg and registers metrics.
 func New(cfg Config) (*Capture, error) {
 	if cfg.Region == "" || cfg.Reader == nil || cfg.Kafka == nil || cfg.Checkpoints == nil {
 		return nil, errors.New("capture: Region, Reader, Kafka and Checkpoints are required")
+	}
+	if cfg.Versioned != nil && cfg.Catalog == nil {
+		return nil, errors.New("capture: Versioned needs Catalog (the region's database, where tombstones are kept)")
 	}
 	if cfg.Buffer == 0 {
 		cfg.Buffer = 4096
@@ -107,7 +122,7 @@ func New(cfg Config) (*Capture, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Capture{cfg: cfg, log: cfg.Logger.With("capture", cfg.Region), topic: Topic(cfg.Region)}
+	c := &Capture{cfg: cfg, log: cfg.Logger.With("capture", cfg.Region), topic: Topic(cfg.Region), recordedCh: make(chan struct{})}
 	var err error
 	if c.m, err = newMetrics(cfg.Metrics, cfg.Region); err != nil {
 		return nil, err
@@ -158,6 +173,9 @@ func (c *Capture) Run(ctx context.Context) (err error) {
 	c.mu.Lock()
 	c.stats.Published = start
 	c.mu.Unlock()
+	if err := c.startRecording(ctx, start.Pos); err != nil {
+		return err
+	}
 	c.log.Info("capture starting", "from", start.Pos, "seq", start.Seq, "topic", c.topic, "partitions", len(partitions))
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -240,10 +258,16 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			if err := c.heartbeats(p, partitions, pos, lastSent); err != nil {
 				return err
 			}
+			if err := c.expireTombstones(ctx); err != nil {
+				return err
+			}
 			if err := save(); err != nil {
 				return err
 			}
 			continue
+		}
+		if err := c.recordDeletes(ctx, batch); err != nil {
+			return err
 		}
 		next := pos
 		var msgs []*sarama.ProducerMessage

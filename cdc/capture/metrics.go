@@ -7,9 +7,9 @@ import (
 )
 
 type metrics struct {
-	txns, echoes, messages, heartbeats, errors prometheus.Counter
-	seq                                        prometheus.Gauge
-	sendSeconds                                prometheus.Histogram
+	txns, echoes, messages, heartbeats, errors, tombstones prometheus.Counter
+	seq                                                    prometheus.Gauge
+	sendSeconds                                            prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, region string) (*metrics, error) {
@@ -23,6 +23,7 @@ func newMetrics(reg prometheus.Registerer, region string) (*metrics, error) {
 		messages:   prometheus.NewCounter(opts("messages_total", "Kafka messages sent for transactions (fragments and DDL copies included).")),
 		heartbeats: prometheus.NewCounter(opts("heartbeats_total", "Watermark heartbeats sent to idle partitions.")),
 		errors:     prometheus.NewCounter(opts("errors_total", "Times capture stopped on an error.")),
+		tombstones: prometheus.NewCounter(opts("tombstones_total", "The region's own deletes of last-writer-wins rows recorded as tombstones.")),
 		seq: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "regiond", Subsystem: "capture", Name: "published_seq",
 			Help: "Transactions published and checkpointed (capture's Seq).", ConstLabels: l}),
 		sendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "capture", Name: "send_seconds",
@@ -32,7 +33,7 @@ func newMetrics(reg prometheus.Registerer, region string) (*metrics, error) {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.txns, m.echoes, m.messages, m.heartbeats, m.errors, m.seq, m.sendSeconds} {
+	for _, c := range []prometheus.Collector{m.txns, m.echoes, m.messages, m.heartbeats, m.errors, m.tombstones, m.seq, m.sendSeconds} {
 		errs = append(errs, reg.Register(c))
 	}
 	return m, errors.Join(errs...)

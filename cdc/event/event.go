@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -105,6 +106,16 @@ type Table struct {
 	// PK lists the indexes in Cols of the primary key columns (none: the
 	// table has no primary key; its rows are matched by every column).
 	PK []int `json:"pk"`
+}
+
+// KeyText is the primary key of the row img as text, "col=value,...":
+// how a key is shown, and what identifies it in the applier's tables.
+func (t *Table) KeyText(img []Value) string {
+	parts := make([]string, len(t.PK))
+	for i, p := range t.PK {
+		parts[i] = t.Cols[p] + "=" + img[p].Text()
+	}
+	return strings.Join(parts, ",")
 }
 
 // Op is a row change.

@@ -298,15 +298,11 @@ func binlogEnd(ctx context.Context, cfg Config) (string, error) {
 	}
 	db := sql.OpenDB(conn)
 	defer db.Close()
-	q := "SELECT @@GLOBAL.gtid_binlog_pos"
-	if cfg.Source.Flavor == mysql.MySQLFlavor {
-		q = "SELECT @@GLOBAL.gtid_executed"
-	}
 	ctx, cancel := context.WithTimeout(ctx, 2*timeout)
 	defer cancel()
-	var end string
-	if err := db.QueryRowContext(ctx, q).Scan(&end); err != nil {
-		return "", fmt.Errorf("rpo: %w: %s at %s: %v", ErrUnreachable, q, dc.Addr, err)
+	end, err := binlog.End(ctx, db, cfg.Source.Flavor)
+	if err != nil {
+		return "", fmt.Errorf("rpo: %w: %s: %v", ErrUnreachable, dc.Addr, err)
 	}
 	return end, nil
 }

@@ -1,0 +1,244 @@
+// Package tombstone keeps what a region deleted of the rows whose
+// conflicts last-writer-wins decides, so that a delete and a concurrent
+// change of the same key end alike in every region.
+//
+// A tombstone is, per key and deleting region, the version of the last
+// row that region's delete removed here: capture records its own
+// region's deletes (origin = the region), and the applier records the
+// deletes it applies (origin = their source). When a change from region
+// S arrives for a key the target lacks, the highest tombstone of another
+// region decides: the change applies only if its version is higher (a
+// delete wins on equal versions). S's own tombstones do not count: S's
+// later changes of the key come after its delete in its stream. A region
+// that inserts a key again after a delete must give it a higher version,
+// as a timestamp or a raised counter does (docs/cdc.md).
+//
+// Tombstones live in Table, never replicated; capture expires them after
+// a retention longer than any outage replication is meant to survive.
+package tombstone
+
+import (
+	"context"
+	"crypto/md5"
+	"database/sql"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/regionplatform/region/cdc/event"
+)
+
+// Table holds the tombstones of one region's MySQL.
+const Table = "_region.tombstones"
+
+// Schema creates Table.
+const Schema = `CREATE TABLE IF NOT EXISTS ` + Table + ` (
+	db VARCHAR(64) NOT NULL,
+	tbl VARCHAR(64) NOT NULL,
+	pk_md5 BINARY(16) NOT NULL,
+	origin VARCHAR(64) NOT NULL COMMENT 'the region whose delete this is',
+	pk VARCHAR(1024) NOT NULL,
+	version TEXT NOT NULL COMMENT 'the deleted row''s version, as the event format encodes it',
+	gtid VARCHAR(256) NOT NULL COMMENT 'the deleting transaction, in its region',
+	deleted_at TIMESTAMP(6) NOT NULL COMMENT 'when it was recorded here',
+	PRIMARY KEY (db, tbl, pk_md5, origin),
+	KEY (deleted_at)
+) ENGINE=InnoDB`
+
+// Retention is how long a tombstone is kept: far longer than a Kafka
+// retention or an outage replication is meant to survive; a change
+// delayed longer than that could bring a deleted row back.
+const Retention = 14 * 24 * time.Hour
+
+// Tombstone is one region's delete of one key.
+type Tombstone struct {
+	Table *event.Table
+	// Key is an image holding the deleted row's primary key.
+	Key     []event.Value
+	Origin  string
+	Version event.Value
+	GTID    string
+}
+
+// Collect returns the tombstones of t's deletes in tables whose
+// last-writer-wins version column version names ("" for other tables),
+// origin being the region whose transaction t is. An update that changes
+// a row's primary key deletes the old key.
+func Collect(t *event.Txn, origin string, version func(db, table string) string) []Tombstone {
+	var out []Tombstone
+	for _, r := range t.Rows {
+		tb := &t.Tables[r.T]
+		if r.Op == event.Insert || len(tb.PK) == 0 || (r.Op == event.Update && !keyChanged(tb, r.Before, r.After)) {
+			continue
+		}
+		col := indexOf(tb.Cols, version(tb.Schema, tb.Name))
+		if col < 0 {
+			continue
+		}
+		out = append(out, Tombstone{Table: tb, Key: r.Before, Origin: origin, Version: r.Before[col], GTID: t.GTID})
+	}
+	return out
+}
+
+func keyChanged(tb *event.Table, before, after []event.Value) bool {
+	for _, p := range tb.PK {
+		if !before[p].Equal(after[p]) {
+			return true
+		}
+	}
+	return false
+}
+
+func indexOf(cols []string, name string) int {
+	if name == "" {
+		return -1
+	}
+	for i, c := range cols {
+		if c == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Execer runs statements (a *sql.DB or *sql.Tx).
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Write records ts in order (a later tombstone of the same key and origin
+// replaces an earlier one).
+func Write(ctx context.Context, db Execer, ts []Tombstone) error {
+	for len(ts) > 0 {
+		n := min(len(ts), 200)
+		var b strings.Builder
+		args := make([]any, 0, 7*n)
+		b.WriteString("INSERT INTO " + Table + " (db, tbl, pk_md5, origin, pk, version, gtid, deleted_at) VALUES ")
+		seen := map[string]int{} // one row per key in a statement: the last
+		var rows []Tombstone
+		for _, t := range ts[:n] {
+			k := t.Table.Schema + "\x00" + t.Table.Name + "\x00" + t.Origin + "\x00" + t.Table.KeyText(t.Key)
+			if i, ok := seen[k]; ok {
+				rows[i] = t
+				continue
+			}
+			seen[k] = len(rows)
+			rows = append(rows, t)
+		}
+		for i, t := range rows {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			v, err := t.Version.MarshalJSON()
+			if err != nil {
+				return fmt.Errorf("tombstone of %s.%s: version: %w", t.Table.Schema, t.Table.Name, err)
+			}
+			pk := t.Table.KeyText(t.Key)
+			sum := md5.Sum([]byte(pk))
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))")
+			args = append(args, t.Table.Schema, t.Table.Name, sum[:], t.Origin, clip(pk, 1024), string(v), t.GTID)
+		}
+		b.WriteString(" ON DUPLICATE KEY UPDATE pk = VALUES(pk), version = VALUES(version), gtid = VALUES(gtid), deleted_at = VALUES(deleted_at)")
+		if _, err := db.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("record tombstones: %w", err)
+		}
+		ts = ts[n:]
+	}
+	return nil
+}
+
+// Highest returns the tombstone of tb's key img with the highest version
+// among those of regions other than except (on equal versions, the first
+// region by name); ok is false when there is none.
+func Highest(ctx context.Context, db *sql.DB, tb *event.Table, img []event.Value, except string) (origin string, version event.Value, ok bool, err error) {
+	pk := tb.KeyText(img)
+	sum := md5.Sum([]byte(pk))
+	rows, err := db.QueryContext(ctx, "SELECT origin, version FROM "+Table+" WHERE db = ? AND tbl = ? AND pk_md5 = ? AND origin <> ? ORDER BY origin",
+		tb.Schema, tb.Name, sum[:], except)
+	if err != nil {
+		return "", event.Value{}, false, fmt.Errorf("read tombstones of %s.%s %s: %w", tb.Schema, tb.Name, pk, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o, js string
+		if err := rows.Scan(&o, &js); err != nil {
+			return "", event.Value{}, false, fmt.Errorf("read tombstones of %s.%s %s: %w", tb.Schema, tb.Name, pk, err)
+		}
+		var v event.Value
+		if err := v.UnmarshalJSON([]byte(js)); err != nil {
+			return "", event.Value{}, false, fmt.Errorf("tombstone of %s.%s %s by %s: version %q: %w", tb.Schema, tb.Name, pk, o, js, err)
+		}
+		if !ok || Compare(v, version) > 0 {
+			origin, version, ok = o, v, true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", event.Value{}, false, fmt.Errorf("read tombstones of %s.%s %s: %w", tb.Schema, tb.Name, pk, err)
+	}
+	return origin, version, ok, nil
+}
+
+// Expire deletes up to limit tombstones recorded before cutoff and
+// returns how many it deleted.
+func Expire(ctx context.Context, db Execer, cutoff time.Time, limit int) (int64, error) {
+	res, err := db.ExecContext(ctx, "DELETE FROM "+Table+" WHERE deleted_at < ? LIMIT ?", cutoff.UTC(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("expire tombstones: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+var decimal = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+
+// Compare orders two values of one version column as MySQL orders the
+// column: numbers (and decimal texts) by value, other texts (DATETIME
+// and TIMESTAMP as the binlog renders them, fixed width per column) byte
+// by byte; NULL first. It returns -1, 0 or 1.
+func Compare(a, b event.Value) int {
+	switch {
+	case a.V == nil && b.V == nil:
+		return 0
+	case a.V == nil:
+		return -1
+	case b.V == nil:
+		return 1
+	}
+	if x, ok := number(a); ok {
+		if y, ok := number(b); ok {
+			return x.Cmp(y)
+		}
+	}
+	return strings.Compare(a.Text(), b.Text())
+}
+
+func number(v event.Value) (*big.Rat, bool) {
+	switch x := v.V.(type) {
+	case int64:
+		return new(big.Rat).SetInt64(x), true
+	case uint64:
+		return new(big.Rat).SetUint64(x), true
+	case float64:
+		r := new(big.Rat)
+		if r.SetFloat64(x) == nil {
+			return nil, false
+		}
+		return r, true
+	}
+	s := v.Text()
+	if !decimal.MatchString(s) {
+		return nil, false
+	}
+	r, ok := new(big.Rat).SetString(s)
+	return r, ok
+}
+
+// clip shortens s to at most n characters.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
