@@ -179,6 +179,28 @@ func (r *Router) Lookup(userKey string) *Route {
 	return &s.routes[topo.BucketOfString(userKey, s.buckets)]
 }
 
+// RegionWritable reports whether a write that no user key routes may go
+// to region: the router has a table, is not cut off from etcd, and the
+// table does not fence the region (a forced failover). why says what
+// stops it otherwise.
+func (r *Router) RegionWritable(region string) (ok bool, why string) {
+	s := r.snap.Load()
+	switch {
+	case s == nil:
+		return false, "the routing table is not loaded yet"
+	case s.stale:
+		return false, "the router is cut off from etcd"
+	}
+	reg, found := s.table.Region(region)
+	switch {
+	case !found:
+		return false, fmt.Sprintf("region %s is not in the routing table", region)
+	case reg.Fenced:
+		return false, fmt.Sprintf("region %s is fenced (%s)", region, reg.Reason)
+	}
+	return true, ""
+}
+
 // RouteBucket is Route for a bucket.
 func (r *Router) RouteBucket(b topo.Bucket) (Route, bool) {
 	s := r.snap.Load()

@@ -272,9 +272,11 @@ func (w *worker) tombstones(ctx context.Context, ps []*probe, states []state) ([
 		}
 		if out == nil {
 			if d := w.a.cfg.Deletes; d != nil {
+				start := time.Now()
 				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				err := d.Recorded(rctx)
 				cancel()
+				w.a.m.deletesWaitSeconds.Observe(time.Since(start).Seconds())
 				if err != nil {
 					return nil, fmt.Errorf("%w: %w", ErrDeletesUnknown, err)
 				}

@@ -10,7 +10,7 @@ type metrics struct {
 	txns, rows, duplicates, discarded, retries, halted, conflicts, quarantined prometheus.Counter
 	lagTxns, lagSeconds                                                        prometheus.Gauge
 	depWaits                                                                   prometheus.Counter
-	depWaitSeconds                                                             prometheus.Histogram
+	depWaitSeconds, deletesWaitSeconds                                         prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, error) {
@@ -35,12 +35,14 @@ func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, err
 		depWaits:    c("dependency_waits_total", "Transactions that waited for an earlier transaction of another partition with an overlapping writeset."),
 		depWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "apply", Name: "dependency_wait_seconds",
 			Help: "How long a transaction waited for the partitions it depends on.", ConstLabels: l, Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
+		deletesWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "apply", Name: "local_deletes_wait_seconds",
+			Help: "How long a change of a last-writer-wins key the target lacks waited for the target's capture to record the target's own deletes (tombstones).", ConstLabels: l, Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8)}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.lagTxns, m.lagSeconds, m.depWaits, m.depWaitSeconds} {
+	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.lagTxns, m.lagSeconds, m.depWaits, m.depWaitSeconds, m.deletesWaitSeconds} {
 		errs = append(errs, reg.Register(col))
 	}
 	return m, errors.Join(errs...)

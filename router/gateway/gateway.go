@@ -159,13 +159,26 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveKeyless sends a request without user key to the default region,
-// or answers 400 naming where the key is expected.
+// or answers 400 naming where the key is expected. A write goes there
+// only while the routing table lets that region take writes (not fenced
+// by a failover, the router not cut off from etcd); otherwise it is
+// refused 503 like a write to a write-forbidden bucket, and counted.
 func (g *Gateway) serveKeyless(w http.ResponseWriter, r *http.Request, start time.Time) {
 	if g.defaultApp == nil {
 		g.writeJSON(w, http.StatusBadRequest, false, Problem{
 			Error:  "the request carries no user key: send it in " + g.expected(),
 			Header: g.cfg.UserHeader, Cookie: g.cfg.UserCookie, Query: g.cfg.UserQuery})
 		return
+	}
+	if isWrite(r.Method) {
+		g.m.keyless.Inc()
+		if ok, why := g.cfg.Router.RegionWritable(g.cfg.DefaultRegion); !ok {
+			g.m.refused.Inc()
+			g.writeJSON(w, http.StatusServiceUnavailable, true, Problem{
+				Error:  fmt.Sprintf("a write without a user key goes to the default region %s, which takes no writes now: %s; retry after %ds, or send the user key in %s", g.cfg.DefaultRegion, why, g.retrySecs, g.expected()),
+				Region: g.cfg.DefaultRegion})
+			return
+		}
 	}
 	delete(r.Header, HeaderBucket)
 	delete(r.Header, HeaderCell)

@@ -80,6 +80,28 @@ func TestMissingKey(t *testing.T) {
 			t.Fatalf("b received %+v", got)
 		}
 	})
+	t.Run("not past the default region's fence", func(t *testing.T) {
+		f := start(t, func(c *Config) { c.DefaultRegion = "b" }, nil, false)
+		f.update(t, "fence region b", func(tb *router.Table) error { return tb.FenceRegion("b", "forced failover") })
+		resp, body := f.do(t, "POST", "/signup", nil, "{}")
+		p := decode[Problem](t, body)
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || p.Region != "b" ||
+			!strings.Contains(p.Error, "region b is fenced (forced failover)") || !strings.Contains(p.Error, "X-User-Id") {
+			t.Fatalf("keyless write to a fenced default region: got %d %s", resp.StatusCode, body)
+		}
+		if n := len(f.b.requests()); n != 0 {
+			t.Fatalf("b received %d requests, want the write refused", n)
+		}
+		for name, c := range map[string]interface{ Write(*dto.Metric) error }{"refused_writes_total": f.gw.m.refused, "keyless_writes_total": f.gw.m.keyless} {
+			var m dto.Metric
+			if err := c.Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
+				t.Errorf("%s = %v, want 1", name, m.GetCounter().GetValue())
+			}
+		}
+		if resp, body := f.do(t, "GET", "/rates", nil, ""); resp.StatusCode != 200 || body != "b" {
+			t.Fatalf("keyless read with the default region fenced: got %d %q, want 200 from b", resp.StatusCode, body)
+		}
+	})
 }
 
 func TestFencedBucketRefusesWritesPassesReadsThenFlips(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 type metrics struct {
 	byClass  [6]prometheus.Counter // index: status code / 100
 	refused  prometheus.Counter
+	keyless  prometheus.Counter
 	duration prometheus.Histogram
 	all      []prometheus.Collector
 }
@@ -24,7 +25,9 @@ func newMetrics(f *Inflight) *metrics {
 		"Requests answered, by status code class (1xx-5xx): the application's answers and the gateway's own refusals.")), []string{"code"})
 	m := &metrics{
 		refused: prometheus.NewCounter(prometheus.CounterOpts(opts("refused_writes_total",
-			"Writes refused 503 because their bucket is write-forbidden while a traffic switch moves it."))),
+			"Writes refused 503: their bucket is write-forbidden (a traffic switch moves it, its region is fenced, the router is cut off from etcd), or, without a user key, the default region takes no writes."))),
+		keyless: prometheus.NewCounter(prometheus.CounterOpts(opts("keyless_writes_total",
+			"Writes without a user key (sent to router.default_region while it takes writes, else refused)."))),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "gateway", Name: "proxy_duration_seconds",
 			Help:    "Time from a proxied request's arrival to the end of its response, application time included.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
@@ -38,7 +41,7 @@ func newMetrics(f *Inflight) *metrics {
 	timeouts := prometheus.NewCounterFunc(prometheus.CounterOpts(opts("settle_timeouts_total",
 		"Times Settle gave up waiting for writes admitted under an older routing table and let the router report the new epoch anyway.")),
 		func() float64 { return float64(f.Timeouts()) })
-	m.all = []prometheus.Collector{requests, m.refused, m.duration, running, timeouts}
+	m.all = []prometheus.Collector{requests, m.refused, m.keyless, m.duration, running, timeouts}
 	return m
 }
 
