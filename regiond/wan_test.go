@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,9 @@ import (
 	"github.com/regionplatform/region/failover/liveness"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/lab/ledger"
+	"github.com/regionplatform/region/router/traffic"
+	"github.com/regionplatform/region/topo"
 )
 
 // TestNetworkFaults runs one three-region lab whose cross-region
@@ -67,6 +72,73 @@ func TestNetworkFaults(t *testing.T) {
 		}
 		converged(t, st, 60*time.Second)
 		sameTables(t, st, "lending.users")
+	})
+
+	t.Run("a switch waits for the third region", func(t *testing.T) {
+		// c's consumer of a's broker is slow: each fetch takes 0.5 s more,
+		// which leaves the link about a second behind under the load (at
+		// 1 s more it falls behind for good, past router.max_lag).
+		// A switch of a's users to b must not flip before c has applied
+		// a's last writes too, or c would apply b's first writes of those
+		// rows and then a's older ones over them.
+		createLedger(t, st)
+		converged(t, st, 60*time.Second)
+		var users []int64
+		var bs []topo.Bucket
+		for u := int64(1); len(users) < 20; u++ {
+			if st.HomeRegion(u) == 0 {
+				users = append(users, u)
+				bs = append(bs, topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets))
+			}
+		}
+		slices.Sort(bs)
+		gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
+		load := loadOf(t, gwA, users, 40)
+		if err := w.Latency("c", "a", 250*time.Millisecond, 0, lab.KindKafka); err != nil {
+			t.Fatal(err)
+		}
+		lctx, stopLoad := context.WithCancel(context.Background())
+		defer stopLoad()
+		done := make(chan struct{})
+		go func() { defer close(done); load.Run(lctx) }()
+		time.Sleep(2 * time.Second)
+		var lagC float64
+		var sc api.Status
+		if code, _ := call(t, st, "c", tok, "GET", "/v1/status", nil, &sc); code == 200 {
+			for _, l := range sc.Links {
+				if l.From == "a" {
+					lagC = l.LagSeconds
+				}
+			}
+		}
+		var rec traffic.Record
+		if code, body := call(t, st, "a", tok, "POST", "/v1/switches", map[string]any{"buckets": topo.FormatBuckets(slices.Compact(bs)), "to": "b1", "reason": "third region slow"}, &rec); code != 202 {
+			t.Fatalf("switch: %d %s", code, body)
+		}
+		final := waitSwitch(t, st, "a", tok, rec.ID)
+		time.Sleep(2 * time.Second) // b serves the users' writes now
+		stopLoad()
+		<-done
+		if final.State != traffic.Done {
+			t.Fatalf("switch with c's link slow: %s %s", final.State, final.Error)
+		}
+		waited := false
+		for _, s := range final.Steps {
+			waited = waited || strings.Contains(s.Detail, "a->c applied")
+		}
+		if !waited {
+			t.Errorf("the switch did not wait for link a->c: %+v", final.Steps)
+		}
+		if err := w.Heal("c", "a"); err != nil {
+			t.Fatal(err)
+		}
+		res := ledger.Summarize(load.History.Writes())
+		if res.ByRegion["a"] == 0 || res.ByRegion["b"] == 0 {
+			t.Fatalf("the load was not served by both owners: %+v", res)
+		}
+		converged(t, st, 60*time.Second)
+		sameTables(t, st, lab.LedgerTables...)
+		t.Logf("switch with a->c %.1f s behind: write-forbidden %d ms; %d writes (%v); every region identical", lagC, final.WriteForbiddenMS, res.Acked, res.ByRegion)
 	})
 
 	t.Run("partition isolating one observer fails nothing over", func(t *testing.T) {

@@ -86,22 +86,30 @@ func (l links) Link(_ context.Context, from, to string) (Link, error) {
 }
 func (l links) Covers(_, a, b string) (bool, error) { return a == b, nil }
 
+// TestGuardRefusesLagAndBrokenLinks: a switch out of region a needs every
+// link from a to a region that is not fenced: b's (the target) and c's
+// (a third region, which must apply a's last writes before b's).
 func TestGuardRefusesLagAndBrokenLinks(t *testing.T) {
+	ok := Link{State: "running", LagSeconds: 0.2}
 	for _, tc := range []struct {
-		l    links
-		want string
+		l       links
+		fencedC bool
+		want    string
 	}{
-		{links{"a->b": {State: "running", LagSeconds: 0.2}}, ""},
-		{links{"a->b": {State: "running", LagSeconds: 7.5}}, "guard: link a->b is 7.5s behind, above router.max_lag 5s"},
-		{links{"a->b": {State: "halted", Error: "partition 3: unknown table"}}, "guard: link a->b is halted (partition 3: unknown table)"},
-		{links{}, "guard: link a->b: regiond b: connection refused"},
+		{links{"a->b": ok, "a->c": ok}, false, ""},
+		{links{"a->b": {State: "running", LagSeconds: 7.5}, "a->c": ok}, false, "guard: link a->b is 7.5s behind, above router.max_lag 5s"},
+		{links{"a->b": {State: "halted", Error: "partition 3: unknown table"}, "a->c": ok}, false, "guard: link a->b is halted (partition 3: unknown table)"},
+		{links{"a->c": ok}, false, "guard: link a->b: regiond b: connection refused"},
+		{links{"a->b": ok, "a->c": {State: "running", LagSeconds: 9}}, false, "guard: link a->c is 9s behind"},
+		{links{"a->b": ok}, true, ""}, // c is failed over: nothing to wait for there
 	} {
 		cfg := DefaultConfig()
 		cfg.Replication = tc.l
 		s := &Switcher{cfg: cfg}
-		err := s.guard(context.Background(), []string{"a"}, "b")
+		tb := &router.Table{Regions: []router.Region{{Name: "a"}, {Name: "b"}, {Name: "c", Fenced: tc.fencedC}}}
+		err := s.guard(context.Background(), tb, []string{"a"})
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("%v: got %v, want %q", tc.l, err, tc.want)
+			t.Errorf("%v (c fenced %v): got %v, want %q", tc.l, tc.fencedC, err, tc.want)
 		}
 	}
 }

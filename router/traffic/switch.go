@@ -261,17 +261,19 @@ func (s *Switcher) DryRun(ctx context.Context, req Request) (*Plan, error) {
 	p.Moves = moves(t, r.ranges, r.To)
 	var worst float64
 	for _, src := range sourceRegions(p.Moves, r.cell.Region) {
-		l, err := s.cfg.Replication.Link(ctx, src, r.cell.Region)
-		if err != nil {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("link %s->%s: %v", src, r.cell.Region, err))
-			continue
-		}
-		p.Links = append(p.Links, l)
-		worst = math.Max(worst, l.LagSeconds)
-		if l.State != "running" {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("link %s->%s is %s (%s): the switch would wait for it and abort", l.From, l.To, l.State, l.Error))
-		} else if time.Duration(l.LagSeconds*float64(time.Second)) > s.cfg.MaxLag {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("link %s->%s is %.1fs behind, above the %s limit: the switch would refuse", l.From, l.To, l.LagSeconds, s.cfg.MaxLag))
+		for _, dst := range receivers(t, src) {
+			l, err := s.cfg.Replication.Link(ctx, src, dst)
+			if err != nil {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("link %s->%s: %v", src, dst, err))
+				continue
+			}
+			p.Links = append(p.Links, l)
+			worst = math.Max(worst, l.LagSeconds)
+			if l.State != "running" {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("link %s->%s is %s (%s): the switch would wait for it and abort", l.From, l.To, l.State, l.Error))
+			} else if time.Duration(l.LagSeconds*float64(time.Second)) > s.cfg.MaxLag {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("link %s->%s is %.1fs behind, above the %s limit: the switch would refuse", l.From, l.To, l.LagSeconds, s.cfg.MaxLag))
+			}
 		}
 	}
 	routers, err := s.cfg.Store.Routers(ctx)

@@ -47,22 +47,17 @@ func (s *Switcher) waitRouters(ctx context.Context, ru *run, epoch uint64) (stri
 }
 
 // waitReplication waits until, for every region the stage's buckets
-// leave, the link to the target region has applied everything the source
-// had committed once the routers honoured the fence.
+// leave, every other region has applied everything that region had
+// committed once the routers honoured the fence: the target region, and
+// every third region too. A third region applying the old owner's last
+// writes after the new owner's first ones would keep the old values
+// (each source's stream is applied on its own). Fenced regions (failed
+// over) are not waited for.
 func (s *Switcher) waitReplication(ctx context.Context, ru *run, t *router.Table, bs []topo.Bucket) (string, error) {
-	var srcs []string
-	seen := map[string]bool{ru.cell.Region: true}
-	for _, b := range bs {
-		// The fenced table still names the old owners.
-		if o := t.Owner(b); !seen[o.Region] {
-			seen[o.Region] = true
-			srcs = append(srcs, o.Region)
-		}
-	}
+	srcs := leaving(t, bs, ru.cell.Region)
 	if len(srcs) == 0 {
 		return "the buckets stay in region " + ru.cell.Region + ": nothing to wait for", nil
 	}
-	sort.Strings(srcs)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CatchUpTimeout)
 	defer cancel()
 	start := time.Now()
@@ -72,33 +67,71 @@ func (s *Switcher) waitReplication(ctx context.Context, ru *run, t *router.Table
 		if err != nil {
 			return "", fmt.Errorf("position of region %s: %w", src, err)
 		}
-		for {
-			l, err := s.cfg.Replication.Link(ctx, src, ru.cell.Region)
-			if err == nil {
-				if l.State == "halted" || l.State == "failed" {
-					return "", fmt.Errorf("link %s->%s is %s: %s", src, l.To, l.State, l.Error)
-				}
-				if lag := time.Duration(l.LagSeconds * float64(time.Second)); lag > s.cfg.MaxLag {
-					return "", fmt.Errorf("link %s->%s is %s behind, above router.max_lag %s", src, l.To, lag.Round(time.Millisecond), s.cfg.MaxLag)
-				}
-				ok, cerr := s.cfg.Replication.Covers(src, l.AppliedGTID, pos)
-				if cerr != nil {
-					return "", cerr
-				}
-				if ok {
-					notes = append(notes, fmt.Sprintf("%s->%s applied %s", src, l.To, pos))
-					break
-				}
+		for _, dst := range receivers(t, src) {
+			if err := s.waitLink(ctx, ru, src, dst, pos); err != nil {
+				return "", err
 			}
-			if e := s.sleep(ctx, ru); e != nil {
-				if err != nil {
-					return "", fmt.Errorf("link %s->%s: %v: %w", src, ru.cell.Region, err, e)
-				}
-				return "", fmt.Errorf("link %s->%s did not apply %s within router.catch_up_timeout %s (applied %s): %w", src, ru.cell.Region, pos, s.cfg.CatchUpTimeout, l.AppliedGTID, e)
-			}
+			notes = append(notes, fmt.Sprintf("%s->%s applied %s", src, dst, pos))
 		}
 	}
 	return fmt.Sprintf("%s after %s", strings.Join(notes, "; "), time.Since(start).Round(time.Millisecond)), nil
+}
+
+// waitLink waits until link src->dst has applied pos.
+func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string) error {
+	for {
+		l, err := s.cfg.Replication.Link(ctx, src, dst)
+		if err == nil {
+			if l.State == "halted" || l.State == "failed" {
+				return fmt.Errorf("link %s->%s is %s: %s", src, dst, l.State, l.Error)
+			}
+			if lag := time.Duration(l.LagSeconds * float64(time.Second)); lag > s.cfg.MaxLag {
+				return fmt.Errorf("link %s->%s is %s behind, above router.max_lag %s", src, dst, lag.Round(time.Millisecond), s.cfg.MaxLag)
+			}
+			ok, cerr := s.cfg.Replication.Covers(src, l.AppliedGTID, pos)
+			if cerr != nil {
+				return cerr
+			}
+			if ok {
+				return nil
+			}
+		}
+		if e := s.sleep(ctx, ru); e != nil {
+			if err != nil {
+				return fmt.Errorf("link %s->%s: %v: %w", src, dst, err, e)
+			}
+			return fmt.Errorf("link %s->%s did not apply %s within router.catch_up_timeout %s (applied %s): %w", src, dst, pos, s.cfg.CatchUpTimeout, l.AppliedGTID, e)
+		}
+	}
+}
+
+// leaving lists, sorted, the regions that own buckets bs in t (the
+// fenced table still names the old owners), other than to's.
+func leaving(t *router.Table, bs []topo.Bucket, to string) []string {
+	var out []string
+	seen := map[string]bool{to: true}
+	for _, b := range bs {
+		if o := t.Owner(b); !seen[o.Region] {
+			seen[o.Region] = true
+			out = append(out, o.Region)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// receivers lists the regions that apply src's writes and must have
+// applied its last ones before a switch flips: every region of t but src
+// and the fenced ones.
+func receivers(t *router.Table, src string) []string {
+	var out []string
+	for _, r := range t.Regions {
+		if r.Name != src && !r.Fenced {
+			out = append(out, r.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // sleep waits one poll interval, failing when ctx ends or an abort is
