@@ -107,6 +107,7 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 		step("converge", nil, detail)
 	}
 	step("unfence", nil, "region "+req.To+" takes writes and buckets again")
+	o.readOnly(fr, req.To, false)
 	return end(o.switchBack(fr, req.To, before, req.Reason, actor))
 }
 

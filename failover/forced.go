@@ -55,6 +55,7 @@ func (o *Orchestrator) forcedSteps(fr *record, req api.FailoverRequest, target s
 			return end(err, nil)
 		}
 		step("fence", nil, fmt.Sprintf("region %s fenced at routing epoch %d", req.From, ft.Epoch), nil)
+		o.readOnly(fr, req.From, true)
 	}
 	fenceAt := time.Now()
 
@@ -70,6 +71,7 @@ func (o *Orchestrator) forcedSteps(fr *record, req api.FailoverRequest, target s
 			step("promotion guard", err, "", nil)
 			rep, err := end(err, nil)
 			o.unfence(rctx, req.From, actor, "promotion guard refused forced failover "+rep.ID)
+			o.readOnly(fr, req.From, false)
 			return rep, err
 		}
 		// Hold: from here on nothing more of the region is applied

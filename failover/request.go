@@ -59,14 +59,26 @@ func (o *Orchestrator) plannedFailover(ctx context.Context, req api.FailoverRequ
 		return nil, err
 	}
 	defer cancel()
-	return fr.end(o.switchOut(fr, req.From, target, moving, req.Reason, actor), nil)
+	err = o.switchOut(fr, req.From, target, moving, req.Reason, actor)
+	if err != nil {
+		o.readOnly(fr, req.From, false)
+	}
+	return fr.end(err, nil)
 }
 
 // switchOut moves the buckets moving out of region from to cell target
 // with one traffic switch, as step "switch" of failover fr.
 func (o *Orchestrator) switchOut(fr *record, from, target string, moving []topo.Bucket, reason, actor string) error {
+	// The region's MySQL turns read-only once the routers honour the
+	// fence and before the wait for replication, as Vitess denies writes
+	// on the source before it waits for the target: the fence stops the
+	// gateways' writes, read_only the rest.
+	fenced := func(ctx context.Context) (string, error) {
+		o.readOnly(fr, from, true)
+		return "region " + from + "'s MySQL read-only (see the failover's step read-only)", nil
+	}
 	rec, err := o.switches.Execute(fr.ctx, traffic.Request{Buckets: topo.FormatBuckets(moving), To: target,
-		Reason: fmt.Sprintf("planned failover %s of region %s: %s", fr.rep.ID, from, reason), Actor: actor})
+		Reason: fmt.Sprintf("planned failover %s of region %s: %s", fr.rep.ID, from, reason), Actor: actor, Fenced: fenced})
 	detail := "switch"
 	if rec != nil {
 		fr.rep.Switches = append(fr.rep.Switches, *rec)

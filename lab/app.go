@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // App is the lab's sample lending application: one per region, writing
@@ -58,6 +60,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) reply(w http.ResponseWriter, code int, v AppReply) {
 	v.Region = a.region
+	retryLater(w, code)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
@@ -123,7 +126,7 @@ func (a *App) summary(w http.ResponseWriter, r *http.Request, id int64, code int
 }
 
 func (a *App) fail(w http.ResponseWriter, id int64, err error) {
-	code := http.StatusInternalServerError
+	code := errorCode(err)
 	if errors.Is(err, sql.ErrNoRows) {
 		code = http.StatusNotFound
 		err = errors.New("the user has no loan: POST /users/{id}/loans first")
@@ -131,10 +134,30 @@ func (a *App) fail(w http.ResponseWriter, id int64, err error) {
 	a.reply(w, code, AppReply{User: id, Error: err.Error()})
 }
 
+// errorCode is the answer to a failed write: 503 when the region's MySQL
+// is read-only (error 1290: the region is fenced or failed over, or its
+// regiond has not confirmed it takes writes yet), which the client
+// retries (the gateway sends it to the region that owns the user by
+// then); 500 otherwise.
+func errorCode(err error) int {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1290 {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// retryLater tells a client answered 503 when to try again.
+func retryLater(w http.ResponseWriter, code int) {
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+}
+
 // ServeApp runs region's app on 127.0.0.1:port against the MariaDB on
 // mysqlPort until ctx ends.
 func ServeApp(ctx context.Context, region string, port, mysqlPort int) error {
-	db, err := OpenMySQL(mysqlPort, SampleDatabase)
+	db, err := OpenAppMySQL(mysqlPort, SampleDatabase)
 	if err != nil {
 		return err
 	}

@@ -182,6 +182,9 @@ func Up(ctx context.Context, opts Options) (_ *State, err error) {
 	if err := r.waitRouting(ctx, routingTimeout); err != nil {
 		return nil, err
 	}
+	if err := r.waitReadOnlyDecided(ctx, routingTimeout); err != nil {
+		return nil, err
+	}
 	if opts.Sample {
 		if err := CreateSample(ctx, st, sampleTimeout, opts.Progress); err != nil {
 			return nil, err
@@ -346,7 +349,7 @@ func (r *starter) startMySQL(ctx context.Context, i int) error {
 		return err
 	}
 	t := time.Now()
-	m := mysqlServer{dir: filepath.Join(r.st.Dir, reg.Name, "mysql"), port: reg.MySQLPort, id: i + 1, regions: len(r.st.Regions)}
+	m := mysqlServer{dir: filepath.Join(r.st.Dir, reg.Name, "mysql"), port: reg.MySQLPort, id: i + 1, regions: len(r.st.Regions), region: true}
 	p, err := m.launch(ctx, r.maria, r.logPath("mysql-"+reg.Name))
 	if err != nil {
 		return err
@@ -459,6 +462,62 @@ func (r *starter) waitRouting(ctx context.Context, timeout time.Duration) error 
 	}
 	fmt.Fprintf(r.out, "routing     table loaded by every regiond (%s)\n", time.Since(t).Round(10*time.Millisecond))
 	return nil
+}
+
+// waitReadOnlyDecided waits until every regiond has set its MySQL's
+// read_only as the controller says (the servers start read-only): its
+// regiond_mysql_read_only gauge is 0 (takes writes) or 1 (failed over).
+func (r *starter) waitReadOnlyDecided(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := time.Now()
+	var jobs []func(context.Context) error
+	for i := range r.st.Regions {
+		reg := &r.st.Regions[i]
+		url := fmt.Sprintf("http://127.0.0.1:%d/metrics", reg.APIPort)
+		jobs = append(jobs, func(ctx context.Context) error {
+			err := waitReady(ctx, "regiond "+reg.Name, reg.Regiond, func(ctx context.Context) error {
+				v, err := gauge(ctx, url, "regiond_mysql_read_only")
+				if err == nil && v != 0 && v != 1 {
+					err = errors.New("not decided yet")
+				}
+				return err
+			})
+			if err != nil && ctx.Err() != nil {
+				return fmt.Errorf("regiond %s has not set its MySQL's read_only within %s (it waits for the controller to confirm the region takes writes; see its log): %w", reg.Name, timeout, err)
+			}
+			return err
+		})
+	}
+	if err := parallel(ctx, jobs); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "mysql       read_only set by every regiond as the controller says (%s)\n", time.Since(t).Round(10*time.Millisecond))
+	return nil
+}
+
+// gauge reads the value of an unlabelled metric from a Prometheus text
+// endpoint.
+func gauge(ctx context.Context, url, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("%s has no %s", url, name)
 }
 
 // checkPortFree fails when port is taken: a lab server restarts on its

@@ -133,6 +133,7 @@ type LedgerReply struct {
 
 func (a *App) ledgerReply(w http.ResponseWriter, code int, v LedgerReply) {
 	v.Region = a.region
+	retryLater(w, code)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
@@ -163,7 +164,7 @@ func (a *App) openLedger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		a.ledgerReply(w, http.StatusInternalServerError, LedgerReply{User: id, Error: err.Error()})
+		a.ledgerReply(w, errorCode(err), LedgerReply{User: id, Error: err.Error()})
 		return
 	}
 	a.ledgerReply(w, http.StatusCreated, LedgerReply{User: id, GTID: gtid})
@@ -198,7 +199,7 @@ func (a *App) move(w http.ResponseWriter, r *http.Request) {
 		}
 		a.ledgerReply(w, http.StatusNotFound, LedgerReply{User: id, Error: msg})
 	case err != nil:
-		a.ledgerReply(w, http.StatusInternalServerError, LedgerReply{User: id, Error: err.Error()})
+		a.ledgerReply(w, errorCode(err), LedgerReply{User: id, Error: err.Error()})
 	default:
 		a.ledgerReply(w, http.StatusCreated, LedgerReply{User: id, RequestID: req.RequestID, GTID: gtid})
 	}

@@ -63,6 +63,11 @@ type mysqlServer struct {
 	port    int
 	id      int // server-id and gtid-domain-id (region index + 1)
 	regions int // auto_increment_increment
+	// region: a lab region's server. It starts read-only (regiond lifts
+	// it once the controller confirms the region takes writes: a region
+	// failed over stays so across restarts) and has the application's
+	// account (AppUser), which read_only stops.
+	region bool
 }
 
 func (m mysqlServer) dataDir() string { return filepath.Join(m.dir, "data") }
@@ -136,6 +141,9 @@ func (m mysqlServer) args(bin mariaDB) []string {
 		"--max-connections=400",
 		"--max-allowed-packet=64M",
 	}
+	if m.region {
+		args = append(args, "--read-only=ON")
+	}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
@@ -156,18 +164,55 @@ func (m mysqlServer) launch(ctx context.Context, bin mariaDB, stdoutLog string) 
 	return p, nil
 }
 
-// ready waits until the server started as p answers queries.
+// ready waits until the server started as p answers queries, and gives
+// a region's server the application's account.
 func (m mysqlServer) ready(ctx context.Context, what string, p Proc) error {
-	return waitReady(ctx, what, p, func(ctx context.Context) error { return mysqlReady(ctx, m.port) })
+	if err := waitReady(ctx, what, p, func(ctx context.Context) error { return mysqlReady(ctx, m.port) }); err != nil {
+		return err
+	}
+	if !m.region {
+		return nil
+	}
+	db, err := OpenMySQL(m.port, "")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer conn.Close()
+	// Not in the binlog: every region's server makes its own.
+	for _, q := range []string{"SET SESSION sql_log_bin = 0",
+		"CREATE USER IF NOT EXISTS '" + AppUser + "'@'127.0.0.1'",
+		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES, LOCK TABLES ON *.* TO '" + AppUser + "'@'127.0.0.1'"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: the application's account: %s: %w", what, q, err)
+		}
+	}
+	return nil
 }
+
+// AppUser is the lab application's MariaDB account: rows only (no
+// READ_ONLY ADMIN, no SUPER), so a region's read_only stops it as it
+// stops a real application, while regiond (root) still applies
+// replication.
+const AppUser = "app"
 
 // MySQLDSN is the lab's DSN for a MariaDB on port (root, no password, loopback).
 func MySQLDSN(port int) string { return fmt.Sprintf("root@tcp(127.0.0.1:%d)/", port) }
 
 // OpenMySQL opens the lab's MariaDB on port as root.
-func OpenMySQL(port int, db string) (*sql.DB, error) {
+func OpenMySQL(port int, db string) (*sql.DB, error) { return openMySQLAs("root", port, db) }
+
+// OpenAppMySQL opens a lab region's MariaDB on port as the application
+// (AppUser): what read_only stops.
+func OpenAppMySQL(port int, db string) (*sql.DB, error) { return openMySQLAs(AppUser, port, db) }
+
+func openMySQLAs(user string, port int, db string) (*sql.DB, error) {
 	c := mysql.NewConfig()
-	c.User, c.Net, c.Addr, c.DBName = "root", "tcp", fmt.Sprintf("127.0.0.1:%d", port), db
+	c.User, c.Net, c.Addr, c.DBName = user, "tcp", fmt.Sprintf("127.0.0.1:%d", port), db
 	c.Timeout, c.ReadTimeout, c.WriteTimeout = 3*time.Second, 30*time.Second, 30*time.Second
 	c.ParseTime = true
 	c.MultiStatements = true

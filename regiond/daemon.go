@@ -243,7 +243,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}, {"switcher", d.switcher.Run}}, d.repl.components(d)...)
 	comps = append(comps, d.gatewayComponents()...)
 	if d.ctl != nil {
-		comps = append(comps, component{"controller", d.ctl.Run}, component{"failover", d.fo.Run}, component{"drills", d.scheduledDrills})
+		comps = append(comps, component{"controller", d.ctl.Run}, component{"failover", d.fo.Run}, component{"drills", d.scheduledDrills},
+			component{"read-only", d.keepReadOnly})
 	}
 	comps = append(comps, component{"verifier", d.verifier.Run})
 	comps = append(comps, component{"api", d.api.Run})

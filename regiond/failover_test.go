@@ -88,7 +88,39 @@ func TestPlannedFailover(t *testing.T) {
 		f, ok := cs.State.Failovers[rep.ID]
 		return ok && f.State == controller.FailoverDone && f.Kind == controller.KindPlanned && f.Actor == "lab-operator"
 	})
+	// The region failed over is read-only in MySQL too: a job writing a's
+	// MySQL with the application's account is refused (error 1290), and
+	// still is a few seconds later (a's regiond keeps it so).
+	time.Sleep(2 * time.Second)
+	if err := appWrite(t, st, "a"); !isReadOnly(err) {
+		t.Fatalf("an application write on a's MySQL after the planned failover: %v, want error 1290 (read-only)", err)
+	}
+	if err := appWrite(t, st, "b"); err != nil {
+		t.Fatalf("an application write on b's MySQL: %v", err)
+	}
 }
+
+// appWrite writes a rates row on region's MySQL with the application's
+// account (lab.AppUser), as a job that bypasses the gateway does, and
+// removes it.
+func appWrite(t *testing.T, st *lab.State, region string) error {
+	t.Helper()
+	r, _ := st.Region(region)
+	db, err := lab.OpenAppMySQL(r.MySQLPort, "lending")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	name := fmt.Sprintf("t%d", time.Now().UnixNano()%1e9)
+	if _, err := db.Exec("INSERT INTO rates (name, rate_bp, region) VALUES (?, 1, ?)", name, region); err != nil {
+		return err
+	}
+	_, err = db.Exec("DELETE FROM rates WHERE name = ?", name)
+	return err
+}
+
+// isReadOnly reports MySQL's error 1290: the server is read-only.
+func isReadOnly(err error) bool { return err != nil && strings.Contains(err.Error(), "Error 1290") }
 
 // TestForcedFailoverAndFailback: region a is lost under load (its broker
 // first, so its last writes never leave it, then everything); a forced
@@ -149,11 +181,20 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "a", "all"); err != nil {
 		t.Fatal(err)
 	}
+	// a's MySQL comes back read-only (its regiond keeps it so: the
+	// controller says a is fenced): an application's write there, which
+	// would be lost or overwritten at the failback, is refused.
+	if err := appWrite(t, st, "a"); !isReadOnly(err) {
+		t.Fatalf("an application write on a's MySQL after it came back: %v, want error 1290 (read-only)", err)
+	}
 	// With a's binlog readable again the controller completes the RPO:
 	// the writes a acknowledged after its broker died never reached b.
 	cs := waitController(t, st, "b", tok, 30*time.Second, "the RPO completed", func(cs api.ControllerStatus) bool {
 		return !cs.State.Failovers[rep.ID].RPO.Pending
 	})
+	if err := appWrite(t, st, "a"); !isReadOnly(err) {
+		t.Fatalf("an application write on a's MySQL with its regiond up again: %v, want error 1290 (read-only)", err)
+	}
 	rpo := cs.State.Failovers[rep.ID].RPO
 	t.Logf("RPO of %s: %d transactions lost after %s: %s", rep.ID, rpo.LostCount, rpo.LastAppliedGTID, rpo.LostGTIDs)
 	if rpo.LostCount == 0 || rpo.LostGTIDs == "" {
@@ -185,6 +226,12 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	single = append(single, write(t, gw, users[0]))
 	if w := single[1]; w.Outcome != ledger.Acked || w.Region != "a" {
 		t.Fatalf("a write of a's user after the failback: %s served by %q, want acked by a", w.Outcome, w.Region)
+	}
+	if err := appWrite(t, st, "a"); err != nil {
+		t.Fatalf("an application write on a's MySQL after the failback: %v", err)
+	}
+	if d := stepDetail(steps, "writable"); !strings.Contains(d, "read_only=OFF") {
+		t.Errorf("the failback's writable step: %q", d)
 	}
 	if conv := stepDetail(steps, "converge"); !strings.Contains(conv, "rows of a set to b's") {
 		t.Errorf("the failback's converge step: %q", conv)

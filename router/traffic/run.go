@@ -202,7 +202,7 @@ func (s *Switcher) execute(ctx context.Context, ru *run) (err error) {
 		if n <= done {
 			continue
 		}
-		if err := s.stage(ctx, ru, i+1, ru.moving[done:n]); err != nil {
+		if err := s.stage(ctx, ru, i+1, ru.moving[done:n], n == len(ru.moving)); err != nil {
 			return err
 		}
 		done = n
@@ -210,9 +210,9 @@ func (s *Switcher) execute(ctx context.Context, ru *run) (err error) {
 	return nil
 }
 
-// stage moves one stage's buckets: fence, wait for routers, wait for
-// replication, flip.
-func (s *Switcher) stage(ctx context.Context, ru *run, stage int, bs []topo.Bucket) error {
+// stage moves one stage's buckets: fence, wait for routers, (on the last
+// stage, Request.Fenced), wait for replication, flip.
+func (s *Switcher) stage(ctx context.Context, ru *run, stage int, bs []topo.Bucket, last bool) error {
 	ranges := toRanges(bs)
 	var fenced *router.Table
 	err := s.step(ctx, ru, stage, "fence", func(ctx context.Context) (string, error) {
@@ -234,6 +234,11 @@ func (s *Switcher) stage(ctx context.Context, ru *run, stage int, bs []topo.Buck
 		return s.waitRouters(ctx, ru, fenced.Epoch)
 	}); err != nil {
 		return err
+	}
+	if last && ru.Fenced != nil {
+		if err := s.step(ctx, ru, stage, "fenced", ru.Fenced); err != nil {
+			return err
+		}
 	}
 	if err := s.step(ctx, ru, stage, "wait-replication", func(ctx context.Context) (string, error) {
 		return s.waitReplication(ctx, ru, fenced, bs)

@@ -106,6 +106,12 @@ type Request struct {
 	DryRun bool  `json:"dry_run,omitempty"`
 	// Actor is who asked (the API fills it in from the token).
 	Actor string `json:"-"`
+	// Fenced, if set, runs as step "fenced" of the last stage, once every
+	// router honours its fence and before the wait for replication: a
+	// planned failover makes the old region's MySQL read-only there, so
+	// nothing that bypasses the routers writes it while replication
+	// catches up. An error aborts the switch.
+	Fenced func(ctx context.Context) (string, error) `json:"-"`
 }
 
 // Switcher runs traffic switches. Run owns the switches Start begins.

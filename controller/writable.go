@@ -1,0 +1,65 @@
+package controller
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Writable reports whether region's MySQL may take application writes,
+// as the state says: not while the region is fenced (a forced failover),
+// nor from the start of a failover out of it (planned or forced) until a
+// failback undoing it starts. why says what stops it. A failover that
+// rolled back leaves the region writable.
+func (s *State) Writable(region string) (ok bool, why string) {
+	if r := s.Regions[region]; r.Fenced {
+		return false, fmt.Sprintf("region %s is fenced: %s", region, r.FenceReason)
+	}
+	var last *FailoverRecord
+	for id := range s.Failovers {
+		f := s.Failovers[id]
+		if f.From != region || f.Undoes != "" || f.State == FailoverRolledBack {
+			continue
+		}
+		if last == nil || f.StartedAt.After(last.StartedAt) {
+			last = &f
+		}
+	}
+	if last == nil {
+		return true, ""
+	}
+	for _, g := range s.Failovers {
+		if g.Undoes == last.ID && g.State != FailoverRolledBack {
+			return true, ""
+		}
+	}
+	return false, fmt.Sprintf("region %s was failed over to %s by %s (%s): fail back to take writes", region, last.To, last.ID, last.Kind)
+}
+
+// Current reports whether this node's state is the controller's as of
+// now, give or take within: it leads, or it heard from a leader within
+// that time and has applied everything that leader had committed. A
+// node that has just started, or is cut off, is not current: its State
+// may lack what happened meanwhile.
+func (n *Node) Current(within time.Duration) bool {
+	in, err := n.current()
+	if err != nil {
+		return false
+	}
+	r := in.raft
+	switch {
+	case r.State() == raft.Leader:
+		return true
+	case r.State() != raft.Follower:
+		return false
+	}
+	if _, id := r.LeaderWithID(); id == "" || time.Since(r.LastContact()) > within {
+		return false
+	}
+	var commit uint64
+	if _, err := fmt.Sscan(r.Stats()["commit_index"], &commit); err != nil || commit == 0 {
+		return false
+	}
+	return r.AppliedIndex() >= commit
+}
