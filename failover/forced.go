@@ -159,8 +159,10 @@ func (o *Orchestrator) unfence(ctx context.Context, region, actor, why string) {
 }
 
 // drain waits, up to router.catch_up_timeout, until the link from -> to
-// has applied everything capture published; it returns the link as it
-// was last seen.
+// has applied everything capture published and everything its Kafka
+// partitions hold (capture's checkpoint can be a moment older than what
+// Kafka acknowledged: those transactions would count in the RPO for
+// nothing); it returns the link as it was last seen.
 func (o *Orchestrator) drain(ctx context.Context, from, to string) (traffic.Link, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.dep.Router.CatchUpTimeout)
 	defer cancel()
@@ -170,10 +172,10 @@ func (o *Orchestrator) drain(ctx context.Context, from, to string) (traffic.Link
 		l, err := o.repl.Link(ctx, from, to)
 		if err == nil {
 			last = l
-			if l.LagTxns == 0 && l.AppliedGTID != "" {
+			if l.LagTxns == 0 && l.AppliedGTID != "" && l.Consumed {
 				return l, nil
 			}
-			lastErr = fmt.Errorf("link %s->%s is %s, %d transactions behind", from, to, l.State, l.LagTxns)
+			lastErr = fmt.Errorf("link %s->%s is %s, %d transactions behind (all of Kafka's applied: %v)", from, to, l.State, l.LagTxns, l.Consumed)
 			if l.State != "running" {
 				// It cannot fetch (the region's Kafka went with it):
 				// what it has not applied is the RPO.

@@ -95,7 +95,8 @@ func (v *replicationView) Link(ctx context.Context, from, to string) (traffic.Li
 	if err != nil {
 		return traffic.Link{}, err
 	}
-	return traffic.Link{From: l.From, To: l.To, State: l.State, Error: l.Error, AppliedGTID: l.AppliedGTID, LagSeconds: l.LagSeconds, LagTxns: l.LagTxns}, nil
+	return traffic.Link{From: l.From, To: l.To, State: l.State, Error: l.Error, AppliedGTID: l.AppliedGTID, LagSeconds: l.LagSeconds, LagTxns: l.LagTxns,
+		Consumed: l.Consumed()}, nil
 }
 
 // LinkStatus is the whole status of the link from -> to, partitions

@@ -553,6 +553,20 @@ type PartitionStatus struct {
 	Txns      uint64 `json:"txns"`
 }
 
+// Consumed reports whether every partition has applied everything its
+// Kafka partition held when it last fetched (the message before the
+// high-water mark): what a forced failover's drain waits for, since the
+// source capture's published checkpoint (LagTxns) can be a moment older
+// than what Kafka acknowledged.
+func (l LinkStatus) Consumed() bool {
+	for _, p := range l.Partitions {
+		if p.Offset+1 < p.HighWater {
+			return false
+		}
+	}
+	return true
+}
+
 // LinkStatus is a link's state, as regionctl status shows it.
 type LinkStatus struct {
 	From string `json:"from"`

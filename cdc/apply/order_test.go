@@ -27,3 +27,29 @@ func TestUnmet(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumed: a link is consumed when every partition applied the
+// message before its high-water mark (or holds nothing).
+func TestConsumed(t *testing.T) {
+	ps := func(offHW ...int64) LinkStatus {
+		var l LinkStatus
+		for i := 0; i < len(offHW); i += 2 {
+			l.Partitions = append(l.Partitions, PartitionStatus{Partition: int32(i / 2), Checkpoint: Checkpoint{Offset: offHW[i]}, HighWater: offHW[i+1]})
+		}
+		return l
+	}
+	for _, c := range []struct {
+		l    LinkStatus
+		want bool
+	}{
+		{ps(), true},
+		{ps(-1, 0), true},       // an empty partition
+		{ps(9, 10, 4, 5), true}, // each applied its last message
+		{ps(9, 10, 3, 5), false},
+		{ps(-1, 1), false}, // one message, none applied
+	} {
+		if got := c.l.Consumed(); got != c.want {
+			t.Errorf("%+v: Consumed = %v, want %v", c.l.Partitions, got, c.want)
+		}
+	}
+}

@@ -45,6 +45,9 @@ type Link struct {
 	AppliedGTID string  `json:"applied_gtid"`
 	LagSeconds  float64 `json:"lag_seconds"`
 	LagTxns     uint64  `json:"lag_txns"`
+	// Consumed: every partition applied what its Kafka partition held
+	// at its last fetch (apply.LinkStatus.Consumed).
+	Consumed bool `json:"consumed"`
 }
 
 // Replication is what a switch needs to know of replication. Calls may
