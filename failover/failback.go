@@ -59,11 +59,26 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 	// survivor skips the lost transactions when it takes the region's
 	// stream again.
 	var repaired *verify.RepairResult
+	var late *controller.RPO
 	if st := o.node.State(); st.Regions[req.To].HeldBy != "" {
+		// Everything the region committed past the survivor's link state
+		// at the failover, counted again now: writes that reached its
+		// MySQL after the RPO was computed (an account read_only does not
+		// stop) are discarded with the RPO, not applied in the survivor
+		// over newer rows after this region's rows are made the
+		// survivor's.
+		discard := last.RPO.LostGTIDs
+		now, err := o.rpoNow(rctx, last)
+		if err != nil {
+			return nil, RetryLaterError{fmt.Errorf("region %s's transactions since the failover cannot be counted again, nothing changed: %w", req.To, err)}
+		}
+		if now.LostCount > last.RPO.LostCount {
+			late, discard = &now, now.LostGTIDs
+		}
 		if repaired, err = o.convergeTo(rctx, last.To, req.To); err != nil {
 			return nil, fmt.Errorf("region %s's rows could not be made the survivor's, nothing changed: %w", req.To, err)
 		}
-		if _, err := o.execute(rctx, &controller.ReleaseRegion{Header: h, Region: req.To, Discard: last.RPO.LostGTIDs}); err != nil {
+		if _, err := o.execute(rctx, &controller.ReleaseRegion{Header: h, Region: req.To, Discard: discard}); err != nil {
 			return nil, orRetry(fmt.Errorf("release region %s's stream in the controller: %w", req.To, err))
 		}
 	}
@@ -99,6 +114,10 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 		}
 	}
 	step("divergence", nil, div)
+	if late != nil {
+		step("late writes", nil, fmt.Sprintf("%d transactions committed in %s after its RPO was computed (by an account read_only does not stop) are discarded with it: %s committed in %s past what %s applied; rows: %s",
+			late.LostCount-last.RPO.LostCount, req.To, late.LostGTIDs, req.To, last.To, strings.Join(late.Changes, "; ")))
+	}
 	if repaired != nil {
 		detail := fmt.Sprintf("%d rows of %s set to %s's (the lost transactions are discarded: %s skips them)", len(repaired.Changes), req.To, last.To, last.To)
 		if n := len(repaired.Skipped); n > 0 {

@@ -90,6 +90,24 @@ func (o *Orchestrator) exactRPO(ctx context.Context, from string, ls apply.LinkS
 	return out, nil
 }
 
+// rpoNow counts again what region f.From committed past the survivor's
+// link state kept at forced failover f (the same positions as f's RPO):
+// the RPO plus whatever reached the region's MySQL since.
+func (o *Orchestrator) rpoNow(ctx context.Context, f controller.FailoverRecord) (controller.RPO, error) {
+	resp, err := o.etcd.Get(ctx, o.linkKey(f.ID))
+	if err != nil {
+		return controller.RPO{}, err
+	}
+	if len(resp.Kvs) == 0 {
+		return controller.RPO{}, fmt.Errorf("the survivor's link state at failover %s is not kept (etcd %s)", f.ID, o.linkKey(f.ID))
+	}
+	var ls apply.LinkStatus
+	if err := json.Unmarshal(resp.Kvs[0].Value, &ls); err != nil {
+		return controller.RPO{}, fmt.Errorf("the survivor's link state at failover %s: %w", f.ID, err)
+	}
+	return o.exactRPO(ctx, f.From, ls)
+}
+
 // maxRPOChanges caps the row changes a failover record keeps.
 const maxRPOChanges = 100
 
@@ -102,16 +120,8 @@ func (o *Orchestrator) completeRPOs(ctx context.Context) error {
 			if f.Kind != controller.KindForced || !f.RPO.Pending || f.Active() {
 				continue
 			}
-			resp, err := o.etcd.Get(ctx, o.linkKey(f.ID))
-			if err != nil || len(resp.Kvs) == 0 {
-				continue
-			}
-			var ls apply.LinkStatus
-			if json.Unmarshal(resp.Kvs[0].Value, &ls) != nil {
-				continue
-			}
 			cctx, cancel := context.WithTimeout(ctx, time.Minute)
-			r, err := o.exactRPO(cctx, f.From, ls)
+			r, err := o.rpoNow(cctx, f)
 			if err == nil {
 				_, err = o.execute(cctx, &controller.CompleteRPO{Header: controller.Header{Actor: "controller"}, ID: f.ID, RPO: r})
 			}

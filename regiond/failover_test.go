@@ -195,6 +195,10 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	if err := appWrite(t, st, "a"); !isReadOnly(err) {
 		t.Fatalf("an application write on a's MySQL with its regiond up again: %v, want error 1290 (read-only)", err)
 	}
+	// An operator's write on a (root: read_only does not stop it) after
+	// the RPO was computed: the failback must discard and report it, not
+	// converge it away in a and then apply it in b.
+	mustExec(t, openDB(t, st, "a", "lending"), "INSERT INTO rates (name, rate_bp, region) VALUES ('late', 1, 'a')")
 	rpo := cs.State.Failovers[rep.ID].RPO
 	t.Logf("RPO of %s: %d transactions lost after %s: %s", rep.ID, rpo.LostCount, rpo.LastAppliedGTID, rpo.LostGTIDs)
 	if rpo.LostCount == 0 || rpo.LostGTIDs == "" {
@@ -229,6 +233,9 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	}
 	if err := appWrite(t, st, "a"); err != nil {
 		t.Fatalf("an application write on a's MySQL after the failback: %v", err)
+	}
+	if d := stepDetail(steps, "late writes"); !strings.Contains(d, "1 transactions committed in a after its RPO was computed") || !strings.Contains(d, "lending.rates name=late") {
+		t.Errorf("the failback's late writes step: %q", d)
 	}
 	if d := stepDetail(steps, "writable"); !strings.Contains(d, "read_only=OFF") {
 		t.Errorf("the failback's writable step: %q", d)
