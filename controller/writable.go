@@ -8,11 +8,13 @@ import (
 )
 
 // Writable reports whether region's MySQL may take application writes,
-// as the state says: not while the region is fenced (a forced failover),
-// nor from the start of a failover out of it (planned or forced) until a
-// failback undoing it starts. why says what stops it. A failover that
-// rolled back leaves the region writable.
-func (s *State) Writable(region string) (ok bool, why string) {
+// as the state says, ownsBuckets being whether the routing table gives
+// any bucket to a cell of the region: not while the region is fenced (a
+// forced failover), nor while a failover out of it runs, nor after one
+// until a failback undoing it starts or buckets are moved into the region
+// again (a switch, or a failover to it). why says what stops it. A
+// failover that rolled back leaves the region writable.
+func (s *State) Writable(region string, ownsBuckets bool) (ok bool, why string) {
 	if r := s.Regions[region]; r.Fenced {
 		return false, fmt.Sprintf("region %s is fenced: %s", region, r.FenceReason)
 	}
@@ -34,7 +36,13 @@ func (s *State) Writable(region string) (ok bool, why string) {
 			return true, ""
 		}
 	}
-	return false, fmt.Sprintf("region %s was failed over to %s by %s (%s): fail back to take writes", region, last.To, last.ID, last.Kind)
+	switch {
+	case last.Active():
+		return false, fmt.Sprintf("region %s is being failed over to %s by %s (%s)", region, last.To, last.ID, last.Kind)
+	case ownsBuckets:
+		return true, ""
+	}
+	return false, fmt.Sprintf("region %s was failed over to %s by %s (%s) and owns no buckets: fail back, or switch buckets to it, to take writes", region, last.To, last.ID, last.Kind)
 }
 
 // Current reports whether this node's state is the controller's as of

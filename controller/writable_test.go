@@ -11,27 +11,30 @@ func TestWritable(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		st   State
+		owns bool   // the region owns buckets
 		want string // "" writable, else part of why
 	}{
-		{"no failover", State{}, ""},
-		{"fenced", State{Regions: map[string]Region{"a": {Fenced: true, FenceReason: "forced failover f1"}}}, "fenced: forced failover f1"},
+		{"no failover", State{}, false, ""},
+		{"fenced", State{Regions: map[string]Region{"a": {Fenced: true, FenceReason: "forced failover f1"}}}, true, "fenced: forced failover f1"},
 		{"planned failover running", State{Failovers: map[string]FailoverRecord{
-			"f1": {ID: "f1", Kind: KindPlanned, From: "a", To: "b", State: FailoverRunning, StartedAt: at(1)}}}, "failed over to b by f1"},
+			"f1": {ID: "f1", Kind: KindPlanned, From: "a", To: "b", State: FailoverRunning, StartedAt: at(1)}}}, true, "being failed over to b by f1"},
 		{"planned failover done", State{Failovers: map[string]FailoverRecord{
-			"f1": {ID: "f1", Kind: KindPlanned, From: "a", To: "b", State: FailoverDone, StartedAt: at(1)}}}, "fail back"},
+			"f1": {ID: "f1", Kind: KindPlanned, From: "a", To: "b", State: FailoverDone, StartedAt: at(1)}}}, false, "fail back"},
+		{"buckets moved in again after a planned failover", State{Failovers: map[string]FailoverRecord{
+			"f1": {ID: "f1", Kind: KindPlanned, From: "a", To: "b", State: FailoverDone, StartedAt: at(1)}}}, true, ""},
 		{"rolled back", State{Failovers: map[string]FailoverRecord{
-			"f1": {ID: "f1", From: "a", To: "b", State: FailoverRolledBack, StartedAt: at(1)}}}, ""},
+			"f1": {ID: "f1", From: "a", To: "b", State: FailoverRolledBack, StartedAt: at(1)}}}, false, ""},
 		{"failback running", State{Failovers: map[string]FailoverRecord{
 			"f1": {ID: "f1", From: "a", To: "b", State: FailoverDone, StartedAt: at(1)},
-			"f2": {ID: "f2", From: "b", To: "a", State: FailoverRunning, StartedAt: at(2), Undoes: "f1"}}}, ""},
+			"f2": {ID: "f2", From: "b", To: "a", State: FailoverRunning, StartedAt: at(2), Undoes: "f1"}}}, false, ""},
 		{"failed over again after a failback", State{Failovers: map[string]FailoverRecord{
 			"f1": {ID: "f1", From: "a", To: "b", State: FailoverDone, StartedAt: at(1)},
 			"f2": {ID: "f2", From: "b", To: "a", State: FailoverDone, StartedAt: at(2), Undoes: "f1"},
-			"f3": {ID: "f3", From: "a", To: "c", State: FailoverDone, StartedAt: at(3)}}}, "failed over to c by f3"},
+			"f3": {ID: "f3", From: "a", To: "c", State: FailoverDone, StartedAt: at(3)}}}, false, "failed over to c by f3"},
 		{"another region's failover", State{Failovers: map[string]FailoverRecord{
-			"f1": {ID: "f1", From: "b", To: "a", State: FailoverDone, StartedAt: at(1)}}}, ""},
+			"f1": {ID: "f1", From: "b", To: "a", State: FailoverDone, StartedAt: at(1)}}}, false, ""},
 	} {
-		ok, why := c.st.Writable("a")
+		ok, why := c.st.Writable("a", c.owns)
 		if ok != (c.want == "") || !strings.Contains(why, c.want) {
 			t.Errorf("%s: Writable = %v %q, want %q", c.name, ok, why, c.want)
 		}

@@ -86,8 +86,10 @@ func (o *Orchestrator) forcedSteps(fr *record, req api.FailoverRequest, target s
 		o.awaitHeld(rctx, req.From, req.To)
 	}
 
-	// 3. Move the buckets: serving from the survivor's cell now.
+	// 3. Move the buckets: serving from the survivor's cell now (whose
+	// MySQL takes writes: it may have been failed over itself before).
 	if !done["move"] {
+		o.readOnly(fr, req.To, false)
 		n := 0
 		mt, err := o.store.Update(rctx, router.Change{Kind: "failover", Actor: actor, Reason: why}, func(t *router.Table) error {
 			var merr error

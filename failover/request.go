@@ -59,6 +59,7 @@ func (o *Orchestrator) plannedFailover(ctx context.Context, req api.FailoverRequ
 		return nil, err
 	}
 	defer cancel()
+	o.readOnly(fr, req.To, false) // it may have been failed over itself before
 	err = o.switchOut(fr, req.From, target, moving, req.Reason, actor)
 	if err != nil {
 		o.readOnly(fr, req.From, false)

@@ -15,7 +15,7 @@ import (
 // the region is fenced or failed over, OFF otherwise. It turns read_only
 // ON as soon as this node's state says so, and OFF only once this node's
 // state is current (controller.Node.Current) and has said so on two
-// checks a second apart: a MySQL that restarts read-only stays so until
+// checks half a second apart: a MySQL that restarts read-only stays so until
 // the controller confirms the region takes writes, and a failover's
 // read_only set by the leader is not lifted on a state a moment old.
 // Without a controller it does nothing.
@@ -29,7 +29,7 @@ func (d *Daemon) keepReadOnly(ctx context.Context) error {
 		return err
 	}
 	gauge.Set(-1)
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	writable := 0 // consecutive checks on which a current state said writable
 	for {
@@ -39,7 +39,11 @@ func (d *Daemon) keepReadOnly(ctx context.Context) error {
 		case <-tick.C:
 		}
 		node := d.ctl.node
-		ok, why := node.State().Writable(d.region.Name)
+		owns := false
+		if t := d.router.Table(); t != nil {
+			owns = t.OwnsBuckets(d.region.Name)
+		}
+		ok, why := node.State().Writable(d.region.Name, owns)
 		switch {
 		case !ok:
 			writable = 0

@@ -142,6 +142,16 @@ func (t *Table) Owner(b topo.Bucket) Owner {
 	return Owner{Cell: s.Cell, Region: c.Region, State: s.State, Switch: s.Switch}
 }
 
+// OwnsBuckets reports whether any bucket belongs to a cell of region.
+func (t *Table) OwnsBuckets(region string) bool {
+	for _, sp := range t.Spans {
+		if c, ok := t.Cell(sp.Cell); ok && c.Region == region {
+			return true
+		}
+	}
+	return false
+}
+
 // Fenced returns the spans held write-forbidden by switch id.
 func (t *Table) Fenced(id string) []Span {
 	var out []Span
