@@ -442,58 +442,51 @@ const routingTimeout = 30 * time.Second
 // read the routing table from etcd (the first to start writes it), so
 // that routes, switches and the gateway answer instead of 503.
 func (r *starter) waitRouting(ctx context.Context, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	t := time.Now()
-	var jobs []func(context.Context) error
-	for i := range r.st.Regions {
-		reg := &r.st.Regions[i]
-		url := fmt.Sprintf("http://127.0.0.1:%d/readyz", reg.APIPort)
-		jobs = append(jobs, func(ctx context.Context) error {
-			err := waitReady(ctx, "regiond "+reg.Name, reg.Regiond, func(ctx context.Context) error { return httpOK(ctx, url, "") })
-			if err != nil && ctx.Err() != nil {
-				return fmt.Errorf("regiond %s has not loaded the routing table within %s (etcd on 127.0.0.1:%d holds it): %w", reg.Name, timeout, r.st.Etcd.ClientPort, err)
-			}
-			return err
-		})
+	err := r.eachRegiond(ctx, timeout, func(ctx context.Context, reg *RegionState) error {
+		return httpOK(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", reg.APIPort), "")
+	}, fmt.Sprintf("has not loaded the routing table within %s (etcd on 127.0.0.1:%d holds it)", timeout, r.st.Etcd.ClientPort))
+	if err == nil {
+		fmt.Fprintf(r.out, "routing     table loaded by every regiond (%s)\n", time.Since(t).Round(10*time.Millisecond))
 	}
-	if err := parallel(ctx, jobs); err != nil {
-		return err
-	}
-	fmt.Fprintf(r.out, "routing     table loaded by every regiond (%s)\n", time.Since(t).Round(10*time.Millisecond))
-	return nil
+	return err
 }
 
 // waitReadOnlyDecided waits until every regiond has set its MySQL's
 // read_only as the controller says (the servers start read-only): its
 // regiond_mysql_read_only gauge is 0 (takes writes) or 1 (failed over).
 func (r *starter) waitReadOnlyDecided(ctx context.Context, timeout time.Duration) error {
+	t := time.Now()
+	err := r.eachRegiond(ctx, timeout, func(ctx context.Context, reg *RegionState) error {
+		v, err := gauge(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", reg.APIPort), "regiond_mysql_read_only")
+		if err == nil && v != 0 && v != 1 {
+			err = errors.New("not decided yet")
+		}
+		return err
+	}, fmt.Sprintf("has not set its MySQL's read_only within %s (it waits for the controller to confirm the region takes writes; see its log)", timeout))
+	if err == nil {
+		fmt.Fprintf(r.out, "mysql       read_only set by every regiond as the controller says (%s)\n", time.Since(t).Round(10*time.Millisecond))
+	}
+	return err
+}
+
+// eachRegiond waits, for every region at once, until check passes for
+// its regiond, failing with "regiond NAME " + late after timeout.
+func (r *starter) eachRegiond(ctx context.Context, timeout time.Duration, check func(context.Context, *RegionState) error, late string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	t := time.Now()
 	var jobs []func(context.Context) error
 	for i := range r.st.Regions {
 		reg := &r.st.Regions[i]
-		url := fmt.Sprintf("http://127.0.0.1:%d/metrics", reg.APIPort)
 		jobs = append(jobs, func(ctx context.Context) error {
-			err := waitReady(ctx, "regiond "+reg.Name, reg.Regiond, func(ctx context.Context) error {
-				v, err := gauge(ctx, url, "regiond_mysql_read_only")
-				if err == nil && v != 0 && v != 1 {
-					err = errors.New("not decided yet")
-				}
-				return err
-			})
+			err := waitReady(ctx, "regiond "+reg.Name, reg.Regiond, func(ctx context.Context) error { return check(ctx, reg) })
 			if err != nil && ctx.Err() != nil {
-				return fmt.Errorf("regiond %s has not set its MySQL's read_only within %s (it waits for the controller to confirm the region takes writes; see its log): %w", reg.Name, timeout, err)
+				return fmt.Errorf("regiond %s %s: %w", reg.Name, late, err)
 			}
 			return err
 		})
 	}
-	if err := parallel(ctx, jobs); err != nil {
-		return err
-	}
-	fmt.Fprintf(r.out, "mysql       read_only set by every regiond as the controller says (%s)\n", time.Since(t).Round(10*time.Millisecond))
-	return nil
+	return parallel(ctx, jobs)
 }
 
 // gauge reads the value of an unlabelled metric from a Prometheus text

@@ -7,7 +7,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labtest"
 )
 
 // TestCheckpointCompareAndSetOnMariaDB: a worker commits only while the
@@ -18,16 +18,7 @@ import (
 // it: it starts a MariaDB.)
 func TestCheckpointCompareAndSetOnMariaDB(t *testing.T) {
 	ctx := context.Background()
-	srv, err := lab.StartMariaDB(ctx, t.TempDir(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
-	db, err := lab.OpenMySQL(srv.Port, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := labtest.MariaDB(t)
 	if err := EnsureSchema(ctx, db); err != nil {
 		t.Fatal(err)
 	}

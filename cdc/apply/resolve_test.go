@@ -41,13 +41,7 @@ func TestConflicted(t *testing.T) {
 // key and an insert of the new; unchecked tables and tables without a
 // primary key are not probed.
 func TestProbes(t *testing.T) {
-	v := func(xs ...any) []event.Value {
-		out := make([]event.Value, len(xs))
-		for i, x := range xs {
-			out[i] = event.NewValue(x)
-		}
-		return out
-	}
+	v := event.NewValues
 	txn := &event.Txn{
 		Tables: []event.Table{
 			{Schema: "lending", Name: "loans", Cols: []string{"id", "v"}, PK: []int{0}},

@@ -409,13 +409,6 @@ func (a *assembler) rows(typ replication.EventType, ti int, e *replication.RowsE
 			}
 		}
 	}
-	img := func(vals []any) []event.Value {
-		out := make([]event.Value, len(vals))
-		for i, v := range vals {
-			out[i] = event.NewValue(v)
-		}
-		return out
-	}
 	step := 1
 	if op == event.Update {
 		step = 2 // before and after images alternate
@@ -424,11 +417,11 @@ func (a *assembler) rows(typ replication.EventType, ti int, e *replication.RowsE
 		r := event.Row{T: ti, Op: op}
 		switch op {
 		case event.Insert:
-			r.After = img(e.Rows[i])
+			r.After = event.NewValues(e.Rows[i]...)
 		case event.Delete:
-			r.Before = img(e.Rows[i])
+			r.Before = event.NewValues(e.Rows[i]...)
 		case event.Update:
-			r.Before, r.After = img(e.Rows[i]), img(e.Rows[i+1])
+			r.Before, r.After = event.NewValues(e.Rows[i]...), event.NewValues(e.Rows[i+1]...)
 		}
 		if a.txn.Bucket < 0 && shard >= 0 {
 			image := r.After

@@ -50,6 +50,16 @@ type b64 struct {
 	B string `json:"b"`
 }
 
+// NewValues converts a row image read from the binlog (NewValue of each
+// column).
+func NewValues(vals ...any) []Value {
+	out := make([]Value, len(vals))
+	for i, v := range vals {
+		out[i] = NewValue(v)
+	}
+	return out
+}
+
 // MarshalJSON encodes the value (see package doc).
 func (v Value) MarshalJSON() ([]byte, error) {
 	switch x := v.V.(type) {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/event"
 	"github.com/regionplatform/region/cdc/tombstone"
-	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labtest"
 )
 
 // TestWriteAndHighestOnMariaDB: a later tombstone of a key and region
@@ -16,16 +16,7 @@ import (
 // test-unit skips it: it starts a MariaDB.)
 func TestWriteAndHighestOnMariaDB(t *testing.T) {
 	ctx := context.Background()
-	srv, err := lab.StartMariaDB(ctx, t.TempDir(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
-	db, err := lab.OpenMySQL(srv.Port, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := labtest.MariaDB(t)
 	for _, q := range []string{"CREATE DATABASE _region", tombstone.Schema} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)

@@ -36,13 +36,7 @@ func TestCompare(t *testing.T) {
 // tombstone with the deleted row's version; inserts, updates in place,
 // unversioned tables and tables without a primary key do not.
 func TestCollect(t *testing.T) {
-	v := func(xs ...any) []event.Value {
-		out := make([]event.Value, len(xs))
-		for i, x := range xs {
-			out[i] = event.NewValue(x)
-		}
-		return out
-	}
+	v := event.NewValues
 	txn := &event.Txn{
 		GTID: "0-1-7",
 		Tables: []event.Table{

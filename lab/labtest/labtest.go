@@ -11,6 +11,7 @@ package labtest
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -127,4 +128,22 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// MariaDB starts a MariaDB server of its own for t, configured like a lab
+// region's (lab.StartMariaDB, in t.TempDir(), stopped when t ends), and
+// returns it opened as root.
+func MariaDB(t testing.TB) *sql.DB {
+	t.Helper()
+	srv, err := lab.StartMariaDB(context.Background(), t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	db, err := lab.OpenMySQL(srv.Port, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
