@@ -23,6 +23,9 @@ type Status struct {
 	Links   []apply.LinkStatus `json:"links"`
 	// Verify is the last continuous verification pass (nil: none yet).
 	Verify *verify.Pass `json:"verify,omitempty"`
+	// MySQLReadOnly is what regiond last set of its MySQL's read_only, as
+	// the controller says: "off", "on: why", or "" before it decided.
+	MySQLReadOnly string `json:"mysql_read_only,omitempty"`
 }
 
 // CellStatus is a cell homed in or standing by for this region.

@@ -99,6 +99,9 @@ func printStatus(g *globals, rep *StatusReport) {
 		if len(cells) > 0 {
 			fmt.Fprintf(g.out, "  home of cells: %s\n", strings.Join(cells, ", "))
 		}
+		if ro, ok := strings.CutPrefix(s.MySQLReadOnly, "on: "); ok {
+			fmt.Fprintf(g.out, "  mysql     READ-ONLY for the application: %s\n", ro)
+		}
 		c := s.Capture
 		capState := "running"
 		if !c.Running {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,6 +75,9 @@ type Daemon struct {
 	// opToken is the first operator token: scheduled drills act with it.
 	opToken string
 	started time.Time
+	// readOnly is what keepReadOnly last set of the region's MySQL
+	// (api.Status.MySQLReadOnly).
+	readOnly atomic.Value
 }
 
 // component is a long-running part of the daemon.
@@ -302,5 +306,6 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st.Capture = d.repl.capture.Stats()
 	st.Links = d.repl.linkStatus(r.Context())
 	st.Verify = d.verifier.lastPass()
+	st.MySQLReadOnly, _ = d.readOnly.Load().(string)
 	apiserver.WriteJSON(w, http.StatusOK, st)
 }

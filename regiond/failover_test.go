@@ -95,6 +95,9 @@ func TestPlannedFailover(t *testing.T) {
 	if err := appWrite(t, st, "a"); !isReadOnly(err) {
 		t.Fatalf("an application write on a's MySQL after the planned failover: %v, want error 1290 (read-only)", err)
 	}
+	if s, err := status(t, st, "a"); err != nil || !strings.HasPrefix(s.MySQLReadOnly, "on: region a was failed over to b by "+rep.ID) {
+		t.Errorf("a's status says MySQL read-only %q (%v)", s.MySQLReadOnly, err)
+	}
 	if err := appWrite(t, st, "b"); err != nil {
 		t.Fatalf("an application write on b's MySQL: %v", err)
 	}

@@ -67,8 +67,10 @@ func (d *Daemon) keepReadOnly(ctx context.Context) error {
 		}
 		if on {
 			gauge.Set(1)
+			d.readOnly.Store("on: " + why)
 		} else {
 			gauge.Set(0)
+			d.readOnly.Store("off")
 		}
 		if !changed {
 			continue
