@@ -16,7 +16,7 @@ import (
 // account, which applies replication, holds it. super_read_only is never
 // set: it would stop replication into the region too. The failover sets
 // it when the region answers; each regiond keeps its own MySQL as the
-// controller's state says (controller.State.Writable), which covers a
+// controller's state says (controller.State.ReadOnly), which covers a
 // region that was down at the failover and a MySQL that restarts
 // (started read-only: deploy/ and the lab do). A failback lifts it once
 // the region has caught up, before buckets come back.

@@ -11,7 +11,7 @@ import (
 )
 
 // keepReadOnly keeps this region's MySQL read_only as the controller's
-// state says (controller.State.Writable; failover/readonly.go): ON while
+// state says (controller.State.ReadOnly; failover/readonly.go): ON while
 // the region is fenced or failed over, OFF otherwise. It turns read_only
 // ON as soon as this node's state says so, and OFF only once this node's
 // state is current (controller.Node.Current) and has said so on two
@@ -43,9 +43,12 @@ func (d *Daemon) keepReadOnly(ctx context.Context) error {
 		if t := d.router.Table(); t != nil {
 			owns = t.OwnsBuckets(d.region.Name)
 		}
-		ok, why := node.State().Writable(d.region.Name, owns)
+		on, decided, why := node.State().ReadOnly(d.region.Name, owns)
 		switch {
-		case !ok:
+		case !decided:
+			writable = 0
+			continue // a planned failover's switch decides
+		case on:
 			writable = 0
 		case node.Current(3 * time.Second):
 			writable++
@@ -53,7 +56,6 @@ func (d *Daemon) keepReadOnly(ctx context.Context) error {
 			writable = 0
 			continue // not confirmed: leave MySQL as it is
 		}
-		on := !ok
 		if !on && writable < 2 {
 			continue
 		}

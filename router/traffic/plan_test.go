@@ -86,9 +86,11 @@ func (l links) Link(_ context.Context, from, to string) (Link, error) {
 }
 func (l links) Covers(_, a, b string) (bool, error) { return a == b, nil }
 
-// TestGuardRefusesLagAndBrokenLinks: a switch out of region a needs every
-// link from a to a region that is not fenced: b's (the target) and c's
-// (a third region, which must apply a's last writes before b's).
+// TestGuardRefusesLagAndBrokenLinks: a switch out of region a to b needs
+// every link from a to a region that is not fenced: b's (the target) and
+// c's (a third region, which must apply a's last writes before b's),
+// except that a third region that is down (regiond gone, link halted)
+// does not stop it.
 func TestGuardRefusesLagAndBrokenLinks(t *testing.T) {
 	ok := Link{State: "running", LagSeconds: 0.2}
 	for _, tc := range []struct {
@@ -101,13 +103,15 @@ func TestGuardRefusesLagAndBrokenLinks(t *testing.T) {
 		{links{"a->b": {State: "halted", Error: "partition 3: unknown table"}, "a->c": ok}, false, "guard: link a->b is halted (partition 3: unknown table)"},
 		{links{"a->c": ok}, false, "guard: link a->b: regiond b: connection refused"},
 		{links{"a->b": ok, "a->c": {State: "running", LagSeconds: 9}}, false, "guard: link a->c is 9s behind"},
-		{links{"a->b": ok}, true, ""}, // c is failed over: nothing to wait for there
+		{links{"a->b": ok}, true, ""},  // c is failed over: nothing to wait for there
+		{links{"a->b": ok}, false, ""}, // c's regiond does not answer
+		{links{"a->b": ok, "a->c": {State: "halted", Error: "x"}}, false, ""},
 	} {
 		cfg := DefaultConfig()
 		cfg.Replication = tc.l
 		s := &Switcher{cfg: cfg}
 		tb := &router.Table{Regions: []router.Region{{Name: "a"}, {Name: "b"}, {Name: "c", Fenced: tc.fencedC}}}
-		err := s.guard(context.Background(), tb, []string{"a"})
+		err := s.guard(context.Background(), tb, []string{"a"}, "b")
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%v (c fenced %v): got %v, want %q", tc.l, tc.fencedC, err, tc.want)
 		}

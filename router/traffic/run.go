@@ -84,7 +84,7 @@ func (s *Switcher) prepare(ctx context.Context, req Request) (*run, error) {
 		return nil, err
 	}
 	ms := moves(t, r.ranges, r.To)
-	if err := s.guard(ctx, t, sourceRegions(ms, r.cell.Region)); err != nil {
+	if err := s.guard(ctx, t, sourceRegions(ms, r.cell.Region), r.cell.Region); err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
@@ -143,21 +143,26 @@ func (s *Switcher) prepare(ctx context.Context, req Request) (*run, error) {
 
 func (s *Switcher) ownerKey(id string) string { return s.cfg.Store.SwitchesPrefix() + "owners/" + id }
 
-// guard refuses a switch whose replication cannot catch up quickly: a
-// link from a source region to any region that must apply its last
-// writes (receivers) is down or behind.
-func (s *Switcher) guard(ctx context.Context, t *router.Table, sources []string) error {
+// guard refuses a switch whose replication cannot catch up quickly: the
+// link from a source region to the target, or to a third region that
+// must apply its last writes too (receivers), is behind, or the target's
+// is down. A third region whose regiond does not answer or whose link is
+// halted does not stop the switch (waitReplication says why).
+func (s *Switcher) guard(ctx context.Context, t *router.Table, sources []string, to string) error {
 	for _, src := range sources {
-		for _, to := range receivers(t, src) {
-			l, err := s.cfg.Replication.Link(ctx, src, to)
-			if err != nil {
-				return fmt.Errorf("guard: link %s->%s: %w: the switch needs it to catch up; nothing was changed", src, to, err)
-			}
-			if l.State != "running" {
-				return fmt.Errorf("guard: link %s->%s is %s (%s): fix replication first (regionctl status); nothing was changed", src, to, l.State, l.Error)
+		for _, dst := range receivers(t, src) {
+			l, err := s.cfg.Replication.Link(ctx, src, dst)
+			down := err != nil || l.State != "running"
+			switch {
+			case down && dst != to:
+				continue
+			case err != nil:
+				return fmt.Errorf("guard: link %s->%s: %w: the switch needs it to catch up; nothing was changed", src, dst, err)
+			case l.State != "running":
+				return fmt.Errorf("guard: link %s->%s is %s (%s): fix replication first (regionctl status); nothing was changed", src, dst, l.State, l.Error)
 			}
 			if lag := time.Duration(l.LagSeconds * float64(time.Second)); lag > s.cfg.MaxLag {
-				return fmt.Errorf("guard: link %s->%s is %s behind, above router.max_lag %s: wait for it to catch up; nothing was changed", src, to, lag.Round(time.Millisecond), s.cfg.MaxLag)
+				return fmt.Errorf("guard: link %s->%s is %s behind, above router.max_lag %s: wait for it to catch up; nothing was changed", src, dst, lag.Round(time.Millisecond), s.cfg.MaxLag)
 			}
 		}
 	}

@@ -2,7 +2,9 @@ package traffic
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -52,7 +54,10 @@ func (s *Switcher) waitRouters(ctx context.Context, ru *run, epoch uint64) (stri
 // every third region too. A third region applying the old owner's last
 // writes after the new owner's first ones would keep the old values
 // (each source's stream is applied on its own). Fenced regions (failed
-// over) are not waited for.
+// over) are not waited for, nor a third region whose regiond does not
+// answer or whose link is halted: it applies those writes when it is
+// back, possibly after the new owner's (the step's detail says so, and
+// continuous verification finds a row that ends different).
 func (s *Switcher) waitReplication(ctx context.Context, ru *run, t *router.Table, bs []topo.Bucket) (string, error) {
 	srcs := leaving(t, bs, ru.cell.Region)
 	if len(srcs) == 0 {
@@ -67,23 +72,57 @@ func (s *Switcher) waitReplication(ctx context.Context, ru *run, t *router.Table
 		if err != nil {
 			return "", fmt.Errorf("position of region %s: %w", src, err)
 		}
-		for _, dst := range receivers(t, src) {
-			if err := s.waitLink(ctx, ru, src, dst, pos); err != nil {
+		// The target first: a third region that is down must not spend
+		// the catch-up time the target needs.
+		dsts := receivers(t, src)
+		if i := slices.Index(dsts, ru.cell.Region); i > 0 {
+			dsts[0], dsts[i] = dsts[i], dsts[0]
+		}
+		for _, dst := range dsts {
+			err := s.waitLink(ctx, ru, src, dst, pos, dst == ru.cell.Region)
+			var down *linkDown
+			switch {
+			case errors.As(err, &down) && dst != ru.cell.Region:
+				notes = append(notes, fmt.Sprintf("%s->%s not waited for (%v): region %s applies %s's last writes when it is back, maybe after %s's", src, dst, down.err, dst, src, ru.cell.Region))
+			case err != nil:
 				return "", err
+			default:
+				notes = append(notes, fmt.Sprintf("%s->%s applied %s", src, dst, pos))
 			}
-			notes = append(notes, fmt.Sprintf("%s->%s applied %s", src, dst, pos))
 		}
 	}
 	return fmt.Sprintf("%s after %s", strings.Join(notes, "; "), time.Since(start).Round(time.Millisecond)), nil
 }
 
-// waitLink waits until link src->dst has applied pos.
-func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string) error {
+// linkDown is a link that cannot catch up by waiting: its regiond does
+// not answer, or it is halted or failed.
+type linkDown struct{ err error }
+
+func (e *linkDown) Error() string { return e.err.Error() }
+func (e *linkDown) Unwrap() error { return e.err }
+
+// downAfter is how long a third region's regiond may not answer before
+// a switch stops waiting for it (linkDown).
+const downAfter = time.Second
+
+// waitLink waits until link src->dst has applied pos. A link that is
+// halted or failed, or (unless target) whose regiond has not answered
+// for downAfter, is a *linkDown.
+func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string, target bool) error {
+	var failing time.Time // since when the regiond does not answer
 	for {
 		l, err := s.cfg.Replication.Link(ctx, src, dst)
+		switch {
+		case err == nil:
+			failing = time.Time{}
+		case failing.IsZero():
+			failing = time.Now()
+		case !target && time.Since(failing) >= downAfter:
+			return &linkDown{fmt.Errorf("link %s->%s: %w", src, dst, err)}
+		}
 		if err == nil {
 			if l.State == "halted" || l.State == "failed" {
-				return fmt.Errorf("link %s->%s is %s: %s", src, dst, l.State, l.Error)
+				return &linkDown{fmt.Errorf("link %s->%s is %s: %s", src, dst, l.State, l.Error)}
 			}
 			if lag := time.Duration(l.LagSeconds * float64(time.Second)); lag > s.cfg.MaxLag {
 				return fmt.Errorf("link %s->%s is %s behind, above router.max_lag %s", src, dst, lag.Round(time.Millisecond), s.cfg.MaxLag)
@@ -98,7 +137,7 @@ func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string) 
 		}
 		if e := s.sleep(ctx, ru); e != nil {
 			if err != nil {
-				return fmt.Errorf("link %s->%s: %v: %w", src, dst, err, e)
+				return &linkDown{fmt.Errorf("link %s->%s: %v: %w", src, dst, err, e)}
 			}
 			return fmt.Errorf("link %s->%s did not apply %s within router.catch_up_timeout %s (applied %s): %w", src, dst, pos, s.cfg.CatchUpTimeout, l.AppliedGTID, e)
 		}

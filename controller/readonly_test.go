@@ -6,18 +6,20 @@ import (
 	"time"
 )
 
-func TestWritable(t *testing.T) {
+func TestReadOnly(t *testing.T) {
 	at := func(m int) time.Time { return time.Date(2026, 12, 3, 7, m, 0, 0, time.UTC) }
 	for _, c := range []struct {
 		name string
 		st   State
 		owns bool   // the region owns buckets
-		want string // "" writable, else part of why
+		want string // "" writable, "?" undecided, else part of why
 	}{
 		{"no failover", State{}, false, ""},
 		{"fenced", State{Regions: map[string]Region{"a": {Fenced: true, FenceReason: "forced failover f1"}}}, true, "fenced: forced failover f1"},
 		{"planned failover running", State{Failovers: map[string]FailoverRecord{
-			"f1": {ID: "f1", Kind: KindPlanned, From: "a", To: "b", State: FailoverRunning, StartedAt: at(1)}}}, true, "being failed over to b by f1"},
+			"f1": {ID: "f1", Kind: KindPlanned, From: "a", To: "b", State: FailoverRunning, StartedAt: at(1)}}}, true, "?"},
+		{"forced failover running", State{Failovers: map[string]FailoverRecord{
+			"f1": {ID: "f1", Kind: KindForced, From: "a", To: "b", State: FailoverRunning, StartedAt: at(1)}}}, true, "being failed over to b by f1"},
 		{"planned failover done", State{Failovers: map[string]FailoverRecord{
 			"f1": {ID: "f1", Kind: KindPlanned, From: "a", To: "b", State: FailoverDone, StartedAt: at(1)}}}, false, "fail back"},
 		{"buckets moved in again after a planned failover", State{Failovers: map[string]FailoverRecord{
@@ -34,9 +36,14 @@ func TestWritable(t *testing.T) {
 		{"another region's failover", State{Failovers: map[string]FailoverRecord{
 			"f1": {ID: "f1", From: "b", To: "a", State: FailoverDone, StartedAt: at(1)}}}, false, ""},
 	} {
-		ok, why := c.st.Writable("a", c.owns)
-		if ok != (c.want == "") || !strings.Contains(why, c.want) {
-			t.Errorf("%s: Writable = %v %q, want %q", c.name, ok, why, c.want)
+		ro, decided, why := c.st.ReadOnly("a", c.owns)
+		switch {
+		case c.want == "?":
+			if decided {
+				t.Errorf("%s: ReadOnly = %v %q, want undecided", c.name, ro, why)
+			}
+		case !decided || ro != (c.want != "") || !strings.Contains(why, c.want):
+			t.Errorf("%s: ReadOnly = %v (decided %v) %q, want %q", c.name, ro, decided, why, c.want)
 		}
 	}
 }

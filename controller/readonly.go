@@ -7,16 +7,19 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// Writable reports whether region's MySQL may take application writes,
-// as the state says, ownsBuckets being whether the routing table gives
-// any bucket to a cell of the region: not while the region is fenced (a
-// forced failover), nor while a failover out of it runs, nor after one
-// until a failback undoing it starts or buckets are moved into the region
-// again (a switch, or a failover to it). why says what stops it. A
-// failover that rolled back leaves the region writable.
-func (s *State) Writable(region string, ownsBuckets bool) (ok bool, why string) {
+// ReadOnly says whether region's MySQL should be read-only for the
+// application, as the state says, ownsBuckets being whether the routing
+// table gives any bucket to a cell of the region: while the region is
+// fenced (a forced failover), and after a failover out of it until a
+// failback undoing it starts or buckets are moved into the region again
+// (a switch, or a failover to it). decided is false while a planned
+// failover out of the region runs: its switch sets read_only once the
+// routers honour its fence (the region serves until then), and nothing
+// may lift it before the failover ends. why says what makes it read-only.
+// A failover that rolled back leaves the region writable.
+func (s *State) ReadOnly(region string, ownsBuckets bool) (readOnly, decided bool, why string) {
 	if r := s.Regions[region]; r.Fenced {
-		return false, fmt.Sprintf("region %s is fenced: %s", region, r.FenceReason)
+		return true, true, fmt.Sprintf("region %s is fenced: %s", region, r.FenceReason)
 	}
 	var last *FailoverRecord
 	for id := range s.Failovers {
@@ -29,20 +32,22 @@ func (s *State) Writable(region string, ownsBuckets bool) (ok bool, why string) 
 		}
 	}
 	if last == nil {
-		return true, ""
+		return false, true, ""
 	}
 	for _, g := range s.Failovers {
 		if g.Undoes == last.ID && g.State != FailoverRolledBack {
-			return true, ""
+			return false, true, ""
 		}
 	}
 	switch {
+	case last.Active() && last.Kind == KindPlanned:
+		return false, false, ""
 	case last.Active():
-		return false, fmt.Sprintf("region %s is being failed over to %s by %s (%s)", region, last.To, last.ID, last.Kind)
+		return true, true, fmt.Sprintf("region %s is being failed over to %s by %s (%s)", region, last.To, last.ID, last.Kind)
 	case ownsBuckets:
-		return true, ""
+		return false, true, ""
 	}
-	return false, fmt.Sprintf("region %s was failed over to %s by %s (%s) and owns no buckets: fail back, or switch buckets to it, to take writes", region, last.To, last.ID, last.Kind)
+	return true, true, fmt.Sprintf("region %s was failed over to %s by %s (%s) and owns no buckets: fail back, or switch buckets to it, to take writes", region, last.To, last.ID, last.Kind)
 }
 
 // Current reports whether this node's state is the controller's as of
