@@ -111,7 +111,12 @@ const downAfter = time.Second
 func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string, target bool) error {
 	var failing time.Time // since when the regiond does not answer
 	for {
-		l, err := s.cfg.Replication.Link(ctx, src, dst)
+		lctx, cancel := ctx, context.CancelFunc(func() {})
+		if !target { // a regiond that does not answer must not hold it up
+			lctx, cancel = context.WithTimeout(ctx, downAfter)
+		}
+		l, err := s.cfg.Replication.Link(lctx, src, dst)
+		cancel()
 		switch {
 		case err == nil:
 			failing = time.Time{}
