@@ -103,7 +103,7 @@ func (e *linkDown) Unwrap() error { return e.err }
 
 // downAfter is how long a third region's regiond may not answer before
 // a switch stops waiting for it (linkDown).
-const downAfter = time.Second
+const downAfter = 2 * time.Second
 
 // waitLink waits until link src->dst has applied pos. A link that is
 // halted or failed, or (unless target) whose regiond has not answered
