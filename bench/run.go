@@ -9,6 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/regionplatform/region/cdc/binlog"
 )
 
 // system is one replication setup under test: a source server, a target
@@ -159,9 +163,9 @@ func (r *runner) measure(ctx context.Context) (*RunResult, error) {
 // settle waits until the target has applied everything the source has
 // written so far, and returns when it saw that.
 func (r *runner) settle(ctx context.Context, what string) (time.Time, error) {
-	var pos string
-	if err := r.src.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
-		return time.Time{}, fmt.Errorf("source gtid_binlog_pos: %w", err)
+	pos, err := binlog.End(ctx, r.src, mysql.MariaDBFlavor)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("source: %w", err)
 	}
 	deadline := time.Now().Add(r.o.SettleTimeout)
 	lastHealth := time.Now()

@@ -1,11 +1,6 @@
 package controller
 
-import (
-	"fmt"
-	"time"
-
-	"github.com/hashicorp/raft"
-)
+import "fmt"
 
 // ReadOnly says whether region's MySQL should be read-only for the
 // application, as the state says, ownsBuckets being whether the routing
@@ -48,31 +43,4 @@ func (s *State) ReadOnly(region string, ownsBuckets bool) (readOnly, decided boo
 		return false, true, ""
 	}
 	return true, true, fmt.Sprintf("region %s was failed over to %s by %s (%s) and owns no buckets: fail back, or switch buckets to it, to take writes", region, last.To, last.ID, last.Kind)
-}
-
-// Current reports whether this node's state is the controller's as of
-// now, give or take within: it leads, or it heard from a leader within
-// that time and has applied everything that leader had committed. A
-// node that has just started, or is cut off, is not current: its State
-// may lack what happened meanwhile.
-func (n *Node) Current(within time.Duration) bool {
-	in, err := n.current()
-	if err != nil {
-		return false
-	}
-	r := in.raft
-	switch {
-	case r.State() == raft.Leader:
-		return true
-	case r.State() != raft.Follower:
-		return false
-	}
-	if _, id := r.LeaderWithID(); id == "" || time.Since(r.LastContact()) > within {
-		return false
-	}
-	var commit uint64
-	if _, err := fmt.Sscan(r.Stats()["commit_index"], &commit); err != nil || commit == 0 {
-		return false
-	}
-	return r.AppliedIndex() >= commit
 }

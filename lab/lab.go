@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -360,6 +361,9 @@ func (r *starter) startMySQL(ctx context.Context, i int) error {
 	if err := m.ready(ctx, "mysql "+reg.Name, p); err != nil {
 		return err
 	}
+	if err := m.appAccount(ctx, "mysql "+reg.Name); err != nil {
+		return err
+	}
 	fmt.Fprintf(r.out, "mysql  %-4s up on 127.0.0.1:%d (%s)\n", reg.Name, reg.MySQLPort, time.Since(t).Round(10*time.Millisecond))
 	return nil
 }
@@ -454,12 +458,19 @@ func (r *starter) waitRouting(ctx context.Context, timeout time.Duration) error 
 
 // waitReadOnlyDecided waits until every regiond has set its MySQL's
 // read_only as the controller says (the servers start read-only): its
-// regiond_mysql_read_only gauge is 0 (takes writes) or 1 (failed over).
+// status names the setting (api.Status.MySQLReadOnly).
 func (r *starter) waitReadOnlyDecided(ctx context.Context, timeout time.Duration) error {
+	tok, err := ReadToken(r.st.Dir)
+	if err != nil {
+		return err
+	}
 	t := time.Now()
-	err := r.eachRegiond(ctx, timeout, func(ctx context.Context, reg *RegionState) error {
-		v, err := gauge(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", reg.APIPort), "regiond_mysql_read_only")
-		if err == nil && v != 0 && v != 1 {
+	err = r.eachRegiond(ctx, timeout, func(ctx context.Context, reg *RegionState) error {
+		var st struct {
+			MySQLReadOnly string `json:"mysql_read_only"` // api.Status's (lab does not import api: its tests would cycle)
+		}
+		err := httpJSON(ctx, fmt.Sprintf("http://127.0.0.1:%d/v1/status", reg.APIPort), tok, &st)
+		if err == nil && st.MySQLReadOnly == "" {
 			err = errors.New("not decided yet")
 		}
 		return err
@@ -487,30 +498,6 @@ func (r *starter) eachRegiond(ctx context.Context, timeout time.Duration, check 
 		})
 	}
 	return parallel(ctx, jobs)
-}
-
-// gauge reads the value of an unlabelled metric from a Prometheus text
-// endpoint.
-func gauge(ctx context.Context, url, name string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
-		}
-	}
-	return 0, fmt.Errorf("%s has no %s", url, name)
 }
 
 // checkPortFree fails when port is taken: a lab server restarts on its
@@ -542,7 +529,11 @@ func waitReady(ctx context.Context, what string, p Proc, ready func(context.Cont
 	}
 }
 
-func httpOK(ctx context.Context, url, token string) error {
+func httpOK(ctx context.Context, url, token string) error { return httpJSON(ctx, url, token, nil) }
+
+// httpJSON is httpOK that decodes the answer's JSON body into v (nil:
+// none).
+func httpJSON(ctx context.Context, url, token string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -557,12 +548,18 @@ func httpOK(ctx context.Context, url, token string) error {
 		return err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		if b := strings.TrimSpace(string(body)); b != "" {
 			return fmt.Errorf("%s: %s: %s", url, resp.Status, b)
 		}
 		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	if v == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", url, err)
 	}
 	return nil
 }

@@ -164,15 +164,14 @@ func (m mysqlServer) launch(ctx context.Context, bin mariaDB, stdoutLog string) 
 	return p, nil
 }
 
-// ready waits until the server started as p answers queries, and gives
-// a region's server the application's account.
+// ready waits until the server started as p answers queries.
 func (m mysqlServer) ready(ctx context.Context, what string, p Proc) error {
-	if err := waitReady(ctx, what, p, func(ctx context.Context) error { return mysqlReady(ctx, m.port) }); err != nil {
-		return err
-	}
-	if !m.region {
-		return nil
-	}
+	return waitReady(ctx, what, p, func(ctx context.Context) error { return mysqlReady(ctx, m.port) })
+}
+
+// appAccount gives a region's server the application's account (AppUser),
+// outside the binlog: every region's server makes its own.
+func (m mysqlServer) appAccount(ctx context.Context, what string) error {
 	db, err := OpenMySQL(m.port, "")
 	if err != nil {
 		return err
@@ -183,7 +182,6 @@ func (m mysqlServer) ready(ctx context.Context, what string, p Proc) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer conn.Close()
-	// Not in the binlog: every region's server makes its own.
 	for _, q := range []string{"SET SESSION sql_log_bin = 0",
 		"CREATE USER IF NOT EXISTS '" + AppUser + "'@'127.0.0.1'",
 		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES, LOCK TABLES ON *.* TO '" + AppUser + "'@'127.0.0.1'"} {

@@ -34,7 +34,9 @@ func convergeSeed(t *testing.T) uint64 {
 // loan rows (last-writer-wins on version) and users (home-cell-wins on
 // the user's bucket) while replication is cut: random inserts, updates
 // (version + 1, as the application does) and deletes of loans, renames
-// of users, interleaved differently in each region, for a few rounds. A
+// of users, and application transactions doing several of these at once
+// (a loan refinanced: one deleted, one inserted, its user renamed, a third
+// loan changed), interleaved differently in each region, for a few rounds. A
 // deleted loan may be inserted again, by either region, with a version
 // above any the round's deletes removed (a timestamp would be). After
 // every round the regions must hold identical rows, with every conflict
@@ -57,19 +59,28 @@ func TestRandomConflictsConverge(t *testing.T) {
 		restartRegiond(t, st, false, "a", "b") // replication cut
 		for _, r := range []string{"a", "b"} {
 			for i := 0; i < opsPerRegion; i++ {
-				var q string
-				switch k := 1 + rng.IntN(keys); rng.IntN(5) {
-				case 4: // among a few users, so that both regions rename some
-					q = fmt.Sprintf("UPDATE users SET name = '%s-%d' WHERE id = %d", r, rng.IntN(1000), 1+k%4)
+				var qs []string
+				k := 1 + rng.IntN(keys)
+				insert := fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (%d, %d, 100, %d, 'open', %d)", k, k, rng.IntN(1000), 100*round+rng.IntN(3))
+				rename := fmt.Sprintf("UPDATE users SET name = '%s-%d' WHERE id = %d", r, rng.IntN(1000), 1+k%4) // among a few users, so that both regions rename some
+				switch rng.IntN(6) {
 				case 0: // fails where the key is present
-					q = fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (%d, %d, 100, %d, 'open', %d)", k, k, rng.IntN(1000), 100*round+rng.IntN(3))
+					qs = []string{insert}
 				case 1:
-					q = fmt.Sprintf("DELETE FROM loan_accounts WHERE id = %d", k)
+					qs = []string{fmt.Sprintf("DELETE FROM loan_accounts WHERE id = %d", k)}
+				case 2:
+					qs = []string{rename}
+				case 3: // an application's transaction: a loan refinanced under
+					// another id (one deleted, one inserted), its user renamed and
+					// a third loan changed; all or nothing
+					other := 1 + (k+rng.IntN(keys-1))%keys
+					qs = []string{fmt.Sprintf("DELETE FROM loan_accounts WHERE id = %d", other), insert, rename,
+						fmt.Sprintf("UPDATE loan_accounts SET balance_cents = balance_cents - 1, version = version + 1 WHERE id = %d", 1+rng.IntN(keys))}
 				default:
-					q = fmt.Sprintf("UPDATE loan_accounts SET balance_cents = %d, version = version + 1 WHERE id = %d", rng.IntN(100000), k)
+					qs = []string{fmt.Sprintf("UPDATE loan_accounts SET balance_cents = %d, version = version + 1 WHERE id = %d", rng.IntN(100000), k)}
 				}
-				if _, err := dbs[r].Exec(q); err != nil && !isDupKey(err) {
-					t.Fatalf("round %d, region %s: %s: %v", round, r, q, err)
+				if err := inTxnOrDup(dbs[r], qs); err != nil {
+					t.Fatalf("round %d, region %s: %v", round, r, err)
 				}
 			}
 		}
@@ -94,6 +105,25 @@ func TestRandomConflictsConverge(t *testing.T) {
 			t.Errorf("no conflict was logged on %s: the rounds did not make the regions write the same rows", tbl)
 		}
 	}
+}
+
+// inTxnOrDup runs qs in one transaction; a duplicate key rolls it all
+// back, as the application would, and is no error.
+func inTxnOrDup(db *sql.DB, qs []string) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	for _, q := range qs {
+		if _, err := tx.Exec(q); err != nil {
+			_ = tx.Rollback()
+			if isDupKey(err) {
+				return nil
+			}
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return tx.Commit()
 }
 
 func isDupKey(err error) bool { return err != nil && strings.Contains(err.Error(), "Error 1062") }

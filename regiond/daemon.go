@@ -76,8 +76,9 @@ type Daemon struct {
 	opToken string
 	started time.Time
 	// readOnly is what keepReadOnly last set of the region's MySQL
-	// (api.Status.MySQLReadOnly).
-	readOnly atomic.Value
+	// (api.Status.MySQLReadOnly), readOnlyGauge the same as a metric.
+	readOnly      atomic.Value
+	readOnlyGauge prometheus.Gauge
 }
 
 // component is a long-running part of the daemon.
@@ -132,7 +133,10 @@ func New(cfg Config) (*Daemon, error) {
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "regiond", Name: "info",
 		Help: "Always 1; labels say which region and build this daemon is.", ConstLabels: prometheus.Labels{"region": r.Name, "version": Version}})
 	info.Set(1)
-	d.reg.MustRegister(info)
+	d.readOnlyGauge = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "regiond", Subsystem: "mysql", Name: "read_only",
+		Help: "1 while this region's MySQL is read-only for the application (fenced or failed over), 0 when it takes writes, -1 before regiond decided (keepReadOnly)."})
+	d.readOnlyGauge.Set(-1)
+	d.reg.MustRegister(info, d.readOnlyGauge)
 
 	tokens, err := apiTokens(cfg.Deployment)
 	if err != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/failover"
 )
@@ -15,20 +13,15 @@ import (
 // the region is fenced or failed over, OFF otherwise. It turns read_only
 // ON as soon as this node's state says so, and OFF only once this node's
 // state is current (controller.Node.Current) and has said so on two
-// checks half a second apart: a MySQL that restarts read-only stays so until
-// the controller confirms the region takes writes, and a failover's
+// checks half a second apart: a MySQL that restarts read-only stays so
+// until the controller confirms the region takes writes, and a failover's
 // read_only set by the leader is not lifted on a state a moment old.
 // Without a controller it does nothing.
 func (d *Daemon) keepReadOnly(ctx context.Context) error {
 	if d.ctl == nil {
 		return nil
 	}
-	gauge := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "regiond", Subsystem: "mysql", Name: "read_only",
-		Help: "1 while this region's MySQL is read-only for the application (fenced or failed over, or not yet confirmed by the controller), 0 when it takes writes, -1 unknown."})
-	if err := d.reg.Register(gauge); err != nil {
-		return err
-	}
-	gauge.Set(-1)
+	gauge := d.readOnlyGauge
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	writable := 0 // consecutive checks on which a current state said writable

@@ -211,7 +211,7 @@ func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Mess
 			tomb = tombs[i]
 		}
 		kept := false
-		if conflicted(pr.op, st.exists, st.sameBefore, st.sameAfter) || tombConflict(pr.op, facts{exists: st.exists, tomb: tomb.origin}) {
+		if conflicted(pr.op, st.exists, st.sameBefore, st.sameAfter) || tombConflict(pr.op, st.exists, tomb.origin) {
 			local, f, err := w.facts(ctx, tx, pr, pol, tomb)
 			if err != nil {
 				return nil, err
@@ -239,7 +239,7 @@ func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Mess
 				}
 			}
 		}
-		if col := colIndex(pr.tb, pol.version); pr.op == event.Delete && pol.name == config.ConflictLastWriterWins && col >= 0 && !(kept && st.exists) {
+		if col := pr.tb.ColIndex(pol.version); pr.op == event.Delete && pol.name == config.ConflictLastWriterWins && col >= 0 && !(kept && st.exists) {
 			w.tombs = append(w.tombs, tombstone.Tombstone{Table: pr.tb, Key: pr.before, Origin: src, Version: pr.before[col], GTID: m.Txn.GTID})
 		}
 	}
@@ -307,7 +307,7 @@ func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy, tom
 	f := facts{exists: exists}
 	switch p.name {
 	case config.ConflictLastWriterWins:
-		col := colIndex(tb, p.version)
+		col := tb.ColIndex(p.version)
 		if col < 0 {
 			f.missing = fmt.Sprintf("last-writer-wins needs version column %q, which the table does not have", p.version)
 			return local, f, nil
@@ -338,7 +338,7 @@ func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy, tom
 			f.tie, err = tie(ctx, tx, tb, pr.after, local)
 		}
 	case config.ConflictHomeCellWins:
-		col := colIndex(tb, p.shard)
+		col := tb.ColIndex(p.shard)
 		if col < 0 || w.a.cfg.Owners == nil {
 			f.missing = fmt.Sprintf("home-cell-wins needs shard column %q and the bucket owners", p.shard)
 			return local, f, nil
@@ -379,22 +379,13 @@ func tie(ctx context.Context, tx *sql.Tx, tb *event.Table, img []event.Value, lo
 	return strings.Compare(in, local), nil
 }
 
-func colIndex(tb *event.Table, name string) int {
-	for i, c := range tb.Cols {
-		if c == name {
-			return i
-		}
-	}
-	return -1
-}
-
 func (w *worker) applyOne(ctx context.Context, tx *sql.Tx, tb *event.Table, r event.Row) error {
 	var stmts []stmt
 	switch r.Op {
 	case event.Insert:
 		stmts = []stmt{upsert(tb, [][]event.Value{r.After})}
 	case event.Update:
-		if pkChanged(tb, r.Before, r.After) {
+		if tb.KeyChanged(r.Before, r.After) {
 			stmts = append(stmts, deleteRow(tb, r.Before))
 		}
 		stmts = append(stmts, upsert(tb, [][]event.Value{r.After}))

@@ -50,7 +50,7 @@ func plan(t *event.Txn) []stmt {
 		}
 		switch r.Op {
 		case event.Insert, event.Update:
-			if r.Op == event.Update && pkChanged(tb, r.Before, r.After) {
+			if r.Op == event.Update && tb.KeyChanged(r.Before, r.After) {
 				flush()
 				out = append(out, deleteRow(tb, r.Before))
 			}
@@ -66,15 +66,6 @@ func plan(t *event.Txn) []stmt {
 	}
 	flush()
 	return out
-}
-
-func pkChanged(tb *event.Table, before, after []event.Value) bool {
-	for _, p := range tb.PK {
-		if !before[p].Equal(after[p]) {
-			return true
-		}
-	}
-	return false
 }
 
 func quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }

@@ -70,7 +70,7 @@ func probes(t *event.Txn, checked func(*event.Table) bool) []*probe {
 		if len(tb.PK) == 0 || !checked(tb) {
 			continue
 		}
-		if r.Op == event.Update && pkChanged(tb, r.Before, r.After) {
+		if r.Op == event.Update && tb.KeyChanged(r.Before, r.After) {
 			add(i, tb, event.Delete, r.Before, nil)
 			add(i, tb, event.Insert, nil, r.After)
 			continue
@@ -107,12 +107,12 @@ func conflicted(op event.Op, exists, sameBefore, sameAfter bool) bool {
 	return true
 }
 
-// tombConflict reports whether an insert of a key the target lacks is
-// to be decided as a conflict: a region other than the source deleted
-// the key here (f.tomb), possibly concurrently. (The source's own
-// deletes do not count: they came before its insert in its stream.)
-func tombConflict(op event.Op, f facts) bool {
-	return op == event.Insert && !f.exists && f.tomb != ""
+// tombConflict reports whether an insert of a key the target lacks
+// (exists false) is to be decided as a conflict: region tomb, other than
+// the source, deleted the key here, possibly concurrently. (The source's
+// own deletes do not count: they came before its insert in its stream.)
+func tombConflict(op event.Op, exists bool, tomb string) bool {
+	return op == event.Insert && !exists && tomb != ""
 }
 
 // facts are what the target holds for a conflicting change.

@@ -217,7 +217,7 @@ func simulate(seed uint64, p policy, regions []string, causal bool) string {
 			f.tomb = tomb
 		}
 		decision := decideApply
-		if conflicted(ch.op, exists, same(ch.before), same(ch.after)) || tombConflict(ch.op, f) {
+		if conflicted(ch.op, exists, same(ch.before), same(ch.after)) || tombConflict(ch.op, exists, f.tomb) {
 			in := ch.after
 			if ch.op == event.Delete {
 				in = ch.before

@@ -39,7 +39,7 @@ next:
 		conds := make([]string, len(k.Cols))
 		args := make([]any, 0, len(k.Cols)+len(pkArgs))
 		for i, c := range k.Cols {
-			ci := colIndex(tb, c)
+			ci := tb.ColIndex(c)
 			if ci < 0 || img[ci].V == nil {
 				continue next // a column the source does not send, or NULL: no collision
 			}

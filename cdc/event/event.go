@@ -118,6 +118,28 @@ func (t *Table) KeyText(img []Value) string {
 	return strings.Join(parts, ",")
 }
 
+// ColIndex returns the index in Cols of column name, -1 if the table has
+// none.
+func (t *Table) ColIndex(name string) int {
+	for i, c := range t.Cols {
+		if c == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// KeyChanged reports whether an update from before to after moves the
+// row to another primary key.
+func (t *Table) KeyChanged(before, after []Value) bool {
+	for _, p := range t.PK {
+		if !before[p].Equal(after[p]) {
+			return true
+		}
+	}
+	return false
+}
+
 // Op is a row change.
 type Op string
 

@@ -70,11 +70,12 @@ func Collect(t *event.Txn, origin string, version func(db, table string) string)
 	var out []Tombstone
 	for _, r := range t.Rows {
 		tb := &t.Tables[r.T]
-		if r.Op == event.Insert || len(tb.PK) == 0 || (r.Op == event.Update && !keyChanged(tb, r.Before, r.After)) {
+		if r.Op == event.Insert || len(tb.PK) == 0 || (r.Op == event.Update && !tb.KeyChanged(r.Before, r.After)) {
 			continue
 		}
-		col := indexOf(tb.Cols, version(tb.Schema, tb.Name))
-		if col < 0 {
+		v := version(tb.Schema, tb.Name)
+		col := tb.ColIndex(v)
+		if v == "" || col < 0 {
 			continue
 		}
 		out = append(out, Tombstone{Table: tb, Key: r.Before, Origin: origin, Version: r.Before[col], GTID: t.GTID})
@@ -82,52 +83,21 @@ func Collect(t *event.Txn, origin string, version func(db, table string) string)
 	return out
 }
 
-func keyChanged(tb *event.Table, before, after []event.Value) bool {
-	for _, p := range tb.PK {
-		if !before[p].Equal(after[p]) {
-			return true
-		}
-	}
-	return false
-}
-
-func indexOf(cols []string, name string) int {
-	if name == "" {
-		return -1
-	}
-	for i, c := range cols {
-		if c == name {
-			return i
-		}
-	}
-	return -1
-}
-
 // Execer runs statements (a *sql.DB or *sql.Tx).
 type Execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// Write records ts in order (a later tombstone of the same key and origin
-// replaces an earlier one).
+// Write records ts in order: a later tombstone of the same key and
+// origin replaces an earlier one (in one statement too: the upsert keeps
+// the last row of a key).
 func Write(ctx context.Context, db Execer, ts []Tombstone) error {
 	for len(ts) > 0 {
 		n := min(len(ts), 200)
 		var b strings.Builder
 		args := make([]any, 0, 7*n)
 		b.WriteString("INSERT INTO " + Table + " (db, tbl, pk_md5, origin, pk, version, gtid, deleted_at) VALUES ")
-		seen := map[string]int{} // one row per key in a statement: the last
-		var rows []Tombstone
-		for _, t := range ts[:n] {
-			k := t.Table.Schema + "\x00" + t.Table.Name + "\x00" + t.Origin + "\x00" + t.Table.KeyText(t.Key)
-			if i, ok := seen[k]; ok {
-				rows[i] = t
-				continue
-			}
-			seen[k] = len(rows)
-			rows = append(rows, t)
-		}
-		for i, t := range rows {
+		for i, t := range ts[:n] {
 			if i > 0 {
 				b.WriteString(", ")
 			}
