@@ -237,10 +237,10 @@ func (r Replication) Policy(name string) Table {
 	return Table{Name: name, Conflict: r.DefaultConflict}
 }
 
-// Versioned returns the version column of db.table if its policy is
-// last-writer-wins, else "".
+// Versioned returns the version column of db.table if its policy orders
+// changes by version (last-writer-wins, home-cell-wins), else "".
 func (r Replication) Versioned(db, table string) string {
-	if t := r.Policy(db + "." + table); t.Conflict == ConflictLastWriterWins {
+	if t := r.Policy(db + "." + table); t.Conflict == ConflictLastWriterWins || t.Conflict == ConflictHomeCellWins {
 		return t.VersionColumn
 	}
 	return ""
@@ -287,7 +287,8 @@ type Table struct {
 	ShardColumn string `yaml:"shard_column" json:"shard_column,omitempty"`
 	// Conflict is one of overwrite, last-writer-wins, home-cell-wins, reject.
 	Conflict string `yaml:"conflict" json:"conflict,omitempty"`
-	// VersionColumn is compared by last-writer-wins.
+	// VersionColumn orders the changes of a last-writer-wins or
+	// home-cell-wins table: every write raises it.
 	VersionColumn string `yaml:"version_column" json:"version_column,omitempty"`
 }
 

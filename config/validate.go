@@ -472,6 +472,9 @@ func (c *Config) validateReplication(v *validator) {
 			if t.ShardColumn == "" {
 				v.add(f+".shard_column", "missing: home-cell-wins finds the row's owning cell from its shard column; name it (e.g. user_id)")
 			}
+			if t.VersionColumn == "" {
+				v.add(f+".version_column", "missing: home-cell-wins orders changes by a version column every write raises (an ORM's optimistic-lock column, e.g. version = version + 1); the home cell wins between changes made on the same version")
+			}
 		default:
 			v.add(f+".conflict", "%q is not a policy: use overwrite, last-writer-wins, home-cell-wins or reject", t.Conflict)
 		}

@@ -83,7 +83,7 @@ replication:
   databases: [{{.DB}}]
   verify_every: {{.VerifyEvery}}   # continuous verification (default 2m); a lab looks more often
   tables:
-    - {name: {{.DB}}.users, shard_column: id, conflict: home-cell-wins}
+    - {name: {{.DB}}.users, shard_column: id, conflict: home-cell-wins, version_column: version}
     - {name: {{.DB}}.loan_accounts, shard_column: user_id, conflict: last-writer-wins, version_column: version}
     # Unit tables behind the router: one region writes a user's rows, so
     # the incoming change applies (a forced failover's survivor overwrites

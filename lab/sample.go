@@ -24,6 +24,7 @@ var SampleSchema = []string{
 		id BIGINT NOT NULL PRIMARY KEY,
 		name VARCHAR(100) NOT NULL,
 		home_cell VARCHAR(32) NOT NULL,
+		version BIGINT NOT NULL DEFAULT 1 COMMENT 'raised by every update: home-cell-wins orders changes by it',
 		created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
 	) ENGINE=InnoDB`,
 	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.loan_accounts (

@@ -40,11 +40,14 @@ func restartRegiond(t *testing.T, st *lab.State, start bool, regions ...string) 
 func TestConflictPolicies(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	// Users homed in a and in b.
-	var homeA, homeB int64
-	for u := int64(1); homeA == 0 || homeB == 0; u++ {
-		if st.HomeRegion(u) == 0 && homeA == 0 {
+	var homeA, homeB, carl int64
+	for u := int64(1); homeA == 0 || homeB == 0 || carl == 0; u++ {
+		switch {
+		case st.HomeRegion(u) == 0 && homeA == 0:
 			homeA = u
-		} else if st.HomeRegion(u) == 1 && homeB == 0 {
+		case st.HomeRegion(u) == 0 && carl == 0:
+			carl = u
+		case st.HomeRegion(u) == 1 && homeB == 0:
 			homeB = u
 		}
 	}
@@ -53,7 +56,7 @@ func TestConflictPolicies(t *testing.T) {
 	mustExec(t, a, "CREATE TABLE lending.credit_limits (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, limit_cents BIGINT NOT NULL)")
 	converged(t, st, 30*time.Second)
 	mustExec(t, a,
-		"INSERT INTO users (id, name, home_cell) VALUES ("+itoa(homeA)+", 'ann', 'a1'), ("+itoa(homeB)+", 'bob', 'b1')",
+		"INSERT INTO users (id, name, home_cell) VALUES ("+itoa(homeA)+", 'ann', 'a1'), ("+itoa(homeB)+", 'bob', 'b1'), ("+itoa(carl)+", 'carl', 'a1')",
 		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (1, "+itoa(homeA)+", 1000, 1000, 'open', 1), (2, "+itoa(homeB)+", 1000, 1000, 'open', 1), (3, "+itoa(homeA)+", 1000, 1000, 'open', 1), (4, "+itoa(homeA)+", 1000, 1000, 'open', 1), (5, "+itoa(homeB)+", 1000, 1000, 'open', 1), (6, "+itoa(homeA)+", 1000, 1000, 'open', 1)",
 		"INSERT INTO credit_limits VALUES (1, "+itoa(homeA)+", 5000)")
 	converged(t, st, 30*time.Second)
@@ -64,8 +67,9 @@ func TestConflictPolicies(t *testing.T) {
 		"UPDATE loan_accounts SET balance_cents = 100, version = 5 WHERE id = 1",
 		"UPDATE loan_accounts SET balance_cents = 1, version = 9 WHERE id = 2",
 		"DELETE FROM loan_accounts WHERE id = 3",
-		"UPDATE users SET name = 'ann-by-a' WHERE id = "+itoa(homeA),
-		"UPDATE users SET name = 'bob-by-a' WHERE id = "+itoa(homeB),
+		"UPDATE users SET version = version + 1, name = 'ann-by-a' WHERE id = "+itoa(homeA),
+		"UPDATE users SET version = version + 1, name = 'bob-by-a' WHERE id = "+itoa(homeB),
+		"DELETE FROM users WHERE id = "+itoa(carl),
 		"UPDATE loan_accounts SET balance_cents = 400, version = 9 WHERE id = 4",
 		// Loan 6 deleted and inserted again (with a version above the
 		// deleted one); loan 7 inserted and deleted.
@@ -87,8 +91,12 @@ func TestConflictPolicies(t *testing.T) {
 		"UPDATE loan_accounts SET balance_cents = 300, version = 8 WHERE id = 3",
 		"UPDATE loan_accounts SET balance_cents = 60, version = 4 WHERE id = 6",
 		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (7, "+itoa(homeA)+", 70, 70, 'open', 1)",
-		"UPDATE users SET name = 'ann-by-b' WHERE id = "+itoa(homeA),
-		"UPDATE users SET name = 'bob-by-b' WHERE id = "+itoa(homeB))
+		"UPDATE users SET version = version + 1, name = 'ann-by-b' WHERE id = "+itoa(homeA),
+		"UPDATE users SET version = version + 1, name = 'bob-by-b' WHERE id = "+itoa(homeB),
+		// Carl (homed in a, which deletes him) deleted in b and inserted
+		// again, at a version above the deleted one.
+		"DELETE FROM users WHERE id = "+itoa(carl),
+		"INSERT INTO users (id, name, home_cell, version) VALUES ("+itoa(carl)+", 'carl-again', 'a1', 2)")
 	for _, r := range []string{"a", "b"} {
 		if err := lab.Start(context.Background(), lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, r, "regiond"); err != nil {
 			t.Fatal(err)
@@ -109,6 +117,10 @@ func TestConflictPolicies(t *testing.T) {
 		"SELECT COUNT(*) FROM loan_accounts WHERE id = 7":          "0",        // a deleted its version 2; b's version 1 is older
 		"SELECT name FROM users WHERE id = " + itoa(homeA):         "ann-by-a", // ann's home is a
 		"SELECT name FROM users WHERE id = " + itoa(homeB):         "bob-by-b", // bob's home is b
+		// b's re-insert (version 2) is newer than a's delete (of version
+		// 1), although a is carl's home: it stood in a and was deleted in
+		// b before home-cell-wins had versions and tombstones.
+		"SELECT name FROM users WHERE id = " + itoa(carl): "carl-again",
 	}
 	for q, w := range want {
 		for name, db := range map[string]*sql.DB{"a": a, "b": bdb} {
@@ -120,8 +132,9 @@ func TestConflictPolicies(t *testing.T) {
 	}
 	// Conflicts between two rows: loans 1, 2, 4 and both users in each
 	// region; loan 6 in each (b's update in a, a's re-insert in b); loan
-	// 7 in b (a's insert meets b's). In a, b's insert of loan 7 meets a's
-	// tombstone.
+	// 7 in b (a's insert meets b's). In a, b's inserts of loan 7 and
+	// carl meet a's tombstones; in b, a's delete of carl meets b's
+	// re-insert (below).
 	for name, c := range map[string]struct {
 		db   *sql.DB
 		want int
@@ -136,6 +149,16 @@ func TestConflictPolicies(t *testing.T) {
 	a.QueryRow("SELECT reason FROM _region.conflicts WHERE tbl = 'loan_accounts' AND pk = 'id=7' AND decision = 'kept-local'").Scan(&reason)
 	if !strings.Contains(reason, "a deleted the row here") {
 		t.Errorf("region a: b's insert of loan 7 against a's tombstone: logged reason %q", reason)
+	}
+	for name, c := range map[string]struct {
+		db             *sql.DB
+		decision, says string
+	}{"a": {a, "applied-incoming", "higher than the one a deleted here"}, "b": {bdb, "kept-local", "local version is higher than the deleted one"}} {
+		reason = ""
+		c.db.QueryRow("SELECT reason FROM _region.conflicts WHERE tbl = 'users' AND pk = 'id="+itoa(carl)+"' AND decision = ?", c.decision).Scan(&reason)
+		if !strings.Contains(reason, c.says) {
+			t.Errorf("region %s: carl's conflict %s with reason %q, want one saying %q", name, c.decision, reason, c.says)
+		}
 	}
 
 	// reject: a conflicting change halts the link and is logged.
@@ -220,7 +243,9 @@ func TestDefaultConflictAppliesToUnlistedTables(t *testing.T) {
 // name must win everywhere, including in c when b's change arrives after
 // a's (c must know its row holds the owner's change: _region.origins).
 // User 2 (homed in a too) is renamed only in b and c, neither its home:
-// every region must pick the same of the two.
+// every region must pick the same of the two. User 3 (homed in a) is
+// renamed by a and then by b on top of a's change, and c receives b's
+// change first: b's, made later (a higher version), must stand in c too.
 func TestHomeCellWinsWithThreeRegions(t *testing.T) {
 	st := labtest.Up(t, "a", "b", "c")
 	regions := []string{"a", "b", "c"}
@@ -229,19 +254,19 @@ func TestHomeCellWinsWithThreeRegions(t *testing.T) {
 		dbs[r] = openDB(t, st, r, "lending")
 	}
 	var users []int64
-	for u := int64(1); len(users) < 2; u++ {
+	for u := int64(1); len(users) < 3; u++ {
 		if st.HomeRegion(u) == 0 {
 			users = append(users, u)
 		}
 	}
 	createSchema(t, st, "a")
-	mustExec(t, dbs["a"], fmt.Sprintf("INSERT INTO users (id, name, home_cell) VALUES (%d, 'ann', 'a1'), (%d, 'bob', 'a1')", users[0], users[1]))
+	mustExec(t, dbs["a"], fmt.Sprintf("INSERT INTO users (id, name, home_cell) VALUES (%d, 'ann', 'a1'), (%d, 'bob', 'a1'), (%d, 'carl', 'a1')", users[0], users[1], users[2]))
 	converged(t, st, 30*time.Second)
 
 	restartRegiond(t, st, false, regions...)
-	mustExec(t, dbs["a"], fmt.Sprintf("UPDATE users SET name = 'ann-by-a' WHERE id = %d", users[0]))
+	mustExec(t, dbs["a"], fmt.Sprintf("UPDATE users SET version = version + 1, name = 'ann-by-a' WHERE id = %d", users[0]))
 	for _, r := range []string{"b", "c"} {
-		mustExec(t, dbs[r], fmt.Sprintf("UPDATE users SET name = CONCAT(name, '-by-%s') WHERE id IN (%d, %d)", r, users[0], users[1]))
+		mustExec(t, dbs[r], fmt.Sprintf("UPDATE users SET version = version + 1, name = CONCAT(name, '-by-%s') WHERE id IN (%d, %d)", r, users[0], users[1]))
 	}
 	// a and c first: c applies a's change; then b's arrives in c, where
 	// the row is a's (not c's own) and must stay.
@@ -250,15 +275,20 @@ func TestHomeCellWinsWithThreeRegions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	start("a")
-	start("c")
-	deadline := time.Now().Add(time.Minute)
-	for name := ""; name != "ann-by-a"; time.Sleep(200 * time.Millisecond) {
-		dbs["c"].QueryRow(fmt.Sprintf("SELECT name FROM users WHERE id = %d", users[0])).Scan(&name)
-		if time.Now().After(deadline) {
-			t.Fatalf("c did not apply a's change of its own user within a minute (c holds %q)", name)
+	// wait waits until region r holds name for user u.
+	wait := func(r string, u int64, name string) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for got := ""; got != name; time.Sleep(200 * time.Millisecond) {
+			dbs[r].QueryRow(fmt.Sprintf("SELECT name FROM users WHERE id = %d", u)).Scan(&got)
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not get user %d's name %q within a minute (it holds %q)", r, u, name, got)
+			}
 		}
 	}
+	start("a")
+	start("c")
+	wait("c", users[0], "ann-by-a")
 	start("b")
 	st, _ = lab.LoadState(st.Dir)
 	converged(t, st, time.Minute)
@@ -278,5 +308,40 @@ func TestHomeCellWinsWithThreeRegions(t *testing.T) {
 	dbs["a"].QueryRow("SELECT COUNT(*) FROM _region.origins WHERE tbl = 'users'").Scan(&n)
 	if n == 0 {
 		t.Error("region a recorded no origin for the users it applied")
+	}
+
+	// A chain arriving out of order: a renames carl, b renames him once
+	// a's change is there, and c receives b's change while a's broker is
+	// down, then a's. Before home-cell-wins had versions, c let the home
+	// region's older change win and kept it for good.
+	restartRegiond(t, st, false, regions...)
+	mustExec(t, dbs["a"], fmt.Sprintf("UPDATE users SET version = version + 1, name = 'carl-by-a' WHERE id = %d", users[2]))
+	start("a")
+	start("b")
+	wait("b", users[2], "carl-by-a")
+	mustExec(t, dbs["b"], fmt.Sprintf("UPDATE users SET version = version + 1, name = 'carl-by-b' WHERE id = %d", users[2]))
+	wait("a", users[2], "carl-by-b")
+	if err := lab.Kill(context.Background(), st.Dir, "a", "broker"); err != nil {
+		t.Fatal(err)
+	}
+	start("c")
+	wait("c", users[2], "carl-by-b")
+	if err := lab.Start(context.Background(), lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "a", "broker"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = lab.LoadState(st.Dir)
+	converged(t, st, time.Minute)
+	sameTables(t, st, "lending.users")
+	for _, r := range regions {
+		var name string
+		dbs[r].QueryRow(fmt.Sprintf("SELECT name FROM users WHERE id = %d", users[2])).Scan(&name)
+		if name != "carl-by-b" {
+			t.Errorf("region %s: user %d is %q, want b's later carl-by-b", r, users[2], name)
+		}
+	}
+	var reason string
+	dbs["c"].QueryRow(fmt.Sprintf("SELECT reason FROM _region.conflicts WHERE tbl = 'users' AND pk = 'id=%d' AND source = 'a'", users[2])).Scan(&reason)
+	if !strings.Contains(reason, "local version is higher") {
+		t.Errorf("c: a's older change of carl logged with reason %q, want the local version higher", reason)
 	}
 }

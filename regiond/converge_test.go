@@ -62,7 +62,7 @@ func TestRandomConflictsConverge(t *testing.T) {
 				var qs []string
 				k := 1 + rng.IntN(keys)
 				insert := fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (%d, %d, 100, %d, 'open', %d)", k, k, rng.IntN(1000), 100*round+rng.IntN(3))
-				rename := fmt.Sprintf("UPDATE users SET name = '%s-%d' WHERE id = %d", r, rng.IntN(1000), 1+k%4) // among a few users, so that both regions rename some
+				rename := fmt.Sprintf("UPDATE users SET version = version + 1, name = '%s-%d' WHERE id = %d", r, rng.IntN(1000), 1+k%4) // among a few users, so that both regions rename some
 				switch rng.IntN(6) {
 				case 0: // fails where the key is present
 					qs = []string{insert}

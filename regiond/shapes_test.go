@@ -241,6 +241,12 @@ func TestTableWithoutPrimaryKey(t *testing.T) {
 	if err != nil || len(problems) != 1 || !strings.Contains(problems[0], "lending.audit_log has no primary key") || !strings.Contains(problems[0], "replication.default_conflict") {
 		t.Errorf("a policy that needs a key: %v %q", err, problems)
 	}
+	// A home-cell-wins table without its version column.
+	mustExec(t, a, "CREATE TABLE lending.users (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL)")
+	problems, err = apply.CheckTables(ctx, a, dep.Replication)
+	if err != nil || len(problems) != 2 || !strings.Contains(problems[1], "lending.users has no column version") || !strings.Contains(problems[1], "version_column") {
+		t.Errorf("a versioned policy without its column: %v %q", err, problems)
+	}
 }
 
 // TestLargeRowsAndManyRows: a row larger than a Kafka message (a 6 MB

@@ -52,12 +52,12 @@ type Config struct {
 	Buckets int
 	Owners  Owners
 	// Origins records which region's change each row of a home-cell-wins
-	// table holds (_region.origins), for conflicts between two regions
-	// that do not own the row: needed, and set, with three regions or
-	// more.
+	// table holds (_region.origins), so that an equal-version conflict
+	// knows whether the target's row is the owner's change: needed, and
+	// set, with three regions or more.
 	Origins bool
 	// Deletes waits for the target region's capture to record the
-	// target's own deletes (cdc/tombstone), which last-writer-wins needs
+	// target's own deletes (cdc/tombstone), which versioned policies need
 	// to decide a change of a key the target lacks. Nil: the applier
 	// decides from the tombstones already recorded (tests of one link).
 	Deletes LocalDeletes

@@ -16,7 +16,8 @@ import (
 // per table this applier could not replicate, each with its fix; regiond
 // refuses to start on any, and regionctl config check --schema prints
 // them: a table without a primary key whose conflict policy needs one to
-// find the row (every policy but overwrite), and a trigger whose body
+// find the row (every policy but overwrite), a table whose policy orders
+// changes by a version column it does not have, and a trigger whose body
 // does not skip the applier's writes (catalog.ApplyVar).
 func CheckTables(ctx context.Context, db *sql.DB, rep config.Replication) ([]string, error) {
 	if len(rep.Databases) == 0 {
@@ -64,6 +65,21 @@ func CheckTables(ctx context.Context, db *sql.DB, rep config.Replication) ([]str
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("apply: read the replicated tables: %w", err)
+	}
+	for i, t := range rep.Tables {
+		if t.VersionColumn == "" {
+			continue
+		}
+		schema, table, _ := strings.Cut(t.Name, ".")
+		var tables, cols int
+		if err := db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?),
+			(SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?)`,
+			schema, table, schema, table, t.VersionColumn).Scan(&tables, &cols); err != nil {
+			return nil, fmt.Errorf("apply: read the columns of %s: %w", t.Name, err)
+		}
+		if tables > 0 && cols == 0 {
+			problems = append(problems, fmt.Sprintf("%s has no column %s, which its conflict policy %s orders changes by (replication.tables[%d].version_column): add it (e.g. version BIGINT NOT NULL DEFAULT 1, raised by every write) or name the table's own", t.Name, t.VersionColumn, t.Conflict, i))
+		}
 	}
 	trs, err := db.QueryContext(ctx, `SELECT EVENT_OBJECT_SCHEMA, EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS
 		WHERE EVENT_OBJECT_SCHEMA IN (`+marks+`) AND LOWER(ACTION_STATEMENT) NOT LIKE '%`+catalog.ApplyVar+`%' ORDER BY 1, 2, 3`, args...)

@@ -32,9 +32,10 @@ import (
 //     deleted row's; a missing key's, its tombstones': cdc/tombstone), and
 //     on equal versions a delete, then the greater row as stored, so that
 //     every region decides alike whichever applies.
-//   - home-cell-wins: the change from the region that owns the row's
-//     bucket stands (Config.Owners); between two other regions, a delete
-//     first, then the greater row (_region.origins: origin.go).
+//   - home-cell-wins: as last-writer-wins, but on equal versions the
+//     change from the region that owns the row's bucket stands
+//     (Config.Owners; which region's change the target holds:
+//     _region.origins, origin.go).
 //   - reject: the partition halts; an operator decides (regionctl verify,
 //     regionctl link skip or retry).
 //
@@ -45,8 +46,14 @@ import (
 // policy is a table's resolution settings.
 type policy struct {
 	name    string
-	version string // column compared by last-writer-wins
-	shard   string // column whose bucket owns the row
+	version string // column that orders changes (last-writer-wins, home-cell-wins)
+	shard   string // column whose bucket owns the row (home-cell-wins)
+}
+
+// versioned reports whether the policy orders changes by version, with
+// tombstones for deletes.
+func (p policy) versioned() bool {
+	return p.name == config.ConflictLastWriterWins || p.name == config.ConflictHomeCellWins
 }
 
 // decision is what a conflict resolved to.
@@ -188,8 +195,8 @@ func (w *worker) applyUnique(ctx context.Context, tx *sql.Tx, m *event.Message, 
 // resolveConflicts reads the target's state for every probe, decides each
 // conflict by its table's policy and logs it; it returns the rows left
 // out because the local row of their key stands. The deletes of
-// last-writer-wins rows it lets stand are kept as tombstones (w.tombs,
-// written at commit).
+// versioned rows it lets stand are kept as tombstones (w.tombs, written
+// at commit).
 func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Message, ps []*probe) (map[int]bool, error) {
 	if len(ps) == 0 {
 		return nil, nil
@@ -206,13 +213,13 @@ func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Mess
 	var left map[int]bool
 	for i, pr := range ps {
 		st, pol := states[i], w.a.policyOf(pr.tb)
-		var tomb deleted
+		var ds []tombstone.Deleted
 		if tombs != nil {
-			tomb = tombs[i]
+			ds = tombs[i]
 		}
 		kept := false
-		if conflicted(pr.op, st.exists, st.sameBefore, st.sameAfter) || tombConflict(pr.op, st.exists, tomb.origin) {
-			local, f, err := w.facts(ctx, tx, pr, pol, tomb)
+		if conflicted(pr.op, st.exists, st.sameBefore, st.sameAfter) || tombConflict(pr.op, st.exists, len(ds) > 0) {
+			local, f, err := w.facts(ctx, tx, pr, pol, ds)
 			if err != nil {
 				return nil, err
 			}
@@ -239,35 +246,28 @@ func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Mess
 				}
 			}
 		}
-		if col := pr.tb.ColIndex(pol.version); pr.op == event.Delete && pol.name == config.ConflictLastWriterWins && col >= 0 && !(kept && st.exists) {
+		if col := pr.tb.ColIndex(pol.version); pr.op == event.Delete && pol.versioned() && col >= 0 && !(kept && st.exists) {
 			w.tombs = append(w.tombs, tombstone.Tombstone{Table: pr.tb, Key: pr.before, Origin: src, Version: pr.before[col], GTID: m.Txn.GTID})
 		}
 	}
 	return left, nil
 }
 
-// deleted is the tombstone that matters to a probe (tombstone.Highest);
-// origin is empty when there is none.
-type deleted struct {
-	origin  string
-	version event.Value
-}
-
 // ErrDeletesUnknown: the target's own deletes are not all recorded yet
-// (its capture is not running or is behind), so a change of a
-// last-writer-wins key the target lacks cannot be decided; the apply is
-// retried.
+// (its capture is not running or is behind), so a change of a versioned
+// key the target lacks cannot be decided; the apply is retried.
 var ErrDeletesUnknown = errors.New("the target region's own deletes are not known yet")
 
-// tombstones reads, for every last-writer-wins probe of a key the target
-// lacks (a delete aside), the highest tombstone left by a region other
-// than the source, once the target's capture has recorded the target's
-// own deletes; nil when no probe needs one. It reads outside tx, so it
-// sees every tombstone committed so far and locks none.
-func (w *worker) tombstones(ctx context.Context, ps []*probe, states []state) ([]deleted, error) {
-	var out []deleted
+// tombstones reads, for every probe of a versioned key the target lacks
+// (a delete aside), the tombstones left by regions other than the source,
+// once the target's capture has recorded the target's own deletes; nil
+// when no probe needs them. It reads outside tx, so it sees every
+// tombstone committed so far and locks none.
+func (w *worker) tombstones(ctx context.Context, ps []*probe, states []state) ([][]tombstone.Deleted, error) {
+	var out [][]tombstone.Deleted
+	var err error
 	for i, pr := range ps {
-		if states[i].exists || pr.op == event.Delete || w.a.policyOf(pr.tb).name != config.ConflictLastWriterWins {
+		if states[i].exists || pr.op == event.Delete || !w.a.policyOf(pr.tb).versioned() {
 			continue
 		}
 		if out == nil {
@@ -281,63 +281,28 @@ func (w *worker) tombstones(ctx context.Context, ps []*probe, states []state) ([
 					return nil, fmt.Errorf("%w: %w", ErrDeletesUnknown, err)
 				}
 			}
-			out = make([]deleted, len(ps))
+			out = make([][]tombstone.Deleted, len(ps))
 		}
-		origin, v, ok, err := tombstone.Highest(ctx, w.a.cfg.DB, pr.tb, pr.key(), w.a.cfg.Source)
-		if err != nil {
+		if out[i], err = tombstone.Read(ctx, w.a.cfg.DB, pr.tb, pr.key(), w.a.cfg.Source); err != nil {
 			return nil, err
-		}
-		if ok {
-			out[i] = deleted{origin, v}
 		}
 	}
 	return out, nil
 }
 
 // facts reads what resolve needs about a conflicting probe's key: the
-// local row (as JSON, locked), and by policy the version comparison (with
-// the row, or with tomb when the row is gone), the bucket's owner and the
-// tie-break between the two rows.
-func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy, tomb deleted) (string, facts, error) {
+// local row (as JSON, locked), the bucket's owner and the region whose
+// change the row holds (home-cell-wins), the version comparison with the
+// row, or when the row is gone with the tombstone that decides
+// (latestDelete, of tombs), and the tie-break between the two rows.
+func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy, tombs []tombstone.Deleted) (string, facts, error) {
 	tb, key := pr.tb, pr.key()
 	local, exists, err := currentRow(ctx, tx, tb, key)
 	if err != nil {
 		return "", facts{}, err
 	}
 	f := facts{exists: exists}
-	switch p.name {
-	case config.ConflictLastWriterWins:
-		col := tb.ColIndex(p.version)
-		if col < 0 {
-			f.missing = fmt.Sprintf("last-writer-wins needs version column %q, which the table does not have", p.version)
-			return local, f, nil
-		}
-		in := pr.after // the incoming version: a delete's is the deleted row's
-		if pr.op == event.Delete {
-			in = pr.before
-		}
-		if !exists {
-			if tomb.origin != "" {
-				f.tomb, f.tombVersion = tomb.origin, tombstone.Compare(in[col], tomb.version)
-			}
-			return local, f, nil
-		}
-		var greater, equal sql.NullBool
-		where, args := pkWhere(tb, key)
-		q := fmt.Sprintf("SELECT ? > %s, ? = %s FROM %s WHERE %s", quote(p.version), quote(p.version), tableName(tb), where)
-		if err := tx.QueryRowContext(ctx, q, append([]any{in[col].V, in[col].V}, args...)...).Scan(&greater, &equal); err != nil {
-			return "", f, fmt.Errorf("compare versions of %s.%s: %w", tb.Schema, tb.Name, err)
-		}
-		switch {
-		case greater.Bool:
-			f.version = 1
-		case !equal.Bool:
-			f.version = -1
-		}
-		if f.version == 0 && pr.op != event.Delete {
-			f.tie, err = tie(ctx, tx, tb, pr.after, local)
-		}
-	case config.ConflictHomeCellWins:
+	if p.name == config.ConflictHomeCellWins {
 		col := tb.ColIndex(p.shard)
 		if col < 0 || w.a.cfg.Owners == nil {
 			f.missing = fmt.Sprintf("home-cell-wins needs shard column %q and the bucket owners", p.shard)
@@ -349,9 +314,40 @@ func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy, tom
 				return "", f, err
 			}
 		}
-		if exists && pr.op != event.Delete && f.owner != w.a.cfg.Source && f.owner != cmp.Or(f.local, w.a.cfg.Target) {
-			f.tie, err = tie(ctx, tx, tb, pr.after, local)
+	}
+	if !p.versioned() {
+		return local, f, nil
+	}
+	col := tb.ColIndex(p.version)
+	if col < 0 {
+		f.missing = fmt.Sprintf("%s needs version column %q, which the table does not have", p.name, p.version)
+		return local, f, nil
+	}
+	in := pr.after // the incoming version: a delete's is the deleted row's
+	if pr.op == event.Delete {
+		in = pr.before
+	}
+	if !exists {
+		if d, same, ok := latestDelete(tombs, pr.after, f.owner); ok {
+			f.tomb, f.tombVersion, f.tombSame = d.Origin, tombstone.Compare(in[col], d.Version), same
 		}
+		return local, f, nil
+	}
+	var greater, equal sql.NullBool
+	where, args := pkWhere(tb, key)
+	q := fmt.Sprintf("SELECT ? > %s, ? = %s FROM %s WHERE %s", quote(p.version), quote(p.version), tableName(tb), where)
+	if err := tx.QueryRowContext(ctx, q, append([]any{in[col].V, in[col].V}, args...)...).Scan(&greater, &equal); err != nil {
+		return "", f, fmt.Errorf("compare versions of %s.%s: %w", tb.Schema, tb.Name, err)
+	}
+	switch {
+	case greater.Bool:
+		f.version = 1
+	case !equal.Bool:
+		f.version = -1
+	}
+	owned := f.owner != "" && (f.owner == w.a.cfg.Source || f.owner == cmp.Or(f.local, w.a.cfg.Target))
+	if f.version == 0 && pr.op != event.Delete && !owned {
+		f.tie, err = tie(ctx, tx, tb, pr.after, local)
 	}
 	return local, f, err
 }

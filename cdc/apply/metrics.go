@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, err
 		depWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "apply", Name: "dependency_wait_seconds",
 			Help: "How long a transaction waited for the partitions it depends on.", ConstLabels: l, Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
 		deletesWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "apply", Name: "local_deletes_wait_seconds",
-			Help: "How long a change of a last-writer-wins key the target lacks waited for the target's capture to record the target's own deletes (tombstones).", ConstLabels: l, Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8)}),
+			Help: "How long a change of a versioned key the target lacks waited for the target's capture to record the target's own deletes (tombstones).", ConstLabels: l, Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8)}),
 	}
 	if reg == nil {
 		return m, nil

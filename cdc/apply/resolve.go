@@ -1,11 +1,13 @@
 package apply
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"strings"
 
 	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/tombstone"
 	"github.com/regionplatform/region/config"
 )
 
@@ -108,22 +110,54 @@ func conflicted(op event.Op, exists, sameBefore, sameAfter bool) bool {
 }
 
 // tombConflict reports whether an insert of a key the target lacks
-// (exists false) is to be decided as a conflict: region tomb, other than
-// the source, deleted the key here, possibly concurrently. (The source's
-// own deletes do not count: they came before its insert in its stream.)
-func tombConflict(op event.Op, exists bool, tomb string) bool {
-	return op == event.Insert && !exists && tomb != ""
+// (exists false) is to be decided as a conflict: a region other than the
+// source deleted the key here (deleted), possibly concurrently. (The
+// source's own deletes do not count: they came before its insert in its
+// stream.)
+func tombConflict(op event.Op, exists, deleted bool) bool {
+	return op == event.Insert && !exists && deleted
+}
+
+// latestDelete picks, of the tombstones of a key the target lacks, the
+// one that decides a change writing the row in: the highest version; on
+// equal versions one that deleted the very row in (same: that delete was
+// made after the change), then owner's, then the first. ok is false
+// without tombstones.
+func latestDelete(ds []tombstone.Deleted, in []event.Value, owner string) (d tombstone.Deleted, same, ok bool) {
+	row := tombstone.Digest(in)
+	for _, c := range ds {
+		s := bytes.Equal(c.Row, row)
+		order := 1
+		if ok {
+			order = cmp.Or(tombstone.Compare(c.Version, d.Version), cmpBool(s, same), cmpBool(c.Origin == owner, d.Origin == owner))
+		}
+		if order > 0 {
+			d, same, ok = c, s, true
+		}
+	}
+	return d, same, ok
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // facts are what the target holds for a conflicting change.
 type facts struct {
 	// exists: the target has a row with the key.
 	exists bool
-	// version compares the incoming version with the target's
-	// (last-writer-wins): -1 lower, 0 equal, 1 higher.
+	// version compares the incoming version with the target's: -1
+	// lower, 0 equal, 1 higher.
 	version int
 	// tie compares the incoming row with the target's, both as the target
-	// stores them (last-writer-wins on equal versions): -1, 0 or 1.
+	// stores them (the last tie-break on equal versions): -1, 0 or 1.
 	tie int
 	// owner is the region that owns the row's bucket (home-cell-wins);
 	// local is the region whose change the target holds for the key (its
@@ -131,28 +165,34 @@ type facts struct {
 	// (with two regions always so).
 	owner, local string
 	// tomb is the region whose delete the target's tombstone of a missing
-	// row records (last-writer-wins; "" none), and tombVersion compares
-	// the incoming version with the deleted one: -1, 0 or 1.
+	// row records ("" none: latestDelete), tombVersion compares the
+	// incoming version with the deleted one (-1, 0 or 1), and tombSame
+	// says the delete removed the very row the change writes (it was made
+	// after the change, which it saw).
 	tomb        string
 	tombVersion int
+	tombSame    bool
 	// missing names what the policy needs and the table or config lacks
 	// (a version or shard column): the partition halts.
 	missing string
 }
 
-// resolve decides a conflict of a change from src applied in dst.
+// resolve decides a conflict of a change from src applied in dst. Both
+// policies that decide (rather than halt) order changes by the table's
+// version column, which every write raises, so a change made after
+// another one arrived wins in every region whatever order the two arrive
+// in. A delete's version is the deleted row's, so an update made
+// concurrently (raising it) beats it; a key the target lacks is compared
+// with the highest tombstone another region left here (f.tomb), and
+// without one the change applies. Equal versions are concurrent changes:
 //
-//   - reject: the partition halts.
-//   - last-writer-wins: the higher version wins. A delete's version is
-//     the deleted row's, so an update made concurrently (raising it) beats
-//     it; a key the target lacks is compared with the highest tombstone
-//     another region left here (f.tomb), and without one the change
-//     applies. On equal versions a delete wins, then the greater row,
-//     compared as stored, so the outcome never depends on which region
-//     applies.
+//   - last-writer-wins: a delete wins, then the greater row, compared as
+//     stored, so the outcome never depends on which region applies.
 //   - home-cell-wins: the change of the region owning the row's bucket
-//     wins; between two other regions, as last-writer-wins on equal
-//     versions (a delete first, then the greater row).
+//     wins (the source's, or the one the target holds: its row, from
+//     _region.origins, or its tombstone); between two other regions, as
+//     last-writer-wins.
+//   - reject: the partition halts.
 func resolve(p policy, op event.Op, src, dst string, f facts) (string, string) {
 	if f.missing != "" {
 		return decideStop, f.missing
@@ -160,41 +200,53 @@ func resolve(p policy, op event.Op, src, dst string, f facts) (string, string) {
 	switch p.name {
 	case config.ConflictReject:
 		return decideStop, "policy reject"
-	case config.ConflictLastWriterWins:
-		switch {
-		case !f.exists && op == event.Delete:
-			return decideKeep, "the row is gone here too"
-		case !f.exists && f.tomb == "":
-			return decideApply, "the row is not here and no delete of it is known here"
-		case !f.exists && f.tombVersion > 0:
-			return decideApply, fmt.Sprintf("the incoming version is higher than the one %s deleted here", f.tomb)
-		case !f.exists:
-			return decideKeep, fmt.Sprintf("%s deleted the row here at a version not lower than the incoming one; a delete wins on equal versions", f.tomb)
-		case op == event.Delete && f.version < 0:
-			return decideKeep, "the local version is higher than the deleted one"
-		case op == event.Delete:
-			return decideApply, fmt.Sprintf("%s deleted the row at a version not lower than the local one; a delete wins on equal versions", src)
-		case f.version > 0:
-			return decideApply, "the incoming version is higher"
-		case f.version < 0:
-			return decideKeep, "the local version is higher"
-		}
-		return byRow(f.tie, "equal versions")
-	case config.ConflictHomeCellWins:
-		local := cmp.Or(f.local, dst)
-		switch {
-		case f.owner == src:
-			return decideApply, fmt.Sprintf("the row's home region is %s, the source", f.owner)
-		case f.owner == local:
-			return decideKeep, fmt.Sprintf("the row's home region is %s, whose change the row here holds", f.owner)
-		case !f.exists:
-			return decideKeep, fmt.Sprintf("neither %s nor %s is the row's home region %s, and the row is gone here; a delete wins against a concurrent change", src, local, f.owner)
-		case op == event.Delete:
-			return decideApply, fmt.Sprintf("neither %s nor %s is the row's home region %s; a delete wins against a concurrent change", src, local, f.owner)
-		}
-		return byRow(f.tie, fmt.Sprintf("neither %s nor %s is the row's home region %s", src, local, f.owner))
+	case config.ConflictLastWriterWins, config.ConflictHomeCellWins:
+	default:
+		return decideStop, fmt.Sprintf("unknown policy %q", p.name)
 	}
-	return decideStop, fmt.Sprintf("unknown policy %q", p.name)
+	// here is the region whose change the target holds for the key, and
+	// order compares the incoming version with it.
+	here, order := cmp.Or(f.local, dst), f.version
+	switch {
+	case !f.exists && op == event.Delete:
+		return decideKeep, "the row is gone here too"
+	case !f.exists && f.tomb == "":
+		return decideApply, "the row is not here and no delete of it is known here"
+	case !f.exists:
+		here, order = f.tomb, f.tombVersion
+	}
+	switch {
+	case order > 0 && !f.exists:
+		return decideApply, fmt.Sprintf("the incoming version is higher than the one %s deleted here", here)
+	case order > 0:
+		return decideApply, "the incoming version is higher"
+	case order < 0 && !f.exists:
+		return decideKeep, fmt.Sprintf("%s deleted the row here at a higher version than the incoming one", here)
+	case order < 0 && op == event.Delete:
+		return decideKeep, "the local version is higher than the deleted one"
+	case order < 0:
+		return decideKeep, "the local version is higher"
+	}
+	if !f.exists && f.tombSame {
+		return decideKeep, fmt.Sprintf("%s deleted this very row here, after it was written", here)
+	}
+	why := "equal versions"
+	if p.name == config.ConflictHomeCellWins {
+		switch f.owner {
+		case src:
+			return decideApply, fmt.Sprintf("equal versions; the row's home region is %s, the source", src)
+		case here:
+			return decideKeep, fmt.Sprintf("equal versions; the row's home region is %s, whose change the target holds", here)
+		}
+		why = fmt.Sprintf("equal versions; neither %s nor %s is the row's home region %s", src, here, f.owner)
+	}
+	switch {
+	case !f.exists:
+		return decideKeep, fmt.Sprintf("%s; %s deleted the row here, and a delete wins", why, here)
+	case op == event.Delete:
+		return decideApply, fmt.Sprintf("%s; %s deleted the row, and a delete wins", why, src)
+	}
+	return byRow(f.tie, why)
 }
 
 // byRow breaks a tie by comparing the two rows as stored.

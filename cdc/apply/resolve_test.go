@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/tombstone"
 	"github.com/regionplatform/region/config"
 )
 
@@ -77,6 +78,35 @@ func TestProbes(t *testing.T) {
 	}
 }
 
+// TestLatestDelete: the tombstone that decides is the highest version;
+// on equal versions the one that deleted the very row the change writes
+// (that delete saw the change), then the owner's, then the first.
+func TestLatestDelete(t *testing.T) {
+	row := func(ver, val int) []event.Value { return event.NewValues(ver, val) }
+	del := func(origin string, ver, val int) tombstone.Deleted {
+		return tombstone.Deleted{Origin: origin, Version: event.NewValue(int64(ver)), Row: tombstone.Digest(row(ver, val))}
+	}
+	for _, c := range []struct {
+		name   string
+		ds     []tombstone.Deleted
+		in     []event.Value
+		owner  string
+		origin string
+		same   bool
+	}{
+		{"none", nil, row(1, 1), "a", "", false},
+		{"highest", []tombstone.Deleted{del("b", 3, 1), del("c", 5, 2)}, row(4, 9), "b", "c", false},
+		{"the same row first", []tombstone.Deleted{del("a", 5, 1), del("c", 5, 9)}, row(5, 9), "a", "c", true},
+		{"then the owner", []tombstone.Deleted{del("b", 5, 1), del("c", 5, 2)}, row(5, 9), "c", "c", false},
+		{"then the first", []tombstone.Deleted{del("b", 5, 1), del("c", 5, 2)}, row(5, 9), "a", "b", false},
+	} {
+		d, same, ok := latestDelete(c.ds, c.in, c.owner)
+		if d.Origin != c.origin || same != c.same || ok != (c.origin != "") {
+			t.Errorf("%s: latestDelete = %s (same %v, ok %v), want %s (same %v)", c.name, d.Origin, same, ok, c.origin, c.same)
+		}
+	}
+}
+
 // TestResolveConverges is a model of the conflict rules: regions write
 // the same few keys (inserts, updates raising the version, deletes, a key
 // inserted again after its delete, the same key inserted by two regions),
@@ -98,10 +128,7 @@ func TestResolveConverges(t *testing.T) {
 		{config.ConflictLastWriterWins, []string{"a", "b"}, true},
 		{config.ConflictLastWriterWins, []string{"a", "b", "c"}, true},
 		{config.ConflictHomeCellWins, []string{"a", "b"}, true},
-		// Home-cell-wins has no versions: with three regions, a change
-		// arriving before an earlier change it was made on (through a
-		// third region) looks concurrent with it (docs/cdc.md).
-		{config.ConflictHomeCellWins, []string{"a", "b", "c"}, false},
+		{config.ConflictHomeCellWins, []string{"a", "b", "c"}, true},
 	} {
 		t.Run(fmt.Sprintf("%s/%d", c.policy, len(c.regions)), func(t *testing.T) {
 			for seed := uint64(1); seed <= 5000; seed++ {
@@ -131,20 +158,35 @@ type mchange struct {
 // absence) holds, as _region.tombstones and _region.origins record them.
 type mregion struct {
 	rows   map[int]mrow
-	tombs  map[int]map[string]int
+	tombs  map[int]map[string]tombstone.Deleted
 	origin map[int]string
 }
 
-// tomb returns the tombstone of key k that matters to a change from src:
-// the highest version deleted here by a region other than src (src's own
-// deletes came before its later changes, in its stream).
-func (s *mregion) tomb(k int, src string) (origin string, ver int) {
+// image is r as a row image.
+func (r mrow) image() []event.Value {
+	return []event.Value{event.NewValue(int64(r.ver)), event.NewValue(int64(r.val))}
+}
+
+// tomb returns the tombstone of key k that decides a change from src
+// writing in (nil: a delete), as the applier picks it (latestDelete) of
+// the tombstones of regions other than src (src's own deletes came
+// before its later changes, in its stream).
+func (s *mregion) tomb(k int, src string, in *mrow, owner string) (origin string, ver int, same bool) {
+	var ds []tombstone.Deleted
 	for _, o := range slices.Sorted(maps.Keys(s.tombs[k])) {
-		if v := s.tombs[k][o]; o != src && (origin == "" || v > ver) {
-			origin, ver = o, v
+		if o != src {
+			ds = append(ds, s.tombs[k][o])
 		}
 	}
-	return origin, ver
+	var img []event.Value
+	if in != nil {
+		img = in.image()
+	}
+	d, same, ok := latestDelete(ds, img, owner)
+	if !ok {
+		return "", 0, false
+	}
+	return d.Origin, int(d.Version.V.(int64)), same
 }
 
 // simulate runs one random history and returns what went wrong, if
@@ -155,7 +197,7 @@ func simulate(seed uint64, p policy, regions []string, causal bool) string {
 	owner := func(k int) string { return regions[k%len(regions)] }
 	st := map[string]*mregion{}
 	for _, r := range regions {
-		st[r] = &mregion{rows: map[int]mrow{}, tombs: map[int]map[string]int{}, origin: map[int]string{}}
+		st[r] = &mregion{rows: map[int]mrow{}, tombs: map[int]map[string]tombstone.Deleted{}, origin: map[int]string{}}
 		for k := 0; k < keys-1; k++ {
 			st[r].rows[k] = mrow{1, 0}
 		}
@@ -167,30 +209,17 @@ func simulate(seed uint64, p policy, regions []string, causal bool) string {
 	}
 	var history strings.Builder
 	val := 0
-	// Home-cell-wins is built for keys that are never used again: once
-	// inserted or deleted anywhere, a key is not inserted again
-	// (auto-increment ids with a region offset, UUIDs). Last-writer-wins
-	// takes any key, as its tombstones carry the deleted version.
-	used := map[int]bool{}
-	for k := 0; k < keys-1; k++ {
-		used[k] = true
-	}
-	reuse := p.name == config.ConflictLastWriterWins
 	write := func(r string) {
 		s := st[r]
 		k := rng.IntN(keys)
 		cur, ok := s.rows[k]
-		if !ok && used[k] && !reuse {
-			return
-		}
-		used[k] = true
 		ch := mchange{src: r, key: k}
 		switch {
 		case !ok:
 			// A key inserted again gets a version above the one deleted
 			// here, as a timestamp or a raised counter has.
 			val++
-			_, deleted := s.tomb(k, "")
+			_, deleted, _ := s.tomb(k, "", nil, "")
 			ch.op, ch.after = event.Insert, &mrow{deleted + 1 + rng.IntN(2), val}
 		case rng.IntN(3) == 0:
 			ch.op, ch.before = event.Delete, &cur
@@ -211,13 +240,16 @@ func simulate(seed uint64, p policy, regions []string, causal bool) string {
 		s := st[dst]
 		local, exists := s.rows[ch.key]
 		same := func(img *mrow) bool { return exists && img != nil && *img == local }
-		tomb, deleted := s.tomb(ch.key, src)
-		f := facts{exists: exists, owner: owner(ch.key), local: s.origin[ch.key]}
-		if !exists && p.name == config.ConflictLastWriterWins {
-			f.tomb = tomb
+		f := facts{exists: exists}
+		if p.name == config.ConflictHomeCellWins {
+			f.owner, f.local = owner(ch.key), s.origin[ch.key]
+		}
+		var deleted int
+		if !exists && ch.op != event.Delete {
+			f.tomb, deleted, f.tombSame = s.tomb(ch.key, src, ch.after, f.owner)
 		}
 		decision := decideApply
-		if conflicted(ch.op, exists, same(ch.before), same(ch.after)) || tombConflict(ch.op, exists, f.tomb) {
+		if conflicted(ch.op, exists, same(ch.before), same(ch.after)) || tombConflict(ch.op, exists, f.tomb != "") {
 			in := ch.after
 			if ch.op == event.Delete {
 				in = ch.before
@@ -243,7 +275,7 @@ func simulate(seed uint64, p policy, regions []string, causal bool) string {
 		if decision == decideApply {
 			s.apply(ch, src)
 		} else if ch.op == event.Delete && !exists {
-			s.tombstone(ch.key, ch.before.ver, src)
+			s.tombstone(ch.key, *ch.before, src)
 		}
 		return ""
 	}
@@ -289,17 +321,17 @@ func (s *mregion) apply(ch mchange, src string) {
 	s.origin[ch.key] = src
 	if ch.op == event.Delete {
 		delete(s.rows, ch.key)
-		s.tombstone(ch.key, ch.before.ver, src)
+		s.tombstone(ch.key, *ch.before, src)
 		return
 	}
 	s.rows[ch.key] = *ch.after
 }
 
-func (s *mregion) tombstone(k, ver int, src string) {
+func (s *mregion) tombstone(k int, deleted mrow, src string) {
 	if s.tombs[k] == nil {
-		s.tombs[k] = map[string]int{}
+		s.tombs[k] = map[string]tombstone.Deleted{}
 	}
-	s.tombs[k][src] = ver
+	s.tombs[k][src] = tombstone.Deleted{Origin: src, Version: event.NewValue(int64(deleted.ver)), Row: tombstone.Digest(deleted.image())}
 }
 
 func cmpInt(a, b int) int {

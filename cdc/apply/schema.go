@@ -90,7 +90,8 @@ var schema = []string{
 		resolution VARCHAR(512) NULL,
 		KEY (source, resolved_at)
 	) ENGINE=InnoDB`,
-	// What this region deleted of last-writer-wins rows (cdc/tombstone).
+	// What this region deleted of rows whose conflicts are decided by
+	// version (cdc/tombstone).
 	tombstone.Schema,
 }
 

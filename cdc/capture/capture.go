@@ -41,8 +41,9 @@ type Config struct {
 	// changes drop (catalog.DroppedColumns); nil orders transactions by
 	// primary keys only and records nothing.
 	Catalog *catalog.Cache
-	// Versioned names the version column of a last-writer-wins table (""
-	// for any other table): capture records the region's own deletes of
+	// Versioned names the version column of a table whose conflicts are
+	// decided by version (last-writer-wins, home-cell-wins; "" for any
+	// other table): capture records the region's own deletes of
 	// such rows as tombstones (cdc/tombstone) in Catalog's database, which
 	// the region's appliers wait for (Recorded). Nil records none.
 	Versioned func(db, table string) string

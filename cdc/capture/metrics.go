@@ -23,7 +23,7 @@ func newMetrics(reg prometheus.Registerer, region string) (*metrics, error) {
 		messages:   prometheus.NewCounter(opts("messages_total", "Kafka messages sent for transactions (fragments and DDL copies included).")),
 		heartbeats: prometheus.NewCounter(opts("heartbeats_total", "Watermark heartbeats sent to idle partitions.")),
 		errors:     prometheus.NewCounter(opts("errors_total", "Times capture stopped on an error.")),
-		tombstones: prometheus.NewCounter(opts("tombstones_total", "The region's own deletes of last-writer-wins rows recorded as tombstones.")),
+		tombstones: prometheus.NewCounter(opts("tombstones_total", "The region's own deletes of versioned rows (last-writer-wins, home-cell-wins) recorded as tombstones.")),
 		seq: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "regiond", Subsystem: "capture", Name: "published_seq",
 			Help: "Transactions published and checkpointed (capture's Seq).", ConstLabels: l}),
 		sendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "capture", Name: "send_seconds",

@@ -9,7 +9,7 @@ import (
 	"github.com/regionplatform/region/cdc/tombstone"
 )
 
-// The region's own deletes of last-writer-wins rows are recorded as
+// The region's own deletes of versioned rows are recorded as
 // tombstones (cdc/tombstone) as capture reads them, before they are
 // published; the region's appliers wait for that (Recorded) before they
 // decide a change of a key the region lacks.

@@ -1,7 +1,10 @@
 package tombstone_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,11 +13,11 @@ import (
 	"github.com/regionplatform/region/lab/labtest"
 )
 
-// TestWriteAndHighestOnMariaDB: a later tombstone of a key and region
-// replaces the earlier; Highest reads the highest version of the other
-// regions (by value, not as text), and Expire removes what is old. (make
+// TestWriteAndReadOnMariaDB: a later tombstone of a key and region
+// replaces the earlier; Read returns the other regions' tombstones with
+// their versions and row digests, and Expire removes what is old. (make
 // test-unit skips it: it starts a MariaDB.)
-func TestWriteAndHighestOnMariaDB(t *testing.T) {
+func TestWriteAndReadOnMariaDB(t *testing.T) {
 	ctx := context.Background()
 	db := labtest.MariaDB(t)
 	for _, q := range []string{"CREATE DATABASE _region", tombstone.Schema} {
@@ -35,22 +38,27 @@ func TestWriteAndHighestOnMariaDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		pair, except, origin string
-		version              int64
-		ok                   bool
+		pair, except string
+		want         string // origin=version, in origin order
 	}{
-		{"EURUSD", "", "a", 12, true},  // a and c tie at 12: the first by name
-		{"EURUSD", "a", "c", 12, true}, // 12 > 10 as numbers ("12" < "9" as text)
-		{"EURUSD", "c", "a", 12, true},
-		{"GBPUSD", "b", "", 0, false}, // only the source's own
-		{"USDJPY", "", "", 0, false},
+		{"EURUSD", "", "a=12 b=10 c=12"}, // a's 12 replaced its 9
+		{"EURUSD", "a", "b=10 c=12"},
+		{"GBPUSD", "b", ""}, // only the source's own
+		{"USDJPY", "", ""},
 	} {
-		origin, v, ok, err := tombstone.Highest(ctx, db, tb, key(c.pair), c.except)
+		ds, err := tombstone.Read(ctx, db, tb, key(c.pair), c.except)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok != c.ok || origin != c.origin || (ok && v.V != c.version) {
-			t.Errorf("Highest(%s, except %q) = %q %v %v, want %q %d %v", c.pair, c.except, origin, v.V, ok, c.origin, c.version, c.ok)
+		var got []string
+		for _, d := range ds {
+			got = append(got, fmt.Sprintf("%s=%v", d.Origin, d.Version.V))
+			if !bytes.Equal(d.Row, tombstone.Digest(key(c.pair))) {
+				t.Errorf("Read(%s): %s's row digest %x, want the deleted image's %x", c.pair, d.Origin, d.Row, tombstone.Digest(key(c.pair)))
+			}
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("Read(%s, except %q) = %q, want %q", c.pair, c.except, strings.Join(got, " "), c.want)
 		}
 	}
 	if n, err := tombstone.Expire(ctx, db, time.Now().Add(-time.Hour), 100); err != nil || n != 0 {

@@ -1,17 +1,18 @@
 // Package tombstone keeps what a region deleted of the rows whose
-// conflicts last-writer-wins decides, so that a delete and a concurrent
-// change of the same key end alike in every region.
+// conflicts are decided by version (last-writer-wins, home-cell-wins), so
+// that a delete and a concurrent change of the same key end alike in
+// every region.
 //
-// A tombstone is, per key and deleting region, the version of the last
-// row that region's delete removed here: capture records its own
-// region's deletes (origin = the region), and the applier records the
-// deletes it applies (origin = their source). When a change from region
-// S arrives for a key the target lacks, the highest tombstone of another
-// region decides: the change applies only if its version is higher (a
-// delete wins on equal versions). S's own tombstones do not count: S's
-// later changes of the key come after its delete in its stream. A region
-// that inserts a key again after a delete must give it a higher version,
-// as a timestamp or a raised counter does (docs/cdc.md).
+// A tombstone is, per key and deleting region, the version and a digest
+// of the last row that region's delete removed here: capture records its
+// own region's deletes (origin = the region), and the applier records
+// the deletes it applies (origin = their source). When a change from
+// region S arrives for a key the target lacks, the tombstones of the
+// other regions decide (Read; the applier's conflict rules compare the
+// versions). S's own tombstones do not count: S's later changes of the
+// key come after its delete in its stream. A region that inserts a key
+// again after a delete must give it a higher version, as a timestamp or a
+// raised counter does (docs/cdc.md).
 //
 // Tombstones live in Table, never replicated; capture expires them after
 // a retention longer than any outage replication is meant to survive.
@@ -42,6 +43,7 @@ const Schema = `CREATE TABLE IF NOT EXISTS ` + Table + ` (
 	pk VARCHAR(1024) NOT NULL,
 	version TEXT NOT NULL COMMENT 'the deleted row''s version, as the event format encodes it',
 	gtid VARCHAR(256) NOT NULL COMMENT 'the deleting transaction, in its region',
+	row_md5 BINARY(16) NOT NULL COMMENT 'Digest of the deleted row',
 	deleted_at TIMESTAMP(6) NOT NULL COMMENT 'when it was recorded here',
 	PRIMARY KEY (db, tbl, pk_md5, origin),
 	KEY (deleted_at)
@@ -55,7 +57,8 @@ const Retention = 14 * 24 * time.Hour
 // Tombstone is one region's delete of one key.
 type Tombstone struct {
 	Table *event.Table
-	// Key is an image holding the deleted row's primary key.
+	// Key is the deleted row's image (its primary key and, for Digest,
+	// every column).
 	Key     []event.Value
 	Origin  string
 	Version event.Value
@@ -63,7 +66,7 @@ type Tombstone struct {
 }
 
 // Collect returns the tombstones of t's deletes in tables whose
-// last-writer-wins version column version names ("" for other tables),
+// version column version names ("" for tables without tombstones),
 // origin being the region whose transaction t is. An update that changes
 // a row's primary key deletes the old key.
 func Collect(t *event.Txn, origin string, version func(db, table string) string) []Tombstone {
@@ -95,8 +98,8 @@ func Write(ctx context.Context, db Execer, ts []Tombstone) error {
 	for len(ts) > 0 {
 		n := min(len(ts), 200)
 		var b strings.Builder
-		args := make([]any, 0, 7*n)
-		b.WriteString("INSERT INTO " + Table + " (db, tbl, pk_md5, origin, pk, version, gtid, deleted_at) VALUES ")
+		args := make([]any, 0, 8*n)
+		b.WriteString("INSERT INTO " + Table + " (db, tbl, pk_md5, origin, pk, version, gtid, row_md5, deleted_at) VALUES ")
 		for i, t := range ts[:n] {
 			if i > 0 {
 				b.WriteString(", ")
@@ -107,10 +110,10 @@ func Write(ctx context.Context, db Execer, ts []Tombstone) error {
 			}
 			pk := t.Table.KeyText(t.Key)
 			sum := md5.Sum([]byte(pk))
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))")
-			args = append(args, t.Table.Schema, t.Table.Name, sum[:], t.Origin, clip(pk, 1024), string(v), t.GTID)
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))")
+			args = append(args, t.Table.Schema, t.Table.Name, sum[:], t.Origin, clip(pk, 1024), string(v), t.GTID, Digest(t.Key))
 		}
-		b.WriteString(" ON DUPLICATE KEY UPDATE pk = VALUES(pk), version = VALUES(version), gtid = VALUES(gtid), deleted_at = VALUES(deleted_at)")
+		b.WriteString(" ON DUPLICATE KEY UPDATE pk = VALUES(pk), version = VALUES(version), gtid = VALUES(gtid), row_md5 = VALUES(row_md5), deleted_at = VALUES(deleted_at)")
 		if _, err := db.ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("record tombstones: %w", err)
 		}
@@ -119,35 +122,58 @@ func Write(ctx context.Context, db Execer, ts []Tombstone) error {
 	return nil
 }
 
-// Highest returns the tombstone of tb's key img with the highest version
-// among those of regions other than except (on equal versions, the first
-// region by name); ok is false when there is none.
-func Highest(ctx context.Context, db *sql.DB, tb *event.Table, img []event.Value, except string) (origin string, version event.Value, ok bool, err error) {
+// Deleted is one region's tombstone of a key, as Read returns it.
+type Deleted struct {
+	// Origin is the deleting region.
+	Origin string
+	// Version is the deleted row's version.
+	Version event.Value
+	// Row is the deleted row's Digest.
+	Row []byte
+}
+
+// Digest identifies a row image: the same row, as any region's binlog
+// renders it, has the same digest.
+func Digest(img []event.Value) []byte {
+	h := md5.New()
+	for _, v := range img {
+		js, err := v.MarshalJSON()
+		if err != nil { // a value that cannot travel: its Go rendering
+			js = fmt.Appendf(nil, "%#v", v.V)
+		}
+		h.Write(js)
+		h.Write([]byte{0})
+	}
+	return h.Sum(nil)
+}
+
+// Read returns the tombstones of tb's key img left by regions other than
+// except, ordered by region.
+func Read(ctx context.Context, db *sql.DB, tb *event.Table, img []event.Value, except string) ([]Deleted, error) {
 	pk := tb.KeyText(img)
 	sum := md5.Sum([]byte(pk))
-	rows, err := db.QueryContext(ctx, "SELECT origin, version FROM "+Table+" WHERE db = ? AND tbl = ? AND pk_md5 = ? AND origin <> ? ORDER BY origin",
+	rows, err := db.QueryContext(ctx, "SELECT origin, version, row_md5 FROM "+Table+" WHERE db = ? AND tbl = ? AND pk_md5 = ? AND origin <> ? ORDER BY origin",
 		tb.Schema, tb.Name, sum[:], except)
 	if err != nil {
-		return "", event.Value{}, false, fmt.Errorf("read tombstones of %s.%s %s: %w", tb.Schema, tb.Name, pk, err)
+		return nil, fmt.Errorf("read tombstones of %s.%s %s: %w", tb.Schema, tb.Name, pk, err)
 	}
 	defer rows.Close()
+	var out []Deleted
 	for rows.Next() {
-		var o, js string
-		if err := rows.Scan(&o, &js); err != nil {
-			return "", event.Value{}, false, fmt.Errorf("read tombstones of %s.%s %s: %w", tb.Schema, tb.Name, pk, err)
+		var d Deleted
+		var js string
+		if err := rows.Scan(&d.Origin, &js, &d.Row); err != nil {
+			return nil, fmt.Errorf("read tombstones of %s.%s %s: %w", tb.Schema, tb.Name, pk, err)
 		}
-		var v event.Value
-		if err := v.UnmarshalJSON([]byte(js)); err != nil {
-			return "", event.Value{}, false, fmt.Errorf("tombstone of %s.%s %s by %s: version %q: %w", tb.Schema, tb.Name, pk, o, js, err)
+		if err := d.Version.UnmarshalJSON([]byte(js)); err != nil {
+			return nil, fmt.Errorf("tombstone of %s.%s %s by %s: version %q: %w", tb.Schema, tb.Name, pk, d.Origin, js, err)
 		}
-		if !ok || Compare(v, version) > 0 {
-			origin, version, ok = o, v, true
-		}
+		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
-		return "", event.Value{}, false, fmt.Errorf("read tombstones of %s.%s %s: %w", tb.Schema, tb.Name, pk, err)
+		return nil, fmt.Errorf("read tombstones of %s.%s %s: %w", tb.Schema, tb.Name, pk, err)
 	}
-	return origin, version, ok, nil
+	return out, nil
 }
 
 // Expire deletes up to limit tombstones recorded before cutoff and
