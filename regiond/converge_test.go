@@ -32,13 +32,14 @@ func convergeSeed(t *testing.T) uint64 {
 
 // TestRandomConflictsConverge: both regions write the same small set of
 // loan rows (last-writer-wins on version) and users (home-cell-wins on
-// the user's bucket) while replication is cut: random inserts, updates
-// (version + 1, as the application does) and deletes of loans, renames
-// of users, and application transactions doing several of these at once
+// the user's bucket and version) while replication is cut: random
+// inserts, updates (version + 1, as the application does) and deletes of
+// loans, renames, deletes and re-inserts of users, and application
+// transactions doing several of these at once
 // (a loan refinanced: one deleted, one inserted, its user renamed, a third
 // loan changed), interleaved differently in each region, for a few rounds. A
-// deleted loan may be inserted again, by either region, with a version
-// above any the round's deletes removed (a timestamp would be). After
+// deleted loan or user may be inserted again, by either region, with a
+// version above any the round's deletes removed (a timestamp would be). After
 // every round the regions must hold identical rows, with every conflict
 // logged in both. Seeded and bounded: seed 1 runs in make test; make
 // converge runs more.
@@ -62,8 +63,13 @@ func TestRandomConflictsConverge(t *testing.T) {
 				var qs []string
 				k := 1 + rng.IntN(keys)
 				insert := fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (%d, %d, 100, %d, 'open', %d)", k, k, rng.IntN(1000), 100*round+rng.IntN(3))
-				rename := fmt.Sprintf("UPDATE users SET version = version + 1, name = '%s-%d' WHERE id = %d", r, rng.IntN(1000), 1+k%4) // among a few users, so that both regions rename some
-				switch rng.IntN(6) {
+				u := 1 + k%4 // among a few users, so that both regions change some
+				rename := fmt.Sprintf("UPDATE users SET version = version + 1, name = '%s-%d' WHERE id = %d", r, rng.IntN(1000), u)
+				switch rng.IntN(8) {
+				case 6: // a user closes the account
+					qs = []string{fmt.Sprintf("DELETE FROM users WHERE id = %d", u)}
+				case 7: // and comes back (fails where the user is present)
+					qs = []string{fmt.Sprintf("INSERT INTO users (id, name, home_cell, version) VALUES (%d, '%s-back', 'a1', %d)", u, r, 100*round+rng.IntN(3))}
 				case 0: // fails where the key is present
 					qs = []string{insert}
 				case 1:
