@@ -98,7 +98,7 @@ func GatewayOverhead(ctx context.Context, o GatewayOptions) (*GatewayReport, err
 	if _, err := store.Init(ctx, router.Initial(dep, time.Now())); err != nil {
 		return nil, err
 	}
-	inflight := gateway.NewInflight(gateway.DefaultSettleBound, o.Logger)
+	inflight := router.NewInflight(router.DefaultSettleBound, o.Logger)
 	rc := router.DefaultConfig()
 	rc.Store, rc.ID, rc.Region, rc.Kind, rc.Logger = store, "bench-gateway", "a", "gateway", o.Logger
 	rc.Endpoints, rc.Settle = map[string]string{"a": app.URL}, inflight.Settle

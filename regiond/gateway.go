@@ -23,16 +23,16 @@ import (
 // gatewaySettle returns the in-flight write tracker of the region's
 // gateway when regions[].gateway_listen is set (nil otherwise); its Settle
 // must be the router's, so it is made before the router.
-func gatewaySettle(r *config.Region, log *slog.Logger) *gateway.Inflight {
+func gatewaySettle(r *config.Region, log *slog.Logger) *router.Inflight {
 	if r.GatewayListen == "" {
 		return nil
 	}
-	return gateway.NewInflight(gateway.DefaultSettleBound, log)
+	return router.NewInflight(router.DefaultSettleBound, log)
 }
 
 // newGateway builds the gateway of region on router rt, whose Settle is
 // inflight's; its metrics go to reg.
-func newGateway(dep *config.Config, region string, rt *router.Router, inflight *gateway.Inflight, reg prometheus.Registerer, log *slog.Logger) (*gateway.Gateway, error) {
+func newGateway(dep *config.Config, region string, rt *router.Router, inflight *router.Inflight, reg prometheus.Registerer, log *slog.Logger) (*gateway.Gateway, error) {
 	gc, err := gateway.FromDeployment(dep, region)
 	if err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func RunGateway(ctx context.Context, cfg GatewayConfig) error {
 	}
 	defer etcd.Close()
 	host, _ := os.Hostname()
-	inflight := gateway.NewInflight(gateway.DefaultSettleBound, log)
+	inflight := router.NewInflight(router.DefaultSettleBound, log)
 	rc := router.DefaultConfig()
 	rc.Store, rc.Region, rc.Kind, rc.Logger = router.NewStore(etcd, dep.Etcd.Prefix), r.Name, "gateway", log
 	rc.ID = fmt.Sprintf("gateway-%s-%s-%d", r.Name, host, os.Getpid())

@@ -26,7 +26,7 @@ type Config struct {
 	// Inflight tracks admitted writes for Settle. Pass the one whose
 	// Settle is the router's Config.Settle; nil makes a new one (then
 	// the router must be given the gateway's Settle some other way).
-	Inflight *Inflight
+	Inflight *router.Inflight
 	// Endpoints maps a region to its application base URL (config
 	// regions[].app); it must cover every region the router can answer.
 	Endpoints map[string]string

@@ -13,7 +13,7 @@
 //
 // Usage, with a store on the deployment's etcd and deployment config dep:
 //
-//	inflight := gateway.NewInflight(gateway.DefaultSettleBound, log)
+//	inflight := router.NewInflight(router.DefaultSettleBound, log)
 //	rc := router.DefaultConfig()
 //	rc.Store, rc.ID, rc.Region, rc.Kind = store, "gateway-a", "a", "gateway"
 //	rc.Endpoints, rc.Settle, rc.Logger = endpoints, inflight.Settle, log

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/regionplatform/region/router"
 )
 
 // Headers the gateway adds to every request it routes by user key. The
@@ -32,7 +34,7 @@ type Gateway struct {
 	cfg        Config
 	log        *slog.Logger
 	header     string // canonical form of cfg.UserHeader
-	inflight   *Inflight
+	inflight   *router.Inflight
 	proxies    map[string]*httputil.ReverseProxy // by application URL
 	defaultApp *httputil.ReverseProxy            // DefaultRegion's, or nil
 	retryAfter []string                          // Retry-After value
@@ -51,7 +53,7 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Inflight == nil {
-		cfg.Inflight = NewInflight(DefaultSettleBound, cfg.Logger)
+		cfg.Inflight = router.NewInflight(router.DefaultSettleBound, cfg.Logger)
 	}
 	if cfg.Transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -124,11 +126,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveKeyless(w, r, start)
 		return
 	}
-	var gen *generation
+	var gen *router.Generation
 	if isWrite(r.Method) {
 		// Enter before the lookup: see Inflight for why the order matters.
-		gen = g.inflight.enter()
-		defer gen.leave()
+		gen = g.inflight.Enter()
+		defer gen.Leave()
 	}
 	rt := g.cfg.Router.Lookup(key)
 	if rt == nil {

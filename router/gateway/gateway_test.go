@@ -309,7 +309,7 @@ func TestRoutingStepDoesNotAllocate(t *testing.T) {
 		newReq(nil, "/x?y=1&user=123456"),
 	} {
 		n := testing.AllocsPerRun(1000, func() {
-			gen := f.gw.inflight.enter()
+			gen := f.gw.inflight.Enter()
 			rt, ok := f.router.Route(f.gw.userKey(req))
 			if !ok {
 				t.Fatal("no route")
@@ -317,7 +317,7 @@ func TestRoutingStepDoesNotAllocate(t *testing.T) {
 			h := f.gw.headerVals(rt.Epoch)
 			req.Header[HeaderBucket], req.Header[HeaderCell], req.Header[HeaderEpoch] = h.bucket(int(rt.Bucket)), h.cell(rt.Cell), h.epochVal
 			_ = f.gw.proxies[rt.Endpoint]
-			gen.leave()
+			gen.Leave()
 		})
 		if n != 0 {
 			t.Errorf("routing %v %s allocates %v times", req.Header, req.URL, n)

@@ -83,7 +83,7 @@ type fixture struct {
 	gw       *Gateway
 	front    *httptest.Server
 	a, b     *upstream
-	inflight *Inflight
+	inflight *router.Inflight
 }
 
 // start builds the fixture; edit changes the gateway config, settle (if
@@ -99,7 +99,7 @@ func start(t testing.TB, edit func(*Config), settle func(next func(context.Conte
 		}
 	}
 	endpoints := map[string]string{"a": f.a.srv.URL, "b": f.b.srv.URL}
-	f.inflight = NewInflight(time.Minute, nil)
+	f.inflight = router.NewInflight(time.Minute, nil)
 	rc := router.DefaultConfig()
 	rc.Store, rc.ID, rc.Region, rc.Kind, rc.Endpoints = f.store, "gateway-test", "a", "gateway", endpoints
 	rc.Settle = f.inflight.Settle

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/regionplatform/region/router"
 )
 
 // metrics are the gateway's Prometheus collectors. Every series a request
@@ -17,7 +18,7 @@ type metrics struct {
 	all      []prometheus.Collector
 }
 
-func newMetrics(f *Inflight) *metrics {
+func newMetrics(f *router.Inflight) *metrics {
 	opts := func(name, help string) prometheus.Opts {
 		return prometheus.Opts{Namespace: "regiond", Subsystem: "gateway", Name: name, Help: help}
 	}

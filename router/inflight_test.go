@@ -1,4 +1,4 @@
-package gateway
+package router
 
 import (
 	"context"
@@ -23,14 +23,14 @@ func settleReturns(t *testing.T, f *Inflight, epoch uint64) {
 
 func TestInflightSettleWaitsForOlderGenerationsOnly(t *testing.T) {
 	f := NewInflight(time.Minute, nil)
-	old := f.enter()
+	old := f.Enter()
 	done := make(chan struct{})
 	go func() { f.Settle(context.Background(), 2); close(done) }()
 	// Settle(2) is waiting for old; its swap is serialised with this
 	// second Settle, which then waits for the same write.
 	settled3 := make(chan struct{})
 	go func() { f.Settle(context.Background(), 3); close(settled3) }()
-	old.leave()
+	old.Leave()
 	for _, ch := range []chan struct{}{done, settled3} {
 		select {
 		case <-ch:
@@ -38,12 +38,12 @@ func TestInflightSettleWaitsForOlderGenerationsOnly(t *testing.T) {
 			t.Fatal("Settle did not return after the old write ended")
 		}
 	}
-	cur := f.enter() // admitted after Settle(3): not older than 3
+	cur := f.Enter() // admitted after Settle(3): not older than 3
 	settleReturns(t, f, 3)
 	if f.Running() != 1 {
 		t.Fatalf("running %d, want 1", f.Running())
 	}
-	cur.leave()
+	cur.Leave()
 	if f.Running() != 0 || f.Timeouts() != 0 {
 		t.Fatalf("running %d timeouts %d, want 0 0", f.Running(), f.Timeouts())
 	}
@@ -51,13 +51,13 @@ func TestInflightSettleWaitsForOlderGenerationsOnly(t *testing.T) {
 
 func TestInflightSettleGivesUpAtTheBoundAndRemembers(t *testing.T) {
 	f := NewInflight(20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	stuck := f.enter()
+	stuck := f.Enter()
 	settleReturns(t, f, 1)
 	settleReturns(t, f, 2) // the stuck write is older than 2 too
 	if f.Timeouts() != 2 {
 		t.Fatalf("timeouts %d, want 2", f.Timeouts())
 	}
-	stuck.leave()
+	stuck.Leave()
 	settleReturns(t, f, 3)
 	if f.Timeouts() != 2 || f.Running() != 0 {
 		t.Fatalf("after the write ended: timeouts %d running %d, want 2 0", f.Timeouts(), f.Running())
@@ -65,6 +65,6 @@ func TestInflightSettleGivesUpAtTheBoundAndRemembers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	f2 := NewInflight(time.Hour, nil)
-	f2.enter()
+	f2.Enter()
 	f2.Settle(ctx, 1) // returns: ctx ended
 }

@@ -1,4 +1,4 @@
-package gateway
+package router
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// Inflight counts the writes a gateway has admitted and not yet finished,
-// by generation, so that Settle can wait for every write admitted under
-// an older routing table. Pass its Settle as router.Config.Settle: the
-// router then reports epoch E applied in etcd only once no write routed
+// Inflight counts the writes a gateway (or a guard: router/guard) has
+// admitted and not yet finished, by generation, so that Settle can wait
+// for every write admitted under an older routing table. Pass its Settle
+// as Config.Settle: the router then reports epoch E applied in etcd only once no write routed
 // by a table older than E is still running, which is what a traffic
 // switch waits for before it flips fenced buckets.
 //
@@ -25,10 +25,10 @@ import (
 // routed by E itself may also be waited for (they can land in the old
 // generation); that only makes Settle wait a little more, never less.
 //
-// enter/leave may run on any number of goroutines; Settle calls are
+// Enter and Leave may run on any number of goroutines; Settle calls are
 // serialised.
 type Inflight struct {
-	cur   atomic.Pointer[generation]
+	cur   atomic.Pointer[Generation]
 	bound time.Duration
 	log   *slog.Logger
 
@@ -36,12 +36,12 @@ type Inflight struct {
 	installed uint64     // epoch of the generation in cur; under settling
 
 	mu       sync.Mutex    // guards retired; never held while waiting
-	retired  []*generation // swapped out, not yet seen drained
+	retired  []*Generation // swapped out, not yet seen drained
 	timeouts atomic.Uint64
 }
 
-// generation is the set of writes admitted between two Settle calls.
-type generation struct {
+// Generation is the set of writes admitted between two Settle calls.
+type Generation struct {
 	n       atomic.Int64
 	retired atomic.Bool
 	closed  atomic.Bool
@@ -66,19 +66,20 @@ func NewInflight(bound time.Duration, log *slog.Logger) *Inflight {
 	return f
 }
 
-func newGeneration(epoch uint64) *generation {
-	return &generation{done: make(chan struct{}), epoch: epoch}
+func newGeneration(epoch uint64) *Generation {
+	return &Generation{done: make(chan struct{}), epoch: epoch}
 }
 
 // enter counts one write as running; the caller must call leave on the
-// returned generation when the write ends. It does not allocate.
-func (f *Inflight) enter() *generation {
+// returned Generation when the write ends. It does not allocate.
+func (f *Inflight) Enter() *Generation {
 	g := f.cur.Load()
 	g.n.Add(1)
 	return g
 }
 
-func (g *generation) leave() {
+// Leave ends one write Enter counted.
+func (g *Generation) Leave() {
 	if g.n.Add(-1) == 0 && g.retired.Load() {
 		g.finish()
 	}
@@ -86,14 +87,14 @@ func (g *generation) leave() {
 
 // retire marks g swapped out; from now on its count only falls to zero
 // for good (writes entering it late are routed by the newer table).
-func (g *generation) retire() {
+func (g *Generation) retire() {
 	g.retired.Store(true)
 	if g.n.Load() == 0 {
 		g.finish()
 	}
 }
 
-func (g *generation) finish() {
+func (g *Generation) finish() {
 	if g.closed.CompareAndSwap(false, true) {
 		close(g.done)
 	}
@@ -128,7 +129,7 @@ func (f *Inflight) Settle(ctx context.Context, epoch uint64) {
 		old.retire()
 		f.retired = append(f.retired, old)
 	}
-	pending := append([]*generation(nil), f.retired...)
+	pending := append([]*Generation(nil), f.retired...)
 	f.mu.Unlock()
 	defer f.forgetDrained()
 	start := time.Now()
