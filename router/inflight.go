@@ -70,7 +70,7 @@ func newGeneration(epoch uint64) *Generation {
 	return &Generation{done: make(chan struct{}), epoch: epoch}
 }
 
-// enter counts one write as running; the caller must call leave on the
+// Enter counts one write as running; the caller must call Leave on the
 // returned Generation when the write ends. It does not allocate.
 func (f *Inflight) Enter() *Generation {
 	g := f.cur.Load()
