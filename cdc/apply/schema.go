@@ -93,6 +93,8 @@ var schema = []string{
 	// What this region deleted of rows whose conflicts are decided by
 	// version (cdc/tombstone).
 	tombstone.Schema,
+	// Where data-access guards stamp the application's transactions.
+	binlog.StampSchema,
 }
 
 // EnsureSchema creates the applier's tables if they are missing.

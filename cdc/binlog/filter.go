@@ -14,6 +14,24 @@ import (
 // MySQL and MariaDB alike.
 const MetaSchema = "_region"
 
+// StampTable is where a data-access guard (router/guard) stamps an
+// application's write transaction with the routing epoch and owning cell
+// it was admitted under, one row per connection, inside the transaction.
+// It is the one table of MetaSchema whose writes do not make a
+// transaction an applier's: capture reads the stamp into event.Txn.Epoch
+// and Cell and replicates the rest of the transaction.
+const StampTable = "txn_stamps"
+
+// StampSchema creates StampTable (in every region: the applier's schema
+// and the guard's setup create it).
+const StampSchema = `CREATE TABLE IF NOT EXISTS ` + MetaSchema + `.` + StampTable + ` (
+	conn_id BIGINT UNSIGNED NOT NULL PRIMARY KEY COMMENT 'the writing connection (CONNECTION_ID())',
+	cell VARCHAR(64) NOT NULL COMMENT 'the cell owning the transaction''s buckets',
+	epoch BIGINT UNSIGNED NOT NULL COMMENT 'the routing epoch the guard admitted it under',
+	n BIGINT UNSIGNED NOT NULL COMMENT 'transactions stamped on the connection (every stamp changes the row)',
+	stamped_at TIMESTAMP(6) NOT NULL
+) ENGINE=InnoDB`
+
 // AppliedMarker starts every DDL statement an applier runs, so capture in
 // the target region recognises it (DDL cannot share a transaction with a
 // checkpoint row).

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,7 +102,7 @@ func (r *Reader) decodeRows(e *replication.RowsEvent, data []byte) error {
 		return err
 	}
 	db, table := string(e.Table.Schema), string(e.Table.Table)
-	if r.cfg.Filter.Table(db, table) || (db == MetaSchema && table == "apply_ddl") {
+	if r.cfg.Filter.Table(db, table) || (db == MetaSchema && (table == "apply_ddl" || table == StampTable)) {
 		return e.DecodeData(pos, data)
 	}
 	return nil
@@ -189,6 +190,9 @@ type assembler struct {
 	// that change (see apply's applyDDL): their next statement is theirs.
 	announce uint64
 	appliers map[uint32]bool
+	// stamp is the table id of StampTable in this transaction (a guard's
+	// stamp: noteStamp).
+	stamp uint64
 	// lastPos is the GTID set after the last event group that ended.
 	lastPos string
 	// xid is the current group's XA transaction; prepared holds the XA
@@ -201,7 +205,7 @@ func (a *assembler) begin(gtid string) {
 	a.gtid, a.in, a.began, a.echo = gtid, true, false, false
 	a.txn = &event.Txn{GTID: gtid, Bucket: -1}
 	a.tables = map[uint64]int{}
-	a.announce = 0
+	a.announce, a.stamp = 0, 0
 }
 
 // add takes one event; it returns an item when a transaction ends.
@@ -279,7 +283,10 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 			return Item{}, false, nil
 		}
 		db, table := string(e.Schema), string(e.Table)
-		if db == MetaSchema {
+		switch {
+		case db == MetaSchema && table == StampTable:
+			a.stamp = e.TableID
+		case db == MetaSchema:
 			a.echo = true
 			if table == "apply_ddl" {
 				a.announce = e.TableID
@@ -304,6 +311,10 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 		}
 		if a.announce != 0 && e.TableID == a.announce {
 			a.noteAnnouncement(e)
+			return Item{}, false, nil
+		}
+		if a.stamp != 0 && e.TableID == a.stamp {
+			a.noteStamp(e)
 			return Item{}, false, nil
 		}
 		ti, ok := a.tables[e.TableID]
@@ -355,6 +366,25 @@ func (a *assembler) noteAnnouncement(e *replication.RowsEvent) {
 		}
 		a.appliers[uint32(id)] = true
 	}
+}
+
+// noteStamp reads a guard's stamp (StampTable's row after the write)
+// into the transaction's Epoch and Cell.
+func (a *assembler) noteStamp(e *replication.RowsEvent) {
+	cols := e.Table.ColumnNameString()
+	cell, epoch := slices.Index(cols, "cell"), slices.Index(cols, "epoch")
+	if cell < 0 || epoch < 0 || len(e.Rows) == 0 {
+		return
+	}
+	row := e.Rows[len(e.Rows)-1] // an update logs before and after: the last is the after image
+	if len(row) <= cell || len(row) <= epoch {
+		return
+	}
+	n, err := strconv.ParseUint(event.NewValue(row[epoch]).Text(), 10, 64)
+	if err != nil {
+		return
+	}
+	a.txn.Epoch, a.txn.Cell = n, event.NewValue(row[cell]).Text()
 }
 
 func (a *assembler) end(gset mysql.GTIDSet, when time.Time) Item {

@@ -3,6 +3,7 @@ package binlog_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,12 @@ func TestReaderOnMariaDB(t *testing.T) {
 	exec(binlog.AppliedMarker + " ALTER TABLE lending.ledger ADD COLUMN applied_col INT")
 	exec("ALTER TABLE lending.ledger ADD COLUMN extra INT NOT NULL DEFAULT 5")
 	exec("INSERT INTO lending.ledger (id, user_id) VALUES (3, 42)")
+	// Two transactions a guard stamped: the stamp's row is inserted, then
+	// updated; it is no applier's marker.
+	exec(binlog.StampSchema)
+	stamp := "INSERT INTO _region.txn_stamps VALUES (4242, '%s', %d, 1, NOW(6)) ON DUPLICATE KEY UPDATE cell = VALUES(cell), epoch = VALUES(epoch), n = n + 1"
+	exec("BEGIN; INSERT INTO lending.ledger (id, user_id) VALUES (4, 42); " + fmt.Sprintf(stamp, "a1", 17) + "; COMMIT")
+	exec("BEGIN; UPDATE lending.ledger SET note = 'stamped' WHERE id = 4; " + fmt.Sprintf(stamp, "b1", 18) + "; COMMIT")
 
 	cfg := config.Replication{Databases: []string{"lending"}, Tables: []config.Table{{Name: "lending.ledger", ShardColumn: "user_id"}}}
 	r, err := binlog.NewReader(binlog.Config{Flavor: "mariadb", Host: "127.0.0.1", Port: uint16(port), User: "root",
@@ -84,7 +91,7 @@ func TestReaderOnMariaDB(t *testing.T) {
 	var txns []*event.Txn
 	echoes := 0
 	lastPos := ""
-	for len(txns) < 6 {
+	for len(txns) < 8 {
 		select {
 		case it := <-out:
 			if it.Pos == "" || it.Pos == lastPos {
@@ -107,7 +114,7 @@ func TestReaderOnMariaDB(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	// 0 CREATE DATABASE lending, 1 CREATE TABLE, 2 insert, 3 update+delete, 4 ALTER, 5 insert after ALTER
+	// 0 CREATE DATABASE lending, 1 CREATE TABLE, 2 insert, 3 update+delete, 4 ALTER, 5 insert after ALTER, 6 and 7 stamped
 	if txns[0].DDL == nil || !strings.Contains(txns[0].DDL.Statement, "CREATE DATABASE lending") {
 		t.Errorf("txn 0 = %+v", txns[0].DDL)
 	}
@@ -133,6 +140,12 @@ func TestReaderOnMariaDB(t *testing.T) {
 	after := txns[5]
 	if cols := after.Tables[0].Cols; len(cols) != 8 || cols[7] != "extra" || after.Rows[0].After[7].V != int64(5) {
 		t.Errorf("row after ALTER: cols %v values %v", cols, after.Rows[0].After)
+	}
+	for i, want := range map[int]string{2: "0 ", 6: "17 a1", 7: "18 b1"} {
+		tx := txns[i]
+		if got := fmt.Sprintf("%d %s", tx.Epoch, tx.Cell); got != want || len(tx.Rows) != 1 || len(tx.Tables) != 1 || tx.Tables[0].Name != "ledger" {
+			t.Errorf("txn %d: stamp %q with %d rows of %d tables, want %q and the ledger row only", i, got, len(tx.Rows), len(tx.Tables), want)
+		}
 	}
 	// At least the test's own applier-marked transaction and DDL (the
 	// lab's appliers add their checkpoint writes).

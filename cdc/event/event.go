@@ -66,8 +66,9 @@ type Txn struct {
 	// Bucket is the routing bucket of the transaction (of its first row
 	// with a shard column), or -1 for a transaction on global tables only.
 	Bucket int32 `json:"bucket"`
-	// Epoch and Cell are the routing epoch and owning cell the bucket had
-	// when capture read the transaction (0 and "" until the router lands).
+	// Epoch and Cell are the routing epoch and owning cell a data-access
+	// guard admitted the transaction under (its stamp: binlog.StampTable;
+	// 0 and "" for a transaction no guard stamped).
 	Epoch uint64 `json:"epoch,omitempty"`
 	Cell  string `json:"cell,omitempty"`
 	// Frag is set when the transaction is split over several messages;
