@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/dial"
+	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/router/guard"
 )
 
 // App is the lab's sample lending application: one per region, writing
@@ -28,13 +32,16 @@ import (
 // Every answer carries X-App-Region, the region that served it.
 type App struct {
 	db     *sql.DB
+	guard  *guard.Guard
 	region string
 	mux    *http.ServeMux
 }
 
-// NewApp returns the app of region writing to db (the sample database).
-func NewApp(db *sql.DB, region string) *App {
-	a := &App{db: db, region: region, mux: http.NewServeMux()}
+// NewApp returns the app of region writing to db (the sample database)
+// in transactions g admits (router/guard: the user's bucket must be
+// owned by the region and not fenced when the transaction commits).
+func NewApp(db *sql.DB, g *guard.Guard, region string) *App {
+	a := &App{db: db, guard: g, region: region, mux: http.NewServeMux()}
 	a.mux.HandleFunc("POST /users/{id}/loans", a.openLoan)
 	a.mux.HandleFunc("POST /users/{id}/repayments", a.repay)
 	a.mux.HandleFunc("GET /users/{id}", a.user)
@@ -86,7 +93,7 @@ func (a *App) openLoan(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := openLoan(r.Context(), a.db, id, CellName(a.region), principal); err != nil {
+	if err := openLoan(r.Context(), a.guard, a.db, id, CellName(a.region), principal); err != nil {
 		a.fail(w, id, err)
 		return
 	}
@@ -98,7 +105,7 @@ func (a *App) repay(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := repay(r.Context(), a.db, id, amount); err != nil {
+	if err := repay(r.Context(), a.guard, a.db, id, amount); err != nil {
 		a.fail(w, id, err)
 		return
 	}
@@ -134,14 +141,15 @@ func (a *App) fail(w http.ResponseWriter, id int64, err error) {
 	a.reply(w, code, AppReply{User: id, Error: err.Error()})
 }
 
-// errorCode is the answer to a failed write: 503 when the region's MySQL
-// is read-only (error 1290: the region is fenced or failed over, or its
-// regiond has not confirmed it takes writes yet), which the client
-// retries (the gateway sends it to the region that owns the user by
-// then); 500 otherwise.
+// errorCode is the answer to a failed write: 503 when the guard refused
+// it (the user's bucket is fenced or owned elsewhere by now) or the
+// region's MySQL is read-only (error 1290: the region is fenced or failed
+// over, or its regiond has not confirmed it takes writes yet), which the
+// client retries (the gateway sends it to the region that owns the user
+// by then); 500 otherwise.
 func errorCode(err error) int {
 	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1290 {
+	if errors.As(err, &me) && me.Number == 1290 || errors.Is(err, guard.ErrFenced) || errors.Is(err, guard.ErrNotOwner) || errors.Is(err, guard.ErrNoTable) {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -155,8 +163,24 @@ func retryLater(w http.ResponseWriter, code int) {
 }
 
 // ServeApp runs region's app on 127.0.0.1:port against the MariaDB on
-// mysqlPort until ctx ends.
-func ServeApp(ctx context.Context, region string, port, mysqlPort int) error {
+// mysqlPort until ctx ends, with a guard following the routing table of
+// the deployment configured in configPath.
+func ServeApp(ctx context.Context, region string, port, mysqlPort int, configPath string) error {
+	dep, err := config.Load(configPath)
+	if err != nil {
+		return err
+	}
+	etcd, err := dial.Etcd(ctx, dep)
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+	gc := guard.DefaultConfig()
+	gc.Store, gc.ID, gc.Region = router.NewStore(etcd, dep.Etcd.Prefix), "app-"+region, region
+	g, err := guard.New(gc)
+	if err != nil {
+		return err
+	}
 	db, err := OpenAppMySQL(mysqlPort, SampleDatabase)
 	if err != nil {
 		return err
@@ -167,14 +191,22 @@ func ServeApp(ctx context.Context, region string, port, mysqlPort int) error {
 	if err != nil {
 		return fmt.Errorf("app %s: %w", region, err)
 	}
-	srv := &http.Server{Handler: NewApp(db, region), ReadHeaderTimeout: 5 * time.Second}
+	gctx, stopGuard := context.WithCancel(ctx)
+	guarded := make(chan error, 1)
+	go func() { guarded <- g.Run(gctx) }()
+	srv := &http.Server{Handler: NewApp(db, g, region), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	err = srv.Serve(ln)
+	stopGuard()
+	if gerr := <-guarded; gerr != nil {
+		return gerr
+	}
+	if !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -375,7 +375,7 @@ func (r *starter) startApp(ctx context.Context, i int) error {
 	}
 	t := time.Now()
 	p, err := startProc([]string{r.bin.Regionctl, "lab", "serve", "app", "--region", reg.Name,
-		"--port", strconv.Itoa(reg.AppPort), "--mysql-port", strconv.Itoa(reg.MySQLPort)}, nil, r.logPath("app-"+reg.Name))
+		"--port", strconv.Itoa(reg.AppPort), "--mysql-port", strconv.Itoa(reg.MySQLPort), "--config", r.st.ConfigPath()}, nil, r.logPath("app-"+reg.Name))
 	if err != nil {
 		return err
 	}

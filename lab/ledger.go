@@ -147,7 +147,7 @@ func (a *App) openLedger(w http.ResponseWriter, r *http.Request) {
 		a.ledgerReply(w, http.StatusBadRequest, LedgerReply{Error: "user id must be a positive number"})
 		return
 	}
-	gtid, err := inConn(r.Context(), a.db, func(tx *sql.Tx) error {
+	gtid, err := a.inConn(r.Context(), []int64{id}, func(tx *sql.Tx) error {
 		total := int64(0)
 		for k, name := range LedgerAccounts {
 			if _, err := tx.ExecContext(r.Context(), `INSERT INTO accounts (id, user_id, kind, balance_cents) VALUES (?, ?, ?, ?)`,
@@ -210,7 +210,11 @@ func (a *App) move(w http.ResponseWriter, r *http.Request) {
 // the user's applied counter, and for a payment to another user both
 // users' totals; it returns the commit's GTID.
 func (a *App) moveTxn(ctx context.Context, id int64, req LedgerRequest) (string, error) {
-	return inConn(ctx, a.db, func(tx *sql.Tx) error {
+	users := []int64{id}
+	if req.ToUser != 0 {
+		users = append(users, req.ToUser)
+	}
+	return a.inConn(ctx, users, func(tx *sql.Tx) error {
 		payee := cmp.Or(req.ToUser, id)
 		from, to := LedgerAccount(id, req.From), LedgerAccount(payee, req.To)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO requests (request_id, user_id, kind, from_account, to_account, amount_cents, region, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -264,24 +268,17 @@ func (a *App) moveTxn(ctx context.Context, id int64, req LedgerRequest) (string,
 	})
 }
 
-// inConn runs fn in a transaction on one connection and returns the GTID
-// the commit got (MariaDB's @@last_gtid), so that a client can match its
-// acknowledged writes with a failover's reported losses.
-func inConn(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) (string, error) {
-	conn, err := db.Conn(ctx)
+// inConn runs fn in a transaction the guard admits for users, on one
+// connection, and returns the GTID the commit got (MariaDB's
+// @@last_gtid), so that a client can match its acknowledged writes with
+// a failover's reported losses.
+func (a *App) inConn(ctx context.Context, users []int64, fn func(*sql.Tx) error) (string, error) {
+	conn, err := a.db.Conn(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return "", err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return "", err
-	}
-	if err := tx.Commit(); err != nil {
+	if err := inTx(ctx, a.guard, conn, users, fn); err != nil {
 		return "", err
 	}
 	var gtid string

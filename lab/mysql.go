@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/regionplatform/region/cdc/binlog"
 )
 
 // ErrNoMariaDB means the MariaDB server programs are not installed.
@@ -184,7 +185,10 @@ func (m mysqlServer) appAccount(ctx context.Context, what string) error {
 	defer conn.Close()
 	for _, q := range []string{"SET SESSION sql_log_bin = 0",
 		"CREATE USER IF NOT EXISTS '" + AppUser + "'@'127.0.0.1'",
-		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES, LOCK TABLES ON *.* TO '" + AppUser + "'@'127.0.0.1'"} {
+		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES, LOCK TABLES ON *.* TO '" + AppUser + "'@'127.0.0.1'",
+		// Where the app's guard stamps its transactions (regiond's applier
+		// makes it too, later).
+		"CREATE DATABASE IF NOT EXISTS " + binlog.MetaSchema, binlog.StampSchema} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("%s: the application's account: %s: %w", what, q, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/router/guard"
 	"github.com/regionplatform/region/topo"
 )
 
@@ -148,7 +149,8 @@ type WorkloadResult struct {
 }
 
 // RunWorkload runs w against the lab, each user's writes in its home
-// region, regions in parallel.
+// region, regions in parallel, straight into MySQL as a batch job would
+// (no gateway, no guard).
 func RunWorkload(ctx context.Context, st *State, w Workload) ([]WorkloadResult, error) {
 	home := st.homes()
 	res := make([]WorkloadResult, len(st.Regions))
@@ -173,14 +175,14 @@ func RunWorkload(ctx context.Context, st *State, w Workload) ([]WorkloadResult, 
 			defer db.Close()
 			rng := rand.New(rand.NewPCG(w.Seed, uint64(i)))
 			for _, u := range users {
-				if err := openLoan(ctx, db, u, CellName(r.Name), 100000+rng.Int64N(900000)); err != nil {
+				if err := openLoan(ctx, nil, db, u, CellName(r.Name), 100000+rng.Int64N(900000)); err != nil {
 					errs[i] = fmt.Errorf("region %s: user %d: %w", r.Name, u, err)
 					return
 				}
 				res[i].Users++
 				res[i].Transactions++
 				for k := 0; k < w.Repayments; k++ {
-					if err := repay(ctx, db, u, 1000+rng.Int64N(9000)); err != nil {
+					if err := repay(ctx, nil, db, u, 1000+rng.Int64N(9000)); err != nil {
 						errs[i] = fmt.Errorf("region %s: user %d: %w", r.Name, u, err)
 						return
 					}
@@ -198,20 +200,38 @@ func RunWorkload(ctx context.Context, st *State, w Workload) ([]WorkloadResult, 
 	return res, nil
 }
 
-func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+// inTx runs fn in a write transaction the guard admits for users, and
+// commits it; without a guard (RunWorkload, a job writing a region's
+// MySQL directly), in a plain transaction.
+func inTx(ctx context.Context, g *guard.Guard, db guard.Beginner, users []int64, fn func(*sql.Tx) error) error {
+	if g == nil {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
+	keys := make([]string, len(users))
+	for i, u := range users {
+		keys[i] = strconv.FormatInt(u, 10)
+	}
+	tx, err := g.Begin(ctx, db, nil, keys...)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(tx.Tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()
 }
 
-func openLoan(ctx context.Context, db *sql.DB, user int64, cell string, principal int64) error {
-	return inTx(ctx, db, func(tx *sql.Tx) error {
+func openLoan(ctx context.Context, g *guard.Guard, db *sql.DB, user int64, cell string, principal int64) error {
+	return inTx(ctx, g, db, []int64{user}, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, home_cell) VALUES (?, ?, ?)`, user, fmt.Sprintf("user-%d", user), cell); err != nil {
 			return err
 		}
@@ -228,8 +248,8 @@ func openLoan(ctx context.Context, db *sql.DB, user int64, cell string, principa
 	})
 }
 
-func repay(ctx context.Context, db *sql.DB, user, amount int64) error {
-	return inTx(ctx, db, func(tx *sql.Tx) error {
+func repay(ctx context.Context, g *guard.Guard, db *sql.DB, user, amount int64) error {
+	return inTx(ctx, g, db, []int64{user}, func(tx *sql.Tx) error {
 		var acct int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM loan_accounts WHERE user_id = ? ORDER BY id LIMIT 1 FOR UPDATE`, user).Scan(&acct); err != nil {
 			return err

@@ -235,7 +235,7 @@ func newLabServeCmd() *cobra.Command {
 	for _, c := range []*cobra.Command{etcd, broker} {
 		_ = c.MarkFlagRequired("data")
 	}
-	var region string
+	var region, configPath string
 	var mysqlPort int
 	app := &cobra.Command{
 		Use:  "app",
@@ -244,12 +244,13 @@ func newLabServeCmd() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			fmt.Fprintf(cmd.ErrOrStderr(), "app of region %s serving on 127.0.0.1:%d\n", region, port)
-			return lab.ServeApp(ctx, region, port, mysqlPort)
+			return lab.ServeApp(ctx, region, port, mysqlPort, configPath)
 		},
 	}
 	app.Flags().StringVar(&region, "region", "", "the app's region")
 	app.Flags().IntVar(&port, "port", 0, "port")
 	app.Flags().IntVar(&mysqlPort, "mysql-port", 0, "the region's MariaDB port")
+	app.Flags().StringVar(&configPath, "config", "", "the lab's deployment config (its etcd holds the routing table the app's guard follows)")
 	var proxies string
 	wan := &cobra.Command{
 		Use:  "wan",
