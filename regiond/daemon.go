@@ -177,6 +177,7 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	d.peers = &replicationView{d: d, token: peerToken(tokens), http: peerHTTP, dbs: map[string]*sql.DB{}}
+	d.store = router.NewStore(d.etcd, cfg.Deployment.Etcd.Prefix)
 	// The controller comes first: the appliers ask its state whether
 	// their source is held.
 	if d.ctl, err = newController(cfg.Deployment, r.Name, r.URL, cfg.Deployment.Resolve(r.DataDir), d.dialer, probeMySQL(d.peers.DB), d.onLiveness, d.reg, d.log); err != nil {

@@ -86,6 +86,11 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 	if r, err := http.Get(fmt.Sprintf("%s/users/%d?user=%d", gwA, users[0], users[0])); err != nil || r.StatusCode == 503 {
 		t.Fatalf("a read of a fenced bucket: %v %v", r, err)
 	}
+	// Straight to a's app, past the gateway: its guard refuses at commit.
+	appA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].AppPort)
+	if code, body := repayDirect(t, appA, users[0]); code != 503 || !strings.Contains(body, "fenced by a switch") {
+		t.Fatalf("a write of a fenced bucket straight to a's app: %d %s, want 503 from the guard", code, body)
+	}
 	if _, err := store.Update(ctx, router.Change{Kind: "unfence", Actor: "test", Reason: "release"}, func(t *router.Table) error {
 		t.Unfence("test-hold")
 		return nil
@@ -120,6 +125,9 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 	single = append(single, write(t, gwA, users[0]))
 	if w := single[1]; w.Outcome != ledger.Acked || w.Region != "b" {
 		t.Fatalf("a write after the flip: %s served by %q, want acked by b", w.Outcome, w.Region)
+	}
+	if code, body := repayDirect(t, appA, users[0]); code != 503 || !strings.Contains(body, "belongs to cell b1") {
+		t.Fatalf("a write of a switched user straight to a's app: %d %s, want 503 from the guard", code, body)
 	}
 	for i, load := range loads {
 		hist := load.History.Writes()
@@ -185,4 +193,17 @@ func waitEpoch(t *testing.T, s *router.Store, epoch uint64) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// repayDirect posts a repayment of user straight to an app (no gateway)
+// and returns the answer's code and body.
+func repayDirect(t *testing.T, app string, user int64) (int, string) {
+	t.Helper()
+	resp, err := http.Post(fmt.Sprintf("%s/users/%d/repayments", app, user), "application/json", strings.NewReader(`{"amount_cents": 100}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/retry"
+	"github.com/regionplatform/region/router"
 )
 
 // replication is this region's share of CDC: the capture of its own
@@ -40,6 +41,14 @@ func (d *Daemon) newReplication() (*replication, error) {
 		return nil, err
 	}
 	rep := &replication{}
+	// The appliers judge ownership by the routing history; the router
+	// (made after them) tells it of new versions.
+	history := router.NewHistory(d.store, func() *router.Table {
+		if d.router == nil {
+			return nil
+		}
+		return d.router.Table()
+	})
 	rep.capture, err = capture.New(capture.Config{Region: me.Name, Reader: reader, Kafka: d.kafka(me.Name, capture.ProducerConfig),
 		Checkpoints: d.checkpoints(me.Name), Catalog: &catalog.Cache{DB: d.db}, Versioned: cfg.Replication.Versioned, Logger: d.log, Metrics: d.reg})
 	if err != nil {
@@ -51,7 +60,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 		}
 		ac := apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
 			Tables: cfg.Replication.Tables, DefaultConflict: cfg.Replication.DefaultConflict, Buckets: cfg.Buckets, Owners: apply.OwnerFunc(d.owner()),
-			Origins: len(cfg.Regions) > 2, Deletes: rep.capture, Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg}
+			Origins: len(cfg.Regions) > 2, Ownership: history, Deletes: rep.capture, Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg}
 		if d.ctl != nil {
 			ac.Gate = failover.NewGate(d.ctl.node, src.Name, src.MySQL.Flavor, d.log)
 		}

@@ -15,7 +15,6 @@ import (
 // etcd and registers as "regiond-REGION".
 func (d *Daemon) newRouter() (*router.Router, error) {
 	cfg := d.cfg.Deployment
-	d.store = router.NewStore(d.etcd, cfg.Etcd.Prefix)
 	rc := router.DefaultConfig()
 	rc.Store, rc.ID, rc.Region, rc.Kind, rc.Logger = d.store, "regiond-"+d.region.Name, d.region.Name, "regiond", d.log
 	rc.Endpoints = appEndpoints(cfg.Regions)

@@ -110,7 +110,7 @@ func TestStoreUpdateHistoryRollback(t *testing.T) {
 	if err != nil || t4.Epoch != 4 || t4.Owner(2).Cell != "a1" || t4.Change.From != 1 {
 		t.Fatalf("rollback: %+v %v", t4, err)
 	}
-	if _, err := s.Rollback(ctx, 99, router.Change{}); err == nil || !strings.Contains(err.Error(), "epoch 99 is not in the history") {
+	if _, err := s.Rollback(ctx, 99, router.Change{}); err == nil || !strings.Contains(err.Error(), "epoch 99: not in the routing history") {
 		t.Fatalf("rollback to a missing epoch: %v", err)
 	}
 }

@@ -141,6 +141,9 @@ func (s *Store) Update(ctx context.Context, c Change, change func(t *Table) erro
 	return nil, ErrConflict
 }
 
+// ErrNoVersion is an epoch the routing history does not hold.
+var ErrNoVersion = errors.New("not in the routing history")
+
 // Version returns the table as it was at epoch.
 func (s *Store) Version(ctx context.Context, epoch uint64) (*Table, error) {
 	resp, err := s.c.Get(ctx, s.historyKey(epoch))
@@ -148,7 +151,7 @@ func (s *Store) Version(ctx context.Context, epoch uint64) (*Table, error) {
 		return nil, fmt.Errorf("read routing table epoch %d: %w", epoch, err)
 	}
 	if len(resp.Kvs) == 0 {
-		return nil, fmt.Errorf("routing table epoch %d is not in the history: see regionctl route history", epoch)
+		return nil, fmt.Errorf("routing table epoch %d: %w: see regionctl route history", epoch, ErrNoVersion)
 	}
 	return decodeTable(resp.Kvs[0].Value)
 }

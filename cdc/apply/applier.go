@@ -56,6 +56,11 @@ type Config struct {
 	// knows whether the target's row is the owner's change: needed, and
 	// set, with three regions or more.
 	Origins bool
+	// Ownership, if set, judges whether the source owned the buckets its
+	// transactions write (router.History): a write it did not own is
+	// logged in _region.violations and counted, then applied by the
+	// table's policy like any other.
+	Ownership Ownership
 	// Deletes waits for the target region's capture to record the
 	// target's own deletes (cdc/tombstone), which versioned policies need
 	// to decide a change of a key the target lacks. Nil: the applier

@@ -116,6 +116,9 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	if err != nil {
 		return err
 	}
+	if err := w.checkOwnership(ctx, tx, m, t); err != nil {
+		return err
+	}
 	for i := range t.Tables {
 		tb := &t.Tables[i]
 		if err := w.a.guarded(ctx, tb); err != nil {
@@ -455,18 +458,21 @@ type execer interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }
 
-func (c conflictRecord) write(ctx context.Context, db execer) error {
-	img := func(v []event.Value) any {
-		if v == nil {
-			return nil
-		}
-		m := make(map[string]event.Value, len(v))
-		for i, col := range c.tb.Cols {
-			m[col] = v[i]
-		}
-		b, _ := json.Marshal(m)
-		return string(b)
+// imageJSON is a row image of tb as a JSON object by column, as the
+// applier's logs keep it (nil for no image).
+func imageJSON(tb *event.Table, v []event.Value) any {
+	if v == nil {
+		return nil
 	}
+	m := make(map[string]event.Value, len(v))
+	for i, col := range tb.Cols {
+		m[col] = v[i]
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func (c conflictRecord) write(ctx context.Context, db execer) error {
 	key := c.r.After
 	if key == nil {
 		key = c.r.Before
@@ -479,7 +485,7 @@ func (c conflictRecord) write(ctx context.Context, db execer) error {
 		(detected_at, source, target, source_gtid, db, tbl, pk, op, policy, decision, reason, local_image, incoming_before, incoming_after)
 		VALUES (UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.source, c.target, c.gtid, c.tb.Schema, c.tb.Name, clip(c.tb.KeyText(key), 1024), string(c.r.Op), c.policy, c.decision, clip(c.reason, 512),
-		local, img(c.r.Before), img(c.r.After))
+		local, imageJSON(c.tb, c.r.Before), imageJSON(c.tb, c.r.After))
 	if err != nil {
 		return fmt.Errorf("write conflict log: %w", err)
 	}

@@ -7,10 +7,10 @@ import (
 )
 
 type metrics struct {
-	txns, rows, duplicates, discarded, retries, halted, conflicts, quarantined prometheus.Counter
-	lagTxns, lagSeconds                                                        prometheus.Gauge
-	depWaits                                                                   prometheus.Counter
-	depWaitSeconds, deletesWaitSeconds                                         prometheus.Histogram
+	txns, rows, duplicates, discarded, retries, halted, conflicts, quarantined, violations prometheus.Counter
+	lagTxns, lagSeconds                                                                    prometheus.Gauge
+	depWaits                                                                               prometheus.Counter
+	depWaitSeconds, deletesWaitSeconds                                                     prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, error) {
@@ -30,6 +30,7 @@ func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, err
 		halted:      c("partition_halts_total", "Times a partition halted on a message it cannot apply."),
 		conflicts:   c("conflicts_total", "Conflicts resolved (a row changed in both regions); see _region.conflicts."),
 		quarantined: c("quarantined_total", "Messages an operator skipped on a halted partition (regionctl link skip); kept in _region.quarantine."),
+		violations:  c("ownership_violations_total", "Writes of a bucket the source region did not own when it wrote them (no guard, or a stale one); see _region.violations."),
 		lagTxns:     g("lag_transactions", "Transactions published by the source and not yet applied here."),
 		lagSeconds:  g("lag_seconds", "Age of the oldest partition watermark while behind; 0 when caught up."),
 		depWaits:    c("dependency_waits_total", "Transactions that waited for an earlier transaction of another partition with an overlapping writeset."),
@@ -42,7 +43,7 @@ func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, err
 		return m, nil
 	}
 	var errs []error
-	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.lagTxns, m.lagSeconds, m.depWaits, m.depWaitSeconds, m.deletesWaitSeconds} {
+	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.violations, m.lagTxns, m.lagSeconds, m.depWaits, m.depWaitSeconds, m.deletesWaitSeconds} {
 		errs = append(errs, reg.Register(col))
 	}
 	return m, errors.Join(errs...)

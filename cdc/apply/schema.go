@@ -95,6 +95,8 @@ var schema = []string{
 	tombstone.Schema,
 	// Where data-access guards stamp the application's transactions.
 	binlog.StampSchema,
+	// Writes of buckets their source region did not own (ownership.go).
+	ViolationsSchema,
 }
 
 // EnsureSchema creates the applier's tables if they are missing.

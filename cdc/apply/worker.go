@@ -80,6 +80,9 @@ type worker struct {
 	// record (cdc/tombstone) just before its checkpoint: written last, so
 	// the transaction waits for nothing while it holds their locks.
 	tombs []tombstone.Tombstone
+	// violations counts the ownership violations the transaction being
+	// applied logged, counted in metrics once it commits.
+	violations int
 }
 
 // heartbeatSave is how often a heartbeat that moves nothing but time is
@@ -221,7 +224,7 @@ func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next C
 	if err := w.checkStored(ctx, tx); err != nil {
 		return err
 	}
-	w.tombs = w.tombs[:0]
+	w.tombs, w.violations = w.tombs[:0], 0
 	if body != nil {
 		if err := body(tx); err != nil {
 			return err
@@ -237,7 +240,11 @@ func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next C
 	if _, err := tx.ExecContext(ctx, saveCheckpoint, w.a.cfg.Source, w.part, next.Offset, next.Seq, next.Pos, next.GTID, st, txns); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	w.a.m.violations.Add(float64(w.violations))
+	return nil
 }
 
 // ErrStaleSession is a commit whose partition's checkpoint row moved
