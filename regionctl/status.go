@@ -125,6 +125,9 @@ func printStatus(g *globals, rep *StatusReport) {
 			if l.Quarantined > 0 {
 				fmt.Fprintf(g.out, "    %d skipped message(s) in quarantine, unresolved: regionctl link show '%s->%s'\n", l.Quarantined, l.From, l.To)
 			}
+			if l.Violations > 0 {
+				fmt.Fprintf(g.out, "    %d write(s) by %s of buckets it did not own (no guard, or a stale one): SELECT * FROM _region.violations in %s\n", l.Violations, l.From, l.To)
+			}
 		}
 	}
 	printVerification(g, rep)

@@ -67,6 +67,9 @@ func TestOwnershipViolations(t *testing.T) {
 	if m := grepLines(metrics(t, st, "b"), "regiond_apply_ownership_violations_total{"); !strings.HasSuffix(m, " 1") {
 		t.Errorf("b's violation metric: %q, want 1", m)
 	}
+	if s, err := status(t, st, "b"); err != nil || len(s.Links) != 1 || s.Links[0].Violations != 1 {
+		t.Errorf("b's status: %+v (%v), want the link with 1 violation", s, err)
+	}
 	var n int
 	a.QueryRow("SELECT COUNT(*) FROM _region.violations").Scan(&n)
 	if n != 0 {

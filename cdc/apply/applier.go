@@ -162,8 +162,9 @@ type Applier struct {
 	// restart ends the current consumer group session (Run starts a new
 	// one), under mu; nil outside Run.
 	restart func()
-	// unresolved counts quarantined messages not yet resolved, under mu.
-	unresolved int
+	// unresolved counts quarantined messages not yet resolved, and
+	// violations the ownership violations logged, under mu.
+	unresolved, violations int
 	// thru is how far each partition is known applied, and progress is
 	// closed (and replaced) whenever one advances, under mu (order.go).
 	thru     map[int32]uint64
@@ -206,6 +207,9 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if err := a.countUnresolved(ctx); err != nil {
+		return err
+	}
+	if err := a.countViolations(ctx); err != nil {
 		return err
 	}
 	client, err := a.cfg.Kafka()
@@ -595,6 +599,9 @@ type LinkStatus struct {
 	// Quarantined counts messages an operator skipped that nobody has
 	// resolved yet (regionctl link show lists them).
 	Quarantined int `json:"quarantined"`
+	// Violations counts the writes of buckets the source did not own
+	// (_region.violations).
+	Violations int `json:"violations"`
 }
 
 // Status reports the link's progress and lag.
@@ -606,7 +613,7 @@ func (a *Applier) Status(ctx context.Context) LinkStatus {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	st := LinkStatus{From: a.cfg.Source, To: a.cfg.Target, State: a.state, Error: a.err, PublishedSeq: head.Seq, Quarantined: a.unresolved}
+	st := LinkStatus{From: a.cfg.Source, To: a.cfg.Target, State: a.state, Error: a.err, PublishedSeq: head.Seq, Quarantined: a.unresolved, Violations: a.violations}
 	first := true
 	var oldest time.Time
 	for _, ps := range a.parts {

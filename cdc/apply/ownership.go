@@ -113,3 +113,15 @@ func (w *worker) recordViolation(ctx context.Context, tx *sql.Tx, m *event.Messa
 	}
 	return nil
 }
+
+// countViolations loads how many ownership violations the link logged.
+func (a *Applier) countViolations(ctx context.Context) error {
+	var n int
+	if err := a.cfg.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+binlog.MetaSchema+`.violations WHERE source = ?`, a.cfg.Source).Scan(&n); err != nil {
+		return fmt.Errorf("apply: count ownership violations: %w", err)
+	}
+	a.mu.Lock()
+	a.violations = n
+	a.mu.Unlock()
+	return nil
+}

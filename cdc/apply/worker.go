@@ -243,7 +243,12 @@ func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next C
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	w.a.m.violations.Add(float64(w.violations))
+	if w.violations > 0 {
+		w.a.m.violations.Add(float64(w.violations))
+		w.a.mu.Lock()
+		w.a.violations += w.violations
+		w.a.mu.Unlock()
+	}
 	return nil
 }
 
