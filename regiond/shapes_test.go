@@ -111,12 +111,12 @@ func TestUniqueKeyCollisionIsAConflict(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	a, b := openDB(t, st, "a", ""), openDB(t, st, "b", "")
 	mustExec(t, a, "CREATE DATABASE lending",
-		"CREATE TABLE lending.users (id BIGINT PRIMARY KEY, email VARCHAR(100) NOT NULL, UNIQUE KEY email (email))",
-		"INSERT INTO lending.users VALUES (1, 'ann@example.com')")
+		"CREATE TABLE lending.users (id BIGINT PRIMARY KEY, email VARCHAR(100) NOT NULL, version BIGINT NOT NULL DEFAULT 1, UNIQUE KEY email (email))",
+		"INSERT INTO lending.users (id, email) VALUES (1, 'ann@example.com')")
 	converged(t, st, time.Minute)
 	restartRegiond(t, st, false, "a") // a neither captures nor applies for a while
-	mustExec(t, b, "INSERT INTO lending.users VALUES (11, 'x@example.com')")
-	mustExec(t, a, "INSERT INTO lending.users VALUES (10, 'x@example.com')")
+	mustExec(t, b, "INSERT INTO lending.users (id, email) VALUES (11, 'x@example.com')")
+	mustExec(t, a, "INSERT INTO lending.users (id, email) VALUES (10, 'x@example.com')")
 	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "a", "regiond"); err != nil {
 		t.Fatal(err)
 	}
