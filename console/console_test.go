@@ -30,7 +30,9 @@ const EnvScreenshots = "REGION_CONSOLE_SCREENSHOTS"
 // Chromium: an operator logs in, sees regions, lag and the bucket map,
 // moves buckets 0-63 from a1 to b1 with a preview and a confirm, and
 // watches the switch finish; a viewer sees the same page with the switch
-// controls disabled, and the API refuses the viewer's switch.
+// controls disabled, and the API refuses the viewer's switch. A job's
+// write of a user b owns, straight into a's MySQL, shows as an ownership
+// violation on link a → b.
 func TestConsole(t *testing.T) {
 	chrome := chromium(t)
 	st := labtest.UpWith(t, lab.Options{VerifyEvery: 10 * time.Second}, "a", "b")
@@ -42,6 +44,7 @@ func TestConsole(t *testing.T) {
 	viewer := readFile(t, filepath.Join(st.Dir, lab.ViewerTokenFile))
 
 	t.Run("api", func(t *testing.T) { testAPI(t, base, op, viewer) })
+	violate(t, st)
 
 	ctx := browser(t, chrome)
 	t.Run("operator", func(t *testing.T) {
@@ -53,6 +56,9 @@ func TestConsole(t *testing.T) {
 			[...document.querySelectorAll('#regions tbody tr')].filter(r => r.textContent.includes('healthy') && !r.textContent.includes('unhealthy')).length === 2 &&
 			document.querySelector('#links').textContent.includes('a → b') &&
 			document.querySelector('#links').textContent.includes('b → a')`)
+		wait(t, ctx, "link a → b shows the job's ownership violation", `
+			[...document.querySelectorAll('#links tbody tr')].some(r => r.textContent.startsWith('a → b') &&
+				r.querySelector('.badge.bad') !== null && r.querySelector('.badge.bad').textContent === '1')`)
 		// Continuous verification's last pass: the regions are identical.
 		wait(t, ctx, "the verification panel shows an identical pass", `
 			document.querySelector('#verification .badge.ok') !== null &&
@@ -312,4 +318,24 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// violate writes, as a job writing region a's MySQL directly would, a
+// loan of a user that b owns.
+func violate(t *testing.T, st *lab.State) {
+	t.Helper()
+	db, err := lab.OpenMySQL(st.Regions[0].MySQLPort, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	u := int64(1)
+	for st.HomeRegion(u) != 1 {
+		u++
+	}
+	for _, q := range append(lab.SampleSchema, fmt.Sprintf("INSERT INTO %s.loan_accounts (user_id, principal_cents, balance_cents, status) VALUES (%d, 100, 100, 'open')", lab.SampleDatabase, u)) {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }

@@ -262,7 +262,10 @@ function renderRegions() {
     el('td', {}, el('span', { class: 'badge ' + (l.state === 'running' ? 'ok' : 'bad'), title: l.error || '' }, l.state)),
     el('td', { class: 'num' }, `${(l.lag_seconds || 0).toFixed(2)} s`),
     el('td', { class: 'num' }, l.lag_txns || 0),
-    el('td', { class: 'num' }, (l.throughput || 0).toFixed(0)))), 'no links', 5);
+    el('td', { class: 'num' }, (l.throughput || 0).toFixed(0)),
+    el('td', { class: 'num' }, l.violations
+      ? el('span', { class: 'badge bad', title: `writes by ${l.from} of buckets it did not own: SELECT * FROM _region.violations in ${l.to}` }, String(l.violations))
+      : '0'))), 'no links', 6);
 
   renderVerification(regions);
 
