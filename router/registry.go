@@ -85,14 +85,29 @@ func (g *registration) session(ctx context.Context, applied <-chan uint64, epoch
 			return err
 		}
 	}
+	// The router must stop writes before etcd drops its registration, or
+	// a switch that no longer sees it would not wait for it: etcd expires
+	// the lease TTL after the last renewal it received, which came before
+	// the last answer the router got, so the router gives up once no
+	// answer came for TTL less silentMargin (the client library only
+	// notices at its own, later deadline).
+	last, margin := time.Now(), silentMargin(cfg.TTL)
+	watchdog := time.NewTicker(margin / 4)
+	defer watchdog.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-watchdog.C:
+			if silent := time.Since(last); silent > cfg.TTL-margin {
+				g.r.setStale(true) // now, not after the lease's revoke times out
+				return fmt.Errorf("no lease renewal answered for %s (lease %s)", silent.Round(time.Millisecond), cfg.TTL)
+			}
 		case _, ok := <-alive:
 			if !ok {
 				return errors.New("lease keep-alive ended")
 			}
+			last = time.Now()
 		case e := <-applied:
 			*epoch = e
 			if err := put(); err != nil {
@@ -101,6 +116,10 @@ func (g *registration) session(ctx context.Context, applied <-chan uint64, epoch
 		}
 	}
 }
+
+// silentMargin is how long before its lease could expire in etcd a
+// router stops writes: a fifth of the lease, at most a second.
+func silentMargin(ttl time.Duration) time.Duration { return min(ttl/5, time.Second) }
 
 // Routers lists the live routers and the epoch each has applied.
 func (s *Store) Routers(ctx context.Context) ([]Info, error) {

@@ -263,8 +263,10 @@ func TestRouteDoesNotAllocate(t *testing.T) {
 }
 
 // TestRouterCutOffFromEtcdRefusesWrites: a router that cannot renew its
-// lease (etcd gone for longer than its TTL) marks every bucket
-// write-forbidden, and serves writes again once it is back and current.
+// lease marks every bucket write-forbidden before its lease can expire
+// in etcd (so a switch that no longer sees it registered may go on
+// without it), and serves writes again once etcd is back and the table
+// current.
 func TestRouterCutOffFromEtcdRefusesWrites(t *testing.T) {
 	e, c, ec := testEtcd(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -274,7 +276,7 @@ func TestRouterCutOffFromEtcdRefusesWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := router.DefaultConfig()
-	cfg.Store, cfg.ID, cfg.Region, cfg.TTL = s, "r-stale", "a", time.Second
+	cfg.Store, cfg.ID, cfg.Region, cfg.TTL = s, "r-stale", "a", 2*time.Second
 	r, err := router.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -290,12 +292,20 @@ func TestRouterCutOffFromEtcdRefusesWrites(t *testing.T) {
 		t.Fatalf("fresh router: %+v stale=%v", rt, r.Stale())
 	}
 	e.Close()
+	cut := time.Now()
 	deadline := time.Now().Add(15 * time.Second)
 	for !r.Stale() {
 		if time.Now().After(deadline) {
 			t.Fatal("the router never noticed it lost etcd")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// etcd cannot expire the lease sooner than its TTL after the cut (the
+	// last renewal it received came before it).
+	if took := time.Since(cut); took >= cfg.TTL {
+		t.Errorf("the router refused writes %s after losing etcd, not before its %s lease could expire there", took.Round(time.Millisecond), cfg.TTL)
+	} else {
+		t.Logf("stale %s after the cut (lease %s)", took.Round(time.Millisecond), cfg.TTL)
 	}
 	if rt := r.Lookup("42"); !rt.WriteForbidden {
 		t.Fatalf("a router cut off from etcd answers %+v", rt)
