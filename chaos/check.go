@@ -22,10 +22,15 @@ const (
 	// InvFence: no write accepted for a fenced bucket, none by the old
 	// owner after the fence, none refused with 503 yet applied.
 	InvFence = "fence"
+	// InvNotes: the notes job's writes straight into MySQL (notesJob):
+	// none lost outside a reported RPO, none that went through the guard
+	// logged as an ownership violation, every one without it logged as
+	// one exactly where its region did not own the user (checkNotes).
+	InvNotes = "notes"
 )
 
 // Invariants lists them in report order.
-var Invariants = []string{InvLost, InvDuplicate, InvIdentical, InvEcho, InvFence}
+var Invariants = []string{InvLost, InvDuplicate, InvIdentical, InvEcho, InvFence, InvNotes}
 
 // readAll reads every region's ledger of the workload's users.
 func (e *Env) readAll(ctx context.Context) (map[string]*ledger.Data, error) {

@@ -74,7 +74,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			lines = append(lines, "error: "+res.Error)
 		}
 		for _, c := range res.Counts {
-			if c.Violations > 0 || c.Explained > 0 || (c.Detail != "" && !isInvariant(c.Invariant)) {
+			if c.Violations > 0 || c.Explained > 0 || (c.Detail != "" && (!isInvariant(c.Invariant) || c.Invariant == InvNotes)) {
 				lines = append(lines, fmt.Sprintf("%s: %s", c.Invariant, c.Detail))
 			}
 		}

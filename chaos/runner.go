@@ -67,13 +67,15 @@ type Result struct {
 	Expect   string          `json:"expect,omitempty"`
 	Writes   map[Outcome]int `json:"writes"`
 	// Unknown samples what the clients saw of writes of unknown outcome.
-	Unknown []string         `json:"unknown,omitempty"`
-	Counts  []Count          `json:"counts"`
-	Pass    bool             `json:"pass"`
-	Error   string           `json:"error,omitempty"`
-	Seconds float64          `json:"seconds"`
-	History []Write          `json:"-"`
-	counts  map[string]Count `json:"-"`
+	Unknown []string `json:"unknown,omitempty"`
+	Counts  []Count  `json:"counts"`
+	Pass    bool     `json:"pass"`
+	Error   string   `json:"error,omitempty"`
+	Seconds float64  `json:"seconds"`
+	History []Write  `json:"-"`
+	// Notes are the notes job's committed writes (notesJob).
+	Notes  []Note           `json:"-"`
+	counts map[string]Count `json:"-"`
 }
 
 // Count returns the result's count of an invariant.
@@ -175,6 +177,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 	wg.Go(func() { w.Run(lctx) })
 	var jobWrites int
 	wg.Go(func() { jobWrites = e.ratesJob(lctx, r.cfg.Seed^stream) })
+	wg.Go(func() { res.Notes = e.notesJob(lctx, r.cfg.Seed^stream) })
 	var faultErr []string
 	sleep(ctx, r.cfg.Duration/3)
 	for _, f := range fs {
@@ -202,7 +205,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) *Result {
 			res.Unknown = append(res.Unknown, w.ID+": "+w.Err)
 		}
 	}
-	r.logf("%s: load done: %d acked, %d unknown, %d refused, %d global rates written by the job; waiting for convergence", s.Name, res.Writes[Acked], res.Writes[Unknown], res.Writes[Refused], jobWrites)
+	r.logf("%s: load done: %d acked, %d unknown, %d refused, %d global rates and %d notes written by the jobs; waiting for convergence", s.Name, res.Writes[Acked], res.Writes[Unknown], res.Writes[Refused], jobWrites, len(res.Notes))
 	t0 := time.Now()
 	settled := e.Converged(ctx, r.cfg.SettleTimeout)
 	r.logf("%s: converged in %.1fs", s.Name, time.Since(t0).Seconds())
@@ -255,6 +258,7 @@ func (r *Runner) check(ctx context.Context, s Scenario, res *Result, fs []Fault,
 		checkIdentical(ctx, e, wait),
 		checkEcho(ctx, e, ends),
 		checkFence(e, res.History, data),
+		checkNotes(ctx, e, res.Notes),
 	}
 	for _, f := range fs {
 		if v, ok := f.(Verifier); ok {

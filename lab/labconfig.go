@@ -92,6 +92,8 @@ replication:
     - {name: {{.DB}}.accounts, shard_column: user_id, conflict: overwrite}
     - {name: {{.DB}}.requests, shard_column: user_id, conflict: overwrite}
     - {name: {{.DB}}.ledger_totals, shard_column: user_id, conflict: overwrite}
+    # Written by a back-office job straight into MySQL, insert-only.
+    - {name: {{.DB}}.user_notes, shard_column: user_id, conflict: overwrite}
     # A global table: every region's jobs write it.
     - {name: {{.DB}}.rates, conflict: last-writer-wins, version_column: version}
 {{- range .Tables}}

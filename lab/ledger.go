@@ -58,6 +58,14 @@ var LedgerSchema = []string{
 		region VARCHAR(32) NOT NULL COMMENT 'the region whose job wrote it last'
 	) ENGINE=InnoDB COMMENT 'a global table: rows no user owns, written in every region'`,
 	`INSERT IGNORE INTO ` + SampleDatabase + `.rates (name, rate_bp, region) VALUES ('prime', 500, ''), ('promo', 0, ''), ('penalty', 1500, ''), ('fx-eur', 10850, '')`,
+	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.user_notes (
+		id VARCHAR(64) NOT NULL PRIMARY KEY,
+		user_id BIGINT NOT NULL,
+		region VARCHAR(32) NOT NULL COMMENT 'the region whose MySQL the job wrote',
+		guarded TINYINT NOT NULL COMMENT '1: through the data-access guard',
+		created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+		KEY (user_id)
+	) ENGINE=InnoDB COMMENT 'notes a back-office job writes on users straight into MySQL (chaos: the job)'`,
 	`CREATE TABLE IF NOT EXISTS ` + SampleDatabase + `.ledger_totals (
 		user_id BIGINT NOT NULL PRIMARY KEY,
 		total_cents BIGINT NOT NULL COMMENT 'sum of the user''s balances: changed only by payments between users',
@@ -67,7 +75,7 @@ var LedgerSchema = []string{
 
 // LedgerTables are the tables LedgerSchema creates.
 var LedgerTables = []string{SampleDatabase + ".accounts", SampleDatabase + ".requests", SampleDatabase + ".ledger_totals",
-	SampleDatabase + ".promos", SampleDatabase + ".rates"}
+	SampleDatabase + ".promos", SampleDatabase + ".rates", SampleDatabase + ".user_notes"}
 
 // Rates are the rows of the global rates table (LedgerSchema): no user
 // owns them, jobs in every region write them straight to MySQL

@@ -1,0 +1,165 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/regionplatform/region/dial"
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/topo"
+)
+
+// noteMargin is how far from a routing change a note must be written for
+// the check to judge whether its region owned the user: the binlog's
+// whole seconds and the applier's clock-skew allowance (router.ClockSkew)
+// blur ownership that close to a change.
+const noteMargin = 3 * time.Second
+
+// checkNotes judges the notes job (notesJob): every committed note is in
+// every region unless a forced failover reported it lost; a note the
+// guard let through is never logged as an ownership violation; a note
+// written without the guard is logged as one in every other region if
+// its region did not own the user (clear of any routing change by
+// noteMargin), and not logged if it did.
+func checkNotes(ctx context.Context, e *Env, notes []Note) Count {
+	c := Count{Invariant: InvNotes}
+	var samples []string
+	bad := func(format string, args ...any) {
+		c.Violations++
+		if len(samples) < 5 {
+			samples = append(samples, fmt.Sprintf(format, args...))
+		}
+	}
+	held, violations, err := e.readNotes(ctx)
+	if err != nil {
+		c.Violations, c.Detail = 1, err.Error()
+		return c
+	}
+	history, err := e.routingHistory(ctx)
+	if err != nil {
+		c.Violations, c.Detail = 1, err.Error()
+		return c
+	}
+	guarded, judged, foreign := 0, 0, 0
+	for _, n := range notes {
+		if e.Excluded[n.User] {
+			continue
+		}
+		c.Checked++
+		if slices.Contains(e.Lost, n.GTID) {
+			c.Explained++
+			continue
+		}
+		for _, r := range e.St.Regions {
+			if !held[r.Name][n.ID] {
+				bad("note %s (user %d, %s in %s) is missing in %s", n.ID, n.User, n.GTID, n.Region, r.Name)
+			}
+		}
+		if n.Guarded {
+			guarded++
+			for _, r := range e.St.Regions {
+				if violations[r.Name][n.GTID] {
+					bad("note %s went through the guard of %s (%s) and %s logged it as an ownership violation", n.ID, n.Region, n.GTID, r.Name)
+				}
+			}
+			continue
+		}
+		owned, clear := ownedThroughout(history, n)
+		if !clear {
+			continue
+		}
+		judged++
+		if !owned {
+			foreign++
+		}
+		for _, r := range e.St.Regions {
+			if r.Name == n.Region {
+				continue
+			}
+			switch logged := violations[r.Name][n.GTID]; {
+			case owned && logged:
+				bad("note %s (user %d) written in %s, which owned the user, and %s logged it as an ownership violation", n.ID, n.User, n.Region, r.Name)
+			case !owned && !logged:
+				bad("note %s (user %d) written in %s, which did not own the user, and %s did not log it as an ownership violation", n.ID, n.User, n.Region, r.Name)
+			}
+		}
+	}
+	c.Detail = strings.Join(append(samples, fmt.Sprintf("%d notes: %d through the guard; %d without it judged against the routing history, %d of them written in a region that did not own the user", c.Checked, guarded, judged, foreign)), "; ")
+	return c
+}
+
+// ownedThroughout reports whether n's region owned n's user (its bucket
+// not write-forbidden, the region not fenced) in every version of the
+// routing table current within noteMargin of the note; clear is false
+// when the versions disagree.
+func ownedThroughout(history []*router.Table, n Note) (owned, clear bool) {
+	from, to := n.At.Add(-noteMargin), n.At.Add(noteMargin)
+	seen := 0
+	for i, t := range history { // oldest first
+		if t.Change.Time.After(to) || (i+1 < len(history) && !history[i+1].Change.Time.After(from)) {
+			continue
+		}
+		o := t.Owner(topo.BucketOfString(strconv.FormatInt(n.User, 10), t.Buckets))
+		reg, _ := t.Region(n.Region)
+		ok := o.Region == n.Region && o.State != router.WriteForbidden && !reg.Fenced
+		if seen > 0 && ok != owned {
+			return false, false
+		}
+		owned = ok
+		seen++
+	}
+	return owned, seen > 0
+}
+
+// readNotes reads, per region, the ids of the notes it holds and the
+// source GTIDs of the ownership violations it logged.
+func (e *Env) readNotes(ctx context.Context) (held, violations map[string]map[string]bool, err error) {
+	held, violations = map[string]map[string]bool{}, map[string]map[string]bool{}
+	for _, r := range e.St.Regions {
+		db, err := lab.OpenMySQL(r.MySQLPort, "")
+		if err != nil {
+			return nil, nil, err
+		}
+		defer db.Close()
+		held[r.Name], violations[r.Name] = map[string]bool{}, map[string]bool{}
+		for q, into := range map[string]map[string]bool{
+			"SELECT id FROM " + lab.SampleDatabase + ".user_notes": held[r.Name],
+			"SELECT source_gtid FROM _region.violations":           violations[r.Name],
+		} {
+			rows, err := db.QueryContext(ctx, q)
+			if err != nil {
+				return nil, nil, fmt.Errorf("region %s: %s: %w", r.Name, q, err)
+			}
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					rows.Close()
+					return nil, nil, err
+				}
+				into[s] = true
+			}
+			rows.Close()
+		}
+	}
+	return held, violations, nil
+}
+
+// routingHistory reads every version of the routing table, oldest first.
+func (e *Env) routingHistory(ctx context.Context) ([]*router.Table, error) {
+	etcd, err := dial.Etcd(ctx, e.Cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer etcd.Close()
+	h, err := router.NewStore(etcd, e.Cfg.Etcd.Prefix).History(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(h)
+	return h, nil
+}
