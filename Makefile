@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/regionplatform/region/regiond.Version=$(VERSION)
 # The default suite; long soaks have their own targets.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all deps lab-deps install build demo demo-down test test-unit chaos converge vet fmt clean
+.PHONY: chaos-fencing all deps lab-deps install build demo demo-down test test-unit chaos converge vet fmt clean
 
 all: build
 
@@ -56,6 +56,18 @@ CHAOS_DURATION ?= 2m
 CHAOS_SEED ?= 1
 chaos: lab-deps build
 	$(BIN)/regionctl chaos run --scenario all --duration $(CHAOS_DURATION) --seed $(CHAOS_SEED) --rate 60 --users 100
+
+## chaos-fencing: the fencing scenarios (switch, planned and forced
+## failover with failback) with FENCING_SEEDS seeds, in two regions and
+## in three, FENCING_DURATION of load each; the notes job writes straight
+## into MySQL beside the load, half through the data-access guard.
+FENCING_SEEDS ?= $(shell seq 1 20)
+FENCING_DURATION ?= 30s
+FENCING_SCENARIOS ?= switch-under-load,planned-failover,forced-failover-drained,forced-failover
+chaos-fencing: lab-deps build
+	for regions in a,b a,b,c; do for s in $(FENCING_SEEDS); do \
+		$(BIN)/regionctl chaos run --regions $$regions --scenario $(FENCING_SCENARIOS) --duration $(FENCING_DURATION) --seed $$s --rate 60 --users 100 || exit 1; \
+	done; done
 
 ## converge: the randomized convergence test with CONVERGE_SEEDS seeds
 ## (make test runs seed 1).

@@ -70,13 +70,17 @@ an empty folder gets a new one that is kept), creates the ledger schema, and
 runs the scenarios one after another. Each scenario opens fresh users, runs
 the ledger workload through every region's gateway for --duration, injects
 its faults at a third of it and heals them at two thirds, waits for
-replication to converge, then checks five invariants and counts:
+replication to converge, then checks six invariants and counts:
 
   lost       acknowledged writes missing from a region (less the forced failover's reported RPO)
   duplicate  users whose applied counter, request rows and balances disagree, rows no client sent
   identical  tables whose rows of the scenario's users differ between regions
   echo       request rows a region's capture published that another region wrote
   fence      writes accepted while their bucket was fenced, or by the old owner after it
+  notes      a back-office job's writes straight into MySQL (half through the
+             data-access guard): none lost, the guarded ones never an ownership
+             violation, the others logged as one exactly where their region did
+             not own the user
 
 Self-test scenarios break one invariant on purpose; they pass when the
 checker catches it. A failed scenario makes the command exit 1; one marked
