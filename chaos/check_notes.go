@@ -56,15 +56,15 @@ func checkNotes(ctx context.Context, e *Env, notes []Note) Count {
 			continue
 		}
 		for _, r := range e.St.Regions {
-			if !held[r.Name][n.ID] {
+			if _, ok := held[r.Name][n.ID]; !ok {
 				bad("note %s (user %d, %s in %s) is missing in %s", n.ID, n.User, n.GTID, n.Region, r.Name)
 			}
 		}
 		if n.Guarded {
 			guarded++
 			for _, r := range e.St.Regions {
-				if violations[r.Name][n.GTID] {
-					bad("note %s went through the guard of %s (%s) and %s logged it as an ownership violation", n.ID, n.Region, n.GTID, r.Name)
+				if why, logged := violations[r.Name][n.GTID]; logged {
+					bad("note %s went through the guard of %s (%s) and %s logged it as an ownership violation: %s", n.ID, n.Region, n.GTID, r.Name, why)
 				}
 			}
 			continue
@@ -81,7 +81,7 @@ func checkNotes(ctx context.Context, e *Env, notes []Note) Count {
 			if r.Name == n.Region {
 				continue
 			}
-			switch logged := violations[r.Name][n.GTID]; {
+			switch _, logged := violations[r.Name][n.GTID]; {
 			case owned && logged:
 				bad("note %s (user %d) written in %s, which owned the user, and %s logged it as an ownership violation", n.ID, n.User, n.Region, r.Name)
 			case !owned && !logged:
@@ -117,31 +117,31 @@ func ownedThroughout(history []*router.Table, n Note) (owned, clear bool) {
 }
 
 // readNotes reads, per region, the ids of the notes it holds and the
-// source GTIDs of the ownership violations it logged.
-func (e *Env) readNotes(ctx context.Context) (held, violations map[string]map[string]bool, err error) {
-	held, violations = map[string]map[string]bool{}, map[string]map[string]bool{}
+// ownership violations it logged (source GTID -> reason).
+func (e *Env) readNotes(ctx context.Context) (held, violations map[string]map[string]string, err error) {
+	held, violations = map[string]map[string]string{}, map[string]map[string]string{}
 	for _, r := range e.St.Regions {
 		db, err := lab.OpenMySQL(r.MySQLPort, "")
 		if err != nil {
 			return nil, nil, err
 		}
 		defer db.Close()
-		held[r.Name], violations[r.Name] = map[string]bool{}, map[string]bool{}
-		for q, into := range map[string]map[string]bool{
-			"SELECT id FROM " + lab.SampleDatabase + ".user_notes": held[r.Name],
-			"SELECT source_gtid FROM _region.violations":           violations[r.Name],
+		held[r.Name], violations[r.Name] = map[string]string{}, map[string]string{}
+		for q, into := range map[string]map[string]string{
+			"SELECT id, '' FROM " + lab.SampleDatabase + ".user_notes": held[r.Name],
+			"SELECT source_gtid, reason FROM _region.violations":       violations[r.Name],
 		} {
 			rows, err := db.QueryContext(ctx, q)
 			if err != nil {
 				return nil, nil, fmt.Errorf("region %s: %s: %w", r.Name, q, err)
 			}
 			for rows.Next() {
-				var s string
-				if err := rows.Scan(&s); err != nil {
+				var k, v string
+				if err := rows.Scan(&k, &v); err != nil {
 					rows.Close()
 					return nil, nil, err
 				}
-				into[s] = true
+				into[k] = v
 			}
 			rows.Close()
 		}

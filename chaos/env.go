@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/regionplatform/region/api"
@@ -46,6 +47,27 @@ type Env struct {
 	// Halted are links ("a->b") a fault halted on purpose: Settled
 	// does not wait for them.
 	Halted []string
+
+	// stopped are the regions whose applications a fault stopped (its
+	// app killed): the jobs, which run beside the scenario's goroutine,
+	// write no more there until the fault heals (region name -> true).
+	stopped sync.Map
+}
+
+// stopApps marks region's applications stopped (or running again): the
+// jobs stop writing its MySQL, as its app does when killed.
+func (e *Env) stopApps(region string, stopped bool) {
+	if stopped {
+		e.stopped.Store(region, true)
+	} else {
+		e.stopped.Delete(region)
+	}
+}
+
+// appsStopped reports whether region's applications are stopped.
+func (e *Env) appsStopped(region string) bool {
+	_, ok := e.stopped.Load(region)
+	return ok
 }
 
 // NewEnv returns the Env of the running lab st.
@@ -71,6 +93,7 @@ func NewEnv(st *lab.State, bin lab.Binaries, log *slog.Logger) (*Env, error) {
 // reset clears what one scenario left for its checks.
 func (e *Env) reset() {
 	e.Lost, e.Fences, e.Excluded, e.ExcludedRates = nil, nil, map[int64]bool{}, nil
+	e.stopped.Clear()
 }
 
 // Gateways returns every region's gateway URL, in region order.
@@ -118,11 +141,23 @@ func (e *Env) Converged(ctx context.Context, timeout time.Duration) error {
 	return e.settled(ctx, timeout, quietFor)
 }
 
+// Drained waits (up to timeout) until every link from region has applied
+// everything region's capture published.
+func (e *Env) Drained(ctx context.Context, region string, timeout time.Duration) error {
+	return e.wait(ctx, timeout, 0, func(l string) bool { return strings.HasPrefix(l, region+"->") })
+}
+
 func (e *Env) settled(ctx context.Context, timeout, hold time.Duration) error {
+	return e.wait(ctx, timeout, hold, func(string) bool { return true })
+}
+
+// wait waits until every regiond answers and the links links selects
+// ("a->b") run with nothing behind, for hold.
+func (e *Env) wait(ctx context.Context, timeout, hold time.Duration, links func(string) bool) error {
 	var why string
 	var since time.Time // when the condition last became true
 	err := lab.WaitUntil(ctx, timeout, func() bool {
-		if !e.settledNow(ctx, &why) {
+		if !e.settledNow(ctx, links, &why) {
 			since = time.Time{}
 			return false
 		}
@@ -137,9 +172,9 @@ func (e *Env) settled(ctx context.Context, timeout, hold time.Duration) error {
 	return nil
 }
 
-// settledNow reports whether every regiond answers and every link runs
-// with nothing behind; why says what does not.
-func (e *Env) settledNow(ctx context.Context, why *string) bool {
+// settledNow reports whether every regiond answers and every link links
+// selects runs with nothing behind; why says what does not.
+func (e *Env) settledNow(ctx context.Context, links func(string) bool, why *string) bool {
 	o := e.overview(ctx)
 	var bad []string
 	for _, r := range o.Regions {
@@ -151,7 +186,7 @@ func (e *Env) settledNow(ctx context.Context, why *string) bool {
 			bad = append(bad, fmt.Sprintf("region %s has %d inbound links", r.Region, len(r.Status.Links)))
 		}
 		for _, l := range r.Status.Links {
-			if slices.Contains(e.Halted, l.From+"->"+l.To) {
+			if slices.Contains(e.Halted, l.From+"->"+l.To) || !links(l.From+"->"+l.To) {
 				continue
 			}
 			if l.State != "running" || l.LagTxns > 0 {

@@ -313,10 +313,11 @@ func (f *Failover) Inject(ctx context.Context, e *Env) error {
 	if f.Forced {
 		kind = controller.KindForced
 		if f.Drain {
+			e.stopApps(f.picked, true) // the jobs too
 			if err := lab.Kill(ctx, e.St.Dir, f.picked, "app"); err != nil {
 				return err
 			}
-			if err := e.Settled(ctx, time.Minute); err != nil {
+			if err := e.Drained(ctx, f.picked, time.Minute); err != nil {
 				return fmt.Errorf("drain region %s before killing it: %w", f.picked, err)
 			}
 		}
@@ -452,6 +453,7 @@ func (f *Failover) Heal(ctx context.Context, e *Env) error {
 		if err := e.start(ctx, f.picked, "all"); err != nil {
 			return err
 		}
+		e.stopApps(f.picked, false)
 	}
 	c, err := e.anyAPI(ctx)
 	if err != nil {

@@ -46,6 +46,9 @@ func (e *Env) ratesJob(ctx context.Context, seed uint64) int {
 		case <-tick.C:
 		}
 		i := rng.IntN(len(dbs))
+		if e.appsStopped(e.St.Regions[i].Name) {
+			continue
+		}
 		wctx, cancel := context.WithTimeout(ctx, time.Second)
 		if err := writeRate(wctx, dbs[i], e.St.Regions[i].Name, lab.Rates[rng.IntN(len(lab.Rates))], rng); err == nil {
 			n++

@@ -97,7 +97,7 @@ func (e *Env) notesJob(ctx context.Context, seed uint64) []Note {
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		var err error
 		if note.Guarded {
-			note.Region, note.GTID, err = writeGuarded(wctx, guards, dbs, note, rng)
+			note.Region, note.GTID, err = writeGuarded(wctx, guards, dbs, note, rng, e.appsStopped)
 		} else {
 			if time.Since(read) > notesCache {
 				if t, _, lerr := store.Load(wctx); lerr == nil {
@@ -106,7 +106,9 @@ func (e *Env) notesJob(ctx context.Context, seed uint64) []Note {
 			}
 			if cached != nil {
 				note.Region = cached.Owner(topo.BucketOfString(strconv.FormatInt(u, 10), cached.Buckets)).Region
-				note.GTID, err = writeNote(wctx, dbs[note.Region], note, nil)
+				if !e.appsStopped(note.Region) {
+					note.GTID, err = writeNote(wctx, dbs[note.Region], note, nil)
+				}
 			}
 		}
 		cancel()
@@ -119,14 +121,18 @@ func (e *Env) notesJob(ctx context.Context, seed uint64) []Note {
 
 // writeGuarded writes note through the guard of the region that owns its
 // user (trying the regions in a random order: the others refuse with
-// guard.ErrNotOwner) and returns the region and the commit's GTID.
-func writeGuarded(ctx context.Context, guards map[string]*guard.Guard, dbs map[string]*sql.DB, note Note, rng *rand.Rand) (string, string, error) {
+// guard.ErrNotOwner; none whose applications are stopped) and returns
+// the region and the commit's GTID.
+func writeGuarded(ctx context.Context, guards map[string]*guard.Guard, dbs map[string]*sql.DB, note Note, rng *rand.Rand, stopped func(string) bool) (string, string, error) {
 	names := make([]string, 0, len(guards))
 	for name := range guards {
 		names = append(names, name)
 	}
 	rng.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
 	for _, name := range names {
+		if stopped(name) {
+			continue
+		}
 		note.Region = name
 		gtid, err := writeNote(ctx, dbs[name], note, guards[name])
 		if errors.Is(err, guard.ErrNotOwner) {

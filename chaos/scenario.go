@@ -56,7 +56,7 @@ func Catalogue() []Scenario {
 			Faults: func() []Fault { return []Fault{&Switch{}} }},
 		{Name: "planned-failover", Doc: "planned failover of a region under load, then failback",
 			Faults: func() []Fault { return []Fault{&Failover{}} }},
-		{Name: "forced-failover-drained", Doc: "a region's app dies, its last writes drain to the survivor, then the whole region is killed and forced over (RPO 0), restarted, failed back",
+		{Name: "forced-failover-drained", Doc: "a region's app and jobs stop, their last writes drain to the survivors, then the whole region is killed and forced over (RPO 0), restarted, failed back",
 			Faults: func() []Fault { return []Fault{&Failover{Forced: true, Drain: true}} }},
 		{Name: "forced-failover", Doc: "kill a whole region, force its cells over (RPO reported), restart, fail back",
 			Faults: func() []Fault { return []Fault{&Failover{Forced: true}} }},

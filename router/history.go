@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -16,30 +15,28 @@ import (
 // binlog gives whole seconds, and regions' clocks are kept by NTP.
 const ClockSkew = time.Second
 
-// maxBack bounds how many older versions History reads to judge one
-// transaction by its commit time.
-const maxBack = 16
+// maxBack bounds how many versions back from the current one History
+// looks to judge a transaction by its commit time.
+const maxBack = 64
 
 // History answers who was allowed to write a bucket when a transaction
-// was written, from the routing table's versions (Store.Version), kept in
-// memory: the versions from the first one asked for up to the one a
-// router serves now are read once each. It is what appliers compare a
+// was written, from the routing table's versions (Store.Version), each
+// read from etcd once and kept in memory. It is what appliers compare a
 // transaction's stamp (or, without one, its commit time) with. Safe for
 // concurrent use.
 type History struct {
 	store   *Store
 	current func() *Table
-	// mu guards versions: the versions read so far, by epoch, with no
-	// gap from the first to the last.
+	// mu guards versions: the versions read so far, by epoch.
 	mu       sync.Mutex
-	versions []*Table
+	versions map[uint64]*Table
 }
 
 // NewHistory returns a History of store's routing table; current returns
-// the version a router serves now (Router.Table), which is how History
-// learns that newer versions exist.
+// the version a router serves now (Router.Table), from which History
+// looks back for a transaction judged by its commit time.
 func NewHistory(store *Store, current func() *Table) *History {
-	return &History{store: store, current: current}
+	return &History{store: store, current: current, versions: map[uint64]*Table{}}
 }
 
 // Check returns why region src was not allowed to write bucket b in a
@@ -93,102 +90,47 @@ func allowed(tb *Table, b topo.Bucket, src, cell string) string {
 
 // version returns the table of epoch.
 func (h *History) version(ctx context.Context, epoch uint64) (*Table, error) {
-	if err := h.load(ctx, epoch); err != nil {
+	h.mu.Lock()
+	tb, ok := h.versions[epoch]
+	h.mu.Unlock()
+	if ok {
+		return tb, nil
+	}
+	tb, err := h.store.Version(ctx, epoch)
+	if err != nil {
 		return nil, err
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.versions[epoch-h.versions[0].Epoch], nil
+	h.versions[epoch] = tb
+	h.mu.Unlock()
+	return tb, nil
 }
 
 // around returns the versions current at some moment of [from, to]: the
-// last one made before from, and every one made within. It reads up to
-// maxBack older versions to reach from; none if that is not enough (the
-// transaction is older than History knows).
+// last one made before from, and every one made within, newest first. It
+// looks back at most maxBack versions from the one a router serves now;
+// none if that is not enough (the transaction is older than History
+// judges).
 func (h *History) around(ctx context.Context, from, to time.Time) ([]*Table, error) {
 	cur := h.current()
 	if cur == nil {
 		return nil, nil
 	}
-	if err := h.load(ctx, cur.Epoch); err != nil {
-		return nil, err
-	}
-	for back := 0; ; back++ {
-		h.mu.Lock()
-		oldest := h.versions[0]
-		h.mu.Unlock()
-		if !oldest.Change.Time.After(from) || oldest.Epoch == 1 {
-			break
-		}
-		if back == maxBack {
-			return nil, nil
-		}
-		if err := h.load(ctx, oldest.Epoch-1); err != nil {
+	var out []*Table
+	for e := cur.Epoch; e >= 1 && cur.Epoch-e <= maxBack; e-- {
+		tb, err := h.version(ctx, e)
+		if err != nil {
 			return nil, err
 		}
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	// Versions are made in epoch order, so their times rise: start at the
-	// last one made before from.
-	vs := h.versions
-	i := sort.Search(len(vs), func(i int) bool { return vs[i].Change.Time.After(from) })
-	var out []*Table
-	for i = max(i-1, 0); i < len(vs) && !vs[i].Change.Time.After(to); i++ {
-		out = append(out, vs[i])
-	}
-	return out, nil
-}
-
-// load reads every version up to epoch that History does not hold yet:
-// from the one after the newest it holds (or epoch itself, the first
-// time).
-func (h *History) load(ctx context.Context, epoch uint64) error {
-	h.mu.Lock()
-	first := epoch
-	if n := len(h.versions); n > 0 {
-		if epoch < h.versions[0].Epoch {
-			h.mu.Unlock()
-			tb, err := h.store.Version(ctx, epoch)
-			if err != nil {
-				return err
-			}
-			return h.prepend(ctx, tb)
+		if !tb.Change.Time.After(to) {
+			out = append(out, tb)
 		}
-		first = h.versions[n-1].Epoch + 1
-	}
-	h.mu.Unlock()
-	for e := first; e <= epoch; e++ {
-		tb, err := h.store.Version(ctx, e)
-		if err != nil {
-			return err
+		if !tb.Change.Time.After(from) {
+			return out, nil
 		}
-		h.mu.Lock()
-		if n := len(h.versions); n == 0 || h.versions[n-1].Epoch+1 == tb.Epoch {
-			h.versions = append(h.versions, tb)
-		}
-		h.mu.Unlock()
 	}
-	return nil
-}
-
-// prepend extends the versions held back to tb's epoch.
-func (h *History) prepend(ctx context.Context, tb *Table) error {
-	h.mu.Lock()
-	last := h.versions[0].Epoch
-	h.mu.Unlock()
-	older := []*Table{tb}
-	for e := tb.Epoch + 1; e < last; e++ {
-		v, err := h.store.Version(ctx, e)
-		if err != nil {
-			return err
-		}
-		older = append(older, v)
+	if len(out) > 0 && out[len(out)-1].Epoch == 1 {
+		return out, nil
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.versions[0].Epoch == last {
-		h.versions = append(older, h.versions...)
-	}
-	return nil
+	return nil, nil
 }
