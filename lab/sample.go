@@ -204,30 +204,30 @@ func RunWorkload(ctx context.Context, st *State, w Workload) ([]WorkloadResult, 
 // commits it; without a guard (RunWorkload, a job writing a region's
 // MySQL directly), in a plain transaction.
 func inTx(ctx context.Context, g *guard.Guard, db guard.Beginner, users []int64, fn func(*sql.Tx) error) error {
+	var tx *sql.Tx
+	var commit func() error
 	if g == nil {
-		tx, err := db.BeginTx(ctx, nil)
+		t, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		if err := fn(tx); err != nil {
-			_ = tx.Rollback()
+		tx, commit = t, t.Commit
+	} else {
+		keys := make([]string, len(users))
+		for i, u := range users {
+			keys[i] = strconv.FormatInt(u, 10)
+		}
+		t, err := g.Begin(ctx, db, nil, keys...)
+		if err != nil {
 			return err
 		}
-		return tx.Commit()
+		tx, commit = t.Tx, t.Commit
 	}
-	keys := make([]string, len(users))
-	for i, u := range users {
-		keys[i] = strconv.FormatInt(u, 10)
-	}
-	tx, err := g.Begin(ctx, db, nil, keys...)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx.Tx); err != nil {
+	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	return commit()
 }
 
 func openLoan(ctx context.Context, g *guard.Guard, db *sql.DB, user int64, cell string, principal int64) error {
