@@ -68,7 +68,7 @@ func TestNewLeaderFinishesFailovers(t *testing.T) {
 	// The dead leader's router holds its registration for a lease; a
 	// switch started before it ends waits for it and aborts.
 	deadline := time.Now().Add(30 * time.Second)
-	for slices.ContainsFunc(routesFrom(t, st, tok, l1).Routers, func(r router.Info) bool { return r.Region == l2 }) {
+	for slices.ContainsFunc(routesFrom(t, st, tok, l1).Routers, func(r router.Info) bool { return r.Region == l2 && r.Kind == "regiond" }) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the router of the dead regiond %s is still registered after 30s", l2)
 		}
