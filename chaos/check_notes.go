@@ -10,6 +10,7 @@ import (
 
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/topo"
 )
@@ -45,13 +46,14 @@ func checkNotes(ctx context.Context, e *Env, notes []Note) Count {
 		c.Violations, c.Detail = 1, err.Error()
 		return c
 	}
+	lost := ledger.NewGTIDSet(e.Lost) // ranges, as failovers report them
 	guarded, judged, foreign := 0, 0, 0
 	for _, n := range notes {
 		if e.Excluded[n.User] {
 			continue
 		}
 		c.Checked++
-		if slices.Contains(e.Lost, n.GTID) {
+		if lost.Has(n.GTID) {
 			c.Explained++
 			continue
 		}

@@ -133,7 +133,7 @@ func InList(users []int64) string {
 // RPO is a violation too (the RPO overcounts).
 func CheckLost(x Expect, h []Write, data map[string]*Data) Count {
 	c := Count{Invariant: InvLost}
-	lost := newGTIDSet(x.Lost)
+	lost := NewGTIDSet(x.Lost)
 	var samples []string
 	for _, w := range h {
 		if w.Outcome != Acked || x.Excluded[w.User] {
@@ -147,7 +147,7 @@ func CheckLost(x Expect, h []Write, data map[string]*Data) Count {
 			}
 		}
 		switch {
-		case len(missing) == 0 && lost.has(w.GTID):
+		case len(missing) == 0 && lost.Has(w.GTID):
 			// The RPO must be exact: a transaction it calls lost that
 			// every region holds was counted lost wrongly.
 			c.Violations++
@@ -155,7 +155,7 @@ func CheckLost(x Expect, h []Write, data map[string]*Data) Count {
 				samples = append(samples, fmt.Sprintf("%s (user %d, %s in %s) is in the reported RPO but every region holds it: the RPO overcounts", w.ID, w.User, w.GTID, w.Region))
 			}
 		case len(missing) == 0:
-		case lost.has(w.GTID):
+		case lost.Has(w.GTID):
 			c.Explained++
 		default:
 			c.Violations++

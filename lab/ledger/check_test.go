@@ -12,12 +12,12 @@ import (
 // TestGTIDSet: a failover's lost GTID list (ranges and single GTIDs, in
 // several reports) answers membership exactly.
 func TestGTIDSet(t *testing.T) {
-	s := newGTIDSet([]string{"2-2-14581-14582,2-2-14586", "1-1-7"})
+	s := NewGTIDSet([]string{"2-2-14581-14582,2-2-14586", "1-1-7"})
 	for gtid, want := range map[string]bool{
 		"2-2-14581": true, "2-2-14582": true, "2-2-14586": true, "1-1-7": true,
 		"2-2-14580": false, "2-2-14583": false, "1-1-8": false, "1-2-7": false, "": false, "poison": false,
 	} {
-		if got := s.has(gtid); got != want {
+		if got := s.Has(gtid); got != want {
 			t.Errorf("has(%q) = %v, want %v", gtid, got, want)
 		}
 	}

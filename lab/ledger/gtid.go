@@ -5,12 +5,13 @@ import (
 	"strings"
 )
 
-// gtidSet holds MariaDB GTID ranges as a failover reports them
+// GTIDSet holds MariaDB GTID ranges as a failover reports them
 // ("d-s-first-last" or "d-s-seq", comma separated).
-type gtidSet map[string][][2]uint64 // "d-s" -> ranges
+type GTIDSet map[string][][2]uint64 // "d-s" -> ranges
 
-func newGTIDSet(lists []string) gtidSet {
-	s := gtidSet{}
+// NewGTIDSet parses lists of GTIDs and ranges (an RPO's LostGTIDs each).
+func NewGTIDSet(lists []string) GTIDSet {
+	s := GTIDSet{}
 	for _, l := range lists {
 		for _, part := range strings.Split(l, ",") {
 			f := strings.Split(strings.TrimSpace(part), "-")
@@ -31,7 +32,8 @@ func newGTIDSet(lists []string) gtidSet {
 	return s
 }
 
-func (s gtidSet) has(gtid string) bool {
+// Has reports whether gtid ("d-s-seq") is in the set.
+func (s GTIDSet) Has(gtid string) bool {
 	f := strings.Split(gtid, "-")
 	if len(f) != 3 {
 		return false
