@@ -2,6 +2,7 @@ package controller
 
 import (
 	"encoding/json"
+	"maps"
 	"time"
 )
 
@@ -118,6 +119,20 @@ type RPO struct {
 	// "1-1-104 insert lending.ledger_entries id=77": the rows that diverge
 	// in the failed region (capped; LostCount counts every transaction).
 	Changes []string `json:"changes,omitempty"`
+	// Others is, for every other region that survived (three regions or
+	// more), what it lacked of the failed region when its stream was
+	// held: it may have applied more or less than the region that took
+	// the buckets, and the failback makes the rows that differ so the
+	// latter's.
+	Others map[string]SurvivorRPO `json:"others,omitempty"`
+}
+
+// SurvivorRPO is what one more surviving region lacked of the failed
+// region's transactions (RPO.Others).
+type SurvivorRPO struct {
+	LastAppliedGTID string `json:"last_applied_gtid,omitempty"`
+	LostGTIDs       string `json:"lost_gtids,omitempty"`
+	LostCount       int64  `json:"lost_count"`
 }
 
 // Drill outcomes, as in the drill report, and DrillRunning for a drill
@@ -181,6 +196,7 @@ func (s *State) Clone() *State {
 	}
 	for k, v := range s.Failovers {
 		v.Steps = append([]FailoverStep(nil), v.Steps...)
+		v.RPO.Others = maps.Clone(v.RPO.Others)
 		c.Failovers[k] = v
 	}
 	for k, v := range s.Drills {

@@ -60,6 +60,7 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 	// stream again.
 	var repaired *verify.RepairResult
 	var late *controller.RPO
+	var reconciled []reconciled
 	if st := o.node.State(); st.Regions[req.To].HeldBy != "" {
 		// Everything the region committed past the survivor's link state
 		// at the failover, counted again now: writes that reached its
@@ -67,13 +68,22 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 		// stop) are discarded with the RPO, not applied in the survivor
 		// over newer rows after this region's rows are made the
 		// survivor's.
-		discard := last.RPO.LostGTIDs
-		now, err := o.rpoNow(rctx, last)
+		results, err := o.rpoNow(rctx, last)
 		if err != nil {
 			return nil, RetryLaterError{fmt.Errorf("region %s's transactions since the failover cannot be counted again, nothing changed: %w", req.To, err)}
 		}
+		now := rpoRecord(last.To, results)
+		discard := last.RPO.LostGTIDs
 		if now.LostCount > last.RPO.LostCount {
 			late, discard = &now, now.LostGTIDs
+		}
+		if reconciled, err = o.reconcileOthers(rctx, last, results); err != nil {
+			return nil, err
+		}
+		for _, r := range reconciled {
+			// What another survivor lacked is discarded there too: its
+			// rows are now last.To's.
+			discard = strings.Trim(discard+","+results[r.region].LostGTIDs, ",")
 		}
 		if repaired, err = o.convergeTo(rctx, last.To, req.To); err != nil {
 			return nil, fmt.Errorf("region %s's rows could not be made the survivor's, nothing changed: %w", req.To, err)
@@ -117,6 +127,9 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 	if late != nil {
 		step("late writes", nil, fmt.Sprintf("%d transactions committed in %s after its RPO was computed (by an account read_only does not stop) are discarded with it: %s committed in %s past what %s applied; rows: %s",
 			late.LostCount-last.RPO.LostCount, req.To, late.LostGTIDs, req.To, last.To, strings.Join(late.Changes, "; ")))
+	}
+	for _, r := range reconciled {
+		step("reconcile "+r.region, nil, r.detail)
 	}
 	if repaired != nil {
 		detail := fmt.Sprintf("%d rows of %s set to %s's (the lost transactions are discarded: %s skips them)", len(repaired.Changes), req.To, last.To, last.To)

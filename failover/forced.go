@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/regionplatform/region/api"
@@ -65,8 +67,13 @@ func (o *Orchestrator) forcedSteps(fr *record, req api.FailoverRequest, target s
 		link, _ = o.repl.Link(rctx, req.From, req.To) // held: it applies nothing more of req.From
 	} else {
 		var err error
-		link, err = o.drain(rctx, req.From, req.To)
-		step("drain", err, fmt.Sprintf("link %s->%s applied %s (%d behind what capture published)", req.From, req.To, link.AppliedGTID, link.LagTxns), nil)
+		var others []string
+		link, others, err = o.drainAll(rctx, req.From, req.To)
+		detail := fmt.Sprintf("link %s->%s applied %s (%d behind what capture published)", req.From, req.To, orNone(link.AppliedGTID), link.LagTxns)
+		if len(others) > 0 {
+			detail += "; meanwhile " + strings.Join(others, ", ")
+		}
+		step("drain", err, detail, nil)
 		if err := promotionGuard(o.dep.Controller.RPOBudget, req, link); err != nil {
 			step("promotion guard", err, "", nil)
 			rep, err := end(err, nil)
@@ -83,7 +90,7 @@ func (o *Orchestrator) forcedSteps(fr *record, req api.FailoverRequest, target s
 			return end(err, nil)
 		}
 		step("hold", nil, fmt.Sprintf("every region holds %s's stream until a failback releases it", req.From), nil)
-		o.awaitHeld(rctx, req.From, req.To)
+		o.awaitHeld(rctx, req.From, o.survivors(req.From, req.To))
 	}
 
 	// 3. Move the buckets: serving from the survivor's cell now (whose
@@ -112,21 +119,23 @@ func (o *Orchestrator) forcedSteps(fr *record, req api.FailoverRequest, target s
 	return end(nil, &r)
 }
 
-// awaitHeld waits (up to a second) until the survivor's link from region
-// reports its stream held: a link that still receives messages holds at
-// the next one, a link whose source is gone receives none and applies
-// nothing more anyway.
-func (o *Orchestrator) awaitHeld(ctx context.Context, from, to string) {
+// awaitHeld waits (up to a second) until every survivor's link from
+// region reports its stream held: a link that still receives messages
+// holds at the next one, a link whose source is gone receives none and
+// applies nothing more anyway.
+func (o *Orchestrator) awaitHeld(ctx context.Context, from string, survivors []string) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	for {
-		if l, err := o.repl.Link(ctx, from, to); err == nil && (l.State == "held" || l.State != "running") {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(100 * time.Millisecond):
+	for _, to := range survivors {
+		for {
+			if l, err := o.repl.Link(ctx, from, to); err == nil && (l.State == "held" || l.State != "running") {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
 }
@@ -158,6 +167,30 @@ func (o *Orchestrator) unfence(ctx context.Context, region, actor, why string) {
 	}); err != nil {
 		o.log.Error("failover: cannot lift the fence in the routing table", "region", region, "err", err)
 	}
+}
+
+// drainAll drains the link from -> to (drain) and, meanwhile, every
+// other survivor's link from the region, for no longer: the less they
+// lack, the fewer rows the failback reconciles. It returns to's link and
+// a line per other link as it was then.
+func (o *Orchestrator) drainAll(ctx context.Context, from, to string) (traffic.Link, []string, error) {
+	others := o.survivors(from, to)[1:]
+	octx, cancel := context.WithCancel(ctx)
+	lines := make([]string, len(others))
+	var wg sync.WaitGroup
+	for i, r := range others {
+		wg.Go(func() {
+			l, err := o.drain(octx, from, r)
+			lines[i] = fmt.Sprintf("link %s->%s applied %s (%d behind)", from, r, orNone(l.AppliedGTID), l.LagTxns)
+			if err != nil {
+				lines[i] += ", not drained"
+			}
+		})
+	}
+	link, err := o.drain(ctx, from, to)
+	cancel()
+	wg.Wait()
+	return link, lines, err
 }
 
 // drain waits, up to router.catch_up_timeout, until the link from -> to

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -172,6 +173,10 @@ func printFailover(w io.Writer, f controller.FailoverRecord) {
 		fmt.Fprintf(w, "  RPO pending: last applied %s; the count follows when %s's binlog can be read\n", f.RPO.LastAppliedGTID, f.From)
 	default:
 		fmt.Fprintf(w, "  RPO: %d transactions lost after %s %s\n", f.RPO.LostCount, f.RPO.LastAppliedGTID, f.RPO.LostGTIDs)
+		for _, r := range slices.Sorted(maps.Keys(f.RPO.Others)) {
+			o := f.RPO.Others[r]
+			fmt.Fprintf(w, "  region %s lacked %d transactions after %s %s (its rows apart from %s's are reconciled at the failback)\n", r, o.LostCount, o.LastAppliedGTID, o.LostGTIDs, f.To)
+		}
 	}
 	if !f.EndedAt.IsZero() {
 		fmt.Fprintf(w, "  ended %s after %s\n", f.EndedAt.Format(time.RFC3339), f.EndedAt.Sub(f.StartedAt).Round(time.Millisecond))

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -121,10 +122,25 @@ type LostTxn struct {
 	// Changes name the first MaxChanges row changes, e.g. "insert
 	// lending.ledger_entries id=77": the rows that diverge.
 	Changes []string `json:"changes,omitempty"`
+	// Keys are the rows it wrote, up to MaxKeys (KeysCut says more were
+	// left out): what a reconciliation compares.
+	Keys    []RowKey `json:"keys,omitempty"`
+	KeysCut bool     `json:"keys_cut,omitempty"`
 }
 
-// MaxChanges caps LostTxn.Changes.
-const MaxChanges = 20
+// RowKey is one row a transaction wrote: its table and its primary key's
+// columns and values as text (every column of a table without one).
+type RowKey struct {
+	Table string   `json:"table"`
+	Cols  []string `json:"cols"`
+	Vals  []string `json:"vals"`
+}
+
+// MaxChanges caps LostTxn.Changes; MaxKeys caps LostTxn.Keys.
+const (
+	MaxChanges = 20
+	MaxKeys    = 1000
+)
 
 // Compute reads the failed region's binlog from cfg.Link's watermark to
 // the server's end (read at the start) and returns the replicated
@@ -199,34 +215,56 @@ func lostTxn(it binlog.Item, part int32) LostTxn {
 			seen[r.T] = true
 			l.Tables = append(l.Tables, tb.Schema+"."+tb.Name)
 		}
+		if len(l.Keys) >= MaxKeys {
+			l.KeysCut = true
+			continue
+		}
+		k := rowKey(tb, r.After)
+		if r.Op == event.Delete {
+			k = rowKey(tb, r.Before)
+		}
 		if len(l.Changes) < MaxChanges {
-			l.Changes = append(l.Changes, change(tb, r))
+			l.Changes = append(l.Changes, change(r.Op, k))
+		}
+		l.Keys = append(l.Keys, k)
+		if r.Op == event.Update {
+			// An update that moved the key wrote two rows.
+			if before := rowKey(tb, r.Before); !slices.Equal(before.Vals, k.Vals) {
+				l.Keys = append(l.Keys, before)
+			}
 		}
 	}
 	return l
 }
 
-// change names a row change by its table and primary key (every column
-// of a table without one).
-func change(tb event.Table, r event.Row) string {
-	img := r.After
-	if r.Op == event.Delete {
-		img = r.Before
-	}
+// rowKey is the row of table tb that image img is: its primary key's
+// columns and values (every column of a table without one).
+func rowKey(tb event.Table, img []event.Value) RowKey {
 	cols := tb.PK
 	if len(cols) == 0 {
 		for i := range tb.Cols {
 			cols = append(cols, i)
 		}
 	}
-	var key []string
+	k := RowKey{Table: tb.Schema + "." + tb.Name}
 	for _, i := range cols {
 		if i < len(img) && i < len(tb.Cols) {
-			key = append(key, tb.Cols[i]+"="+img[i].Text())
+			k.Cols = append(k.Cols, tb.Cols[i])
+			k.Vals = append(k.Vals, img[i].Text())
 		}
 	}
-	op := map[event.Op]string{event.Insert: "insert", event.Update: "update", event.Delete: "delete"}[r.Op]
-	return fmt.Sprintf("%s %s.%s %s", op, tb.Schema, tb.Name, strings.Join(key, ","))
+	return k
+}
+
+// change names a row change by its table and key, e.g. "insert
+// lending.ledger_entries id=77".
+func change(op event.Op, k RowKey) string {
+	key := make([]string, len(k.Cols))
+	for i := range k.Cols {
+		key[i] = k.Cols[i] + "=" + k.Vals[i]
+	}
+	name := map[event.Op]string{event.Insert: "insert", event.Update: "update", event.Delete: "delete"}[op]
+	return fmt.Sprintf("%s %s %s", name, k.Table, strings.Join(key, ","))
 }
 
 // read streams the source's binlog from the watermark and calls decide
