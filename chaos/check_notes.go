@@ -52,6 +52,7 @@ func checkNotes(ctx context.Context, e *Env, notes []Note) Count {
 		if e.Excluded[n.User] {
 			continue
 		}
+		vkey := violationKey(n, e.Cfg.Buckets)
 		c.Checked++
 		if lost.Has(n.GTID) {
 			c.Explained++
@@ -65,7 +66,7 @@ func checkNotes(ctx context.Context, e *Env, notes []Note) Count {
 		if n.Guarded {
 			guarded++
 			for _, r := range e.St.Regions {
-				if why, logged := violations[r.Name][n.GTID]; logged {
+				if why, logged := violations[r.Name][vkey]; logged {
 					bad("note %s went through the guard of %s (%s) and %s logged it as an ownership violation: %s", n.ID, n.Region, n.GTID, r.Name, why)
 				}
 			}
@@ -83,7 +84,7 @@ func checkNotes(ctx context.Context, e *Env, notes []Note) Count {
 			if r.Name == n.Region {
 				continue
 			}
-			switch _, logged := violations[r.Name][n.GTID]; {
+			switch _, logged := violations[r.Name][vkey]; {
 			case owned && logged:
 				bad("note %s (user %d) written in %s, which owned the user, and %s logged it as an ownership violation", n.ID, n.User, n.Region, r.Name)
 			case !owned && !logged:
@@ -93,6 +94,13 @@ func checkNotes(ctx context.Context, e *Env, notes []Note) Count {
 	}
 	c.Detail = strings.Join(append(samples, fmt.Sprintf("%d notes: %d through the guard; %d without it judged against the routing history, %d of them written in a region that did not own the user", c.Checked, guarded, judged, foreign)), "; ")
 	return c
+}
+
+// violationKey names the violation an applier logs for note n's user: a
+// transaction with notes on two users is logged for each bucket it was
+// not allowed to write, not as a whole.
+func violationKey(n Note, buckets int) string {
+	return n.GTID + "/" + strconv.Itoa(int(topo.BucketOfString(strconv.FormatInt(n.User, 10), buckets)))
 }
 
 // ownedThroughout reports whether n's region owned n's user (its bucket
@@ -119,7 +127,8 @@ func ownedThroughout(history []*router.Table, n Note) (owned, clear bool) {
 }
 
 // readNotes reads, per region, the ids of the notes it holds and the
-// ownership violations it logged (source GTID -> reason).
+// ownership violations it logged ("source GTID/bucket" -> reason, as
+// violationKey names them).
 func (e *Env) readNotes(ctx context.Context) (held, violations map[string]map[string]string, err error) {
 	held, violations = map[string]map[string]string{}, map[string]map[string]string{}
 	for _, r := range e.St.Regions {
@@ -130,8 +139,8 @@ func (e *Env) readNotes(ctx context.Context) (held, violations map[string]map[st
 		defer db.Close()
 		held[r.Name], violations[r.Name] = map[string]string{}, map[string]string{}
 		for q, into := range map[string]map[string]string{
-			"SELECT id, '' FROM " + lab.SampleDatabase + ".user_notes": held[r.Name],
-			"SELECT source_gtid, reason FROM _region.violations":       violations[r.Name],
+			"SELECT id, '' FROM " + lab.SampleDatabase + ".user_notes":                held[r.Name],
+			"SELECT CONCAT(source_gtid, '/', bucket), reason FROM _region.violations": violations[r.Name],
 		} {
 			rows, err := db.QueryContext(ctx, q)
 			if err != nil {

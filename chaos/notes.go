@@ -35,9 +35,10 @@ type Note struct {
 }
 
 // notesJob is a back-office job writing user rows straight into MySQL
-// (lending.user_notes, one insert per note), with the application's
-// account, beside the gateway's load: every notesInterval a note on a
-// random user of the scenario. Half of its writes go through a
+// (lending.user_notes), with the application's account, beside the
+// gateway's load: every notesInterval a note on a random user of the
+// scenario, or one time in three a transaction with notes on two users
+// (owned by the same region or not) and the global promo rate. Half of its writes go through a
 // data-access guard of each region (router/guard: the guard refuses a
 // user its region does not own, or a fenced one, at commit); the other
 // half go to the region a routing table read up to notesCache ago names,
@@ -92,12 +93,26 @@ func (e *Env) notesJob(ctx context.Context, seed uint64) []Note {
 		if len(users) == 0 {
 			continue
 		}
-		u := users[rng.IntN(len(users))]
-		note := Note{ID: fmt.Sprintf("note-%d-%d-%d", seed%100000, u, n), User: u, Guarded: rng.IntN(2) == 0}
+		// One note, or (one time in three) a transaction a referral job
+		// would write: notes on two users, whoever owns them, and the
+		// global promo rate, together.
+		guarded := rng.IntN(2) == 0
+		size := 1
+		if rng.IntN(3) == 0 {
+			size = 2
+		}
+		var batch []Note
+		for i := range size {
+			u := users[rng.IntN(len(users))]
+			if i == 0 || u != batch[0].User {
+				batch = append(batch, Note{ID: fmt.Sprintf("note-%d-%d-%d-%d", seed%100000, u, n, i), User: u, Guarded: guarded})
+			}
+		}
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		var region, gtid string
 		var err error
-		if note.Guarded {
-			note.Region, note.GTID, err = writeGuarded(wctx, guards, dbs, note, rng, e.appsStopped)
+		if guarded {
+			region, gtid, err = writeGuarded(wctx, guards, dbs, batch, rng, e.appsStopped)
 		} else {
 			if time.Since(read) > notesCache {
 				if t, _, lerr := store.Load(wctx); lerr == nil {
@@ -105,25 +120,27 @@ func (e *Env) notesJob(ctx context.Context, seed uint64) []Note {
 				}
 			}
 			if cached != nil {
-				note.Region = cached.Owner(topo.BucketOfString(strconv.FormatInt(u, 10), cached.Buckets)).Region
-				if !e.appsStopped(note.Region) {
-					note.GTID, err = writeNote(wctx, dbs[note.Region], note, nil)
+				region = cached.Owner(topo.BucketOfString(strconv.FormatInt(batch[0].User, 10), cached.Buckets)).Region
+				if !e.appsStopped(region) {
+					gtid, err = writeNotes(wctx, dbs[region], region, batch, nil)
 				}
 			}
 		}
 		cancel()
-		if err == nil && note.GTID != "" {
-			note.At = time.Now()
-			notes = append(notes, note)
+		if err == nil && gtid != "" {
+			for _, note := range batch {
+				note.Region, note.GTID, note.At = region, gtid, time.Now()
+				notes = append(notes, note)
+			}
 		}
 	}
 }
 
-// writeGuarded writes note through the guard of the region that owns its
-// user (trying the regions in a random order: the others refuse with
-// guard.ErrNotOwner; none whose applications are stopped) and returns
-// the region and the commit's GTID.
-func writeGuarded(ctx context.Context, guards map[string]*guard.Guard, dbs map[string]*sql.DB, note Note, rng *rand.Rand, stopped func(string) bool) (string, string, error) {
+// writeGuarded writes batch through the guard of the region that owns
+// its users (trying the regions in a random order: the others refuse
+// with guard.ErrNotOwner; none whose applications are stopped) and
+// returns the region and the commit's GTID.
+func writeGuarded(ctx context.Context, guards map[string]*guard.Guard, dbs map[string]*sql.DB, batch []Note, rng *rand.Rand, stopped func(string) bool) (string, string, error) {
 	names := make([]string, 0, len(guards))
 	for name := range guards {
 		names = append(names, name)
@@ -133,39 +150,48 @@ func writeGuarded(ctx context.Context, guards map[string]*guard.Guard, dbs map[s
 		if stopped(name) {
 			continue
 		}
-		note.Region = name
-		gtid, err := writeNote(ctx, dbs[name], note, guards[name])
+		gtid, err := writeNotes(ctx, dbs[name], name, batch, guards[name])
 		if errors.Is(err, guard.ErrNotOwner) {
 			continue
 		}
 		return name, gtid, err
 	}
-	return "", "", errors.New("no region owns the user")
+	return "", "", errors.New("no region owns every user of the batch")
 }
 
-// writeNote inserts note in db, through g if set, on one connection, and
-// returns the commit's GTID.
-func writeNote(ctx context.Context, db *sql.DB, note Note, g *guard.Guard) (string, error) {
+// writeNotes inserts batch's notes as written in region in one
+// transaction of db, through g if set (declaring every user), with the
+// global promo rate's version raised when the batch has several users,
+// and returns the commit's GTID.
+func writeNotes(ctx context.Context, db *sql.DB, region string, batch []Note, g *guard.Guard) (string, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close()
-	const insert = "INSERT INTO user_notes (id, user_id, region, guarded) VALUES (?, ?, ?, ?)"
-	args := []any{note.ID, note.User, note.Region, note.Guarded}
+	var tx *sql.Tx
+	var commit func() error
 	if g != nil {
-		tx, err := g.Begin(ctx, conn, nil, strconv.FormatInt(note.User, 10))
+		keys := make([]string, len(batch))
+		for i, n := range batch {
+			keys[i] = strconv.FormatInt(n.User, 10)
+		}
+		gtx, err := g.Begin(ctx, conn, nil, keys...)
 		if err != nil {
 			return "", err
 		}
-		if _, err := tx.ExecContext(ctx, insert, args...); err != nil {
-			_ = tx.Rollback()
+		tx, commit = gtx.Tx, gtx.Commit
+	} else {
+		if tx, err = conn.BeginTx(ctx, nil); err != nil {
 			return "", err
 		}
-		if err := tx.Commit(); err != nil {
-			return "", err
-		}
-	} else if _, err := conn.ExecContext(ctx, insert, args...); err != nil {
+		commit = tx.Commit
+	}
+	if err := insertNotes(ctx, tx, region, batch); err != nil {
+		_ = tx.Rollback()
+		return "", err
+	}
+	if err := commit(); err != nil {
 		return "", err
 	}
 	var gtid string
@@ -173,4 +199,19 @@ func writeNote(ctx context.Context, db *sql.DB, note Note, g *guard.Guard) (stri
 		return "", err
 	}
 	return gtid, nil
+}
+
+// insertNotes writes batch in tx.
+func insertNotes(ctx context.Context, tx *sql.Tx, region string, batch []Note) error {
+	for _, n := range batch {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO user_notes (id, user_id, region, guarded) VALUES (?, ?, ?, ?)", n.ID, n.User, region, n.Guarded); err != nil {
+			return err
+		}
+	}
+	if len(batch) > 1 {
+		if _, err := tx.ExecContext(ctx, "UPDATE rates SET version = version + 1, region = ? WHERE name = 'promo'", region); err != nil {
+			return err
+		}
+	}
+	return nil
 }
