@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/cdc/rpo"
 	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/traffic"
@@ -85,7 +86,7 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 			// rows are now last.To's.
 			discard = strings.Trim(discard+","+results[r.region].LostGTIDs, ",")
 		}
-		if repaired, err = o.convergeTo(rctx, last.To, req.To); err != nil {
+		if repaired, err = o.convergeTo(rctx, last.To, req.To, results[last.To]); err != nil {
 			return nil, fmt.Errorf("region %s's rows could not be made the survivor's, nothing changed: %w", req.To, err)
 		}
 		if _, err := o.execute(rctx, &controller.ReleaseRegion{Header: h, Region: req.To, Discard: discard}); err != nil {
@@ -213,42 +214,28 @@ func (o *Orchestrator) placementBefore(ctx context.Context, id string) (*router.
 	return o.store.Version(ctx, first-1)
 }
 
-// convergeTo makes region to's replicated tables equal to region from's:
-// every row that differs (after replication lag drains) gets from's image,
-// written in to with the applier's marker, so that it is not published.
-// to takes no writes (it is fenced), so what differs is what it committed
-// that from never applied: the forced failover's RPO.
-func (o *Orchestrator) convergeTo(ctx context.Context, from, to string) (*verify.RepairResult, error) {
-	var regions []verify.Region
-	for _, r := range []string{from, to} {
-		db, err := o.repl.DB(r)
-		if err != nil {
-			return nil, err
-		}
-		regions = append(regions, verify.Region{Name: r, DB: db})
+// convergeTo makes region to's rows equal to region from's where to's
+// lost transactions (lost: what to committed that from never applied,
+// counted at the failback) wrote them: from's images, written in to with
+// the applier's marker, so that they are not published. Only those rows:
+// with three regions, to applies a third region's writes while it is
+// fenced, and a row of those that from has not applied yet would
+// otherwise be "repaired" away in to. When the RPO lists fewer
+// transactions or rows than it counts, every row is compared (the way of
+// two regions, where to takes no writes).
+func (o *Orchestrator) convergeTo(ctx context.Context, from, to string, lost rpo.Result) (*verify.RepairResult, error) {
+	complete := int64(len(lost.Lost)) == lost.LostCount
+	for _, t := range lost.Lost {
+		complete = complete && !t.KeysCut
 	}
-	tables, err := verify.ReplicatedTables(ctx, regions, o.dep.Replication)
-	if err != nil {
-		return nil, err
+	switch {
+	case complete && len(lost.Lost) == 0:
+		return &verify.RepairResult{}, nil // nothing lost: nothing differs
+	case complete:
+		return o.repairRows(ctx, from, to, lost.Lost)
 	}
-	res, err := verify.Compare(ctx, verify.DefaultConfig(), regions, tables)
-	if err != nil {
-		return nil, err
-	}
-	if res.Equal() {
-		return &verify.RepairResult{}, nil
-	}
-	if res.DiffsTotal > len(res.Diffs) {
-		return nil, fmt.Errorf("%d rows differ, more than one pass repairs (%d): run regionctl verify --repair --from %s, then fail back", res.DiffsTotal, len(res.Diffs), from)
-	}
-	rr, err := verify.Repair(ctx, regions, res, verify.FromRegion(from))
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range rr.Changes {
-		o.log.Warn("failback: row set to the survivor's", "region", c.Region, "table", c.Table, "key", c.Key, "action", c.Action)
-	}
-	return rr, nil
+	o.log.Warn("failback: the RPO lists fewer rows than it lost: comparing every row", "region", to, "lost", lost.LostCount, "listed", len(lost.Lost))
+	return o.repairRows(ctx, from, to, nil)
 }
 
 // caughtUp waits, up to router.catch_up_timeout, until the link from ->

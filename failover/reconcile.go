@@ -76,45 +76,9 @@ func (o *Orchestrator) reconcile(ctx context.Context, flavor, to, other string, 
 	if err != nil {
 		return "", fmt.Errorf("region %s has not caught up with %s: %w", other, to, err)
 	}
-	var regions []verify.Region
-	for _, r := range []string{to, other} {
-		db, err := o.repl.DB(r)
-		if err != nil {
-			return "", err
-		}
-		regions = append(regions, verify.Region{Name: r, DB: db})
-	}
-	replicated, err := verify.ReplicatedTables(ctx, regions, o.dep.Replication)
+	rr, err := o.repairRows(ctx, to, other, apart)
 	if err != nil {
 		return "", err
-	}
-	scope := keyScope(apart)
-	var tables []string
-	for _, t := range replicated {
-		if _, ok := scope[t]; ok {
-			tables = append(tables, t)
-		}
-	}
-	cfg := verify.DefaultConfig()
-	cfg.Rechecks, cfg.RecheckDelay = 3, 500*time.Millisecond
-	cfg.Scope = func(table string, _ []string) string { return scope[table] }
-	res, err := verify.Compare(ctx, cfg, regions, tables)
-	if err != nil {
-		return "", err
-	}
-	for _, t := range res.Tables {
-		if t.Error != "" {
-			return "", fmt.Errorf("compare %s: %s", t.Table, t.Error)
-		}
-	}
-	rr := &verify.RepairResult{}
-	if !res.Equal() {
-		if rr, err = verify.Repair(ctx, regions, res, verify.FromRegion(to)); err != nil {
-			return "", err
-		}
-	}
-	for _, c := range rr.Changes {
-		o.log.Warn("failback: row set to the survivor's", "region", c.Region, "table", c.Table, "key", c.Key, "action", c.Action)
 	}
 	detail := fmt.Sprintf("%d transactions of the failed region were applied in only one of %s and %s; %d of their rows in %s set to %s's", len(apart), to, other, len(rr.Changes), other, to)
 	if n := len(rr.Skipped); n > 0 {
@@ -124,6 +88,59 @@ func (o *Orchestrator) reconcile(ctx context.Context, flavor, to, other string, 
 		detail += fmt.Sprintf("; more transactions were lost than the RPO lists: compare every row with regionctl verify --repair --from %s", to)
 	}
 	return detail, nil
+}
+
+// repairRows compares the rows the transactions txns wrote (every row
+// when txns is nil) between region from and region to, and sets the ones
+// to holds differently to from's images (verify.Repair: written with the
+// applier's marker, a row changed since the comparison left alone and
+// reported).
+func (o *Orchestrator) repairRows(ctx context.Context, from, to string, txns []rpo.LostTxn) (*verify.RepairResult, error) {
+	var regions []verify.Region
+	for _, r := range []string{from, to} {
+		db, err := o.repl.DB(r)
+		if err != nil {
+			return nil, err
+		}
+		regions = append(regions, verify.Region{Name: r, DB: db})
+	}
+	tables, err := verify.ReplicatedTables(ctx, regions, o.dep.Replication)
+	if err != nil {
+		return nil, err
+	}
+	cfg := verify.DefaultConfig()
+	if txns != nil {
+		scope := keyScope(txns)
+		tables = slices.DeleteFunc(tables, func(t string) bool { _, ok := scope[t]; return !ok })
+		if len(tables) == 0 {
+			return &verify.RepairResult{}, nil
+		}
+		cfg.Rechecks, cfg.RecheckDelay = 3, 500*time.Millisecond
+		cfg.Scope = func(table string, _ []string) string { return scope[table] }
+	}
+	res, err := verify.Compare(ctx, cfg, regions, tables)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range res.Tables {
+		if t.Error != "" {
+			return nil, fmt.Errorf("compare %s: %s", t.Table, t.Error)
+		}
+	}
+	if res.Equal() {
+		return &verify.RepairResult{}, nil
+	}
+	if res.DiffsTotal > len(res.Diffs) {
+		return nil, fmt.Errorf("%d rows differ, more than one pass repairs (%d): run regionctl verify --repair --from %s, then fail back", res.DiffsTotal, len(res.Diffs), from)
+	}
+	rr, err := verify.Repair(ctx, regions, res, verify.FromRegion(from))
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range rr.Changes {
+		o.log.Warn("failback: row set to the survivor's", "region", c.Region, "table", c.Table, "key", c.Key, "action", c.Action)
+	}
+	return rr, nil
 }
 
 // keyScope is, per table ("db.table"), an SQL condition that matches
