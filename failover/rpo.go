@@ -39,7 +39,7 @@ func (o *Orchestrator) rpo(ctx context.Context, id, from, to string, link traffi
 		}
 		states[r] = ls
 	}
-	res, err := o.exactRPOs(ctx, from, states)
+	res, err := o.exactRPOs(ctx, from, to, states)
 	if err != nil {
 		o.log.Warn("failover: RPO pending", "failover", id, "region", from, "err", err)
 		return pending
@@ -96,18 +96,29 @@ func orNone(gtid string) string {
 	return gtid
 }
 
-// exactRPOs reads region from's binlog past each survivor's link state.
-func (o *Orchestrator) exactRPOs(ctx context.Context, from string, states map[string]apply.LinkStatus) (map[string]rpo.Result, error) {
+// exactRPOs reads region from's binlog past each survivor's link state:
+// to's first, which decides (its error is returned); another survivor
+// whose count fails is left out (logged), so that it never keeps the RPO
+// pending; a failback then refuses until it can be counted.
+func (o *Orchestrator) exactRPOs(ctx context.Context, from, to string, states map[string]apply.LinkStatus) (map[string]rpo.Result, error) {
 	rc, err := o.cfg.RPOSource(from)
 	if err != nil {
 		return nil, err
 	}
 	rc.Logger = o.log
 	out := map[string]rpo.Result{}
-	for r, ls := range states {
+	for _, r := range o.survivors(from, to) {
+		ls, ok := states[r]
+		if !ok {
+			continue
+		}
 		res, err := rpo.Compute(ctx, rpo.Config{Source: rc, Partitions: int32(len(ls.Partitions)), Link: ls, DialTimeout: 2 * time.Second})
-		if err != nil {
-			return nil, fmt.Errorf("survivor %s: %w", r, err)
+		switch {
+		case err != nil && r == to:
+			return nil, err
+		case err != nil:
+			o.log.Warn("failover: what a survivor lacked cannot be counted now: left out of the RPO", "region", r, "err", err)
+			continue
 		}
 		out[r] = res
 	}
@@ -171,7 +182,7 @@ func (o *Orchestrator) rpoNow(ctx context.Context, f controller.FailoverRecord) 
 		}
 		states[r] = ls
 	}
-	return o.exactRPOs(ctx, f.From, states)
+	return o.exactRPOs(ctx, f.From, f.To, states)
 }
 
 // maxRPOChanges caps the row changes a failover record keeps.
