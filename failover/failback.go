@@ -224,14 +224,10 @@ func (o *Orchestrator) placementBefore(ctx context.Context, id string) (*router.
 // transactions or rows than it counts, every row is compared (the way of
 // two regions, where to takes no writes).
 func (o *Orchestrator) convergeTo(ctx context.Context, from, to string, lost rpo.Result) (*verify.RepairResult, error) {
-	complete := int64(len(lost.Lost)) == lost.LostCount
-	for _, t := range lost.Lost {
-		complete = complete && !t.KeysCut
-	}
 	switch {
-	case complete && len(lost.Lost) == 0:
+	case lost.Listed() && len(lost.Lost) == 0:
 		return &verify.RepairResult{}, nil // nothing lost: nothing differs
-	case complete:
+	case lost.Listed():
 		return o.repairRows(ctx, from, to, lost.Lost)
 	}
 	o.log.Warn("failback: the RPO lists fewer rows than it lost: comparing every row", "region", to, "lost", lost.LostCount, "listed", len(lost.Lost))

@@ -20,7 +20,8 @@ import (
 // TestForcedFailoverReconcilesEveryRegion: in three regions, a is lost
 // while b and c each lack one of its last transactions (each one is held
 // on a row lock in one region until that region's regiond dies): b
-// applied T_Y, c applied T_X. A forced failover moves a's buckets to b.
+// applied T_Y, c applied T_X (two users' notes and the global promo
+// rate, in one transaction). A forced failover moves a's buckets to b.
 // The RPO names what each survivor lacked, and the failback reconciles c
 // with b: T_X's rows in c become b's (c alone had them), and T_Y, which
 // c never applied, is discarded there too: applied when a's stream is
@@ -54,8 +55,11 @@ func TestForcedFailoverReconcilesEveryRegion(t *testing.T) {
 	releaseC := holdRows(t, dbs["c"], "SELECT * FROM user_notes WHERE id = 'n1' FOR UPDATE", time.Minute)
 	releaseB := holdRows(t, dbs["b"], "SELECT * FROM user_notes WHERE id = 'n2' FOR UPDATE", time.Minute)
 	inTxn(t, dbs["a"], "UPDATE user_notes SET region = 'T_Y' WHERE id = 'n1'")
+	// T_X is what a referral job writes: notes on two users (the second
+	// one T_Y's user, another partition) and the global promo rate.
 	inTxn(t, dbs["a"], "UPDATE user_notes SET region = 'T_X' WHERE id = 'n2'",
-		fmt.Sprintf("INSERT INTO user_notes (id, user_id, region, guarded) VALUES ('n3', %d, 'T_X', 0)", users[1]))
+		fmt.Sprintf("INSERT INTO user_notes (id, user_id, region, guarded) VALUES ('n3', %d, 'T_X', 0)", users[0]),
+		"UPDATE rates SET version = version + 1, rate_bp = 7, region = 'a' WHERE name = 'promo'")
 	waitNote(t, dbs["b"], "n1", "T_Y")
 	waitNote(t, dbs["c"], "n2", "T_X")
 	// a is lost; b's and c's regiond die with the blocked transactions
@@ -115,11 +119,16 @@ func TestForcedFailoverReconcilesEveryRegion(t *testing.T) {
 	}).State.Failovers[back.ID].Steps
 	d := stepDetail(steps, "reconcile c")
 	t.Logf("reconcile c: %s", d)
-	if !strings.Contains(d, "2 transactions of the failed region were applied in only one of b and c; 2 of their rows in c set to b's") {
+	if !strings.Contains(d, "2 transactions of the failed region were applied in only one of b and c; 3 of their rows in c set to b's") {
 		t.Errorf("the failback's reconcile step: %q", d)
 	}
 	converged(t, st, time.Minute)
-	sameTables(t, st, "lending.user_notes")
+	sameTables(t, st, "lending.user_notes", "lending.rates")
+	var rate int
+	dbs["c"].QueryRow("SELECT rate_bp FROM rates WHERE name = 'promo'").Scan(&rate)
+	if rate == 7 {
+		t.Errorf("c kept the promo rate of T_X, which b never applied")
+	}
 	for id, want := range map[string]string{"n1": "b-after", "n2": "a", "n3": ""} {
 		var got string
 		dbs["c"].QueryRow("SELECT region FROM user_notes WHERE id = ?", id).Scan(&got)

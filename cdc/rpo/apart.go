@@ -15,16 +15,12 @@ import (
 //
 // A transaction one Result lists past the other's ReadUpTo (it reached the
 // failed region between the two reads) is not apart: nobody applied it.
-// complete is false when a Result lists fewer transactions than it
-// counts, or a listed one's keys were cut (MaxKeys): rows may then be
+// complete is false unless both Results are Listed: rows may then be
 // missing from the answer.
 func Apart(flavor string, x, y Result) (apart []LostTxn, complete bool, err error) {
-	complete = true
+	complete = x.Listed() && y.Listed()
 	for _, p := range [][2]Result{{x, y}, {y, x}} {
 		lacks, other := p[0], p[1]
-		if int64(len(lacks.Lost)) < lacks.LostCount {
-			complete = false
-		}
 		otherLost, err := ParseLost(flavor, other.LostGTIDs)
 		if err != nil {
 			return nil, false, err
@@ -40,9 +36,6 @@ func Apart(flavor string, x, y Result) (apart []LostTxn, complete bool, err erro
 			}
 			if !in || otherLost.Has(t.GTID) {
 				continue // lost in both, or unknown to the other read
-			}
-			if t.KeysCut {
-				complete = false
 			}
 			apart = append(apart, t)
 		}

@@ -107,6 +107,21 @@ type Result struct {
 	ReadUpTo string `json:"read_up_to"`
 }
 
+// Listed reports whether r lists every lost transaction with every row
+// it wrote (Lost is not cut at MaxListed, no Keys at MaxKeys): then the
+// rows the lost transactions wrote are known exactly.
+func (r Result) Listed() bool {
+	if int64(len(r.Lost)) < r.LostCount {
+		return false
+	}
+	for _, t := range r.Lost {
+		if t.KeysCut {
+			return false
+		}
+	}
+	return true
+}
+
 // LostTxn is one transaction the survivor never applied.
 type LostTxn struct {
 	GTID string `json:"gtid"`
