@@ -10,7 +10,6 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/lab"
 )
@@ -36,10 +35,9 @@ func (e *Env) pickLink() (string, string) {
 }
 
 // Duplicate delivers a link's messages twice: it kills the target's
-// regiond, rewinds the link's consumer group to the start of the topic,
-// produces the last Resend messages of every partition again (a capture
-// re-send), and starts the target again. Exactly-once apply must absorb
-// all of it.
+// regiond, produces the last Resend messages of every partition again (a
+// capture re-send: the applier reads them after what it applied), and
+// starts the target again. Exactly-once apply must absorb all of it.
 type Duplicate struct {
 	Resend int
 
@@ -53,7 +51,7 @@ func (d *Duplicate) String() string {
 	if d.source == "" {
 		return "duplicate delivery"
 	}
-	return fmt.Sprintf("link %s->%s: consumer group rewound to the start, %d messages produced again", d.source, d.target, d.resent)
+	return fmt.Sprintf("link %s->%s: %d messages produced again", d.source, d.target, d.resent)
 }
 
 // Inject does it all; the target is running again when it returns.
@@ -71,9 +69,6 @@ func (d *Duplicate) Inject(ctx context.Context, e *Env) error {
 	}
 	defer client.Close()
 	topic := capture.Topic(d.source)
-	if err := rewind(ctx, client, apply.GroupID(d.source, d.target), topic); err != nil {
-		return fmt.Errorf("rewind link %s->%s: %w", d.source, d.target, err)
-	}
 	if d.resent, err = resend(client, topic, d.Resend); err != nil {
 		return fmt.Errorf("re-send on %s: %w", topic, err)
 	}
@@ -82,43 +77,6 @@ func (d *Duplicate) Inject(ctx context.Context, e *Env) error {
 
 // Heal has nothing left to do.
 func (d *Duplicate) Heal(context.Context, *Env) error { return nil }
-
-// rewind resets a consumer group's committed offsets to the oldest ones,
-// once the group has no member left (a killed member times out).
-func rewind(ctx context.Context, client sarama.Client, group, topic string) error {
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		return err
-	}
-	if err := lab.WaitUntil(ctx, 30*time.Second, func() bool {
-		gs, err := admin.DescribeConsumerGroups([]string{group})
-		return err == nil && len(gs) == 1 && len(gs[0].Members) == 0
-	}); err != nil {
-		return fmt.Errorf("the group %s kept members: %w", group, err)
-	}
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		return err
-	}
-	om, err := sarama.NewOffsetManagerFromClient(group, client)
-	if err != nil {
-		return err
-	}
-	for _, p := range parts {
-		oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return err
-		}
-		pom, err := om.ManagePartition(topic, p)
-		if err != nil {
-			return err
-		}
-		pom.ResetOffset(oldest, "chaos rewind")
-		pom.AsyncClose()
-	}
-	om.Commit()
-	return om.Close()
-}
 
 // resend produces the last n messages of every partition again, as they
 // were, and returns how many.

@@ -48,7 +48,7 @@ func Catalogue() []Scenario {
 			Faults: func() []Fault { return []Fault{&Kill{Component: "etcd"}} }},
 		{Name: "kill-app", Doc: "SIGKILL a region's application, start it again",
 			Faults: func() []Fault { return []Fault{&Kill{Component: "app"}} }},
-		{Name: "duplicate-delivery", Doc: "rewind a link's consumer group and re-send its last messages",
+		{Name: "duplicate-delivery", Doc: "kill a link's target and re-send the last messages of its source's topic",
 			Faults: func() []Fault { return []Fault{&Duplicate{}} }},
 		{Name: "leader-loss", Doc: "kill the failover controller's Raft leader",
 			Faults: func() []Fault { return []Fault{&LeaderLoss{}} }},

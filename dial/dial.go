@@ -115,7 +115,7 @@ func Etcd(ctx context.Context, cfg *config.Config) (*clientv3.Client, error) {
 
 // Kafka returns the brokers and a sarama config for the named region's
 // Kafka, with version, TLS and SASL set. Callers add what their role needs
-// (producer idempotence, consumer group settings).
+// (producer idempotence, consumer settings).
 func Kafka(cfg *config.Config, region string) ([]string, *sarama.Config, error) {
 	r, ok := cfg.Region(region)
 	if !ok {

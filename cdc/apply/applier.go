@@ -1,10 +1,11 @@
 // Package apply is the apply stage of a replication link (source region ->
-// target region): a Kafka consumer group on the source's capture topic
-// whose every message becomes one target transaction that also records
-// how far the partition is applied, in _region.apply_checkpoints. A
-// restart resumes from that table, so the effect is exactly once although
-// delivery is at least once; a message whose Seq is not above the
-// partition's watermark was applied already and is skipped.
+// target region): a consumer of every partition of the source's capture
+// topic whose every message becomes one target transaction that also
+// records how far the partition is applied, in _region.apply_checkpoints.
+// The consumer starts each partition from that table, not from offsets
+// kept in Kafka, so the effect is exactly once although delivery is at
+// least once; a message whose Seq is not above the partition's watermark
+// was applied already and is skipped (consume.go).
 //
 // Partitions apply in parallel, each in order, on its own connection; a
 // transaction that overlaps an earlier one of another partition (its
@@ -21,7 +22,6 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -115,22 +115,14 @@ func (f OwnerFunc) Owner(b topo.Bucket) string { return f(b) }
 // Source is the link's source region.
 func (a *Applier) Source() string { return a.cfg.Source }
 
-// GroupID is the consumer group of a link.
-func GroupID(source, target string) string { return "region.apply." + source + "." + target }
-
 // ConsumerConfig sets a sarama config for an applier.
 func ConsumerConfig(sc *sarama.Config) {
-	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
-	sc.Consumer.Offsets.AutoCommit.Enable = true
-	sc.Consumer.Offsets.AutoCommit.Interval = time.Second
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.Fetch.Default = 4 << 20
 	// A partition whose fetch failed (its broker just restarted) tries
 	// again after this long; sarama's 2 s default left a link idle that
 	// long after its source region came back.
 	sc.Consumer.Retry.Backoff = 250 * time.Millisecond
-	sc.Consumer.Group.Session.Timeout = 6 * time.Second // Kafka's default minimum: a restarted applier waits this long for its old member
-	sc.Consumer.Group.Heartbeat.Interval = time.Second
 	sc.Metadata.AllowAutoTopicCreation = true
 }
 
@@ -150,17 +142,13 @@ type Applier struct {
 	state string
 	err   string
 	rate  rate
-	// client is the current Run's Kafka client (for offsets in Setup).
+	// client is the current Run's Kafka client (Skip reads with it).
 	client sarama.Client
-	// lastMsg is when the last message arrived (unix nanoseconds).
-	lastMsg atomic.Int64
-	// joining is when the current session's Consume began, under mu.
-	joining time.Time
-	// lastPart is when each claimed partition last got a message (or its
-	// session began), under mu.
+	// lastPart is when each partition last got a message (or its session
+	// began), under mu.
 	lastPart map[int32]time.Time
-	// restart ends the current consumer group session (Run starts a new
-	// one), under mu; nil outside Run.
+	// restart ends the current session (Run starts a new one from the
+	// checkpoints), under mu; nil outside a session.
 	restart func()
 	// unresolved counts quarantined messages not yet resolved, and
 	// violations the ownership violations logged, under mu.
@@ -192,308 +180,10 @@ func New(cfg Config) (*Applier, error) {
 	return a, nil
 }
 
-// Run applies until ctx ends. It returns nil then, or the error that
-// stopped the consumer group (the caller restarts it).
-func (a *Applier) Run(ctx context.Context) (err error) {
-	defer func() {
-		a.mu.Lock()
-		a.state = "stopped"
-		if err != nil {
-			a.state, a.err = "failed", err.Error()
-		}
-		a.mu.Unlock()
-	}()
-	if err := EnsureSchema(ctx, a.cfg.DB); err != nil {
-		return err
-	}
-	if err := a.countUnresolved(ctx); err != nil {
-		return err
-	}
-	if err := a.countViolations(ctx); err != nil {
-		return err
-	}
-	client, err := a.cfg.Kafka()
-	if err != nil {
-		return fmt.Errorf("apply: kafka of %s: %w", a.cfg.Source, err)
-	}
-	defer client.Close()
-	group, err := sarama.NewConsumerGroupFromClient(GroupID(a.cfg.Source, a.cfg.Target), client)
-	if err != nil {
-		return fmt.Errorf("apply: consumer group: %w", err)
-	}
-	defer group.Close()
-	a.mu.Lock()
-	a.client = client
-	a.mu.Unlock()
-	parent := ctx
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		for err := range group.Errors() {
-			a.log.Warn("consumer group error", "err", err)
-			// A broker that restarted may have moved the group on: this
-			// session will never consume again, so start a new one.
-			if errors.Is(err, sarama.ErrIllegalGeneration) || errors.Is(err, sarama.ErrUnknownMemberId) {
-				cancel(fmt.Errorf("consumer group session is stale (%w): rejoining", err))
-			}
-		}
-	}()
-	go a.watchStall(ctx, cancel)
-	a.touch()
-	a.setState("running", "")
-	for ctx.Err() == nil {
-		// A session of its own, so that an operator's retry can end it
-		// and the next one resumes the halted partitions.
-		sctx, end := context.WithCancel(ctx)
-		a.mu.Lock()
-		a.restart = end
-		a.joining = time.Now()
-		a.mu.Unlock()
-		err := group.Consume(sctx, []string{a.topic}, a)
-		end()
-		if err != nil {
-			if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
-				break
-			}
-			return fmt.Errorf("apply: consume %s: %w", a.topic, err)
-		}
-	}
-	a.mu.Lock()
-	a.restart = nil
-	a.mu.Unlock()
-	if parent.Err() == nil {
-		return context.Cause(ctx)
-	}
-	return nil
-}
-
-// stallTimeout is how long a link may go without any message before its
-// consumer group session is presumed stuck and started again. Capture
-// sends every partition a heartbeat at least every 250ms.
-const stallTimeout = 10 * time.Second
-
-func (a *Applier) touch() { a.lastMsg.Store(time.Now().UnixNano()) }
-
-// watchStall cancels the session when no message arrived for stallTimeout.
-func (a *Applier) watchStall(ctx context.Context, cancel context.CancelCauseFunc) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if idle := time.Since(time.Unix(0, a.lastMsg.Load())); idle > stallTimeout {
-				cancel(fmt.Errorf("no message from %s (not even a heartbeat) for %s: restarting the consumer group", a.topic, idle.Round(time.Second)))
-				return
-			}
-			if p, idle, ok := a.stalledPart(); ok {
-				cancel(fmt.Errorf("no message on partition %d of %s (not even a heartbeat) for %s: restarting the consumer group", p, a.topic, idle.Round(time.Second)))
-				return
-			}
-		}
-	}
-}
-
-func (a *Applier) touchPart(p int32) {
-	a.mu.Lock()
-	if a.lastPart != nil {
-		a.lastPart[p] = time.Now()
-	}
-	a.mu.Unlock()
-}
-
-// stalledPart finds a claimed partition, not halted, that got nothing
-// for stallTimeout while others may have: capture heartbeats every
-// partition, so one that stays silent is stuck in this session.
-func (a *Applier) stalledPart() (int32, time.Duration, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for p, t := range a.lastPart {
-		if ps := a.parts[p]; ps != nil && ps.State == "halted" {
-			continue
-		}
-		if idle := time.Since(t); idle > stallTimeout {
-			return p, idle, true
-		}
-	}
-	return 0, 0, false
-}
-
 func (a *Applier) setState(state, err string) {
 	a.mu.Lock()
 	a.state, a.err = state, err
 	a.mu.Unlock()
-}
-
-// Setup moves every claimed partition to the offset after its checkpoint:
-// the target database, not Kafka's committed offset, says where to resume.
-// The partitions are set up at once: each reads its checkpoint and the
-// message at it (resumeOffset), which took up to half a second a partition
-// one after the other, and left a link idle for seconds after its source's
-// broker came back.
-func (a *Applier) Setup(sess sarama.ConsumerGroupSession) error {
-	claims := sess.Claims()[a.topic]
-	a.ddl.reset(len(claims))
-	a.mu.Lock()
-	a.log.Info("consumer group session started", "partitions", claims, "generation", sess.GenerationID(), "joined_in", time.Since(a.joining).Round(time.Millisecond))
-	a.lastPart = map[int32]time.Time{}
-	for _, p := range claims {
-		a.lastPart[p] = time.Now()
-	}
-	client := a.client
-	a.mu.Unlock()
-	next := make([]int64, len(claims))
-	errs := make([]error, len(claims))
-	var wg sync.WaitGroup
-	for i, p := range claims {
-		wg.Go(func() { next[i], errs[i] = a.setupPartition(sess.Context(), client, p) })
-	}
-	wg.Wait()
-	for i, p := range claims {
-		switch {
-		case errors.Is(errs[i], errLogMismatch):
-			// halted: ConsumeClaim sees the halt and waits
-		case errs[i] != nil:
-			return errs[i]
-		default:
-			sess.ResetOffset(a.topic, p, next[i], "")
-			sess.MarkOffset(a.topic, p, next[i], "")
-		}
-	}
-	return nil
-}
-
-// setupPartition loads partition p's checkpoint and returns the offset to
-// resume from; a log that does not match the checkpoint halts p and
-// returns errLogMismatch.
-func (a *Applier) setupPartition(ctx context.Context, client sarama.Client, p int32) (int64, error) {
-	cp, err := loadCheckpoint(ctx, a.cfg.DB, a.cfg.Source, p)
-	if err != nil {
-		return 0, err
-	}
-	a.mu.Lock()
-	a.parts[p] = &PartitionStatus{Partition: p, State: "running", Checkpoint: cp}
-	a.mu.Unlock()
-	a.advance(p, cp.Seq)
-	skipped, err := a.skippedAt(ctx, p, cp.Offset)
-	if err != nil {
-		return 0, err
-	}
-	next, err := resumeOffset(client, a.topic, p, cp, skipped)
-	if errors.Is(err, errLogMismatch) {
-		a.halt(p, cp.Offset, err)
-	}
-	return next, err
-}
-
-// Cleanup is called when a session ends.
-func (a *Applier) Cleanup(sarama.ConsumerGroupSession) error { return nil }
-
-// ConsumeClaim applies one partition in order until the session ends.
-func (a *Applier) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) (err error) {
-	ctx := sess.Context()
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("apply: partition %d panicked: %v", claim.Partition(), p)
-			a.halt(claim.Partition(), -1, err)
-		}
-	}()
-	if a.halted(claim.Partition()) {
-		<-ctx.Done()
-		return nil
-	}
-	w, err := newWorker(ctx, a, claim.Partition())
-	if err != nil {
-		a.halt(claim.Partition(), -1, err)
-		<-ctx.Done()
-		return nil
-	}
-	defer w.close()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case msg, ok := <-claim.Messages():
-			if !ok {
-				return nil
-			}
-			// Take whatever else is already here: a partition that is
-			// behind applies it in fewer, larger target transactions.
-			batch := []*sarama.ConsumerMessage{msg}
-		drain:
-			for len(batch) < maxRun {
-				select {
-				case m, ok := <-claim.Messages():
-					if !ok {
-						break drain
-					}
-					batch = append(batch, m)
-				default:
-					break drain
-				}
-			}
-			a.touch()
-			a.touchPart(claim.Partition())
-			a.setHighWater(claim.Partition(), claim.HighWaterMarkOffset())
-			if !a.waitHeld(ctx, claim.Partition()) {
-				return nil
-			}
-			n, err := w.handleBatch(ctx, batch)
-			if n > 0 {
-				sess.MarkMessage(batch[n-1], "")
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				if errors.Is(err, ErrStaleSession) {
-					// Another member applies this partition now: leave it,
-					// and let a new session say which partitions are ours.
-					a.log.Warn("partition moved to another applier: starting a new consumer group session", "partition", claim.Partition(), "err", err)
-					a.mu.Lock()
-					restart := a.restart
-					a.mu.Unlock()
-					if restart != nil {
-						restart()
-					}
-					return nil
-				}
-				a.halt(claim.Partition(), batch[n].Offset, err)
-				<-ctx.Done() // halted: apply nothing after it
-				return nil
-			}
-		}
-	}
-}
-
-// heldPoll is how often a held partition asks the gate (from memory)
-// whether its stream was released: the partition resumes within it, before
-// the failback that released it has switched its buckets back (500 ms
-// left a drill's postcheck, right after the failback, seeing the link
-// still as far behind as the whole failover).
-const heldPoll = 50 * time.Millisecond
-
-// waitHeld waits while the source's stream is held, with partition p's
-// state "held"; false when ctx ended first.
-func (a *Applier) waitHeld(ctx context.Context, p int32) bool {
-	if a.cfg.Gate == nil || !a.cfg.Gate.Held() {
-		return true
-	}
-	a.log.Warn("partition held: the source region's stream is held by a forced failover; nothing more of it is applied until a failback releases it", "partition", p)
-	a.setPartState(p, "held")
-	defer a.setPartState(p, "running")
-	for a.cfg.Gate.Held() {
-		a.touch()
-		a.touchPart(p)
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(heldPoll):
-		}
-	}
-	a.log.Info("partition released: applying the source region's stream again", "partition", p)
-	return true
 }
 
 func (a *Applier) setPartState(p int32, state string) {
@@ -632,7 +322,7 @@ func (a *Applier) Status(ctx context.Context) LinkStatus {
 	}
 	sort.Slice(st.Partitions, func(i, j int) bool { return st.Partitions[i].Partition < st.Partitions[j].Partition })
 	if headErr == nil && int32(len(a.parts)) < head.Partitions {
-		// Some partitions are not claimed yet (a restart, a rebalance):
+		// Some partitions are not set up yet (a restart, a new partition):
 		// the link's watermark is unknown until every one reports.
 		st.AppliedSeq, st.AppliedGTID, oldest = 0, "", time.Time{}
 	}

@@ -37,7 +37,7 @@ func (a *Applier) Retry() []int32 {
 	// widened): read it again now, not when the cache expires.
 	a.catalog.Forget()
 	if len(out) > 0 && restart != nil {
-		restart() // a new consumer group session resumes them from their checkpoints
+		restart() // a new session resumes them from their checkpoints
 	}
 	return out
 }

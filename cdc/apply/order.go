@@ -79,19 +79,18 @@ func (w *worker) waitDeps(ctx context.Context, m *event.Message) error {
 			w.a.m.depWaits.Inc()
 		}
 		w.a.setWaiting(w.part, fmt.Sprintf("transaction %s (seq %d) waits for partition %d to apply seq %d: both wrote the same row or unique value", m.Txn.GTID, m.Seq, p, seq))
-		w.a.touch()
 		w.a.touchPart(w.part)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-changed:
-		case <-time.After(200 * time.Millisecond): // partitions of other members: read from the target
+		case <-time.After(200 * time.Millisecond): // a partition not set up yet: read from the target
 		}
 	}
 }
 
-// through is how far partition p is applied: from memory when this
-// applier holds it, else from the target's checkpoint row.
+// through is how far partition p is applied: from memory once this
+// session set it up, else from the target's checkpoint row.
 func (a *Applier) through(ctx context.Context, p int32) uint64 {
 	a.mu.Lock()
 	t, held := a.thru[p]

@@ -71,9 +71,9 @@ type worker struct {
 	frag []*event.Message // fragments of the transaction being received
 	// saved is when the checkpoint row was last written, and stored the
 	// offset it holds (-1: no row): every commit checks the row still
-	// holds it (a compare-and-set), so that a stale session's worker
-	// that kept running after a rebalance cannot apply a message the
-	// partition's new owner applies too.
+	// holds it (a compare-and-set), so that a worker of a stale session
+	// (or of a second applier of the link, a mistake) cannot apply a
+	// message another worker applies too.
 	saved  time.Time
 	stored int64
 	// tombs are the deletes the transaction being applied lets stand, to
@@ -253,10 +253,9 @@ func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next C
 }
 
 // ErrStaleSession is a commit whose partition's checkpoint row moved
-// under it: another applier (the partition's owner after a rebalance)
-// applied past it. Nothing is applied; the session starts again from the
-// row.
-var ErrStaleSession = errors.New("stale consumer group session")
+// under it: another applier of the link applied past it. Nothing is
+// applied; the session starts again from the row.
+var ErrStaleSession = errors.New("stale apply session")
 
 // checkStored locks the partition's checkpoint row and checks it holds
 // the offset this worker last wrote.
