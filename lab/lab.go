@@ -42,6 +42,10 @@ type Options struct {
 	// VerifyEvery is the lab's replication.verify_every (default 30s; a
 	// new lab only; kept in lab.json).
 	VerifyEvery time.Duration
+	// MaxLag is the lab's router.max_lag (default 5s; a new lab only;
+	// kept in lab.json): a test whose WAN leaves a link seconds behind
+	// raises it, as an operator of such a WAN would.
+	MaxLag time.Duration
 	// Tables are replication tables listed besides the sample's, with
 	// their conflict policy (a new lab only; kept in lab.json): a test's
 	// own table without a primary key needs conflict overwrite, since
@@ -241,7 +245,7 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 		}
 		seen[name] = true
 	}
-	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery, Tables: opts.Tables}
+	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery, MaxLag: opts.MaxLag, Tables: opts.Tables}
 	const perRegion = 7
 	ports := make([]int, 4+perRegion*len(opts.Regions))
 	picker := portPicker{}

@@ -53,7 +53,7 @@ regions:
 {{- end}}
 # A local lab answers in milliseconds: tight switch guards keep a broken
 # switch short.
-router: {ack_timeout: 2s, max_lag: 5s, catch_up_timeout: 10s}
+router: {ack_timeout: 2s, max_lag: {{.MaxLag}}, catch_up_timeout: 10s}
 controller:
   witness:
     raft: 127.0.0.1:{{.Witness.RaftPort}}
@@ -131,7 +131,7 @@ func writeConfig(s *State) (*config.Config, error) {
 	}
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
-		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "Tables": s.Tables, "DialVia": via,
+		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Tables": s.Tables, "DialVia": via,
 		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile,
 	})
 	if err != nil {

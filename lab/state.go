@@ -30,6 +30,8 @@ type State struct {
 	AutoFailover bool `json:"auto_failover,omitempty"`
 	// VerifyEvery is the continuous verification interval (0: 30s).
 	VerifyEvery time.Duration `json:"verify_every,omitempty"`
+	// MaxLag is router.max_lag (0: 5s).
+	MaxLag time.Duration `json:"max_lag,omitempty"`
 	// Tables are replication tables listed besides the sample's.
 	Tables []config.Table `json:"tables,omitempty"`
 	// WAN is the wan component (nil unless the lab was made with it).

@@ -26,7 +26,7 @@ import (
 // fail_after fails nothing over, and everything converges after healing;
 // a region that fails again within the cooldown is not failed over twice.
 func TestNetworkFaults(t *testing.T) {
-	st := labtest.UpWith(t, lab.Options{WAN: true, AutoFailover: true}, "a", "b", "c")
+	st := labtest.UpWith(t, lab.Options{WAN: true, AutoFailover: true, MaxLag: 10 * time.Second}, "a", "b", "c")
 	tok, _ := lab.ReadToken(st.Dir)
 	w, err := lab.OpenWAN(st.Dir)
 	if err != nil {
@@ -75,12 +75,12 @@ func TestNetworkFaults(t *testing.T) {
 	})
 
 	t.Run("a switch waits for the third region", func(t *testing.T) {
-		// c's consumer of a's broker is slow: each fetch takes 0.5 s more,
-		// which leaves the link about a second behind under the load (at
-		// 1 s more it falls behind for good, past router.max_lag).
-		// A switch of a's users to b must not flip before c has applied
-		// a's last writes too, or c would apply b's first writes of those
-		// rows and then a's older ones over them.
+		// c's consumer of a's broker is slow: every byte between them
+		// takes 1.5 s more each way, so each fetch takes 3 s more and a's
+		// writes reach c 1.5 to 4.5 s late (3 s on average; the lab's
+		// router.max_lag is 10 s, as a WAN that slow would need). A switch of a's users to b must not flip
+		// before c has applied a's last writes too, or c would apply b's
+		// first writes of those rows and then a's older ones over them.
 		createLedger(t, st)
 		converged(t, st, 60*time.Second)
 		var users []int64
@@ -94,14 +94,14 @@ func TestNetworkFaults(t *testing.T) {
 		slices.Sort(bs)
 		gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
 		load := loadOf(t, gwA, users, 40)
-		if err := w.Latency("c", "a", 250*time.Millisecond, 0, lab.KindKafka); err != nil {
+		if err := w.Latency("c", "a", 1500*time.Millisecond, 0, lab.KindKafka); err != nil {
 			t.Fatal(err)
 		}
 		lctx, stopLoad := context.WithCancel(context.Background())
 		defer stopLoad()
 		done := make(chan struct{})
 		go func() { defer close(done); load.Run(lctx) }()
-		time.Sleep(2 * time.Second)
+		time.Sleep(6 * time.Second) // c falls behind
 		var lagC float64
 		var sc api.Status
 		if code, _ := call(t, st, "c", tok, "GET", "/v1/status", nil, &sc); code == 200 {
