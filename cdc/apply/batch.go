@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/IBM/sarama"
 
@@ -59,7 +60,8 @@ func simple(m *event.Message) bool {
 }
 
 // applyRun applies a run of simple messages in one target transaction:
-// decide folded over the run, one commit for all of it.
+// decide folded over the run, its transactions folded into one where
+// they can be (fold.go), one commit for all of it.
 func (w *worker) applyRun(ctx context.Context, run []*event.Message, raw []*sarama.ConsumerMessage) error {
 	next := w.cp
 	var apply []*event.Message
@@ -89,7 +91,14 @@ func (w *worker) applyRun(ctx context.Context, run []*event.Message, raw []*sara
 	if next.Offset == w.cp.Offset {
 		return nil // nothing new
 	}
+	folded := false
 	body := func(tx *sql.Tx) error {
+		if len(apply) > 1 {
+			err := w.applyFolded(ctx, tx, apply)
+			if folded = err == nil; !errors.Is(err, errUnfoldable) {
+				return err
+			}
+		}
 		for _, m := range apply {
 			if err := w.applyRows(ctx, tx, m); err != nil {
 				return err
@@ -102,6 +111,9 @@ func (w *worker) applyRun(ctx context.Context, run []*event.Message, raw []*sara
 	}
 	w.a.m.discarded.Add(float64(discarded))
 	w.a.m.txns.Add(float64(len(apply)))
+	if folded {
+		w.a.m.folded.Add(float64(len(apply)))
+	}
 	w.a.m.rows.Add(float64(rows))
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 type metrics struct {
 	txns, rows, duplicates, discarded, retries, halted, conflicts, quarantined, violations prometheus.Counter
 	lagTxns, lagSeconds                                                                    prometheus.Gauge
-	depWaits                                                                               prometheus.Counter
+	depWaits, folded                                                                       prometheus.Counter
 	depWaitSeconds, deletesWaitSeconds                                                     prometheus.Histogram
 }
 
@@ -33,6 +33,7 @@ func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, err
 		violations:  c("ownership_violations_total", "Writes of a bucket the source region did not own when it wrote them (no guard, or a stale one); see _region.violations."),
 		lagTxns:     g("lag_transactions", "Transactions published by the source and not yet applied here."),
 		lagSeconds:  g("lag_seconds", "Age of the oldest partition watermark while behind; 0 when caught up."),
+		folded:      c("folded_transactions_total", "Source transactions applied folded with the rest of their run: one probe and one delete and upsert per table for the run (no conflict, no unique key)."),
 		depWaits:    c("dependency_waits_total", "Transactions that waited for an earlier transaction of another partition with an overlapping writeset."),
 		depWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "apply", Name: "dependency_wait_seconds",
 			Help: "How long a transaction waited for the partitions it depends on.", ConstLabels: l, Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
@@ -43,7 +44,7 @@ func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, err
 		return m, nil
 	}
 	var errs []error
-	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.violations, m.lagTxns, m.lagSeconds, m.depWaits, m.depWaitSeconds, m.deletesWaitSeconds} {
+	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.violations, m.lagTxns, m.lagSeconds, m.depWaits, m.folded, m.depWaitSeconds, m.deletesWaitSeconds} {
 		errs = append(errs, reg.Register(col))
 	}
 	return m, errors.Join(errs...)

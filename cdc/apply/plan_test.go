@@ -88,3 +88,54 @@ func TestParseUnix(t *testing.T) {
 		}
 	}
 }
+
+// TestNetPlan: a folded run leaves each key's last image: written keys in
+// one upsert per table, deleted keys in one delete per table (IN for a
+// one-column key, an OR of the columns for a composite one), whatever
+// happened to the key before in the run.
+func TestNetPlan(t *testing.T) {
+	accounts := event.Table{Schema: "lending", Name: "accounts", Cols: []string{"id", "bal"}, Types: []byte{8, 8}, PK: []int{0}}
+	ledger := event.Table{Schema: "lending", Name: "ledger", Cols: []string{"user_id", "seq", "amt"}, Types: []byte{8, 8, 8}, PK: []int{0, 1}}
+	row := func(x ...any) []event.Value {
+		out := make([]event.Value, len(x))
+		for i := range x {
+			out[i] = v(x[i])
+		}
+		return out
+	}
+	t1 := &event.Txn{GTID: "1-1-1", Tables: []event.Table{accounts, ledger}, Rows: []event.Row{
+		{T: 0, Op: event.Insert, After: row(int64(1), int64(10))},
+		{T: 0, Op: event.Delete, Before: row(int64(2), int64(20))},
+		{T: 1, Op: event.Insert, After: row(int64(1), int64(1), int64(5))},
+		{T: 0, Op: event.Update, Before: row(int64(3), int64(30)), After: row(int64(4), int64(30))}, // the key moves
+	}}
+	t2 := &event.Txn{GTID: "1-1-2", Tables: []event.Table{ledger, accounts}, Rows: []event.Row{
+		{T: 1, Op: event.Update, Before: row(int64(1), int64(10)), After: row(int64(1), int64(11))},
+		{T: 1, Op: event.Insert, After: row(int64(2), int64(21))}, // deleted in t1, back
+		{T: 1, Op: event.Delete, Before: row(int64(4), int64(30))},
+		{T: 0, Op: event.Delete, Before: row(int64(1), int64(1), int64(5))},
+		{T: 0, Op: event.Delete, Before: row(int64(1), int64(0), int64(7))},
+	}}
+	all := fold([]*event.Txn{t1, t2})
+	if len(all.Tables) != 2 || len(all.Rows) != 9 {
+		t.Fatalf("fold: %d tables, %d rows; want the two tables shared and 9 rows", len(all.Tables), len(all.Rows))
+	}
+	got := netPlan(all)
+	a, l := &all.Tables[0], &all.Tables[1]
+	want := []stmt{
+		{query: "DELETE FROM `lending`.`accounts` WHERE `id` IN (?,?)", args: []any{int64(3), int64(4)}, table: a},
+		{query: "INSERT INTO `lending`.`accounts` (`id`,`bal`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`bal`=VALUES(`bal`)", args: []any{int64(1), int64(11), int64(2), int64(21)}, table: a},
+		{query: "DELETE FROM `lending`.`ledger` WHERE (`user_id`=? AND `seq`=?) OR (`user_id`=? AND `seq`=?)", args: []any{int64(1), int64(1), int64(1), int64(0)}, table: l},
+	}
+	if !reflect.DeepEqual(got, want) {
+		for i := range got {
+			t.Logf("got %d: %s %v", i, got[i].query, got[i].args)
+		}
+		t.Fatal("net plan differs")
+	}
+	other := ledger
+	other.Cols = []string{"user_id", "seq", "amount"} // the same table after a rename: not shared
+	if n := len(fold([]*event.Txn{t1, {Tables: []event.Table{other}}}).Tables); n != 3 {
+		t.Errorf("fold shared tables whose columns differ: %d tables, want 3", n)
+	}
+}

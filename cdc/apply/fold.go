@@ -1,0 +1,235 @@
+package apply
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"reflect"
+	"strings"
+
+	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/tombstone"
+	"github.com/regionplatform/region/config"
+)
+
+// Folding: a run of transactions that commit together (batch.go) is
+// applied as if it were one, when nothing in it needs row-by-row care:
+// one probe query for every key the run changes, then for each table one
+// delete of the keys the run leaves deleted and one upsert of the rows it
+// leaves written (each key's last image). A run of N sysbench-like
+// transactions then costs the target a few statements instead of 4N.
+//
+// It is the same as applying the transactions one after the other
+// because every table in the run has a primary key and no secondary
+// unique key (the final row of each key is all that remains, whatever
+// the order; the applier's session does not check foreign keys), and
+// because the run is folded only when no key conflicts: a key's first
+// change in the run is checked against the target, and each later change
+// of it starts from the one before (the source's own order), except a
+// versioned key inserted again after the run deleted it, which is checked
+// against other regions' tombstones. Anything else (a conflict, such a
+// key, a table without a primary key or with a unique key) applies one
+// transaction at a time, as before. An ownership violation's log holds
+// the target's row before the run rather than before its transaction.
+
+// errUnfoldable means the run must apply one transaction at a time. It is
+// returned before anything is written.
+var errUnfoldable = errors.New("the run applies one transaction at a time")
+
+// applyFolded applies the run's transactions (in order) in tx as one, or
+// returns errUnfoldable having written nothing.
+func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Message) error {
+	ts := make([]*event.Txn, len(run))
+	for i, m := range run {
+		t, err := w.a.withoutDropped(ctx, m.Txn)
+		if err != nil {
+			return err
+		}
+		for k := range t.Tables {
+			tb := &t.Tables[k]
+			if len(tb.PK) == 0 {
+				return errUnfoldable
+			}
+			uks, err := w.a.catalog.UniqueKeys(ctx, tb.Schema, tb.Name)
+			if err != nil {
+				return err
+			}
+			if len(uks) > 0 {
+				return errUnfoldable
+			}
+			if err := w.a.guarded(ctx, tb); err != nil {
+				return err
+			}
+		}
+		ts[i] = t
+	}
+	checked := func(tb *event.Table) bool { return w.a.policyOf(tb).name != config.ConflictOverwrite }
+	// Each transaction's own probes: a later change of a key starts from
+	// the run's change before it, so only the key's first change needs the
+	// target; but a versioned key inserted again after the run deleted it
+	// would be checked against other regions' tombstones: not folded.
+	seen := map[string]bool{}
+	var tombs []tombstone.Tombstone
+	for _, t := range ts {
+		for _, pr := range probes(t, checked) {
+			k := keyString(pr.tb, pr.key())
+			pol := w.a.policyOf(pr.tb)
+			if seen[k] && pr.op == event.Insert && pol.versioned() {
+				return errUnfoldable
+			}
+			seen[k] = true
+			// The tombstones the transaction's deletes leave, as applying
+			// it alone would record them (Write keeps the last of a key).
+			if col := pr.tb.ColIndex(pol.version); pr.op == event.Delete && pol.versioned() && col >= 0 {
+				tombs = append(tombs, tombstone.Tombstone{Table: pr.tb, Key: pr.before, Origin: w.a.cfg.Source, Version: pr.before[col], GTID: t.GTID})
+			}
+		}
+	}
+	all := fold(ts)
+	ps := probes(all, checked)
+	if len(ps) > 0 {
+		states, err := readStates(ctx, tx, ps)
+		if err != nil {
+			return err
+		}
+		deleted, err := w.tombstones(ctx, ps, states)
+		if err != nil {
+			return err
+		}
+		for i, pr := range ps {
+			if conflicted(pr.op, states[i].exists, states[i].sameBefore, states[i].sameAfter) || (deleted != nil && tombConflict(pr.op, states[i].exists, len(deleted[i]) > 0)) {
+				return errUnfoldable
+			}
+		}
+	}
+	for i, m := range run {
+		if err := w.checkOwnership(ctx, tx, m, ts[i]); err != nil {
+			return err
+		}
+	}
+	w.tombs = append(w.tombs, tombs...)
+	for _, s := range netPlan(all) {
+		if err := w.exec(ctx, tx, s); err != nil {
+			return err
+		}
+	}
+	return w.recordOrigins(ctx, tx, ps, nil)
+}
+
+// fold concatenates transactions' rows, in order, into one transaction
+// whose tables are shared where they are the same.
+func fold(ts []*event.Txn) *event.Txn {
+	out := &event.Txn{}
+	for _, t := range ts {
+		remap := make([]int, len(t.Tables))
+		for i := range t.Tables {
+			remap[i] = -1
+			for j := range out.Tables {
+				if reflect.DeepEqual(out.Tables[j], t.Tables[i]) {
+					remap[i] = j
+					break
+				}
+			}
+			if remap[i] < 0 {
+				remap[i] = len(out.Tables)
+				out.Tables = append(out.Tables, t.Tables[i])
+			}
+		}
+		for _, r := range t.Rows {
+			r.T = remap[r.T]
+			out.Rows = append(out.Rows, r)
+		}
+	}
+	return out
+}
+
+// netPlan turns the rows of t (every table with a primary key, none with
+// a secondary unique key) into what they leave: for each table, the keys
+// they leave deleted (one DELETE per maxBatchRows keys) and the rows they
+// leave written, each key's last image (one upsert per maxBatchRows
+// rows), in the order tables first appear.
+func netPlan(t *event.Txn) []stmt {
+	type last struct {
+		del bool
+		img []event.Value
+	}
+	keys := make([]map[string]int, len(t.Tables)) // key -> index in lasts[table]
+	lasts := make([][]last, len(t.Tables))
+	var order []int
+	set := func(ti int, del bool, img []event.Value) {
+		tb := &t.Tables[ti]
+		if keys[ti] == nil {
+			keys[ti] = map[string]int{}
+			order = append(order, ti)
+		}
+		k := keyString(tb, img)
+		if i, ok := keys[ti][k]; ok {
+			lasts[ti][i] = last{del, img}
+			return
+		}
+		keys[ti][k] = len(lasts[ti])
+		lasts[ti] = append(lasts[ti], last{del, img})
+	}
+	for _, r := range t.Rows {
+		tb := &t.Tables[r.T]
+		switch {
+		case r.Op == event.Delete:
+			set(r.T, true, r.Before)
+		case r.Op == event.Update && tb.KeyChanged(r.Before, r.After):
+			set(r.T, true, r.Before)
+			set(r.T, false, r.After)
+		default:
+			set(r.T, false, r.After)
+		}
+	}
+	var out []stmt
+	for _, ti := range order {
+		tb := &t.Tables[ti]
+		var dels, rows [][]event.Value
+		for _, l := range lasts[ti] {
+			if l.del {
+				dels = append(dels, l.img)
+			} else {
+				rows = append(rows, l.img)
+			}
+		}
+		for len(dels) > 0 {
+			n := min(len(dels), maxBatchRows)
+			out = append(out, deleteRows(tb, dels[:n]))
+			dels = dels[n:]
+		}
+		for len(rows) > 0 {
+			n := min(len(rows), maxBatchRows)
+			out = append(out, upsert(tb, rows[:n]))
+			rows = rows[n:]
+		}
+	}
+	return out
+}
+
+// deleteRows deletes the rows with imgs' primary keys: `pk IN (...)`, or
+// an OR of the key's columns for a composite key.
+func deleteRows(tb *event.Table, imgs [][]event.Value) stmt {
+	if len(imgs) == 1 {
+		return deleteRow(tb, imgs[0])
+	}
+	var b strings.Builder
+	args := make([]any, 0, len(imgs)*len(tb.PK))
+	b.WriteString("DELETE FROM " + tableName(tb) + " WHERE ")
+	if len(tb.PK) == 1 {
+		b.WriteString(quote(tb.Cols[tb.PK[0]]) + " IN (" + strings.TrimSuffix(strings.Repeat("?,", len(imgs)), ",") + ")")
+		for _, img := range imgs {
+			args = append(args, img[tb.PK[0]].V)
+		}
+		return stmt{query: b.String(), args: args, table: tb}
+	}
+	for i, img := range imgs {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		where, a := pkWhere(tb, img)
+		b.WriteString("(" + where + ")")
+		args = append(args, a...)
+	}
+	return stmt{query: b.String(), args: args, table: tb}
+}
