@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -294,6 +295,12 @@ func (d *Daemon) routes() {
 	d.failoverRoutes()
 	d.drillRoutes()
 	d.consoleRoutes()
+	// Go's profiles, for an operator: where this regiond's CPU and memory
+	// go (go tool pprof -http=: 'http://HOST/debug/pprof/profile?seconds=20'
+	// with the token in an Authorization header; docs/BENCHMARKS.md).
+	d.api.HandleFunc("GET /debug/pprof/", apiserver.RoleOperator, pprof.Index)
+	d.api.HandleFunc("GET /debug/pprof/profile", apiserver.RoleOperator, pprof.Profile)
+	d.api.HandleFunc("GET /debug/pprof/trace", apiserver.RoleOperator, pprof.Trace)
 }
 
 func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {

@@ -46,7 +46,7 @@ func (w *worker) handleBatch(ctx context.Context, msgs []*sarama.ConsumerMessage
 				return i, err
 			}
 		}
-		if err := w.handle(ctx, msgs[i]); err != nil {
+		if err := w.handle(ctx, msgs[i], decoded[i]); err != nil {
 			return i, err
 		}
 		i++

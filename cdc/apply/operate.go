@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -57,8 +58,20 @@ type Quarantined struct {
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	ResolvedBy string     `json:"resolved_by,omitempty"`
 	Resolution string     `json:"resolution,omitempty"`
-	// Payload is the Kafka message as it was (JSON when it decodes).
+	// Payload is the Kafka message, shown as JSON when it decodes (the
+	// table keeps it as it was).
 	Payload string `json:"payload"`
+}
+
+// showPayload renders a Kafka message for a person: as JSON when it
+// decodes (whichever format it was written in), else as it is.
+func showPayload(raw []byte) string {
+	if m, err := event.Decode(raw); err == nil {
+		if b, err := json.Marshal(m); err == nil {
+			return string(b)
+		}
+	}
+	return string(raw)
 }
 
 // Skip moves halted partition p past the message it halted on, without
@@ -90,7 +103,7 @@ func (a *Applier) Skip(ctx context.Context, p int32, actor, reason string) (*Qua
 	if err != nil {
 		return nil, err
 	}
-	q := Quarantined{Source: a.cfg.Source, Partition: p, Offset: raw.Offset, Error: halted.Error, SkippedBy: actor, Reason: reason, Payload: string(raw.Value)}
+	q := Quarantined{Source: a.cfg.Source, Partition: p, Offset: raw.Offset, Error: halted.Error, SkippedBy: actor, Reason: reason, Payload: showPayload(raw.Value)}
 	next := cp
 	next.Offset = raw.Offset
 	if m, derr := event.Decode(raw.Value); derr == nil {
@@ -163,7 +176,7 @@ func (a *Applier) QuarantineList(ctx context.Context, all bool) ([]Quarantined, 
 		if err := rows.Scan(&r.ID, &r.Source, &r.Partition, &r.Offset, &r.Seq, &r.GTID, &r.Error, &payload, &r.SkippedAt, &r.SkippedBy, &r.Reason, &resolved, &r.ResolvedBy, &r.Resolution); err != nil {
 			return nil, err
 		}
-		r.Payload = string(payload)
+		r.Payload = showPayload(payload)
 		if resolved.Valid {
 			r.ResolvedAt = &resolved.Time
 		}

@@ -120,12 +120,14 @@ func (w *worker) close() {
 	}
 }
 
-// handle applies one Kafka message as decide says. An error halts the
-// partition.
-func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage) error {
-	m, err := event.Decode(msg.Value)
-	if err != nil {
-		return fmt.Errorf("offset %d: %w", msg.Offset, err)
+// handle applies one Kafka message as decide says; m is the message
+// decoded, or nil to decode it here. An error halts the partition.
+func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage, m *event.Message) error {
+	if m == nil {
+		var err error
+		if m, err = event.Decode(msg.Value); err != nil {
+			return fmt.Errorf("offset %d: %w", msg.Offset, err)
+		}
 	}
 	d, frags, err := decide(w.cp, w.frag, m, w.input(msg.Offset, time.Since(w.saved) < heartbeatSave))
 	w.frag = frags

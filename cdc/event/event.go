@@ -2,10 +2,13 @@
 // message per source transaction (or per ordered fragment of a large one),
 // and the heartbeats that carry watermarks to idle partitions.
 //
-// A message is JSON (compressed by the producer). Row values are typed
-// loosely, as MySQL accepts them back as statement parameters: null,
-// integers, floats, strings (UTF-8), and bytes ({"b": base64}). Decimals,
-// dates and times travel as strings, exactly as the source printed them.
+// A message is binary (version 2, binary.go; compressed by the producer).
+// Version 1 was JSON; Decode still reads it, so a stream written before an
+// upgrade applies after it, and JSON is how a message is shown to a
+// person (the quarantine). Row values are typed loosely, as MySQL accepts
+// them back as statement parameters: null, integers, floats, strings
+// (UTF-8), and bytes (in JSON {"b": base64}). Decimals, dates and times
+// travel as strings, exactly as the source printed them.
 //
 // Every message carries Seq, capture's count of published transactions.
 // Capture checkpoints it with the source position, so a transaction re-sent
@@ -22,8 +25,9 @@ import (
 	"time"
 )
 
-// Version is the wire format version written by this code.
-const Version = 1
+// Version is the wire format version written by this code: 2, binary.
+// Decode reads version 1 (JSON) too.
+const Version = 2
 
 // Kind is what a message carries.
 type Kind string
@@ -169,10 +173,10 @@ type DDL struct {
 	Statement string `json:"stmt"`
 }
 
-// Encode marshals m.
+// Encode marshals m in the binary format.
 func Encode(m *Message) ([]byte, error) {
 	m.V = Version
-	return json.Marshal(m)
+	return encodeBinary(m)
 }
 
 // ErrInvalid marks a message that can never be applied: the applier halts
@@ -182,6 +186,16 @@ var ErrInvalid = errors.New("invalid message")
 // Decode unmarshals and validates a message. Every error wraps ErrInvalid
 // and says which field is wrong.
 func Decode(b []byte) (*Message, error) {
+	if len(b) > 0 && b[0] == binaryMagic {
+		m, err := decodeBinary(b)
+		if err == nil {
+			err = m.Validate()
+		}
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var m Message
@@ -199,8 +213,8 @@ func (m *Message) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: seq %d from %q: %s", ErrInvalid, m.Seq, m.Source, fmt.Sprintf(format, args...))
 	}
-	if m.V != Version {
-		return bad("wire format version %d, this applier reads %d: upgrade regiond in every region", m.V, Version)
+	if m.V < 1 || m.V > Version {
+		return bad("wire format version %d, this applier reads 1 to %d: upgrade regiond in every region", m.V, Version)
 	}
 	if m.Source == "" {
 		return bad("src is empty")

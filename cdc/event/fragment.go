@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -27,13 +28,13 @@ func EncodeSplit(m *Message, maxBytes int) ([][]byte, error) {
 			Frag: &Fragment{Index: i, Count: n}, Chunk: chunk}
 		return &Message{Kind: m.Kind, Source: m.Source, Seq: m.Seq, Pos: m.Pos, Time: m.Time, Sent: m.Sent, Txn: t}
 	}
-	// The chunk travels in base64: 4 bytes for every 3, after the rest of
-	// the fragment (measured with the largest index and count).
+	// The chunk travels as it is, after its length and the rest of the
+	// fragment (measured with the largest index and count).
 	empty, err := Encode(frag(len(whole), len(whole), nil))
 	if err != nil {
 		return nil, err
 	}
-	size := (maxBytes - len(empty) - 16) / 4 * 3
+	size := maxBytes - len(empty) - binary.MaxVarintLen64
 	if size < 1024 {
 		return nil, fmt.Errorf("transaction %s: a fragment's header takes %d of the %d byte message limit: raise the limit", m.Txn.GTID, len(empty), maxBytes)
 	}
