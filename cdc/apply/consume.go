@@ -131,7 +131,7 @@ func (a *Applier) session(ctx context.Context, client sarama.Client, consumer sa
 			}
 		})
 	}
-	a.log.Info("consuming", "partitions", len(parts), "set_up_in", time.Since(start).Round(time.Millisecond))
+	a.log.Info("consuming", "partitions", len(parts), "set_up_in", time.Since(start).Round(time.Millisecond).String())
 	wg.Go(func() { a.watchStall(ctx, cancel, client, len(parts)) })
 	<-ctx.Done()
 	if err := context.Cause(ctx); !errors.Is(err, errRestart) && !errors.Is(err, context.Canceled) {
