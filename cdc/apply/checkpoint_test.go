@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"testing"
 
@@ -12,9 +13,9 @@ import (
 
 // TestCheckpointCompareAndSetOnMariaDB: a worker commits only while the
 // partition's checkpoint row holds the offset it last wrote. Once another
-// applier (the partition's owner after a rebalance) has moved the row,
-// the worker's commit fails with ErrStaleSession and applies nothing, so
-// a stale session cannot apply a message twice. (make test-unit skips
+// applier (a new session of the link, or a second regiond by mistake) has
+// moved the row, the worker's commit fails with ErrStaleSession and
+// applies nothing, so a stale session cannot apply a message twice. (make test-unit skips
 // it: it starts a MariaDB.)
 func TestCheckpointCompareAndSetOnMariaDB(t *testing.T) {
 	ctx := context.Background()
@@ -47,8 +48,16 @@ func TestCheckpointCompareAndSetOnMariaDB(t *testing.T) {
 	if err := owner.commit(ctx, nil, Checkpoint{Offset: 11, Seq: 11}, 1); err != nil {
 		t.Fatalf("the owner after reloading: %v", err)
 	}
-	if err := zombie.commit(ctx, nil, Checkpoint{Offset: 11, Seq: 11}, 1); !errors.Is(err, ErrStaleSession) {
+	if _, err := db.Exec("CREATE TABLE _region.scratch (id INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	body := func(tx *sql.Tx) error { _, err := tx.Exec("INSERT INTO _region.scratch VALUES (99)"); return err }
+	if err := zombie.commit(ctx, body, Checkpoint{Offset: 11, Seq: 11}, 1); !errors.Is(err, ErrStaleSession) {
 		t.Fatalf("the zombie after the owner moved on: %v, want ErrStaleSession", err)
+	}
+	var rows int
+	if err := db.QueryRow("SELECT COUNT(*) FROM _region.scratch").Scan(&rows); err != nil || rows != 0 {
+		t.Errorf("the zombie's refused commit left %d rows (%v), want none", rows, err)
 	}
 	cp, err := loadCheckpoint(ctx, db, "a", 3)
 	if err != nil || cp.Offset != 11 {

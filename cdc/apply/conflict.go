@@ -134,6 +134,19 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	if err != nil {
 		return err
 	}
+	// Nothing left out and nothing that needs a row-by-row order: the
+	// transaction applies as what it leaves, one statement per table and
+	// kind (fold.go), instead of one per run of rows.
+	if ok, err := w.a.netable(ctx, t); err != nil {
+		return err
+	} else if ok && len(left) == 0 {
+		for _, s := range netPlan(t) {
+			if err := w.exec(ctx, tx, s); err != nil {
+				return err
+			}
+		}
+		return w.recordOrigins(ctx, tx, ps, nil)
+	}
 	part := *t
 	run := func() error {
 		for _, s := range plan(&part) {

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -46,20 +47,12 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 			return err
 		}
 		for k := range t.Tables {
-			tb := &t.Tables[k]
-			if len(tb.PK) == 0 {
-				return errUnfoldable
-			}
-			uks, err := w.a.catalog.UniqueKeys(ctx, tb.Schema, tb.Name)
-			if err != nil {
+			if err := w.a.guarded(ctx, &t.Tables[k]); err != nil {
 				return err
 			}
-			if len(uks) > 0 {
-				return errUnfoldable
-			}
-			if err := w.a.guarded(ctx, tb); err != nil {
-				return err
-			}
+		}
+		if ok, err := w.a.netable(ctx, t); err != nil || !ok {
+			return cmp.Or(err, errUnfoldable)
 		}
 		ts[i] = t
 	}
@@ -114,6 +107,22 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 		}
 	}
 	return w.recordOrigins(ctx, tx, ps, nil)
+}
+
+// netable reports whether t's rows may be applied as what they leave
+// (netPlan): every table has a primary key and no secondary unique key.
+func (a *Applier) netable(ctx context.Context, t *event.Txn) (bool, error) {
+	for i := range t.Tables {
+		tb := &t.Tables[i]
+		if len(tb.PK) == 0 {
+			return false, nil
+		}
+		uks, err := a.catalog.UniqueKeys(ctx, tb.Schema, tb.Name)
+		if err != nil || len(uks) > 0 {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // fold concatenates transactions' rows, in order, into one transaction

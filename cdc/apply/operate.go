@@ -124,11 +124,9 @@ func (a *Applier) Skip(ctx context.Context, p int32, actor, reason string) (*Qua
 		return nil, fmt.Errorf("keep the message in %s.quarantine: %w", binlog.MetaSchema, err)
 	}
 	q.ID, _ = res.LastInsertId()
-	var st any
-	if !next.SourceTime.IsZero() {
-		st = next.SourceTime.UTC()
-	}
-	if _, err := tx.ExecContext(ctx, saveCheckpoint, a.cfg.Source, p, next.Offset, next.Seq, next.Pos, next.GTID, st, 0); err != nil {
+	// As the halted partition's worker would: only if the checkpoint is
+	// still where it halted.
+	if err := (&worker{a: a, part: p, stored: cp.Offset}).saveCheckpoint(ctx, tx, next, 0); err != nil {
 		return nil, fmt.Errorf("move the checkpoint past the message: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

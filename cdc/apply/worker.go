@@ -57,10 +57,15 @@ func parseUnix(s string) (time.Time, error) {
 	return time.Unix(n, us*1000).UTC(), nil
 }
 
-const saveCheckpoint = `INSERT INTO ` + binlog.MetaSchema + `.apply_checkpoints
-	(source, part, kafka_offset, seq, pos, gtid, source_time, applied_at, txns) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6), ?)
-	ON DUPLICATE KEY UPDATE kafka_offset=VALUES(kafka_offset), seq=VALUES(seq), pos=VALUES(pos), gtid=VALUES(gtid),
-	source_time=VALUES(source_time), applied_at=VALUES(applied_at), txns=txns+VALUES(txns)`
+// The checkpoint is written as a compare-and-set: the row must still
+// hold the offset this worker last wrote (no row: none yet), or another
+// applier moved it and nothing of this transaction commits.
+const (
+	insertCheckpoint = `INSERT INTO ` + binlog.MetaSchema + `.apply_checkpoints
+	(source, part, kafka_offset, seq, pos, gtid, source_time, applied_at, txns) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6), ?)`
+	updateCheckpoint = `UPDATE ` + binlog.MetaSchema + `.apply_checkpoints SET kafka_offset = ?, seq = ?, pos = ?, gtid = ?,
+	source_time = ?, applied_at = UTC_TIMESTAMP(6), txns = txns + ? WHERE source = ? AND part = ? AND kafka_offset = ?`
+)
 
 // worker applies one partition on its own connection.
 type worker struct {
@@ -223,9 +228,6 @@ func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next C
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
-	if err := w.checkStored(ctx, tx); err != nil {
-		return err
-	}
 	w.tombs, w.violations = w.tombs[:0], 0
 	if body != nil {
 		if err := body(tx); err != nil {
@@ -235,12 +237,8 @@ func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next C
 	if err := tombstone.Write(ctx, tx, w.tombs); err != nil {
 		return err
 	}
-	var st any
-	if !next.SourceTime.IsZero() {
-		st = next.SourceTime.UTC()
-	}
-	if _, err := tx.ExecContext(ctx, saveCheckpoint, w.a.cfg.Source, w.part, next.Offset, next.Seq, next.Pos, next.GTID, st, txns); err != nil {
-		return fmt.Errorf("write checkpoint: %w", err)
+	if err := w.saveCheckpoint(ctx, tx, next, txns); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
@@ -259,20 +257,31 @@ func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next C
 // applied; the session starts again from the row.
 var ErrStaleSession = errors.New("stale apply session")
 
-// checkStored locks the partition's checkpoint row and checks it holds
-// the offset this worker last wrote.
-func (w *worker) checkStored(ctx context.Context, tx *sql.Tx) error {
-	var off int64
-	err := tx.QueryRowContext(ctx, `SELECT kafka_offset FROM `+binlog.MetaSchema+`.apply_checkpoints WHERE source = ? AND part = ? FOR UPDATE`,
-		w.a.cfg.Source, w.part).Scan(&off)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		off = -1
-	case err != nil:
-		return fmt.Errorf("lock checkpoint: %w", err)
+// saveCheckpoint writes next as the partition's checkpoint in tx, if the
+// row still holds the offset this worker last wrote; else ErrStaleSession.
+// Written last, it holds the row's lock only until the commit.
+func (w *worker) saveCheckpoint(ctx context.Context, tx *sql.Tx, next Checkpoint, txns int) error {
+	var st any
+	if !next.SourceTime.IsZero() {
+		st = next.SourceTime.UTC()
 	}
-	if off != w.stored {
-		return fmt.Errorf("%w: partition %d's checkpoint is at offset %d, this worker wrote %d: another applier moved it", ErrStaleSession, w.part, off, w.stored)
+	if w.stored < 0 {
+		_, err := tx.ExecContext(ctx, insertCheckpoint, w.a.cfg.Source, w.part, next.Offset, next.Seq, next.Pos, next.GTID, st, txns)
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && me.Number == 1062 {
+			return fmt.Errorf("%w: partition %d's checkpoint was written by another applier since this worker found none", ErrStaleSession, w.part)
+		}
+		if err != nil {
+			return fmt.Errorf("write checkpoint: %w", err)
+		}
+		return nil
+	}
+	res, err := tx.ExecContext(ctx, updateCheckpoint, next.Offset, next.Seq, next.Pos, next.GTID, st, txns, w.a.cfg.Source, w.part, w.stored)
+	if err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("%w: partition %d's checkpoint is no longer at offset %d, which this worker wrote: another applier moved it", ErrStaleSession, w.part, w.stored)
 	}
 	return nil
 }
