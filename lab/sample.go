@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/router/guard"
 	"github.com/regionplatform/region/topo"
@@ -200,10 +202,33 @@ func RunWorkload(ctx context.Context, st *State, w Workload) ([]WorkloadResult, 
 	return res, nil
 }
 
+// deadlockTries is how many times inTx runs a transaction InnoDB chose
+// as a deadlock's victim: as MySQL tells every application to, since
+// two writers of one table (the application and the applier writing
+// other regions' rows beside its own) can deadlock on gap locks.
+const deadlockTries = 5
+
 // inTx runs fn in a write transaction the guard admits for users, and
-// commits it; without a guard (RunWorkload, a job writing a region's
-// MySQL directly), in a plain transaction.
+// commits it, again if InnoDB rolled it back as a deadlock's victim;
+// without a guard (RunWorkload, a job writing a region's MySQL directly),
+// in a plain transaction.
 func inTx(ctx context.Context, g *guard.Guard, db guard.Beginner, users []int64, fn func(*sql.Tx) error) error {
+	var err error
+	for try := 1; try <= deadlockTries; try++ {
+		var me *mysql.MySQLError
+		if err = inTxOnce(ctx, g, db, users, fn); !errors.As(err, &me) || me.Number != 1213 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(try) * 10 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func inTxOnce(ctx context.Context, g *guard.Guard, db guard.Beginner, users []int64, fn func(*sql.Tx) error) error {
 	var tx *sql.Tx
 	var commit func() error
 	if g == nil {
