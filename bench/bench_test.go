@@ -12,9 +12,9 @@ import (
 
 func TestMain(m *testing.M) { labtest.Main(m) }
 
-// TestReplicationBenchmark runs all three runs for 3 s each on tiny tables
-// and checks that each measured something and ended with equal data. It
-// takes 20-40 s on 2 cores.
+// TestReplicationBenchmark runs all three runs for 3 s each on tiny tables,
+// each with a backlog of 300 transactions, and checks that each measured
+// something and ended with equal data. It takes 30-50 s on 2 cores.
 func TestReplicationBenchmark(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the end-to-end benchmark takes 20-40 s: run without -short")
@@ -27,6 +27,8 @@ func TestReplicationBenchmark(t *testing.T) {
 		Lab:           st,
 		Dir:           t.TempDir(),
 		SettleTimeout: time.Minute,
+		Backlog:       300,
+		Bin:           labtest.Bin(),
 		Progress:      testWriter{t},
 	})
 	if err != nil {
@@ -44,11 +46,16 @@ func TestReplicationBenchmark(t *testing.T) {
 		if r.WorkloadTxns == 0 || r.Probes < 10 || r.LagP99S == nil || r.AppliedTxnPerS <= 0 {
 			t.Errorf("%s measured nothing: %+v", r.Name, r)
 		}
+		if b := r.Backlog; b == nil || b.Txns != 300 || b.TxnPerS <= 0 || len(b.CPUSeconds) == 0 {
+			t.Errorf("%s: backlog phase %+v, want 300 transactions drained and timed", r.Name, b)
+		} else {
+			t.Logf("%s: backlog of %d drained in %.2fs (%.0f txn/s)", r.Name, b.Txns, b.DrainSeconds, b.TxnPerS)
+		}
 		if r.Name != bench.RunPlatform && r.AppliedTxns != r.SourceTxns {
 			t.Errorf("%s: replica applied %d transactions, source committed %d", r.Name, r.AppliedTxns, r.SourceTxns)
 		}
 	}
-	if rep.Runs[0].PeakRSSMB == nil || rep.Ratios.AppliedVsSingle == nil || rep.Ratios.AppliedVsParallel == nil {
+	if rep.Runs[0].PeakRSSMB == nil || rep.Ratios.AppliedVsSingle == nil || rep.Ratios.AppliedVsParallel == nil || rep.Ratios.BacklogVsParallel == nil {
 		t.Errorf("missing regiond RSS or ratios: %+v", rep)
 	}
 }

@@ -82,6 +82,18 @@ func (n *native) stop(ctx context.Context) error {
 
 func (n *native) ports() (int, int) { return n.primary.Port, n.replica.Port }
 
+// pause stops the replica's SQL threads; its IO thread keeps receiving
+// the primary's binlog into the relay log.
+func (n *native) pause(ctx context.Context) error {
+	_, err := n.rdb.ExecContext(ctx, "STOP SLAVE SQL_THREAD")
+	return err
+}
+
+func (n *native) resume(ctx context.Context) error {
+	_, err := n.rdb.ExecContext(ctx, "START SLAVE SQL_THREAD")
+	return err
+}
+
 func (n *native) procs() map[string]int {
 	return map[string]int{"mysql-primary": n.primary.Proc.Pid, "mysql-replica": n.replica.Proc.Pid}
 }

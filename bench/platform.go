@@ -22,12 +22,15 @@ import (
 // (source) to its second (target), watched through regiond's status API.
 type platform struct {
 	st       *lab.State
+	bin      lab.Binaries
 	src, dst lab.RegionState
 	token    string
 	client   *http.Client
 }
 
-func newPlatform(st *lab.State) (*platform, error) {
+// newPlatform watches the lab's first two regions; bin starts the
+// target's regiond again after a pause (default lab.FindBinaries).
+func newPlatform(st *lab.State, bin lab.Binaries) (*platform, error) {
 	if len(st.Regions) < 2 {
 		return nil, errors.New("the lab needs two regions: start it with --regions a,b")
 	}
@@ -35,7 +38,31 @@ func newPlatform(st *lab.State) (*platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &platform{st: st, src: st.Regions[0], dst: st.Regions[1], token: tok, client: &http.Client{Timeout: 5 * time.Second}}, nil
+	if bin.Regiond == "" {
+		if bin, err = lab.FindBinaries(); err != nil {
+			return nil, err
+		}
+	}
+	return &platform{st: st, bin: bin, src: st.Regions[0], dst: st.Regions[1], token: tok, client: &http.Client{Timeout: 5 * time.Second}}, nil
+}
+
+// pause stops the target's regiond (kill -9): its applier stops where it
+// is, and the source's capture keeps publishing to the source's Kafka.
+func (p *platform) pause(ctx context.Context) error {
+	return lab.Kill(ctx, p.st.Dir, p.dst.Name, "regiond")
+}
+
+// resume starts the target's regiond again and reads its new process id.
+func (p *platform) resume(ctx context.Context) error {
+	if err := lab.Start(ctx, lab.Options{Dir: p.st.Dir, Bin: p.bin}, p.dst.Name, "regiond"); err != nil {
+		return err
+	}
+	st, err := lab.LoadState(p.st.Dir)
+	if err != nil {
+		return err
+	}
+	p.st, p.src, p.dst = st, st.Regions[0], st.Regions[1]
+	return nil
 }
 
 func (p *platform) ports() (int, int) { return p.src.MySQLPort, p.dst.MySQLPort }

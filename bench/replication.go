@@ -58,6 +58,10 @@ type Options struct {
 	Lab *lab.State
 	// Bin are the programs a started lab runs (default lab.FindBinaries).
 	Bin lab.Binaries
+	// Backlog, if not 0, adds a backlog phase after the load: the target
+	// stops applying, the source commits Backlog transactions, and the
+	// target's drain of them is timed (RunResult.Backlog).
+	Backlog int
 	// SettleTimeout bounds each wait for the target to catch up
 	// (default 10 minutes).
 	SettleTimeout time.Duration
@@ -74,6 +78,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("--tables, --rows and --threads must be at least 1 (got %d, %d, %d)", o.Tables, o.Rows, o.Threads)
 	case o.Duration < time.Second:
 		return fmt.Errorf("--duration %s: give at least 1s", o.Duration)
+	case o.Backlog < 0:
+		return fmt.Errorf("--backlog %d: give 0 (no backlog phase) or a number of transactions", o.Backlog)
 	case o.Rate < 0:
 		return fmt.Errorf("--rate %g: give 0 (no limit) or a positive rate", o.Rate)
 	case o.Conflict != "" && o.Conflict != config.ConflictOverwrite && o.Conflict != config.ConflictReject:
@@ -188,7 +194,7 @@ func runPlatform(ctx context.Context, o Options, dir string) (*RunResult, error)
 			}
 		}()
 	}
-	p, err := newPlatform(st)
+	p, err := newPlatform(st, o.Bin)
 	if err != nil {
 		return nil, err
 	}

@@ -84,6 +84,21 @@ type RunResult struct {
 	LoadAvgBefore float64 `json:"loadavg_before"`
 	LoadAvgAfter  float64 `json:"loadavg_after"`
 	SampleErrors  int     `json:"sample_errors,omitempty"`
+	// Backlog is the backlog phase (Options.Backlog), if it ran.
+	Backlog *BacklogResult `json:"backlog,omitempty"`
+}
+
+// BacklogResult is the apply capacity alone: how fast the target drained
+// a backlog the source wrote while it did not apply.
+type BacklogResult struct {
+	Txns int `json:"txns"`
+	// DrainSeconds is from starting the target's applier again (for the
+	// platform: starting its regiond, which the pause stopped) until it
+	// had applied every transaction; TxnPerS is Txns / DrainSeconds.
+	DrainSeconds float64 `json:"drain_s"`
+	TxnPerS      float64 `json:"txn_per_s"`
+	// CPUSeconds is each server process's CPU time during the drain.
+	CPUSeconds map[string]float64 `json:"cpu_s"`
 }
 
 // Ratios compare the platform's applied throughput with MariaDB's own
@@ -98,12 +113,18 @@ type Ratios struct {
 	AppliedVsParallel   *float64 `json:"applied_vs_parallel"`
 	BusyApplyVsSingle   *float64 `json:"busy_apply_vs_single"`
 	BusyApplyVsParallel *float64 `json:"busy_apply_vs_parallel"`
+	// BacklogVs* divide the backlog phase's drain rates.
+	BacklogVsSingle   *float64 `json:"backlog_vs_single,omitempty"`
+	BacklogVsParallel *float64 `json:"backlog_vs_parallel,omitempty"`
 }
 
 func ratios(runs []RunResult) Ratios {
-	applied, busy := map[string]*float64{}, map[string]*float64{}
+	applied, busy, backlog := map[string]*float64{}, map[string]*float64{}, map[string]*float64{}
 	for _, r := range runs {
 		applied[r.Name], busy[r.Name] = &r.AppliedTxnPerS, r.ApplierBusyTxnPerS
+		if r.Backlog != nil {
+			backlog[r.Name] = &r.Backlog.TxnPerS
+		}
 	}
 	div := func(by map[string]*float64, other string) *float64 {
 		p, o := by[RunPlatform], by[other]
@@ -113,7 +134,8 @@ func ratios(runs []RunResult) Ratios {
 		return opt(*p / *o)
 	}
 	return Ratios{AppliedVsSingle: div(applied, RunSingle), AppliedVsParallel: div(applied, RunParallel),
-		BusyApplyVsSingle: div(busy, RunSingle), BusyApplyVsParallel: div(busy, RunParallel)}
+		BusyApplyVsSingle: div(busy, RunSingle), BusyApplyVsParallel: div(busy, RunParallel),
+		BacklogVsSingle: div(backlog, RunSingle), BacklogVsParallel: div(backlog, RunParallel)}
 }
 
 // Check fails when a run's target ended with different data than its
@@ -165,9 +187,19 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "  %s: %s\n", x.Name, strings.Join(parts, ", "))
 	}
-	_, err := fmt.Fprintf(w, "\nplatform vs MariaDB single-thread: applied %s, busy apply %s; vs parallel optimistic (4): applied %s, busy apply %s\n",
-		fmtOpt(r.Ratios.AppliedVsSingle, "%.2f"), fmtOpt(r.Ratios.BusyApplyVsSingle, "%.2f"),
-		fmtOpt(r.Ratios.AppliedVsParallel, "%.2f"), fmtOpt(r.Ratios.BusyApplyVsParallel, "%.2f"))
+	for _, x := range r.Runs {
+		if b := x.Backlog; b != nil {
+			names := slices.Sorted(maps.Keys(b.CPUSeconds))
+			parts := make([]string, len(names))
+			for i, n := range names {
+				parts[i] = fmt.Sprintf("%s %.2f ms", n, 1000*b.CPUSeconds[n]/float64(b.Txns))
+			}
+			fmt.Fprintf(w, "  %s backlog: %d transactions drained in %.2fs (%.0f txn/s); CPU per transaction: %s\n", x.Name, b.Txns, b.DrainSeconds, b.TxnPerS, strings.Join(parts, ", "))
+		}
+	}
+	_, err := fmt.Fprintf(w, "\nplatform vs MariaDB single-thread: applied %s, busy apply %s, backlog %s; vs parallel optimistic (4): applied %s, busy apply %s, backlog %s\n",
+		fmtOpt(r.Ratios.AppliedVsSingle, "%.2f"), fmtOpt(r.Ratios.BusyApplyVsSingle, "%.2f"), fmtOpt(r.Ratios.BacklogVsSingle, "%.2f"),
+		fmtOpt(r.Ratios.AppliedVsParallel, "%.2f"), fmtOpt(r.Ratios.BusyApplyVsParallel, "%.2f"), fmtOpt(r.Ratios.BacklogVsParallel, "%.2f"))
 	return err
 }
 

@@ -31,6 +31,10 @@ type system interface {
 	describe(ctx context.Context) string
 	// procs are the system's server processes by name, for CPU time.
 	procs() map[string]int
+	// pause stops the target applying (it keeps receiving what the source
+	// writes); resume starts it again.
+	pause(ctx context.Context) error
+	resume(ctx context.Context) error
 }
 
 // sample is one look at the target.
@@ -85,7 +89,48 @@ func (r *runner) run(ctx context.Context) (_ *RunResult, err error) {
 		return nil, err
 	}
 	r.progressf("%s: %d tables of %d rows prepared and replicated in %s", r.name, r.o.Tables, r.o.Rows, time.Since(t).Round(10*time.Millisecond))
-	return r.measure(ctx)
+	res, err := r.measure(ctx)
+	if err != nil || r.o.Backlog == 0 {
+		return res, err
+	}
+	if res.Backlog, err = r.backlog(ctx); err != nil {
+		return nil, err
+	}
+	// The target must hold the source's data after the drain too.
+	if res.Checksums, res.ChecksumsEqual, err = checksums(ctx, r.src, r.dst, r.o.Tables); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// backlog measures apply capacity alone: the target stops applying, the
+// source commits Backlog transactions as fast as it can, the target
+// starts again, and the drain is timed (and its CPU taken) until the
+// target has applied all of them.
+func (r *runner) backlog(ctx context.Context) (*BacklogResult, error) {
+	r.progressf("%s: backlog: the target stops applying; the source writes %d transactions", r.name, r.o.Backlog)
+	if err := r.sys.pause(ctx); err != nil {
+		return nil, fmt.Errorf("%s: stop the target applying: %w", r.name, err)
+	}
+	w := r.o.Workload
+	w.Rate, w.Duration = 0, r.o.SettleTimeout
+	var committed atomic.Uint64
+	if _, err := loadN(ctx, r.src, w, r.o.Seed+1, &committed, uint64(r.o.Backlog)); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := r.sys.resume(ctx); err != nil {
+		return nil, fmt.Errorf("%s: start the target applying again: %w", r.name, err)
+	}
+	cpu := startCPU(r.sys.procs())
+	caught, err := r.settle(ctx, "backlog")
+	if err != nil {
+		return nil, err
+	}
+	b := &BacklogResult{Txns: r.o.Backlog, DrainSeconds: caught.Sub(start).Seconds(), CPUSeconds: cpu.stop()}
+	b.TxnPerS = float64(b.Txns) / b.DrainSeconds
+	r.progressf("%s: backlog of %d drained in %.2fs (%.0f txn/s)", r.name, b.Txns, b.DrainSeconds, b.TxnPerS)
+	return b, nil
 }
 
 // measure runs the load and everything measured during it.

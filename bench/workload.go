@@ -124,13 +124,18 @@ type loadResult struct {
 // are what makes replication order them by writeset. committed counts
 // commits as they happen, for the sampler (the probes add to it too).
 func load(ctx context.Context, db *sql.DB, w Workload, seed uint64, committed *atomic.Uint64) (loadResult, error) {
+	return loadN(ctx, db, w, seed, committed, 0)
+}
+
+// loadN is load that stops after limit transactions (0: no limit).
+func loadN(ctx context.Context, db *sql.DB, w Workload, seed uint64, committed *atomic.Uint64, limit uint64) (loadResult, error) {
 	start := time.Now()
 	end := start.Add(w.Duration)
 	tb := newBucket(w.Rate, start)
 	parent := ctx
 	ctx, cancel := context.WithDeadline(ctx, end.Add(time.Minute)) // a hung statement cannot hold the run
 	defer cancel()
-	var txns, retries atomic.Uint64
+	var txns, retries, taken atomic.Uint64
 	errs := make([]error, w.Threads)
 	var wg sync.WaitGroup
 	for th := range w.Threads {
@@ -146,6 +151,9 @@ func load(ctx context.Context, db *sql.DB, w Workload, seed uint64, committed *a
 				if !time.Now().Before(end) {
 					return
 				}
+				if limit > 0 && taken.Add(1) > limit {
+					return
+				}
 				err := writeTxn(ctx, db, rng, w.Tables, w.Rows)
 				switch {
 				case err == nil:
@@ -153,6 +161,9 @@ func load(ctx context.Context, db *sql.DB, w Workload, seed uint64, committed *a
 					committed.Add(1)
 				case retryable(err):
 					retries.Add(1)
+					if limit > 0 {
+						taken.Add(^uint64(0)) // not committed: another try
+					}
 				default:
 					errs[th] = fmt.Errorf("load thread %d: %w", th, err)
 					return

@@ -50,6 +50,13 @@ every table is the same in source and target (compared as regionctl verify
 does). A difference is a failed
 run: the report is printed and the command exits 1.
 
+Then, with --backlog N (default 5000), each run measures apply capacity
+alone: the target stops applying (the platform's regiond is stopped, the
+replica's SQL threads are), the source commits N transactions as fast as
+it can, the target starts again, and the drain is timed, with the CPU
+each server process spent on it. The platform's drain includes its
+regiond starting again.
+
 Servers go under --dir (a new or empty folder, kept afterwards with the
 logs), or a temporary folder that is removed. Progress goes to stderr; the
 result (with --json, one object) to stdout. Other work on the machine
@@ -95,6 +102,7 @@ changes the figures: the load average before and after each run is shown.`,
 	f.StringVar(&o.Conflict, "conflict", "", "conflict policy of the benchmark's tables in the platform run: overwrite (single-writer, not checked) or reject; empty: the deployment default, reject")
 	f.StringSliceVar(&o.Runs, "runs", bench.AllRuns(), "runs to do, comma-separated")
 	f.DurationVar(&o.SettleTimeout, "settle-timeout", 10*time.Minute, "longest wait for a target to catch up")
+	f.IntVar(&o.Backlog, "backlog", 5000, "transactions written while the target does not apply, then drained and timed (0: no backlog phase)")
 	return cmd
 }
 
