@@ -250,6 +250,10 @@ type PartitionStatus struct {
 	Checkpoint
 	HighWater int64  `json:"high_water"`
 	Txns      uint64 `json:"txns"`
+	// FetchError is the last fetch's failure, until a message arrives.
+	FetchError string `json:"fetch_error,omitempty"`
+	// idle: everything the partition received is applied.
+	idle bool
 }
 
 // Consumed reports whether every partition has applied everything its
@@ -270,7 +274,10 @@ func (l LinkStatus) Consumed() bool {
 type LinkStatus struct {
 	From string `json:"from"`
 	To   string `json:"to"`
-	// State is running, halted (a partition is halted), starting, stopped or failed.
+	// State is running, halted (a partition is halted), held (a forced
+	// failover holds the source's stream), unreachable (no partition can
+	// fetch, and everything received is applied), starting, stopped or
+	// failed.
 	State string `json:"state"`
 	Error string `json:"error,omitempty"`
 	// AppliedSeq is the link's watermark: every source transaction up to
@@ -320,6 +327,9 @@ func (a *Applier) Status(ctx context.Context) LinkStatus {
 			first = false
 		}
 	}
+	if st.State == "running" {
+		st.State, st.Error = unreachable(a.parts)
+	}
 	sort.Slice(st.Partitions, func(i, j int) bool { return st.Partitions[i].Partition < st.Partitions[j].Partition })
 	if headErr == nil && int32(len(a.parts)) < head.Partitions {
 		// Some partitions are not set up yet (a restart, a new partition):
@@ -336,6 +346,27 @@ func (a *Applier) Status(ctx context.Context) LinkStatus {
 	a.m.lagTxns.Set(float64(st.LagTxns))
 	a.m.lagSeconds.Set(st.LagSeconds)
 	return st
+}
+
+// unreachable returns state "unreachable" and why when every partition
+// that is not halted cannot fetch and has applied everything it received
+// (the source's Kafka is gone, and nothing more will come until it is
+// back), else "running".
+func unreachable(parts map[int32]*PartitionStatus) (string, string) {
+	why := ""
+	for _, ps := range parts {
+		switch {
+		case ps.State == "halted":
+		case ps.FetchError == "" || !ps.idle:
+			return "running", ""
+		default:
+			why = fmt.Sprintf("partition %d: %s", ps.Partition, ps.FetchError)
+		}
+	}
+	if why == "" {
+		return "running", ""
+	}
+	return "unreachable", "the source region's Kafka cannot be read (" + why + "); everything received is applied"
 }
 
 // rate measures transactions per second over a sliding window.

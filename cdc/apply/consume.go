@@ -121,13 +121,18 @@ func (a *Applier) session(ctx context.Context, client sarama.Client, consumer sa
 			pc.AsyncClose()
 		})
 		wg.Go(func() {
+			// sarama fetches again by itself (the broker may come back);
+			// the partition records the failure until a message arrives,
+			// so that status can say the source cannot be read once
+			// everything received is applied (what a forced failover's
+			// drain waits for). A partition whose offset went out of
+			// range is checked against its checkpoint again.
 			for err := range pc.Errors() {
-				a.log.Warn("fetch failed", "partition", p, "err", err)
 				if errors.Is(err.Err, sarama.ErrOffsetOutOfRange) {
-					// The partition consumer stopped; a new session
-					// checks the log against the checkpoint again.
 					cancel(fmt.Errorf("partition %d: %w", p, err.Err))
+					continue
 				}
+				a.fetchFailed(p, err.Err)
 			}
 		})
 	}
@@ -192,13 +197,22 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 	for {
 		var msg *sarama.ConsumerMessage
 		select {
-		case <-ctx.Done():
-			return
 		case m, ok := <-pc.Messages():
 			if !ok {
 				return
 			}
 			msg = m
+		default:
+			a.setIdle(p) // everything received is applied
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-pc.Messages():
+				if !ok {
+					return
+				}
+				msg = m
+			}
 		}
 		// Take whatever else is already here: a partition that is behind
 		// applies it in fewer, larger target transactions.
@@ -215,7 +229,7 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 				break drain
 			}
 		}
-		a.touchPart(p)
+		a.received(p)
 		a.setHighWater(p, pc.HighWaterMarkOffset())
 		if !a.waitHeld(ctx, p) {
 			return
@@ -271,6 +285,44 @@ func (a *Applier) watchStall(ctx context.Context, cancel context.CancelCauseFunc
 			cancel(errRestart)
 			return
 		}
+	}
+}
+
+// received records that partition p got messages: it fetches, and is
+// busy applying them.
+func (a *Applier) received(p int32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.lastPart != nil {
+		a.lastPart[p] = time.Now()
+	}
+	if ps := a.parts[p]; ps != nil {
+		if ps.FetchError != "" {
+			a.log.Info("partition fetches again", "partition", p)
+		}
+		ps.FetchError, ps.idle = "", false
+	}
+}
+
+// setIdle records that partition p has applied everything it received.
+func (a *Applier) setIdle(p int32) {
+	a.mu.Lock()
+	if ps := a.parts[p]; ps != nil {
+		ps.idle = true
+	}
+	a.mu.Unlock()
+}
+
+// fetchFailed records that partition p's fetch failed (logged once until
+// it fetches again).
+func (a *Applier) fetchFailed(p int32, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ps := a.parts[p]; ps != nil {
+		if ps.FetchError == "" {
+			a.log.Warn("partition cannot fetch from the source's Kafka; retrying", "partition", p, "err", err)
+		}
+		ps.FetchError = err.Error()
 	}
 }
 

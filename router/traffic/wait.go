@@ -126,7 +126,7 @@ func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string, 
 			return &linkDown{fmt.Errorf("link %s->%s: %w", src, dst, err)}
 		}
 		if err == nil {
-			if l.State == "halted" || l.State == "failed" {
+			if l.State == "halted" || l.State == "failed" || l.State == "unreachable" {
 				return &linkDown{fmt.Errorf("link %s->%s is %s: %s", src, dst, l.State, l.Error)}
 			}
 			if lag := time.Duration(l.LagSeconds * float64(time.Second)); lag > s.cfg.MaxLag {
