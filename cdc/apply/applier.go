@@ -207,21 +207,6 @@ func (a *Applier) halt(p int32, offset int64, err error) {
 	ps.State, ps.Error, ps.HaltedAt = "halted", err.Error(), offset
 }
 
-func (a *Applier) halted(p int32) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ps := a.parts[p]
-	return ps != nil && ps.State == "halted"
-}
-
-func (a *Applier) setHighWater(p int32, hw int64) {
-	a.mu.Lock()
-	if ps := a.parts[p]; ps != nil {
-		ps.HighWater = hw
-	}
-	a.mu.Unlock()
-}
-
 // applied records a partition's progress after a commit.
 func (a *Applier) applied(p int32, cp Checkpoint, txns int) {
 	a.mu.Lock()

@@ -229,8 +229,7 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 				break drain
 			}
 		}
-		a.received(p)
-		a.setHighWater(p, pc.HighWaterMarkOffset())
+		a.received(p, pc.HighWaterMarkOffset())
 		if !a.waitHeld(ctx, p) {
 			return
 		}
@@ -288,9 +287,9 @@ func (a *Applier) watchStall(ctx context.Context, cancel context.CancelCauseFunc
 	}
 }
 
-// received records that partition p got messages: it fetches, and is
-// busy applying them.
-func (a *Applier) received(p int32) {
+// received records, under one lock, that partition p got messages: it
+// fetches, is busy applying them, and its log's high-water mark is hw.
+func (a *Applier) received(p int32, hw int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.lastPart != nil {
@@ -300,7 +299,7 @@ func (a *Applier) received(p int32) {
 		if ps.FetchError != "" {
 			a.log.Info("partition fetches again", "partition", p)
 		}
-		ps.FetchError, ps.idle = "", false
+		ps.FetchError, ps.idle, ps.HighWater = "", false, hw
 	}
 }
 
