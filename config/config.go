@@ -246,6 +246,15 @@ func (r Replication) Versioned(db, table string) string {
 	return ""
 }
 
+// HomeCell returns the version column of db.table if its policy is
+// home-cell-wins, else "".
+func (r Replication) HomeCell(db, table string) string {
+	if t := r.Policy(db + "." + table); t.Conflict == ConflictHomeCellWins {
+		return t.VersionColumn
+	}
+	return ""
+}
+
 // Router configures how requests find their user's cell, and the guards
 // of a traffic switch.
 type Router struct {

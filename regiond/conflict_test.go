@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/topo"
 )
 
 // restartRegiond kills and starts the regiond of the given regions.
@@ -36,17 +40,23 @@ func restartRegiond(t *testing.T, st *lab.State, start bool, regions ...string) 
 // (the row used to stay in one region only), a key deleted and inserted
 // again against the other region's update, and a key both regions insert
 // while one deletes it: the last two diverged before tombstones
-// (cdc/tombstone).
+// (cdc/tombstone). Home-cell-wins decides by who owned the user when
+// each change was written: dave's bucket moves from a to b after both
+// regions changed him and before the changes meet, and a's change (made
+// by his owner then) wins in both regions; deciding by the owner when a
+// change arrives made b's win (cdc/claim).
 func TestConflictPolicies(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	// Users homed in a and in b.
-	var homeA, homeB, carl int64
-	for u := int64(1); homeA == 0 || homeB == 0 || carl == 0; u++ {
+	var homeA, homeB, carl, dave int64
+	for u := int64(1); homeA == 0 || homeB == 0 || carl == 0 || dave == 0; u++ {
 		switch {
 		case st.HomeRegion(u) == 0 && homeA == 0:
 			homeA = u
 		case st.HomeRegion(u) == 0 && carl == 0:
 			carl = u
+		case st.HomeRegion(u) == 0 && dave == 0:
+			dave = u
 		case st.HomeRegion(u) == 1 && homeB == 0:
 			homeB = u
 		}
@@ -56,7 +66,7 @@ func TestConflictPolicies(t *testing.T) {
 	mustExec(t, a, "CREATE TABLE lending.credit_limits (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, limit_cents BIGINT NOT NULL)")
 	converged(t, st, 30*time.Second)
 	mustExec(t, a,
-		"INSERT INTO users (id, name, home_cell) VALUES ("+itoa(homeA)+", 'ann', 'a1'), ("+itoa(homeB)+", 'bob', 'b1'), ("+itoa(carl)+", 'carl', 'a1')",
+		"INSERT INTO users (id, name, home_cell) VALUES ("+itoa(homeA)+", 'ann', 'a1'), ("+itoa(homeB)+", 'bob', 'b1'), ("+itoa(carl)+", 'carl', 'a1'), ("+itoa(dave)+", 'dave', 'a1')",
 		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (1, "+itoa(homeA)+", 1000, 1000, 'open', 1), (2, "+itoa(homeB)+", 1000, 1000, 'open', 1), (3, "+itoa(homeA)+", 1000, 1000, 'open', 1), (4, "+itoa(homeA)+", 1000, 1000, 'open', 1), (5, "+itoa(homeB)+", 1000, 1000, 'open', 1), (6, "+itoa(homeA)+", 1000, 1000, 'open', 1)",
 		"INSERT INTO credit_limits VALUES (1, "+itoa(homeA)+", 5000)")
 	converged(t, st, 30*time.Second)
@@ -68,6 +78,7 @@ func TestConflictPolicies(t *testing.T) {
 		"UPDATE loan_accounts SET balance_cents = 1, version = 9 WHERE id = 2",
 		"DELETE FROM loan_accounts WHERE id = 3",
 		"UPDATE users SET version = version + 1, name = 'ann-by-a' WHERE id = "+itoa(homeA),
+		"UPDATE users SET version = version + 1, name = 'dave-by-a' WHERE id = "+itoa(dave),
 		"UPDATE users SET version = version + 1, name = 'bob-by-a' WHERE id = "+itoa(homeB),
 		"DELETE FROM users WHERE id = "+itoa(carl),
 		"UPDATE loan_accounts SET balance_cents = 400, version = 9 WHERE id = 4",
@@ -92,11 +103,16 @@ func TestConflictPolicies(t *testing.T) {
 		"UPDATE loan_accounts SET balance_cents = 60, version = 4 WHERE id = 6",
 		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (7, "+itoa(homeA)+", 70, 70, 'open', 1)",
 		"UPDATE users SET version = version + 1, name = 'ann-by-b' WHERE id = "+itoa(homeA),
+		"UPDATE users SET version = version + 1, name = 'dave-by-b' WHERE id = "+itoa(dave),
 		"UPDATE users SET version = version + 1, name = 'bob-by-b' WHERE id = "+itoa(homeB),
 		// Carl (homed in a, which deletes him) deleted in b and inserted
 		// again, at a version above the deleted one.
 		"DELETE FROM users WHERE id = "+itoa(carl),
 		"INSERT INTO users (id, name, home_cell, version) VALUES ("+itoa(carl)+", 'carl-again', 'a1', 2)")
+	// Dave's bucket moves to b1, later than the clock skew History
+	// allows an unstamped change's commit time.
+	time.Sleep(router.ClockSkew + 2*time.Second)
+	moveBucket(t, st, topo.BucketOfString(itoa(dave), st.Buckets), "b1")
 	for _, r := range []string{"a", "b"} {
 		if err := lab.Start(context.Background(), lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, r, "regiond"); err != nil {
 			t.Fatal(err)
@@ -110,13 +126,14 @@ func TestConflictPolicies(t *testing.T) {
 		"SELECT balance_cents FROM loan_accounts WHERE id = 4":     "400", // version 9 beats both of b's changes
 		"SELECT balance_cents FROM loan_accounts WHERE id = 5":     "50",  // the rest of b's transaction applies
 		"SELECT COUNT(*) FROM ledger_entries WHERE account_id = 5": "1",
-		"SELECT balance_cents FROM loan_accounts WHERE id = 1":     "200",      // version 7 beats 5
-		"SELECT balance_cents FROM loan_accounts WHERE id = 2":     "2",        // equal versions: b's row sorts after a's (balance 2 > 1)
-		"SELECT balance_cents FROM loan_accounts WHERE id = 3":     "300",      // deleted in a at version 1, updated in b to version 8: the update is newer
-		"SELECT balance_cents FROM loan_accounts WHERE id = 6":     "60",       // b's update (version 4) beats a's re-insert (version 3)
-		"SELECT COUNT(*) FROM loan_accounts WHERE id = 7":          "0",        // a deleted its version 2; b's version 1 is older
-		"SELECT name FROM users WHERE id = " + itoa(homeA):         "ann-by-a", // ann's home is a
-		"SELECT name FROM users WHERE id = " + itoa(homeB):         "bob-by-b", // bob's home is b
+		"SELECT balance_cents FROM loan_accounts WHERE id = 1":     "200",       // version 7 beats 5
+		"SELECT balance_cents FROM loan_accounts WHERE id = 2":     "2",         // equal versions: b's row sorts after a's (balance 2 > 1)
+		"SELECT balance_cents FROM loan_accounts WHERE id = 3":     "300",       // deleted in a at version 1, updated in b to version 8: the update is newer
+		"SELECT balance_cents FROM loan_accounts WHERE id = 6":     "60",        // b's update (version 4) beats a's re-insert (version 3)
+		"SELECT COUNT(*) FROM loan_accounts WHERE id = 7":          "0",         // a deleted its version 2; b's version 1 is older
+		"SELECT name FROM users WHERE id = " + itoa(homeA):         "ann-by-a",  // ann's home is a
+		"SELECT name FROM users WHERE id = " + itoa(homeB):         "bob-by-b",  // bob's home is b
+		"SELECT name FROM users WHERE id = " + itoa(dave):          "dave-by-a", // a owned dave when both wrote
 		// b's re-insert (version 2) is newer than a's delete (of version
 		// 1), although a is carl's home: it stood in a and was deleted in
 		// b before home-cell-wins had versions and tombstones.
@@ -130,7 +147,7 @@ func TestConflictPolicies(t *testing.T) {
 			}
 		}
 	}
-	// Conflicts between two rows: loans 1, 2, 4 and both users in each
+	// Conflicts between two rows: loans 1, 2, 4 and ann, bob and dave in each
 	// region; loan 6 in each (b's update in a, a's re-insert in b); loan
 	// 7 in b (a's insert meets b's). In a, b's inserts of loan 7 and
 	// carl meet a's tombstones; in b, a's delete of carl meets b's
@@ -138,7 +155,7 @@ func TestConflictPolicies(t *testing.T) {
 	for name, c := range map[string]struct {
 		db   *sql.DB
 		want int
-	}{"a": {a, 6}, "b": {bdb, 7}} {
+	}{"a": {a, 7}, "b": {bdb, 8}} {
 		var n int
 		c.db.QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE decision IN ('applied-incoming','kept-local') AND local_image IS NOT NULL AND incoming_after IS NOT NULL").Scan(&n)
 		if n != c.want {
@@ -158,6 +175,14 @@ func TestConflictPolicies(t *testing.T) {
 		c.db.QueryRow("SELECT reason FROM _region.conflicts WHERE tbl = 'users' AND pk = 'id="+itoa(carl)+"' AND decision = ?", c.decision).Scan(&reason)
 		if !strings.Contains(reason, c.says) {
 			t.Errorf("region %s: carl's conflict %s with reason %q, want one saying %q", name, c.decision, reason, c.says)
+		}
+	}
+
+	for name, db := range map[string]*sql.DB{"a": a, "b": bdb} {
+		reason = ""
+		db.QueryRow("SELECT reason FROM _region.conflicts WHERE tbl = 'users' AND pk = 'id=" + itoa(dave) + "'").Scan(&reason)
+		if !strings.Contains(reason, "a owned it at epoch") || !strings.Contains(reason, "b did not own it at epoch") {
+			t.Errorf("region %s: dave's conflict logged with reason %q, want a's ownership against b's", name, reason)
 		}
 	}
 
@@ -343,5 +368,29 @@ func TestHomeCellWinsWithThreeRegions(t *testing.T) {
 	dbs["c"].QueryRow(fmt.Sprintf("SELECT reason FROM _region.conflicts WHERE tbl = 'users' AND pk = 'id=%d' AND source = 'a'", users[2])).Scan(&reason)
 	if !strings.Contains(reason, "local version is higher") {
 		t.Errorf("c: a's older change of carl logged with reason %q, want the local version higher", reason)
+	}
+}
+
+// moveBucket moves bucket b to cell in the routing table, as a switch's
+// fence and flip do, straight in etcd (regiond need not run).
+func moveBucket(t *testing.T, st *lab.State, b topo.Bucket, cell string) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := config.Load(st.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcd, err := dial.Etcd(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer etcd.Close()
+	store := router.NewStore(etcd, cfg.Etcd.Prefix)
+	r := []topo.Range{{First: b, Last: b}}
+	if _, err := store.Update(ctx, router.Change{Kind: "fence", Actor: "test", Switch: "move", Time: time.Now()}, func(t *router.Table) error { return t.Fence(r, "move") }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Update(ctx, router.Change{Kind: "flip", Actor: "test", Switch: "move", Time: time.Now()}, func(t *router.Table) error { return t.Flip("move", cell) }); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/topo"
 )
 
 // convergeSeed is the randomized convergence test's seed: 1 in make
@@ -44,11 +46,27 @@ func convergeSeed(t *testing.T) uint64 {
 // logged in both. Seeded and bounded: seed 1 runs in make test; make
 // converge runs more.
 func TestRandomConflictsConverge(t *testing.T) {
+	convergeRounds(t, []string{"a", "b"}, false)
+}
+
+// TestRandomConflictsConvergeInThree: the same in three regions, and
+// the users' buckets move to another region's cell after every round's
+// writes, before they meet (as a switch or a failover would), so that
+// home-cell-wins must decide by who owned a user when each change was
+// written, whatever the owner is when it arrives (cdc/claim).
+func TestRandomConflictsConvergeInThree(t *testing.T) {
+	convergeRounds(t, []string{"a", "b", "c"}, true)
+}
+
+func convergeRounds(t *testing.T, regions []string, move bool) {
 	seed := convergeSeed(t)
 	t.Logf("seed %d (REGION_CONVERGE_SEED=%d repeats this run)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 7))
-	st := labtest.Up(t, "a", "b")
-	dbs := map[string]*sql.DB{"a": openDB(t, st, "a", "lending"), "b": openDB(t, st, "b", "lending")}
+	st := labtest.Up(t, regions...)
+	dbs := map[string]*sql.DB{}
+	for _, r := range regions {
+		dbs[r] = openDB(t, st, r, "lending")
+	}
 	createSchema(t, st, "a")
 	const keys, rounds, opsPerRegion = 12, 2, 20
 	for id := 1; id <= keys; id++ { // the rows everyone fights over
@@ -57,8 +75,8 @@ func TestRandomConflictsConverge(t *testing.T) {
 	}
 	converged(t, st, 30*time.Second)
 	for round := 1; round <= rounds; round++ {
-		restartRegiond(t, st, false, "a", "b") // replication cut
-		for _, r := range []string{"a", "b"} {
+		restartRegiond(t, st, false, regions...) // replication cut
+		for _, r := range regions {
 			for i := 0; i < opsPerRegion; i++ {
 				var qs []string
 				k := 1 + rng.IntN(keys)
@@ -90,7 +108,17 @@ func TestRandomConflictsConverge(t *testing.T) {
 				}
 			}
 		}
-		for _, r := range []string{"a", "b"} {
+		if move {
+			// Later than the clock skew History allows an unstamped
+			// change's commit time.
+			time.Sleep(router.ClockSkew + 2*time.Second)
+			for u := int64(1); u <= 4; u++ {
+				to := regions[rng.IntN(len(regions))]
+				moveBucket(t, st, topo.BucketOfString(itoa(u), st.Buckets), lab.CellName(to))
+				t.Logf("round %d: user %d's bucket moved to %s", round, u, to)
+			}
+		}
+		for _, r := range regions {
 			if err := lab.Start(context.Background(), lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, r, "regiond"); err != nil {
 				t.Fatal(err)
 			}
@@ -102,13 +130,29 @@ func TestRandomConflictsConverge(t *testing.T) {
 			t.Fatalf("round %d did not converge (seed %d)", round, seed)
 		}
 	}
-	var na, nb int
 	for _, tbl := range []string{"loan_accounts", "users"} {
-		dbs["a"].QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = ?", tbl).Scan(&na)
-		dbs["b"].QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = ?", tbl).Scan(&nb)
-		t.Logf("%d rounds converged; conflicts logged on %s: %d in a, %d in b", rounds, tbl, na, nb)
-		if na+nb == 0 {
+		var counts []string
+		total := 0
+		for _, r := range regions {
+			var n int
+			dbs[r].QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = ?", tbl).Scan(&n)
+			counts, total = append(counts, fmt.Sprintf("%d in %s", n, r)), total+n
+		}
+		t.Logf("%d rounds converged; conflicts logged on %s: %s", rounds, tbl, strings.Join(counts, ", "))
+		if total == 0 {
 			t.Errorf("no conflict was logged on %s: the rounds did not make the regions write the same rows", tbl)
+		}
+	}
+	if move {
+		var n int
+		for _, r := range regions {
+			var k int
+			dbs[r].QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = 'users' AND reason LIKE '%owned it at epoch%'").Scan(&k)
+			n += k
+		}
+		t.Logf("users' conflicts decided by an owner's stamp: %d", n)
+		if n == 0 {
+			t.Error("no users' conflict was decided by who owned the user when writing")
 		}
 	}
 }

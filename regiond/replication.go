@@ -50,7 +50,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 		return d.router.Table()
 	})
 	rep.capture, err = capture.New(capture.Config{Region: me.Name, Reader: reader, Kafka: d.kafka(me.Name, capture.ProducerConfig),
-		Checkpoints: d.checkpoints(me.Name), Catalog: &catalog.Cache{DB: d.db}, Versioned: cfg.Replication.Versioned, Logger: d.log, Metrics: d.reg})
+		Checkpoints: d.checkpoints(me.Name), Catalog: &catalog.Cache{DB: d.db}, Versioned: cfg.Replication.Versioned, HomeCell: cfg.Replication.HomeCell, Logger: d.log, Metrics: d.reg})
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 		}
 		ac := apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
 			Tables: cfg.Replication.Tables, DefaultConflict: cfg.Replication.DefaultConflict, Buckets: cfg.Buckets, Owners: apply.OwnerFunc(d.owner()),
-			Origins: len(cfg.Regions) > 2, Ownership: history, Deletes: rep.capture, Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg}
+			Origins: len(cfg.Regions) > 2, Ownership: history, Local: rep.capture, Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg}
 		if d.ctl != nil {
 			ac.Gate = failover.NewGate(d.ctl.node, src.Name, src.MySQL.Flavor, d.log)
 		}

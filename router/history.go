@@ -39,35 +39,40 @@ func NewHistory(store *Store, current func() *Table) *History {
 	return &History{store: store, current: current, versions: map[uint64]*Table{}}
 }
 
-// Check returns why region src was not allowed to write bucket b in a
+// Check judges whether region src was allowed to write bucket b in a
 // transaction stamped by a guard with epoch and cell, or, when epoch is
-// 0 (no stamp), committed at t; "" when it was allowed. A stamped write
-// was allowed if, at its epoch, the bucket belonged to that cell, in
-// src, and was not write-forbidden; an unstamped one if some version of
-// the table current within ClockSkew of t said so. A transaction older
-// than the history kept in etcd is not judged ("").
-func (h *History) Check(ctx context.Context, src string, b topo.Bucket, epoch uint64, cell string, t time.Time) (string, error) {
+// 0 (no stamp), committed at t. It returns why not ("" when it was
+// allowed) and the epoch it judged by: the stamp's; for an unstamped
+// write the newest version around t that allowed it, or when none did
+// the newest around t. A stamped write was allowed if, at its epoch,
+// the bucket belonged to that cell, in src, and was not write-forbidden;
+// an unstamped one if some version of the table current within
+// ClockSkew of t said so. A transaction older than the history kept in
+// etcd is not judged (0, ""). The answer depends only on the
+// transaction and on versions, which never change: every region judges
+// a change alike, whenever it arrives.
+func (h *History) Check(ctx context.Context, src string, b topo.Bucket, epoch uint64, cell string, t time.Time) (uint64, string, error) {
 	if epoch > 0 {
 		tb, err := h.version(ctx, epoch)
 		if errors.Is(err, ErrNoVersion) {
-			return fmt.Sprintf("stamped with epoch %d, which the routing history does not hold", epoch), nil
+			return epoch, fmt.Sprintf("stamped with epoch %d, which the routing history does not hold", epoch), nil
 		}
 		if err != nil {
-			return "", err
+			return 0, "", err
 		}
-		return allowed(tb, b, src, cell), nil
+		return epoch, allowed(tb, b, src, cell), nil
 	}
 	tables, err := h.around(ctx, t.Add(-ClockSkew), t.Add(time.Second+ClockSkew))
 	if err != nil || len(tables) == 0 {
-		return "", err
+		return 0, "", err
 	}
 	var why string
 	for _, tb := range tables {
 		if why = allowed(tb, b, src, ""); why == "" {
-			return "", nil
+			return tb.Epoch, "", nil
 		}
 	}
-	return fmt.Sprintf("written without a guard's stamp at %s, when %s", t.UTC().Format(time.RFC3339), why), nil
+	return tables[0].Epoch, fmt.Sprintf("written without a guard's stamp at %s, when %s", t.UTC().Format(time.RFC3339), why), nil
 }
 
 // allowed returns why tb did not let region src (and cell, unless empty)

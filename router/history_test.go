@@ -36,32 +36,36 @@ func TestHistoryCheck(t *testing.T) {
 	}
 	h := router.NewHistory(s, func() *router.Table { return cur })
 	for _, c := range []struct {
-		name  string
-		src   string
-		b     topo.Bucket
-		epoch uint64
-		cell  string
-		at    time.Duration // after t0, for unstamped writes
-		says  string        // "" allowed
+		name   string
+		src    string
+		b      topo.Bucket
+		epoch  uint64
+		cell   string
+		at     time.Duration // after t0, for unstamped writes
+		says   string        // "" allowed
+		judged uint64        // the epoch Check judged by
 	}{
-		{"stamped by the owner", "a", 0, 1, "a1", 0, ""},
-		{"stamped, another region's bucket", "a", 12, 1, "a1", 0, "belonged to cell b1 in region b (epoch 1)"},
-		{"stamped with the wrong cell", "b", 12, 1, "b2", 0, "not the stamp's b2"},
-		{"stamped while fenced", "a", 0, 2, "a1", 0, "write-forbidden by switch s1 (epoch 2)"},
-		{"stamped by the new owner", "b", 0, 3, "b1", 0, ""},
-		{"unstamped before the fence", "a", 0, 0, "", 5 * time.Second, ""},
-		{"unstamped, within the skew of the fence", "a", 0, 0, "", 10 * time.Second, ""},
-		{"unstamped while fenced", "a", 0, 0, "", 15 * time.Second, "write-forbidden"},
-		{"unstamped after the flip", "a", 0, 0, "", time.Minute, "belonged to cell b1 in region b (epoch 3)"},
-		{"unstamped by the new owner", "b", 0, 0, "", time.Minute, ""},
-		{"unstamped, b before the flip", "b", 0, 0, "", 5 * time.Second, "belonged to cell a1"},
+		{"stamped by the owner", "a", 0, 1, "a1", 0, "", 1},
+		{"stamped, another region's bucket", "a", 12, 1, "a1", 0, "belonged to cell b1 in region b (epoch 1)", 1},
+		{"stamped with the wrong cell", "b", 12, 1, "b2", 0, "not the stamp's b2", 1},
+		{"stamped while fenced", "a", 0, 2, "a1", 0, "write-forbidden by switch s1 (epoch 2)", 2},
+		{"stamped by the new owner", "b", 0, 3, "b1", 0, "", 3},
+		{"unstamped before the fence", "a", 0, 0, "", 5 * time.Second, "", 1},
+		{"unstamped, within the skew of the fence", "a", 0, 0, "", 10 * time.Second, "", 1},
+		{"unstamped while fenced", "a", 0, 0, "", 15 * time.Second, "write-forbidden", 2},
+		{"unstamped after the flip", "a", 0, 0, "", time.Minute, "belonged to cell b1 in region b (epoch 3)", 3},
+		{"unstamped by the new owner", "b", 0, 0, "", time.Minute, "", 3},
+		{"unstamped, b before the flip", "b", 0, 0, "", 5 * time.Second, "belonged to cell a1", 1},
 	} {
-		got, err := h.Check(ctx, c.src, c.b, c.epoch, c.cell, t0.Add(c.at))
+		epoch, got, err := h.Check(ctx, c.src, c.b, c.epoch, c.cell, t0.Add(c.at))
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		if (c.says == "") != (got == "") || !strings.Contains(got, c.says) {
 			t.Errorf("%s: Check = %q, want %q", c.name, got, c.says)
+		}
+		if epoch != c.judged {
+			t.Errorf("%s: judged by epoch %d, want %d", c.name, epoch, c.judged)
 		}
 	}
 }

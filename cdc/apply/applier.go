@@ -61,11 +61,13 @@ type Config struct {
 	// logged in _region.violations and counted, then applied by the
 	// table's policy like any other.
 	Ownership Ownership
-	// Deletes waits for the target region's capture to record the
-	// target's own deletes (cdc/tombstone), which versioned policies need
-	// to decide a change of a key the target lacks. Nil: the applier
-	// decides from the tombstones already recorded (tests of one link).
-	Deletes LocalDeletes
+	// Local waits for the target region's capture to record the target's
+	// own deletes (cdc/tombstone) and home-cell-wins changes (cdc/claim),
+	// which versioned policies need to decide a change of a key the
+	// target lacks, or one that ties with the target's own change. Nil:
+	// the applier decides from what is already recorded (tests of one
+	// link).
+	Local LocalRecords
 	// Head reports how far the source's capture has published (its
 	// checkpoint), for lag in transactions. Optional.
 	Head func(context.Context) (capture.Position, error)
@@ -77,12 +79,13 @@ type Config struct {
 	Metrics prometheus.Registerer
 }
 
-// LocalDeletes is what the applier needs of the target region's capture
+// LocalRecords is what the applier needs of the target region's capture
 // (capture.Capture implements it).
-type LocalDeletes interface {
-	// Recorded returns once every delete committed in the target before
-	// the call is in its tombstone table, or an error saying why it
-	// cannot be known yet (capture not running, or behind).
+type LocalRecords interface {
+	// Recorded returns once every delete and home-cell-wins change
+	// committed in the target before the call is in its tombstone and
+	// claim tables, or an error saying why it cannot be known yet
+	// (capture not running, or behind).
 	Recorded(ctx context.Context) error
 }
 

@@ -130,7 +130,7 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	}
 	checked := func(tb *event.Table) bool { return w.a.policyOf(tb).name != config.ConflictOverwrite }
 	ps := probes(t, checked)
-	left, err := w.resolveConflicts(ctx, tx, m, ps)
+	left, err := w.resolveConflicts(ctx, tx, m, t, ps)
 	if err != nil {
 		return err
 	}
@@ -213,7 +213,7 @@ func (w *worker) applyUnique(ctx context.Context, tx *sql.Tx, m *event.Message, 
 // out because the local row of their key stands. The deletes of
 // versioned rows it lets stand are kept as tombstones (w.tombs, written
 // at commit).
-func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Message, ps []*probe) (map[int]bool, error) {
+func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Message, t *event.Txn, ps []*probe) (map[int]bool, error) {
 	if len(ps) == 0 {
 		return nil, nil
 	}
@@ -235,7 +235,7 @@ func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Mess
 		}
 		kept := false
 		if conflicted(pr.op, st.exists, st.sameBefore, st.sameAfter) || tombConflict(pr.op, st.exists, len(ds) > 0) {
-			local, f, err := w.facts(ctx, tx, pr, pol, ds)
+			local, f, err := w.facts(ctx, tx, m, pr, pol, ds)
 			if err != nil {
 				return nil, err
 			}
@@ -265,14 +265,18 @@ func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Mess
 		if col := pr.tb.ColIndex(pol.version); pr.op == event.Delete && pol.versioned() && col >= 0 && !(kept && st.exists) {
 			w.tombs = append(w.tombs, tombstone.Tombstone{Table: pr.tb, Key: pr.before, Origin: src, Version: pr.before[col], GTID: m.Txn.GTID})
 		}
+		if !kept || (pr.op == event.Delete && !st.exists) {
+			w.claims = append(w.claims, w.a.claims(m, t, pr.rows)...)
+		}
 	}
 	return left, nil
 }
 
-// ErrDeletesUnknown: the target's own deletes are not all recorded yet
-// (its capture is not running or is behind), so a change of a versioned
-// key the target lacks cannot be decided; the apply is retried.
-var ErrDeletesUnknown = errors.New("the target region's own deletes are not known yet")
+// ErrLocalUnknown: the target's own deletes (or home-cell-wins changes)
+// are not all recorded yet (its capture is not running or is behind), so
+// a change of a versioned key the target lacks (or one that ties with
+// the target's own change) cannot be decided; the apply is retried.
+var ErrLocalUnknown = errors.New("the target region's own deletes and home-cell-wins changes are not known yet")
 
 // tombstones reads, for every probe of a versioned key the target lacks
 // (a delete aside), the tombstones left by regions other than the source,
@@ -287,14 +291,14 @@ func (w *worker) tombstones(ctx context.Context, ps []*probe, states []state) ([
 			continue
 		}
 		if out == nil {
-			if d := w.a.cfg.Deletes; d != nil {
+			if d := w.a.cfg.Local; d != nil {
 				start := time.Now()
 				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				err := d.Recorded(rctx)
 				cancel()
 				w.a.m.deletesWaitSeconds.Observe(time.Since(start).Seconds())
 				if err != nil {
-					return nil, fmt.Errorf("%w: %w", ErrDeletesUnknown, err)
+					return nil, fmt.Errorf("%w: %w", ErrLocalUnknown, err)
 				}
 			}
 			out = make([][]tombstone.Deleted, len(ps))
@@ -306,25 +310,29 @@ func (w *worker) tombstones(ctx context.Context, ps []*probe, states []state) ([
 	return out, nil
 }
 
-// facts reads what resolve needs about a conflicting probe's key: the
-// local row (as JSON, locked), the bucket's owner and the region whose
-// change the row holds (home-cell-wins), the version comparison with the
-// row, or when the row is gone with the tombstone that decides
-// (latestDelete, of tombs), and the tie-break between the two rows.
-func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy, tombs []tombstone.Deleted) (string, facts, error) {
+// facts reads what resolve needs about a conflicting probe's key (of
+// m): the local row (as JSON, locked), the bucket's owner and the region
+// whose change the row holds (home-cell-wins), the version comparison
+// with the row, or when the row is gone with the tombstone that decides
+// (latestDelete, of tombs), the verdicts on two tying home-cell-wins
+// changes, and the tie-break between the two rows.
+func (w *worker) facts(ctx context.Context, tx *sql.Tx, m *event.Message, pr *probe, p policy, tombs []tombstone.Deleted) (string, facts, error) {
 	tb, key := pr.tb, pr.key()
 	local, exists, err := currentRow(ctx, tx, tb, key)
 	if err != nil {
 		return "", facts{}, err
 	}
 	f := facts{exists: exists}
-	if p.name == config.ConflictHomeCellWins {
+	homeCell := p.name == config.ConflictHomeCellWins
+	var b topo.Bucket
+	if homeCell {
 		col := tb.ColIndex(p.shard)
 		if col < 0 || w.a.cfg.Owners == nil {
 			f.missing = fmt.Sprintf("home-cell-wins needs shard column %q and the bucket owners", p.shard)
 			return local, f, nil
 		}
-		f.owner = w.a.cfg.Owners.Owner(topo.BucketOfString(key[col].Text(), w.a.cfg.Buckets))
+		b = topo.BucketOfString(key[col].Text(), w.a.cfg.Buckets)
+		f.owner = w.a.cfg.Owners.Owner(b)
 		if w.a.tracksOrigin(tb) {
 			if f.local, err = originOf(ctx, tx, pr, local, exists); err != nil {
 				return "", f, err
@@ -347,7 +355,10 @@ func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy, tom
 		if d, same, ok := latestDelete(tombs, pr.after, f.owner); ok {
 			f.tomb, f.tombVersion, f.tombSame = d.Origin, tombstone.Compare(in[col], d.Version), same
 		}
-		return local, f, nil
+		if homeCell && f.tomb != "" && f.tombVersion == 0 && !f.tombSame {
+			f.in, f.held, err = w.verdicts(ctx, m, pr, b, f.tomb, in[col])
+		}
+		return local, f, err
 	}
 	var greater, equal sql.NullBool
 	where, args := pkWhere(tb, key)
@@ -361,8 +372,19 @@ func (w *worker) facts(ctx context.Context, tx *sql.Tx, pr *probe, p policy, tom
 	case !equal.Bool:
 		f.version = -1
 	}
-	owned := f.owner != "" && (f.owner == w.a.cfg.Source || f.owner == cmp.Or(f.local, w.a.cfg.Target))
-	if f.version == 0 && pr.op != event.Delete && !owned {
+	if f.version != 0 {
+		return local, f, nil
+	}
+	here := cmp.Or(f.local, w.a.cfg.Target)
+	if homeCell {
+		if f.in, f.held, err = w.verdicts(ctx, m, pr, b, here, in[col]); err != nil {
+			return local, f, err
+		}
+		if _, _, ok := home(w.a.cfg.Source, here, f); ok {
+			return local, f, nil
+		}
+	}
+	if pr.op != event.Delete {
 		f.tie, err = tie(ctx, tx, tb, pr.after, local)
 	}
 	return local, f, err

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/regionplatform/region/cdc/claim"
 	"github.com/regionplatform/region/cdc/event"
 	"github.com/regionplatform/region/cdc/tombstone"
 	"github.com/regionplatform/region/config"
@@ -63,8 +64,11 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 	// would be checked against other regions' tombstones: not folded.
 	seen := map[string]bool{}
 	var tombs []tombstone.Tombstone
-	for _, t := range ts {
+	var claims []claim.Claim
+	for i, t := range ts {
 		for _, pr := range probes(t, checked) {
+			// The claims its home-cell-wins changes leave, with its stamp.
+			claims = append(claims, w.a.claims(run[i], t, pr.rows)...)
 			k := keyString(pr.tb, pr.key())
 			pol := w.a.policyOf(pr.tb)
 			if seen[k] && pr.op == event.Insert && pol.versioned() {
@@ -101,6 +105,7 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 		}
 	}
 	w.tombs = append(w.tombs, tombs...)
+	w.claims = append(w.claims, claims...)
 	for _, s := range netPlan(all) {
 		if err := w.exec(ctx, tx, s); err != nil {
 			return err

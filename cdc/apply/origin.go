@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/claim"
 	"github.com/regionplatform/region/cdc/event"
 	"github.com/regionplatform/region/config"
 )
@@ -17,6 +18,34 @@ import (
 // the rows of tb hold (Config.Origins, home-cell-wins tables).
 func (a *Applier) tracksOrigin(tb *event.Table) bool {
 	return a.cfg.Origins && len(tb.PK) > 0 && a.policyOf(tb).name == config.ConflictHomeCellWins
+}
+
+// homeVersion names the version column of a home-cell-wins table whose
+// origin the applier tracks, else "" (claim.Collect).
+func (a *Applier) homeVersion(db, table string) string {
+	if !a.cfg.Origins {
+		return ""
+	}
+	if p, ok := a.policies[db+"."+table]; ok && p.name == config.ConflictHomeCellWins {
+		return p.version
+	}
+	return ""
+}
+
+// claims returns the claims of the home-cell-wins changes of t (of m) in
+// rows, with t's stamp, for the commit (w.claims): of a change that
+// applies, or a delete that leaves its tombstone. The target may hold
+// the source's change (its row, or its tombstone) when a third region's
+// change of the key arrives and ties with it.
+func (a *Applier) claims(m *event.Message, t *event.Txn, rows []int) []claim.Claim {
+	if !a.cfg.Origins {
+		return nil
+	}
+	var out []claim.Claim
+	for _, i := range rows {
+		out = append(out, claim.OfRow(t, t.Rows[i], a.cfg.Source, m.Time, a.homeVersion)...)
+	}
+	return out
 }
 
 // recordOrigins writes, for every probe of a tracked table whose change

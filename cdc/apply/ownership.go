@@ -14,9 +14,10 @@ import (
 // Ownership judges whether a source transaction's writes of a bucket were
 // made by the bucket's owner (router.History implements it): stamped by
 // a data-access guard with epoch and cell, or, without a stamp (epoch
-// 0), committed at t. It returns why not, or "".
+// 0), committed at t. It returns the epoch it judged by and why not, or
+// "", and must judge a change alike whenever it is asked.
 type Ownership interface {
-	Check(ctx context.Context, src string, b topo.Bucket, epoch uint64, cell string, t time.Time) (string, error)
+	Check(ctx context.Context, src string, b topo.Bucket, epoch uint64, cell string, t time.Time) (uint64, string, error)
 }
 
 // ViolationsSchema creates the log of ownership violations.
@@ -69,7 +70,7 @@ func (w *worker) checkOwnership(ctx context.Context, tx *sql.Tx, m *event.Messag
 			continue
 		}
 		seen[b] = true
-		why, err := own.Check(ctx, w.a.cfg.Source, b, t.Epoch, t.Cell, m.Time)
+		_, why, err := own.Check(ctx, w.a.cfg.Source, b, t.Epoch, t.Cell, m.Time)
 		if err != nil {
 			// Replication does not wait for etcd: the write goes unjudged.
 			w.a.log.Warn("cannot judge a write's ownership: the routing history is not readable", "gtid", t.GTID, "bucket", b, "err", err)

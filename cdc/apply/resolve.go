@@ -164,6 +164,11 @@ type facts struct {
 	// row, or its absence), from _region.origins; empty: the target's own
 	// (with two regions always so).
 	owner, local string
+	// in and held are what the routing history says of the incoming
+	// change and of the change the target holds (its row, or its
+	// tombstone's delete), when they tie on a home-cell-wins table
+	// (home.go).
+	in, held verdict
 	// tomb is the region whose delete the target's tombstone of a missing
 	// row records ("" none: latestDelete), tombVersion compares the
 	// incoming version with the deleted one (-1, 0 or 1), and tombSame
@@ -188,10 +193,10 @@ type facts struct {
 //
 //   - last-writer-wins: a delete wins, then the greater row, compared as
 //     stored, so the outcome never depends on which region applies.
-//   - home-cell-wins: the change of the region owning the row's bucket
-//     wins (the source's, or the one the target holds: its row, from
-//     _region.origins, or its tombstone); between two other regions, as
-//     last-writer-wins.
+//   - home-cell-wins: the change made by the bucket's owner at the epoch
+//     it wrote wins (the source's, or the one the target holds: its row,
+//     from _region.origins, or its tombstone; home.go); when neither
+//     was, as last-writer-wins.
 //   - reject: the partition halts.
 func resolve(p policy, op event.Op, src, dst string, f facts) (string, string) {
 	if f.missing != "" {
@@ -232,13 +237,11 @@ func resolve(p policy, op event.Op, src, dst string, f facts) (string, string) {
 	}
 	why := "equal versions"
 	if p.name == config.ConflictHomeCellWins {
-		switch f.owner {
-		case src:
-			return decideApply, fmt.Sprintf("equal versions; the row's home region is %s, the source", src)
-		case here:
-			return decideKeep, fmt.Sprintf("equal versions; the row's home region is %s, whose change the target holds", here)
+		d, w, ok := home(src, here, f)
+		if ok {
+			return d, w
 		}
-		why = fmt.Sprintf("equal versions; neither %s nor %s is the row's home region %s", src, here, f.owner)
+		why = w
 	}
 	switch {
 	case !f.exists:

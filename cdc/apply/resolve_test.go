@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -114,9 +115,13 @@ func TestLatestDelete(t *testing.T) {
 // order (each source's in its own order), so a write may be concurrent
 // with another region's or made after it arrived. Every region decides
 // each arriving change with conflicted and resolve from its own rows,
-// tombstones and origins only, as the applier does. Every region must end
-// with the same rows, for thousands of random histories, with two and
-// three regions.
+// tombstones, origins and claims only, as the applier does. Every region
+// must end with the same rows, for thousands of random histories, with
+// two and three regions. With moving ownership, buckets move between
+// regions while changes are in flight (a switch or a failover), and any
+// region writes any key, owner or not, stamped with the epoch it wrote
+// at: home-cell-wins must decide by the stamps (the placement when a
+// change arrives differs between regions).
 func TestResolveConverges(t *testing.T) {
 	for _, c := range []struct {
 		policy  string
@@ -124,15 +129,24 @@ func TestResolveConverges(t *testing.T) {
 		// causal: a region may write after others' changes arrived;
 		// else every write is concurrent with every other region's.
 		causal bool
+		// moving: ownership moves during the history and writes are
+		// stamped; else it stays and no change's stamp is known.
+		moving bool
 	}{
-		{config.ConflictLastWriterWins, []string{"a", "b"}, true},
-		{config.ConflictLastWriterWins, []string{"a", "b", "c"}, true},
-		{config.ConflictHomeCellWins, []string{"a", "b"}, true},
-		{config.ConflictHomeCellWins, []string{"a", "b", "c"}, true},
+		{config.ConflictLastWriterWins, []string{"a", "b"}, true, false},
+		{config.ConflictLastWriterWins, []string{"a", "b", "c"}, true, false},
+		{config.ConflictHomeCellWins, []string{"a", "b"}, true, false},
+		{config.ConflictHomeCellWins, []string{"a", "b", "c"}, true, false},
+		{config.ConflictHomeCellWins, []string{"a", "b"}, true, true},
+		{config.ConflictHomeCellWins, []string{"a", "b", "c"}, true, true},
 	} {
-		t.Run(fmt.Sprintf("%s/%d", c.policy, len(c.regions)), func(t *testing.T) {
+		name := fmt.Sprintf("%s/%d", c.policy, len(c.regions))
+		if c.moving {
+			name += "/moving"
+		}
+		t.Run(name, func(t *testing.T) {
 			for seed := uint64(1); seed <= 5000; seed++ {
-				if msg := simulate(seed, policy{name: c.policy}, c.regions, c.causal); msg != "" {
+				if msg := simulate(seed, policy{name: c.policy}, c.regions, c.causal, c.moving); msg != "" {
 					t.Fatalf("seed %d: %s", seed, msg)
 				}
 			}
@@ -150,6 +164,15 @@ type mchange struct {
 	key           int
 	op            event.Op
 	before, after *mrow
+	// stamp is what the routing history says of the change.
+	stamp verdict
+}
+
+// mclaim is a region's change of a key as a claim records it: the
+// version it left and the verdict on its stamp.
+type mclaim struct {
+	ver   int
+	stamp verdict
 }
 
 // mregion is one region's state in the model: its rows, its tombstones
@@ -160,6 +183,16 @@ type mregion struct {
 	rows   map[int]mrow
 	tombs  map[int]map[string]tombstone.Deleted
 	origin map[int]string
+	claims map[int]map[string]mclaim
+}
+
+// held returns the verdict on region here's claim of key k if it is of
+// version ver (verdicts).
+func (s *mregion) held(k int, here string, ver int) verdict {
+	if c, ok := s.claims[k][here]; ok && c.ver == ver {
+		return c.stamp
+	}
+	return verdict{}
 }
 
 // image is r as a row image.
@@ -191,13 +224,18 @@ func (s *mregion) tomb(k int, src string, in *mrow, owner string) (origin string
 
 // simulate runs one random history and returns what went wrong, if
 // anything.
-func simulate(seed uint64, p policy, regions []string, causal bool) string {
+func simulate(seed uint64, p policy, regions []string, causal, moving bool) string {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	const keys = 4
-	owner := func(k int) string { return regions[k%len(regions)] }
+	placement := map[int]string{}
+	for k := range keys {
+		placement[k] = regions[k%len(regions)]
+	}
+	epoch := uint64(1)
+	owner := func(k int) string { return placement[k] }
 	st := map[string]*mregion{}
 	for _, r := range regions {
-		st[r] = &mregion{rows: map[int]mrow{}, tombs: map[int]map[string]tombstone.Deleted{}, origin: map[int]string{}}
+		st[r] = &mregion{rows: map[int]mrow{}, tombs: map[int]map[string]tombstone.Deleted{}, origin: map[int]string{}, claims: map[int]map[string]mclaim{}}
 		for k := 0; k < keys-1; k++ {
 			st[r].rows[k] = mrow{1, 0}
 		}
@@ -213,7 +251,7 @@ func simulate(seed uint64, p policy, regions []string, causal bool) string {
 		s := st[r]
 		k := rng.IntN(keys)
 		cur, ok := s.rows[k]
-		ch := mchange{src: r, key: k}
+		ch := mchange{src: r, key: k, stamp: verdict{known: moving, owned: placement[k] == r, epoch: epoch}}
 		switch {
 		case !ok:
 			// A key inserted again gets a version above the one deleted
@@ -240,7 +278,7 @@ func simulate(seed uint64, p policy, regions []string, causal bool) string {
 		s := st[dst]
 		local, exists := s.rows[ch.key]
 		same := func(img *mrow) bool { return exists && img != nil && *img == local }
-		f := facts{exists: exists}
+		f := facts{exists: exists, in: ch.stamp}
 		if p.name == config.ConflictHomeCellWins {
 			f.owner, f.local = owner(ch.key), s.origin[ch.key]
 		}
@@ -259,9 +297,11 @@ func simulate(seed uint64, p policy, regions []string, causal bool) string {
 				if ch.after != nil {
 					f.tie = strings.Compare(ch.after.stored(), local.stored())
 				}
+				f.held = s.held(ch.key, cmp.Or(f.local, dst), local.ver)
 			}
 			if f.tomb != "" {
 				f.tombVersion = cmpInt(in.ver, deleted)
+				f.held = s.held(ch.key, f.tomb, deleted)
 			}
 			var reason string
 			decision, reason = resolve(p, ch.op, src, dst, f)
@@ -276,6 +316,7 @@ func simulate(seed uint64, p policy, regions []string, causal bool) string {
 			s.apply(ch, src)
 		} else if ch.op == event.Delete && !exists {
 			s.tombstone(ch.key, *ch.before, src)
+			s.claim(ch, src)
 		}
 		return ""
 	}
@@ -291,6 +332,14 @@ func simulate(seed uint64, p policy, regions []string, causal bool) string {
 		return out
 	}
 	for n := 6 + rng.IntN(30); n > 0; n-- {
+		if moving && rng.IntN(5) == 0 {
+			// A switch or failover moves a key's bucket at a new epoch.
+			k := rng.IntN(keys)
+			epoch++
+			placement[k] = regions[rng.IntN(len(regions))]
+			fmt.Fprintf(&history, "\n  epoch %d: key %d to %s", epoch, k, placement[k])
+			continue
+		}
 		ps := pending()
 		if len(ps) == 0 || !causal || rng.IntN(2) == 0 {
 			write(regions[rng.IntN(len(regions))])
@@ -319,12 +368,27 @@ func simulate(seed uint64, p policy, regions []string, causal bool) string {
 // tombstone with the deleted row's version.
 func (s *mregion) apply(ch mchange, src string) {
 	s.origin[ch.key] = src
+	s.claim(ch, src)
 	if ch.op == event.Delete {
 		delete(s.rows, ch.key)
 		s.tombstone(ch.key, *ch.before, src)
 		return
 	}
 	s.rows[ch.key] = *ch.after
+}
+
+// claim records src's change ch of its key, as a claim does.
+func (s *mregion) claim(ch mchange, src string) {
+	ver := 0
+	if ch.after != nil {
+		ver = ch.after.ver
+	} else {
+		ver = ch.before.ver
+	}
+	if s.claims[ch.key] == nil {
+		s.claims[ch.key] = map[string]mclaim{}
+	}
+	s.claims[ch.key][src] = mclaim{ver, ch.stamp}
 }
 
 func (s *mregion) tombstone(k int, deleted mrow, src string) {
@@ -352,4 +416,35 @@ func describe(c mchange) string {
 		return fmt.Sprintf("update %d %v->%v", c.key, *c.before, *c.after)
 	}
 	return fmt.Sprintf("delete %d (%v)", c.key, *c.before)
+}
+
+// TestHome: two home-cell-wins changes made on the same version are
+// decided by the verdicts on their stamps when both are known (the
+// owner's change wins; between two owners, the later epoch's), by the
+// owner now when one is not, and not at all (last-writer-wins follows)
+// when neither change, or both at one epoch, was the owner's.
+func TestHome(t *testing.T) {
+	owned := func(e uint64) verdict { return verdict{known: true, owned: true, epoch: e} }
+	not := func(e uint64) verdict { return verdict{known: true, epoch: e} }
+	for _, c := range []struct {
+		name      string
+		in, held  verdict
+		owner     string
+		want      string // "" undecided
+		reasonHas string
+	}{
+		{"the source owned it", owned(3), not(3), "b", decideApply, "a owned it at epoch 3, b did not own it at epoch 3"},
+		{"the held change's region owned it", not(4), owned(3), "a", decideKeep, "b owned it at epoch 3, a did not own it at epoch 4"},
+		{"both owned it: the later epoch", owned(5), owned(3), "b", decideApply, "a owned it at epoch 5"},
+		{"both owned it: the held one later", owned(2), owned(6), "a", decideKeep, "b owned it at epoch 6"},
+		{"neither owned it", not(2), not(2), "a", "", "a did not own it at epoch 2, b did not own it"},
+		{"an unknown stamp: the owner now, the source", owned(2), verdict{}, "a", decideApply, "home region is a, the source"},
+		{"an unknown stamp: the owner now, held", verdict{}, owned(2), "b", decideKeep, "home region is b, whose change"},
+		{"an unknown stamp, a third owner", verdict{}, verdict{}, "c", "", "neither a nor b"},
+	} {
+		d, why, ok := home("a", "b", facts{in: c.in, held: c.held, owner: c.owner})
+		if ok != (c.want != "") || d != c.want || !strings.Contains(why, c.reasonHas) {
+			t.Errorf("%s: home = %q, %q, %v; want %q with %q", c.name, d, why, ok, c.want, c.reasonHas)
+		}
+	}
 }

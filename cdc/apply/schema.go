@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/claim"
 	"github.com/regionplatform/region/cdc/tombstone"
 )
 
@@ -93,6 +94,9 @@ var schema = []string{
 	// What this region deleted of rows whose conflicts are decided by
 	// version (cdc/tombstone).
 	tombstone.Schema,
+	// Under which routing stamp each region made its last change of a
+	// home-cell-wins row (cdc/claim).
+	claim.Schema,
 	// Where data-access guards stamp the application's transactions.
 	binlog.StampSchema,
 	// Writes of buckets their source region did not own (ownership.go).

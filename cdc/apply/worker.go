@@ -13,6 +13,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/claim"
 	"github.com/regionplatform/region/cdc/event"
 	"github.com/regionplatform/region/cdc/tombstone"
 	"github.com/regionplatform/region/retry"
@@ -85,6 +86,10 @@ type worker struct {
 	// record (cdc/tombstone) just before its checkpoint: written last, so
 	// the transaction waits for nothing while it holds their locks.
 	tombs []tombstone.Tombstone
+	// claims are the home-cell-wins changes the transaction being applied
+	// makes, with their stamps (with three regions or more: origin.go),
+	// written at commit.
+	claims []claim.Claim
 	// violations counts the ownership violations the transaction being
 	// applied logged, counted in metrics once it commits.
 	violations int
@@ -228,13 +233,16 @@ func (w *worker) tryCommit(ctx context.Context, body func(*sql.Tx) error, next C
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
-	w.tombs, w.violations = w.tombs[:0], 0
+	w.tombs, w.claims, w.violations = w.tombs[:0], w.claims[:0], 0
 	if body != nil {
 		if err := body(tx); err != nil {
 			return err
 		}
 	}
 	if err := tombstone.Write(ctx, tx, w.tombs); err != nil {
+		return err
+	}
+	if err := claim.Write(ctx, tx, w.claims); err != nil {
 		return err
 	}
 	if err := w.saveCheckpoint(ctx, tx, next, txns); err != nil {
@@ -301,7 +309,7 @@ func transient(err error) bool {
 		}
 		return false
 	}
-	return errors.Is(err, ErrDeletesUnknown) || isConnErr(err)
+	return errors.Is(err, ErrLocalUnknown) || isConnErr(err)
 }
 
 func isConnErr(err error) bool {

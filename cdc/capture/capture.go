@@ -47,6 +47,12 @@ type Config struct {
 	// such rows as tombstones (cdc/tombstone) in Catalog's database, which
 	// the region's appliers wait for (Recorded). Nil records none.
 	Versioned func(db, table string) string
+	// HomeCell names the version column of a home-cell-wins table ("" for
+	// any other table): capture records the region's own changes of such
+	// rows with their routing stamp as claims (cdc/claim), which the
+	// region's appliers read when an incoming change ties with one. It
+	// needs Versioned; nil records none.
+	HomeCell func(db, table string) string
 	// Buffer bounds the transactions read but not yet sent (default 4096).
 	Buffer int
 	// MaxBatch is the most transactions per send (default 512).
@@ -104,6 +110,9 @@ func New(cfg Config) (*Capture, error) {
 	}
 	if cfg.Versioned != nil && cfg.Catalog == nil {
 		return nil, errors.New("capture: Versioned needs Catalog (the region's database, where tombstones are kept)")
+	}
+	if cfg.HomeCell != nil && cfg.Versioned == nil {
+		return nil, errors.New("capture: HomeCell needs Versioned (claims are recorded with the tombstones)")
 	}
 	if cfg.Buffer == 0 {
 		cfg.Buffer = 4096
@@ -259,7 +268,7 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			if err := c.heartbeats(p, partitions, pos, lastSent); err != nil {
 				return err
 			}
-			if err := c.expireTombstones(ctx); err != nil {
+			if err := c.expire(ctx); err != nil {
 				return err
 			}
 			if err := save(); err != nil {
@@ -267,7 +276,7 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			}
 			continue
 		}
-		if err := c.recordDeletes(ctx, batch); err != nil {
+		if err := c.record(ctx, batch); err != nil {
 			return err
 		}
 		next := pos

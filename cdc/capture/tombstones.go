@@ -6,50 +6,61 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/claim"
 	"github.com/regionplatform/region/cdc/tombstone"
 )
 
 // The region's own deletes of versioned rows are recorded as
-// tombstones (cdc/tombstone) as capture reads them, before they are
+// tombstones (cdc/tombstone), and its own changes of home-cell-wins rows
+// as claims (cdc/claim), as capture reads them, before they are
 // published; the region's appliers wait for that (Recorded) before they
-// decide a change of a key the region lacks.
+// decide a change of a key the region lacks, or one that ties with the
+// region's own change.
 
 // expireEvery is how often capture deletes expired tombstones.
 const expireEvery = time.Hour
 
-// startRecording creates the tombstone table and marks from, where this
-// run starts reading, as recorded: an earlier run recorded everything
-// before it.
+// startRecording creates the tombstone and claim tables and marks from,
+// where this run starts reading, as recorded: an earlier run recorded
+// everything before it.
 func (c *Capture) startRecording(ctx context.Context, from string) error {
 	if c.cfg.Versioned == nil {
 		return nil
 	}
-	for _, q := range []string{"CREATE DATABASE IF NOT EXISTS " + binlog.MetaSchema, tombstone.Schema} {
+	for _, q := range []string{"CREATE DATABASE IF NOT EXISTS " + binlog.MetaSchema, tombstone.Schema, claim.Schema} {
 		if _, err := c.cfg.Catalog.DB.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("capture: create the tombstone table: %w", err)
+			return fmt.Errorf("capture: create the tombstone and claim tables: %w", err)
 		}
 	}
 	c.setRecorded(from)
 	return nil
 }
 
-// recordDeletes records the tombstones of the region's own deletes in
-// batch, then marks the batch's end as recorded.
-func (c *Capture) recordDeletes(ctx context.Context, batch []binlog.Item) error {
+// record records the tombstones of the region's own deletes and the
+// claims of its own home-cell-wins changes in batch, then marks the
+// batch's end as recorded.
+func (c *Capture) record(ctx context.Context, batch []binlog.Item) error {
 	if c.cfg.Versioned == nil {
 		return nil
 	}
 	var ts []tombstone.Tombstone
+	var cs []claim.Claim
 	pos := ""
 	for _, it := range batch {
 		if it.Txn != nil && !it.Echo {
 			ts = append(ts, tombstone.Collect(it.Txn, c.cfg.Region, c.cfg.Versioned)...)
+			if c.cfg.HomeCell != nil {
+				cs = append(cs, claim.Collect(it.Txn, c.cfg.Region, it.Time, c.cfg.HomeCell)...)
+			}
 		}
 		if it.Pos != "" {
 			pos = it.Pos
 		}
 	}
 	if err := tombstone.Write(ctx, c.cfg.Catalog.DB, ts); err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	if err := claim.Write(ctx, c.cfg.Catalog.DB, cs); err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
 	c.m.tombstones.Add(float64(len(ts)))
@@ -59,19 +70,24 @@ func (c *Capture) recordDeletes(ctx context.Context, batch []binlog.Item) error 
 	return nil
 }
 
-// expireTombstones deletes tombstones older than tombstone.Retention, at
-// most once every expireEvery.
-func (c *Capture) expireTombstones(ctx context.Context) error {
+// expire deletes tombstones and claims older than tombstone.Retention,
+// at most once every expireEvery.
+func (c *Capture) expire(ctx context.Context) error {
 	if c.cfg.Versioned == nil || time.Since(c.expired) < expireEvery {
 		return nil
 	}
 	c.expired = time.Now()
-	n, err := tombstone.Expire(ctx, c.cfg.Catalog.DB, time.Now().Add(-tombstone.Retention), 10000)
+	cutoff := time.Now().Add(-tombstone.Retention)
+	n, err := tombstone.Expire(ctx, c.cfg.Catalog.DB, cutoff, 10000)
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
-	if n > 0 {
-		c.log.Info("expired tombstones", "deleted", n, "retention", tombstone.Retention)
+	m, err := claim.Expire(ctx, c.cfg.Catalog.DB, cutoff, 10000)
+	if err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	if n+m > 0 {
+		c.log.Info("expired tombstones and claims", "tombstones", n, "claims", m, "retention", tombstone.Retention)
 	}
 	return nil
 }
@@ -84,9 +100,10 @@ func (c *Capture) setRecorded(pos string) {
 	c.recordedCh = make(chan struct{})
 }
 
-// Recorded returns once every delete committed in the region before the
-// call is recorded as a tombstone, or an error when capture is not
-// running or ctx ends first (apply.LocalDeletes).
+// Recorded returns once every delete (and home-cell-wins change)
+// committed in the region before the call is recorded as a tombstone
+// (and a claim), or an error when capture is not running or ctx ends
+// first (apply.LocalRecords).
 func (c *Capture) Recorded(ctx context.Context) error {
 	if c.cfg.Versioned == nil {
 		return nil
