@@ -21,6 +21,7 @@ import (
 	"github.com/regionplatform/region/failover/drill"
 	"github.com/regionplatform/region/failover/drill/live"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/drilllab"
 )
 
 func newDrillCmd(g *globals) *cobra.Command {
@@ -155,7 +156,11 @@ func (g *globals) runDrill(ctx context.Context, plan *drill.Plan, id, reportDir,
 	if err != nil {
 		return nil, err
 	}
-	rep, err := live.Run(ctx, live.Options{Config: cfg, Client: c, Lab: st, Bin: bin, Progress: g.progress()},
+	var inLab live.Lab
+	if st != nil {
+		inLab = drilllab.New(st, bin)
+	}
+	rep, err := live.Run(ctx, live.Options{Config: cfg, Client: c, Lab: inLab, Progress: g.progress()},
 		drill.Job{Plan: plan, ID: id, ReportDir: reportDir, Operator: operator})
 	if err != nil {
 		return nil, err

@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/failover/drill"
-	"github.com/regionplatform/region/lab"
-	"github.com/regionplatform/region/lab/ledger"
 )
 
 // Bounds of what a drill waits for.
@@ -61,13 +58,13 @@ type actions struct {
 	drillID  string
 	progress io.Writer
 
-	// Lab only (st nil otherwise).
-	st      *lab.State
-	bin     lab.Binaries
-	gateway string // the load's and the probes' gateway
-	// client writes the load's and the probes' ledger moves through it.
-	client ledger.Workload
-	load   *clientLoad
+	// Lab only (lab nil otherwise).
+	lab Lab
+	// load is the drill's client load, whose history is its ledger;
+	// checked once Ledger has verified it (it then runs no more, and
+	// only probes write).
+	load    Load
+	checked bool
 	// probeBase is the first candidate id of probe users: users outside
 	// the ledger whose writes measure when service is back.
 	probeBase int64
@@ -83,62 +80,54 @@ type actions struct {
 
 var _ drill.Actions = (*actions)(nil)
 
-// newActions prepares a drill of plan. With a lab (st non-nil) it
-// opens the ledgers of the drill's own users (ids from now, so that every
-// drill has fresh ones) and starts the client load through the gateway
-// of a region the plan does not fail over.
-func newActions(ctx context.Context, cfg *config.Config, c *client.Client, plan *drill.Plan, drillID string, st *lab.State, bin lab.Binaries, progress io.Writer) (*actions, error) {
-	a := &actions{cfg: cfg, c: c, drillID: drillID, progress: progress, st: st, bin: bin,
+// newActions prepares a drill of plan. In a lab it opens the ledgers
+// of the drill's own users (ids from now, so that every drill has fresh
+// ones) and starts the client load through the gateway of a region the
+// plan does not fail over.
+func newActions(ctx context.Context, cfg *config.Config, c *client.Client, plan *drill.Plan, drillID string, lab Lab, progress io.Writer) (*actions, error) {
+	a := &actions{cfg: cfg, c: c, drillID: drillID, progress: progress, lab: lab,
 		opened: map[int64]bool{}, killed: map[string]bool{}}
-	if st == nil {
+	if lab == nil {
 		return a, nil
 	}
-	gw := gatewayRegion(plan, st)
-	r, _ := st.Region(gw)
-	a.gateway = fmt.Sprintf("http://127.0.0.1:%d", r.GatewayPort)
+	gw := gatewayRegion(plan, lab.Regions())
 	base := 1_000_000_000 + (time.Now().Unix()%1_000_000)*1000
 	a.probeBase = base + loadUsers
 	users := make([]int64, loadUsers)
 	for i := range users {
 		users[i] = base + int64(i)
 	}
-	// Request ids name the drill's start, not its ID: an operator's ID can
-	// be long, and an id must fit in 64 characters.
-	runID := "drill-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	a.client = ledger.Workload{Gateways: []string{a.gateway}, RunID: runID, Retry: 20 * time.Millisecond, Timeout: 30 * time.Second}
 	fmt.Fprintf(progress, "drill %s: opening the ledgers of %d users through region %s's gateway\n", drillID, len(users), gw)
-	w := a.client
-	w.Users, w.Rate, w.Workers, w.Duration, w.History = users, loadRate, 4, 24*time.Hour, &ledger.History{}
-	if err := w.Open(ctx, time.Minute); err != nil {
+	load, err := lab.StartLoad(ctx, gw, users, loadRate)
+	if err != nil {
 		return nil, fmt.Errorf("open the drill's users through region %s's gateway: %w (is the ledger schema in place? `regionctl lab up` creates it)", gw, err)
 	}
-	a.load = &clientLoad{w: w}
-	a.load.resume()
+	a.load = load
 	fmt.Fprintf(progress, "drill %s: client load running, %d writes/s\n", drillID, loadRate)
 	return a, nil
 }
 
 // gatewayRegion picks the region whose gateway the drill writes through:
 // the first one no failover step of the plan takes down, else the last.
-func gatewayRegion(plan *drill.Plan, st *lab.State) string {
+func gatewayRegion(plan *drill.Plan, regions []string) string {
 	down := map[string]bool{}
 	for _, s := range plan.Steps {
 		if s.Kind == drill.KindFailover {
 			down[s.Region] = true
 		}
 	}
-	for _, r := range st.Regions {
-		if !down[r.Name] {
-			return r.Name
+	for _, r := range regions {
+		if !down[r] {
+			return r
 		}
 	}
-	return st.Regions[len(st.Regions)-1].Name
+	return regions[len(regions)-1]
 }
 
 // close stops the client load if the ledger was never checked.
 func (a *actions) close() {
 	if a.load != nil {
-		a.load.pause()
+		a.load.Pause()
 	}
 }
 

@@ -27,9 +27,9 @@ func (a *actions) Precheck(ctx context.Context, spec drill.PrecheckSpec) (drill.
 	if !spec.Checksums {
 		return res, nil
 	}
-	if a.load != nil {
-		a.load.pause()
-		defer a.load.resume()
+	if a.load != nil && !a.checked {
+		a.load.Pause()
+		defer a.load.Resume()
 	}
 	if err := a.drained(ctx); err != nil {
 		return res, err

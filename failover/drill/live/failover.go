@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/failover/drill"
-	"github.com/regionplatform/region/lab"
 )
 
 // Switchover asks the controller for a planned failover of region.
@@ -79,10 +77,10 @@ func (a *actions) Failover(ctx context.Context, region, to, mode string) (drill.
 	res.FaultAt = time.Now().UTC()
 	switch mode {
 	case drill.ModeKill:
-		if a.st == nil {
+		if a.lab == nil {
 			return res, errors.New("mode kill needs a lab (--dir): it kills the region's processes")
 		}
-		if err := lab.Kill(ctx, a.st.Dir, region, "all"); err != nil {
+		if err := a.lab.Kill(ctx, region); err != nil {
 			return res, fmt.Errorf("kill region %s: %w", region, err)
 		}
 		a.killed[region] = true
@@ -102,7 +100,7 @@ func (a *actions) Failover(ctx context.Context, region, to, mode string) (drill.
 	restored := make(chan probed, 1)
 	if probe != 0 {
 		go func() {
-			at, err := probeUntil(pctx, a.client, probe, func(r string) bool { return r != "" && r != region })
+			at, err := a.load.Probe(pctx, probe, func(r string) bool { return r != "" && r != region })
 			restored <- probed{at, err}
 		}()
 	}
@@ -195,7 +193,7 @@ func (a *actions) detect(ctx context.Context, survivorURL, region string) time.T
 // go to region: now (routing table) or, with home, in the deployment's
 // starting placement (where a failback brings it). 0 outside a lab.
 func (a *actions) probeUser(ctx context.Context, region string, home bool) (int64, error) {
-	if a.st == nil {
+	if a.lab == nil {
 		return 0, nil
 	}
 	c, err := a.api(ctx)
@@ -205,7 +203,7 @@ func (a *actions) probeUser(ctx context.Context, region string, home bool) (int6
 	for u := a.probeBase; u < a.probeBase+200; u++ {
 		at := ""
 		if home {
-			at = a.st.Regions[a.st.HomeRegion(u)].Name
+			at = a.lab.HomeRegion(u)
 		} else {
 			ra, err := c.Route(ctx, strconv.FormatInt(u, 10))
 			if err != nil {
@@ -217,16 +215,11 @@ func (a *actions) probeUser(ctx context.Context, region string, home bool) (int6
 			continue
 		}
 		if !a.opened[u] {
-			w := a.client
-			w.Users = []int64{u}
-			if err := w.Open(ctx, time.Minute); err != nil {
-				return 0, fmt.Errorf("open the probe user of region %s: %w", region, err)
-			}
 			// Every region must hold the user before a fault, or the
 			// survivor could never serve it (its creation would be in the
-			// RPO, and discarded).
-			if err := a.everywhere(ctx, u); err != nil {
-				return 0, fmt.Errorf("the probe user of region %s: %w", region, err)
+			// RPO, and discarded): Open waits for that.
+			if err := a.load.Open(ctx, u); err != nil {
+				return 0, fmt.Errorf("open the probe user of region %s: %w", region, err)
 			}
 			a.opened[u] = true
 		}
@@ -245,7 +238,7 @@ func (a *actions) Failback(ctx context.Context, region string) (drill.FailbackRe
 	}
 	if a.killed[region] {
 		fmt.Fprintf(a.progress, "drill %s: starting region %s again\n", a.drillID, region)
-		if err := lab.Start(ctx, lab.Options{Dir: a.st.Dir, Bin: a.bin, Progress: io.Discard}, region, "all"); err != nil {
+		if err := a.lab.Start(ctx, region); err != nil {
 			return res, fmt.Errorf("start region %s again: %w", region, err)
 		}
 		if err := a.healthy(ctx, r.URL); err != nil {
@@ -255,7 +248,7 @@ func (a *actions) Failback(ctx context.Context, region string) (drill.FailbackRe
 		res.Events = append(res.Events, drill.Event{At: time.Now().UTC(), Action: fmt.Sprintf("region %s started again, its regiond answers", region), Actor: "drill runner", Result: "ok"})
 	}
 	var probe int64
-	if a.st != nil {
+	if a.lab != nil {
 		var err error
 		if probe, err = a.probeUser(ctx, region, true); err != nil {
 			return res, err
@@ -296,7 +289,7 @@ func (a *actions) Failback(ctx context.Context, region string) (drill.FailbackRe
 	res.RestoredAt = answered
 	if probe != 0 {
 		pctx, cancel := context.WithTimeout(ctx, restoreWait)
-		at, err := probeUntil(pctx, a.client, probe, func(r string) bool { return r == region })
+		at, err := a.load.Probe(pctx, probe, func(r string) bool { return r == region })
 		cancel()
 		if err != nil {
 			return res, fmt.Errorf("after the failback, user %d (homed in region %s) is not served there: %w", probe, region, err)
@@ -307,25 +300,6 @@ func (a *actions) Failback(ctx context.Context, region string) (drill.FailbackRe
 		res.Cells[i].RTO = res.RestoredAt.Sub(res.StartedAt)
 	}
 	return res, nil
-}
-
-// everywhere waits (up to drainWait) until every lab region holds user u.
-func (a *actions) everywhere(ctx context.Context, u int64) error {
-	return lab.WaitUntil(ctx, drainWait, func() bool {
-		for _, r := range a.st.Regions {
-			db, err := lab.OpenMySQL(r.MySQLPort, lab.SampleDatabase)
-			if err != nil {
-				return false
-			}
-			var n int
-			err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM ledger_totals WHERE user_id = ?", u).Scan(&n)
-			db.Close()
-			if err != nil || n == 0 {
-				return false
-			}
-		}
-		return true
-	})
 }
 
 // completedRPOs adds the counts of the forced failovers whose RPO was

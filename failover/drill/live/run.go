@@ -17,7 +17,6 @@ import (
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/failover/drill"
-	"github.com/regionplatform/region/lab"
 )
 
 // Options say where a drill runs.
@@ -25,10 +24,8 @@ type Options struct {
 	Config *config.Config
 	// Client calls the regiond APIs with the operator's token.
 	Client *client.Client
-	// Lab is the lab the deployment is (nil outside one); Bin its
-	// programs, needed by plans that kill and start processes.
-	Lab *lab.State
-	Bin lab.Binaries
+	// Lab is the lab the deployment is (nil outside one).
+	Lab Lab
 	// Progress receives the drill's progress lines (nil: discarded).
 	Progress io.Writer
 }
@@ -39,7 +36,7 @@ func Run(ctx context.Context, o Options, run drill.Job) (*drill.Report, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	acts, err := newActions(ctx, o.Config, o.Client, run.Plan, run.ID, o.Lab, o.Bin, progress)
+	acts, err := newActions(ctx, o.Config, o.Client, run.Plan, run.ID, o.Lab, progress)
 	if err != nil {
 		return nil, err
 	}
