@@ -15,7 +15,7 @@ all: build
 ## MariaDB, and Chromium for the console's browser test.
 ## lab-deps: MariaDB only, what the demo needs.
 deps:
-	@$(MAKE) --no-print-directory install PKGS="mariadb chromium"
+	@$(MAKE) --no-print-directory install PKGS="mariadb chromium prometheus"
 
 lab-deps:
 	@$(MAKE) --no-print-directory install PKGS="mariadb"
@@ -27,6 +27,8 @@ install:
 	command -v mariadb >/dev/null 2>&1 || missing="$$missing mariadb-client";; esac; \
 	case " $(PKGS) " in *" chromium "*) \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium";; esac; \
+	case " $(PKGS) " in *" prometheus "*) \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus";; esac; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -68,7 +68,7 @@ func (o *Overview) Healthy() bool {
 			return false
 		}
 		for _, l := range r.Status.Links {
-			if l.State != "running" {
+			if l.State != apply.StateRunning {
 				return false
 			}
 		}

@@ -150,6 +150,9 @@ type Witness struct {
 	DataDir string `yaml:"data_dir"`
 	// DialVia is the witness's relays, as in regions[].dial_via.
 	DialVia map[string]string `yaml:"dial_via"`
+	// Metrics is where the witness serves GET /metrics (its controller's
+	// and gossip's collectors) for Prometheus; empty: not served.
+	Metrics string `yaml:"metrics"`
 }
 
 // MySQL is how to reach a region's MySQL (or MariaDB) primary.

@@ -288,6 +288,9 @@ func (c *Config) validateController(v *validator) {
 		}
 		addr("controller.witness.raft", w.Raft)
 		addr("controller.witness.gossip", w.Gossip)
+		if w.Metrics != "" {
+			addr("controller.witness.metrics", w.Metrics)
+		}
 		if w.DataDir == "" {
 			v.add("controller.witness.data_dir", "missing: a local folder for the witness's Raft log")
 		}

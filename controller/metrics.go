@@ -17,20 +17,20 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "region", Subsystem: "controller", Name: "raft_state",
+			Namespace: "regiond", Subsystem: "controller", Name: "raft_state",
 			Help: "Raft state of the node: 0 follower, 1 candidate, 2 leader, 3 shutdown.",
 		}, []string{"node"}),
 		leaderChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "region", Subsystem: "controller", Name: "leader_changes_total",
+			Namespace: "regiond", Subsystem: "controller", Name: "leader_changes_total",
 			Help: "Times this node saw the cluster's leader change (including to none).",
 		}, []string{"node"}),
 		applySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: "region", Subsystem: "controller", Name: "apply_seconds",
+			Namespace: "regiond", Subsystem: "controller", Name: "apply_seconds",
 			Help:    "Time from Execute to the command being applied on the leader.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}, []string{"node", "op"}),
 		applyErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "region", Subsystem: "controller", Name: "apply_errors_total",
+			Namespace: "regiond", Subsystem: "controller", Name: "apply_errors_total",
 			Help: "Execute calls that failed, by kind: not_leader, rejected, bad_command, raft.",
 		}, []string{"node", "kind"}),
 	}

@@ -220,7 +220,7 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 			r := &old.Regions[i]
 			missing = append(missing, &r.AppPort, &r.GatewayPort, &r.RaftPort, &r.GossipPort)
 		}
-		missing = append(missing, &old.Witness.RaftPort, &old.Witness.GossipPort)
+		missing = append(missing, &old.Witness.RaftPort, &old.Witness.GossipPort, &old.Witness.MetricsPort)
 		for _, p := range missing {
 			if *p == 0 {
 				if *p, err = FreePort(); err != nil {
@@ -247,7 +247,7 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 	}
 	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery, MaxLag: opts.MaxLag, Tables: opts.Tables}
 	const perRegion = 7
-	ports := make([]int, 4+perRegion*len(opts.Regions))
+	ports := make([]int, 5+perRegion*len(opts.Regions))
 	picker := portPicker{}
 	for i := range ports {
 		if ports[i], err = picker.pick(); err != nil {
@@ -256,11 +256,11 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 	}
 	st.Etcd = EtcdState{ClientPort: ports[0], PeerPort: ports[1]}
 	for i, name := range opts.Regions {
-		p := ports[4+perRegion*i:]
+		p := ports[5+perRegion*i:]
 		st.Regions = append(st.Regions, RegionState{Name: name,
 			MySQLPort: p[0], KafkaPort: p[1], APIPort: p[2], AppPort: p[3], GatewayPort: p[4], RaftPort: p[5], GossipPort: p[6]})
 	}
-	st.Witness = WitnessState{RaftPort: ports[2], GossipPort: ports[3]}
+	st.Witness = WitnessState{RaftPort: ports[2], GossipPort: ports[3], MetricsPort: ports[4]}
 	if opts.WAN {
 		if st.WAN, err = planWAN(st, picker); err != nil {
 			return nil, err

@@ -59,6 +59,7 @@ controller:
     raft: 127.0.0.1:{{.Witness.RaftPort}}
     gossip: 127.0.0.1:{{.Witness.GossipPort}}
     data_dir: witness
+    metrics: 127.0.0.1:{{.Witness.MetricsPort}}
 {{- with index .DialVia "witness"}}
     dial_via:
 {{- range $from, $to := .}}

@@ -40,9 +40,10 @@ type State struct {
 
 // WitnessState is the controller's witness process (regiond --witness).
 type WitnessState struct {
-	RaftPort   int  `json:"raft_port"`
-	GossipPort int  `json:"gossip_port"`
-	Proc       Proc `json:"proc"`
+	RaftPort    int  `json:"raft_port"`
+	GossipPort  int  `json:"gossip_port"`
+	MetricsPort int  `json:"metrics_port"`
+	Proc        Proc `json:"proc"`
 }
 
 // EtcdState is the lab's etcd server.

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/client"
 )
 
@@ -76,7 +77,7 @@ func newLinkShowCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(tw, "PARTITION\tSTATE\tOFFSET\tSEQ\tHALTED AT\tERROR")
 				for _, p := range l.Partitions {
 					at := ""
-					if p.State == "halted" {
+					if p.State == apply.StateHalted {
 						at = strconv.FormatInt(p.HaltedAt, 10)
 					}
 					fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\n", p.Partition, p.State, p.Offset, p.Seq, at, p.Error)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/verify"
 )
 
@@ -111,7 +112,7 @@ func printStatus(g *globals, rep *StatusReport) {
 			capState, c.Txns, c.Published.Seq, c.Published.Pos, c.Echoes)
 		for _, l := range s.Links {
 			state := l.State
-			if l.State != "running" {
+			if l.State != apply.StateRunning {
 				state = strings.ToUpper(l.State)
 			}
 			fmt.Fprintf(g.out, "  link %s->%s %s: applied seq %d of %d, lag %.2fs / %d txns, %.0f txn/s, gtid %s\n",
@@ -119,7 +120,7 @@ func printStatus(g *globals, rep *StatusReport) {
 			if l.Error != "" {
 				fmt.Fprintf(g.out, "    %s\n", l.Error)
 			}
-			if l.State == "halted" {
+			if l.State == apply.StateHalted {
 				fmt.Fprintf(g.out, "    fix the cause, then: regionctl link retry '%s->%s' (or skip the message: regionctl link skip --help)\n", l.From, l.To)
 			}
 			if l.Quarantined > 0 {

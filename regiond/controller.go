@@ -83,6 +83,11 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 	if err != nil {
 		return nil, err
 	}
+	if reg != nil {
+		if err := reg.Register(controller.NewStateCollector(node, id, dep.RegionNames())); err != nil {
+			return nil, fmt.Errorf("controller: register its state's metrics: %w", err)
+		}
+	}
 	host, port, err := net.SplitHostPort(me.Gossip)
 	if err != nil {
 		return nil, fmt.Errorf("controller gossip address %q: %w", me.Gossip, err)

@@ -206,6 +206,11 @@ func New(cfg Config) (*Daemon, error) {
 		d.etcd.Close()
 		return nil, err
 	}
+	if err := d.registerRoutingMetrics(); err != nil {
+		d.db.Close()
+		d.etcd.Close()
+		return nil, err
+	}
 	if d.ctl != nil {
 		if d.fo, err = d.newOrchestrator(); err != nil {
 			d.db.Close()

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
@@ -46,10 +47,17 @@ func RunWitness(ctx context.Context, dep *config.Config, log *slog.Logger) error
 		dbs[region] = h
 		return h, nil
 	}
-	c, err := newController(dep, WitnessID, "", dep.Resolve(dep.Controller.Witness.DataDir), dialer, probeMySQL(db), nil, prometheus.NewRegistry(), log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	c, err := newController(dep, WitnessID, "", dep.Resolve(dep.Controller.Witness.DataDir), dialer, probeMySQL(db), nil, reg, log)
 	if err != nil {
 		return err
 	}
-	log.Info("witness starting", "raft", dep.Controller.Witness.Raft, "gossip", dep.Controller.Witness.Gossip)
-	return c.Run(ctx)
+	w := dep.Controller.Witness
+	log.Info("witness starting", "raft", w.Raft, "gossip", w.Gossip, "metrics", w.Metrics)
+	comps := []component{{"controller", c.Run}}
+	if w.Metrics != "" {
+		comps = append(comps, component{"metrics", func(ctx context.Context) error { return serveMetrics(ctx, w.Metrics, reg) }})
+	}
+	return runComponents(ctx, comps)
 }

@@ -171,13 +171,13 @@ func New(cfg Config) (*Applier, error) {
 		cfg.Logger = slog.Default()
 	}
 	a := &Applier{cfg: cfg, log: cfg.Logger.With("link", cfg.Source+"->"+cfg.Target), topic: capture.Topic(cfg.Source),
-		policies: map[string]policy{}, parts: map[int32]*PartitionStatus{}, state: "starting",
+		policies: map[string]policy{}, parts: map[int32]*PartitionStatus{}, state: StateStarting,
 		thru: map[int32]uint64{}, progress: make(chan struct{}), ddl: newBarrier(), catalog: &catalog.Cache{DB: cfg.DB}}
 	for _, t := range cfg.Tables {
 		a.policies[t.Name] = policy{name: t.Conflict, version: t.VersionColumn, shard: t.ShardColumn}
 	}
 	var err error
-	if a.m, err = newMetrics(cfg.Metrics, cfg.Source, cfg.Target); err != nil {
+	if a.m, err = newMetrics(cfg.Metrics, a); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -192,7 +192,7 @@ func (a *Applier) setState(state, err string) {
 func (a *Applier) setPartState(p int32, state string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if ps := a.parts[p]; ps != nil && ps.State != "halted" {
+	if ps := a.parts[p]; ps != nil && ps.State != StateHalted {
 		ps.State = state
 	}
 }
@@ -207,7 +207,7 @@ func (a *Applier) halt(p int32, offset int64, err error) {
 		ps = &PartitionStatus{Partition: p}
 		a.parts[p] = ps
 	}
-	ps.State, ps.Error, ps.HaltedAt = "halted", err.Error(), offset
+	ps.State, ps.Error, ps.HaltedAt = StateHalted, err.Error(), offset
 }
 
 // applied records a partition's progress after a commit.
@@ -215,7 +215,7 @@ func (a *Applier) applied(p int32, cp Checkpoint, txns int) {
 	a.mu.Lock()
 	ps := a.parts[p]
 	if ps == nil {
-		ps = &PartitionStatus{Partition: p, State: "running"}
+		ps = &PartitionStatus{Partition: p, State: StateRunning}
 		a.parts[p] = ps
 	}
 	ps.Checkpoint = cp
@@ -289,6 +289,31 @@ type LinkStatus struct {
 	Violations int `json:"violations"`
 }
 
+// The states of a link (LinkStatus.State) and of its partitions
+// (PartitionStatus.State: running, halted, held).
+const (
+	// StateStarting: the link has not read its partitions yet.
+	StateStarting = "starting"
+	// StateRunning: every partition applies what arrives.
+	StateRunning = "running"
+	// StateHalted: a partition stopped on a message it cannot apply; an
+	// operator decides (regionctl link retry or skip).
+	StateHalted = "halted"
+	// StateHeld: a forced failover holds the source's stream until a
+	// failback decides what of it applies.
+	StateHeld = "held"
+	// StateUnreachable: the source's Kafka cannot be read, and everything
+	// received is applied.
+	StateUnreachable = "unreachable"
+	// StateFailed: the link stopped on an error and is restarted.
+	StateFailed = "failed"
+	// StateStopped: the link's Run returned.
+	StateStopped = "stopped"
+)
+
+// States lists every link state.
+var States = []string{StateStarting, StateRunning, StateHalted, StateHeld, StateUnreachable, StateFailed, StateStopped}
+
 // Status reports the link's progress and lag.
 func (a *Applier) Status(ctx context.Context) LinkStatus {
 	var head capture.Position
@@ -305,17 +330,17 @@ func (a *Applier) Status(ctx context.Context) LinkStatus {
 		st.Partitions = append(st.Partitions, *ps)
 		st.TxnsApplied += ps.Txns
 		switch {
-		case ps.State == "halted":
-			st.State, st.Error = "halted", fmt.Sprintf("partition %d: %s", ps.Partition, ps.Error)
-		case ps.State == "held" && st.State != "halted":
-			st.State, st.Error = "held", "the source region's stream is held by a forced failover until a failback releases it"
+		case ps.State == StateHalted:
+			st.State, st.Error = StateHalted, fmt.Sprintf("partition %d: %s", ps.Partition, ps.Error)
+		case ps.State == StateHeld && st.State != StateHalted:
+			st.State, st.Error = StateHeld, "the source region's stream is held by a forced failover until a failback releases it"
 		}
 		if first || ps.Seq < st.AppliedSeq {
 			st.AppliedSeq, st.AppliedGTID, oldest = ps.Seq, ps.Pos, ps.SourceTime
 			first = false
 		}
 	}
-	if st.State == "running" {
+	if st.State == StateRunning {
 		st.State, st.Error = unreachable(a.parts)
 	}
 	sort.Slice(st.Partitions, func(i, j int) bool { return st.Partitions[i].Partition < st.Partitions[j].Partition })
@@ -331,8 +356,6 @@ func (a *Applier) Status(ctx context.Context) LinkStatus {
 		}
 	}
 	st.Throughput = a.rate.update(time.Now(), st.TxnsApplied)
-	a.m.lagTxns.Set(float64(st.LagTxns))
-	a.m.lagSeconds.Set(st.LagSeconds)
 	return st
 }
 
@@ -344,17 +367,17 @@ func unreachable(parts map[int32]*PartitionStatus) (string, string) {
 	why := ""
 	for _, ps := range parts {
 		switch {
-		case ps.State == "halted":
+		case ps.State == StateHalted:
 		case ps.FetchError == "" || !ps.idle:
-			return "running", ""
+			return StateRunning, ""
 		default:
 			why = fmt.Sprintf("partition %d: %s", ps.Partition, ps.FetchError)
 		}
 	}
 	if why == "" {
-		return "running", ""
+		return StateRunning, ""
 	}
-	return "unreachable", "the source region's Kafka cannot be read (" + why + "); everything received is applied"
+	return StateUnreachable, "the source region's Kafka cannot be read (" + why + "); everything received is applied"
 }
 
 // rate measures transactions per second over a sliding window.

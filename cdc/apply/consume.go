@@ -31,9 +31,9 @@ var errRestart = errors.New("restart the link's session")
 func (a *Applier) Run(ctx context.Context) (err error) {
 	defer func() {
 		a.mu.Lock()
-		a.state = "stopped"
+		a.state = StateStopped
 		if err != nil {
-			a.state, a.err = "failed", err.Error()
+			a.state, a.err = StateFailed, err.Error()
 		}
 		a.mu.Unlock()
 	}()
@@ -59,7 +59,7 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 	a.mu.Lock()
 	a.client = client
 	a.mu.Unlock()
-	a.setState("running", "")
+	a.setState(StateRunning, "")
 	for ctx.Err() == nil {
 		if err := a.session(ctx, client, consumer); err != nil && ctx.Err() == nil {
 			return err
@@ -160,9 +160,9 @@ func (a *Applier) setupPartition(ctx context.Context, client sarama.Client, p in
 	a.advance(p, cp.Seq)
 	a.mu.Lock()
 	ps := a.parts[p]
-	halted := ps != nil && ps.State == "halted"
+	halted := ps != nil && ps.State == StateHalted
 	if !halted {
-		a.parts[p] = &PartitionStatus{Partition: p, State: "running", Checkpoint: cp}
+		a.parts[p] = &PartitionStatus{Partition: p, State: StateRunning, Checkpoint: cp}
 	}
 	a.mu.Unlock()
 	if halted {
@@ -340,7 +340,7 @@ func (a *Applier) stalledPart() (int32, time.Duration, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for p, t := range a.lastPart {
-		if ps := a.parts[p]; ps != nil && ps.State == "halted" {
+		if ps := a.parts[p]; ps != nil && ps.State == StateHalted {
 			continue
 		}
 		if idle := time.Since(t); idle > stallTimeout {
@@ -364,8 +364,8 @@ func (a *Applier) waitHeld(ctx context.Context, p int32) bool {
 		return true
 	}
 	a.log.Warn("partition held: the source region's stream is held by a forced failover; nothing more of it is applied until a failback releases it", "partition", p)
-	a.setPartState(p, "held")
-	defer a.setPartState(p, "running")
+	a.setPartState(p, StateHeld)
+	defer a.setPartState(p, StateRunning)
 	for a.cfg.Gate.Held() {
 		a.touchPart(p)
 		select {

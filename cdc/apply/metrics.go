@@ -1,25 +1,24 @@
 package apply
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 type metrics struct {
 	txns, rows, duplicates, discarded, retries, halted, conflicts, quarantined, violations prometheus.Counter
-	lagTxns, lagSeconds                                                                    prometheus.Gauge
 	depWaits, folded                                                                       prometheus.Counter
 	depWaitSeconds, deletesWaitSeconds                                                     prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, a *Applier) (*metrics, error) {
+	source, target := a.cfg.Source, a.cfg.Target
 	l := prometheus.Labels{"source": source, "target": target}
 	c := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "regiond", Subsystem: "apply", Name: name, Help: help, ConstLabels: l})
-	}
-	g := func(name, help string) prometheus.Gauge {
-		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "regiond", Subsystem: "apply", Name: name, Help: help, ConstLabels: l})
 	}
 	m := &metrics{
 		txns:        c("transactions_total", "Source transactions applied."),
@@ -31,8 +30,6 @@ func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, err
 		conflicts:   c("conflicts_total", "Conflicts resolved (a row changed in both regions); see _region.conflicts."),
 		quarantined: c("quarantined_total", "Messages an operator skipped on a halted partition (regionctl link skip); kept in _region.quarantine."),
 		violations:  c("ownership_violations_total", "Writes of a bucket the source region did not own when it wrote them (no guard, or a stale one); see _region.violations."),
-		lagTxns:     g("lag_transactions", "Transactions published by the source and not yet applied here."),
-		lagSeconds:  g("lag_seconds", "Age of the oldest partition watermark while behind; 0 when caught up."),
 		folded:      c("folded_transactions_total", "Source transactions applied folded with the rest of their run: one probe and one delete and upsert per table for the run (no conflict, no unique key)."),
 		depWaits:    c("dependency_waits_total", "Transactions that waited for an earlier transaction of another partition with an overlapping writeset."),
 		depWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "apply", Name: "dependency_wait_seconds",
@@ -44,8 +41,59 @@ func newMetrics(reg prometheus.Registerer, source, target string) (*metrics, err
 		return m, nil
 	}
 	var errs []error
-	for _, col := range []prometheus.Collector{m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.violations, m.lagTxns, m.lagSeconds, m.depWaits, m.folded, m.depWaitSeconds, m.deletesWaitSeconds} {
+	for _, col := range []prometheus.Collector{newLinkCollector(a, l), m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.violations, m.depWaits, m.folded, m.depWaitSeconds, m.deletesWaitSeconds} {
 		errs = append(errs, reg.Register(col))
 	}
 	return m, errors.Join(errs...)
+}
+
+// linkCollector reports the link's lag and state when Prometheus scrapes
+// (from Status), so that they are current whether or not anyone asks
+// for the status.
+type linkCollector struct {
+	a                                  *Applier
+	lagTxns, lagSeconds, state, halted *prometheus.Desc
+}
+
+func newLinkCollector(a *Applier, l prometheus.Labels) *linkCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName("regiond", "apply", name), help, labels, l)
+	}
+	return &linkCollector{a: a,
+		lagTxns:    d("lag_transactions", "Transactions published by the source and not yet applied here."),
+		lagSeconds: d("lag_seconds", "Age of the oldest partition watermark while behind; 0 when caught up."),
+		state:      d("link_state", "1 for the link's state (starting, running, halted, held, unreachable, failed, stopped), 0 for the others.", "state"),
+		halted:     d("partitions_halted", "Partitions halted on a message they cannot apply, waiting for an operator (regionctl link retry or skip)."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *linkCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.lagTxns
+	ch <- c.lagSeconds
+	ch <- c.state
+	ch <- c.halted
+}
+
+// Collect implements prometheus.Collector.
+func (c *linkCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st := c.a.Status(ctx)
+	ch <- prometheus.MustNewConstMetric(c.lagTxns, prometheus.GaugeValue, float64(st.LagTxns))
+	ch <- prometheus.MustNewConstMetric(c.lagSeconds, prometheus.GaugeValue, st.LagSeconds)
+	for _, s := range States {
+		v := 0.0
+		if st.State == s {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, v, s)
+	}
+	halted := 0
+	for _, p := range st.Partitions {
+		if p.State == StateHalted {
+			halted++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.halted, prometheus.GaugeValue, float64(halted))
 }

@@ -27,8 +27,8 @@ func (a *Applier) Retry() []int32 {
 	a.mu.Lock()
 	var out []int32
 	for p, ps := range a.parts {
-		if ps.State == "halted" {
-			ps.State, ps.Error, ps.HaltedAt = "running", "", 0
+		if ps.State == StateHalted {
+			ps.State, ps.Error, ps.HaltedAt = StateRunning, "", 0
 			out = append(out, p)
 		}
 	}
@@ -88,7 +88,7 @@ func (a *Applier) Skip(ctx context.Context, p int32, actor, reason string) (*Qua
 	}
 	client := a.client
 	a.mu.Unlock()
-	if ps == nil || halted.State != "halted" || halted.HaltedAt < 0 {
+	if ps == nil || halted.State != StateHalted || halted.HaltedAt < 0 {
 		return nil, fmt.Errorf("%w: partition %d of %s->%s is %s (skip only moves a partition past the message it halted on; retry the others)",
 			ErrNotHalted, p, a.cfg.Source, a.cfg.Target, orState(ps))
 	}
@@ -147,7 +147,7 @@ func orState(ps *PartitionStatus) string {
 	if ps == nil {
 		return "not claimed here"
 	}
-	if ps.State == "halted" {
+	if ps.State == StateHalted {
 		return "halted before reading a message (" + ps.Error + ")"
 	}
 	return ps.State

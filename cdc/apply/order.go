@@ -133,11 +133,11 @@ func (a *Applier) setWaiting(p int32, why string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	ps := a.parts[p]
-	if ps == nil || ps.State == "halted" {
+	if ps == nil || ps.State == StateHalted {
 		return
 	}
 	ps.Waiting = why
-	ps.State = "running"
+	ps.State = StateRunning
 	if why != "" {
 		ps.State = "waiting"
 	}

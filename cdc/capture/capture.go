@@ -134,7 +134,7 @@ func New(cfg Config) (*Capture, error) {
 	}
 	c := &Capture{cfg: cfg, log: cfg.Logger.With("capture", cfg.Region), topic: Topic(cfg.Region), recordedCh: make(chan struct{})}
 	var err error
-	if c.m, err = newMetrics(cfg.Metrics, cfg.Region); err != nil {
+	if c.m, err = newMetrics(cfg.Metrics, c); err != nil {
 		return nil, err
 	}
 	return c, nil

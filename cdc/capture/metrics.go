@@ -12,8 +12,8 @@ type metrics struct {
 	sendSeconds                                            prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer, region string) (*metrics, error) {
-	l := prometheus.Labels{"source": region}
+func newMetrics(reg prometheus.Registerer, c *Capture) (*metrics, error) {
+	l := prometheus.Labels{"source": c.cfg.Region}
 	opts := func(name, help string) prometheus.CounterOpts {
 		return prometheus.CounterOpts{Namespace: "regiond", Subsystem: "capture", Name: name, Help: help, ConstLabels: l}
 	}
@@ -32,8 +32,16 @@ func newMetrics(reg prometheus.Registerer, region string) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
+	running := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "regiond", Subsystem: "capture", Name: "running",
+		Help: "1 while capture runs (reads the binlog and publishes), 0 after it stopped on an error until it is restarted.", ConstLabels: l},
+		func() float64 {
+			if c.Stats().Running {
+				return 1
+			}
+			return 0
+		})
 	var errs []error
-	for _, c := range []prometheus.Collector{m.txns, m.echoes, m.messages, m.heartbeats, m.errors, m.tombstones, m.seq, m.sendSeconds} {
+	for _, c := range []prometheus.Collector{running, m.txns, m.echoes, m.messages, m.heartbeats, m.errors, m.tombstones, m.seq, m.sendSeconds} {
 		errs = append(errs, reg.Register(c))
 	}
 	return m, errors.Join(errs...)

@@ -15,19 +15,19 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		members: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "region", Subsystem: "liveness", Name: "members",
+			Namespace: "regiond", Subsystem: "liveness", Name: "members",
 			Help: "Members this member sees alive or suspect in the gossip.",
 		}, []string{"member"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "region", Subsystem: "liveness", Name: "events_total",
+			Namespace: "regiond", Subsystem: "liveness", Name: "events_total",
 			Help: "Detector events by kind (failed, suppressed, returned) and region.",
 		}, []string{"member", "kind", "region"}),
 		views: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "region", Subsystem: "liveness", Name: "views_received_total",
+			Namespace: "regiond", Subsystem: "liveness", Name: "views_received_total",
 			Help: "Views received from other observers; result is ok or bad.",
 		}, []string{"member", "result"}),
 		mysql: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "region", Subsystem: "liveness", Name: "mysql_reachable",
+			Namespace: "regiond", Subsystem: "liveness", Name: "mysql_reachable",
 			Help: "1 if the last probe of the region's MySQL from this member succeeded.",
 		}, []string{"member", "region"}),
 	}

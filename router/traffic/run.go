@@ -9,6 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/topo"
 )
@@ -152,13 +153,13 @@ func (s *Switcher) guard(ctx context.Context, t *router.Table, sources []string,
 	for _, src := range sources {
 		for _, dst := range receivers(t, src) {
 			l, err := s.cfg.Replication.Link(ctx, src, dst)
-			down := err != nil || l.State != "running"
+			down := err != nil || l.State != apply.StateRunning
 			switch {
 			case down && dst != to:
 				continue
 			case err != nil:
 				return fmt.Errorf("guard: link %s->%s: %w: the switch needs it to catch up; nothing was changed", src, dst, err)
-			case l.State != "running":
+			case l.State != apply.StateRunning:
 				return fmt.Errorf("guard: link %s->%s is %s (%s): fix replication first (regionctl status); nothing was changed", src, dst, l.State, l.Error)
 			}
 			if lag := time.Duration(l.LagSeconds * float64(time.Second)); lag > s.cfg.MaxLag {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/topo"
 )
@@ -278,7 +279,7 @@ func (s *Switcher) DryRun(ctx context.Context, req Request) (*Plan, error) {
 			}
 			p.Links = append(p.Links, l)
 			worst = math.Max(worst, l.LagSeconds)
-			if l.State != "running" {
+			if l.State != apply.StateRunning {
 				p.Warnings = append(p.Warnings, fmt.Sprintf("link %s->%s is %s (%s): the switch would wait for it and abort", l.From, l.To, l.State, l.Error))
 			} else if time.Duration(l.LagSeconds*float64(time.Second)) > s.cfg.MaxLag {
 				p.Warnings = append(p.Warnings, fmt.Sprintf("link %s->%s is %.1fs behind, above the %s limit: the switch would refuse", l.From, l.To, l.LagSeconds, s.cfg.MaxLag))
