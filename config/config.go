@@ -227,6 +227,27 @@ type Replication struct {
 	// replicated table across the regions (continuous verification;
 	// default 2m, at least 10s).
 	VerifyEvery time.Duration `yaml:"verify_every"`
+	// Topic is how each region's replication topic is made (regionctl
+	// kafka init) and checked (regionctl preflight, kafka check).
+	Topic Topic `yaml:"topic"`
+}
+
+// Topic is the shape of a region's replication topic (capture.Topic).
+type Topic struct {
+	// Partitions bounds how many partitions apply in parallel in every
+	// other region (default 8). Adding partitions later moves buckets
+	// between partitions; appliers follow, but plan it for a quiet time.
+	Partitions int `yaml:"partitions"`
+	// ReplicationFactor is how many brokers hold each partition (default
+	// 3), and MinInsyncReplicas how many must have a message before it
+	// is acknowledged (default 2): with acks=all, one broker's loss then
+	// loses nothing.
+	ReplicationFactor int `yaml:"replication_factor"`
+	MinInsyncReplicas int `yaml:"min_insync_replicas"`
+	// Retention is how long Kafka keeps messages (default 168h): the
+	// longest outage of an applier that replication survives without a
+	// re-seed.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Policy returns how the conflicts of table name ("db.table") are

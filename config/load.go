@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -152,6 +153,18 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Replication.VerifyEvery == 0 {
 		c.Replication.VerifyEvery = 120e9
+	}
+	if t := &c.Replication.Topic; t.Partitions == 0 {
+		t.Partitions = 8
+	}
+	if t := &c.Replication.Topic; t.ReplicationFactor == 0 {
+		t.ReplicationFactor = 3
+	}
+	if t := &c.Replication.Topic; t.MinInsyncReplicas == 0 {
+		t.MinInsyncReplicas = min(2, t.ReplicationFactor)
+	}
+	if t := &c.Replication.Topic; t.Retention == 0 {
+		t.Retention = 168 * time.Hour
 	}
 	if c.Replication.DefaultConflict == "" {
 		c.Replication.DefaultConflict = ConflictReject

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -435,6 +436,18 @@ func (c *Config) validateReplication(v *validator) {
 		} else if _, err := path.Match(p, ""); err != nil {
 			v.add(fmt.Sprintf("replication.exclude[%d]", i), "%q: %v", p, err)
 		}
+	}
+	if t := rp.Topic; t.Partitions < 1 || t.Partitions > 1024 {
+		v.add("replication.topic.partitions", "%d: use 1 to 1024 (default 8: as many as appliers may use in parallel)", t.Partitions)
+	}
+	if t := rp.Topic; t.ReplicationFactor < 1 {
+		v.add("replication.topic.replication_factor", "%d: use 1 or more (default 3)", t.ReplicationFactor)
+	}
+	if t := rp.Topic; t.MinInsyncReplicas < 1 || t.MinInsyncReplicas > t.ReplicationFactor {
+		v.add("replication.topic.min_insync_replicas", "%d: use 1 to replication_factor (%d); with 3 replicas, 2 loses nothing when one broker fails", t.MinInsyncReplicas, t.ReplicationFactor)
+	}
+	if t := rp.Topic; t.Retention < time.Hour {
+		v.add("replication.topic.retention", "%s is shorter than an hour: an applier down longer than the retention must be re-seeded; use the longest outage you promise to survive (default 168h)", t.Retention)
 	}
 	if rp.VerifyEvery < 10e9 {
 		v.add("replication.verify_every", "%s is too often: continuous verification compares every replicated table each time; use 10s or more (default 2m)", rp.VerifyEvery)

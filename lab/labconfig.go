@@ -83,6 +83,8 @@ cells:
 replication:
   databases: [{{.DB}}]
   verify_every: {{.VerifyEvery}}   # continuous verification (default 2m); a lab looks more often
+  # One in-process broker per region, which creates the topic itself.
+  topic: {partitions: 8, replication_factor: 1, min_insync_replicas: 1, retention: 168h}
   tables:
     - {name: {{.DB}}.users, shard_column: id, conflict: home-cell-wins, version_column: version}
     - {name: {{.DB}}.loan_accounts, shard_column: user_id, conflict: last-writer-wins, version_column: version}

@@ -17,6 +17,7 @@ import (
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover"
+	"github.com/regionplatform/region/preflight"
 	"github.com/regionplatform/region/retry"
 	"github.com/regionplatform/region/router"
 )
@@ -50,7 +51,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 		return d.router.Table()
 	})
 	rep.capture, err = capture.New(capture.Config{Region: me.Name, Reader: reader, Kafka: d.kafka(me.Name, capture.ProducerConfig),
-		Checkpoints: d.checkpoints(me.Name), Catalog: &catalog.Cache{DB: d.db}, Versioned: cfg.Replication.Versioned, HomeCell: cfg.Replication.HomeCell, Logger: d.log, Metrics: d.reg})
+		Checkpoints: d.checkpoints(me.Name), Catalog: &catalog.Cache{DB: d.db}, Versioned: cfg.Replication.Versioned, HomeCell: cfg.Replication.HomeCell, Preflight: d.sourcePreflight, Logger: d.log, Metrics: d.reg})
 	if err != nil {
 		return nil, err
 	}
@@ -168,4 +169,15 @@ func (d *Daemon) restarting(ctx context.Context, name string, fn func(context.Co
 		}
 	}
 	return nil
+}
+
+// sourcePreflight checks this region's MySQL for a setting that would
+// make capture lose data (preflight.CheckSource); capture does not start
+// on one, and says which and how to fix it.
+func (d *Daemon) sourcePreflight(ctx context.Context) error {
+	fs, err := preflight.Source(ctx, d.db, d.region.Name, d.region.MySQL.Flavor)
+	if err != nil {
+		return err
+	}
+	return preflight.FatalError(fs)
 }

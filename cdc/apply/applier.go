@@ -126,7 +126,7 @@ func ConsumerConfig(sc *sarama.Config) {
 	// again after this long; sarama's 2 s default left a link idle that
 	// long after its source region came back.
 	sc.Consumer.Retry.Backoff = 250 * time.Millisecond
-	sc.Metadata.AllowAutoTopicCreation = true
+	sc.Metadata.AllowAutoTopicCreation = false
 }
 
 // Applier applies one link.

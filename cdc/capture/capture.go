@@ -53,6 +53,10 @@ type Config struct {
 	// region's appliers read when an incoming change ties with one. It
 	// needs Versioned; nil records none.
 	HomeCell func(db, table string) string
+	// Preflight, if set, checks before every run that the source is
+	// configured so that capture loses nothing (preflight.Source); its
+	// error stops the run and shows in Stats.
+	Preflight func(context.Context) error
 	// Buffer bounds the transactions read but not yet sent (default 4096).
 	Buffer int
 	// MaxBatch is the most transactions per send (default 512).
@@ -162,6 +166,11 @@ func (c *Capture) Run(ctx context.Context) (err error) {
 		}
 		c.mu.Unlock()
 	}()
+	if c.cfg.Preflight != nil {
+		if err := c.cfg.Preflight(ctx); err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
+	}
 	start, err := c.cfg.Checkpoints.Load(ctx)
 	if err != nil {
 		return err
@@ -173,7 +182,7 @@ func (c *Capture) Run(ctx context.Context) (err error) {
 	defer client.Close()
 	partitions, err := client.Partitions(c.topic)
 	if err != nil {
-		return fmt.Errorf("capture: topic %s: %w (create it, with as many partitions as appliers may use in parallel)", c.topic, err)
+		return fmt.Errorf("capture: topic %s: %w (regionctl kafka init creates it as replication.topic says)", c.topic, err)
 	}
 	producer, err := sarama.NewSyncProducerFromClient(client)
 	if err != nil {

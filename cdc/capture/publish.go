@@ -108,5 +108,8 @@ func ProducerConfig(sc *sarama.Config) {
 	sc.Producer.Partitioner = sarama.NewManualPartitioner
 	sc.Producer.Compression = sarama.CompressionLZ4
 	sc.Producer.MaxMessageBytes = 1 << 20
-	sc.Metadata.AllowAutoTopicCreation = true
+	// The topic is made by regionctl kafka init, with the partitions,
+	// replicas and retention replication.topic asks for: a broker's
+	// defaults would do for none of them.
+	sc.Metadata.AllowAutoTopicCreation = false
 }
