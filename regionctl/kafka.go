@@ -56,7 +56,7 @@ changes an existing topic's partition count (that moves buckets between
 partitions: do it at a quiet time with kafka-topics --alter) nor its
 replicas. Then it checks every topic, as kafka check does.`,
 		Example: `  regionctl kafka init --config deploy.yaml`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.deployment()
 			if err != nil {
