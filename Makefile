@@ -36,9 +36,9 @@ install:
 	fi
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: https://go.dev/doc/install"; exit 1; }
 
-## build: build regiond and regionctl into ./bin.
+## build: build regiond and regionctl into ./bin (static: no cgo, no libc).
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/regiond ./cmd/regionctl
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/regiond ./cmd/regionctl
 
 ## demo: start a two-region lab in ./lab-demo, load a workload and show it.
 demo: lab-deps build

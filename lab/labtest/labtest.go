@@ -67,6 +67,7 @@ func build(dst string) error {
 	}
 	cmd := exec.Command("go", "build", "-o", dst+"/", "./cmd/regiond", "./cmd/regionctl")
 	cmd.Dir = strings.TrimSpace(string(root))
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as make build builds them
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
