@@ -44,7 +44,7 @@ func TestAuditLog(t *testing.T) {
 	do(t, "GET", h.url+"/v1/read", bearer(opSecret))
 	do(t, "POST", h.url+"/v1/change", bearer(viewerSecret))
 	do(t, "GET", h.url+"/v1/read", bearer("guess-guess-guess-guess"))
-	do(t, "GET", h.url+"/v1/read", cookie(viewerSecret))
+	do(t, "GET", h.url+"/v1/read", cookie(h.sessionOf(viewerSecret)))
 	do(t, "GET", h.url+"/healthz")
 	do(t, "GET", h.url+"/metrics")
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

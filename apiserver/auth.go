@@ -6,11 +6,13 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+	"time"
 )
 
-// CookieName is the cookie a browser console keeps its token in. The
+// CookieName is the cookie a browser console keeps its session in (a
+// random id; the token never leaves the server: session.go). The
 // Authorization header wins when a request carries both.
-const CookieName = "region_token"
+const CookieName = "region_session"
 
 // Identity is an authenticated caller.
 type Identity struct {
@@ -46,8 +48,9 @@ func credentials(tokens []Token) []credential {
 }
 
 // presented returns the token a request carries: the bearer token of its
-// Authorization header or, when it has none, its CookieName cookie.
-func presented(r *http.Request) string {
+// Authorization header or, when it has none, the token of the open
+// session its CookieName cookie names.
+func (s *Server) presented(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -56,7 +59,9 @@ func presented(r *http.Request) string {
 		return strings.TrimSpace(tok)
 	}
 	if c, err := r.Cookie(CookieName); err == nil {
-		return c.Value
+		if tok, ok := s.sessions.token(c.Value, time.Now()); ok {
+			return tok
+		}
 	}
 	return ""
 }
@@ -65,7 +70,7 @@ func presented(r *http.Request) string {
 // token is compared in constant time with every configured one, so the
 // response time says nothing about which, if any, nearly matched.
 func (s *Server) authenticate(r *http.Request) (Identity, bool) {
-	return s.check(presented(r))
+	return s.check(s.presented(r))
 }
 
 // check finds the identity whose token is tok, in constant time.

@@ -14,6 +14,7 @@ import (
 
 func TestAuthAndRoles(t *testing.T) {
 	h := start(t, nil, nil)
+	viewerSession, opSession := h.sessionOf(viewerSecret), h.sessionOf(opSecret)
 	tests := []struct {
 		name, method, path string
 		opts               []reqOpt
@@ -30,12 +31,13 @@ func TestAuthAndRoles(t *testing.T) {
 		{"viewer may not change", "POST", "/v1/change", []reqOpt{bearer(viewerSecret)}, 403,
 			`"error": "role viewer may not POST /v1/change; use an operator token"`},
 		{"operator changes", "POST", "/v1/change", []reqOpt{bearer(opSecret)}, 200, "changed"},
-		{"cookie", "GET", "/v1/read", []reqOpt{cookie(viewerSecret)}, 200, `"caller": "dash"`},
-		{"cookie operator changes", "POST", "/v1/change", []reqOpt{cookie(opSecret)}, 200, "changed"},
+		{"session cookie", "GET", "/v1/read", []reqOpt{cookie(viewerSession)}, 200, `"caller": "dash"`},
+		{"session cookie operator changes", "POST", "/v1/change", []reqOpt{cookie(opSession)}, 200, "changed"},
 		{"wrong cookie", "GET", "/v1/read", []reqOpt{cookie("wrong-cookie-000000000")}, 401, "missing"},
-		{"header wins over cookie", "GET", "/v1/read", []reqOpt{bearer("wrong-token-0000000000"), cookie(viewerSecret)}, 401, "missing"},
-		{"cross-site cookie post", "POST", "/v1/change", []reqOpt{cookie(opSecret), header("Sec-Fetch-Site", "cross-site")}, 403, "cross-origin"},
-		{"same-origin cookie post", "POST", "/v1/change", []reqOpt{cookie(opSecret), header("Sec-Fetch-Site", "same-origin")}, 200, "changed"},
+		{"a token as the cookie", "GET", "/v1/read", []reqOpt{cookie(viewerSecret)}, 401, "missing"},
+		{"header wins over cookie", "GET", "/v1/read", []reqOpt{bearer("wrong-token-0000000000"), cookie(viewerSession)}, 401, "missing"},
+		{"cross-site cookie post", "POST", "/v1/change", []reqOpt{cookie(opSession), header("Sec-Fetch-Site", "cross-site")}, 403, "cross-origin"},
+		{"same-origin cookie post", "POST", "/v1/change", []reqOpt{cookie(opSession), header("Sec-Fetch-Site", "same-origin")}, 200, "changed"},
 		{"unknown route needs a token first", "GET", "/v1/nothing", nil, 401, "missing"},
 		{"unknown route", "GET", "/v1/nothing", []reqOpt{bearer(viewerSecret)}, 404, "no such endpoint: GET /v1/nothing"},
 		{"wrong method", "DELETE", "/v1/read", []reqOpt{bearer(opSecret)}, 404, "no such endpoint"},
@@ -74,13 +76,13 @@ func TestAuthAndRoles(t *testing.T) {
 
 	m := do(t, "GET", h.url+"/metrics").body
 	for _, want := range []string{
-		`regiond_api_requests_total{code="401",method="GET",route="unauthenticated"} 7`,
+		`regiond_api_requests_total{code="401",method="GET",route="unauthenticated"} 8`,
 		`regiond_api_requests_total{code="401",method="OTHER",route="unauthenticated"} 1`,
 		`regiond_api_requests_total{code="200",method="GET",route="GET /v1/read"} 4`,
 		`regiond_api_requests_total{code="403",method="POST",route="POST /v1/change"} 2`,
 		`regiond_api_requests_total{code="404",method="GET",route="other"} 1`,
 		`regiond_api_request_duration_seconds_count{route="GET /v1/read"} 4`,
-		"regiond_api_auth_failures_total 11",
+		"regiond_api_auth_failures_total 12",
 		"regiond_api_audit_write_failures_total 0",
 	} {
 		if !strings.Contains(m, want) {
@@ -119,7 +121,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	near := opSecret[:len(opSecret)-1] + "X"
 	for _, tok := range []string{opSecret, viewerSecret, wrong, near} {
 		do(t, "GET", h.url+"/v1/read", bearer(tok))
-		do(t, "POST", h.url+"/v1/change", cookie(tok))
+		do(t, "POST", h.url+"/v1/change", cookie(h.sessionOf(tok)))
 		do(t, "GET", h.url+"/v1/boom", bearer(tok))
 		do(t, "GET", h.url+"/v1/nothing", bearer(tok))
 	}

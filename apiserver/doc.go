@@ -19,7 +19,8 @@
 //	return s.Run(ctx) // serves until ctx ends, then drains within cfg.ShutdownTimeout
 //
 // GET /healthz and GET /metrics need no token. Every other request needs
-// one, in an "Authorization: Bearer" header or the CookieName cookie, and
+// one, in an "Authorization: Bearer" header or a console session's
+// CookieName cookie, and
 // becomes one line of the audit log, whether it is served or refused:
 // 401 for a missing or wrong token, 403 for a role too weak or a
 // cross-origin browser request, 404 for an unknown route. Errors are JSON
@@ -28,6 +29,8 @@
 //
 // A browser console registers its page with HandlePublic, which needs no
 // token but is audited like the rest, and its login and logout with
-// LoginHandler and LogoutHandler: login checks a posted token and keeps
-// it in the HttpOnly CookieName cookie, which later requests present.
+// LoginHandler and LogoutHandler: login checks a posted token, opens a
+// session that keeps it in the server's memory, and sets the HttpOnly
+// CookieName cookie to the session's random id, which later requests
+// present; logout ends the session (session.go).
 package apiserver

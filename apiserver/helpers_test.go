@@ -149,9 +149,14 @@ func bearer(tok string) reqOpt {
 	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
 }
 
-func cookie(tok string) reqOpt {
-	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: CookieName, Value: tok}) }
+// cookie presents a console session cookie with id (sessionOf opens one).
+func cookie(id string) reqOpt {
+	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: CookieName, Value: id}) }
 }
+
+// sessionOf opens a console session of tok in h's server, as a login
+// does, and returns its id.
+func (h *harness) sessionOf(tok string) string { return h.srv.sessions.open(tok, time.Now()) }
 
 func header(k, v string) reqOpt { return func(r *http.Request) { r.Header.Set(k, v) } }
 

@@ -41,7 +41,7 @@ type loginKey struct{}
 // registered with HandlePublic on a POST pattern. It takes the token
 // from the form field "token" (application/x-www-form-urlencoded),
 // checks it as every request's token is checked and, when it is valid,
-// sets the CookieName cookie (HttpOnly, SameSite=Strict, Path=/, Secure
+// opens a session and sets the CookieName cookie to its id (HttpOnly, SameSite=Strict, Path=/, Secure
 // when the server serves TLS, for 12 hours) and answers 200
 // {"name": ..., "role": ...}. A wrong token gets 401. The request's
 // audit record names the identity that logged in, or "anonymous"; the
@@ -59,16 +59,20 @@ func (s *Server) LoginHandler() http.Handler {
 		if res, ok := r.Context().Value(loginKey{}).(*loginResult); ok {
 			res.id, res.ok = id, true
 		}
-		http.SetCookie(w, s.sessionCookie(tok, int(sessionMaxAge/time.Second)))
+		http.SetCookie(w, s.sessionCookie(s.sessions.open(tok, time.Now()), int(sessionMaxAge/time.Second)))
 		WriteJSON(w, http.StatusOK, Whoami{Name: id.Name, Role: id.Role})
 	})
 }
 
 // LogoutHandler returns the handler of a browser console's logout, to be
-// registered with HandlePublic on a POST pattern: it clears the
-// CookieName cookie and answers 204.
+// registered with HandlePublic on a POST pattern: it ends the session
+// the CookieName cookie names (a copy of the cookie no longer works),
+// clears the cookie and answers 204.
 func (s *Server) LogoutHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie(CookieName); err == nil {
+			s.sessions.close(c.Value)
+		}
 		http.SetCookie(w, s.sessionCookie("", -1))
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -80,13 +84,14 @@ type Whoami struct {
 	Role Role   `json:"role"`
 }
 
-// sessionCookie is the console's token cookie; maxAge < 0 deletes it.
-func (s *Server) sessionCookie(tok string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: CookieName, Value: tok, Path: "/", MaxAge: maxAge,
+// sessionCookie is the console's session cookie; maxAge < 0 deletes it.
+func (s *Server) sessionCookie(id string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: CookieName, Value: id, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.tlsCert != nil}
 }
 
-// RequestToken returns the token r presented (bearer header or cookie),
-// for a handler that must call another regiond of the same deployment
-// on the caller's behalf. Never log it or send it anywhere else.
-func RequestToken(r *http.Request) string { return presented(r) }
+// RequestToken returns the token r presented (bearer header, or its
+// session's), for a handler that must call another regiond of the same
+// deployment on the caller's behalf. Never log it or send it anywhere
+// else.
+func (s *Server) RequestToken(r *http.Request) string { return s.presented(r) }

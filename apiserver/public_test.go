@@ -58,7 +58,7 @@ func TestPublicRoutesAndLogin(t *testing.T) {
 	if r := do(t, "GET", h.url+"/page"); r.code != 200 || !strings.Contains(r.body, `"caller": ""`) {
 		t.Errorf("public page without a token: %d %s", r.code, r.body)
 	}
-	if r := do(t, "GET", h.url+"/page", cookie(viewerSecret)); r.code != 200 || !strings.Contains(r.body, `"caller": "dash"`) {
+	if r := do(t, "GET", h.url+"/page", cookie(h.sessionOf(viewerSecret))); r.code != 200 || !strings.Contains(r.body, `"caller": "dash"`) {
 		t.Errorf("public page with a cookie: %d %s", r.code, r.body)
 	}
 	if r := do(t, "GET", h.url+"/page", cookie("stale-token-0000000000")); r.code != 200 {
@@ -83,15 +83,20 @@ func TestPublicRoutesAndLogin(t *testing.T) {
 		t.Fatalf("login: %d %s", r.code, r.body)
 	}
 	c := sessionCookieOf(t, r)
-	if c.Value != opSecret || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure || c.Path != "/" || c.MaxAge != 12*3600 {
-		t.Errorf("cookie %+v: want the token, HttpOnly, SameSite=Strict, not Secure without TLS, Path=/, 12h", c)
+	if c.Value == opSecret || strings.Contains(c.Value, opSecret) || len(c.Value) < 40 || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Secure || c.Path != "/" || c.MaxAge != 12*3600 {
+		t.Errorf("cookie %+v: want a session id (not the token), HttpOnly, SameSite=Strict, not Secure without TLS, Path=/, 12h", c)
 	}
 	if r := do(t, "POST", h.url+"/v1/change", cookie(c.Value), header("Sec-Fetch-Site", "same-origin")); r.code != 200 {
 		t.Errorf("the login cookie does not authorise: %d %s", r.code, r.body)
 	}
-	r = do(t, "POST", h.url+"/logout", cookie(opSecret), header("Sec-Fetch-Site", "same-origin"))
+	r = do(t, "POST", h.url+"/logout", cookie(c.Value), header("Sec-Fetch-Site", "same-origin"))
 	if c := sessionCookieOf(t, r); r.code != 204 || c.MaxAge >= 0 || c.Value != "" {
 		t.Errorf("logout: %d, cookie %+v; want 204 and the cookie deleted", r.code, c)
+	}
+	// The session ended on the server: a kept copy of the cookie no
+	// longer authorises.
+	if r := do(t, "POST", h.url+"/v1/change", cookie(c.Value), header("Sec-Fetch-Site", "same-origin")); r.code != 401 {
+		t.Errorf("the cookie after logout: %d %s; want 401", r.code, r.body)
 	}
 	if r := do(t, "DELETE", h.url+"/page"); r.code != 401 {
 		t.Errorf("other methods of a public path need a token: %d", r.code)
@@ -111,6 +116,7 @@ func TestPublicRoutesAndLogin(t *testing.T) {
 		{Actor: "alice", Role: RoleOperator, Action: "POST /login", Result: "200"},
 		{Actor: "alice", Role: RoleOperator, Action: "POST /v1/change", Result: "200"},
 		{Actor: "alice", Role: RoleOperator, Action: "POST /logout", Result: "204"},
+		{Actor: "anonymous", Action: "POST /v1/change", Result: "401"},
 		{Actor: "anonymous", Action: "DELETE /page", Result: "401"},
 	}
 	got := readAudit(t, h.cfg.AuditPath)

@@ -28,6 +28,8 @@ type Server struct {
 	mux     *http.ServeMux // the token-protected routes
 	public  *http.ServeMux // routes that need no token (HandlePublic)
 	csrf    *http.CrossOriginProtection
+	// sessions are the console's logins (session.go).
+	sessions sessions
 
 	started   atomic.Bool
 	readiness func() error  // GET /readyz's check (nil: ready once serving)

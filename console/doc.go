@@ -4,8 +4,10 @@
 // internet.
 //
 // The page is public; its data is not. The operator logs in with an API
-// token, which regiond keeps in the HttpOnly region_token cookie, and
-// the page then calls regiond's API as that token: GET /v1/whoami,
+// token; regiond keeps it in a server-side session and gives the browser
+// only the session's random id (the HttpOnly region_session cookie; a
+// logout ends the session on the server), and the page then calls
+// regiond's API as that token: GET /v1/whoami,
 // GET /v1/overview (every region's health, cells and replication links),
 // GET /v1/routes (the bucket map), GET and POST /v1/switches (preview,
 // start, progress and history of traffic switches). A viewer token sees

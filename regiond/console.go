@@ -39,7 +39,7 @@ func (d *Daemon) consoleRoutes() {
 		defer cancel()
 		// The caller's own token asks the other regions, so that they
 		// audit who asked and apply the caller's role.
-		c := &client.Client{Token: apiserver.RequestToken(r), HTTP: hc}
+		c := &client.Client{Token: d.api.RequestToken(r), HTTP: hc}
 		apiserver.WriteJSON(w, http.StatusOK, c.Overview(ctx, d.cfg.Deployment))
 	})
 }

@@ -112,7 +112,7 @@ func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, body an
 		apiserver.WriteError(w, http.StatusInternalServerError, err.Error(), "")
 		return true
 	}
-	fr.Header.Set("Authorization", "Bearer "+apiserver.RequestToken(r))
+	fr.Header.Set("Authorization", "Bearer "+d.api.RequestToken(r))
 	fr.Header.Set("Content-Type", "application/json")
 	resp, err := d.leaderHTTP.Do(fr)
 	if err != nil {
