@@ -13,7 +13,11 @@
 //	}
 package config
 
-import "time"
+import (
+	"encoding/base64"
+	"fmt"
+	"time"
+)
 
 // Config is a whole deployment.
 type Config struct {
@@ -141,6 +145,30 @@ type Controller struct {
 	// For test labs only, never production: a node that has it logs a
 	// warning at start and at every change of the faults.
 	FaultInjection bool `yaml:"fault_injection"`
+	// GossipKeyFile or GossipKeyEnv hold the key that encrypts and
+	// authenticates the controller's gossip (base64 of 16, 24 or 32
+	// bytes: AES-128, -192 or -256; `openssl rand -base64 32`). Every
+	// regiond and the witness need the same key. Neither: gossip is
+	// plain, and anyone who reaches the gossip ports can join it.
+	GossipKeyFile string `yaml:"gossip_key_file"`
+	GossipKeyEnv  string `yaml:"gossip_key_env"`
+}
+
+// GossipKey reads the controller's gossip key (nil when none is
+// configured).
+func (c *Config) GossipKey() ([]byte, error) {
+	s, err := c.Secret("controller.gossip_key_file", c.Controller.GossipKeyEnv, c.Controller.GossipKeyFile)
+	if err != nil || s == "" {
+		return nil, err
+	}
+	key, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("controller.gossip_key: not base64: %w (make one with: openssl rand -base64 32)", err)
+	}
+	if n := len(key); n != 16 && n != 24 && n != 32 {
+		return nil, fmt.Errorf("controller.gossip_key: %d bytes; use 16, 24 or 32 (openssl rand -base64 32)", n)
+	}
+	return key, nil
 }
 
 // Witness is the controller's witness node.

@@ -245,3 +245,32 @@ func TestMarshalParses(t *testing.T) {
 		}
 	}
 }
+
+// TestGossipKey: the controller's gossip key is base64 of 16, 24 or 32
+// bytes, read from its file; anything else is an error naming the fix.
+func TestGossipKey(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		content string
+		n       int
+		err     string
+	}{
+		{"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n", 32, ""},
+		{"MDEyMzQ1Njc4OWFiY2RlZg==", 16, ""},
+		{"not base64!", 0, "not base64"},
+		{"MDEyMzQ1Njc=", 0, "8 bytes; use 16, 24 or 32"},
+	} {
+		p := filepath.Join(dir, "gossip.key")
+		if err := os.WriteFile(p, []byte(c.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := &Config{Controller: Controller{GossipKeyFile: p}}
+		key, err := cfg.GossipKey()
+		if len(key) != c.n || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%q: %d bytes, %v; want %d, %q", c.content, len(key), err, c.n, c.err)
+		}
+	}
+	if key, err := (&Config{}).GossipKey(); key != nil || err != nil {
+		t.Errorf("no key configured: %v %v", key, err)
+	}
+}

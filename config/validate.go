@@ -283,6 +283,9 @@ func (c *Config) validateController(v *validator) {
 	if on > 0 && on < len(c.Regions) {
 		v.add("regions[].controller", "%d of %d regions have a controller: give every region one (raft and gossip), or none", on, len(c.Regions))
 	}
+	if c.Controller.GossipKeyFile != "" && c.Controller.GossipKeyEnv != "" {
+		v.add("controller.gossip_key_file", "set gossip_key_file or gossip_key_env, not both")
+	}
 	if w := c.Controller.Witness; w != nil {
 		if on == 0 {
 			v.add("controller.witness", "a witness without region controllers votes alone: set regions[].controller first")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ const (
 	ConfigFile      = "config.yaml"
 	TokenFile       = "token"        // operator token
 	ViewerTokenFile = "viewer.token" // read-only token
+	GossipKeyFile   = "gossip.key"   // the controller's gossip encryption key
 )
 
 // SampleDatabase is the database the lab replicates and the demo fills.
@@ -67,6 +69,7 @@ controller:
 {{- end}}
 {{- end}}
   fail_after: 2s
+  gossip_key_file: {{.GossipKeyFile}}   # the gossip is encrypted (AES-256)
   cooldown: 1m
   rpo_budget: 1000   # promotion guard: a forced failover leaving more behind needs --accept-rpo
   # Gossip can be cut (gossip-faults) and failovers paused after a step
@@ -111,12 +114,12 @@ func CellName(region string) string { return region + "1" }
 // back through config.Load so the lab never runs on a config the product
 // would reject.
 func writeConfig(s *State) (*config.Config, error) {
-	for _, f := range []string{TokenFile, ViewerTokenFile} {
+	for f, secret := range map[string]func() string{TokenFile: newToken, ViewerTokenFile: newToken, GossipKeyFile: newGossipKey} {
 		p := filepath.Join(s.Dir, f)
 		if _, err := os.Stat(p); err == nil {
 			continue
 		}
-		if err := os.WriteFile(p, []byte(newToken()+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(p, []byte(secret()+"\n"), 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -135,7 +138,7 @@ func writeConfig(s *State) (*config.Config, error) {
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
 		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Tables": s.Tables, "DialVia": via,
-		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile,
+		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile, "GossipKeyFile": GossipKeyFile,
 	})
 	if err != nil {
 		return nil, err
@@ -157,6 +160,15 @@ func newToken() string {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	return hex.EncodeToString(b)
+}
+
+// newGossipKey returns a gossip key: base64 of 32 random bytes.
+func newGossipKey() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 // ReadToken returns the lab's operator token.

@@ -98,6 +98,9 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 	mc.Regions, mc.Observers, mc.ProbeMySQL = dep.RegionNames(), observers, probe
 	mc.Detector.FailAfter, mc.Detector.Cooldown = dep.Controller.FailAfter, dep.Controller.Cooldown
 	mc.Logger, mc.Metrics = log, liveness.NewMetrics(reg)
+	if mc.SecretKey, err = dep.GossipKey(); err != nil {
+		return nil, err
+	}
 	mc.OnEvent = func(e liveness.Event) {
 		log.Warn("controller: region liveness event", "kind", e.Kind, "region", e.Region, "observers", e.Observers, "of", e.Of)
 		if onEvent != nil {

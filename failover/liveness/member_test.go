@@ -24,6 +24,8 @@ type lab struct {
 	members  map[string]*running
 	events   map[string][]Event // member -> events it saw
 	seed     string
+	// keys are the members' gossip keys (SecretKey; none: plain).
+	keys map[string][]byte
 }
 
 type running struct {
@@ -34,8 +36,12 @@ type running struct {
 	port   int
 }
 
-func newLab(t testing.TB, det DetectorConfig) *lab {
-	l := &lab{t: t, regions: []string{"a", "b", "c"}, det: det, mysqlOff: map[string]bool{}, cutOff: map[string]bool{}, members: map[string]*running{}, events: map[string][]Event{}}
+func newLab(t testing.TB, det DetectorConfig) *lab { return newKeyedLab(t, det, nil) }
+
+// newKeyedLab is newLab with the gossip encrypted with key (nil: plain).
+func newKeyedLab(t testing.TB, det DetectorConfig, key []byte) *lab {
+	l := &lab{t: t, regions: []string{"a", "b", "c"}, det: det, mysqlOff: map[string]bool{}, cutOff: map[string]bool{}, members: map[string]*running{}, events: map[string][]Event{},
+		keys: map[string][]byte{"ra": key, "rb": key, "rc": key, "w": key}}
 	t.Cleanup(l.close)
 	for _, r := range l.regions {
 		l.start("r"+r, r, 0)
@@ -91,6 +97,7 @@ func (l *lab) start(name, region string, port int) {
 	cfg.LeaveTimeout = 0 // stop as a crash would
 	cfg.Detector = l.det
 	cfg.APIURL = "http://" + name + ".example"
+	cfg.SecretKey = l.keys[name]
 	if os.Getenv("FAILOVER_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -382,4 +389,48 @@ func TestDropCutsNamedPeers(t *testing.T) {
 		l.members[n].ft.Drop()
 	}
 	l.waitAll(15*time.Second, "rc back", func(m *Member) bool { return len(m.Members()) == 4 })
+}
+
+// TestGossipKey: members sharing a key (controller.gossip_key_file) form
+// the gossip; a member with another key, or none, never joins it.
+func TestGossipKey(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	l := newKeyedLab(t, testDetector, key)
+	l.observerOnly("x", []byte("fedcba9876543210fedcba9876543210"))
+	l.observerOnly("y", nil)
+	time.Sleep(2 * time.Second)
+	for _, name := range []string{"ra", "rb", "rc", "w"} {
+		if n := len(l.members[name].m.Members()); n != 4 {
+			t.Errorf("%s sees %d members; want the four that share the key", name, n)
+		}
+	}
+	for _, name := range []string{"x", "y"} {
+		if n := len(l.members[name].m.Members()); n != 1 {
+			t.Errorf("%s (another key or none) sees %d members; want itself alone", name, n)
+		}
+	}
+}
+
+// observerOnly starts one more witness-role member, name, with key,
+// joining the lab's seed; it may fail to join (Run keeps retrying).
+func (l *lab) observerOnly(name string, key []byte) {
+	l.t.Helper()
+	l.keys[name] = key
+	cfg := DefaultConfig(name, "", RoleWitness)
+	cfg.Regions = l.regions
+	cfg.Observers = map[string]string{"ra": "a", "rb": "b", "rc": "c", "w": "", name: ""}
+	cfg.ProbeMySQL = l.probe(name)
+	cfg.JoinRetry = 100 * time.Millisecond
+	cfg.LeaveTimeout = 0
+	cfg.Detector = l.det
+	cfg.SecretKey = key
+	cfg.Join = []string{l.seed}
+	m, err := New(cfg)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{m: m, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- m.Run(ctx) }()
+	l.members[name] = r
 }
