@@ -152,6 +152,12 @@ type Controller struct {
 	// plain, and anyone who reaches the gossip ports can join it.
 	GossipKeyFile string `yaml:"gossip_key_file"`
 	GossipKeyEnv  string `yaml:"gossip_key_env"`
+	// TLS makes the controller's Raft traffic mutual TLS: every regiond
+	// and the witness serve and dial with cert_file/key_file and accept
+	// only peers whose certificate ca_file signed (set all three; each
+	// node's certificate must name its controller raft host). Unset:
+	// plain TCP.
+	TLS TLS `yaml:"tls"`
 }
 
 // GossipKey reads the controller's gossip key (nil when none is

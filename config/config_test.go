@@ -274,3 +274,20 @@ func TestGossipKey(t *testing.T) {
 		t.Errorf("no key configured: %v %v", key, err)
 	}
 }
+
+// TestControllerTLSIsMutual: controller.tls needs a CA, a certificate and
+// its key, or none.
+func TestControllerTLSIsMutual(t *testing.T) {
+	b, err := os.ReadFile("../deploy/three-regions.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(b), "controller:\n", "controller:\n  tls: {cert_file: node.pem, key_file: node-key.pem}\n", 1)
+	if _, err := Parse([]byte(src)); err == nil || !strings.Contains(err.Error(), "controller.tls: Raft TLS is mutual: set ca_file") {
+		t.Errorf("controller.tls without ca_file: %v", err)
+	}
+	src = strings.Replace(string(b), "controller:\n", "controller:\n  tls: {ca_file: ca.pem, cert_file: node.pem, key_file: node-key.pem}\n", 1)
+	if _, err := Parse([]byte(src)); err != nil {
+		t.Errorf("controller.tls with all three: %v", err)
+	}
+}

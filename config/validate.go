@@ -283,6 +283,9 @@ func (c *Config) validateController(v *validator) {
 	if on > 0 && on < len(c.Regions) {
 		v.add("regions[].controller", "%d of %d regions have a controller: give every region one (raft and gossip), or none", on, len(c.Regions))
 	}
+	if t := c.Controller.TLS; t.On() && (t.CAFile == "" || t.CertFile == "" || t.KeyFile == "") {
+		v.add("controller.tls", "Raft TLS is mutual: set ca_file, cert_file and key_file (each node's certificate names its raft host; ca_file signs every node's)")
+	}
 	if c.Controller.GossipKeyFile != "" && c.Controller.GossipKeyEnv != "" {
 		v.add("controller.gossip_key_file", "set gossip_key_file or gossip_key_env, not both")
 	}

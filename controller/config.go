@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -54,6 +55,11 @@ type Config struct {
 	// Dial, if set, makes the Raft transport's outbound connections (e.g.
 	// dial.Dialer.DialContext, to go through a relay); nil dials directly.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS, if set, makes every Raft connection mutual TLS: the node serves
+	// and dials with TLS.Certificates, and accepts only peers whose
+	// certificate TLS.RootCAs signed (the same roots check the servers it
+	// dials). Nil: plain TCP.
+	TLS *tls.Config
 
 	// Clock stamps commands whose Header.At is zero; nil means time.Now.
 	Clock func() time.Time

@@ -70,6 +70,7 @@ controller:
 {{- end}}
   fail_after: 2s
   gossip_key_file: {{.GossipKeyFile}}   # the gossip is encrypted (AES-256)
+  tls: {ca_file: {{.TLSCAFile}}, cert_file: {{.TLSCertFile}}, key_file: {{.TLSKeyFile}}}   # Raft is mutual TLS
   cooldown: 1m
   rpo_budget: 1000   # promotion guard: a forced failover leaving more behind needs --accept-rpo
   # Gossip can be cut (gossip-faults) and failovers paused after a step
@@ -123,6 +124,9 @@ func writeConfig(s *State) (*config.Config, error) {
 			return nil, err
 		}
 	}
+	if err := writeTLS(s.Dir); err != nil {
+		return nil, err
+	}
 	type cell struct{ Name, Region, Standby string }
 	var cells []cell
 	for i, r := range s.Regions {
@@ -138,7 +142,7 @@ func writeConfig(s *State) (*config.Config, error) {
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
 		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Tables": s.Tables, "DialVia": via,
-		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile, "GossipKeyFile": GossipKeyFile,
+		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile, "GossipKeyFile": GossipKeyFile, "TLSCAFile": TLSCAFile, "TLSCertFile": TLSCertFile, "TLSKeyFile": TLSKeyFile,
 	})
 	if err != nil {
 		return nil, err

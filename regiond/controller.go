@@ -76,6 +76,10 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 	}
 	nc := controller.DefaultConfig(id, me.Raft, filepath.Join(dataDir, "controller"))
 	nc.Bootstrap, nc.Logger, nc.Metrics = peers, log, controller.NewMetrics(reg)
+	var err error
+	if nc.TLS, err = dial.TLSConfig(dep, "controller.tls", dep.Controller.TLS); err != nil {
+		return nil, err
+	}
 	if dialer.Relayed() {
 		nc.Dial = dialer.DialContext
 	}

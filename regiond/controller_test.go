@@ -2,6 +2,11 @@ package regiond_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -34,7 +39,8 @@ func waitController(t *testing.T, st *lab.State, region, token string, d time.Du
 	}
 }
 
-// TestControllerInTheLab: two regions and a witness form the controller;
+// TestControllerInTheLab: two regions and a witness form the controller
+// over mutual TLS (a peer without the lab CA's certificate is refused);
 // the leader's loss elects another within seconds; a regiond that is
 // killed while its MySQL answers is not declared failed; a region whose
 // regiond and MySQL are both gone is, by the others' majority.
@@ -46,6 +52,7 @@ func TestControllerInTheLab(t *testing.T) {
 	})
 	leader := cs.Node.LeaderID
 	t.Logf("leader %s, voters %v", leader, cs.Node.Voters)
+	raftIsMutualTLS(t, st, cs.Node.Voters[0].Addr)
 
 	// Kill the leader's process; a survivor reports a new leader.
 	observer := "a"
@@ -112,4 +119,42 @@ func failed(cs api.ControllerStatus, region string) bool {
 		}
 	}
 	return false
+}
+
+// raftIsMutualTLS: the Raft address serves TLS with the lab's
+// certificate, and refuses a client that presents none.
+func raftIsMutualTLS(t *testing.T, st *lab.State, addr string) {
+	t.Helper()
+	ca, err := os.ReadFile(filepath.Join(st.Dir, lab.TLSCAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	cert, err := tls.LoadX509KeyPair(filepath.Join(st.Dir, lab.TLSCertFile), filepath.Join(st.Dir, lab.TLSKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	try := func(certs []tls.Certificate) error {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", addr, &tls.Config{RootCAs: roots, Certificates: certs, ServerName: "127.0.0.1"})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		// TLS 1.3 reports a refused client certificate on the first read.
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		_, err = c.Read(make([]byte, 1))
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return nil // accepted: Raft waits for the client to speak
+		}
+		return err
+	}
+	if err := try([]tls.Certificate{cert}); err != nil {
+		t.Errorf("Raft at %s with the lab's certificate: %v", addr, err)
+	}
+	if err := try(nil); err == nil {
+		t.Errorf("Raft at %s accepted a client without a certificate", addr)
+	} else {
+		t.Logf("Raft refuses a client without a certificate: %v", err)
+	}
 }
