@@ -227,3 +227,24 @@ func mustPanic(t *testing.T, name string, f func()) {
 	}()
 	f()
 }
+
+// TestMetricsNeedToken: with MetricsNeedToken, /metrics answers a viewer's
+// token and refuses none or a wrong one; /healthz stays open.
+func TestMetricsNeedToken(t *testing.T) {
+	h := start(t, func(c *Config) { c.MetricsNeedToken = true }, nil)
+	for _, c := range []struct {
+		opts []reqOpt
+		code int
+	}{
+		{nil, 401},
+		{[]reqOpt{bearer("wrong-token-0000000000")}, 401},
+		{[]reqOpt{bearer(viewerSecret)}, 200},
+	} {
+		if r := do(t, "GET", h.url+"/metrics", c.opts...); r.code != c.code || (c.code == 200 && !strings.Contains(r.body, "regiond_api_auth_failures_total 2")) {
+			t.Errorf("/metrics %v: %d, want %d", c.opts != nil, r.code, c.code)
+		}
+	}
+	if r := do(t, "GET", h.url+"/healthz"); r.code != 200 {
+		t.Errorf("/healthz: %d", r.code)
+	}
+}

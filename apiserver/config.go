@@ -67,6 +67,10 @@ type Config struct {
 	AuditPath string
 	// ShutdownTimeout bounds the graceful shutdown; 0 means 10s.
 	ShutdownTimeout time.Duration
+	// MetricsNeedToken makes GET /metrics need a token of any role
+	// (Prometheus sends a viewer's as a bearer token); false serves it to
+	// anyone who reaches the address.
+	MetricsNeedToken bool
 }
 
 // DefaultConfig returns a Config with ShutdownTimeout set to 10s and

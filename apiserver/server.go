@@ -97,10 +97,14 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) (*Server, er
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	s.root.HandleFunc("GET /readyz", s.serveReady)
-	s.root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		Registry: reg,
-	}))
+	})
+	if cfg.MetricsNeedToken {
+		metrics = s.tokenOnly(metrics)
+	}
+	s.root.Handle("GET /metrics", metrics)
 	s.root.HandleFunc("/", s.serveProtected)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "see regionctl --help for what the API offers")
@@ -183,4 +187,18 @@ func (s *Server) Addr(ctx context.Context) (net.Addr, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("api: waiting for the listen address: %w", ctx.Err())
 	}
+}
+
+// tokenOnly serves h to a request carrying a valid token of any role,
+// and answers 401 otherwise (not audited: a scrape every few seconds).
+func (s *Server) tokenOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := s.authenticate(r); !ok {
+			s.metrics.authFailures.Inc()
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			WriteError(w, http.StatusUnauthorized, "missing or invalid API token", "api.metrics_need_token is on: give Prometheus a viewer token (authorization: {credentials_file: ...})")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -62,6 +62,10 @@ type Etcd struct {
 // API configures access to the regiond HTTP API and console.
 type API struct {
 	Tokens []Token `yaml:"tokens"`
+	// MetricsNeedToken makes GET /metrics need a token of any role (a
+	// viewer's for Prometheus); off, anyone who reaches the API address
+	// can read the metrics.
+	MetricsNeedToken bool `yaml:"metrics_need_token"`
 }
 
 // Token is one API credential. Its secret is never written in the file

@@ -152,7 +152,7 @@ func New(cfg Config) (*Daemon, error) {
 	ac.Listen = r.Listen
 	ac.TLSCertFile = cfg.Deployment.Resolve(r.APITLS.CertFile)
 	ac.TLSKeyFile = cfg.Deployment.Resolve(r.APITLS.KeyFile)
-	ac.Tokens = tokens
+	ac.Tokens, ac.MetricsNeedToken = tokens, cfg.Deployment.API.MetricsNeedToken
 	ac.AuditPath = filepath.Join(cfg.Deployment.Resolve(r.DataDir), "audit.log")
 	if d.api, err = apiserver.New(ac, d.log, d.reg); err != nil {
 		return nil, err

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"time"
 
@@ -102,6 +104,11 @@ func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request, body an
 		}
 		return last
 	}
+	if why := tokenExposed(d.region.URL, lr.URL); why != "" {
+		apiserver.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("region %s's regiond leads the controller, and this regiond does not forward your token to it: %s", leader, why),
+			fmt.Sprintf("call the leader directly (%s), or serve the API over TLS (regions[].api_tls and an https url)", lr.URL))
+		return true
+	}
 	var rd io.Reader = http.NoBody
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -143,4 +150,25 @@ func answer(w http.ResponseWriter, rep *api.FailoverReport, err error) {
 	default:
 		apiserver.WriteJSON(w, http.StatusOK, rep)
 	}
+}
+
+// tokenExposed says why forwarding a caller's token from the regiond at
+// self to the one at to would expose it on the network ("" when it
+// would not): only over https, or to the same host.
+func tokenExposed(self, to string) string {
+	u, err := url.Parse(to)
+	if err != nil {
+		return fmt.Sprintf("its url %q does not parse", to)
+	}
+	if u.Scheme == "https" {
+		return ""
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+		return ""
+	}
+	if s, err := url.Parse(self); err == nil && s.Hostname() == host {
+		return ""
+	}
+	return fmt.Sprintf("its url %s is plain http on another host", to)
 }
