@@ -35,8 +35,6 @@ func TestCheckSource(t *testing.T) {
 		{MariaDB, "binlog_row_metadata", "MINIMAL", "binlog_row_metadata", "SET GLOBAL binlog_row_metadata = FULL"},
 		{MariaDB, "binlog_row_metadata", "", "binlog_row_metadata", "column names"},
 		{MariaDB, "log_bin", "OFF", "log_bin", "there is none"},
-		{MariaDB, "log_bin_compress", "ON", "log_bin_compress", "SET GLOBAL log_bin_compress = OFF"},
-		{MySQL, "binlog_transaction_compression", "ON", "binlog_transaction_compression", "Transaction_payload"},
 		{MySQL, "binlog_row_value_options", "PARTIAL_JSON", "binlog_row_value_options", "SET GLOBAL binlog_row_value_options = ''"},
 		{MySQL, "gtid_mode", "OFF_PERMISSIVE", "gtid_mode", "SET GLOBAL gtid_mode = ON"},
 	} {
@@ -66,6 +64,21 @@ func TestCheckSource(t *testing.T) {
 		err := FatalError(fs)
 		if err == nil || !strings.Contains(err.Error(), c.check) || !strings.Contains(err.Error(), "region a") {
 			t.Errorf("%s %s=%q: FatalError = %v", c.flavor, c.name, c.value, err)
+		}
+	}
+}
+
+// TestCompressedBinlogIsAWarning: MariaDB's compressed events and MySQL
+// 8's compressed transactions are decoded (TestPreflightOnTheLab and
+// binlog's TestCompressedTransaction), so compression only warns.
+func TestCompressedBinlogIsAWarning(t *testing.T) {
+	for flavor, name := range map[string]string{MariaDB: "log_bin_compress", MySQL: "binlog_transaction_compression"} {
+		vars := good(flavor)
+		vars[name] = "ON"
+		fs := CheckSource("a", flavor, vars)
+		bad := Failed(fs, Warning)
+		if len(bad) != 1 || bad[0].Check != name || bad[0].Severity != Warning || FatalError(fs) != nil {
+			t.Errorf("%s %s=ON: %v, FatalError %v; want one warning", flavor, name, bad, FatalError(fs))
 		}
 	}
 }

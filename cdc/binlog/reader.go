@@ -223,6 +223,27 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 			return Item{}, false, fmt.Errorf("binlog: gtid event: %w", err)
 		}
 		a.begin(next.String())
+	case *replication.GtidTaggedLogEvent:
+		// MySQL 8.4's tagged GTID (uuid:tag:gno).
+		next, err := e.GTIDNext()
+		if err != nil {
+			return Item{}, false, fmt.Errorf("binlog: tagged gtid event: %w", err)
+		}
+		a.begin(next.String())
+	case *replication.TransactionPayloadEvent:
+		// MySQL 8's compressed transaction (binlog_transaction_compression):
+		// go-mysql has decompressed and decoded its events, which are the
+		// transaction's own (its BEGIN, table maps, rows and commit) after
+		// the GTID event; they assemble as if they came one by one.
+		for i, inner := range e.Events {
+			it, done, err := a.add(inner)
+			if err != nil || (done && i == len(e.Events)-1) {
+				return it, done, err
+			}
+			if done {
+				return Item{}, false, fmt.Errorf("binlog: a compressed transaction (%s) ended at its event %d of %d", a.gtid, i+1, len(e.Events))
+			}
+		}
 	case *replication.QueryEvent:
 		q := string(e.Query)
 		switch strings.ToUpper(strings.TrimSpace(q)) {

@@ -1,0 +1,24 @@
+package binlog
+
+import (
+	"context"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+)
+
+// Assemble feeds evs to a fresh assembler, as Run does with the
+// server's stream, and returns the transactions it completes.
+func Assemble(ctx context.Context, cfg Config, evs ...*replication.BinlogEvent) ([]Item, error) {
+	a := &assembler{ctx: ctx, cfg: &cfg}
+	var out []Item
+	for _, ev := range evs {
+		it, done, err := a.add(ev)
+		if err != nil {
+			return out, err
+		}
+		if done {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
