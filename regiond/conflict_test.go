@@ -371,21 +371,28 @@ func TestHomeCellWinsWithThreeRegions(t *testing.T) {
 	}
 }
 
+// routingStore opens the lab's routing table in etcd, as regiond's
+// config says; it is closed when the test ends.
+func routingStore(t *testing.T, st *lab.State) *router.Store {
+	t.Helper()
+	cfg, err := config.Load(st.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcd, err := dial.Etcd(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { etcd.Close() })
+	return router.NewStore(etcd, cfg.Etcd.Prefix)
+}
+
 // moveBucket moves bucket b to cell in the routing table, as a switch's
 // fence and flip do, straight in etcd (regiond need not run).
 func moveBucket(t *testing.T, st *lab.State, b topo.Bucket, cell string) {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := config.Load(st.ConfigPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	etcd, err := dial.Etcd(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer etcd.Close()
-	store := router.NewStore(etcd, cfg.Etcd.Prefix)
+	store := routingStore(t, st)
 	r := []topo.Range{{First: b, Last: b}}
 	if _, err := store.Update(ctx, router.Change{Kind: "fence", Actor: "test", Switch: "move", Time: time.Now()}, func(t *router.Table) error { return t.Fence(r, "move") }); err != nil {
 		t.Fatal(err)

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regionplatform/region/config"
-	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/lab/ledger"
@@ -50,16 +48,7 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 	}
 
 	// Fence the buckets by hand: a write is refused, a read passes.
-	cfg, err := config.Load(st.ConfigPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	etcd, err := dial.Etcd(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer etcd.Close()
-	store := router.NewStore(etcd, cfg.Etcd.Prefix)
+	store := routingStore(t, st)
 	fenced, err := store.Update(ctx, router.Change{Kind: "fence", Actor: "test", Reason: "hold"}, func(t *router.Table) error {
 		return t.Fence([]topo.Range{{First: 0, Last: 63}}, "test-hold")
 	})

@@ -14,9 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-
-	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 )
@@ -136,18 +133,7 @@ scrape_configs:
 	}
 
 	// A message b cannot apply halts its partition of a -> b.
-	ra, _ := st.Region("a")
-	sc := sarama.NewConfig()
-	sc.Producer.Return.Successes = true
-	sc.Producer.Partitioner = sarama.NewManualPartitioner
-	p, err := sarama.NewSyncProducer([]string{fmt.Sprintf("127.0.0.1:%d", ra.KafkaPort)}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: capture.Topic("a"), Partition: 2, Value: sarama.StringEncoder(`{"v":1,"kind":"txn","src":"a","seq":999999,"txn":{"gtid":"1-1-999999","bucket":1,"rows":[{"t":5,"op":"i"}]}}`)}); err != nil {
-		t.Fatal(err)
-	}
+	poison(t, st, "a", 2)
 	want := map[string]bool{"ReplicationNotRunning": false, "PartitionHalted": false}
 	deadline := time.Now().Add(60 * time.Second)
 	for {

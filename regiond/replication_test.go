@@ -210,19 +210,8 @@ func TestPoisonMessageHaltsItsPartition(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	createSchema(t, st, "a")
 	converged(t, st, 30*time.Second)
-	ra, _ := st.Region("a")
-	sc := sarama.NewConfig()
-	sc.Producer.Return.Successes = true
-	sc.Producer.Partitioner = sarama.NewManualPartitioner
-	p, err := sarama.NewSyncProducer([]string{fmt.Sprintf("127.0.0.1:%d", ra.KafkaPort)}, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	const poisoned = 3
-	if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: capture.Topic("a"), Partition: poisoned, Value: sarama.StringEncoder(`{"v":1,"kind":"txn","src":"a","seq":999999,"txn":{"gtid":"1-1-999999","bucket":1,"rows":[{"t":5,"op":"i"}]}}`)}); err != nil {
-		t.Fatal(err)
-	}
+	poison(t, st, "a", poisoned)
 	// Users in other partitions keep replicating.
 	if _, err := lab.RunWorkload(context.Background(), st, lab.Workload{Users: 200, FirstUser: 1, Repayments: 1, Seed: 3}); err != nil {
 		t.Fatal(err)
@@ -332,5 +321,24 @@ func haltedLink(t *testing.T, st *lab.State, region string, timeout time.Duratio
 			t.Fatalf("the link into %s did not halt within %s: %s", region, timeout, what)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// poison sends a message no applier can apply (a row of a table the
+// message does not describe) to partition part of region's topic.
+func poison(t *testing.T, st *lab.State, region string, part int32) {
+	t.Helper()
+	r, _ := st.Region(region)
+	sc := sarama.NewConfig()
+	sc.Producer.Return.Successes = true
+	sc.Producer.Partitioner = sarama.NewManualPartitioner
+	p, err := sarama.NewSyncProducer([]string{fmt.Sprintf("127.0.0.1:%d", r.KafkaPort)}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	msg := fmt.Sprintf(`{"v":1,"kind":"txn","src":%q,"seq":999999,"txn":{"gtid":"1-1-999999","bucket":1,"rows":[{"t":5,"op":"i"}]}}`, region)
+	if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: capture.Topic(region), Partition: part, Value: sarama.StringEncoder(msg)}); err != nil {
+		t.Fatal(err)
 	}
 }

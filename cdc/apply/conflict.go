@@ -519,20 +519,10 @@ func (c conflictRecord) write(ctx context.Context, db execer) error {
 	_, err := db.ExecContext(ctx, `INSERT INTO `+binlog.MetaSchema+`.conflicts
 		(detected_at, source, target, source_gtid, db, tbl, pk, op, policy, decision, reason, local_image, incoming_before, incoming_after)
 		VALUES (UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.source, c.target, c.gtid, c.tb.Schema, c.tb.Name, clip(c.tb.KeyText(key), 1024), string(c.r.Op), c.policy, c.decision, clip(c.reason, 512),
+		c.source, c.target, c.gtid, c.tb.Schema, c.tb.Name, tombstone.Clip(c.tb.KeyText(key), 1024), string(c.r.Op), c.policy, c.decision, tombstone.Clip(c.reason, 512),
 		local, imageJSON(c.tb, c.r.Before), imageJSON(c.tb, c.r.After))
 	if err != nil {
 		return fmt.Errorf("write conflict log: %w", err)
 	}
 	return nil
-}
-
-// clip shortens s to at most n characters (the conflict log's column
-// widths: the applier's session is strict), marking the cut.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/tombstone"
 )
 
 // What an operator does with a halted link (regionctl link): retry once
@@ -119,7 +120,7 @@ func (a *Applier) Skip(ctx context.Context, p int32, actor, reason string) (*Qua
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 	res, err := tx.ExecContext(ctx, `INSERT INTO `+binlog.MetaSchema+`.quarantine
 		(source, part, kafka_offset, seq, gtid, error, payload, skipped_at, skipped_by, reason) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6), ?, ?)`,
-		q.Source, p, q.Offset, q.Seq, q.GTID, q.Error, raw.Value, clip(actor, 128), clip(reason, 512))
+		q.Source, p, q.Offset, q.Seq, q.GTID, q.Error, raw.Value, tombstone.Clip(actor, 128), tombstone.Clip(reason, 512))
 	if err != nil {
 		return nil, fmt.Errorf("keep the message in %s.quarantine: %w", binlog.MetaSchema, err)
 	}
@@ -187,7 +188,7 @@ func (a *Applier) QuarantineList(ctx context.Context, all bool) ([]Quarantined, 
 // what it left missing, or decided it stays out).
 func (a *Applier) Resolve(ctx context.Context, id int64, actor, resolution string) error {
 	res, err := a.cfg.DB.ExecContext(ctx, `UPDATE `+binlog.MetaSchema+`.quarantine SET resolved_at = UTC_TIMESTAMP(6), resolved_by = ?, resolution = ?
-		WHERE id = ? AND source = ? AND resolved_at IS NULL`, clip(actor, 128), clip(resolution, 512), id, a.cfg.Source)
+		WHERE id = ? AND source = ? AND resolved_at IS NULL`, tombstone.Clip(actor, 128), tombstone.Clip(resolution, 512), id, a.cfg.Source)
 	if err != nil {
 		return err
 	}

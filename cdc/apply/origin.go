@@ -11,6 +11,7 @@ import (
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/claim"
 	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/tombstone"
 	"github.com/regionplatform/region/config"
 )
 
@@ -68,7 +69,7 @@ func (w *worker) recordOrigins(ctx context.Context, tx *sql.Tx, ps []*probe, lef
 		sum := md5.Sum([]byte(pk))
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+binlog.MetaSchema+`.origins (db, tbl, pk_md5, pk, region, digest) VALUES (?, ?, ?, ?, ?, ?)
 			ON DUPLICATE KEY UPDATE region = VALUES(region), digest = VALUES(digest)`,
-			p.tb.Schema, p.tb.Name, sum[:], clip(pk, 1024), w.a.cfg.Source, digest); err != nil {
+			p.tb.Schema, p.tb.Name, sum[:], tombstone.Clip(pk, 1024), w.a.cfg.Source, digest); err != nil {
 			return fmt.Errorf("record the origin of %s.%s %s: %w", p.tb.Schema, p.tb.Name, pk, err)
 		}
 	}

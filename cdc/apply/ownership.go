@@ -8,6 +8,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/tombstone"
 	"github.com/regionplatform/region/topo"
 )
 
@@ -107,7 +108,7 @@ func (w *worker) recordViolation(ctx context.Context, tx *sql.Tx, m *event.Messa
 	_, err := tx.ExecContext(ctx, `INSERT IGNORE INTO `+binlog.MetaSchema+`.violations
 		(detected_at, source, target, source_gtid, source_time, epoch, cell, bucket, db, tbl, pk, reason, local_image, incoming_before, incoming_after)
 		VALUES (UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		w.a.cfg.Source, w.a.cfg.Target, t.GTID, at, t.Epoch, t.Cell, int(b), tb.Schema, tb.Name, clip(tb.KeyText(key), 1024), clip(why, 512),
+		w.a.cfg.Source, w.a.cfg.Target, t.GTID, at, t.Epoch, t.Cell, int(b), tb.Schema, tb.Name, tombstone.Clip(tb.KeyText(key), 1024), tombstone.Clip(why, 512),
 		loc, imageJSON(tb, r.Before), imageJSON(tb, r.After))
 	if err != nil {
 		return fmt.Errorf("log an ownership violation: %w", err)

@@ -129,7 +129,7 @@ func Write(ctx context.Context, db tombstone.Execer, cs []Claim) error {
 				at = c.At.UTC()
 			}
 			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))")
-			args = append(args, c.Table.Schema, c.Table.Name, sum[:], c.Origin, clip(pk, 1024), string(v), c.Epoch, c.Cell, at, c.GTID)
+			args = append(args, c.Table.Schema, c.Table.Name, sum[:], c.Origin, tombstone.Clip(pk, 1024), string(v), c.Epoch, c.Cell, at, c.GTID)
 		}
 		b.WriteString(" ON DUPLICATE KEY UPDATE pk = VALUES(pk), version = VALUES(version), epoch = VALUES(epoch), cell = VALUES(cell)," +
 			" committed_at = VALUES(committed_at), gtid = VALUES(gtid), recorded_at = VALUES(recorded_at)")
@@ -178,13 +178,4 @@ func Expire(ctx context.Context, db tombstone.Execer, cutoff time.Time, limit in
 		return 0, fmt.Errorf("expire claims: %w", err)
 	}
 	return res.RowsAffected()
-}
-
-// clip shortens s to at most n characters.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -111,7 +111,7 @@ func Write(ctx context.Context, db Execer, ts []Tombstone) error {
 			pk := t.Table.KeyText(t.Key)
 			sum := md5.Sum([]byte(pk))
 			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))")
-			args = append(args, t.Table.Schema, t.Table.Name, sum[:], t.Origin, clip(pk, 1024), string(v), t.GTID, Digest(t.Key))
+			args = append(args, t.Table.Schema, t.Table.Name, sum[:], t.Origin, Clip(pk, 1024), string(v), t.GTID, Digest(t.Key))
 		}
 		b.WriteString(" ON DUPLICATE KEY UPDATE pk = VALUES(pk), version = VALUES(version), gtid = VALUES(gtid), row_md5 = VALUES(row_md5), deleted_at = VALUES(deleted_at)")
 		if _, err := db.ExecContext(ctx, b.String(), args...); err != nil {
@@ -230,8 +230,9 @@ func number(v event.Value) (*big.Rat, bool) {
 	return r, ok
 }
 
-// clip shortens s to at most n characters.
-func clip(s string, n int) string {
+// Clip shortens s to at most n characters (a key's text for a column of
+// n), marking the cut with an ellipsis.
+func Clip(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s
