@@ -59,7 +59,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 		if src.Name == me.Name {
 			continue
 		}
-		ac := apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
+		ac := apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Flavor: me.MySQL.Flavor, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
 			Tables: cfg.Replication.Tables, DefaultConflict: cfg.Replication.DefaultConflict, Buckets: cfg.Buckets, Owners: apply.OwnerFunc(d.owner()),
 			Origins: len(cfg.Regions) > 2, Ownership: history, Local: rep.capture, Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg}
 		if d.ctl != nil {

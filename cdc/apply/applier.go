@@ -37,8 +37,10 @@ import (
 type Config struct {
 	// Source and Target are the link's regions.
 	Source, Target string
-	// DB is the target region's MySQL.
-	DB *sql.DB
+	// DB is the target region's MySQL; Flavor its kind, "mariadb" (the
+	// default) or "mysql" (8.0.19+), whose statements differ a little.
+	DB     *sql.DB
+	Flavor string
 	// Kafka dials the source region's Kafka with a config set by
 	// ConsumerConfig; every Run dials anew and closes it when it returns.
 	Kafka func() (sarama.Client, error)
@@ -135,6 +137,7 @@ type Applier struct {
 	log      *slog.Logger
 	topic    string
 	policies map[string]policy
+	dialect  dialect
 	m        *metrics
 	ddl      *barrier
 	// catalog knows the target's unique keys and triggers.
@@ -176,6 +179,7 @@ func New(cfg Config) (*Applier, error) {
 	for _, t := range cfg.Tables {
 		a.policies[t.Name] = policy{name: t.Conflict, version: t.VersionColumn, shard: t.ShardColumn}
 	}
+	a.dialect = dialectOf(cfg.Flavor)
 	var err error
 	if a.m, err = newMetrics(cfg.Metrics, a); err != nil {
 		return nil, err

@@ -140,7 +140,7 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	if ok, err := w.a.netable(ctx, t); err != nil {
 		return err
 	} else if ok && len(left) == 0 {
-		for _, s := range netPlan(t) {
+		for _, s := range netPlan(w.a.dialect, t) {
 			if err := w.exec(ctx, tx, s); err != nil {
 				return err
 			}
@@ -149,7 +149,7 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	}
 	part := *t
 	run := func() error {
-		for _, s := range plan(&part) {
+		for _, s := range plan(w.a.dialect, &part) {
 			if err := w.exec(ctx, tx, s); err != nil {
 				return err
 			}
@@ -385,7 +385,7 @@ func (w *worker) facts(ctx context.Context, tx *sql.Tx, m *event.Message, pr *pr
 		}
 	}
 	if pr.op != event.Delete {
-		f.tie, err = tie(ctx, tx, tb, pr.after, local)
+		f.tie, err = tie(ctx, tx, w.a.dialect, tb, pr.after, local)
 	}
 	return local, f, err
 }
@@ -394,11 +394,11 @@ func (w *worker) facts(ctx context.Context, tx *sql.Tx, m *event.Message, pr *pr
 // target's row (local, read by currentRow): the two JSON texts, which
 // every region computes alike from the same two rows. The incoming row is
 // written in a savepoint, read back and rolled back.
-func tie(ctx context.Context, tx *sql.Tx, tb *event.Table, img []event.Value, local string) (int, error) {
+func tie(ctx context.Context, tx *sql.Tx, d dialect, tb *event.Table, img []event.Value, local string) (int, error) {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT region_tie"); err != nil {
 		return 0, fmt.Errorf("tie-break on %s.%s: %w", tb.Schema, tb.Name, err)
 	}
-	s := upsert(tb, [][]event.Value{img})
+	s := d.upsert(tb, [][]event.Value{img})
 	_, err := tx.ExecContext(ctx, s.query, s.args...)
 	var in string
 	if err == nil {
@@ -417,12 +417,12 @@ func (w *worker) applyOne(ctx context.Context, tx *sql.Tx, tb *event.Table, r ev
 	var stmts []stmt
 	switch r.Op {
 	case event.Insert:
-		stmts = []stmt{upsert(tb, [][]event.Value{r.After})}
+		stmts = []stmt{w.a.dialect.upsert(tb, [][]event.Value{r.After})}
 	case event.Update:
 		if tb.KeyChanged(r.Before, r.After) {
 			stmts = append(stmts, deleteRow(tb, r.Before))
 		}
-		stmts = append(stmts, upsert(tb, [][]event.Value{r.After}))
+		stmts = append(stmts, w.a.dialect.upsert(tb, [][]event.Value{r.After}))
 	case event.Delete:
 		stmts = []stmt{deleteRow(tb, r.Before)}
 	}

@@ -106,7 +106,7 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 	}
 	w.tombs = append(w.tombs, tombs...)
 	w.claims = append(w.claims, claims...)
-	for _, s := range netPlan(all) {
+	for _, s := range netPlan(w.a.dialect, all) {
 		if err := w.exec(ctx, tx, s); err != nil {
 			return err
 		}
@@ -162,7 +162,7 @@ func fold(ts []*event.Txn) *event.Txn {
 // they leave deleted (one DELETE per maxBatchRows keys) and the rows they
 // leave written, each key's last image (one upsert per maxBatchRows
 // rows), in the order tables first appear.
-func netPlan(t *event.Txn) []stmt {
+func netPlan(d dialect, t *event.Txn) []stmt {
 	type last struct {
 		del bool
 		img []event.Value
@@ -214,7 +214,7 @@ func netPlan(t *event.Txn) []stmt {
 		}
 		for len(rows) > 0 {
 			n := min(len(rows), maxBatchRows)
-			out = append(out, upsert(tb, rows[:n]))
+			out = append(out, d.upsert(tb, rows[:n]))
 			rows = rows[n:]
 		}
 	}

@@ -31,13 +31,13 @@ const maxBatchRows = 500
 // inserts insert, and an update or delete changes one row equal to the
 // before image in every column. Its rows are then not idempotent; the
 // checkpoint in the same transaction is what keeps them exactly once.
-func plan(t *event.Txn) []stmt {
+func plan(d dialect, t *event.Txn) []stmt {
 	var out []stmt
 	var pending *event.Table
 	var rows [][]event.Value
 	flush := func() {
 		if len(rows) > 0 {
-			out = append(out, upsert(pending, rows))
+			out = append(out, d.upsert(pending, rows))
 		}
 		pending, rows = nil, nil
 	}
@@ -72,7 +72,20 @@ func quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``"
 
 func tableName(tb *event.Table) string { return quote(tb.Schema) + "." + quote(tb.Name) }
 
-func upsert(tb *event.Table, rows [][]event.Value) stmt {
+// dialect is the target server's SQL where MariaDB's and MySQL 8's
+// differ: MySQL 8.0.20+ deprecates VALUES() in ON DUPLICATE KEY UPDATE
+// for a row alias (8.0.19+), which MariaDB does not have.
+type dialect struct{ rowAlias bool }
+
+// dialectOf is the dialect of a target of flavor ("mysql" or "mariadb").
+func dialectOf(flavor string) dialect { return dialect{rowAlias: flavor == "mysql"} }
+
+// newRow is the row alias of MySQL 8's upsert.
+const newRow = "`_region_new`"
+
+// upsert inserts rows, or (with a primary key) replaces the ones whose
+// key exists.
+func (d dialect) upsert(tb *event.Table, rows [][]event.Value) stmt {
 	var b strings.Builder
 	cols := make([]string, len(tb.Cols))
 	for i, c := range tb.Cols {
@@ -93,12 +106,19 @@ func upsert(tb *event.Table, rows [][]event.Value) stmt {
 	if len(tb.PK) == 0 {
 		return stmt{query: b.String(), args: args, table: tb}
 	}
+	if d.rowAlias {
+		b.WriteString(" AS " + newRow)
+	}
 	b.WriteString(" ON DUPLICATE KEY UPDATE ")
 	for i, c := range cols {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "%s=VALUES(%s)", c, c)
+		if d.rowAlias {
+			fmt.Fprintf(&b, "%s=%s.%s", c, newRow, c)
+		} else {
+			fmt.Fprintf(&b, "%s=VALUES(%s)", c, c)
+		}
 	}
 	return stmt{query: b.String(), args: args, table: tb}
 }

@@ -22,7 +22,7 @@ func TestPlan(t *testing.T) {
 		{T: 1, Op: event.Update, Before: []event.Value{v(int64(7)), v("ann")}, After: []event.Value{v(int64(8)), v("ann")}},
 		{T: 0, Op: event.Delete, Before: []event.Value{v(int64(1)), v(int64(11))}},
 	}}
-	got := plan(txn)
+	got := plan(dialect{}, txn)
 	ledger, users := &txn.Tables[0], &txn.Tables[1]
 	want := []stmt{
 		{query: "INSERT INTO `lending`.`ledger` (`id`,`amt`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`amt`=VALUES(`amt`)", args: []any{int64(1), int64(10), int64(1), int64(11)}, table: ledger},
@@ -50,7 +50,7 @@ func TestPlanWithoutPrimaryKey(t *testing.T) {
 		{T: 0, Op: event.Update, Before: []event.Value{v(int64(1)), v("a")}, After: []event.Value{v(int64(1)), v(nil)}},
 		{T: 0, Op: event.Delete, Before: []event.Value{v(int64(1)), v(nil)}},
 	}}
-	got := plan(txn)
+	got := plan(dialect{}, txn)
 	audit := &txn.Tables[0]
 	want := []stmt{
 		{query: "INSERT INTO `lending`.`audit` (`user_id`,`note`) VALUES (?,?),(?,?)", args: []any{int64(1), "a", int64(1), "a"}, table: audit},
@@ -71,7 +71,7 @@ func TestPlanBatchLimitAndQuoting(t *testing.T) {
 	for i := 0; i < maxBatchRows+1; i++ {
 		txn.Rows = append(txn.Rows, event.Row{T: 0, Op: event.Insert, After: []event.Value{v(int64(i))}})
 	}
-	got := plan(txn)
+	got := plan(dialect{}, txn)
 	if len(got) != 2 || len(got[0].args) != maxBatchRows || len(got[1].args) != 1 {
 		t.Fatalf("%d statements for %d rows", len(got), maxBatchRows+1)
 	}
@@ -120,7 +120,7 @@ func TestNetPlan(t *testing.T) {
 	if len(all.Tables) != 2 || len(all.Rows) != 9 {
 		t.Fatalf("fold: %d tables, %d rows; want the two tables shared and 9 rows", len(all.Tables), len(all.Rows))
 	}
-	got := netPlan(all)
+	got := netPlan(dialect{}, all)
 	a, l := &all.Tables[0], &all.Tables[1]
 	want := []stmt{
 		{query: "DELETE FROM `lending`.`accounts` WHERE `id` IN (?,?)", args: []any{int64(3), int64(4)}, table: a},
@@ -137,5 +137,29 @@ func TestNetPlan(t *testing.T) {
 	other.Cols = []string{"user_id", "seq", "amount"} // the same table after a rename: not shared
 	if n := len(fold([]*event.Txn{t1, {Tables: []event.Table{other}}}).Tables); n != 3 {
 		t.Errorf("fold shared tables whose columns differ: %d tables, want 3", n)
+	}
+}
+
+// TestUpsertPerFlavor: the golden upserts of each target flavour. MySQL
+// 8.0.20+ deprecates VALUES() in ON DUPLICATE KEY UPDATE; its row alias
+// (8.0.19+) is not MariaDB's syntax. Every other statement the applier
+// emits is the same for both (DELETE by key, UPDATE/DELETE ... LIMIT 1
+// with <=>, SAVEPOINT): the flavour tests below are the same text.
+func TestUpsertPerFlavor(t *testing.T) {
+	tb := &event.Table{Schema: "lending", Name: "users", Cols: []string{"id", "name"}, PK: []int{0}}
+	rows := [][]event.Value{{v(int64(1)), v("ann")}, {v(int64(2)), v("bob")}}
+	for flavor, want := range map[string]string{
+		"mariadb": "INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`name`=VALUES(`name`)",
+		"":        "INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`name`=VALUES(`name`)",
+		"mysql":   "INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?),(?,?) AS `_region_new` ON DUPLICATE KEY UPDATE `id`=`_region_new`.`id`,`name`=`_region_new`.`name`",
+	} {
+		if got := dialectOf(flavor).upsert(tb, rows).query; got != want {
+			t.Errorf("%q: %s\nwant %s", flavor, got, want)
+		}
+		nopk := *tb
+		nopk.PK = nil
+		if got := dialectOf(flavor).upsert(&nopk, rows).query; got != "INSERT INTO `lending`.`users` (`id`,`name`) VALUES (?,?),(?,?)" {
+			t.Errorf("%q without a primary key: %s", flavor, got)
+		}
 	}
 }
