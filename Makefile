@@ -79,7 +79,7 @@ converge: lab-deps build
 
 ## test-unit: only the packages that need no servers.
 test-unit:
-	$(GO) test -count=1 -skip OnMariaDB ./config/ ./topo/ ./api/ ./apiserver/ ./client/ ./lab/ledger/ ./cdc/apply/ ./failover/ ./retry/
+	$(GO) test -count=1 -skip OnMariaDB ./config/ ./topo/ ./api/ ./apiserver/ ./client/ ./lab/ledger/ ./cdc/apply/ ./cdc/claim/ ./preflight/ ./failover/ ./retry/
 
 vet:
 	$(GO) vet ./...
