@@ -61,7 +61,9 @@ controller:
     raft: 127.0.0.1:{{.Witness.RaftPort}}
     gossip: 127.0.0.1:{{.Witness.GossipPort}}
     data_dir: witness
+{{- if .Witness.MetricsPort}}
     metrics: 127.0.0.1:{{.Witness.MetricsPort}}
+{{- end}}
 {{- with index .DialVia "witness"}}
     dial_via:
 {{- range $from, $to := .}}

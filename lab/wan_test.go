@@ -14,7 +14,7 @@ import (
 func TestWANPlan(t *testing.T) {
 	st := &State{Dir: t.TempDir(), Buckets: 16,
 		Etcd:    EtcdState{ClientPort: 2379, PeerPort: 2380},
-		Witness: WitnessState{RaftPort: 7300, GossipPort: 7301},
+		Witness: WitnessState{RaftPort: 7300, GossipPort: 7301, MetricsPort: 7302},
 		Regions: []RegionState{
 			{Name: "a", MySQLPort: 3306, KafkaPort: 9092, APIPort: 7070, AppPort: 8080, GatewayPort: 8081, RaftPort: 7310, GossipPort: 7311},
 			{Name: "b", MySQLPort: 3307, KafkaPort: 9093, APIPort: 7071, AppPort: 8082, GatewayPort: 8083, RaftPort: 7320, GossipPort: 7321},
