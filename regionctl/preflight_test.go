@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -122,11 +123,15 @@ func TestPreflightOnTheLab(t *testing.T) {
 		t.Errorf("an account without READ_ONLY ADMIN (%v): %+v", grants, bad)
 	}
 
-	// regiond does not capture with a minimal row image, and says why.
-	if _, err := a.Exec("SET GLOBAL binlog_row_image = MINIMAL"); err != nil {
-		t.Fatal(err)
+	// regiond does not capture with a minimal row image, and says why;
+	// it warns of compression in its log.
+	for _, q := range []string{"SET GLOBAL binlog_row_image = MINIMAL", "SET GLOBAL log_bin_compress = ON"} {
+		if _, err := a.Exec(q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	defer a.Exec("SET GLOBAL binlog_row_image = FULL")
+	defer a.Exec("SET GLOBAL log_bin_compress = OFF")
 	if err := lab.Kill(context.Background(), st.Dir, "a", "regiond"); err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +153,9 @@ func TestPreflightOnTheLab(t *testing.T) {
 			t.Fatalf("capture of a with binlog_row_image=MINIMAL: %+v %v", s, err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if log, err := os.ReadFile(ra.Regiond.Log); err != nil || !strings.Contains(string(log), `"msg":"preflight: log_bin_compress is ON"`) {
+		t.Errorf("regiond a's log has no preflight warning of log_bin_compress (%v)", err)
 	}
 }
 

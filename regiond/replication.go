@@ -171,13 +171,22 @@ func (d *Daemon) restarting(ctx context.Context, name string, fn func(context.Co
 	return nil
 }
 
-// sourcePreflight checks this region's MySQL for a setting that would
-// make capture lose data (preflight.CheckSource); capture does not start
-// on one, and says which and how to fix it.
+// sourcePreflight checks this region's MySQL (preflight.CheckSource,
+// and its account's privileges) before capture starts: capture does not
+// start on a setting that would lose data, and says which and how to fix
+// it; what only limits something is logged as a warning.
 func (d *Daemon) sourcePreflight(ctx context.Context) error {
 	fs, err := preflight.Source(ctx, d.db, d.region.Name, d.region.MySQL.Flavor)
 	if err != nil {
 		return err
+	}
+	if grants, err := preflight.Grants(ctx, d.db); err == nil {
+		fs = append(fs, preflight.CheckGrants(d.region.Name, d.region.MySQL.Flavor, grants)...)
+	}
+	for _, f := range preflight.Failed(fs, preflight.Warning) {
+		if f.Severity != preflight.Fatal {
+			d.log.Warn("preflight: "+f.Check+" is "+f.Got, "severity", f.Severity, "want", f.Want, "fix", f.Fix)
+		}
 	}
 	return preflight.FatalError(fs)
 }
