@@ -43,7 +43,7 @@ differs is a warning).`,
 			for _, r := range cfg.Regions {
 				fs = append(fs, topicFindings(cfg, r.Name)...)
 			}
-			return g.reportFindings(fs)
+			return g.reportFindings(fs, true)
 		},
 	}
 	initCmd := &cobra.Command{
@@ -73,7 +73,7 @@ replicas. Then it checks every topic, as kafka check does.`,
 			for _, r := range cfg.Regions {
 				fs = append(fs, topicFindings(cfg, r.Name)...)
 			}
-			return g.reportFindings(fs)
+			return g.reportFindings(fs, true)
 		},
 	}
 	cmd.AddCommand(initCmd, check)
@@ -112,16 +112,17 @@ func initTopic(cfg *config.Config, region string) (string, error) {
 	return fmt.Sprintf("exists: retention %s and min.insync.replicas %d set", spec.Retention, spec.MinInsyncReplicas), nil
 }
 
-// reportFindings prints findings (failed ones, or JSON) and returns
-// ExitFailed's error when one failed with severity error or worse.
-func (g *globals) reportFindings(fs []preflight.Finding) error {
+// reportFindings prints findings as JSON, or as a table (the failed ones,
+// or all), and returns ExitFailed's error when one failed with severity
+// error or worse.
+func (g *globals) reportFindings(fs []preflight.Finding, all bool) error {
 	bad := preflight.Failed(fs, preflight.Error)
 	if g.json {
 		if err := g.printJSON(map[string]any{"ok": len(bad) == 0, "findings": fs}); err != nil {
 			return err
 		}
 	} else {
-		printFindings(g, fs, true)
+		printFindings(g, fs, all)
 	}
 	if len(bad) > 0 {
 		return reported(fmt.Errorf("%d check(s) failed", len(bad)))

@@ -51,15 +51,7 @@ severity error or fatal, 0 when only warnings (or nothing) remain.`,
 			if err != nil {
 				return err
 			}
-			fs := runPreflight(cmd.Context(), cfg)
-			if !all && !g.json {
-				printFindings(g, fs, false)
-				if bad := preflight.Failed(fs, preflight.Error); len(bad) > 0 {
-					return reported(fmt.Errorf("%d check(s) failed", len(bad)))
-				}
-				return nil
-			}
-			return g.reportFindings(fs)
+			return g.reportFindings(runPreflight(cmd.Context(), cfg), all)
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "print the checks that passed too")

@@ -14,6 +14,7 @@ import (
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/router/guard"
 	"github.com/regionplatform/region/topo"
 )
 
@@ -43,8 +44,10 @@ func restartRegiond(t *testing.T, st *lab.State, start bool, regions ...string) 
 // (cdc/tombstone). Home-cell-wins decides by who owned the user when
 // each change was written: dave's bucket moves from a to b after both
 // regions changed him and before the changes meet, and a's change (made
-// by his owner then) wins in both regions; deciding by the owner when a
-// change arrives made b's win (cdc/claim).
+// by his owner then, in an application's transaction of two users and a
+// ledger row through the data-access guard, which stamps it) wins in both
+// regions; deciding by the owner when a change arrives made b's win
+// (cdc/claim).
 func TestConflictPolicies(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	// Users homed in a and in b.
@@ -77,8 +80,6 @@ func TestConflictPolicies(t *testing.T) {
 		"UPDATE loan_accounts SET balance_cents = 100, version = 5 WHERE id = 1",
 		"UPDATE loan_accounts SET balance_cents = 1, version = 9 WHERE id = 2",
 		"DELETE FROM loan_accounts WHERE id = 3",
-		"UPDATE users SET version = version + 1, name = 'ann-by-a' WHERE id = "+itoa(homeA),
-		"UPDATE users SET version = version + 1, name = 'dave-by-a' WHERE id = "+itoa(dave),
 		"UPDATE users SET version = version + 1, name = 'bob-by-a' WHERE id = "+itoa(homeB),
 		"DELETE FROM users WHERE id = "+itoa(carl),
 		"UPDATE loan_accounts SET balance_cents = 400, version = 9 WHERE id = 4",
@@ -88,6 +89,14 @@ func TestConflictPolicies(t *testing.T) {
 		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (6, "+itoa(homeA)+", 600, 600, 'open', 3)",
 		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (7, "+itoa(homeA)+", 700, 700, 'open', 2)",
 		"DELETE FROM loan_accounts WHERE id = 7")
+	// a's application renames ann and dave (both its users) and books a
+	// ledger row in one transaction through the data-access guard, which
+	// stamps it with the epoch and cell: dave's conflict below is decided
+	// by that stamp, not by the commit time.
+	guardedTxn(t, st, a, []string{itoa(homeA), itoa(dave)},
+		"UPDATE users SET version = version + 1, name = 'ann-by-a' WHERE id = "+itoa(homeA),
+		"UPDATE users SET version = version + 1, name = 'dave-by-a' WHERE id = "+itoa(dave),
+		"INSERT INTO ledger_entries (user_id, account_id, amount_cents, kind) VALUES ("+itoa(homeA)+", 1, 25, 'fee')")
 	// An application's transaction: two users' loans and a ledger row,
 	// loan 4 changed twice. Loan 4 loses to a's higher version, with both
 	// its changes; loan 5 and the ledger row apply all the same.
@@ -178,6 +187,13 @@ func TestConflictPolicies(t *testing.T) {
 		}
 	}
 
+	// a's capture claimed its rename of dave with the guard's stamp.
+	var epoch uint64
+	var cell string
+	a.QueryRow("SELECT epoch, cell FROM _region.claims WHERE tbl = 'users' AND origin = 'a' AND pk = 'id="+itoa(dave)+"'").Scan(&epoch, &cell)
+	if epoch == 0 || cell != "a1" {
+		t.Errorf("a's claim of dave: epoch %d, cell %q; want the guard's stamp (cell a1)", epoch, cell)
+	}
 	for name, db := range map[string]*sql.DB{"a": a, "b": bdb} {
 		reason = ""
 		db.QueryRow("SELECT reason FROM _region.conflicts WHERE tbl = 'users' AND pk = 'id=" + itoa(dave) + "'").Scan(&reason)
@@ -399,5 +415,34 @@ func moveBucket(t *testing.T, st *lab.State, b topo.Bucket, cell string) {
 	}
 	if _, err := store.Update(ctx, router.Change{Kind: "flip", Actor: "test", Switch: "move", Time: time.Now()}, func(t *router.Table) error { return t.Flip("move", cell) }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// guardedTxn runs qs in one transaction of db through a data-access
+// guard of region a (router/guard) declaring the users keys, as the lab's
+// application does: committed only while a owns them, and stamped.
+func guardedTxn(t *testing.T, st *lab.State, db *sql.DB, keys []string, qs ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, err := guard.New(guard.Config{Store: routingStore(t, st), ID: "test-guard", Region: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-g.Ready()
+	tx, err := g.Begin(ctx, db, nil, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("the guarded transaction: %v", err)
 	}
 }

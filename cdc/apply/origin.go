@@ -21,12 +21,9 @@ func (a *Applier) tracksOrigin(tb *event.Table) bool {
 	return a.cfg.Origins && len(tb.PK) > 0 && a.policyOf(tb).name == config.ConflictHomeCellWins
 }
 
-// homeVersion names the version column of a home-cell-wins table whose
-// origin the applier tracks, else "" (claim.Collect).
+// homeVersion names the version column of a home-cell-wins table, else
+// "" (claim.OfRow).
 func (a *Applier) homeVersion(db, table string) string {
-	if !a.cfg.Origins {
-		return ""
-	}
 	if p, ok := a.policies[db+"."+table]; ok && p.name == config.ConflictHomeCellWins {
 		return p.version
 	}
