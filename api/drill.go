@@ -22,9 +22,9 @@ type ScheduleRequest struct {
 	Disabled bool   `json:"disabled,omitempty"`
 }
 
-// RecordRequest is the body of POST /v1/drills: the outcome of a drill
+// DrillRecordRequest is the body of POST /v1/drills: the outcome of a drill
 // an operator ran (regionctl drill run).
-type RecordRequest struct {
+type DrillRecordRequest struct {
 	ID        string    `json:"id"`
 	Plan      string    `json:"plan"`
 	Scenario  string    `json:"scenario,omitempty"`

@@ -156,7 +156,7 @@ func (c *Client) Drills(ctx context.Context) (*api.DrillsView, error) {
 
 // RecordDrill is POST /v1/drills: a drill an operator ran goes into the
 // controller's history.
-func (c *Client) RecordDrill(ctx context.Context, req api.RecordRequest) error {
+func (c *Client) RecordDrill(ctx context.Context, req api.DrillRecordRequest) error {
 	return c.send(ctx, http.MethodPost, "/v1/drills", req, nil)
 }
 

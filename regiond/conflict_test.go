@@ -12,6 +12,7 @@ import (
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/guard"
@@ -67,12 +68,12 @@ func TestConflictPolicies(t *testing.T) {
 	a, bdb := openDB(t, st, "a", "lending"), openDB(t, st, "b", "lending")
 	createSchema(t, st, "a")
 	mustExec(t, a, "CREATE TABLE lending.credit_limits (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, limit_cents BIGINT NOT NULL)")
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 	mustExec(t, a,
 		"INSERT INTO users (id, name, home_cell) VALUES ("+itoa(homeA)+", 'ann', 'a1'), ("+itoa(homeB)+", 'bob', 'b1'), ("+itoa(carl)+", 'carl', 'a1'), ("+itoa(dave)+", 'dave', 'a1')",
 		"INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (1, "+itoa(homeA)+", 1000, 1000, 'open', 1), (2, "+itoa(homeB)+", 1000, 1000, 'open', 1), (3, "+itoa(homeA)+", 1000, 1000, 'open', 1), (4, "+itoa(homeA)+", 1000, 1000, 'open', 1), (5, "+itoa(homeB)+", 1000, 1000, 'open', 1), (6, "+itoa(homeA)+", 1000, 1000, 'open', 1)",
 		"INSERT INTO credit_limits VALUES (1, "+itoa(homeA)+", 5000)")
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 
 	// Replication stops; both regions change the same rows.
 	restartRegiond(t, st, false, "a", "b")
@@ -128,7 +129,7 @@ func TestConflictPolicies(t *testing.T) {
 		}
 	}
 	st, _ = lab.LoadState(st.Dir)
-	converged(t, st, 60*time.Second)
+	labapi.Converged(t, st, 60*time.Second)
 	sameTables(t, st, "lending.users", "lending.loan_accounts", "lending.ledger_entries")
 
 	want := map[string]string{
@@ -250,7 +251,7 @@ func TestDefaultConflictAppliesToUnlistedTables(t *testing.T) {
 	a, bdb := openDB(t, st, "a", ""), openDB(t, st, "b", "")
 	mustExec(t, a, "CREATE DATABASE lending", "CREATE TABLE lending.promo_codes (code VARCHAR(16) PRIMARY KEY, uses INT NOT NULL)",
 		"INSERT INTO lending.promo_codes VALUES ('WELCOME', 0)")
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 	restartRegiond(t, st, false, "a", "b") // no replication while both change the row
 	mustExec(t, a, "UPDATE lending.promo_codes SET uses = 1")
 	mustExec(t, bdb, "UPDATE lending.promo_codes SET uses = 2")
@@ -302,7 +303,7 @@ func TestHomeCellWinsWithThreeRegions(t *testing.T) {
 	}
 	createSchema(t, st, "a")
 	mustExec(t, dbs["a"], fmt.Sprintf("INSERT INTO users (id, name, home_cell) VALUES (%d, 'ann', 'a1'), (%d, 'bob', 'a1'), (%d, 'carl', 'a1')", users[0], users[1], users[2]))
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 
 	restartRegiond(t, st, false, regions...)
 	mustExec(t, dbs["a"], fmt.Sprintf("UPDATE users SET version = version + 1, name = 'ann-by-a' WHERE id = %d", users[0]))
@@ -332,7 +333,7 @@ func TestHomeCellWinsWithThreeRegions(t *testing.T) {
 	wait("c", users[0], "ann-by-a")
 	start("b")
 	st, _ = lab.LoadState(st.Dir)
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	sameTables(t, st, "lending.users")
 	for _, r := range regions {
 		var n1, n2 string
@@ -371,7 +372,7 @@ func TestHomeCellWinsWithThreeRegions(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ = lab.LoadState(st.Dir)
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	sameTables(t, st, "lending.users")
 	for _, r := range regions {
 		var name string

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/topo"
@@ -73,7 +74,7 @@ func convergeRounds(t *testing.T, regions []string, move bool) {
 		mustExec(t, dbs["a"], fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status, version) VALUES (%d, %d, 100, 100, 'open', 1)", id, id),
 			fmt.Sprintf("INSERT INTO users (id, name, home_cell) VALUES (%d, 'u%d', 'a1')", id, id))
 	}
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 	for round := 1; round <= rounds; round++ {
 		restartRegiond(t, st, false, regions...) // replication cut
 		for _, r := range regions {
@@ -124,7 +125,7 @@ func convergeRounds(t *testing.T, regions []string, move bool) {
 			}
 		}
 		st, _ = lab.LoadState(st.Dir)
-		converged(t, st, time.Minute)
+		labapi.Converged(t, st, time.Minute)
 		sameTables(t, st, "lending.loan_accounts", "lending.users")
 		if t.Failed() {
 			t.Fatalf("round %d did not converge (seed %d)", round, seed)

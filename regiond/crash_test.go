@@ -12,6 +12,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 )
 
@@ -24,7 +25,7 @@ func TestCrashesLoseNothingApplyNothingTwice(t *testing.T) {
 	a := openDB(t, st, "a", "")
 	mustExec(t, a, "CREATE DATABASE lending",
 		"CREATE TABLE lending.ledger_entries (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)")
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 
 	// In b only (not logged, so not replicated): count every applied
 	// insert. The trigger reads the applier's session variable, so it is
@@ -86,7 +87,7 @@ func TestCrashesLoseNothingApplyNothingTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ = lab.LoadState(st.Dir) // new pids
-	converged(t, st, 2*time.Minute)
+	labapi.Converged(t, st, 2*time.Minute)
 
 	var n, applies, twice, outside int
 	b.QueryRow("SELECT COUNT(*) FROM lending.ledger_entries").Scan(&n)
@@ -106,7 +107,7 @@ func TestCrashesLoseNothingApplyNothingTwice(t *testing.T) {
 func TestLostKafkaLogHaltsTheLink(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	createSchema(t, st, "a")
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 	if err := lab.Kill(context.Background(), st.Dir, "b", "regiond"); err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func drillsView(st *controller.State) api.DrillsView {
 }
 
 func (d *Daemon) handleRecordDrill(w http.ResponseWriter, r *http.Request) {
-	var req api.RecordRequest
+	var req api.DrillRecordRequest
 	if !decode(w, r, &req) || !d.onLeader(w, r, req) {
 		return
 	}

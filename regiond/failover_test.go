@@ -13,6 +13,7 @@ import (
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/topo"
@@ -27,7 +28,7 @@ func TestPlannedFailover(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	tok, _ := lab.ReadToken(st.Dir)
 	createLedger(t, st)
-	converged(t, st, 60*time.Second)
+	labapi.Converged(t, st, 60*time.Second)
 	cs := waitController(t, st, "a", tok, 30*time.Second, "a regiond leading the controller", func(cs api.ControllerStatus) bool {
 		return cs.Node.LeaderID == "a" || cs.Node.LeaderID == "b"
 	})
@@ -135,7 +136,7 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	tok, _ := lab.ReadToken(st.Dir)
 	createLedger(t, st)
-	converged(t, st, 60*time.Second)
+	labapi.Converged(t, st, 60*time.Second)
 	ctx := context.Background()
 	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
 	var users []int64
@@ -262,7 +263,7 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 	if exact, _, err := ledger.Verify(ctx, st, hist, users, []string{rpo.LostGTIDs}, time.Minute); err != nil || exact.Violations != 0 || exact.Explained != lost {
 		t.Errorf("the RPO's GTIDs do not explain the missing writes exactly: %+v %v", exact, err)
 	}
-	converged(t, st, 60*time.Second)
+	labapi.Converged(t, st, 60*time.Second)
 	sameTables(t, st, slices.Concat([]string{"lending.users", "lending.loan_accounts", "lending.ledger_entries"}, lab.LedgerTables)...)
 }
 
@@ -275,7 +276,7 @@ func TestAutomaticFailover(t *testing.T) {
 	st := labtest.UpWith(t, lab.Options{AutoFailover: true}, "a", "b")
 	tok, _ := lab.ReadToken(st.Dir)
 	createLedger(t, st)
-	converged(t, st, 60*time.Second)
+	labapi.Converged(t, st, 60*time.Second)
 	ctx := context.Background()
 	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
 	var user int64
@@ -286,7 +287,7 @@ func TestAutomaticFailover(t *testing.T) {
 		}
 	}
 	loadOf(t, gw, []int64{user}, 1)
-	converged(t, st, 60*time.Second) // the user's ledger is in b too: not part of the RPO
+	labapi.Converged(t, st, 60*time.Second) // the user's ledger is in b too: not part of the RPO
 	kill := time.Now()
 	if err := lab.Kill(ctx, st.Dir, "a", "all"); err != nil {
 		t.Fatal(err)

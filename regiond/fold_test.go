@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 )
 
@@ -33,7 +34,7 @@ func TestBacklogAppliesFolded(t *testing.T) {
 		mustExec(t, a, fmt.Sprintf("INSERT INTO users (id, name, home_cell) VALUES (%d, 'u%d', 'a1')", u, u),
 			fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status) VALUES (%d, %d, 10000, 10000, 'open')", u, u))
 	}
-	converged(t, st, 60*time.Second)
+	labapi.Converged(t, st, 60*time.Second)
 
 	restartRegiond(t, st, false, "b")
 	// b's own change of loan 5, at a version a never reaches: it wins in
@@ -73,7 +74,7 @@ func TestBacklogAppliesFolded(t *testing.T) {
 		inTxn(t, a, qs...)
 	}
 	restartRegiond(t, st, true, "b")
-	converged(t, st, 120*time.Second)
+	labapi.Converged(t, st, 120*time.Second)
 	sameTables(t, st, "lending.users", "lending.loan_accounts", "lending.ledger_entries", "lending.rates", "lending.requests")
 
 	// a logs b's one change of loan 5 (it wins); b logs each of a's

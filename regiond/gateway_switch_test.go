@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router"
@@ -30,7 +31,7 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	tok, _ := lab.ReadToken(st.Dir)
 	createLedger(t, st)
-	converged(t, st, 60*time.Second)
+	labapi.Converged(t, st, 60*time.Second)
 	ctx := context.Background()
 	gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
 	gwB := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 )
 
@@ -32,7 +33,7 @@ func TestMonitoringOnTheLab(t *testing.T) {
 	}
 	st := labtest.Up(t, "a", "b")
 	createSchema(t, st, "a")
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 
 	// What the lab serves.
 	var targets []string

@@ -11,6 +11,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/topo"
 )
@@ -45,7 +46,7 @@ func TestOverlappingTransactionsApplyInSourceOrder(t *testing.T) {
 		"CREATE TABLE lending.inventory (sku VARCHAR(20) PRIMARY KEY, qty INT NOT NULL)",
 		fmt.Sprintf("INSERT INTO lending.ledger_entries VALUES (1, %d, 0), (2, %d, 0)", u1, u2),
 		"INSERT INTO lending.inventory VALUES ('card-stock', 0)")
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 
 	// b holds U1's row for three seconds (a reporting job, a backup).
 	defer holdRows(t, b, "SELECT * FROM lending.ledger_entries WHERE id = 1 FOR UPDATE", 3*time.Second)()
@@ -74,7 +75,7 @@ func TestOverlappingTransactionsApplyInSourceOrder(t *testing.T) {
 	if waiting == "" {
 		t.Errorf("no partition of a->b is waiting while T1 is blocked: %+v", s.Links)
 	}
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	var qty int
 	if err := b.QueryRow("SELECT qty FROM lending.inventory WHERE sku = 'card-stock'").Scan(&qty); err != nil || qty != 2 {
 		t.Errorf("b has qty %d (%v), a has 2: T2 applied before T1", qty, err)
@@ -94,11 +95,11 @@ func TestUniqueValueMovedBetweenUsers(t *testing.T) {
 	mustExec(t, a, "CREATE DATABASE lending",
 		"CREATE TABLE lending.accounts (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, email VARCHAR(100) NOT NULL, UNIQUE KEY uq_email (email))",
 		fmt.Sprintf("INSERT INTO lending.accounts VALUES (1, %d, 'x@example.com')", u1))
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	defer holdRows(t, b, "SELECT * FROM lending.accounts WHERE id = 1 FOR UPDATE", 3*time.Second)()
 	inTxn(t, a, "UPDATE lending.accounts SET email = 'x.old@example.com' WHERE id = 1")
 	inTxn(t, a, fmt.Sprintf("INSERT INTO lending.accounts VALUES (2, %d, 'X@example.com')", u2))
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	var conflicts int
 	if err := b.QueryRow("SELECT COUNT(*) FROM _region.conflicts").Scan(&conflicts); err != nil || conflicts != 0 {
 		t.Errorf("b logged %d conflicts (%v): T2 applied before T1", conflicts, err)
@@ -126,7 +127,7 @@ func TestMultiRowTransactionsConverge(t *testing.T) {
 		}
 		mustExec(t, a, q)
 	}
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 
 	deadline := time.Now().Add(5 * time.Second)
 	var wg sync.WaitGroup
@@ -158,7 +159,7 @@ func TestMultiRowTransactionsConverge(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d multi-row transactions committed in a", txns)
-	converged(t, st, 2*time.Minute)
+	labapi.Converged(t, st, 2*time.Minute)
 	sameTables(t, st, "lending.sbtest1", "lending.sbtest2")
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 )
 
@@ -20,7 +21,7 @@ func TestOwnershipViolations(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	a, b := openDB(t, st, "a", "lending"), openDB(t, st, "b", "lending")
 	createSchema(t, st, "a")
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 	var homeA, homeB, viaApp int64
 	for u := int64(1); homeA == 0 || homeB == 0 || viaApp == 0; u++ {
 		switch {
@@ -42,7 +43,7 @@ func TestOwnershipViolations(t *testing.T) {
 	if resp.StatusCode != 201 {
 		t.Fatalf("a loan through a's app: %d", resp.StatusCode)
 	}
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 	sameTables(t, st, "lending.loan_accounts", "lending.users")
 
 	rows, err := b.Query("SELECT source, epoch, tbl, pk, reason, incoming_after IS NOT NULL FROM _region.violations")

@@ -13,6 +13,7 @@ import (
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/topo"
 )
@@ -48,7 +49,7 @@ func TestForcedFailoverReconcilesEveryRegion(t *testing.T) {
 	}
 	createLedger(t, st)
 	mustExec(t, dbs["a"], fmt.Sprintf("INSERT INTO user_notes (id, user_id, region, guarded) VALUES ('n1', %d, 'a', 0), ('n2', %d, 'a', 0)", users[0], users[1]))
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 
 	// c holds n1 and b holds n2 locked (a reporting job): c cannot apply
 	// T_Y, b cannot apply T_X, and each applies the other.
@@ -122,7 +123,7 @@ func TestForcedFailoverReconcilesEveryRegion(t *testing.T) {
 	if !strings.Contains(d, "2 transactions of the failed region were applied in only one of b and c; 3 of their rows in c set to b's") {
 		t.Errorf("the failback's reconcile step: %q", d)
 	}
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	sameTables(t, st, "lending.user_notes", "lending.rates")
 	var rate int
 	dbs["c"].QueryRow("SELECT rate_bp FROM rates WHERE name = 'promo'").Scan(&rate)

@@ -13,10 +13,10 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/regionplatform/region/api"
-	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/verify"
 )
@@ -24,61 +24,7 @@ import (
 // status asks a region's regiond for its status.
 func status(t *testing.T, st *lab.State, region string) (*api.Status, error) {
 	t.Helper()
-	r, _ := st.Region(region)
-	tok, err := lab.ReadToken(st.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return (&client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}).Status(context.Background())
-}
-
-// converged waits until every region's capture has published its binlog
-// up to where the server is, and every link has applied all of it.
-func converged(t *testing.T, st *lab.State, timeout time.Duration) map[string]*api.Status {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	dbs := map[string]*sql.DB{}
-	for _, r := range st.Regions {
-		dbs[r.Name] = openDB(t, st, r.Name, "")
-	}
-	for {
-		all := map[string]*api.Status{}
-		var why []string
-		for _, r := range st.Regions {
-			var binlogPos string
-			if err := dbs[r.Name].QueryRow("SELECT @@gtid_binlog_pos").Scan(&binlogPos); err != nil {
-				why = append(why, r.Name+": "+err.Error())
-				continue
-			}
-			s, err := status(t, st, r.Name)
-			if err != nil {
-				why = append(why, r.Name+": "+err.Error())
-				continue
-			}
-			all[r.Name] = s
-			if ok, err := binlog.Covers("mariadb", s.Capture.Published.Pos, binlogPos); err != nil || !ok {
-				why = append(why, fmt.Sprintf("capture %s at %q, binlog at %q", r.Name, s.Capture.Published.Pos, binlogPos))
-			}
-			if len(s.Links) != len(st.Regions)-1 {
-				why = append(why, fmt.Sprintf("%s has %d links", r.Name, len(s.Links)))
-			}
-		}
-		for _, s := range all {
-			for _, l := range s.Links {
-				src := all[l.From]
-				if l.State != "running" || src == nil || l.AppliedSeq < src.Capture.Published.Seq {
-					why = append(why, fmt.Sprintf("%s->%s %s applied %d, published %d %s", l.From, l.To, l.State, l.AppliedSeq, l.PublishedSeq, l.Error))
-				}
-			}
-		}
-		if len(why) == 0 {
-			return all
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("regions did not converge in %s: %s", timeout, strings.Join(why, "; "))
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	return labapi.Client(t, st, region).Status(context.Background())
 }
 
 func openDB(t *testing.T, st *lab.State, region, db string) *sql.DB {
@@ -139,12 +85,12 @@ var sampleTables = []string{"lending.users", "lending.loan_accounts", "lending.l
 func TestReplicationBothWaysNoEcho(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	createSchema(t, st, "a") // b gets the schema by replication
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 	res, err := lab.RunWorkload(context.Background(), st, lab.Workload{Users: 300, FirstUser: 1, Repayments: 3, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := converged(t, st, 60*time.Second)
+	all := labapi.Converged(t, st, 60*time.Second)
 	sameTables(t, st, sampleTables...)
 	// Capture published exactly the region's own transactions: the schema
 	// (in a) and the workload, nothing an applier wrote.
@@ -163,11 +109,11 @@ func TestReplicationBothWaysNoEcho(t *testing.T) {
 func TestMeshOfThree(t *testing.T) {
 	st := labtest.Up(t, "a", "b", "c")
 	createSchema(t, st, "b")
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 	if _, err := lab.RunWorkload(context.Background(), st, lab.Workload{Users: 300, FirstUser: 1, Repayments: 2, Seed: 2}); err != nil {
 		t.Fatal(err)
 	}
-	all := converged(t, st, 60*time.Second)
+	all := labapi.Converged(t, st, 60*time.Second)
 	sameTables(t, st, sampleTables...)
 	for name, s := range all {
 		if len(s.Links) != 2 {
@@ -190,7 +136,7 @@ func TestLargeTransactionAndAlter(t *testing.T) {
 	mustExec(t, a, "INSERT INTO lending.ledger_entries SELECT s1.n * 1000 + s2.n, s1.n, s2.n, 'bulk payout run' FROM lending.seq s1 JOIN lending.seq s2 WHERE s1.n <= 200")
 	mustExec(t, a, "ALTER TABLE lending.ledger_entries ADD COLUMN currency CHAR(3) NOT NULL DEFAULT 'EUR'",
 		"INSERT INTO lending.ledger_entries (id, user_id, amount_cents, currency) VALUES (1, 1, 5, 'USD')")
-	converged(t, st, 3*time.Minute)
+	labapi.Converged(t, st, 3*time.Minute)
 	t.Logf("200,000-row transaction replicated in %s", time.Since(t0).Round(time.Millisecond))
 	b := openDB(t, st, "b", "")
 	var n int
@@ -209,7 +155,7 @@ func TestLargeTransactionAndAlter(t *testing.T) {
 func TestPoisonMessageHaltsItsPartition(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	createSchema(t, st, "a")
-	converged(t, st, 30*time.Second)
+	labapi.Converged(t, st, 30*time.Second)
 	const poisoned = 3
 	poison(t, st, "a", poisoned)
 	// Users in other partitions keep replicating.
@@ -266,7 +212,7 @@ func TestPoisonMessageHaltsItsPartition(t *testing.T) {
 	if _, err := lab.RunWorkload(ctx, st, lab.Workload{Users: 50, FirstUser: 1001, Repayments: 1, Seed: 4}); err != nil {
 		t.Fatal(err)
 	}
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	v, err := c.Link(ctx, "a")
 	if err != nil || v.Link.State != "running" || v.Link.Quarantined != 1 || len(v.Quarantine) != 1 || v.Quarantine[0].SkippedBy != "lab-operator" {
 		t.Fatalf("after the skip: %+v %v", v, err)
@@ -292,9 +238,9 @@ func TestRewrittenDDLDoesNotLoop(t *testing.T) {
 		"CREATE TABLE lending.t1 (id INT PRIMARY KEY)", "CREATE TABLE lending.t2 (id INT PRIMARY KEY)",
 		"DROP TABLE IF EXISTS lending.t1", "DROP TABLE lending.t2", "DROP TABLE IF EXISTS lending.never_existed",
 		"CREATE TABLE lending.t1 (id INT PRIMARY KEY, v INT)", "INSERT INTO lending.t1 VALUES (1, 1)")
-	all := converged(t, st, 30*time.Second)
+	all := labapi.Converged(t, st, 30*time.Second)
 	time.Sleep(time.Second) // a looping statement would be published again by now
-	all = converged(t, st, 30*time.Second)
+	all = labapi.Converged(t, st, 30*time.Second)
 	if got := all["b"].Capture.Txns; got != 0 {
 		t.Errorf("region b published %d transactions, want 0: an applied schema change came back", got)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 )
 
@@ -54,7 +55,7 @@ func TestSavepointsReplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustExec(t, a, "INSERT INTO lending.ledger_entries VALUES (104, 4, 104)")
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	b := openDB(t, st, "b", "")
 	var n, sum int64
 	if err := b.QueryRow("SELECT COUNT(*), SUM(id) FROM lending.ledger_entries").Scan(&n, &sum); err != nil || n != 4 || sum != 100+101+103+104 {
@@ -75,7 +76,7 @@ func TestNarrowerColumnHalts(t *testing.T) {
 	mustExec(t, a, "CREATE DATABASE lending",
 		"CREATE TABLE lending.users (id BIGINT PRIMARY KEY, email VARCHAR(50) NOT NULL)",
 		"INSERT INTO lending.users VALUES (1, 'a@x')")
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	unlogged(t, b, "ALTER TABLE lending.users MODIFY email VARCHAR(5) NOT NULL")
 	mustExec(t, a, "INSERT INTO lending.users VALUES (2, 'bob@example.com')")
 
@@ -94,7 +95,7 @@ func TestNarrowerColumnHalts(t *testing.T) {
 	if ra, err := linkClient(t, st, "b").RetryLink(ctx, "a", api.RetryRequest{Reason: "widened lending.users.email"}); err != nil || len(ra.Partitions) != 1 {
 		t.Fatalf("retry: %+v %v", ra, err)
 	}
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	var email string
 	if err := b.QueryRow("SELECT email FROM lending.users WHERE id = 2").Scan(&email); err != nil || email != "bob@example.com" {
 		t.Errorf("after the fix b has %q (%v)", email, err)
@@ -113,7 +114,7 @@ func TestUniqueKeyCollisionIsAConflict(t *testing.T) {
 	mustExec(t, a, "CREATE DATABASE lending",
 		"CREATE TABLE lending.users (id BIGINT PRIMARY KEY, email VARCHAR(100) NOT NULL, version BIGINT NOT NULL DEFAULT 1, UNIQUE KEY email (email))",
 		"INSERT INTO lending.users (id, email) VALUES (1, 'ann@example.com')")
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	restartRegiond(t, st, false, "a") // a neither captures nor applies for a while
 	mustExec(t, b, "INSERT INTO lending.users (id, email) VALUES (11, 'x@example.com')")
 	mustExec(t, a, "INSERT INTO lending.users (id, email) VALUES (10, 'x@example.com')")
@@ -158,7 +159,7 @@ func TestStatementShapes(t *testing.T) {
 	mustExec(t, a, "CREATE DATABASE lending", "CREATE DATABASE scratch",
 		"CREATE TABLE lending.loans (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)",
 		"INSERT INTO lending.loans VALUES (1, 1, 100), (2, 2, 200), (3, 3, 300)")
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 
 	mustExec(t, a, "CREATE TABLE lending.big_loans (PRIMARY KEY (id)) SELECT id, user_id, amount_cents FROM lending.loans WHERE amount_cents >= 200")
 	mustExec(t, a, "CREATE TABLE lending.loans_tmp LIKE lending.loans", "INSERT INTO lending.loans_tmp SELECT * FROM lending.loans", "TRUNCATE TABLE lending.loans_tmp")
@@ -187,7 +188,7 @@ func TestStatementShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustExec(t, a, "INSERT INTO lending.loans (id, user_id, amount_cents) SELECT 1000 + seq, seq, seq FROM lending.seq_1_to_5000")
-	converged(t, st, 2*time.Minute)
+	labapi.Converged(t, st, 2*time.Minute)
 	sameTables(t, st, "lending.loans", "lending.big_loans", "lending.loans_tmp", "lending.new_name")
 	var n int
 	if err := b.QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'lending' AND table_name = 'old_name'").Scan(&n); err != nil || n != 0 {
@@ -221,7 +222,7 @@ func TestTableWithoutPrimaryKey(t *testing.T) {
 		"UPDATE lending.audit_log SET amount = amount + 1 WHERE action = 'pay'",
 		"INSERT INTO lending.audit_log SELECT user_id, 'copy', note, amount FROM lending.audit_log",
 		"INSERT INTO lending.ledger_entries VALUES (2, 2, 200)")
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	sameTables(t, st, "lending.audit_log", "lending.ledger_entries")
 	b := openDB(t, st, "b", "")
 	var n int
@@ -268,7 +269,7 @@ func TestLargeRowsAndManyRows(t *testing.T) {
 	mustExec(t, a, "INSERT INTO lending.ledger_entries SELECT seq, seq % 100, seq * 3 FROM lending.seq_1_to_20000",
 		"UPDATE lending.documents SET body = CONCAT(body, 'signed') WHERE id = 1",
 		"INSERT INTO lending.ledger_entries VALUES (0, 0, 0)")
-	converged(t, st, 2*time.Minute)
+	labapi.Converged(t, st, 2*time.Minute)
 	sameTables(t, st, "lending.documents", "lending.ledger_entries")
 	var n int
 	if err := openDB(t, st, "b", "").QueryRow("SELECT LENGTH(body) FROM lending.documents WHERE id = 1").Scan(&n); err != nil || n != len(doc)+len("signed") {
@@ -318,13 +319,13 @@ func TestTriggersDoNotActTwice(t *testing.T) {
 		"CREATE TABLE lending.ledger_entries (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)",
 		"CREATE TABLE lending.ledger_audit (id BIGINT AUTO_INCREMENT PRIMARY KEY, entry_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)",
 		"CREATE TABLE lending.payments (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)")
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	guarded := "CREATE TRIGGER lending.audit_entry AFTER INSERT ON lending.ledger_entries FOR EACH ROW BEGIN " +
 		"IF @region_apply IS NULL THEN INSERT INTO lending.ledger_audit (entry_id, amount_cents) VALUES (NEW.id, NEW.amount_cents); END IF; END"
 	unlogged(t, a, guarded)
 	unlogged(t, b, guarded)
 	inTxn(t, a, "INSERT INTO lending.ledger_entries VALUES (1, 7, 100)", "INSERT INTO lending.ledger_entries VALUES (2, 8, 200)")
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	var n int
 	if err := b.QueryRow("SELECT COUNT(*) FROM lending.ledger_audit").Scan(&n); err != nil || n != 2 {
 		t.Errorf("b has %d audit rows (%v), want the 2 a's trigger wrote", n, err)
@@ -353,7 +354,7 @@ func TestTriggersDoNotActTwice(t *testing.T) {
 	if _, err := linkClient(t, st, "b").RetryLink(ctx, "a", api.RetryRequest{Reason: "guarded lending.audit_payment"}); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	sameTables(t, st, "lending.payments", "lending.ledger_audit")
 }
 
@@ -393,7 +394,7 @@ func TestXAAndLoadData(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustExec(t, a, "LOAD DATA INFILE '"+csv+"' INTO TABLE lending.ledger_entries FIELDS TERMINATED BY ','")
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	var ids string
 	if err := b.QueryRow("SELECT GROUP_CONCAT(id ORDER BY id) FROM lending.ledger_entries").Scan(&ids); err != nil || ids != "1,2,3,5,10,11,12" {
 		t.Errorf("b has ids %q (%v), want 1,2,3,5,10,11,12 (4 was rolled back)", ids, err)
@@ -414,7 +415,7 @@ func TestSchemaChangesWhileTheOtherRegionWrites(t *testing.T) {
 	mustExec(t, a, "CREATE DATABASE lending",
 		"CREATE TABLE lending.loans (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL, note VARCHAR(20) NULL)",
 		"INSERT INTO lending.loans VALUES (1, 1, 100, 'a'), (2, 2, 200, 'b')")
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 
 	// b's application writes its own rows (even ids) all along.
 	stop := make(chan struct{})
@@ -453,7 +454,7 @@ func TestSchemaChangesWhileTheOtherRegionWrites(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("b's writes: %v", err)
 	}
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 	sameTables(t, st, "lending.loans")
 	var cols int
 	if err := b.QueryRow("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lending' AND TABLE_NAME = 'loans' AND COLUMN_NAME = 'note'").Scan(&cols); err != nil || cols != 0 {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/traffic"
@@ -100,7 +101,7 @@ func TestSwitchThroughTheAPI(t *testing.T) {
 	tok, _ := lab.ReadToken(st.Dir)
 	viewer := readFile(t, filepath.Join(st.Dir, lab.ViewerTokenFile))
 	createSchema(t, st, "a")
-	converged(t, st, 60*time.Second)
+	labapi.Converged(t, st, 60*time.Second)
 	before := table(t, st, tok)
 
 	for _, tc := range []struct {
@@ -215,7 +216,7 @@ func TestSwitchThroughTheAPI(t *testing.T) {
 func TestSwitchGuardsLeaveTheOldOwnerServing(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	tok, _ := lab.ReadToken(st.Dir)
-	converged(t, st, 60*time.Second)
+	labapi.Converged(t, st, 60*time.Second)
 
 	restartRegiond(t, st, false, "b")
 	before := table(t, st, tok)
@@ -229,7 +230,7 @@ func TestSwitchGuardsLeaveTheOldOwnerServing(t *testing.T) {
 	if err := lab.Start(context.Background(), lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "b", "regiond"); err != nil {
 		t.Fatal(err)
 	}
-	converged(t, st, 60*time.Second)
+	labapi.Converged(t, st, 60*time.Second)
 
 	// Freeze regiond a: its router holds its lease for seconds but cannot
 	// apply the fence. The switch runs in b.

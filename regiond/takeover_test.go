@@ -16,6 +16,7 @@ import (
 	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/failover"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/router"
 )
@@ -30,7 +31,7 @@ func TestNewLeaderFinishesFailovers(t *testing.T) {
 	st := labtest.Up(t, "a", "b", "c")
 	tok, _ := lab.ReadToken(st.Dir)
 	createSchema(t, st, "a")
-	converged(t, st, 90*time.Second)
+	labapi.Converged(t, st, 90*time.Second)
 	ctx := context.Background()
 	opts := lab.Options{Dir: st.Dir, Bin: labtest.Bin()}
 

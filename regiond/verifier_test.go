@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/verify"
 )
@@ -24,7 +25,7 @@ func TestDriftShowsInStatusAndMetrics(t *testing.T) {
 	mustExec(t, a, "CREATE DATABASE lending",
 		"CREATE TABLE lending.loans (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)",
 		"INSERT INTO lending.loans SELECT seq, seq % 50, seq * 100 FROM lending.seq_1_to_3000")
-	converged(t, st, time.Minute)
+	labapi.Converged(t, st, time.Minute)
 
 	unlogged(t, b, "UPDATE lending.loans SET amount_cents = 1 WHERE id = 1234")
 	t0 := time.Now()

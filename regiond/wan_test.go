@@ -13,6 +13,7 @@ import (
 	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/failover/liveness"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router/traffic"
@@ -33,7 +34,7 @@ func TestNetworkFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	createSchema(t, st, "a")
-	converged(t, st, 60*time.Second)
+	labapi.Converged(t, st, 60*time.Second)
 	waitController(t, st, "a", tok, 30*time.Second, "a leader and all four members", func(cs api.ControllerStatus) bool {
 		return cs.Node.LeaderID != "" && len(cs.Members) == 4
 	})
@@ -70,7 +71,7 @@ func TestNetworkFaults(t *testing.T) {
 		if err := w.Heal("b", "a"); err != nil {
 			t.Fatal(err)
 		}
-		converged(t, st, 60*time.Second)
+		labapi.Converged(t, st, 60*time.Second)
 		sameTables(t, st, "lending.users")
 	})
 
@@ -82,7 +83,7 @@ func TestNetworkFaults(t *testing.T) {
 		// before c has applied a's last writes too, or c would apply b's
 		// first writes of those rows and then a's older ones over them.
 		createLedger(t, st)
-		converged(t, st, 60*time.Second)
+		labapi.Converged(t, st, 60*time.Second)
 		var users []int64
 		var bs []topo.Bucket
 		for u := int64(1); len(users) < 20; u++ {
@@ -136,7 +137,7 @@ func TestNetworkFaults(t *testing.T) {
 		if res.ByRegion["a"] == 0 || res.ByRegion["b"] == 0 {
 			t.Fatalf("the load was not served by both owners: %+v", res)
 		}
-		converged(t, st, 60*time.Second)
+		labapi.Converged(t, st, 60*time.Second)
 		sameTables(t, st, lab.LedgerTables...)
 		t.Logf("switch with a->c %.1f s behind: write-forbidden %d ms; %d writes (%v); every region identical", lagC, final.WriteForbiddenMS, res.Acked, res.ByRegion)
 	})
@@ -184,7 +185,7 @@ func TestNetworkFaults(t *testing.T) {
 				return len(cs.Members) == 4 && cs.Node.LeaderID != ""
 			})
 		}
-		converged(t, st, 60*time.Second)
+		labapi.Converged(t, st, 60*time.Second)
 		sameTables(t, st, "lending.users")
 		if n := countUsers(t, st, "c", 2000, 2001) + countUsers(t, st, "a", 3000, 3001); n != 2 {
 			t.Errorf("writes of the partition did not cross after healing: %d of 2", n)

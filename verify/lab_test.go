@@ -16,9 +16,9 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/cdc/binlog"
-	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/regionctl"
 	"github.com/regionplatform/region/verify"
@@ -45,11 +45,11 @@ func TestVerifyLab(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		mustExec(t, a, fmt.Sprintf("INSERT INTO lending.pairs VALUES (%d, 'k%d', %s)", i/4, i%4, map[bool]string{true: "NULL", false: "'v'"}[i%5 == 0]))
 	}
-	converged(t, st, 60*time.Second) // b has the schema
+	labapi.Converged(t, st, 60*time.Second) // b has the schema
 	if _, err := lab.RunWorkload(ctx, st, lab.Workload{Users: 40, FirstUser: 1, Repayments: 2, Seed: 7}); err != nil {
 		t.Fatal(err)
 	}
-	converged(t, st, 60*time.Second)
+	labapi.Converged(t, st, 60*time.Second)
 	regions := []verify.Region{{Name: "a", DB: a}, {Name: "b", DB: b}}
 	cfg := verify.DefaultConfig()
 	cfg.ChunkSize, cfg.Rechecks, cfg.RecheckDelay = 16, 2, 200*time.Millisecond
@@ -146,7 +146,7 @@ func TestVerifyLab(t *testing.T) {
 	}
 
 	// Repair from each row's owner, through the CLI.
-	before := statuses(t, st)
+	before := labapi.Statuses(t, st)
 	out, errOut, err = run(t, "verify", "--dir", st.Dir, "--repair", "--json", "--chunk-size", "16", "--rechecks", "1", "--recheck-delay", "100ms")
 	if err != nil {
 		t.Fatalf("verify --repair: %v\n%s%s", err, out, errOut)
@@ -183,7 +183,7 @@ func TestVerifyLab(t *testing.T) {
 	}
 	var after map[string]*api.Status
 	waitFor(t, 30*time.Second, func() (bool, string) {
-		after = statuses(t, st)
+		after = labapi.Statuses(t, st)
 		for r, pos := range binlogPos {
 			if ok, err := binlog.Covers("mariadb", after[r].Capture.Published.Pos, pos); err != nil || !ok {
 				return false, fmt.Sprintf("capture %s at %q, binlog at %q (%v)", r, after[r].Capture.Published.Pos, pos, err)
@@ -438,53 +438,6 @@ func exitCode(err error) int {
 		return -1
 	}
 	return 0
-}
-
-// statuses asks every regiond for its status.
-func statuses(t *testing.T, st *lab.State) map[string]*api.Status {
-	t.Helper()
-	tok, err := lab.ReadToken(st.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]*api.Status{}
-	for _, r := range st.Regions {
-		s, err := (&client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}).Status(context.Background())
-		if err != nil {
-			t.Fatalf("region %s status: %v", r.Name, err)
-		}
-		out[r.Name] = s
-	}
-	return out
-}
-
-// converged waits until every region's capture has published its binlog
-// and every link has applied all of it.
-func converged(t *testing.T, st *lab.State, timeout time.Duration) {
-	t.Helper()
-	waitFor(t, timeout, func() (bool, string) {
-		all := statuses(t, st)
-		for _, r := range st.Regions {
-			var pos string
-			if err := openDB(t, st, r.Name).QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
-				return false, err.Error()
-			}
-			if ok, err := binlog.Covers("mariadb", all[r.Name].Capture.Published.Pos, pos); err != nil || !ok {
-				return false, fmt.Sprintf("capture %s at %q, binlog at %q", r.Name, all[r.Name].Capture.Published.Pos, pos)
-			}
-			if len(all[r.Name].Links) != len(st.Regions)-1 {
-				return false, fmt.Sprintf("%s has %d links", r.Name, len(all[r.Name].Links))
-			}
-		}
-		for _, s := range all {
-			for _, l := range s.Links {
-				if l.State != "running" || l.AppliedSeq < all[l.From].Capture.Published.Seq {
-					return false, fmt.Sprintf("%s->%s %s applied %d of %d", l.From, l.To, l.State, l.AppliedSeq, all[l.From].Capture.Published.Seq)
-				}
-			}
-		}
-		return true, ""
-	})
 }
 
 // waitFor polls cond until it holds, failing the test after timeout.

@@ -63,7 +63,7 @@ func Record(ctx context.Context, cfg *config.Config, c *client.Client, rep *dril
 	if abs, err := filepath.Abs(reportDir); err == nil {
 		reportDir = abs
 	}
-	return c.RecordDrill(ctx, api.RecordRequest{ID: rep.DrillID, Plan: rep.Plan, Scenario: rep.Scenario,
+	return c.RecordDrill(ctx, api.DrillRecordRequest{ID: rep.DrillID, Plan: rep.Plan, Scenario: rep.Scenario,
 		Outcome: string(rep.Outcome), StartedAt: rep.StartedAt, EndedAt: rep.EndedAt, Report: reportDir, Summary: strings.Join(rep.Reasons, "; ")})
 }
 
