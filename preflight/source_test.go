@@ -35,7 +35,6 @@ func TestCheckSource(t *testing.T) {
 		{MariaDB, "binlog_row_metadata", "MINIMAL", "binlog_row_metadata", "SET GLOBAL binlog_row_metadata = FULL"},
 		{MariaDB, "binlog_row_metadata", "", "binlog_row_metadata", "column names"},
 		{MariaDB, "log_bin", "OFF", "log_bin", "there is none"},
-		{MySQL, "binlog_row_value_options", "PARTIAL_JSON", "binlog_row_value_options", "SET GLOBAL binlog_row_value_options = ''"},
 		{MySQL, "gtid_mode", "OFF_PERMISSIVE", "gtid_mode", "SET GLOBAL gtid_mode = ON"},
 	} {
 		vars := good(c.flavor)
@@ -68,17 +67,22 @@ func TestCheckSource(t *testing.T) {
 	}
 }
 
-// TestCompressedBinlogIsAWarning: MariaDB's compressed events and MySQL
-// 8's compressed transactions are decoded (TestPreflightOnTheLab and
-// binlog's TestCompressedTransaction), so compression only warns.
-func TestCompressedBinlogIsAWarning(t *testing.T) {
-	for flavor, name := range map[string]string{MariaDB: "log_bin_compress", MySQL: "binlog_transaction_compression"} {
-		vars := good(flavor)
-		vars[name] = "ON"
-		fs := CheckSource("a", flavor, vars)
+// TestDecodedButUntriedIsAWarning: MariaDB's compressed events, MySQL
+// 8's compressed transactions and its partial JSON updates are decoded
+// (TestPreflightOnTheLab, binlog's TestCompressedTransaction and
+// TestPartialJSONUpdate), so each only warns.
+func TestDecodedButUntriedIsAWarning(t *testing.T) {
+	for _, c := range []struct{ flavor, name, value string }{
+		{MariaDB, "log_bin_compress", "ON"},
+		{MySQL, "binlog_transaction_compression", "ON"},
+		{MySQL, "binlog_row_value_options", "PARTIAL_JSON"},
+	} {
+		vars := good(c.flavor)
+		vars[c.name] = c.value
+		fs := CheckSource("a", c.flavor, vars)
 		bad := Failed(fs, Warning)
-		if len(bad) != 1 || bad[0].Check != name || bad[0].Severity != Warning || FatalError(fs) != nil {
-			t.Errorf("%s %s=ON: %v, FatalError %v; want one warning", flavor, name, bad, FatalError(fs))
+		if len(bad) != 1 || bad[0].Check != c.name || bad[0].Severity != Warning || FatalError(fs) != nil {
+			t.Errorf("%s %s=%s: %v, FatalError %v; want one warning", c.flavor, c.name, c.value, bad, FatalError(fs))
 		}
 	}
 }

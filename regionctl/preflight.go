@@ -35,7 +35,9 @@ etcd, as the deployment config says, and checks what replication needs:
   Kafka   each region's topic exists with replication.topic's partitions,
           replicas, retention and min.insync.replicas (regionctl kafka init
           makes it so)
-  etcd    reachable, and regiond's user can write under etcd.prefix
+  etcd    reachable, and regiond's user can write under etcd.prefix (only
+          where regiond's etcd secret is readable: regionctl's own identity
+          is its API token, and without the secret this check is a warning)
 
 Each failed check names the setting, what it is, what it must be and the
 fix. A fatal one would make capture lose data: regiond does not start
@@ -84,14 +86,28 @@ func runPreflight(ctx context.Context, cfg *config.Config) []preflight.Finding {
 		fs = append(fs, topicFindings(cfg, r.Name)...)
 	}
 	fs = append(fs, preflight.CheckDistinct(flavor, vars, cfg.RegionNames())...)
+	return append(fs, etcdFinding(ctx, cfg))
+}
+
+// etcdFinding checks etcd as regiond's etcd user, when its secret is
+// readable here.
+func etcdFinding(ctx context.Context, cfg *config.Config) preflight.Finding {
+	if e := cfg.Etcd; e.Username != "" {
+		if _, err := cfg.Secret("etcd", e.PasswordEnv, e.PasswordFile); err != nil {
+			// regionctl's own identity is its API token; regiond's etcd
+			// key need not be on the operator's machine.
+			return preflight.Finding{Check: "etcd", Got: "not checked: regiond's etcd secret is not here (" + err.Error() + ")", Severity: preflight.Warning,
+				Fix: "the etcd check runs as regiond's etcd user: run regionctl preflight on a regiond host (or where etcd.password_env/password_file is readable) to check its grants"}
+		}
+	}
 	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	cli, err := dial.Etcd(ectx, cfg)
 	if err != nil {
-		return append(fs, preflight.Finding{Check: "etcd", Got: err.Error(), Severity: preflight.Fatal, Fix: "check etcd.endpoints, its TLS and credentials"})
+		return preflight.Finding{Check: "etcd", Got: err.Error(), Severity: preflight.Fatal, Fix: "check etcd.endpoints, its TLS and credentials"}
 	}
 	defer cli.Close()
-	return append(fs, preflight.Etcd(ectx, cli, cfg.Etcd.Prefix))
+	return preflight.Etcd(ectx, cli, cfg.Etcd.Prefix)
 }
 
 // kafkaAdmin opens a cluster admin of region's Kafka.

@@ -64,8 +64,7 @@ func (w *worker) recordOrigins(ctx context.Context, tx *sql.Tx, ps []*probe, lef
 		}
 		pk := p.tb.KeyText(p.key())
 		sum := md5.Sum([]byte(pk))
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+binlog.MetaSchema+`.origins (db, tbl, pk_md5, pk, region, digest) VALUES (?, ?, ?, ?, ?, ?)
-			ON DUPLICATE KEY UPDATE region = VALUES(region), digest = VALUES(digest)`,
+		if _, err := tx.ExecContext(ctx, `REPLACE INTO `+binlog.MetaSchema+`.origins (db, tbl, pk_md5, pk, region, digest) VALUES (?, ?, ?, ?, ?, ?)`,
 			p.tb.Schema, p.tb.Name, sum[:], tombstone.Clip(pk, 1024), w.a.cfg.Source, digest); err != nil {
 			return fmt.Errorf("record the origin of %s.%s %s: %w", p.tb.Schema, p.tb.Name, pk, err)
 		}

@@ -22,3 +22,13 @@ func Assemble(ctx context.Context, cfg Config, evs ...*replication.BinlogEvent) 
 	}
 	return out, nil
 }
+
+// Parser is a go-mysql parser set up as Run sets up its syncer's: the
+// flavor, MySQL's JSON text, and the Reader's rows decoding.
+func Parser(cfg Config) *replication.BinlogParser {
+	p := replication.NewBinlogParser()
+	p.SetFlavor(cfg.Flavor)
+	p.SetRenderJSONAsMySQLText(true)
+	p.SetRowsEventDecodeFunc((&Reader{cfg: cfg}).decodeRows)
+	return p
+}

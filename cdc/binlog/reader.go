@@ -103,7 +103,10 @@ func (r *Reader) decodeRows(e *replication.RowsEvent, data []byte) error {
 	}
 	db, table := string(e.Table.Schema), string(e.Table.Table)
 	if r.cfg.Filter.Table(db, table) || (db == MetaSchema && (table == "apply_ddl" || table == StampTable)) {
-		return e.DecodeData(pos, data)
+		if err := e.DecodeData(pos, data); err != nil {
+			return err
+		}
+		return completePartialJSON(e, data[pos:])
 	}
 	return nil
 }
@@ -135,8 +138,19 @@ func (r *Reader) Run(ctx context.Context, from string, out chan<- Item) error {
 		HeartbeatPeriod:         time.Second,
 		ReadTimeout:             10 * time.Second,
 		MaxReconnectAttempts:    0,
-		Logger:                  slog.New(discard{}),
-		RowsEventDecodeFunc:     r.decodeRows,
+		// go-mysql resumes a broken connection from the GTID set it
+		// tracks itself; on MySQL that set loses a tagged GTID's tag when
+		// an untagged transaction follows (v1.16, binlogsyncer.go), which
+		// would skip a transaction. There the reader ends instead, and
+		// capture restarts from its own checkpoint.
+		DisableRetrySync: r.cfg.Flavor == "mysql",
+		// MySQL's binary JSON as MySQL prints it: by default go-mysql
+		// prints a DECIMAL as a string, a DATE with a time, 1.0 as 1, and
+		// other opaque values as raw bytes, which would replicate as
+		// different values.
+		RenderJSONAsMySQLText: true,
+		Logger:                slog.New(discard{}),
+		RowsEventDecodeFunc:   r.decodeRows,
 	})
 	defer syncer.Close()
 	stream, err := syncer.StartSyncGTID(gset)

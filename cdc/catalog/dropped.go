@@ -68,7 +68,7 @@ func (c *Cache) RecordDropped(ctx context.Context, db, table string, cols []stri
 	}
 	for _, col := range cols {
 		if _, err := c.DB.ExecContext(ctx, `INSERT INTO `+DroppedTable+` (db, tbl, col, gtid, stmt, dropped_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))
-			ON DUPLICATE KEY UPDATE gtid = VALUES(gtid), stmt = VALUES(stmt), dropped_at = VALUES(dropped_at)`, db, table, col, gtid, stmt); err != nil {
+			ON DUPLICATE KEY UPDATE gtid = ?, stmt = ?, dropped_at = UTC_TIMESTAMP(6)`, db, table, col, gtid, stmt, gtid, stmt); err != nil {
 			return fmt.Errorf("record dropped column %s.%s.%s: %w", db, table, col, err)
 		}
 	}

@@ -113,7 +113,7 @@ func Write(ctx context.Context, db tombstone.Execer, cs []Claim) error {
 		n := min(len(cs), 200)
 		var b strings.Builder
 		args := make([]any, 0, 10*n)
-		b.WriteString("INSERT INTO " + Table + " (db, tbl, pk_md5, origin, pk, version, epoch, cell, committed_at, gtid, recorded_at) VALUES ")
+		b.WriteString("REPLACE INTO " + Table + " (db, tbl, pk_md5, origin, pk, version, epoch, cell, committed_at, gtid, recorded_at) VALUES ")
 		for i, c := range cs[:n] {
 			if i > 0 {
 				b.WriteString(", ")
@@ -131,8 +131,6 @@ func Write(ctx context.Context, db tombstone.Execer, cs []Claim) error {
 			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))")
 			args = append(args, c.Table.Schema, c.Table.Name, sum[:], c.Origin, tombstone.Clip(pk, 1024), string(v), c.Epoch, c.Cell, at, c.GTID)
 		}
-		b.WriteString(" ON DUPLICATE KEY UPDATE pk = VALUES(pk), version = VALUES(version), epoch = VALUES(epoch), cell = VALUES(cell)," +
-			" committed_at = VALUES(committed_at), gtid = VALUES(gtid), recorded_at = VALUES(recorded_at)")
 		if _, err := db.ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("record claims: %w", err)
 		}

@@ -99,7 +99,7 @@ func Write(ctx context.Context, db Execer, ts []Tombstone) error {
 		n := min(len(ts), 200)
 		var b strings.Builder
 		args := make([]any, 0, 8*n)
-		b.WriteString("INSERT INTO " + Table + " (db, tbl, pk_md5, origin, pk, version, gtid, row_md5, deleted_at) VALUES ")
+		b.WriteString("REPLACE INTO " + Table + " (db, tbl, pk_md5, origin, pk, version, gtid, row_md5, deleted_at) VALUES ")
 		for i, t := range ts[:n] {
 			if i > 0 {
 				b.WriteString(", ")
@@ -113,7 +113,6 @@ func Write(ctx context.Context, db Execer, ts []Tombstone) error {
 			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))")
 			args = append(args, t.Table.Schema, t.Table.Name, sum[:], t.Origin, Clip(pk, 1024), string(v), t.GTID, Digest(t.Key))
 		}
-		b.WriteString(" ON DUPLICATE KEY UPDATE pk = VALUES(pk), version = VALUES(version), gtid = VALUES(gtid), row_md5 = VALUES(row_md5), deleted_at = VALUES(deleted_at)")
 		if _, err := db.ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("record tombstones: %w", err)
 		}

@@ -181,7 +181,7 @@ func (t *Tx) Commit() error {
 	}
 	if _, err := t.Tx.ExecContext(t.ctx, "INSERT INTO "+binlog.MetaSchema+"."+binlog.StampTable+
 		" (conn_id, cell, epoch, n, stamped_at) VALUES (CONNECTION_ID(), ?, ?, 1, UTC_TIMESTAMP(6))"+
-		" ON DUPLICATE KEY UPDATE cell = VALUES(cell), epoch = VALUES(epoch), n = n + 1, stamped_at = VALUES(stamped_at)", cell, epoch); err != nil {
+		" ON DUPLICATE KEY UPDATE cell = ?, epoch = ?, n = n + 1, stamped_at = UTC_TIMESTAMP(6)", cell, epoch, cell, epoch); err != nil {
 		_ = t.Tx.Rollback()
 		return fmt.Errorf("guard: stamp the transaction (%s.%s; the application's account needs INSERT and UPDATE on it): %w", binlog.MetaSchema, binlog.StampTable, err)
 	}
