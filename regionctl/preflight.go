@@ -25,8 +25,8 @@ func newPreflightCmd(g *globals) *cobra.Command {
 etcd, as the deployment config says, and checks what replication needs:
 
   MySQL   log_bin, binlog_format=ROW, binlog_row_image=FULL,
-          binlog_row_metadata=FULL, no partial JSON updates (MySQL 8:
-          binlog_row_value_options; compressed binlogs only warn), GTIDs on
+          binlog_row_metadata=FULL (partial JSON updates and compressed
+          binlogs, which capture decodes, only warn), GTIDs on
           (MySQL: gtid_mode), server_id and (MariaDB) gtid_domain_id distinct
           across regions, the account's privileges (REPLICATION SLAVE, BINLOG
           MONITOR or REPLICATION CLIENT, READ_ONLY ADMIN or CONNECTION_ADMIN),
