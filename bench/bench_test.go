@@ -28,6 +28,8 @@ func TestReplicationBenchmark(t *testing.T) {
 		Dir:           t.TempDir(),
 		SettleTimeout: time.Minute,
 		Backlog:       300,
+		Sweep:         []float64{20, 40},
+		SweepStep:     time.Second,
 		Bin:           labtest.Bin(),
 		Progress:      testWriter{t},
 	})
@@ -51,12 +53,48 @@ func TestReplicationBenchmark(t *testing.T) {
 		} else {
 			t.Logf("%s: backlog of %d drained in %.2fs (%.0f txn/s)", r.Name, b.Txns, b.DrainSeconds, b.TxnPerS)
 		}
+		// The sweep: which rates meet the SLO depends on the machine;
+		// that each step was measured, in order, and stopped at the
+		// first miss does not.
+		if sw := r.Sweep; sw == nil || len(sw.Steps) == 0 || sw.Steps[0].Rate != 20 || sw.Steps[0].LagP99S == nil {
+			t.Errorf("%s: sweep %+v, want a step at 20/s with its lag", r.Name, sw)
+		} else {
+			for i, s := range sw.Steps {
+				if !s.Met && i != len(sw.Steps)-1 {
+					t.Errorf("%s: sweep went on after missing at %.0f/s", r.Name, s.Rate)
+				}
+			}
+			t.Logf("%s: sweep of %d steps, highest rate under the SLO %v", r.Name, len(sw.Steps), deref(sw.MaxRate))
+		}
 		if r.Name != bench.RunPlatform && r.AppliedTxns != r.SourceTxns {
 			t.Errorf("%s: replica applied %d transactions, source committed %d", r.Name, r.AppliedTxns, r.SourceTxns)
 		}
 	}
 	if rep.Runs[0].PeakRSSMB == nil || rep.Ratios.AppliedVsSingle == nil || rep.Ratios.AppliedVsParallel == nil || rep.Ratios.BacklogVsParallel == nil {
 		t.Errorf("missing regiond RSS or ratios: %+v", rep)
+	}
+}
+
+// TestIdleBenchmark measures an idle lab for 2 s: every process of it
+// is measured, the MariaDB servers apart from the platform's processes.
+func TestIdleBenchmark(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	rep, err := bench.RunIdle(context.Background(), bench.IdleOptions{Lab: st, Duration: 2 * time.Second, Progress: testWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(text.String())
+	for _, p := range []string{"etcd", "mysql-a", "mysql-b", "broker-a", "regiond-a", "regiond-b", "witness"} {
+		if _, ok := rep.Cores[p]; !ok {
+			t.Errorf("process %s not measured: %v", p, rep.Cores)
+		}
+	}
+	if rep.Platform <= 0 || rep.MariaDB < 0 || rep.Total < rep.Platform+rep.MariaDB || rep.Seconds < 2 {
+		t.Errorf("report %+v", rep)
 	}
 }
 

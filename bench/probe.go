@@ -29,8 +29,9 @@ type prober struct {
 	err     error
 }
 
-func newProber(src, dst *sql.DB) *prober {
-	return &prober{src: src, dst: dst, next: 1, pending: map[int64]time.Time{}}
+// newProber returns a prober whose first probe row has id first.
+func newProber(src, dst *sql.DB, first int64) *prober {
+	return &prober{src: src, dst: dst, next: first, pending: map[int64]time.Time{}}
 }
 
 // write sends probes until ctx ends; committed counts each as a source

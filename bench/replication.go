@@ -62,6 +62,12 @@ type Options struct {
 	// stops applying, the source commits Backlog transactions, and the
 	// target's drain of them is timed (RunResult.Backlog).
 	Backlog int
+	// Sweep, if set, adds a fixed-rate sweep after the load: the load at
+	// each of these rates (transactions a second, ascending) for
+	// SweepStep (default 10 s), until one misses SweepSLO
+	// (RunResult.Sweep).
+	Sweep     []float64
+	SweepStep time.Duration
 	// SettleTimeout bounds each wait for the target to catch up
 	// (default 10 minutes).
 	SettleTimeout time.Duration
@@ -82,6 +88,10 @@ func (o *Options) check() error {
 		return fmt.Errorf("--backlog %d: give 0 (no backlog phase) or a number of transactions", o.Backlog)
 	case o.Rate < 0:
 		return fmt.Errorf("--rate %g: give 0 (no limit) or a positive rate", o.Rate)
+	case !slices.IsSorted(o.Sweep) || (len(o.Sweep) > 0 && o.Sweep[0] <= 0):
+		return fmt.Errorf("--sweep %v: give positive rates in ascending order, e.g. 100,200,400,800", o.Sweep)
+	case o.SweepStep < 0 || (o.SweepStep > 0 && o.SweepStep < time.Second):
+		return fmt.Errorf("--sweep-step %s: give at least 1s", o.SweepStep)
 	case o.Conflict != "" && o.Conflict != config.ConflictOverwrite && o.Conflict != config.ConflictReject:
 		return fmt.Errorf("--conflict %q: give overwrite or reject (or leave it out for the deployment default, reject)", o.Conflict)
 	}
@@ -92,6 +102,9 @@ func (o *Options) check() error {
 	}
 	if len(o.Runs) == 0 {
 		o.Runs = AllRuns()
+	}
+	if o.SweepStep == 0 {
+		o.SweepStep = 10 * time.Second
 	}
 	if o.SettleTimeout == 0 {
 		o.SettleTimeout = 10 * time.Minute

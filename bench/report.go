@@ -86,6 +86,8 @@ type RunResult struct {
 	SampleErrors  int     `json:"sample_errors,omitempty"`
 	// Backlog is the backlog phase (Options.Backlog), if it ran.
 	Backlog *BacklogResult `json:"backlog,omitempty"`
+	// Sweep is the fixed-rate sweep (Options.Sweep), if it ran.
+	Sweep *SweepResult `json:"sweep,omitempty"`
 }
 
 // BacklogResult is the apply capacity alone: how fast the target drained
@@ -116,14 +118,21 @@ type Ratios struct {
 	// BacklogVs* divide the backlog phase's drain rates.
 	BacklogVsSingle   *float64 `json:"backlog_vs_single,omitempty"`
 	BacklogVsParallel *float64 `json:"backlog_vs_parallel,omitempty"`
+	// SweepVs* divide the sweeps' highest rates under the SLO (a run
+	// that met every rate has a higher one: see SweepResult.AllMet).
+	SweepVsSingle   *float64 `json:"sweep_max_rate_vs_single,omitempty"`
+	SweepVsParallel *float64 `json:"sweep_max_rate_vs_parallel,omitempty"`
 }
 
 func ratios(runs []RunResult) Ratios {
-	applied, busy, backlog := map[string]*float64{}, map[string]*float64{}, map[string]*float64{}
+	applied, busy, backlog, sweep := map[string]*float64{}, map[string]*float64{}, map[string]*float64{}, map[string]*float64{}
 	for _, r := range runs {
 		applied[r.Name], busy[r.Name] = &r.AppliedTxnPerS, r.ApplierBusyTxnPerS
 		if r.Backlog != nil {
 			backlog[r.Name] = &r.Backlog.TxnPerS
+		}
+		if r.Sweep != nil {
+			sweep[r.Name] = r.Sweep.MaxRate
 		}
 	}
 	div := func(by map[string]*float64, other string) *float64 {
@@ -135,7 +144,8 @@ func ratios(runs []RunResult) Ratios {
 	}
 	return Ratios{AppliedVsSingle: div(applied, RunSingle), AppliedVsParallel: div(applied, RunParallel),
 		BusyApplyVsSingle: div(busy, RunSingle), BusyApplyVsParallel: div(busy, RunParallel),
-		BacklogVsSingle: div(backlog, RunSingle), BacklogVsParallel: div(backlog, RunParallel)}
+		BacklogVsSingle: div(backlog, RunSingle), BacklogVsParallel: div(backlog, RunParallel),
+		SweepVsSingle: div(sweep, RunSingle), SweepVsParallel: div(sweep, RunParallel)}
 }
 
 // Check fails when a run's target ended with different data than its
@@ -196,6 +206,22 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 			fmt.Fprintf(w, "  %s backlog: %d transactions drained in %.2fs (%.0f txn/s); CPU per transaction: %s\n", x.Name, b.Txns, b.DrainSeconds, b.TxnPerS, strings.Join(parts, ", "))
 		}
+	}
+	for _, x := range r.Runs {
+		if sw := x.Sweep; sw != nil {
+			parts := make([]string, len(sw.Steps))
+			for i, s := range sw.Steps {
+				parts[i] = fmt.Sprintf("%.0f/s p99 %s s", s.Rate, fmtOpt(s.LagP99S, "%.3f"))
+			}
+			more := ""
+			if sw.AllMet {
+				more = " (every rate met: its highest is above)"
+			}
+			fmt.Fprintf(w, "  %s sweep (lag p99 under %.0f ms, %.0fs a rate): highest rate %s%s; %s\n", x.Name, 1000*sw.SLOSeconds, sw.StepSeconds, fmtOpt(sw.MaxRate, "%.0f/s"), more, strings.Join(parts, ", "))
+		}
+	}
+	if r.Ratios.SweepVsSingle != nil || r.Ratios.SweepVsParallel != nil {
+		fmt.Fprintf(w, "platform vs MariaDB, highest rate under the lag SLO: single-thread %s, parallel optimistic (4) %s\n", fmtOpt(r.Ratios.SweepVsSingle, "%.2f"), fmtOpt(r.Ratios.SweepVsParallel, "%.2f"))
 	}
 	_, err := fmt.Fprintf(w, "\nplatform vs MariaDB single-thread: applied %s, busy apply %s, backlog %s; vs parallel optimistic (4): applied %s, busy apply %s, backlog %s\n",
 		fmtOpt(r.Ratios.AppliedVsSingle, "%.2f"), fmtOpt(r.Ratios.BusyApplyVsSingle, "%.2f"), fmtOpt(r.Ratios.BacklogVsSingle, "%.2f"),

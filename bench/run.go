@@ -90,8 +90,16 @@ func (r *runner) run(ctx context.Context) (_ *RunResult, err error) {
 	}
 	r.progressf("%s: %d tables of %d rows prepared and replicated in %s", r.name, r.o.Tables, r.o.Rows, time.Since(t).Round(10*time.Millisecond))
 	res, err := r.measure(ctx)
-	if err != nil || r.o.Backlog == 0 {
-		return res, err
+	if err != nil {
+		return nil, err
+	}
+	if len(r.o.Sweep) > 0 {
+		if res.Sweep, err = r.sweep(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if r.o.Backlog == 0 {
+		return res, nil
 	}
 	if res.Backlog, err = r.backlog(ctx); err != nil {
 		return nil, err
@@ -141,7 +149,12 @@ func (r *runner) measure(ctx context.Context) (*RunResult, error) {
 		return nil, err
 	}
 	var committed atomic.Uint64
-	pr := newProber(r.src, r.dst)
+	// Probe ids go on from an earlier load's (a sweep measures several).
+	var first int64
+	if err := r.src.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) + 1 FROM "+probeTable).Scan(&first); err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	pr := newProber(r.src, r.dst, first)
 	sm := &sampler{sys: r.sys, base: base.applied, committed: &committed}
 
 	bg, stopBG := context.WithCancel(ctx)

@@ -99,6 +99,23 @@ func (s *State) procs() []namedProc {
 	return out
 }
 
+// Pids names every running process of the lab by component and region
+// ("etcd", "mysql-a", "regiond-b", "witness"), for measuring them.
+func (s *State) Pids() map[string]int {
+	out := map[string]int{}
+	for _, np := range s.procs() {
+		if np.p.Pid == 0 {
+			continue
+		}
+		name := np.component
+		if np.region != "" {
+			name += "-" + np.region
+		}
+		out[name] = np.p.Pid
+	}
+	return out
+}
+
 type namedProc struct {
 	component, region string
 	p                 *Proc

@@ -25,7 +25,7 @@ func newBenchCmd(g *globals) *cobra.Command {
   bin/regionctl bench replication --json
   bin/regionctl bench switch --switches 4 --rate 200 --users 200`,
 	}
-	cmd.AddCommand(newBenchReplicationCmd(g), newBenchSwitchCmd(g), newBenchFailoverCmd(g), newBenchGatewayCmd(g), newBenchVerifyCmd(g))
+	cmd.AddCommand(newBenchReplicationCmd(g), newBenchSwitchCmd(g), newBenchFailoverCmd(g), newBenchGatewayCmd(g), newBenchVerifyCmd(g), newBenchIdleCmd(g))
 	return cmd
 }
 
@@ -57,6 +57,11 @@ it can, the target starts again, and the drain is timed, with the CPU
 each server process spent on it. The platform's drain includes its
 regiond starting again.
 
+With --sweep R1,R2,... each run then holds the load at each rate in turn
+(--sweep-step each, lowest first, probes and catch-up measured as above)
+until the probes' lag p99 reaches 250 ms, or the source cannot keep the
+rate: the highest rate under that SLO, and its ratio to MariaDB's.
+
 Servers go under --dir (a new or empty folder, kept afterwards with the
 logs), or a temporary folder that is removed. Progress goes to stderr; the
 result (with --json, one object) to stdout. Other work on the machine
@@ -64,6 +69,7 @@ changes the figures: the load average before and after each run is shown.`,
 		Example: `  make build
   bin/regionctl bench replication --json
   bin/regionctl bench replication --rate 1000 --duration 30s
+  bin/regionctl bench replication --sweep 100,200,300,400,600,800 --backlog 0 --json
   bin/regionctl bench replication --runs region-platform --conflict overwrite   # the cost of conflict checks
   bin/regionctl bench replication --duration 3s --rows 1000 --runs region-platform --dir /tmp/bench`,
 		Args: cobra.NoArgs,
@@ -103,6 +109,8 @@ changes the figures: the load average before and after each run is shown.`,
 	f.StringSliceVar(&o.Runs, "runs", bench.AllRuns(), "runs to do, comma-separated")
 	f.DurationVar(&o.SettleTimeout, "settle-timeout", 10*time.Minute, "longest wait for a target to catch up")
 	f.IntVar(&o.Backlog, "backlog", 5000, "transactions written while the target does not apply, then drained and timed (0: no backlog phase)")
+	f.Float64SliceVar(&o.Sweep, "sweep", nil, "rates (transactions a second, ascending) to hold the load at in turn after the full-speed load, until the lag p99 is 250 ms or more: the highest rate under it")
+	f.DurationVar(&o.SweepStep, "sweep-step", 10*time.Second, "how long the load runs at each --sweep rate")
 	return cmd
 }
 

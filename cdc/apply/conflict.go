@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/catalog"
@@ -130,6 +133,14 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	}
 	checked := func(tb *event.Table) bool { return w.a.policyOf(tb).name != config.ConflictOverwrite }
 	ps := probes(t, checked)
+	net, err := w.a.netable(ctx, t)
+	if err != nil {
+		return err
+	}
+	var fresh map[string]bool
+	if net && !w.locking {
+		fresh = markFresh(t, ps)
+	}
 	left, err := w.resolveConflicts(ctx, tx, m, t, ps)
 	if err != nil {
 		return err
@@ -137,10 +148,8 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	// Nothing left out and nothing that needs a row-by-row order: the
 	// transaction applies as what it leaves, one statement per table and
 	// kind (fold.go), instead of one per run of rows.
-	if ok, err := w.a.netable(ctx, t); err != nil {
-		return err
-	} else if ok && len(left) == 0 {
-		for _, s := range netPlan(w.a.dialect, t) {
+	if net && len(left) == 0 {
+		for _, s := range netPlan(w.a.dialect, t, fresh) {
 			if err := w.exec(ctx, tx, s); err != nil {
 				return err
 			}
@@ -235,6 +244,12 @@ func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Mess
 		}
 		kept := false
 		if conflicted(pr.op, st.exists, st.sameBefore, st.sameAfter) || tombConflict(pr.op, st.exists, len(ds) > 0) {
+			if slices.ContainsFunc(ps, func(p *probe) bool { return p.fresh }) {
+				// Decided only on what locking reads saw: all of it again,
+				// every key read (worker.locking), before anything is
+				// recorded or counted.
+				return nil, errNotFresh
+			}
 			local, f, err := w.facts(ctx, tx, m, pr, pol, ds)
 			if err != nil {
 				return nil, err
@@ -439,6 +454,9 @@ func (w *worker) applyOne(ctx context.Context, tx *sql.Tx, tb *event.Table, r ev
 // no row halts the partition.
 func (w *worker) exec(ctx context.Context, tx *sql.Tx, s stmt) error {
 	res, err := tx.ExecContext(ctx, s.query, s.args...)
+	if s.fresh && duplicateKey(err) {
+		return fmt.Errorf("%w: %s.%s: %v", errNotFresh, s.table.Schema, s.table.Name, err)
+	}
 	if err != nil {
 		return explainValue(ctx, w.a.cfg.DB, w.a.cfg.Source+"->"+w.a.cfg.Target, s.table, err)
 	}
@@ -450,6 +468,18 @@ func (w *worker) exec(ctx context.Context, tx *sql.Tx, s stmt) error {
 			ErrRowNotFound, s.table.Schema, s.table.Name, w.a.cfg.Target, s.table.Schema, s.table.Name, w.a.cfg.Source, w.a.cfg.Target)
 	}
 	return nil
+}
+
+// errNotFresh: a key inserted without a locking read first (a fresh
+// probe) was in the target after all. The commit rolls back and runs
+// again with every key read first (worker.locking), where a conflict is
+// found and decided as always.
+var errNotFresh = errors.New("a key inserted as new is in the target")
+
+// duplicateKey reports MySQL's duplicate key error (1062).
+func duplicateKey(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1062
 }
 
 func pkWhere(tb *event.Table, img []event.Value) (string, []any) {

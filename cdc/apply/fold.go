@@ -84,6 +84,10 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 	}
 	all := fold(ts)
 	ps := probes(all, checked)
+	var fresh map[string]bool
+	if !w.locking {
+		fresh = markFresh(all, ps)
+	}
 	if len(ps) > 0 {
 		states, err := readStates(ctx, tx, ps)
 		if err != nil {
@@ -106,7 +110,7 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 	}
 	w.tombs = append(w.tombs, tombs...)
 	w.claims = append(w.claims, claims...)
-	for _, s := range netPlan(w.a.dialect, all) {
+	for _, s := range netPlan(w.a.dialect, all, fresh) {
 		if err := w.exec(ctx, tx, s); err != nil {
 			return err
 		}
@@ -157,32 +161,32 @@ func fold(ts []*event.Txn) *event.Txn {
 	return out
 }
 
-// netPlan turns the rows of t (every table with a primary key, none with
-// a secondary unique key) into what they leave: for each table, the keys
-// they leave deleted (one DELETE per maxBatchRows keys) and the rows they
-// leave written, each key's last image (one upsert per maxBatchRows
-// rows), in the order tables first appear.
-func netPlan(d dialect, t *event.Txn) []stmt {
-	type last struct {
-		del bool
-		img []event.Value
-	}
-	keys := make([]map[string]int, len(t.Tables)) // key -> index in lasts[table]
-	lasts := make([][]last, len(t.Tables))
-	var order []int
+// netRow is what a transaction leaves of one key: deleted, or the last
+// image written.
+type netRow struct {
+	del bool
+	img []event.Value
+}
+
+// netRows is what t's rows leave of each key, per table (in the order
+// tables first appear, each table's keys in order of first change), and
+// each key's index in its table's list (by keyString).
+func netRows(t *event.Txn) (order []int, rows [][]netRow, index []map[string]int) {
+	index = make([]map[string]int, len(t.Tables))
+	rows = make([][]netRow, len(t.Tables))
 	set := func(ti int, del bool, img []event.Value) {
 		tb := &t.Tables[ti]
-		if keys[ti] == nil {
-			keys[ti] = map[string]int{}
+		if index[ti] == nil {
+			index[ti] = map[string]int{}
 			order = append(order, ti)
 		}
 		k := keyString(tb, img)
-		if i, ok := keys[ti][k]; ok {
-			lasts[ti][i] = last{del, img}
+		if i, ok := index[ti][k]; ok {
+			rows[ti][i] = netRow{del, img}
 			return
 		}
-		keys[ti][k] = len(lasts[ti])
-		lasts[ti] = append(lasts[ti], last{del, img})
+		index[ti][k] = len(rows[ti])
+		rows[ti] = append(rows[ti], netRow{del, img})
 	}
 	for _, r := range t.Rows {
 		tb := &t.Tables[r.T]
@@ -196,27 +200,68 @@ func netPlan(d dialect, t *event.Txn) []stmt {
 			set(r.T, false, r.After)
 		}
 	}
+	return order, rows, index
+}
+
+// markFresh marks the probes of ps (t's) that are fresh: the key's first
+// change is an insert, and t leaves the key written. It returns the
+// fresh keys (by keyString) for netPlan.
+func markFresh(t *event.Txn, ps []*probe) map[string]bool {
+	_, rows, index := netRows(t)
+	tables := map[*event.Table]int{} // probes point into t.Tables
+	for i := range t.Tables {
+		tables[&t.Tables[i]] = i
+	}
+	var fresh map[string]bool
+	for _, p := range ps {
+		ti, ok := tables[p.tb]
+		if p.op != event.Insert || !ok {
+			continue
+		}
+		k := keyString(p.tb, p.after)
+		if i, ok := index[ti][k]; ok && !rows[ti][i].del {
+			p.fresh = true
+			if fresh == nil {
+				fresh = map[string]bool{}
+			}
+			fresh[k] = true
+		}
+	}
+	return fresh
+}
+
+// netPlan turns the rows of t (every table with a primary key, none with
+// a secondary unique key) into what they leave: for each table, the keys
+// they leave deleted (one DELETE per maxBatchRows keys) and the rows they
+// leave written, each key's last image (one upsert per maxBatchRows
+// rows; for the keys in fresh, a plain INSERT, which fails if the key is
+// there), in the order tables first appear.
+func netPlan(d dialect, t *event.Txn, fresh map[string]bool) []stmt {
+	order, rows, _ := netRows(t)
 	var out []stmt
+	batches := func(imgs [][]event.Value, st func([][]event.Value) stmt) {
+		for len(imgs) > 0 {
+			n := min(len(imgs), maxBatchRows)
+			out = append(out, st(imgs[:n]))
+			imgs = imgs[n:]
+		}
+	}
 	for _, ti := range order {
 		tb := &t.Tables[ti]
-		var dels, rows [][]event.Value
-		for _, l := range lasts[ti] {
-			if l.del {
-				dels = append(dels, l.img)
-			} else {
-				rows = append(rows, l.img)
+		var dels, written, inserted [][]event.Value
+		for _, r := range rows[ti] {
+			switch {
+			case r.del:
+				dels = append(dels, r.img)
+			case fresh[keyString(tb, r.img)]:
+				inserted = append(inserted, r.img)
+			default:
+				written = append(written, r.img)
 			}
 		}
-		for len(dels) > 0 {
-			n := min(len(dels), maxBatchRows)
-			out = append(out, deleteRows(tb, dels[:n]))
-			dels = dels[n:]
-		}
-		for len(rows) > 0 {
-			n := min(len(rows), maxBatchRows)
-			out = append(out, d.upsert(tb, rows[:n]))
-			rows = rows[n:]
-		}
+		batches(dels, func(imgs [][]event.Value) stmt { return deleteRows(tb, imgs) })
+		batches(written, func(imgs [][]event.Value) stmt { return d.upsert(tb, imgs) })
+		batches(inserted, func(imgs [][]event.Value) stmt { return d.insert(tb, imgs) })
 	}
 	return out
 }

@@ -16,6 +16,9 @@ type stmt struct {
 	// one: the statement must change exactly one row (an update of a
 	// table without a primary key, matched by its whole before image).
 	one bool
+	// fresh: a plain INSERT of fresh keys (markFresh); a duplicate key
+	// means one was there after all (errNotFresh).
+	fresh bool
 }
 
 // maxBatchRows bounds the rows of one multi-row upsert.
@@ -83,15 +86,46 @@ func dialectOf(flavor string) dialect { return dialect{rowAlias: flavor == "mysq
 // newRow is the row alias of MySQL 8's upsert.
 const newRow = "`_region_new`"
 
+// insert inserts rows of fresh keys: a key that exists fails it.
+func (d dialect) insert(tb *event.Table, rows [][]event.Value) stmt {
+	var b strings.Builder
+	args := insertRows(&b, tb, rows)
+	return stmt{query: b.String(), args: args, table: tb, fresh: true}
+}
+
 // upsert inserts rows, or (with a primary key) replaces the ones whose
 // key exists.
 func (d dialect) upsert(tb *event.Table, rows [][]event.Value) stmt {
 	var b strings.Builder
+	args := insertRows(&b, tb, rows)
+	if len(tb.PK) == 0 {
+		return stmt{query: b.String(), args: args, table: tb}
+	}
+	if d.rowAlias {
+		b.WriteString(" AS " + newRow)
+	}
+	b.WriteString(" ON DUPLICATE KEY UPDATE ")
+	for i, c := range tb.Cols {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if c := quote(c); d.rowAlias {
+			fmt.Fprintf(&b, "%s=%s.%s", c, newRow, c)
+		} else {
+			fmt.Fprintf(&b, "%s=VALUES(%s)", c, c)
+		}
+	}
+	return stmt{query: b.String(), args: args, table: tb}
+}
+
+// insertRows writes INSERT INTO tb (cols) VALUES (...),... of rows to b
+// and returns its arguments.
+func insertRows(b *strings.Builder, tb *event.Table, rows [][]event.Value) []any {
 	cols := make([]string, len(tb.Cols))
 	for i, c := range tb.Cols {
 		cols[i] = quote(c)
 	}
-	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", tableName(tb), strings.Join(cols, ","))
+	fmt.Fprintf(b, "INSERT INTO %s (%s) VALUES ", tableName(tb), strings.Join(cols, ","))
 	one := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
 	args := make([]any, 0, len(rows)*len(cols))
 	for i, r := range rows {
@@ -103,24 +137,7 @@ func (d dialect) upsert(tb *event.Table, rows [][]event.Value) stmt {
 			args = append(args, v.V)
 		}
 	}
-	if len(tb.PK) == 0 {
-		return stmt{query: b.String(), args: args, table: tb}
-	}
-	if d.rowAlias {
-		b.WriteString(" AS " + newRow)
-	}
-	b.WriteString(" ON DUPLICATE KEY UPDATE ")
-	for i, c := range cols {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if d.rowAlias {
-			fmt.Fprintf(&b, "%s=%s.%s", c, newRow, c)
-		} else {
-			fmt.Fprintf(&b, "%s=VALUES(%s)", c, c)
-		}
-	}
-	return stmt{query: b.String(), args: args, table: tb}
+	return args
 }
 
 func deleteRow(tb *event.Table, before []event.Value) stmt {

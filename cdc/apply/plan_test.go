@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -120,7 +121,7 @@ func TestNetPlan(t *testing.T) {
 	if len(all.Tables) != 2 || len(all.Rows) != 9 {
 		t.Fatalf("fold: %d tables, %d rows; want the two tables shared and 9 rows", len(all.Tables), len(all.Rows))
 	}
-	got := netPlan(dialect{}, all)
+	got := netPlan(dialect{}, all, nil)
 	a, l := &all.Tables[0], &all.Tables[1]
 	want := []stmt{
 		{query: "DELETE FROM `lending`.`accounts` WHERE `id` IN (?,?)", args: []any{int64(3), int64(4)}, table: a},
@@ -133,6 +134,36 @@ func TestNetPlan(t *testing.T) {
 		}
 		t.Fatal("net plan differs")
 	}
+
+	// Fresh keys: only accounts 1 is first inserted and left written
+	// (accounts 4 is inserted by the key move and deleted again; ledger
+	// (1,1) inserted and deleted; the rest first deleted). It is written
+	// with a plain INSERT, which fails if the key is there after all.
+	ps := probes(all, func(*event.Table) bool { return true })
+	fresh := markFresh(all, ps)
+	var marked []string
+	for _, p := range ps {
+		if p.fresh {
+			marked = append(marked, p.tb.Name+" "+p.tb.KeyText(p.key()))
+		}
+	}
+	if fmt.Sprint(marked) != "[accounts id=1]" || len(fresh) != 1 {
+		t.Errorf("fresh probes %v (%d keys), want [accounts id=1]", marked, len(fresh))
+	}
+	got = netPlan(dialect{}, all, fresh)
+	want = []stmt{
+		want[0],
+		{query: "INSERT INTO `lending`.`accounts` (`id`,`bal`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`bal`=VALUES(`bal`)", args: []any{int64(2), int64(21)}, table: a},
+		{query: "INSERT INTO `lending`.`accounts` (`id`,`bal`) VALUES (?,?)", args: []any{int64(1), int64(11)}, table: a, fresh: true},
+		want[2],
+	}
+	if !reflect.DeepEqual(got, want) {
+		for i := range got {
+			t.Logf("got %d: %s %v", i, got[i].query, got[i].args)
+		}
+		t.Fatal("net plan with a fresh key differs")
+	}
+
 	other := ledger
 	other.Cols = []string{"user_id", "seq", "amount"} // the same table after a rename: not shared
 	if n := len(fold([]*event.Txn{t1, {Tables: []event.Table{other}}}).Tables); n != 3 {

@@ -22,12 +22,15 @@ type state struct {
 // UNION ALL of one SELECT per table), whether the target holds each
 // probe's key and whether that row equals the probe's before and after
 // images (compared by MySQL itself, NULL-safe, so values convert as the
-// server converts them).
+// server converts them). A fresh probe is not read: it is taken as
+// absent (see probe.fresh).
 func readStates(ctx context.Context, tx *sql.Tx, ps []*probe) ([]state, error) {
 	out := make([]state, len(ps))
-	order := make([]int, len(ps)) // probes grouped by table, in first-seen order
-	for i := range order {
-		order[i] = i
+	var order []int // probes grouped by table, in first-seen order
+	for i, p := range ps {
+		if !p.fresh {
+			order = append(order, i)
+		}
 	}
 	first := map[*event.Table]int{}
 	for i, p := range ps {

@@ -33,6 +33,12 @@ type probe struct {
 	before, after []event.Value
 	// rows are the transaction's rows that change the key.
 	rows []int
+	// fresh: an insert of a key the transaction leaves written, which the
+	// applier does not read first (no locking read, so no gap lock on a
+	// key the target lacks, which would block the application's inserts
+	// nearby). It is taken as absent, and written with a plain INSERT
+	// that fails if the key is there after all (markFresh, errNotFresh).
+	fresh bool
 }
 
 // key is the image holding the probe's primary key.

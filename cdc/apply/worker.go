@@ -93,6 +93,9 @@ type worker struct {
 	// violations counts the ownership violations the transaction being
 	// applied logged, counted in metrics once it commits.
 	violations int
+	// locking: the commit being retried after errNotFresh reads every key
+	// it changes with a locking read, fresh inserts included.
+	locking bool
 }
 
 // heartbeatSave is how often a heartbeat that moves nothing but time is
@@ -188,8 +191,16 @@ func (w *worker) input(offset int64, quiet bool) input {
 func (w *worker) commit(ctx context.Context, body func(*sql.Tx) error, next Checkpoint, txns int) error {
 	waits := retry.New(50*time.Millisecond, 5*time.Second)
 	unknown := 0
+	defer func() { w.locking = false }()
 	for attempt := 1; ; attempt++ {
 		err := w.tryCommit(ctx, body, next, txns)
+		if errors.Is(err, errNotFresh) && !w.locking {
+			// A key inserted without a locking read was there: all of it
+			// again, rolled back, every key read first.
+			w.a.m.notFresh.Inc()
+			w.locking = true
+			continue
+		}
 		if err == nil {
 			w.cp, w.saved, w.stored = next, time.Now(), next.Offset
 			w.a.applied(w.part, next, txns)
