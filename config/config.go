@@ -156,12 +156,29 @@ type Controller struct {
 	// plain, and anyone who reaches the gossip ports can join it.
 	GossipKeyFile string `yaml:"gossip_key_file"`
 	GossipKeyEnv  string `yaml:"gossip_key_env"`
+	// Raft sets the controller's Raft timeouts; unset fields keep the
+	// defaults, tuned for regions a few tens of milliseconds apart.
+	Raft RaftTimeouts `yaml:"raft"`
 	// TLS makes the controller's Raft traffic mutual TLS: every regiond
 	// and the witness serve and dial with cert_file/key_file and accept
 	// only peers whose certificate ca_file signed (set all three; each
 	// node's certificate must name its controller raft host). Unset:
 	// plain TCP.
 	TLS TLS `yaml:"tls"`
+}
+
+// RaftTimeouts are the controller's Raft timeouts (hashicorp/raft's).
+// Zero keeps the default: heartbeat and election 150ms, leader lease
+// 100ms, commit 20ms (a new leader in about 0.3 s). Between regions with
+// round trips above ~50ms raise the first three together (e.g. 500ms,
+// 500ms, 250ms), or leaders will flap; longer timeouts also cost less
+// CPU at rest (the leader heartbeats every follower every tenth of
+// heartbeat_timeout, and sends the commit index every commit_timeout).
+type RaftTimeouts struct {
+	HeartbeatTimeout   time.Duration `yaml:"heartbeat_timeout"`
+	ElectionTimeout    time.Duration `yaml:"election_timeout"`
+	LeaderLeaseTimeout time.Duration `yaml:"leader_lease_timeout"`
+	CommitTimeout      time.Duration `yaml:"commit_timeout"`
 }
 
 // GossipKey reads the controller's gossip key (nil when none is

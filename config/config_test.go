@@ -99,6 +99,10 @@ func TestBadConfigs(t *testing.T) {
 		{"dial_via relay", "listen: 127.0.0.1:7071", "listen: 127.0.0.1:7071\n    dial_via: {\"127.0.0.1:3306\": relay}", `regions[1].dial_via["127.0.0.1:3306"]`, "relay's address"},
 		{"dial_via chained", "listen: 127.0.0.1:7071", "listen: 127.0.0.1:7071\n    dial_via: {\"127.0.0.1:3306\": \"127.0.0.1:13306\", \"127.0.0.1:13306\": \"127.0.0.1:23306\"}", `regions[1].dial_via["127.0.0.1:3306"]`, "itself relayed"},
 		{"not yaml", "name: lender", "name: [lender", "(file)", "not valid YAML"},
+		{"raft timeout too short", "    data_dir: /var/lib/regiond/b\n", "    data_dir: /var/lib/regiond/b\ncontroller: {raft: {commit_timeout: 1ms}}\n", "controller.raft.commit_timeout", "below Raft's 5ms minimum"},
+		{"raft election below heartbeat", "    data_dir: /var/lib/regiond/b\n", "    data_dir: /var/lib/regiond/b\ncontroller: {raft: {heartbeat_timeout: 500ms}}\n", "controller.raft.election_timeout", "150ms is below heartbeat_timeout 500ms"},
+		{"raft lease above heartbeat", "    data_dir: /var/lib/regiond/b\n", "    data_dir: /var/lib/regiond/b\ncontroller: {raft: {leader_lease_timeout: 1s}}\n", "controller.raft.leader_lease_timeout", "above heartbeat_timeout 150ms"},
+		{"raft unknown field", "    data_dir: /var/lib/regiond/b\n", "    data_dir: /var/lib/regiond/b\ncontroller: {raft: {heartbeat: 1s}}\n", "controller.raft.heartbeat", "use one of heartbeat_timeout, election_timeout"},
 	}
 	base := validYAML(t)
 	for _, tt := range tests {

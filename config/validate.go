@@ -316,8 +316,38 @@ func (c *Config) validateController(v *validator) {
 	if c.Controller.FailAfter < 0 || c.Controller.Cooldown < 0 {
 		v.add("controller", "fail_after and cooldown must be positive, e.g. 3s and 5m")
 	}
+	validateRaft(v, c.Controller.Raft)
 	if c.Controller.RPOBudget < 0 {
 		v.add("controller.rpo_budget", "%d is negative: the most transactions a forced failover may lose without an override, e.g. 100 (0: no budget)", c.Controller.RPOBudget)
+	}
+}
+
+// validateRaft checks the controller's Raft timeouts as hashicorp/raft
+// would refuse them at start, naming the field.
+func validateRaft(v *validator, r RaftTimeouts) {
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"heartbeat_timeout", r.HeartbeatTimeout}, {"election_timeout", r.ElectionTimeout}, {"leader_lease_timeout", r.LeaderLeaseTimeout}, {"commit_timeout", r.CommitTimeout}} {
+		if d.d != 0 && d.d < 5*time.Millisecond {
+			v.add("controller.raft."+d.name, "%s is below Raft's 5ms minimum (or negative): give e.g. 500ms, or leave it out for the default", d.d)
+		}
+	}
+	h, e, l := r.HeartbeatTimeout, r.ElectionTimeout, r.LeaderLeaseTimeout
+	if h == 0 {
+		h = 150 * time.Millisecond
+	}
+	if e == 0 {
+		e = 150 * time.Millisecond
+	}
+	if l == 0 {
+		l = 100 * time.Millisecond
+	}
+	if e < h {
+		v.add("controller.raft.election_timeout", "%s is below heartbeat_timeout %s: Raft needs the election timeout at least as long; raise them together", e, h)
+	}
+	if l > h {
+		v.add("controller.raft.leader_lease_timeout", "%s is above heartbeat_timeout %s: Raft needs the lease at most as long (e.g. half of it)", l, h)
 	}
 }
 

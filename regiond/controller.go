@@ -1,6 +1,7 @@
 package regiond
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -76,6 +77,12 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 	}
 	nc := controller.DefaultConfig(id, me.Raft, filepath.Join(dataDir, "controller"))
 	nc.Bootstrap, nc.Logger, nc.Metrics = peers, log, controller.NewMetrics(reg)
+	if r := dep.Controller.Raft; r != (config.RaftTimeouts{}) {
+		nc.HeartbeatTimeout = cmp.Or(r.HeartbeatTimeout, nc.HeartbeatTimeout)
+		nc.ElectionTimeout = cmp.Or(r.ElectionTimeout, nc.ElectionTimeout)
+		nc.LeaderLeaseTimeout = cmp.Or(r.LeaderLeaseTimeout, nc.LeaderLeaseTimeout)
+		nc.CommitTimeout = cmp.Or(r.CommitTimeout, nc.CommitTimeout)
+	}
 	var err error
 	if nc.TLS, err = dial.TLSConfig(dep, "controller.tls", dep.Controller.TLS); err != nil {
 		return nil, err
