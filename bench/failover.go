@@ -16,6 +16,7 @@ import (
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/controller"
+	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/topo"
@@ -40,6 +41,8 @@ type FailoverOptions struct {
 	Buckets int
 	// RunTimeout bounds one run, lab start and tear-down included.
 	RunTimeout time.Duration
+	// Raft is the labs' controller.raft (zero: the defaults).
+	Raft config.RaftTimeouts
 }
 
 // DefaultFailoverOptions is the benchmark: 5 runs under 200
@@ -162,7 +165,7 @@ func RunFailover(ctx context.Context, o FailoverOptions) (*FailoverReport, error
 
 // failoverRun is one run in a fresh lab under dir, torn down at the end.
 func failoverRun(ctx context.Context, o FailoverOptions, dir string, run *FailoverRun) error {
-	lo := lab.Options{Dir: dir, Regions: []string{"a", "b"}, Buckets: o.Buckets, Bin: o.Bin, Progress: o.Progress, AutoFailover: true}
+	lo := lab.Options{Dir: dir, Regions: []string{"a", "b"}, Buckets: o.Buckets, Bin: o.Bin, Progress: o.Progress, AutoFailover: true, Raft: o.Raft}
 	st, err := lab.Up(ctx, lo)
 	if err != nil {
 		return err

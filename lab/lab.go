@@ -42,6 +42,9 @@ type Options struct {
 	// VerifyEvery is the lab's replication.verify_every (default 30s; a
 	// new lab only; kept in lab.json).
 	VerifyEvery time.Duration
+	// Raft is the lab's controller.raft (zero: the defaults; a new lab
+	// only).
+	Raft config.RaftTimeouts
 	// MaxLag is the lab's router.max_lag (default 5s; a new lab only;
 	// kept in lab.json): a test whose WAN leaves a link seconds behind
 	// raises it, as an operator of such a WAN would.
@@ -245,7 +248,7 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 		}
 		seen[name] = true
 	}
-	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery, MaxLag: opts.MaxLag, Tables: opts.Tables}
+	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery, MaxLag: opts.MaxLag, Raft: opts.Raft, Tables: opts.Tables}
 	const perRegion = 7
 	ports := make([]int, 5+perRegion*len(opts.Regions))
 	picker := portPicker{}

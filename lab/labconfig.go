@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/template"
 	"time"
 
@@ -71,6 +72,9 @@ controller:
 {{- end}}
 {{- end}}
   fail_after: 2s
+{{- with .Raft}}
+  raft: {{.}}
+{{- end}}
   gossip_key_file: {{.GossipKeyFile}}   # the gossip is encrypted (AES-256)
   tls: {ca_file: {{.TLSCAFile}}, cert_file: {{.TLSCertFile}}, key_file: {{.TLSKeyFile}}}   # Raft is mutual TLS
   cooldown: 1m
@@ -143,7 +147,7 @@ func writeConfig(s *State) (*config.Config, error) {
 	}
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
-		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Tables": s.Tables, "DialVia": via,
+		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Raft": raftLine(s.Raft), "Tables": s.Tables, "DialVia": via,
 		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile, "GossipKeyFile": GossipKeyFile, "TLSCAFile": TLSCAFile, "TLSCertFile": TLSCertFile, "TLSKeyFile": TLSKeyFile,
 	})
 	if err != nil {
@@ -184,4 +188,22 @@ func ReadToken(dir string) (string, error) {
 		return "", fmt.Errorf("read lab token: %w", err)
 	}
 	return string(bytes.TrimSpace(b)), nil
+}
+
+// raftLine is the lab's controller.raft as a YAML flow mapping of the
+// fields set ("" when none is).
+func raftLine(r config.RaftTimeouts) string {
+	var parts []string
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"heartbeat_timeout", r.HeartbeatTimeout}, {"election_timeout", r.ElectionTimeout}, {"leader_lease_timeout", r.LeaderLeaseTimeout}, {"commit_timeout", r.CommitTimeout}} {
+		if f.d != 0 {
+			parts = append(parts, f.name+": "+f.d.String())
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }

@@ -32,6 +32,8 @@ type State struct {
 	VerifyEvery time.Duration `json:"verify_every,omitempty"`
 	// MaxLag is router.max_lag (0: 5s).
 	MaxLag time.Duration `json:"max_lag,omitempty"`
+	// Raft is controller.raft (zero: the defaults).
+	Raft config.RaftTimeouts `json:"raft,omitzero"`
 	// Tables are replication tables listed besides the sample's.
 	Tables []config.Table `json:"tables,omitempty"`
 	// WAN is the wan component (nil unless the lab was made with it).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/regionplatform/region/config"
 )
@@ -43,6 +44,7 @@ func TestWANPlan(t *testing.T) {
 	if got := w.dialVia("witness"); len(got) != 4 || got["127.0.0.1:3306"] == "" || got["127.0.0.1:9092"] != "" {
 		t.Errorf("witness relays %v: want a's and b's MySQL and Raft only", got)
 	}
+	st.Raft = config.RaftTimeouts{HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond, LeaderLeaseTimeout: 250 * time.Millisecond}
 	if err := st.save(); err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +56,9 @@ func TestWANPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := cfg.Region("b")
+	if cfg.Controller.Raft != st.Raft {
+		t.Errorf("controller.raft %+v, want the lab's %+v", cfg.Controller.Raft, st.Raft)
+	}
 	if len(b.DialVia) != 4+1 || !cfg.Controller.FaultInjection || len(cfg.Controller.Witness.DialVia) != 4 {
 		t.Errorf("config relays: b %v, witness %v, fault_injection %v", b.DialVia, cfg.Controller.Witness.DialVia, cfg.Controller.FaultInjection)
 	}
