@@ -15,8 +15,8 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/client"
-	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/topo"

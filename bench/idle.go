@@ -41,12 +41,20 @@ type IdleReport struct {
 	PlatformVsMariaDB *float64 `json:"platform_vs_mariadb,omitempty"`
 }
 
+// Validate checks the durations, naming the flags that set them.
+func (o IdleOptions) Validate() error {
+	if o.Duration < time.Second || o.Settle < 0 {
+		return fmt.Errorf("--duration %s, --settle %s: give a duration of at least 1s and a settle time of 0 or more", o.Duration, o.Settle)
+	}
+	return nil
+}
+
 // RunIdle measures an idle lab: nothing is written, so what the
 // processes spend is the platform's standing cost (heartbeats, Raft,
 // gossip, checkpoints, polling).
 func RunIdle(ctx context.Context, o IdleOptions) (*IdleReport, error) {
-	if o.Duration < time.Second || o.Settle < 0 {
-		return nil, fmt.Errorf("--duration %s, --settle %s: give a duration of at least 1s and a settle time of 0 or more", o.Duration, o.Settle)
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard

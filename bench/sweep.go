@@ -57,7 +57,7 @@ func (r *runner) sweep(ctx context.Context) (*SweepResult, error) {
 		}
 		// The rate caps the workload; the probes come on top of it.
 		s := SweepStep{Rate: rate, SourceTxnPerS: float64(res.WorkloadTxns) / res.LoadSeconds, LagP50S: res.LagP50S, LagP99S: res.LagP99S, CatchUpS: res.CatchUpSeconds}
-		s.SourceKept = res.SourceTxnPerS >= 0.9*rate
+		s.SourceKept = s.SourceTxnPerS >= 0.9*rate
 		s.Met = s.SourceKept && res.LagP99S != nil && *res.LagP99S < SweepSLO.Seconds()
 		out.Steps = append(out.Steps, s)
 		r.progressf("%s: sweep at %.0f txn/s: source %.0f/s, lag p99 %s s: %s", r.name, rate, s.SourceTxnPerS, fmtOpt(s.LagP99S, "%.3f"), map[bool]string{true: "met", false: "missed"}[s.Met])

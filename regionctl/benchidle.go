@@ -27,8 +27,8 @@ servers measured in the same window.`,
   bin/regionctl bench idle --duration 60s --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Duration < time.Second || o.Settle < 0 {
-				return usageError(fmt.Errorf("--duration %s, --settle %s: give a duration of at least 1s and a settle time of 0 or more", o.Duration, o.Settle))
+			if err := o.Validate(); err != nil {
+				return usageError(err)
 			}
 			ctx, stop, bin, err := g.benchStart(cmd)
 			if err != nil {
