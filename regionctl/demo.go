@@ -160,9 +160,11 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 
 	step(7, "Ask every regiond for its status (regionctl status)")
 	rep, err := g.status(ctx)
-	// Dependencies are checked every 2s, and a link's watermark moves with
-	// capture's heartbeats (every 250ms): give both a moment.
-	for deadline := time.Now().Add(15 * time.Second); err == nil && !(rep.Healthy() && rep.CaughtUp()) && time.Now().Before(deadline); {
+	// Dependencies are checked every 2s, a link's watermark moves with
+	// capture's heartbeats (every 250ms), and a region the drill failed
+	// back lifts its MySQL's read-only once its regiond has seen the
+	// routing table give it buckets again: give them a moment.
+	for deadline := time.Now().Add(15 * time.Second); err == nil && !(rep.Healthy() && rep.CaughtUp() && writable(rep)) && time.Now().Before(deadline); {
 		time.Sleep(250 * time.Millisecond)
 		rep, err = g.status(ctx)
 	}
@@ -312,4 +314,15 @@ func demoDrill(ctx context.Context, g *globals) error {
 		return fmt.Errorf("the demo's drill failed: see %s", filepath.Join(dir, "report.html"))
 	}
 	return nil
+}
+
+// writable reports whether no region's MySQL is read-only for the
+// application (after the drill's failback, both regions own buckets).
+func writable(rep *StatusReport) bool {
+	for _, r := range rep.Regions {
+		if r.Status == nil || strings.HasPrefix(r.Status.MySQLReadOnly, "on:") {
+			return false
+		}
+	}
+	return true
 }

@@ -70,6 +70,9 @@ type actions struct {
 	probeBase int64
 	opened    map[int64]bool
 	killed    map[string]bool
+	// movedProbe is, per region a failover moved, the probe user it
+	// served just before: one in the buckets its failback brings back.
+	movedProbe map[string]int64
 	// rpoLost sums the transactions the forced failovers reported lost:
 	// the ledger's missing writes up to it are explained.
 	rpoLost int64
@@ -86,7 +89,7 @@ var _ drill.Actions = (*actions)(nil)
 // plan does not fail over.
 func newActions(ctx context.Context, cfg *config.Config, c *client.Client, plan *drill.Plan, drillID string, lab Lab, progress io.Writer) (*actions, error) {
 	a := &actions{cfg: cfg, c: c, drillID: drillID, progress: progress, lab: lab,
-		opened: map[int64]bool{}, killed: map[string]bool{}}
+		opened: map[int64]bool{}, killed: map[string]bool{}, movedProbe: map[string]int64{}}
 	if lab == nil {
 		return a, nil
 	}

@@ -73,6 +73,7 @@ func (a *actions) Failover(ctx context.Context, region, to, mode string) (drill.
 	if perr != nil {
 		return res, perr
 	}
+	a.movedProbe[region] = probe
 
 	res.FaultAt = time.Now().UTC()
 	switch mode {
@@ -247,8 +248,11 @@ func (a *actions) Failback(ctx context.Context, region string) (drill.FailbackRe
 		delete(a.killed, region)
 		res.Events = append(res.Events, drill.Event{At: time.Now().UTC(), Action: fmt.Sprintf("region %s started again, its regiond answers", region), Actor: "drill runner", Result: "ok"})
 	}
-	var probe int64
-	if a.lab != nil {
+	// The probe is a user the region served before its failover: its
+	// bucket is one the failback brings back, wherever the routing had
+	// moved buckets before (the starting placement need not hold).
+	probe := a.movedProbe[region]
+	if a.lab != nil && probe == 0 {
 		var err error
 		if probe, err = a.probeUser(ctx, region, true); err != nil {
 			return res, err
