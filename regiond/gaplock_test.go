@@ -26,13 +26,19 @@ func TestAppliedInsertsTakeNoGapLocks(t *testing.T) {
 		// Not listed in the lab's config: conflict policy reject, so every
 		// change is checked against the target.
 		"CREATE TABLE lending.payments (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)",
-		"INSERT INTO lending.payments VALUES (10, 1, 100), (20, 2, 200)")
+		"CREATE TABLE lending.loan_balances (user_id BIGINT PRIMARY KEY, balance_cents BIGINT NOT NULL)",
+		"INSERT INTO lending.payments VALUES (10, 1, 100), (20, 2, 200)",
+		"INSERT INTO lending.loan_balances VALUES (1, 10000), (2, 20000)")
 	labapi.Converged(t, st, time.Minute)
 
 	// A report in b holds payment 20 until released.
 	release := holdRows(t, b, "SELECT * FROM lending.payments WHERE id = 20 FOR UPDATE", time.Minute)
 	defer release()
-	inTxn(t, a, "INSERT INTO lending.payments VALUES (12, 1, 120)", "UPDATE lending.payments SET amount_cents = 210 WHERE id = 20")
+	// The repayment as the app writes it: user 1's payment and balance,
+	// and user 2's payment corrected, in one transaction.
+	inTxn(t, a, "INSERT INTO lending.payments VALUES (12, 1, 120)",
+		"UPDATE lending.loan_balances SET balance_cents = balance_cents - 120 WHERE user_id = 1",
+		"UPDATE lending.payments SET amount_cents = 210 WHERE id = 20")
 	waitForLockWait(t, b)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -59,6 +65,10 @@ func TestAppliedInsertsTakeNoGapLocks(t *testing.T) {
 		}
 		if ids != "10:100,12:120,15:150,20:210" {
 			t.Errorf("payments %s, want 10:100,12:120,15:150,20:210", ids)
+		}
+		var bal int64
+		if err := db.QueryRow("SELECT balance_cents FROM lending.loan_balances WHERE user_id = 1").Scan(&bal); err != nil || bal != 9880 {
+			t.Errorf("user 1's balance %d (%v), want 9880", bal, err)
 		}
 	}
 }

@@ -137,9 +137,12 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	if err != nil {
 		return err
 	}
-	var fresh map[string]bool
-	if net && !w.locking {
-		fresh = markFresh(t, ps)
+	var nt *netTxn
+	if net {
+		nt = netOf(t)
+		if !w.locking {
+			nt.markFresh(ps)
+		}
 	}
 	left, err := w.resolveConflicts(ctx, tx, m, t, ps)
 	if err != nil {
@@ -149,7 +152,7 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	// transaction applies as what it leaves, one statement per table and
 	// kind (fold.go), instead of one per run of rows.
 	if net && len(left) == 0 {
-		for _, s := range netPlan(w.a.dialect, t, fresh) {
+		for _, s := range nt.plan(w.a.dialect) {
 			if err := w.exec(ctx, tx, s); err != nil {
 				return err
 			}

@@ -84,9 +84,9 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 	}
 	all := fold(ts)
 	ps := probes(all, checked)
-	var fresh map[string]bool
+	nt := netOf(all)
 	if !w.locking {
-		fresh = markFresh(all, ps)
+		nt.markFresh(ps)
 	}
 	if len(ps) > 0 {
 		states, err := readStates(ctx, tx, ps)
@@ -110,7 +110,7 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 	}
 	w.tombs = append(w.tombs, tombs...)
 	w.claims = append(w.claims, claims...)
-	for _, s := range netPlan(w.a.dialect, all, fresh) {
+	for _, s := range nt.plan(w.a.dialect) {
 		if err := w.exec(ctx, tx, s); err != nil {
 			return err
 		}
@@ -119,7 +119,7 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 }
 
 // netable reports whether t's rows may be applied as what they leave
-// (netPlan): every table has a primary key and no secondary unique key.
+// (netTxn.plan): every table has a primary key and no secondary unique key.
 func (a *Applier) netable(ctx context.Context, t *event.Txn) (bool, error) {
 	for i := range t.Tables {
 		tb := &t.Tables[i]
@@ -161,32 +161,40 @@ func fold(ts []*event.Txn) *event.Txn {
 	return out
 }
 
-// netRow is what a transaction leaves of one key: deleted, or the last
-// image written.
-type netRow struct {
-	del bool
-	img []event.Value
+// netTxn is what a transaction's rows leave of each key (netOf), from
+// which it applies as one statement per table and kind (plan).
+type netTxn struct {
+	t *event.Txn
+	// order lists t's tables in the order they first appear; rows holds
+	// each table's keys in order of first change, index each key's place
+	// in rows (by keyString).
+	order []int
+	rows  [][]netRow
+	index []map[string]int
 }
 
-// netRows is what t's rows leave of each key, per table (in the order
-// tables first appear, each table's keys in order of first change), and
-// each key's index in its table's list (by keyString).
-func netRows(t *event.Txn) (order []int, rows [][]netRow, index []map[string]int) {
-	index = make([]map[string]int, len(t.Tables))
-	rows = make([][]netRow, len(t.Tables))
+// netRow is what a transaction leaves of one key: deleted, or the last
+// image written; fresh: the key is a fresh probe's (markFresh).
+type netRow struct {
+	del, fresh bool
+	img        []event.Value
+}
+
+// netOf computes what t's rows leave of each key.
+func netOf(t *event.Txn) *netTxn {
+	n := &netTxn{t: t, index: make([]map[string]int, len(t.Tables)), rows: make([][]netRow, len(t.Tables))}
 	set := func(ti int, del bool, img []event.Value) {
-		tb := &t.Tables[ti]
-		if index[ti] == nil {
-			index[ti] = map[string]int{}
-			order = append(order, ti)
+		if n.index[ti] == nil {
+			n.index[ti] = map[string]int{}
+			n.order = append(n.order, ti)
 		}
-		k := keyString(tb, img)
-		if i, ok := index[ti][k]; ok {
-			rows[ti][i] = netRow{del, img}
+		k := keyString(&t.Tables[ti], img)
+		if i, ok := n.index[ti][k]; ok {
+			n.rows[ti][i] = netRow{del: del, img: img}
 			return
 		}
-		index[ti][k] = len(rows[ti])
-		rows[ti] = append(rows[ti], netRow{del, img})
+		n.index[ti][k] = len(n.rows[ti])
+		n.rows[ti] = append(n.rows[ti], netRow{del: del, img: img})
 	}
 	for _, r := range t.Rows {
 		tb := &t.Tables[r.T]
@@ -200,60 +208,51 @@ func netRows(t *event.Txn) (order []int, rows [][]netRow, index []map[string]int
 			set(r.T, false, r.After)
 		}
 	}
-	return order, rows, index
+	return n
 }
 
-// markFresh marks the probes of ps (t's) that are fresh: the key's first
-// change is an insert, and t leaves the key written. It returns the
-// fresh keys (by keyString) for netPlan.
-func markFresh(t *event.Txn, ps []*probe) map[string]bool {
-	_, rows, index := netRows(t)
+// markFresh marks the probes of ps (the transaction's) that are fresh,
+// and their keys' rows: the key's first change is an insert, and the
+// transaction leaves the key written.
+func (n *netTxn) markFresh(ps []*probe) {
 	tables := map[*event.Table]int{} // probes point into t.Tables
-	for i := range t.Tables {
-		tables[&t.Tables[i]] = i
+	for i := range n.t.Tables {
+		tables[&n.t.Tables[i]] = i
 	}
-	var fresh map[string]bool
 	for _, p := range ps {
 		ti, ok := tables[p.tb]
 		if p.op != event.Insert || !ok {
 			continue
 		}
-		k := keyString(p.tb, p.after)
-		if i, ok := index[ti][k]; ok && !rows[ti][i].del {
-			p.fresh = true
-			if fresh == nil {
-				fresh = map[string]bool{}
-			}
-			fresh[k] = true
+		if i, ok := n.index[ti][keyString(p.tb, p.after)]; ok && !n.rows[ti][i].del {
+			p.fresh, n.rows[ti][i].fresh = true, true
 		}
 	}
-	return fresh
 }
 
-// netPlan turns the rows of t (every table with a primary key, none with
-// a secondary unique key) into what they leave: for each table, the keys
-// they leave deleted (one DELETE per maxBatchRows keys) and the rows they
-// leave written, each key's last image (one upsert per maxBatchRows
-// rows; for the keys in fresh, a plain INSERT, which fails if the key is
+// plan turns the transaction (every table with a primary key, none with
+// a secondary unique key) into what it leaves: for each table, the keys
+// it leaves deleted (one DELETE per maxBatchRows keys) and the rows it
+// leaves written, each key's last image (one upsert per maxBatchRows
+// rows; for fresh keys, a plain INSERT, which fails if the key is
 // there), in the order tables first appear.
-func netPlan(d dialect, t *event.Txn, fresh map[string]bool) []stmt {
-	order, rows, _ := netRows(t)
+func (n *netTxn) plan(d dialect) []stmt {
 	var out []stmt
 	batches := func(imgs [][]event.Value, st func([][]event.Value) stmt) {
 		for len(imgs) > 0 {
-			n := min(len(imgs), maxBatchRows)
-			out = append(out, st(imgs[:n]))
-			imgs = imgs[n:]
+			k := min(len(imgs), maxBatchRows)
+			out = append(out, st(imgs[:k]))
+			imgs = imgs[k:]
 		}
 	}
-	for _, ti := range order {
-		tb := &t.Tables[ti]
+	for _, ti := range n.order {
+		tb := &n.t.Tables[ti]
 		var dels, written, inserted [][]event.Value
-		for _, r := range rows[ti] {
+		for _, r := range n.rows[ti] {
 			switch {
 			case r.del:
 				dels = append(dels, r.img)
-			case fresh[keyString(tb, r.img)]:
+			case r.fresh:
 				inserted = append(inserted, r.img)
 			default:
 				written = append(written, r.img)

@@ -16,7 +16,7 @@ type stmt struct {
 	// one: the statement must change exactly one row (an update of a
 	// table without a primary key, matched by its whole before image).
 	one bool
-	// fresh: a plain INSERT of fresh keys (markFresh); a duplicate key
+	// fresh: a plain INSERT of fresh keys (netTxn.markFresh); a duplicate key
 	// means one was there after all (errNotFresh).
 	fresh bool
 }

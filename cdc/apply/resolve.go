@@ -37,7 +37,7 @@ type probe struct {
 	// applier does not read first (no locking read, so no gap lock on a
 	// key the target lacks, which would block the application's inserts
 	// nearby). It is taken as absent, and written with a plain INSERT
-	// that fails if the key is there after all (markFresh, errNotFresh).
+	// that fails if the key is there after all (netTxn.markFresh, errNotFresh).
 	fresh bool
 }
 
