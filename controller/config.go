@@ -72,23 +72,26 @@ type Config struct {
 // DefaultConfig returns the settings for a node with the given id, bind
 // address and data folder.
 //
-// Timeouts are tuned for fast leader failover between regions a few tens
-// of milliseconds apart: heartbeat and election 150 ms and leader lease
-// 100 ms gave a new leader 0.3-0.45 s after the old one stopped (loopback,
-// 2 cores), against 1.3-2.8 s with Raft's defaults (1 s / 1 s / 500 ms).
-// Raft needs a round trip well under the heartbeat timeout; between
-// regions with RTTs above ~50 ms raise all three together (e.g. 500 ms /
-// 500 ms / 250 ms), or leaders will flap. The controller writes a few
+// Timeouts: heartbeat and election 500 ms, leader lease 250 ms and commit
+// 100 ms gave a new leader about 1 s after the old one stopped (loopback,
+// 2 cores; 0.4 s with 150/150/100/20 ms, 1.3-2.8 s with Raft's defaults of
+// 1 s / 1 s / 500 ms), and cost 29% less CPU at rest than 150/150/100/20
+// (the leader heartbeats every follower each tenth of HeartbeatTimeout).
+// A new leader is elected while the liveness detector is still deciding
+// a region's failure (2-3 s), so the forced failover's detection and RTO
+// did not change (docs/BENCHMARKS.md). Raft needs a round trip well under
+// the heartbeat timeout: between regions with RTTs above ~150 ms raise the
+// three together, or leaders will flap. The controller writes a few
 // entries a minute, so snapshots are taken every 1024 entries.
 func DefaultConfig(id, bindAddr, dataDir string) Config {
 	return Config{
 		ID:                 id,
 		BindAddr:           bindAddr,
 		DataDir:            dataDir,
-		HeartbeatTimeout:   150 * time.Millisecond,
-		ElectionTimeout:    150 * time.Millisecond,
-		LeaderLeaseTimeout: 100 * time.Millisecond,
-		CommitTimeout:      20 * time.Millisecond,
+		HeartbeatTimeout:   500 * time.Millisecond,
+		ElectionTimeout:    500 * time.Millisecond,
+		LeaderLeaseTimeout: 250 * time.Millisecond,
+		CommitTimeout:      100 * time.Millisecond,
 		SnapshotThreshold:  1024,
 		SnapshotInterval:   30 * time.Second,
 		SnapshotRetain:     2,

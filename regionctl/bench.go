@@ -257,7 +257,7 @@ is torn down after its run; with --dir the folders (logs) are kept.`,
 		Example: `  make build
   bin/regionctl bench failover --runs 3
   bin/regionctl bench failover --runs 1 --rate 50 --users 20 --json
-  bin/regionctl bench failover --runs 3 --raft-heartbeat 500ms --raft-election 500ms --raft-lease 250ms --raft-commit 100ms`,
+  bin/regionctl bench failover --runs 3 --raft-heartbeat 150ms --raft-election 150ms --raft-lease 100ms --raft-commit 20ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop, bin, err := g.benchStart(cmd)
@@ -290,9 +290,9 @@ is torn down after its run; with --dir the folders (logs) are kept.`,
 	f.IntVar(&o.Users, "users", o.Users, "users of each of cells a1 and b1 writing")
 	f.IntVar(&o.Buckets, "buckets", o.Buckets, "the lab's buckets; each region owns half (the planned switchover moves a whole region)")
 	f.DurationVar(&o.RunTimeout, "run-timeout", o.RunTimeout, "longest one run may take, lab start and tear-down included")
-	f.DurationVar(&o.Raft.HeartbeatTimeout, "raft-heartbeat", 0, "the labs' controller.raft.heartbeat_timeout (0: the default, 150ms)")
-	f.DurationVar(&o.Raft.ElectionTimeout, "raft-election", 0, "the labs' controller.raft.election_timeout (0: the default, 150ms)")
-	f.DurationVar(&o.Raft.LeaderLeaseTimeout, "raft-lease", 0, "the labs' controller.raft.leader_lease_timeout (0: the default, 100ms)")
-	f.DurationVar(&o.Raft.CommitTimeout, "raft-commit", 0, "the labs' controller.raft.commit_timeout (0: the default, 20ms)")
+	f.DurationVar(&o.Raft.HeartbeatTimeout, "raft-heartbeat", 0, "the labs' controller.raft.heartbeat_timeout (0: the default, 500ms)")
+	f.DurationVar(&o.Raft.ElectionTimeout, "raft-election", 0, "the labs' controller.raft.election_timeout (0: the default, 500ms)")
+	f.DurationVar(&o.Raft.LeaderLeaseTimeout, "raft-lease", 0, "the labs' controller.raft.leader_lease_timeout (0: the default, 250ms)")
+	f.DurationVar(&o.Raft.CommitTimeout, "raft-commit", 0, "the labs' controller.raft.commit_timeout (0: the default, 100ms)")
 	return cmd
 }
