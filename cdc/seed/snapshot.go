@@ -1,0 +1,124 @@
+package seed
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/regionplatform/region/cdc/binlog"
+)
+
+// Snapshot is an open consistent snapshot of the donor on one connection,
+// with the positions it reflects. Close it when done.
+type Snapshot struct {
+	conn *sql.Conn
+	// Positions is what the snapshot reflects.
+	Positions Positions
+}
+
+// Open starts a consistent snapshot of the donor region's MySQL (db) and
+// reads, in it, the donor's GTID position and its inbound checkpoints.
+// Only MariaDB donors are supported: MariaDB reports the binlog position
+// of a consistent snapshot (binlog_snapshot_file and _position); MySQL 8
+// would need performance_schema.log_status under a backup lock, which is
+// not built.
+func Open(ctx context.Context, db *sql.DB, donor, flavor string) (*Snapshot, error) {
+	if flavor != mysql.MariaDBFlavor {
+		return nil, fmt.Errorf("seed: a %s donor is not supported yet: the copy needs the binlog position of a consistent snapshot, which only MariaDB reports (use a MariaDB region as donor)", flavor)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("seed: connect to donor %s: %w", donor, err)
+	}
+	s := &Snapshot{conn: conn, Positions: Positions{Donor: donor, Flavor: flavor, Inbound: map[string]map[int32]Checkpoint{}}}
+	if err := s.open(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("seed: snapshot of donor %s: %w", donor, err)
+	}
+	return s, nil
+}
+
+func (s *Snapshot) open(ctx context.Context) error {
+	for _, q := range []string{
+		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+		"START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+	} {
+		if _, err := s.conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	var file string
+	var pos uint64
+	for name, dst := range map[string]any{"binlog_snapshot_file": &file, "binlog_snapshot_position": &pos} {
+		var n string
+		if err := s.conn.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE '"+name+"'").Scan(&n, dst); err != nil {
+			return fmt.Errorf("read %s (is the binlog on?): %w", name, err)
+		}
+	}
+	if file == "" {
+		return errors.New("the donor reports no binlog position for the snapshot: its binlog is off")
+	}
+	var gtid sql.NullString
+	if err := s.conn.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", file, pos).Scan(&gtid); err != nil {
+		return fmt.Errorf("BINLOG_GTID_POS(%s, %d): %w", file, pos, err)
+	}
+	if !gtid.Valid {
+		return fmt.Errorf("BINLOG_GTID_POS(%s, %d) is NULL: the binlog file is gone", file, pos)
+	}
+	s.Positions.GTID = gtid.String
+	rows, err := s.conn.QueryContext(ctx, `SELECT source, part, kafka_offset, seq, pos, gtid, UNIX_TIMESTAMP(source_time) FROM `+binlog.MetaSchema+`.apply_checkpoints`)
+	if missingTable(err) {
+		return nil // no applier ever ran there: it holds nothing of another source
+	}
+	if err != nil {
+		return fmt.Errorf("read the donor's inbound checkpoints: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var src string
+		var part int32
+		var cp Checkpoint
+		var st sql.NullString
+		if err := rows.Scan(&src, &part, &cp.Offset, &cp.Seq, &cp.Pos, &cp.GTID, &st); err != nil {
+			return fmt.Errorf("read the donor's inbound checkpoints: %w", err)
+		}
+		if st.Valid {
+			if cp.SourceTime, err = parseUnix(st.String); err != nil {
+				return fmt.Errorf("the donor's checkpoint of %s/%d: source_time %q: %w", src, part, st.String, err)
+			}
+		}
+		if s.Positions.Inbound[src] == nil {
+			s.Positions.Inbound[src] = map[int32]Checkpoint{}
+		}
+		s.Positions.Inbound[src][part] = cp
+	}
+	return rows.Err()
+}
+
+// Close ends the snapshot and returns its connection.
+func (s *Snapshot) Close() {
+	_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
+	s.conn.Close()
+}
+
+// parseUnix parses "1763862950.633038" exactly (no float rounding).
+func parseUnix(s string) (time.Time, error) {
+	sec, frac, _ := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var us int64
+	if frac != "" {
+		if us, err = strconv.ParseInt((frac + "000000")[:6], 10, 64); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return time.Unix(n, us*1000).UTC(), nil
+}
