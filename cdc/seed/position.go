@@ -53,4 +53,3 @@ func (p Positions) Covers(source string, part int32, offset int64, pos string) (
 	cp, ok := p.Inbound[source][part]
 	return ok && offset <= cp.Offset, nil
 }
-
