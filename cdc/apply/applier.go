@@ -29,6 +29,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/cdc/catalog"
+	"github.com/regionplatform/region/cdc/seed"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/topo"
 )
@@ -142,6 +143,9 @@ type Applier struct {
 	ddl      *barrier
 	// catalog knows the target's unique keys and triggers.
 	catalog *catalog.Cache
+	// seed is what the tables copied into the target hold (nil: nothing
+	// was seeded); read once per Run.
+	seed *seed.Plan
 
 	mu    sync.Mutex
 	parts map[int32]*PartitionStatus

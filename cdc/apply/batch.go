@@ -78,8 +78,14 @@ func (w *worker) applyRun(ctx context.Context, run []*event.Message, raw []*sara
 			}
 			continue
 		case stepApply:
-			apply = append(apply, d.txn)
-			rows += len(m.Txn.Rows)
+			t, err := w.unseeded(raw[k].Offset, d.txn)
+			if err != nil {
+				return err
+			}
+			if t != nil {
+				apply = append(apply, t)
+				rows += len(t.Txn.Rows)
+			}
 		case stepSave:
 			if d.discarded {
 				discarded++

@@ -46,6 +46,9 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 	if err := a.countViolations(ctx); err != nil {
 		return err
 	}
+	if err := a.loadSeed(ctx); err != nil {
+		return err
+	}
 	client, err := a.cfg.Kafka()
 	if err != nil {
 		return fmt.Errorf("apply: kafka of %s: %w", a.cfg.Source, err)
@@ -155,6 +158,9 @@ var errHalted = errors.New("partition halted")
 func (a *Applier) setupPartition(ctx context.Context, client sarama.Client, p int32) (int64, error) {
 	cp, err := loadCheckpoint(ctx, a.cfg.DB, a.cfg.Source, p)
 	if err != nil {
+		return 0, err
+	}
+	if cp, err = a.seedStart(ctx, client, p, cp); err != nil {
 		return 0, err
 	}
 	a.advance(p, cp.Seq)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/claim"
+	"github.com/regionplatform/region/cdc/seed"
 	"github.com/regionplatform/region/cdc/tombstone"
 )
 
@@ -101,6 +102,8 @@ var schema = []string{
 	binlog.StampSchema,
 	// Writes of buckets their source region did not own (ownership.go).
 	ViolationsSchema,
+	// Tables copied in from a donor region, with their positions (cdc/seed).
+	seed.Schema,
 }
 
 // EnsureSchema creates the applier's tables if they are missing.

@@ -166,12 +166,19 @@ func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage, m *eve
 	case stepDDL:
 		return w.applyDDL(ctx, m, d.next)
 	}
-	body := func(tx *sql.Tx) error { return w.applyRows(ctx, tx, d.txn) }
+	txn, err := w.unseeded(msg.Offset, d.txn)
+	if err != nil {
+		return err
+	}
+	if txn == nil {
+		return w.commit(ctx, nil, d.next, 0) // a seeded copy holds all of it
+	}
+	body := func(tx *sql.Tx) error { return w.applyRows(ctx, tx, txn) }
 	if err := w.commit(ctx, body, d.next, 1); err != nil {
 		return fmt.Errorf("transaction %s (seq %d, offset %d): %w", m.Txn.GTID, m.Seq, msg.Offset, err)
 	}
 	w.a.m.txns.Inc()
-	w.a.m.rows.Add(float64(len(d.txn.Txn.Rows)))
+	w.a.m.rows.Add(float64(len(txn.Txn.Rows)))
 	return nil
 }
 

@@ -60,9 +60,10 @@ type Start struct {
 // Start returns where a link from source starts in partition part so
 // that every copy is brought forward from its own positions: the lowest of
 // the copies' starts. donorStart gives the start in a donor's own topic
-// for a GTID set (the last message whose position it contains: the caller
-// reads the topic); it is called once per distinct set.
-func (p *Plan) Start(source string, part int32, donorStart func(gtid string) (Start, error)) (Start, error) {
+// for a copy's positions (after the last message whose position the
+// copy's GTID set contains: the caller reads the topic); it is called
+// once per distinct GTID set.
+func (p *Plan) Start(source string, part int32, donorStart func(Positions) (Start, error)) (Start, error) {
 	var low *Start
 	seen := map[string]Start{}
 	for _, name := range p.names() {
@@ -72,7 +73,7 @@ func (p *Plan) Start(source string, part int32, donorStart func(gtid string) (St
 			var ok bool
 			if s, ok = seen[pos.GTID]; !ok {
 				var err error
-				if s, err = donorStart(pos.GTID); err != nil {
+				if s, err = donorStart(pos); err != nil {
 					return Start{}, fmt.Errorf("seed: where %s's copy starts in %s/%d: %w", name, source, part, err)
 				}
 				seen[pos.GTID] = s

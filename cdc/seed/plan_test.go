@@ -61,9 +61,9 @@ func TestHolds(t *testing.T) {
 func TestStart(t *testing.T) {
 	p := testPlan(t)
 	calls := map[string]int{}
-	donor := func(gtid string) (Start, error) {
-		calls[gtid]++
-		return map[string]Start{"0-1-100": {From: Checkpoint{Offset: 10}}, "0-1-130": {From: Checkpoint{Offset: 14}}}[gtid], nil
+	donor := func(p Positions) (Start, error) {
+		calls[p.GTID]++
+		return map[string]Start{"0-1-100": {From: Checkpoint{Offset: 10}}, "0-1-130": {From: Checkpoint{Offset: 14}}}[p.GTID], nil
 	}
 	for _, c := range []struct {
 		source string
@@ -84,7 +84,7 @@ func TestStart(t *testing.T) {
 		t.Errorf("donor's topic read %v times per set, want once each", calls)
 	}
 	boom := errors.New("broker down")
-	if _, err := p.Start("a", 0, func(string) (Start, error) { return Start{}, boom }); !errors.Is(err, boom) {
+	if _, err := p.Start("a", 0, func(Positions) (Start, error) { return Start{}, boom }); !errors.Is(err, boom) {
 		t.Errorf("donor start error lost: %v", err)
 	}
 }
