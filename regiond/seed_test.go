@@ -6,13 +6,13 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/regionplatform/region/cdc/seed"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labapi"
@@ -22,34 +22,45 @@ import (
 )
 
 // TestRebuildRegionFromACopy: regions a and b keep moving money through
-// their gateways while region c loses its data (its regiond stopped, its
-// tables and link checkpoints gone). c's tables are copied from a, each
-// in its own snapshot, with the load going on; c's regiond starts again,
+// their gateways, and a job in a writes a table without a primary key,
+// while region c's data is damaged. The operator's commands, as the
+// runbook has them: region rebuild is refused while c's regiond runs and
+// while c owns buckets; a forced failover moves c's buckets to a; the
+// rebuild keeps c's damaged tables aside and copies every table from a,
+// each in its own snapshot, with the load going on; c's regiond starts,
 // its links start from the copies' positions and skip what each copy
-// already holds. Every region then holds the same rows, and every
-// acknowledged write is in each exactly once.
+// already holds; a failback gives c its buckets back. Every region then
+// holds the same rows, every acknowledged write is in each exactly once,
+// and c recorded no conflict.
 func TestRebuildRegionFromACopy(t *testing.T) {
 	st := labtest.UpWith(t, lab.Options{Tables: []config.Table{{Name: lab.SampleDatabase + ".job_log", Conflict: config.ConflictOverwrite}}}, "a", "b", "c")
 	createLedger(t, st)
-	labapi.Converged(t, st, 60*time.Second)
 	ctx := context.Background()
+	dbA, err := lab.OpenMySQL(st.Regions[0].MySQLPort, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dbA.Close()
+	dbC, err := lab.OpenMySQL(st.Regions[2].MySQLPort, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dbC.Close()
+	if _, err := dbA.Exec("CREATE TABLE " + lab.SampleDatabase + ".job_log (at DATETIME(6) NOT NULL, msg VARCHAR(64) NOT NULL) ENGINE=InnoDB"); err != nil {
+		t.Fatal(err)
+	}
+	labapi.Converged(t, st, 60*time.Second)
+	regionctl := func(args ...string) (string, error) {
+		out, err := exec.Command(labtest.Bin().Regionctl, append(args, "--dir", st.Dir)...).CombinedOutput()
+		return string(out), err
+	}
+
 	var home [2][]int64
 	for u := int64(1); len(home[0]) < 16 || len(home[1]) < 16; u++ {
 		if h := st.HomeRegion(u); h < 2 && len(home[h]) < 16 {
 			home[h] = append(home[h], u)
 		}
 	}
-	dbA, err := lab.OpenMySQL(st.Regions[0].MySQLPort, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dbA.Close()
-	// A job in a that writes MySQL without the gateway, into a table
-	// without a primary key: a row applied twice there is a row too many.
-	if _, err := dbA.Exec("CREATE TABLE " + lab.SampleDatabase + ".job_log (at DATETIME(6) NOT NULL, msg VARCHAR(64) NOT NULL) ENGINE=InnoDB"); err != nil {
-		t.Fatal(err)
-	}
-	labapi.Converged(t, st, 30*time.Second)
 	lctx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	var wg sync.WaitGroup
@@ -69,46 +80,28 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	})
 	time.Sleep(time.Second)
 
-	// c loses its data.
+	rebuild := []string{"region", "rebuild", "c", "--donor", "a", "--reason", "damaged by a bad restore", "--batch", "20", "--sleep", "20ms"}
+	if out, err := regionctl(rebuild...); err == nil || !strings.Contains(out, "regiond of region c answers") {
+		t.Fatalf("a rebuild while c's regiond runs: %v\n%s", err, out)
+	}
 	if err := lab.Kill(ctx, st.Dir, "c", "regiond"); err != nil {
 		t.Fatal(err)
 	}
-	dbC, err := lab.OpenMySQL(st.Regions[2].MySQLPort, "")
-	if err != nil {
+	// c's data is damaged (not by replication: nothing reaches the binlog).
+	if _, err := dbC.Exec("SET SESSION sql_log_bin = 0; UPDATE " + lab.SampleDatabase + ".accounts SET balance_cents = 0; SET SESSION sql_log_bin = 1"); err != nil {
 		t.Fatal(err)
 	}
-	defer dbC.Close()
-	tables := replicatedTables(t, dbA)
-	wipe := []string{"SET SESSION sql_log_bin = 0", "DELETE FROM _region.apply_checkpoints"}
-	for _, tb := range tables {
-		wipe = append(wipe, "DELETE FROM "+tb)
+	if out, err := regionctl(rebuild...); err == nil || !strings.Contains(out, "region c's cells own") {
+		t.Fatalf("a rebuild while c owns buckets: %v\n%s", err, out)
 	}
-	conn, err := dbC.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
+	if out, err := regionctl("failover", "--force", "--from", "c", "--to", "a", "--reason", "damaged by a bad restore"); err != nil {
+		t.Fatalf("forced failover of c: %v\n%s", err, out)
 	}
-	for _, q := range wipe {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
+	out, err := regionctl(rebuild...)
+	if err != nil || !strings.Contains(out, "region c rebuilt from a") {
+		t.Fatalf("rebuild: %v\n%s", err, out)
 	}
-	conn.Close()
-
-	// The copy, paced so that the load runs between its snapshots.
-	cfg := seed.DefaultConfig()
-	cfg.Donor, cfg.DonorDB, cfg.Target, cfg.TargetDB, cfg.Tables, cfg.Batch = "a", dbA, "c", dbC, tables, 20
-	cfg.Throttle = func(ctx context.Context) error { time.Sleep(20 * time.Millisecond); return nil }
-	c, err := seed.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Run(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range res {
-		t.Logf("copied %s: %d rows at a's %s", r.Table, r.Rows, r.Positions.GTID)
-	}
+	t.Logf("regionctl %s:\n%s", strings.Join(rebuild, " "), out)
 	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "c", "regiond"); err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +109,28 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	stopLoad()
 	wg.Wait()
-	labapi.Converged(t, st, time.Minute)
+	// As an operator would in regionctl status: c's links have applied
+	// everything a and b published.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(250 * time.Millisecond) {
+		all := labapi.Statuses(t, st)
+		behind := []string{}
+		for _, l := range all["c"].Links {
+			if src := all[l.From]; l.State != "running" || l.AppliedSeq < src.Capture.Published.Seq {
+				behind = append(behind, fmt.Sprintf("%s->c %s applied %d of %d", l.From, l.State, l.AppliedSeq, src.Capture.Published.Seq))
+			}
+		}
+		if len(behind) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("c did not catch up: %v", behind)
+		}
+	}
 	t.Logf("c caught up %s after its regiond started", time.Since(restarted).Round(time.Millisecond))
+	if out, err := regionctl("failback", "--to", "c", "--reason", "rebuilt"); err != nil || !strings.Contains(out, "DONE") {
+		t.Fatalf("failback to c: %v\n%s", err, out)
+	}
+	labapi.Converged(t, st, time.Minute)
 
 	for i, load := range loads {
 		hist := load.History.Writes()
@@ -131,6 +144,7 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 		}
 		t.Logf("load %d: %d acknowledged: in a, b and c, none lost, none doubled", i, sum.Acked)
 	}
+	tables := replicatedTables(t, dbA)
 	regions, closeAll, err := ledger.Regions(st)
 	if err != nil {
 		t.Fatal(err)
@@ -142,14 +156,25 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	if err != nil || !cmp.Equal() {
 		t.Fatalf("after the rebuild the regions differ: %v %v", err, cmp.Differences(5))
 	}
-	// What a copy held and a link applied again would have been a
-	// conflict (the row already past the change): none may be recorded.
-	var conflicts int
+	// What a copy held and a link applied again would be a conflict or, in
+	// the table without a primary key, a row too many.
+	var conflicts, kept, zeroed int
 	if err := dbC.QueryRow("SELECT COUNT(*) FROM _region.conflicts").Scan(&conflicts); err != nil {
 		t.Fatal(err)
 	}
 	if conflicts != 0 {
 		t.Errorf("c recorded %d conflicts while catching up: changes its copies held were applied again", conflicts)
+	}
+	// c's damaged accounts are kept aside, not dropped.
+	var keptAs string
+	if err := dbC.QueryRow("SELECT COUNT(*), MAX(IF(tbl = 'accounts', kept_as, NULL)) FROM _region.kept_tables").Scan(&kept, &keptAs); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbC.QueryRow("SELECT COUNT(*) FROM _region." + keptAs + " WHERE balance_cents = 0").Scan(&zeroed); err != nil {
+		t.Fatal(err)
+	}
+	if kept != len(tables) || zeroed == 0 {
+		t.Errorf("kept aside: %d tables (want %d), %d damaged accounts in %s (want them all)", kept, len(tables), zeroed, keptAs)
 	}
 	skipped := metricSum(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", st.Regions[2].APIPort), "regiond_apply_seeded_rows_skipped_total")
 	t.Logf("%d tables identical in a, b and c; c's links skipped %.0f rows the copies held", len(tables), skipped)

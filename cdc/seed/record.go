@@ -99,3 +99,15 @@ func unix(f sql.NullFloat64) time.Time {
 	}
 	return time.UnixMicro(int64(f.Float64 * 1e6)).UTC()
 }
+
+// KeptTable records the tables a rebuild kept aside (PrepareRebuild).
+const KeptTable = binlog.MetaSchema + ".kept_tables"
+
+// KeptSchema creates KeptTable.
+const KeptSchema = `CREATE TABLE IF NOT EXISTS ` + KeptTable + ` (
+	kept_as VARCHAR(64) NOT NULL PRIMARY KEY COMMENT 'the table''s name in ` + binlog.MetaSchema + ` now',
+	db VARCHAR(64) NOT NULL,
+	tbl VARCHAR(64) NOT NULL,
+	kept_at TIMESTAMP(6) NOT NULL,
+	reason VARCHAR(512) NOT NULL
+) ENGINE=InnoDB`

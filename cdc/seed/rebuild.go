@@ -1,0 +1,77 @@
+package seed
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/regionplatform/region/cdc/binlog"
+)
+
+// Kept is one table a rebuild kept aside.
+type Kept struct {
+	Table  string `json:"table"`
+	KeptAs string `json:"kept_as"`
+}
+
+// Resuming reports whether the target holds a copy that was interrupted:
+// running the copy again finishes it, and nothing is to be prepared.
+func Resuming(ctx context.Context, target *sql.DB) (bool, error) {
+	recs, err := Records(ctx, target)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range recs {
+		if r.State != StateDone {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// PrepareRebuild makes the target ready to be copied into afresh: each
+// of its tables is kept aside, renamed into the platform's schema (its
+// rows, which may hold transactions no other region has, stay for the
+// operator: see KeptTable), and its links' checkpoints and earlier copies'
+// records are cleared, so that its links start from the new copies. None
+// of it reaches the target's binlog. The target's regiond must be
+// stopped. Run again after a crash, it goes on where it stopped.
+func PrepareRebuild(ctx context.Context, target *sql.DB, tables []string, reason string, now time.Time) ([]Kept, error) {
+	conn, err := target.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("seed: connect to the target: %w", err)
+	}
+	defer conn.Close()
+	if err := execAll(ctx, conn, "SET SESSION sql_log_bin = 0", "CREATE DATABASE IF NOT EXISTS "+binlog.MetaSchema, KeptSchema, Schema); err != nil {
+		return nil, fmt.Errorf("seed: prepare the target: %w", err)
+	}
+	var kept []Kept
+	for i, t := range tables {
+		db, tbl, err := splitName(t)
+		if err != nil {
+			return kept, err
+		}
+		var n int
+		if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, db, tbl).Scan(&n); err != nil {
+			return kept, fmt.Errorf("seed: look for %s in the target: %w", t, err)
+		}
+		if n == 0 {
+			continue // kept by an earlier run, or never there
+		}
+		as := fmt.Sprintf("kept_%d_%d", now.Unix(), i)
+		if _, err := conn.ExecContext(ctx, `INSERT INTO `+KeptTable+` (kept_as, db, tbl, kept_at, reason) VALUES (?, ?, ?, ?, ?)`, as, db, tbl, now.UTC(), reason); err != nil {
+			return kept, fmt.Errorf("seed: record %s kept aside: %w", t, err)
+		}
+		if _, err := conn.ExecContext(ctx, "RENAME TABLE "+quoteName(db)+"."+quoteName(tbl)+" TO "+binlog.MetaSchema+"."+quoteName(as)); err != nil {
+			return kept, fmt.Errorf("seed: keep %s aside as %s.%s: %w", t, binlog.MetaSchema, as, err)
+		}
+		kept = append(kept, Kept{Table: t, KeptAs: binlog.MetaSchema + "." + as})
+	}
+	for _, q := range []string{"DELETE FROM " + binlog.MetaSchema + ".apply_checkpoints", "DELETE FROM " + Table} {
+		if _, err := conn.ExecContext(ctx, q); err != nil && !missingTable(err) {
+			return kept, fmt.Errorf("seed: clear the target's link checkpoints: %s: %w", q, err)
+		}
+	}
+	return kept, nil
+}

@@ -1,0 +1,296 @@
+package regionctl
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/cdc/seed"
+	"github.com/regionplatform/region/client"
+	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/dial"
+	"github.com/regionplatform/region/topo"
+	"github.com/regionplatform/region/verify"
+)
+
+// RebuildReport is what regionctl region rebuild --json prints.
+type RebuildReport struct {
+	Region  string             `json:"region"`
+	Donor   string             `json:"donor"`
+	Resumed bool               `json:"resumed"`
+	Kept    []seed.Kept        `json:"kept"`
+	Tables  []seed.TableResult `json:"tables"`
+	Seconds float64            `json:"seconds"`
+}
+
+func newRegionCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "region",
+		Short: "Rebuild a region's data from another region (add is not built yet)",
+		Long: `region rebuild copies every replicated table into a region from a donor
+region, online: the donor keeps taking writes, and so does every other region.
+Each table is copied in a consistent snapshot of the donor, and the region
+records with it what that snapshot holds (the donor's GTID position, and how
+far the donor had applied every other region's stream). When the region's
+regiond starts again, its links start from those positions and skip what each
+copy already holds: nothing is applied twice, nothing is missed.
+
+region add (a region that was never part of the deployment) is not built yet:
+it needs the region in the config, its topic and its Raft node first
+(docs/regions.md).`,
+	}
+	cmd.AddCommand(newRegionRebuildCmd(g), &cobra.Command{
+		Use:   "add NAME",
+		Short: "Not built yet: add a region to a running deployment (docs/regions.md)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(*cobra.Command, []string) error {
+			return fmt.Errorf("region add is not built yet: add the region to the config (cells with no buckets), create its topic (regionctl kafka init), start its regiond, then stop it and run regionctl region rebuild %s --donor REGION (docs/regions.md)", "NAME")
+		},
+	})
+	return cmd
+}
+
+func newRegionRebuildCmd(g *globals) *cobra.Command {
+	var (
+		donor             string
+		batch             int
+		maxThreadsRunning int
+		reason            string
+		sleep             time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "rebuild NAME --donor REGION --reason TEXT",
+		Short: "Copy every replicated table into a region from a donor region, online, and restart its links from the copy",
+		Long: `rebuild is for a region whose data is lost or cannot be trusted (after a
+forced failover, a restore gone wrong, a disk replaced). Before it runs:
+
+  - the region owns no buckets (fail it over first: regionctl failover --force
+    NAME, or move its buckets with regionctl switch): nobody writes there;
+  - the region's regiond is stopped (systemctl stop regiond; in a lab,
+    regionctl lab kill --region NAME --component regiond): its links must not
+    apply while its tables are replaced. Its MySQL runs.
+
+What it does, in the region's MySQL, none of it reaching the binlog:
+
+  1. keeps every replicated table aside, renamed into _region (listed in
+     _region.kept_tables): rows the region wrote that no other region has
+     (a forced failover's RPO) stay there for you to inspect;
+  2. clears the region's link checkpoints;
+  3. copies every replicated table from the donor, each in a consistent
+     snapshot, paced by the donor's load (--max-threads-running), with
+     progress (rows, rate, ETA) on stderr.
+
+Then start the region's regiond: its links start from the copies' positions
+and catch up; check with regionctl status and regionctl verify, and fail
+back when you are ready. Interrupted (^C, a crash of any process), the same
+command goes on: tables copied stay, the table being copied is copied again.
+
+Exit status: 0 copied, 1 it could not (nothing half-done is left unsaid: the
+error names the table), 2 a wrong command line.`,
+		Example: `  # region b lost its data; a is healthy
+  regionctl lab kill --region b --component regiond --dir /tmp/lab
+  regionctl region rebuild b --donor a --reason "disk replaced" --dir /tmp/lab
+  regionctl lab start --region b --component regiond --dir /tmp/lab
+  regionctl verify --dir /tmp/lab`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.deployment()
+			if err != nil {
+				return err
+			}
+			target := args[0]
+			if _, ok := cfg.Region(target); !ok {
+				return usagef("region %q: the deployment's regions are %s", target, strings.Join(cfg.RegionNames(), ", "))
+			}
+			if _, ok := cfg.Region(donor); !ok || donor == target {
+				return usagef("--donor %q: give another region of the deployment (%s) to copy from", donor, strings.Join(cfg.RegionNames(), ", "))
+			}
+			if strings.TrimSpace(reason) == "" {
+				return usagef("--reason is required: it is recorded with the tables kept aside")
+			}
+			if batch < 1 || maxThreadsRunning < 1 || sleep < 0 {
+				return usagef("--batch and --max-threads-running must be 1 or more, --sleep 0 or more")
+			}
+			return g.rebuild(cmd.Context(), cfg, target, donor, reason, batch, throttleByThreads(maxThreadsRunning, sleep, g.progress()))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&donor, "donor", "", "the region to copy from (required)")
+	f.StringVar(&reason, "reason", "", "why: recorded with the tables kept aside (required)")
+	f.IntVar(&batch, "batch", 500, "rows per INSERT into the region")
+	f.IntVar(&maxThreadsRunning, "max-threads-running", 25, "pause while the donor's Threads_running is above this")
+	f.DurationVar(&sleep, "sleep", 0, "pause this long before every batch, to leave the donor room (e.g. 10ms)")
+	return cmd
+}
+
+func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor, reason string, batch int, throttle func(context.Context, *sql.DB) error) error {
+	start := time.Now()
+	if err := g.rebuildPreconditions(ctx, cfg, target); err != nil {
+		return err
+	}
+	dDB, err := dial.MySQL(cfg, donor)
+	if err != nil {
+		return err
+	}
+	defer dDB.Close()
+	tDB, err := dial.MySQL(cfg, target)
+	if err != nil {
+		return err
+	}
+	defer tDB.Close()
+	tables, err := verify.ReplicatedTables(ctx, []verify.Region{{Name: donor, DB: dDB}}, cfg.Replication)
+	if err != nil {
+		return err
+	}
+	if len(tables) == 0 {
+		return fmt.Errorf("donor %s holds no replicated table: check replication.databases", donor)
+	}
+	rep := RebuildReport{Region: target, Donor: donor, Kept: []seed.Kept{}}
+	if rep.Resumed, err = seed.Resuming(ctx, tDB); err != nil {
+		return err
+	}
+	if rep.Resumed {
+		fmt.Fprintf(g.progress(), "region %s holds an interrupted copy: going on with it (tables copied stay)\n", target)
+	} else {
+		if rep.Kept, err = seed.PrepareRebuild(ctx, tDB, tables, reason, time.Now()); err != nil {
+			return err
+		}
+		for _, k := range rep.Kept {
+			fmt.Fprintf(g.progress(), "kept %s aside as %s\n", k.Table, k.KeptAs)
+		}
+	}
+	sc := seed.DefaultConfig()
+	r, _ := cfg.Region(donor)
+	sc.Donor, sc.DonorDB, sc.Flavor, sc.Target, sc.TargetDB, sc.Tables, sc.Batch = donor, dDB, r.MySQL.Flavor, target, tDB, tables, batch
+	if sc.Flavor == "" {
+		sc.Flavor = "mariadb"
+	}
+	sc.Throttle = func(ctx context.Context) error { return throttle(ctx, dDB) }
+	sc.Progress = progressPrinter(g.progress())
+	c, err := seed.New(sc)
+	if err != nil {
+		return err
+	}
+	rep.Tables, err = c.Run(ctx)
+	if err != nil {
+		return fmt.Errorf("%w (run the same command again to go on)", err)
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	if g.json {
+		return g.printJSON(rep)
+	}
+	tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TABLE\tROWS\tCOPIED AT (DONOR GTID)\t")
+	for _, t := range rep.Tables {
+		how := t.Positions.GTID
+		if t.Kept {
+			how += " (copied by an earlier run)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t\n", t.Table, t.Rows, how)
+	}
+	tw.Flush()
+	fmt.Fprintf(g.out, "region %s rebuilt from %s in %s. Now start its regiond: its links start from these positions; then check with regionctl status and regionctl verify.\n",
+		target, donor, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// rebuildPreconditions refuses a rebuild of a region that someone writes
+// or whose links run.
+func (g *globals) rebuildPreconditions(ctx context.Context, cfg *config.Config, target string) error {
+	c, err := g.client(cfg)
+	if err != nil {
+		return err
+	}
+	r, _ := cfg.Region(target)
+	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err = c.At(r.URL).Healthz(hctx)
+	cancel()
+	if err == nil {
+		return fmt.Errorf("regiond of region %s answers at %s: stop it first (systemctl stop regiond; in a lab: regionctl lab kill --region %s --component regiond): its links must not apply while its tables are replaced", target, r.URL, target)
+	}
+	var a *api.RoutesAnswer
+	if err := g.call(ctx, func(c *client.Client) (err error) {
+		a, err = c.Routes(ctx)
+		return err
+	}); err != nil {
+		return fmt.Errorf("read the routing table to check that region %s owns no bucket: %w", target, err)
+	}
+	if a.Table == nil {
+		return nil
+	}
+	owned := 0
+	for b := range a.Table.Buckets {
+		if a.Table.Owner(topo.Bucket(b)).Region == target {
+			owned++
+		}
+	}
+	if owned > 0 {
+		return fmt.Errorf("region %s's cells own %d bucket(s): users write there. Fail it over first (regionctl failover --force %s) or move its buckets (regionctl switch)", target, owned, target)
+	}
+	return nil
+}
+
+// throttleByThreads sleeps, then waits while the donor's Threads_running
+// is above max (as pt-online-schema-change does), saying so once per
+// pause.
+func throttleByThreads(max int, sleep time.Duration, w io.Writer) func(context.Context, *sql.DB) error {
+	return func(ctx context.Context, db *sql.DB) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(sleep):
+		}
+		said := false
+		for {
+			var name string
+			var n int
+			if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Threads_running'").Scan(&name, &n); err != nil {
+				return fmt.Errorf("read the donor's Threads_running: %w", err)
+			}
+			if n <= max {
+				return nil
+			}
+			if !said {
+				fmt.Fprintf(w, "donor busy (Threads_running %d > %d): pausing\n", n, max)
+				said = true
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// progressPrinter prints each table's progress about once a second, and
+// its end.
+func progressPrinter(w io.Writer) func(seed.Progress) {
+	var last time.Time
+	return func(p seed.Progress) {
+		if !p.Done && time.Since(last) < time.Second {
+			return
+		}
+		last = time.Now()
+		switch {
+		case p.Kept:
+			fmt.Fprintf(w, "%s: %d rows, copied by an earlier run\n", p.Table, p.Copied)
+		case p.Done:
+			fmt.Fprintf(w, "%s: %d rows copied in %s\n", p.Table, p.Copied, p.Elapsed.Round(time.Millisecond))
+		default:
+			rate := float64(p.Copied) / max(p.Elapsed.Seconds(), 0.001)
+			eta := "?"
+			if left := p.Estimate - p.Copied; left > 0 && rate > 0 {
+				eta = time.Duration(float64(left) / rate * float64(time.Second)).Round(time.Second).String()
+			}
+			fmt.Fprintf(w, "%s: %d of ~%d rows, %.0f rows/s, ETA %s\n", p.Table, p.Copied, p.Estimate, rate, eta)
+		}
+	}
+}
