@@ -159,7 +159,7 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 	if rep.Resumed {
 		fmt.Fprintf(g.progress(), "region %s holds an interrupted copy: going on with it (tables copied stay)\n", target)
 	} else {
-		if rep.Kept, err = seed.PrepareRebuild(ctx, tDB, tables, reason, time.Now()); err != nil {
+		if rep.Kept, err = seed.PrepareRebuild(ctx, tDB, donor, tables, reason, time.Now()); err != nil {
 			return err
 		}
 		for _, k := range rep.Kept {
@@ -181,6 +181,9 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 	rep.Tables, err = c.Run(ctx)
 	if err != nil {
 		return fmt.Errorf("%w (run the same command again to go on)", err)
+	}
+	if err := seed.FinishRebuild(ctx, tDB, time.Now()); err != nil {
+		return err
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	if g.json {

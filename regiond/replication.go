@@ -14,6 +14,7 @@ import (
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/cdc/catalog"
+	"github.com/regionplatform/region/cdc/seed"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/failover"
@@ -51,7 +52,10 @@ func (d *Daemon) newReplication() (*replication, error) {
 		return d.router.Table()
 	})
 	rep.capture, err = capture.New(capture.Config{Region: me.Name, Reader: reader, Kafka: d.kafka(me.Name, capture.ProducerConfig),
-		Checkpoints: d.checkpoints(me.Name), Catalog: &catalog.Cache{DB: d.db}, Versioned: cfg.Replication.Versioned, HomeCell: cfg.Replication.HomeCell, Preflight: d.sourcePreflight, Logger: d.log, Metrics: d.reg})
+		Checkpoints: d.checkpoints(me.Name), Catalog: &catalog.Cache{DB: d.db}, Versioned: cfg.Replication.Versioned, HomeCell: cfg.Replication.HomeCell, Preflight: d.sourcePreflight, Logger: d.log, Metrics: d.reg,
+		CheckBinlog: func(ctx context.Context, published string) error {
+			return seed.CheckBinlog(ctx, d.db, me.MySQL.Flavor, published, d.log)
+		}})
 	if err != nil {
 		return nil, err
 	}

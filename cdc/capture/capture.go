@@ -53,6 +53,10 @@ type Config struct {
 	// region's appliers read when an incoming change ties with one. It
 	// needs Versioned; nil records none.
 	HomeCell func(db, table string) string
+	// CheckBinlog, if set, is called before every run with the GTID set
+	// capture resumes from: it may find that the source's binlog lost it
+	// (seed.CheckBinlog) and fail the run, or repair it.
+	CheckBinlog func(ctx context.Context, published string) error
 	// Preflight, if set, checks before every run that the source is
 	// configured so that capture loses nothing (preflight.Source); its
 	// error stops the run and shows in Stats.
@@ -174,6 +178,11 @@ func (c *Capture) Run(ctx context.Context) (err error) {
 	start, err := c.cfg.Checkpoints.Load(ctx)
 	if err != nil {
 		return err
+	}
+	if c.cfg.CheckBinlog != nil {
+		if err := c.cfg.CheckBinlog(ctx, start.Pos); err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
 	}
 	client, err := c.cfg.Kafka()
 	if err != nil {

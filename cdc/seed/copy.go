@@ -3,6 +3,7 @@ package seed
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,7 +132,7 @@ func (c *Copier) Run(ctx context.Context) ([]TableResult, error) {
 		return nil, fmt.Errorf("seed: connect to target %s: %w", c.cfg.Target, err)
 	}
 	err = execAll(ctx, conn, "SET SESSION sql_log_bin = 0", "CREATE DATABASE IF NOT EXISTS "+binlog.MetaSchema, Schema)
-	conn.Close()
+	discard(conn)
 	if err != nil {
 		return nil, fmt.Errorf("seed: target %s: create %s: %w", c.cfg.Target, Table, err)
 	}
@@ -184,7 +185,7 @@ func (c *Copier) table(ctx context.Context, name string) (TableResult, error) {
 	if err != nil {
 		return TableResult{}, fmt.Errorf("connect to target: %w", err)
 	}
-	defer tconn.Close()
+	defer discard(tconn)
 	// The copy is not the target's own change (sql_log_bin=0), and rows
 	// are inserted as the donor holds them: referenced rows may come
 	// later, an AUTO_INCREMENT 0 stays 0, TIMESTAMPs are read and written
@@ -331,4 +332,12 @@ func execAll(ctx context.Context, conn *sql.Conn, qs ...string) error {
 		}
 	}
 	return nil
+}
+
+// discard closes a connection whose session settings were changed
+// (sql_log_bin, time_zone, ...) instead of returning it to the pool,
+// where another user would inherit them.
+func discard(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	conn.Close()
 }

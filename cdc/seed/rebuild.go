@@ -37,14 +37,17 @@ func Resuming(ctx context.Context, target *sql.DB) (bool, error) {
 // records are cleared, so that its links start from the new copies. None
 // of it reaches the target's binlog. The target's regiond must be
 // stopped. Run again after a crash, it goes on where it stopped.
-func PrepareRebuild(ctx context.Context, target *sql.DB, tables []string, reason string, now time.Time) ([]Kept, error) {
+func PrepareRebuild(ctx context.Context, target *sql.DB, donor string, tables []string, reason string, now time.Time) ([]Kept, error) {
 	conn, err := target.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("seed: connect to the target: %w", err)
 	}
-	defer conn.Close()
-	if err := execAll(ctx, conn, "SET SESSION sql_log_bin = 0", "CREATE DATABASE IF NOT EXISTS "+binlog.MetaSchema, KeptSchema, Schema); err != nil {
+	defer discard(conn)
+	if err := execAll(ctx, conn, "SET SESSION sql_log_bin = 0", "CREATE DATABASE IF NOT EXISTS "+binlog.MetaSchema, KeptSchema, Schema, RebuildsSchema); err != nil {
 		return nil, fmt.Errorf("seed: prepare the target: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO `+RebuildsTable+` (donor, reason, started_at) VALUES (?, ?, ?)`, donor, reason, now.UTC()); err != nil {
+		return nil, fmt.Errorf("seed: record the rebuild: %w", err)
 	}
 	var kept []Kept
 	for i, t := range tables {
@@ -74,4 +77,21 @@ func PrepareRebuild(ctx context.Context, target *sql.DB, tables []string, reason
 		}
 	}
 	return kept, nil
+}
+
+// FinishRebuild records the target's open rebuild as done: its capture
+// checks the binlog when it next starts (CheckBinlog).
+func FinishRebuild(ctx context.Context, target *sql.DB, now time.Time) error {
+	conn, err := target.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("seed: connect to the target: %w", err)
+	}
+	defer discard(conn)
+	if err := execAll(ctx, conn, "SET SESSION sql_log_bin = 0", RebuildsSchema); err != nil {
+		return fmt.Errorf("seed: record the rebuild done: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `UPDATE `+RebuildsTable+` SET done_at = ? WHERE done_at IS NULL`, now.UTC()); err != nil {
+		return fmt.Errorf("seed: record the rebuild done: %w", err)
+	}
+	return nil
 }

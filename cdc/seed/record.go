@@ -111,3 +111,19 @@ const KeptSchema = `CREATE TABLE IF NOT EXISTS ` + KeptTable + ` (
 	kept_at TIMESTAMP(6) NOT NULL,
 	reason VARCHAR(512) NOT NULL
 ) ENGINE=InnoDB`
+
+// RebuildsTable records every rebuild of the region (PrepareRebuild,
+// FinishRebuild) and what its capture found of the binlog after it
+// (CheckBinlog).
+const RebuildsTable = binlog.MetaSchema + ".rebuilds"
+
+// RebuildsSchema creates RebuildsTable.
+const RebuildsSchema = `CREATE TABLE IF NOT EXISTS ` + RebuildsTable + ` (
+	id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+	donor VARCHAR(64) NOT NULL,
+	reason VARCHAR(512) NOT NULL,
+	started_at TIMESTAMP(6) NOT NULL,
+	done_at TIMESTAMP(6) NULL COMMENT 'every table copied',
+	binlog_checked_at TIMESTAMP(6) NULL COMMENT 'when capture checked the binlog against what it had published',
+	binlog_note VARCHAR(1024) NULL
+) ENGINE=InnoDB`

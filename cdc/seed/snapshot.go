@@ -104,7 +104,7 @@ func (s *Snapshot) open(ctx context.Context) error {
 // Close ends the snapshot and returns its connection.
 func (s *Snapshot) Close() {
 	_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
-	s.conn.Close()
+	discard(s.conn) // its isolation level and time zone were changed
 }
 
 // parseUnix parses "1763862950.633038" exactly (no float rounding).
