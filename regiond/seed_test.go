@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/cdc/seed"
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labapi"
@@ -27,7 +28,8 @@ import (
 // runbook has them: region rebuild is refused while c's regiond runs and
 // while c owns buckets; a forced failover moves c's buckets to a; the
 // rebuild keeps c's damaged tables aside and copies every table from a,
-// each in its own snapshot, with the load going on; c's regiond starts,
+// each in its own snapshot, with the load going on (its process killed
+// midway and run again); c's regiond starts,
 // its links start from the copies' positions and skip what each copy
 // already holds; a failback gives c its buckets back. Every region then
 // holds the same rows, every acknowledged write is in each exactly once,
@@ -97,9 +99,37 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	if out, err := regionctl("failover", "--force", "--from", "c", "--to", "a", "--reason", "damaged by a bad restore"); err != nil {
 		t.Fatalf("forced failover of c: %v\n%s", err, out)
 	}
+	// The copying process dies (kill -9) while it copies its second table.
+	killed := exec.Command(labtest.Bin().Regionctl, append(rebuild, "--sleep", "100ms", "--dir", st.Dir)...)
+	stderr, err := killed.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := killed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for sc, first := bufio.NewScanner(stderr), false; sc.Scan(); {
+		first = first || strings.Contains(sc.Text(), "rows copied in")
+		if first && strings.Contains(sc.Text(), " of ~") {
+			break
+		}
+	}
+	_ = killed.Process.Kill()
+	_ = killed.Wait()
+	recs, err := seed.Records(ctx, dbC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]int{}
+	for _, r := range recs {
+		states[r.State]++
+	}
+	if states[seed.StateDone] == 0 || states[seed.StateCopying] != 1 {
+		t.Fatalf("after the copying process was killed: %v; want some tables done and one being copied", states)
+	}
 	out, err := regionctl(rebuild...)
-	if err != nil || !strings.Contains(out, "region c rebuilt from a") {
-		t.Fatalf("rebuild: %v\n%s", err, out)
+	if err != nil || !strings.Contains(out, "region c rebuilt from a") || !strings.Contains(out, "going on with it") || !strings.Contains(out, "copied by an earlier run") {
+		t.Fatalf("rebuild after the kill: %v\n%s", err, out)
 	}
 	t.Logf("regionctl %s:\n%s", strings.Join(rebuild, " "), out)
 	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "c", "regiond"); err != nil {

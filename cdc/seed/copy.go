@@ -188,11 +188,13 @@ func (c *Copier) table(ctx context.Context, name string) (TableResult, error) {
 	defer discard(tconn)
 	// The copy is not the target's own change (sql_log_bin=0), and rows
 	// are inserted as the donor holds them: referenced rows may come
-	// later, an AUTO_INCREMENT 0 stays 0, TIMESTAMPs are read and written
+	// later, unique values are unique already (as mariadb-dump loads
+	// them), an AUTO_INCREMENT 0 stays 0, TIMESTAMPs are read and written
 	// in UTC.
 	if err := execAll(ctx, tconn,
 		"SET SESSION sql_log_bin = 0",
 		"SET SESSION foreign_key_checks = 0",
+		"SET SESSION unique_checks = 0",
 		"SET SESSION time_zone = '+00:00'",
 		"SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
 		"CREATE DATABASE IF NOT EXISTS "+quoteName(db),
