@@ -146,8 +146,8 @@ func checkRPO(r *RPO) error {
 	if r.LostCount < 0 {
 		return fmt.Errorf("field \"rpo.lost_count\": %d is negative", r.LostCount)
 	}
-	if r.Pending && (r.LostCount != 0 || r.LostGTIDs != "") {
-		return fmt.Errorf("field \"rpo.pending\": a pending RPO has no lost_count or lost_gtids")
+	if r.Pending && (r.LostCount != 0 || r.LostGTIDs != "" || r.Uncounted != "") {
+		return fmt.Errorf("field \"rpo.pending\": a pending RPO has no lost_count, lost_gtids or uncounted")
 	}
 	if !r.Pending && r.LastAppliedGTID == "" {
 		return fmt.Errorf("field \"rpo.last_applied_gtid\" is required unless the RPO is pending")
@@ -189,8 +189,11 @@ func (c *CompleteRPO) apply(s *State) error {
 		return fmt.Errorf("failover %q has its RPO already (%d lost)", c.ID, f.RPO.LostCount)
 	}
 	f.RPO, f.UpdatedAt = c.RPO, c.At
-	f.Steps = append(append([]FailoverStep(nil), f.Steps...), FailoverStep{Name: "rpo", Result: "ok",
-		Detail: fmt.Sprintf("%d transactions lost: %s", c.RPO.LostCount, c.RPO.LostGTIDs), At: c.At})
+	detail := fmt.Sprintf("%d transactions lost: %s", c.RPO.LostCount, c.RPO.LostGTIDs)
+	if c.RPO.Uncounted != "" {
+		detail += "; and uncounted: " + c.RPO.Uncounted
+	}
+	f.Steps = append(append([]FailoverStep(nil), f.Steps...), FailoverStep{Name: "rpo", Result: "ok", Detail: detail, At: c.At})
 	s.Failovers[c.ID] = f
 	return nil
 }

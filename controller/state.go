@@ -119,6 +119,10 @@ type RPO struct {
 	// "1-1-104 insert lending.ledger_entries id=77": the rows that diverge
 	// in the failed region (capped; LostCount counts every transaction).
 	Changes []string `json:"changes,omitempty"`
+	// Uncounted, when set, says what is lost beyond LostCount and cannot
+	// be counted: the failed region's data was lost and rebuilt, so what
+	// it committed and never published is gone (cdc/rpo).
+	Uncounted string `json:"uncounted,omitempty"`
 	// Others is, for every other region that survived (three regions or
 	// more), what it lacked of the failed region when its stream was
 	// held: it may have applied more or less than the region that took

@@ -124,6 +124,9 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 			div += fmt.Sprintf("; rows that diverged (first %d): %s", n, strings.Join(last.RPO.Changes, "; "))
 		}
 	}
+	if last.RPO.Uncounted != "" {
+		div += "; and uncounted: " + last.RPO.Uncounted
+	}
 	step("divergence", nil, div)
 	if late != nil {
 		step("late writes", nil, fmt.Sprintf("%d transactions committed in %s after its RPO was computed (by an account read_only does not stop) are discarded with it: %s committed in %s past what %s applied; rows: %s",

@@ -130,7 +130,7 @@ func (o *Orchestrator) exactRPOs(ctx context.Context, from, to string, states ma
 // changed, and what every other survivor lacked.
 func rpoRecord(to string, results map[string]rpo.Result) controller.RPO {
 	res := results[to]
-	out := controller.RPO{LastAppliedGTID: orNone(res.LastAppliedGTID), LostGTIDs: res.LostGTIDs, LostCount: res.LostCount}
+	out := controller.RPO{LastAppliedGTID: orNone(res.LastAppliedGTID), LostGTIDs: res.LostGTIDs, LostCount: res.LostCount, Uncounted: res.Uncounted}
 	for _, l := range res.Lost {
 		for _, c := range l.Changes {
 			if len(out.Changes) < maxRPOChanges {

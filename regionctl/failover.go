@@ -173,6 +173,9 @@ func printFailover(w io.Writer, f controller.FailoverRecord) {
 		fmt.Fprintf(w, "  RPO pending: last applied %s; the count follows when %s's binlog can be read\n", f.RPO.LastAppliedGTID, f.From)
 	default:
 		fmt.Fprintf(w, "  RPO: %d transactions lost after %s %s\n", f.RPO.LostCount, f.RPO.LastAppliedGTID, f.RPO.LostGTIDs)
+		if f.RPO.Uncounted != "" {
+			fmt.Fprintf(w, "  and uncounted: %s\n", f.RPO.Uncounted)
+		}
 		for _, r := range slices.Sorted(maps.Keys(f.RPO.Others)) {
 			o := f.RPO.Others[r]
 			fmt.Fprintf(w, "  region %s lacked %d transactions after %s %s (its rows apart from %s's are reconciled at the failback)\n", r, o.LostCount, o.LastAppliedGTID, o.LostGTIDs, f.To)

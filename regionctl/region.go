@@ -45,13 +45,19 @@ copy already holds: nothing is applied twice, nothing is missed.
 region add (a region that was never part of the deployment) is not built yet:
 it needs the region in the config, its topic and its Raft node first
 (docs/regions.md).`,
+		Example: `  regionctl region rebuild b --donor a --reason "disk replaced" --dir /tmp/lab`,
 	}
 	cmd.AddCommand(newRegionRebuildCmd(g), &cobra.Command{
 		Use:   "add NAME",
 		Short: "Not built yet: add a region to a running deployment (docs/regions.md)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(*cobra.Command, []string) error {
-			return fmt.Errorf("region add is not built yet: add the region to the config (cells with no buckets), create its topic (regionctl kafka init), start its regiond, then stop it and run regionctl region rebuild %s --donor REGION (docs/regions.md)", "NAME")
+		Long: `add is not built yet: bringing a region that was never part of the deployment
+into a running one (its config on every regiond, its topic, its Raft voter)
+is designed in docs/regions.md, not built. region rebuild fills a region that
+is in the deployment already.`,
+		Example: `  regionctl region rebuild c --donor a --reason "new region" --dir /tmp/lab`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return fmt.Errorf("region add is not built yet (docs/regions.md has the design): region %s cannot join a running deployment from here; region rebuild fills a region that is in the deployment already", args[0])
 		},
 	})
 	return cmd

@@ -6,15 +6,19 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/cdc/seed"
 	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
@@ -52,10 +56,7 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	labapi.Converged(t, st, 60*time.Second)
-	regionctl := func(args ...string) (string, error) {
-		out, err := exec.Command(labtest.Bin().Regionctl, append(args, "--dir", st.Dir)...).CombinedOutput()
-		return string(out), err
-	}
+	regionctl := func(args ...string) (string, error) { return regionctlIn(st, args...) }
 
 	var home [2][]int64
 	for u := int64(1); len(home[0]) < 16 || len(home[1]) < 16; u++ {
@@ -139,25 +140,9 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	stopLoad()
 	wg.Wait()
-	// As an operator would in regionctl status: c's links have applied
-	// everything a and b published.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(250 * time.Millisecond) {
-		all := labapi.Statuses(t, st)
-		behind := []string{}
-		for _, l := range all["c"].Links {
-			if src := all[l.From]; l.State != "running" || l.AppliedSeq < src.Capture.Published.Seq {
-				behind = append(behind, fmt.Sprintf("%s->c %s applied %d of %d", l.From, l.State, l.AppliedSeq, src.Capture.Published.Seq))
-			}
-		}
-		if len(behind) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("c did not catch up: %v", behind)
-		}
-	}
+	waitCaughtUp(t, st, "c", time.Minute)
 	t.Logf("c caught up %s after its regiond started", time.Since(restarted).Round(time.Millisecond))
-	if out, err := regionctl("failback", "--to", "c", "--reason", "rebuilt"); err != nil || !strings.Contains(out, "DONE") {
+	if out, err := regionctlIn(st, "failback", "--to", "c", "--reason", "rebuilt"); err != nil || !strings.Contains(out, "DONE") {
 		t.Fatalf("failback to c: %v\n%s", err, out)
 	}
 	labapi.Converged(t, st, time.Minute)
@@ -210,6 +195,144 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	t.Logf("%d tables identical in a, b and c; c's links skipped %.0f rows the copies held", len(tables), skipped)
 	if skipped == 0 {
 		t.Error("c's links skipped no row: the copies were not overtaken, so the test did not check the filter")
+	}
+}
+
+// TestRebuildRegionAfterItsDataIsLost: region b dies with its disk. A
+// forced failover moves its buckets to a while a's users keep writing;
+// b's MySQL comes back with an empty data folder, and its RPO stays
+// pending (its binlog is behind what a applied: it cannot be counted as
+// zero). region rebuild copies every table from a; b's regiond starts,
+// its capture continues the binlog's numbering from what it had
+// published, and the RPO is completed saying what cannot be counted. The
+// failback gives b its buckets back: both regions hold the same rows,
+// b's writes from before the loss among them, and every acknowledged
+// write is in each exactly once.
+func TestRebuildRegionAfterItsDataIsLost(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	tok, _ := lab.ReadToken(st.Dir)
+	createLedger(t, st)
+	labapi.Converged(t, st, 60*time.Second)
+	ctx := context.Background()
+	var home [2][]int64
+	for u := int64(1); len(home[0]) < 12 || len(home[1]) < 12; u++ {
+		if h := st.HomeRegion(u); len(home[h]) < 12 {
+			home[h] = append(home[h], u)
+		}
+	}
+	gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
+	// b's users write in b first; that reaches a.
+	before := loadOf(t, fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort), home[1], 40)
+	bctx, stopB := context.WithTimeout(ctx, 2*time.Second)
+	before.Run(bctx)
+	stopB()
+	labapi.Converged(t, st, 30*time.Second)
+	// a's users keep writing through it all.
+	load := loadOf(t, gwA, home[0], 40)
+	lctx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	var wg sync.WaitGroup
+	wg.Go(func() { load.Run(lctx) })
+	time.Sleep(time.Second)
+
+	if err := lab.Kill(ctx, st.Dir, "b", "all"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := regionctlIn(st, "failover", "--force", "--from", "b", "--to", "a", "--reason", "b's disk died")
+	if err != nil || !strings.Contains(out, "RPO PENDING") {
+		t.Fatalf("forced failover of b: %v\n%s", err, out)
+	}
+	if err := os.RemoveAll(filepath.Join(st.Dir, "b", "mysql", "data")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"mysql", "broker"} {
+		if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "b", c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The controller's leader tries to count the RPO every 3 s: against
+	// a server made anew it must not find "nothing lost".
+	time.Sleep(4 * time.Second)
+	cs := waitController(t, st, "a", tok, 5*time.Second, "the failover recorded", func(cs api.ControllerStatus) bool { return len(cs.State.Failovers) > 0 })
+	var fo controller.FailoverRecord
+	for _, f := range cs.State.Failovers {
+		fo = f
+	}
+	if !fo.RPO.Pending {
+		t.Fatalf("the RPO was completed against b's empty server: %+v", fo.RPO)
+	}
+
+	rebuild := []string{"region", "rebuild", "b", "--donor", "a", "--reason", "b's disk died", "--batch", "20", "--sleep", "20ms"}
+	if out, err := regionctlIn(st, rebuild...); err != nil || !strings.Contains(out, "region b rebuilt from a") {
+		t.Fatalf("rebuild: %v\n%s", err, out)
+	}
+	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "b", "all"); err != nil {
+		t.Fatal(err)
+	}
+	cs = waitController(t, st, "a", tok, 30*time.Second, "the RPO completed", func(cs api.ControllerStatus) bool { return !cs.State.Failovers[fo.ID].RPO.Pending })
+	rpo := cs.State.Failovers[fo.ID].RPO
+	t.Logf("RPO of %s: %d counted after %s; uncounted: %s", fo.ID, rpo.LostCount, rpo.LastAppliedGTID, rpo.Uncounted)
+	if !strings.Contains(rpo.Uncounted, "lost with its data") {
+		t.Errorf("the RPO does not say what could not be counted: %+v", rpo)
+	}
+	waitCaughtUp(t, st, "b", time.Minute)
+	if out, err := regionctlIn(st, "failback", "--to", "b", "--reason", "rebuilt"); err != nil || !strings.Contains(out, "DONE") {
+		t.Fatalf("failback to b: %v\n%s", err, out)
+	}
+	time.Sleep(time.Second)
+	stopLoad()
+	wg.Wait()
+	labapi.Converged(t, st, time.Minute)
+	for _, l := range []ledger.Workload{before, load} {
+		hist := l.History.Writes()
+		lost, dup, err := ledger.Verify(ctx, st, hist, l.Users, nil, time.Minute)
+		if err != nil || lost.Violations != 0 || dup.Violations != 0 {
+			t.Fatalf("%d writes: lost %+v, duplicated %+v, %v", len(hist), lost, dup, err)
+		}
+	}
+	dbA, err := lab.OpenMySQL(st.Regions[0].MySQLPort, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dbA.Close()
+	regions, closeAll, err := ledger.Regions(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	vcfg := verify.DefaultConfig()
+	vcfg.RecheckDelay = 200 * time.Millisecond
+	tables := replicatedTables(t, dbA)
+	if cmp, err := verify.Converge(ctx, vcfg, regions, tables, time.Minute); err != nil || !cmp.Equal() {
+		t.Fatalf("after the rebuild and failback the regions differ: %v %v", err, cmp.Differences(5))
+	}
+	t.Logf("%d tables identical in a and b after b lost its data; %d + %d acknowledged writes in both", len(tables), ledger.Summarize(before.History.Writes()).Acked, ledger.Summarize(load.History.Writes()).Acked)
+}
+
+// regionctlIn runs regionctl on the lab and returns what it printed.
+func regionctlIn(st *lab.State, args ...string) (string, error) {
+	out, err := exec.Command(labtest.Bin().Regionctl, append(args, "--dir", st.Dir)...).CombinedOutput()
+	return string(out), err
+}
+
+// waitCaughtUp waits, as an operator would in regionctl status, until
+// region's links have applied everything their sources published.
+func waitCaughtUp(t *testing.T, st *lab.State, region string, d time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(d); ; time.Sleep(250 * time.Millisecond) {
+		all := labapi.Statuses(t, st)
+		behind := []string{}
+		for _, l := range all[region].Links {
+			if src := all[l.From]; l.State != "running" || l.AppliedSeq < src.Capture.Published.Seq {
+				behind = append(behind, fmt.Sprintf("%s->%s %s applied %d of %d", l.From, region, l.State, l.AppliedSeq, src.Capture.Published.Seq))
+			}
+		}
+		if len(behind) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not catch up: %v", region, behind)
+		}
 	}
 }
 

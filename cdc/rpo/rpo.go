@@ -34,6 +34,7 @@ import (
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/seed"
 )
 
 // DefaultMaxListed is how many lost transactions Result.Lost lists by
@@ -105,6 +106,10 @@ type Result struct {
 	// ReadUpTo is the failed region's binlog end, read when Compute
 	// started: everything up to it was decided.
 	ReadUpTo string `json:"read_up_to"`
+	// Uncounted, when set, says what could not be counted: the region's
+	// data was lost and rebuilt, so what it committed after its capture's
+	// last published position is gone and not in LostCount.
+	Uncounted string `json:"uncounted,omitempty"`
 }
 
 // Listed reports whether r lists every lost transaction with every row
@@ -174,7 +179,7 @@ func Compute(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	end, err := binlogEnd(ctx, cfg)
+	end, continued, err := sourceState(ctx, cfg)
 	if err != nil {
 		return Result{}, err
 	}
@@ -182,12 +187,32 @@ func Compute(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("rpo: the source's binlog position %q: %w", end, err)
 	}
+	if !endSet.Contain(v.watermark) {
+		return Result{}, fmt.Errorf("rpo: %w: the source's binlog ends at %q, before what the survivor applied (%q): the region's data was lost or restored from an older backup, and what it committed and never published cannot be read. Rebuild it (regionctl region rebuild): the RPO is then completed from there", ErrNotExact, end, cfg.Link.AppliedGTID)
+	}
 	res := Result{LastAppliedGTID: cfg.Link.AppliedGTID, ReadUpTo: end}
+	from := cfg.Link.AppliedGTID
+	if continued != "" {
+		cs, err := mysql.ParseGTIDSet(flavor, continued)
+		if err != nil {
+			return Result{}, fmt.Errorf("rpo: the rebuild's continued binlog position %q: %w", continued, err)
+		}
+		if !v.watermark.Contain(cs) {
+			// The region's data was lost and rebuilt, its binlog continued
+			// from what its capture had published: everything published
+			// reached the survivor (a forced failover applies all of its
+			// Kafka log), what was committed after it and never published
+			// is gone with the data. What the region committed since the
+			// rebuild is read as ever.
+			res.Uncounted = fmt.Sprintf("the region's data was lost and rebuilt: what it committed after its capture had published %s was lost with its data and cannot be counted", continued)
+			res.LastAppliedGTID, from = continued, continued
+		}
+	}
 	if v.watermark.Contain(endSet) {
 		return res, nil // the survivor applied everything
 	}
 	lost := newGTIDList(flavor)
-	err = read(ctx, cfg, endSet, func(it binlog.Item) error {
+	err = read(ctx, cfg, from, endSet, func(it binlog.Item) error {
 		if it.Txn == nil { // echo or not replicated: nothing to lose
 			if res.LostCount == 0 {
 				res.LastAppliedGTID = it.Pos
@@ -282,9 +307,9 @@ func change(op event.Op, k RowKey) string {
 	return fmt.Sprintf("%s %s %s", name, k.Table, strings.Join(key, ","))
 }
 
-// read streams the source's binlog from the watermark and calls decide
+// read streams the source's binlog from GTID set from and calls decide
 // with every transaction until one's position includes end.
-func read(ctx context.Context, cfg Config, end mysql.GTIDSet, decide func(binlog.Item) error) error {
+func read(ctx context.Context, cfg Config, from string, end mysql.GTIDSet, decide func(binlog.Item) error) error {
 	r, err := binlog.NewReader(cfg.Source)
 	if err != nil {
 		return fmt.Errorf("rpo: %w", err)
@@ -293,7 +318,7 @@ func read(ctx context.Context, cfg Config, end mysql.GTIDSet, decide func(binlog
 	defer cancel()
 	items := make(chan binlog.Item, 64)
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx, cfg.Link.AppliedGTID, items) }()
+	go func() { done <- r.Run(ctx, from, items) }()
 	stop := func(err error) error {
 		cancel()
 		<-done
@@ -315,14 +340,14 @@ func read(ctx context.Context, cfg Config, end mysql.GTIDSet, decide func(binlog
 		case err := <-done:
 			switch {
 			case errors.Is(err, binlog.ErrPosition):
-				return fmt.Errorf("rpo: %w: the source's binlog after the watermark %q is purged, so some transactions after it cannot be read (%v); compare the two regions' tables to find what differs", ErrNotExact, cfg.Link.AppliedGTID, err)
+				return fmt.Errorf("rpo: %w: the source's binlog after the watermark %q is purged, so some transactions after it cannot be read (%v); compare the two regions' tables to find what differs", ErrNotExact, from, err)
 			case err != nil:
 				// Unreachable if the server no longer answers a query;
 				// otherwise the binlog itself is the problem.
 				if _, perr := binlogEnd(ctx, cfg); perr != nil {
 					return fmt.Errorf("rpo: %w: reading the binlog: %v", ErrUnreachable, err)
 				}
-				return fmt.Errorf("rpo: reading the source's binlog from %q: %w", cfg.Link.AppliedGTID, err)
+				return fmt.Errorf("rpo: reading the source's binlog from %q: %w", from, err)
 			case ctx.Err() != nil:
 				return fmt.Errorf("rpo: stopped before the binlog end %s: %w", end, ctx.Err())
 			default:
@@ -337,6 +362,13 @@ func read(ctx context.Context, cfg Config, end mysql.GTIDSet, decide func(binlog
 // binlogEnd reads the source's current binlog end: @@gtid_binlog_pos on
 // MariaDB, @@gtid_executed on MySQL.
 func binlogEnd(ctx context.Context, cfg Config) (string, error) {
+	end, _, err := sourceState(ctx, cfg)
+	return end, err
+}
+
+// sourceState reads the source's binlog end, and where a rebuild last
+// continued its binlog from ("" if none did: seed.ContinuedFrom).
+func sourceState(ctx context.Context, cfg Config) (end, continued string, err error) {
 	timeout := cfg.DialTimeout
 	if timeout == 0 {
 		timeout = 5 * time.Second
@@ -347,15 +379,18 @@ func binlogEnd(ctx context.Context, cfg Config) (string, error) {
 	dc.TLS, dc.Timeout, dc.ReadTimeout = cfg.Source.TLS, timeout, timeout
 	conn, err := driver.NewConnector(dc)
 	if err != nil {
-		return "", fmt.Errorf("rpo: source connection settings: %w", err)
+		return "", "", fmt.Errorf("rpo: source connection settings: %w", err)
 	}
 	db := sql.OpenDB(conn)
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(ctx, 2*timeout)
 	defer cancel()
-	end, err := binlog.End(ctx, db, cfg.Source.Flavor)
+	end, err = binlog.End(ctx, db, cfg.Source.Flavor)
 	if err != nil {
-		return "", fmt.Errorf("rpo: %w: %s: %v", ErrUnreachable, dc.Addr, err)
+		return "", "", fmt.Errorf("rpo: %w: %s: %v", ErrUnreachable, dc.Addr, err)
 	}
-	return end, nil
+	if continued, err = seed.ContinuedFrom(ctx, db); err != nil {
+		return "", "", fmt.Errorf("rpo: %w: %s: %v", ErrUnreachable, dc.Addr, err)
+	}
+	return end, continued, nil
 }

@@ -78,11 +78,23 @@ func CheckBinlog(ctx context.Context, db *sql.DB, flavor, published string, log 
 	if _, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin = 0"); err != nil {
 		return err
 	}
-	if _, err := conn.ExecContext(ctx, `UPDATE `+RebuildsTable+` SET binlog_checked_at = UTC_TIMESTAMP(6), binlog_note = ? WHERE id = ?`, note, id); err != nil {
+	if _, err := conn.ExecContext(ctx, `UPDATE `+RebuildsTable+` SET binlog_checked_at = UTC_TIMESTAMP(6), binlog_from = ?, binlog_note = ? WHERE id = ?`, published, note, id); err != nil {
 		return fmt.Errorf("seed: record the binlog continued: %w", err)
 	}
 	if log != nil {
 		log.Warn("binlog continued after a rebuild", "rebuild", id, "was", end, "now", published)
 	}
 	return nil
+}
+
+// ContinuedFrom returns the GTID set the region's binlog was last
+// continued from by a rebuild (CheckBinlog), "" if it never was: what the
+// region had committed before it and not published is gone with its data.
+func ContinuedFrom(ctx context.Context, db *sql.DB) (string, error) {
+	var from string
+	err := db.QueryRowContext(ctx, `SELECT binlog_from FROM `+RebuildsTable+` WHERE binlog_from IS NOT NULL ORDER BY id DESC LIMIT 1`).Scan(&from)
+	if missingTable(err) || errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return from, err
 }

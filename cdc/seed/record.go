@@ -125,5 +125,6 @@ const RebuildsSchema = `CREATE TABLE IF NOT EXISTS ` + RebuildsTable + ` (
 	started_at TIMESTAMP(6) NOT NULL,
 	done_at TIMESTAMP(6) NULL COMMENT 'every table copied',
 	binlog_checked_at TIMESTAMP(6) NULL COMMENT 'when capture checked the binlog against what it had published',
+	binlog_from VARCHAR(4096) NULL COMMENT 'the GTID set the binlog was continued from: what the region committed before it and had not published is lost',
 	binlog_note VARCHAR(1024) NULL
 ) ENGINE=InnoDB`
