@@ -7,6 +7,10 @@
 //	event   -> the wire format both sides agree on
 //	apply   -> consume, resolve conflicts, apply with a checkpoint row
 //
+// and beside them seed (a region's tables copied from a donor, with the
+// positions its links start from) and rpo (what a failed region's
+// survivors never applied).
+//
 // regiond wires them together (regiond/replication.go); docs/cdc.md
 // describes the guarantees.
 package cdc
