@@ -14,25 +14,8 @@ import (
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/seed"
-	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 )
-
-// target starts a second MariaDB (server id and GTID domain 2).
-func target(t *testing.T) *sql.DB {
-	t.Helper()
-	srv, err := lab.StartMariaDB(context.Background(), t.TempDir(), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
-	db, err := lab.OpenMySQL(srv.Port, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 func mustExec(t *testing.T, db *sql.DB, qs ...string) {
 	t.Helper()
@@ -61,7 +44,7 @@ CREATE TABLE app.audit (user_id BIGINT NOT NULL, msg VARCHAR(64) NOT NULL) ENGIN
 // position contains: no more, no fewer.
 func TestCopyIsItsSnapshot(t *testing.T) {
 	ctx := context.Background()
-	donor, dst := labtest.MariaDB(t), target(t)
+	donor, dst := labtest.MariaDB(t), labtest.MariaDBWithID(t, 2)
 	mustExec(t, donor, strings.Split(schemaSQL, ";\n")...)
 	if err := apply.EnsureSchema(ctx, donor); err != nil {
 		t.Fatal(err)
@@ -249,7 +232,7 @@ func TestCopyIsItsSnapshot(t *testing.T) {
 // and the same copy run again finishes it without copying the first again.
 func TestCopyResumes(t *testing.T) {
 	ctx := context.Background()
-	donor, dst := labtest.MariaDB(t), target(t)
+	donor, dst := labtest.MariaDB(t), labtest.MariaDBWithID(t, 2)
 	mustExec(t, donor, strings.Split(schemaSQL, ";\n")...)
 	for i := range 2000 {
 		mustExec(t, donor, fmt.Sprintf("INSERT INTO app.audit VALUES (%d, 'm%d')", i%10, i))

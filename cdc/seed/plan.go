@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/regionplatform/region/cdc/binlog"
 )
 
 // Plan is what a link into a seeded target needs of the copies: where
@@ -61,36 +63,73 @@ type Start struct {
 // that every copy is brought forward from its own positions: the lowest of
 // the copies' starts. donorStart gives the start in a donor's own topic
 // for a copy's positions (after the last message whose position the
-// copy's GTID set contains: the caller reads the topic); it is called
-// once per distinct GTID set.
+// copy's GTID set contains: the caller reads the topic). It is called only
+// for the copies from source with the lowest GTID sets (a donor's later
+// snapshots contain its earlier ones, so normally once).
 func (p *Plan) Start(source string, part int32, donorStart func(Positions) (Start, error)) (Start, error) {
 	var low *Start
-	seen := map[string]Start{}
-	for _, name := range p.names() {
-		pos := p.tables[name]
-		var s Start
-		if pos.Donor == source {
-			var ok bool
-			if s, ok = seen[pos.GTID]; !ok {
-				var err error
-				if s, err = donorStart(pos); err != nil {
-					return Start{}, fmt.Errorf("seed: where %s's copy starts in %s/%d: %w", name, source, part, err)
-				}
-				seen[pos.GTID] = s
-			}
-		} else if cp, ok := pos.Inbound[source][part]; ok {
-			s = Start{From: cp}
-		} else {
-			s = Start{Oldest: true}
-		}
+	take := func(s Start) {
 		if low == nil || earlier(s, *low) {
 			low = &s
 		}
+	}
+	var own []Positions
+	for _, name := range p.names() {
+		pos := p.tables[name]
+		switch cp, ok := pos.Inbound[source][part]; {
+		case pos.Donor == source:
+			own = append(own, pos)
+		case ok:
+			take(Start{From: cp})
+		default:
+			take(Start{Oldest: true})
+		}
+	}
+	lowest, err := lowestSets(own)
+	if err != nil {
+		return Start{}, err
+	}
+	for _, pos := range lowest {
+		s, err := donorStart(pos)
+		if err != nil {
+			return Start{}, fmt.Errorf("seed: where the copy at %s starts in %s/%d: %w", pos.GTID, source, part, err)
+		}
+		take(s)
 	}
 	if low == nil {
 		return Start{Oldest: true}, nil
 	}
 	return *low, nil
+}
+
+// lowestSets returns the positions whose GTID sets contain no other's
+// (one per distinct set).
+func lowestSets(ps []Positions) ([]Positions, error) {
+	var out []Positions
+	for i, p := range ps {
+		lowest := true
+		for j, q := range ps {
+			if i == j || p.GTID == q.GTID {
+				continue
+			}
+			in, err := binlog.Covers(p.Flavor, p.GTID, q.GTID)
+			if err != nil {
+				return nil, fmt.Errorf("seed: compare the copies' positions: %w", err)
+			}
+			if in {
+				lowest = false // p holds q: q starts earlier
+				break
+			}
+		}
+		dup := false
+		for _, o := range out {
+			dup = dup || o.GTID == p.GTID
+		}
+		if lowest && !dup {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 func earlier(a, b Start) bool {

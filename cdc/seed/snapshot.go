@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -72,7 +70,7 @@ func (s *Snapshot) open(ctx context.Context) error {
 		return fmt.Errorf("BINLOG_GTID_POS(%s, %d) is NULL: the binlog file is gone", file, pos)
 	}
 	s.Positions.GTID = gtid.String
-	rows, err := s.conn.QueryContext(ctx, `SELECT source, part, kafka_offset, seq, pos, gtid, UNIX_TIMESTAMP(source_time) FROM `+binlog.MetaSchema+`.apply_checkpoints`)
+	rows, err := s.conn.QueryContext(ctx, `SELECT source, part, kafka_offset, seq, pos, gtid, CAST(UNIX_TIMESTAMP(source_time) * 1000000 AS SIGNED) FROM `+binlog.MetaSchema+`.apply_checkpoints`)
 	if missingTable(err) {
 		return nil // no applier ever ran there: it holds nothing of another source
 	}
@@ -84,14 +82,12 @@ func (s *Snapshot) open(ctx context.Context) error {
 		var src string
 		var part int32
 		var cp Checkpoint
-		var st sql.NullString
-		if err := rows.Scan(&src, &part, &cp.Offset, &cp.Seq, &cp.Pos, &cp.GTID, &st); err != nil {
+		var us sql.NullInt64 // source_time in microseconds, exactly
+		if err := rows.Scan(&src, &part, &cp.Offset, &cp.Seq, &cp.Pos, &cp.GTID, &us); err != nil {
 			return fmt.Errorf("read the donor's inbound checkpoints: %w", err)
 		}
-		if st.Valid {
-			if cp.SourceTime, err = parseUnix(st.String); err != nil {
-				return fmt.Errorf("the donor's checkpoint of %s/%d: source_time %q: %w", src, part, st.String, err)
-			}
+		if us.Valid {
+			cp.SourceTime = time.UnixMicro(us.Int64).UTC()
 		}
 		if s.Positions.Inbound[src] == nil {
 			s.Positions.Inbound[src] = map[int32]Checkpoint{}
@@ -105,20 +101,4 @@ func (s *Snapshot) open(ctx context.Context) error {
 func (s *Snapshot) Close() {
 	_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
 	discard(s.conn) // its isolation level and time zone were changed
-}
-
-// parseUnix parses "1763862950.633038" exactly (no float rounding).
-func parseUnix(s string) (time.Time, error) {
-	sec, frac, _ := strings.Cut(s, ".")
-	n, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil {
-		return time.Time{}, err
-	}
-	var us int64
-	if frac != "" {
-		if us, err = strconv.ParseInt((frac + "000000")[:6], 10, 64); err != nil {
-			return time.Time{}, err
-		}
-	}
-	return time.Unix(n, us*1000).UTC(), nil
 }

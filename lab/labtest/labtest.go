@@ -134,9 +134,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 // MariaDB starts a MariaDB server of its own for t, configured like a lab
 // region's (lab.StartMariaDB, in t.TempDir(), stopped when t ends), and
 // returns it opened as root.
-func MariaDB(t testing.TB) *sql.DB {
+func MariaDB(t testing.TB) *sql.DB { t.Helper(); return MariaDBWithID(t, 1) }
+
+// MariaDBWithID is MariaDB with server id and GTID domain id: a test with
+// two servers gives them two.
+func MariaDBWithID(t testing.TB, id int) *sql.DB {
 	t.Helper()
-	srv, err := lab.StartMariaDB(context.Background(), t.TempDir(), 1)
+	srv, err := lab.StartMariaDB(context.Background(), t.TempDir(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
