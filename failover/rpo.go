@@ -39,7 +39,7 @@ func (o *Orchestrator) rpo(ctx context.Context, id, from, to string, link traffi
 		}
 		states[r] = ls
 	}
-	res, err := o.exactRPOs(ctx, from, to, states)
+	res, err := o.exactRPOs(ctx, from, to, states, time.Now())
 	if err != nil {
 		o.log.Warn("failover: RPO pending", "failover", id, "region", from, "err", err)
 		return pending
@@ -99,8 +99,9 @@ func orNone(gtid string) string {
 // exactRPOs reads region from's binlog past each survivor's link state:
 // to's first, which decides (its error is returned); another survivor
 // whose count fails is left out (logged), so that it never keeps the RPO
-// pending; a failback then refuses until it can be counted.
-func (o *Orchestrator) exactRPOs(ctx context.Context, from, to string, states map[string]apply.LinkStatus) (map[string]rpo.Result, error) {
+// pending; a failback then refuses until it can be counted. since is
+// when the survivors' link states were taken (rpo.Config.Since).
+func (o *Orchestrator) exactRPOs(ctx context.Context, from, to string, states map[string]apply.LinkStatus, since time.Time) (map[string]rpo.Result, error) {
 	rc, err := o.cfg.RPOSource(from)
 	if err != nil {
 		return nil, err
@@ -112,7 +113,7 @@ func (o *Orchestrator) exactRPOs(ctx context.Context, from, to string, states ma
 		if !ok {
 			continue
 		}
-		res, err := rpo.Compute(ctx, rpo.Config{Source: rc, Partitions: int32(len(ls.Partitions)), Link: ls, DialTimeout: 2 * time.Second})
+		res, err := rpo.Compute(ctx, rpo.Config{Source: rc, Partitions: int32(len(ls.Partitions)), Link: ls, DialTimeout: 2 * time.Second, Since: since})
 		switch {
 		case err != nil && r == to:
 			return nil, err
@@ -182,7 +183,7 @@ func (o *Orchestrator) rpoNow(ctx context.Context, f controller.FailoverRecord) 
 		}
 		states[r] = ls
 	}
-	return o.exactRPOs(ctx, f.From, f.To, states)
+	return o.exactRPOs(ctx, f.From, f.To, states, f.StartedAt)
 }
 
 // maxRPOChanges caps the row changes a failover record keeps.

@@ -68,6 +68,11 @@ type Config struct {
 	// DialTimeout bounds connecting to the failed region's MySQL; 0 means
 	// 5 seconds.
 	DialTimeout time.Duration
+	// Since is when the survivor's link state was taken (the forced
+	// failover): a rebuild that continued the failed region's binlog after
+	// it means the region's data was lost in between (Result.Uncounted).
+	// Zero: only a continuation past the watermark says so.
+	Since time.Time
 }
 
 // Validate checks the fields Compute needs.
@@ -179,7 +184,7 @@ func Compute(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	end, continued, err := sourceState(ctx, cfg)
+	end, continued, continuedAt, err := sourceState(ctx, cfg)
 	if err != nil {
 		return Result{}, err
 	}
@@ -197,13 +202,14 @@ func Compute(ctx context.Context, cfg Config) (Result, error) {
 		if err != nil {
 			return Result{}, fmt.Errorf("rpo: the rebuild's continued binlog position %q: %w", continued, err)
 		}
-		if !v.watermark.Contain(cs) {
-			// The region's data was lost and rebuilt, its binlog continued
-			// from what its capture had published: everything published
-			// reached the survivor (a forced failover applies all of its
-			// Kafka log), what was committed after it and never published
-			// is gone with the data. What the region committed since the
-			// rebuild is read as ever.
+		if !v.watermark.Contain(cs) || (!cfg.Since.IsZero() && continuedAt.After(cfg.Since)) {
+			// The region's data was lost and rebuilt (after the survivor's
+			// state was taken, or its binlog now starts past it), its
+			// binlog continued from what its capture had published:
+			// everything published reached the survivor (a forced failover
+			// applies all of its Kafka log), what was committed after it
+			// and never published is gone with the data. What the region
+			// committed since the rebuild is read as ever.
 			res.Uncounted = fmt.Sprintf("the region's data was lost and rebuilt: what it committed after its capture had published %s was lost with its data and cannot be counted", continued)
 			res.LastAppliedGTID, from = continued, continued
 		}
@@ -362,13 +368,13 @@ func read(ctx context.Context, cfg Config, from string, end mysql.GTIDSet, decid
 // binlogEnd reads the source's current binlog end: @@gtid_binlog_pos on
 // MariaDB, @@gtid_executed on MySQL.
 func binlogEnd(ctx context.Context, cfg Config) (string, error) {
-	end, _, err := sourceState(ctx, cfg)
+	end, _, _, err := sourceState(ctx, cfg)
 	return end, err
 }
 
 // sourceState reads the source's binlog end, and where a rebuild last
 // continued its binlog from ("" if none did: seed.ContinuedFrom).
-func sourceState(ctx context.Context, cfg Config) (end, continued string, err error) {
+func sourceState(ctx context.Context, cfg Config) (end, continued string, continuedAt time.Time, err error) {
 	timeout := cfg.DialTimeout
 	if timeout == 0 {
 		timeout = 5 * time.Second
@@ -379,7 +385,7 @@ func sourceState(ctx context.Context, cfg Config) (end, continued string, err er
 	dc.TLS, dc.Timeout, dc.ReadTimeout = cfg.Source.TLS, timeout, timeout
 	conn, err := driver.NewConnector(dc)
 	if err != nil {
-		return "", "", fmt.Errorf("rpo: source connection settings: %w", err)
+		return "", "", time.Time{}, fmt.Errorf("rpo: source connection settings: %w", err)
 	}
 	db := sql.OpenDB(conn)
 	defer db.Close()
@@ -387,10 +393,10 @@ func sourceState(ctx context.Context, cfg Config) (end, continued string, err er
 	defer cancel()
 	end, err = binlog.End(ctx, db, cfg.Source.Flavor)
 	if err != nil {
-		return "", "", fmt.Errorf("rpo: %w: %s: %v", ErrUnreachable, dc.Addr, err)
+		return "", "", time.Time{}, fmt.Errorf("rpo: %w: %s: %v", ErrUnreachable, dc.Addr, err)
 	}
-	if continued, err = seed.ContinuedFrom(ctx, db); err != nil {
-		return "", "", fmt.Errorf("rpo: %w: %s: %v", ErrUnreachable, dc.Addr, err)
+	if continued, continuedAt, err = seed.ContinuedFrom(ctx, db); err != nil {
+		return "", "", time.Time{}, fmt.Errorf("rpo: %w: %s: %v", ErrUnreachable, dc.Addr, err)
 	}
-	return end, continued, nil
+	return end, continued, continuedAt, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
@@ -88,13 +89,15 @@ func CheckBinlog(ctx context.Context, db *sql.DB, flavor, published string, log 
 }
 
 // ContinuedFrom returns the GTID set the region's binlog was last
-// continued from by a rebuild (CheckBinlog), "" if it never was: what the
-// region had committed before it and not published is gone with its data.
-func ContinuedFrom(ctx context.Context, db *sql.DB) (string, error) {
-	var from string
-	err := db.QueryRowContext(ctx, `SELECT binlog_from FROM `+RebuildsTable+` WHERE binlog_from IS NOT NULL ORDER BY id DESC LIMIT 1`).Scan(&from)
+// continued from by a rebuild (CheckBinlog) and when, "" if it never was:
+// what the region had committed before it and not published is gone with
+// its data.
+func ContinuedFrom(ctx context.Context, db *sql.DB) (from string, at time.Time, err error) {
+	var us int64
+	err = db.QueryRowContext(ctx, `SELECT binlog_from, CAST(UNIX_TIMESTAMP(binlog_checked_at) * 1000000 AS SIGNED) FROM `+RebuildsTable+`
+		WHERE binlog_from IS NOT NULL ORDER BY id DESC LIMIT 1`).Scan(&from, &us)
 	if missingTable(err) || errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return "", time.Time{}, nil
 	}
-	return from, err
+	return from, time.UnixMicro(us).UTC(), err
 }
