@@ -15,9 +15,18 @@ type Kept struct {
 	KeptAs string `json:"kept_as"`
 }
 
-// Resuming reports whether the target holds a copy that was interrupted:
-// running the copy again finishes it, and nothing is to be prepared.
+// Resuming reports whether the target holds a rebuild that was
+// interrupted (prepared, not finished) or a copy that was: running the
+// copy again finishes it, and nothing is to be prepared.
 func Resuming(ctx context.Context, target *sql.DB) (bool, error) {
+	var open int
+	err := target.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+RebuildsTable+` WHERE done_at IS NULL`).Scan(&open)
+	if err != nil && !missingTable(err) {
+		return false, fmt.Errorf("seed: read %s: %w", RebuildsTable, err)
+	}
+	if open > 0 {
+		return true, nil
+	}
 	recs, err := Records(ctx, target)
 	if err != nil {
 		return false, err
@@ -33,10 +42,11 @@ func Resuming(ctx context.Context, target *sql.DB) (bool, error) {
 // PrepareRebuild makes the target ready to be copied into afresh: each
 // of its tables is kept aside, renamed into the platform's schema (its
 // rows, which may hold transactions no other region has, stay for the
-// operator: see KeptTable), and its links' checkpoints and earlier copies'
-// records are cleared, so that its links start from the new copies. None
-// of it reaches the target's binlog. The target's regiond must be
-// stopped. Run again after a crash, it goes on where it stopped.
+// operator: see KeptTable), its links' checkpoints and earlier copies'
+// records are cleared, so that its links start from the new copies, and
+// the rebuild is recorded (RebuildsTable), last. None of it reaches the
+// target's binlog. The target's regiond must be stopped. Run again after
+// a crash, it goes on where it stopped.
 func PrepareRebuild(ctx context.Context, target *sql.DB, donor string, tables []string, reason string, now time.Time) ([]Kept, error) {
 	conn, err := target.Conn(ctx)
 	if err != nil {
@@ -45,9 +55,6 @@ func PrepareRebuild(ctx context.Context, target *sql.DB, donor string, tables []
 	defer discard(conn)
 	if err := execAll(ctx, conn, "SET SESSION sql_log_bin = 0", "CREATE DATABASE IF NOT EXISTS "+binlog.MetaSchema, KeptSchema, Schema, RebuildsSchema); err != nil {
 		return nil, fmt.Errorf("seed: prepare the target: %w", err)
-	}
-	if _, err := conn.ExecContext(ctx, `INSERT INTO `+RebuildsTable+` (donor, reason, started_at) VALUES (?, ?, ?)`, donor, reason, now.UTC()); err != nil {
-		return nil, fmt.Errorf("seed: record the rebuild: %w", err)
 	}
 	var kept []Kept
 	for i, t := range tables {
@@ -75,6 +82,10 @@ func PrepareRebuild(ctx context.Context, target *sql.DB, donor string, tables []
 		if _, err := conn.ExecContext(ctx, q); err != nil && !missingTable(err) {
 			return kept, fmt.Errorf("seed: clear the target's link checkpoints: %s: %w", q, err)
 		}
+	}
+	// Last: an open rebuild means the target is prepared (Resuming).
+	if _, err := conn.ExecContext(ctx, `INSERT INTO `+RebuildsTable+` (donor, reason, started_at) VALUES (?, ?, ?)`, donor, reason, now.UTC()); err != nil {
+		return kept, fmt.Errorf("seed: record the rebuild: %w", err)
 	}
 	return kept, nil
 }
