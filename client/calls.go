@@ -160,6 +160,18 @@ func (c *Client) RecordDrill(ctx context.Context, req api.DrillRecordRequest) er
 	return c.send(ctx, http.MethodPost, "/v1/drills", req, nil)
 }
 
+// Rebuilds is GET /v1/rebuilds: every region rebuild, newest first.
+func (c *Client) Rebuilds(ctx context.Context) (*api.RebuildsView, error) {
+	var v api.RebuildsView
+	return &v, c.get(ctx, "/v1/rebuilds", &v)
+}
+
+// RecordRebuild is POST /v1/rebuilds: a rebuild's start or end goes into
+// the controller's history (and the audit log).
+func (c *Client) RecordRebuild(ctx context.Context, req api.RebuildRequest) error {
+	return c.send(ctx, http.MethodPost, "/v1/rebuilds", req, nil)
+}
+
 // ScheduleDrill is POST /v1/drills/schedules.
 func (c *Client) ScheduleDrill(ctx context.Context, req api.ScheduleRequest) (map[string]string, error) {
 	var out map[string]string

@@ -33,6 +33,7 @@ const (
 	OpDrillRecord     = "drill.record"
 	OpDrillSchedule   = "drill.schedule"
 	OpDrillUnschedule = "drill.unschedule"
+	OpRegionRebuild   = "region.rebuild"
 )
 
 // Command is one change to the replicated State. The concrete types are
@@ -98,6 +99,8 @@ func newCommand(op string) (Command, error) {
 		return &ScheduleDrill{}, nil
 	case OpDrillUnschedule:
 		return &UnscheduleDrill{}, nil
+	case OpRegionRebuild:
+		return &RecordRebuild{}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown op %q", ErrBadCommand, op)
 }

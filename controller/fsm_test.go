@@ -71,6 +71,9 @@ func history() []Command {
 		&RecordDrill{Header: at(18), ID: "drill-2", Plan: "monthly", Outcome: DrillFailed, StartedAt: t0.Add(17 * time.Second), EndedAt: t0.Add(18 * time.Second), Summary: "rto_max exceeded"},
 		&BeginFailover{Header: at(19), ID: "fo-3", Kind: KindPlanned, From: "b", To: "a", Reason: "failback of a", Undoes: "fo-1"},
 		&EndFailover{Header: at(20), ID: "fo-3", Outcome: FailoverDone},
+		&RecordRebuild{Header: at(21), Rebuild: RebuildRecord{ID: "rb-1", Region: "a", Donor: "b", Reason: "disk replaced", State: RebuildRunning, StartedAt: t0.Add(21 * time.Second)}},
+		&RecordRebuild{Header: at(22), Rebuild: RebuildRecord{ID: "rb-1", Region: "a", Donor: "b", Reason: "disk replaced", State: RebuildDone,
+			StartedAt: t0.Add(21 * time.Second), EndedAt: t0.Add(22 * time.Second), Tables: 9, Rows: 1200, Kept: []string{"lending.users as _region.kept_1_0"}}},
 	}
 }
 
@@ -260,6 +263,39 @@ func TestCompleteRPO(t *testing.T) {
 	} {
 		if err := applyOne(f, 4, c); err == nil {
 			t.Errorf("%+v was accepted", c)
+		}
+	}
+}
+
+func TestRecordRebuild(t *testing.T) {
+	f := newFSM()
+	start := RebuildRecord{ID: "rb-1", Region: "b", Donor: "a", Reason: "disk replaced", State: RebuildRunning, StartedAt: t0}
+	applyAll(t, f, &RecordRebuild{Header: at(0), Rebuild: start})
+	end := start
+	end.State, end.EndedAt, end.Tables, end.Rows = RebuildDone, t0.Add(time.Minute), 9, 4000
+	if err := applyOne(f, 2, &RecordRebuild{Header: Header{At: t0.Add(time.Minute), Actor: "someone else"}, Rebuild: end}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.st.Rebuilds["rb-1"]; got.State != RebuildDone || got.Actor != "test" || got.Rows != 4000 || !got.StartedAt.Equal(t0) {
+		t.Fatalf("recorded %+v: want done, started by test", got)
+	}
+	bad := func(mod func(*RebuildRecord)) *RecordRebuild {
+		r := start
+		r.ID = "rb-2"
+		mod(&r)
+		return &RecordRebuild{Header: at(3), Rebuild: r}
+	}
+	for _, c := range []*RecordRebuild{
+		{Header: at(3), Rebuild: end},                                         // ended already
+		{Header: at(3), Rebuild: start},                                       // running already... and ended
+		bad(func(r *RebuildRecord) { r.State = RebuildDone; r.EndedAt = t0 }), // never started
+		bad(func(r *RebuildRecord) { r.Donor = "b" }),                         // its own donor
+		bad(func(r *RebuildRecord) { r.Reason = "" }),                         // no reason
+		bad(func(r *RebuildRecord) { r.State = "paused" }),                    // no such state
+		bad(func(r *RebuildRecord) { r.EndedAt = t0 }),                        // running, yet ended
+	} {
+		if err := applyOne(f, 4, c); err == nil {
+			t.Errorf("%+v was accepted", c.Rebuild)
 		}
 	}
 }

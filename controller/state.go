@@ -21,6 +21,8 @@ type State struct {
 	Drills map[string]DrillRecord `json:"drills"`
 	// Schedules of drill plans by plan name.
 	Schedules map[string]DrillSchedule `json:"schedules"`
+	// Rebuilds of regions' data by id (regionctl region rebuild).
+	Rebuilds map[string]RebuildRecord `json:"rebuilds"`
 }
 
 // Region is what the controller knows of one region.
@@ -186,6 +188,7 @@ func newState() *State {
 		Failovers: map[string]FailoverRecord{},
 		Drills:    map[string]DrillRecord{},
 		Schedules: map[string]DrillSchedule{},
+		Rebuilds:  map[string]RebuildRecord{},
 	}
 }
 
@@ -208,6 +211,10 @@ func (s *State) Clone() *State {
 	}
 	for k, v := range s.Schedules {
 		c.Schedules[k] = v
+	}
+	for k, v := range s.Rebuilds {
+		v.Kept = append([]string(nil), v.Kept...)
+		c.Rebuilds[k] = v
 	}
 	return c
 }
@@ -243,6 +250,9 @@ func decodeState(b []byte) (*State, error) {
 	}
 	if s.Schedules == nil {
 		s.Schedules = map[string]DrillSchedule{}
+	}
+	if s.Rebuilds == nil {
+		s.Rebuilds = map[string]RebuildRecord{} // a snapshot from before rebuilds were recorded
 	}
 	return s, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/regionplatform/region/cdc/seed"
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/config"
+	"github.com/regionplatform/region/controller"
 	"github.com/regionplatform/region/dial"
 	"github.com/regionplatform/region/topo"
 	"github.com/regionplatform/region/verify"
@@ -22,6 +23,8 @@ import (
 
 // RebuildReport is what regionctl region rebuild --json prints.
 type RebuildReport struct {
+	// ID is the rebuild's record in the controller (regionctl region history).
+	ID      string             `json:"id"`
 	Region  string             `json:"region"`
 	Donor   string             `json:"donor"`
 	Resumed bool               `json:"resumed"`
@@ -47,7 +50,7 @@ it needs the region in the config, its topic and its Raft node first
 (docs/regions.md).`,
 		Example: `  regionctl region rebuild b --donor a --reason "disk replaced" --dir /tmp/lab`,
 	}
-	cmd.AddCommand(newRegionRebuildCmd(g), &cobra.Command{
+	cmd.AddCommand(newRegionRebuildCmd(g), newRegionHistoryCmd(g), &cobra.Command{
 		Use:   "add NAME",
 		Short: "Not built yet: add a region to a running deployment (docs/regions.md)",
 		Long: `add is not built yet: bringing a region that was never part of the deployment
@@ -162,35 +165,48 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 	if rep.Resumed, err = seed.Resuming(ctx, tDB); err != nil {
 		return err
 	}
-	if rep.Resumed {
-		fmt.Fprintf(g.progress(), "region %s holds an interrupted copy: going on with it (tables copied stay)\n", target)
-	} else {
-		if rep.Kept, err = seed.PrepareRebuild(ctx, tDB, donor, tables, reason, time.Now()); err != nil {
+	// Recorded in the controller (and regiond's audit log) before anything
+	// changes, and again at the end, done or failed.
+	rec := controller.RebuildRecord{ID: "rb-" + target + "-" + start.UTC().Format("20060102t150405.000"), Region: target, Donor: donor,
+		Reason: reason, State: controller.RebuildRunning, StartedAt: start.UTC(), Resumed: rep.Resumed}
+	if err := g.call(ctx, func(c *client.Client) error {
+		// A run whose process died never recorded its end: it ends now.
+		v, err := c.Rebuilds(ctx)
+		if err != nil {
 			return err
 		}
+		for _, old := range v.Rebuilds {
+			if old.Region == target && old.State == controller.RebuildRunning {
+				old.State, old.EndedAt, old.Detail = controller.RebuildFailed, start.UTC(), "interrupted (its process ended without recording its end); "+rec.ID+" went on"
+				if err := c.RecordRebuild(ctx, old); err != nil {
+					return err
+				}
+			}
+		}
+		return c.RecordRebuild(ctx, rec)
+	}); err != nil {
+		return fmt.Errorf("record the rebuild in the controller (nothing was changed): %w", err)
+	}
+	rep.ID = rec.ID
+	end := func(state, detail string) {
+		rec.State, rec.EndedAt, rec.Detail = state, time.Now().UTC(), detail
 		for _, k := range rep.Kept {
-			fmt.Fprintf(g.progress(), "kept %s aside as %s\n", k.Table, k.KeptAs)
+			rec.Kept = append(rec.Kept, k.Table+" as "+k.KeptAs)
+		}
+		for _, t := range rep.Tables {
+			rec.Tables, rec.Rows = rec.Tables+1, rec.Rows+t.Rows
+		}
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := g.call(ectx, func(c *client.Client) error { return c.RecordRebuild(ectx, rec) }); err != nil {
+			fmt.Fprintf(g.progress(), "warning: the rebuild's end was not recorded in the controller: %v\n", err)
 		}
 	}
-	sc := seed.DefaultConfig()
-	r, _ := cfg.Region(donor)
-	sc.Donor, sc.DonorDB, sc.Flavor, sc.Target, sc.TargetDB, sc.Tables, sc.Batch = donor, dDB, r.MySQL.Flavor, target, tDB, tables, batch
-	if sc.Flavor == "" {
-		sc.Flavor = "mariadb"
-	}
-	sc.Throttle = func(ctx context.Context) error { return throttle(ctx, dDB) }
-	sc.Progress = progressPrinter(g.progress())
-	c, err := seed.New(sc)
-	if err != nil {
+	if err := g.fillRegion(ctx, cfg, &rep, dDB, tDB, tables, reason, batch, throttle); err != nil {
+		end(controller.RebuildFailed, err.Error())
 		return err
 	}
-	rep.Tables, err = c.Run(ctx)
-	if err != nil {
-		return fmt.Errorf("%w (run the same command again to go on)", err)
-	}
-	if err := seed.FinishRebuild(ctx, tDB, time.Now()); err != nil {
-		return err
-	}
+	end(controller.RebuildDone, "start the region's regiond: its links start from the copies' positions")
 	rep.Seconds = time.Since(start).Seconds()
 	if g.json {
 		return g.printJSON(rep)
@@ -205,9 +221,40 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 		fmt.Fprintf(tw, "%s\t%d\t%s\t\n", t.Table, t.Rows, how)
 	}
 	tw.Flush()
-	fmt.Fprintf(g.out, "region %s rebuilt from %s in %s. Now start its regiond: its links start from these positions; then check with regionctl status and regionctl verify.\n",
-		target, donor, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(g.out, "region %s rebuilt from %s in %s (recorded as %s). Now start its regiond: its links start from these positions; then check with regionctl status and regionctl verify.\n",
+		target, donor, time.Since(start).Round(time.Millisecond), rec.ID)
 	return nil
+}
+
+// fillRegion keeps the target's tables aside (unless an interrupted
+// rebuild is resumed) and copies every table from the donor.
+func (g *globals) fillRegion(ctx context.Context, cfg *config.Config, rep *RebuildReport, dDB, tDB *sql.DB, tables []string, reason string, batch int, throttle func(context.Context, *sql.DB) error) error {
+	target, donor := rep.Region, rep.Donor
+	var err error
+	if rep.Resumed {
+		fmt.Fprintf(g.progress(), "region %s holds an interrupted copy: going on with it (tables copied stay)\n", target)
+	} else {
+		if rep.Kept, err = seed.PrepareRebuild(ctx, tDB, donor, tables, reason, time.Now()); err != nil {
+			return err
+		}
+		for _, k := range rep.Kept {
+			fmt.Fprintf(g.progress(), "kept %s aside as %s\n", k.Table, k.KeptAs)
+		}
+	}
+	sc := seed.DefaultConfig()
+	r, _ := cfg.Region(donor)
+	sc.Donor, sc.DonorDB, sc.Flavor, sc.Target, sc.TargetDB, sc.Tables, sc.Batch = donor, dDB, r.MySQL.Flavor, target, tDB, tables, batch
+	sc.Throttle = func(ctx context.Context) error { return throttle(ctx, dDB) }
+	sc.Progress = progressPrinter(g.progress())
+	c, err := seed.New(sc)
+	if err != nil {
+		return err
+	}
+	rep.Tables, err = c.Run(ctx)
+	if err != nil {
+		return fmt.Errorf("%w (run the same command again to go on)", err)
+	}
+	return seed.FinishRebuild(ctx, tDB, time.Now())
 }
 
 // rebuildPreconditions refuses a rebuild of a region that someone writes
@@ -301,5 +348,44 @@ func progressPrinter(w io.Writer) func(seed.Progress) {
 			}
 			fmt.Fprintf(w, "%s: %d of ~%d rows, %.0f rows/s, ETA %s\n", p.Table, p.Copied, p.Estimate, rate, eta)
 		}
+	}
+}
+
+func newRegionHistoryCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "history",
+		Short: "List every region rebuild the controller recorded, newest first",
+		Long: `history lists the rebuilds recorded in the controller: who ran each, when,
+why, from which donor, what it copied and kept aside, and how it ended. A
+rebuild still "running" whose process is gone was interrupted: run the same
+region rebuild command again to go on.`,
+		Example: `  regionctl region history --dir /tmp/lab
+  regionctl region history --dir /tmp/lab --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var v *api.RebuildsView
+			if err := g.call(cmd.Context(), func(c *client.Client) (err error) {
+				v, err = c.Rebuilds(cmd.Context())
+				return err
+			}); err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(v)
+			}
+			if len(v.Rebuilds) == 0 {
+				fmt.Fprintln(g.out, "no region was rebuilt")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tREGION\tDONOR\tSTATE\tSTARTED\tTABLES\tROWS\tACTOR\tREASON")
+			for _, r := range v.Rebuilds {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.Region, r.Donor, r.State, r.StartedAt.Format("2006-01-02 15:04:05Z"), r.Tables, r.Rows, r.Actor, r.Reason)
+				if r.State == controller.RebuildFailed {
+					fmt.Fprintf(tw, "  \t\t\t\t\t\t\t\t%s\n", r.Detail)
+				}
+			}
+			return tw.Flush()
+		},
 	}
 }

@@ -299,6 +299,7 @@ func (d *Daemon) routes() {
 	d.controllerRoutes()
 	d.failoverRoutes()
 	d.drillRoutes()
+	d.rebuildRoutes()
 	d.consoleRoutes()
 	// Go's profiles, for an operator: where this regiond's CPU and memory
 	// go (go tool pprof -http=: 'http://HOST/debug/pprof/profile?seconds=20'

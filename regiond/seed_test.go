@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -133,6 +134,15 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 		t.Fatalf("rebuild after the kill: %v\n%s", err, out)
 	}
 	t.Logf("regionctl %s:\n%s", strings.Join(rebuild, " "), out)
+	// Both runs are in the controller's history, the killed one ended.
+	var hist api.RebuildsView
+	if out, err := regionctl("region", "history", "--json"); err != nil || json.Unmarshal([]byte(out), &hist) != nil {
+		t.Fatalf("region history: %v\n%s", err, out)
+	}
+	if len(hist.Rebuilds) != 2 || hist.Rebuilds[0].State != controller.RebuildDone || hist.Rebuilds[0].Actor == "" || !hist.Rebuilds[0].Resumed ||
+		hist.Rebuilds[1].State != controller.RebuildFailed || !strings.Contains(hist.Rebuilds[1].Detail, "interrupted") {
+		t.Errorf("rebuild history: %+v; want the resumed run done and the killed one failed (interrupted)", hist.Rebuilds)
+	}
 	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "c", "regiond"); err != nil {
 		t.Fatal(err)
 	}
