@@ -215,7 +215,7 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 	fmt.Fprintln(tw, "TABLE\tROWS\tCOPIED AT (DONOR GTID)\t")
 	for _, t := range rep.Tables {
 		how := t.Positions.GTID
-		if t.Kept {
+		if t.Earlier {
 			how += " (copied by an earlier run)"
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t\n", t.Table, t.Rows, how)
@@ -336,7 +336,7 @@ func progressPrinter(w io.Writer) func(seed.Progress) {
 		}
 		last = time.Now()
 		switch {
-		case p.Kept:
+		case p.Earlier:
 			fmt.Fprintf(w, "%s: %d rows, copied by an earlier run\n", p.Table, p.Copied)
 		case p.Done:
 			fmt.Fprintf(w, "%s: %d rows copied in %s\n", p.Table, p.Copied, p.Elapsed.Round(time.Millisecond))

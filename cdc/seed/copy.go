@@ -90,17 +90,17 @@ type Progress struct {
 	// Copied rows so far; Estimate is the donor's estimate of the table's
 	// rows (information_schema, may be off either way).
 	Copied, Estimate int64
-	// Done is set at the table's end; Kept when the table's copy was
+	// Done is set at the table's end; Earlier when the table's copy was
 	// found done by an earlier run and kept.
-	Done, Kept bool
-	Elapsed    time.Duration
+	Done, Earlier bool
+	Elapsed       time.Duration
 }
 
 // TableResult is one table's copy.
 type TableResult struct {
 	Table     string        `json:"table"`
 	Rows      int64         `json:"rows"`
-	Kept      bool          `json:"kept,omitempty"`
+	Earlier   bool          `json:"copied_earlier,omitempty"`
 	Positions Positions     `json:"positions"`
 	Elapsed   time.Duration `json:"elapsed_ns"`
 }
@@ -149,8 +149,8 @@ func (c *Copier) Run(ctx context.Context) ([]TableResult, error) {
 	var out []TableResult
 	for _, t := range c.cfg.Tables {
 		if r, ok := done[t]; ok {
-			c.progress(Progress{Table: t, Copied: r.Copied, Estimate: r.Copied, Done: true, Kept: true})
-			out = append(out, TableResult{Table: t, Rows: r.Copied, Kept: true, Positions: r.Positions})
+			c.progress(Progress{Table: t, Copied: r.Copied, Estimate: r.Copied, Done: true, Earlier: true})
+			out = append(out, TableResult{Table: t, Rows: r.Copied, Earlier: true, Positions: r.Positions})
 			continue
 		}
 		res, err := c.table(ctx, t)

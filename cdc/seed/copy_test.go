@@ -273,7 +273,7 @@ func TestCopyResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !second[0].Kept || second[0].Positions.GTID != first[0].Positions.GTID || second[1].Kept || second[1].Rows != 2000 {
+	if !second[0].Earlier || second[0].Positions.GTID != first[0].Positions.GTID || second[1].Earlier || second[1].Rows != 2000 {
 		t.Errorf("second run %+v: want accounts kept at %s, audit copied whole", second, first[0].Positions.GTID)
 	}
 	var bal string
