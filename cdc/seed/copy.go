@@ -222,6 +222,10 @@ func (c *Copier) table(ctx context.Context, name string) (TableResult, error) {
 	if err := copyMeta(ctx, snap.conn, tconn, db, tbl); err != nil {
 		return TableResult{}, err
 	}
+	// After the rows, so that the copy fires none of them.
+	if err := copyTriggers(ctx, snap.conn, tconn, db, tbl); err != nil {
+		return TableResult{}, err
+	}
 	if _, err := tconn.ExecContext(ctx, `UPDATE `+Table+` SET state = ?, copied = ?, done_at = UTC_TIMESTAMP(6) WHERE db = ? AND tbl = ?`,
 		StateDone, n, db, tbl); err != nil {
 		return TableResult{}, fmt.Errorf("target %s: record the copy done: %w", c.cfg.Target, err)
@@ -322,6 +326,57 @@ func copyMeta(ctx context.Context, src, dst *sql.Conn, db, tbl string) error {
 			if _, err := dst.ExecContext(ctx, q, v...); err != nil {
 				return fmt.Errorf("write %s: %w", mt, err)
 			}
+		}
+	}
+	return nil
+}
+
+// copyTriggers creates the donor's triggers of a table in the target, each
+// under the sql_mode it was created with (SHOW CREATE TABLE has none).
+func copyTriggers(ctx context.Context, src, dst *sql.Conn, db, tbl string) error {
+	rows, err := src.QueryContext(ctx, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? ORDER BY ACTION_ORDER`, db, tbl)
+	if err != nil {
+		return fmt.Errorf("read the donor's triggers: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, n := range names {
+		var name, mode, stmt string
+		var rest [4]sql.RawBytes // character sets, collation, created
+		r, err := src.QueryContext(ctx, "SHOW CREATE TRIGGER "+quoteName(db)+"."+quoteName(n))
+		if err != nil {
+			return fmt.Errorf("read the donor's trigger %s: %w", n, err)
+		}
+		cols, _ := r.Columns()
+		if !r.Next() {
+			r.Close()
+			return fmt.Errorf("the donor's trigger %s is gone", n)
+		}
+		dest := []any{&name, &mode, &stmt}
+		for i := 3; i < len(cols) && i-3 < len(rest); i++ {
+			dest = append(dest, &rest[i-3])
+		}
+		err = r.Scan(dest...)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("read the donor's trigger %s: %w", n, err)
+		}
+		if _, err := dst.ExecContext(ctx, "SET SESSION sql_mode = ?", mode); err != nil {
+			return err
+		}
+		if _, err := dst.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create trigger %s in the target: %w", n, err)
 		}
 	}
 	return nil

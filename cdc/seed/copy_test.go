@@ -237,7 +237,8 @@ func TestCopyResumes(t *testing.T) {
 	for i := range 2000 {
 		mustExec(t, donor, fmt.Sprintf("INSERT INTO app.audit VALUES (%d, 'm%d')", i%10, i))
 	}
-	mustExec(t, donor, "INSERT INTO app.accounts (id, user_id, ref, balance) VALUES (1, 1, 'r1', 5)")
+	mustExec(t, donor, "INSERT INTO app.accounts (id, user_id, ref, balance) VALUES (1, 1, 'r1', 5)",
+		"CREATE TRIGGER app.accounts_note BEFORE INSERT ON app.accounts FOR EACH ROW SET NEW.note = COALESCE(NEW.note, 'by trigger')")
 	cfg := seed.DefaultConfig()
 	cfg.Donor, cfg.DonorDB, cfg.Target, cfg.TargetDB = "a", donor, "c", dst
 	cfg.Tables, cfg.Batch = []string{"app.accounts", "app.audit"}, 100
@@ -282,6 +283,15 @@ func TestCopyResumes(t *testing.T) {
 	_ = dst.QueryRow("SELECT COUNT(*) FROM app.audit").Scan(&n)
 	if bal != "5.00" || n != 2000 {
 		t.Errorf("target: balance %s (want the kept copy's 5.00: the update is for the link to apply), audit rows %d (want 2000)", bal, n)
+	}
+	// The donor's trigger is there, and did not fire for the copied row.
+	var note sql.NullString
+	_ = dst.QueryRow("SELECT note FROM app.accounts WHERE id = 1").Scan(&note)
+	mustExec(t, dst, "INSERT INTO app.accounts (id, user_id, ref, balance) VALUES (2, 1, 'r2', 1)")
+	var fired string
+	_ = dst.QueryRow("SELECT note FROM app.accounts WHERE id = 2").Scan(&fired)
+	if note.Valid || fired != "by trigger" {
+		t.Errorf("trigger: the copied row's note %v (want NULL: the copy fires no trigger), a new row's %q (want the donor's trigger to set it)", note, fired)
 	}
 	recs, _ = seed.Records(ctx, dst)
 	if p, err := seed.NewPlan(recs); err != nil || p == nil {

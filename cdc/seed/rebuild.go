@@ -69,6 +69,11 @@ func PrepareRebuild(ctx context.Context, target *sql.DB, donor string, tables []
 		if n == 0 {
 			continue // kept by an earlier run, or never there
 		}
+		// Triggers cannot move to another database with their table;
+		// the copy brings the donor's.
+		if err := dropTriggers(ctx, conn, db, tbl); err != nil {
+			return kept, fmt.Errorf("seed: keep %s aside: %w", t, err)
+		}
 		as := fmt.Sprintf("kept_%d_%d", now.Unix(), i)
 		if _, err := conn.ExecContext(ctx, `INSERT INTO `+KeptTable+` (kept_as, db, tbl, kept_at, reason) VALUES (?, ?, ?, ?, ?)`, as, db, tbl, now.UTC(), reason); err != nil {
 			return kept, fmt.Errorf("seed: record %s kept aside: %w", t, err)
@@ -105,4 +110,27 @@ func FinishRebuild(ctx context.Context, target *sql.DB, now time.Time) error {
 		return fmt.Errorf("seed: record the rebuild done: %w", err)
 	}
 	return nil
+}
+
+func dropTriggers(ctx context.Context, conn *sql.Conn, db, tbl string) error {
+	rows, err := conn.QueryContext(ctx, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?`, db, tbl)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range names {
+		if _, err := conn.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+quoteName(db)+"."+quoteName(n)); err != nil {
+			return fmt.Errorf("drop trigger %s: %w", n, err)
+		}
+	}
+	return rows.Err()
 }
