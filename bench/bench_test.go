@@ -100,6 +100,27 @@ func TestIdleBenchmark(t *testing.T) {
 	}
 }
 
+// TestRebuildBenchmark runs a small rebuild benchmark and checks its shape
+// (each copy is checked against the donor inside RunRebuild), not its
+// figures.
+func TestRebuildBenchmark(t *testing.T) {
+	if _, err := bench.RunRebuild(context.Background(), bench.RebuildOptions{Rows: 0, Runs: 1, Batch: 1}); err == nil {
+		t.Error("--rows 0 accepted")
+	}
+	rep, err := bench.RunRebuild(context.Background(), bench.RebuildOptions{Rows: 3000, Runs: 2, Batch: 250, Progress: testWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(text.String())
+	if rep.Rows != 6000 || len(rep.CopySeconds) != 2 || len(rep.DumpSeconds) != 2 || rep.CopyVsDump <= 0 || rep.Bytes <= 0 {
+		t.Errorf("report %+v", rep)
+	}
+}
+
 func deref(p *float64) any {
 	if p == nil {
 		return "-"

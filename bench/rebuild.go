@@ -90,7 +90,8 @@ func RunRebuild(ctx context.Context, o RebuildOptions) (*RebuildReport, error) {
 			return nil, err
 		}
 		defer srv[i].Stop(context.WithoutCancel(ctx))
-		if db[i], err = lab.OpenMySQL(srv[i].Port, ""); err != nil {
+		// As regionctl opens them (dial.MySQL): parameters interpolated.
+		if db[i], err = openDB(srv[i].Port, 4); err != nil {
 			return nil, err
 		}
 		defer db[i].Close()
@@ -111,11 +112,18 @@ func RunRebuild(ctx context.Context, o RebuildOptions) (*RebuildReport, error) {
 		return nil, err
 	}
 	reset := func() error {
-		_, err := db[1].ExecContext(ctx, "SET SESSION sql_log_bin = 0; DROP DATABASE IF EXISTS "+rebuildDB+"; DELETE FROM _region.seed_tables WHERE db = '"+rebuildDB+"'")
-		if err != nil && strings.Contains(err.Error(), "1146") {
-			err = nil // no copy recorded yet
+		conn, err := db[1].Conn(ctx)
+		if err != nil {
+			return err
 		}
-		return err
+		defer conn.Close()
+		for _, q := range []string{"SET SESSION sql_log_bin = 0", "DROP DATABASE IF EXISTS " + rebuildDB,
+			"DELETE FROM _region.seed_tables WHERE db = '" + rebuildDB + "'", "SET SESSION sql_log_bin = 1"} {
+			if _, err := conn.ExecContext(ctx, q); err != nil && !strings.Contains(err.Error(), "1146") { // no copy recorded yet
+				return err
+			}
+		}
+		return nil
 	}
 	check := func(how string) error {
 		got, err := tableSums(ctx, db[1])

@@ -236,31 +236,64 @@ func (c *Copier) table(ctx context.Context, name string) (TableResult, error) {
 	return TableResult{Table: name, Rows: n, Positions: snap.Positions, Elapsed: el}, nil
 }
 
-// rows streams the table from the snapshot into the target in batches.
+// rows streams the table from the snapshot into the target in batches:
+// one goroutine reads the donor's rows into batches while this one
+// inserts the previous batch (as a dump piped into a load overlaps them).
 func (c *Copier) rows(ctx context.Context, src, dst *sql.Conn, name string, def tableDef, start time.Time) (int64, error) {
-	rows, err := src.QueryContext(ctx, "SELECT "+quoteList(def.cols)+" FROM "+quoteName(def.db)+"."+quoteName(def.tbl))
-	if err != nil {
-		return 0, fmt.Errorf("read the donor's rows: %w", err)
-	}
-	defer rows.Close()
-	ins := newInserter(def, c.cfg.Batch, c.cfg.MaxBatchBytes)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan *batch, 2)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		readErr <- c.read(ctx, src, def, batches)
+	}()
 	var n int64
-	flush := func() error {
-		if ins.rows == 0 {
-			return nil
+	var err error
+	for b := range batches {
+		if err != nil {
+			continue // drain: the reader stops at ctx's end
 		}
 		if c.cfg.Throttle != nil {
-			if err := c.cfg.Throttle(ctx); err != nil {
-				return err
+			err = c.cfg.Throttle(ctx)
+		}
+		if err == nil {
+			if err = insert(ctx, dst, def, b); err != nil {
+				err = fmt.Errorf("target %s: insert rows: %w", c.cfg.Target, err)
 			}
 		}
-		k, err := ins.flush(ctx, dst)
 		if err != nil {
-			return fmt.Errorf("target %s: insert rows: %w", c.cfg.Target, err)
+			cancel()
+			continue
 		}
-		n += k
+		n += int64(b.rows)
 		c.progress(Progress{Table: name, Copied: n, Estimate: max(def.estimate, n), Elapsed: time.Since(start)})
-		return nil
+	}
+	if rerr := <-readErr; err == nil {
+		err = rerr
+	}
+	return n, err
+}
+
+// read sends the table's rows from the snapshot in batches, until they
+// end or ctx does.
+func (c *Copier) read(ctx context.Context, src *sql.Conn, def tableDef, out chan<- *batch) error {
+	rows, err := src.QueryContext(ctx, "SELECT "+quoteList(def.cols)+" FROM "+quoteName(def.db)+"."+quoteName(def.tbl))
+	if err != nil {
+		return fmt.Errorf("read the donor's rows: %w", err)
+	}
+	defer rows.Close()
+	bt := newBatcher(def, c.cfg.Batch, c.cfg.MaxBatchBytes)
+	send := func(b *batch) error {
+		if b == nil {
+			return nil
+		}
+		select {
+		case out <- b:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	vals := make([]any, len(def.cols))
 	ptrs := make([]any, len(def.cols))
@@ -269,18 +302,16 @@ func (c *Copier) rows(ctx context.Context, src, dst *sql.Conn, name string, def 
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return n, fmt.Errorf("read the donor's rows: %w", err)
+			return fmt.Errorf("read the donor's rows: %w", err)
 		}
-		if ins.add(vals) {
-			if err := flush(); err != nil {
-				return n, err
-			}
+		if err := send(bt.add(vals)); err != nil {
+			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return n, fmt.Errorf("read the donor's rows: %w", err)
+		return fmt.Errorf("read the donor's rows: %w", err)
 	}
-	return n, flush()
+	return send(bt.rest())
 }
 
 // metaTables hold per-key state that decides later conflicts; a copied

@@ -64,63 +64,74 @@ func binaryValue(dataType, charset string) bool {
 	return charset == "binary"
 }
 
-// inserter gathers rows into one multi-row INSERT.
-type inserter struct {
+// batch is rows gathered for one multi-row INSERT.
+type batch struct {
+	args       []any
+	rows, size int
+}
+
+// batcher gathers rows into batches.
+type batcher struct {
 	def              tableDef
 	maxRows, maxSize int
-	args             []any
-	rows, size       int
+	cur              *batch
 }
 
-func newInserter(def tableDef, maxRows, maxSize int) *inserter {
+func newBatcher(def tableDef, maxRows, maxSize int) *batcher {
 	// A prepared statement takes at most 65,535 placeholders.
 	maxRows = min(maxRows, 60000/len(def.cols))
-	return &inserter{def: def, maxRows: max(maxRows, 1), maxSize: maxSize}
+	return &batcher{def: def, maxRows: max(maxRows, 1), maxSize: maxSize, cur: &batch{}}
 }
 
-// add appends one row (copying its values) and reports whether the batch
-// is full.
-func (in *inserter) add(vals []any) bool {
+// add appends one row and returns the batch when it is full (nil before).
+func (bt *batcher) add(vals []any) *batch {
+	b := bt.cur
 	for i, v := range vals {
-		switch b := v.(type) {
+		switch x := v.(type) {
 		case []byte:
-			in.size += len(b)
-			if in.def.binary[i] {
-				in.args = append(in.args, b) // database/sql gave a copy
+			b.size += len(x)
+			if bt.def.binary[i] {
+				b.args = append(b.args, x) // database/sql gave a copy
 			} else {
-				in.args = append(in.args, string(b))
+				b.args = append(b.args, string(x))
 			}
 		case nil:
-			in.args = append(in.args, nil)
+			b.args = append(b.args, nil)
 		default:
-			in.size += 8
-			in.args = append(in.args, b)
+			b.size += 8
+			b.args = append(b.args, x)
 		}
 	}
-	in.rows++
-	return in.rows >= in.maxRows || in.size >= in.maxSize
+	b.rows++
+	if b.rows < bt.maxRows && b.size < bt.maxSize {
+		return nil
+	}
+	return bt.rest()
 }
 
-// flush inserts the gathered rows and returns how many.
-func (in *inserter) flush(ctx context.Context, conn *sql.Conn) (int64, error) {
-	if in.rows == 0 {
-		return 0, nil
+// rest returns the batch being gathered (nil when empty) and starts anew.
+func (bt *batcher) rest() *batch {
+	b := bt.cur
+	bt.cur = &batch{args: make([]any, 0, len(b.args))}
+	if b.rows == 0 {
+		return nil
 	}
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(in.def.cols)), ", ") + ")"
-	var b strings.Builder
-	b.WriteString("INSERT INTO " + quoteName(in.def.db) + "." + quoteName(in.def.tbl) + " (" + quoteList(in.def.cols) + ") VALUES ")
-	for i := range in.rows {
+	return b
+}
+
+// insert writes a batch as one multi-row INSERT.
+func insert(ctx context.Context, conn *sql.Conn, def tableDef, b *batch) error {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(def.cols)), ", ") + ")"
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + quoteName(def.db) + "." + quoteName(def.tbl) + " (" + quoteList(def.cols) + ") VALUES ")
+	for i := range b.rows {
 		if i > 0 {
-			b.WriteString(", ")
+			q.WriteString(", ")
 		}
-		b.WriteString(row)
+		q.WriteString(row)
 	}
-	if _, err := conn.ExecContext(ctx, b.String(), in.args...); err != nil {
-		return 0, err
-	}
-	n := int64(in.rows)
-	in.args, in.rows, in.size = in.args[:0], 0, 0
-	return n, nil
+	_, err := conn.ExecContext(ctx, q.String(), b.args...)
+	return err
 }
 
 func quoteName(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
