@@ -105,12 +105,40 @@ func donorStart(client sarama.Client, topic string, p int32, pos seed.Positions)
 		in, err := binlog.Covers(pos.Flavor, pos.GTID, m.Pos)
 		return m, in, err
 	}
+	last, err := lastCovered(oldest, newest, func(o int64) (bool, error) {
+		_, in, err := at(o)
+		return in, err
+	})
+	if err != nil || last < 0 {
+		return seed.Start{Oldest: true}, err
+	}
+	m, _, err := at(last)
+	if err != nil {
+		return seed.Start{}, err
+	}
+	cp := seed.Checkpoint{Offset: last, Seq: m.Seq, Pos: m.Pos, SourceTime: sentAt(m)}
+	if m.Txn != nil {
+		cp.GTID = m.Txn.GTID
+	}
+	return seed.Start{From: cp}, nil
+}
+
+// errRetention means the donor's topic no longer holds the messages just
+// after a copy's position: a link could not bring the copy forward.
+var errRetention = errors.New("the donor's topic no longer holds the messages after the copy")
+
+// lastCovered returns the last offset in [oldest, newest) whose message
+// the copy holds (covered is true up to some offset, false after: capture's
+// positions grow along a partition), or -1 when none does. When none does
+// and messages before oldest were deleted, whether the ones right after
+// the copy were among them cannot be known: errRetention.
+func lastCovered(oldest, newest int64, covered func(int64) (bool, error)) (int64, error) {
 	lo, hi := oldest, newest // the answer is in [lo-1, hi)
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		_, in, err := at(mid)
+		in, err := covered(mid)
 		if err != nil {
-			return seed.Start{}, err
+			return 0, err
 		}
 		if in {
 			lo = mid + 1
@@ -118,18 +146,13 @@ func donorStart(client sarama.Client, topic string, p int32, pos seed.Positions)
 			hi = mid
 		}
 	}
-	if lo == oldest {
-		return seed.Start{Oldest: true}, nil
+	switch {
+	case lo > oldest:
+		return lo - 1, nil
+	case oldest > 0:
+		return 0, fmt.Errorf("%w: no message left (from offset %d) is in the copy, and the %d before it were deleted by retention: copy the region again (regionctl region rebuild), sooner than the topic's retention", errRetention, oldest, oldest)
 	}
-	m, _, err := at(lo - 1)
-	if err != nil {
-		return seed.Start{}, err
-	}
-	cp := seed.Checkpoint{Offset: lo - 1, Seq: m.Seq, Pos: m.Pos, SourceTime: sentAt(m)}
-	if m.Txn != nil {
-		cp.GTID = m.Txn.GTID
-	}
-	return seed.Start{From: cp}, nil
+	return -1, nil
 }
 
 // unseeded returns m without the rows whose table's seeded copy already
