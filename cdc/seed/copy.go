@@ -365,22 +365,9 @@ func copyMeta(ctx context.Context, src, dst *sql.Conn, db, tbl string) error {
 // copyTriggers creates the donor's triggers of a table in the target, each
 // under the sql_mode it was created with (SHOW CREATE TABLE has none).
 func copyTriggers(ctx context.Context, src, dst *sql.Conn, db, tbl string) error {
-	rows, err := src.QueryContext(ctx, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? ORDER BY ACTION_ORDER`, db, tbl)
+	names, err := triggerNames(ctx, src, db, tbl)
 	if err != nil {
 		return fmt.Errorf("read the donor's triggers: %w", err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return err
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	for _, n := range names {
 		var name, mode, stmt string
@@ -411,6 +398,24 @@ func copyTriggers(ctx context.Context, src, dst *sql.Conn, db, tbl string) error
 		}
 	}
 	return nil
+}
+
+// triggerNames lists a table's triggers in the order they fire.
+func triggerNames(ctx context.Context, conn *sql.Conn, db, tbl string) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? ORDER BY ACTION_ORDER`, db, tbl)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
 }
 
 func execAll(ctx context.Context, conn *sql.Conn, qs ...string) error {

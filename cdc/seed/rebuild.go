@@ -113,24 +113,14 @@ func FinishRebuild(ctx context.Context, target *sql.DB, now time.Time) error {
 }
 
 func dropTriggers(ctx context.Context, conn *sql.Conn, db, tbl string) error {
-	rows, err := conn.QueryContext(ctx, `SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?`, db, tbl)
+	names, err := triggerNames(ctx, conn, db, tbl)
 	if err != nil {
 		return err
 	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return err
-		}
-		names = append(names, n)
-	}
-	rows.Close()
 	for _, n := range names {
 		if _, err := conn.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+quoteName(db)+"."+quoteName(n)); err != nil {
 			return fmt.Errorf("drop trigger %s: %w", n, err)
 		}
 	}
-	return rows.Err()
+	return nil
 }
