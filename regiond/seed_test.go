@@ -34,7 +34,8 @@ import (
 // while c owns buckets; a forced failover moves c's buckets to a; the
 // rebuild keeps c's damaged tables aside and copies every table from a,
 // each in its own snapshot, with the load going on (its process killed
-// midway and run again); c's regiond starts,
+// midway and run again, and a schema change made in b meanwhile); c's
+// regiond starts,
 // its links start from the copies' positions and skip what each copy
 // already holds; a failback gives c its buckets back. Every region then
 // holds the same rows, every acknowledged write is in each exactly once,
@@ -129,7 +130,24 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	if states[seed.StateDone] == 0 || states[seed.StateCopying] != 1 {
 		t.Fatalf("after the copying process was killed: %v; want some tables done and one being copied", states)
 	}
+	// A schema change in b while c is copied, on a table both regions'
+	// users write: a's copy of it may or may not hold it yet, and c's
+	// link from b reaches it either way.
+	dbB, err := lab.OpenMySQL(st.Regions[1].MySQLPort, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dbB.Close()
+	alter := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_, err := dbB.Exec("ALTER TABLE " + lab.SampleDatabase + ".ledger_entries ADD COLUMN channel VARCHAR(16) NULL")
+		alter <- err
+	}()
 	out, err := regionctl(rebuild...)
+	if aerr := <-alter; aerr != nil {
+		t.Fatalf("schema change in b: %v", aerr)
+	}
 	if err != nil || !strings.Contains(out, "region c rebuilt from a") || !strings.Contains(out, "going on with it") || !strings.Contains(out, "copied by an earlier run") {
 		t.Fatalf("rebuild after the kill: %v\n%s", err, out)
 	}
@@ -180,6 +198,18 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	cmp, err := verify.Converge(ctx, vcfg, regions, tables, time.Minute)
 	if err != nil || !cmp.Equal() {
 		t.Fatalf("after the rebuild the regions differ: %v %v", err, cmp.Differences(5))
+	}
+	for _, r := range st.Regions {
+		db, err := lab.OpenMySQL(r.MySQLPort, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		err = db.QueryRow("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'ledger_entries' AND COLUMN_NAME = 'channel'", lab.SampleDatabase).Scan(&n)
+		db.Close()
+		if err != nil || n != 1 {
+			t.Errorf("region %s: the schema change made in b during the copy: %d column(s), %v", r.Name, n, err)
+		}
 	}
 	// What a copy held and a link applied again would be a conflict or, in
 	// the table without a primary key, a row too many.

@@ -161,15 +161,15 @@ func (w *worker) unseeded(offset int64, m *event.Message) (*event.Message, error
 	if w.a.seed == nil || m.Txn == nil {
 		return m, nil
 	}
+	holds, err := w.a.seed.Message(w.a.cfg.Source, w.part, offset, m.Pos)
+	if err != nil {
+		return nil, err
+	}
 	var keep []event.Row
 	held := 0
 	for i, r := range m.Txn.Rows {
 		t := m.Txn.Tables[r.T]
-		in, err := w.a.seed.Holds(t.Schema+"."+t.Name, w.a.cfg.Source, w.part, offset, m.Pos)
-		if err != nil {
-			return nil, err
-		}
-		if in {
+		if holds(t.Schema + "." + t.Name) {
 			if held == 0 {
 				keep = append(keep, m.Txn.Rows[:i]...)
 			}

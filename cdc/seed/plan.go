@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/go-mysql-org/go-mysql/mysql"
+
 	"github.com/regionplatform/region/cdc/binlog"
 )
 
@@ -12,6 +14,9 @@ import (
 // each partition starts and which changes the copies already hold.
 type Plan struct {
 	tables map[string]Positions // "db.table" -> its copy's positions
+	// sets are the copies' GTID sets, parsed once: Message runs for every
+	// message of every link into the target for as long as it runs.
+	sets map[string]mysql.GTIDSet
 }
 
 // NewPlan returns the Plan of the target's records, nil when nothing was
@@ -21,14 +26,18 @@ func NewPlan(recs []Record) (*Plan, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	p := &Plan{tables: map[string]Positions{}}
+	p := &Plan{tables: map[string]Positions{}, sets: map[string]mysql.GTIDSet{}}
 	var copying []string
 	for _, r := range recs {
 		if r.State != StateDone {
 			copying = append(copying, r.Name())
 			continue
 		}
-		p.tables[r.Name()] = r.Positions
+		set, err := mysql.ParseGTIDSet(r.Positions.Flavor, r.Positions.GTID)
+		if err != nil {
+			return nil, fmt.Errorf("seed: %s's copy of %s has a bad GTID set %q: %w", Table, r.Name(), r.Positions.GTID, err)
+		}
+		p.tables[r.Name()], p.sets[r.Name()] = r.Positions, set
 	}
 	if len(copying) > 0 {
 		sort.Strings(copying)
@@ -37,18 +46,59 @@ func NewPlan(recs []Record) (*Plan, error) {
 	return p, nil
 }
 
-// Holds reports whether the copy of table ("db.table") already holds the
-// change of a message from source at part/offset with position pos. A
-// table that was not copied holds nothing.
-func (p *Plan) Holds(table, source string, part int32, offset int64, pos string) (bool, error) {
+// Held says, for one message, whether a table's copy already holds its
+// change (Plan.Message).
+type Held func(table string) bool
+
+// Message returns what the copies hold of one message: from source, in
+// partition part at offset, with pos the source's GTID set after it
+// (event.Message.Pos). A table that was not copied holds nothing.
+//
+// From a copy's donor itself, a message is held when its transaction is
+// in the snapshot's GTID set (its pos is contained in it: capture's
+// positions grow in binlog order). From any other source it is held when
+// the donor had applied that partition up to at least that offset: the
+// donor's links apply each partition in order and checkpoint in the same
+// transaction as the rows. A source the donor had applied nothing of, or
+// a partition it had not, holds nothing.
+func (p *Plan) Message(source string, part int32, offset int64, pos string) (Held, error) {
 	if p == nil {
-		return false, nil
+		return func(string) bool { return false }, nil
 	}
-	pos0, ok := p.tables[table]
-	if !ok {
-		return false, nil
+	var msg mysql.GTIDSet
+	for name, t := range p.tables {
+		if t.Donor != source {
+			continue
+		}
+		if pos == "" {
+			return nil, fmt.Errorf("seed: a message of %s at %d/%d has no position to compare with %s's copy at %q", source, part, offset, name, t.GTID)
+		}
+		var err error
+		if msg, err = mysql.ParseGTIDSet(t.Flavor, pos); err != nil {
+			return nil, fmt.Errorf("seed: a message of %s at %d/%d: position %q: %w", source, part, offset, pos, err)
+		}
+		break
 	}
-	return pos0.Covers(source, part, offset, pos)
+	return func(table string) bool {
+		t, ok := p.tables[table]
+		switch {
+		case !ok:
+			return false
+		case t.Donor == source:
+			return p.sets[table].Contain(msg)
+		}
+		cp, ok := t.Inbound[source][part]
+		return ok && offset <= cp.Offset
+	}, nil
+}
+
+// Holds is Message for one table.
+func (p *Plan) Holds(table, source string, part int32, offset int64, pos string) (bool, error) {
+	held, err := p.Message(source, part, offset, pos)
+	if err != nil {
+		return false, err
+	}
+	return held(table), nil
 }
 
 // Start is where a link from source starts in one partition.

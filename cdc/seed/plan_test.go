@@ -93,9 +93,13 @@ func TestNewPlan(t *testing.T) {
 	if p, err := NewPlan(nil); p != nil || err != nil {
 		t.Errorf("no records: %v, %v; want nil, nil", p, err)
 	}
-	_, err := NewPlan([]Record{{DB: "app", Table: "orders", State: StateDone}, {DB: "app", Table: "ledger", State: StateCopying}})
+	_, err := NewPlan([]Record{{DB: "app", Table: "orders", State: StateDone, Positions: Positions{Donor: "a", Flavor: "mariadb", GTID: "0-1-1"}}, {DB: "app", Table: "ledger", State: StateCopying}})
 	if err == nil || !strings.Contains(err.Error(), "app.ledger") || strings.Contains(err.Error(), "app.orders") {
 		t.Errorf("an unfinished copy: %v; want an error naming app.ledger only", err)
+	}
+	_, err = NewPlan([]Record{{DB: "app", Table: "orders", State: StateDone, Positions: Positions{Donor: "a", Flavor: "mariadb", GTID: "x-y"}}})
+	if err == nil || !strings.Contains(err.Error(), "app.orders") {
+		t.Errorf("a damaged GTID set: %v; want an error naming app.orders", err)
 	}
 }
 
