@@ -108,6 +108,12 @@ type RetryAnswer struct {
 	Partitions []int32 `json:"partitions"`
 }
 
+// PauseRequest is the body of POST /v1/links/{from}/pause and
+// /v1/links/{from}/resume; both answer the link's apply.LinkStatus.
+type PauseRequest struct {
+	Reason string `json:"reason"`
+}
+
 // SkipRequest is the body of POST /v1/links/{from}/skip: move halted
 // Partition past the message it halted on, keeping it in quarantine.
 type SkipRequest struct {

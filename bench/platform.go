@@ -22,15 +22,13 @@ import (
 // (source) to its second (target), watched through regiond's status API.
 type platform struct {
 	st       *lab.State
-	bin      lab.Binaries
 	src, dst lab.RegionState
 	token    string
 	client   *http.Client
 }
 
-// newPlatform watches the lab's first two regions; bin starts the
-// target's regiond again after a pause (default lab.FindBinaries).
-func newPlatform(st *lab.State, bin lab.Binaries) (*platform, error) {
+// newPlatform watches the lab's first two regions.
+func newPlatform(st *lab.State) (*platform, error) {
 	if len(st.Regions) < 2 {
 		return nil, errors.New("the lab needs two regions: start it with --regions a,b")
 	}
@@ -38,31 +36,26 @@ func newPlatform(st *lab.State, bin lab.Binaries) (*platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	if bin.Regiond == "" {
-		if bin, err = lab.FindBinaries(); err != nil {
-			return nil, err
-		}
-	}
-	return &platform{st: st, bin: bin, src: st.Regions[0], dst: st.Regions[1], token: tok, client: &http.Client{Timeout: 5 * time.Second}}, nil
+	return &platform{st: st, src: st.Regions[0], dst: st.Regions[1], token: tok, client: &http.Client{Timeout: 15 * time.Second}}, nil
 }
 
-// pause stops the target's regiond (kill -9): its applier stops where it
-// is, and the source's capture keeps publishing to the source's Kafka.
+// api is a client of region r's regiond.
+func (p *platform) api(r lab.RegionState) *client.Client {
+	return &client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: p.token, HTTP: p.client}
+}
+
+// pause pauses the link (regionctl link pause), as the native runs stop
+// their replica's SQL thread: the applier stops where it is, and the
+// source's capture keeps publishing to the source's Kafka.
 func (p *platform) pause(ctx context.Context) error {
-	return lab.Kill(ctx, p.st.Dir, p.dst.Name, "regiond")
+	_, err := p.api(p.dst).PauseLink(ctx, p.src.Name, api.PauseRequest{Reason: "regionctl bench replication: backlog phase"})
+	return err
 }
 
-// resume starts the target's regiond again and reads its new process id.
+// resume resumes the link.
 func (p *platform) resume(ctx context.Context) error {
-	if err := lab.Start(ctx, lab.Options{Dir: p.st.Dir, Bin: p.bin}, p.dst.Name, "regiond"); err != nil {
-		return err
-	}
-	st, err := lab.LoadState(p.st.Dir)
-	if err != nil {
-		return err
-	}
-	p.st, p.src, p.dst = st, st.Regions[0], st.Regions[1]
-	return nil
+	_, err := p.api(p.dst).ResumeLink(ctx, p.src.Name, api.PauseRequest{Reason: "regionctl bench replication: backlog drain"})
+	return err
 }
 
 func (p *platform) ports() (int, int) { return p.src.MySQLPort, p.dst.MySQLPort }
@@ -77,7 +70,7 @@ func (p *platform) procs() map[string]int {
 
 // status asks a region's regiond for its status.
 func (p *platform) status(ctx context.Context, r lab.RegionState) (*api.Status, error) {
-	return (&client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: p.token, HTTP: p.client}).Status(ctx)
+	return p.api(r).Status(ctx)
 }
 
 // link returns the target's inbound link from the source.

@@ -207,7 +207,7 @@ func runPlatform(ctx context.Context, o Options, dir string) (*RunResult, error)
 			}
 		}()
 	}
-	p, err := newPlatform(st, o.Bin)
+	p, err := newPlatform(st)
 	if err != nil {
 		return nil, err
 	}

@@ -203,6 +203,20 @@ func (c *Client) RetryLink(ctx context.Context, from string, req api.RetryReques
 	return &a, c.send(ctx, http.MethodPost, "/v1/links/"+url.PathEscape(from)+"/retry", req, &a)
 }
 
+// PauseLink is POST /v1/links/FROM/pause: the link stops applying (its
+// messages wait in the source's Kafka) until ResumeLink.
+func (c *Client) PauseLink(ctx context.Context, from string, req api.PauseRequest) (*apply.LinkStatus, error) {
+	var l apply.LinkStatus
+	return &l, c.send(ctx, http.MethodPost, "/v1/links/"+url.PathEscape(from)+"/pause", req, &l)
+}
+
+// ResumeLink is POST /v1/links/FROM/resume: a paused link applies again
+// from its checkpoints.
+func (c *Client) ResumeLink(ctx context.Context, from string, req api.PauseRequest) (*apply.LinkStatus, error) {
+	var l apply.LinkStatus
+	return &l, c.send(ctx, http.MethodPost, "/v1/links/"+url.PathEscape(from)+"/resume", req, &l)
+}
+
 // SkipLink is POST /v1/links/FROM/skip: the halted partition moves past
 // its message, which goes to quarantine.
 func (c *Client) SkipLink(ctx context.Context, from string, req api.SkipRequest) (*apply.Quarantined, error) {

@@ -50,12 +50,13 @@ every table is the same in source and target (compared as regionctl verify
 does). A difference is a failed
 run: the report is printed and the command exits 1.
 
-Then, with --backlog N (default 5000), each run measures apply capacity
-alone: the target stops applying (the platform's regiond is stopped, the
-replica's SQL threads are), the source commits N transactions as fast as
-it can, the target starts again, and the drain is timed, with the CPU
-each server process spent on it. The platform's drain includes its
-regiond starting again.
+Then, with --backlog N (default 20000), each run measures apply capacity
+alone: the target stops applying (the platform's link is paused, as
+regionctl link pause does; the replica's SQL threads are stopped), the
+source commits N transactions as fast as it can, the target starts again,
+and the drain is timed, with the CPU each server process spent on it. A
+drain of a few thousand transactions takes under a second here, too short
+to compare: keep N in the tens of thousands.
 
 With --sweep R1,R2,... each run then holds the load at each rate in turn
 (--sweep-step each, lowest first, probes and catch-up measured as above)
@@ -108,7 +109,7 @@ changes the figures: the load average before and after each run is shown.`,
 	f.StringVar(&o.Conflict, "conflict", "", "conflict policy of the benchmark's tables in the platform run: overwrite (single-writer, not checked) or reject; empty: the deployment default, reject")
 	f.StringSliceVar(&o.Runs, "runs", bench.AllRuns(), "runs to do, comma-separated")
 	f.DurationVar(&o.SettleTimeout, "settle-timeout", 10*time.Minute, "longest wait for a target to catch up")
-	f.IntVar(&o.Backlog, "backlog", 5000, "transactions written while the target does not apply, then drained and timed (0: no backlog phase)")
+	f.IntVar(&o.Backlog, "backlog", 20000, "transactions written while the target does not apply, then drained and timed (0: no backlog phase)")
 	f.Float64SliceVar(&o.Sweep, "sweep", nil, "rates (transactions a second, ascending) to hold the load at in turn after the full-speed load, until the lag p99 is 250 ms or more: the highest rate under it")
 	f.DurationVar(&o.SweepStep, "sweep-step", 10*time.Second, "how long the load runs at each --sweep rate")
 	return cmd

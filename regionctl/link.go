@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,20 +18,28 @@ import (
 func newLinkCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "link",
-		Short: "Get a halted replication link going: show it, retry it, skip the message it halted on",
+		Short: "Get a halted replication link going (show, retry, skip), or pause and resume one",
 		Long: `A link (SOURCE->TARGET) halts a partition on a message it cannot apply
 (a value the target's column cannot hold, a conflict on a reject table,
 an undecodable message): nothing after it is applied until an operator
 acts. Fix the cause and retry; or skip the message: it is kept whole in
 the target's _region.quarantine (shown here and in status until someone
 resolves it) and its rows are missing in the target until repaired
-(regionctl verify --repair). Every action is audited.`,
+(regionctl verify --repair). Every action is audited.
+
+An operator can also pause a link, as STOP SLAVE SQL_THREAD does for a MySQL
+replica (maintenance of the target, a heavy batch job there): nothing more
+is applied, the source's messages wait in its Kafka (within its retention),
+and the pause survives a restart of regiond until someone resumes the link.
+A paused link makes traffic switches into its target fail at once.`,
 		Example: `  regionctl link show 'a->b' --dir /tmp/lab
   regionctl link retry 'a->b' --reason "widened lending.users.email" --dir /tmp/lab
   regionctl link skip 'a->b' --partition 3 --reason "test message sent by hand" --dir /tmp/lab
-  regionctl link resolve 'a->b' --id 1 --resolution "repaired with verify --repair" --dir /tmp/lab`,
+  regionctl link resolve 'a->b' --id 1 --resolution "repaired with verify --repair" --dir /tmp/lab
+  regionctl link pause 'a->b' --reason "index rebuild on b" --dir /tmp/lab
+  regionctl link resume 'a->b' --reason "index rebuilt" --dir /tmp/lab`,
 	}
-	cmd.AddCommand(newLinkShowCmd(g), newLinkRetryCmd(g), newLinkSkipCmd(g), newLinkResolveCmd(g))
+	cmd.AddCommand(newLinkShowCmd(g), newLinkRetryCmd(g), newLinkSkipCmd(g), newLinkResolveCmd(g), newLinkPauseCmd(g, true), newLinkPauseCmd(g, false))
 	return cmd
 }
 
@@ -73,6 +82,9 @@ func newLinkShowCmd(g *globals) *cobra.Command {
 				}
 				l := v.Link
 				fmt.Fprintf(g.out, "link %s->%s: %s, applied seq %d of %d published, lag %d txns %.1fs\n", l.From, l.To, strings.ToUpper(l.State), l.AppliedSeq, l.PublishedSeq, l.LagTxns, l.LagSeconds)
+				if p := l.Pause; p != nil {
+					fmt.Fprintf(g.out, "paused by %s at %s: %s (regionctl link resume '%s->%s')\n", p.PausedBy, p.PausedAt.Format(time.RFC3339), p.Reason, l.From, l.To)
+				}
 				tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "PARTITION\tSTATE\tOFFSET\tSEQ\tHALTED AT\tERROR")
 				for _, p := range l.Partitions {
@@ -206,6 +218,47 @@ func newLinkResolveCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&resolution, "resolution", "", "what was done about it (audited)")
 	cmd.Flags().Int64Var(&id, "id", 0, "the quarantined message's id")
+	return cmd
+}
+
+// newLinkPauseCmd is link pause (pause) or link resume.
+func newLinkPauseCmd(g *globals, pause bool) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:     "pause SOURCE->TARGET --reason TEXT",
+		Short:   "Stop a link applying (its messages wait in the source's Kafka) until it is resumed",
+		Example: `  regionctl link pause 'a->b' --reason "index rebuild on b" --dir /tmp/lab`,
+	}
+	if !pause {
+		cmd.Use, cmd.Short = "resume SOURCE->TARGET --reason TEXT", "Let a paused link apply again, from its checkpoints"
+		cmd.Example = `  regionctl link resume 'a->b' --reason "index rebuilt" --dir /tmp/lab`
+	}
+	cmd.Args = cobra.ExactArgs(1)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if strings.TrimSpace(reason) == "" {
+			return usagef("--reason: missing: say why (it goes into the audit log%s)", map[bool]string{true: " and status shows it", false: ""}[pause])
+		}
+		return g.linkTarget(cmd.Context(), args[0], func(c *client.Client, from, to string) error {
+			call := c.ResumeLink
+			if pause {
+				call = c.PauseLink
+			}
+			l, err := call(cmd.Context(), from, api.PauseRequest{Reason: reason})
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(l)
+			}
+			if pause {
+				fmt.Fprintf(g.out, "link %s->%s paused at seq %d of %d published: nothing more is applied until regionctl link resume '%s->%s'\n", from, to, l.AppliedSeq, l.PublishedSeq, from, to)
+				return nil
+			}
+			fmt.Fprintf(g.out, "link %s->%s resumed: it applies from seq %d, %d transactions behind (regionctl link show '%s->%s')\n", from, to, l.AppliedSeq, l.LagTxns, from, to)
+			return nil
+		})
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (audited)")
 	return cmd
 }
 

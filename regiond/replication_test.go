@@ -13,6 +13,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/regionplatform/region/api"
+	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/lab"
@@ -103,6 +104,66 @@ func TestReplicationBothWaysNoEcho(t *testing.T) {
 			t.Errorf("region %s skipped no echoes: loop prevention not exercised", name)
 		}
 	}
+}
+
+// TestPausedLinkWaits: an operator pauses a->b (maintenance of b); a's
+// writes wait in a's Kafka, also across a restart of b's regiond, while
+// b's writes still reach a; resumed, b catches up.
+func TestPausedLinkWaits(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	createSchema(t, st, "a")
+	labapi.Converged(t, st, 30*time.Second)
+	ctx := context.Background()
+	c := labapi.Client(t, st, "b")
+	l, err := c.PauseLink(ctx, "a", api.PauseRequest{Reason: "index rebuild on b"})
+	if err != nil || l.State != apply.StatePaused || l.Pause == nil || l.Pause.Reason != "index rebuild on b" {
+		t.Fatalf("pause: %+v, %v; want the link paused with its reason", l, err)
+	}
+	if _, err := c.PauseLink(ctx, "a", api.PauseRequest{Reason: "again"}); !client.IsStatus(err, http.StatusConflict) {
+		t.Errorf("a second pause: %v, want 409", err)
+	}
+	if _, err := c.PauseLink(ctx, "a", api.PauseRequest{}); !client.IsStatus(err, http.StatusBadRequest) {
+		t.Errorf("a pause without a reason: %v, want 400", err)
+	}
+	atPause := l.AppliedSeq
+	if _, err := lab.RunWorkload(ctx, st, lab.Workload{Users: 60, FirstUser: 1, Repayments: 2, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	// b's regiond restarts: the pause is b's, not its process's.
+	if err := lab.Kill(ctx, st.Dir, "b", "regiond"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "b", "regiond"); err != nil {
+		t.Fatal(err)
+	}
+	var ab, ba apply.LinkStatus
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sa, erra := status(t, st, "a")
+		sb, errb := status(t, st, "b")
+		if erra == nil && errb == nil && len(sa.Links) == 1 && len(sb.Links) == 1 {
+			ab, ba = sb.Links[0], sa.Links[0]
+			// b's own writes reached a: the other direction is not paused.
+			if ab.State == apply.StatePaused && ab.PublishedSeq > atPause && ba.LagTxns == 0 && ba.AppliedSeq == ba.PublishedSeq && ba.AppliedSeq > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after b's restart: a->b %+v, b->a %+v; want a->b paused behind and b->a caught up", ab, ba)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if ab.AppliedSeq != atPause || ab.LagTxns == 0 || ab.Pause == nil || !strings.Contains(ab.Error, "index rebuild on b") {
+		t.Errorf("paused a->b applied seq %d (at the pause %d), lag %d, %q: want nothing applied, the reason shown", ab.AppliedSeq, atPause, ab.LagTxns, ab.Error)
+	}
+	if _, err := c.ResumeLink(ctx, "a", api.PauseRequest{Reason: "index rebuilt"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ResumeLink(ctx, "a", api.PauseRequest{Reason: "again"}); !client.IsStatus(err, http.StatusConflict) {
+		t.Errorf("a second resume: %v, want 409", err)
+	}
+	labapi.Converged(t, st, 60*time.Second)
+	sameTables(t, st, sampleTables...)
 }
 
 // TestMeshOfThree: three regions, each writing, all converge.

@@ -167,6 +167,10 @@ type Applier struct {
 	// closed (and replaced) whenever one advances, under mu (order.go).
 	thru     map[int32]uint64
 	progress chan struct{}
+	// pause is the operator's pause of the link (nil: not paused), and
+	// resumed is closed when it ends, under mu (pause.go).
+	pause   *Pause
+	resumed chan struct{}
 }
 
 // New checks cfg.
@@ -271,7 +275,8 @@ type LinkStatus struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 	// State is running, halted (a partition is halted), held (a forced
-	// failover holds the source's stream), unreachable (no partition can
+	// failover holds the source's stream), paused (by an operator; Pause
+	// says who and why), unreachable (no partition can
 	// fetch, and everything received is applied), starting, stopped or
 	// failed.
 	State string `json:"state"`
@@ -295,6 +300,8 @@ type LinkStatus struct {
 	// Violations counts the writes of buckets the source did not own
 	// (_region.violations).
 	Violations int `json:"violations"`
+	// Pause is the operator's pause, while the link is paused.
+	Pause *Pause `json:"pause,omitempty"`
 }
 
 // The states of a link (LinkStatus.State) and of its partitions
@@ -310,6 +317,9 @@ const (
 	// StateHeld: a forced failover holds the source's stream until a
 	// failback decides what of it applies.
 	StateHeld = "held"
+	// StatePaused: an operator paused the link (regionctl link pause);
+	// nothing of it is applied until someone resumes it.
+	StatePaused = "paused"
 	// StateUnreachable: the source's Kafka cannot be read, and everything
 	// received is applied.
 	StateUnreachable = "unreachable"
@@ -320,7 +330,7 @@ const (
 )
 
 // States lists every link state.
-var States = []string{StateStarting, StateRunning, StateHalted, StateHeld, StateUnreachable, StateFailed, StateStopped}
+var States = []string{StateStarting, StateRunning, StateHalted, StateHeld, StatePaused, StateUnreachable, StateFailed, StateStopped}
 
 // Status reports the link's progress and lag.
 func (a *Applier) Status(ctx context.Context) LinkStatus {
@@ -331,7 +341,7 @@ func (a *Applier) Status(ctx context.Context) LinkStatus {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	st := LinkStatus{From: a.cfg.Source, To: a.cfg.Target, State: a.state, Error: a.err, PublishedSeq: head.Seq, Quarantined: a.unresolved, Violations: a.violations}
+	st := LinkStatus{From: a.cfg.Source, To: a.cfg.Target, State: a.state, Error: a.err, PublishedSeq: head.Seq, Quarantined: a.unresolved, Violations: a.violations, Pause: a.pause}
 	first := true
 	var oldest time.Time
 	for _, ps := range a.parts {

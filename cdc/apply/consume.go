@@ -49,6 +49,9 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 	if err := a.loadSeed(ctx); err != nil {
 		return err
 	}
+	if err := a.loadPause(ctx); err != nil {
+		return err
+	}
 	client, err := a.cfg.Kafka()
 	if err != nil {
 		return fmt.Errorf("apply: kafka of %s: %w", a.cfg.Source, err)
@@ -64,6 +67,9 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 	a.mu.Unlock()
 	a.setState(StateRunning, "")
 	for ctx.Err() == nil {
+		if !a.waitResumed(ctx, client) {
+			return nil
+		}
 		if err := a.session(ctx, client, consumer); err != nil && ctx.Err() == nil {
 			return err
 		}
@@ -84,6 +90,10 @@ func (a *Applier) session(ctx context.Context, client sarama.Client, consumer sa
 	start := time.Now()
 	a.ddl.reset(len(parts))
 	a.mu.Lock()
+	if a.pause != nil { // paused between the loop's check and here
+		a.mu.Unlock()
+		return nil
+	}
 	a.restart = func() { cancel(errRestart) }
 	a.lastPart = map[int32]time.Time{}
 	for _, p := range parts {

@@ -104,6 +104,8 @@ var schema = []string{
 	ViolationsSchema,
 	// Tables copied in from a donor region, with their positions (cdc/seed).
 	seed.Schema,
+	// Links an operator paused (pause.go).
+	pauseSchema,
 }
 
 // EnsureSchema creates the applier's tables if they are missing.

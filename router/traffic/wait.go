@@ -127,7 +127,7 @@ func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string, 
 			return &linkDown{fmt.Errorf("link %s->%s: %w", src, dst, err)}
 		}
 		if err == nil {
-			if l.State == apply.StateHalted || l.State == apply.StateFailed || l.State == apply.StateUnreachable {
+			if l.State == apply.StateHalted || l.State == apply.StatePaused || l.State == apply.StateFailed || l.State == apply.StateUnreachable {
 				return &linkDown{fmt.Errorf("link %s->%s is %s: %s", src, dst, l.State, l.Error)}
 			}
 			if lag := time.Duration(l.LagSeconds * float64(time.Second)); lag > s.cfg.MaxLag {
