@@ -31,6 +31,9 @@ type RebuildRecord struct {
 	Rows    int64    `json:"rows,omitempty"`
 	Kept    []string `json:"kept,omitempty"`
 	Resumed bool     `json:"resumed,omitempty"`
+	// Table is the one table a seed copied into a running region
+	// (regionctl seed); empty for a whole-region rebuild.
+	Table string `json:"table,omitempty"`
 	// Detail is why it failed, or what to do next.
 	Detail string `json:"detail,omitempty"`
 }
@@ -75,8 +78,8 @@ func (c *RecordRebuild) apply(s *State) error {
 		return fmt.Errorf("rebuild %q is already recorded %s", r.ID, old.State)
 	case ok && r.State == RebuildRunning:
 		return fmt.Errorf("rebuild %q is already running", r.ID)
-	case ok && (old.Region != r.Region || old.Donor != r.Donor):
-		return fmt.Errorf("rebuild %q is of region %s from %s, not %s from %s", r.ID, old.Region, old.Donor, r.Region, r.Donor)
+	case ok && (old.Region != r.Region || old.Donor != r.Donor || old.Table != r.Table):
+		return fmt.Errorf("rebuild %q is of region %s from %s (table %q), not %s from %s (table %q)", r.ID, old.Region, old.Donor, old.Table, r.Region, r.Donor, r.Table)
 	}
 	r.Kept = append([]string(nil), r.Kept...)
 	r.Actor = c.Actor

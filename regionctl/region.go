@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -271,26 +272,36 @@ func (g *globals) rebuildPreconditions(ctx context.Context, cfg *config.Config, 
 	if err == nil {
 		return fmt.Errorf("regiond of region %s answers at %s: stop it first (systemctl stop regiond; in a lab: regionctl lab kill --region %s --component regiond): its links must not apply while its tables are replaced", target, r.URL, target)
 	}
-	var a *api.RoutesAnswer
-	if err := g.call(ctx, func(c *client.Client) (err error) {
-		a, err = c.Routes(ctx)
+	owned, err := g.ownedBuckets(ctx, target)
+	if err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("read the routing table to check that region %s owns no bucket: %w", target, err)
-	}
-	if a.Table == nil {
-		return nil
-	}
-	owned := 0
-	for b := range a.Table.Buckets {
-		if a.Table.Owner(topo.Bucket(b)).Region == target {
-			owned++
-		}
 	}
 	if owned > 0 {
 		return fmt.Errorf("region %s's cells own %d bucket(s): users write there. Fail it over first (regionctl failover --force %s) or move its buckets (regionctl switch)", target, owned, target)
 	}
 	return nil
+}
+
+// ownedBuckets counts the buckets region's cells own in the live routing
+// table.
+func (g *globals) ownedBuckets(ctx context.Context, region string) (int, error) {
+	var a *api.RoutesAnswer
+	if err := g.call(ctx, func(c *client.Client) (err error) {
+		a, err = c.Routes(ctx)
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("read the routing table to check that region %s owns no bucket: %w", region, err)
+	}
+	if a.Table == nil {
+		return 0, nil
+	}
+	owned := 0
+	for b := range a.Table.Buckets {
+		if a.Table.Owner(topo.Bucket(b)).Region == region {
+			owned++
+		}
+	}
+	return owned, nil
 }
 
 // throttleByThreads sleeps, then waits while the donor's Threads_running
@@ -354,11 +365,12 @@ func progressPrinter(w io.Writer) func(seed.Progress) {
 func newRegionHistoryCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "history",
-		Short: "List every region rebuild the controller recorded, newest first",
-		Long: `history lists the rebuilds recorded in the controller: who ran each, when,
-why, from which donor, what it copied and kept aside, and how it ended. A
-rebuild still "running" whose process is gone was interrupted: run the same
-region rebuild command again to go on.`,
+		Short: "List every region rebuild and table seed the controller recorded, newest first",
+		Long: `history lists the rebuilds (regionctl region rebuild) and the seeds of one
+table (regionctl seed, TABLES shows the table) recorded in the controller: who
+ran each, when, why, from which donor, what it copied and kept aside, and how
+it ended. One still "running" whose process is gone was interrupted: run the
+same command again to go on.`,
 		Example: `  regionctl region history --dir /tmp/lab
   regionctl region history --dir /tmp/lab --json`,
 		Args: cobra.NoArgs,
@@ -380,7 +392,11 @@ region rebuild command again to go on.`,
 			tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tREGION\tDONOR\tSTATE\tSTARTED\tTABLES\tROWS\tACTOR\tREASON")
 			for _, r := range v.Rebuilds {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.Region, r.Donor, r.State, r.StartedAt.Format("2006-01-02 15:04:05Z"), r.Tables, r.Rows, r.Actor, r.Reason)
+				tables := strconv.Itoa(r.Tables)
+				if r.Table != "" {
+					tables = r.Table // a seed of one table
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Region, r.Donor, r.State, r.StartedAt.Format("2006-01-02 15:04:05Z"), tables, r.Rows, r.Actor, r.Reason)
 				if r.State == controller.RebuildFailed {
 					fmt.Fprintf(tw, "  \t\t\t\t\t\t\t\t%s\n", r.Detail)
 				}

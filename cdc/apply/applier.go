@@ -144,7 +144,7 @@ type Applier struct {
 	// catalog knows the target's unique keys and triggers.
 	catalog *catalog.Cache
 	// seed is what the tables copied into the target hold (nil: nothing
-	// was seeded); read once per Run.
+	// was seeded); read at each session's start, used by its partitions.
 	seed *seed.Plan
 
 	mu    sync.Mutex

@@ -46,9 +46,6 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 	if err := a.countViolations(ctx); err != nil {
 		return err
 	}
-	if err := a.loadSeed(ctx); err != nil {
-		return err
-	}
 	if err := a.loadPause(ctx); err != nil {
 		return err
 	}
@@ -69,6 +66,12 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 	for ctx.Err() == nil {
 		if !a.waitResumed(ctx, client) {
 			return nil
+		}
+		// Read at every session: a table seeded into the running region
+		// (regionctl seed, with the links paused) is filtered from its
+		// resume on.
+		if err := a.loadSeed(ctx); err != nil {
+			return err
 		}
 		if err := a.session(ctx, client, consumer); err != nil && ctx.Err() == nil {
 			return err

@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer, a *Applier) (*metrics, error) {
 		quarantined: c("quarantined_total", "Messages an operator skipped on a halted partition (regionctl link skip); kept in _region.quarantine."),
 		violations:  c("ownership_violations_total", "Writes of a bucket the source region did not own when it wrote them (no guard, or a stale one); see _region.violations."),
 		notFresh:    c("fresh_insert_retries_total", "Applies done again with locking reads because a key inserted without one (no gap lock) was in the target after all: a conflict, or the same row written in both regions."),
-		seeded:      c("seeded_rows_skipped_total", "Rows not applied because a seeded copy of their table (regionctl region add, cdc/seed) already held them."),
+		seeded:      c("seeded_rows_skipped_total", "Rows not applied because a seeded copy of their table already held them (regionctl region rebuild, regionctl seed; cdc/seed)."),
 		folded:      c("folded_transactions_total", "Source transactions applied folded with the rest of their run: one probe and one delete and upsert per table for the run (no conflict, no unique key)."),
 		depWaits:    c("dependency_waits_total", "Transactions that waited for an earlier transaction of another partition with an overlapping writeset."),
 		depWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "apply", Name: "dependency_wait_seconds",

@@ -3,6 +3,7 @@ package seed
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -58,30 +59,13 @@ func PrepareRebuild(ctx context.Context, target *sql.DB, donor string, tables []
 	}
 	var kept []Kept
 	for i, t := range tables {
-		db, tbl, err := splitName(t)
+		k, err := keepAside(ctx, conn, t, fmt.Sprintf("kept_%d_%d", now.Unix(), i), reason, now)
 		if err != nil {
 			return kept, err
 		}
-		var n int
-		if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, db, tbl).Scan(&n); err != nil {
-			return kept, fmt.Errorf("seed: look for %s in the target: %w", t, err)
+		if k != nil {
+			kept = append(kept, *k)
 		}
-		if n == 0 {
-			continue // kept by an earlier run, or never there
-		}
-		// Triggers cannot move to another database with their table;
-		// the copy brings the donor's.
-		if err := dropTriggers(ctx, conn, db, tbl); err != nil {
-			return kept, fmt.Errorf("seed: keep %s aside: %w", t, err)
-		}
-		as := fmt.Sprintf("kept_%d_%d", now.Unix(), i)
-		if _, err := conn.ExecContext(ctx, `INSERT INTO `+KeptTable+` (kept_as, db, tbl, kept_at, reason) VALUES (?, ?, ?, ?, ?)`, as, db, tbl, now.UTC(), reason); err != nil {
-			return kept, fmt.Errorf("seed: record %s kept aside: %w", t, err)
-		}
-		if _, err := conn.ExecContext(ctx, "RENAME TABLE "+quoteName(db)+"."+quoteName(tbl)+" TO "+binlog.MetaSchema+"."+quoteName(as)); err != nil {
-			return kept, fmt.Errorf("seed: keep %s aside as %s.%s: %w", t, binlog.MetaSchema, as, err)
-		}
-		kept = append(kept, Kept{Table: t, KeptAs: binlog.MetaSchema + "." + as})
 	}
 	for _, q := range []string{"DELETE FROM " + binlog.MetaSchema + ".apply_checkpoints", "DELETE FROM " + Table} {
 		if _, err := conn.ExecContext(ctx, q); err != nil && !missingTable(err) {
@@ -91,6 +75,74 @@ func PrepareRebuild(ctx context.Context, target *sql.DB, donor string, tables []
 	// Last: an open rebuild means the target is prepared (Resuming).
 	if _, err := conn.ExecContext(ctx, `INSERT INTO `+RebuildsTable+` (donor, reason, started_at) VALUES (?, ?, ?)`, donor, reason, now.UTC()); err != nil {
 		return kept, fmt.Errorf("seed: record the rebuild: %w", err)
+	}
+	return kept, nil
+}
+
+// keepAside renames table t of the target (conn, sql_log_bin=0) into the
+// platform's schema as `as`, recorded in KeptTable with reason; nil when
+// the target has no such table (kept by an earlier run, or never there).
+func keepAside(ctx context.Context, conn *sql.Conn, t, as, reason string, now time.Time) (*Kept, error) {
+	db, tbl, err := splitName(t)
+	if err != nil {
+		return nil, err
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, db, tbl).Scan(&n); err != nil {
+		return nil, fmt.Errorf("seed: look for %s in the target: %w", t, err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	// Triggers cannot move to another database with their table; the
+	// copy brings the donor's.
+	if err := dropTriggers(ctx, conn, db, tbl); err != nil {
+		return nil, fmt.Errorf("seed: keep %s aside: %w", t, err)
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO `+KeptTable+` (kept_as, db, tbl, kept_at, reason) VALUES (?, ?, ?, ?, ?)`, as, db, tbl, now.UTC(), reason); err != nil {
+		return nil, fmt.Errorf("seed: record %s kept aside: %w", t, err)
+	}
+	if _, err := conn.ExecContext(ctx, "RENAME TABLE "+quoteName(db)+"."+quoteName(tbl)+" TO "+binlog.MetaSchema+"."+quoteName(as)); err != nil {
+		return nil, fmt.Errorf("seed: keep %s aside as %s.%s: %w", t, binlog.MetaSchema, as, err)
+	}
+	return &Kept{Table: t, KeptAs: binlog.MetaSchema + "." + as}, nil
+}
+
+// PrepareSeed makes one table of a running target ready to be copied
+// again: the table is kept aside (as PrepareRebuild keeps every table)
+// and its earlier copy's record is cleared, so that the Copier copies it
+// and the links' filter follows the new copy. The target's links into it
+// must be paused (nothing applies to the table meanwhile). A table whose
+// copy an earlier run began (its record says copying) is not kept aside:
+// it is that partial copy, which the Copier replaces; kept is nil then.
+func PrepareSeed(ctx context.Context, target *sql.DB, table, reason string, now time.Time) (*Kept, error) {
+	conn, err := target.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("seed: connect to the target: %w", err)
+	}
+	defer discard(conn)
+	if err := execAll(ctx, conn, "SET SESSION sql_log_bin = 0", "CREATE DATABASE IF NOT EXISTS "+binlog.MetaSchema, KeptSchema, Schema); err != nil {
+		return nil, fmt.Errorf("seed: prepare the target: %w", err)
+	}
+	db, tbl, err := splitName(table)
+	if err != nil {
+		return nil, err
+	}
+	var state string
+	err = conn.QueryRowContext(ctx, `SELECT state FROM `+Table+` WHERE db = ? AND tbl = ?`, db, tbl).Scan(&state)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, fmt.Errorf("seed: read %s's record: %w", table, err)
+	case state == StateCopying:
+		return nil, nil
+	}
+	kept, err := keepAside(ctx, conn, table, fmt.Sprintf("kept_%d_seed", now.UnixNano()), reason, now)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, `DELETE FROM `+Table+` WHERE db = ? AND tbl = ?`, db, tbl); err != nil {
+		return kept, fmt.Errorf("seed: clear %s's earlier copy record: %w", table, err)
 	}
 	return kept, nil
 }
