@@ -44,7 +44,7 @@ func seedPause(table string) string { return "regionctl seed --table " + table }
 
 func newSeedCmd(g *globals) *cobra.Command {
 	var (
-		table, from, to, reason string
+		table, from, to, reason  string
 		batch, maxThreadsRunning int
 		sleep, wait              time.Duration
 	)

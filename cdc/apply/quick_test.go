@@ -8,7 +8,7 @@ import (
 	"github.com/regionplatform/region/lab/labtest"
 )
 
-// TestQuickStatesAgreeWithMySQL: the probe's byte comparison in Go
+// TestQuickStatesAgreeOnMariaDB: the probe's byte comparison in Go
 // (quick.go) decides exactly what MySQL's own comparison decides, for
 // values whose text differs from the server's but which MySQL finds
 // equal (a case-insensitive name, a DECIMAL written shorter, an ENUM by
@@ -16,7 +16,7 @@ import (
 // changed rows and for missing ones; and it settles the ordinary case
 // (the target row is the before image) without MySQL's comparison. (make
 // test-unit skips it: it starts a MariaDB.)
-func TestQuickStatesAgreeWithMySQL(t *testing.T) {
+func TestQuickStatesAgreeOnMariaDB(t *testing.T) {
 	ctx := context.Background()
 	db := labtest.MariaDB(t)
 	for _, q := range []string{
@@ -42,7 +42,11 @@ func TestQuickStatesAgreeWithMySQL(t *testing.T) {
 		}
 		return img
 	}
-	changed := func(img []event.Value) []event.Value { img = append([]event.Value(nil), img...); img[6] = event.Value{V: "changed"}; return img }
+	changed := func(img []event.Value) []event.Value {
+		img = append([]event.Value(nil), img...)
+		img[6] = event.Value{V: "changed"}
+		return img
+	}
 	upd := func(before []event.Value) *probe {
 		return &probe{tb: tt, op: event.Update, before: before, after: changed(before)}
 	}
