@@ -168,7 +168,9 @@ steps:
 
 	// Kill mode: region a (which owns every bucket again after tight-1's
 	// failback) has its processes killed, the controller's detection is
-	// awaited, the failover forced; the failback starts a again.
+	// awaited, the failover forced; a is rebuilt from a copy of b (its
+	// tables kept aside) while the load writes in b; the failback starts
+	// a again, and the postcheck finds every table equal.
 	p3 := writePlan("kill", `name: kill
 environment: lab
 target:
@@ -183,6 +185,11 @@ steps:
       rpo_max: 100
   - kind: wait
     duration: 1s
+  - kind: rebuild
+    region: a
+    donor: b
+    criteria:
+      copy_max: 2m
   - kind: failback
     region: a
     criteria:
@@ -198,8 +205,11 @@ steps:
 	if fo := rep.Steps[0]; fo.Error != "" || fo.Measures.DetectionMS == nil || fo.Measures.RTOMS == nil || *fo.Measures.RTOMS < *fo.Measures.DetectionMS {
 		t.Errorf("killed failover: %+v", fo)
 	}
-	if fb, pc := rep.Steps[2], rep.Steps[3]; fb.Status != drill.StatusPass || pc.Status != drill.StatusPass {
-		t.Errorf("after the kill: failback %+v, postcheck %+v", fb, pc)
+	if rb := rep.Steps[2]; rb.Status != drill.StatusPass || rb.Measures.RowsCopied == nil || *rb.Measures.RowsCopied == 0 {
+		t.Errorf("rebuild of a: %+v", rb)
+	}
+	if fb, pc := rep.Steps[3], rep.Steps[4]; fb.Status != drill.StatusPass || pc.Status != drill.StatusPass || len(pc.Tables) == 0 {
+		t.Errorf("after the kill and the rebuild: failback %+v, postcheck %+v", fb, pc)
 	}
 	if l := rep.Ledger; l == nil || l.Status != drill.StatusPass || l.Acknowledged == 0 {
 		t.Errorf("ledger after a kill: %+v", l)

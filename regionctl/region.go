@@ -230,32 +230,21 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 // fillRegion keeps the target's tables aside (unless an interrupted
 // rebuild is resumed) and copies every table from the donor.
 func (g *globals) fillRegion(ctx context.Context, cfg *config.Config, rep *RebuildReport, dDB, tDB *sql.DB, tables []string, reason string, batch int, throttle func(context.Context, *sql.DB) error) error {
-	target, donor := rep.Region, rep.Donor
-	var err error
 	if rep.Resumed {
-		fmt.Fprintf(g.progress(), "region %s holds an interrupted copy: going on with it (tables copied stay)\n", target)
-	} else {
-		if rep.Kept, err = seed.PrepareRebuild(ctx, tDB, donor, tables, reason, time.Now()); err != nil {
-			return err
-		}
-		for _, k := range rep.Kept {
-			fmt.Fprintf(g.progress(), "kept %s aside as %s\n", k.Table, k.KeptAs)
-		}
+		fmt.Fprintf(g.progress(), "region %s holds an interrupted copy: going on with it (tables copied stay)\n", rep.Region)
 	}
 	sc := seed.DefaultConfig()
-	r, _ := cfg.Region(donor)
-	sc.Donor, sc.DonorDB, sc.Flavor, sc.Target, sc.TargetDB, sc.Tables, sc.Batch = donor, dDB, r.MySQL.Flavor, target, tDB, tables, batch
+	r, _ := cfg.Region(rep.Donor)
+	sc.Donor, sc.DonorDB, sc.Flavor, sc.Target, sc.TargetDB, sc.Tables, sc.Batch = rep.Donor, dDB, r.MySQL.Flavor, rep.Region, tDB, tables, batch
 	sc.Throttle = func(ctx context.Context) error { return throttle(ctx, dDB) }
 	sc.Progress = progressPrinter(g.progress())
-	c, err := seed.New(sc)
-	if err != nil {
-		return err
-	}
-	rep.Tables, err = c.Run(ctx)
+	res, err := seed.Rebuild(ctx, sc, reason, func(k seed.Kept) { fmt.Fprintf(g.progress(), "kept %s aside as %s\n", k.Table, k.KeptAs) })
+	rep.Kept = append(rep.Kept, res.Kept...)
+	rep.Tables = res.Tables
 	if err != nil {
 		return fmt.Errorf("%w (run the same command again to go on)", err)
 	}
-	return seed.FinishRebuild(ctx, tDB, time.Now())
+	return nil
 }
 
 // rebuildPreconditions refuses a rebuild of a region that someone writes

@@ -176,3 +176,44 @@ func dropTriggers(ctx context.Context, conn *sql.Conn, db, tbl string) error {
 	}
 	return nil
 }
+
+// RebuildResult is what Rebuild did.
+type RebuildResult struct {
+	// Resumed says an interrupted rebuild was gone on with (nothing was
+	// kept aside then: the first run did it).
+	Resumed bool          `json:"resumed"`
+	Kept    []Kept        `json:"kept"`
+	Tables  []TableResult `json:"tables"`
+}
+
+// Rebuild fills the target with every table of cfg.Tables from the
+// donor, as regionctl region rebuild does: unless the target holds an
+// interrupted rebuild (Resuming), its tables are kept aside first
+// (PrepareRebuild, with reason; kept, if set, is told each), then every
+// table is copied (Copier) and the rebuild recorded finished
+// (FinishRebuild). The target's regiond must be stopped. Run again after
+// any interruption, it goes on.
+func Rebuild(ctx context.Context, cfg Config, reason string, kept func(Kept)) (RebuildResult, error) {
+	var res RebuildResult
+	c, err := New(cfg)
+	if err != nil {
+		return res, err
+	}
+	if res.Resumed, err = Resuming(ctx, cfg.TargetDB); err != nil {
+		return res, err
+	}
+	if !res.Resumed {
+		if res.Kept, err = PrepareRebuild(ctx, cfg.TargetDB, cfg.Donor, cfg.Tables, reason, time.Now()); err != nil {
+			return res, err
+		}
+		for _, k := range res.Kept {
+			if kept != nil {
+				kept(k)
+			}
+		}
+	}
+	if res.Tables, err = c.Run(ctx); err != nil {
+		return res, err
+	}
+	return res, FinishRebuild(ctx, cfg.TargetDB, time.Now())
+}

@@ -24,6 +24,10 @@ type Actions interface {
 	// Failover injects the fault (mode ModeKill or ModeFence) into region
 	// and lets the controller detect it and force its cells over.
 	Failover(ctx context.Context, region, to, mode string) (FailoverResult, error)
+	// Rebuild copies every replicated table into region, which a
+	// kill-mode failover stopped, from donor (as regionctl region rebuild
+	// does), and leaves the region's regiond stopped for the failback.
+	Rebuild(ctx context.Context, region, donor string) (RebuildResult, error)
 	// Failback brings region back (restart or unfence, catch up) and moves
 	// its cells home.
 	Failback(ctx context.Context, region string) (FailbackResult, error)
@@ -133,6 +137,16 @@ type FailbackResult struct {
 	WriteForbidden time.Duration `json:"write_forbidden_ns"`
 	Cells          []CellResult  `json:"cells,omitempty"`
 	Events         []Event       `json:"events,omitempty"`
+}
+
+// RebuildResult is what a rebuild step copied.
+type RebuildResult struct {
+	StartedAt time.Time `json:"started_at"`
+	// CopiedAt is when the last table was copied.
+	CopiedAt time.Time `json:"copied_at"`
+	Tables   int       `json:"tables"`
+	Rows     int64     `json:"rows"`
+	Events   []Event   `json:"events,omitempty"`
 }
 
 // LedgerResult is the client-side ledger checked against what arrived.

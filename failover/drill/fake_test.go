@@ -41,6 +41,8 @@ type fakeActions struct {
 	failErr   error
 	backRTO   time.Duration
 	backErr   error
+	copyTime  time.Duration
+	copyErr   error
 	ledger    LedgerResult
 	ledgerErr error
 }
@@ -57,7 +59,7 @@ func newFake() *fakeActions {
 		},
 	}
 	return &fakeActions{clock: c, prechecks: []PrecheckResult{ok}, switchWF: 1400 * time.Millisecond,
-		detect: 6200 * time.Millisecond, restore: 18400 * time.Millisecond, backRTO: 24 * time.Second,
+		detect: 6200 * time.Millisecond, restore: 18400 * time.Millisecond, backRTO: 24 * time.Second, copyTime: 40 * time.Second,
 		ledger: LedgerResult{Acknowledged: 48213}}
 }
 
@@ -122,6 +124,17 @@ func (f *fakeActions) Failback(ctx context.Context, region string) (FailbackResu
 	f.clock.tick(time.Second)
 	return FailbackResult{StartedAt: start, RestoredAt: restored, WriteForbidden: 1100 * time.Millisecond,
 		Cells: []CellResult{{Cell: region + "1", From: map[string]string{"a": "b", "b": "a"}[region], To: region, WriteForbidden: 1100 * time.Millisecond, RTO: f.backRTO}}}, nil
+}
+
+func (f *fakeActions) Rebuild(ctx context.Context, region, donor string) (RebuildResult, error) {
+	f.calls = append(f.calls, "rebuild "+region+"<"+donor)
+	start := f.clock.tick(100 * time.Millisecond)
+	if f.copyErr != nil {
+		return RebuildResult{StartedAt: start}, f.copyErr
+	}
+	copied := f.clock.tick(f.copyTime)
+	return RebuildResult{StartedAt: start, CopiedAt: copied, Tables: 10, Rows: 48210,
+		Events: []Event{{At: copied, Action: "region " + region + " rebuilt from " + donor + ": 10 tables, 48210 rows", Actor: "drill runner", Result: "ok"}}}, nil
 }
 
 func (f *fakeActions) Ledger(ctx context.Context) (LedgerResult, error) {

@@ -156,6 +156,26 @@ func judgeFailback(s Step, res FailbackResult, sr *StepReport) {
 	sr.Cells = cells(s, res.Cells)
 }
 
+func judgeRebuild(s Step, res RebuildResult, sr *StepReport) {
+	start := res.StartedAt
+	if start.IsZero() {
+		start = sr.StartedAt
+	}
+	m := &sr.Measures
+	rows := res.Rows
+	m.RowsCopied = &rows
+	if !res.CopiedAt.IsZero() {
+		m.CopyMS = ms(res.CopiedAt.Sub(start))
+	}
+	if s.Criteria.CopyMax > 0 {
+		if m.CopyMS == nil {
+			sr.Criteria = append(sr.Criteria, notMeasured("copy_max", "≤ "+fmtDur(s.Criteria.CopyMax), "no copy end reported"))
+		} else {
+			sr.Criteria = append(sr.Criteria, durCrit("copy_max", s.Criteria.CopyMax, res.CopiedAt.Sub(start), true))
+		}
+	}
+}
+
 func maxCell(cs []CellResult, f func(CellResult) time.Duration) time.Duration {
 	var m time.Duration
 	for _, c := range cs {

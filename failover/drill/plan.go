@@ -34,6 +34,10 @@ const (
 	KindFailback   = "failback"
 	KindPostcheck  = "postcheck"
 	KindWait       = "wait"
+	// KindRebuild copies every replicated table into a region that a
+	// failover step killed, from a donor (as regionctl region rebuild),
+	// before its failback: kill mode only.
+	KindRebuild = "rebuild"
 )
 
 // MaxWait bounds a wait step.
@@ -73,6 +77,8 @@ type Step struct {
 	// To is the region that takes the cells; empty lets the controller
 	// use each cell's standby.
 	To string `json:"to,omitempty" yaml:"to"`
+	// Donor is the region a rebuild step copies from.
+	Donor string `json:"donor,omitempty" yaml:"donor"`
 	// Duration is how long a wait step waits (at most MaxWait).
 	Duration time.Duration `json:"duration,omitempty" yaml:"duration"`
 	// Criteria are the step's targets.
@@ -97,6 +103,8 @@ type Criteria struct {
 	// RPOMax bounds the transactions acknowledged but lost (0 for a
 	// planned switchover).
 	RPOMax *int64 `json:"rpo_max,omitempty" yaml:"rpo_max"`
+	// CopyMax bounds how long a rebuild step's copy takes.
+	CopyMax time.Duration `json:"copy_max,omitempty" yaml:"copy_max"`
 }
 
 // Problem is one thing wrong with a plan: where (Path, e.g.

@@ -76,6 +76,7 @@ type StepReport struct {
 	Kind       string    `json:"kind"`
 	Region     string    `json:"region,omitempty"`
 	To         string    `json:"to,omitempty"`
+	Donor      string    `json:"donor,omitempty"`
 	StartedAt  time.Time `json:"started_at,omitzero"`
 	EndedAt    time.Time `json:"ended_at,omitzero"`
 	DurationMS int64     `json:"duration_ms"`
@@ -102,6 +103,9 @@ type Measures struct {
 	RPOPending       bool      `json:"rpo_pending,omitempty"`
 	LostGTIDs        string    `json:"lost_gtids,omitempty"`
 	MaxLagMS         *int64    `json:"max_lag_ms,omitempty"`
+	// CopyMS and RowsCopied are a rebuild step's copy.
+	CopyMS     *int64 `json:"copy_ms,omitempty"`
+	RowsCopied *int64 `json:"rows_copied,omitempty"`
 }
 
 // CriterionResult is one target against what was measured.

@@ -131,7 +131,7 @@ func (ru *run) observe(format string, args ...any) {
 func restoring(kind string) bool { return kind != KindSwitchover && kind != KindFailover }
 
 func (ru *run) step(ctx context.Context, i int, s Step) StepReport {
-	sr := StepReport{Index: i, Kind: s.Kind, Region: s.Region, To: s.To}
+	sr := StepReport{Index: i, Kind: s.Kind, Region: s.Region, To: s.To, Donor: s.Donor}
 	name := stepName(sr)
 	if !ru.broken && !ru.aborted && ctx.Err() != nil {
 		if ru.faulted {
@@ -218,6 +218,13 @@ func (ru *run) do(ctx context.Context, s Step, sr *StepReport) error {
 				ru.observe("failover of region %s lost %d acknowledged transaction(s): %s", s.Region, res.RPO, orDefault(res.LostGTIDs, "GTIDs not reported"))
 			}
 		}
+	case KindRebuild:
+		res, err := ru.Actions.Rebuild(ctx, s.Region, s.Donor)
+		ru.addEvents(res.Events)
+		if err != nil {
+			return fmt.Errorf("rebuild of region %s from %s: %w", s.Region, s.Donor, err)
+		}
+		judgeRebuild(s, res, sr)
 	case KindFailback:
 		res, err := ru.Actions.Failback(ctx, s.Region)
 		ru.addEvents(res.Events)
@@ -293,6 +300,8 @@ func stepName(s StepReport) string {
 		return fmt.Sprintf("%s %s→%s", s.Kind, s.Region, to)
 	case KindFailback:
 		return "failback " + s.Region
+	case KindRebuild:
+		return fmt.Sprintf("rebuild %s←%s", s.Region, s.Donor)
 	}
 	return s.Kind
 }

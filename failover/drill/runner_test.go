@@ -158,6 +158,44 @@ func checkRun(t *testing.T, rep *Report, f *fakeActions, outcome Outcome, calls 
 	}
 }
 
+// TestRunRebuild: a rebuild step between a failover and its failback is
+// run and judged by its copy time.
+func TestRunRebuild(t *testing.T) {
+	p, err := LoadPlan(filepath.Join("..", "..", "deploy", "drills", "rebuild.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := []string{"precheck", "failover b kill", "rebuild b<a", "failback b", "precheck", "ledger"}
+	for _, tc := range []struct {
+		name     string
+		setup    func(f *fakeActions)
+		outcome  Outcome
+		statuses string
+		reasons  []string
+	}{
+		{name: "copied in time", outcome: Passed, statuses: "ppppp"},
+		{name: "copy too slow", setup: func(f *fakeActions) { f.copyTime = 11 * time.Minute }, outcome: Failed, statuses: "ppfpp",
+			reasons: []string{"step 3 (rebuild b←a): copy_max missed: target ≤ 10m0s, actual 11m0s"}},
+		{name: "copy failed, the failback still runs", setup: func(f *fakeActions) { f.copyErr = errBoom }, outcome: Failed, statuses: "ppfpp",
+			reasons: []string{"step 3 (rebuild b←a) errored: rebuild of region b from a: boom"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			rep, err := (&Runner{Actions: f, Clock: f.clock, Operator: "alice"}).Run(context.Background(), p, "r1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRun(t, rep, f, tc.outcome, calls, tc.statuses, tc.reasons, nil)
+			if m := rep.Steps[2].Measures; tc.setup == nil && (m.RowsCopied == nil || *m.RowsCopied != 48210 || m.CopyMS == nil) {
+				t.Errorf("rebuild measures %+v", m)
+			}
+		})
+	}
+}
+
 // cancelActions cancels the drill's context during the switchover and
 // records whether later restoring steps got a live context.
 type cancelActions struct {

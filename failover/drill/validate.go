@@ -20,6 +20,7 @@ var allowed = map[string][]string{
 	KindFailover:   {"detection_max", "rto_max", "rpo_max"},
 	KindFailback:   {"rto_max", "write_forbidden_max"},
 	KindWait:       {},
+	KindRebuild:    {"copy_max"},
 }
 
 // problems checks the decoded plan's values and their combinations.
@@ -56,8 +57,24 @@ func (p *Plan) problems() Problems {
 	if len(p.Steps) == 0 {
 		v.add("steps", "is empty: list at least a precheck and the switchover or failover to drill")
 	}
+	failedOver := map[string]bool{} // by a failover step, not failed back yet
 	for i, s := range p.Steps {
 		s.check(&v, fmt.Sprintf("steps[%d]", i))
+		switch s.Kind {
+		case KindFailover:
+			failedOver[s.Region] = true
+		case KindFailback:
+			delete(failedOver, s.Region)
+		case KindRebuild:
+			switch {
+			case p.Target.Mode != ModeKill:
+				v.add(fmt.Sprintf("steps[%d].kind", i), "a rebuild replaces the region's tables while its regiond is stopped, which only a kill-mode drill does (in the lab): remove it, or seed tables by hand (regionctl seed)")
+			case s.Region != "" && !failedOver[s.Region]:
+				v.add(fmt.Sprintf("steps[%d].region", i), "region %s is not failed over at this step: put the rebuild after its failover step and before its failback", s.Region)
+			case s.Donor != "" && s.Donor != s.Region && failedOver[s.Donor]:
+				v.add(fmt.Sprintf("steps[%d].donor", i), "region %s is failed over at this step: copy from a region that is up", s.Donor)
+			}
+		}
 		if p.Target.Mode == ModeFence && s.Criteria.DetectionMax != 0 {
 			v.add(fmt.Sprintf("steps[%d].criteria.detection_max", i), "a fence-mode drill injects no fault, so nothing is detected: remove it (detection is measured in kill mode, in the lab)")
 		}
@@ -69,9 +86,9 @@ func (s Step) check(v *validator, path string) {
 	crit, ok := allowed[s.Kind]
 	if !ok {
 		if s.Kind == "" {
-			v.add(path+".kind", "is missing: write one of precheck, switchover, failover, failback, postcheck, wait")
+			v.add(path+".kind", "is missing: write one of precheck, switchover, failover, rebuild, failback, postcheck, wait")
 		} else {
-			v.add(path+".kind", "%q is not a step kind: write one of precheck, switchover, failover, failback, postcheck, wait", s.Kind)
+			v.add(path+".kind", "%q is not a step kind: write one of precheck, switchover, failover, rebuild, failback, postcheck, wait", s.Kind)
 		}
 		return
 	}
@@ -88,7 +105,7 @@ func (s Step) check(v *validator, path string) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"max_lag", s.Criteria.MaxLag}, {"write_forbidden_max", s.Criteria.WriteForbiddenMax}, {"detection_max", s.Criteria.DetectionMax}, {"rto_max", s.Criteria.RTOMax}} {
+	}{{"max_lag", s.Criteria.MaxLag}, {"write_forbidden_max", s.Criteria.WriteForbiddenMax}, {"detection_max", s.Criteria.DetectionMax}, {"rto_max", s.Criteria.RTOMax}, {"copy_max", s.Criteria.CopyMax}} {
 		if d.v < 0 {
 			v.add(path+".criteria."+d.name, "%s is negative: write a positive duration, e.g. 10s", d.v)
 		}
@@ -96,7 +113,7 @@ func (s Step) check(v *validator, path string) {
 	if n := s.Criteria.RPOMax; n != nil && *n < 0 {
 		v.add(path+".criteria.rpo_max", "%d is negative: write 0 or more transactions", *n)
 	}
-	needsRegion := s.Kind == KindSwitchover || s.Kind == KindFailover || s.Kind == KindFailback
+	needsRegion := s.Kind == KindSwitchover || s.Kind == KindFailover || s.Kind == KindFailback || s.Kind == KindRebuild
 	switch {
 	case needsRegion && s.Region == "":
 		v.add(path+".region", "is missing: name the region to %s", s.Kind)
@@ -110,6 +127,14 @@ func (s Step) check(v *validator, path string) {
 		case s.To == s.Region:
 			v.add(path+".to", "is the region itself (%q): name another region, or leave it out to use each cell's standby", s.To)
 		}
+	}
+	switch {
+	case s.Kind == KindRebuild && s.Donor == "":
+		v.add(path+".donor", "is missing: name the region to copy %s's tables from", s.Region)
+	case s.Kind == KindRebuild && s.Donor == s.Region:
+		v.add(path+".donor", "is the region itself (%q): name a region that kept its data", s.Donor)
+	case s.Kind != KindRebuild && s.Donor != "":
+		v.add(path+".donor", "does not apply to a %s step: remove it", s.Kind)
 	}
 	if s.Kind == KindWait {
 		switch {
@@ -142,6 +167,7 @@ func (c Criteria) set() []string {
 	add("detection_max", c.DetectionMax != 0)
 	add("rto_max", c.RTOMax != 0)
 	add("rpo_max", c.RPOMax != nil)
+	add("copy_max", c.CopyMax != 0)
 	return out
 }
 

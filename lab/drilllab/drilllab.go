@@ -49,6 +49,11 @@ func (l *Lab) Start(ctx context.Context, region string) error {
 	return lab.Start(ctx, lab.Options{Dir: l.st.Dir, Bin: l.bin, Progress: io.Discard}, region, "all")
 }
 
+// StartMySQL starts region's MySQL alone.
+func (l *Lab) StartMySQL(ctx context.Context, region string) error {
+	return lab.Start(ctx, lab.Options{Dir: l.st.Dir, Bin: l.bin, Progress: io.Discard}, region, "mysql")
+}
+
 // HomeRegion is the region the lab's starting placement gives user u.
 func (l *Lab) HomeRegion(u int64) string { return l.st.Regions[l.st.HomeRegion(u)].Name }
 

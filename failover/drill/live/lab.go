@@ -16,6 +16,9 @@ type Lab interface {
 	// Kill kills every process of region; Start starts them again.
 	Kill(ctx context.Context, region string) error
 	Start(ctx context.Context, region string) error
+	// StartMySQL starts region's MySQL alone (a rebuild step copies into
+	// it while the region's regiond stays stopped).
+	StartMySQL(ctx context.Context, region string) error
 	// HomeRegion is the region the lab's starting placement gives user u
 	// (where a failback brings it).
 	HomeRegion(u int64) string
