@@ -69,11 +69,10 @@ is in the deployment already.`,
 
 func newRegionRebuildCmd(g *globals) *cobra.Command {
 	var (
-		donor             string
-		batch             int
-		maxThreadsRunning int
-		reason            string
-		sleep             time.Duration
+		donor  string
+		batch  int
+		reason string
+		pc     pace
 	)
 	cmd := &cobra.Command{
 		Use:   "rebuild NAME --donor REGION --reason TEXT",
@@ -125,22 +124,24 @@ error names the table), 2 a wrong command line.`,
 			if strings.TrimSpace(reason) == "" {
 				return usagef("--reason is required: it is recorded with the tables kept aside")
 			}
-			if batch < 1 || maxThreadsRunning < 1 || sleep < 0 {
-				return usagef("--batch and --max-threads-running must be 1 or more, --sleep 0 or more")
+			if batch < 1 {
+				return usagef("--batch must be 1 or more")
 			}
-			return g.rebuild(cmd.Context(), cfg, target, donor, reason, batch, throttleByThreads(maxThreadsRunning, sleep, g.progress()))
+			if err := pc.validate(); err != nil {
+				return err
+			}
+			return g.rebuild(cmd.Context(), cfg, target, donor, reason, batch, pc)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&donor, "donor", "", "the region to copy from (required)")
 	f.StringVar(&reason, "reason", "", "why: recorded with the tables kept aside (required)")
 	f.IntVar(&batch, "batch", 500, "rows per INSERT into the region")
-	f.IntVar(&maxThreadsRunning, "max-threads-running", 25, "pause while the donor's Threads_running is above this")
-	f.DurationVar(&sleep, "sleep", 0, "pause this long before every batch, to leave the donor room (e.g. 10ms)")
+	pc.flags(f)
 	return cmd
 }
 
-func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor, reason string, batch int, throttle func(context.Context, *sql.DB) error) error {
+func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor, reason string, batch int, pc pace) error {
 	start := time.Now()
 	if err := g.rebuildPreconditions(ctx, cfg, target); err != nil {
 		return err
@@ -203,7 +204,7 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 			fmt.Fprintf(g.progress(), "warning: the rebuild's end was not recorded in the controller: %v\n", err)
 		}
 	}
-	if err := g.fillRegion(ctx, cfg, &rep, dDB, tDB, tables, reason, batch, throttle); err != nil {
+	if err := g.fillRegion(ctx, cfg, &rep, dDB, tDB, tables, reason, batch, pc); err != nil {
 		end(controller.RebuildFailed, err.Error())
 		return err
 	}
@@ -229,14 +230,18 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 
 // fillRegion keeps the target's tables aside (unless an interrupted
 // rebuild is resumed) and copies every table from the donor.
-func (g *globals) fillRegion(ctx context.Context, cfg *config.Config, rep *RebuildReport, dDB, tDB *sql.DB, tables []string, reason string, batch int, throttle func(context.Context, *sql.DB) error) error {
+func (g *globals) fillRegion(ctx context.Context, cfg *config.Config, rep *RebuildReport, dDB, tDB *sql.DB, tables []string, reason string, batch int, pc pace) error {
 	if rep.Resumed {
 		fmt.Fprintf(g.progress(), "region %s holds an interrupted copy: going on with it (tables copied stay)\n", rep.Region)
 	}
 	sc := seed.DefaultConfig()
 	r, _ := cfg.Region(rep.Donor)
 	sc.Donor, sc.DonorDB, sc.Flavor, sc.Target, sc.TargetDB, sc.Tables, sc.Batch = rep.Donor, dDB, r.MySQL.Flavor, rep.Region, tDB, tables, batch
-	sc.Throttle = func(ctx context.Context) error { return throttle(ctx, dDB) }
+	c, err := g.client(cfg)
+	if err != nil {
+		return err
+	}
+	sc.Throttle = pc.throttle(dDB, c.At(r.URL).Status, g.progress())
 	sc.Progress = progressPrinter(g.progress())
 	res, err := seed.Rebuild(ctx, sc, reason, func(k seed.Kept) { fmt.Fprintf(g.progress(), "kept %s aside as %s\n", k.Table, k.KeptAs) })
 	rep.Kept = append(rep.Kept, res.Kept...)
@@ -291,39 +296,6 @@ func (g *globals) ownedBuckets(ctx context.Context, region string) (int, error) 
 		}
 	}
 	return owned, nil
-}
-
-// throttleByThreads sleeps, then waits while the donor's Threads_running
-// is above max (as pt-online-schema-change does), saying so once per
-// pause.
-func throttleByThreads(max int, sleep time.Duration, w io.Writer) func(context.Context, *sql.DB) error {
-	return func(ctx context.Context, db *sql.DB) error {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(sleep):
-		}
-		said := false
-		for {
-			var name string
-			var n int
-			if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Threads_running'").Scan(&name, &n); err != nil {
-				return fmt.Errorf("read the donor's Threads_running: %w", err)
-			}
-			if n <= max {
-				return nil
-			}
-			if !said {
-				fmt.Fprintf(w, "donor busy (Threads_running %d > %d): pausing\n", n, max)
-				said = true
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(500 * time.Millisecond):
-			}
-		}
-	}
 }
 
 // progressPrinter prints each table's progress about once a second, and

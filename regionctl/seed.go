@@ -44,9 +44,10 @@ func seedPause(table string) string { return "regionctl seed --table " + table }
 
 func newSeedCmd(g *globals) *cobra.Command {
 	var (
-		table, from, to, reason  string
-		batch, maxThreadsRunning int
-		sleep, wait              time.Duration
+		table, from, to, reason string
+		batch                   int
+		wait                    time.Duration
+		pc                      pace
 	)
 	cmd := &cobra.Command{
 		Use:   "seed --table DB.TABLE --from REGION --to REGION --reason TEXT",
@@ -101,10 +102,13 @@ Exit status: 0 seeded and identical, 1 it could not, 2 a wrong command line,
 				return usagef("--from %q --to %q: give two different regions of the deployment (%s)", from, to, strings.Join(cfg.RegionNames(), ", "))
 			case strings.TrimSpace(reason) == "":
 				return usagef("--reason is required: it is recorded with the table kept aside and in the controller")
-			case batch < 1 || maxThreadsRunning < 1 || sleep < 0 || wait <= 0:
-				return usagef("--batch and --max-threads-running must be 1 or more, --sleep 0 or more, --wait more than 0")
+			case batch < 1 || wait <= 0:
+				return usagef("--batch must be 1 or more, --wait more than 0")
 			}
-			return g.seedTable(cmd.Context(), cfg, table, from, to, reason, batch, wait, throttleByThreads(maxThreadsRunning, sleep, g.progress()))
+			if err := pc.validate(); err != nil {
+				return err
+			}
+			return g.seedTable(cmd.Context(), cfg, table, from, to, reason, batch, wait, pc)
 		},
 	}
 	f := cmd.Flags()
@@ -113,13 +117,12 @@ Exit status: 0 seeded and identical, 1 it could not, 2 a wrong command line,
 	f.StringVar(&to, "to", "", "the region whose table is replaced (required)")
 	f.StringVar(&reason, "reason", "", "why: recorded with the table kept aside and in the controller (required)")
 	f.IntVar(&batch, "batch", 500, "rows per INSERT into the target")
-	f.IntVar(&maxThreadsRunning, "max-threads-running", 25, "pause while the donor's Threads_running is above this")
-	f.DurationVar(&sleep, "sleep", 0, "pause this long before every batch, to leave the donor room (e.g. 10ms)")
+	pc.flags(f)
 	f.DurationVar(&wait, "wait", 5*time.Minute, "how long to wait for the donor to catch up before the copy, and for the target after it")
 	return cmd
 }
 
-func (g *globals) seedTable(ctx context.Context, cfg *config.Config, table, from, to, reason string, batch int, wait time.Duration, throttle func(context.Context, *sql.DB) error) error {
+func (g *globals) seedTable(ctx context.Context, cfg *config.Config, table, from, to, reason string, batch int, wait time.Duration, pc pace) error {
 	start := time.Now()
 	dDB, err := dial.MySQL(cfg, from)
 	if err != nil {
@@ -180,7 +183,7 @@ func (g *globals) seedTable(ctx context.Context, cfg *config.Config, table, from
 	}
 	sc := seed.DefaultConfig()
 	sc.Donor, sc.DonorDB, sc.Flavor, sc.Target, sc.TargetDB, sc.Tables, sc.Batch = from, dDB, rf.MySQL.Flavor, to, tDB, []string{table}, batch
-	sc.Throttle = func(ctx context.Context) error { return throttle(ctx, dDB) }
+	sc.Throttle = pc.throttle(dDB, fc.Status, g.progress())
 	sc.Progress = progressPrinter(g.progress())
 	cp, err := seed.New(sc)
 	if err != nil {
