@@ -250,8 +250,8 @@ func (g *globals) pauseLinks(ctx context.Context, tc *client.Client, table strin
 	var out []string
 	for _, l := range st.Links {
 		name := l.From + "->" + l.To
-		if l.State == apply.StatePaused {
-			fmt.Fprintf(g.progress(), "link %s is paused already (%s)\n", name, l.Error)
+		if p := l.Pause; p != nil {
+			fmt.Fprintf(g.progress(), "link %s is paused already (by %s: %s)\n", name, p.PausedBy, p.Reason)
 			out = append(out, name)
 			continue
 		}
@@ -271,7 +271,7 @@ func (g *globals) resumeLinks(ctx context.Context, tc *client.Client, table stri
 		return err
 	}
 	for _, l := range st.Links {
-		if l.State != apply.StatePaused || l.Pause == nil {
+		if l.Pause == nil { // a link both paused and halted shows halted
 			continue
 		}
 		if l.Pause.Reason != seedPause(table) {

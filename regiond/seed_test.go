@@ -375,6 +375,61 @@ func TestRebuildRegionAfterItsDataIsLost(t *testing.T) {
 	t.Logf("%d tables identical in a and b after b lost its data; %d + %d acknowledged writes in both", len(tables), ledger.Summarize(before.History.Writes()).Acked, ledger.Summarize(load.History.Writes()).Acked)
 }
 
+// TestSeedAfterAHalt: the use the seed is for. A table with the default
+// policy (reject) is changed in b by hand; b's link from a halts on the
+// next change of that row while a's job keeps updating the table. b's
+// buckets are moved to a (a planned failover), and the table is seeded
+// into b from a: the halted partition starts again, b catches up, the
+// table is identical in both and the link runs.
+func TestSeedAfterAHalt(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	ctx := context.Background()
+	dbA, dbB := openDB(t, st, "a", ""), openDB(t, st, "b", "")
+	limits := lab.SampleDatabase + ".limits"
+	mustExec(t, dbA, "CREATE DATABASE IF NOT EXISTS "+lab.SampleDatabase,
+		"CREATE TABLE "+limits+" (id BIGINT PRIMARY KEY, amount_cents BIGINT NOT NULL, updated_at DATETIME(6) NOT NULL)",
+		"INSERT INTO "+limits+" SELECT seq, 1000, UTC_TIMESTAMP(6) FROM "+lab.SampleDatabase+".seq_1_to_20")
+	labapi.Converged(t, st, 30*time.Second)
+	if out, err := regionctlIn(st, "failover", "--from", "b", "--to", "a", "--planned", "--reason", "seed limits in b"); err != nil {
+		t.Fatalf("planned failover of b: %v\n%s", err, out)
+	}
+	mustExec(t, dbB, "SET SESSION sql_log_bin = 0", "UPDATE "+limits+" SET amount_cents = -1 WHERE id = 5")
+	jctx, stopJob := context.WithCancel(ctx)
+	defer stopJob()
+	job := make(chan error, 1)
+	go func() {
+		for i := 0; jctx.Err() == nil && i < 3000; i++ {
+			if _, err := dbA.Exec("UPDATE "+limits+" SET amount_cents = amount_cents + 1, updated_at = UTC_TIMESTAMP(6) WHERE id = ?", i%20+1); err != nil {
+				job <- err
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		job <- nil
+	}()
+	if err := lab.WaitUntil(ctx, 30*time.Second, func() bool {
+		s, err := status(t, st, "b")
+		return err == nil && len(s.Links) == 1 && s.Links[0].State == "halted"
+	}); err != nil {
+		t.Fatalf("b's link did not halt on the row changed by hand: %v", err)
+	}
+	out, err := regionctlIn(st, "seed", "--table", limits, "--from", "a", "--to", "b", "--reason", "halted on a row changed by hand")
+	if err != nil || !strings.Contains(out, "halted partitions") || !strings.Contains(out, "identical in every region") {
+		t.Fatalf("seed after the halt: %v\n%s", err, out)
+	}
+	t.Logf("regionctl seed:\n%s", out)
+	stopJob()
+	if err := <-job; err != nil {
+		t.Fatalf("a's job: %v", err)
+	}
+	labapi.Converged(t, st, 30*time.Second)
+	sameTables(t, st, limits)
+	var conflicts int
+	if err := dbB.QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = 'limits'").Scan(&conflicts); err != nil || conflicts != 1 {
+		t.Errorf("b recorded %d conflicts on limits (%v): want the one it halted on, and none after the seed", conflicts, err)
+	}
+}
+
 // regionctlIn runs regionctl on the lab and returns what it printed.
 func regionctlIn(st *lab.State, args ...string) (string, error) {
 	out, err := exec.Command(labtest.Bin().Regionctl, append(args, "--dir", st.Dir)...).CombinedOutput()
