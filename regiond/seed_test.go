@@ -180,9 +180,19 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	if out, err := regionctl("seed", "--table", entries, "--from", "b", "--to", "a", "--reason", "x"); err == nil || !strings.Contains(out, "region a's cells own") {
 		t.Fatalf("a seed into a region that owns buckets: %v\n%s", err, out)
 	}
+	// An earlier run of the same seed died after pausing c's links: a
+	// and b keep moving money meanwhile, so c's links are behind what b's
+	// copy will hold, and the run below goes on from there.
+	cc := labapi.Client(t, st, "c")
+	for _, src := range []string{"a", "b"} {
+		if _, err := cc.PauseLink(ctx, src, api.PauseRequest{Reason: "regionctl seed --table " + entries}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(time.Second)
 	seeded := time.Now()
 	out, err = regionctl("seed", "--table", entries, "--from", "b", "--to", "c", "--reason", "rows damaged by hand", "--batch", "50")
-	if err != nil || !strings.Contains(out, "identical in every region") {
+	if err != nil || !strings.Contains(out, "identical in every region") || !strings.Contains(out, "paused already") {
 		t.Fatalf("seed of %s into c: %v\n%s", entries, err, out)
 	}
 	t.Logf("regionctl seed (%s):\n%s", time.Since(seeded).Round(time.Millisecond), out)
