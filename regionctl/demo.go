@@ -161,7 +161,7 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 	step(7, "Ask every regiond for its status (regionctl status)")
 	rep, err := g.status(ctx)
 	// Dependencies are checked every 2s, a link's watermark moves with
-	// capture's heartbeats (every 250ms), and a region the drill failed
+	// capture's heartbeats (within 250ms of a write), and a region the drill failed
 	// back lifts its MySQL's read-only once its regiond has seen the
 	// routing table give it buckets again: give them a moment.
 	for deadline := time.Now().Add(15 * time.Second); err == nil && !(rep.Healthy() && rep.CaughtUp() && writable(rep)) && time.Now().Before(deadline); {

@@ -277,7 +277,8 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 
 // stallTimeout is how long a link may go without any message before its
 // session is presumed stuck and started again. Capture sends every
-// partition a heartbeat at least every 250ms.
+// partition a heartbeat at least every 2 s (capture.Config.IdleHeartbeat),
+// and within 250 ms of the source's position moving.
 const stallTimeout = 10 * time.Second
 
 // watchStall ends the session when a partition that is not halted got no

@@ -89,8 +89,8 @@ type input struct {
 // be applied in order.
 //
 // The rules: a message whose Seq is not above the checkpoint's was
-// applied before (heartbeats repeat a Seq: one carrying a new position,
-// or arriving after a while, is written); a discarded transaction only
+// applied before (heartbeats repeat a Seq: one arriving a while after
+// the last write is written, others are noted); a discarded transaction only
 // moves the checkpoint; fragments collect until the last one, which
 // applies the whole transaction (a first fragment starts it over: a
 // re-send); a fragment out of order, or a transaction that cuts another
@@ -105,7 +105,12 @@ func decide(cp Checkpoint, frags []*event.Message, m *event.Message, in input) (
 		switch {
 		case m.Seq < cp.Seq:
 			return decision{step: stepSkip, next: cp}, frags, nil
-		case m.Seq == cp.Seq && m.Pos == cp.Pos && in.quiet:
+		case m.Seq == cp.Seq && in.quiet:
+			// Nothing published since: a new position is the source's
+			// unpublished transactions (among them the checkpoint commits
+			// of its own links, which a write here would move again: two
+			// idle regions kept each other writing a dozen commits a
+			// second). Noted in memory, written with the next save.
 			return decision{step: stepNote, next: next}, frags, nil
 		}
 		return decision{step: stepSave, next: next}, frags, nil

@@ -67,8 +67,13 @@ type Config struct {
 	MaxBatch int
 	// MaxMessageBytes splits larger transactions into fragments (default 512 KiB).
 	MaxMessageBytes int
-	// Heartbeat is how often idle partitions get a watermark (default 250ms).
-	Heartbeat time.Duration
+	// Heartbeat is how soon a partition that got nothing learns that the
+	// source's position moved (default 250ms). While the position stays
+	// where a partition's last heartbeat put it, the partition gets one
+	// every IdleHeartbeat only (default 2s: well within the applier's
+	// 10 s stall timeout), which is most of an idle region's messages.
+	Heartbeat     time.Duration
+	IdleHeartbeat time.Duration
 	// CheckpointEvery is the least time between two checkpoint writes
 	// (default 200ms). A crash re-sends at most that much, which the
 	// applier skips.
@@ -133,6 +138,9 @@ func New(cfg Config) (*Capture, error) {
 	}
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 250 * time.Millisecond
+	}
+	if cfg.IdleHeartbeat == 0 {
+		cfg.IdleHeartbeat = 2 * time.Second
 	}
 	if cfg.CheckpointEvery == 0 {
 		cfg.CheckpointEvery = 200 * time.Millisecond
@@ -235,7 +243,7 @@ func (c *Capture) Run(ctx context.Context) (err error) {
 func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions int32, pos Position, items <-chan binlog.Item) error {
 	tick := time.NewTicker(c.cfg.Heartbeat)
 	defer tick.Stop()
-	lastSent := make([]time.Time, partitions)
+	sent := make([]sentMark, partitions)
 	order := newDeps(partitions, pos.Seq, maxHistory)
 	// pos is what Kafka acknowledged; safe the last of it a restart may
 	// resume from (not past a prepared XA transaction: binlog.Item.Hold);
@@ -283,7 +291,7 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 				}
 			}
 		case <-tick.C:
-			if err := c.heartbeats(p, partitions, pos, lastSent); err != nil {
+			if err := c.heartbeats(p, partitions, pos, sent); err != nil {
 				return err
 			}
 			if err := c.expire(ctx); err != nil {
@@ -330,7 +338,7 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			c.m.sendSeconds.Observe(time.Since(t).Seconds())
 			now := time.Now()
 			for _, m := range msgs {
-				lastSent[m.Partition] = now
+				sent[m.Partition] = sentMark{at: now} // a transaction's own position: not pos
 			}
 		}
 		pos = next // acknowledged by Kafka
@@ -384,14 +392,31 @@ func (c *Capture) order(ctx context.Context, d *deps, t *event.Txn, part int32, 
 	t.Deps = d.add(ws, part, seq)
 }
 
+// sentMark is what a partition was last sent: when, and the position a
+// heartbeat gave it ("" after a transaction's message).
+type sentMark struct {
+	at  time.Time
+	pos string
+}
+
+// due reports whether a partition last sent m needs a heartbeat at now,
+// the source being published up to pos: after a heartbeat interval
+// (every) if its position is not pos, else after an idle one.
+func (m sentMark) due(now time.Time, pos string, every, idle time.Duration) bool {
+	since := now.Sub(m.at)
+	return since >= every && (m.pos != pos || since >= idle)
+}
+
 // heartbeats sends the published watermark to every partition that got
-// nothing for a heartbeat interval, so every partition's applier knows how
-// far the source has been published even when its buckets are idle.
-func (c *Capture) heartbeats(p sarama.SyncProducer, partitions int32, pos Position, lastSent []time.Time) error {
+// nothing for a heartbeat interval and does not hold that position yet
+// (or got nothing for an idle heartbeat interval), so every partition's
+// applier knows how far the source has been published even when its
+// buckets are idle.
+func (c *Capture) heartbeats(p sarama.SyncProducer, partitions int32, pos Position, sent []sentMark) error {
 	now := time.Now()
 	var msgs []*sarama.ProducerMessage
 	for part := int32(0); part < partitions; part++ {
-		if now.Sub(lastSent[part]) < c.cfg.Heartbeat {
+		if !sent[part].due(now, pos.Pos, c.cfg.Heartbeat, c.cfg.IdleHeartbeat) {
 			continue
 		}
 		m, err := heartbeat(c.topic, c.cfg.Region, part, pos)
@@ -399,7 +424,7 @@ func (c *Capture) heartbeats(p sarama.SyncProducer, partitions int32, pos Positi
 			return err
 		}
 		msgs = append(msgs, m)
-		lastSent[part] = now
+		sent[part] = sentMark{at: now, pos: pos.Pos}
 	}
 	if len(msgs) == 0 {
 		return nil
