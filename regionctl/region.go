@@ -171,22 +171,7 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 	// changes, and again at the end, done or failed.
 	rec := controller.RebuildRecord{ID: "rb-" + target + "-" + start.UTC().Format("20060102t150405.000"), Region: target, Donor: donor,
 		Reason: reason, State: controller.RebuildRunning, StartedAt: start.UTC(), Resumed: rep.Resumed}
-	if err := g.call(ctx, func(c *client.Client) error {
-		// A run whose process died never recorded its end: it ends now.
-		v, err := c.Rebuilds(ctx)
-		if err != nil {
-			return err
-		}
-		for _, old := range v.Rebuilds {
-			if old.Region == target && old.State == controller.RebuildRunning {
-				old.State, old.EndedAt, old.Detail = controller.RebuildFailed, start.UTC(), "interrupted (its process ended without recording its end); "+rec.ID+" went on"
-				if err := c.RecordRebuild(ctx, old); err != nil {
-					return err
-				}
-			}
-		}
-		return c.RecordRebuild(ctx, rec)
-	}); err != nil {
+	if err := g.startRecord(ctx, rec); err != nil {
 		return fmt.Errorf("record the rebuild in the controller (nothing was changed): %w", err)
 	}
 	rep.ID = rec.ID
@@ -198,11 +183,7 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 		for _, t := range rep.Tables {
 			rec.Tables, rec.Rows = rec.Tables+1, rec.Rows+t.Rows
 		}
-		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := g.call(ectx, func(c *client.Client) error { return c.RecordRebuild(ectx, rec) }); err != nil {
-			fmt.Fprintf(g.progress(), "warning: the rebuild's end was not recorded in the controller: %v\n", err)
-		}
+		g.endRecord(ctx, rec)
 	}
 	if err := g.fillRegion(ctx, cfg, &rep, dDB, tDB, tables, reason, batch, pc); err != nil {
 		end(controller.RebuildFailed, err.Error())
@@ -226,6 +207,28 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 	fmt.Fprintf(g.out, "region %s rebuilt from %s in %s (recorded as %s). Now start its regiond: its links start from these positions; then check with regionctl status and regionctl verify.\n",
 		target, donor, time.Since(start).Round(time.Millisecond), rec.ID)
 	return nil
+}
+
+// startRecord records a rebuild's or seed's start in the controller
+// (and regiond's audit log). An earlier run of the same (region and
+// table) whose process died never recorded its end: it ends now, as
+// interrupted.
+func (g *globals) startRecord(ctx context.Context, rec controller.RebuildRecord) error {
+	return g.call(ctx, func(c *client.Client) error {
+		v, err := c.Rebuilds(ctx)
+		if err != nil {
+			return err
+		}
+		for _, old := range v.Rebuilds {
+			if old.Region == rec.Region && old.Table == rec.Table && old.State == controller.RebuildRunning {
+				old.State, old.EndedAt, old.Detail = controller.RebuildFailed, rec.StartedAt, "interrupted (its process ended without recording its end); "+rec.ID+" went on"
+				if err := c.RecordRebuild(ctx, old); err != nil {
+					return err
+				}
+			}
+		}
+		return c.RecordRebuild(ctx, rec)
+	})
 }
 
 // fillRegion keeps the target's tables aside (unless an interrupted

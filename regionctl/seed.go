@@ -160,7 +160,7 @@ func (g *globals) seedTable(ctx context.Context, cfg *config.Config, table, from
 	rep := SeedReport{Table: table, From: from, To: to, Paused: []string{}}
 	rec := controller.RebuildRecord{ID: "seed-" + to + "-" + start.UTC().Format("20060102t150405.000"), Region: to, Donor: from,
 		Reason: reason, State: controller.RebuildRunning, StartedAt: start.UTC(), Table: table}
-	if err := g.call(ctx, func(c *client.Client) error { return c.RecordRebuild(ctx, rec) }); err != nil {
+	if err := g.startRecord(ctx, rec); err != nil {
 		return fmt.Errorf("record the seed in the controller (nothing was changed): %w", err)
 	}
 	rep.ID = rec.ID

@@ -118,6 +118,9 @@ func (a *Applier) session(ctx context.Context, client sarama.Client, consumer sa
 		setup.Go(func() { next[i], errs[i] = a.setupPartition(ctx, client, p) })
 	}
 	setup.Wait()
+	if errors.Is(context.Cause(ctx), errRestart) {
+		return nil // a pause or a retry during the set-up: its errors are the cancellation's
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel(nil)
@@ -209,7 +212,9 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 	}()
 	w, err := newWorker(ctx, a, p)
 	if err != nil {
-		a.halt(p, -1, err)
+		if ctx.Err() == nil { // not the session ending (a pause, a retry)
+			a.halt(p, -1, err)
+		}
 		return
 	}
 	defer w.close()
