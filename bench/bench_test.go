@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -83,11 +84,7 @@ func TestIdleBenchmark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var text strings.Builder
-	if err := rep.WriteText(&text); err != nil {
-		t.Fatal(err)
-	}
-	t.Log(text.String())
+	logText(t, rep)
 	for _, p := range []string{"etcd", "mysql-a", "mysql-b", "broker-a", "regiond-a", "regiond-b", "witness"} {
 		if _, ok := rep.Cores[p]; !ok {
 			t.Errorf("process %s not measured: %v", p, rep.Cores)
@@ -111,14 +108,20 @@ func TestRebuildBenchmark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logText(t, rep)
+	if rep.Rows != 6000 || len(rep.CopySeconds) != 2 || len(rep.DumpSeconds) != 2 || rep.CopyVsDump <= 0 || rep.Bytes <= 0 {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+// logText logs a report as the command prints it.
+func logText(t *testing.T, rep interface{ WriteText(io.Writer) error }) {
+	t.Helper()
 	var text strings.Builder
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
 	t.Log(text.String())
-	if rep.Rows != 6000 || len(rep.CopySeconds) != 2 || len(rep.DumpSeconds) != 2 || rep.CopyVsDump <= 0 || rep.Bytes <= 0 {
-		t.Errorf("report %+v", rep)
-	}
 }
 
 func deref(p *float64) any {

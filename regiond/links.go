@@ -20,8 +20,8 @@ func (d *Daemon) linkRoutes() {
 	d.api.HandleFunc("GET /v1/links/{from}", apiserver.RoleViewer, d.handleLink)
 	d.api.HandleFunc("POST /v1/links/{from}/retry", apiserver.RoleOperator, d.handleLinkRetry)
 	d.api.HandleFunc("POST /v1/links/{from}/skip", apiserver.RoleOperator, d.handleLinkSkip)
-	d.api.HandleFunc("POST /v1/links/{from}/pause", apiserver.RoleOperator, d.handleLinkPause)
-	d.api.HandleFunc("POST /v1/links/{from}/resume", apiserver.RoleOperator, d.handleLinkResume)
+	d.api.HandleFunc("POST /v1/links/{from}/pause", apiserver.RoleOperator, d.linkPause(true))
+	d.api.HandleFunc("POST /v1/links/{from}/resume", apiserver.RoleOperator, d.linkPause(false))
 	d.api.HandleFunc("POST /v1/links/{from}/quarantine/{id}/resolve", apiserver.RoleOperator, d.handleResolve)
 }
 
@@ -68,50 +68,42 @@ func (d *Daemon) handleLinkRetry(w http.ResponseWriter, r *http.Request) {
 	apiserver.WriteJSON(w, http.StatusOK, api.RetryAnswer{Partitions: parts})
 }
 
-func (d *Daemon) handleLinkPause(w http.ResponseWriter, r *http.Request) {
-	var req api.PauseRequest
-	if !decode(w, r, &req) {
-		return
+// linkPause answers POST /v1/links/{from}/pause (pause) and .../resume:
+// both need a reason (audited) and answer the link's status.
+func (d *Daemon) linkPause(pause bool) http.HandlerFunc {
+	action, conflict, hint := "link.resume", apply.ErrNotPaused, ""
+	if pause {
+		action, conflict, hint = "link.pause", apply.ErrPaused, "regionctl link show says who paused it and why; regionctl link resume ends the pause"
 	}
-	if strings.TrimSpace(req.Reason) == "" {
-		apiserver.WriteError(w, http.StatusBadRequest, "reason: missing", "say why the link is paused: status shows it until someone resumes the link")
-		return
-	}
-	a, ok := d.inbound(w, r)
-	if !ok {
-		return
-	}
-	id, _ := apiserver.Caller(r.Context())
-	_, err := a.Pause(r.Context(), id.Name, req.Reason)
-	d.audit(r, "link.pause", a.Source()+"->"+d.region.Name, err, map[string]string{"reason": req.Reason})
-	switch {
-	case errors.Is(err, apply.ErrPaused):
-		apiserver.WriteError(w, http.StatusConflict, err.Error(), "regionctl link show says who paused it and why; regionctl link resume ends the pause")
-	case err != nil:
-		apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "")
-	default:
-		apiserver.WriteJSON(w, http.StatusOK, a.Status(r.Context()))
-	}
-}
-
-func (d *Daemon) handleLinkResume(w http.ResponseWriter, r *http.Request) {
-	var req api.PauseRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	a, ok := d.inbound(w, r)
-	if !ok {
-		return
-	}
-	err := a.Resume(r.Context())
-	d.audit(r, "link.resume", a.Source()+"->"+d.region.Name, err, map[string]string{"reason": req.Reason})
-	switch {
-	case errors.Is(err, apply.ErrNotPaused):
-		apiserver.WriteError(w, http.StatusConflict, err.Error(), "")
-	case err != nil:
-		apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "the link stays paused; try again")
-	default:
-		apiserver.WriteJSON(w, http.StatusOK, a.Status(r.Context()))
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req api.PauseRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		if strings.TrimSpace(req.Reason) == "" {
+			apiserver.WriteError(w, http.StatusBadRequest, "reason: missing", "say why: it goes into the audit log (and, for a pause, status shows it until someone resumes the link)")
+			return
+		}
+		a, ok := d.inbound(w, r)
+		if !ok {
+			return
+		}
+		var err error
+		if pause {
+			id, _ := apiserver.Caller(r.Context())
+			_, err = a.Pause(r.Context(), id.Name, req.Reason)
+		} else {
+			err = a.Resume(r.Context())
+		}
+		d.audit(r, action, a.Source()+"->"+d.region.Name, err, map[string]string{"reason": req.Reason})
+		switch {
+		case errors.Is(err, conflict):
+			apiserver.WriteError(w, http.StatusConflict, err.Error(), hint)
+		case err != nil:
+			apiserver.WriteError(w, http.StatusServiceUnavailable, err.Error(), "try again")
+		default:
+			apiserver.WriteJSON(w, http.StatusOK, a.Status(r.Context()))
+		}
 	}
 }
 

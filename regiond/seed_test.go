@@ -387,7 +387,8 @@ func TestRebuildRegionAfterItsDataIsLost(t *testing.T) {
 
 // TestSeedAfterAHalt: the use the seed is for. A table with the default
 // policy (reject) is changed in b by hand; b's link from a halts on the
-// next change of that row while a's job keeps updating the table. b's
+// next change of that row while a's job keeps updating the table (two
+// rows and an audit row with a unique receipt in each transaction). b's
 // buckets are moved to a (a planned failover), and the table is seeded
 // into b from a: the halted partition starts again, b catches up, the
 // table is identical in both and the link runs.
@@ -395,10 +396,11 @@ func TestSeedAfterAHalt(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	ctx := context.Background()
 	dbA, dbB := openDB(t, st, "a", ""), openDB(t, st, "b", "")
-	limits := lab.SampleDatabase + ".limits"
+	limits, changes := lab.SampleDatabase+".limits", lab.SampleDatabase+".limit_changes"
 	mustExec(t, dbA, "CREATE DATABASE IF NOT EXISTS "+lab.SampleDatabase,
 		"CREATE TABLE "+limits+" (id BIGINT PRIMARY KEY, amount_cents BIGINT NOT NULL, updated_at DATETIME(6) NOT NULL)",
-		"INSERT INTO "+limits+" SELECT seq, 1000, UTC_TIMESTAMP(6) FROM "+lab.SampleDatabase+".seq_1_to_20")
+		"INSERT INTO "+limits+" SELECT seq, 1000, UTC_TIMESTAMP(6) FROM "+lab.SampleDatabase+".seq_1_to_20",
+		"CREATE TABLE "+changes+" (id BIGINT AUTO_INCREMENT PRIMARY KEY, receipt VARCHAR(40) NOT NULL, limit_id BIGINT NOT NULL, UNIQUE KEY (receipt))")
 	labapi.Converged(t, st, 30*time.Second)
 	if out, err := regionctlIn(st, "failover", "--from", "b", "--to", "a", "--planned", "--reason", "seed limits in b"); err != nil {
 		t.Fatalf("planned failover of b: %v\n%s", err, out)
@@ -408,8 +410,13 @@ func TestSeedAfterAHalt(t *testing.T) {
 	defer stopJob()
 	job := make(chan error, 1)
 	go func() {
+		// As a limits job writes: two users' limits and an audit row with
+		// a unique receipt, in one transaction. The seed holds the limits
+		// rows of such a transaction, not its audit row.
 		for i := 0; jctx.Err() == nil && i < 3000; i++ {
-			if _, err := dbA.Exec("UPDATE "+limits+" SET amount_cents = amount_cents + 1, updated_at = UTC_TIMESTAMP(6) WHERE id = ?", i%20+1); err != nil {
+			_, err := dbA.Exec(fmt.Sprintf("BEGIN; UPDATE %[1]s SET amount_cents = amount_cents + 1, updated_at = UTC_TIMESTAMP(6) WHERE id IN (%[3]d, %[4]d); "+
+				"INSERT INTO %[2]s (receipt, limit_id) VALUES ('rcpt-%[5]d', %[3]d); COMMIT", limits, changes, i%20+1, (i+7)%20+1, i))
+			if err != nil {
 				job <- err
 				return
 			}
@@ -433,7 +440,7 @@ func TestSeedAfterAHalt(t *testing.T) {
 		t.Fatalf("a's job: %v", err)
 	}
 	labapi.Converged(t, st, 30*time.Second)
-	sameTables(t, st, limits)
+	sameTables(t, st, limits, changes)
 	var conflicts int
 	if err := dbB.QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = 'limits'").Scan(&conflicts); err != nil || conflicts != 1 {
 		t.Errorf("b recorded %d conflicts on limits (%v): want the one it halted on, and none after the seed", conflicts, err)

@@ -132,10 +132,7 @@ func judgeFailover(s Step, res FailoverResult, sr *StepReport) {
 }
 
 func judgeFailback(s Step, res FailbackResult, sr *StepReport) {
-	start := res.StartedAt
-	if start.IsZero() {
-		start = sr.StartedAt
-	}
+	start := stepStart(res.StartedAt, sr)
 	m := &sr.Measures
 	m.RestoredAt = res.RestoredAt
 	wf := max(res.WriteForbidden, maxCell(res.Cells, func(c CellResult) time.Duration { return c.WriteForbidden }))
@@ -157,10 +154,7 @@ func judgeFailback(s Step, res FailbackResult, sr *StepReport) {
 }
 
 func judgeRebuild(s Step, res RebuildResult, sr *StepReport) {
-	start := res.StartedAt
-	if start.IsZero() {
-		start = sr.StartedAt
-	}
+	start := stepStart(res.StartedAt, sr)
 	m := &sr.Measures
 	rows := res.Rows
 	m.RowsCopied = &rows
@@ -174,6 +168,14 @@ func judgeRebuild(s Step, res RebuildResult, sr *StepReport) {
 			sr.Criteria = append(sr.Criteria, durCrit("copy_max", s.Criteria.CopyMax, res.CopiedAt.Sub(start), true))
 		}
 	}
+}
+
+// stepStart is when an action says it started, else when its step did.
+func stepStart(reported time.Time, sr *StepReport) time.Time {
+	if reported.IsZero() {
+		return sr.StartedAt
+	}
+	return reported
 }
 
 func maxCell(cs []CellResult, f func(CellResult) time.Duration) time.Duration {
