@@ -34,6 +34,9 @@ type RebuildRecord struct {
 	// Table is the one table a seed copied into a running region
 	// (regionctl seed); empty for a whole-region rebuild.
 	Table string `json:"table,omitempty"`
+	// Add says the region was added to the deployment by this copy
+	// (regionctl region add), not rebuilt.
+	Add bool `json:"add,omitempty"`
 	// Detail is why it failed, or what to do next.
 	Detail string `json:"detail,omitempty"`
 }

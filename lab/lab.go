@@ -103,6 +103,10 @@ func FindBinaries() (Binaries, error) {
 // ErrRunning means the folder already has a running lab.
 var ErrRunning = errors.New("a lab is already running here")
 
+// MaxRegions is the most regions a new lab of fewer can grow to with
+// AddRegion: its servers interleave auto-increment values by it.
+const MaxRegions = 4
+
 var regionNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 
 // Up starts a lab in opts.Dir and returns when every server answers its
@@ -248,7 +252,7 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 		}
 		seen[name] = true
 	}
-	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery, MaxLag: opts.MaxLag, Raft: opts.Raft, Tables: opts.Tables}
+	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoIncrement: max(len(opts.Regions), MaxRegions), AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery, MaxLag: opts.MaxLag, Raft: opts.Raft, Tables: opts.Tables}
 	const perRegion = 7
 	ports := make([]int, 5+perRegion*len(opts.Regions))
 	picker := portPicker{}
@@ -357,7 +361,7 @@ func (r *starter) startMySQL(ctx context.Context, i int) error {
 		return err
 	}
 	t := time.Now()
-	m := mysqlServer{dir: filepath.Join(r.st.Dir, reg.Name, "mysql"), port: reg.MySQLPort, id: i + 1, regions: len(r.st.Regions), region: true}
+	m := mysqlServer{dir: filepath.Join(r.st.Dir, reg.Name, "mysql"), port: reg.MySQLPort, id: i + 1, regions: r.st.autoIncrement(), region: true}
 	p, err := m.launch(ctx, r.maria, r.logPath("mysql-"+reg.Name))
 	if err != nil {
 		return err
@@ -429,8 +433,11 @@ func (r *starter) startRegiond(ctx context.Context, i int) error {
 		return err
 	}
 	t := time.Now()
-	p, err := startProc([]string{r.bin.Regiond, "--config", filepath.Join(r.st.Dir, ConfigFile), "--region", reg.Name},
-		nil, r.logPath("regiond-"+reg.Name))
+	args := []string{r.bin.Regiond, "--config", filepath.Join(r.st.Dir, ConfigFile), "--region", reg.Name}
+	if reg.Joined {
+		args = append(args, "--join")
+	}
+	p, err := startProc(args, nil, r.logPath("regiond-"+reg.Name))
 	if err != nil {
 		return err
 	}

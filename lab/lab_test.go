@@ -87,7 +87,7 @@ func TestUpDownLeavesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		db.Close()
-		if domain != i+1 || inc != 3 || off != i+1 || format != "ROW" {
+		if domain != i+1 || inc != lab.MaxRegions || off != i+1 || format != "ROW" {
 			t.Errorf("region %s: domain=%d increment=%d offset=%d format=%s", r.Name, domain, inc, off, format)
 		}
 	}

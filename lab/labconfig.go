@@ -135,8 +135,21 @@ func writeConfig(s *State) (*config.Config, error) {
 	}
 	type cell struct{ Name, Region, Standby string }
 	var cells []cell
+	// Each region's standby is the next of the lab's first regions; a
+	// region added later (AddRegion) stands by on the first, so that
+	// adding one changes no other cell's standby.
+	var first []string
+	for _, r := range s.Regions {
+		if !r.Joined {
+			first = append(first, r.Name)
+		}
+	}
 	for i, r := range s.Regions {
-		cells = append(cells, cell{CellName(r.Name), r.Name, s.Regions[(i+1)%len(s.Regions)].Name})
+		standby := first[0]
+		if !r.Joined {
+			standby = first[(i+1)%len(first)]
+		}
+		cells = append(cells, cell{CellName(r.Name), r.Name, standby})
 	}
 	var via map[string]map[string]string
 	if s.WAN != nil {

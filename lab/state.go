@@ -38,6 +38,18 @@ type State struct {
 	Tables []config.Table `json:"tables,omitempty"`
 	// WAN is the wan component (nil unless the lab was made with it).
 	WAN *WANState `json:"wan,omitempty"`
+	// AutoIncrement is every server's auto_increment_increment: the most
+	// regions the lab can have (AddRegion). 0 in a lab made before it:
+	// the number of regions.
+	AutoIncrement int `json:"auto_increment,omitempty"`
+}
+
+// autoIncrement is the servers' auto_increment_increment.
+func (s *State) autoIncrement() int {
+	if s.AutoIncrement == 0 {
+		return len(s.Regions)
+	}
+	return s.AutoIncrement
 }
 
 // WitnessState is the controller's witness process (regiond --witness).
@@ -65,12 +77,15 @@ type RegionState struct {
 	AppPort     int `json:"app_port"`
 	GatewayPort int `json:"gateway_port"`
 	// RaftPort and GossipPort are its controller node's.
-	RaftPort   int  `json:"raft_port"`
-	GossipPort int  `json:"gossip_port"`
-	MySQL      Proc `json:"mysql"`
-	Broker     Proc `json:"broker"`
-	App        Proc `json:"app"`
-	Regiond    Proc `json:"regiond"`
+	RaftPort   int `json:"raft_port"`
+	GossipPort int `json:"gossip_port"`
+	// Joined says the region was added to the running lab (AddRegion):
+	// its regiond runs with --join.
+	Joined  bool `json:"joined,omitempty"`
+	MySQL   Proc `json:"mysql"`
+	Broker  Proc `json:"broker"`
+	App     Proc `json:"app"`
+	Regiond Proc `json:"regiond"`
 }
 
 // Region returns the named region's state.

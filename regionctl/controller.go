@@ -1,6 +1,7 @@
 package regionctl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/client"
+	"github.com/regionplatform/region/config"
 	"github.com/spf13/cobra"
 )
 
@@ -105,30 +107,43 @@ func newControllerVoterCmd(g *globals, add bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.client(cfg)
+			id, addr := a[0], ""
+			if add {
+				addr = a[1]
+			}
+			by, err := g.changeVoter(cmd.Context(), cfg, id, addr)
 			if err != nil {
 				return err
 			}
-			// Only the leader changes the voters: ask every regiond until
-			// the leader's answers.
-			var errs []error
-			for _, r := range cfg.Regions {
-				var err error
-				if add {
-					err = c.At(r.URL).AddVoter(cmd.Context(), api.VoterRequest{ID: a[0], Addr: a[1]})
-				} else {
-					err = c.At(r.URL).RemoveVoter(cmd.Context(), a[0])
-				}
-				if err == nil {
-					if g.json {
-						return g.printJSON(map[string]string{"action": strings.Fields(use)[0], "voter": a[0], "by_region": r.Name})
-					}
-					fmt.Fprintf(g.out, "%s: done by region %s's node\n", strings.Fields(use)[0], r.Name)
-					return nil
-				}
-				errs = append(errs, fmt.Errorf("%s: %w", r.Name, err))
+			if g.json {
+				return g.printJSON(map[string]string{"action": strings.Fields(use)[0], "voter": id, "by_region": by})
 			}
-			return fmt.Errorf("no regiond could change the voters (the leader may be the witness, which has no API: retry in a moment): %w", errors.Join(errs...))
+			fmt.Fprintf(g.out, "%s: done by region %s's node\n", strings.Fields(use)[0], by)
+			return nil
 		},
 	}
+}
+
+// changeVoter adds voter id at Raft address addr to the controller, or
+// removes it when addr is empty, through the leader: it asks every
+// regiond until the leader's answers, and returns the leader's region.
+func (g *globals) changeVoter(ctx context.Context, cfg *config.Config, id, addr string) (string, error) {
+	c, err := g.client(cfg)
+	if err != nil {
+		return "", err
+	}
+	var errs []error
+	for _, r := range cfg.Regions {
+		var err error
+		if addr != "" {
+			err = c.At(r.URL).AddVoter(ctx, api.VoterRequest{ID: id, Addr: addr})
+		} else {
+			err = c.At(r.URL).RemoveVoter(ctx, id)
+		}
+		if err == nil {
+			return r.Name, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", r.Name, err))
+	}
+	return "", fmt.Errorf("no regiond could change the controller's voters (the leader may be the witness, which has no API: retry in a moment): %w", errors.Join(errs...))
 }

@@ -31,7 +31,7 @@ one etcd. Everything it writes (data, logs, config, token, state) goes under
   regionctl lab start --dir /tmp/lab --region b
   regionctl lab down --dir /tmp/lab`,
 	}
-	cmd.AddCommand(newLabUpCmd(g), newLabDownCmd(g), newLabStatusCmd(g), newLabDemoCmd(g), newLabKillCmd(g), newLabStartCmd(g), newLabNetCmd(g), newLabServeCmd())
+	cmd.AddCommand(newLabUpCmd(g), newLabAddCmd(g), newLabDownCmd(g), newLabStatusCmd(g), newLabDemoCmd(g), newLabKillCmd(g), newLabStartCmd(g), newLabNetCmd(g), newLabServeCmd())
 	return cmd
 }
 
@@ -80,6 +80,56 @@ endpoints and operator token) to stdout.`,
 	cmd.Flags().StringVar(&regions, "regions", "", "comma-separated region names, at least two (e.g. a,b,c); default for a new lab: a,b")
 	cmd.Flags().IntVar(&buckets, "buckets", 1024, "routing buckets")
 	cmd.Flags().BoolVar(&wan, "wan", false, "a new lab relays every cross-region connection through its wan component, so 'lab net' can inject network faults")
+	return cmd
+}
+
+func newLabAddCmd(g *globals) *cobra.Command {
+	var region string
+	cmd := &cobra.Command{
+		Use:   "add --region NAME --dir DIR",
+		Short: "Give a running lab another region's servers and config, ready for regionctl region add",
+		Long: `add does in the lab what an operator does before regionctl region add: it
+starts the new region's MySQL (empty, read-only), its broker (with its
+topic) and its app on new ports; adds the region and its cell (owning no
+bucket, standby on the lab's first region) to the lab's config; and restarts
+every other regiond and the witness on the new config, one at a time, so
+that each region keeps serving (a regiond adds the new region and cell to
+the routing table as it starts).
+
+The new region's regiond is not started: fill its MySQL with regionctl region
+add, then start it (lab start --component regiond; it runs with --join, so
+that its controller node waits to be added as a voter). A lab made with N
+regions can grow to 4 (its servers interleave auto-increment values by 4).`,
+		Example: `  regionctl lab up --regions a,b --dir /tmp/lab
+  regionctl lab add --region c --dir /tmp/lab
+  regionctl region add c --donor a --reason "third centre" --dir /tmp/lab
+  regionctl lab start --region c --component regiond --dir /tmp/lab
+  regionctl verify --dir /tmp/lab`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireDir(g); err != nil {
+				return err
+			}
+			if region == "" {
+				return usagef("--region is required: the name of the region to add (e.g. c)")
+			}
+			bin, err := lab.FindBinaries()
+			if err != nil {
+				return err
+			}
+			st, err := lab.AddRegion(cmd.Context(), lab.Options{Dir: g.dir, Bin: bin, Progress: g.progress()}, region)
+			if err != nil {
+				return err
+			}
+			if err := printLabInfo(g, st); err != nil || g.json {
+				return err
+			}
+			fmt.Fprintf(g.out, "\nregion %s has servers and config; its regiond is not started. Next:\n  regionctl region add %s --donor %s --reason \"...\" --dir %s\n  regionctl lab start --region %s --component regiond --dir %s\n",
+				region, region, st.Regions[0].Name, g.dir, region, g.dir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&region, "region", "", "the new region's name (lower-case letters, digits, '-')")
 	return cmd
 }
 

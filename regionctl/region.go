@@ -37,7 +37,7 @@ type RebuildReport struct {
 func newRegionCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "region",
-		Short: "Rebuild a region's data from another region (add is not built yet)",
+		Short: "Add a region to a running deployment, or rebuild one's data, from another region",
 		Long: `region rebuild copies every replicated table into a region from a donor
 region, online: the donor keeps taking writes, and so does every other region.
 Each table is copied in a consistent snapshot of the donor, and the region
@@ -46,24 +46,13 @@ far the donor had applied every other region's stream). When the region's
 regiond starts again, its links start from those positions and skip what each
 copy already holds: nothing is applied twice, nothing is missed.
 
-region add (a region that was never part of the deployment) is not built yet:
-it needs the region in the config, its topic and its Raft node first
-(docs/regions.md).`,
-		Example: `  regionctl region rebuild b --donor a --reason "disk replaced" --dir /tmp/lab`,
+region add does the same for a region that was never part of the deployment,
+and adds its controller node as a Raft voter (docs/regions.md).`,
+		Example: `  regionctl region add c --donor a --reason "third centre" --dir /tmp/lab
+  regionctl region rebuild b --donor a --reason "disk replaced" --dir /tmp/lab
+  regionctl region history --dir /tmp/lab`,
 	}
-	cmd.AddCommand(newRegionRebuildCmd(g), newRegionHistoryCmd(g), &cobra.Command{
-		Use:   "add NAME",
-		Short: "Not built yet: add a region to a running deployment (docs/regions.md)",
-		Long: `add is not built yet: bringing a region that was never part of the deployment
-into a running one (its config on every regiond, its topic, its Raft voter)
-is designed in docs/regions.md, not built. region rebuild fills a region that
-is in the deployment already.`,
-		Example: `  regionctl region rebuild c --donor a --reason "new region" --dir /tmp/lab`,
-		Args:    cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			return fmt.Errorf("region add is not built yet (docs/regions.md has the design): region %s cannot join a running deployment from here; region rebuild fills a region that is in the deployment already", args[0])
-		},
-	})
+	cmd.AddCommand(newRegionAddCmd(g), newRegionRebuildCmd(g), newRegionHistoryCmd(g))
 	return cmd
 }
 
@@ -130,7 +119,11 @@ error names the table), 2 a wrong command line.`,
 			if err := pc.validate(); err != nil {
 				return err
 			}
-			return g.rebuild(cmd.Context(), cfg, target, donor, reason, batch, pc)
+			if err := g.rebuildPreconditions(cmd.Context(), cfg, target); err != nil {
+				return err
+			}
+			_, err = g.rebuild(cmd.Context(), cfg, target, donor, reason, batch, pc, false)
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -141,38 +134,44 @@ error names the table), 2 a wrong command line.`,
 	return cmd
 }
 
-func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor, reason string, batch int, pc pace) error {
+// rebuild fills region target from donor (seed.Rebuild), recorded in
+// the controller, and prints what it copied. With add, the region is
+// one regionctl region add brings into the deployment: its controller
+// node is added as a voter once the copy is done. The caller checks the
+// preconditions (rebuildPreconditions).
+func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor, reason string, batch int, pc pace, add bool) (*RebuildReport, error) {
 	start := time.Now()
-	if err := g.rebuildPreconditions(ctx, cfg, target); err != nil {
-		return err
-	}
 	dDB, err := dial.MySQL(cfg, donor)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer dDB.Close()
 	tDB, err := dial.MySQL(cfg, target)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer tDB.Close()
 	tables, err := verify.ReplicatedTables(ctx, []verify.Region{{Name: donor, DB: dDB}}, cfg.Replication)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(tables) == 0 {
-		return fmt.Errorf("donor %s holds no replicated table: check replication.databases", donor)
+		return nil, fmt.Errorf("donor %s holds no replicated table: check replication.databases", donor)
 	}
 	rep := RebuildReport{Region: target, Donor: donor, Kept: []seed.Kept{}}
 	if rep.Resumed, err = seed.Resuming(ctx, tDB); err != nil {
-		return err
+		return nil, err
 	}
 	// Recorded in the controller (and regiond's audit log) before anything
 	// changes, and again at the end, done or failed.
-	rec := controller.RebuildRecord{ID: "rb-" + target + "-" + start.UTC().Format("20060102t150405.000"), Region: target, Donor: donor,
-		Reason: reason, State: controller.RebuildRunning, StartedAt: start.UTC(), Resumed: rep.Resumed}
+	prefix, next := "rb-", "start the region's regiond: its links start from the copies' positions"
+	if add {
+		prefix, next = "add-", "start the region's regiond with --join: its links start from the copies' positions"
+	}
+	rec := controller.RebuildRecord{ID: prefix + target + "-" + start.UTC().Format("20060102t150405.000"), Region: target, Donor: donor,
+		Reason: reason, State: controller.RebuildRunning, StartedAt: start.UTC(), Resumed: rep.Resumed, Add: add}
 	if err := g.startRecord(ctx, rec); err != nil {
-		return fmt.Errorf("record the rebuild in the controller (nothing was changed): %w", err)
+		return nil, fmt.Errorf("record the rebuild in the controller (nothing was changed): %w", err)
 	}
 	rep.ID = rec.ID
 	end := func(state, detail string) {
@@ -187,12 +186,21 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 	}
 	if err := g.fillRegion(ctx, cfg, &rep, dDB, tDB, tables, reason, batch, pc); err != nil {
 		end(controller.RebuildFailed, err.Error())
-		return err
+		return nil, err
 	}
-	end(controller.RebuildDone, "start the region's regiond: its links start from the copies' positions")
+	if add {
+		if err := g.joinController(ctx, cfg, target); err != nil {
+			end(controller.RebuildFailed, err.Error())
+			return nil, err
+		}
+	}
+	end(controller.RebuildDone, next)
 	rep.Seconds = time.Since(start).Seconds()
 	if g.json {
-		return g.printJSON(rep)
+		if add { // region add prints its own report
+			return &rep, nil
+		}
+		return &rep, g.printJSON(rep)
 	}
 	tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TABLE\tROWS\tCOPIED AT (DONOR GTID)\t")
@@ -204,9 +212,13 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 		fmt.Fprintf(tw, "%s\t%d\t%s\t\n", t.Table, t.Rows, how)
 	}
 	tw.Flush()
+	if add {
+		fmt.Fprintf(g.out, "region %s filled from %s in %s (recorded as %s); its controller node is a voter.\n", target, donor, time.Since(start).Round(time.Millisecond), rec.ID)
+		return &rep, nil
+	}
 	fmt.Fprintf(g.out, "region %s rebuilt from %s in %s (recorded as %s). Now start its regiond: its links start from these positions; then check with regionctl status and regionctl verify.\n",
 		target, donor, time.Since(start).Round(time.Millisecond), rec.ID)
-	return nil
+	return &rep, nil
 }
 
 // startRecord records a rebuild's or seed's start in the controller
@@ -329,9 +341,10 @@ func progressPrinter(w io.Writer) func(seed.Progress) {
 func newRegionHistoryCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "history",
-		Short: "List every region rebuild and table seed the controller recorded, newest first",
-		Long: `history lists the rebuilds (regionctl region rebuild) and the seeds of one
-table (regionctl seed, TABLES shows the table) recorded in the controller: who
+		Short: "List every region add, rebuild and table seed the controller recorded, newest first",
+		Long: `history lists the adds (regionctl region add), the rebuilds (regionctl region
+rebuild) and the seeds of one table (regionctl seed, TABLES shows the table)
+recorded in the controller: who
 ran each, when, why, from which donor, what it copied and kept aside, and how
 it ended. One still "running" whose process is gone was interrupted: run the
 same command again to go on.`,
@@ -354,15 +367,18 @@ same command again to go on.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(g.out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tREGION\tDONOR\tSTATE\tSTARTED\tTABLES\tROWS\tACTOR\tREASON")
+			fmt.Fprintln(tw, "ID\tKIND\tREGION\tDONOR\tSTATE\tSTARTED\tTABLES\tROWS\tACTOR\tREASON")
 			for _, r := range v.Rebuilds {
-				tables := strconv.Itoa(r.Tables)
-				if r.Table != "" {
-					tables = r.Table // a seed of one table
+				kind, tables := "rebuild", strconv.Itoa(r.Tables)
+				switch {
+				case r.Table != "":
+					kind, tables = "seed", r.Table // a seed of one table
+				case r.Add:
+					kind = "add"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Region, r.Donor, r.State, r.StartedAt.Format("2006-01-02 15:04:05Z"), tables, r.Rows, r.Actor, r.Reason)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, kind, r.Region, r.Donor, r.State, r.StartedAt.Format("2006-01-02 15:04:05Z"), tables, r.Rows, r.Actor, r.Reason)
 				if r.State == controller.RebuildFailed {
-					fmt.Fprintf(tw, "  \t\t\t\t\t\t\t\t%s\n", r.Detail)
+					fmt.Fprintf(tw, "  \t\t\t\t\t\t\t\t\t%s\n", r.Detail)
 				}
 			}
 			return tw.Flush()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -201,7 +200,7 @@ func (g *globals) seedTable(ctx context.Context, cfg *config.Config, table, from
 	if err := waitLinksCaughtUp(ctx, tc, to, wait); err != nil {
 		return fail(err)
 	}
-	if rep.Verify, err = g.compareTable(ctx, cfg, table); err != nil {
+	if rep.Verify, err = g.compareTables(ctx, cfg, []string{table}); err != nil {
 		return fail(err)
 	}
 	rec.Tables, rec.Rows = 1, rep.Copy.Rows
@@ -422,20 +421,4 @@ func waitLinksCaughtUp(ctx context.Context, tc *client.Client, region string, wa
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// compareTable compares one table in every region, as regionctl verify.
-func (g *globals) compareTable(ctx context.Context, cfg *config.Config, table string) (*verify.Result, error) {
-	var regions []verify.Region
-	for _, r := range cfg.Regions {
-		db, err := dial.MySQL(cfg, r.Name)
-		if err != nil {
-			return nil, err
-		}
-		defer db.Close()
-		regions = append(regions, verify.Region{Name: r.Name, DB: db})
-	}
-	vc := verify.DefaultConfig()
-	vc.Log = slog.New(slog.NewTextHandler(g.progress(), nil))
-	return verify.Compare(ctx, vc, regions, []string{table})
 }

@@ -45,8 +45,9 @@ type controllerNode struct {
 
 // newController builds the controller of node id (a region's name, or
 // WitnessID) from the deployment; nil when the deployment runs none.
-// probe checks a region's MySQL from here.
-func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.Dialer, probe func(context.Context, string) error, onEvent func(liveness.Event), reg prometheus.Registerer, log *slog.Logger) (*controllerNode, error) {
+// probe checks a region's MySQL from here. A node that joins starts no
+// cluster (Config.Join).
+func newController(dep *config.Config, id string, join bool, apiURL, dataDir string, dialer *dial.Dialer, probe func(context.Context, string) error, onEvent func(liveness.Event), reg prometheus.Registerer, log *slog.Logger) (*controllerNode, error) {
 	var me config.ControllerNode
 	role, region := liveness.RoleRegiond, id
 	if id == WitnessID {
@@ -77,6 +78,9 @@ func newController(dep *config.Config, id, apiURL, dataDir string, dialer *dial.
 	}
 	nc := controller.DefaultConfig(id, me.Raft, filepath.Join(dataDir, "controller"))
 	nc.Bootstrap, nc.Logger, nc.Metrics = peers, log, controller.NewMetrics(reg)
+	if join {
+		nc.Bootstrap = nil
+	}
 	if r := dep.Controller.Raft; r != (config.RaftTimeouts{}) {
 		nc.HeartbeatTimeout = cmp.Or(r.HeartbeatTimeout, nc.HeartbeatTimeout)
 		nc.ElectionTimeout = cmp.Or(r.ElectionTimeout, nc.ElectionTimeout)

@@ -49,6 +49,11 @@ type Config struct {
 	// DrillCheckInterval is how often the leader looks for due drills
 	// (default 10s).
 	DrillCheckInterval time.Duration
+	// Join makes a controller node with no Raft state wait to be added as
+	// a voter by the running cluster (regionctl region add does it)
+	// instead of starting a cluster of the config's nodes: a region added
+	// to a running deployment. Ignored once the node has state.
+	Join bool
 }
 
 // Daemon is one region's regiond.
@@ -181,7 +186,7 @@ func New(cfg Config) (*Daemon, error) {
 	d.store = router.NewStore(d.etcd, cfg.Deployment.Etcd.Prefix)
 	// The controller comes first: the appliers ask its state whether
 	// their source is held.
-	if d.ctl, err = newController(cfg.Deployment, r.Name, r.URL, cfg.Deployment.Resolve(r.DataDir), d.dialer, probeMySQL(d.peers.DB), d.onLiveness, d.reg, d.log); err != nil {
+	if d.ctl, err = newController(cfg.Deployment, r.Name, cfg.Join, r.URL, cfg.Deployment.Resolve(r.DataDir), d.dialer, probeMySQL(d.peers.DB), d.onLiveness, d.reg, d.log); err != nil {
 		d.db.Close()
 		d.etcd.Close()
 		return nil, err

@@ -3,6 +3,7 @@ package regiond
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/regionplatform/region/config"
@@ -42,11 +43,14 @@ func (d *Daemon) runRouter(ctx context.Context) error {
 	for ctx.Err() == nil {
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		created, err := d.store.Init(ictx, router.Initial(d.cfg.Deployment, time.Now()))
+		if err == nil && created {
+			d.log.Info("wrote the first routing table", "buckets", d.cfg.Deployment.Buckets, "cells", len(d.cfg.Deployment.Cells))
+		}
+		if err == nil {
+			err = d.addPlaces(ictx)
+		}
 		cancel()
 		if err == nil {
-			if created {
-				d.log.Info("wrote the first routing table", "buckets", d.cfg.Deployment.Buckets, "cells", len(d.cfg.Deployment.Cells))
-			}
 			break
 		}
 		in := waits.NextBackOff()
@@ -59,6 +63,29 @@ func (d *Daemon) runRouter(ctx context.Context) error {
 	}
 	return d.router.Run(ctx)
 }
+
+// addPlaces adds to the routing table the regions and cells of the
+// config it lacks, owning no bucket: a region added to a running
+// deployment is in the table once every regiond runs the new config.
+func (d *Daemon) addPlaces(ctx context.Context) error {
+	var added []string
+	_, err := d.store.Update(ctx, router.Change{Kind: "add-places", Actor: "regiond " + d.region.Name, Reason: "in the deployment config"}, func(t *router.Table) error {
+		if added = t.AddPlaces(d.cfg.Deployment); len(added) == 0 {
+			return errNoPlaces
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errNoPlaces):
+		return nil
+	case err != nil:
+		return fmt.Errorf("add the config's new regions and cells to the routing table: %w", err)
+	}
+	d.log.Info("added the config's new regions and cells to the routing table, owning no bucket", "added", added)
+	return nil
+}
+
+var errNoPlaces = errors.New("the routing table holds every region and cell of the config")
 
 // ready is GET /readyz's check: this regiond can answer its API once its
 // router has loaded the routing table; before, GET /v1/route and the

@@ -49,7 +49,7 @@ func RunWitness(ctx context.Context, dep *config.Config, log *slog.Logger) error
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	c, err := newController(dep, WitnessID, "", dep.Resolve(dep.Controller.Witness.DataDir), dialer, probeMySQL(db), nil, reg, log)
+	c, err := newController(dep, WitnessID, false, "", dep.Resolve(dep.Controller.Witness.DataDir), dialer, probeMySQL(db), nil, reg, log)
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,8 @@ type Span struct {
 
 // Change records who made a version of the table and why.
 type Change struct {
-	// Kind is what changed: init, fence, flip, unfence, rollback.
+	// Kind is what changed: init, fence, flip, unfence, rollback,
+	// add-places (AddPlaces).
 	Kind   string    `json:"kind"`
 	Actor  string    `json:"actor"`
 	Reason string    `json:"reason"`
@@ -100,6 +101,28 @@ func Initial(cfg *config.Config, now time.Time) *Table {
 		}
 	}
 	return t
+}
+
+// AddPlaces adds to t every region and cell of cfg that t lacks, owning
+// no bucket (regions added to a running deployment: regionctl region
+// add), and returns their names; none when t has them all. Places t has
+// and cfg lacks stay: their buckets are moved by switches, not by a
+// config.
+func (t *Table) AddPlaces(cfg *config.Config) []string {
+	var added []string
+	for _, r := range cfg.Regions {
+		if _, ok := t.Region(r.Name); !ok {
+			t.Regions = append(t.Regions, Region{Name: r.Name})
+			added = append(added, "region "+r.Name)
+		}
+	}
+	for _, c := range cfg.Cells {
+		if _, ok := t.Cell(c.Name); !ok {
+			t.Cells = append(t.Cells, Cell{Name: c.Name, Region: c.Region})
+			added = append(added, "cell "+c.Name)
+		}
+	}
+	return added
 }
 
 // Clone returns a deep copy of t to change.

@@ -39,6 +39,7 @@ func main() {
 	version := fs.Bool("version", false, "print the version and exit")
 	gatewayOnly := fs.Bool("gateway-only", false, "run only a router and the gateway of --region on its regions[].gateway_listen (no API, capture or appliers)")
 	metricsListen := fs.String("metrics-listen", "", "with --gateway-only: host:port serving GET /metrics (default: none)")
+	join := fs.Bool("join", false, "this region was added to a running deployment (regionctl region add): its controller node, if it has no Raft state yet, waits to be added as a voter instead of starting a cluster; harmless later")
 	witness := fs.Bool("witness", false, "run the failover controller's witness (controller.witness): a Raft voter and gossip observer with no MySQL; no --region")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `regiond runs one region of the platform: its HTTP API (health, status,
@@ -64,6 +65,7 @@ Usage:
   regiond --config FILE --region NAME
   regiond --config FILE --region NAME --gateway-only [--metrics-listen HOST:PORT]
   regiond --config FILE --witness
+  regiond --config FILE --region NAME --join   (a region added by regionctl region add)
 
 Example:
   regiond --config /etc/region/deploy.yaml --region eu-west
@@ -109,7 +111,7 @@ Flags:
 	}
 	// Scheduled drills run through the same runner as `regionctl drill run`.
 	runner := live.Runner{Config: cfg} // its report says what happened
-	d, err := regiond.New(regiond.Config{Deployment: cfg, Region: *region, Logger: logger, DrillRunner: runner})
+	d, err := regiond.New(regiond.Config{Deployment: cfg, Region: *region, Logger: logger, DrillRunner: runner, Join: *join})
 	if err != nil {
 		fatal("%v", err)
 	}
