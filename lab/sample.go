@@ -122,8 +122,10 @@ func (s *State) homes() func(userID int64) int {
 	cfg := config.Config{Buckets: s.Buckets}
 	index := map[string]int{}
 	for i, r := range s.Regions {
-		cfg.Cells = append(cfg.Cells, config.Cell{Name: CellName(r.Name), Region: r.Name})
 		index[r.Name] = i
+		if !r.Joined { // a region added later starts with no bucket
+			cfg.Cells = append(cfg.Cells, config.Cell{Name: CellName(r.Name), Region: r.Name})
+		}
 	}
 	owner := cfg.StartingOwner()
 	return func(userID int64) int {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,26 +25,25 @@ import (
 	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/lab/ledger"
+	"github.com/regionplatform/region/topo"
 	"github.com/regionplatform/region/verify"
 )
 
-// TestRebuildRegionFromACopy: regions a and b keep moving money through
-// their gateways, and a job in a writes a table without a primary key,
-// while region c's data is damaged. The operator's commands, as the
-// runbook has them: region rebuild is refused while c's regiond runs and
-// while c owns buckets; a forced failover moves c's buckets to a; the
-// rebuild keeps c's damaged tables aside and copies every table from a,
-// each in its own snapshot, with the load going on (its process killed
-// midway and run again, and a schema change made in b meanwhile); c's
-// regiond starts,
-// its links start from the copies' positions and skip what each copy
-// already holds; while it catches up, accounts damaged by hand in c are
-// repaired by a seed of that table from b; a failback gives c its buckets
-// back. Every region then
-// holds the same rows, every acknowledged write is in each exactly once,
-// and c recorded no conflict.
-func TestRebuildRegionFromACopy(t *testing.T) {
-	st := labtest.UpWith(t, lab.Options{Tables: []config.Table{{Name: lab.SampleDatabase + ".job_log", Conflict: config.ConflictOverwrite}}}, "a", "b", "c")
+// TestAddRegionUnderLoad: the path from two regions to three. Regions a
+// and b keep moving money through their gateways, and a job in a writes
+// a table without a primary key, while region c is added, as the runbook
+// has it: lab add gives c its servers and restarts a's and b's regionds
+// on the new config; region add copies every table from a, each in its
+// own snapshot (its process killed midway and run again, and a schema
+// change made in b meanwhile), makes c's node a controller voter, waits
+// for c's regiond (started with --join) to catch up and finds every table
+// identical. c's links skip what each copy already holds; accounts
+// damaged by hand in c are then repaired by a seed of that table from b;
+// a switch gives c's cell users, who write there. Every region then holds
+// the same rows, every acknowledged write is in each exactly once, and c
+// recorded no conflict.
+func TestAddRegionUnderLoad(t *testing.T) {
+	st := labtest.UpWith(t, lab.Options{Tables: []config.Table{{Name: lab.SampleDatabase + ".job_log", Conflict: config.ConflictOverwrite}}}, "a", "b")
 	createLedger(t, st)
 	ctx := context.Background()
 	dbA, err := lab.OpenMySQL(st.Regions[0].MySQLPort, "")
@@ -51,20 +51,14 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dbA.Close()
-	dbC, err := lab.OpenMySQL(st.Regions[2].MySQLPort, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dbC.Close()
 	if _, err := dbA.Exec("CREATE TABLE " + lab.SampleDatabase + ".job_log (at DATETIME(6) NOT NULL, msg VARCHAR(64) NOT NULL) ENGINE=InnoDB"); err != nil {
 		t.Fatal(err)
 	}
 	labapi.Converged(t, st, 60*time.Second)
-	regionctl := func(args ...string) (string, error) { return regionctlIn(st, args...) }
 
 	var home [2][]int64
 	for u := int64(1); len(home[0]) < 16 || len(home[1]) < 16; u++ {
-		if h := st.HomeRegion(u); h < 2 && len(home[h]) < 16 {
+		if h := st.HomeRegion(u); len(home[h]) < 16 {
 			home[h] = append(home[h], u)
 		}
 	}
@@ -87,25 +81,20 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	})
 	time.Sleep(time.Second)
 
-	rebuild := []string{"region", "rebuild", "c", "--donor", "a", "--reason", "damaged by a bad restore", "--batch", "20", "--sleep", "20ms"}
-	if out, err := regionctl(rebuild...); err == nil || !strings.Contains(out, "regiond of region c answers") {
-		t.Fatalf("a rebuild while c's regiond runs: %v\n%s", err, out)
+	add := []string{"region", "add", "c", "--donor", "a", "--reason", "third centre", "--batch", "20", "--sleep", "20ms"}
+	if out, err := regionctlIn(st, add...); err == nil || !strings.Contains(out, "not in the deployment config") {
+		t.Fatalf("region add before c is in the config: %v\n%s", err, out)
 	}
-	if err := lab.Kill(ctx, st.Dir, "c", "regiond"); err != nil {
+	if st, err = lab.AddRegion(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "c"); err != nil {
 		t.Fatal(err)
 	}
-	// c's data is damaged (not by replication: nothing reaches the binlog).
-	if _, err := dbC.Exec("SET SESSION sql_log_bin = 0; UPDATE " + lab.SampleDatabase + ".accounts SET balance_cents = 0; SET SESSION sql_log_bin = 1"); err != nil {
+	dbC, err := lab.OpenMySQL(st.Regions[2].MySQLPort, "")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := regionctl(rebuild...); err == nil || !strings.Contains(out, "region c's cells own") {
-		t.Fatalf("a rebuild while c owns buckets: %v\n%s", err, out)
-	}
-	if out, err := regionctl("failover", "--force", "--from", "c", "--to", "a", "--reason", "damaged by a bad restore"); err != nil {
-		t.Fatalf("forced failover of c: %v\n%s", err, out)
-	}
+	defer dbC.Close()
 	// The copying process dies (kill -9) while it copies its second table.
-	killed := exec.Command(labtest.Bin().Regionctl, append(rebuild, "--sleep", "100ms", "--dir", st.Dir)...)
+	killed := exec.Command(labtest.Bin().Regionctl, append(add, "--sleep", "100ms", "--dir", st.Dir)...)
 	stderr, err := killed.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -146,52 +135,76 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 		_, err := dbB.Exec("ALTER TABLE " + lab.SampleDatabase + ".ledger_entries ADD COLUMN channel VARCHAR(16) NULL")
 		alter <- err
 	}()
-	out, err := regionctl(rebuild...)
-	if aerr := <-alter; aerr != nil {
-		t.Fatalf("schema change in b: %v", aerr)
+	// Run again, it goes on; once it waits for c's regiond, that starts.
+	again := exec.Command(labtest.Bin().Regionctl, append(add, "--wait", "2m", "--dir", st.Dir)...)
+	var stdout strings.Builder
+	again.Stdout = &stdout
+	if stderr, err = again.StderrPipe(); err != nil {
+		t.Fatal(err)
 	}
-	if err != nil || !strings.Contains(out, "region c rebuilt from a") || !strings.Contains(out, "going on with it") || !strings.Contains(out, "copied by an earlier run") {
-		t.Fatalf("rebuild after the kill: %v\n%s", err, out)
+	if err := again.Start(); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("regionctl %s:\n%s", strings.Join(rebuild, " "), out)
-	// Both runs are in the controller's history, the killed one ended.
-	var hist api.RebuildsView
-	if out, err := regionctl("region", "history", "--json"); err != nil || json.Unmarshal([]byte(out), &hist) != nil {
-		t.Fatalf("region history: %v\n%s", err, out)
-	}
-	if len(hist.Rebuilds) != 2 || hist.Rebuilds[0].State != controller.RebuildDone || hist.Rebuilds[0].Actor == "" || !hist.Rebuilds[0].Resumed ||
-		hist.Rebuilds[1].State != controller.RebuildFailed || !strings.Contains(hist.Rebuilds[1].Detail, "interrupted") {
-		t.Errorf("rebuild history: %+v; want the resumed run done and the killed one failed (interrupted)", hist.Rebuilds)
+	var progress strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "waiting up to") {
+		progress.WriteString(sc.Text() + "\n")
 	}
 	if err := lab.Start(ctx, lab.Options{Dir: st.Dir, Bin: labtest.Bin()}, "c", "regiond"); err != nil {
 		t.Fatal(err)
 	}
 	restarted := time.Now()
-	time.Sleep(2 * time.Second)
-	// While c catches up and a and b write: accounts damaged in c by
-	// hand, and that table seeded again into c from b (a is then another
-	// source, whose changes b's copy holds up to b's checkpoint).
+	for sc.Scan() {
+		progress.WriteString(sc.Text() + "\n")
+	}
+	err = again.Wait()
+	if aerr := <-alter; aerr != nil {
+		t.Fatalf("schema change in b: %v", aerr)
+	}
+	out := progress.String() + stdout.String()
+	if err != nil || !strings.Contains(out, "going on with it") || !strings.Contains(out, "copied by an earlier run") || !strings.Contains(out, "identical in every region") {
+		t.Fatalf("region add after the kill: %v\n%s", err, out)
+	}
+	t.Logf("regionctl %s (c caught up %s after its regiond started):\n%s", strings.Join(add, " "), time.Since(restarted).Round(time.Millisecond), out)
+	// Both runs are in the controller's history, the killed one ended;
+	// c's node is a voter.
+	var hist api.RebuildsView
+	if out, err := regionctlIn(st, "region", "history", "--json"); err != nil || json.Unmarshal([]byte(out), &hist) != nil {
+		t.Fatalf("region history: %v\n%s", err, out)
+	}
+	if len(hist.Rebuilds) != 2 || hist.Rebuilds[0].State != controller.RebuildDone || !hist.Rebuilds[0].Add || hist.Rebuilds[0].Actor == "" || !hist.Rebuilds[0].Resumed ||
+		hist.Rebuilds[1].State != controller.RebuildFailed || !strings.Contains(hist.Rebuilds[1].Detail, "interrupted") {
+		t.Errorf("add history: %+v; want the resumed run done and the killed one failed (interrupted)", hist.Rebuilds)
+	}
+	cs := labapi.Client(t, st, "c")
+	ctl, err := cs.Controller(ctx)
+	if err != nil || !slices.ContainsFunc(ctl.Node.Voters, func(p controller.Peer) bool { return p.ID == "c" }) {
+		t.Errorf("c's node is not a voter: %v %+v", err, ctl)
+	}
+
+	// While a and b write: accounts damaged in c by hand, and that table
+	// seeded again into c from b (a is then another source, whose changes
+	// b's copy holds up to b's checkpoint).
 	entries := lab.SampleDatabase + ".accounts"
 	if _, err := dbC.Exec("SET SESSION sql_log_bin = 0; DELETE FROM " + entries + " ORDER BY id LIMIT 10; UPDATE " + entries + " SET balance_cents = -1 ORDER BY id DESC LIMIT 10; SET SESSION sql_log_bin = 1"); err != nil {
 		t.Fatal(err)
 	}
 	skippedURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", st.Regions[2].APIPort)
 	skippedBefore := metricSum(t, skippedURL, "regiond_apply_seeded_rows_skipped_total")
-	if out, err := regionctl("seed", "--table", entries, "--from", "b", "--to", "a", "--reason", "x"); err == nil || !strings.Contains(out, "region a's cells own") {
+	if out, err := regionctlIn(st, "seed", "--table", entries, "--from", "b", "--to", "a", "--reason", "x"); err == nil || !strings.Contains(out, "region a's cells own") {
 		t.Fatalf("a seed into a region that owns buckets: %v\n%s", err, out)
 	}
 	// An earlier run of the same seed died after pausing c's links: a
 	// and b keep moving money meanwhile, so c's links are behind what b's
 	// copy will hold, and the run below goes on from there.
-	cc := labapi.Client(t, st, "c")
 	for _, src := range []string{"a", "b"} {
-		if _, err := cc.PauseLink(ctx, src, api.PauseRequest{Reason: "regionctl seed --table " + entries}); err != nil {
+		if _, err := cs.PauseLink(ctx, src, api.PauseRequest{Reason: "regionctl seed --table " + entries}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	time.Sleep(time.Second)
 	seeded := time.Now()
-	out, err = regionctl("seed", "--table", entries, "--from", "b", "--to", "c", "--reason", "rows damaged by hand", "--batch", "50")
+	out, err = regionctlIn(st, "seed", "--table", entries, "--from", "b", "--to", "c", "--reason", "rows damaged by hand", "--batch", "50")
 	if err != nil || !strings.Contains(out, "identical in every region") || !strings.Contains(out, "paused already") {
 		t.Fatalf("seed of %s into c: %v\n%s", entries, err, out)
 	}
@@ -202,15 +215,16 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	if after := metricSum(t, skippedURL, "regiond_apply_seeded_rows_skipped_total"); after <= skippedBefore {
 		t.Errorf("c's links skipped no row of the seeded table (%.0f before, %.0f after): the filter was not exercised", skippedBefore, after)
 	}
+	// c's cell takes users: half of a's buckets, with their writes.
+	if out, err := regionctlIn(st, "switch", "--buckets", "0-255", "--to", "c1", "--reason", "c takes users"); err != nil {
+		t.Fatalf("switch to c1: %v\n%s", err, out)
+	}
+	time.Sleep(time.Second)
 	stopLoad()
 	wg.Wait()
-	waitCaughtUp(t, st, "c", time.Minute)
-	t.Logf("c caught up %s after its regiond started", time.Since(restarted).Round(time.Millisecond))
-	if out, err := regionctlIn(st, "failback", "--to", "c", "--reason", "rebuilt"); err != nil || !strings.Contains(out, "DONE") {
-		t.Fatalf("failback to c: %v\n%s", err, out)
-	}
 	labapi.Converged(t, st, time.Minute)
 
+	movedToC := 0
 	for i, load := range loads {
 		hist := load.History.Writes()
 		sum := ledger.Summarize(hist)
@@ -220,6 +234,11 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 		lost, dup, err := ledger.Verify(ctx, st, hist, load.Users, nil, time.Minute)
 		if err != nil || lost.Violations != 0 || dup.Violations != 0 {
 			t.Fatalf("load %d: %d acknowledged, lost %+v, duplicated %+v, %v", i, sum.Acked, lost, dup, err)
+		}
+		for _, u := range load.Users {
+			if topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets) <= 255 {
+				movedToC++
+			}
 		}
 		t.Logf("load %d: %d acknowledged: in a, b and c, none lost, none doubled", i, sum.Acked)
 	}
@@ -233,7 +252,7 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	vcfg.RecheckDelay = 200 * time.Millisecond
 	cmp, err := verify.Converge(ctx, vcfg, regions, tables, time.Minute)
 	if err != nil || !cmp.Equal() {
-		t.Fatalf("after the rebuild the regions differ: %v %v", err, cmp.Differences(5))
+		t.Fatalf("after the add the regions differ: %v %v", err, cmp.Differences(5))
 	}
 	for _, r := range st.Regions {
 		db, err := lab.OpenMySQL(r.MySQLPort, "")
@@ -249,26 +268,29 @@ func TestRebuildRegionFromACopy(t *testing.T) {
 	}
 	// What a copy held and a link applied again would be a conflict or, in
 	// the table without a primary key, a row too many.
-	var conflicts, kept, zeroed int
+	var conflicts, kept, damaged int
 	if err := dbC.QueryRow("SELECT COUNT(*) FROM _region.conflicts").Scan(&conflicts); err != nil {
 		t.Fatal(err)
 	}
 	if conflicts != 0 {
 		t.Errorf("c recorded %d conflicts while catching up: changes its copies held were applied again", conflicts)
 	}
-	// c's damaged accounts are kept aside, not dropped.
+	// c's damaged accounts are kept aside by the seed, not dropped.
 	var keptAs string
-	if err := dbC.QueryRow("SELECT COUNT(*), MAX(IF(tbl = 'accounts' AND kept_as NOT LIKE '%seed', kept_as, NULL)) FROM _region.kept_tables").Scan(&kept, &keptAs); err != nil {
+	if err := dbC.QueryRow("SELECT COUNT(*), MAX(kept_as) FROM _region.kept_tables").Scan(&kept, &keptAs); err != nil {
 		t.Fatal(err)
 	}
-	if err := dbC.QueryRow("SELECT COUNT(*) FROM _region." + keptAs + " WHERE balance_cents = 0").Scan(&zeroed); err != nil {
+	if err := dbC.QueryRow("SELECT COUNT(*) FROM _region." + keptAs + " WHERE balance_cents = -1").Scan(&damaged); err != nil {
 		t.Fatal(err)
 	}
-	if kept != len(tables)+1 || zeroed == 0 {
-		t.Errorf("kept aside: %d tables (want %d: every table by the rebuild, one by the seed), %d damaged accounts in %s (want them all)", kept, len(tables)+1, zeroed, keptAs)
+	if kept != 1 || damaged == 0 {
+		t.Errorf("kept aside: %d tables (want 1: the seed's; the add found c empty), %d damaged accounts in %s (want those replication did not change since)", kept, damaged, keptAs)
 	}
-	skipped := metricSum(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", st.Regions[2].APIPort), "regiond_apply_seeded_rows_skipped_total")
-	t.Logf("%d tables identical in a, b and c; c's links skipped %.0f rows the copies held", len(tables), skipped)
+	if movedToC == 0 {
+		t.Error("no load user moved to c: the switch proved nothing about c taking writes")
+	}
+	skipped := metricSum(t, skippedURL, "regiond_apply_seeded_rows_skipped_total")
+	t.Logf("%d tables identical in a, b and c; c's links skipped %.0f rows the copies held; %d users write in c", len(tables), skipped, movedToC)
 	if skipped == 0 {
 		t.Error("c's links skipped no row: the copies were not overtaken, so the test did not check the filter")
 	}
@@ -311,8 +333,15 @@ func TestRebuildRegionAfterItsDataIsLost(t *testing.T) {
 	wg.Go(func() { load.Run(lctx) })
 	time.Sleep(time.Second)
 
+	rebuild := []string{"region", "rebuild", "b", "--donor", "a", "--reason", "b's disk died", "--batch", "20", "--sleep", "20ms"}
+	if out, err := regionctlIn(st, rebuild...); err == nil || !strings.Contains(out, "regiond of region b answers") {
+		t.Fatalf("a rebuild while b's regiond runs: %v\n%s", err, out)
+	}
 	if err := lab.Kill(ctx, st.Dir, "b", "all"); err != nil {
 		t.Fatal(err)
+	}
+	if out, err := regionctlIn(st, rebuild...); err == nil || !strings.Contains(out, "region b's cells own") {
+		t.Fatalf("a rebuild while b owns buckets: %v\n%s", err, out)
 	}
 	out, err := regionctlIn(st, "failover", "--force", "--from", "b", "--to", "a", "--reason", "b's disk died")
 	if err != nil || !strings.Contains(out, "RPO PENDING") {
@@ -338,7 +367,6 @@ func TestRebuildRegionAfterItsDataIsLost(t *testing.T) {
 		t.Fatalf("the RPO was completed against b's empty server: %+v", fo.RPO)
 	}
 
-	rebuild := []string{"region", "rebuild", "b", "--donor", "a", "--reason", "b's disk died", "--batch", "20", "--sleep", "20ms"}
 	if out, err := regionctlIn(st, rebuild...); err != nil || !strings.Contains(out, "region b rebuilt from a") {
 		t.Fatalf("rebuild: %v\n%s", err, out)
 	}
