@@ -19,20 +19,23 @@ import (
 	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
+	"github.com/regionplatform/region/verify"
 )
 
 func newLabDemoCmd(g *globals) *cobra.Command {
 	var users, repayments int
 	cmd := &cobra.Command{
 		Use:   "demo [--dir DIR]",
-		Short: "Start a fresh two-region lab, load a lending workload and show what runs",
+		Short: "Start a fresh two-region lab, load a lending workload, switch, drill, add a third region, and show what runs",
 		Long: `demo starts a fresh lab with regions a and b in DIR (default ./lab-demo),
 creates the sample lending schema (users, loan_accounts, ledger_entries,
 and the ledger's accounts, requests, ledger_totals, sharded by user) in
 region a only, shows replication carry it to b, runs a
 short workload that writes every user's loans and repayments in the user's
 home region (both regions at once) with live replication lag, checks the
-tables are identical in both regions, and prints a tour of what is running.
+tables are identical in both regions, moves 64 buckets with a traffic switch
+under load, runs a short DR drill, adds region c while users write (lab add,
+region add, c's regiond with --join), and prints a tour of what is running.
 A lab already in DIR is stopped and its data removed first; a folder that
 holds anything else is left alone. The lab keeps running afterwards.`,
 		Example: `  regionctl lab demo
@@ -158,7 +161,12 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 		return err
 	}
 
-	step(7, "Ask every regiond for its status (regionctl status)")
+	step(7, "Add region c while a and b take writes: its servers, a copy of every table from a, its regiond, verify")
+	if st, err = demoAddRegion(ctx, g, st); err != nil {
+		return err
+	}
+
+	step(8, "Ask every regiond for its status (regionctl status)")
 	rep, err := g.status(ctx)
 	// Dependencies are checked every 2s, a link's watermark moves with
 	// capture's heartbeats (within 250ms of a write), and a region the drill failed
@@ -183,6 +191,87 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 	fmt.Fprintf(out, "  curl -H \"Authorization: Bearer $(cat %s)\" %s/v1/status\n", filepath.Join(dir, lab.TokenFile), fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].APIPort))
 	fmt.Fprintf(out, "Stop it with: bin/regionctl lab down --dir %s\n", dir)
 	return nil
+}
+
+// demoAddRegion adds region c to the running lab as the runbook does
+// (lab add, region add, its regiond with --join) while users move money
+// through a's and b's gateways, and returns the lab's state with c.
+func demoAddRegion(ctx context.Context, g *globals, st *lab.State) (*lab.State, error) {
+	out := g.out
+	t := time.Now()
+	bin, err := lab.FindBinaries()
+	if err != nil {
+		return nil, err
+	}
+	// Users of both regions move money through both gateways meanwhile.
+	var users []int64
+	for u := int64(20001); len(users) < 100; u++ {
+		users = append(users, u)
+	}
+	w := ledger.Workload{Gateways: []string{fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort), fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)},
+		Users: users, Rate: 100, Workers: 8, Duration: 2 * time.Minute,
+		RunID: "demo-add", Retry: 20 * time.Millisecond, Timeout: 30 * time.Second, History: &ledger.History{}}
+	if err := w.Open(ctx, time.Minute); err != nil {
+		return nil, err
+	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(wctx)
+	}()
+	fmt.Fprintf(out, "100 users move money through the gateways of a and b, 100 times a second, while c is added\n")
+	if st, err = lab.AddRegion(ctx, lab.Options{Dir: g.dir, Bin: bin, Progress: g.progress()}, "c"); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "c's MySQL, broker and app run; a's and b's regionds and the witness restarted one at a time on the config with c (%.1fs)\n", time.Since(t).Seconds())
+	fmt.Fprintf(out, "$ regionctl region add c --donor a --reason \"demo: a third centre\"\n")
+	cfg, err := g.deployment()
+	if err != nil {
+		return nil, err
+	}
+	pc := pace{maxThreads: 25, maxLag: 10 * time.Second}
+	if err := g.addRegion(ctx, cfg, "c", "a", "demo: a third centre", 500, 0, pc); err != nil {
+		return nil, err
+	}
+	if err := lab.Start(ctx, lab.Options{Dir: g.dir, Bin: bin, Progress: g.progress()}, "c", "regiond"); err != nil {
+		return nil, err
+	}
+	if err := g.waitJoined(ctx, cfg, "c", time.Minute); err != nil {
+		return nil, err
+	}
+	stop()
+	<-done
+	hist := w.History.Writes()
+	lost, dup, err := ledger.Verify(ctx, st, hist, users, nil, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	res := ledger.Summarize(hist)
+	fmt.Fprintf(out, "clients: %d moves acknowledged (%s) during the add; in a, b and c exactly once: lost %d, duplicated %d\n", res.Acked, byRegion(res.ByRegion), lost.Violations, dup.Violations)
+	if lost.Violations > 0 || dup.Violations > 0 {
+		return nil, fmt.Errorf("%d writes lost (%s), %d duplicated (%s)", lost.Violations, lost.Detail, dup.Violations, dup.Detail)
+	}
+	db, err := lab.OpenMySQL(st.Regions[0].MySQLPort, "")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	tables, err := verify.ReplicatedTables(ctx, []verify.Region{{Name: "a", DB: db}}, cfg.Replication)
+	if err != nil {
+		return nil, err
+	}
+	cmp, err := compareLab(ctx, st, tables, time.Minute)
+	if err == nil && !cmp.Equal() {
+		err = errors.New(strings.Join(cmp.Differences(5), "; "))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("region c differs after the add: %w (see regionctl status --dir %s)", err, g.dir)
+	}
+	fmt.Fprintf(out, "region c's regiond (started with --join) caught up; %d tables identical in a, b and c, %.1fs after the add began. Its cell c1 owns no bucket yet: give it users with regionctl switch --buckets 0-63 --to c1\n",
+		len(tables), time.Since(t).Seconds())
+	return st, nil
 }
 
 // freshDemoDir stops and removes a lab left in the demo folder. A folder

@@ -11,6 +11,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/client"
+	"github.com/regionplatform/region/router"
 )
 
 func newRouteCmd(g *globals) *cobra.Command {
@@ -123,6 +124,11 @@ func printTable(g *globals, a api.RoutesAnswer) {
 			state += " by " + s.Switch
 		}
 		fmt.Fprintf(tw, "%d-%d\t%s\t%s\t%s\n", s.First, s.Last, s.Cell, c.Region, state)
+	}
+	for _, c := range t.Cells {
+		if !slices.ContainsFunc(t.Spans, func(s router.Span) bool { return s.Cell == c.Name }) {
+			fmt.Fprintf(tw, "none\t%s\t%s\t\n", c.Name, c.Region)
+		}
 	}
 	tw.Flush()
 	for _, r := range t.Regions {

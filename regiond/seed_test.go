@@ -79,6 +79,13 @@ func TestAddRegionUnderLoad(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
+	// The lending app opens users and loans in their home regions (rows
+	// with claims and versions, which the copy brings along).
+	wg.Go(func() {
+		if _, err := lab.RunWorkload(lctx, st, lab.Workload{Users: 60, FirstUser: 5000, Repayments: 10, Seed: 3}); err != nil && lctx.Err() == nil {
+			t.Errorf("lending workload: %v", err)
+		}
+	})
 	time.Sleep(time.Second)
 
 	add := []string{"region", "add", "c", "--donor", "a", "--reason", "third centre", "--batch", "20", "--sleep", "20ms"}

@@ -10,6 +10,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/router"
@@ -169,6 +170,37 @@ func TestValidateNamesTheProblem(t *testing.T) {
 	}
 	if err := base.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAddPlaces: a config with a new region and cell adds them to the
+// table owning nothing; every bucket keeps its owner; a second call adds
+// nothing.
+func TestAddPlaces(t *testing.T) {
+	base := router.Initial(labtest.TwoCells(), time.Now())
+	cfg := labtest.TwoCells()
+	cfg.Regions = append(cfg.Regions, config.Region{Name: "c"})
+	cfg.Cells = append(cfg.Cells, config.Cell{Name: "c1", Region: "c", Standby: "a"})
+	tb := base.Clone()
+	if got := tb.AddPlaces(cfg); strings.Join(got, ",") != "region c,cell c1" {
+		t.Fatalf("added %v, want region c and cell c1", got)
+	}
+	if err := tb.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for b := range tb.Buckets {
+		if tb.Owner(topo.Bucket(b)) != base.Owner(topo.Bucket(b)) {
+			t.Fatalf("bucket %d moved: %+v, was %+v", b, tb.Owner(topo.Bucket(b)), base.Owner(topo.Bucket(b)))
+		}
+	}
+	if tb.OwnsBuckets("c") {
+		t.Error("the added region owns buckets")
+	}
+	if got := tb.AddPlaces(cfg); len(got) != 0 {
+		t.Errorf("a second call added %v", got)
+	}
+	if got := base.Clone().AddPlaces(labtest.TwoCells()); len(got) != 0 {
+		t.Errorf("the table's own config added %v", got)
 	}
 }
 

@@ -320,7 +320,15 @@ var metaTables = []string{binlog.MetaSchema + ".tombstones", binlog.MetaSchema +
 
 func copyMeta(ctx context.Context, src, dst *sql.Conn, db, tbl string) error {
 	for _, mt := range metaTables {
-		if _, err := dst.ExecContext(ctx, "DELETE FROM "+mt+" WHERE db = ? AND tbl = ?", db, tbl); err != nil && !missingTable(err) {
+		_, err := dst.ExecContext(ctx, "DELETE FROM "+mt+" WHERE db = ? AND tbl = ?", db, tbl)
+		if missingTable(err) {
+			// A region whose regiond never ran (region add) has none yet;
+			// a donor without one has nothing to copy.
+			if err = createLike(ctx, src, dst, mt); missingTable(err) {
+				continue
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("clear %s of the table: %w", mt, err)
 		}
 		rows, err := src.QueryContext(ctx, "SELECT * FROM "+mt+" WHERE db = ? AND tbl = ?", db, tbl)
@@ -360,6 +368,22 @@ func copyMeta(ctx context.Context, src, dst *sql.Conn, db, tbl string) error {
 		}
 	}
 	return nil
+}
+
+// createLike creates the platform's table mt (schema.table, both parts
+// plain names) in dst as src has it.
+func createLike(ctx context.Context, src, dst *sql.Conn, mt string) error {
+	schema, tbl, _ := strings.Cut(mt, ".")
+	var name, create string
+	if err := src.QueryRowContext(ctx, "SHOW CREATE TABLE "+mt).Scan(&name, &create); err != nil {
+		return fmt.Errorf("read the donor's definition of %s: %w", mt, err)
+	}
+	head := "CREATE TABLE " + quoteName(tbl)
+	if !strings.HasPrefix(create, head) {
+		return fmt.Errorf("the donor's definition of %s does not start with %q", mt, head)
+	}
+	_, err := dst.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+quoteName(schema)+"."+quoteName(tbl)+strings.TrimPrefix(create, head))
+	return err
 }
 
 // copyTriggers creates the donor's triggers of a table in the target, each

@@ -298,3 +298,40 @@ func TestCopyResumes(t *testing.T) {
 		t.Errorf("plan after the finished copy: %v", err)
 	}
 }
+
+// TestCopyIntoANewServerOnMariaDB: a region being added has never run a
+// regiond, so its MySQL has none of the platform's tables; the copy
+// brings the copied keys' tombstones and claims in tables made as the
+// donor's.
+func TestCopyIntoANewServerOnMariaDB(t *testing.T) {
+	ctx := context.Background()
+	donor, dst := labtest.MariaDB(t), labtest.MariaDBWithID(t, 3)
+	mustExec(t, donor, strings.Split(schemaSQL, ";\n")...)
+	if err := apply.EnsureSchema(ctx, donor); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, donor,
+		"INSERT INTO app.accounts (id, user_id, ref, balance) VALUES (1, 1, 'r1', 5)",
+		`INSERT INTO _region.tombstones (db, tbl, pk_md5, origin, pk, version, gtid, row_md5, deleted_at) VALUES ('app', 'accounts', UNHEX(MD5('x')), 'a', '[999]', 'v', '1-1-5', UNHEX(MD5('y')), UTC_TIMESTAMP(6))`,
+		`INSERT INTO _region.claims (db, tbl, pk_md5, origin, pk, version, epoch, cell, gtid, recorded_at) VALUES ('app', 'accounts', UNHEX(MD5('[1]')), 'a', '[1]', 'v', 1, 'a1', '1-1-4', UTC_TIMESTAMP(6))`)
+	cfg := seed.DefaultConfig()
+	cfg.Donor, cfg.DonorDB, cfg.Target, cfg.TargetDB, cfg.Tables = "a", donor, "c", dst, []string{"app.accounts"}
+	c, err := seed.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Run(ctx); err != nil {
+		t.Fatalf("copy into a server without the platform's tables: %v", err)
+	}
+	var tomb, claims int
+	if err := dst.QueryRow("SELECT (SELECT COUNT(*) FROM _region.tombstones WHERE pk = '[999]'), (SELECT COUNT(*) FROM _region.claims WHERE pk = '[1]')").Scan(&tomb, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if tomb != 1 || claims != 1 {
+		t.Errorf("the new server holds %d tombstones and %d claims of the copied key; want 1 and 1", tomb, claims)
+	}
+	// The platform's own schema set-up accepts the tables the copy made.
+	if err := apply.EnsureSchema(ctx, dst); err != nil {
+		t.Fatal(err)
+	}
+}

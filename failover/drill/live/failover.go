@@ -22,6 +22,14 @@ func (a *actions) Switchover(ctx context.Context, region, to string) (drill.Swit
 	if err != nil {
 		return res, err
 	}
+	// A failback's probe is a user the region serves now: buckets moved
+	// before the drill stay where they are.
+	probe, err := a.probeUser(ctx, region, false)
+	if err != nil {
+		return res, err
+	}
+	a.movedProbe[region] = probe
+	res.StartedAt = time.Now().UTC()
 	rep, err := c.Failover(ctx, api.FailoverRequest{
 		From: region, To: to, Kind: controller.KindPlanned, Reason: "drill " + a.drillID})
 	res.EndedAt = time.Now().UTC()
