@@ -231,8 +231,8 @@ func demoAddRegion(ctx context.Context, g *globals, st *lab.State) (*lab.State, 
 	if err != nil {
 		return nil, err
 	}
-	pc := pace{maxThreads: 25, maxLag: 10 * time.Second}
-	if err := g.addRegion(ctx, cfg, "c", "a", "demo: a third centre", 500, 0, pc); err != nil {
+	cf := copyFlags{donor: "a", reason: "demo: a third centre", batch: 500, pc: pace{maxThreads: 25, maxLag: 10 * time.Second}}
+	if err := g.addRegion(ctx, cfg, "c", cf, 0); err != nil {
 		return nil, err
 	}
 	if err := lab.Start(ctx, lab.Options{Dir: g.dir, Bin: bin, Progress: g.progress()}, "c", "regiond"); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/cdc/seed"
@@ -57,12 +58,7 @@ and adds its controller node as a Raft voter (docs/regions.md).`,
 }
 
 func newRegionRebuildCmd(g *globals) *cobra.Command {
-	var (
-		donor  string
-		batch  int
-		reason string
-		pc     pace
-	)
+	var cf copyFlags
 	cmd := &cobra.Command{
 		Use:   "rebuild NAME --donor REGION --reason TEXT",
 		Short: "Copy every replicated table into a region from a donor region, online, and restart its links from the copy",
@@ -107,31 +103,47 @@ error names the table), 2 a wrong command line.`,
 			if _, ok := cfg.Region(target); !ok {
 				return usagef("region %q: the deployment's regions are %s", target, strings.Join(cfg.RegionNames(), ", "))
 			}
-			if _, ok := cfg.Region(donor); !ok || donor == target {
-				return usagef("--donor %q: give another region of the deployment (%s) to copy from", donor, strings.Join(cfg.RegionNames(), ", "))
-			}
-			if strings.TrimSpace(reason) == "" {
-				return usagef("--reason is required: it is recorded with the tables kept aside")
-			}
-			if batch < 1 {
-				return usagef("--batch must be 1 or more")
-			}
-			if err := pc.validate(); err != nil {
+			if err := cf.validate(cfg, target); err != nil {
 				return err
 			}
 			if err := g.rebuildPreconditions(cmd.Context(), cfg, target); err != nil {
 				return err
 			}
-			_, err = g.rebuild(cmd.Context(), cfg, target, donor, reason, batch, pc, false)
+			_, err = g.rebuild(cmd.Context(), cfg, target, cf, false)
 			return err
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&donor, "donor", "", "the region to copy from (required)")
-	f.StringVar(&reason, "reason", "", "why: recorded with the tables kept aside (required)")
-	f.IntVar(&batch, "batch", 500, "rows per INSERT into the region")
-	pc.flags(f)
+	cf.flags(cmd.Flags())
 	return cmd
+}
+
+// copyFlags are the flags of a copy of every table into a region
+// (region add, region rebuild).
+type copyFlags struct {
+	donor, reason string
+	batch         int
+	pc            pace
+}
+
+func (cf *copyFlags) flags(f *pflag.FlagSet) {
+	f.StringVar(&cf.donor, "donor", "", "the region to copy from (required)")
+	f.StringVar(&cf.reason, "reason", "", "why: recorded in the controller and with the tables kept aside (required)")
+	f.IntVar(&cf.batch, "batch", 500, "rows per INSERT into the region")
+	cf.pc.flags(f)
+}
+
+// validate checks the flags for a copy into target.
+func (cf copyFlags) validate(cfg *config.Config, target string) error {
+	if _, ok := cfg.Region(cf.donor); !ok || cf.donor == target {
+		return usagef("--donor %q: give another region of the deployment (%s) to copy from", cf.donor, strings.Join(cfg.RegionNames(), ", "))
+	}
+	if strings.TrimSpace(cf.reason) == "" {
+		return usagef("--reason is required: it is recorded in the controller and with the tables kept aside")
+	}
+	if cf.batch < 1 {
+		return usagef("--batch must be 1 or more")
+	}
+	return cf.pc.validate()
 }
 
 // rebuild fills region target from donor (seed.Rebuild), recorded in
@@ -139,8 +151,9 @@ error names the table), 2 a wrong command line.`,
 // one regionctl region add brings into the deployment: its controller
 // node is added as a voter once the copy is done. The caller checks the
 // preconditions (rebuildPreconditions).
-func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor, reason string, batch int, pc pace, add bool) (*RebuildReport, error) {
+func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target string, cf copyFlags, add bool) (*RebuildReport, error) {
 	start := time.Now()
+	donor, reason := cf.donor, cf.reason
 	dDB, err := dial.MySQL(cfg, donor)
 	if err != nil {
 		return nil, err
@@ -184,7 +197,7 @@ func (g *globals) rebuild(ctx context.Context, cfg *config.Config, target, donor
 		}
 		g.endRecord(ctx, rec)
 	}
-	if err := g.fillRegion(ctx, cfg, &rep, dDB, tDB, tables, reason, batch, pc); err != nil {
+	if err := g.fillRegion(ctx, cfg, &rep, dDB, tDB, tables, reason, cf.batch, cf.pc); err != nil {
 		end(controller.RebuildFailed, err.Error())
 		return nil, err
 	}

@@ -31,11 +31,8 @@ type AddReport struct {
 
 func newRegionAddCmd(g *globals) *cobra.Command {
 	var (
-		donor  string
-		batch  int
-		reason string
-		wait   time.Duration
-		pc     pace
+		cf   copyFlags
+		wait time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "add NAME --donor REGION --reason TEXT",
@@ -84,41 +81,29 @@ error says what to do), 2 a wrong command line.`,
 			if _, ok := cfg.Region(target); !ok {
 				return usagef("region %q is not in the deployment config (it has %s): add it and its cell to the config of every regiond and restart them one at a time (in a lab: regionctl lab add --region %s)", target, strings.Join(cfg.RegionNames(), ", "), target)
 			}
-			if _, ok := cfg.Region(donor); !ok || donor == target {
-				return usagef("--donor %q: give another region of the deployment (%s) to copy from", donor, strings.Join(cfg.RegionNames(), ", "))
-			}
-			if strings.TrimSpace(reason) == "" {
-				return usagef("--reason is required: it is recorded with the add in the controller")
-			}
-			if batch < 1 {
-				return usagef("--batch must be 1 or more")
+			if err := cf.validate(cfg, target); err != nil {
+				return err
 			}
 			if wait < 0 {
 				return usagef("--wait must be 0 (do not wait for the region's regiond) or more")
 			}
-			if err := pc.validate(); err != nil {
-				return err
-			}
-			return g.addRegion(cmd.Context(), cfg, target, donor, reason, batch, wait, pc)
+			return g.addRegion(cmd.Context(), cfg, target, cf, wait)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&donor, "donor", "", "the region to copy from (required)")
-	f.StringVar(&reason, "reason", "", "why: recorded in the controller (required)")
-	f.IntVar(&batch, "batch", 500, "rows per INSERT into the region")
+	cf.flags(f)
 	f.DurationVar(&wait, "wait", 15*time.Minute, "after the copy, how long to wait for the region's regiond to start and catch up before verifying (0: return after the copy)")
-	pc.flags(f)
 	return cmd
 }
 
-func (g *globals) addRegion(ctx context.Context, cfg *config.Config, target, donor, reason string, batch int, wait time.Duration, pc pace) error {
+func (g *globals) addRegion(ctx context.Context, cfg *config.Config, target string, cf copyFlags, wait time.Duration) error {
 	if err := g.addPreconditions(ctx, cfg, target); err != nil {
 		return err
 	}
 	if err := g.rebuildPreconditions(ctx, cfg, target); err != nil {
 		return err
 	}
-	rb, err := g.rebuild(ctx, cfg, target, donor, reason, batch, pc, true)
+	rb, err := g.rebuild(ctx, cfg, target, cf, true)
 	if err != nil {
 		return err
 	}
