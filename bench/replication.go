@@ -43,6 +43,9 @@ type Workload struct {
 	// (reject: every row checked), "overwrite" declares them
 	// single-writer (not checked), as a deployment would.
 	Conflict string `json:"conflict,omitempty"`
+	// ApplyWait is the platform lab's replication.apply_wait (0: the
+	// default, 50ms).
+	ApplyWait time.Duration `json:"apply_wait,omitempty"`
 }
 
 // Options configures Run.
@@ -94,6 +97,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("--sweep-step %s: give at least 1s", o.SweepStep)
 	case o.Conflict != "" && o.Conflict != config.ConflictOverwrite && o.Conflict != config.ConflictReject:
 		return fmt.Errorf("--conflict %q: give overwrite or reject (or leave it out for the deployment default, reject)", o.Conflict)
+	case o.ApplyWait != 0 && (o.ApplyWait < time.Millisecond || o.ApplyWait > 500*time.Millisecond):
+		return fmt.Errorf("--apply-wait %s: give 1ms to 500ms (or leave it out for the default, 50ms)", o.ApplyWait)
 	}
 	for _, r := range o.Runs {
 		if !slices.Contains(AllRuns(), r) {
@@ -198,7 +203,7 @@ func runPlatform(ctx context.Context, o Options, dir string) (*RunResult, error)
 			}
 			tables = append(tables, config.Table{Name: probeTable, Conflict: o.Conflict})
 		}
-		if st, err = lab.Up(ctx, lab.Options{Dir: dir, Regions: []string{"a", "b"}, Bin: bin, Progress: io.Discard, Tables: tables}); err != nil {
+		if st, err = lab.Up(ctx, lab.Options{Dir: dir, Regions: []string{"a", "b"}, Bin: bin, Progress: io.Discard, Tables: tables, ApplyWait: o.ApplyWait}); err != nil {
 			return nil, err
 		}
 		defer func() {

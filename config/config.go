@@ -282,6 +282,12 @@ type Replication struct {
 	// replicated table across the regions (continuous verification;
 	// default 2m, at least 10s).
 	VerifyEvery time.Duration `yaml:"verify_every"`
+	// ApplyWait is how long an applier's partition under load (receiving
+	// a few messages within it) waits for more before applying them in
+	// one target transaction: fewer, larger commits, for at most this
+	// much more lag; a quiet partition applies at once (default 50ms,
+	// 1ms to 500ms).
+	ApplyWait time.Duration `yaml:"apply_wait"`
 	// Topic is how each region's replication topic is made (regionctl
 	// kafka init) and checked (regionctl preflight, kafka check).
 	Topic Topic `yaml:"topic"`

@@ -154,6 +154,9 @@ func (c *Config) applyDefaults() {
 	if c.Replication.VerifyEvery == 0 {
 		c.Replication.VerifyEvery = 120e9
 	}
+	if c.Replication.ApplyWait == 0 {
+		c.Replication.ApplyWait = 50 * time.Millisecond
+	}
 	if t := &c.Replication.Topic; t.Partitions == 0 {
 		t.Partitions = 8
 	}

@@ -485,6 +485,9 @@ func (c *Config) validateReplication(v *validator) {
 	if t := rp.Topic; t.Retention < time.Hour {
 		v.add("replication.topic.retention", "%s is shorter than an hour: an applier down longer than the retention must be re-seeded; use the longest outage you promise to survive (default 168h)", t.Retention)
 	}
+	if rp.ApplyWait < time.Millisecond || rp.ApplyWait > 500*time.Millisecond {
+		v.add("replication.apply_wait", "%s is out of range: use 1ms to 500ms (default 50ms); it adds up to that much lag under load, for fewer target commits", rp.ApplyWait)
+	}
 	if rp.VerifyEvery < 10e9 {
 		v.add("replication.verify_every", "%s is too often: continuous verification compares every replicated table each time; use 10s or more (default 2m)", rp.VerifyEvery)
 	}

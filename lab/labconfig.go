@@ -93,6 +93,9 @@ cells:
 replication:
   databases: [{{.DB}}]
   verify_every: {{.VerifyEvery}}   # continuous verification (default 2m); a lab looks more often
+{{- with .ApplyWait}}
+  apply_wait: {{.}}
+{{- end}}
   # One in-process broker per region, which creates the topic itself.
   topic: {partitions: 8, replication_factor: 1, min_insync_replicas: 1, retention: 168h}
   tables:
@@ -160,7 +163,7 @@ func writeConfig(s *State) (*config.Config, error) {
 	}
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
-		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Raft": raftLine(s.Raft), "Tables": s.Tables, "DialVia": via,
+		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "ApplyWait": s.ApplyWait, "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Raft": raftLine(s.Raft), "Tables": s.Tables, "DialVia": via,
 		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile, "GossipKeyFile": GossipKeyFile, "TLSCAFile": TLSCAFile, "TLSCertFile": TLSCertFile, "TLSKeyFile": TLSKeyFile,
 	})
 	if err != nil {

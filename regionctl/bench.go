@@ -106,6 +106,7 @@ changes the figures: the load average before and after each run is shown.`,
 	f.IntVar(&o.Rows, "rows", o.Rows, "rows in each table")
 	f.IntVar(&o.Threads, "threads", o.Threads, "client connections writing at once")
 	f.Float64Var(&o.Rate, "rate", 0, "cap on transactions a second over all threads (0: as fast as the source goes)")
+	f.DurationVar(&o.ApplyWait, "apply-wait", 0, "the platform lab's replication.apply_wait (default 50ms; 1ms to compare without the appliers' group commit)")
 	f.StringVar(&o.Conflict, "conflict", "", "conflict policy of the benchmark's tables in the platform run: overwrite (single-writer, not checked) or reject; empty: the deployment default, reject")
 	f.StringSliceVar(&o.Runs, "runs", bench.AllRuns(), "runs to do, comma-separated")
 	f.DurationVar(&o.SettleTimeout, "settle-timeout", 10*time.Minute, "longest wait for a target to catch up")

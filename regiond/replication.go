@@ -65,7 +65,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 		}
 		ac := apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Flavor: me.MySQL.Flavor, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
 			Tables: cfg.Replication.Tables, DefaultConflict: cfg.Replication.DefaultConflict, Buckets: cfg.Buckets, Owners: apply.OwnerFunc(d.owner()),
-			Origins: len(cfg.Regions) > 2, Ownership: history, Local: rep.capture, Head: d.checkpoints(src.Name).Load, Logger: d.log, Metrics: d.reg}
+			Origins: len(cfg.Regions) > 2, Ownership: history, Local: rep.capture, Head: d.checkpoints(src.Name).Load, BatchWait: cfg.Replication.ApplyWait, Logger: d.log, Metrics: d.reg}
 		if d.ctl != nil {
 			ac.Gate = failover.NewGate(d.ctl.node, src.Name, src.MySQL.Flavor, d.log)
 		}

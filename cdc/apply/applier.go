@@ -76,8 +76,13 @@ type Config struct {
 	Head func(context.Context) (capture.Position, error)
 	// Gate, if set, says whether the source's stream is held and which of
 	// its transactions a failback discarded (the controller's decisions).
-	Gate   Gate
-	Logger *slog.Logger
+	Gate Gate
+	// BatchWait is how long a partition that received fewer messages than
+	// a run may hold waits for more before applying them (a group
+	// commit): under load, fewer and larger target transactions, at the
+	// cost of at most this much lag. 0: apply at once.
+	BatchWait time.Duration
+	Logger    *slog.Logger
 	// Metrics, if set, receives the link's collectors.
 	Metrics prometheus.Registerer
 }

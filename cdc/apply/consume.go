@@ -218,6 +218,7 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 		return
 	}
 	defer w.close()
+	var arr arrivals
 	for {
 		var msg *sarama.ConsumerMessage
 		select {
@@ -238,21 +239,16 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 				msg = m
 			}
 		}
-		// Take whatever else is already here: a partition that is behind
-		// applies it in fewer, larger target transactions.
-		batch := []*sarama.ConsumerMessage{msg}
-	drain:
-		for len(batch) < maxRun {
-			select {
-			case m, ok := <-pc.Messages():
-				if !ok {
-					break drain
-				}
-				batch = append(batch, m)
-			default:
-				break drain
-			}
+		// Take whatever else is already here and, while the partition
+		// receives messages fast enough for a few to arrive within
+		// BatchWait, what arrives within it: fewer, larger target
+		// transactions under load. A quiet partition applies at once.
+		now, wait := time.Now(), time.Duration(0)
+		if arr.busy(now, a.cfg.BatchWait) {
+			wait = a.cfg.BatchWait
 		}
+		batch := collect(ctx, pc.Messages(), msg, wait)
+		arr.note(now, len(batch))
 		a.received(p, pc.HighWaterMarkOffset())
 		if !a.waitHeld(ctx, p) {
 			return
@@ -401,4 +397,67 @@ func (a *Applier) waitHeld(ctx context.Context, p int32) bool {
 	}
 	a.log.Info("partition released: applying the source region's stream again", "partition", p)
 	return true
+}
+
+// collect returns first and the messages after it that are already in
+// msgs or arrive within wait, up to a run's worth.
+func collect(ctx context.Context, msgs <-chan *sarama.ConsumerMessage, first *sarama.ConsumerMessage, wait time.Duration) []*sarama.ConsumerMessage {
+	batch := []*sarama.ConsumerMessage{first}
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for len(batch) < maxRun {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, m)
+			continue
+		default:
+		}
+		if timeout == nil {
+			return batch
+		}
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, m)
+		case <-timeout:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
+// arrivals estimates how fast a partition receives messages: messages
+// over time, each smoothed over its batches (a mean of per-batch rates
+// would be dominated by the shortest gaps).
+type arrivals struct {
+	msgs, secs float64 // smoothed messages and seconds per batch
+	prev       time.Time
+	n          int // messages in the batch begun at prev
+}
+
+// note records a batch of n messages begun at now.
+func (r *arrivals) note(now time.Time, n int) {
+	if !r.prev.IsZero() {
+		r.msgs = 0.8*r.msgs + 0.2*float64(r.n)
+		r.secs = 0.8*r.secs + 0.2*now.Sub(r.prev).Seconds()
+	}
+	r.prev, r.n = now, n
+}
+
+// busy reports whether a batch beginning at now should wait up to wait
+// for more: at the rate so far, at least two more messages arrive within
+// it, and the partition has not been quiet for longer than a second.
+func (r *arrivals) busy(now time.Time, wait time.Duration) bool {
+	return wait > 0 && r.secs > 0 && now.Sub(r.prev) < time.Second && r.msgs/r.secs*wait.Seconds() >= 2
 }
