@@ -43,6 +43,8 @@ type FailoverOptions struct {
 	RunTimeout time.Duration
 	// Raft is the labs' controller.raft (zero: the defaults).
 	Raft config.RaftTimeouts
+	// FailAfter is the labs' controller.fail_after (0: the lab's, 2s).
+	FailAfter time.Duration
 }
 
 // DefaultFailoverOptions is the benchmark: 5 runs under 200
@@ -132,6 +134,9 @@ func RunFailover(ctx context.Context, o FailoverOptions) (*FailoverReport, error
 	if o.Runs <= 0 || o.Rate <= 0 || o.Users <= 0 || o.RunTimeout <= 0 {
 		return nil, errors.New("runs, rate, users and run timeout must be positive")
 	}
+	if o.FailAfter < 0 {
+		return nil, fmt.Errorf("--fail-after %s: give a positive duration (or 0 for the lab's, 2s)", o.FailAfter)
+	}
 	dir := o.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "bench-failover-")
@@ -165,7 +170,7 @@ func RunFailover(ctx context.Context, o FailoverOptions) (*FailoverReport, error
 
 // failoverRun is one run in a fresh lab under dir, torn down at the end.
 func failoverRun(ctx context.Context, o FailoverOptions, dir string, run *FailoverRun) error {
-	lo := lab.Options{Dir: dir, Regions: []string{"a", "b"}, Buckets: o.Buckets, Bin: o.Bin, Progress: o.Progress, AutoFailover: true, Raft: o.Raft}
+	lo := lab.Options{Dir: dir, Regions: []string{"a", "b"}, Buckets: o.Buckets, Bin: o.Bin, Progress: o.Progress, AutoFailover: true, Raft: o.Raft, FailAfter: o.FailAfter}
 	st, err := lab.Up(ctx, lo)
 	if err != nil {
 		return err

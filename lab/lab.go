@@ -39,6 +39,9 @@ type Options struct {
 	// AutoFailover makes the controller fail every region over by itself
 	// once it is declared failed (a new lab only; kept in lab.json).
 	AutoFailover bool
+	// FailAfter is the lab's controller.fail_after (0: 2s; a new lab
+	// only; kept in lab.json).
+	FailAfter time.Duration
 	// ApplyWait is the lab's replication.apply_wait (0: the default; a
 	// new lab only; kept in lab.json).
 	ApplyWait time.Duration
@@ -255,7 +258,7 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 		}
 		seen[name] = true
 	}
-	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoIncrement: max(len(opts.Regions), MaxRegions), AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery, ApplyWait: opts.ApplyWait, MaxLag: opts.MaxLag, Raft: opts.Raft, Tables: opts.Tables}
+	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoIncrement: max(len(opts.Regions), MaxRegions), AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery, ApplyWait: opts.ApplyWait, FailAfter: opts.FailAfter, MaxLag: opts.MaxLag, Raft: opts.Raft, Tables: opts.Tables}
 	const perRegion = 7
 	ports := make([]int, 5+perRegion*len(opts.Regions))
 	picker := portPicker{}

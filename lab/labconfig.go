@@ -71,7 +71,7 @@ controller:
       "{{$from}}": "{{$to}}"
 {{- end}}
 {{- end}}
-  fail_after: 2s
+  fail_after: {{.FailAfter}}
 {{- with .Raft}}
   raft: {{.}}
 {{- end}}
@@ -163,7 +163,7 @@ func writeConfig(s *State) (*config.Config, error) {
 	}
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
-		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "ApplyWait": s.ApplyWait, "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Raft": raftLine(s.Raft), "Tables": s.Tables, "DialVia": via,
+		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "ApplyWait": s.ApplyWait, "FailAfter": cmp.Or(s.FailAfter, 2*time.Second), "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Raft": raftLine(s.Raft), "Tables": s.Tables, "DialVia": via,
 		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile, "GossipKeyFile": GossipKeyFile, "TLSCAFile": TLSCAFile, "TLSCertFile": TLSCertFile, "TLSKeyFile": TLSKeyFile,
 	})
 	if err != nil {
