@@ -205,14 +205,42 @@ func (c *comparer) table(ctx context.Context, name string) (TableResult, []RowDi
 		pending = still
 	}
 	tr.RecheckedChunks = first - len(pending)
-	// Drill down to rows.
-	var diffs []RowDiff
-	for _, ch := range pending {
+	// Drill down to rows, then read them again until the differences
+	// that remain are the same ones: a chunk that keeps changing (rows
+	// appended in one region, still on their way to the others) never has
+	// equal checksums, but its older differences drain and the newer ones
+	// were not there at the first read.
+	found := make([][]RowDiff, len(pending))
+	for i, ch := range pending {
 		d, err := c.drill(ctx, s, ch)
 		if err != nil {
-			return tr, diffs, err
+			return tr, nil, err
 		}
-		if len(d) == 0 { // equal by the time its rows were read
+		found[i] = d
+	}
+	for round, changed := 0, true; round < c.cfg.Rechecks && changed && slices.ContainsFunc(found, func(d []RowDiff) bool { return len(d) > 0 }); round++ {
+		select {
+		case <-ctx.Done():
+			return tr, nil, ctx.Err()
+		case <-time.After(c.cfg.RecheckDelay):
+		}
+		changed = false
+		for i, ch := range pending {
+			if len(found[i]) == 0 {
+				continue
+			}
+			d, err := c.drill(ctx, s, ch)
+			if err != nil {
+				return tr, nil, err
+			}
+			kept := persisting(found[i], d)
+			changed = changed || len(kept) != len(found[i])
+			found[i] = kept
+		}
+	}
+	var diffs []RowDiff
+	for _, d := range found {
+		if len(d) == 0 { // equal by the time its rows were read again
 			tr.RecheckedChunks++
 			continue
 		}
@@ -221,6 +249,23 @@ func (c *comparer) table(ctx context.Context, name string) (TableResult, []RowDi
 		diffs = append(diffs, d...)
 	}
 	return tr, diffs, nil
+}
+
+// persisting returns the differences of later that earlier had too (the
+// same region, kind and row), as later read them.
+func persisting(earlier, later []RowDiff) []RowDiff {
+	seen := map[[3]string]int{}
+	for _, d := range earlier {
+		seen[[3]string{d.Region, d.Kind, d.Key}]++
+	}
+	var out []RowDiff
+	for _, d := range later {
+		if k := [3]string{d.Region, d.Kind, d.Key}; seen[k] > 0 {
+			seen[k]--
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // schema loads the table's schema in every region and checks they agree.

@@ -232,6 +232,31 @@ func TestVerifyLab(t *testing.T) {
 	}
 	bypass(t, b, "INSERT INTO lending.nopk VALUES (1, 'a')")
 
+	// A job appends to that table in a all along: at every read its
+	// newest rows are on their way to b, and they are not reported; a
+	// row made in b alone is.
+	bypass(t, b, "INSERT INTO lending.nopk VALUES (99, 'drift')")
+	jctx, stopJob := context.WithCancel(ctx)
+	job := make(chan error, 1)
+	go func() {
+		var err error
+		for i := 0; jctx.Err() == nil && err == nil && i < 2000; i++ {
+			_, err = a.ExecContext(jctx, "INSERT INTO lending.nopk VALUES (?, 'job')", 1000+i)
+			time.Sleep(5 * time.Millisecond)
+		}
+		job <- err
+	}()
+	time.Sleep(500 * time.Millisecond)
+	res, err = verify.Compare(ctx, cfg, regions, []string{"lending.nopk"})
+	stopJob()
+	if jerr := <-job; jerr != nil && !errors.Is(jerr, context.Canceled) {
+		t.Fatalf("the job: %v", jerr)
+	}
+	if err != nil || len(res.Diffs) != 1 || res.Diffs[0].Kind != verify.Extra || res.Diffs[0].Key != "x=99, note=drift" {
+		t.Errorf("a table appended to while compared, one row made in b alone: %v %+v", err, res.Differences(5))
+	}
+	bypass(t, b, "DELETE FROM lending.nopk WHERE x = 99")
+
 	// The default tables: the replicated ones any region holds; a table
 	// only b holds is reported missing in a.
 	bypass(t, b, "CREATE TABLE lending.only_b (id INT PRIMARY KEY)")
