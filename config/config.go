@@ -372,10 +372,28 @@ const (
 	ConflictReject         = "reject"
 )
 
+// Table classes (Table.Class).
+const (
+	// ClassUnit tables are sharded by a user column (Table.ShardColumn):
+	// each user's rows are written in the user's cell's region.
+	ClassUnit = "unit"
+	// ClassGlobal tables would have one writer region, their home, and a
+	// read-only copy everywhere else: not built yet.
+	ClassGlobal = "global"
+	// ClassLocal tables are never replicated: each region keeps its own
+	// (caches, per-region job state).
+	ClassLocal = "local"
+)
+
 // Table configures one replicated table.
 type Table struct {
-	// Name is "db.table".
+	// Name is "db.table"; a local table's may be a pattern ('*' matches
+	// any run of characters).
 	Name string `yaml:"name" json:"name"`
+	// Class is unit, local, or empty: unit when ShardColumn is set,
+	// otherwise a table every region may write, its conflict policy
+	// deciding between them. Global (one writer region) is not built.
+	Class string `yaml:"class" json:"class,omitempty"`
 	// ShardColumn holds the user key whose bucket orders the table's
 	// changes; empty makes the table global (keyed by table and primary key).
 	ShardColumn string `yaml:"shard_column" json:"shard_column,omitempty"`

@@ -501,6 +501,27 @@ func (c *Config) validateReplication(v *validator) {
 	seen := map[string]int{}
 	for i, t := range rp.Tables {
 		f := fmt.Sprintf("replication.tables[%d]", i)
+		switch t.Class {
+		case "":
+		case ClassUnit:
+			if t.ShardColumn == "" {
+				v.add(f+".shard_column", "missing: a unit table is sharded by a user column; name it (e.g. user_id)")
+			}
+		case ClassLocal:
+			if t.ShardColumn != "" || t.VersionColumn != "" {
+				v.add(f+".class", "local tables are never replicated: remove shard_column and version_column")
+			}
+			if !patternRE.MatchString(t.Name) {
+				v.add(f+".name", "%q is not a db.table name or pattern: write e.g. app.cache or app.tmp_*", t.Name)
+			} else if _, err := path.Match(t.Name, ""); err != nil {
+				v.add(f+".name", "%q: %v", t.Name, err)
+			}
+			continue
+		case ClassGlobal:
+			v.add(f+".class", "global (one writer region, read-only copies elsewhere) is not built yet: leave class out for a table every region may write (its conflict policy decides), or use unit with a shard_column")
+		default:
+			v.add(f+".class", "%q is not a class: use unit, local, or leave it out", t.Class)
+		}
 		db, table, ok := strings.Cut(t.Name, ".")
 		if !ok || !identRE.MatchString(db) || !identRE.MatchString(table) {
 			v.add(f+".name", "%q is not db.table: write e.g. lending.ledger_entries", t.Name)

@@ -113,7 +113,7 @@ replication:
     # A global table: every region's jobs write it.
     - {name: {{.DB}}.rates, conflict: last-writer-wins, version_column: version}
 {{- range .Tables}}
-    - {name: {{.Name}}, conflict: {{.Conflict}}{{with .ShardColumn}}, shard_column: {{.}}{{end}}{{with .VersionColumn}}, version_column: {{.}}{{end}}}
+    - {name: {{.Name}}{{with .Class}}, class: {{.}}{{end}}{{with .Conflict}}, conflict: {{.}}{{end}}{{with .ShardColumn}}, shard_column: {{.}}{{end}}{{with .VersionColumn}}, version_column: {{.}}{{end}}}
 {{- end}}
 `))
 

@@ -38,7 +38,7 @@ func TestVerifyLab(t *testing.T) {
 	ctx := context.Background()
 	// lending.nopk has no primary key: listed as overwrite, since the
 	// reject default needs a key.
-	st := labtest.UpWith(t, lab.Options{Tables: []config.Table{{Name: "lending.nopk", Conflict: config.ConflictOverwrite}}}, "a", "b")
+	st := labtest.UpWith(t, lab.Options{Tables: []config.Table{{Name: "lending.nopk", Conflict: config.ConflictOverwrite}, {Name: "lending.scratch_*", Class: config.ClassLocal}}}, "a", "b")
 	a, b := openDB(t, st, "a"), openDB(t, st, "b")
 	mustExec(t, a, lab.SampleSchema...)
 	mustExec(t, a, "CREATE TABLE lending.pairs (k1 INT NOT NULL, k2 VARCHAR(8) NOT NULL, v VARCHAR(16) NULL, PRIMARY KEY (k1, k2))")
@@ -256,6 +256,20 @@ func TestVerifyLab(t *testing.T) {
 		t.Errorf("a table appended to while compared, one row made in b alone: %v %+v", err, res.Differences(5))
 	}
 	bypass(t, b, "DELETE FROM lending.nopk WHERE x = 99")
+
+	// A local table (class: local) is each region's own: its rows stay
+	// where they are written, and it is not compared.
+	mustExec(t, a, "CREATE TABLE lending.scratch_a (id INT PRIMARY KEY)", "INSERT INTO lending.scratch_a VALUES (1), (2)")
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		var n int
+		err := b.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lending' AND TABLE_NAME = 'scratch_a'").Scan(&n)
+		return err == nil && n == 1, fmt.Sprintf("b has not created lending.scratch_a (its schema change replicates): %v", err)
+	})
+	labapi.Converged(t, st, 30*time.Second)
+	var scratch int
+	if err := b.QueryRow("SELECT COUNT(*) FROM lending.scratch_a").Scan(&scratch); err != nil || scratch != 0 {
+		t.Errorf("b holds %d rows of a's local table (%v), want none", scratch, err)
+	}
 
 	// The default tables: the replicated ones any region holds; a table
 	// only b holds is reported missing in a.

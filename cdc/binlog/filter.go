@@ -3,6 +3,7 @@ package binlog
 import (
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/regionplatform/region/config"
@@ -48,11 +49,15 @@ type Filter struct {
 
 // NewFilter builds the filter from the deployment's replication section.
 func NewFilter(r config.Replication) *Filter {
-	f := &Filter{databases: map[string]bool{}, exclude: r.Exclude, shard: map[string]string{}}
+	f := &Filter{databases: map[string]bool{}, exclude: slices.Clone(r.Exclude), shard: map[string]string{}}
 	for _, d := range r.Databases {
 		f.databases[d] = true
 	}
 	for _, t := range r.Tables {
+		if t.Class == config.ClassLocal {
+			f.exclude = append(f.exclude, t.Name)
+			continue
+		}
 		if t.ShardColumn != "" {
 			f.shard[t.Name] = t.ShardColumn
 		}

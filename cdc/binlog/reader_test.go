@@ -20,7 +20,8 @@ import (
 func TestMain(m *testing.M) { labtest.Main(m) }
 
 func TestFilterDDL(t *testing.T) {
-	f := binlog.NewFilter(config.Replication{Databases: []string{"lending"}, Exclude: []string{"lending.tmp_*"}})
+	f := binlog.NewFilter(config.Replication{Databases: []string{"lending"}, Exclude: []string{"lending.tmp_*"},
+		Tables: []config.Table{{Name: "lending.cache_*", Class: config.ClassLocal}, {Name: "lending.jobs", Class: config.ClassLocal}}})
 	tests := []struct {
 		db, stmt           string
 		replicate, applied bool
@@ -41,7 +42,7 @@ func TestFilterDDL(t *testing.T) {
 			t.Errorf("DDL(%q, %q) = %v, %v; want %v, %v", tt.db, tt.stmt, r, a, tt.replicate, tt.applied)
 		}
 	}
-	if f.Table("lending", "tmp_x") || !f.Table("lending", "users") || f.Table("mysql", "user") || f.Table("_region", "apply_checkpoints") {
+	if f.Table("lending", "tmp_x") || f.Table("lending", "cache_rates") || f.Table("lending", "jobs") || !f.Table("lending", "jobs2") || !f.Table("lending", "users") || f.Table("mysql", "user") || f.Table("_region", "apply_checkpoints") {
 		t.Error("table filter")
 	}
 }
