@@ -350,7 +350,7 @@ func (r *starter) startBroker(ctx context.Context, i int) error {
 		return err
 	}
 	if err := waitReady(ctx, "broker "+reg.Name, p, func(context.Context) error {
-		if !portOpen(reg.KafkaPort) {
+		if !portOpen(reg.KafkaPort) || !listening(p.Pid, reg.KafkaPort) {
 			return errors.New("not listening yet")
 		}
 		return nil
@@ -422,7 +422,7 @@ func (r *starter) startWitness(ctx context.Context) error {
 		return err
 	}
 	if err := waitReady(ctx, "witness", p, func(context.Context) error {
-		if !portOpen(w.RaftPort) {
+		if !portOpen(w.RaftPort) || !listening(p.Pid, w.RaftPort) {
 			return errors.New("raft port not listening yet")
 		}
 		return nil
