@@ -70,9 +70,18 @@ func TestAddRegionUnderLoad(t *testing.T) {
 		loads[i] = loadOf(t, fmt.Sprintf("http://127.0.0.1:%d", st.Regions[i].GatewayPort), home[i], 40)
 		wg.Go(func() { loads[i].Run(lctx) })
 	}
+	// A back-office job in a, straight into MySQL: each transaction logs
+	// its run (no primary key) and moves a global rate, with a savepoint
+	// whose second rate change is rolled back every other run.
 	wg.Go(func() {
 		for i := 0; lctx.Err() == nil && i < 5000; i++ {
-			if _, err := dbA.Exec("INSERT INTO "+lab.SampleDatabase+".job_log VALUES (UTC_TIMESTAMP(6), ?)", fmt.Sprint("run ", i)); err != nil {
+			q := "START TRANSACTION; INSERT INTO " + lab.SampleDatabase + ".job_log VALUES (UTC_TIMESTAMP(6), 'run " + strconv.Itoa(i) + "'); " +
+				"UPDATE " + lab.SampleDatabase + ".rates SET rate_bp = rate_bp + 1, version = version + 1, region = 'a' WHERE name = 'prime'; SAVEPOINT s; " +
+				"UPDATE " + lab.SampleDatabase + ".rates SET rate_bp = rate_bp + 1, version = version + 1, region = 'a' WHERE name = 'fx-eur'; "
+			if i%2 == 0 {
+				q += "ROLLBACK TO SAVEPOINT s; "
+			}
+			if _, err := dbA.Exec(q + "COMMIT"); err != nil {
 				t.Errorf("job: %v", err)
 				return
 			}

@@ -251,16 +251,20 @@ func (c *comparer) table(ctx context.Context, name string) (TableResult, []RowDi
 	return tr, diffs, nil
 }
 
-// persisting returns the differences of later that earlier had too (the
-// same region, kind and row), as later read them.
+// persisting returns the differences of later that earlier had too, the
+// same rows with the same values (as later read them): a row whose values
+// moved between the reads is being written, and is left to a later pass.
 func persisting(earlier, later []RowDiff) []RowDiff {
-	seen := map[[3]string]int{}
+	id := func(d RowDiff) [5]string {
+		return [5]string{d.Region, d.Kind, d.Key, d.Reference.String(), d.Image.String()}
+	}
+	seen := map[[5]string]int{}
 	for _, d := range earlier {
-		seen[[3]string{d.Region, d.Kind, d.Key}]++
+		seen[id(d)]++
 	}
 	var out []RowDiff
 	for _, d := range later {
-		if k := [3]string{d.Region, d.Kind, d.Key}; seen[k] > 0 {
+		if k := id(d); seen[k] > 0 {
 			seen[k]--
 			out = append(out, d)
 		}
