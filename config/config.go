@@ -322,6 +322,17 @@ func (r Replication) Policy(name string) Table {
 	return Table{Name: name, Conflict: r.DefaultConflict}
 }
 
+// Globals returns the tables of class global, in file order.
+func (r Replication) Globals() []Table {
+	var out []Table
+	for _, t := range r.Tables {
+		if t.Class == ClassGlobal {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // Versioned returns the version column of db.table if its policy orders
 // changes by version (last-writer-wins, home-cell-wins), else "".
 func (r Replication) Versioned(db, table string) string {
@@ -362,6 +373,20 @@ type Router struct {
 	// CatchUpTimeout bounds the wait for replication to apply what was
 	// written before the fence (default 30s); past it the switch aborts.
 	CatchUpTimeout time.Duration `yaml:"catch_up_timeout"`
+	// GlobalWrites are the application routes that write a global table:
+	// the gateway answers them 409, naming the home, outside the table's
+	// home region, and 503 while a move fences it.
+	GlobalWrites []GlobalWrite `yaml:"global_writes"`
+}
+
+// GlobalWrite declares one application route that writes a global table.
+type GlobalWrite struct {
+	// Path is the route's path, or a prefix ending in '/' (e.g. /products/).
+	Path string `yaml:"path"`
+	// Methods are the writing methods (default POST, PUT, PATCH, DELETE).
+	Methods []string `yaml:"methods"`
+	// Table is the global table the route writes ("db.table").
+	Table string `yaml:"table"`
 }
 
 // Conflict policies.
@@ -377,8 +402,9 @@ const (
 	// ClassUnit tables are sharded by a user column (Table.ShardColumn):
 	// each user's rows are written in the user's cell's region.
 	ClassUnit = "unit"
-	// ClassGlobal tables would have one writer region, their home, and a
-	// read-only copy everywhere else: not built yet.
+	// ClassGlobal tables have one writer region, their home (Table.Home
+	// names the first; the routing table holds the live one), and a
+	// read-only copy everywhere else.
 	ClassGlobal = "global"
 	// ClassLocal tables are never replicated: each region keeps its own
 	// (caches, per-region job state).
@@ -390,10 +416,13 @@ type Table struct {
 	// Name is "db.table"; a local table's may be a pattern ('*' matches
 	// any run of characters).
 	Name string `yaml:"name" json:"name"`
-	// Class is unit, local, or empty: unit when ShardColumn is set,
-	// otherwise a table every region may write, its conflict policy
-	// deciding between them. Global (one writer region) is not built.
+	// Class is unit, global, local, or empty: unit when ShardColumn is
+	// set, otherwise a table every region may write, its conflict policy
+	// deciding between them.
 	Class string `yaml:"class" json:"class,omitempty"`
+	// Home is the region that first writes a global table; later moves
+	// (regionctl global move) live in the routing table, not here.
+	Home string `yaml:"home" json:"home,omitempty"`
 	// ShardColumn holds the user key whose bucket orders the table's
 	// changes; empty makes the table global (keyed by table and primary key).
 	ShardColumn string `yaml:"shard_column" json:"shard_column,omitempty"`

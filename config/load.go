@@ -173,8 +173,18 @@ func (c *Config) applyDefaults() {
 		c.Replication.DefaultConflict = ConflictReject
 	}
 	for i := range c.Replication.Tables {
-		if c.Replication.Tables[i].Conflict == "" {
-			c.Replication.Tables[i].Conflict = c.Replication.DefaultConflict
+		t := &c.Replication.Tables[i]
+		switch {
+		case t.Conflict != "":
+		case t.Class == ClassGlobal:
+			t.Conflict = ConflictOverwrite // one writer: its later writes win
+		default:
+			t.Conflict = c.Replication.DefaultConflict
+		}
+	}
+	for i := range c.Router.GlobalWrites {
+		if w := &c.Router.GlobalWrites[i]; len(w.Methods) == 0 {
+			w.Methods = []string{"POST", "PUT", "PATCH", "DELETE"}
 		}
 	}
 }

@@ -240,6 +240,26 @@ func (c *Config) validateRouter(v *validator) {
 			v.add(d.f, "must be positive, e.g. 5s")
 		}
 	}
+	for i, w := range rt.GlobalWrites {
+		f := fmt.Sprintf("router.global_writes[%d]", i)
+		if !strings.HasPrefix(w.Path, "/") {
+			v.add(f+".path", "%q: write the route's path from its first '/', e.g. /products or /products/ for everything under it", w.Path)
+		}
+		for j, m := range w.Methods {
+			switch m {
+			case "POST", "PUT", "PATCH", "DELETE":
+			default:
+				v.add(fmt.Sprintf("%s.methods[%d]", f, j), "%q: use POST, PUT, PATCH or DELETE (upper case); reads are never refused", m)
+			}
+		}
+		if t := c.Replication.Policy(w.Table); t.Class != ClassGlobal {
+			var names []string
+			for _, g := range c.Replication.Globals() {
+				names = append(names, g.Name)
+			}
+			v.add(f+".table", "%q is not a global table of replication.tables: use one of %v", w.Table, names)
+		}
+	}
 	gw := -1
 	for i, r := range c.Regions {
 		if r.GatewayListen != "" {
@@ -518,9 +538,19 @@ func (c *Config) validateReplication(v *validator) {
 			}
 			continue
 		case ClassGlobal:
-			v.add(f+".class", "global (one writer region, read-only copies elsewhere) is not built yet: leave class out for a table every region may write (its conflict policy decides), or use unit with a shard_column")
+			if t.ShardColumn != "" {
+				v.add(f+".shard_column", "a global table is written in one region, not by user: remove shard_column, or make the table class unit")
+			}
+			if t.Home == "" {
+				v.add(f+".home", "missing: name the region that writes this global table, one of %v", c.RegionNames())
+			} else if _, ok := c.Region(t.Home); !ok {
+				v.add(f+".home", "%q is not a region: use one of %v", t.Home, c.RegionNames())
+			}
 		default:
-			v.add(f+".class", "%q is not a class: use unit, local, or leave it out", t.Class)
+			v.add(f+".class", "%q is not a class: use unit, global, local, or leave it out", t.Class)
+		}
+		if t.Home != "" && t.Class != ClassGlobal {
+			v.add(f+".home", "only a global table has a home: set class: global, or remove home")
 		}
 		db, table, ok := strings.Cut(t.Name, ".")
 		if !ok || !identRE.MatchString(db) || !identRE.MatchString(table) {

@@ -75,6 +75,53 @@ func (h *History) Check(ctx context.Context, src string, b topo.Bucket, epoch ui
 	return tables[0].Epoch, fmt.Sprintf("written without a guard's stamp at %s, when %s", t.UTC().Format(time.RFC3339), why), nil
 }
 
+// CheckGlobal is Check for a write of global table ("db.table"): src
+// was allowed if it was the table's home and the table was not
+// write-forbidden (a move), at the stamp's epoch or, unstamped, in some
+// version current within ClockSkew of t. A table that was not global
+// then was free to write.
+func (h *History) CheckGlobal(ctx context.Context, src, table string, epoch uint64, t time.Time) (uint64, string, error) {
+	if epoch > 0 {
+		tb, err := h.version(ctx, epoch)
+		if errors.Is(err, ErrNoVersion) {
+			return epoch, fmt.Sprintf("stamped with epoch %d, which the routing history does not hold", epoch), nil
+		}
+		if err != nil {
+			return 0, "", err
+		}
+		return epoch, allowedGlobal(tb, table, src), nil
+	}
+	tables, err := h.around(ctx, t.Add(-ClockSkew), t.Add(time.Second+ClockSkew))
+	if err != nil || len(tables) == 0 {
+		return 0, "", err
+	}
+	var why string
+	for _, tb := range tables {
+		if why = allowedGlobal(tb, table, src); why == "" {
+			return tb.Epoch, "", nil
+		}
+	}
+	return tables[0].Epoch, fmt.Sprintf("written without a guard's stamp at %s, when %s", t.UTC().Format(time.RFC3339), why), nil
+}
+
+// allowedGlobal returns why tb did not let region src write global
+// table, or "".
+func allowedGlobal(tb *Table, table, src string) string {
+	g, ok := tb.Global(table)
+	reg, _ := tb.Region(src)
+	switch {
+	case !ok:
+		return ""
+	case g.Home != src:
+		return fmt.Sprintf("global table %s had its home in region %s (epoch %d)", table, g.Home, tb.Epoch)
+	case g.State == WriteForbidden:
+		return fmt.Sprintf("global table %s was write-forbidden by switch %s (epoch %d)", table, g.Switch, tb.Epoch)
+	case reg.Fenced:
+		return fmt.Sprintf("region %s was fenced: %s (epoch %d)", src, reg.Reason, tb.Epoch)
+	}
+	return ""
+}
+
 // allowed returns why tb did not let region src (and cell, unless empty)
 // write bucket b, or "".
 func allowed(tb *Table, b topo.Bucket, src, cell string) string {

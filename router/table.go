@@ -34,6 +34,8 @@ type Table struct {
 	// Spans are the buckets in order, as runs of buckets with the same
 	// cell, state and fence.
 	Spans []Span `json:"spans"`
+	// Globals are the global tables and their homes (config class global).
+	Globals []Global `json:"globals,omitempty"`
 	// Change says who made this version and why.
 	Change Change `json:"change"`
 }
@@ -100,13 +102,15 @@ func Initial(cfg *config.Config, now time.Time) *Table {
 			t.Spans = append(t.Spans, Span{First: rg.First, Last: rg.Last, Cell: cfg.Cells[i].Name, State: Serving})
 		}
 	}
+	t.addGlobals(cfg)
 	return t
 }
 
 // AddPlaces adds to t every region and cell of cfg that t lacks, owning
 // no bucket (regions added to a running deployment: regionctl region
-// add), and returns their names; none when t has them all. Places t has
-// and cfg lacks stay: their buckets are moved by switches, not by a
+// add), and every global table it lacks, homed where cfg says, and
+// returns their names; none when t has them all. Places and tables t has
+// and cfg lacks stay: buckets and homes are moved by switches, not by a
 // config.
 func (t *Table) AddPlaces(cfg *config.Config) []string {
 	var added []string
@@ -122,7 +126,7 @@ func (t *Table) AddPlaces(cfg *config.Config) []string {
 			added = append(added, "cell "+c.Name)
 		}
 	}
-	return added
+	return append(added, t.addGlobals(cfg)...)
 }
 
 // Clone returns a deep copy of t to change.
@@ -131,6 +135,7 @@ func (t *Table) Clone() *Table {
 	c.Regions = append([]Region(nil), t.Regions...)
 	c.Cells = append([]Cell(nil), t.Cells...)
 	c.Spans = append([]Span(nil), t.Spans...)
+	c.Globals = append([]Global(nil), t.Globals...)
 	return &c
 }
 
@@ -256,6 +261,7 @@ func (t *Table) Validate() error {
 	if t.Buckets > 0 && next > t.Buckets {
 		bad("buckets %d-%d: beyond the table's %d buckets", t.Buckets, next-1, t.Buckets)
 	}
+	t.validateGlobals(regions, bad)
 	return errors.Join(errs...)
 }
 
@@ -314,7 +320,8 @@ func (t *Table) Fence(ranges []topo.Range, id string) error {
 	return nil
 }
 
-// Flip moves every bucket fenced by switch id to cell and serves it again.
+// Flip moves every bucket fenced by switch id to cell, and the home of
+// every global table it fences to cell's region, and serves them again.
 func (t *Table) Flip(id, cell string) error {
 	c, ok := t.Cell(cell)
 	if !ok {
@@ -330,10 +337,12 @@ func (t *Table) Flip(id, cell string) error {
 		}
 	}
 	t.setSpans(per)
+	t.flipGlobals(id, c.Region)
 	return nil
 }
 
-// Unfence serves every bucket fenced by switch id again, in its old cell.
+// Unfence serves every bucket and global table fenced by switch id
+// again, in its old cell or home.
 func (t *Table) Unfence(id string) {
 	per := t.perBucket()
 	for b := range per {
@@ -342,6 +351,7 @@ func (t *Table) Unfence(id string) {
 		}
 	}
 	t.setSpans(per)
+	t.unfenceGlobals(id)
 }
 
 // FenceRegion fences region name: none of its cells' buckets accepts a
@@ -368,10 +378,11 @@ func (t *Table) UnfenceRegion(name string) error {
 }
 
 // MoveRegion gives every bucket whose cell lives in region from to cell,
-// serving, without a switch's fence and wait: what a forced failover does
-// once from is fenced. Fences of switches on those buckets are dropped
-// (their switches then find nothing to flip and abort). It returns how
-// many buckets moved.
+// and every global table homed in from to cell's region, serving,
+// without a switch's fence and wait: what a forced failover does once
+// from is fenced. Fences of switches on those buckets and tables are
+// dropped (their switches then find nothing to flip and abort). It
+// returns how many buckets moved.
 func (t *Table) MoveRegion(from, cell string) (int, error) {
 	c, ok := t.Cell(cell)
 	if !ok {
@@ -389,5 +400,10 @@ func (t *Table) MoveRegion(from, cell string) (int, error) {
 		}
 	}
 	t.setSpans(per)
+	for i, g := range t.Globals {
+		if g.Home == from {
+			t.Globals[i] = Global{Table: g.Table, Home: c.Region, State: Serving}
+		}
+	}
 	return n, nil
 }

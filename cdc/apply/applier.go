@@ -60,9 +60,10 @@ type Config struct {
 	// set, with three regions or more.
 	Origins bool
 	// Ownership, if set, judges whether the source owned the buckets its
-	// transactions write (router.History): a write it did not own is
-	// logged in _region.violations and counted, then applied by the
-	// table's policy like any other.
+	// transactions write, and was the home of the global tables they
+	// write (router.History): a write it did not own is logged in
+	// _region.violations and counted, then applied by the table's policy
+	// like any other.
 	Ownership Ownership
 	// Local waits for the target region's capture to record the target's
 	// own deletes (cdc/tombstone) and home-cell-wins changes (cdc/claim),
@@ -190,7 +191,7 @@ func New(cfg Config) (*Applier, error) {
 		policies: map[string]policy{}, parts: map[int32]*PartitionStatus{}, state: StateStarting,
 		thru: map[int32]uint64{}, progress: make(chan struct{}), ddl: newBarrier(), catalog: &catalog.Cache{DB: cfg.DB}}
 	for _, t := range cfg.Tables {
-		a.policies[t.Name] = policy{name: t.Conflict, version: t.VersionColumn, shard: t.ShardColumn}
+		a.policies[t.Name] = policy{name: t.Conflict, version: t.VersionColumn, shard: t.ShardColumn, global: t.Class == config.ClassGlobal}
 	}
 	a.dialect = dialectOf(cfg.Flavor)
 	var err error

@@ -51,6 +51,7 @@ type policy struct {
 	name    string
 	version string // column that orders changes (last-writer-wins, home-cell-wins)
 	shard   string // column whose bucket owns the row (home-cell-wins)
+	global  bool   // written only in its home region (config class global)
 }
 
 // versioned reports whether the policy orders changes by version, with

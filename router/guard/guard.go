@@ -16,8 +16,12 @@
 // failover fences it, and the guard has not been cut off from etcd for
 // longer than its lease (it then refuses every write: a region
 // partitioned away may have been failed over meanwhile). A transaction
-// that declares no key writes global tables only: it commits while the
-// region itself is not fenced. The table comes from the guard's own
+// that declares no key writes shared tables only: it commits while the
+// region itself is not fenced. A transaction that writes global tables
+// (config class global: one writer region) declares them too, and
+// commits only in their home while no move fences them:
+//
+//	tx, err := g.BeginWrites(ctx, db, nil, guard.Writes{Users: []string{"1042"}, Tables: []string{"lending.products"}}) The table comes from the guard's own
 // router, held from an etcd watch (no etcd round trip per transaction);
 // the guard registers as a router, so a traffic switch waits for it to
 // apply a fence and for every transaction it admitted under an older
@@ -85,8 +89,9 @@ func (c Config) Validate() error {
 // epoch): the transaction was rolled back; retry later, through the
 // owner's region.
 var (
-	// ErrNotOwner: a key's bucket belongs to a cell of another region.
-	ErrNotOwner = errors.New("the region does not own the bucket")
+	// ErrNotOwner: a key's bucket belongs to a cell of another region,
+	// or a global table's home is another region.
+	ErrNotOwner = errors.New("the region does not own the bucket or table")
 	// ErrFenced: a switch or failover fences the bucket or the region, or
 	// the guard is cut off from etcd.
 	ErrFenced = errors.New("writes are fenced")
@@ -145,24 +150,38 @@ type Beginner interface {
 // routing table and stamps the transaction first.
 type Tx struct {
 	*sql.Tx
-	ctx  context.Context
-	g    *Guard
-	keys []string
+	ctx context.Context
+	g   *Guard
+	w   Writes
+}
+
+// Writes is what a transaction declares it writes.
+type Writes struct {
+	// Users are the shard keys (user keys, in their text form, e.g. the
+	// decimal user id) of the rows of unit tables it writes.
+	Users []string
+	// Tables are the global tables ("db.table") it writes.
+	Tables []string
 }
 
 // Begin starts a write transaction on db for the users whose shard keys
 // (in their text form, e.g. the decimal user id) are given; none: the
-// transaction writes global tables only. It refuses at once what Commit
+// transaction writes shared tables only. It refuses at once what Commit
 // would refuse now.
 func (g *Guard) Begin(ctx context.Context, db Beginner, opts *sql.TxOptions, keys ...string) (*Tx, error) {
-	if _, _, err := g.admit(keys); err != nil {
+	return g.BeginWrites(ctx, db, opts, Writes{Users: keys})
+}
+
+// BeginWrites is Begin for a transaction that also writes global tables.
+func (g *Guard) BeginWrites(ctx context.Context, db Beginner, opts *sql.TxOptions, w Writes) (*Tx, error) {
+	if _, _, err := g.admit(w); err != nil {
 		return nil, err
 	}
 	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{Tx: tx, ctx: ctx, g: g, keys: keys}, nil
+	return &Tx{Tx: tx, ctx: ctx, g: g, w: w}, nil
 }
 
 // Commit checks every key against the routing table current now, stamps
@@ -174,7 +193,7 @@ func (g *Guard) Begin(ctx context.Context, db Beginner, opts *sql.TxOptions, key
 func (t *Tx) Commit() error {
 	gen := t.g.inflight.Enter() // before the lookup: see router.Inflight
 	defer gen.Leave()
-	epoch, cell, err := t.g.admit(t.keys)
+	epoch, cell, err := t.g.admit(t.w)
 	if err != nil {
 		_ = t.Tx.Rollback()
 		return err
@@ -188,9 +207,25 @@ func (t *Tx) Commit() error {
 	return t.Tx.Commit()
 }
 
-// admit checks keys against the table the guard serves now and returns
+// admit checks w against the table the guard serves now and returns
 // its epoch and the cell owning the first key ("" for none).
-func (g *Guard) admit(keys []string) (uint64, string, error) {
+func (g *Guard) admit(w Writes) (uint64, string, error) {
+	for _, name := range w.Tables {
+		gr, ok := g.router.Global(name)
+		switch {
+		case !ok && g.router.Table() == nil:
+			return 0, "", fmt.Errorf("guard %s: %w", g.cfg.ID, ErrNoTable)
+		case !ok:
+			return 0, "", fmt.Errorf("guard %s: table %s is not a global table of the routing table (config replication.tables class global): declare only global tables in Writes.Tables", g.cfg.ID, name)
+		case gr.Home != g.cfg.Region:
+			return 0, "", fmt.Errorf("guard %s: global table %s is written in region %s, its home, not %s (epoch %d): %w", g.cfg.ID, name, gr.Home, g.cfg.Region, gr.Epoch, ErrNotOwner)
+		case gr.WriteForbidden && g.router.Stale():
+			return 0, "", fmt.Errorf("guard %s: cut off from etcd for longer than its lease %s: %w", g.cfg.ID, g.cfg.TTL, ErrFenced)
+		case gr.WriteForbidden:
+			return 0, "", fmt.Errorf("guard %s: global table %s is fenced: its home is moving, or region %s is fenced (epoch %d): %w", g.cfg.ID, name, gr.Home, gr.Epoch, ErrFenced)
+		}
+	}
+	keys := w.Users
 	if len(keys) == 0 {
 		if ok, why := g.router.RegionWritable(g.cfg.Region); !ok {
 			if g.router.Table() == nil {

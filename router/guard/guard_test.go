@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/router"
 	"github.com/regionplatform/region/router/guard"
@@ -196,5 +198,108 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// TestGuardGlobalTablesOnMariaDB: a guard of region a commits a write of
+// global table lending.products (home a) with a user's row and stamps
+// it; a guard of region b refuses it naming the home; a move's fence
+// refuses it between Begin and Commit; after the flip to b, b's guard
+// commits it and a's refuses it; a table that is not global is refused
+// as a mistake in the declaration.
+func TestGuardGlobalTablesOnMariaDB(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := labtest.TwoCells()
+	cfg.Replication.Tables = append(cfg.Replication.Tables, config.Table{Name: "lending.products", Class: config.ClassGlobal, Home: "a"})
+	store := router.NewStore(labtest.Etcd(t), "/g/")
+	if _, err := store.Init(ctx, router.Initial(cfg, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	db := labtest.MariaDB(t)
+	for _, q := range []string{"CREATE DATABASE _region", binlog.StampSchema, "CREATE DATABASE lending",
+		"CREATE TABLE lending.products (id BIGINT PRIMARY KEY, rate DECIMAL(6,3) NOT NULL)",
+		"CREATE TABLE lending.loans (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL)"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	guards := map[string]*guard.Guard{}
+	for region, id := range map[string]string{"a": "test-guard", "b": "guard-b"} { // acked reads test-guard
+		g, err := guard.New(guard.Config{Store: store, ID: id, Region: region})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = g.Run(rctx) }()
+		<-g.Ready()
+		guards[region] = g
+	}
+	var user string // a user of a1 (buckets 0-7)
+	for u := 1; user == ""; u++ {
+		if topo.BucketOfString(strconv.Itoa(u), 16) < 8 {
+			user = strconv.Itoa(u)
+		}
+	}
+	n := 0
+	write := func(region string, w guard.Writes) error {
+		n++
+		tx, err := guards[region].BeginWrites(ctx, db, nil, w)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO lending.products VALUES (?, 1.5)", n); err != nil {
+			t.Fatal(err)
+		}
+		return tx.Commit()
+	}
+	products := guard.Writes{Tables: []string{"lending.products"}}
+	if err := write("a", guard.Writes{Users: []string{user}, Tables: products.Tables}); err != nil {
+		t.Fatalf("a write in the home with a user of its cell: %v", err)
+	}
+	var epoch uint64
+	if err := db.QueryRowContext(ctx, "SELECT epoch FROM _region.txn_stamps").Scan(&epoch); err != nil || epoch != 1 {
+		t.Errorf("stamp epoch %d (%v), want 1", epoch, err)
+	}
+	err := write("b", products)
+	if !errors.Is(err, guard.ErrNotOwner) || !strings.Contains(err.Error(), "written in region a, its home") {
+		t.Errorf("a write outside the home: %v; want ErrNotOwner naming a", err)
+	}
+	if err := write("a", guard.Writes{Tables: []string{"lending.loans"}}); err == nil || !strings.Contains(err.Error(), "not a global table") {
+		t.Errorf("a unit table declared as global: %v", err)
+	}
+
+	// A move's fence between Begin and Commit, then the flip to b.
+	tx, err := guards["a"].BeginWrites(ctx, db, nil, products)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO lending.products VALUES (100, 2)"); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := store.Update(ctx, router.Change{Kind: "fence", Actor: "test", Switch: "m1"}, func(t *router.Table) error {
+		return t.FenceGlobals([]string{"lending.products"}, "m1")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the guard to serve the fence", func() bool { return acked(t, ctx, store) >= tb.Epoch })
+	if err := tx.Commit(); !errors.Is(err, guard.ErrFenced) {
+		t.Errorf("commit after the table was fenced: %v; want ErrFenced", err)
+	}
+	var rows int
+	if db.QueryRowContext(ctx, "SELECT COUNT(*) FROM lending.products WHERE id = 100").Scan(&rows); rows != 0 {
+		t.Error("the refused commit wrote its row")
+	}
+	if _, err := store.Update(ctx, router.Change{Kind: "flip", Actor: "test", Switch: "m1"}, func(t *router.Table) error { return t.Flip("m1", "b1") }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b's guard to write the table", func() bool { return write("b", products) == nil })
+	if err := write("a", products); !errors.Is(err, guard.ErrNotOwner) {
+		t.Errorf("a's write after the home moved to b: %v; want ErrNotOwner", err)
 	}
 }

@@ -155,7 +155,7 @@ func (s *Switcher) abortRequest(ctx context.Context, id string) (string, error) 
 // records the switch as aborted.
 func (s *Switcher) cleanUp(ctx context.Context, rec *Record) (*Record, error) {
 	t, err := s.cfg.Store.Update(ctx, router.Change{Kind: "unfence", Actor: rec.Actor, Reason: rec.AbortRequested, Switch: rec.ID}, func(t *router.Table) error {
-		if len(t.Fenced(rec.ID)) == 0 {
+		if !t.Holds(rec.ID) {
 			return errNothingFenced
 		}
 		t.Unfence(rec.ID)

@@ -256,7 +256,7 @@ func (s *Switcher) stage(ctx context.Context, ru *run, stage int, bs []topo.Buck
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 		defer cancel()
 		t, err := s.cfg.Store.Update(ctx, s.change(ru, "flip"), func(t *router.Table) error {
-			if len(t.Fenced(ru.rec.ID)) == 0 {
+			if !t.Holds(ru.rec.ID) {
 				return fmt.Errorf("%w: the fence was lifted by someone else", errAborted)
 			}
 			return t.Flip(ru.rec.ID, ru.To)
@@ -344,7 +344,7 @@ const writeTimeout = 10 * time.Second
 // cell, after a failure. It reports whether none is left fenced.
 func (s *Switcher) unfence(ctx context.Context, ru *run, cause error) bool {
 	t, err := s.cfg.Store.Update(ctx, s.change(ru, "unfence"), func(t *router.Table) error {
-		if len(t.Fenced(ru.rec.ID)) == 0 {
+		if !t.Holds(ru.rec.ID) {
 			return errNothingFenced
 		}
 		t.Unfence(ru.rec.ID)
