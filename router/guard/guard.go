@@ -22,6 +22,7 @@
 // commits only in their home while no move fences them:
 //
 //	tx, err := g.BeginWrites(ctx, db, nil, guard.Writes{Users: []string{"1042"}, Tables: []string{"lending.products"}}) The table comes from the guard's own
+//
 // router, held from an etcd watch (no etcd round trip per transaction);
 // the guard registers as a router, so a traffic switch waits for it to
 // apply a fence and for every transaction it admitted under an older
