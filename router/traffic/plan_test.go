@@ -12,10 +12,13 @@ import (
 	"github.com/regionplatform/region/topo"
 )
 
+// threeCells: a1 0-9, b1 10-19, c1 20-29; global table app.products
+// homed in a, app.rates in c.
 func threeCells() *router.Table {
 	return router.Initial(&config.Config{Buckets: 30,
-		Regions: []config.Region{{Name: "a"}, {Name: "b"}, {Name: "c"}},
-		Cells:   []config.Cell{{Name: "a1", Region: "a"}, {Name: "b1", Region: "b"}, {Name: "c1", Region: "c"}}}, time.Now())
+		Regions:     []config.Region{{Name: "a"}, {Name: "b"}, {Name: "c"}},
+		Cells:       []config.Cell{{Name: "a1", Region: "a"}, {Name: "b1", Region: "b"}, {Name: "c1", Region: "c"}},
+		Replication: config.Replication{Tables: []config.Table{{Name: "app.products", Class: config.ClassGlobal, Home: "a"}, {Name: "app.rates", Class: config.ClassGlobal, Home: "c"}}}}, time.Now())
 }
 
 func TestFormatAndRanges(t *testing.T) {
@@ -36,8 +39,14 @@ func TestMovesGroupsBySourceCell(t *testing.T) {
 	if len(ms) != 2 || ms[0] != (Move{Cell: "a1", Region: "a", Buckets: "5-9", Count: 5}) || ms[1] != (Move{Cell: "c1", Region: "c", Buckets: "25", Count: 1}) {
 		t.Fatalf("moves: %+v", ms)
 	}
-	if got := sourceRegions(ms, "b"); strings.Join(got, ",") != "a,c" {
+	if got := sourceRegions(tb, ms, nil, "b"); strings.Join(got, ",") != "a,c" {
 		t.Fatalf("sourceRegions: %v", got)
+	}
+	if got := sourceRegions(tb, ms[:1], []string{"app.rates", "app.products"}, "b"); strings.Join(got, ",") != "a,c" {
+		t.Fatalf("sourceRegions with tables: %v", got)
+	}
+	if got := leaving(tb, []topo.Bucket{12}, []string{"app.rates"}, "a"); strings.Join(got, ",") != "b,c" {
+		t.Fatalf("leaving: %v", got)
 	}
 }
 
@@ -46,6 +55,10 @@ func TestCheckRefusesWithTheField(t *testing.T) {
 	tb := threeCells()
 	fenced := tb.Clone()
 	if err := fenced.Fence([]topo.Range{{First: 3, Last: 4}}, "sw-x"); err != nil {
+		t.Fatal(err)
+	}
+	fencedTable := tb.Clone()
+	if err := fencedTable.FenceGlobals([]string{"app.products"}, "sw-y"); err != nil {
 		t.Fatal(err)
 	}
 	fencedRegion := tb.Clone()
@@ -57,6 +70,12 @@ func TestCheckRefusesWithTheField(t *testing.T) {
 	}{
 		{tb, Request{Buckets: "0-3", To: "b1"}, "reason: missing"},
 		{tb, Request{To: "b1", Reason: "r"}, "buckets: missing"},
+		{tb, Request{Tables: []string{"app.nope"}, To: "b", Reason: "r"}, `tables[0]: "app.nope" is not a global table`},
+		{tb, Request{Tables: []string{"app.products", "app.products"}, To: "b", Reason: "r"}, "tables[1]: app.products is listed twice"},
+		{tb, Request{Tables: []string{"app.products"}, To: "a", Reason: "r"}, "already region a: nothing to move"},
+		{tb, Request{Tables: []string{"app.products"}, To: "z", Reason: "r"}, `to: "z" is neither a region nor a cell: use one of a, b, c, a1, b1, c1`},
+		{tb, Request{Buckets: "0-3", To: "b", Reason: "r"}, `to: cell "b" does not exist`},
+		{fencedTable, Request{Tables: []string{"app.products"}, To: "b", Reason: "r"}, "app.products is write-forbidden by switch sw-y"},
 		{tb, Request{Buckets: "0-30", To: "b1", Reason: "r"}, "bucket 30 is out of range"},
 		{tb, Request{Buckets: "0-3", To: "x9", Reason: "r"}, `to: cell "x9" does not exist: use one of a1, b1, c1`},
 		{tb, Request{Buckets: "10-12", To: "b1", Reason: "r"}, "already in cell b1"},
@@ -71,6 +90,10 @@ func TestCheckRefusesWithTheField(t *testing.T) {
 	r, err := s.check(Request{Buckets: "0-3,12", To: "b1", Reason: "r"}, tb)
 	if err != nil || r.count != 5 || r.Stages[0] != 100 {
 		t.Fatalf("a good request: %+v %v", r, err)
+	}
+	r, err = s.check(Request{Tables: []string{"app.rates", "app.products"}, To: "c", Reason: "r"}, tb)
+	if err != nil || r.cell.Name != "c1" || strings.Join(r.tables, ",") != "app.products" {
+		t.Fatalf("a move of homes to region c: %+v %v; want cell c1 and only app.products moving", r, err)
 	}
 }
 

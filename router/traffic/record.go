@@ -36,6 +36,10 @@ type Record struct {
 	// Buckets is the requested bucket list ("0-255,300"); Count how many.
 	Buckets string `json:"buckets"`
 	Count   int    `json:"count"`
+	// Tables are the global tables whose home moved to ToRegion, from
+	// FromHomes (in the same order).
+	Tables    []string `json:"tables,omitempty"`
+	FromHomes []string `json:"from_homes,omitempty"`
 	// To is the target cell, in region ToRegion; From the cells that owned
 	// the buckets when the switch started.
 	To       string   `json:"to"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -84,20 +85,24 @@ func (s *Switcher) prepare(ctx context.Context, req Request) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	ms := moves(t, r.ranges, r.To)
-	if err := s.guard(ctx, t, sourceRegions(ms, r.cell.Region), r.cell.Region); err != nil {
+	ms := moves(t, r.ranges, r.cell.Name)
+	if err := s.guard(ctx, t, sourceRegions(t, ms, r.tables, r.cell.Region), r.cell.Region); err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
-	rec := &Record{ID: newID(now), Actor: r.Actor, Reason: r.Reason, Buckets: r.Buckets, Count: r.count,
+	rec := &Record{ID: newID(now), Actor: r.Actor, Reason: r.Reason, Buckets: r.Buckets, Count: r.count, Tables: r.tables,
 		To: r.cell.Name, ToRegion: r.cell.Region, Stages: r.Stages, State: Running, Started: now}
 	for _, m := range ms {
 		rec.From = append(rec.From, m.Cell)
 	}
+	for _, name := range r.tables {
+		g, _ := t.Global(name)
+		rec.FromHomes = append(rec.FromHomes, g.Home)
+	}
 	ru := &run{request: r, rec: rec}
 	for _, rg := range r.ranges {
 		for b := rg.First; b <= rg.Last; b++ {
-			if t.Owner(b).Cell != r.To {
+			if t.Owner(b).Cell != r.cell.Name {
 				ru.moving = append(ru.moving, b)
 			}
 		}
@@ -202,6 +207,9 @@ func (s *Switcher) execute(ctx context.Context, ru *run) (err error) {
 		s.m.finished(rec)
 		s.log.Info("traffic switch ended", "switch", rec.ID, "state", rec.State, "write_forbidden_ms", rec.WriteForbiddenMS, "err", rec.Error)
 	}()
+	if len(ru.moving) == 0 { // tables only
+		return s.stage(ctx, ru, 1, nil, true)
+	}
 	done := 0
 	for i, pct := range rec.Stages {
 		n := int(math.Ceil(float64(len(ru.moving)) * float64(pct) / 100))
@@ -216,22 +224,32 @@ func (s *Switcher) execute(ctx context.Context, ru *run) (err error) {
 	return nil
 }
 
-// stage moves one stage's buckets: fence, wait for routers, (on the last
-// stage, Request.Fenced), wait for replication, flip.
+// stage moves one stage's buckets, and on the last stage the global
+// tables: fence, wait for routers, (on the last stage, Request.Fenced),
+// wait for replication, flip.
 func (s *Switcher) stage(ctx context.Context, ru *run, stage int, bs []topo.Bucket, last bool) error {
 	ranges := toRanges(bs)
+	var tables []string
+	if last {
+		tables = ru.tables
+	}
 	var fenced *router.Table
 	err := s.step(ctx, ru, stage, "fence", func(ctx context.Context) (string, error) {
 		// A table write is not cut short by an abort: it lands or fails.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 		defer cancel()
-		t, err := s.cfg.Store.Update(ctx, s.change(ru, "fence"), func(t *router.Table) error { return t.Fence(ranges, ru.rec.ID) })
+		t, err := s.cfg.Store.Update(ctx, s.change(ru, "fence"), func(t *router.Table) error {
+			if err := t.Fence(ranges, ru.rec.ID); err != nil {
+				return err
+			}
+			return t.FenceGlobals(tables, ru.rec.ID)
+		})
 		if err != nil {
 			return "", err
 		}
 		ru.fenceAt, fenced = time.Now(), t
 		ru.rec.Epochs = append(ru.rec.Epochs, t.Epoch)
-		return fmt.Sprintf("epoch %d: %d buckets write-forbidden (%s)", t.Epoch, len(bs), topo.FormatBuckets(bs)), nil
+		return fmt.Sprintf("epoch %d: %s write-forbidden", t.Epoch, what(bs, tables)), nil
 	})
 	if err != nil {
 		return err
@@ -247,7 +265,7 @@ func (s *Switcher) stage(ctx context.Context, ru *run, stage int, bs []topo.Buck
 		}
 	}
 	if err := s.step(ctx, ru, stage, "wait-replication", func(ctx context.Context) (string, error) {
-		return s.waitReplication(ctx, ru, fenced, bs)
+		return s.waitReplication(ctx, ru, fenced, bs, tables)
 	}); err != nil {
 		return err
 	}
@@ -259,7 +277,7 @@ func (s *Switcher) stage(ctx context.Context, ru *run, stage int, bs []topo.Buck
 			if !t.Holds(ru.rec.ID) {
 				return fmt.Errorf("%w: the fence was lifted by someone else", errAborted)
 			}
-			return t.Flip(ru.rec.ID, ru.To)
+			return t.Flip(ru.rec.ID, ru.cell.Name)
 		})
 		if err != nil {
 			return "", err
@@ -267,7 +285,7 @@ func (s *Switcher) stage(ctx context.Context, ru *run, stage int, bs []topo.Buck
 		flipped = t
 		s.window(ru)
 		ru.rec.Epochs = append(ru.rec.Epochs, t.Epoch)
-		return fmt.Sprintf("epoch %d: %d buckets serve from cell %s", t.Epoch, len(bs), ru.To), nil
+		return fmt.Sprintf("epoch %d: %s serve from cell %s, region %s", t.Epoch, what(bs, tables), ru.cell.Name, ru.cell.Region), nil
 	}); err != nil {
 		return err
 	}
@@ -367,6 +385,19 @@ func (s *Switcher) unfence(ctx context.Context, ru *run, cause error) bool {
 }
 
 var errNothingFenced = errors.New("nothing fenced")
+
+// what says what a stage moves: "12 buckets (0-11)", "global table
+// lending.products", or both.
+func what(bs []topo.Bucket, tables []string) string {
+	var parts []string
+	if len(bs) > 0 {
+		parts = append(parts, fmt.Sprintf("%d buckets (%s)", len(bs), topo.FormatBuckets(bs)))
+	}
+	if len(tables) > 0 {
+		parts = append(parts, "global tables "+strings.Join(tables, ", "))
+	}
+	return strings.Join(parts, " and ")
+}
 
 // toRanges turns sorted buckets into ranges.
 func toRanges(bs []topo.Bucket) []topo.Range {

@@ -1,8 +1,9 @@
-// Package traffic moves buckets between cells without losing or doubling
-// a write: fence the buckets (write-forbidden, new epoch), wait until every
-// live router has applied the fence, wait until replication from the old
-// owners' regions has applied everything committed before it, then flip
-// the buckets to the new cell and serve them again.
+// Package traffic moves buckets between cells, and global tables' homes
+// between regions, without losing or doubling a write: fence the buckets
+// and tables (write-forbidden, new epoch), wait until every live router
+// has applied the fence, wait until replication from the old owners'
+// regions has applied everything committed before it, then flip the
+// buckets to the new cell (the tables to its region) and serve them again.
 //
 //	sw, _ := traffic.New(cfg)
 //	go sw.Run(ctx)
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -102,7 +104,10 @@ func (c Config) Validate() error {
 type Request struct {
 	// Buckets is a bucket list such as "0-255,300".
 	Buckets string `json:"buckets"`
-	// To is the target cell.
+	// Tables are global tables ("db.table") whose home moves to To's
+	// region, with the last stage's buckets.
+	Tables []string `json:"tables,omitempty"`
+	// To is the target cell; a switch of tables only may name a region.
 	To     string `json:"to"`
 	Reason string `json:"reason"`
 	// Stages are cumulative percentages, e.g. [1, 10, 100]; empty is [100].
@@ -167,6 +172,8 @@ type request struct {
 	ranges []topo.Range
 	count  int
 	cell   router.Cell
+	// tables are the global tables whose home moves (not in To's region).
+	tables []string
 }
 
 // check validates req against the current table.
@@ -174,31 +181,30 @@ func (s *Switcher) check(req Request, t *router.Table) (*request, error) {
 	if strings.TrimSpace(req.Reason) == "" {
 		return nil, errors.New("reason: missing: say why the buckets move (it goes into the switch history)")
 	}
-	if strings.TrimSpace(req.Buckets) == "" {
-		return nil, errors.New("buckets: missing: name the buckets to move, e.g. 0-255,300")
+	if strings.TrimSpace(req.Buckets) == "" && len(req.Tables) == 0 {
+		return nil, errors.New("buckets: missing: name the buckets to move, e.g. 0-255,300 (or tables: the global tables whose home moves)")
 	}
-	ranges, err := topo.ParseBuckets(req.Buckets, t.Buckets)
-	if err != nil {
-		return nil, fmt.Errorf("buckets: %w", err)
-	}
-	seen := make([]bool, t.Buckets)
+	var ranges []topo.Range
 	n := 0
-	for _, r := range ranges {
-		for b := r.First; b <= r.Last; b++ {
-			if seen[b] {
-				return nil, fmt.Errorf("buckets: bucket %d is listed twice", b)
+	if strings.TrimSpace(req.Buckets) != "" {
+		var err error
+		if ranges, err = topo.ParseBuckets(req.Buckets, t.Buckets); err != nil {
+			return nil, fmt.Errorf("buckets: %w", err)
+		}
+		seen := make([]bool, t.Buckets)
+		for _, r := range ranges {
+			for b := r.First; b <= r.Last; b++ {
+				if seen[b] {
+					return nil, fmt.Errorf("buckets: bucket %d is listed twice", b)
+				}
+				seen[b] = true
+				n++
 			}
-			seen[b] = true
-			n++
 		}
 	}
-	cell, ok := t.Cell(req.To)
-	if !ok {
-		names := make([]string, len(t.Cells))
-		for i, c := range t.Cells {
-			names[i] = c.Name
-		}
-		return nil, fmt.Errorf("to: cell %q does not exist: use one of %s", req.To, strings.Join(names, ", "))
+	cell, err := target(t, req.To, len(ranges) == 0)
+	if err != nil {
+		return nil, err
 	}
 	if r, _ := t.Region(cell.Region); r.Fenced {
 		return nil, fmt.Errorf("to: cell %s lives in region %s, which is fenced (%s): no switch into it", cell.Name, cell.Region, r.Reason)
@@ -221,15 +227,57 @@ func (s *Switcher) check(req Request, t *router.Table) (*request, error) {
 			if o.State == router.WriteForbidden {
 				return nil, fmt.Errorf("buckets: bucket %d is write-forbidden by switch %s: wait for it or abort it (regionctl switch abort %s)", b, o.Switch, o.Switch)
 			}
-			if o.Cell != req.To {
+			if o.Cell != cell.Name {
 				moving++
 			}
 		}
 	}
-	if moving == 0 {
-		return nil, fmt.Errorf("buckets: every bucket of %s is already in cell %s: nothing to move", req.Buckets, req.To)
+	var tables []string
+	for i, name := range req.Tables {
+		g, ok := t.Global(name)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("tables[%d]: %q is not a global table of the routing table (config replication.tables class global)", i, name)
+		case slices.Contains(tables, name):
+			return nil, fmt.Errorf("tables[%d]: %s is listed twice", i, name)
+		case g.State == router.WriteForbidden:
+			return nil, fmt.Errorf("tables[%d]: %s is write-forbidden by switch %s: wait for it or abort it (regionctl switch abort %s)", i, name, g.Switch, g.Switch)
+		case g.Home != cell.Region:
+			tables = append(tables, name)
+		}
 	}
-	return &request{Request: req, ranges: ranges, count: n, cell: cell}, nil
+	if moving == 0 && len(tables) == 0 {
+		what := "every bucket of " + req.Buckets + " is already in cell " + cell.Name
+		if len(ranges) == 0 {
+			what = "every table's home is already region " + cell.Region
+		}
+		return nil, fmt.Errorf("buckets: %s: nothing to move", what)
+	}
+	return &request{Request: req, ranges: ranges, count: n, cell: cell, tables: tables}, nil
+}
+
+// target finds the cell a switch goes to: the cell named to, or, for a
+// switch of tables only, the first cell of the region named to.
+func target(t *router.Table, to string, tablesOnly bool) (router.Cell, error) {
+	if c, ok := t.Cell(to); ok {
+		return c, nil
+	}
+	if _, ok := t.Region(to); ok && tablesOnly {
+		for _, c := range t.Cells {
+			if c.Region == to {
+				return c, nil
+			}
+		}
+		return router.Cell{}, fmt.Errorf("to: region %s has no cell in the routing table: start its regiond with a config that lists one", to)
+	}
+	names := make([]string, len(t.Cells))
+	for i, c := range t.Cells {
+		names[i] = c.Name
+	}
+	if tablesOnly {
+		return router.Cell{}, fmt.Errorf("to: %q is neither a region nor a cell: use one of %s", to, strings.Join(append(t.RegionNames(), names...), ", "))
+	}
+	return router.Cell{}, fmt.Errorf("to: cell %q does not exist: use one of %s", to, strings.Join(names, ", "))
 }
 
 // Plan is what a dry run reports: what would move and what stands in the
@@ -241,8 +289,10 @@ type Plan struct {
 	To       string `json:"to"`
 	ToRegion string `json:"to_region"`
 	Moves    []Move `json:"moves"`
-	Links    []Link `json:"links"`
-	Stages   []int  `json:"stages"`
+	// Tables are the global tables whose home would move.
+	Tables []string `json:"tables,omitempty"`
+	Links  []Link   `json:"links"`
+	Stages []int    `json:"stages"`
 	// ExpectedFenceMS estimates the write-forbidden window: router
 	// acknowledgement plus the current lag of the slowest link.
 	ExpectedFenceMS int64    `json:"expected_fence_ms"`
@@ -267,10 +317,10 @@ func (s *Switcher) DryRun(ctx context.Context, req Request) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{DryRun: true, Buckets: req.Buckets, Count: r.count, To: r.cell.Name, ToRegion: r.cell.Region, Stages: r.Stages}
-	p.Moves = moves(t, r.ranges, r.To)
+	p := &Plan{DryRun: true, Buckets: req.Buckets, Count: r.count, To: r.cell.Name, ToRegion: r.cell.Region, Stages: r.Stages, Tables: r.tables}
+	p.Moves = moves(t, r.ranges, r.cell.Name)
 	var worst float64
-	for _, src := range sourceRegions(p.Moves, r.cell.Region) {
+	for _, src := range sourceRegions(t, p.Moves, r.tables, r.cell.Region) {
 		for _, dst := range receivers(t, src) {
 			l, err := s.cfg.Replication.Link(ctx, src, dst)
 			if err != nil {
@@ -326,15 +376,23 @@ func moves(t *router.Table, ranges []topo.Range, to string) []Move {
 	return out
 }
 
-// sourceRegions are the regions buckets leave, other than the target's.
-func sourceRegions(ms []Move, to string) []string {
+// sourceRegions are the regions buckets leave and the homes tables
+// leave, other than the target's.
+func sourceRegions(t *router.Table, ms []Move, tables []string, to string) []string {
 	var out []string
 	seen := map[string]bool{to: true}
-	for _, m := range ms {
-		if !seen[m.Region] {
-			seen[m.Region] = true
-			out = append(out, m.Region)
+	add := func(r string) {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
 		}
+	}
+	for _, m := range ms {
+		add(m.Region)
+	}
+	for _, name := range tables {
+		g, _ := t.Global(name)
+		add(g.Home)
 	}
 	sort.Strings(out)
 	return out

@@ -59,10 +59,10 @@ func (s *Switcher) waitRouters(ctx context.Context, ru *run, epoch uint64) (stri
 // answer or whose link is halted: it applies those writes when it is
 // back, possibly after the new owner's (the step's detail says so, and
 // continuous verification finds a row that ends different).
-func (s *Switcher) waitReplication(ctx context.Context, ru *run, t *router.Table, bs []topo.Bucket) (string, error) {
-	srcs := leaving(t, bs, ru.cell.Region)
+func (s *Switcher) waitReplication(ctx context.Context, ru *run, t *router.Table, bs []topo.Bucket, tables []string) (string, error) {
+	srcs := leaving(t, bs, tables, ru.cell.Region)
 	if len(srcs) == 0 {
-		return "the buckets stay in region " + ru.cell.Region + ": nothing to wait for", nil
+		return "everything stays in region " + ru.cell.Region + ": nothing to wait for", nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CatchUpTimeout)
 	defer cancel()
@@ -150,16 +150,24 @@ func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string, 
 	}
 }
 
-// leaving lists, sorted, the regions that own buckets bs in t (the
-// fenced table still names the old owners), other than to's.
-func leaving(t *router.Table, bs []topo.Bucket, to string) []string {
+// leaving lists, sorted, the regions that own buckets bs in t and are
+// the homes of tables (the fenced table still names the old owners),
+// other than to's.
+func leaving(t *router.Table, bs []topo.Bucket, tables []string, to string) []string {
 	var out []string
 	seen := map[string]bool{to: true}
-	for _, b := range bs {
-		if o := t.Owner(b); !seen[o.Region] {
-			seen[o.Region] = true
-			out = append(out, o.Region)
+	add := func(r string) {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
 		}
+	}
+	for _, b := range bs {
+		add(t.Owner(b).Region)
+	}
+	for _, name := range tables {
+		g, _ := t.Global(name)
+		add(g.Home)
 	}
 	sort.Strings(out)
 	return out
