@@ -149,7 +149,8 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 
 // switchBack moves every bucket whose cell lived in region before (the
 // placement before the failover undone) and does not now back to that
-// cell, with one traffic switch per cell, as steps "switch" of fr.
+// cell, with one traffic switch per cell, as steps "switch" of fr, and
+// the global tables homed in region before back to it.
 func (o *Orchestrator) switchBack(fr *record, region string, before *router.Table, reason, actor string) error {
 	cur, _, err := o.store.Load(fr.ctx)
 	if err != nil {
@@ -167,14 +168,32 @@ func (o *Orchestrator) switchBack(fr *record, region string, before *router.Tabl
 		cells = append(cells, c)
 	}
 	sort.Strings(cells)
+	// The global tables homed in region before go back with the first
+	// cell's buckets (or alone, to the region).
+	var tables []string
+	for _, name := range before.GlobalsHomedIn(region) {
+		if g, ok := cur.Global(name); ok && g.Home != region {
+			tables = append(tables, name)
+		}
+	}
+	if len(cells) == 0 && len(tables) > 0 {
+		cells = []string{region}
+	}
 	rep := fr.rep
-	for _, c := range cells {
-		rec, err := o.switches.Execute(fr.ctx, traffic.Request{Buckets: topo.FormatBuckets(back[c]), To: c, Reason: "failback " + rep.ID + ": " + reason, Actor: actor})
+	for i, c := range cells {
+		req := traffic.Request{Buckets: topo.FormatBuckets(back[c]), To: c, Reason: "failback " + rep.ID + ": " + reason, Actor: actor}
+		if i == 0 {
+			req.Tables = tables
+		}
+		rec, err := o.switches.Execute(fr.ctx, req)
 		if rec != nil {
 			rep.Switches = append(rep.Switches, *rec)
 			rep.WriteForbiddenMS = max(rep.WriteForbiddenMS, rec.WriteForbiddenMS)
 		}
 		detail := fmt.Sprintf("%d buckets back to cell %s", len(back[c]), c)
+		if len(req.Tables) > 0 {
+			detail += fmt.Sprintf(", global tables %s back to region %s", strings.Join(req.Tables, ", "), region)
+		}
 		if rec != nil {
 			detail += fmt.Sprintf(" (switch %s, write-forbidden %d ms)", rec.ID, rec.WriteForbiddenMS)
 		}

@@ -67,9 +67,16 @@ func (o *Orchestrator) plannedFailover(ctx context.Context, req api.FailoverRequ
 	return fr.end(err, nil)
 }
 
-// switchOut moves the buckets moving out of region from to cell target
-// with one traffic switch, as step "switch" of failover fr.
+// switchOut moves the buckets moving out of region from to cell target,
+// and the global tables homed in from to target's region, with one
+// traffic switch, as step "switch" of failover fr.
 func (o *Orchestrator) switchOut(fr *record, from, target string, moving []topo.Bucket, reason, actor string) error {
+	t, _, err := o.store.Load(fr.ctx)
+	if err != nil {
+		fr.step("switch", err, "routing table", nil)
+		return err
+	}
+	tables := t.GlobalsHomedIn(from)
 	// The region's MySQL turns read-only once the routers honour the
 	// fence and before the wait for replication, as Vitess denies writes
 	// on the source before it waits for the target: the fence stops the
@@ -78,13 +85,16 @@ func (o *Orchestrator) switchOut(fr *record, from, target string, moving []topo.
 		o.readOnly(fr, from, true)
 		return "region " + from + "'s MySQL read-only (see the failover's step read-only)", nil
 	}
-	rec, err := o.switches.Execute(fr.ctx, traffic.Request{Buckets: topo.FormatBuckets(moving), To: target,
+	rec, err := o.switches.Execute(fr.ctx, traffic.Request{Buckets: topo.FormatBuckets(moving), Tables: tables, To: target,
 		Reason: fmt.Sprintf("planned failover %s of region %s: %s", fr.rep.ID, from, reason), Actor: actor, Fenced: fenced})
 	detail := "switch"
 	if rec != nil {
 		fr.rep.Switches = append(fr.rep.Switches, *rec)
 		fr.rep.WriteForbiddenMS = rec.WriteForbiddenMS
 		detail = fmt.Sprintf("switch %s: %d buckets to cell %s, %s, write-forbidden %d ms", rec.ID, rec.Count, target, rec.State, rec.WriteForbiddenMS)
+		if len(rec.Tables) > 0 {
+			detail += fmt.Sprintf("; global tables %s now homed in its region", strings.Join(rec.Tables, ", "))
+		}
 	}
 	fr.step("switch", err, detail, nil)
 	return err

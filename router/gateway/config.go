@@ -38,6 +38,9 @@ type Config struct {
 	// DefaultRegion receives requests without a user key; empty answers
 	// them 400.
 	DefaultRegion string
+	// GlobalWrites are the routes that write a global table (config
+	// router.global_writes): proxied to the table's home region.
+	GlobalWrites []config.GlobalWrite
 	// RetryAfter is what a refused write is told to wait, rounded up to
 	// whole seconds, at least 1.
 	RetryAfter time.Duration
@@ -69,6 +72,7 @@ func FromDeployment(dep *config.Config, region string) (Config, error) {
 	c.Listen = r.GatewayListen
 	c.UserHeader, c.UserCookie, c.UserQuery = dep.Router.UserHeader, dep.Router.UserCookie, dep.Router.UserQuery
 	c.DefaultRegion = dep.Router.DefaultRegion
+	c.GlobalWrites = dep.Router.GlobalWrites
 	if dep.Router.RetryAfter > 0 {
 		c.RetryAfter = dep.Router.RetryAfter
 	}
@@ -97,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if strings.ContainsAny(c.UserQuery, " &=#?\t\r\n") {
 		bad("Config.UserQuery %q is not a query parameter name: write e.g. user_id (config router.user_query)", c.UserQuery)
+	}
+	if err := validGlobalWrites(c.GlobalWrites); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RetryAfter < 0 {
 		bad("Config.RetryAfter %s is negative: write e.g. 1s (config router.retry_after)", c.RetryAfter)

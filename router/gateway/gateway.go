@@ -122,15 +122,20 @@ func isWrite(method string) bool {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	key := g.userKey(r)
-	if key == "" {
-		g.serveKeyless(w, r, start)
-		return
-	}
 	var gen *router.Generation
 	if isWrite(r.Method) {
 		// Enter before the lookup: see Inflight for why the order matters.
 		gen = g.inflight.Enter()
 		defer gen.Leave()
+		if len(g.cfg.GlobalWrites) > 0 {
+			if table := g.globalTable(r); table != "" && g.serveGlobal(w, r, table, key, start) {
+				return
+			}
+		}
+	}
+	if key == "" {
+		g.serveKeyless(w, r, start)
+		return
 	}
 	rt := g.cfg.Router.Lookup(key)
 	if rt == nil {

@@ -11,11 +11,14 @@ import (
 // metrics are the gateway's Prometheus collectors. Every series a request
 // touches is bound at start, so counting does not allocate.
 type metrics struct {
-	byClass  [6]prometheus.Counter // index: status code / 100
-	refused  prometheus.Counter
-	keyless  prometheus.Counter
-	duration prometheus.Histogram
-	all      []prometheus.Collector
+	byClass [6]prometheus.Counter // index: status code / 100
+	refused prometheus.Counter
+	keyless prometheus.Counter
+	// globalWrites counts declared writes of global tables, globalRefused
+	// those refused 409 (the user's region is not the table's home).
+	globalWrites, globalRefused prometheus.Counter
+	duration                    prometheus.Histogram
+	all                         []prometheus.Collector
 }
 
 func newMetrics(f *router.Inflight) *metrics {
@@ -29,6 +32,10 @@ func newMetrics(f *router.Inflight) *metrics {
 			"Writes refused 503: their bucket is write-forbidden (a traffic switch moves it, its region is fenced, the router is cut off from etcd), or, without a user key, the default region takes no writes."))),
 		keyless: prometheus.NewCounter(prometheus.CounterOpts(opts("keyless_writes_total",
 			"Writes without a user key (sent to router.default_region while it takes writes, else refused)."))),
+		globalWrites: prometheus.NewCounter(prometheus.CounterOpts(opts("global_writes_total",
+			"Writes of routes declared in router.global_writes: sent to the global table's home region."))),
+		globalRefused: prometheus.NewCounter(prometheus.CounterOpts(opts("global_refused_total",
+			"Writes of a global table refused 409: the request's user lives outside the table's home region."))),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "gateway", Name: "proxy_duration_seconds",
 			Help:    "Time from a proxied request's arrival to the end of its response, application time included.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
@@ -42,7 +49,7 @@ func newMetrics(f *router.Inflight) *metrics {
 	timeouts := prometheus.NewCounterFunc(prometheus.CounterOpts(opts("settle_timeouts_total",
 		"Times Settle gave up waiting for writes admitted under an older routing table and let the router report the new epoch anyway.")),
 		func() float64 { return float64(f.Timeouts()) })
-	m.all = []prometheus.Collector{requests, m.refused, m.keyless, m.duration, running, timeouts}
+	m.all = []prometheus.Collector{requests, m.refused, m.keyless, m.globalWrites, m.globalRefused, m.duration, running, timeouts}
 	return m
 }
 
