@@ -29,7 +29,8 @@ const EnvScreenshots = "REGION_CONSOLE_SCREENSHOTS"
 // TestConsole drives the console of a real two-region lab in headless
 // Chromium: an operator logs in, sees regions, lag and the bucket map,
 // moves buckets 0-63 from a1 to b1 with a preview and a confirm, and
-// watches the switch finish; a viewer sees the same page with the switch
+// watches the switch finish, then moves the home of global table
+// lending.products to b; a viewer sees the same page with the switch
 // controls disabled, and the API refuses the viewer's switch. A job's
 // write of a user b owns, straight into a's MySQL, shows as an ownership
 // violation on link a → b.
@@ -68,7 +69,7 @@ func TestConsole(t *testing.T) {
 			document.querySelectorAll('#map .bucket').length === 1024 &&
 			document.querySelectorAll('#map .bucket[data-cell="a1"]').length === 512 &&
 			document.querySelectorAll('#map .bucket[data-cell="b1"]').length === 512`)
-		if !t.Run("switch", func(t *testing.T) { testSwitch(t, ctx) }) {
+		if !t.Run("switch", func(t *testing.T) { testSwitch(t, ctx) }) || !t.Run("global", func(t *testing.T) { testGlobalMove(t, ctx) }) {
 			screenshot(t, ctx, "console-operator-failed.png")
 			return
 		}
@@ -174,6 +175,27 @@ func testSwitch(t *testing.T, ctx context.Context) {
 		}
 	}
 	t.Logf("history: %s", row)
+}
+
+// testGlobalMove moves the home of the lab's global table
+// lending.products from a to b with the panel's button.
+func testGlobalMove(t *testing.T, ctx context.Context) {
+	wait(t, ctx, "the global tables panel with lending.products homed in a", `
+		document.querySelector('#globals tbody tr[data-table="lending.products"]') !== null &&
+		document.querySelector('#globals tbody tr[data-table="lending.products"] td:nth-child(2)').textContent === 'a' &&
+		document.querySelector('#globals button.move-home[data-to="b"]') !== null`)
+	// The button asks for a reason with window.prompt: answer it.
+	eval[bool](t, ctx, `window.prompt = () => 'console test: move the catalogue'; true`)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#globals button.move-home[data-to="b"]`)))
+	wait(t, ctx, "lending.products homed in b and the move in the history", `
+		document.getElementById('global-error').textContent !== '' ||
+		(document.querySelector('#globals tbody tr[data-table="lending.products"] td:nth-child(2)').textContent === 'b' &&
+		 document.querySelector('#globals tbody tr[data-table="lending.products"]').textContent.includes('serving') &&
+		 [...document.querySelectorAll('#history tbody tr[data-id]')].some(r => r.textContent.includes('global lending.products') &&
+			r.textContent.includes('console test: move the catalogue') && r.textContent.includes('done')))`)
+	if err := eval[string](t, ctx, `document.getElementById('global-error').textContent`); err != "" {
+		t.Fatalf("move the home: %s", err)
+	}
 }
 
 // testAPI checks the console's own endpoints without a browser.

@@ -28,6 +28,8 @@ import (
 //	GET  /users/{id}                                     the user's balance and ledger
 //	POST /users/{id}/ledger                              open the user's ledger accounts (LedgerSchema)
 //	POST /users/{id}/moves       LedgerRequest           move money between the user's accounts, or pay another user (to_user)
+//	POST /products               ProductRequest          add a product to the catalogue, a global table (only in its home)
+//	GET  /products/{code}                                read a product from the region's copy
 //
 // Every answer carries X-App-Region, the region that served it.
 type App struct {
@@ -47,6 +49,8 @@ func NewApp(db *sql.DB, g *guard.Guard, region string) *App {
 	a.mux.HandleFunc("GET /users/{id}", a.user)
 	a.mux.HandleFunc("POST /users/{id}/ledger", a.openLedger)
 	a.mux.HandleFunc("POST /users/{id}/moves", a.move)
+	a.mux.HandleFunc("POST /products", a.addProduct)
+	a.mux.HandleFunc("GET /products/{code}", a.product)
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return a
 }

@@ -56,7 +56,13 @@ regions:
 {{- end}}
 # A local lab answers in milliseconds: tight switch guards keep a broken
 # switch short.
-router: {ack_timeout: 2s, max_lag: {{.MaxLag}}, catch_up_timeout: 10s}
+router:
+  ack_timeout: 2s
+  max_lag: {{.MaxLag}}
+  catch_up_timeout: 10s
+  # The app's product catalogue is a global table: the gateway sends its
+  # writes to the table's home region.
+  global_writes: [{path: /products, methods: [POST], table: {{.DB}}.products}]
 controller:
   witness:
     raft: 127.0.0.1:{{.Witness.RaftPort}}
@@ -110,8 +116,10 @@ replication:
     - {name: {{.DB}}.ledger_totals, shard_column: user_id, conflict: overwrite}
     # Written by a back-office job straight into MySQL, insert-only.
     - {name: {{.DB}}.user_notes, shard_column: user_id, conflict: overwrite}
-    # A global table: every region's jobs write it.
+    # A shared table: every region's jobs write it.
     - {name: {{.DB}}.rates, conflict: last-writer-wins, version_column: version}
+    # A global table: written only in its home (regionctl global move).
+    - {name: {{.DB}}.products, class: global, home: {{(index .Regions 0).Name}}}
 {{- range .Tables}}
     - {name: {{.Name}}{{with .Class}}, class: {{.}}{{end}}{{with .Conflict}}, conflict: {{.}}{{end}}{{with .ShardColumn}}, shard_column: {{.}}{{end}}{{with .VersionColumn}}, version_column: {{.}}{{end}}}
 {{- end}}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/regionplatform/region/router/guard"
 )
 
 // LedgerSchema adds the ledger workload's tables to the sample schema
@@ -155,7 +157,7 @@ func (a *App) openLedger(w http.ResponseWriter, r *http.Request) {
 		a.ledgerReply(w, http.StatusBadRequest, LedgerReply{Error: "user id must be a positive number"})
 		return
 	}
-	gtid, err := a.inConn(r.Context(), []int64{id}, func(tx *sql.Tx) error {
+	gtid, err := a.inConn(r.Context(), userWrites(id), func(tx *sql.Tx) error {
 		total := int64(0)
 		for k, name := range LedgerAccounts {
 			if _, err := tx.ExecContext(r.Context(), `INSERT INTO accounts (id, user_id, kind, balance_cents) VALUES (?, ?, ?, ?)`,
@@ -222,7 +224,7 @@ func (a *App) moveTxn(ctx context.Context, id int64, req LedgerRequest) (string,
 	if req.ToUser != 0 {
 		users = append(users, req.ToUser)
 	}
-	return a.inConn(ctx, users, func(tx *sql.Tx) error {
+	return a.inConn(ctx, userWrites(users...), func(tx *sql.Tx) error {
 		payee := cmp.Or(req.ToUser, id)
 		from, to := LedgerAccount(id, req.From), LedgerAccount(payee, req.To)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO requests (request_id, user_id, kind, from_account, to_account, amount_cents, region, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -280,13 +282,13 @@ func (a *App) moveTxn(ctx context.Context, id int64, req LedgerRequest) (string,
 // connection, and returns the GTID the commit got (MariaDB's
 // @@last_gtid), so that a client can match its acknowledged writes with
 // a failover's reported losses.
-func (a *App) inConn(ctx context.Context, users []int64, fn func(*sql.Tx) error) (string, error) {
+func (a *App) inConn(ctx context.Context, w guard.Writes, fn func(*sql.Tx) error) (string, error) {
 	conn, err := a.db.Conn(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close()
-	if err := inTx(ctx, a.guard, conn, users, fn); err != nil {
+	if err := inTx(ctx, a.guard, conn, w, fn); err != nil {
 		return "", err
 	}
 	var gtid string

@@ -51,8 +51,8 @@ var SampleSchema = []string{
 	) ENGINE=InnoDB`,
 }
 
-// sampleTables are the tables of SampleSchema and LedgerSchema.
-var sampleTables = []string{"users", "loan_accounts", "ledger_entries", "accounts", "requests", "ledger_totals", "rates"}
+// sampleTables are the tables of SampleSchema, LedgerSchema and productsSchema.
+var sampleTables = []string{"users", "loan_accounts", "ledger_entries", "accounts", "requests", "ledger_totals", "rates", "products"}
 
 // sampleTimeout bounds how long Up waits for replication to carry the
 // sample schema to every region.
@@ -90,7 +90,7 @@ func CreateSample(ctx context.Context, st *State, timeout time.Duration, progres
 	first := st.Regions[0].Name
 	created := false
 	if !has(dbs[0]) {
-		for _, q := range slices.Concat(SampleSchema, LedgerSchema) {
+		for _, q := range slices.Concat(SampleSchema, LedgerSchema, productsSchema) {
 			if _, err := dbs[0].ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("create the sample schema in region %s: %w", first, err)
 			}
@@ -214,11 +214,11 @@ const deadlockTries = 5
 // commits it, again if InnoDB rolled it back as a deadlock's victim;
 // without a guard (RunWorkload, a job writing a region's MySQL directly),
 // in a plain transaction.
-func inTx(ctx context.Context, g *guard.Guard, db guard.Beginner, users []int64, fn func(*sql.Tx) error) error {
+func inTx(ctx context.Context, g *guard.Guard, db guard.Beginner, w guard.Writes, fn func(*sql.Tx) error) error {
 	var err error
 	for try := 1; try <= deadlockTries; try++ {
 		var me *mysql.MySQLError
-		if err = inTxOnce(ctx, g, db, users, fn); !errors.As(err, &me) || me.Number != 1213 {
+		if err = inTxOnce(ctx, g, db, w, fn); !errors.As(err, &me) || me.Number != 1213 {
 			return err
 		}
 		select {
@@ -230,7 +230,7 @@ func inTx(ctx context.Context, g *guard.Guard, db guard.Beginner, users []int64,
 	return err
 }
 
-func inTxOnce(ctx context.Context, g *guard.Guard, db guard.Beginner, users []int64, fn func(*sql.Tx) error) error {
+func inTxOnce(ctx context.Context, g *guard.Guard, db guard.Beginner, w guard.Writes, fn func(*sql.Tx) error) error {
 	var tx *sql.Tx
 	var commit func() error
 	if g == nil {
@@ -240,11 +240,7 @@ func inTxOnce(ctx context.Context, g *guard.Guard, db guard.Beginner, users []in
 		}
 		tx, commit = t, t.Commit
 	} else {
-		keys := make([]string, len(users))
-		for i, u := range users {
-			keys[i] = strconv.FormatInt(u, 10)
-		}
-		t, err := g.Begin(ctx, db, nil, keys...)
+		t, err := g.BeginWrites(ctx, db, nil, w)
 		if err != nil {
 			return err
 		}
@@ -258,7 +254,7 @@ func inTxOnce(ctx context.Context, g *guard.Guard, db guard.Beginner, users []in
 }
 
 func openLoan(ctx context.Context, g *guard.Guard, db *sql.DB, user int64, cell string, principal int64) error {
-	return inTx(ctx, g, db, []int64{user}, func(tx *sql.Tx) error {
+	return inTx(ctx, g, db, userWrites(user), func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, name, home_cell) VALUES (?, ?, ?)`, user, fmt.Sprintf("user-%d", user), cell); err != nil {
 			return err
 		}
@@ -276,7 +272,7 @@ func openLoan(ctx context.Context, g *guard.Guard, db *sql.DB, user int64, cell 
 }
 
 func repay(ctx context.Context, g *guard.Guard, db *sql.DB, user, amount int64) error {
-	return inTx(ctx, g, db, []int64{user}, func(tx *sql.Tx) error {
+	return inTx(ctx, g, db, userWrites(user), func(tx *sql.Tx) error {
 		var acct int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM loan_accounts WHERE user_id = ? ORDER BY id LIMIT 1 FOR UPDATE`, user).Scan(&acct); err != nil {
 			return err

@@ -156,17 +156,22 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 		return err
 	}
 
-	step(6, "Run a DR drill: pre-checks, a planned switchover of region a, failback, post-checks")
+	step(6, "A global table: the product catalogue is written only in its home region; move its home from a to b")
+	if err := demoGlobal(ctx, g, st); err != nil {
+		return err
+	}
+
+	step(7, "Run a DR drill: pre-checks, a planned switchover of region a, failback, post-checks")
 	if err := demoDrill(ctx, g); err != nil {
 		return err
 	}
 
-	step(7, "Add region c while a and b take writes: its servers, a copy of every table from a, its regiond, verify")
+	step(8, "Add region c while a and b take writes: its servers, a copy of every table from a, its regiond, verify")
 	if st, err = demoAddRegion(ctx, g, st); err != nil {
 		return err
 	}
 
-	step(8, "Ask every regiond for its status (regionctl status)")
+	step(9, "Ask every regiond for its status (regionctl status)")
 	rep, err := g.status(ctx)
 	// Dependencies are checked every 2s, a link's watermark moves with
 	// capture's heartbeats (within 250ms of a write), and a region the drill failed

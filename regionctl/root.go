@@ -78,7 +78,7 @@ Exit status, the same for every command:
 	pf.StringVar(&g.dir, "dir", "", "a local lab's folder (uses its config and operator token)")
 	pf.BoolVar(&g.json, "json", false, "print machine-readable JSON")
 	pf.StringVar(&g.token, "token-file", "", "file holding the API token (default: $REGIONCTL_TOKEN, or the lab's token with --dir)")
-	root.AddCommand(newLabCmd(g), newConfigCmd(g), newStatusCmd(g), newRouteCmd(g), newSwitchCmd(g), newControllerCmd(g), newFailoverCmd(g), newFailbackCmd(g), newDrillCmd(g), newBenchCmd(g), newVerifyCmd(g), newChaosCmd(g), newLinkCmd(g), newRegionCmd(g), newSeedCmd(g), newPreflightCmd(g), newKafkaCmd(g))
+	root.AddCommand(newLabCmd(g), newConfigCmd(g), newStatusCmd(g), newRouteCmd(g), newSwitchCmd(g), newGlobalCmd(g), newControllerCmd(g), newFailoverCmd(g), newFailbackCmd(g), newDrillCmd(g), newBenchCmd(g), newVerifyCmd(g), newChaosCmd(g), newLinkCmd(g), newRegionCmd(g), newSeedCmd(g), newPreflightCmd(g), newKafkaCmd(g))
 	classifyUsage(root)
 	return root
 }

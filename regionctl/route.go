@@ -136,6 +136,10 @@ func printTable(g *globals, a api.RoutesAnswer) {
 			fmt.Fprintf(g.out, "region %s is FENCED: %s\n", r.Name, r.Reason)
 		}
 	}
+	if len(t.Globals) > 0 {
+		fmt.Fprintln(g.out)
+		printGlobals(g, t)
+	}
 	if a.Routers == nil {
 		return
 	}

@@ -63,45 +63,7 @@ once it has started. The exit status is 1 unless the switch completed.`,
 					req.Stages = append(req.Stages, n)
 				}
 			}
-			return g.call(cmd.Context(), func(c *client.Client) error {
-				if req.DryRun {
-					p, err := c.PlanSwitch(cmd.Context(), req)
-					if err != nil {
-						return err
-					}
-					if g.json {
-						return g.printJSON(p)
-					}
-					printPlan(g, p)
-					return nil
-				}
-				rec, err := c.StartSwitch(cmd.Context(), req)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(g.progress(), "switch %s started: %d buckets to cell %s\n", rec.ID, rec.Count, rec.To)
-				if noWait {
-					if g.json {
-						return g.printJSON(rec)
-					}
-					return nil
-				}
-				final, err := g.follow(cmd.Context(), c, rec.ID)
-				if err != nil {
-					return err
-				}
-				if g.json {
-					if err := g.printJSON(final); err != nil {
-						return err
-					}
-				} else {
-					printRecord(g, final)
-				}
-				if final.State != traffic.Done {
-					return reported(fmt.Errorf("switch %s %s", final.ID, final.State))
-				}
-				return nil
-			})
+			return g.call(cmd.Context(), func(c *client.Client) error { return g.runSwitch(cmd.Context(), c, req, noWait) })
 		},
 	}
 	f := cmd.Flags()
@@ -113,6 +75,62 @@ once it has started. The exit status is 1 unless the switch completed.`,
 	f.BoolVar(&noWait, "no-wait", false, "return once the switch has started")
 	cmd.AddCommand(newSwitchStatusCmd(g), newSwitchAbortCmd(g), newSwitchHistoryCmd(g))
 	return cmd
+}
+
+// runSwitch plans (req.DryRun) or starts a switch, then, unless noWait,
+// follows it to its end and prints its record; an exit status of 1
+// unless it completed.
+func (g *globals) runSwitch(ctx context.Context, c *client.Client, req traffic.Request, noWait bool) error {
+	if req.DryRun {
+		p, err := c.PlanSwitch(ctx, req)
+		if err != nil {
+			return err
+		}
+		if g.json {
+			return g.printJSON(p)
+		}
+		printPlan(g, p)
+		return nil
+	}
+	rec, err := c.StartSwitch(ctx, req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.progress(), "switch %s started: %s\n", rec.ID, moved(rec))
+	if noWait {
+		if g.json {
+			return g.printJSON(rec)
+		}
+		return nil
+	}
+	final, err := g.follow(ctx, c, rec.ID)
+	if err != nil {
+		return err
+	}
+	if g.json {
+		if err := g.printJSON(final); err != nil {
+			return err
+		}
+	} else {
+		printRecord(g, final)
+	}
+	if final.State != traffic.Done {
+		return reported(fmt.Errorf("switch %s %s", final.ID, final.State))
+	}
+	return nil
+}
+
+// moved says what a switch moves: buckets to a cell, global tables to a
+// region, or both.
+func moved(r *traffic.Record) string {
+	var parts []string
+	if r.Count > 0 {
+		parts = append(parts, fmt.Sprintf("%d buckets (%s) to cell %s", r.Count, r.Buckets, r.To))
+	}
+	if len(r.Tables) > 0 {
+		parts = append(parts, fmt.Sprintf("global tables %s to region %s", strings.Join(r.Tables, ", "), r.ToRegion))
+	}
+	return strings.Join(parts, " and ")
 }
 
 // follow polls a switch, printing each step as it ends, until it is over.
@@ -143,7 +161,12 @@ func (g *globals) follow(ctx context.Context, c *client.Client, id string) (*tra
 }
 
 func printPlan(g *globals, p *traffic.Plan) {
-	fmt.Fprintf(g.out, "dry run: %d buckets (%s) to cell %s in region %s, stages %v\n", p.Count, p.Buckets, p.To, p.ToRegion, p.Stages)
+	if p.Count > 0 {
+		fmt.Fprintf(g.out, "dry run: %d buckets (%s) to cell %s in region %s, stages %v\n", p.Count, p.Buckets, p.To, p.ToRegion, p.Stages)
+	}
+	if len(p.Tables) > 0 {
+		fmt.Fprintf(g.out, "dry run: the home of global tables %s to region %s\n", strings.Join(p.Tables, ", "), p.ToRegion)
+	}
 	for _, m := range p.Moves {
 		fmt.Fprintf(g.out, "  %d buckets leave cell %s (region %s): %s\n", m.Count, m.Cell, m.Region, m.Buckets)
 	}
@@ -158,8 +181,8 @@ func printPlan(g *globals, p *traffic.Plan) {
 }
 
 func printRecord(g *globals, r *traffic.Record) {
-	fmt.Fprintf(g.out, "switch %s %s: %d buckets (%s) from %s to %s, by %s (%s)\n", r.ID, strings.ToUpper(r.State), r.Count, r.Buckets,
-		strings.Join(r.From, ","), r.To, r.Actor, r.Reason)
+	from := strings.Join(append(append([]string(nil), r.From...), r.FromHomes...), ",")
+	fmt.Fprintf(g.out, "switch %s %s: %s, from %s, by %s (%s)\n", r.ID, strings.ToUpper(r.State), moved(r), from, r.Actor, r.Reason)
 	end := r.Ended
 	if end.IsZero() {
 		end = time.Now()

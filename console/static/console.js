@@ -223,6 +223,7 @@ async function refresh() {
 function render() {
   renderRegions();
   renderMap();
+  renderGlobals();
   renderTargets();
   renderActive();
   renderHistory();
@@ -469,6 +470,37 @@ async function confirmSwitch() {
   }
 }
 
+// --- global tables -------------------------------------------------------
+
+function renderGlobals() {
+  const t = state.table;
+  const globals = (t && t.globals) || [];
+  $('globals-panel').hidden = globals.length === 0;
+  fill($('globals').tBodies[0], globals.map((g) => {
+    const others = t.regions.filter((r) => r.name !== g.home && !r.fenced).map((r) => r.name);
+    const move = isOperator() && g.state === 'serving' && others.length > 0
+      ? others.map((r) => el('button', { type: 'button', class: 'move-home', 'data-table': g.table, 'data-from': g.home, 'data-to': r }, `to ${r}`))
+      : null;
+    return el('tr', { 'data-table': g.table },
+      el('td', {}, g.table),
+      el('td', {}, el('b', {}, g.home)),
+      el('td', {}, el('span', { class: 'badge ' + (g.state === 'serving' ? 'ok' : 'warn') }, g.state + (g.switch ? ' by ' + g.switch : ''))),
+      el('td', {}, move));
+  }), 'no global tables', 4);
+}
+
+async function moveGlobal(table, from, to) {
+  const reason = window.prompt(`Move the home of ${table} from region ${from} to ${to}? Its writes are refused (503, retried) until region ${to} has applied ${from}'s last ones. Reason:`);
+  if (reason === null) return;
+  $('global-error').textContent = '';
+  try {
+    await api('POST', '/v1/switches', { tables: [table], to, reason });
+    tick();
+  } catch (e) {
+    $('global-error').textContent = e.toString();
+  }
+}
+
 async function abortSwitch(id) {
   const reason = window.prompt(`Abort switch ${id}? The fence is cleared and the old owner keeps serving. Reason:`);
   if (reason === null) return;
@@ -505,12 +537,21 @@ function renderActive() {
   $('active').replaceChildren(...act.map((r) => {
     const pct = Math.round(progress(r) * 100);
     return el('div', { class: 'switch', 'data-id': r.id },
-      el('div', {}, el('b', {}, r.id), ` ${r.count} buckets (${r.buckets}) ${(r.from || []).join(',')} → ${r.to} · ${r.state} · ${pct}% · by ${r.actor}: ${r.reason}`,
+      el('div', {}, el('b', {}, r.id), ` ${moved(r)} · ${r.state} · ${pct}% · by ${r.actor}: ${r.reason}`,
         ' ', isOperator() ? el('button', { type: 'button', class: 'abort', 'data-id': r.id }, 'Abort') : null),
       el('div', { class: 'progress' }, el('div', { style: { width: pct + '%' } })),
       el('div', { class: 'muted' }, `write-forbidden so far: ${ms(r.write_forbidden_ms || 0)} · running ${ms(durationMS(r.started, r.ended))}`),
       stepsTable(r));
   }));
+}
+
+// moved says what a switch moves: buckets to a cell, global tables' homes
+// to a region, or both.
+function moved(r) {
+  const parts = [];
+  if (r.count) parts.push(`${r.count} buckets (${r.buckets}) ${(r.from || []).join(',')} → ${r.to}`);
+  if ((r.tables || []).length) parts.push(`global ${r.tables.join(', ')} ${(r.from_homes || []).join(',')} → region ${r.to_region}`);
+  return parts.join(' and ');
 }
 
 function stepSummary(rec) {
@@ -527,8 +568,8 @@ function renderHistory() {
     el('td', {}, timeOf(r.started)),
     el('td', {}, r.id),
     el('td', {}, r.actor, el('div', { class: 'muted' }, r.reason)),
-    el('td', {}, `${r.buckets} (${r.count})`),
-    el('td', {}, `${(r.from || []).join(',')} → ${r.to}`),
+    el('td', {}, r.count ? `${r.buckets} (${r.count})` : '', (r.tables || []).map((t) => el('div', {}, 'global ' + t))),
+    el('td', {}, `${[...(r.from || []), ...(r.from_homes || [])].join(',')} → ${r.count ? r.to : r.to_region}`),
     el('td', {}, el('span', { class: 'badge ' + (r.state === 'done' ? 'ok' : 'bad'), title: r.error || '' }, r.state),
       r.error ? el('div', { class: 'error' }, r.error) : null),
     el('td', { class: 'num wf' }, ms(r.write_forbidden_ms)),
@@ -562,6 +603,10 @@ document.addEventListener('DOMContentLoaded', async () => {
   for (const id of ['target', 'stages', 'reason']) $(id).addEventListener('input', invalidatePreview);
   $('preview').addEventListener('click', preview);
   $('confirm').addEventListener('click', confirmSwitch);
+  $('globals').addEventListener('click', (ev) => {
+    const b = ev.target.closest('button.move-home');
+    if (b) moveGlobal(b.dataset.table, b.dataset.from, b.dataset.to);
+  });
   $('active').addEventListener('click', (ev) => {
     const b = ev.target.closest('button.abort');
     if (b) abortSwitch(b.dataset.id);
