@@ -50,7 +50,7 @@ func demoGlobal(ctx context.Context, g *globals, st *lab.State) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "20 products added through b's gateway %s: written in %s (the home of %s is a; the gateway sends its writes there)\n", gw(1), byRegion(by), lab.ProductsTable)
+	fmt.Fprintf(out, "20 products added through b's gateway %s: %s (the home of %s is a; the gateway sends its writes there)\n", gw(1), byRegion(by), lab.ProductsTable)
 	fmt.Fprintf(out, "now: regionctl global move %s --to b\n", lab.ProductsTable)
 	var final *traffic.Record
 	if err := g.call(ctx, func(c *client.Client) error {
@@ -70,7 +70,7 @@ func demoGlobal(ctx context.Context, g *globals, st *lab.State) error {
 	if by, err = write(gw(0), "demo-after", 20); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "20 products added through a's gateway: written in %s\n", byRegion(by))
+	fmt.Fprintf(out, "20 products added through a's gateway: %s\n", byRegion(by))
 	regions, closeAll, err := ledger.Regions(st)
 	if err != nil {
 		return err
