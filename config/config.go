@@ -16,6 +16,7 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -377,6 +378,53 @@ type Router struct {
 	// the gateway answers them 409, naming the home, outside the table's
 	// home region, and 503 while a move fences it.
 	GlobalWrites []GlobalWrite `yaml:"global_writes"`
+	// ReadLevels set the consistency level of reads by route; a request's
+	// X-Consistency header overrides it; without either a read is strong.
+	ReadLevels []ReadLevel `yaml:"read_levels"`
+	// SessionWait bounds how long a session read waits for the local
+	// region to apply the client's last write before it is forwarded to
+	// the owner (default 200ms).
+	SessionWait time.Duration `yaml:"session_wait"`
+}
+
+// ReadLevel sets the consistency level of the reads of one route.
+type ReadLevel struct {
+	// Path is a path pattern: '*' matches one path segment (path.Match),
+	// e.g. /users/*/requests.
+	Path string `yaml:"path"`
+	// Level is strong, session, eventual or bounded=DURATION.
+	Level string `yaml:"level"`
+}
+
+// Read consistency levels (docs/consistency.md).
+const (
+	// ReadStrong reads from the owner: the user's cell's region.
+	ReadStrong = "strong"
+	// ReadSession reads locally once the local region has applied the
+	// client's last write (its session token), else from the owner.
+	ReadSession = "session"
+	// ReadBounded reads locally while the local copy of the owner's data
+	// is less than the bound old, else from the owner.
+	ReadBounded = "bounded"
+	// ReadEventual reads locally.
+	ReadEventual = "eventual"
+)
+
+// ParseReadLevel parses strong, session, eventual or bounded=DURATION
+// (e.g. bounded=2s) and returns the level and the bound.
+func ParseReadLevel(s string) (string, time.Duration, error) {
+	switch s {
+	case ReadStrong, ReadSession, ReadEventual:
+		return s, 0, nil
+	}
+	if b, ok := strings.CutPrefix(s, ReadBounded+"="); ok {
+		d, err := time.ParseDuration(b)
+		if err != nil || d <= 0 {
+			return "", 0, fmt.Errorf("%q: the bound is not a positive duration: write e.g. bounded=2s", s)
+		}
+		return ReadBounded, d, nil
+	}
+	return "", 0, fmt.Errorf("%q is not a consistency level: use strong, session, eventual or bounded=DURATION (e.g. bounded=2s)", s)
 }
 
 // GlobalWrite declares one application route that writes a global table.

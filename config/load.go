@@ -182,6 +182,9 @@ func (c *Config) applyDefaults() {
 			t.Conflict = c.Replication.DefaultConflict
 		}
 	}
+	if c.Router.SessionWait == 0 {
+		c.Router.SessionWait = 200 * time.Millisecond
+	}
 	for i := range c.Router.GlobalWrites {
 		if w := &c.Router.GlobalWrites[i]; len(w.Methods) == 0 {
 			w.Methods = []string{"POST", "PUT", "PATCH", "DELETE"}

@@ -260,6 +260,18 @@ func (c *Config) validateRouter(v *validator) {
 			v.add(f+".table", "%q is not a global table of replication.tables: use one of %v", w.Table, names)
 		}
 	}
+	for i, l := range rt.ReadLevels {
+		f := fmt.Sprintf("router.read_levels[%d]", i)
+		if _, err := path.Match(l.Path, ""); err != nil || !strings.HasPrefix(l.Path, "/") {
+			v.add(f+".path", "%q: write a path from its first '/', '*' for one segment, e.g. /users/*/requests", l.Path)
+		}
+		if _, _, err := ParseReadLevel(l.Level); err != nil {
+			v.add(f+".level", "%v", err)
+		}
+	}
+	if rt.SessionWait < 0 || rt.SessionWait > 10*time.Second {
+		v.add("router.session_wait", "%s: use 0 to 10s (default 200ms): how long a session read waits for the local region before it is forwarded", rt.SessionWait)
+	}
 	gw := -1
 	for i, r := range c.Regions {
 		if r.GatewayListen != "" {

@@ -160,6 +160,8 @@ type Applier struct {
 	rate  rate
 	// client is the current Run's Kafka client (Skip reads with it).
 	client sarama.Client
+	// nparts is how many partitions the current session consumes, under mu.
+	nparts int
 	// lastPart is when each partition last got a message (or its session
 	// began), under mu.
 	lastPart map[int32]time.Time

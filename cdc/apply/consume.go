@@ -98,6 +98,7 @@ func (a *Applier) session(ctx context.Context, client sarama.Client, consumer sa
 		return nil
 	}
 	a.restart = func() { cancel(errRestart) }
+	a.nparts = len(parts)
 	a.lastPart = map[int32]time.Time{}
 	for _, p := range parts {
 		a.lastPart[p] = start

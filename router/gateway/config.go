@@ -38,6 +38,19 @@ type Config struct {
 	// DefaultRegion receives requests without a user key; empty answers
 	// them 400.
 	DefaultRegion string
+	// Region is the gateway's own region: reads whose level allows it
+	// (ReadLevels, the X-Consistency header) are served by its
+	// application. Empty: every read goes to its owner (strong).
+	Region string
+	// Replica says how far Region has applied the other regions' writes
+	// (bounded and session reads); nil: such reads go to their owner.
+	Replica Replica
+	// ReadLevels set the level of reads by route (config
+	// router.read_levels); a request's X-Consistency header overrides it.
+	ReadLevels []config.ReadLevel
+	// SessionWait bounds a session read's wait for Region to apply the
+	// client's last write (default 200ms).
+	SessionWait time.Duration
 	// GlobalWrites are the routes that write a global table (config
 	// router.global_writes): proxied to the table's home region.
 	GlobalWrites []config.GlobalWrite
@@ -56,7 +69,7 @@ type Config struct {
 // DefaultConfig returns a Config with the deployment defaults: the user
 // key in header X-User-Id, refused writes told to retry after 1s.
 func DefaultConfig() Config {
-	return Config{UserHeader: "X-User-Id", RetryAfter: time.Second}
+	return Config{UserHeader: "X-User-Id", RetryAfter: time.Second, SessionWait: 200 * time.Millisecond}
 }
 
 // FromDeployment returns the gateway config of region in dep: listen
@@ -73,6 +86,7 @@ func FromDeployment(dep *config.Config, region string) (Config, error) {
 	c.UserHeader, c.UserCookie, c.UserQuery = dep.Router.UserHeader, dep.Router.UserCookie, dep.Router.UserQuery
 	c.DefaultRegion = dep.Router.DefaultRegion
 	c.GlobalWrites = dep.Router.GlobalWrites
+	c.Region, c.ReadLevels, c.SessionWait = region, dep.Router.ReadLevels, dep.Router.SessionWait
 	if dep.Router.RetryAfter > 0 {
 		c.RetryAfter = dep.Router.RetryAfter
 	}
@@ -101,6 +115,11 @@ func (c Config) Validate() error {
 	}
 	if strings.ContainsAny(c.UserQuery, " &=#?\t\r\n") {
 		bad("Config.UserQuery %q is not a query parameter name: write e.g. user_id (config router.user_query)", c.UserQuery)
+	}
+	for i, l := range c.ReadLevels {
+		if _, _, err := config.ParseReadLevel(l.Level); err != nil {
+			bad("Config.ReadLevels[%d].Level: %v (config router.read_levels)", i, err)
+		}
 	}
 	if err := validGlobalWrites(c.GlobalWrites); err != nil {
 		errs = append(errs, err)

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/router"
 )
 
@@ -97,6 +98,11 @@ func (g *Gateway) newProxy(region string, target *url.URL) *httputil.ReverseProx
 		Transport: g.cfg.Transport,
 		ModifyResponse: func(resp *http.Response) error {
 			g.m.count(resp.StatusCode)
+			// The session token of a write: the region that committed it
+			// and its GTID, which the application reported.
+			if gtid := resp.Header.Get(HeaderGTID); gtid != "" && isWrite(resp.Request.Method) {
+				resp.Header.Set(HeaderSession, region+":"+gtid)
+			}
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -111,6 +117,9 @@ func (g *Gateway) newProxy(region string, target *url.URL) *httputil.ReverseProx
 		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
 }
+
+// readServed are the values of HeaderRead, by where a read was served.
+var readServed = [2][]string{{"local"}, {"owner"}}
 
 // isWrite reports whether a request with method may change data: any
 // method but GET, HEAD and OPTIONS.
@@ -150,7 +159,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Bucket: int(rt.Bucket), Cell: rt.Cell, Epoch: rt.Epoch, RetryAfterSeconds: g.retrySecs})
 		return
 	}
-	p := g.proxies[rt.Endpoint]
+	endpoint := rt.Endpoint
+	if gen == nil && g.cfg.Region != "" {
+		lv, err := g.readLevel(r)
+		if err != nil {
+			g.writeJSON(w, http.StatusBadRequest, false, Problem{Error: err.Error()})
+			return
+		}
+		served := 1
+		if rt.Region == g.cfg.Region || lv.name != config.ReadStrong && g.servesLocally(r, lv, rt.Region) {
+			served, endpoint = 0, g.cfg.Endpoints[g.cfg.Region]
+		}
+		g.m.reads[lv.index][served].Inc()
+		w.Header()[HeaderRead] = readServed[served]
+	}
+	p := g.proxies[endpoint]
 	if p == nil {
 		g.writeJSON(w, http.StatusBadGateway, false, Problem{
 			Error:  fmt.Sprintf("region %s (cell %s) has no application URL known to the gateway: set regions[].app for it in the deployment config", rt.Region, rt.Cell),
@@ -165,15 +188,33 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.m.duration.Observe(time.Since(start).Seconds())
 }
 
-// serveKeyless sends a request without user key to the default region,
+// serveKeyless sends a request without user key to the default region
+// (a read whose level is not strong: to the gateway's own region),
 // or answers 400 naming where the key is expected. A write goes there
 // only while the routing table lets that region take writes (not fenced
 // by a failover, the router not cut off from etcd); otherwise it is
 // refused 503 like a write to a write-forbidden bucket, and counted.
 func (g *Gateway) serveKeyless(w http.ResponseWriter, r *http.Request, start time.Time) {
-	if g.defaultApp == nil {
+	app := g.defaultApp
+	if !isWrite(r.Method) && g.cfg.Region != "" {
+		// A read whose level is not strong is served by the gateway's region.
+		lv, err := g.readLevel(r)
+		if err != nil {
+			g.writeJSON(w, http.StatusBadRequest, false, Problem{Error: err.Error()})
+			return
+		}
+		served := 1
+		if lv.name != config.ReadStrong || g.cfg.DefaultRegion == g.cfg.Region {
+			served, app = 0, g.proxies[g.cfg.Endpoints[g.cfg.Region]]
+		}
+		if app != nil {
+			g.m.reads[lv.index][served].Inc()
+			w.Header()[HeaderRead] = readServed[served]
+		}
+	}
+	if app == nil {
 		g.writeJSON(w, http.StatusBadRequest, false, Problem{
-			Error:  "the request carries no user key: send it in " + g.expected(),
+			Error:  "the request carries no user key: send it in " + g.expected() + " (a read may also ask for " + HeaderConsistency + ": eventual to be served by this gateway's region)",
 			Header: g.cfg.UserHeader, Cookie: g.cfg.UserCookie, Query: g.cfg.UserQuery})
 		return
 	}
@@ -190,7 +231,7 @@ func (g *Gateway) serveKeyless(w http.ResponseWriter, r *http.Request, start tim
 	delete(r.Header, HeaderBucket)
 	delete(r.Header, HeaderCell)
 	delete(r.Header, HeaderEpoch)
-	g.defaultApp.ServeHTTP(w, r)
+	app.ServeHTTP(w, r)
 	g.m.duration.Observe(time.Since(start).Seconds())
 }
 

@@ -18,6 +18,10 @@ type metrics struct {
 	// those refused 409 (the user's region is not the table's home).
 	globalWrites, globalRefused prometheus.Counter
 	duration                    prometheus.Histogram
+	// reads counts reads by level (levelIndex) and where they were
+	// served: [level][0] locally, [level][1] by the owner.
+	reads       [4][2]prometheus.Counter
+	sessionWait prometheus.Histogram
 	all                         []prometheus.Collector
 }
 
@@ -40,6 +44,14 @@ func newMetrics(f *router.Inflight) *metrics {
 			Help:    "Time from a proxied request's arrival to the end of its response, application time included.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
 	}
+	reads := prometheus.NewCounterVec(prometheus.CounterOpts(opts("reads_total",
+		"Reads by consistency level (strong unless the route or X-Consistency says otherwise) and where they were served: local (the gateway's region) or owner (the user's cell's region; a bounded or session read the local region could not serve is forwarded there).")), []string{"level", "served"})
+	for name, i := range levelIndex {
+		m.reads[i][0], m.reads[i][1] = reads.WithLabelValues(name, "local"), reads.WithLabelValues(name, "owner")
+	}
+	m.sessionWait = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "gateway", Name: "session_wait_seconds",
+		Help:    "How long session reads waited for the local region to apply the client's last write (served locally or, past router.session_wait, forwarded).",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}})
 	for i := 1; i < len(m.byClass); i++ {
 		m.byClass[i] = requests.WithLabelValues(fmt.Sprintf("%dxx", i))
 	}
@@ -49,7 +61,7 @@ func newMetrics(f *router.Inflight) *metrics {
 	timeouts := prometheus.NewCounterFunc(prometheus.CounterOpts(opts("settle_timeouts_total",
 		"Times Settle gave up waiting for writes admitted under an older routing table and let the router report the new epoch anyway.")),
 		func() float64 { return float64(f.Timeouts()) })
-	m.all = []prometheus.Collector{requests, m.refused, m.keyless, m.globalWrites, m.globalRefused, m.duration, running, timeouts}
+	m.all = []prometheus.Collector{requests, m.refused, m.keyless, m.globalWrites, m.globalRefused, m.duration, reads, m.sessionWait, running, timeouts}
 	return m
 }
 
