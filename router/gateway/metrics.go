@@ -22,7 +22,7 @@ type metrics struct {
 	// served: [level][0] locally, [level][1] by the owner.
 	reads       [4][2]prometheus.Counter
 	sessionWait prometheus.Histogram
-	all                         []prometheus.Collector
+	all         []prometheus.Collector
 }
 
 func newMetrics(f *router.Inflight) *metrics {
