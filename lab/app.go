@@ -28,10 +28,13 @@ import (
 //	GET  /users/{id}                                     the user's balance and ledger
 //	POST /users/{id}/ledger                              open the user's ledger accounts (LedgerSchema)
 //	POST /users/{id}/moves       LedgerRequest           move money between the user's accounts, or pay another user (to_user)
+//	GET  /users/{id}/requests                            the user's ledger history (read bounded: router.read_levels)
 //	POST /products               ProductRequest          add a product to the catalogue, a global table (only in its home)
 //	GET  /products/{code}                                read a product from the region's copy
 //
-// Every answer carries X-App-Region, the region that served it.
+// Every answer carries X-App-Region, the region that served it; a write's
+// carries X-Region-GTID, its commit, from which the gateway makes the
+// client's session token.
 type App struct {
 	db     *sql.DB
 	guard  *guard.Guard
@@ -49,6 +52,7 @@ func NewApp(db *sql.DB, g *guard.Guard, region string) *App {
 	a.mux.HandleFunc("GET /users/{id}", a.user)
 	a.mux.HandleFunc("POST /users/{id}/ledger", a.openLedger)
 	a.mux.HandleFunc("POST /users/{id}/moves", a.move)
+	a.mux.HandleFunc("GET /users/{id}/requests", a.history)
 	a.mux.HandleFunc("POST /products", a.addProduct)
 	a.mux.HandleFunc("GET /products/{code}", a.product)
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })

@@ -63,6 +63,11 @@ router:
   # The app's product catalogue is a global table: the gateway sends its
   # writes to the table's home region.
   global_writes: [{path: /products, methods: [POST], table: {{.DB}}.products}]
+  # Balances are read strong (from the user's region: the default); the
+  # ledger history and the catalogue may be read where the gateway is.
+  read_levels:
+    - {path: /users/*/requests, level: bounded=2s}
+    - {path: /products/*, level: eventual}
 controller:
   witness:
     raft: 127.0.0.1:{{.Witness.RaftPort}}

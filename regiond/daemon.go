@@ -58,18 +58,20 @@ type Config struct {
 
 // Daemon is one region's regiond.
 type Daemon struct {
-	cfg      Config
-	region   *config.Region
-	log      *slog.Logger
-	reg      *prometheus.Registry
-	api      *apiserver.Server
-	db       *sql.DB
-	etcd     *clientv3.Client
-	health   *health
-	repl     *replication
-	store    *router.Store
-	router   *router.Router
-	gateway  *gateway.Gateway // nil unless regions[].gateway_listen is set
+	cfg     Config
+	region  *config.Region
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	api     *apiserver.Server
+	db      *sql.DB
+	etcd    *clientv3.Client
+	health  *health
+	repl    *replication
+	store   *router.Store
+	router  *router.Router
+	gateway *gateway.Gateway // nil unless regions[].gateway_listen is set
+	// replica answers the gateway's bounded and session reads (nil without a gateway).
+	replica  *replica
 	switcher *traffic.Switcher
 	peers    *replicationView
 	verifier *verifier

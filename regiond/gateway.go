@@ -31,13 +31,14 @@ func gatewaySettle(r *config.Region, log *slog.Logger) *router.Inflight {
 }
 
 // newGateway builds the gateway of region on router rt, whose Settle is
-// inflight's; its metrics go to reg.
-func newGateway(dep *config.Config, region string, rt *router.Router, inflight *router.Inflight, reg prometheus.Registerer, log *slog.Logger) (*gateway.Gateway, error) {
+// inflight's; rep (nil: none) answers bounded and session reads; its
+// metrics go to reg.
+func newGateway(dep *config.Config, region string, rt *router.Router, inflight *router.Inflight, rep gateway.Replica, reg prometheus.Registerer, log *slog.Logger) (*gateway.Gateway, error) {
 	gc, err := gateway.FromDeployment(dep, region)
 	if err != nil {
 		return nil, err
 	}
-	gc.Router, gc.Inflight, gc.Registerer, gc.Logger = rt, inflight, reg, log
+	gc.Router, gc.Inflight, gc.Replica, gc.Registerer, gc.Logger = rt, inflight, rep, reg, log
 	g, err := gateway.New(gc)
 	if err != nil {
 		return nil, fmt.Errorf("regions[%s].gateway_listen: %w", region, err)
@@ -50,7 +51,7 @@ func (d *Daemon) gatewayComponents() []component {
 	if d.gateway == nil {
 		return nil
 	}
-	return []component{{"gateway", d.gateway.Run}}
+	return []component{{"replica", d.replica.Run}, {"gateway", d.gateway.Run}}
 }
 
 // GatewayConfig is what RunGateway needs.
@@ -106,7 +107,9 @@ func RunGateway(ctx context.Context, cfg GatewayConfig) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	g, err := newGateway(dep, r.Name, rt, inflight, reg, log)
+	// Without appliers in this process, bounded and session reads go to
+	// their owner.
+	g, err := newGateway(dep, r.Name, rt, inflight, nil, reg, log)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,8 @@ import (
 type replication struct {
 	capture  *capture.Capture
 	appliers []*apply.Applier
+	// bySource is the applier of each source region.
+	bySource map[string]*apply.Applier
 }
 
 // newReplication builds capture and appliers; it connects to nothing yet.
@@ -42,7 +44,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &replication{}
+	rep := &replication{bySource: map[string]*apply.Applier{}}
 	// The appliers judge ownership by the routing history; the router
 	// (made after them) tells it of new versions.
 	history := router.NewHistory(d.store, func() *router.Table {
@@ -74,6 +76,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 			return nil, err
 		}
 		rep.appliers = append(rep.appliers, a)
+		rep.bySource[src.Name] = a
 	}
 	return rep, nil
 }

@@ -29,7 +29,8 @@ func (d *Daemon) newRouter() (*router.Router, error) {
 	if err != nil || inflight == nil {
 		return r, err
 	}
-	if d.gateway, err = newGateway(cfg, d.region.Name, r, inflight, d.reg, d.log); err != nil {
+	d.replica = newReplica(d)
+	if d.gateway, err = newGateway(cfg, d.region.Name, r, inflight, d.replica, d.reg, d.log); err != nil {
 		return nil, err
 	}
 	return r, nil

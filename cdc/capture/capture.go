@@ -68,7 +68,7 @@ type Config struct {
 	// MaxMessageBytes splits larger transactions into fragments (default 512 KiB).
 	MaxMessageBytes int
 	// Heartbeat is how soon a partition that got nothing learns that the
-	// source's position moved (default 250ms). While the position stays
+	// source's position moved (default 50ms: a session read waits for the low watermark of every partition, docs/consistency.md). While the position stays
 	// where a partition's last heartbeat put it, the partition gets one
 	// every IdleHeartbeat only (default 2s: well within the applier's
 	// 10 s stall timeout), which is most of an idle region's messages.
@@ -137,7 +137,7 @@ func New(cfg Config) (*Capture, error) {
 		cfg.MaxMessageBytes = 512 << 10
 	}
 	if cfg.Heartbeat == 0 {
-		cfg.Heartbeat = 250 * time.Millisecond
+		cfg.Heartbeat = 50 * time.Millisecond
 	}
 	if cfg.IdleHeartbeat == 0 {
 		cfg.IdleHeartbeat = 2 * time.Second

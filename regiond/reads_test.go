@@ -1,0 +1,259 @@
+package regiond_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/lab/ledger"
+	"github.com/regionplatform/region/router/gateway"
+)
+
+// TestReadLevelsOnLab runs users of region a on a lab whose a->b Kafka
+// path has WAN latency (the link from a to b lags): 1,000 writes through
+// a's gateway each followed at once by a session read of the user's
+// history through b's gateway with the write's token: every read sees its
+// write, served by b once it applied it or forwarded to a. Then writers
+// move money through a's gateway while readers read the history through
+// b's gateway bounded by 300ms, and the latency rises past the bound for
+// a while: no read returns a history older than its bound against the
+// writers' acknowledgements, and the reads are forwarded while the lag
+// exceeds it.
+func TestReadLevelsOnLab(t *testing.T) {
+	if lab.HeaderGTID != gateway.HeaderGTID {
+		t.Fatalf("the lab app reports its commits in %s, the gateway reads %s", lab.HeaderGTID, gateway.HeaderGTID)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st := labtest.UpWith(t, lab.Options{WAN: true}, "a", "b")
+	if err := ledger.CreateSchema(ctx, st, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	w, err := lab.OpenWAN(st.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
+	gwB := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
+	var users []int64
+	for u := int64(5001); len(users) < 20; u++ {
+		if st.HomeRegion(u) == 0 {
+			users = append(users, u)
+		}
+	}
+	wl := ledger.Workload{Gateways: []string{gwA}, Users: users}
+	if err := wl.Open(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// b's applier of a's stream: every byte from a's Kafka waits 40ms.
+	if err := w.Latency("b", "a", 40*time.Millisecond, 10*time.Millisecond, lab.KindKafka); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("session", func(t *testing.T) {
+		var mu sync.Mutex
+		served := map[string]int{}
+		var missed []string
+		var waits []time.Duration
+		var wg sync.WaitGroup
+		for _, u := range users[:10] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := range 100 {
+					rid := fmt.Sprintf("s-%d-%d", u, n)
+					token, err := move(ctx, gwA, u, rid)
+					if err != nil {
+						t.Errorf("user %d: %v", u, err)
+						return
+					}
+					start := time.Now()
+					h, where, err := readHistory(ctx, gwB, u, "session", token)
+					took := time.Since(start)
+					mu.Lock()
+					served[where]++
+					waits = append(waits, took)
+					if err != nil || !slices.Contains(h.Requests, rid) {
+						missed = append(missed, fmt.Sprintf("%s (served by %s %s, %v)", rid, where, h.Region, err))
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		sort.Slice(waits, func(i, j int) bool { return waits[i] < waits[j] })
+		t.Logf("1000 session reads in b right after a write in a: %d served by b, %d forwarded to a; read time p50 %s, p99 %s",
+			served["local"], served["owner"], waits[len(waits)/2].Round(time.Millisecond), waits[len(waits)*99/100].Round(time.Millisecond))
+		if len(missed) > 0 {
+			t.Errorf("%d session reads did not see their write: %v", len(missed), missed[:min(5, len(missed))])
+		}
+		if served["local"] == 0 {
+			t.Error("no session read was served by b: the wait for the link never succeeded")
+		}
+		if served["local"]+served["owner"] != 1000 {
+			t.Errorf("reads: %v", served)
+		}
+	})
+
+	t.Run("bounded", func(t *testing.T) {
+		const bound = 300 * time.Millisecond
+		// One writer per user: its acknowledgements in order.
+		var mu sync.Mutex
+		acks := map[int64][]time.Time{}
+		type read struct {
+			user    int64
+			start   time.Time
+			applied int64
+			where   string
+		}
+		var reads []read
+		rctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		base := map[int64]int64{}
+		for _, u := range users[10:] {
+			h, _, err := readHistory(ctx, gwA, u, "strong", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			base[u] = h.Applied
+		}
+		for _, u := range users[10:] {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				for n := 0; rctx.Err() == nil; n++ {
+					if _, err := move(rctx, gwA, u, fmt.Sprintf("b-%d-%d", u, n)); err != nil {
+						if rctx.Err() == nil {
+							t.Errorf("user %d: %v", u, err)
+						}
+						return
+					}
+					mu.Lock()
+					acks[u] = append(acks[u], time.Now())
+					mu.Unlock()
+					time.Sleep(10 * time.Millisecond)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				for rctx.Err() == nil {
+					start := time.Now()
+					h, where, err := readHistory(rctx, gwB, u, fmt.Sprintf("bounded=%s", bound), "")
+					if err != nil {
+						if rctx.Err() == nil {
+							t.Errorf("user %d: %v", u, err)
+						}
+						return
+					}
+					mu.Lock()
+					reads = append(reads, read{user: u, start: start, applied: h.Applied - base[u], where: where})
+					mu.Unlock()
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+		}
+		time.Sleep(3 * time.Second)
+		// The lag rises past the bound for 3 seconds.
+		if err := w.Latency("b", "a", 400*time.Millisecond, 0, lab.KindKafka); err != nil {
+			t.Fatal(err)
+		}
+		raised := time.Now()
+		time.Sleep(3 * time.Second)
+		if err := w.Latency("b", "a", 40*time.Millisecond, 10*time.Millisecond, lab.KindKafka); err != nil {
+			t.Fatal(err)
+		}
+		lowered := time.Now()
+		time.Sleep(3 * time.Second)
+		stop()
+		wg.Wait()
+
+		// A read that started at T must hold every write acknowledged
+		// before T - bound.
+		var stale []string
+		count := map[string]int{}
+		duringHigh := map[string]int{}
+		var worst time.Duration
+		for _, r := range reads {
+			count[r.where]++
+			if r.start.After(raised.Add(time.Second)) && r.start.Before(lowered) {
+				duringHigh[r.where]++
+			}
+			if r.where != "local" {
+				continue
+			}
+			as := acks[r.user]
+			// The writes acknowledged before start - bound - slack.
+			due := sort.Search(len(as), func(i int) bool { return !as[i].Before(r.start.Add(-bound)) })
+			if int64(due) > r.applied {
+				missing := as[r.applied] // the oldest write the read lacks
+				age := r.start.Sub(missing)
+				worst = max(worst, age)
+				stale = append(stale, fmt.Sprintf("user %d at %s: %d of %d due writes, the oldest missing acknowledged %s before", r.user, r.start.Format("15:04:05.000"), r.applied, due, age.Round(time.Millisecond)))
+			}
+		}
+		t.Logf("%d bounded reads (bound %s): %d served by b, %d forwarded to a; while a->b lagged 400ms+: %d by b, %d forwarded",
+			len(reads), bound, count["local"], count["owner"], duringHigh["local"], duringHigh["owner"])
+		if len(stale) > 0 {
+			t.Errorf("%d bounded reads returned data older than %s (worst %s): %v", len(stale), bound, worst, stale[:min(5, len(stale))])
+		}
+		if count["local"] == 0 || duringHigh["owner"] == 0 {
+			t.Errorf("reads served by b %d, forwarded while the lag exceeded the bound %d: want both", count["local"], duringHigh["owner"])
+		}
+		if duringHigh["local"] > 0 {
+			t.Errorf("%d reads were served by b while a->b lagged more than the bound", duringHigh["local"])
+		}
+	})
+}
+
+// move sends one transfer of user u through the gateway at base and
+// returns its session token.
+func move(ctx context.Context, base string, u int64, rid string) (string, error) {
+	body, _ := json.Marshal(lab.LedgerRequest{RequestID: rid, Kind: "transfer", From: lab.Wallet, To: lab.Savings, AmountCents: 1})
+	for try := 0; ; try++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/users/%d/moves", base, u), bytes.NewReader(body))
+		req.Header.Set("X-User-Id", fmt.Sprint(u))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK:
+			return resp.Header.Get(gateway.HeaderSession), nil
+		case resp.StatusCode != http.StatusServiceUnavailable || try > 50:
+			return "", fmt.Errorf("move %s: %s", rid, resp.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// readHistory reads user u's history through the gateway at base with a
+// consistency level and session token; where is the gateway's
+// X-Region-Read (local or owner).
+func readHistory(ctx context.Context, base string, u int64, level, token string) (lab.HistoryReply, string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/users/%d/requests", base, u), nil)
+	req.Header.Set("X-User-Id", fmt.Sprint(u))
+	req.Header.Set(gateway.HeaderConsistency, level)
+	if token != "" {
+		req.Header.Set(gateway.HeaderSession, token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return lab.HistoryReply{}, "", err
+	}
+	defer resp.Body.Close()
+	var h lab.HistoryReply
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil || resp.StatusCode != http.StatusOK {
+		return h, resp.Header.Get(gateway.HeaderRead), fmt.Errorf("read %d's history: %s %v %s", u, resp.Status, err, h.Error)
+	}
+	return h, resp.Header.Get(gateway.HeaderRead), nil
+}
