@@ -67,7 +67,7 @@ func (w *worker) applyRun(ctx context.Context, run []*event.Message, raw []*sara
 	var apply []*event.Message
 	rows, dups, discarded := 0, 0, 0
 	for k, m := range run {
-		d, _, err := decide(next, w.frag, m, w.input(raw[k].Offset, false))
+		d, _, err := decide(next, w.frag, m, w.input(raw[k].Offset, false, false))
 		if err != nil {
 			return err
 		}

@@ -80,6 +80,11 @@ type input struct {
 	// quiet: the checkpoint row was written a moment ago, so a heartbeat
 	// that moves nothing but time need not be written again.
 	quiet bool
+	// recent: the checkpoint row was written within heartbeatMoveSave, so
+	// a heartbeat that moves the watermark is noted in memory only (the
+	// live watermark session reads wait for moves with every heartbeat;
+	// the row at most every heartbeatMoveSave).
+	recent bool
 }
 
 // decide is the applier's exactly-once decision for message m of a
@@ -111,6 +116,11 @@ func decide(cp Checkpoint, frags []*event.Message, m *event.Message, in input) (
 			// of its own links, which a write here would move again: two
 			// idle regions kept each other writing a dozen commits a
 			// second). Noted in memory, written with the next save.
+			return decision{step: stepNote, next: next}, frags, nil
+		case in.recent:
+			// The watermark moves (the source publishes to other
+			// partitions): noted now, written at most every
+			// heartbeatMoveSave; a heartbeat carries no rows to lose.
 			return decision{step: stepNote, next: next}, frags, nil
 		}
 		return decision{step: stepSave, next: next}, frags, nil

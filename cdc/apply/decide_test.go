@@ -136,3 +136,19 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
+
+// TestHeartbeatMovingTheWatermark: a heartbeat that moves the watermark
+// (the source published to other partitions) is noted in memory while the
+// checkpoint row was written within heartbeatMoveSave, else written.
+func TestHeartbeatMovingTheWatermark(t *testing.T) {
+	cp := Checkpoint{Offset: 9, Seq: 5, Pos: "1-1-5", GTID: "1-1-5"}
+	for _, tc := range []struct {
+		recent bool
+		want   step
+	}{{true, stepNote}, {false, stepSave}} {
+		d, _, err := decide(cp, nil, hb(8, "1-1-8"), input{source: "a", offset: 10, recent: tc.recent})
+		if err != nil || d.step != tc.want || d.next.Seq != 8 || d.next.Pos != "1-1-8" || d.next.Offset != 10 {
+			t.Errorf("recent %v: %+v %v, want step %v moving the watermark to seq 8", tc.recent, d, err, tc.want)
+		}
+	}
+}

@@ -102,6 +102,11 @@ type worker struct {
 // written to the checkpoint table (it always updates the status).
 const heartbeatSave = 5 * time.Second
 
+// heartbeatMoveSave is how often a heartbeat that moves the watermark is
+// written to the checkpoint table (capture sends one to an idle partition
+// every 50ms while its source writes).
+const heartbeatMoveSave = 250 * time.Millisecond
+
 func newWorker(ctx context.Context, a *Applier, part int32) (*worker, error) {
 	cp, err := loadCheckpoint(ctx, a.cfg.DB, a.cfg.Source, part)
 	if err != nil {
@@ -142,7 +147,8 @@ func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage, m *eve
 			return fmt.Errorf("offset %d: %w", msg.Offset, err)
 		}
 	}
-	d, frags, err := decide(w.cp, w.frag, m, w.input(msg.Offset, time.Since(w.saved) < heartbeatSave))
+	since := time.Since(w.saved)
+	d, frags, err := decide(w.cp, w.frag, m, w.input(msg.Offset, since < heartbeatSave, since < heartbeatMoveSave))
 	w.frag = frags
 	if err != nil {
 		return err
@@ -184,8 +190,8 @@ func (w *worker) handle(ctx context.Context, msg *sarama.ConsumerMessage, m *eve
 
 // input is what decide needs to know of this partition for the message
 // at offset.
-func (w *worker) input(offset int64, quiet bool) input {
-	in := input{source: w.a.cfg.Source, offset: offset, quiet: quiet}
+func (w *worker) input(offset int64, quiet, recent bool) input {
+	in := input{source: w.a.cfg.Source, offset: offset, quiet: quiet, recent: recent}
 	if g := w.a.cfg.Gate; g != nil {
 		in.discarded = g.Discarded
 	}
