@@ -185,6 +185,10 @@ func ServeApp(ctx context.Context, region string, port, mysqlPort int, configPat
 	defer etcd.Close()
 	gc := guard.DefaultConfig()
 	gc.Store, gc.ID, gc.Region = router.NewStore(etcd, dep.Etcd.Prefix), "app-"+region, region
+	gc.Partitions = dep.Replication.Topic.Partitions
+	if r, ok := dep.Region(region); ok {
+		gc.Flavor = r.MySQL.Flavor
+	}
 	g, err := guard.New(gc)
 	if err != nil {
 		return err

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router/gateway"
+	"github.com/regionplatform/region/router/guard"
 )
 
 // TestReadLevelsOnLab runs users of region a on a lab whose a->b Kafka
@@ -101,6 +104,58 @@ func TestReadLevelsOnLab(t *testing.T) {
 		}
 		if served["local"]+served["owner"] != 1000 {
 			t.Errorf("reads: %v", served)
+		}
+	})
+
+	t.Run("guard", func(t *testing.T) {
+		// An application of region b deciding with the Go guard: a strong
+		// read of a user of a names a; a session read waits until b's
+		// stored watermark holds the write, or names a.
+		g, err := guard.New(guard.Config{Store: routingStore(t, st), ID: "reads-guard", Region: "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = g.Run(gctx) }()
+		defer wg.Wait()
+		defer stop()
+		<-g.Ready()
+		b := openDB(t, st, "b", "")
+		u := users[0]
+		if _, err := g.Read(ctx, b, "strong", fmt.Sprint(u), guard.SessionToken{}, 0); !errors.Is(err, guard.ErrNotOwner) || !strings.Contains(err.Error(), "region a") {
+			t.Errorf("a strong read in b of a user of a: %v, want ErrNotOwner naming a", err)
+		}
+		local, stale := 0, 0
+		for n := range 50 {
+			rid := fmt.Sprintf("g-%d-%d", u, n)
+			token, err := move(ctx, gwA, u, rid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := guard.ParseSessionToken(token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rd, err := g.Read(ctx, b, "session", fmt.Sprint(u), tok, 500*time.Millisecond)
+			switch {
+			case err == nil && rd.Local:
+				local++
+				var rows int
+				b.QueryRow("SELECT COUNT(*) FROM lending.requests WHERE request_id = ?", rid).Scan(&rows)
+				if rows != 1 {
+					t.Errorf("the guard let a session read in b before b applied %s", tok.GTID)
+				}
+			case errors.Is(err, guard.ErrStale) && rd.Owner == "a":
+				stale++
+			default:
+				t.Errorf("a session read: %+v %v", rd, err)
+			}
+		}
+		t.Logf("50 guard session reads in b right after a write in a: %d local, %d sent to a", local, stale)
+		if local == 0 {
+			t.Error("no session read was local: the stored watermark never covered the write within 500ms")
 		}
 	})
 

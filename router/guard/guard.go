@@ -64,13 +64,19 @@ type Config struct {
 	// transactions admitted under an older one (default
 	// router.DefaultSettleBound).
 	SettleBound time.Duration
+	// Flavor is the region's MySQL flavor, mariadb or mysql (default
+	// mariadb), and Partitions its links' partition count (config
+	// replication.topic.partitions, default 8): session reads (Read)
+	// compare GTIDs and need every partition's watermark.
+	Flavor     string
+	Partitions int
 	// Logger receives the guard's logs (default slog.Default()).
 	Logger *slog.Logger
 }
 
 // DefaultConfig returns a Config with the default lease and bound.
 func DefaultConfig() Config {
-	return Config{TTL: router.DefaultConfig().TTL, SettleBound: router.DefaultSettleBound}
+	return Config{TTL: router.DefaultConfig().TTL, SettleBound: router.DefaultSettleBound, Flavor: "mariadb", Partitions: 8}
 }
 
 // Validate reports the first field that makes c unusable.
@@ -116,6 +122,12 @@ func New(cfg Config) (*Guard, error) {
 	}
 	if cfg.SettleBound == 0 {
 		cfg.SettleBound = def.SettleBound
+	}
+	if cfg.Flavor == "" {
+		cfg.Flavor = def.Flavor
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = def.Partitions
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
