@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -44,5 +45,52 @@ time. The command fails only if a request fails, not on the target.`,
 		},
 	}
 	cmd.Flags().IntVar(&o.Requests, "requests", 5000, "writes through each front")
+	return cmd
+}
+
+func newBenchReadsCmd(g *globals) *cobra.Command {
+	var o bench.ReadsOptions
+	cmd := &cobra.Command{
+		Use:   "reads [--reads 1000] [--bound 1s]",
+		Short: "Latency each read consistency level adds, against a plain local read",
+		Long: `reads starts a fresh two-region lab, writes as a user of region a through a's
+gateway and reads that user's history through region b: straight from b's
+application (the plain local read: the baseline), and through b's gateway
+as eventual, bounded (--bound), session (right after a write, with its
+token) and strong (forwarded to a), one of each in turn. It reports p50
+and p99 per kind, what each adds to the plain local read, and the share
+each served in b.
+
+On one machine a forwarded read is a loopback hop: across regions, add the
+round trip. The figures are noisy: compare kinds within one run.`,
+		Example: `  make build
+  bin/regionctl bench reads --json
+  bin/regionctl bench reads --reads 300 --bound 500ms`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Reads < 1 {
+				return usagef("--reads: %d: use 1 or more", o.Reads)
+			}
+			if o.Bound <= 0 {
+				return usagef("--bound: %s: use a positive duration, e.g. 1s", o.Bound)
+			}
+			ctx, stop, bin, err := g.benchStart(cmd)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			o.Dir, o.Progress, o.Bin = g.dir, g.progress(), bin
+			rep, err := bench.Reads(ctx, o)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(rep)
+			}
+			return rep.WriteText(g.out)
+		},
+	}
+	cmd.Flags().IntVar(&o.Reads, "reads", 1000, "reads of each kind")
+	cmd.Flags().DurationVar(&o.Bound, "bound", time.Second, "the bounded level's bound")
 	return cmd
 }
