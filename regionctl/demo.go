@@ -156,7 +156,7 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 		return err
 	}
 
-	step(6, "A global table: the product catalogue is written only in its home region; move its home from a to b")
+	step(6, "A global table: the product catalogue is written only in its home region; move its home from a to b; reads by level")
 	if err := demoGlobal(ctx, g, st); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/ledger"
+	"github.com/regionplatform/region/router/gateway"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/verify"
 )
@@ -85,5 +86,35 @@ func demoGlobal(ctx context.Context, g *globals, st *lab.State) error {
 		return fmt.Errorf("the catalogue differs between regions: %v", res.Differences(5))
 	}
 	fmt.Fprintf(out, "%s: %d rows, the same in a and b\n", lab.ProductsTable, res.Tables[0].Rows)
+	return demoReads(ctx, g, st)
+}
+
+// demoReads reads a user of cell b1 (bucket 0-63, moved there in step 5)
+// through a's gateway: the history (bounded=2s by the lab's route) is
+// served by a's copy, the balance (strong) by b.
+func demoReads(ctx context.Context, g *globals, st *lab.State) error {
+	var user int64
+	for u := int64(10001); user == 0; u++ {
+		if st.HomeRegion(u) == 1 {
+			user = u
+		}
+	}
+	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
+	for _, r := range []struct{ path, what string }{
+		{fmt.Sprintf("/users/%d/requests", user), "history (router.read_levels: bounded=2s)"},
+		{fmt.Sprintf("/users/%d", user), "balance (strong: the default)"},
+	} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, gw+r.path, nil)
+		req.Header.Set("X-User-Id", fmt.Sprint(user))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s through a's gateway: %s", r.path, resp.Status)
+		}
+		fmt.Fprintf(g.out, "user %d (region b) read through a's gateway: %s served by region %s (%s)\n", user, r.what, resp.Header.Get("X-App-Region"), resp.Header.Get(gateway.HeaderRead))
+	}
 	return nil
 }
