@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/regionplatform/region/lab"
@@ -77,20 +76,11 @@ func Reads(ctx context.Context, o ReadsOptions) (*ReadsReport, error) {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
-	dir := o.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "bench-reads-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	st, err := lab.Up(ctx, lab.Options{Dir: dir, Regions: []string{"a", "b"}, Bin: o.Bin, Progress: o.Progress})
+	st, stop, err := twoRegions(ctx, o.Dir, "reads", o.Bin, o.Progress)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = lab.Down(context.Background(), dir, io.Discard) }()
+	defer stop()
 	if err := ledger.CreateSchema(ctx, st, time.Minute); err != nil {
 		return nil, err
 	}

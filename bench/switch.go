@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -82,24 +81,15 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 	if o.Switches <= 0 || o.Buckets <= 0 || o.Rate <= 0 || o.Users <= 0 {
 		return nil, errors.New("switches, buckets, rate and users must be positive")
 	}
-	dir := o.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "bench-switch-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	st, err := lab.Up(ctx, lab.Options{Dir: dir, Regions: []string{"a", "b"}, Bin: o.Bin, Progress: o.Progress})
+	st, stop, err := twoRegions(ctx, o.Dir, "switch", o.Bin, o.Progress)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = lab.Down(context.Background(), dir, io.Discard) }()
+	defer stop()
 	if o.Buckets*2 > st.Buckets/2 {
 		return nil, fmt.Errorf("buckets: %d per switch is too many: cell a1 owns %d", o.Buckets, st.Buckets/2)
 	}
-	tok, err := lab.ReadToken(dir)
+	tok, err := lab.ReadToken(st.Dir)
 	if err != nil {
 		return nil, err
 	}

@@ -75,10 +75,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) reply(w http.ResponseWriter, code int, v AppReply) {
 	v.Region = a.region
-	retryLater(w, code)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	answer(w, code, "", v)
 }
 
 // request reads the user id and a one-field JSON body.

@@ -12,12 +12,17 @@ import (
 // labs, so lab does not import it; TestReadLevelsOnLab uses both).
 const HeaderGTID = "X-Region-GTID"
 
-// gtidHeader tells the gateway the GTID of the transaction a write
-// committed, from which it makes the client's session token.
-func gtidHeader(w http.ResponseWriter, gtid string) {
+// answer writes v as JSON with code: a 503 says when to retry, and gtid
+// (a write's commit, or "") goes to the gateway in HeaderGTID, from
+// which it makes the client's session token.
+func answer(w http.ResponseWriter, code int, gtid string, v any) {
+	retryLater(w, code)
 	if gtid != "" {
 		w.Header().Set(HeaderGTID, gtid)
 	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // HistoryReply is the answer to GET /users/{id}/requests: the user's
@@ -65,7 +70,5 @@ func (a *App) history(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		code, rep.Error = http.StatusBadRequest, err.Error()
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(rep)
+	answer(w, code, "", rep)
 }

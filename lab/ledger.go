@@ -143,11 +143,7 @@ type LedgerReply struct {
 
 func (a *App) ledgerReply(w http.ResponseWriter, code int, v LedgerReply) {
 	v.Region = a.region
-	retryLater(w, code)
-	gtidHeader(w, v.GTID)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	answer(w, code, v.GTID, v)
 }
 
 // openLedger opens a user's three accounts (POST /users/{id}/ledger). A

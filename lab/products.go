@@ -55,11 +55,7 @@ type ProductReply struct {
 
 func (a *App) productReply(w http.ResponseWriter, code int, v ProductReply) {
 	v.Region = a.region
-	retryLater(w, code)
-	gtidHeader(w, v.GTID)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	answer(w, code, v.GTID, v)
 }
 
 // addProduct writes one product (POST /products) in a transaction the

@@ -52,6 +52,19 @@ func NewHistory(store *Store, current func() *Table) *History {
 // transaction and on versions, which never change: every region judges
 // a change alike, whenever it arrives.
 func (h *History) Check(ctx context.Context, src string, b topo.Bucket, epoch uint64, cell string, t time.Time) (uint64, string, error) {
+	return h.judge(ctx, epoch, t, func(tb *Table, stamped bool) string {
+		if !stamped {
+			return allowed(tb, b, src, "")
+		}
+		return allowed(tb, b, src, cell)
+	})
+}
+
+// judge answers for a write stamped with epoch (0: unstamped, committed
+// at t) by why, which says what version tb did not allow ("" when it
+// did): the stamp's version, or for an unstamped write the versions
+// current within ClockSkew of t, newest first.
+func (h *History) judge(ctx context.Context, epoch uint64, t time.Time, why func(tb *Table, stamped bool) string) (uint64, string, error) {
 	if epoch > 0 {
 		tb, err := h.version(ctx, epoch)
 		if errors.Is(err, ErrNoVersion) {
@@ -60,19 +73,19 @@ func (h *History) Check(ctx context.Context, src string, b topo.Bucket, epoch ui
 		if err != nil {
 			return 0, "", err
 		}
-		return epoch, allowed(tb, b, src, cell), nil
+		return epoch, why(tb, true), nil
 	}
 	tables, err := h.around(ctx, t.Add(-ClockSkew), t.Add(time.Second+ClockSkew))
 	if err != nil || len(tables) == 0 {
 		return 0, "", err
 	}
-	var why string
+	var w string
 	for _, tb := range tables {
-		if why = allowed(tb, b, src, ""); why == "" {
+		if w = why(tb, false); w == "" {
 			return tb.Epoch, "", nil
 		}
 	}
-	return tables[0].Epoch, fmt.Sprintf("written without a guard's stamp at %s, when %s", t.UTC().Format(time.RFC3339), why), nil
+	return tables[0].Epoch, fmt.Sprintf("written without a guard's stamp at %s, when %s", t.UTC().Format(time.RFC3339), w), nil
 }
 
 // CheckGlobal is Check for a write of global table ("db.table"): src
@@ -81,27 +94,7 @@ func (h *History) Check(ctx context.Context, src string, b topo.Bucket, epoch ui
 // version current within ClockSkew of t. A table that was not global
 // then was free to write.
 func (h *History) CheckGlobal(ctx context.Context, src, table string, epoch uint64, t time.Time) (uint64, string, error) {
-	if epoch > 0 {
-		tb, err := h.version(ctx, epoch)
-		if errors.Is(err, ErrNoVersion) {
-			return epoch, fmt.Sprintf("stamped with epoch %d, which the routing history does not hold", epoch), nil
-		}
-		if err != nil {
-			return 0, "", err
-		}
-		return epoch, allowedGlobal(tb, table, src), nil
-	}
-	tables, err := h.around(ctx, t.Add(-ClockSkew), t.Add(time.Second+ClockSkew))
-	if err != nil || len(tables) == 0 {
-		return 0, "", err
-	}
-	var why string
-	for _, tb := range tables {
-		if why = allowedGlobal(tb, table, src); why == "" {
-			return tb.Epoch, "", nil
-		}
-	}
-	return tables[0].Epoch, fmt.Sprintf("written without a guard's stamp at %s, when %s", t.UTC().Format(time.RFC3339), why), nil
+	return h.judge(ctx, epoch, t, func(tb *Table, _ bool) string { return allowedGlobal(tb, table, src) })
 }
 
 // allowedGlobal returns why tb did not let region src write global
