@@ -5,6 +5,7 @@ import (
 
 	"github.com/regionplatform/region/cdc/apply"
 	"github.com/regionplatform/region/cdc/capture"
+	"github.com/regionplatform/region/router/gateway"
 	"github.com/regionplatform/region/verify"
 )
 
@@ -26,6 +27,9 @@ type Status struct {
 	// MySQLReadOnly is what regiond last set of its MySQL's read_only, as
 	// the controller says: "off", "on: why", or "" before it decided.
 	MySQLReadOnly string `json:"mysql_read_only,omitempty"`
+	// Reads are the reads this region's gateway served by consistency
+	// level (nil: the region runs no gateway).
+	Reads *gateway.ReadStats `json:"reads,omitempty"`
 }
 
 // CellStatus is a cell homed in or standing by for this region.

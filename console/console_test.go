@@ -60,6 +60,17 @@ func TestConsole(t *testing.T) {
 		wait(t, ctx, "link a → b shows the job's ownership violation", `
 			[...document.querySelectorAll('#links tbody tr')].some(r => r.textContent.startsWith('a → b') &&
 				r.querySelector('.badge.bad') !== null && r.querySelector('.badge.bad').textContent === '1')`)
+		// Reads by level: an eventual read through a's gateway shows.
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/products/none", st.Regions[0].GatewayPort), nil)
+		req.Header.Set("X-Consistency", "eventual")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.Header.Get("X-Region-Read") != "local" {
+			t.Fatalf("an eventual read through a's gateway: %v %v", err, resp)
+		}
+		resp.Body.Close()
+		wait(t, ctx, "the reads panel counts a's eventual read", `
+			document.querySelector('#reads tr[data-region="a"] td[data-level="eventual"]') !== null &&
+			!document.querySelector('#reads tr[data-region="a"] td[data-level="eventual"]').textContent.startsWith('0 /')`)
 		// Continuous verification's last pass: the regions are identical.
 		wait(t, ctx, "the verification panel shows an identical pass", `
 			document.querySelector('#verification .badge.ok') !== null &&

@@ -332,5 +332,9 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st.Links = d.repl.linkStatus(r.Context())
 	st.Verify = d.verifier.lastPass()
 	st.MySQLReadOnly, _ = d.readOnly.Load().(string)
+	if d.gateway != nil {
+		rs := d.gateway.ReadStats()
+		st.Reads = &rs
+	}
 	apiserver.WriteJSON(w, http.StatusOK, st)
 }

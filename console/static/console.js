@@ -269,10 +269,30 @@ function renderRegions() {
       : '0'))), 'no links', 6);
 
   renderVerification(regions);
+  renderReads(regions);
 
   fill($('routers').tBodies[0], state.routers.map((r) => el('tr', {},
     el('td', {}, `${r.id} (${r.kind})`), el('td', {}, r.region),
     el('td', {}, r.epoch, t && r.epoch < t.epoch ? el('span', { class: 'badge warn' }, ' behind') : null))), 'no live routers', 3);
+}
+
+// renderReads shows, per region, the reads its gateway served by
+// consistency level: in the region, or forwarded to the owner's.
+function renderReads(regions) {
+  const levels = ['strong', 'session', 'bounded', 'eventual'];
+  const rows = regions.filter((r) => r.status && r.status.reads).map((r) => {
+    const rs = r.status.reads;
+    const by = Object.fromEntries((rs.levels || []).map((l) => [l.level, l]));
+    const wait = rs.session_waits ? ms(1000 * rs.session_wait_seconds / rs.session_waits) : '–';
+    return el('tr', { 'data-region': r.region }, el('td', {}, r.region),
+      ...levels.map((lv) => {
+        const l = by[lv] || { local: 0, owner: 0 };
+        return el('td', { class: 'num', 'data-level': lv, title: `${l.local} served in ${r.region}, ${l.owner} by the owner's region` },
+          `${l.local} / ${l.owner}`);
+      }),
+      el('td', { class: 'num' }, wait));
+  });
+  fill($('reads').tBodies[0], rows, 'no gateway reads yet', 6);
 }
 
 // renderVerification shows the newest continuous verification pass any

@@ -42,6 +42,10 @@ type Gateway struct {
 	retrySecs  int
 	m          *metrics
 	hdr        atomic.Pointer[headerVals]
+	// reads counts reads by level and where served, waits and waitNanos
+	// the session reads' waits (ReadStats).
+	reads            [4][2]atomic.Uint64
+	waits, waitNanos atomic.Uint64
 }
 
 // New checks cfg and builds a gateway. It registers its metrics with
@@ -170,7 +174,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rt.Region == g.cfg.Region || lv.name != config.ReadStrong && g.servesLocally(r, lv, rt.Region) {
 			served, endpoint = 0, g.cfg.Endpoints[g.cfg.Region]
 		}
-		g.m.reads[lv.index][served].Inc()
+		g.countRead(lv, served)
 		w.Header()[HeaderRead] = readServed[served]
 	}
 	p := g.proxies[endpoint]
@@ -208,7 +212,7 @@ func (g *Gateway) serveKeyless(w http.ResponseWriter, r *http.Request, start tim
 			served, app = 0, g.proxies[g.cfg.Endpoints[g.cfg.Region]]
 		}
 		if app != nil {
-			g.m.reads[lv.index][served].Inc()
+			g.countRead(lv, served)
 			w.Header()[HeaderRead] = readServed[served]
 		}
 	}

@@ -40,6 +40,43 @@ type Replica interface {
 	Applied(from, gtid string) bool
 }
 
+// ReadStats counts the reads a gateway served since it started, by
+// consistency level: served by its region (Local) or by the owner's
+// (Owner: strong, and bounded or session reads the region could not
+// serve).
+type ReadStats struct {
+	Levels []LevelStats `json:"levels"`
+	// SessionWaits counts session reads that waited for the region to
+	// apply their token, and SessionWaitSeconds their total wait.
+	SessionWaits       uint64  `json:"session_waits"`
+	SessionWaitSeconds float64 `json:"session_wait_seconds"`
+}
+
+// LevelStats is one level's reads.
+type LevelStats struct {
+	Level string `json:"level"`
+	Local uint64 `json:"local"`
+	Owner uint64 `json:"owner"`
+}
+
+// ReadStats returns the reads served so far.
+func (g *Gateway) ReadStats() ReadStats {
+	var st ReadStats
+	for _, name := range []string{config.ReadStrong, config.ReadSession, config.ReadBounded, config.ReadEventual} {
+		i := levelIndex[name]
+		st.Levels = append(st.Levels, LevelStats{Level: name, Local: g.reads[i][0].Load(), Owner: g.reads[i][1].Load()})
+	}
+	st.SessionWaits = g.waits.Load()
+	st.SessionWaitSeconds = float64(g.waitNanos.Load()) / 1e9
+	return st
+}
+
+// countRead counts a read of level lv, served locally or by the owner.
+func (g *Gateway) countRead(lv level, served int) {
+	g.m.reads[lv.index][served].Inc()
+	g.reads[lv.index][served].Add(1)
+}
+
 // level is a parsed consistency level.
 type level struct {
 	name  string
@@ -102,14 +139,18 @@ func (g *Gateway) servesLocally(r *http.Request, lv level, owner string) bool {
 			return false
 		}
 		start := time.Now()
+		defer func() {
+			d := time.Since(start)
+			g.m.sessionWait.Observe(d.Seconds())
+			g.waits.Add(1)
+			g.waitNanos.Add(uint64(d))
+		}()
 		for wait := time.Millisecond; ; wait = min(2*wait, 20*time.Millisecond) {
 			if g.cfg.Replica.Applied(region, gtid) {
-				g.m.sessionWait.Observe(time.Since(start).Seconds())
 				return true
 			}
 			left := g.cfg.SessionWait - time.Since(start)
 			if left <= 0 || r.Context().Err() != nil {
-				g.m.sessionWait.Observe(time.Since(start).Seconds())
 				return false
 			}
 			time.Sleep(min(wait, left))
