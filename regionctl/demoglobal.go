@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/regionplatform/region/client"
@@ -13,6 +14,7 @@ import (
 	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router/gateway"
 	"github.com/regionplatform/region/router/traffic"
+	"github.com/regionplatform/region/topo"
 	"github.com/regionplatform/region/verify"
 )
 
@@ -93,28 +95,43 @@ func demoGlobal(ctx context.Context, g *globals, st *lab.State) error {
 // through a's gateway: the history (bounded=2s by the lab's route) is
 // served by a's copy, the balance (strong) by b.
 func demoReads(ctx context.Context, g *globals, st *lab.State) error {
-	var user int64
+	var user int64 // the first of step 5's users
 	for u := int64(10001); user == 0; u++ {
-		if st.HomeRegion(u) == 1 {
+		if topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets) < 64 {
 			user = u
 		}
 	}
 	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
-	for _, r := range []struct{ path, what string }{
-		{fmt.Sprintf("/users/%d/requests", user), "history (router.read_levels: bounded=2s)"},
-		{fmt.Sprintf("/users/%d", user), "balance (strong: the default)"},
-	} {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, gw+r.path, nil)
+	read := func(path string) (region, served string, err error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, gw+path, nil)
 		req.Header.Set("X-User-Id", fmt.Sprint(user))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return err
+			return "", "", err
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s through a's gateway: %s", r.path, resp.Status)
+			return "", "", fmt.Errorf("GET %s through a's gateway: %s", path, resp.Status)
 		}
-		fmt.Fprintf(g.out, "user %d (region b) read through a's gateway: %s served by region %s (%s)\n", user, r.what, resp.Header.Get("X-App-Region"), resp.Header.Get(gateway.HeaderRead))
+		return resp.Header.Get("X-App-Region"), resp.Header.Get(gateway.HeaderRead), nil
 	}
+	// The first bounded reads start regiond's sampling of b's position
+	// (it sleeps while none come): until a sample is applied in a, they
+	// go to b.
+	var region, served string
+	var err error
+	n := 0
+	for n < 20 && served != "local" {
+		if region, served, err = read(fmt.Sprintf("/users/%d/requests", user)); err != nil {
+			return err
+		}
+		n++
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Fprintf(g.out, "user %d (region b) read through a's gateway: history (router.read_levels: bounded=2s) served by region %s (%s), read %d times\n", user, region, served, n)
+	if region, served, err = read(fmt.Sprintf("/users/%d", user)); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.out, "user %d (region b) read through a's gateway: balance (strong: the default) served by region %s (%s)\n", user, region, served)
 	return nil
 }
