@@ -52,3 +52,15 @@ type SwitchesAnswer struct {
 type AbortRequest struct {
 	Reason string `json:"reason"`
 }
+
+// Freshness is the body of GET /v1/freshness/{from}: how old region
+// From's data in region To may be, for a bounded read (docs/consistency.md).
+type Freshness struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Known: To has applied a sample of From's position, StalenessSeconds
+	// old; false while its link does not apply or until the first sample
+	// (taken while bounded reads come in) is applied: read from From.
+	Known            bool    `json:"known"`
+	StalenessSeconds float64 `json:"staleness_seconds"`
+}

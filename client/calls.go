@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/cdc/apply"
@@ -22,6 +23,17 @@ func (c *Client) Status(ctx context.Context) (*api.Status, error) {
 		return nil, fmt.Errorf("regiond %s: %w", c.BaseURL, err)
 	}
 	return &s, nil
+}
+
+// Staleness is GET /v1/freshness/{from}: how old region from's data in
+// the regiond's region may be; ok is false when it cannot say (read from
+// region from). It implements guard.Staleness.
+func (c *Client) Staleness(ctx context.Context, from string) (time.Duration, bool, error) {
+	var f api.Freshness
+	if err := c.get(ctx, "/v1/freshness/"+url.PathEscape(from), &f); err != nil {
+		return 0, false, fmt.Errorf("regiond %s: %w", c.BaseURL, err)
+	}
+	return time.Duration(f.StalenessSeconds * float64(time.Second)), f.Known, nil
 }
 
 // Route is GET /v1/route?user=USER: where the user's writes go now.

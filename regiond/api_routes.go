@@ -27,6 +27,23 @@ func (d *Daemon) routeRoutes() {
 	d.api.HandleFunc("GET /v1/switches", apiserver.RoleViewer, d.handleSwitches)
 	d.api.HandleFunc("GET /v1/switches/{id}", apiserver.RoleViewer, d.handleSwitch)
 	d.api.HandleFunc("POST /v1/switches/{id}/abort", apiserver.RoleOperator, d.handleSwitchAbort)
+	d.api.HandleFunc("GET /v1/freshness/{from}", apiserver.RoleViewer, d.handleFreshness)
+}
+
+// handleFreshness answers how old region from's data in this region may
+// be, for a guard deciding a bounded read (guard.Staleness).
+func (d *Daemon) handleFreshness(w http.ResponseWriter, r *http.Request) {
+	from := r.PathValue("from")
+	if _, ok := d.cfg.Deployment.Region(from); !ok || from == d.region.Name {
+		apiserver.WriteError(w, http.StatusBadRequest, fmt.Sprintf("from: %q is not another region of the deployment", from), fmt.Sprintf("use one of %v other than %s", d.cfg.Deployment.RegionNames(), d.region.Name))
+		return
+	}
+	a := api.Freshness{From: from, To: d.region.Name}
+	var age time.Duration
+	if age, a.Known = d.replica.Staleness(from); a.Known {
+		a.StalenessSeconds = age.Seconds()
+	}
+	apiserver.WriteJSON(w, http.StatusOK, a)
 }
 
 func (d *Daemon) handleRoute(w http.ResponseWriter, r *http.Request) {

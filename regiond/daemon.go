@@ -70,7 +70,8 @@ type Daemon struct {
 	store   *router.Store
 	router  *router.Router
 	gateway *gateway.Gateway // nil unless regions[].gateway_listen is set
-	// replica answers the gateway's bounded and session reads (nil without a gateway).
+	// replica answers bounded and session reads: the gateway's, and the
+	// guards' through GET /v1/freshness/{from}.
 	replica  *replica
 	switcher *traffic.Switcher
 	peers    *replicationView
@@ -263,6 +264,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	// Components, in start order; each runs until ctx ends.
 	comps := append([]component{{"health", d.health.Run}, {"router", d.runRouter}, {"switcher", d.switcher.Run}}, d.repl.components(d)...)
+	comps = append(comps, component{"replica", d.replica.Run})
 	comps = append(comps, d.gatewayComponents()...)
 	if d.ctl != nil {
 		comps = append(comps, component{"controller", d.ctl.Run}, component{"failover", d.fo.Run}, component{"drills", d.scheduledDrills},

@@ -51,7 +51,7 @@ func (d *Daemon) gatewayComponents() []component {
 	if d.gateway == nil {
 		return nil
 	}
-	return []component{{"replica", d.replica.Run}, {"gateway", d.gateway.Run}}
+	return []component{{"gateway", d.gateway.Run}}
 }
 
 // GatewayConfig is what RunGateway needs.

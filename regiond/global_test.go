@@ -17,6 +17,7 @@ import (
 	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/lab/ledger"
+	"github.com/regionplatform/region/router"
 )
 
 // TestGlobalTableHome runs the lab app's product catalogue, a global
@@ -28,7 +29,8 @@ import (
 // regionctl global move makes b the home: every acknowledged product is
 // in a and b once, the catalogue counted each exactly once, rows were
 // written by a before and b after, no other violation, and a's app now
-// refuses while the gateways send writes to b.
+// refuses while the gateways send writes to b. A planned failover of b
+// takes the home to a and the failback brings it back.
 func TestGlobalTableHome(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -110,10 +112,51 @@ func TestGlobalTableHome(t *testing.T) {
 	if code, rep, _ = postProduct(t, app(0), "", "direct-a"); code != http.StatusServiceUnavailable || !strings.Contains(rep.Error, "written in region b, its home") {
 		t.Errorf("a's app after the move: %d %+v, want 503 naming home b", code, rep)
 	}
-	out, err := regionctlIn(st, "global", "list")
-	if err != nil || !strings.Contains(out, lab.ProductsTable) || !strings.Contains(out, "  b  ") && !strings.Contains(out, " b ") {
-		t.Errorf("global list: %v\n%s", err, out)
+	if h := productsHome(t, st); h != "b" {
+		t.Errorf("global list: home %q, want b", h)
 	}
+
+	// A planned failover of b takes the catalogue's home to a with b's
+	// buckets; the failback brings both back.
+	if out, err := regionctlIn(st, "failover", "--from", "b", "--to", "a", "--planned", "--reason", "test: maintenance of b"); err != nil {
+		t.Fatalf("planned failover of b: %v\n%s", err, out)
+	}
+	if h := productsHome(t, st); h != "a" {
+		t.Errorf("after the planned failover of b the catalogue's home is %q, want a", h)
+	}
+	if code, rep, _ = postProduct(t, gw(1), "", "during-failover"); code != http.StatusCreated || rep.Region != "a" {
+		t.Errorf("a product write while b is failed over: %d %+v, want 201 from a", code, rep)
+	}
+	if out, err := regionctlIn(st, "failback", "--to", "b", "--reason", "test: b is back"); err != nil {
+		t.Fatalf("failback of b: %v\n%s", err, out)
+	}
+	if h := productsHome(t, st); h != "b" {
+		t.Errorf("after the failback of b the catalogue's home is %q, want b", h)
+	}
+	labapi.Converged(t, st, 30*time.Second)
+	sameTables(t, st, lab.ProductsTable)
+	if v := globalViolations(t, a); len(v) != 1 {
+		t.Errorf("a's violations after the failover and failback: %q, want only the job's", v)
+	}
+}
+
+// productsHome is the catalogue's home as regionctl global list says.
+func productsHome(t *testing.T, st *lab.State) string {
+	t.Helper()
+	out, err := regionctlIn(st, "global", "list", "--json")
+	if err != nil {
+		t.Fatalf("global list: %v\n%s", err, out)
+	}
+	var gs []router.Global
+	if err := json.Unmarshal([]byte(out), &gs); err != nil {
+		t.Fatalf("global list --json: %v\n%s", err, out)
+	}
+	for _, g := range gs {
+		if g.Table == lab.ProductsTable {
+			return g.Home
+		}
+	}
+	return ""
 }
 
 // writeProducts adds products through the gateways of a and b, four

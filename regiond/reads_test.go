@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/lab"
+	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router/gateway"
@@ -110,8 +111,9 @@ func TestReadLevelsOnLab(t *testing.T) {
 	t.Run("guard", func(t *testing.T) {
 		// An application of region b deciding with the Go guard: a strong
 		// read of a user of a names a; a session read waits until b's
-		// stored watermark holds the write, or names a.
-		g, err := guard.New(guard.Config{Store: routingStore(t, st), ID: "reads-guard", Region: "b"})
+		// stored watermark holds the write, or names a; a bounded read asks
+		// b's regiond how old its copy is.
+		g, err := guard.New(guard.Config{Store: routingStore(t, st), ID: "reads-guard", Region: "b", Staleness: labapi.Client(t, st, "b")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,6 +158,23 @@ func TestReadLevelsOnLab(t *testing.T) {
 		t.Logf("50 guard session reads in b right after a write in a: %d local, %d sent to a", local, stale)
 		if local == 0 {
 			t.Error("no session read was local: the stored watermark never covered the write within 500ms")
+		}
+		// Bounded: b's regiond answers from its position samples (the
+		// first asks start them).
+		var rd guard.Read
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if rd, err = g.Read(ctx, b, "bounded=2s", fmt.Sprint(u), guard.SessionToken{}, 0); err == nil && rd.Local {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a read bounded by 2s was never local in b (link lag ~100ms): %+v %v", rd, err)
+			}
+		}
+		if rd, err = g.Read(ctx, b, "bounded=1ms", fmt.Sprint(u), guard.SessionToken{}, 0); !errors.Is(err, guard.ErrStale) || rd.Owner != "a" {
+			t.Errorf("a read bounded by 1ms in b: %+v %v, want ErrStale naming a", rd, err)
+		}
+		if _, err = g.Read(ctx, b, "bounded", fmt.Sprint(u), guard.SessionToken{}, 0); err == nil || !strings.Contains(err.Error(), "not a consistency level") {
+			t.Errorf("level bounded without a bound: %v", err)
 		}
 	})
 

@@ -26,10 +26,10 @@ func (d *Daemon) newRouter() (*router.Router, error) {
 		rc.Settle = inflight.Settle
 	}
 	r, err := router.New(rc)
+	d.replica = newReplica(d)
 	if err != nil || inflight == nil {
 		return r, err
 	}
-	d.replica = newReplica(d)
 	if d.gateway, err = newGateway(cfg, d.region.Name, r, inflight, d.replica, d.reg, d.log); err != nil {
 		return nil, err
 	}

@@ -70,6 +70,11 @@ type Config struct {
 	// compare GTIDs and need every partition's watermark.
 	Flavor     string
 	Partitions int
+	// Staleness, if set, says how old another region's data in this
+	// region may be, for bounded reads (Read): the region's regiond
+	// client (client.Client) answers from its position samples. Nil:
+	// Read refuses bounded reads.
+	Staleness Staleness
 	// Logger receives the guard's logs (default slog.Default()).
 	Logger *slog.Logger
 }

@@ -13,8 +13,17 @@ import (
 )
 
 // ErrStale: a session read's region has not applied the client's last
-// write within the wait; read from the owner region the error names.
-var ErrStale = errors.New("the region has not applied the session's last write")
+// write within the wait, or a bounded read's region's copy is older than
+// the bound; read from the owner region the error names.
+var ErrStale = errors.New("the region's copy is not fresh enough for the read")
+
+// Staleness says how old region from's data in the guard's region may be
+// (client.Client asks the region's regiond, which samples the other
+// regions' positions: exact, docs/consistency.md); ok is false when it
+// cannot say.
+type Staleness interface {
+	Staleness(ctx context.Context, from string) (d time.Duration, ok bool, err error)
+}
 
 // Read is where a read may be served.
 type Read struct {
@@ -41,16 +50,20 @@ func ParseSessionToken(s string) (SessionToken, error) {
 	return SessionToken{Region: r, GTID: g}, nil
 }
 
-// Read decides where a read of level (strong, session or eventual) of
-// the user whose shard key is key may be served, for an application in
-// the guard's region reading db, its MySQL. strong: locally only when the
-// guard's region owns the key's bucket, else an error wrapping
-// ErrNotOwner that names the owner. eventual: locally. session:
-// locally once db has applied tok (waiting up to wait), else an error
-// wrapping ErrStale naming the owner. bounded reads need the other
-// regions' positions over time, which regiond samples: read them through
-// the gateway.
+// Read decides where a read of level (strong, session, eventual or
+// bounded=DURATION) of the user whose shard key is key may be served, for
+// an application in the guard's region reading db, its MySQL. strong:
+// locally only when the guard's region owns the key's bucket, else an
+// error wrapping ErrNotOwner that names the owner. eventual: locally.
+// session: locally once db has applied tok (waiting up to wait), else an
+// error wrapping ErrStale naming the owner. bounded: locally while
+// Config.Staleness says the region's copy of the owner's data is younger
+// than the bound, else ErrStale naming the owner.
 func (g *Guard) Read(ctx context.Context, db *sql.DB, level, key string, tok SessionToken, wait time.Duration) (Read, error) {
+	level, bound, err := config.ParseReadLevel(level)
+	if err != nil {
+		return Read{}, fmt.Errorf("guard %s: %w", g.cfg.ID, err)
+	}
 	rt, ok := g.router.Route(key)
 	if !ok {
 		return Read{}, fmt.Errorf("guard %s: %w", g.cfg.ID, ErrNoTable)
@@ -87,9 +100,23 @@ func (g *Guard) Read(ctx context.Context, db *sql.DB, level, key string, tok Ses
 			}
 		}
 	case config.ReadBounded:
-		return Read{Owner: rt.Region}, fmt.Errorf("guard %s: bounded reads are decided by the gateway (regiond samples the other regions' positions): read through it, or use session or strong", g.cfg.ID)
+		if g.cfg.Staleness == nil {
+			return Read{Owner: rt.Region}, fmt.Errorf("guard %s: a bounded read needs Config.Staleness (the region's regiond client, which samples the other regions' positions)", g.cfg.ID)
+		}
+		d, known, err := g.cfg.Staleness.Staleness(ctx, rt.Region)
+		if err != nil {
+			return Read{Owner: rt.Region}, fmt.Errorf("guard %s: %w", g.cfg.ID, err)
+		}
+		if known && d <= bound {
+			return here, nil
+		}
+		why := fmt.Sprintf("its copy of region %s's data is %s old", rt.Region, d.Round(time.Millisecond))
+		if !known {
+			why = fmt.Sprintf("it cannot tell how old its copy of region %s's data is (link not applying, or no position sample applied yet)", rt.Region)
+		}
+		return Read{Owner: rt.Region}, fmt.Errorf("guard %s: user %s: a read bounded by %s cannot be served in region %s: %s: read from region %s: %w", g.cfg.ID, key, bound, g.cfg.Region, why, rt.Region, ErrStale)
 	}
-	return Read{}, fmt.Errorf("guard %s: level %q: use strong, session or eventual", g.cfg.ID, level)
+	return Read{}, fmt.Errorf("guard %s: level %q is not a level", g.cfg.ID, level)
 }
 
 // AppliedHere reports whether db's region has applied tok's write: the
