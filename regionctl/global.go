@@ -79,17 +79,18 @@ func newGlobalMoveCmd(g *globals) *cobra.Command {
 	var req traffic.Request
 	var noWait bool
 	cmd := &cobra.Command{
-		Use:   "move TABLE --to REGION --reason TEXT [--dry-run]",
-		Short: "Move a global table's home to another region (fence, wait, flip)",
-		Long: `move makes REGION the only region that writes TABLE, with a traffic switch
-of the table: writes of the table are refused everywhere (503, retried)
+		Use:   "move TABLE... --to REGION --reason TEXT [--dry-run]",
+		Short: "Move global tables' home to another region (fence, wait, flip)",
+		Long: `move makes REGION the only region that writes each TABLE, with one traffic
+switch of the tables: their writes are refused everywhere (503, retried)
 from the fence until the flip, which comes once every router applied the
-fence and REGION applied the old home's last writes. The window is
-measured and recorded (regionctl switch history). The exit status is 1
-unless the move completed.`,
+fence and REGION applied the old homes' last writes. The window is
+measured and recorded (regionctl switch history). Tables an application
+writes in one transaction must share a home: move them together. The
+exit status is 1 unless the move completed.`,
 		Example: `  regionctl global move lending.products --to b --reason "region a maintenance" --dry-run --dir /tmp/lab
-  regionctl global move lending.products --to b --reason "region a maintenance" --dir /tmp/lab`,
-		Args: cobra.ExactArgs(1),
+  regionctl global move lending.products lending.product_prices --to b --reason "region a maintenance" --dir /tmp/lab`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if req.To == "" {
 				return usagef("--to: missing: name the region that becomes the home, e.g. --to b")
@@ -97,7 +98,7 @@ unless the move completed.`,
 			if strings.TrimSpace(req.Reason) == "" {
 				return usagef("--reason: missing: say why the home moves (it goes into the switch history)")
 			}
-			req.Tables = []string{args[0]}
+			req.Tables = args
 			return g.call(cmd.Context(), func(c *client.Client) error { return g.runSwitch(cmd.Context(), c, req, noWait) })
 		},
 	}
