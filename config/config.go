@@ -390,7 +390,8 @@ type Router struct {
 // ReadLevel sets the consistency level of the reads of one route.
 type ReadLevel struct {
 	// Path is a path pattern: '*' matches one path segment (path.Match),
-	// e.g. /users/*/requests.
+	// e.g. /users/*/requests; a prefix ending in '/' covers everything
+	// under it.
 	Path string `yaml:"path"`
 	// Level is strong, session, eventual or bounded=DURATION.
 	Level string `yaml:"level"`
@@ -429,7 +430,8 @@ func ParseReadLevel(s string) (string, time.Duration, error) {
 
 // GlobalWrite declares one application route that writes a global table.
 type GlobalWrite struct {
-	// Path is the route's path, or a prefix ending in '/' (e.g. /products/).
+	// Path is the route's path: a prefix ending in '/' covers everything
+	// under it (/products/), '*' matches one segment (/products/*/price).
 	Path string `yaml:"path"`
 	// Methods are the writing methods (default POST, PUT, PATCH, DELETE).
 	Methods []string `yaml:"methods"`

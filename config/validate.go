@@ -242,8 +242,8 @@ func (c *Config) validateRouter(v *validator) {
 	}
 	for i, w := range rt.GlobalWrites {
 		f := fmt.Sprintf("router.global_writes[%d]", i)
-		if !strings.HasPrefix(w.Path, "/") {
-			v.add(f+".path", "%q: write the route's path from its first '/', e.g. /products or /products/ for everything under it", w.Path)
+		if _, err := path.Match(w.Path, ""); err != nil || !strings.HasPrefix(w.Path, "/") {
+			v.add(f+".path", "%q: write the route's path from its first '/', e.g. /products, /products/ for everything under it, or /products/*/price ('*': one segment)", w.Path)
 		}
 		for j, m := range w.Methods {
 			switch m {

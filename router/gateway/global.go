@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ func (g *Gateway) globalTable(r *http.Request) string {
 		if !slices.Contains(w.Methods, r.Method) {
 			continue
 		}
-		if r.URL.Path == w.Path || strings.HasSuffix(w.Path, "/") && strings.HasPrefix(r.URL.Path, w.Path) {
+		if matchPath(w.Path, r.URL.Path) {
 			return w.Table
 		}
 	}
@@ -73,6 +74,18 @@ func (g *Gateway) serveGlobal(w http.ResponseWriter, r *http.Request, table, key
 	p.ServeHTTP(w, r)
 	g.m.duration.Observe(time.Since(start).Seconds())
 	return true
+}
+
+// matchPath reports whether path p matches a route pattern of the config
+// (router.global_writes, router.read_levels): a pattern ending in '/'
+// covers everything under it, any other is a path.Match pattern ('*'
+// matches one path segment).
+func matchPath(pattern, p string) bool {
+	if strings.HasSuffix(pattern, "/") {
+		return strings.HasPrefix(p, pattern)
+	}
+	ok, _ := path.Match(pattern, p)
+	return ok
 }
 
 // validGlobalWrites checks the declared routes.

@@ -3,7 +3,6 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"path"
 	"strings"
 	"time"
 
@@ -92,7 +91,7 @@ func (g *Gateway) readLevel(r *http.Request) (level, error) {
 	s := r.Header.Get(HeaderConsistency)
 	if s == "" {
 		for _, rl := range g.cfg.ReadLevels {
-			if ok, _ := path.Match(rl.Path, r.URL.Path); ok {
+			if matchPath(rl.Path, r.URL.Path) {
 				s = rl.Level
 				break
 			}
