@@ -160,6 +160,23 @@ func errorCode(err error) int {
 	return http.StatusInternalServerError
 }
 
+// HeaderGTID is router/gateway.HeaderGTID (the gateway's tests build
+// labs, so lab does not import it; TestReadLevelsOnLab uses both).
+const HeaderGTID = "X-Region-GTID"
+
+// answer writes v as JSON with code: a 503 says when to retry, and gtid
+// (a write's commit, or "") goes to the gateway in HeaderGTID, from
+// which it makes the client's session token.
+func answer(w http.ResponseWriter, code int, gtid string, v any) {
+	retryLater(w, code)
+	if gtid != "" {
+		w.Header().Set(HeaderGTID, gtid)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
 // retryLater tells a client answered 503 when to try again.
 func retryLater(w http.ResponseWriter, code int) {
 	if code == http.StatusServiceUnavailable {

@@ -2,28 +2,10 @@ package lab
 
 import (
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 )
-
-// HeaderGTID is router/gateway.HeaderGTID (the gateway's tests build
-// labs, so lab does not import it; TestReadLevelsOnLab uses both).
-const HeaderGTID = "X-Region-GTID"
-
-// answer writes v as JSON with code: a 503 says when to retry, and gtid
-// (a write's commit, or "") goes to the gateway in HeaderGTID, from
-// which it makes the client's session token.
-func answer(w http.ResponseWriter, code int, gtid string, v any) {
-	retryLater(w, code)
-	if gtid != "" {
-		w.Header().Set(HeaderGTID, gtid)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
 
 // HistoryReply is the answer to GET /users/{id}/requests: the user's
 // ledger history as the serving region's copy has it.

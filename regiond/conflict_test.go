@@ -404,6 +404,27 @@ func routingStore(t *testing.T, st *lab.State) *router.Store {
 	return router.NewStore(etcd, cfg.Etcd.Prefix)
 }
 
+// runGuard runs a data-access guard of the lab (cfg without its Store)
+// until the test ends, its table loaded.
+func runGuard(t *testing.T, st *lab.State, cfg guard.Config) *guard.Guard {
+	t.Helper()
+	cfg.Store = routingStore(t, st)
+	g, err := guard.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = g.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-g.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the guard never loaded the routing table")
+	}
+	return g
+}
+
 // moveBucket moves bucket b to cell in the routing table, as a switch's
 // fence and flip do, straight in etcd (regiond need not run).
 func moveBucket(t *testing.T, st *lab.State, b topo.Bucket, cell string) {
@@ -424,16 +445,8 @@ func moveBucket(t *testing.T, st *lab.State, b topo.Bucket, cell string) {
 // application does: committed only while a owns them, and stamped.
 func guardedTxn(t *testing.T, st *lab.State, db *sql.DB, keys []string, qs ...string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	g, err := guard.New(guard.Config{Store: routingStore(t, st), ID: "test-guard", Region: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = g.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-g.Ready()
+	ctx := context.Background()
+	g := runGuard(t, st, guard.Config{ID: "test-guard", Region: "a"})
 	tx, err := g.Begin(ctx, db, nil, keys...)
 	if err != nil {
 		t.Fatal(err)

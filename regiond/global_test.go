@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,15 +14,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router"
+	"github.com/regionplatform/region/router/guard"
 )
 
 // TestGlobalTableHome runs the lab app's product catalogue, a global
-// table homed in a: b's app (its guard) refuses a product write; a's and
+// table homed in a: a back-office transaction through a's guard writes
+// two users' notes, a product, the catalogue's count, an audit row
+// without a primary key and a savepoint rolled back, and b's guard
+// refuses its like; b's app (its guard) refuses a product write; a's and
 // b's gateways send keyless product writes to a, and refuse one carrying
 // a user of b 409 naming a; a job's write straight into b's MySQL is
 // logged by a's applier as a violation. Then writers add products
@@ -34,19 +40,27 @@ import (
 func TestGlobalTableHome(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	st := labtest.Up(t, "a", "b")
+	// A back-office audit log without a primary key (conflict overwrite).
+	st := labtest.UpWith(t, lab.Options{Tables: []config.Table{{Name: lab.SampleDatabase + ".audit_log", Conflict: config.ConflictOverwrite}}}, "a", "b")
 	if err := ledger.CreateSchema(ctx, st, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	a, b := openDB(t, st, "a", "lending"), openDB(t, st, "b", "lending")
+	mustExec(t, a, "CREATE TABLE audit_log (at TIMESTAMP(6) NOT NULL, what VARCHAR(64) NOT NULL) ENGINE=InnoDB")
 	gw := func(i int) string { return fmt.Sprintf("http://127.0.0.1:%d", st.Regions[i].GatewayPort) }
 	app := func(i int) string { return fmt.Sprintf("http://127.0.0.1:%d", st.Regions[i].AppPort) }
 	var userOfB int64
-	for u := int64(1); userOfB == 0; u++ {
-		if st.HomeRegion(u) == 1 {
+	var usersOfA []string
+	for u := int64(1); userOfB == 0 || len(usersOfA) < 2; u++ {
+		switch {
+		case st.HomeRegion(u) == 1 && userOfB == 0:
 			userOfB = u
+		case st.HomeRegion(u) == 0 && len(usersOfA) < 2:
+			usersOfA = append(usersOfA, fmt.Sprint(u))
 		}
 	}
+	guardA := runGuard(t, st, guard.Config{ID: "office-a", Region: "a"})
+	guardB := runGuard(t, st, guard.Config{ID: "office-b", Region: "b"})
 
 	// Refusals and routing with home a.
 	code, rep, hdr := postProduct(t, app(1), "", "direct-b")
@@ -66,6 +80,46 @@ func TestGlobalTableHome(t *testing.T) {
 	labapi.Converged(t, st, 30*time.Second)
 	if v := globalViolations(t, a); len(v) != 1 || !strings.Contains(v[0], "products code=job-b") || !strings.Contains(v[0], "home in region a") {
 		t.Fatalf("a's violations: %q, want the job's write of products in b", v)
+	}
+
+	// A back-office transaction as a lending app writes it, through a's
+	// guard: notes on two users, a product with the catalogue's count,
+	// the audit log (no primary key), and a third note tried in a
+	// savepoint and rolled back. b's guard refuses a transaction that
+	// writes the catalogue with a user of b.
+	office := func(g *guard.Guard, db *sql.DB, users []string, tag string) error {
+		tx, err := g.BeginWrites(ctx, db, nil, guard.Writes{Users: users, Tables: []string{lab.ProductsTable}})
+		if err != nil {
+			return err
+		}
+		for i, q := range []string{
+			fmt.Sprintf("INSERT INTO user_notes (id, user_id, region, guarded) VALUES ('%s-1', %s, 'a', 1), ('%s-2', %s, 'a', 1)", tag, users[0], tag, users[len(users)-1]),
+			fmt.Sprintf("INSERT INTO products (code, rate_bp, region) VALUES ('%s', 300, 'a')", tag),
+			"UPDATE products SET version = version + 1 WHERE code = '" + lab.CatalogueRow + "'",
+			"SAVEPOINT extra",
+			fmt.Sprintf("INSERT INTO user_notes (id, user_id, region, guarded) VALUES ('%s-3', %s, 'a', 1)", tag, users[0]),
+			"ROLLBACK TO SAVEPOINT extra",
+			"INSERT INTO audit_log VALUES (NOW(6), '" + tag + "')",
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				_ = tx.Rollback()
+				t.Fatalf("back-office statement %d: %v", i, err)
+			}
+		}
+		return tx.Commit()
+	}
+	if err := office(guardA, a, usersOfA, "office-a"); err != nil {
+		t.Fatalf("the back-office transaction in the catalogue's home: %v", err)
+	}
+	if err := office(guardB, b, []string{fmt.Sprint(userOfB)}, "office-b"); !errors.Is(err, guard.ErrNotOwner) {
+		t.Errorf("the back-office transaction in b, home a: %v, want ErrNotOwner", err)
+	}
+	labapi.Converged(t, st, 30*time.Second)
+	var notes, logged int
+	b.QueryRow("SELECT COUNT(*) FROM user_notes WHERE id LIKE 'office-a-%'").Scan(&notes)
+	b.QueryRow("SELECT COUNT(*) FROM audit_log WHERE what = 'office-a'").Scan(&logged)
+	if notes != 2 || logged != 1 {
+		t.Errorf("b holds %d of the back-office transaction's 2 notes (the savepoint's rolled back) and %d of its 1 audit row", notes, logged)
 	}
 
 	// The home moves to b under load.
@@ -88,7 +142,7 @@ func TestGlobalTableHome(t *testing.T) {
 			}
 		}
 		db.QueryRow("SELECT version FROM products WHERE code = '_catalogue'").Scan(&version)
-		db.QueryRow("SELECT COUNT(*) FROM products WHERE code NOT IN ('_catalogue', 'job-b')").Scan(&rows)
+		db.QueryRow("SELECT COUNT(*) FROM products WHERE code NOT IN ('_catalogue', 'job-b')").Scan(&rows) // office-a counted itself
 		if missing > 0 || version != rows+1 {
 			t.Errorf("region %s: %d of %d acknowledged products missing; catalogue version %d for %d products (want products + 1: each counted once)", name, missing, len(acked), version, rows)
 		}
@@ -111,6 +165,9 @@ func TestGlobalTableHome(t *testing.T) {
 	}
 	if code, rep, _ = postProduct(t, app(0), "", "direct-a"); code != http.StatusServiceUnavailable || !strings.Contains(rep.Error, "written in region b, its home") {
 		t.Errorf("a's app after the move: %d %+v, want 503 naming home b", code, rep)
+	}
+	if err := office(guardA, a, usersOfA, "office-a2"); !errors.Is(err, guard.ErrNotOwner) {
+		t.Errorf("the back-office transaction in a after the home moved to b: %v, want ErrNotOwner", err)
 	}
 	if h := productsHome(t, st); h != "b" {
 		t.Errorf("global list: home %q, want b", h)

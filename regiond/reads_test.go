@@ -26,7 +26,8 @@ import (
 // path has WAN latency (the link from a to b lags): 1,000 writes through
 // a's gateway each followed at once by a session read of the user's
 // history through b's gateway with the write's token: every read sees its
-// write, served by b once it applied it or forwarded to a. Then writers
+// write, served by b once it applied it or forwarded to a; a session that
+// wrote two users sees the first's write with the second's token. Then writers
 // move money through a's gateway while readers read the history through
 // b's gateway bounded by 300ms, and the latency rises past the bound for
 // a while: no read returns a history older than its bound against the
@@ -106,6 +107,24 @@ func TestReadLevelsOnLab(t *testing.T) {
 		if served["local"]+served["owner"] != 1000 {
 			t.Errorf("reads: %v", served)
 		}
+		// A session writes two users (an operator booking for a couple,
+		// each in its own bucket and partition), then reads the first
+		// with the second write's token: it sees both.
+		for n := range 100 {
+			u1, u2 := users[n%10], users[(n+3)%10]
+			r1 := fmt.Sprintf("p-%d-%d", u1, n)
+			if _, err := move(ctx, gwA, u1, r1); err != nil {
+				t.Fatal(err)
+			}
+			token, err := move(ctx, gwA, u2, fmt.Sprintf("p-%d-%d", u2, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, where, err := readHistory(ctx, gwB, u1, "session", token)
+			if err != nil || !slices.Contains(h.Requests, r1) {
+				t.Errorf("user %d's write %s is missing from a session read in b (served %s) after the session's next write, to user %d: %v", u1, r1, where, u2, err)
+			}
+		}
 	})
 
 	t.Run("guard", func(t *testing.T) {
@@ -113,17 +132,8 @@ func TestReadLevelsOnLab(t *testing.T) {
 		// read of a user of a names a; a session read waits until b's
 		// stored watermark holds the write, or names a; a bounded read asks
 		// b's regiond how old its copy is.
-		g, err := guard.New(guard.Config{Store: routingStore(t, st), ID: "reads-guard", Region: "b", Staleness: labapi.Client(t, st, "b")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		gctx, stop := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = g.Run(gctx) }()
-		defer wg.Wait()
-		defer stop()
-		<-g.Ready()
+		g := runGuard(t, st, guard.Config{ID: "reads-guard", Region: "b", Staleness: labapi.Client(t, st, "b")})
+		var err error
 		b := openDB(t, st, "b", "")
 		u := users[0]
 		if _, err := g.Read(ctx, b, "strong", fmt.Sprint(u), guard.SessionToken{}, 0); !errors.Is(err, guard.ErrNotOwner) || !strings.Contains(err.Error(), "region a") {

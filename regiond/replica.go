@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/cdc/apply"
-	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/config"
 )
 
@@ -129,7 +128,7 @@ func (r *replica) Staleness(from string) (time.Duration, bool) {
 		return 0, false
 	}
 	for i := len(ss) - 1; i >= 0; i-- {
-		if ok, err := binlog.Covers(r.flavor(from), f.AppliedGTID, ss[i].pos); err == nil && ok {
+		if ok, err := r.peers.Covers(from, f.AppliedGTID, ss[i].pos); err == nil && ok {
 			return max(time.Since(ss[i].at), 0), true
 		}
 	}
@@ -146,15 +145,8 @@ func (r *replica) Applied(from, gtid string) bool {
 	if f.AppliedGTID == "" {
 		return false
 	}
-	ok, err := binlog.Covers(r.flavor(from), f.AppliedGTID, gtid)
+	ok, err := r.peers.Covers(from, f.AppliedGTID, gtid)
 	return err == nil && ok
-}
-
-func (r *replica) flavor(region string) string {
-	if reg, ok := r.cfg.Region(region); ok && reg.MySQL.Flavor != "" {
-		return reg.MySQL.Flavor
-	}
-	return "mariadb"
 }
 
 func (r *replica) applier(from string) *apply.Applier {

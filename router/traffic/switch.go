@@ -379,21 +379,24 @@ func moves(t *router.Table, ranges []topo.Range, to string) []Move {
 // sourceRegions are the regions buckets leave and the homes tables
 // leave, other than the target's.
 func sourceRegions(t *router.Table, ms []Move, tables []string, to string) []string {
-	var out []string
-	seen := map[string]bool{to: true}
-	add := func(r string) {
-		if !seen[r] {
-			seen[r] = true
-			out = append(out, r)
-		}
+	regions := make([]string, len(ms))
+	for i, m := range ms {
+		regions[i] = m.Region
 	}
-	for _, m := range ms {
-		add(m.Region)
-	}
+	return withHomes(t, regions, tables, to)
+}
+
+// withHomes adds to regions the homes of tables in t and returns them
+// once each, sorted, without to.
+func withHomes(t *router.Table, regions, tables []string, to string) []string {
 	for _, name := range tables {
 		g, _ := t.Global(name)
-		add(g.Home)
+		regions = append(regions, g.Home)
 	}
-	sort.Strings(out)
-	return out
+	slices.Sort(regions)
+	regions = slices.Compact(regions)
+	if i := slices.Index(regions, to); i >= 0 {
+		regions = slices.Delete(regions, i, i+1)
+	}
+	return regions
 }

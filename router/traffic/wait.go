@@ -154,23 +154,11 @@ func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string, 
 // the homes of tables (the fenced table still names the old owners),
 // other than to's.
 func leaving(t *router.Table, bs []topo.Bucket, tables []string, to string) []string {
-	var out []string
-	seen := map[string]bool{to: true}
-	add := func(r string) {
-		if !seen[r] {
-			seen[r] = true
-			out = append(out, r)
-		}
+	regions := make([]string, len(bs))
+	for i, b := range bs {
+		regions[i] = t.Owner(b).Region
 	}
-	for _, b := range bs {
-		add(t.Owner(b).Region)
-	}
-	for _, name := range tables {
-		g, _ := t.Global(name)
-		add(g.Home)
-	}
-	sort.Strings(out)
-	return out
+	return withHomes(t, regions, tables, to)
 }
 
 // receivers lists the regions that apply src's writes and must have
