@@ -179,12 +179,3 @@ func (r *Router) Global(table string) (GlobalRoute, bool) {
 	return GlobalRoute{Table: g.Table, Home: g.Home, Endpoint: r.cfg.Endpoints[g.Home],
 		WriteForbidden: s.stale || g.State == WriteForbidden || home.Fenced, Epoch: s.table.Epoch}, true
 }
-
-// RegionNames lists the table's regions in order.
-func (t *Table) RegionNames() []string {
-	out := make([]string, len(t.Regions))
-	for i, r := range t.Regions {
-		out[i] = r.Name
-	}
-	return out
-}

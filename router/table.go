@@ -265,6 +265,15 @@ func (t *Table) Validate() error {
 	return errors.Join(errs...)
 }
 
+// RegionNames lists the table's regions in order.
+func (t *Table) RegionNames() []string {
+	out := make([]string, len(t.Regions))
+	for i, r := range t.Regions {
+		out[i] = r.Name
+	}
+	return out
+}
+
 func (t *Table) cellNames() []string {
 	out := make([]string, len(t.Cells))
 	for i, c := range t.Cells {
