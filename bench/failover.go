@@ -43,7 +43,7 @@ type FailoverOptions struct {
 	RunTimeout time.Duration
 	// Raft is the labs' controller.raft (zero: the defaults).
 	Raft config.RaftTimeouts
-	// FailAfter is the labs' controller.fail_after (0: the lab's, 2s).
+	// FailAfter is the labs' controller.fail_after (0: lab.DefaultFailAfter).
 	FailAfter time.Duration
 }
 
@@ -135,7 +135,7 @@ func RunFailover(ctx context.Context, o FailoverOptions) (*FailoverReport, error
 		return nil, errors.New("runs, rate, users and run timeout must be positive")
 	}
 	if o.FailAfter < 0 {
-		return nil, fmt.Errorf("--fail-after %s: give a positive duration (or 0 for the lab's, 2s)", o.FailAfter)
+		return nil, fmt.Errorf("--fail-after %s: give a positive duration (or 0 for the lab's, %s)", o.FailAfter, lab.DefaultFailAfter)
 	}
 	dir := o.Dir
 	if dir == "" {

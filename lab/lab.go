@@ -39,7 +39,7 @@ type Options struct {
 	// AutoFailover makes the controller fail every region over by itself
 	// once it is declared failed (a new lab only; kept in lab.json).
 	AutoFailover bool
-	// FailAfter is the lab's controller.fail_after (0: 2s; a new lab
+	// FailAfter is the lab's controller.fail_after (0: DefaultFailAfter; a new lab
 	// only; kept in lab.json).
 	FailAfter time.Duration
 	// ApplyWait is the lab's replication.apply_wait (0: the default; a

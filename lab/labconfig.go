@@ -24,6 +24,11 @@ const (
 	GossipKeyFile   = "gossip.key"   // the controller's gossip encryption key
 )
 
+// DefaultFailAfter is a lab's controller.fail_after: shorter than the
+// product's 3 s, which leaves room for regions far apart; on loopback a
+// killed region is declared failed in under 2 s with it (docs/BENCHMARKS.md).
+const DefaultFailAfter = time.Second
+
 // SampleDatabase is the database the lab replicates and the demo fills.
 const SampleDatabase = "lending"
 
@@ -176,7 +181,7 @@ func writeConfig(s *State) (*config.Config, error) {
 	}
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
-		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "ApplyWait": s.ApplyWait, "FailAfter": cmp.Or(s.FailAfter, 2*time.Second), "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Raft": raftLine(s.Raft), "Tables": s.Tables, "DialVia": via,
+		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "ApplyWait": s.ApplyWait, "FailAfter": cmp.Or(s.FailAfter, DefaultFailAfter), "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Raft": raftLine(s.Raft), "Tables": s.Tables, "DialVia": via,
 		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile, "GossipKeyFile": GossipKeyFile, "TLSCAFile": TLSCAFile, "TLSCertFile": TLSCertFile, "TLSKeyFile": TLSKeyFile,
 	})
 	if err != nil {

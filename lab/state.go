@@ -30,7 +30,7 @@ type State struct {
 	AutoFailover bool `json:"auto_failover,omitempty"`
 	// VerifyEvery is the continuous verification interval (0: 30s).
 	VerifyEvery time.Duration `json:"verify_every,omitempty"`
-	// FailAfter is controller.fail_after (0: 2s).
+	// FailAfter is controller.fail_after (0: DefaultFailAfter).
 	FailAfter time.Duration `json:"fail_after,omitempty"`
 	// ApplyWait is replication.apply_wait (0: the default).
 	ApplyWait time.Duration `json:"apply_wait,omitempty"`

@@ -292,7 +292,7 @@ is torn down after its run; with --dir the folders (logs) are kept.`,
 	f.IntVar(&o.Users, "users", o.Users, "users of each of cells a1 and b1 writing")
 	f.IntVar(&o.Buckets, "buckets", o.Buckets, "the lab's buckets; each region owns half (the planned switchover moves a whole region)")
 	f.DurationVar(&o.RunTimeout, "run-timeout", o.RunTimeout, "longest one run may take, lab start and tear-down included")
-	f.DurationVar(&o.FailAfter, "fail-after", 0, "the labs' controller.fail_after (0: the lab's, 2s): how long a majority must have lost a region")
+	f.DurationVar(&o.FailAfter, "fail-after", 0, "the labs' controller.fail_after (0: the lab's, 1s): how long a majority must have lost a region")
 	f.DurationVar(&o.Raft.HeartbeatTimeout, "raft-heartbeat", 0, "the labs' controller.raft.heartbeat_timeout (0: the default, 500ms)")
 	f.DurationVar(&o.Raft.ElectionTimeout, "raft-election", 0, "the labs' controller.raft.election_timeout (0: the default, 500ms)")
 	f.DurationVar(&o.Raft.LeaderLeaseTimeout, "raft-lease", 0, "the labs' controller.raft.leader_lease_timeout (0: the default, 250ms)")

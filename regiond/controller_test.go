@@ -97,7 +97,7 @@ func TestControllerInTheLab(t *testing.T) {
 		}
 		return true
 	})
-	// Every observer has lost b; hold on for longer than fail_after (2s in
+	// Every observer has lost b; hold on for longer than fail_after (1s in
 	// the lab): b's MySQL still answers them, so b must not be declared failed.
 	time.Sleep(3 * time.Second)
 	if cs, _ := controllerStatus(t, st, "a", tok); failed(cs, "b") {

@@ -158,7 +158,7 @@ func TestNetworkFaults(t *testing.T) {
 		// (c's consumer is cut off), c's reach a (c's broker is not).
 		mustExec(t, openDB(t, st, "a", ""), "INSERT INTO lending.users (id, name, home_cell) VALUES (2000, 'during', 'a1')")
 		mustExec(t, openDB(t, st, "c", ""), "INSERT INTO lending.users (id, name, home_cell) VALUES (3000, 'during', 'c1')")
-		// Hold for three times fail_after (2s in the lab), then look.
+		// Hold for three times the lab's old fail_after (2s; 1s now), then look.
 		time.Sleep(time.Until(cut.Add(3 * 2 * time.Second)))
 		for _, view := range []string{"a", "b", "c"} {
 			cs, ok := controllerStatus(t, st, view, tok)

@@ -47,6 +47,12 @@ type Config struct {
 	// ViewInterval is how often the member recomputes and gossips its view
 	// and runs its Detector.
 	ViewInterval time.Duration
+	// SilentAfter: a regiond whose views have not arrived for this long
+	// counts as not alive, even while the gossip still lists it (memberlist
+	// declares a killed member dead only after probing it and a suspicion
+	// timeout, ~0.75 s with DefaultConfig). A member not heard from yet
+	// counts by the gossip alone. It must exceed ViewInterval.
+	SilentAfter time.Duration
 	// JoinRetry is the pause between join attempts.
 	JoinRetry time.Duration
 	// LeaveTimeout bounds the graceful leave when Run ends; 0 stops
@@ -86,7 +92,8 @@ type Config struct {
 // member dead in ~0.75 s on loopback (memberlist's LAN defaults: 5.8-6.8 s).
 // Between regions with RTTs above ~50 ms raise ProbeTimeout to a few RTTs
 // (ProbeInterval with it). Views go out every 200 ms and MySQL is probed
-// every 500 ms (1 s timeout); the Detector then waits FailAfter (3 s).
+// every 500 ms (1 s timeout); a regiond silent for 500 ms (two and a half
+// view intervals) counts as gone; the Detector then waits FailAfter (3 s).
 func DefaultConfig(name, region, role string) Config {
 	return Config{
 		Name:                    name,
@@ -96,6 +103,7 @@ func DefaultConfig(name, region, role string) Config {
 		MySQLInterval:           500 * time.Millisecond,
 		MySQLTimeout:            time.Second,
 		ViewInterval:            200 * time.Millisecond,
+		SilentAfter:             500 * time.Millisecond,
 		JoinRetry:               time.Second,
 		LeaveTimeout:            500 * time.Millisecond,
 		ProbeInterval:           200 * time.Millisecond,
@@ -170,6 +178,9 @@ func (c Config) Validate() error {
 	}
 	if c.SuspicionMult < 1 || c.SuspicionMaxTimeoutMult < 1 {
 		add("liveness: SuspicionMult and SuspicionMaxTimeoutMult must be at least 1")
+	}
+	if c.SilentAfter <= c.ViewInterval {
+		add("liveness: SilentAfter (%s) must exceed ViewInterval (%s)", c.SilentAfter, c.ViewInterval)
 	}
 	if c.Detector.StaleAfter <= c.ViewInterval {
 		add("liveness: Detector.StaleAfter (%s) must exceed ViewInterval (%s)", c.Detector.StaleAfter, c.ViewInterval)

@@ -143,7 +143,15 @@ func (d *Detector) Observe(now time.Time, views []View) []Event {
 		}
 		for _, r := range d.regions {
 			if ok && v.down(r) {
-				if _, had := since[r]; !had {
+				// From when the observer says it lost r (its latest view
+				// is the authority: a break it saw restarts the count),
+				// else from when this detector first saw it lost.
+				if at, known := v.lostSince(r); known {
+					if at.After(now) {
+						at = now
+					}
+					since[r] = at
+				} else if _, had := since[r]; !had {
 					since[r] = now
 				}
 			} else {

@@ -21,6 +21,9 @@ type obs struct {
 	down         string // regions lost entirely, e.g. "a" or "ac"
 	noRegiond    string // regions whose regiond is gone but MySQL answers
 	stale        bool
+	// downFor, if set, is how long (seconds) the observer says it has
+	// lost the regions in down (View.DownMS).
+	downFor float64
 }
 
 type step struct {
@@ -35,6 +38,12 @@ func view(now time.Time, o obs) View {
 		v.Alive[r] = !strings.Contains(o.down+o.noRegiond, r)
 		v.MySQL[r] = !strings.Contains(o.down, r)
 	}
+	if o.downFor > 0 {
+		v.DownMS = map[string]int64{}
+		for _, r := range o.down {
+			v.DownMS[string(r)] = int64(o.downFor * 1000)
+		}
+	}
 	if o.stale {
 		v.ReceivedAt = now.Add(-time.Hour)
 	}
@@ -46,6 +55,17 @@ func all(down map[string]string) []obs {
 	out := []obs{{name: "ra", region: "a"}, {name: "rb", region: "b"}, {name: "rc", region: "c"}, {name: "w"}}
 	for i := range out {
 		out[i].down = down[out[i].name]
+	}
+	return out
+}
+
+// lostFor: rb, rc and w say they have lost a for secs.
+func lostFor(secs float64) []obs {
+	out := all(map[string]string{"rb": "a", "rc": "a", "w": "a"})
+	for i := range out {
+		if out[i].down != "" {
+			out[i].downFor = secs
+		}
 	}
 	return out
 }
@@ -121,6 +141,18 @@ func TestDetector(t *testing.T) {
 			{24, all(lostA), []string{"suppressed a [rb rc w]/3"}},
 			{62.9, all(lostA), nil},
 			{63, all(lostA), []string{"failed a [rb rc w]/3"}}, // cooldown over
+		}},
+		{"observers' own loss counts, not the views' arrival", []step{
+			{0, lostFor(2.5), nil},
+			{0.5, lostFor(3), []string{"failed a [rb rc w]/3"}},
+		}},
+		{"a break the observer saw restarts the count", []step{
+			{0, lostFor(2.9), nil},
+			// The views between were lost: the observer says it lost a
+			// again 0.2 s ago.
+			{0.5, lostFor(0.2), nil},
+			{3.2, lostFor(2.9), nil},
+			{3.3, lostFor(3), []string{"failed a [rb rc w]/3"}},
 		}},
 		{"two regions at once: each judged by its own others", []step{
 			{0, all(map[string]string{"rc": "ab", "w": "ab", "ra": "b", "rb": "a"}), nil},

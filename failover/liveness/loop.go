@@ -73,19 +73,20 @@ func (m *Member) tick(det *Detector) {
 	for _, r := range m.cfg.Regions {
 		alive[r] = false
 	}
+	m.mu.Lock()
 	for _, n := range members {
 		if n.Role == RoleRegiond {
-			if _, known := alive[n.Region]; known {
+			if _, known := alive[n.Region]; known && !m.silent(now, n.Name) {
 				alive[n.Region] = true
 			}
 		}
 	}
-	m.mu.Lock()
 	m.seq++
 	own := View{Observer: m.cfg.Name, Region: m.cfg.Region, Boot: m.boot, Seq: m.seq, Alive: alive, MySQL: map[string]bool{}, ReceivedAt: now}
 	for r, ok := range m.mysql {
 		own.MySQL[r] = ok
 	}
+	own.DownMS = m.lostFor(now, own)
 	m.views[own.Observer] = own
 	views := make([]View, 0, len(m.views))
 	for _, v := range m.views {
@@ -108,6 +109,35 @@ func (m *Member) tick(det *Detector) {
 			m.cfg.OnEvent(e)
 		}
 	}
+}
+
+// silent reports whether member name, listed by the gossip, has sent no
+// view for SilentAfter: killed, or cut off, before memberlist says so. m.mu
+// is held.
+func (m *Member) silent(now time.Time, name string) bool {
+	v, heard := m.views[name]
+	return name != m.cfg.Name && heard && now.Sub(v.ReceivedAt) > m.cfg.SilentAfter
+}
+
+// lostFor returns, for every region own has lost, for how long it has
+// been lost without a break, and keeps the count for the next tick. m.mu
+// is held.
+func (m *Member) lostFor(now time.Time, own View) map[string]int64 {
+	if m.downAt == nil {
+		m.downAt = map[string]time.Time{}
+	}
+	out := map[string]int64{}
+	for _, r := range m.cfg.Regions {
+		if !own.down(r) {
+			delete(m.downAt, r)
+			continue
+		}
+		if _, ok := m.downAt[r]; !ok {
+			m.downAt[r] = now
+		}
+		out[r] = now.Sub(m.downAt[r]).Milliseconds()
+	}
+	return out
 }
 
 // receive stores a view gossiped by another observer.

@@ -34,6 +34,7 @@ type Member struct {
 	seq    uint64
 	views  map[string]View
 	mysql  map[string]bool
+	downAt map[string]time.Time // since when this member has lost each region
 	status []RegionStatus
 
 	members membership

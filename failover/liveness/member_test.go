@@ -26,6 +26,8 @@ type lab struct {
 	seed     string
 	// keys are the members' gossip keys (SecretKey; none: plain).
 	keys map[string][]byte
+	// tweak, if set, changes every member's config before it starts.
+	tweak func(*Config)
 }
 
 type running struct {
@@ -40,8 +42,13 @@ func newLab(t testing.TB, det DetectorConfig) *lab { return newKeyedLab(t, det, 
 
 // newKeyedLab is newLab with the gossip encrypted with key (nil: plain).
 func newKeyedLab(t testing.TB, det DetectorConfig, key []byte) *lab {
+	return newLabWith(t, det, key, nil)
+}
+
+// newLabWith is newKeyedLab with every member's config changed by tweak.
+func newLabWith(t testing.TB, det DetectorConfig, key []byte, tweak func(*Config)) *lab {
 	l := &lab{t: t, regions: []string{"a", "b", "c"}, det: det, mysqlOff: map[string]bool{}, cutOff: map[string]bool{}, members: map[string]*running{}, events: map[string][]Event{},
-		keys: map[string][]byte{"ra": key, "rb": key, "rc": key, "w": key}}
+		keys: map[string][]byte{"ra": key, "rb": key, "rc": key, "w": key}, tweak: tweak}
 	t.Cleanup(l.close)
 	for _, r := range l.regions {
 		l.start("r"+r, r, 0)
@@ -98,6 +105,9 @@ func (l *lab) start(name, region string, port int) {
 	cfg.Detector = l.det
 	cfg.APIURL = "http://" + name + ".example"
 	cfg.SecretKey = l.keys[name]
+	if l.tweak != nil {
+		l.tweak(&cfg)
+	}
 	if os.Getenv("FAILOVER_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -268,6 +278,50 @@ func TestRegionFailureDeclared(t *testing.T) {
 	if got := l.anyEvent(EventFailed); len(got) != 3 {
 		t.Errorf("failed events %v, want only c's, once per member", got)
 	}
+}
+
+// TestSilentRegiondCountsAsGone: with memberlist slow to declare a member
+// dead (suspicion 20 probe intervals: 4 s), a regiond that stops sending
+// views counts as gone after SilentAfter, and its region (MySQL unreachable
+// too) is declared failed while the gossip still lists the regiond.
+func TestSilentRegiondCountsAsGone(t *testing.T) {
+	l := newLabWith(t, testDetector, nil, func(c *Config) { c.SuspicionMult, c.SuspicionMaxTimeoutMult = 20, 1 })
+	l.setMySQL("c", false)
+	start := time.Now()
+	l.stop("rc")
+	l.waitAll(10*time.Second, "region c declared failed", func(m *Member) bool {
+		return len(l.eventsOf(m.cfg.Name, EventFailed, "c")) == 1
+	})
+	t.Logf("declared failed everywhere %s after rc stopped (SilentAfter %s, FailAfter %s)",
+		time.Since(start).Round(time.Millisecond), DefaultConfig("x", "", RoleWitness).SilentAfter, testDetector.FailAfter)
+	for name, r := range l.members {
+		if !seesRegiond(r.m, "c") {
+			t.Errorf("%s: rc is out of the gossip already: memberlist decided, not the silence", name)
+		}
+	}
+}
+
+// TestSlowMySQLDeclaresNothing: c's MySQL does not answer the probes (as
+// a MySQL too slow for MySQLTimeout) while its regiond runs: nothing is
+// declared.
+func TestSlowMySQLDeclaresNothing(t *testing.T) {
+	l := newLab(t, testDetector)
+	l.setMySQL("c", false)
+	l.waitAll(10*time.Second, "c's MySQL unreachable in every view", func(m *Member) bool {
+		for _, v := range m.Views() {
+			if v.Observer == m.cfg.Name {
+				return !v.MySQL["c"] && v.Alive["c"]
+			}
+		}
+		return false
+	})
+	since := time.Now()
+	waitFor(t, 10*time.Second, "3 x FailAfter with no failure", func() bool {
+		if got := l.anyEvent(EventFailed); len(got) > 0 {
+			t.Fatalf("declared failed with its regiond alive: %v", got)
+		}
+		return time.Since(since) > 3*testDetector.FailAfter
+	})
 }
 
 // TestRegiondDownMySQLUp: the regiond of c stops but c's MySQL answers:

@@ -35,6 +35,13 @@ type View struct {
 	// MySQL[r]: the observer's last probe of region r's MySQL succeeded.
 	// Absent means not probed yet.
 	MySQL map[string]bool `json:"mysql"`
+	// DownMS[r]: for how many milliseconds, by the observer's own clock,
+	// it has lost region r (no regiond, MySQL unreachable) without a break,
+	// when it sent the view. With it a receiver counts FailAfter from when
+	// the observer lost r, not from when the view reached it (up to a view
+	// interval and a gossip round later). A duration, never a time: hosts'
+	// clocks need not agree. Absent (an older observer) counts from receipt.
+	DownMS map[string]int64 `json:"down_ms,omitempty"`
 	// ReceivedAt is when this member received the view, by its own clock
 	// (never the observer's, so clock skew between hosts does not matter).
 	ReceivedAt time.Time `json:"received_at"`
@@ -56,6 +63,18 @@ func (v View) down(r string) bool {
 	return ok1 && ok2 && !alive && !mysql
 }
 
+// lostSince is when, by the receiver's clock, the observer lost region r:
+// the view's receipt less how long the observer had lost r when it sent
+// it (a view that travelled counts from later than the loss, never from
+// earlier). known is false when the view does not say (an older observer).
+func (v View) lostSince(r string) (at time.Time, known bool) {
+	ms, ok := v.DownMS[r]
+	if !ok {
+		return time.Time{}, false
+	}
+	return v.ReceivedAt.Add(-time.Duration(max(ms, 0)) * time.Millisecond), true
+}
+
 func (v View) clone() View {
 	c := v
 	c.Alive = make(map[string]bool, len(v.Alive))
@@ -65,6 +84,12 @@ func (v View) clone() View {
 	c.MySQL = make(map[string]bool, len(v.MySQL))
 	for k, b := range v.MySQL {
 		c.MySQL[k] = b
+	}
+	if v.DownMS != nil {
+		c.DownMS = make(map[string]int64, len(v.DownMS))
+		for k, ms := range v.DownMS {
+			c.DownMS[k] = ms
+		}
 	}
 	return c
 }
