@@ -297,8 +297,12 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			if err := c.expire(ctx); err != nil {
 				return err
 			}
-			if err := save(); err != nil {
-				return err
+			// Under load the batches save every CheckpointEvery; a tick
+			// (every Heartbeat) saves what a quiet spell left unsaved.
+			if time.Since(savedAt) >= c.cfg.CheckpointEvery {
+				if err := save(); err != nil {
+					return err
+				}
 			}
 			continue
 		}
