@@ -96,6 +96,8 @@ type FailoverRun struct {
 	FailbackAfterRestartMS   int64 `json:"failback_after_restart_ms"`
 	FailbackMS               int64 `json:"failback_ms"`
 	FailbackWriteForbiddenMS int64 `json:"failback_write_forbidden_ms"`
+	// FailbackSteps are the failback's steps, as FailoverSteps.
+	FailbackSteps []string `json:"failback_steps,omitempty"`
 	// The load from before the kill to after the failback, checked
 	// against every region once they converge.
 	LossLoad       *ledger.Summary `json:"loss_load"`
@@ -278,6 +280,16 @@ func (f *failoverBench) waitController(ctx context.Context, region string, inter
 	}
 }
 
+// stepTimes lists a failover record's steps, each with its time since the
+// record started, and its end.
+func stepTimes(rec controller.FailoverRecord) []string {
+	var out []string
+	for _, s := range rec.Steps {
+		out = append(out, fmt.Sprintf("%s %s +%d ms", s.Name, s.Result, s.At.Sub(rec.StartedAt).Milliseconds()))
+	}
+	return append(out, fmt.Sprintf("end +%d ms", rec.EndedAt.Sub(rec.StartedAt).Milliseconds()))
+}
+
 // settled: all three voters in the gossip and a regiond leading (the
 // witness hands leadership over; only a regiond acts).
 func settled(cs api.ControllerStatus) bool {
@@ -438,10 +450,7 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 		return err
 	}
 	f.run.FailoverID, f.run.DetectionMS, f.run.RPOPendingWhileDown = rec.ID, rec.StartedAt.Sub(t0).Milliseconds(), rec.RPO.Pending
-	for _, s := range rec.Steps {
-		f.run.FailoverSteps = append(f.run.FailoverSteps, fmt.Sprintf("%s %s +%d ms", s.Name, s.Result, s.At.Sub(rec.StartedAt).Milliseconds()))
-	}
-	f.run.FailoverSteps = append(f.run.FailoverSteps, fmt.Sprintf("end +%d ms", rec.EndedAt.Sub(rec.StartedAt).Milliseconds()))
+	f.run.FailoverSteps = stepTimes(rec)
 	fmt.Fprintf(f.o.Progress, "failover %s steps: %s\n", rec.ID, strings.Join(f.run.FailoverSteps, ", "))
 	fmt.Fprintf(f.o.Progress, "failover %s: started %d ms after the kill (detection), a's users write in b %d ms after it (RTO); RPO pending %v\n",
 		rec.ID, f.run.DetectionMS, f.run.RTOMS, rec.RPO.Pending)
@@ -493,6 +502,15 @@ func (f *failoverBench) regionLoss(ctx context.Context) error {
 	}
 	f.run.FailbackMS, f.run.FailbackWriteForbiddenMS = fb.DurationMS, fb.WriteForbiddenMS
 	fmt.Fprintf(f.o.Progress, "failback %s: %s in %d ms, write-forbidden %d ms\n", fb.ID, fb.State, fb.DurationMS, fb.WriteForbiddenMS)
+	if cs, err := f.controller(ctx, "b"); err == nil {
+		if rec, ok := cs.State.Failovers[fb.ID]; ok {
+			f.run.FailbackSteps = stepTimes(rec)
+			fmt.Fprintf(f.o.Progress, "failback %s steps: %s\n", fb.ID, strings.Join(f.run.FailbackSteps, ", "))
+			for _, s := range rec.Steps {
+				fmt.Fprintf(f.o.Progress, "  %s: %.200s\n", s.Name, s.Detail)
+			}
+		}
+	}
 	if fb.State != controller.FailoverDone {
 		return fmt.Errorf("failback %s: %s: %s", fb.ID, fb.State, fb.Error)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/controller"
+	"github.com/regionplatform/region/failover/liveness"
 )
 
 // autoRetry is how soon the leader tries again to fail over a region
@@ -21,26 +22,34 @@ const autoRetry = 30 * time.Second
 // forced failover an operator runs, with the actor "controller". It looks
 // at the detector's current verdicts every second (and at once on an
 // event), not only at the event: a node that wins leadership after the
-// event (the failed region took the leader down with it) still acts. A
-// region already fenced (failed over, and not failed back) is left alone:
-// it stays fenced until an operator fails it back.
+// event (the failed region took the leader down with it) still acts, and
+// while a failed region waits for a leader it looks every 100 ms, so a
+// new leader acts within that of its election. A region already fenced
+// (failed over, and not failed back) is left alone: it stays fenced until
+// an operator fails it back.
 func (o *Orchestrator) autoFailover(ctx context.Context) error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
 	tried := map[string]time.Time{}
+	due := func(rs liveness.RegionStatus) bool {
+		return rs.Failed && slices.Contains(o.dep.Controller.AutoFailover, rs.Region) &&
+			!o.node.State().Regions[rs.Region].Fenced && time.Since(tried[rs.Region]) >= autoRetry
+	}
+	wait := time.Second
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-o.failed:
-		case <-tick.C:
+		case <-time.After(wait):
 		}
+		wait = time.Second
 		if !o.node.IsLeader() {
+			if slices.ContainsFunc(o.live.Regions(), due) {
+				wait = 100 * time.Millisecond
+			}
 			continue
 		}
 		for _, rs := range o.live.Regions() {
-			if !rs.Failed || !slices.Contains(o.dep.Controller.AutoFailover, rs.Region) ||
-				o.node.State().Regions[rs.Region].Fenced || time.Since(tried[rs.Region]) < autoRetry {
+			if !due(rs) {
 				continue
 			}
 			tried[rs.Region] = time.Now()

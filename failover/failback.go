@@ -47,10 +47,15 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 	// in a failover, and the fence is its own Raft entry.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
+	// How long each part before the record took goes into its steps.
+	var took struct{ catchUp, recount, reconcile, converge, unfence time.Duration }
+	mark := time.Now()
+	lap := func(d *time.Duration) { now := time.Now(); *d, mark = now.Sub(mark), now }
 	pos, err := o.repl.Position(rctx, last.To)
 	if err == nil {
 		err = o.caughtUp(rctx, last.To, req.To, pos)
 	}
+	lap(&took.catchUp)
 	if err != nil {
 		return nil, RetryLaterError{fmt.Errorf("region %s has not caught up with %s, nothing changed: %w", req.To, last.To, err)}
 	}
@@ -70,6 +75,7 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 		// over newer rows after this region's rows are made the
 		// survivor's.
 		results, err := o.rpoNow(rctx, last)
+		lap(&took.recount)
 		if err != nil {
 			return nil, RetryLaterError{fmt.Errorf("region %s's transactions since the failover cannot be counted again, nothing changed: %w", req.To, err)}
 		}
@@ -81,6 +87,7 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 		if reconciled, err = o.reconcileOthers(rctx, last, results); err != nil {
 			return nil, err
 		}
+		lap(&took.reconcile)
 		for _, r := range reconciled {
 			// What another survivor lacked is discarded there too: its
 			// rows are now last.To's.
@@ -89,6 +96,7 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 		if repaired, err = o.convergeTo(rctx, last.To, req.To, results[last.To]); err != nil {
 			return nil, fmt.Errorf("region %s's rows could not be made the survivor's, nothing changed: %w", req.To, err)
 		}
+		lap(&took.converge)
 		if _, err := o.execute(rctx, &controller.ReleaseRegion{Header: h, Region: req.To, Discard: discard}); err != nil {
 			return nil, orRetry(fmt.Errorf("release region %s's stream in the controller: %w", req.To, err))
 		}
@@ -103,6 +111,7 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 	}); err != nil {
 		return nil, RetryLaterError{fmt.Errorf("lift the fence of %s in the routing table: %w", req.To, err)}
 	}
+	lap(&took.unfence)
 	fr, cancelRec, err := o.beginFailover(ctx, start, controller.KindPlanned, api.FailoverRequest{From: last.To, To: req.To,
 		Reason: fmt.Sprintf("failback of %s after %s: %s", req.To, last.ID, req.Reason)}, last.ID, actor)
 	if err != nil {
@@ -113,7 +122,7 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 	rep.RPO = last.RPO
 	step := func(name string, err error, detail string) { fr.step(name, err, detail, nil) }
 	end := func(err error) (*api.FailoverReport, error) { return fr.end(err, nil) }
-	step("catch-up", nil, fmt.Sprintf("region %s applied %s's %s", req.To, last.To, pos))
+	step("catch-up", nil, fmt.Sprintf("region %s applied %s's %s (%s)", req.To, last.To, pos, ms(took.catchUp)))
 	div := "none: the survivor had applied everything"
 	switch {
 	case last.RPO.Pending:
@@ -127,22 +136,25 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 	if last.RPO.Uncounted != "" {
 		div += "; and uncounted: " + last.RPO.Uncounted
 	}
+	if took.recount > 0 {
+		div += fmt.Sprintf(" (counted again from %s's binlog: %s)", req.To, ms(took.recount))
+	}
 	step("divergence", nil, div)
 	if late != nil {
 		step("late writes", nil, fmt.Sprintf("%d transactions committed in %s after its RPO was computed (by an account read_only does not stop) are discarded with it: %s committed in %s past what %s applied; rows: %s",
 			late.LostCount-last.RPO.LostCount, req.To, late.LostGTIDs, req.To, last.To, strings.Join(late.Changes, "; ")))
 	}
 	for _, r := range reconciled {
-		step("reconcile "+r.region, nil, r.detail)
+		step("reconcile "+r.region, nil, r.detail+" ("+ms(took.reconcile)+" for all)")
 	}
 	if repaired != nil {
-		detail := fmt.Sprintf("%d rows of %s set to %s's (the lost transactions are discarded: %s skips them)", len(repaired.Changes), req.To, last.To, last.To)
+		detail := fmt.Sprintf("%d rows of %s set to %s's in %s (the lost transactions are discarded: %s skips them)", len(repaired.Changes), req.To, last.To, ms(took.converge), last.To)
 		if n := len(repaired.Skipped); n > 0 {
 			detail += fmt.Sprintf("; %d rows changed meanwhile and were left to replication", n)
 		}
 		step("converge", nil, detail)
 	}
-	step("unfence", nil, "region "+req.To+" takes writes and buckets again")
+	step("unfence", nil, fmt.Sprintf("region %s takes writes and buckets again (fence lifted in the controller and the routing table: %s)", req.To, ms(took.unfence)))
 	o.readOnly(fr, req.To, false)
 	return end(o.switchBack(fr, req.To, before, req.Reason, actor))
 }
@@ -275,6 +287,9 @@ func (o *Orchestrator) caughtUp(ctx context.Context, from, to, pos string) error
 		}
 	}
 }
+
+// ms formats d in whole milliseconds, for step details.
+func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
 
 // orRetry marks a controller command's failure as one that time may lift
 // (no leader, an election, a commit that timed out): every step before it

@@ -115,7 +115,14 @@ func (o *Orchestrator) repairRows(ctx context.Context, from, to string, txns []r
 		if len(tables) == 0 {
 			return &verify.RepairResult{}, nil
 		}
-		cfg.Rechecks, cfg.RecheckDelay = 3, 500*time.Millisecond
+		// The link has caught up with the survivor's position: what still
+		// differs is the lost rows, or a write of the survivor still on
+		// its way. One look again a moment later spares the latter a
+		// needless repair (and the failback report a line); the repair is
+		// safe either way (it skips a row that changed since it was read,
+		// and the link applies newer writes over it). Each recheck round
+		// holds the failback for its delay, per table.
+		cfg.Rechecks, cfg.RecheckDelay = 1, 250*time.Millisecond
 		cfg.Scope = func(table string, _ []string) string { return scope[table] }
 	}
 	res, err := verify.Compare(ctx, cfg, regions, tables)
