@@ -240,27 +240,31 @@ func probeMySQL(db func(string) (*sql.DB, error)) func(context.Context, string) 
 }
 
 // handOver transfers leadership away from the witness each time it leads,
-// until ctx ends. A failed transfer (no other voter up to date) is
-// retried: the witness then leads meanwhile, which keeps the log moving
-// but starts no action.
+// until ctx ends. A failed transfer (no other voter up to date yet, as
+// right after an election) is retried every 200 ms: the witness leads
+// meanwhile, which keeps the log moving but starts no action, so a region
+// that failed with the old leader waits for the hand-over to be failed
+// over.
 func (c *controllerNode) handOver(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case lead := <-c.node.LeaderCh():
-			for lead && ctx.Err() == nil {
+			for try := 1; lead && ctx.Err() == nil; try++ {
 				tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 				err := c.node.TransferLeadership(tctx)
 				cancel()
 				if err == nil || !c.node.IsLeader() {
-					c.log.Info("witness handed the controller's leadership on")
+					c.log.Info("witness handed the controller's leadership on", "tries", try)
 					break
 				}
-				c.log.Warn("witness leads and cannot hand over yet; retrying", "err", err)
+				if try%10 == 1 {
+					c.log.Warn("witness leads and cannot hand over yet; retrying every 200 ms", "tries", try, "err", err)
+				}
 				select {
 				case <-ctx.Done():
-				case <-time.After(time.Second):
+				case <-time.After(200 * time.Millisecond):
 				}
 			}
 		}
