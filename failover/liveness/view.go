@@ -3,6 +3,7 @@ package liveness
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -85,12 +86,7 @@ func (v View) clone() View {
 	for k, b := range v.MySQL {
 		c.MySQL[k] = b
 	}
-	if v.DownMS != nil {
-		c.DownMS = make(map[string]int64, len(v.DownMS))
-		for k, ms := range v.DownMS {
-			c.DownMS[k] = ms
-		}
-	}
+	c.DownMS = maps.Clone(v.DownMS)
 	return c
 }
 
