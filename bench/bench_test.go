@@ -137,3 +137,32 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestTransfersBenchmark runs both transfer runs for 2 s each on a few
+// users and checks that each committed transfers in both regions, and
+// that the regions converged with every user's money conserved.
+func TestTransfersBenchmark(t *testing.T) {
+	o := bench.DefaultTransferOptions()
+	o.Duration, o.Threads, o.Users, o.Settle = 2*time.Second, 2, 20, time.Minute
+	o.Dir, o.Bin, o.Progress = t.TempDir(), labtest.Bin(), testWriter{t}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rep, err := bench.RunTransfers(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logText(t, rep)
+	if len(rep.Runs) != 2 || rep.Ratio == nil {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, run := range rep.Runs {
+		for _, r := range []string{"a", "b"} {
+			if run.PerRegion[r] == 0 {
+				t.Errorf("%s: no transfer committed in %s: %+v", run.Name, r, run)
+			}
+		}
+		if !run.Equal || !run.Conserved || len(run.CPU) == 0 {
+			t.Errorf("%s: equal %v, conserved %v, cpu %v", run.Name, run.Equal, run.Conserved, run.CPU)
+		}
+	}
+}

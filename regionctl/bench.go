@@ -25,7 +25,7 @@ func newBenchCmd(g *globals) *cobra.Command {
   bin/regionctl bench replication --json
   bin/regionctl bench switch --switches 4 --rate 200 --users 200`,
 	}
-	cmd.AddCommand(newBenchReplicationCmd(g), newBenchSwitchCmd(g), newBenchFailoverCmd(g), newBenchGatewayCmd(g), newBenchReadsCmd(g), newBenchVerifyCmd(g), newBenchIdleCmd(g), newBenchRebuildCmd(g))
+	cmd.AddCommand(newBenchReplicationCmd(g), newBenchSwitchCmd(g), newBenchFailoverCmd(g), newBenchGatewayCmd(g), newBenchReadsCmd(g), newBenchVerifyCmd(g), newBenchIdleCmd(g), newBenchRebuildCmd(g), newBenchTransfersCmd(g))
 	return cmd
 }
 
