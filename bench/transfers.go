@@ -472,6 +472,21 @@ func transfer(ctx context.Context, db *sql.DB, user, from, to, amount int64) err
 	return tx.Commit()
 }
 
+// Check reports a run whose regions differ after the load, or whose
+// users' balances no longer sum to what they were given.
+func (r *TransferReport) Check() error {
+	var errs []error
+	for _, run := range r.Runs {
+		if !run.Equal {
+			errs = append(errs, fmt.Errorf("%s: the regions' accounts and ledger differ after the load", run.Name))
+		}
+		if !run.Conserved {
+			errs = append(errs, fmt.Errorf("%s: a user's balances no longer sum to what they were given", run.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // WriteText prints the report for a person: a line per run and the ratio.
 func (r *TransferReport) WriteText(w io.Writer) error {
 	for _, run := range r.Runs {

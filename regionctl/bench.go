@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -86,18 +87,7 @@ changes the figures: the load average before and after each run is shown.`,
 			if err != nil {
 				return err
 			}
-			if g.json {
-				err = g.printJSON(rep)
-			} else {
-				err = rep.WriteText(g.out)
-			}
-			if err != nil {
-				return err
-			}
-			if err := rep.Check(); err != nil {
-				return reported(err)
-			}
-			return nil
+			return g.printChecked(rep)
 		},
 	}
 	f := cmd.Flags()
@@ -119,6 +109,30 @@ changes the figures: the load average before and after each run is shown.`,
 // benchStart is what a benchmark that starts its own lab needs: a
 // context that ends on Ctrl-C or SIGTERM (the lab is then stopped) and
 // the programs the lab runs.
+// printReport prints a benchmark's report: one JSON object with --json,
+// else its text.
+func (g *globals) printReport(rep interface{ WriteText(io.Writer) error }) error {
+	if g.json {
+		return g.printJSON(rep)
+	}
+	return rep.WriteText(g.out)
+}
+
+// printChecked prints rep, then fails the command (exit status 1, the
+// report already shown) if its Check finds a failed run.
+func (g *globals) printChecked(rep interface {
+	WriteText(io.Writer) error
+	Check() error
+}) error {
+	if err := g.printReport(rep); err != nil {
+		return err
+	}
+	if err := rep.Check(); err != nil {
+		return reported(err)
+	}
+	return nil
+}
+
 func (g *globals) benchStart(cmd *cobra.Command) (context.Context, context.CancelFunc, lab.Binaries, error) {
 	bin, err := lab.FindBinaries()
 	if err != nil {
@@ -272,12 +286,7 @@ is torn down after its run; with --dir the folders (logs) are kept.`,
 			if rep == nil {
 				return err
 			}
-			if g.json {
-				err = errors.Join(err, g.printJSON(rep))
-			} else {
-				err = errors.Join(err, rep.WriteText(g.out))
-			}
-			if err != nil {
+			if err := errors.Join(err, g.printReport(rep)); err != nil {
 				return err
 			}
 			if err := rep.Check(); err != nil {

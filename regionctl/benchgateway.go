@@ -38,10 +38,7 @@ time. The command fails only if a request fails, not on the target.`,
 			if err != nil {
 				return err
 			}
-			if g.json {
-				return g.printJSON(rep)
-			}
-			return rep.WriteText(g.out)
+			return g.printReport(rep)
 		},
 	}
 	cmd.Flags().IntVar(&o.Requests, "requests", 5000, "writes through each front")
@@ -84,10 +81,7 @@ round trip. The figures are noisy: compare kinds within one run.`,
 			if err != nil {
 				return err
 			}
-			if g.json {
-				return g.printJSON(rep)
-			}
-			return rep.WriteText(g.out)
+			return g.printReport(rep)
 		},
 	}
 	cmd.Flags().IntVar(&o.Reads, "reads", 1000, "reads of each kind")

@@ -45,10 +45,7 @@ servers measured in the same window.`,
 			if err != nil {
 				return err
 			}
-			if g.json {
-				return g.printJSON(rep)
-			}
-			return rep.WriteText(g.out)
+			return g.printReport(rep)
 		},
 	}
 	f := cmd.Flags()

@@ -37,10 +37,7 @@ second (median) and the ratio.`,
 			if err != nil {
 				return err
 			}
-			if g.json {
-				return g.printJSON(rep)
-			}
-			return rep.WriteText(g.out)
+			return g.printReport(rep)
 		},
 	}
 	f := cmd.Flags()

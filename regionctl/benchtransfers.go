@@ -51,20 +51,7 @@ temporary folder that is removed. Progress goes to stderr; the result (with
 			if err != nil {
 				return err
 			}
-			if g.json {
-				err = g.printJSON(rep)
-			} else {
-				err = rep.WriteText(g.out)
-			}
-			if err != nil {
-				return err
-			}
-			for _, run := range rep.Runs {
-				if !run.Equal || !run.Conserved {
-					return errors.New(run.Name + ": the regions differ, or a user's balances do not sum to what they were given")
-				}
-			}
-			return nil
+			return g.printChecked(rep)
 		},
 	}
 	f := cmd.Flags()
