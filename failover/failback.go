@@ -154,7 +154,7 @@ func (o *Orchestrator) Failback(ctx context.Context, req api.FailbackRequest, ac
 		}
 		step("converge", nil, detail)
 	}
-	step("unfence", nil, fmt.Sprintf("region %s takes writes and buckets again (fence lifted in the controller and the routing table: %s)", req.To, ms(took.unfence)))
+	step("unfence", nil, fmt.Sprintf("region %s takes writes and buckets again (its stream released and its fence lifted in the controller and the routing table: %s)", req.To, ms(took.unfence)))
 	o.readOnly(fr, req.To, false)
 	return end(o.switchBack(fr, req.To, before, req.Reason, actor))
 }
