@@ -94,7 +94,11 @@ func newActions(ctx context.Context, cfg *config.Config, c *client.Client, plan 
 		return a, nil
 	}
 	gw := gatewayRegion(plan, lab.Regions())
-	base := 1_000_000_000 + (time.Now().Unix()%1_000_000)*1000
+	// 1,000 ids a millisecond (24 load users, up to 200 probe
+	// candidates): two drills started within one second (a drill can
+	// take half of one) must not share users, or each sees the other's
+	// requests as rows no client sent.
+	base := 1_000_000_000 + (time.Now().UnixMilli()%1_000_000_000)*1000
 	a.probeBase = base + loadUsers
 	users := make([]int64, loadUsers)
 	for i := range users {
