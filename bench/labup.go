@@ -10,8 +10,14 @@ import (
 
 // twoRegions starts a fresh lab with regions a and b in dir, or in a
 // temporary folder named after the benchmark when dir is empty; stop
-// takes it down (and removes the temporary folder).
+// takes it down (and removes the temporary folder). bin unset: the
+// binaries lab.FindBinaries finds.
 func twoRegions(ctx context.Context, dir, name string, bin lab.Binaries, progress io.Writer) (st *lab.State, stop func(), err error) {
+	if bin.Regiond == "" {
+		if bin, err = lab.FindBinaries(); err != nil {
+			return nil, nil, err
+		}
+	}
 	tmp := ""
 	if dir == "" {
 		if tmp, err = os.MkdirTemp("", "bench-"+name+"-"); err != nil {

@@ -40,11 +40,24 @@ func DefaultTransferOptions() TransferOptions {
 	return TransferOptions{Duration: 20 * time.Second, Threads: 4, Users: 200, Settle: 2 * time.Minute}
 }
 
-// Transfer runs.
-const (
-	RunTransfersPlatform = "region-platform"
-	RunMasterMaster      = "mariadb-master-master"
-)
+// RunMasterMaster is the transfer workload's baseline run (the other is
+// RunPlatform).
+const RunMasterMaster = "mariadb-master-master"
+
+// Validate names the option that is out of range.
+func (o TransferOptions) Validate() error {
+	switch {
+	case o.Duration <= 0:
+		return fmt.Errorf("--duration %s: give a positive duration, e.g. 20s", o.Duration)
+	case o.Threads <= 0:
+		return fmt.Errorf("--threads %d: give at least 1 writer per region", o.Threads)
+	case o.Users <= 0:
+		return fmt.Errorf("--users %d: give at least 1 user per region", o.Users)
+	case o.Settle <= 0:
+		return fmt.Errorf("settle time %s: give a positive wait for the regions to converge", o.Settle)
+	}
+	return nil
+}
 
 // TransferRun is one run of the transfer workload.
 type TransferRun struct {
@@ -101,8 +114,8 @@ func RunTransfers(ctx context.Context, o TransferOptions) (*TransferReport, erro
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
-	if o.Duration <= 0 || o.Threads <= 0 || o.Users <= 0 || o.Settle <= 0 {
-		return nil, fmt.Errorf("--duration, --threads, --users and the settle time must be positive (got %s, %d, %d, %s)", o.Duration, o.Threads, o.Users, o.Settle)
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	dir, cleanup, err := workDir(o.Dir)
 	if err != nil {
@@ -110,7 +123,7 @@ func RunTransfers(ctx context.Context, o TransferOptions) (*TransferReport, erro
 	}
 	defer cleanup()
 	rep := &TransferReport{DurationS: o.Duration.Seconds(), Threads: o.Threads, Users: o.Users}
-	for _, run := range []string{RunTransfersPlatform, RunMasterMaster} {
+	for _, run := range []string{RunPlatform, RunMasterMaster} {
 		sys, err := o.start(ctx, run, filepath.Join(dir, run))
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", run, err)
@@ -137,7 +150,7 @@ func (o TransferOptions) start(ctx context.Context, run, dir string) (*transferS
 	}
 	var sys *transferSystem
 	var err error
-	if run == RunTransfersPlatform {
+	if run == RunPlatform {
 		sys, err = o.startPlatform(ctx, dir)
 	} else {
 		sys, err = o.startMasterMaster(ctx, dir)
@@ -155,15 +168,8 @@ func (o TransferOptions) start(ctx context.Context, run, dir string) (*transferS
 // startPlatform starts a two-region lab; each region's users are users
 // of the cell it holds (a1 holds the first half of the buckets).
 func (o TransferOptions) startPlatform(ctx context.Context, dir string) (*transferSystem, error) {
-	bin := o.Bin
-	if bin.Regiond == "" {
-		var err error
-		if bin, err = lab.FindBinaries(); err != nil {
-			return nil, err
-		}
-	}
-	fmt.Fprintf(o.Progress, "%s: starting a two-region lab in %s\n", RunTransfersPlatform, dir)
-	st, stop, err := twoRegions(ctx, dir, "transfers", bin, io.Discard)
+	fmt.Fprintf(o.Progress, "%s: starting a two-region lab in %s\n", RunPlatform, dir)
+	st, stop, err := twoRegions(ctx, dir, "transfers", o.Bin, io.Discard)
 	if err != nil {
 		return nil, err
 	}

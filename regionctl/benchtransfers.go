@@ -1,8 +1,6 @@
 package regionctl
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 
 	"github.com/regionplatform/region/bench"
@@ -38,8 +36,8 @@ temporary folder that is removed. Progress goes to stderr; the result (with
   bin/regionctl bench transfers --duration 30s --threads 8 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Duration <= 0 || o.Threads <= 0 || o.Users <= 0 {
-				return usageError(errors.New("--duration, --threads and --users must be positive"))
+			if err := o.Validate(); err != nil {
+				return usageError(err)
 			}
 			ctx, stop, bin, err := g.benchStart(cmd)
 			if err != nil {
