@@ -149,8 +149,6 @@ type Applier struct {
 	ddl      *barrier
 	// catalog knows the target's unique keys and triggers.
 	catalog *catalog.Cache
-	// stmts are the writes' prepared statements (prepared.go).
-	stmts *statements
 	// seed is what the tables copied into the target hold (nil: nothing
 	// was seeded); read at each session's start, used by its partitions.
 	seed *seed.Plan
@@ -202,7 +200,6 @@ func New(cfg Config) (*Applier, error) {
 	if a.m, err = newMetrics(cfg.Metrics, a); err != nil {
 		return nil, err
 	}
-	a.stmts = newStatements(cfg.DB, a.m.prepared.Inc)
 	return a, nil
 }
 

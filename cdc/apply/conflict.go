@@ -230,7 +230,7 @@ func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Mess
 	if len(ps) == 0 {
 		return nil, nil
 	}
-	states, err := readStates(ctx, tx, w.a.stmts, ps)
+	states, err := readStates(ctx, tx, ps)
 	if err != nil {
 		return nil, err
 	}
@@ -457,13 +457,7 @@ func (w *worker) applyOne(ctx context.Context, tx *sql.Tx, tb *event.Table, r ev
 // explained, and an update of a row without a primary key that matches
 // no row halts the partition.
 func (w *worker) exec(ctx context.Context, tx *sql.Tx, s stmt) error {
-	var res sql.Result
-	var err error
-	if s.prepare {
-		res, err = w.a.stmts.exec(ctx, tx, s.query, s.args)
-	} else {
-		res, err = tx.ExecContext(ctx, s.query, s.args...)
-	}
+	res, err := tx.ExecContext(ctx, s.query, s.args...)
 	if s.fresh && duplicateKey(err) {
 		return fmt.Errorf("%w: %s.%s: %v", errNotFresh, s.table.Schema, s.table.Name, err)
 	}

@@ -37,7 +37,6 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 		}
 		a.mu.Unlock()
 	}()
-	defer a.stmts.close()
 	if err := EnsureSchema(ctx, a.cfg.DB); err != nil {
 		return err
 	}

@@ -19,8 +19,7 @@ import (
 // one probe query for every key the run changes, then for each table one
 // delete of the keys the run leaves deleted and one upsert of the rows it
 // leaves written (each key's last image). A run of N sysbench-like
-// transactions then costs the target a few statements instead of 4N. A
-// statement of a few rows runs prepared (maxPreparedRows, prepared.go).
+// transactions then costs the target a few statements instead of 4N.
 //
 // It is the same as applying the transactions one after the other
 // because every table in the run has a primary key and no secondary
@@ -90,7 +89,7 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 		nt.markFresh(ps)
 	}
 	if len(ps) > 0 {
-		states, err := readStates(ctx, tx, w.a.stmts, ps)
+		states, err := readStates(ctx, tx, ps)
 		if err != nil {
 			return err
 		}
@@ -242,9 +241,7 @@ func (n *netTxn) plan(d dialect) []stmt {
 	batches := func(imgs [][]event.Value, st func([][]event.Value) stmt) {
 		for len(imgs) > 0 {
 			k := min(len(imgs), maxBatchRows)
-			s := st(imgs[:k])
-			s.prepare = k <= maxPreparedRows
-			out = append(out, s)
+			out = append(out, st(imgs[:k]))
 			imgs = imgs[k:]
 		}
 	}

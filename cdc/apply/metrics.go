@@ -10,7 +10,7 @@ import (
 
 type metrics struct {
 	txns, rows, duplicates, discarded, retries, halted, conflicts, quarantined, violations prometheus.Counter
-	depWaits, folded, notFresh, seeded, prepared                                           prometheus.Counter
+	depWaits, folded, notFresh, seeded                                                     prometheus.Counter
 	depWaitSeconds, deletesWaitSeconds                                                     prometheus.Histogram
 }
 
@@ -33,7 +33,6 @@ func newMetrics(reg prometheus.Registerer, a *Applier) (*metrics, error) {
 		notFresh:    c("fresh_insert_retries_total", "Applies done again with locking reads because a key inserted without one (no gap lock) was in the target after all: a conflict, or the same row written in both regions."),
 		seeded:      c("seeded_rows_skipped_total", "Rows not applied because a seeded copy of their table already held them (regionctl region rebuild, regionctl seed; cdc/seed)."),
 		folded:      c("folded_transactions_total", "Source transactions applied folded with the rest of their run: one probe and one delete and upsert per table for the run (no conflict, no unique key)."),
-		prepared:    c("statements_prepared_total", "Statement texts the applier prepared on the target (its writes run as prepared statements; a text is prepared again only after it fell out of the applier's most recent 256)."),
 		depWaits:    c("dependency_waits_total", "Transactions that waited for an earlier transaction of another partition with an overlapping writeset."),
 		depWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "apply", Name: "dependency_wait_seconds",
 			Help: "How long a transaction waited for the partitions it depends on.", ConstLabels: l, Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
@@ -44,7 +43,7 @@ func newMetrics(reg prometheus.Registerer, a *Applier) (*metrics, error) {
 		return m, nil
 	}
 	var errs []error
-	for _, col := range []prometheus.Collector{newLinkCollector(a, l), m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.violations, m.depWaits, m.folded, m.notFresh, m.seeded, m.prepared, m.depWaitSeconds, m.deletesWaitSeconds} {
+	for _, col := range []prometheus.Collector{newLinkCollector(a, l), m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.violations, m.depWaits, m.folded, m.notFresh, m.seeded, m.depWaitSeconds, m.deletesWaitSeconds} {
 		errs = append(errs, reg.Register(col))
 	}
 	return m, errors.Join(errs...)

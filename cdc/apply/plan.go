@@ -19,18 +19,10 @@ type stmt struct {
 	// fresh: a plain INSERT of fresh keys (netTxn.markFresh); a duplicate key
 	// means one was there after all (errNotFresh).
 	fresh bool
-	// prepare: the statement runs prepared (prepared.go): it has at most
-	// maxPreparedRows rows, so its text is one of few.
-	prepare bool
 }
 
 // maxBatchRows bounds the rows of one multi-row upsert.
 const maxBatchRows = 500
-
-// maxPreparedRows: a statement of up to this many rows runs prepared
-// (prepared.go); a longer one, whose parse is a small part of its work
-// and whose count of rows seldom repeats, runs as a plain statement.
-const maxPreparedRows = 8
 
 // plan turns a transaction's rows into idempotent statements, in order:
 // inserts and updates become upserts of the after image (consecutive ones

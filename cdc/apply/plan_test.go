@@ -124,9 +124,9 @@ func TestNetPlan(t *testing.T) {
 	got := netOf(all).plan(dialect{})
 	a, l := &all.Tables[0], &all.Tables[1]
 	want := []stmt{
-		{query: "DELETE FROM `lending`.`accounts` WHERE `id` IN (?,?)", args: []any{int64(3), int64(4)}, table: a, prepare: true},
-		{query: "INSERT INTO `lending`.`accounts` (`id`,`bal`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`bal`=VALUES(`bal`)", args: []any{int64(1), int64(11), int64(2), int64(21)}, table: a, prepare: true},
-		{query: "DELETE FROM `lending`.`ledger` WHERE (`user_id`=? AND `seq`=?) OR (`user_id`=? AND `seq`=?)", args: []any{int64(1), int64(1), int64(1), int64(0)}, table: l, prepare: true},
+		{query: "DELETE FROM `lending`.`accounts` WHERE `id` IN (?,?)", args: []any{int64(3), int64(4)}, table: a},
+		{query: "INSERT INTO `lending`.`accounts` (`id`,`bal`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`bal`=VALUES(`bal`)", args: []any{int64(1), int64(11), int64(2), int64(21)}, table: a},
+		{query: "DELETE FROM `lending`.`ledger` WHERE (`user_id`=? AND `seq`=?) OR (`user_id`=? AND `seq`=?)", args: []any{int64(1), int64(1), int64(1), int64(0)}, table: l},
 	}
 	if !reflect.DeepEqual(got, want) {
 		for i := range got {
@@ -154,8 +154,8 @@ func TestNetPlan(t *testing.T) {
 	got = nt.plan(dialect{})
 	want = []stmt{
 		want[0],
-		{query: "INSERT INTO `lending`.`accounts` (`id`,`bal`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`bal`=VALUES(`bal`)", args: []any{int64(2), int64(21)}, table: a, prepare: true},
-		{query: "INSERT INTO `lending`.`accounts` (`id`,`bal`) VALUES (?,?)", args: []any{int64(1), int64(11)}, table: a, fresh: true, prepare: true},
+		{query: "INSERT INTO `lending`.`accounts` (`id`,`bal`) VALUES (?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`bal`=VALUES(`bal`)", args: []any{int64(2), int64(21)}, table: a},
+		{query: "INSERT INTO `lending`.`accounts` (`id`,`bal`) VALUES (?,?)", args: []any{int64(1), int64(11)}, table: a, fresh: true},
 		want[2],
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -18,7 +18,7 @@ type state struct {
 	exists, sameBefore, sameAfter bool
 }
 
-// readStates reads (with sts: prepared where it can), with locking reads of probeChunk probes at a time,
+// readStates reads, with locking reads of probeChunk probes at a time,
 // whether the target holds each probe's key and whether that row equals
 // the probe's before and after images. A fresh probe is not read: it is
 // taken as absent (see probe.fresh).
@@ -34,7 +34,7 @@ type state struct {
 // settles (conflicted is false) is done; only the others (a conflict, or
 // a value whose text differs from the server's) are read again with the
 // server's comparison (exactChunk).
-func readStates(ctx context.Context, tx *sql.Tx, sts *statements, ps []*probe) ([]state, error) {
+func readStates(ctx context.Context, tx *sql.Tx, ps []*probe) ([]state, error) {
 	out := make([]state, len(ps))
 	var order []int // probes grouped by table, in first-seen order
 	for i, p := range ps {
@@ -51,7 +51,7 @@ func readStates(ctx context.Context, tx *sql.Tx, sts *statements, ps []*probe) (
 	sort.SliceStable(order, func(i, j int) bool { return first[ps[order[i]].tb] < first[ps[order[j]].tb] })
 	for len(order) > 0 {
 		n := min(len(order), probeChunk)
-		if err := readChunk(ctx, tx, sts, ps, order[:n], out); err != nil {
+		if err := readChunk(ctx, tx, ps, order[:n], out); err != nil {
 			return nil, err
 		}
 		order = order[n:]
@@ -60,7 +60,7 @@ func readStates(ctx context.Context, tx *sql.Tx, sts *statements, ps []*probe) (
 }
 
 // readChunk reads the states of ps[idx...] (grouped by table).
-func readChunk(ctx context.Context, tx *sql.Tx, sts *statements, ps []*probe, idx []int, out []state) error {
+func readChunk(ctx context.Context, tx *sql.Tx, ps []*probe, idx []int, out []state) error {
 	var exact []int
 	for start := 0; start < len(idx); {
 		end := start + 1
@@ -68,7 +68,7 @@ func readChunk(ctx context.Context, tx *sql.Tx, sts *statements, ps []*probe, id
 			end++
 		}
 		group := idx[start:end]
-		ok, err := quickStates(ctx, tx, sts, ps, group, out)
+		ok, err := quickStates(ctx, tx, ps, group, out)
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ import (
 // row cannot be told apart from another probe's by its text: keys that
 // are not all integers (a case-insensitive key 'abc' also finds 'ABC'),
 // a row whose key text matches no probe, or two rows for one.
-func quickStates(ctx context.Context, tx *sql.Tx, sts *statements, ps []*probe, group []int, out []state) (bool, error) {
+func quickStates(ctx context.Context, tx *sql.Tx, ps []*probe, group []int, out []state) (bool, error) {
 	tb := ps[group[0]].tb
 	byKey := make(map[string]int, len(group))
 	var where strings.Builder
@@ -42,10 +42,7 @@ func quickStates(ctx context.Context, tx *sql.Tx, sts *statements, ps []*probe, 
 	for i, c := range tb.Cols {
 		cols[i] = quote(c)
 	}
-	if len(group) > maxPreparedRows {
-		sts = nil // see maxPreparedRows
-	}
-	rows, err := sts.query(ctx, tx, fmt.Sprintf("SELECT %s FROM %s WHERE %s FOR UPDATE", strings.Join(cols, ", "), tableName(tb), where.String()), args)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s FOR UPDATE", strings.Join(cols, ", "), tableName(tb), where.String()), args...)
 	if err != nil {
 		return false, fmt.Errorf("read the target rows of the transaction's keys: %w", err)
 	}

@@ -14,8 +14,7 @@ import (
 // equal (a case-insensitive name, a DECIMAL written shorter, an ENUM by
 // its index, a CHAR with trailing spaces, a float, a string key), for
 // changed rows and for missing ones; and it settles the ordinary case
-// (the target row is the before image) without MySQL's comparison; read as
-// plain statements and prepared. (make
+// (the target row is the before image) without MySQL's comparison. (make
 // test-unit skips it: it starts a MariaDB.)
 func TestQuickStatesAgreeOnMariaDB(t *testing.T) {
 	ctx := context.Background()
@@ -77,57 +76,45 @@ func TestQuickStatesAgreeOnMariaDB(t *testing.T) {
 		{"a float changed here", &probe{tb: ft, op: event.Update, before: []event.Value{{V: uint64(1)}, {V: 0.3}}, after: []event.Value{{V: uint64(1)}, {V: 0.2}}}, true},
 		{"a string key in another case", &probe{tb: st, op: event.Update, before: []event.Value{{V: "abc"}, {V: int64(1)}}, after: []event.Value{{V: "abc"}, {V: int64(2)}}}, false},
 	}
-	// Read as plain statements, and prepared (binary protocol) as the
-	// applier reads them.
-	prepares := 0
-	sts := newStatements(db, func() { prepares++ })
-	defer sts.close()
-	for _, sts := range []*statements{nil, sts} {
-		t.Run(map[bool]string{true: "text", false: "prepared"}[sts == nil], func(t *testing.T) {
-			tx, err := db.BeginTx(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Rollback() //nolint:errcheck // read only
-			// One probe per table and key at a time: a probe set holds each key once.
-			for _, c := range cases {
-				ps := []*probe{c.p}
-				got, err := readStates(ctx, tx, sts, ps)
-				if err != nil {
-					t.Fatalf("%s: %v", c.name, err)
-				}
-				exact := make([]state, 1)
-				if err := exactChunk(ctx, tx, ps, []int{0}, exact); err != nil {
-					t.Fatal(err)
-				}
-				g, e := conflicted(c.p.op, got[0].exists, got[0].sameBefore, got[0].sameAfter), conflicted(c.p.op, exact[0].exists, exact[0].sameBefore, exact[0].sameAfter)
-				if g != c.conflict || e != c.conflict {
-					t.Errorf("%s: conflict %v (MySQL's comparison alone: %v, state %+v), want %v", c.name, g, e, exact[0], c.conflict)
-				}
-			}
-			// The ordinary case is settled in Go; a string key is not.
-			quick := make([]state, 1)
-			if ok, err := quickStates(ctx, tx, sts, []*probe{cases[0].p}, []int{0}, quick); err != nil || !ok || !quick[0].exists || !quick[0].sameBefore || quick[0].sameAfter {
-				t.Errorf("the row as the source saw it: quick %v %+v (%v), want settled: exists, the before image", ok, quick[0], err)
-			}
-			if ok, err := quickStates(ctx, tx, sts, []*probe{cases[len(cases)-1].p}, []int{0}, quick); err != nil || ok {
-				t.Errorf("a string key: quick %v (%v), want left to MySQL", ok, err)
-			}
-			// Several keys of one table in one read, some missing.
-			ps := []*probe{upd(row(1, nil)), upd(row(61, nil)), upd(row(2, nil)), upd(row(3, func(v []event.Value) { v[1].V = "Bob" }))}
-			got, err := readStates(ctx, tx, sts, ps)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := []bool{false, true, false, true}
-			for i, p := range ps {
-				if c := conflicted(p.op, got[i].exists, got[i].sameBefore, got[i].sameAfter); c != want[i] {
-					t.Errorf("batch probe %d (key %v): conflict %v, want %v", i, p.key()[0].V, c, want[i])
-				}
-			}
-		})
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if prepares == 0 {
-		t.Error("the probes' reads were not prepared")
+	defer tx.Rollback() //nolint:errcheck // read only
+	// One probe per table and key at a time: a probe set holds each key once.
+	for _, c := range cases {
+		ps := []*probe{c.p}
+		got, err := readStates(ctx, tx, ps)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		exact := make([]state, 1)
+		if err := exactChunk(ctx, tx, ps, []int{0}, exact); err != nil {
+			t.Fatal(err)
+		}
+		g, e := conflicted(c.p.op, got[0].exists, got[0].sameBefore, got[0].sameAfter), conflicted(c.p.op, exact[0].exists, exact[0].sameBefore, exact[0].sameAfter)
+		if g != c.conflict || e != c.conflict {
+			t.Errorf("%s: conflict %v (MySQL's comparison alone: %v, state %+v), want %v", c.name, g, e, exact[0], c.conflict)
+		}
+	}
+	// The ordinary case is settled in Go; a string key is not.
+	quick := make([]state, 1)
+	if ok, err := quickStates(ctx, tx, []*probe{cases[0].p}, []int{0}, quick); err != nil || !ok || !quick[0].exists || !quick[0].sameBefore || quick[0].sameAfter {
+		t.Errorf("the row as the source saw it: quick %v %+v (%v), want settled: exists, the before image", ok, quick[0], err)
+	}
+	if ok, err := quickStates(ctx, tx, []*probe{cases[len(cases)-1].p}, []int{0}, quick); err != nil || ok {
+		t.Errorf("a string key: quick %v (%v), want left to MySQL", ok, err)
+	}
+	// Several keys of one table in one read, some missing.
+	ps := []*probe{upd(row(1, nil)), upd(row(61, nil)), upd(row(2, nil)), upd(row(3, func(v []event.Value) { v[1].V = "Bob" }))}
+	got, err := readStates(ctx, tx, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bool{false, true, false, true}
+	for i, p := range ps {
+		if c := conflicted(p.op, got[i].exists, got[i].sameBefore, got[i].sameAfter); c != want[i] {
+			t.Errorf("batch probe %d (key %v): conflict %v, want %v", i, p.key()[0].V, c, want[i])
+		}
 	}
 }

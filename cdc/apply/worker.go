@@ -308,7 +308,7 @@ func (w *worker) saveCheckpoint(ctx context.Context, tx *sql.Tx, next Checkpoint
 		}
 		return nil
 	}
-	res, err := w.a.stmts.exec(ctx, tx, updateCheckpoint, []any{next.Offset, next.Seq, next.Pos, next.GTID, st, txns, w.a.cfg.Source, w.part, w.stored})
+	res, err := tx.ExecContext(ctx, updateCheckpoint, next.Offset, next.Seq, next.Pos, next.GTID, st, txns, w.a.cfg.Source, w.part, w.stored)
 	if err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
