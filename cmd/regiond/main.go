@@ -133,7 +133,8 @@ func fatal(format string, args ...any) {
 // MB) and it allocates for every row it captures or applies, so at Go's
 // default the collector ran often: under the lab's full load this cut
 // the applying regiond's CPU per transaction by about 7% and capture's by
-// 3%, for a peak RSS of 77-97 MB instead of 44-59 (docs/BENCHMARKS.md).
+// 3%, and the applier's CPU draining a backlog by 6%, for a peak RSS of
+// 72-167 MB instead of 44-85 (docs/BENCHMARKS.md).
 // The limit makes the collector run more often instead of letting a large
 // transaction's heap grow fourfold.
 func gcDefaults() {
