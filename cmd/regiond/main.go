@@ -73,6 +73,10 @@ Example:
   regiond --config /etc/region/deploy.yaml --region eu-west
   regiond --config /etc/region/deploy.yaml --region eu-west --gateway-only --metrics-listen 127.0.0.1:9108
 
+Environment:
+  REGIOND_CONFIG, REGIOND_REGION   defaults of --config and --region
+  GOGC, GOMEMLIMIT                 Go's collector; regiond's defaults are 400 and 384MiB
+
 Flags:
 `)
 		fs.PrintDefaults()
