@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/rcrowley/go-metrics"
@@ -75,7 +74,8 @@ Example:
 
 Environment:
   REGIOND_CONFIG, REGIOND_REGION   defaults of --config and --region
-  GOGC, GOMEMLIMIT                 Go's collector; regiond's defaults are 400 and 384MiB
+  GOGC, GOMEMLIMIT                 Go's collector; regiond's defaults are 400, and 3/4 of
+                                   the cgroup's memory limit (else 1/4 of the machine's)
 
 Flags:
 `)
@@ -129,23 +129,4 @@ Flags:
 func fatal(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "regiond: "+format+"\n", args...)
 	os.Exit(1)
-}
-
-// gcDefaults collects garbage at 400% heap growth instead of Go's 100%,
-// with a soft memory limit of 384 MiB, unless the GOGC or GOMEMLIMIT
-// environment variables set them. regiond's live heap is small (tens of
-// MB) and it allocates for every row it captures or applies, so at Go's
-// default the collector ran often: under the lab's full load this cut
-// the applying regiond's CPU per transaction by about 7% and capture's by
-// 3%, and the applier's CPU draining a backlog by 6%, for a peak RSS of
-// 72-167 MB instead of 44-85 (docs/BENCHMARKS.md).
-// The limit makes the collector run more often instead of letting a large
-// transaction's heap grow fourfold.
-func gcDefaults() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(384 << 20)
-	}
 }
