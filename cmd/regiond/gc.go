@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -21,9 +22,18 @@ import (
 // and 400% growth on it must not reach a container's limit. A fixed
 // limit would do the opposite harm: one below a legitimate live heap
 // makes the collector run without pause.
-func gcDefaults() {
-	if os.Getenv("GOGC") == "" {
+//
+// A GOGC that is neither a percentage nor "off" is an error (Go itself
+// would quietly use 100).
+func gcDefaults() error {
+	switch v := os.Getenv("GOGC"); v {
+	case "":
 		debug.SetGCPercent(400)
+	case "off":
+	default:
+		if _, err := strconv.Atoi(v); err != nil {
+			return fmt.Errorf("GOGC=%q: give the heap growth that starts a collection in percent (regiond's default: 400) or off", v)
+		}
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		cgroup, _ := cgroupMemoryMax()
@@ -32,6 +42,7 @@ func gcDefaults() {
 			debug.SetMemoryLimit(limit)
 		}
 	}
+	return nil
 }
 
 // minMemLimit is the least soft limit memLimit gives a machine.

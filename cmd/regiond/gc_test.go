@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestMemLimit: the soft memory limit follows what the process may use:
 // three quarters of a cgroup's limit, a quarter of the machine without
@@ -24,5 +27,15 @@ func TestMemLimit(t *testing.T) {
 		if got := memLimit(c.cgroup, c.total); got != c.want {
 			t.Errorf("%s: %d MiB, want %d MiB", c.name, got>>20, c.want>>20)
 		}
+	}
+}
+
+// TestBadGOGC: a GOGC that is not a percentage or off stops regiond with
+// an error naming it (Go alone would quietly use 100).
+func TestBadGOGC(t *testing.T) {
+	t.Setenv("GOGC", "400%")
+	err := gcDefaults()
+	if err == nil || !strings.Contains(err.Error(), `GOGC="400%"`) || !strings.Contains(err.Error(), "off") {
+		t.Errorf("GOGC=400%%: %v, want an error naming it and what to give", err)
 	}
 }

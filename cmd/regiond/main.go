@@ -32,7 +32,9 @@ func main() {
 	// exports nowhere (its own metrics are Prometheus'): a few percent of
 	// its CPU under load, switched off as sarama documents.
 	metrics.UseNilMetrics = true
-	gcDefaults()
+	if err := gcDefaults(); err != nil {
+		fatal("%v", err)
+	}
 	fs := flag.NewFlagSet("regiond", flag.ExitOnError)
 	cfgPath := fs.String("config", os.Getenv("REGIOND_CONFIG"), "deployment config file (or $REGIOND_CONFIG)")
 	region := fs.String("region", os.Getenv("REGIOND_REGION"), "the region this daemon serves (or $REGIOND_REGION)")
