@@ -160,9 +160,17 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 		}
 		return w.recordOrigins(ctx, tx, ps, nil)
 	}
+	to, err := w.a.referencing(ctx, t)
+	if err != nil {
+		return err
+	}
 	part := *t
 	run := func() error {
-		for _, s := range plan(w.a.dialect, &part) {
+		stmts, err := plan(w.a.dialect, &part, to)
+		if err != nil {
+			return err
+		}
+		for _, s := range stmts {
 			if err := w.exec(ctx, tx, s); err != nil {
 				return err
 			}
@@ -433,17 +441,15 @@ func tie(ctx context.Context, tx *sql.Tx, d dialect, tb *event.Table, img []even
 }
 
 func (w *worker) applyOne(ctx context.Context, tx *sql.Tx, tb *event.Table, r event.Row) error {
-	var stmts []stmt
-	switch r.Op {
-	case event.Insert:
-		stmts = []stmt{w.a.dialect.upsert(tb, [][]event.Value{r.After})}
-	case event.Update:
-		if tb.KeyChanged(r.Before, r.After) {
-			stmts = append(stmts, deleteRow(tb, r.Before))
-		}
-		stmts = append(stmts, w.a.dialect.upsert(tb, [][]event.Value{r.After}))
-	case event.Delete:
-		stmts = []stmt{deleteRow(tb, r.Before)}
+	one := &event.Txn{Tables: []event.Table{*tb}, Rows: []event.Row{r}}
+	one.Rows[0].T = 0
+	to, err := w.a.referencing(ctx, one)
+	if err != nil {
+		return err
+	}
+	stmts, err := plan(w.a.dialect, one, to)
+	if err != nil {
+		return err
 	}
 	for _, s := range stmts {
 		if err := w.exec(ctx, tx, s); err != nil {
@@ -453,10 +459,17 @@ func (w *worker) applyOne(ctx context.Context, tx *sql.Tx, tb *event.Table, r ev
 	return nil
 }
 
-// exec runs one planned statement; a value the target cannot hold is
-// explained, and an update of a row without a primary key that matches
-// no row halts the partition.
+// exec runs one planned statement, then the foreign key actions it sets
+// off; a value the target cannot hold is explained, and an update of a
+// row without a primary key that matches no row halts the partition.
 func (w *worker) exec(ctx context.Context, tx *sql.Tx, s stmt) error {
+	if err := w.execOne(ctx, tx, s); err != nil {
+		return err
+	}
+	return w.cascade(ctx, tx, s.cascades, 0)
+}
+
+func (w *worker) execOne(ctx context.Context, tx *sql.Tx, s stmt) error {
 	res, err := tx.ExecContext(ctx, s.query, s.args...)
 	if s.fresh && duplicateKey(err) {
 		return fmt.Errorf("%w: %s.%s: %v", errNotFresh, s.table.Schema, s.table.Name, err)

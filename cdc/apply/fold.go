@@ -119,7 +119,9 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 }
 
 // netable reports whether t's rows may be applied as what they leave
-// (netTxn.plan): every table has a primary key and no secondary unique key.
+// (netTxn.plan): every table has a primary key and no secondary unique
+// key, and no row sets off a foreign key action (those apply where the
+// row does: cascade.go).
 func (a *Applier) netable(ctx context.Context, t *event.Txn) (bool, error) {
 	for i := range t.Tables {
 		tb := &t.Tables[i]
@@ -128,6 +130,18 @@ func (a *Applier) netable(ctx context.Context, t *event.Txn) (bool, error) {
 		}
 		uks, err := a.catalog.UniqueKeys(ctx, tb.Schema, tb.Name)
 		if err != nil || len(uks) > 0 {
+			return false, err
+		}
+	}
+	to, err := a.referencing(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range t.Rows {
+		if to == nil {
+			break
+		}
+		if cs, err := cascadesOf(&t.Tables[r.T], r, to[r.T]); err != nil || len(cs) > 0 {
 			return false, err
 		}
 	}

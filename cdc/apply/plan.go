@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/cdc/event"
 )
 
@@ -19,6 +20,9 @@ type stmt struct {
 	// fresh: a plain INSERT of fresh keys (netTxn.markFresh); a duplicate key
 	// means one was there after all (errNotFresh).
 	fresh bool
+	// cascades: the foreign key actions the statement's row set off on
+	// the source, repeated right after it (cascade.go).
+	cascades []cascade
 }
 
 // maxBatchRows bounds the rows of one multi-row upsert.
@@ -34,7 +38,12 @@ const maxBatchRows = 500
 // inserts insert, and an update or delete changes one row equal to the
 // before image in every column. Its rows are then not idempotent; the
 // checkpoint in the same transaction is what keeps them exactly once.
-func plan(d dialect, t *event.Txn) []stmt {
+//
+// to gives, by table index, the target's foreign keys that reference the
+// table (nil: none): a row whose change set off their actions on the
+// source gets statements of its own, which carry the actions
+// (cascade.go).
+func plan(d dialect, t *event.Txn, to [][]catalog.FK) ([]stmt, error) {
 	var out []stmt
 	var pending *event.Table
 	var rows [][]event.Value
@@ -46,13 +55,21 @@ func plan(d dialect, t *event.Txn) []stmt {
 	}
 	for _, r := range t.Rows {
 		tb := &t.Tables[r.T]
-		if len(tb.PK) == 0 && r.Op != event.Insert {
+		var cs []cascade
+		if r.T < len(to) && len(to[r.T]) > 0 {
+			var err error
+			if cs, err = cascadesOf(tb, r, to[r.T]); err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case len(tb.PK) == 0 && r.Op != event.Insert:
 			flush()
 			out = append(out, matchRow(tb, r))
-			continue
-		}
-		switch r.Op {
-		case event.Insert, event.Update:
+		case r.Op == event.Delete:
+			flush()
+			out = append(out, deleteRow(tb, r.Before))
+		default:
 			if r.Op == event.Update && tb.KeyChanged(r.Before, r.After) {
 				flush()
 				out = append(out, deleteRow(tb, r.Before))
@@ -62,13 +79,16 @@ func plan(d dialect, t *event.Txn) []stmt {
 			}
 			pending = tb
 			rows = append(rows, r.After)
-		case event.Delete:
-			flush()
-			out = append(out, deleteRow(tb, r.Before))
+			if len(cs) > 0 {
+				flush()
+			}
+		}
+		if len(cs) > 0 {
+			out[len(out)-1].cascades = cs
 		}
 	}
 	flush()
-	return out
+	return out, nil
 }
 
 func quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }

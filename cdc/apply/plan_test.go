@@ -6,10 +6,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/cdc/event"
 )
 
 func v(x any) event.Value { return event.Value{V: x} }
+
+func mustPlan(t *testing.T, txn *event.Txn, to [][]catalog.FK) []stmt {
+	t.Helper()
+	got, err := plan(dialect{}, txn, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
 
 func TestPlan(t *testing.T) {
 	tables := []event.Table{
@@ -23,7 +33,7 @@ func TestPlan(t *testing.T) {
 		{T: 1, Op: event.Update, Before: []event.Value{v(int64(7)), v("ann")}, After: []event.Value{v(int64(8)), v("ann")}},
 		{T: 0, Op: event.Delete, Before: []event.Value{v(int64(1)), v(int64(11))}},
 	}}
-	got := plan(dialect{}, txn)
+	got := mustPlan(t, txn, nil)
 	ledger, users := &txn.Tables[0], &txn.Tables[1]
 	want := []stmt{
 		{query: "INSERT INTO `lending`.`ledger` (`id`,`amt`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `id`=VALUES(`id`),`amt`=VALUES(`amt`)", args: []any{int64(1), int64(10), int64(1), int64(11)}, table: ledger},
@@ -51,7 +61,7 @@ func TestPlanWithoutPrimaryKey(t *testing.T) {
 		{T: 0, Op: event.Update, Before: []event.Value{v(int64(1)), v("a")}, After: []event.Value{v(int64(1)), v(nil)}},
 		{T: 0, Op: event.Delete, Before: []event.Value{v(int64(1)), v(nil)}},
 	}}
-	got := plan(dialect{}, txn)
+	got := mustPlan(t, txn, nil)
 	audit := &txn.Tables[0]
 	want := []stmt{
 		{query: "INSERT INTO `lending`.`audit` (`user_id`,`note`) VALUES (?,?),(?,?)", args: []any{int64(1), "a", int64(1), "a"}, table: audit},
@@ -72,7 +82,7 @@ func TestPlanBatchLimitAndQuoting(t *testing.T) {
 	for i := 0; i < maxBatchRows+1; i++ {
 		txn.Rows = append(txn.Rows, event.Row{T: 0, Op: event.Insert, After: []event.Value{v(int64(i))}})
 	}
-	got := plan(dialect{}, txn)
+	got := mustPlan(t, txn, nil)
 	if len(got) != 2 || len(got[0].args) != maxBatchRows || len(got[1].args) != 1 {
 		t.Fatalf("%d statements for %d rows", len(got), maxBatchRows+1)
 	}

@@ -1,10 +1,13 @@
 // Package catalog reads what replication needs to know of a MySQL
 // table from information_schema, with a short cache: its secondary
-// unique keys and its triggers. Capture needs the unique keys to compute
-// a transaction's writeset (two rows with the same unique value depend on
-// each other as two writes of one row do); the applier needs the
-// target's to refuse an upsert that would rewrite another row, and its
-// triggers to refuse running one a second time.
+// unique keys, its foreign keys and its triggers. Capture needs the
+// unique and foreign keys to compute a transaction's writeset (two rows
+// with the same unique value depend on each other as two writes of one
+// row do, and so do a child row and the parent it references); the
+// applier needs the target's unique keys to refuse an upsert that would
+// rewrite another row, its foreign keys to repeat their ON DELETE and ON
+// UPDATE actions, which the binlog does not carry, and its triggers to
+// refuse running one a second time.
 //
 //	c := &catalog.Cache{DB: db}
 //	ks, err := c.UniqueKeys(ctx, "lending", "users") // [{uq_email [email]}]
@@ -54,6 +57,7 @@ type Cache struct {
 
 	mu     sync.Mutex
 	tables map[string]entry
+	fks    *fkGraph
 }
 
 type entry struct {
@@ -96,7 +100,7 @@ func (c *Cache) Dropped(ctx context.Context, schema, table string) (map[string]b
 // schema change).
 func (c *Cache) Forget() {
 	c.mu.Lock()
-	c.tables = nil
+	c.tables, c.fks = nil, nil
 	c.mu.Unlock()
 }
 
