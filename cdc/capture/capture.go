@@ -387,13 +387,20 @@ func (c *Capture) order(ctx context.Context, d *deps, t *event.Txn, part int32, 
 		failed = err
 		return ks
 	}
-	ws := Writeset(t, uks)
+	fks := func(tb *event.Table) (of, to []catalog.FK) {
+		if c.cfg.Catalog == nil || failed != nil {
+			return nil, nil
+		}
+		of, to, failed = c.cfg.Catalog.ForeignKeys(ctx, tb.Schema, tb.Name)
+		return of, to
+	}
+	ws, rs := Writeset(t, uks, fks)
 	if failed != nil {
 		c.log.Warn("writeset unknown: the transaction waits for every earlier one", "gtid", t.GTID, "seq", seq, "err", failed)
 		t.Deps = d.all(part, seq)
 		return
 	}
-	t.Deps = d.add(ws, part, seq)
+	t.Deps = d.add(ws, rs, part, seq)
 }
 
 // sentMark is what a partition was last sent: when, and the position a

@@ -36,12 +36,13 @@ type FK struct {
 	OnDelete, OnUpdate  Action
 }
 
-// fkGraph is every foreign key of the server, by child and by parent
-// ("schema.table").
+// fkGraph is every foreign key of the server, by child and by parent.
 type fkGraph struct {
 	read     time.Time
-	of, from map[string][]FK
+	of, from map[tableName][]FK
 }
+
+type tableName struct{ schema, table string }
 
 // ForeignKeys returns the foreign keys of schema.table (of: it is the
 // child) and those that reference it (to: it is the parent). The server's
@@ -64,12 +65,12 @@ func (c *Cache) ForeignKeys(ctx context.Context, schema, table string) (of, to [
 		c.fks = g
 		c.mu.Unlock()
 	}
-	name := schema + "." + table
+	name := tableName{schema, table}
 	return g.of[name], g.from[name], nil
 }
 
 func readForeignKeys(ctx context.Context, db *sql.DB) (*fkGraph, error) {
-	g := &fkGraph{read: time.Now(), of: map[string][]FK{}, from: map[string][]FK{}}
+	g := &fkGraph{read: time.Now(), of: map[tableName][]FK{}, from: map[tableName][]FK{}}
 	rows, err := db.QueryContext(ctx, `SELECT rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.UNIQUE_CONSTRAINT_SCHEMA, rc.REFERENCED_TABLE_NAME,
 			rc.DELETE_RULE, rc.UPDATE_RULE, k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME
 		FROM information_schema.REFERENTIAL_CONSTRAINTS rc JOIN information_schema.KEY_COLUMN_USAGE k
@@ -99,7 +100,7 @@ func readForeignKeys(ctx context.Context, db *sql.DB) (*fkGraph, error) {
 		return nil, err
 	}
 	for _, f := range all {
-		child, parent := f.Schema+"."+f.Table, f.RefSchema+"."+f.RefTable
+		child, parent := tableName{f.Schema, f.Table}, tableName{f.RefSchema, f.RefTable}
 		g.of[child] = append(g.of[child], f)
 		g.from[parent] = append(g.from[parent], f)
 	}
