@@ -46,12 +46,31 @@ func TestForeignKeys(t *testing.T) {
 	if of, to, err := c.ForeignKeys(ctx, "ref", "products"); err != nil || of != nil || !reflect.DeepEqual(to, []catalog.FK{product}) {
 		t.Errorf("products: of %+v, to %+v (%v); want none, and fk_product", of, to, err)
 	}
+	// Both readers agree; a name InnoDB's dictionary encodes (a table
+	// named with a dash) sends ForeignKeys to information_schema.
+	innodb, err := catalog.InnodbForeignKeys(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if schema, err := catalog.SchemaForeignKeys(ctx, db); err != nil || !reflect.DeepEqual(innodb, schema) {
+		t.Errorf("InnoDB's dictionary says\n%+v\ninformation_schema says\n%+v (%v)", innodb, schema, err)
+	}
+	if _, err := db.Exec("CREATE TABLE lending.`loan-notes` (id BIGINT PRIMARY KEY, loan_id BIGINT, FOREIGN KEY fk_note (loan_id) REFERENCES lending.loans (id) ON DELETE CASCADE)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := catalog.InnodbForeignKeys(ctx, db); err == nil {
+		t.Error("InnoDB's dictionary read an encoded name without an error")
+	}
+	c.Forget()
+	if _, to, err := c.ForeignKeys(ctx, "lending", "loans"); err != nil || len(to) != 2 || to[0].Table != "loan-notes" {
+		t.Errorf("with loan-notes: %+v (%v); want fk_note of loan-notes and fk_parent", to, err)
+	}
 	// A schema change is seen after Forget.
 	if _, err := db.Exec("ALTER TABLE lending.loans DROP FOREIGN KEY fk_parent"); err != nil {
 		t.Fatal(err)
 	}
 	c.Forget()
-	if _, to, err := c.ForeignKeys(ctx, "lending", "loans"); err != nil || len(to) != 0 {
-		t.Errorf("after the drop: %+v (%v); want none", to, err)
+	if _, to, err := c.ForeignKeys(ctx, "lending", "loans"); err != nil || len(to) != 1 {
+		t.Errorf("after the drop: %+v (%v); want fk_note only", to, err)
 	}
 }
