@@ -2,11 +2,14 @@ package regiond_test
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/cdc/capture"
 	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/topo"
 )
 
 // TestForeignKeyCascades: MySQL does not write the rows a foreign key's
@@ -85,4 +88,40 @@ func TestForeignKeyCascades(t *testing.T) {
 		t.Errorf("b holds %d installments of the renumbered loans 20 and 1020 (%v); want 4", n, err)
 	}
 	sameTables(t, st, "lending.loans", "lending.installments", "lending.payments", "lending.collateral", "lending.disputes")
+}
+
+// TestForeignKeyOrderAcrossPartitions: a user's loan application
+// references a global offer (ON DELETE CASCADE: a withdrawn offer takes
+// its pending applications). T1 inserts user U's application, T2
+// withdraws the offer; U's partition and the offer's differ, and T1 is
+// slow in b (a row lock held there). T2 must wait for T1 in b (capture
+// puts the foreign key in both writesets): applied first, its cascade
+// would find nothing, and T1 would leave in b an application a no
+// longer has.
+func TestForeignKeyOrderAcrossPartitions(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	a, b := openDB(t, st, "a", ""), openDB(t, st, "b", "")
+	offer := capture.Partition("lending.offers/7", labPartitions)
+	u := 1
+	for ; capture.Partition(strconv.Itoa(int(topo.BucketOfString(strconv.Itoa(u), st.Buckets))), labPartitions) == offer; u++ {
+	}
+	mustExec(t, a, "CREATE DATABASE lending",
+		"CREATE TABLE lending.ledger_entries (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)",
+		"CREATE TABLE lending.offers (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL)",
+		`CREATE TABLE lending.applications (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, offer_id BIGINT NOT NULL,
+			FOREIGN KEY fk_offer (offer_id) REFERENCES lending.offers (id) ON DELETE CASCADE)`,
+		fmt.Sprintf("INSERT INTO lending.ledger_entries VALUES (1, %d, 0)", u),
+		"INSERT INTO lending.offers VALUES (7, 'summer-apr')")
+	labapi.Converged(t, st, time.Minute)
+
+	defer holdRows(t, b, "SELECT * FROM lending.ledger_entries WHERE id = 1 FOR UPDATE", 3*time.Second)()
+	inTxn(t, a, "UPDATE lending.ledger_entries SET amount_cents = 100 WHERE id = 1",
+		fmt.Sprintf("INSERT INTO lending.applications VALUES (1, %d, 7)", u))
+	inTxn(t, a, "DELETE FROM lending.offers WHERE id = 7")
+	labapi.Converged(t, st, time.Minute)
+	var n int
+	if err := b.QueryRow("SELECT COUNT(*) FROM lending.applications").Scan(&n); err != nil || n != 0 {
+		t.Errorf("b holds %d applications (%v); a holds none: the offer's delete applied before the application's insert", n, err)
+	}
+	sameTables(t, st, "lending.offers", "lending.applications", "lending.ledger_entries")
 }
