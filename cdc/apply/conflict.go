@@ -116,7 +116,7 @@ func (a *Applier) policyOf(tb *event.Table) policy {
 // upserts, except rows of tables with secondary unique keys, which apply
 // one by one after a collision check (unique.go).
 func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) error {
-	t, err := w.a.withoutDropped(ctx, m.Txn)
+	t, err := w.a.forTarget(ctx, m.Txn)
 	if err != nil {
 		return err
 	}
@@ -561,7 +561,7 @@ func (c conflictRecord) write(ctx context.Context, db execer) error {
 	}
 	var local any
 	if c.local != "" {
-		local = c.local
+		local = tombstone.Printable(c.local)
 	}
 	_, err := db.ExecContext(ctx, `INSERT INTO `+binlog.MetaSchema+`.conflicts
 		(detected_at, source, target, source_gtid, db, tbl, pk, op, policy, decision, reason, local_image, incoming_before, incoming_after)

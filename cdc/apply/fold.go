@@ -43,7 +43,7 @@ var errUnfoldable = errors.New("the run applies one transaction at a time")
 func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Message) error {
 	ts := make([]*event.Txn, len(run))
 	for i, m := range run {
-		t, err := w.a.withoutDropped(ctx, m.Txn)
+		t, err := w.a.forTarget(ctx, m.Txn)
 		if err != nil {
 			return err
 		}

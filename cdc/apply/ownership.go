@@ -151,7 +151,7 @@ func (w *worker) checkGlobals(ctx context.Context, tx *sql.Tx, m *event.Message,
 func (w *worker) recordViolation(ctx context.Context, tx *sql.Tx, m *event.Message, t *event.Txn, bucket int, tb *event.Table, r event.Row, local, why string) error {
 	var loc, at any
 	if local != "" {
-		loc = local
+		loc = tombstone.Printable(local)
 	}
 	if !m.Time.IsZero() {
 		at = m.Time.UTC()

@@ -34,6 +34,7 @@ var valueErrors = map[uint16]string{
 	1292: "is not a valid value of the column's type",
 	1366: "is not a valid value of the column's type",
 	1406: "is too long for the column",
+	1906: "is for a column of the primary key that is generated",
 }
 
 // columnInError finds the column a value error names.

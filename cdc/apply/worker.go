@@ -222,7 +222,7 @@ func (w *worker) commit(ctx context.Context, body func(*sql.Tx) error, next Chec
 		if unknownColumn(err) && unknown < 10 && ctx.Err() == nil {
 			// A column this region just dropped: what the applier knows of
 			// the table may be a moment old, or capture has not recorded
-			// the drop yet (withoutDropped). Read again a few times before
+			// the drop yet (forTarget). Read again a few times before
 			// halting on it.
 			unknown++
 			w.a.catalog.Forget()

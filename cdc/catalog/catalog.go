@@ -64,9 +64,15 @@ type entry struct {
 	read     time.Time
 	keys     []Key
 	triggers []Trigger
-	// cols are the table's columns; dropped those of them this region
-	// dropped and no longer has (DroppedTable).
-	cols    map[string]bool
+	// cols are the table's columns, generated those of them the server
+	// computes; dropped the columns this region dropped and no longer has
+	// (DroppedTable).
+	cols, generated map[string]bool
+	// bytes are the columns whose character set is not UTF-8 (latin1,
+	// gbk, ...).
+	bytes map[string]bool
+	// widths are the BINARY(n) columns' n.
+	widths  map[string]int
 	dropped map[string]bool
 }
 
@@ -87,6 +93,41 @@ func (c *Cache) Triggers(ctx context.Context, schema, table string) ([]Trigger, 
 func (c *Cache) Columns(ctx context.Context, schema, table string) (map[string]bool, error) {
 	e, err := c.table(ctx, schema, table)
 	return e.cols, err
+}
+
+// Generated returns the generated columns of schema.table (lower case):
+// the server computes their values, and refuses one written to them.
+func (c *Cache) Generated(ctx context.Context, schema, table string) (map[string]bool, error) {
+	e, err := c.table(ctx, schema, table)
+	return e.generated, err
+}
+
+// NotUTF8 returns the string columns of schema.table (lower case) whose
+// character set is not UTF-8 (nor ASCII): their values are bytes in that
+// character set, which a client must send as bytes (a latin1 'Ã©' is C3
+// A9, which sent as a UTF-8 string would be stored as 'é').
+func (c *Cache) NotUTF8(ctx context.Context, schema, table string) (map[string]bool, error) {
+	e, err := c.table(ctx, schema, table)
+	return e.bytes, err
+}
+
+// BinaryWidths returns the BINARY(n) columns of schema.table (lower
+// case) with their n. MySQL stores such a value padded with zero bytes to
+// n, but writes it to the binlog without its trailing zero bytes: 0x00FF0000
+// in a BINARY(4) arrives as 0x00FF, which finds no row by key and equals
+// no stored value until padded again.
+func (c *Cache) BinaryWidths(ctx context.Context, schema, table string) (map[string]int, error) {
+	e, err := c.table(ctx, schema, table)
+	return e.widths, err
+}
+
+// IsGenerated reports whether information_schema.COLUMNS.EXTRA describes
+// a generated column: "VIRTUAL GENERATED" or "STORED GENERATED" (MySQL 8,
+// MariaDB), "VIRTUAL" or "PERSISTENT" (older MariaDB); not MySQL 8's
+// "DEFAULT_GENERATED", a column with an expression as its default.
+func IsGenerated(extra string) bool {
+	x := strings.ToUpper(extra)
+	return strings.Contains(x, "VIRTUAL") || strings.Contains(x, "STORED GENERATED") || strings.Contains(x, "PERSISTENT")
 }
 
 // Dropped returns the columns of schema.table that this region dropped
@@ -124,7 +165,7 @@ func (c *Cache) table(ctx context.Context, schema, table string) (entry, error) 
 	if e.triggers, err = triggers(ctx, c.DB, schema, table); err != nil {
 		return e, fmt.Errorf("read the triggers of %s: %w", name, err)
 	}
-	if e.cols, e.dropped, err = columns(ctx, c.DB, schema, table); err != nil {
+	if e.cols, e.generated, e.bytes, e.widths, e.dropped, err = columns(ctx, c.DB, schema, table); err != nil {
 		return e, fmt.Errorf("read the columns of %s: %w", name, err)
 	}
 	c.mu.Lock()
@@ -175,24 +216,48 @@ func triggers(ctx context.Context, db *sql.DB, schema, table string) ([]Trigger,
 	return out, rows.Err()
 }
 
-func columns(ctx context.Context, db *sql.DB, schema, table string) (cols, dropped map[string]bool, err error) {
-	cols = map[string]bool{}
-	if err := each(ctx, db, `SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, func(c string) {
-		cols[strings.ToLower(c)] = true
-	}, schema, table); err != nil {
-		return nil, nil, err
+func columns(ctx context.Context, db *sql.DB, schema, table string) (cols, generated, bytes map[string]bool, widths map[string]int, dropped map[string]bool, err error) {
+	cols, generated, bytes, widths = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]int{}
+	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, EXTRA, COALESCE(CHARACTER_SET_NAME, ''), DATA_TYPE, COALESCE(CHARACTER_OCTET_LENGTH, 0)
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, schema, table)
+	if err != nil {
+		return nil, nil, nil, nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c, extra, cs, typ string
+		var octets int
+		if err := rows.Scan(&c, &extra, &cs, &typ, &octets); err != nil {
+			return nil, nil, nil, nil, nil, err
+		}
+		if strings.EqualFold(typ, "binary") && octets > 0 {
+			widths[strings.ToLower(c)] = octets
+		}
+		c = strings.ToLower(c)
+		cols[c] = true
+		if IsGenerated(extra) {
+			generated[c] = true
+		}
+		switch strings.ToLower(cs) {
+		case "", "utf8mb4", "utf8mb3", "utf8", "ascii":
+		default:
+			bytes[c] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, nil, nil, nil, err
 	}
 	dropped = map[string]bool{}
 	var exists int
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '_region' AND TABLE_NAME = 'dropped_columns'`).Scan(&exists); err != nil || exists == 0 {
-		return cols, dropped, err
+		return cols, generated, bytes, widths, dropped, err
 	}
 	err = each(ctx, db, `SELECT col FROM `+DroppedTable+` WHERE db = ? AND tbl = ?`, func(c string) {
 		if !cols[strings.ToLower(c)] {
 			dropped[strings.ToLower(c)] = true
 		}
 	}, schema, table)
-	return cols, dropped, err
+	return cols, generated, bytes, widths, dropped, err
 }
 
 func each(ctx context.Context, db *sql.DB, q string, fn func(string), args ...any) error {

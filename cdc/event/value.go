@@ -175,3 +175,24 @@ func (v Value) Text() string {
 	}
 	return fmt.Sprint(v.V)
 }
+
+// PadRight is v right-padded with zero bytes to n bytes, as MySQL stores
+// a BINARY(n) value (its binlog leaves the padding out); a NULL, or a
+// value of n bytes or more, is v.
+func (v Value) PadRight(n int) Value {
+	var b []byte
+	switch x := v.V.(type) {
+	case string:
+		b = []byte(x)
+	case []byte:
+		b = x
+	default:
+		return v
+	}
+	if len(b) >= n {
+		return v
+	}
+	out := make([]byte, n)
+	copy(out, b)
+	return Value{out}
+}

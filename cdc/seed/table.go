@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"github.com/regionplatform/region/cdc/catalog"
 )
 
 // tableDef is what the copy needs of one table of the donor.
@@ -36,7 +38,7 @@ func readTable(ctx context.Context, conn *sql.Conn, db, tbl string) (tableDef, e
 		if err := rows.Scan(&col, &typ, &cs, &extra); err != nil {
 			return d, fmt.Errorf("read the donor's columns: %w", err)
 		}
-		if strings.Contains(strings.ToUpper(extra), "GENERATED") {
+		if catalog.IsGenerated(extra) {
 			continue // computed by the target from the others
 		}
 		d.cols = append(d.cols, col)

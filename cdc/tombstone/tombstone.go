@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/regionplatform/region/cdc/event"
 )
@@ -230,11 +231,33 @@ func number(v event.Value) (*big.Rat, bool) {
 }
 
 // Clip shortens s to at most n characters (a key's text for a column of
-// n), marking the cut with an ellipsis.
+// n), marking the cut with an ellipsis; bytes that are not UTF-8 (a
+// binary key) are written as \xNN (Printable).
 func Clip(s string, n int) string {
+	s = Printable(s)
 	r := []rune(s)
 	if len(r) <= n {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// Printable is s with every byte that is not part of valid UTF-8 written
+// as \xNN, so that a binary value (a BINARY key, a BLOB in a row's JSON)
+// can be stored in a text column of a log and still be read back exactly.
+func Printable(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError && size == 1 {
+			fmt.Fprintf(&b, "\\x%02X", s[0])
+		} else {
+			b.WriteString(s[:size])
+		}
+		s = s[size:]
+	}
+	return b.String()
 }

@@ -73,3 +73,20 @@ func TestCollect(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":               "plain",
+		"naïve 😀":             "naïve 😀",
+		"\x00\xff":            "\x00\\xFF",
+		"{\"b\":\"\xaa, y\"}": `{"b":"\xAA, y"}`,
+		"id=\xc3\xa9\xe9":     "id=é\\xE9",
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := Clip("k=\xff\xfe", 5); got != `k=\x…` {
+		t.Errorf("Clip of bytes: %q", got)
+	}
+}
