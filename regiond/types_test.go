@@ -70,6 +70,17 @@ func TestColumnValuesRoundTrip(t *testing.T) {
 		}
 	}
 	sameTables(t, st, "lending.kinds")
+
+	// A BINARY(16) key (a UUID) that ends in zero bytes: updated and
+	// deleted by it.
+	mustExec(t, a, "CREATE TABLE lending.docs (id BINARY(16) PRIMARY KEY, note VARCHAR(10))",
+		"INSERT INTO lending.docs VALUES (0x0102030405060708090A0B0C0D0E0F00, 'one'), (0xA1A2A3A4A5A6A7A8A9AAABAC00000000, 'two'), (0x00000000000000000000000000000000, 'zero')")
+	labapi.Converged(t, st, time.Minute)
+	mustExec(t, a, "UPDATE lending.docs SET note = 'one-b' WHERE id = 0x0102030405060708090A0B0C0D0E0F00",
+		"DELETE FROM lending.docs WHERE id = 0xA1A2A3A4A5A6A7A8A9AAABAC00000000",
+		"UPDATE lending.docs SET id = 0x10000000000000000000000000000000 WHERE note = 'zero'")
+	labapi.Converged(t, st, time.Minute)
+	sameTables(t, st, "lending.docs")
 }
 
 // dump renders every row of lending.kinds as the server sends it (text

@@ -474,6 +474,7 @@ func (a *assembler) rows(typ replication.EventType, ti int, e *replication.RowsE
 			}
 		}
 	}
+	widths := binaryWidths(e.Table)
 	step := 1
 	if op == event.Update {
 		step = 2 // before and after images alternate
@@ -488,6 +489,14 @@ func (a *assembler) rows(typ replication.EventType, ti int, e *replication.RowsE
 		case event.Update:
 			r.Before, r.After = event.NewValues(e.Rows[i]...), event.NewValues(e.Rows[i+1]...)
 		}
+		for j, n := range widths {
+			if n > 0 && j < len(r.Before) {
+				r.Before[j] = r.Before[j].PadRight(n)
+			}
+			if n > 0 && j < len(r.After) {
+				r.After[j] = r.After[j].PadRight(n)
+			}
+		}
 		if a.txn.Bucket < 0 && shard >= 0 {
 			image := r.After
 			if image == nil {
@@ -499,6 +508,50 @@ func (a *assembler) rows(typ replication.EventType, ti int, e *replication.RowsE
 	}
 	return nil
 }
+
+// binaryWidths returns, by column, n of each BINARY(n) column of tm (0
+// for the others; nil when it has none). MySQL stores such a value padded
+// with zero bytes to n but writes it to the binlog without its trailing
+// zero bytes: 0x00FF0000 in a BINARY(4) arrives as 0x00FF, which would
+// find no row by key and equal no stored value. The width is in the
+// column's metadata (as MySQL's Field_string packs it), the binary
+// character set (63) in binlog_row_metadata=FULL's charsets.
+func binaryWidths(tm *replication.TableMapEvent) []int {
+	if tm == nil {
+		return nil
+	}
+	var out []int
+	var collations map[int]uint64
+	for i, typ := range tm.ColumnType {
+		if typ != mysql.MYSQL_TYPE_STRING || i >= len(tm.ColumnMeta) {
+			continue
+		}
+		real, n := byte(tm.ColumnMeta[i]>>8), int(tm.ColumnMeta[i]&0xff)
+		if real&0x30 != 0x30 { // a length over 255 keeps its high bits here
+			n |= int((real&0x30)^0x30) << 4
+			real |= 0x30
+		}
+		if real != mysql.MYSQL_TYPE_STRING { // ENUM, SET
+			continue
+		}
+		if collations == nil {
+			if collations = tm.CollationMap(); collations == nil {
+				return nil
+			}
+		}
+		if c, ok := collations[i]; !ok || c != binaryCollation {
+			continue
+		}
+		if out == nil {
+			out = make([]int, len(tm.ColumnType))
+		}
+		out[i] = n
+	}
+	return out
+}
+
+// binaryCollation is the id of the binary character set's collation.
+const binaryCollation = 63
 
 // discard silences go-mysql's own logger; errors reach Run's caller.
 type discard struct{}

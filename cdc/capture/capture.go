@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -307,9 +306,6 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			}
 			continue
 		}
-		if err := c.padBinary(ctx, batch); err != nil {
-			return err
-		}
 		if err := c.record(ctx, batch); err != nil {
 			return err
 		}
@@ -364,53 +360,6 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 		c.stats.Filtered += filtered
 		c.mu.Unlock()
 	}
-}
-
-// padBinary pads the values of BINARY(n) columns in batch's
-// transactions to n bytes, as the source stores them (the binlog leaves
-// out their trailing zero bytes; catalog.BinaryWidths), before anything
-// reads them: the applier finds rows by them and compares them with the
-// target's, and tombstones and writesets key on them.
-func (c *Capture) padBinary(ctx context.Context, batch []binlog.Item) error {
-	if c.cfg.Catalog == nil {
-		return nil
-	}
-	for _, it := range batch {
-		t := it.Txn
-		if t == nil || it.Echo {
-			continue
-		}
-		for i := range t.Tables {
-			tb := &t.Tables[i]
-			widths, err := c.cfg.Catalog.BinaryWidths(ctx, tb.Schema, tb.Name)
-			if err != nil {
-				return fmt.Errorf("capture: %w", err)
-			}
-			if len(widths) == 0 {
-				continue
-			}
-			cols := map[int]int{}
-			for j, name := range tb.Cols {
-				if n := widths[strings.ToLower(name)]; n > 0 {
-					cols[j] = n
-				}
-			}
-			for _, r := range t.Rows {
-				if r.T != i {
-					continue
-				}
-				for j, n := range cols {
-					if j < len(r.Before) {
-						r.Before[j] = r.Before[j].PadRight(n)
-					}
-					if j < len(r.After) {
-						r.After[j] = r.After[j].PadRight(n)
-					}
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // order sets t.Deps from its writeset. A schema change needs none (it is

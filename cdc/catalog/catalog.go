@@ -70,9 +70,7 @@ type entry struct {
 	cols, generated map[string]bool
 	// bytes are the columns whose character set is not UTF-8 (latin1,
 	// gbk, ...).
-	bytes map[string]bool
-	// widths are the BINARY(n) columns' n.
-	widths  map[string]int
+	bytes   map[string]bool
 	dropped map[string]bool
 }
 
@@ -109,16 +107,6 @@ func (c *Cache) Generated(ctx context.Context, schema, table string) (map[string
 func (c *Cache) NotUTF8(ctx context.Context, schema, table string) (map[string]bool, error) {
 	e, err := c.table(ctx, schema, table)
 	return e.bytes, err
-}
-
-// BinaryWidths returns the BINARY(n) columns of schema.table (lower
-// case) with their n. MySQL stores such a value padded with zero bytes to
-// n, but writes it to the binlog without its trailing zero bytes: 0x00FF0000
-// in a BINARY(4) arrives as 0x00FF, which finds no row by key and equals
-// no stored value until padded again.
-func (c *Cache) BinaryWidths(ctx context.Context, schema, table string) (map[string]int, error) {
-	e, err := c.table(ctx, schema, table)
-	return e.widths, err
 }
 
 // IsGenerated reports whether information_schema.COLUMNS.EXTRA describes
@@ -165,7 +153,7 @@ func (c *Cache) table(ctx context.Context, schema, table string) (entry, error) 
 	if e.triggers, err = triggers(ctx, c.DB, schema, table); err != nil {
 		return e, fmt.Errorf("read the triggers of %s: %w", name, err)
 	}
-	if e.cols, e.generated, e.bytes, e.widths, e.dropped, err = columns(ctx, c.DB, schema, table); err != nil {
+	if e.cols, e.generated, e.bytes, e.dropped, err = columns(ctx, c.DB, schema, table); err != nil {
 		return e, fmt.Errorf("read the columns of %s: %w", name, err)
 	}
 	c.mu.Lock()
@@ -216,22 +204,17 @@ func triggers(ctx context.Context, db *sql.DB, schema, table string) ([]Trigger,
 	return out, rows.Err()
 }
 
-func columns(ctx context.Context, db *sql.DB, schema, table string) (cols, generated, bytes map[string]bool, widths map[string]int, dropped map[string]bool, err error) {
-	cols, generated, bytes, widths = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]int{}
-	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, EXTRA, COALESCE(CHARACTER_SET_NAME, ''), DATA_TYPE, COALESCE(CHARACTER_OCTET_LENGTH, 0)
-		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, schema, table)
+func columns(ctx context.Context, db *sql.DB, schema, table string) (cols, generated, bytes, dropped map[string]bool, err error) {
+	cols, generated, bytes = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, EXTRA, COALESCE(CHARACTER_SET_NAME, '') FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, schema, table)
 	if err != nil {
-		return nil, nil, nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var c, extra, cs, typ string
-		var octets int
-		if err := rows.Scan(&c, &extra, &cs, &typ, &octets); err != nil {
-			return nil, nil, nil, nil, nil, err
-		}
-		if strings.EqualFold(typ, "binary") && octets > 0 {
-			widths[strings.ToLower(c)] = octets
+		var c, extra, cs string
+		if err := rows.Scan(&c, &extra, &cs); err != nil {
+			return nil, nil, nil, nil, err
 		}
 		c = strings.ToLower(c)
 		cols[c] = true
@@ -245,19 +228,19 @@ func columns(ctx context.Context, db *sql.DB, schema, table string) (cols, gener
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	dropped = map[string]bool{}
 	var exists int
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '_region' AND TABLE_NAME = 'dropped_columns'`).Scan(&exists); err != nil || exists == 0 {
-		return cols, generated, bytes, widths, dropped, err
+		return cols, generated, bytes, dropped, err
 	}
 	err = each(ctx, db, `SELECT col FROM `+DroppedTable+` WHERE db = ? AND tbl = ?`, func(c string) {
 		if !cols[strings.ToLower(c)] {
 			dropped[strings.ToLower(c)] = true
 		}
 	}, schema, table)
-	return cols, generated, bytes, widths, dropped, err
+	return cols, generated, bytes, dropped, err
 }
 
 func each(ctx context.Context, db *sql.DB, q string, fn func(string), args ...any) error {
