@@ -280,20 +280,27 @@ func writeRow(ctx context.Context, conn *sql.Conn, s *schema, key []string, ch *
 		q, args = fmt.Sprintf("DELETE FROM %s WHERE %s", s.quoted(), where), keyArgs
 	case ch.Before == nil:
 		ch.Action = Insert
-		marks := strings.TrimSuffix(strings.Repeat("?, ", len(s.cols)), ", ")
-		q = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", s.quoted(), quoteAll(s.cols), marks)
-		for _, c := range s.cols {
-			args = append(args, arg(ch.After[c]))
+		var cols []string
+		for i, c := range s.cols {
+			if !s.isGenerated(i) {
+				cols = append(cols, c)
+				args = append(args, arg(ch.After[c]))
+			}
 		}
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
+		q = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", s.quoted(), quoteAll(cols), marks)
 	default:
 		ch.Action = Update
 		var sets []string
-		for _, c := range s.cols {
-			if !sameValue(ch.Before[c], ch.After[c]) {
+		for i, c := range s.cols {
+			if !s.isGenerated(i) && !sameValue(ch.Before[c], ch.After[c]) {
 				ch.Columns = append(ch.Columns, c)
 				sets = append(sets, quote(c)+" = ?")
 				args = append(args, arg(ch.After[c]))
 			}
+		}
+		if len(sets) == 0 {
+			return fmt.Errorf("only generated columns differ (%s): the regions compute them differently; make the table's definition the same in every region", strings.Join(generatedCols(s), ", "))
 		}
 		q = fmt.Sprintf("UPDATE %s SET %s WHERE %s", s.quoted(), strings.Join(sets, ", "), where)
 		args = append(args, keyArgs...)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/regionplatform/region/cdc/binlog"
+	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/config"
 )
 
@@ -22,6 +23,9 @@ type querier interface {
 type schema struct {
 	db, table string
 	cols      []string
+	// generated: the server computes the column (a repair writes the
+	// others only).
+	generated []bool
 	pk        []int // indexes into cols, in key order
 	// rowKey: the table has no primary key; every column is its key, and
 	// equal rows may repeat (compared as a multiset, in one chunk).
@@ -41,6 +45,20 @@ func (s *schema) pkCols() []string {
 	out := make([]string, len(s.pk))
 	for i, p := range s.pk {
 		out[i] = s.cols[p]
+	}
+	return out
+}
+
+// isGenerated reports whether column i is generated.
+func (s *schema) isGenerated(i int) bool { return i < len(s.generated) && s.generated[i] }
+
+// generatedCols are the generated columns' names.
+func generatedCols(s *schema) []string {
+	var out []string
+	for i, c := range s.cols {
+		if s.isGenerated(i) {
+			out = append(out, c)
+		}
 	}
 	return out
 }
@@ -65,18 +83,19 @@ func loadSchema(ctx context.Context, q querier, name string) (*schema, error) {
 		return nil, err
 	}
 	s := &schema{db: db, table: table}
-	rows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.COLUMNS
+	rows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, table)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: read columns: %w", name, err)
 	}
 	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
+		var c, extra string
+		if err := rows.Scan(&c, &extra); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("table %s: read columns: %w", name, err)
 		}
 		s.cols = append(s.cols, c)
+		s.generated = append(s.generated, catalog.IsGenerated(extra))
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
