@@ -53,8 +53,12 @@ func (d *Daemon) newReplication() (*replication, error) {
 		}
 		return d.router.Table()
 	})
+	// One cache of what the region's tables are: capture forgets it at
+	// every schema change it reads, the region's own included, and the
+	// appliers into the region use it.
+	tables := &catalog.Cache{DB: d.db}
 	rep.capture, err = capture.New(capture.Config{Region: me.Name, Reader: reader, Kafka: d.kafka(me.Name, capture.ProducerConfig),
-		Checkpoints: d.checkpoints(me.Name), Catalog: &catalog.Cache{DB: d.db}, Versioned: cfg.Replication.Versioned, HomeCell: cfg.Replication.HomeCell, Preflight: d.sourcePreflight, Logger: d.log, Metrics: d.reg,
+		Checkpoints: d.checkpoints(me.Name), Catalog: tables, Versioned: cfg.Replication.Versioned, HomeCell: cfg.Replication.HomeCell, Preflight: d.sourcePreflight, Logger: d.log, Metrics: d.reg,
 		CheckBinlog: func(ctx context.Context, published string) error {
 			return seed.CheckBinlog(ctx, d.db, me.MySQL.Flavor, published, d.log)
 		}})
@@ -65,7 +69,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 		if src.Name == me.Name {
 			continue
 		}
-		ac := apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Flavor: me.MySQL.Flavor, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
+		ac := apply.Config{Source: src.Name, Target: me.Name, DB: d.db, Flavor: me.MySQL.Flavor, Catalog: tables, Kafka: d.kafka(src.Name, apply.ConsumerConfig),
 			Tables: cfg.Replication.Tables, DefaultConflict: cfg.Replication.DefaultConflict, Buckets: cfg.Buckets, Owners: apply.OwnerFunc(d.owner()),
 			Origins: len(cfg.Regions) > 2, Ownership: history, Local: rep.capture, Head: d.checkpoints(src.Name).Load, BatchWait: cfg.Replication.ApplyWait, Logger: d.log, Metrics: d.reg}
 		if d.ctl != nil {

@@ -42,6 +42,13 @@ type Config struct {
 	// default) or "mysql" (8.0.19+), whose statements differ a little.
 	DB     *sql.DB
 	Flavor string
+	// Catalog is what the applier knows of the target's tables (their
+	// keys, foreign keys, columns, triggers); nil: a cache of its own on
+	// DB. The region's capture reads the region's own schema changes and
+	// forgets what its cache knew: sharing it (as regiond does) makes the
+	// appliers see such a change at once, not up to catalog.DefaultTTL
+	// later.
+	Catalog *catalog.Cache
 	// Kafka dials the source region's Kafka with a config set by
 	// ConsumerConfig; every Run dials anew and closes it when it returns.
 	Kafka func() (sarama.Client, error)
@@ -189,9 +196,12 @@ func New(cfg Config) (*Applier, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Catalog == nil {
+		cfg.Catalog = &catalog.Cache{DB: cfg.DB}
+	}
 	a := &Applier{cfg: cfg, log: cfg.Logger.With("link", cfg.Source+"->"+cfg.Target), topic: capture.Topic(cfg.Source),
 		policies: map[string]policy{}, parts: map[int32]*PartitionStatus{}, state: StateStarting,
-		thru: map[int32]uint64{}, progress: make(chan struct{}), ddl: newBarrier(), catalog: &catalog.Cache{DB: cfg.DB}}
+		thru: map[int32]uint64{}, progress: make(chan struct{}), ddl: newBarrier(), catalog: cfg.Catalog}
 	for _, t := range cfg.Tables {
 		a.policies[t.Name] = policy{name: t.Conflict, version: t.VersionColumn, shard: t.ShardColumn, global: t.Class == config.ClassGlobal}
 	}

@@ -61,6 +61,35 @@ func (a *Applier) referencing(ctx context.Context, t *event.Txn) ([][]catalog.FK
 	return out, nil
 }
 
+// segments splits t after each row that sets off foreign key actions
+// (to: by table index, as referencing returns them): the conflict check
+// reads the target before a segment applies, and a row after such a row
+// was written at the source after the action had changed the children
+// (an installment updated after its loan was renumbered holds the new
+// number in its before image). Without such a row, t is the only
+// segment. The segments share t's tables.
+func segments(t *event.Txn, to [][]catalog.FK) ([]*event.Txn, error) {
+	if to == nil {
+		return []*event.Txn{t}, nil
+	}
+	var out []*event.Txn
+	start := 0
+	for i, r := range t.Rows {
+		cs, err := cascadesOf(&t.Tables[r.T], r, to[r.T])
+		if err != nil {
+			return nil, err
+		}
+		if len(cs) > 0 && i+1 < len(t.Rows) {
+			seg := *t
+			seg.Rows = t.Rows[start : i+1]
+			out, start = append(out, &seg), i+1
+		}
+	}
+	seg := *t
+	seg.Rows = t.Rows[start:]
+	return append(out, &seg), nil
+}
+
 // cascadesOf returns the actions MySQL took on the children of tb's row r
 // (to: the foreign keys that reference tb): ON DELETE for a delete, ON
 // UPDATE for an update that changed the referenced columns. A parent

@@ -105,3 +105,29 @@ func TestPlanCascades(t *testing.T) {
 		t.Errorf("without foreign keys: %d statements; want the upserts batched and the delete", len(plain))
 	}
 }
+
+// TestSegments: a transaction splits after each row that sets off an
+// action, not after its last row; without foreign keys it is whole.
+func TestSegments(t *testing.T) {
+	txn := &event.Txn{Tables: []event.Table{loans}, Rows: []event.Row{
+		{Op: event.Insert, After: loan(5, "L5")},
+		{Op: event.Delete, Before: loan(2, "L2")},                        // installments deleted, collateral unlinked
+		{Op: event.Update, Before: loan(5, "L5"), After: loan(5, "L5b")}, // statements unlinked
+		{Op: event.Update, Before: loan(6, "L6"), After: loan(6, "L6")},
+		{Op: event.Delete, Before: loan(7, "L7")},
+	}}
+	segs, err := segments(txn, [][]catalog.FK{loanFKs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for _, s := range segs {
+		sizes = append(sizes, len(s.Rows))
+	}
+	if !reflect.DeepEqual(sizes, []int{2, 1, 2}) {
+		t.Errorf("segments of %v rows; want [2 1 2]", sizes)
+	}
+	if segs, _ := segments(txn, nil); len(segs) != 1 || len(segs[0].Rows) != 5 {
+		t.Errorf("without foreign keys: %d segments", len(segs))
+	}
+}

@@ -114,7 +114,9 @@ func (a *Applier) policyOf(tb *event.Table) policy {
 // applyRows applies one message's rows in tx: conflicts on checked
 // tables are found and decided first, then the rows apply in batched
 // upserts, except rows of tables with secondary unique keys, which apply
-// one by one after a collision check (unique.go).
+// one by one after a collision check (unique.go). A row that sets off
+// foreign key actions ends a segment: the rows after it are checked
+// against the target as the actions left it (segments).
 func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) error {
 	t, err := w.a.forTarget(ctx, m.Txn)
 	if err != nil {
@@ -132,6 +134,25 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 			return fmt.Errorf("%w: %s.%s has conflict policy %s, which needs a primary key to find the row; add a primary key, or give the table conflict: overwrite", ErrNoPrimaryKey, tb.Schema, tb.Name, p.name)
 		}
 	}
+	to, err := w.a.referencing(ctx, t)
+	if err != nil {
+		return err
+	}
+	segs, err := segments(t, to)
+	if err != nil {
+		return err
+	}
+	for _, seg := range segs {
+		if err := w.applySegment(ctx, tx, m, seg, to); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applySegment checks and applies t, a segment of m's transaction
+// (to: the foreign keys that reference its tables, by table index).
+func (w *worker) applySegment(ctx context.Context, tx *sql.Tx, m *event.Message, t *event.Txn, to [][]catalog.FK) error {
 	checked := func(tb *event.Table) bool { return w.a.policyOf(tb).name != config.ConflictOverwrite }
 	ps := probes(t, checked)
 	net, err := w.a.netable(ctx, t)
@@ -159,10 +180,6 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 			}
 		}
 		return w.recordOrigins(ctx, tx, ps, nil)
-	}
-	to, err := w.a.referencing(ctx, t)
-	if err != nil {
-		return err
 	}
 	part := *t
 	run := func() error {
@@ -211,7 +228,7 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 // refusing a row whose unique value another row holds in the target.
 func (w *worker) applyUnique(ctx context.Context, tx *sql.Tx, m *event.Message, tb *event.Table, r event.Row, uks []catalog.Key) error {
 	if r.Op != event.Delete {
-		uk, other, otherPK, err := collision(ctx, tx, tb, uks, r.After)
+		uk, other, otherPK, err := collision(ctx, tx, tb, uks, r.Before, r.After)
 		if err != nil {
 			return err
 		}

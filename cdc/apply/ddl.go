@@ -106,6 +106,9 @@ func (w *worker) applyDDL(ctx context.Context, m *event.Message, next Checkpoint
 			if _, err := conn.ExecContext(ctx, binlog.AppliedMarker+" "+m.Txn.DDL.Statement); err != nil && !alreadyDone(err) {
 				return fmt.Errorf("schema change %s (%q): %w", m.Txn.GTID, m.Txn.DDL.Statement, err)
 			}
+			// What the applier knew of the tables (keys, foreign keys,
+			// columns) may have just changed.
+			w.a.catalog.Forget()
 			_, err = conn.ExecContext(ctx, `UPDATE `+binlog.MetaSchema+`.apply_ddl SET state = 'done', applied_at = UTC_TIMESTAMP(6) WHERE source = ? AND seq = ?`, src, m.Seq)
 			w.a.log.Info("schema change applied", "gtid", m.Txn.GTID, "stmt", m.Txn.DDL.Statement)
 			ran = 1

@@ -23,8 +23,11 @@ import (
 // collision finds a target row other than img's (by primary key) that
 // holds one of img's unique values; it returns the key's name, the
 // other row as JSON and its key, or "" when there is none. A unique
-// value with a NULL in it collides with nothing.
-func collision(ctx context.Context, tx *sql.Tx, tb *event.Table, uks []catalog.Key, img []event.Value) (key, other, otherPK string, err error) {
+// value with a NULL in it collides with nothing. before is the row's
+// image before an update (nil for an insert): an update that moves the
+// row to another primary key keeps its unique values, and the row at
+// the old key is the row itself, deleted first (plan), not another.
+func collision(ctx context.Context, tx *sql.Tx, tb *event.Table, uks []catalog.Key, before, img []event.Value) (key, other, otherPK string, err error) {
 	pairs := make([]string, len(tb.Cols))
 	for i, c := range tb.Cols {
 		pairs[i] = "'" + strings.ReplaceAll(c, "'", "''") + "'," + quote(c)
@@ -33,7 +36,12 @@ func collision(ctx context.Context, tx *sql.Tx, tb *event.Table, uks []catalog.K
 	for i, p := range tb.PK {
 		pkCols[i] = quote(tb.Cols[p])
 	}
-	pkWhereSQL, pkArgs := pkWhere(tb, img)
+	where, pkArgs := pkWhere(tb, img)
+	itself := "NOT (" + where + ")"
+	if before != nil && tb.KeyChanged(before, img) {
+		w, a := pkWhere(tb, before)
+		itself, pkArgs = itself+" AND NOT ("+w+")", append(pkArgs, a...)
+	}
 next:
 	for _, k := range uks {
 		conds := make([]string, len(k.Cols))
@@ -48,8 +56,8 @@ next:
 		}
 		args = append(args, pkArgs...)
 		var js, pk sql.NullString
-		q := fmt.Sprintf("SELECT JSON_OBJECT(%s), CONCAT_WS(',', %s) FROM %s WHERE %s AND NOT (%s) LIMIT 1 FOR UPDATE",
-			strings.Join(pairs, ","), strings.Join(pkCols, ","), tableName(tb), strings.Join(conds, " AND "), pkWhereSQL)
+		q := fmt.Sprintf("SELECT JSON_OBJECT(%s), CONCAT_WS(',', %s) FROM %s WHERE %s AND %s LIMIT 1 FOR UPDATE",
+			strings.Join(pairs, ","), strings.Join(pkCols, ","), tableName(tb), strings.Join(conds, " AND "), itself)
 		switch err := tx.QueryRowContext(ctx, q, args...).Scan(&js, &pk); {
 		case errors.Is(err, sql.ErrNoRows):
 			continue

@@ -365,7 +365,9 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 // order sets t.Deps from its writeset. A schema change needs none (it is
 // a barrier across partitions) but makes the unique keys be read again.
 // When the source's unique keys cannot be read, t depends on everything
-// before it: slower, never out of order.
+// before it: slower, never out of order. So does a transaction that set
+// off a foreign key's action (firesActions), and everything after it
+// depends on it.
 func (c *Capture) order(ctx context.Context, d *deps, t *event.Txn, part int32, seq uint64) {
 	if t.DDL != nil {
 		if c.cfg.Catalog != nil {
@@ -387,20 +389,21 @@ func (c *Capture) order(ctx context.Context, d *deps, t *event.Txn, part int32, 
 		failed = err
 		return ks
 	}
-	fks := func(tb *event.Table) (of, to []catalog.FK) {
-		if c.cfg.Catalog == nil || failed != nil {
-			return nil, nil
-		}
-		of, to, failed = c.cfg.Catalog.ForeignKeys(ctx, tb.Schema, tb.Name)
-		return of, to
+	ws := Writeset(t, uks)
+	fires := false
+	if failed == nil && c.cfg.Catalog != nil {
+		fires, failed = firesActions(ctx, c.cfg.Catalog, t)
 	}
-	ws, rs := Writeset(t, uks, fks)
 	if failed != nil {
 		c.log.Warn("writeset unknown: the transaction waits for every earlier one", "gtid", t.GTID, "seq", seq, "err", failed)
 		t.Deps = d.all(part, seq)
 		return
 	}
-	t.Deps = d.add(ws, rs, part, seq)
+	if fires {
+		t.Deps = d.all(part, seq)
+		return
+	}
+	t.Deps = d.add(ws, part, seq)
 }
 
 // sentMark is what a partition was last sent: when, and the position a

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"reflect"
-	"slices"
 	"testing"
 
 	"github.com/regionplatform/region/cdc/catalog"
@@ -31,29 +30,19 @@ func upd(t int, before, after []event.Value) event.Row {
 	return event.Row{T: t, Op: event.Update, Before: before, After: after}
 }
 
-// overlaps reports whether a and b's writesets share a hash.
-func overlaps(a, b *event.Txn, fks func(*event.Table) (of, to []catalog.FK)) bool {
-	aw, ar := Writeset(a, uksOf, fks)
-	bw, br := Writeset(b, uksOf, fks)
-	in := map[uint64]bool{}
-	for _, h := range aw {
-		in[h] = true
-	}
-	for _, h := range slices.Concat(bw, br) {
-		if in[h] {
-			return true // b writes or reads what a writes
-		}
-	}
-	for _, h := range bw {
-		if slices.Contains(ar, h) {
-			return true // b writes what a reads
-		}
-	}
-	return false
-}
-
 func TestWritesetOverlaps(t *testing.T) {
-	overlap := func(a, b *event.Txn) bool { return overlaps(a, b, nil) }
+	overlap := func(a, b *event.Txn) bool {
+		in := map[uint64]bool{}
+		for _, h := range Writeset(a, uksOf) {
+			in[h] = true
+		}
+		for _, h := range Writeset(b, uksOf) {
+			if in[h] {
+				return true
+			}
+		}
+		return false
+	}
 	u := func(id int64, email any) []event.Value { return []event.Value{v(id), v(email), v("10.00")} }
 	q := func(n int64) []event.Value { return []event.Value{v("sku-1"), v(n)} }
 	cases := []struct {
@@ -92,7 +81,7 @@ func TestDeps(t *testing.T) {
 		{[]uint64{1, 3, 4}, 3, 6, map[int32]uint64{0: 1, 1: 3, 2: 4}}, // 3 was last written by seq 4, in partition 2
 	}
 	for _, s := range steps {
-		if got := d.add(s.ws, nil, s.part, s.seq); !reflect.DeepEqual(got, s.want) {
+		if got := d.add(s.ws, s.part, s.seq); !reflect.DeepEqual(got, s.want) {
 			t.Errorf("seq %d: deps %v, want %v", s.seq, got, s.want)
 		}
 	}
@@ -100,17 +89,17 @@ func TestDeps(t *testing.T) {
 	// After a restart, anything not seen since may have been written up to
 	// the checkpoint's seq, in any partition.
 	r := newDeps(3, 10, 100)
-	if got := r.add([]uint64{7}, nil, 1, 11); !reflect.DeepEqual(got, map[int32]uint64{0: 10, 2: 10}) {
+	if got := r.add([]uint64{7}, 1, 11); !reflect.DeepEqual(got, map[int32]uint64{0: 10, 2: 10}) {
 		t.Errorf("after a restart: %v", got)
 	}
-	if got := r.add([]uint64{7}, nil, 2, 12); !reflect.DeepEqual(got, map[int32]uint64{1: 11}) {
+	if got := r.add([]uint64{7}, 2, 12); !reflect.DeepEqual(got, map[int32]uint64{1: 11}) {
 		t.Errorf("seen since the restart: %v", got)
 	}
 	// A full history forgets, and what it forgot becomes the floor.
 	f := newDeps(2, 0, 3)
-	f.add([]uint64{1, 2}, nil, 0, 1)
-	f.add([]uint64{3, 4}, nil, 0, 2) // over 3: forgets 1 and 2, floor 1
-	if got := f.add([]uint64{1}, nil, 1, 3); !reflect.DeepEqual(got, map[int32]uint64{0: 1}) {
+	f.add([]uint64{1, 2}, 0, 1)
+	f.add([]uint64{3, 4}, 0, 2) // over 3: forgets 1 and 2, floor 1
+	if got := f.add([]uint64{1}, 1, 3); !reflect.DeepEqual(got, map[int32]uint64{0: 1}) {
 		t.Errorf("forgotten hash: %v", got)
 	}
 	// An unknown writeset depends on everything before it, and so does
@@ -118,74 +107,7 @@ func TestDeps(t *testing.T) {
 	if got := f.all(1, 4); !reflect.DeepEqual(got, map[int32]uint64{0: 3}) {
 		t.Errorf("all: %v", got)
 	}
-	if got := f.add([]uint64{99}, nil, 0, 5); !reflect.DeepEqual(got, map[int32]uint64{1: 4}) {
+	if got := f.add([]uint64{99}, 0, 5); !reflect.DeepEqual(got, map[int32]uint64{1: 4}) {
 		t.Errorf("after an unknown writeset: %v", got)
-	}
-}
-
-// TestWritesetForeignKeys: a loan references its user (loans.user_id ->
-// users.id); the loan and the user depend on each other, and loans do
-// not depend on each other through the user they reference.
-func TestWritesetForeignKeys(t *testing.T) {
-	loans := event.Table{Schema: "lending", Name: "loans", Cols: []string{"id", "USER_ID"}, Types: []byte{8, 8}, PK: []int{0}}
-	fk := catalog.FK{Name: "fk_user", Schema: "lending", Table: "loans", Cols: []string{"user_id"}, RefSchema: "lending", RefTable: "users", RefCols: []string{"id"}, OnDelete: catalog.Cascade}
-	fks := func(tb *event.Table) (of, to []catalog.FK) {
-		switch tb.Name {
-		case "loans":
-			return []catalog.FK{fk}, nil
-		case "users":
-			return nil, []catalog.FK{fk}
-		}
-		return nil, nil
-	}
-	in := func(rows ...event.Row) *event.Txn {
-		return &event.Txn{Tables: []event.Table{users, loans}, Rows: rows}
-	}
-	loan := func(id int64, user any) event.Row {
-		return event.Row{T: 1, Op: event.Insert, After: []event.Value{v(id), v(user)}}
-	}
-	user := event.Row{T: 0, Op: event.Delete, Before: []event.Value{v(int64(1)), v("a@x"), v("0.00")}}
-	for _, tc := range []struct {
-		name string
-		a, b *event.Txn
-		want bool
-	}{
-		{"a user's loan and the user's delete", in(loan(10, int64(1))), in(user), true},
-		{"loans of two users", in(loan(10, int64(1))), in(loan(11, int64(2))), false},
-		{"loans of one user", in(loan(10, int64(1))), in(loan(11, int64(1))), false},
-		{"a user's delete and a loan of theirs inserted after", in(user), in(loan(10, int64(1))), true},
-		{"a loan of no user", in(loan(10, nil)), in(user), false},
-	} {
-		if got := overlaps(tc.a, tc.b, fks); got != tc.want {
-			t.Errorf("%s: overlap %v, want %v", tc.name, got, tc.want)
-		}
-	}
-	if overlaps(in(loan(10, int64(1))), in(user), nil) {
-		t.Error("without foreign keys, a loan and a user overlap")
-	}
-}
-
-// TestDepsReaders: children that read a parent's key (partitions 1 and
-// 2) do not wait for each other, the parent's next write (partition 0)
-// waits for both, and a read after it waits for the write.
-func TestDepsReaders(t *testing.T) {
-	d := newDeps(3, 0, 100)
-	d.add([]uint64{5}, nil, 0, 1)
-	for _, s := range []struct {
-		ws, rs []uint64
-		part   int32
-		seq    uint64
-		want   map[int32]uint64
-	}{
-		{nil, []uint64{5}, 1, 2, map[int32]uint64{0: 1}},
-		{nil, []uint64{5}, 2, 3, map[int32]uint64{0: 1}},
-		{nil, []uint64{5}, 1, 4, map[int32]uint64{0: 1}},
-		{[]uint64{5}, nil, 0, 5, map[int32]uint64{1: 4, 2: 3}},
-		{nil, []uint64{5}, 2, 6, map[int32]uint64{0: 5}},
-		{[]uint64{5}, nil, 1, 7, map[int32]uint64{0: 5, 2: 6}},
-	} {
-		if got := d.add(s.ws, s.rs, s.part, s.seq); !reflect.DeepEqual(got, s.want) {
-			t.Errorf("seq %d: depends on %v, want %v", s.seq, got, s.want)
-		}
 	}
 }
