@@ -2,14 +2,16 @@ package regiond_test
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
@@ -213,9 +215,17 @@ func (w *randomWriter) run(n int, deadline time.Time) (committed, refused int, e
 	return committed, refused, nil
 }
 
-// isRefusal: an error the application expects from its own data (a
-// duplicate key, a child whose parent is gone).
+// isRefusal: an error an application expects and retries or reports (a
+// duplicate key, a child whose parent is gone, a deadlock or lock wait
+// with the appliers' writes in the same indexes' gaps).
 func isRefusal(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "1062") || strings.Contains(s, "1452") || strings.Contains(s, "1451")
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1062, 1451, 1452, 1213, 1205:
+		return true
+	}
+	return false
 }
