@@ -68,18 +68,14 @@ func (a *Applier) referencing(ctx context.Context, t *event.Txn) ([][]catalog.FK
 // (an installment updated after its loan was renumbered holds the new
 // number in its before image). Without such a row, t is the only
 // segment. The segments share t's tables.
-func segments(t *event.Txn, to [][]catalog.FK) ([]*event.Txn, error) {
+func segments(t *event.Txn, to [][]catalog.FK) []*event.Txn {
 	if to == nil {
-		return []*event.Txn{t}, nil
+		return []*event.Txn{t}
 	}
 	var out []*event.Txn
 	start := 0
 	for i, r := range t.Rows {
-		cs, err := cascadesOf(&t.Tables[r.T], r, to[r.T])
-		if err != nil {
-			return nil, err
-		}
-		if len(cs) > 0 && i+1 < len(t.Rows) {
+		if fires(&t.Tables[r.T], r, to[r.T]) && i+1 < len(t.Rows) {
 			seg := *t
 			seg.Rows = t.Rows[start : i+1]
 			out, start = append(out, &seg), i+1
@@ -87,7 +83,18 @@ func segments(t *event.Txn, to [][]catalog.FK) ([]*event.Txn, error) {
 	}
 	seg := *t
 	seg.Rows = t.Rows[start:]
-	return append(out, &seg), nil
+	return append(out, &seg)
+}
+
+// fires reports whether row r of tb sets off an action of a foreign key
+// of to.
+func fires(tb *event.Table, r event.Row, to []catalog.FK) bool {
+	for _, fk := range to {
+		if fk.FiredBy(tb, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // cascadesOf returns the actions MySQL took on the children of tb's row r
@@ -97,15 +104,12 @@ func segments(t *event.Txn, to [][]catalog.FK) ([]*event.Txn, error) {
 func cascadesOf(tb *event.Table, r event.Row, to []catalog.FK) ([]cascade, error) {
 	var out []cascade
 	for _, fk := range to {
-		act := fk.OnUpdate
-		switch r.Op {
-		case event.Delete:
-			act = fk.OnDelete
-		case event.Insert:
+		if !fk.FiredBy(tb, r) {
 			continue
 		}
-		if !act.Changes() {
-			continue
+		act := fk.OnUpdate
+		if r.Op == event.Delete {
+			act = fk.OnDelete
 		}
 		old, err := refValues(tb, r.Before, fk)
 		if err != nil {
@@ -120,9 +124,6 @@ func cascadesOf(tb *event.Table, r event.Row, to []catalog.FK) ([]cascade, error
 			nw, err := refValues(tb, r.After, fk)
 			if err != nil {
 				return nil, err
-			}
-			if sameValues(old, nw) {
-				continue
 			}
 			c.set = nw
 			if act == catalog.SetNull {
@@ -142,7 +143,7 @@ func cascadesOf(tb *event.Table, r event.Row, to []catalog.FK) ([]cascade, error
 func refValues(tb *event.Table, img []event.Value, fk catalog.FK) ([]any, error) {
 	out := make([]any, len(fk.RefCols))
 	for i, name := range fk.RefCols {
-		j := colIndexOf(tb.Cols, name)
+		j := tb.ColIndex(name)
 		if j < 0 || j >= len(img) {
 			return nil, fmt.Errorf("foreign key %s of %s.%s references %s.%s.%s, which the source's row does not carry: the two regions' tables differ; make them the same (regionctl verify --table %s.%s) and retry the link",
 				fk.Name, fk.Schema, fk.Table, tb.Schema, tb.Name, name, tb.Schema, tb.Name)
@@ -153,24 +154,6 @@ func refValues(tb *event.Table, img []event.Value, fk catalog.FK) ([]any, error)
 		out[i] = img[j].V
 	}
 	return out, nil
-}
-
-func sameValues(a, b []any) bool {
-	for i := range a {
-		if (a[i] == nil) != (b[i] == nil) || event.NewValue(a[i]).Text() != event.NewValue(b[i]).Text() {
-			return false
-		}
-	}
-	return true
-}
-
-func colIndexOf(cols []string, name string) int {
-	for i, c := range cols {
-		if strings.EqualFold(c, name) {
-			return i
-		}
-	}
-	return -1
 }
 
 // stmt is the statement that applies the action to the child table.
@@ -201,7 +184,7 @@ func (c cascade) children(ctx context.Context, tx *sql.Tx, to []catalog.FK) (*ev
 	tb := &event.Table{Schema: c.fk.Schema, Name: c.fk.Table, Cols: append([]string{}, c.fk.Cols...)}
 	for _, fk := range to {
 		for _, col := range fk.RefCols {
-			if colIndexOf(tb.Cols, col) < 0 {
+			if tb.ColIndex(col) < 0 {
 				tb.Cols = append(tb.Cols, col)
 			}
 		}

@@ -12,10 +12,10 @@ import (
 //   - without the values of its generated columns: it computes them from
 //     the others, and refuses a value written to one;
 //   - without the values of columns this region dropped on purpose
-//     (catalog.Dropped): another region wrote them before the drop reached
+//     (catalog.Columns): another region wrote them before the drop reached
 //     it, and drops them too when it does;
 //   - with the strings of columns whose character set is not UTF-8 as
-//     bytes (catalog.NotUTF8): sent as strings, the connection would
+//     bytes (catalog.Columns): sent as strings, the connection would
 //     convert them from UTF-8.
 //
 // A column the target lacks for any other reason stays, and strict apply
@@ -33,19 +33,12 @@ func (a *Applier) forTarget(ctx context.Context, t *event.Txn) (*event.Txn, erro
 	}
 	for i := range t.Tables {
 		tb := &t.Tables[i]
-		cols, err := a.catalog.Columns(ctx, tb.Schema, tb.Name)
-		if err != nil || len(cols) == 0 {
+		cs, err := a.catalog.Columns(ctx, tb.Schema, tb.Name)
+		if err != nil || len(cs.All) == 0 {
 			return t, err // a missing table: strict apply explains it
 		}
-		generated, err := a.catalog.Generated(ctx, tb.Schema, tb.Name)
-		if err != nil {
-			return t, err
-		}
-		notUTF8, err := a.catalog.NotUTF8(ctx, tb.Schema, tb.Name)
-		if err != nil {
-			return t, err
-		}
-		computed := func(j int) bool { return generated[strings.ToLower(tb.Cols[j])] && !isKey(tb, j) }
+		cols, notUTF8 := cs.All, cs.NotUTF8
+		computed := func(j int) bool { return cs.Generated[strings.ToLower(tb.Cols[j])] && !isKey(tb, j) }
 		gone, skip, asBytes := false, false, false
 		for j, c := range tb.Cols {
 			gone = gone || !cols[strings.ToLower(c)]
@@ -63,12 +56,6 @@ func (a *Applier) forTarget(ctx context.Context, t *event.Txn) (*event.Txn, erro
 		if !gone && !skip {
 			continue
 		}
-		var dropped map[string]bool
-		if gone {
-			if dropped, err = a.catalog.Dropped(ctx, tb.Schema, tb.Name); err != nil {
-				return t, err
-			}
-		}
 		keep := make([]int, 0, len(tb.Cols))
 		names := []string{}
 		for j, c := range tb.Cols {
@@ -76,7 +63,7 @@ func (a *Applier) forTarget(ctx context.Context, t *event.Txn) (*event.Txn, erro
 			case computed(j):
 			case cols[strings.ToLower(c)]:
 				keep = append(keep, j)
-			case dropped[strings.ToLower(c)] && !isKey(tb, j):
+			case cs.Dropped[strings.ToLower(c)] && !isKey(tb, j):
 				names = append(names, c)
 			default:
 				return t, nil // not dropped here (or a key column): strict apply halts

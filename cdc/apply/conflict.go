@@ -138,11 +138,7 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 	if err != nil {
 		return err
 	}
-	segs, err := segments(t, to)
-	if err != nil {
-		return err
-	}
-	for _, seg := range segs {
+	for _, seg := range segments(t, to) {
 		if err := w.applySegment(ctx, tx, m, seg, to); err != nil {
 			return err
 		}
@@ -155,7 +151,7 @@ func (w *worker) applyRows(ctx context.Context, tx *sql.Tx, m *event.Message) er
 func (w *worker) applySegment(ctx context.Context, tx *sql.Tx, m *event.Message, t *event.Txn, to [][]catalog.FK) error {
 	checked := func(tb *event.Table) bool { return w.a.policyOf(tb).name != config.ConflictOverwrite }
 	ps := probes(t, checked)
-	net, err := w.a.netable(ctx, t)
+	net, err := w.a.netable(ctx, t, to)
 	if err != nil {
 		return err
 	}

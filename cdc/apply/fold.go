@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/cdc/claim"
 	"github.com/regionplatform/region/cdc/event"
 	"github.com/regionplatform/region/cdc/tombstone"
@@ -52,7 +53,11 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 				return err
 			}
 		}
-		if ok, err := w.a.netable(ctx, t); err != nil || !ok {
+		to, err := w.a.referencing(ctx, t)
+		if err != nil {
+			return err
+		}
+		if ok, err := w.a.netable(ctx, t, to); err != nil || !ok {
 			return cmp.Or(err, errUnfoldable)
 		}
 		ts[i] = t
@@ -120,9 +125,9 @@ func (w *worker) applyFolded(ctx context.Context, tx *sql.Tx, run []*event.Messa
 
 // netable reports whether t's rows may be applied as what they leave
 // (netTxn.plan): every table has a primary key and no secondary unique
-// key, and no row sets off a foreign key action (those apply where the
-// row does: cascade.go).
-func (a *Applier) netable(ctx context.Context, t *event.Txn) (bool, error) {
+// key, and no row sets off an action of a foreign key of to (those apply
+// where the row does: cascade.go).
+func (a *Applier) netable(ctx context.Context, t *event.Txn, to [][]catalog.FK) (bool, error) {
 	for i := range t.Tables {
 		tb := &t.Tables[i]
 		if len(tb.PK) == 0 {
@@ -133,16 +138,9 @@ func (a *Applier) netable(ctx context.Context, t *event.Txn) (bool, error) {
 			return false, err
 		}
 	}
-	to, err := a.referencing(ctx, t)
-	if err != nil {
-		return false, err
-	}
 	for _, r := range t.Rows {
-		if to == nil {
-			break
-		}
-		if cs, err := cascadesOf(&t.Tables[r.T], r, to[r.T]); err != nil || len(cs) > 0 {
-			return false, err
+		if to != nil && fires(&t.Tables[r.T], r, to[r.T]) {
+			return false, nil
 		}
 	}
 	return true, nil

@@ -199,6 +199,9 @@ type assembler struct {
 	echo   bool
 	txn    *event.Txn
 	tables map[uint64]int // binlog table id -> index in txn.Tables
+	// widths are, by index in txn.Tables, its BINARY columns' widths
+	// (binaryWidths; nil: none).
+	widths [][]int
 	// announce is the table id of _region.apply_ddl in this transaction;
 	// appliers maps the connection ids that announced a schema change to
 	// that change (see apply's applyDDL): their next statement is theirs.
@@ -218,7 +221,7 @@ type assembler struct {
 func (a *assembler) begin(gtid string) {
 	a.gtid, a.in, a.began, a.echo = gtid, true, false, false
 	a.txn = &event.Txn{GTID: gtid, Bucket: -1}
-	a.tables = map[uint64]int{}
+	a.tables, a.widths = map[uint64]int{}, nil
 	a.announce, a.stamp = 0, 0
 }
 
@@ -340,6 +343,7 @@ func (a *assembler) add(ev *replication.BinlogEvent) (Item, bool, error) {
 		}
 		a.tables[e.TableID] = len(a.txn.Tables)
 		a.txn.Tables = append(a.txn.Tables, t)
+		a.widths = append(a.widths, binaryWidths(e))
 	case *replication.RowsEvent:
 		if !a.in {
 			return Item{}, false, nil
@@ -474,7 +478,7 @@ func (a *assembler) rows(typ replication.EventType, ti int, e *replication.RowsE
 			}
 		}
 	}
-	widths := binaryWidths(e.Table)
+	widths := a.widths[ti]
 	step := 1
 	if op == event.Update {
 		step = 2 // before and after images alternate

@@ -33,30 +33,11 @@ func firesActions(ctx context.Context, cat *catalog.Cache, t *event.Txn) (bool, 
 		}
 		for _, fk := range to {
 			for _, r := range t.Rows {
-				if r.T == i && fires(tb, fk, r) {
+				if r.T == i && fk.FiredBy(tb, r) {
 					return true, nil
 				}
 			}
 		}
 	}
 	return false, nil
-}
-
-// fires reports whether row r of tb sets off fk's action.
-func fires(tb *event.Table, fk catalog.FK, r event.Row) bool {
-	switch r.Op {
-	case event.Delete:
-		return fk.OnDelete.Changes()
-	case event.Update:
-		if !fk.OnUpdate.Changes() {
-			return false
-		}
-		for _, name := range fk.RefCols {
-			j := colIndex(tb, name)
-			if j < 0 || j >= len(r.Before) || j >= len(r.After) || !r.Before[j].Equal(r.After[j]) {
-				return true // changed, or not known: as if it fired
-			}
-		}
-	}
-	return false
 }

@@ -47,7 +47,7 @@ func Writeset(t *event.Txn, uks func(tb *event.Table) []catalog.Key) []uint64 {
 			for _, k := range uks(tb) {
 				c := cols{name: k.Name}
 				for _, name := range k.Cols {
-					j := colIndex(tb, name)
+					j := tb.ColIndex(name)
 					if j < 0 {
 						continue next // a column the binlog does not have (a schema change in flight)
 					}
@@ -98,15 +98,6 @@ func fold(v event.Value) string {
 		return v.Text()
 	}
 	return strings.ToLower(strings.TrimRight(s, " "))
-}
-
-func colIndex(tb *event.Table, name string) int {
-	for i, c := range tb.Cols {
-		if strings.EqualFold(c, name) {
-			return i
-		}
-	}
-	return -1
 }
 
 // maxHistory bounds the hashes deps remembers (about 16 MB).

@@ -64,14 +64,7 @@ type entry struct {
 	read     time.Time
 	keys     []Key
 	triggers []Trigger
-	// cols are the table's columns, generated those of them the server
-	// computes; dropped the columns this region dropped and no longer has
-	// (DroppedTable).
-	cols, generated map[string]bool
-	// bytes are the columns whose character set is not UTF-8 (latin1,
-	// gbk, ...).
-	bytes   map[string]bool
-	dropped map[string]bool
+	cols     Columns
 }
 
 // UniqueKeys returns the secondary unique keys of schema.table (none when
@@ -87,26 +80,29 @@ func (c *Cache) Triggers(ctx context.Context, schema, table string) ([]Trigger, 
 	return e.triggers, err
 }
 
-// Columns returns the columns of schema.table (lower case).
-func (c *Cache) Columns(ctx context.Context, schema, table string) (map[string]bool, error) {
+// Columns is what a Cache knows of a table's columns, by lower-case
+// name.
+type Columns struct {
+	// All are the table's columns.
+	All map[string]bool
+	// Generated: the server computes them, and refuses a value written to
+	// one.
+	Generated map[string]bool
+	// NotUTF8 are the string columns whose character set is not UTF-8 (nor
+	// ASCII): their values are bytes in that character set, which a client
+	// must send as bytes (a latin1 'Ã©' is C3 A9, which sent as a UTF-8
+	// string would be stored as 'é').
+	NotUTF8 map[string]bool
+	// Dropped are columns this region dropped and no longer has
+	// (DroppedTable).
+	Dropped map[string]bool
+}
+
+// Columns returns what it knows of schema.table's columns (none when the
+// table does not exist).
+func (c *Cache) Columns(ctx context.Context, schema, table string) (Columns, error) {
 	e, err := c.table(ctx, schema, table)
 	return e.cols, err
-}
-
-// Generated returns the generated columns of schema.table (lower case):
-// the server computes their values, and refuses one written to them.
-func (c *Cache) Generated(ctx context.Context, schema, table string) (map[string]bool, error) {
-	e, err := c.table(ctx, schema, table)
-	return e.generated, err
-}
-
-// NotUTF8 returns the string columns of schema.table (lower case) whose
-// character set is not UTF-8 (nor ASCII): their values are bytes in that
-// character set, which a client must send as bytes (a latin1 'Ã©' is C3
-// A9, which sent as a UTF-8 string would be stored as 'é').
-func (c *Cache) NotUTF8(ctx context.Context, schema, table string) (map[string]bool, error) {
-	e, err := c.table(ctx, schema, table)
-	return e.bytes, err
 }
 
 // IsGenerated reports whether information_schema.COLUMNS.EXTRA describes
@@ -116,13 +112,6 @@ func (c *Cache) NotUTF8(ctx context.Context, schema, table string) (map[string]b
 func IsGenerated(extra string) bool {
 	x := strings.ToUpper(extra)
 	return strings.Contains(x, "VIRTUAL") || strings.Contains(x, "STORED GENERATED") || strings.Contains(x, "PERSISTENT")
-}
-
-// Dropped returns the columns of schema.table that this region dropped
-// (lower case; see DroppedColumns).
-func (c *Cache) Dropped(ctx context.Context, schema, table string) (map[string]bool, error) {
-	e, err := c.table(ctx, schema, table)
-	return e.dropped, err
 }
 
 // Forget drops everything cached: the next call reads again (after a
@@ -153,7 +142,7 @@ func (c *Cache) table(ctx context.Context, schema, table string) (entry, error) 
 	if e.triggers, err = triggers(ctx, c.DB, schema, table); err != nil {
 		return e, fmt.Errorf("read the triggers of %s: %w", name, err)
 	}
-	if e.cols, e.generated, e.bytes, e.dropped, err = columns(ctx, c.DB, schema, table); err != nil {
+	if e.cols, err = columns(ctx, c.DB, schema, table); err != nil {
 		return e, fmt.Errorf("read the columns of %s: %w", name, err)
 	}
 	c.mu.Lock()
@@ -204,43 +193,42 @@ func triggers(ctx context.Context, db *sql.DB, schema, table string) ([]Trigger,
 	return out, rows.Err()
 }
 
-func columns(ctx context.Context, db *sql.DB, schema, table string) (cols, generated, bytes, dropped map[string]bool, err error) {
-	cols, generated, bytes = map[string]bool{}, map[string]bool{}, map[string]bool{}
+func columns(ctx context.Context, db *sql.DB, schema, table string) (Columns, error) {
+	cs := Columns{All: map[string]bool{}, Generated: map[string]bool{}, NotUTF8: map[string]bool{}, Dropped: map[string]bool{}}
 	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, EXTRA, COALESCE(CHARACTER_SET_NAME, '') FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, schema, table)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return cs, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var c, extra, cs string
-		if err := rows.Scan(&c, &extra, &cs); err != nil {
-			return nil, nil, nil, nil, err
+		var c, extra, charset string
+		if err := rows.Scan(&c, &extra, &charset); err != nil {
+			return cs, err
 		}
 		c = strings.ToLower(c)
-		cols[c] = true
+		cs.All[c] = true
 		if IsGenerated(extra) {
-			generated[c] = true
+			cs.Generated[c] = true
 		}
-		switch strings.ToLower(cs) {
+		switch strings.ToLower(charset) {
 		case "", "utf8mb4", "utf8mb3", "utf8", "ascii":
 		default:
-			bytes[c] = true
+			cs.NotUTF8[c] = true
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, nil, nil, err
+		return cs, err
 	}
-	dropped = map[string]bool{}
 	var exists int
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '_region' AND TABLE_NAME = 'dropped_columns'`).Scan(&exists); err != nil || exists == 0 {
-		return cols, generated, bytes, dropped, err
+		return cs, err
 	}
 	err = each(ctx, db, `SELECT col FROM `+DroppedTable+` WHERE db = ? AND tbl = ?`, func(c string) {
-		if !cols[strings.ToLower(c)] {
-			dropped[strings.ToLower(c)] = true
+		if !cs.All[strings.ToLower(c)] {
+			cs.Dropped[strings.ToLower(c)] = true
 		}
 	}, schema, table)
-	return cols, generated, bytes, dropped, err
+	return cs, err
 }
 
 func each(ctx context.Context, db *sql.DB, q string, fn func(string), args ...any) error {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/regionplatform/region/cdc/event"
 )
 
 // Action is what MySQL does to a child row when its parent row is
@@ -35,6 +37,28 @@ type FK struct {
 	RefSchema, RefTable string
 	RefCols             []string
 	OnDelete, OnUpdate  Action
+}
+
+// FiredBy reports whether row r of tb (fk's parent table) sets off fk's
+// action: a delete with an ON DELETE action, an update of the referenced
+// columns with an ON UPDATE action. A referenced column the row does not
+// carry counts as changed.
+func (fk FK) FiredBy(tb *event.Table, r event.Row) bool {
+	switch r.Op {
+	case event.Delete:
+		return fk.OnDelete.Changes()
+	case event.Update:
+		if !fk.OnUpdate.Changes() {
+			return false
+		}
+		for _, name := range fk.RefCols {
+			j := tb.ColIndex(name)
+			if j < 0 || j >= len(r.Before) || j >= len(r.After) || !r.Before[j].Equal(r.After[j]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // fkGraph is every foreign key of the server, by child and by parent.
@@ -161,26 +185,22 @@ func innodbForeignKeys(ctx context.Context, db *sql.DB) ([]FK, error) {
 }
 
 // innodbActions decodes INNODB_SYS_FOREIGN.TYPE (dict0mem.h's
-// DICT_FOREIGN_ON_* bits).
+// DICT_FOREIGN_ON_* bits: 1, 2, 16 for ON DELETE CASCADE, SET NULL, NO
+// ACTION; 4, 8, 32 for ON UPDATE).
 func innodbActions(typ uint32) (onDelete, onUpdate Action) {
-	onDelete, onUpdate = "RESTRICT", "RESTRICT"
+	return innodbAction(typ, 1, 2, 16), innodbAction(typ, 4, 8, 32)
+}
+
+func innodbAction(typ, cascade, setNull, noAction uint32) Action {
 	switch {
-	case typ&1 != 0:
-		onDelete = Cascade
-	case typ&2 != 0:
-		onDelete = SetNull
-	case typ&16 != 0:
-		onDelete = "NO ACTION"
+	case typ&cascade != 0:
+		return Cascade
+	case typ&setNull != 0:
+		return SetNull
+	case typ&noAction != 0:
+		return "NO ACTION"
 	}
-	switch {
-	case typ&4 != 0:
-		onUpdate = Cascade
-	case typ&8 != 0:
-		onUpdate = SetNull
-	case typ&32 != 0:
-		onUpdate = "NO ACTION"
-	}
-	return onDelete, onUpdate
+	return "RESTRICT"
 }
 
 // splitName splits "db/name"; false when either part is in the file name

@@ -124,10 +124,10 @@ func (t *Table) KeyText(img []Value) string {
 }
 
 // ColIndex returns the index in Cols of column name, -1 if the table has
-// none.
+// none. MySQL's column names are case-insensitive, and so is ColIndex.
 func (t *Table) ColIndex(name string) int {
 	for i, c := range t.Cols {
-		if c == name {
+		if strings.EqualFold(c, name) {
 			return i
 		}
 	}

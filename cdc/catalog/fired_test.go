@@ -1,4 +1,4 @@
-package capture
+package catalog_test
 
 import (
 	"testing"
@@ -7,7 +7,8 @@ import (
 	"github.com/regionplatform/region/cdc/event"
 )
 
-func TestFires(t *testing.T) {
+func TestFiredBy(t *testing.T) {
+	v := func(x any) event.Value { return event.Value{V: x} }
 	loans := event.Table{Schema: "lending", Name: "loans", Cols: []string{"id", "amount"}, PK: []int{0}}
 	cascade := catalog.FK{Name: "fk", RefCols: []string{"ID"}, OnDelete: catalog.Cascade, OnUpdate: catalog.SetNull}
 	restrict := catalog.FK{Name: "fk", RefCols: []string{"id"}, OnDelete: "RESTRICT", OnUpdate: "NO ACTION"}
@@ -25,7 +26,7 @@ func TestFires(t *testing.T) {
 		{"an update of the referenced column, ON UPDATE SET NULL", cascade, event.Row{Op: event.Update, Before: loan(1, 5), After: loan(2, 5)}, true},
 		{"an update of the referenced column, NO ACTION", restrict, event.Row{Op: event.Update, Before: loan(1, 5), After: loan(2, 5)}, false},
 	} {
-		if got := fires(&loans, tc.fk, tc.r); got != tc.want {
+		if got := tc.fk.FiredBy(&loans, tc.r); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
