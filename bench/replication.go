@@ -46,6 +46,12 @@ type Workload struct {
 	// ApplyWait is the platform lab's replication.apply_wait (0: the
 	// default, 50ms).
 	ApplyWait time.Duration `json:"apply_wait,omitempty"`
+	// PublishWait is the platform lab's replication.publish_wait (0: the
+	// default, 20ms).
+	PublishWait time.Duration `json:"publish_wait,omitempty"`
+	// Partitions is the platform lab's topic partitions (0: the lab's
+	// default, one a core; the report gives the count used).
+	Partitions int `json:"partitions,omitempty"`
 }
 
 // Options configures Run.
@@ -97,6 +103,10 @@ func (o *Options) check() error {
 		return fmt.Errorf("--sweep-step %s: give at least 1s", o.SweepStep)
 	case o.Conflict != "" && o.Conflict != config.ConflictOverwrite && o.Conflict != config.ConflictReject:
 		return fmt.Errorf("--conflict %q: give overwrite or reject (or leave it out for the deployment default, reject)", o.Conflict)
+	case o.PublishWait != 0 && (o.PublishWait < time.Millisecond || o.PublishWait > 500*time.Millisecond):
+		return fmt.Errorf("--publish-wait %s: give 1ms to 500ms (or leave it out for the default, 20ms)", o.PublishWait)
+	case o.Partitions < 0 || o.Partitions > 64:
+		return fmt.Errorf("--partitions %d: give 1 to 64 (or leave it out for one a core, %d here)", o.Partitions, lab.DefaultPartitions())
 	case o.ApplyWait != 0 && (o.ApplyWait < time.Millisecond || o.ApplyWait > 500*time.Millisecond):
 		return fmt.Errorf("--apply-wait %s: give 1ms to 500ms (or leave it out for the default, 50ms)", o.ApplyWait)
 	}
@@ -203,7 +213,7 @@ func runPlatform(ctx context.Context, o Options, dir string) (*RunResult, error)
 			}
 			tables = append(tables, config.Table{Name: probeTable, Conflict: o.Conflict})
 		}
-		if st, err = lab.Up(ctx, lab.Options{Dir: dir, Regions: []string{"a", "b"}, Bin: bin, Progress: io.Discard, Tables: tables, ApplyWait: o.ApplyWait}); err != nil {
+		if st, err = lab.Up(ctx, lab.Options{Dir: dir, Regions: []string{"a", "b"}, Bin: bin, Progress: io.Discard, Tables: tables, ApplyWait: o.ApplyWait, PublishWait: o.PublishWait, Partitions: o.Partitions}); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -217,7 +227,11 @@ func runPlatform(ctx context.Context, o Options, dir string) (*RunResult, error)
 		return nil, err
 	}
 	r := &runner{o: o, sys: p, name: RunPlatform}
-	return r.run(ctx)
+	res, err := r.run(ctx)
+	if res != nil {
+		res.Partitions = int(st.PartitionCount())
+	}
+	return res, err
 }
 
 func runNative(ctx context.Context, o Options, dir, name string, threads int) (*RunResult, error) {

@@ -40,6 +40,9 @@ type Host struct {
 // measured; PeakRSSMB only applies to the platform's applier (regiond).
 type RunResult struct {
 	Name string `json:"name"`
+	// Partitions are the platform lab's topic partitions: how many apply
+	// in parallel (0 for MariaDB's runs).
+	Partitions int `json:"partitions,omitempty"`
 	// SourceTxns are the transactions committed in the source during the
 	// load: WorkloadTxns plus one per lag probe.
 	SourceTxns    uint64  `json:"source_txns"`

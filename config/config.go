@@ -289,6 +289,12 @@ type Replication struct {
 	// much more lag; a quiet partition applies at once (default 50ms,
 	// 1ms to 500ms).
 	ApplyWait time.Duration `yaml:"apply_wait"`
+	// PublishWait is how long capture, while transactions arrive quickly
+	// (at their recent rate, two more within it), waits for more before
+	// sending them to Kafka in one request: fewer, larger produce
+	// requests and fetches, for at most this much more lag under load; a
+	// trickle goes at once (default 20ms, 1ms to 500ms).
+	PublishWait time.Duration `yaml:"publish_wait"`
 	// Topic is how each region's replication topic is made (regionctl
 	// kafka init) and checked (regionctl preflight, kafka check).
 	Topic Topic `yaml:"topic"`

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func validYAML(t *testing.T) string {
@@ -31,6 +32,9 @@ func TestValidConfigLoadsWithDefaults(t *testing.T) {
 	}
 	if cfg.Replication.DefaultConflict != ConflictReject || cfg.Replication.Tables[0].Conflict != ConflictReject {
 		t.Errorf("conflict defaults: default_conflict %q, a listed table without its own %q; want reject for both", cfg.Replication.DefaultConflict, cfg.Replication.Tables[0].Conflict)
+	}
+	if cfg.Replication.PublishWait != 20*time.Millisecond || cfg.Replication.ApplyWait != 50*time.Millisecond {
+		t.Errorf("replication waits: publish_wait %s, apply_wait %s; want the defaults 20ms and 50ms", cfg.Replication.PublishWait, cfg.Replication.ApplyWait)
 	}
 	abs, _ := filepath.Abs("testdata/viewer.token")
 	if got := cfg.Resolve("viewer.token"); got != abs {
@@ -67,6 +71,7 @@ func TestBadConfigs(t *testing.T) {
 		{"list for a string", "- name: b\n", "- name: [b]\n", "regions[1].name", "is a list, want a string"},
 		{"dial_via twice", "listen: 127.0.0.1:7071", "listen: 127.0.0.1:7071\n    dial_via: {\"127.0.0.1:3306\": \"127.0.0.1:13306\", \"127.0.0.1:3306\": \"127.0.0.1:23306\"}", `regions[1].dial_via["127.0.0.1:3306"]`, "is set twice"},
 		{"buckets range", "buckets: 1024", "buckets: 70000", "buckets", "1 to 65536"},
+		{"publish_wait range", "databases: [lending]", "databases: [lending]\n  publish_wait: 2s", "replication.publish_wait", "use 1ms to 500ms (default 20ms)"},
 		{"etcd missing", "endpoints: [http://127.0.0.1:2379]", "endpoints: []", "etcd.endpoints", "at least one"},
 		{"etcd not url", "endpoints: [http://127.0.0.1:2379]", "endpoints: [127.0.0.1:2379]", "etcd.endpoints[0]", "http://host:port"},
 		{"etcd prefix", "endpoints: [http://127.0.0.1:2379]", "endpoints: [http://127.0.0.1:2379]\n  prefix: region", "etcd.prefix", "start and end with '/'"},

@@ -157,6 +157,9 @@ func (c *Config) applyDefaults() {
 	if c.Replication.ApplyWait == 0 {
 		c.Replication.ApplyWait = 50 * time.Millisecond
 	}
+	if c.Replication.PublishWait == 0 {
+		c.Replication.PublishWait = 20 * time.Millisecond
+	}
 	if t := &c.Replication.Topic; t.Partitions == 0 {
 		t.Partitions = 8
 	}

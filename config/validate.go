@@ -520,6 +520,9 @@ func (c *Config) validateReplication(v *validator) {
 	if rp.ApplyWait < time.Millisecond || rp.ApplyWait > 500*time.Millisecond {
 		v.add("replication.apply_wait", "%s is out of range: use 1ms to 500ms (default 50ms); it adds up to that much lag under load, for fewer target commits", rp.ApplyWait)
 	}
+	if rp.PublishWait < time.Millisecond || rp.PublishWait > 500*time.Millisecond {
+		v.add("replication.publish_wait", "%s is out of range: use 1ms to 500ms (default 20ms); it adds up to that much lag, for fewer produce requests", rp.PublishWait)
+	}
 	if rp.VerifyEvery < 10e9 {
 		v.add("replication.verify_every", "%s is too often: continuous verification compares every replicated table each time; use 10s or more (default 2m)", rp.VerifyEvery)
 	}

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +47,14 @@ type Options struct {
 	// ApplyWait is the lab's replication.apply_wait (0: the default; a
 	// new lab only; kept in lab.json).
 	ApplyWait time.Duration
+	// PublishWait is the lab's replication.publish_wait (0: the default;
+	// a new lab only; kept in lab.json).
+	PublishWait time.Duration
+	// Partitions is the lab's replication.topic.partitions (a new lab
+	// only; kept in lab.json). 0: one a core of this machine, from 2 to
+	// 8 (DefaultPartitions): on one machine every region's MySQL shares
+	// the cores, and a partition beyond them only adds commits.
+	Partitions int
 	// VerifyEvery is the lab's replication.verify_every (default 30s; a
 	// new lab only; kept in lab.json).
 	VerifyEvery time.Duration
@@ -113,6 +123,10 @@ var ErrRunning = errors.New("a lab is already running here")
 // AddRegion: its servers interleave auto-increment values by it.
 const MaxRegions = 4
 
+// DefaultPartitions is a new lab's partition count: one a core of this
+// machine, from 2 (so that order across partitions is exercised) to 8.
+func DefaultPartitions() int { return min(max(runtime.NumCPU(), 2), 8) }
+
 var regionNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 
 // Up starts a lab in opts.Dir and returns when every server answers its
@@ -127,6 +141,9 @@ func Up(ctx context.Context, opts Options) (_ *State, err error) {
 	}
 	if opts.Buckets == 0 {
 		opts.Buckets = 1024
+	}
+	if opts.Partitions < 0 || opts.Partitions > 64 {
+		return nil, fmt.Errorf("partitions %d: give 1 to 64, or 0 for one a core (%d here)", opts.Partitions, DefaultPartitions())
 	}
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
@@ -258,7 +275,7 @@ func loadOrPlan(dir string, opts Options) (*State, error) {
 		}
 		seen[name] = true
 	}
-	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoIncrement: max(len(opts.Regions), MaxRegions), AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery, ApplyWait: opts.ApplyWait, FailAfter: opts.FailAfter, MaxLag: opts.MaxLag, Raft: opts.Raft, Tables: opts.Tables}
+	st := &State{Dir: dir, Created: time.Now().UTC(), Buckets: opts.Buckets, AutoIncrement: max(len(opts.Regions), MaxRegions), AutoFailover: opts.AutoFailover, VerifyEvery: opts.VerifyEvery, ApplyWait: opts.ApplyWait, PublishWait: opts.PublishWait, Partitions: cmp.Or(opts.Partitions, DefaultPartitions()), FailAfter: opts.FailAfter, MaxLag: opts.MaxLag, Raft: opts.Raft, Tables: opts.Tables}
 	const perRegion = 7
 	ports := make([]int, 5+perRegion*len(opts.Regions))
 	picker := portPicker{}
@@ -341,7 +358,8 @@ func (r *starter) startBroker(ctx context.Context, i int) error {
 	}
 	t := time.Now()
 	p, err := startProc([]string{r.bin.Regionctl, "lab", "serve", "broker",
-		"--data", filepath.Join(r.st.Dir, reg.Name, "kafka"), "--port", strconv.Itoa(reg.KafkaPort), "--topic", capture.Topic(reg.Name)},
+		"--data", filepath.Join(r.st.Dir, reg.Name, "kafka"), "--port", strconv.Itoa(reg.KafkaPort), "--topic", capture.Topic(reg.Name),
+		"--partitions", strconv.Itoa(int(r.st.PartitionCount()))},
 		nil, r.logPath("broker-"+reg.Name))
 	if err != nil {
 		return err

@@ -112,8 +112,11 @@ replication:
 {{- with .ApplyWait}}
   apply_wait: {{.}}
 {{- end}}
+{{- with .PublishWait}}
+  publish_wait: {{.}}
+{{- end}}
   # One in-process broker per region, which creates the topic itself.
-  topic: {partitions: 8, replication_factor: 1, min_insync_replicas: 1, retention: 168h}
+  topic: {partitions: {{.Partitions}}, replication_factor: 1, min_insync_replicas: 1, retention: 168h}
   tables:
     - {name: {{.DB}}.users, shard_column: id, conflict: home-cell-wins, version_column: version}
     - {name: {{.DB}}.loan_accounts, shard_column: user_id, conflict: last-writer-wins, version_column: version}
@@ -181,7 +184,7 @@ func writeConfig(s *State) (*config.Config, error) {
 	}
 	var buf bytes.Buffer
 	err := configTmpl.Execute(&buf, map[string]any{
-		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "ApplyWait": s.ApplyWait, "FailAfter": cmp.Or(s.FailAfter, DefaultFailAfter), "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Raft": raftLine(s.Raft), "Tables": s.Tables, "DialVia": via,
+		"Buckets": s.Buckets, "Etcd": s.Etcd, "Regions": s.Regions, "Cells": cells, "Witness": s.Witness, "AutoFailover": s.AutoFailover, "VerifyEvery": cmp.Or(s.VerifyEvery, 30*time.Second), "ApplyWait": s.ApplyWait, "PublishWait": s.PublishWait, "FailAfter": cmp.Or(s.FailAfter, DefaultFailAfter), "MaxLag": cmp.Or(s.MaxLag, 5*time.Second), "Raft": raftLine(s.Raft), "Tables": s.Tables, "DialVia": via, "Partitions": s.PartitionCount(),
 		"DB": SampleDatabase, "TokenFile": TokenFile, "ViewerTokenFile": ViewerTokenFile, "GossipKeyFile": GossipKeyFile, "TLSCAFile": TLSCAFile, "TLSCertFile": TLSCertFile, "TLSKeyFile": TLSKeyFile,
 	})
 	if err != nil {

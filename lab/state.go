@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,8 @@ type State struct {
 	FailAfter time.Duration `json:"fail_after,omitempty"`
 	// ApplyWait is replication.apply_wait (0: the default).
 	ApplyWait time.Duration `json:"apply_wait,omitempty"`
+	// PublishWait is replication.publish_wait (0: the default).
+	PublishWait time.Duration `json:"publish_wait,omitempty"`
 	// MaxLag is router.max_lag (0: 5s).
 	MaxLag time.Duration `json:"max_lag,omitempty"`
 	// Raft is controller.raft (zero: the defaults).
@@ -46,6 +49,14 @@ type State struct {
 	// regions the lab can have (AddRegion). 0 in a lab made before it:
 	// the number of regions.
 	AutoIncrement int `json:"auto_increment,omitempty"`
+	// Partitions is replication.topic.partitions, and how many partitions
+	// the brokers give each topic. 0 in a lab made before it: 8.
+	Partitions int `json:"partitions,omitempty"`
+}
+
+// PartitionCount is the lab's topics' partition count.
+func (s *State) PartitionCount() int32 {
+	return int32(cmp.Or(s.Partitions, 8))
 }
 
 // autoIncrement is the servers' auto_increment_increment.

@@ -97,6 +97,8 @@ changes the figures: the load average before and after each run is shown.`,
 	f.IntVar(&o.Threads, "threads", o.Threads, "client connections writing at once")
 	f.Float64Var(&o.Rate, "rate", 0, "cap on transactions a second over all threads (0: as fast as the source goes)")
 	f.DurationVar(&o.ApplyWait, "apply-wait", 0, "the platform lab's replication.apply_wait (default 50ms; 1ms to compare without the appliers' group commit)")
+	f.DurationVar(&o.PublishWait, "publish-wait", 0, "the platform lab's replication.publish_wait (default 20ms; 1ms to compare without batched produce)")
+	f.IntVar(&o.Partitions, "partitions", 0, "the platform lab's topic partitions, which apply in parallel (default: one a core of this machine, 2 to 8)")
 	f.StringVar(&o.Conflict, "conflict", "", "conflict policy of the benchmark's tables in the platform run: overwrite (single-writer, not checked) or reject; empty: the deployment default, reject")
 	f.StringSliceVar(&o.Runs, "runs", bench.AllRuns(), "runs to do, comma-separated")
 	f.DurationVar(&o.SettleTimeout, "settle-timeout", 10*time.Minute, "longest wait for a target to catch up")

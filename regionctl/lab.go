@@ -44,7 +44,7 @@ func requireDir(g *globals) error {
 
 func newLabUpCmd(g *globals) *cobra.Command {
 	var regions string
-	var buckets int
+	var buckets, partitions int
 	var wan bool
 	cmd := &cobra.Command{
 		Use:   "up --regions a,b[,c] --dir DIR [--wan]",
@@ -70,7 +70,7 @@ endpoints and operator token) to stdout.`,
 			if err := requireDir(g); err != nil {
 				return err
 			}
-			st, err := labUp(cmd.Context(), g, lab.Options{Regions: splitList(regions), Buckets: buckets, WAN: wan, Sample: true})
+			st, err := labUp(cmd.Context(), g, lab.Options{Regions: splitList(regions), Buckets: buckets, Partitions: partitions, WAN: wan, Sample: true})
 			if err != nil {
 				return err
 			}
@@ -79,6 +79,7 @@ endpoints and operator token) to stdout.`,
 	}
 	cmd.Flags().StringVar(&regions, "regions", "", "comma-separated region names, at least two (e.g. a,b,c); default for a new lab: a,b")
 	cmd.Flags().IntVar(&buckets, "buckets", 1024, "routing buckets")
+	cmd.Flags().IntVar(&partitions, "partitions", 0, "partitions of each region's topic, which apply in parallel (default: one a core of this machine, 2 to 8)")
 	cmd.Flags().BoolVar(&wan, "wan", false, "a new lab relays every cross-region connection through its wan component, so 'lab net' can inject network faults")
 	return cmd
 }
@@ -238,7 +239,7 @@ func newLabStatusCmd(g *globals) *cobra.Command {
 func newLabServeCmd() *cobra.Command {
 	var data string
 	var topics []string
-	var port, clientPort, peerPort int
+	var port, clientPort, peerPort, partitions int
 	cmd := &cobra.Command{Use: "serve", Hidden: true, Short: "Run one lab component in the foreground (used by lab up)"}
 	etcd := &cobra.Command{
 		Use:  "etcd",
@@ -269,7 +270,7 @@ func newLabServeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			b, err := lab.StartBroker(lab.BrokerConfig{Dir: data, Port: port, Topics: topics})
+			b, err := lab.StartBroker(lab.BrokerConfig{Dir: data, Port: port, Topics: topics, Partitions: partitions})
 			if err != nil {
 				return err
 			}
@@ -282,6 +283,7 @@ func newLabServeCmd() *cobra.Command {
 	broker.Flags().StringVar(&data, "data", "", "data folder")
 	broker.Flags().IntVar(&port, "port", 0, "port")
 	broker.Flags().StringSliceVar(&topics, "topic", nil, "topic to create at the first start (repeatable)")
+	broker.Flags().IntVar(&partitions, "partitions", 8, "partitions of each topic")
 	for _, c := range []*cobra.Command{etcd, broker} {
 		_ = c.MarkFlagRequired("data")
 	}

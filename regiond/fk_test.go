@@ -101,9 +101,9 @@ func TestForeignKeyCascades(t *testing.T) {
 func TestForeignKeyOrderAcrossPartitions(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	a, b := openDB(t, st, "a", ""), openDB(t, st, "b", "")
-	offer := capture.Partition("lending.offers/7", labPartitions)
+	offer := capture.Partition("lending.offers/7", st.PartitionCount())
 	u := 1
-	for ; capture.Partition(strconv.Itoa(int(topo.BucketOfString(strconv.Itoa(u), st.Buckets))), labPartitions) == offer; u++ {
+	for ; capture.Partition(strconv.Itoa(int(topo.BucketOfString(strconv.Itoa(u), st.Buckets))), st.PartitionCount()) == offer; u++ {
 	}
 	mustExec(t, a, "CREATE DATABASE lending",
 		"CREATE TABLE lending.ledger_entries (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, amount_cents BIGINT NOT NULL)",

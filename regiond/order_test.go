@@ -16,15 +16,13 @@ import (
 	"github.com/regionplatform/region/topo"
 )
 
-// labPartitions is the lab broker's partition count per topic.
-const labPartitions = 8
 
 // usersInOtherPartitions returns two user ids whose transactions capture
 // publishes to different partitions.
 func usersInOtherPartitions(st *lab.State) (u1, u2 int) {
 	part := func(u int) int32 {
 		b := topo.BucketOfString(strconv.Itoa(u), st.Buckets)
-		return capture.Partition(strconv.Itoa(int(b)), labPartitions)
+		return capture.Partition(strconv.Itoa(int(b)), st.PartitionCount())
 	}
 	u1 = 1
 	for u2 = 2; part(u2) == part(u1); u2++ {

@@ -39,7 +39,7 @@ func TestForcedFailoverReconcilesEveryRegion(t *testing.T) {
 	// Two users of a's whose transactions go to different partitions.
 	part := func(u int64) int32 {
 		b := topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets)
-		return capture.Partition(strconv.Itoa(int(b)), labPartitions)
+		return capture.Partition(strconv.Itoa(int(b)), st.PartitionCount())
 	}
 	var users []int64
 	for u := int64(1); len(users) < 2; u++ {

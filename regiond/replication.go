@@ -57,7 +57,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 	// every schema change it reads, the region's own included, and the
 	// appliers into the region use it.
 	tables := &catalog.Cache{DB: d.db}
-	rep.capture, err = capture.New(capture.Config{Region: me.Name, Reader: reader, Kafka: d.kafka(me.Name, capture.ProducerConfig),
+	rep.capture, err = capture.New(capture.Config{Region: me.Name, Reader: reader, Kafka: d.kafka(me.Name, capture.ProducerConfig), PublishWait: cfg.Replication.PublishWait,
 		Checkpoints: d.checkpoints(me.Name), Catalog: tables, Versioned: cfg.Replication.Versioned, HomeCell: cfg.Replication.HomeCell, Preflight: d.sourcePreflight, Logger: d.log, Metrics: d.reg,
 		CheckBinlog: func(ctx context.Context, published string) error {
 			return seed.CheckBinlog(ctx, d.db, me.MySQL.Flavor, published, d.log)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/regionplatform/region/cdc/pace"
 )
 
 // How a link reads its source's topic. The applier consumes every
@@ -219,7 +221,7 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 		return
 	}
 	defer w.close()
-	var arr arrivals
+	var arr pace.Arrivals
 	for {
 		var msg *sarama.ConsumerMessage
 		select {
@@ -245,11 +247,11 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 		// BatchWait, what arrives within it: fewer, larger target
 		// transactions under load. A quiet partition applies at once.
 		now, wait := time.Now(), time.Duration(0)
-		if arr.busy(now, a.cfg.BatchWait) {
+		if arr.Busy(now, a.cfg.BatchWait) {
 			wait = a.cfg.BatchWait
 		}
 		batch := collect(ctx, pc.Messages(), msg, wait)
-		arr.note(now, len(batch))
+		arr.Note(now, len(batch))
 		a.received(p, pc.HighWaterMarkOffset())
 		if !a.waitHeld(ctx, p) {
 			return
@@ -436,29 +438,4 @@ func collect(ctx context.Context, msgs <-chan *sarama.ConsumerMessage, first *sa
 		}
 	}
 	return batch
-}
-
-// arrivals estimates how fast a partition receives messages: messages
-// over time, each smoothed over its batches (a mean of per-batch rates
-// would be dominated by the shortest gaps).
-type arrivals struct {
-	msgs, secs float64 // smoothed messages and seconds per batch
-	prev       time.Time
-	n          int // messages in the batch begun at prev
-}
-
-// note records a batch of n messages begun at now.
-func (r *arrivals) note(now time.Time, n int) {
-	if !r.prev.IsZero() {
-		r.msgs = 0.8*r.msgs + 0.2*float64(r.n)
-		r.secs = 0.8*r.secs + 0.2*now.Sub(r.prev).Seconds()
-	}
-	r.prev, r.n = now, n
-}
-
-// busy reports whether a batch beginning at now should wait up to wait
-// for more: at the rate so far, at least two more messages arrive within
-// it, and the partition has not been quiet for longer than a second.
-func (r *arrivals) busy(now time.Time, wait time.Duration) bool {
-	return wait > 0 && r.secs > 0 && now.Sub(r.prev) < time.Second && r.msgs/r.secs*wait.Seconds() >= 2
 }

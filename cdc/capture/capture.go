@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/regionplatform/region/cdc/pace"
 	"log/slog"
 	"sync"
 	"time"
@@ -65,6 +66,12 @@ type Config struct {
 	Buffer int
 	// MaxBatch is the most transactions per send (default 512).
 	MaxBatch int
+	// PublishWait is how long a send waits for more transactions while
+	// they arrive quickly enough (pace.Arrivals: two or more within the
+	// wait), so that one produce request carries many; at a trickle a
+	// transaction goes at once (replication.publish_wait; 0: what is at
+	// hand goes at once).
+	PublishWait time.Duration
 	// MaxMessageBytes splits larger transactions into fragments (default 512 KiB).
 	MaxMessageBytes int
 	// Heartbeat is how soon a partition that got nothing learns that the
@@ -250,6 +257,7 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 	// saved what the checkpoint holds.
 	safe := pos
 	saved, savedAt := pos, time.Now()
+	var arr pace.Arrivals
 	save := func() error {
 		if safe.Pos == saved.Pos {
 			return nil
@@ -280,16 +288,13 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			}
 			return nil
 		case it := <-items:
-			batch = append(batch, it)
-		drain:
-			for len(batch) < c.cfg.MaxBatch {
-				select {
-				case it := <-items:
-					batch = append(batch, it)
-				default:
-					break drain
-				}
+			now := time.Now()
+			var wait time.Duration
+			if arr.Busy(now, c.cfg.PublishWait) {
+				wait = c.cfg.PublishWait
 			}
+			batch = gather(ctx, items, it, c.cfg.MaxBatch, wait)
+			arr.Note(now, len(batch))
 		case <-tick.C:
 			if err := c.heartbeats(p, partitions, pos, sent); err != nil {
 				return err

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"context"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -96,7 +97,8 @@ func heartbeat(topic, source string, part int32, p Position) (*sarama.ProducerMe
 
 // ProducerConfig sets a sarama config for capture: idempotent, acks from
 // all in-sync replicas, one request in flight (order within a partition
-// survives retries), partitions chosen by the caller, LZ4.
+// survives retries), partitions chosen by the caller, LZ4, and each send
+// in one request.
 func ProducerConfig(sc *sarama.Config) {
 	sc.Producer.Idempotent = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
@@ -112,4 +114,40 @@ func ProducerConfig(sc *sarama.Config) {
 	// replicas and retention replication.topic asks for: a broker's
 	// defaults would do for none of them.
 	sc.Metadata.AllowAutoTopicCreation = false
+	// A send hands sarama a batch of messages; without a moment's wait
+	// its first message would leave alone in one request and the rest in
+	// the next (half the broker's CPU per transaction under load).
+	sc.Producer.Flush.Frequency = time.Millisecond
+}
+
+// gather returns first and the items after it that are already in items
+// or arrive within wait, up to max.
+func gather(ctx context.Context, items <-chan binlog.Item, first binlog.Item, max int, wait time.Duration) []binlog.Item {
+	batch := []binlog.Item{first}
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for len(batch) < max {
+		select {
+		case it := <-items:
+			batch = append(batch, it)
+			continue
+		default:
+		}
+		if timeout == nil {
+			return batch
+		}
+		select {
+		case it := <-items:
+			batch = append(batch, it)
+		case <-timeout:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
 }

@@ -1,8 +1,13 @@
 package capture
 
 import (
+	"context"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
 
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/event"
@@ -71,5 +76,53 @@ func TestFragments(t *testing.T) {
 		if pm.Partition != int32(p) {
 			t.Errorf("ddl copy %d in partition %d", p, pm.Partition)
 		}
+	}
+}
+
+// TestProducerConfigSendsABatchTogether: sarama accepts the config, and
+// it holds a send's messages a moment so they leave in one request.
+func TestProducerConfigSendsABatchTogether(t *testing.T) {
+	sc := sarama.NewConfig()
+	ProducerConfig(sc)
+	if err := sc.Validate(); err != nil {
+		t.Errorf("sarama refuses the producer config: %v", err)
+	}
+	if sc.Producer.Flush.Frequency <= 0 || sc.Producer.Flush.Frequency > 5*time.Millisecond {
+		t.Errorf("flush frequency %s: want a moment (a millisecond), so that a send is one request", sc.Producer.Flush.Frequency)
+	}
+}
+
+// TestGather: what is waiting is taken at once; with a wait, what
+// arrives within it too, up to max; an ended context ends the batch.
+func TestGather(t *testing.T) {
+	ctx := context.Background()
+	items := make(chan binlog.Item, 100)
+	item := func(pos string) binlog.Item { return binlog.Item{Pos: pos} }
+	items <- item("2")
+	items <- item("3")
+	if got := gather(ctx, items, item("1"), 10, 0); len(got) != 3 {
+		t.Fatalf("no wait: %d items, want the 3 at hand", len(got))
+	}
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		items <- item("5")
+	}()
+	if got := gather(ctx, items, item("4"), 10, time.Second); len(got) != 2 || got[1].Pos != "5" {
+		// The timer runs out with 2: the test waits its second.
+		t.Fatalf("with a wait: %d items, want the first and the one that arrived", len(got))
+	}
+	for i := range 20 {
+		items <- item(strconv.Itoa(i))
+	}
+	if got := gather(ctx, items, item("x"), 10, time.Hour); len(got) != 10 {
+		t.Fatalf("a backlog: %d items, want max (10)", len(got))
+	}
+	for len(items) > 0 {
+		<-items
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if got := gather(cctx, items, item("y"), 10, time.Hour); len(got) != 1 {
+		t.Fatalf("ended context: %d items, want the first alone", len(got))
 	}
 }

@@ -55,10 +55,10 @@ func TestNothingLostThenPartitionsAhead(t *testing.T) {
 	a, b := openDB(t, st, "a"), openDB(t, st, "b")
 	mustExec(t, a, lab.SampleSchema...)
 	src, cfg := source(t, st, "a")
-	writeUsers(t, a, cfg.Buckets, 1, 20)
+	writeUsers(t, a, cfg.Buckets, st.PartitionCount(), 1, 20)
 	l := link(t, st, "b", "a", time.Minute, caughtUp(binlogPos(t, a)))
 
-	res, err := compute(t, rpo.Config{Source: src, Partitions: labPartitions, Link: l})
+	res, err := compute(t, rpo.Config{Source: src, Partitions: st.PartitionCount(), Link: l})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestNothingLostThenPartitionsAhead(t *testing.T) {
 	}
 	link(t, st, "b", "a", 30*time.Second, func(l apply.LinkStatus) bool { return l.State == "halted" })
 
-	ws := writeUsers(t, a, cfg.Buckets, 1000, 40)
+	ws := writeUsers(t, a, cfg.Buckets, st.PartitionCount(), 1000, 40)
 	end := binlogPos(t, a)
 	var lost []written
 	for _, w := range ws {
@@ -114,7 +114,7 @@ func TestNothingLostThenPartitionsAhead(t *testing.T) {
 	if covers(t, l.AppliedGTID, ws[0].gtid) {
 		t.Fatalf("the watermark %q includes %s: partition %d did not halt", l.AppliedGTID, ws[0].gtid, halted)
 	}
-	res, err = compute(t, rpo.Config{Source: src, Partitions: labPartitions, Link: l})
+	res, err = compute(t, rpo.Config{Source: src, Partitions: st.PartitionCount(), Link: l})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestLostWhileBrokerDown(t *testing.T) {
 	a := openDB(t, st, "a")
 	mustExec(t, a, lab.SampleSchema...)
 	src, cfg := source(t, st, "a")
-	writeUsers(t, a, cfg.Buckets, 1, 20)
+	writeUsers(t, a, cfg.Buckets, st.PartitionCount(), 1, 20)
 	link(t, st, "b", "a", time.Minute, caughtUp(binlogPos(t, a)))
 
 	ctx := context.Background()
@@ -152,12 +152,12 @@ func TestLostWhileBrokerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 25
-	ws := writeUsers(t, a, cfg.Buckets, 100, n)
+	ws := writeUsers(t, a, cfg.Buckets, st.PartitionCount(), 100, n)
 	l := link(t, st, "b", "a", 30*time.Second, anyLink)
 	if covers(t, l.AppliedGTID, ws[0].gtid) {
 		t.Fatalf("b's watermark %q includes %s, written with a's broker down", l.AppliedGTID, ws[0].gtid)
 	}
-	res, err := compute(t, rpo.Config{Source: src, Partitions: labPartitions, Link: l})
+	res, err := compute(t, rpo.Config{Source: src, Partitions: st.PartitionCount(), Link: l})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestLostWhileBrokerDown(t *testing.T) {
 	t.Logf("lost %d: %s (watermark %s)", res.LostCount, res.LostGTIDs, l.AppliedGTID)
 
 	// Listing is capped; counting is not.
-	res, err = compute(t, rpo.Config{Source: src, Partitions: labPartitions, Link: l, MaxListed: 5})
+	res, err = compute(t, rpo.Config{Source: src, Partitions: st.PartitionCount(), Link: l, MaxListed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestLostWhileBrokerDown(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	_, err = compute(t, rpo.Config{Source: src, Partitions: labPartitions, Link: l})
+	_, err = compute(t, rpo.Config{Source: src, Partitions: st.PartitionCount(), Link: l})
 	if !errors.Is(err, rpo.ErrNotExact) {
 		t.Fatalf("purged binlog: got %v, want ErrNotExact", err)
 	}
@@ -210,7 +210,7 @@ func TestLostWhileBrokerDown(t *testing.T) {
 	if err := lab.Kill(ctx, st.Dir, "a", "mysql"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = compute(t, rpo.Config{Source: src, Partitions: labPartitions, Link: l, DialTimeout: 2 * time.Second})
+	_, err = compute(t, rpo.Config{Source: src, Partitions: st.PartitionCount(), Link: l, DialTimeout: 2 * time.Second})
 	if !errors.Is(err, rpo.ErrUnreachable) {
 		t.Fatalf("a's MySQL killed: got %v, want ErrUnreachable", err)
 	}

@@ -22,9 +22,6 @@ import (
 
 func TestMain(m *testing.M) { labtest.Main(m) }
 
-// labPartitions is the partition count of the lab's topics (lab/embed.go).
-const labPartitions = 8
-
 func openDB(t *testing.T, st *lab.State, region string) *sql.DB {
 	t.Helper()
 	r, _ := st.Region(region)
@@ -74,7 +71,7 @@ func link(t *testing.T, st *lab.State, target, src string, timeout time.Duration
 			last = err.Error()
 		} else {
 			for _, l := range s.Links {
-				if l.From == src && len(l.Partitions) == labPartitions && ok(l) {
+				if l.From == src && int32(len(l.Partitions)) == st.PartitionCount() && ok(l) {
 					return l
 				}
 				if l.From == src {
@@ -112,7 +109,7 @@ type written struct {
 
 // writeUsers inserts users first..first+n-1 in region, one transaction
 // each, and returns their GTIDs and partitions.
-func writeUsers(t *testing.T, db *sql.DB, buckets int, first int64, n int) []written {
+func writeUsers(t *testing.T, db *sql.DB, buckets int, partitions int32, first int64, n int) []written {
 	t.Helper()
 	conn, err := db.Conn(context.Background())
 	if err != nil {
@@ -130,7 +127,7 @@ func writeUsers(t *testing.T, db *sql.DB, buckets int, first int64, n int) []wri
 			t.Fatal(err)
 		}
 		key := strconv.Itoa(int(topo.BucketOfString(strconv.FormatInt(u, 10), buckets)))
-		out = append(out, written{u, g, capture.Partition(key, labPartitions)})
+		out = append(out, written{u, g, capture.Partition(key, partitions)})
 	}
 	return out
 }

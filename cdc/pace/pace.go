@@ -1,0 +1,40 @@
+// Package pace estimates how fast messages arrive, so that a stage that
+// batches them (capture's sends, an applier partition's commits) waits
+// for more only while they come quickly enough to fill a wait.
+package pace
+
+import "time"
+
+// Arrivals estimates a stream's arrival rate: messages over time, each
+// smoothed over its batches (a mean of per-batch rates would be
+// dominated by the shortest gaps). The zero value is ready; it is not
+// safe for concurrent use.
+type Arrivals struct {
+	msgs, secs float64 // smoothed messages and seconds per batch
+	prev       time.Time
+	n          int // messages in the batch begun at prev
+}
+
+// Note records a batch of n messages begun at now.
+func (r *Arrivals) Note(now time.Time, n int) {
+	if !r.prev.IsZero() {
+		r.msgs = 0.8*r.msgs + 0.2*float64(r.n)
+		r.secs = 0.8*r.secs + 0.2*now.Sub(r.prev).Seconds()
+	}
+	r.prev, r.n = now, n
+}
+
+// Busy reports whether a batch beginning at now should wait up to wait
+// for more: at the rate so far, at least two more messages arrive within
+// it, and the stream has not been quiet for longer than a second.
+func (r *Arrivals) Busy(now time.Time, wait time.Duration) bool {
+	return wait > 0 && r.secs > 0 && now.Sub(r.prev) < time.Second && r.msgs/r.secs*wait.Seconds() >= 2
+}
+
+// Rate is the estimated messages a second (0 before two batches).
+func (r *Arrivals) Rate() float64 {
+	if r.secs == 0 {
+		return 0
+	}
+	return r.msgs / r.secs
+}
