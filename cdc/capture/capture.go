@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/regionplatform/region/cdc/pace"
 	"log/slog"
 	"sync"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/cdc/catalog"
 	"github.com/regionplatform/region/cdc/event"
+	"github.com/regionplatform/region/cdc/pace"
 )
 
 // Config configures a capture.
