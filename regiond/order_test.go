@@ -16,7 +16,6 @@ import (
 	"github.com/regionplatform/region/topo"
 )
 
-
 // usersInOtherPartitions returns two user ids whose transactions capture
 // publishes to different partitions.
 func usersInOtherPartitions(st *lab.State) (u1, u2 int) {
