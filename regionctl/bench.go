@@ -43,6 +43,11 @@ table) three times on this machine, one run after the other:
   mariadb-single-thread           a MariaDB primary and GTID replica, slave_parallel_threads=0
   mariadb-parallel-optimistic-4   the same, slave_parallel_mode=optimistic, slave_parallel_threads=4
 
+The lab's topics have one partition a core of this machine (2 to 8), so b
+applies on that many connections; --partitions sets another count, and
+--publish-wait and --apply-wait the batching of capture's sends and of the
+appliers' commits.
+
 For each it reports the source's commit rate, the target's apply rate over
 load and catch-up, the catch-up time after the load, the lag of probe rows
 written every 100 ms during the load (send in the source to arrival in the
