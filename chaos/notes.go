@@ -69,6 +69,7 @@ func (e *Env) notesJob(ctx context.Context, seed uint64) []Note {
 		dbs[r.Name] = db
 		gc := guard.DefaultConfig()
 		gc.Store, gc.ID, gc.Region, gc.Logger = store, "chaos-notes-"+r.Name, r.Name, e.Log
+		gc.Partitions = int(e.St.PartitionCount())
 		g, err := guard.New(gc)
 		if err != nil {
 			e.Log.Warn("chaos: the notes job did not start", "err", err)

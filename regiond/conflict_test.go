@@ -409,6 +409,8 @@ func routingStore(t *testing.T, st *lab.State) *router.Store {
 func runGuard(t *testing.T, st *lab.State, cfg guard.Config) *guard.Guard {
 	t.Helper()
 	cfg.Store = routingStore(t, st)
+	// As an application does, from replication.topic.partitions.
+	cfg.Partitions = int(st.PartitionCount())
 	g, err := guard.New(cfg)
 	if err != nil {
 		t.Fatal(err)

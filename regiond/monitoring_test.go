@@ -134,7 +134,7 @@ scrape_configs:
 	}
 
 	// A message b cannot apply halts its partition of a -> b.
-	poison(t, st, "a", 2)
+	poison(t, st, "a", st.PartitionCount()-1)
 	want := map[string]bool{"ReplicationNotRunning": false, "PartitionHalted": false}
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -217,7 +217,7 @@ func TestPoisonMessageHaltsItsPartition(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	createSchema(t, st, "a")
 	labapi.Converged(t, st, 30*time.Second)
-	const poisoned = 3
+	poisoned := st.PartitionCount() - 1
 	poison(t, st, "a", poisoned)
 	// Users in other partitions keep replicating.
 	if _, err := lab.RunWorkload(context.Background(), st, lab.Workload{Users: 200, FirstUser: 1, Repayments: 1, Seed: 3}); err != nil {
@@ -263,7 +263,7 @@ func TestPoisonMessageHaltsItsPartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}
-	if _, err := c.SkipLink(ctx, "a", api.SkipRequest{Partition: poisoned + 1, Reason: "wrong partition"}); !client.IsStatus(err, http.StatusConflict) {
+	if _, err := c.SkipLink(ctx, "a", api.SkipRequest{Partition: poisoned - 1, Reason: "wrong partition"}); !client.IsStatus(err, http.StatusConflict) {
 		t.Errorf("skip of a running partition: %v, want 409", err)
 	}
 	q, err := c.SkipLink(ctx, "a", api.SkipRequest{Partition: poisoned, Reason: "test message sent by hand"})
