@@ -46,7 +46,8 @@ table) three times on this machine, one run after the other:
 The lab's topics have one partition a core of this machine (2 to 8), so b
 applies on that many connections; --partitions sets another count, and
 --publish-wait and --apply-wait the batching of capture's sends and of the
-appliers' commits.
+appliers' commits. The lab's continuous verification is put off (its cost
+is bench verify's).
 
 For each it reports the source's commit rate, the target's apply rate over
 load and catch-up, the catch-up time after the load, the lag of probe rows
