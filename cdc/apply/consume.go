@@ -247,7 +247,7 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 		// BatchWait, what arrives within it: fewer, larger target
 		// transactions under load. A quiet partition applies at once.
 		now, wait := time.Now(), time.Duration(0)
-		if arr.Busy(now, a.cfg.BatchWait) {
+		if arr.Busy(now, a.cfg.BatchWait, foldAtLeast) {
 			wait = a.cfg.BatchWait
 		}
 		batch := collect(ctx, pc.Messages(), msg, wait)
@@ -278,6 +278,12 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 		}
 	}
 }
+
+// foldAtLeast is how many more messages a partition's wait must expect
+// (at its recent rate) to be worth it. Below that (160 a second with the
+// default 50 ms) the commits a wait saves are few, and the lag it adds
+// is what a traffic switch's write-forbidden window waits for.
+const foldAtLeast = 8
 
 // stallTimeout is how long a link may go without any message before its
 // session is presumed stuck and started again. Capture sends every

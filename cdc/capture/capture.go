@@ -26,6 +26,12 @@ import (
 	"github.com/regionplatform/region/cdc/pace"
 )
 
+// sendAtLeast is how many more transactions a send's wait must expect
+// (at their recent rate) to be worth it: below that (400 a second with
+// the default 20 ms) the requests a wait saves are few, and the lag it
+// adds is what a traffic switch's write-forbidden window waits for.
+const sendAtLeast = 8
+
 // Config configures a capture.
 type Config struct {
 	// Region is the source region.
@@ -67,10 +73,10 @@ type Config struct {
 	// MaxBatch is the most transactions per send (default 512).
 	MaxBatch int
 	// PublishWait is how long a send waits for more transactions while
-	// they arrive quickly enough (pace.Arrivals: two or more within the
-	// wait), so that one produce request carries many; at a trickle a
-	// transaction goes at once (replication.publish_wait; 0: what is at
-	// hand goes at once).
+	// they arrive quickly enough (pace.Arrivals: sendAtLeast or more
+	// within the wait), so that one produce request carries many; below
+	// that a transaction goes at once (replication.publish_wait; 0: what
+	// is at hand goes at once).
 	PublishWait time.Duration
 	// MaxMessageBytes splits larger transactions into fragments (default 512 KiB).
 	MaxMessageBytes int
@@ -290,7 +296,7 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 		case it := <-items:
 			now := time.Now()
 			var wait time.Duration
-			if arr.Busy(now, c.cfg.PublishWait) {
+			if arr.Busy(now, c.cfg.PublishWait, sendAtLeast) {
 				wait = c.cfg.PublishWait
 			}
 			batch = gather(ctx, items, it, c.cfg.MaxBatch, wait)

@@ -25,10 +25,10 @@ func (r *Arrivals) Note(now time.Time, n int) {
 }
 
 // Busy reports whether a batch beginning at now should wait up to wait
-// for more: at the rate so far, at least two more messages arrive within
-// it, and the stream has not been quiet for longer than a second.
-func (r *Arrivals) Busy(now time.Time, wait time.Duration) bool {
-	return wait > 0 && r.secs > 0 && now.Sub(r.prev) < time.Second && r.msgs/r.secs*wait.Seconds() >= 2
+// for more: at the rate so far, at least more messages arrive within it,
+// and the stream has not been quiet for longer than a second.
+func (r *Arrivals) Busy(now time.Time, wait time.Duration, more int) bool {
+	return wait > 0 && r.secs > 0 && now.Sub(r.prev) < time.Second && r.msgs/r.secs*wait.Seconds() >= float64(more)
 }
 
 // Rate is the estimated messages a second (0 before two batches).

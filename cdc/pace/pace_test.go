@@ -21,13 +21,16 @@ func TestArrivalsWaitOnlyUnderLoad(t *testing.T) {
 	}
 	var busy pace.Arrivals // 100 messages a second, one per batch
 	feed(&busy, 10*time.Millisecond, 50, 1)
-	if !busy.Busy(at, wait) {
+	if !busy.Busy(at, wait, 2) {
 		t.Errorf("100 messages/s: want a wait (rate %.0f/s)", busy.Rate())
 	}
-	if busy.Busy(at, 0) {
+	if busy.Busy(at, wait, 8) {
+		t.Errorf("100 messages/s, 8 more wanted within 50ms: want no wait (5 expected)")
+	}
+	if busy.Busy(at, 0, 2) {
 		t.Error("no wait set: want none")
 	}
-	if busy.Busy(at.Add(2*time.Second), wait) {
+	if busy.Busy(at.Add(2*time.Second), wait, 2) {
 		t.Error("after two quiet seconds: want none")
 	}
 	var trickle pace.Arrivals // 12 messages a second, a few short gaps among them
@@ -38,12 +41,12 @@ func TestArrivalsWaitOnlyUnderLoad(t *testing.T) {
 		}
 		feed(&trickle, gap, 1, 1)
 	}
-	if trickle.Busy(at, wait) {
+	if trickle.Busy(at, wait, 2) {
 		t.Errorf("12 messages/s: want no wait (rate %.0f/s)", trickle.Rate())
 	}
 	var batches pace.Arrivals // a backlog: 256 messages a batch
 	feed(&batches, 20*time.Millisecond, 10, 256)
-	if !batches.Busy(at, wait) {
+	if !batches.Busy(at, wait, 2) {
 		t.Error("a backlog: want a wait")
 	}
 }
