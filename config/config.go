@@ -283,14 +283,14 @@ type Replication struct {
 	// replicated table across the regions (continuous verification;
 	// default 2m, at least 10s).
 	VerifyEvery time.Duration `yaml:"verify_every"`
-	// ApplyWait is how long an applier's partition under load (receiving
-	// a few messages within it) waits for more before applying them in
-	// one target transaction: fewer, larger commits, for at most this
-	// much more lag; a quiet partition applies at once (default 50ms,
-	// 1ms to 500ms).
+	// ApplyWait is how long an applier's partition under load (at its
+	// recent rate, 8 more messages within it) waits for more before
+	// applying them in one target transaction: fewer, larger commits,
+	// for at most this much more lag; a quieter partition applies at
+	// once (default 50ms, 1ms to 500ms).
 	ApplyWait time.Duration `yaml:"apply_wait"`
 	// PublishWait is how long capture, while transactions arrive quickly
-	// (at their recent rate, two more within it), waits for more before
+	// (at their recent rate, 8 more within it), waits for more before
 	// sending them to Kafka in one request: fewer, larger produce
 	// requests and fetches, for at most this much more lag under load; a
 	// trickle goes at once (default 20ms, 1ms to 500ms).

@@ -243,8 +243,8 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 			}
 		}
 		// Take whatever else is already here and, while the partition
-		// receives messages fast enough for a few to arrive within
-		// BatchWait, what arrives within it: fewer, larger target
+		// receives messages fast enough for foldAtLeast to arrive
+		// within BatchWait, what arrives within it: fewer, larger target
 		// transactions under load. A quiet partition applies at once.
 		now, wait := time.Now(), time.Duration(0)
 		if arr.Busy(now, a.cfg.BatchWait, foldAtLeast) {
