@@ -250,7 +250,7 @@ func (a *Applier) consume(ctx context.Context, p int32, pc sarama.PartitionConsu
 		if arr.Busy(now, a.cfg.BatchWait, foldAtLeast) {
 			wait = a.cfg.BatchWait
 		}
-		batch := collect(ctx, pc.Messages(), msg, wait)
+		batch := pace.Collect(ctx, pc.Messages(), msg, maxRun, wait)
 		arr.Note(now, len(batch))
 		a.received(p, pc.HighWaterMarkOffset())
 		if !a.waitHeld(ctx, p) {
@@ -406,42 +406,4 @@ func (a *Applier) waitHeld(ctx context.Context, p int32) bool {
 	}
 	a.log.Info("partition released: applying the source region's stream again", "partition", p)
 	return true
-}
-
-// collect returns first and the messages after it that are already in
-// msgs or arrive within wait, up to a run's worth.
-func collect(ctx context.Context, msgs <-chan *sarama.ConsumerMessage, first *sarama.ConsumerMessage, wait time.Duration) []*sarama.ConsumerMessage {
-	batch := []*sarama.ConsumerMessage{first}
-	var timeout <-chan time.Time
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		timeout = t.C
-	}
-	for len(batch) < maxRun {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, m)
-			continue
-		default:
-		}
-		if timeout == nil {
-			return batch
-		}
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, m)
-		case <-timeout:
-			return batch
-		case <-ctx.Done():
-			return batch
-		}
-	}
-	return batch
 }

@@ -299,7 +299,7 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			if arr.Busy(now, c.cfg.PublishWait, sendAtLeast) {
 				wait = c.cfg.PublishWait
 			}
-			batch = gather(ctx, items, it, c.cfg.MaxBatch, wait)
+			batch = pace.Collect(ctx, items, it, c.cfg.MaxBatch, wait)
 			arr.Note(now, len(batch))
 		case <-tick.C:
 			if err := c.heartbeats(p, partitions, pos, sent); err != nil {

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"context"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -118,36 +117,4 @@ func ProducerConfig(sc *sarama.Config) {
 	// its first message would leave alone in one request and the rest in
 	// the next (half the broker's CPU per transaction under load).
 	sc.Producer.Flush.Frequency = time.Millisecond
-}
-
-// gather returns first and the items after it that are already in items
-// or arrive within wait, up to max.
-func gather(ctx context.Context, items <-chan binlog.Item, first binlog.Item, max int, wait time.Duration) []binlog.Item {
-	batch := []binlog.Item{first}
-	var timeout <-chan time.Time
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		timeout = t.C
-	}
-	for len(batch) < max {
-		select {
-		case it := <-items:
-			batch = append(batch, it)
-			continue
-		default:
-		}
-		if timeout == nil {
-			return batch
-		}
-		select {
-		case it := <-items:
-			batch = append(batch, it)
-		case <-timeout:
-			return batch
-		case <-ctx.Done():
-			return batch
-		}
-	}
-	return batch
 }

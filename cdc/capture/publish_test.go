@@ -1,8 +1,6 @@
 package capture
 
 import (
-	"context"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,40 +87,5 @@ func TestProducerConfigSendsABatchTogether(t *testing.T) {
 	}
 	if sc.Producer.Flush.Frequency <= 0 || sc.Producer.Flush.Frequency > 5*time.Millisecond {
 		t.Errorf("flush frequency %s: want a moment (a millisecond), so that a send is one request", sc.Producer.Flush.Frequency)
-	}
-}
-
-// TestGather: what is waiting is taken at once; with a wait, what
-// arrives within it too, up to max; an ended context ends the batch.
-func TestGather(t *testing.T) {
-	ctx := context.Background()
-	items := make(chan binlog.Item, 100)
-	item := func(pos string) binlog.Item { return binlog.Item{Pos: pos} }
-	items <- item("2")
-	items <- item("3")
-	if got := gather(ctx, items, item("1"), 10, 0); len(got) != 3 {
-		t.Fatalf("no wait: %d items, want the 3 at hand", len(got))
-	}
-	go func() {
-		time.Sleep(5 * time.Millisecond)
-		items <- item("5")
-	}()
-	if got := gather(ctx, items, item("4"), 10, time.Second); len(got) != 2 || got[1].Pos != "5" {
-		// The timer runs out with 2: the test waits its second.
-		t.Fatalf("with a wait: %d items, want the first and the one that arrived", len(got))
-	}
-	for i := range 20 {
-		items <- item(strconv.Itoa(i))
-	}
-	if got := gather(ctx, items, item("x"), 10, time.Hour); len(got) != 10 {
-		t.Fatalf("a backlog: %d items, want max (10)", len(got))
-	}
-	for len(items) > 0 {
-		<-items
-	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
-	defer cancel()
-	if got := gather(cctx, items, item("y"), 10, time.Hour); len(got) != 1 {
-		t.Fatalf("ended context: %d items, want the first alone", len(got))
 	}
 }

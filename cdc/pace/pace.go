@@ -1,9 +1,13 @@
-// Package pace estimates how fast messages arrive, so that a stage that
-// batches them (capture's sends, an applier partition's commits) waits
-// for more only while they come quickly enough to fill a wait.
+// Package pace is how capture's sends and an applier partition's commits
+// batch what arrives: Arrivals estimates how fast messages come, so that
+// a batch waits for more only while they come quickly enough to fill
+// the wait, and Collect takes the batch.
 package pace
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Arrivals estimates a stream's arrival rate: messages over time, each
 // smoothed over its batches (a mean of per-batch rates would be
@@ -37,4 +41,43 @@ func (r *Arrivals) Rate() float64 {
 		return 0
 	}
 	return r.msgs / r.secs
+}
+
+// Collect returns first and the values after it that are already in ch
+// or arrive within wait (0: none is waited for), up to max; a closed
+// channel or an ended ctx ends the batch.
+func Collect[T any](ctx context.Context, ch <-chan T, first T, max int, wait time.Duration) []T {
+	batch := []T{first}
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for len(batch) < max {
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, v)
+			continue
+		default:
+		}
+		if timeout == nil {
+			return batch
+		}
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, v)
+		case <-timeout:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
 }

@@ -1,6 +1,7 @@
 package pace_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -48,5 +49,46 @@ func TestArrivalsWaitOnlyUnderLoad(t *testing.T) {
 	feed(&batches, 20*time.Millisecond, 10, 256)
 	if !batches.Busy(at, wait, 2) {
 		t.Error("a backlog: want a wait")
+	}
+}
+
+// TestCollect: what is waiting is taken at once; with a wait, what
+// arrives within it too, up to max; a closed channel or an ended context
+// ends the batch.
+func TestCollect(t *testing.T) {
+	ctx := context.Background()
+	const max = 10
+	ch := make(chan int, 2*max)
+	ch <- 1
+	ch <- 2
+	if got := pace.Collect(ctx, ch, 0, max, 0); len(got) != 3 {
+		t.Fatalf("no wait: %v, want the 3 at hand", got)
+	}
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		ch <- 3
+	}()
+	if got := pace.Collect(ctx, ch, 0, max, time.Second); len(got) != 2 || got[1] != 3 {
+		// The timer runs out with 2: the test waits its second.
+		t.Fatalf("with a wait: %v, want the first and the one that arrived", got)
+	}
+	for i := range max + 5 {
+		ch <- i
+	}
+	if got := pace.Collect(ctx, ch, 0, max, time.Hour); len(got) != max {
+		t.Fatalf("a backlog: %d values, want max (%d)", len(got), max)
+	}
+	for len(ch) > 0 {
+		<-ch
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if got := pace.Collect(cctx, ch, 0, max, time.Hour); len(got) != 1 || time.Since(start) > 5*time.Second {
+		t.Fatalf("ended context: %v after %s", got, time.Since(start))
+	}
+	close(ch)
+	if got := pace.Collect(ctx, ch, 0, max, time.Hour); len(got) != 1 {
+		t.Fatalf("closed channel: %v", got)
 	}
 }
