@@ -284,8 +284,11 @@ func (w *worker) resolveConflicts(ctx context.Context, tx *sql.Tx, m *event.Mess
 				decision: decision, reason: reason, local: local}
 			w.a.m.conflicts.Inc()
 			if decision == decideStop {
-				// The apply transaction rolls back: record the conflict on its own.
-				if err := rec.write(ctx, w.a.cfg.DB); err != nil {
+				// The apply transaction rolls back: record the conflict on
+				// its own, once (a folded run that stops here is applied
+				// again one transaction at a time, and a retried link meets
+				// the same conflict again).
+				if err := rec.writeOnce(ctx, w.a.cfg.DB); err != nil {
 					return nil, err
 				}
 				return nil, fmt.Errorf("%w: %s.%s key %s: %s (both images are in %s.conflicts)", ErrConflict, pr.tb.Schema, pr.tb.Name, pr.tb.KeyText(pr.key()), reason, binlog.MetaSchema)
@@ -565,6 +568,26 @@ func imageJSON(tb *event.Table, v []event.Value) any {
 	}
 	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// writeOnce writes the record unless the log already holds it (the same
+// source transaction, table, key and decision).
+func (c conflictRecord) writeOnce(ctx context.Context, db *sql.DB) error {
+	key := c.r.After
+	if key == nil {
+		key = c.r.Before
+	}
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+binlog.MetaSchema+`.conflicts
+		WHERE source = ? AND source_gtid = ? AND db = ? AND tbl = ? AND pk = ? AND decision = ?`,
+		c.source, c.gtid, c.tb.Schema, c.tb.Name, tombstone.Clip(c.tb.KeyText(key), 1024), c.decision).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("read conflict log: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	return c.write(ctx, db)
 }
 
 func (c conflictRecord) write(ctx context.Context, db execer) error {
