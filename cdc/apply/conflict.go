@@ -573,14 +573,10 @@ func imageJSON(tb *event.Table, v []event.Value) any {
 // writeOnce writes the record unless the log already holds it (the same
 // source transaction, table, key and decision).
 func (c conflictRecord) writeOnce(ctx context.Context, db *sql.DB) error {
-	key := c.r.After
-	if key == nil {
-		key = c.r.Before
-	}
 	var n int
 	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+binlog.MetaSchema+`.conflicts
 		WHERE source = ? AND source_gtid = ? AND db = ? AND tbl = ? AND pk = ? AND decision = ?`,
-		c.source, c.gtid, c.tb.Schema, c.tb.Name, tombstone.Clip(c.tb.KeyText(key), 1024), c.decision).Scan(&n)
+		c.source, c.gtid, c.tb.Schema, c.tb.Name, c.pk(), c.decision).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("read conflict log: %w", err)
 	}
@@ -590,11 +586,16 @@ func (c conflictRecord) writeOnce(ctx context.Context, db *sql.DB) error {
 	return c.write(ctx, db)
 }
 
-func (c conflictRecord) write(ctx context.Context, db execer) error {
+// pk is the row's key as the log stores it.
+func (c conflictRecord) pk() string {
 	key := c.r.After
 	if key == nil {
 		key = c.r.Before
 	}
+	return tombstone.Clip(c.tb.KeyText(key), 1024)
+}
+
+func (c conflictRecord) write(ctx context.Context, db execer) error {
 	var local any
 	if c.local != "" {
 		local = tombstone.Printable(c.local)
@@ -602,7 +603,7 @@ func (c conflictRecord) write(ctx context.Context, db execer) error {
 	_, err := db.ExecContext(ctx, `INSERT INTO `+binlog.MetaSchema+`.conflicts
 		(detected_at, source, target, source_gtid, db, tbl, pk, op, policy, decision, reason, local_image, incoming_before, incoming_after)
 		VALUES (UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.source, c.target, c.gtid, c.tb.Schema, c.tb.Name, tombstone.Clip(c.tb.KeyText(key), 1024), string(c.r.Op), c.policy, c.decision, tombstone.Clip(c.reason, 512),
+		c.source, c.target, c.gtid, c.tb.Schema, c.tb.Name, c.pk(), string(c.r.Op), c.policy, c.decision, tombstone.Clip(c.reason, 512),
 		local, imageJSON(c.tb, c.r.Before), imageJSON(c.tb, c.r.After))
 	if err != nil {
 		return fmt.Errorf("write conflict log: %w", err)
