@@ -103,3 +103,69 @@ func TestBacklogAppliesFolded(t *testing.T) {
 	}
 	t.Logf("b applied a's backlog of 240 transactions, %d of them folded with their run", folded)
 }
+
+// TestBacklogCommitsWhatAnotherPartitionWaitsFor: a backlog in which
+// transactions of users in different partitions share rows (a transfer
+// between two users' loans, the global prime rate every tenth
+// transaction) drains with runs that end where the other partition waits
+// (regiond_apply_runs_cut_total), and both regions end identical, every
+// transfer's money where the source put it.
+func TestBacklogCommitsWhatAnotherPartitionWaitsFor(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	a := openDB(t, st, "a", "lending")
+	createSchema(t, st, "a")
+	createLedger(t, st)
+	const users = 40
+	for u := 1; u <= users; u++ {
+		mustExec(t, a, fmt.Sprintf("INSERT INTO users (id, name, home_cell) VALUES (%d, 'u%d', 'a1')", u, u),
+			fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status) VALUES (%d, %d, 100000, 100000, 'open')", u, u))
+	}
+	labapi.Converged(t, st, 60*time.Second)
+
+	restartRegiond(t, st, false, "b")
+	const txns = 1200
+	for i := range txns {
+		u1 := 1 + i%users
+		qs := []string{
+			fmt.Sprintf("UPDATE loan_accounts SET balance_cents = balance_cents - 7, version = version + 1 WHERE user_id = %d", u1),
+			fmt.Sprintf("INSERT INTO ledger_entries (user_id, account_id, amount_cents, kind) VALUES (%d, %d, 7, 'transfer')", u1, u1),
+		}
+		if i%3 == 0 { // a transfer to another user, maybe in the other partition
+			u2 := 1 + (i*7+3)%users
+			if u2 == u1 {
+				u2 = 1 + u2%users
+			}
+			qs = append(qs, fmt.Sprintf("UPDATE loan_accounts SET balance_cents = balance_cents + 7, version = version + 1 WHERE user_id = %d", u2))
+		}
+		if i%10 == 9 {
+			qs = append(qs, "UPDATE rates SET rate_bp = rate_bp + 1, version = version + 1, region = 'a' WHERE name = 'prime'")
+		}
+		inTxn(t, a, qs...)
+	}
+	restartRegiond(t, st, true, "b")
+	labapi.Converged(t, st, 120*time.Second)
+	sameTables(t, st, "lending.users", "lending.loan_accounts", "lending.ledger_entries", "lending.rates")
+
+	text := metrics(t, st, "b")
+	count := func(name string) int {
+		m := regexp.MustCompile(`regiond_apply_` + name + `\{source="a",target="b"\} (\d+)`).FindStringSubmatch(text)
+		if m == nil {
+			t.Fatalf("b's metrics have no regiond_apply_%s for a->b", name)
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	cut, folded, waits := count("runs_cut_total"), count("folded_transactions_total"), count("dependency_waits_total")
+	t.Logf("b applied a's backlog of %d transactions: %d folded, %d runs ended where the other partition waited, %d waits", txns, folded, cut, waits)
+	if cut == 0 {
+		t.Errorf("no run ended where the other partition waited (%d waits): the partitions waited for each other's full runs", waits)
+	}
+	if folded == 0 {
+		t.Errorf("no transaction of the backlog was folded")
+	}
+	b := openDB(t, st, "b", "lending")
+	var conflicts int
+	if err := b.QueryRow("SELECT COUNT(*) FROM _region.conflicts").Scan(&conflicts); err != nil || conflicts != 0 {
+		t.Errorf("b logged %d conflicts (%v) for a backlog only a wrote", conflicts, err)
+	}
+}

@@ -182,6 +182,10 @@ type Applier struct {
 	// closed (and replaced) whenever one advances, under mu (order.go).
 	thru     map[int32]uint64
 	progress chan struct{}
+	// needs holds, for each partition, what the messages its worker holds
+	// depend on in each other partition (sorted seqs), under mu
+	// (order.go).
+	needs map[int32]map[int32][]uint64
 	// pause is the operator's pause of the link (nil: not paused), and
 	// resumed is closed when it ends, under mu (pause.go).
 	pause   *Pause
@@ -201,7 +205,7 @@ func New(cfg Config) (*Applier, error) {
 	}
 	a := &Applier{cfg: cfg, log: cfg.Logger.With("link", cfg.Source+"->"+cfg.Target), topic: capture.Topic(cfg.Source),
 		policies: map[string]policy{}, parts: map[int32]*PartitionStatus{}, state: StateStarting,
-		thru: map[int32]uint64{}, progress: make(chan struct{}), ddl: newBarrier(), catalog: cfg.Catalog}
+		thru: map[int32]uint64{}, needs: map[int32]map[int32][]uint64{}, progress: make(chan struct{}), ddl: newBarrier(), catalog: cfg.Catalog}
 	for _, t := range cfg.Tables {
 		a.policies[t.Name] = policy{name: t.Conflict, version: t.VersionColumn, shard: t.ShardColumn, global: t.Class == config.ClassGlobal}
 	}

@@ -27,16 +27,20 @@ func (w *worker) handleBatch(ctx context.Context, msgs []*sarama.ConsumerMessage
 			decoded[i] = m
 		}
 	}
+	w.a.need(w.part, decoded)
+	defer w.a.need(w.part, nil)
 	i := 0
 	for i < len(msgs) {
 		if err := w.waitDeps(ctx, decoded[i]); err != nil {
 			return i, err
 		}
-		// A run goes on while its messages need nothing more of other
-		// partitions: it commits as one, so none of them may wait.
-		j := i
-		for j < len(msgs) && j-i < maxRun && simple(decoded[j]) && (j == i || w.ready(ctx, decoded[j])) {
-			j++
+		var cut uint64
+		if w.pending(decoded[i]) {
+			cut = w.a.cut(w.part, decoded[i].Seq)
+		}
+		j, cutHere := runEnd(decoded, i, func(m *event.Message) bool { return w.ready(ctx, m) }, cut)
+		if cutHere {
+			w.a.m.runsCut.Inc()
 		}
 		if j-i >= 2 {
 			if err := w.applyRun(ctx, decoded[i:j], msgs[i:j]); err == nil {
@@ -52,6 +56,22 @@ func (w *worker) handleBatch(ctx context.Context, msgs []*sarama.ConsumerMessage
 		i++
 	}
 	return i, nil
+}
+
+// runEnd returns where the run that starts at msgs[i] ends (exclusive). A
+// run goes on while its messages need nothing more of other partitions
+// (ready: it commits as one, so none of them may wait), up to maxRun, and
+// ends after the transaction of seq cut, which another partition waits
+// for (order.go; 0: none); atCut: it ended there, with more to apply.
+func runEnd(msgs []*event.Message, i int, ready func(*event.Message) bool, cut uint64) (end int, atCut bool) {
+	j := i
+	for j < len(msgs) && j-i < maxRun && simple(msgs[j]) && (j == i || ready(msgs[j])) {
+		j++
+		if m := msgs[j-1]; cut > 0 && m.Kind == event.KindTxn && m.Seq >= cut {
+			return j, j < len(msgs)
+		}
+	}
+	return j, false
 }
 
 // simple reports whether m can share a target transaction with others.

@@ -10,7 +10,7 @@ import (
 
 type metrics struct {
 	txns, rows, duplicates, discarded, retries, halted, conflicts, quarantined, violations prometheus.Counter
-	depWaits, folded, notFresh, seeded                                                     prometheus.Counter
+	depWaits, runsCut, folded, notFresh, seeded                                            prometheus.Counter
 	depWaitSeconds, deletesWaitSeconds                                                     prometheus.Histogram
 }
 
@@ -34,6 +34,7 @@ func newMetrics(reg prometheus.Registerer, a *Applier) (*metrics, error) {
 		seeded:      c("seeded_rows_skipped_total", "Rows not applied because a seeded copy of their table already held them (regionctl region rebuild, regionctl seed; cdc/seed)."),
 		folded:      c("folded_transactions_total", "Source transactions applied folded with the rest of their run: one probe and one delete and upsert per table for the run (no conflict, no unique key)."),
 		depWaits:    c("dependency_waits_total", "Transactions that waited for an earlier transaction of another partition with an overlapping writeset."),
+		runsCut:     c("runs_cut_total", "Runs of transactions committed early because another partition waits for their last one (it then waits for a shorter run)."),
 		depWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "apply", Name: "dependency_wait_seconds",
 			Help: "How long a transaction waited for the partitions it depends on.", ConstLabels: l, Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}),
 		deletesWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "regiond", Subsystem: "apply", Name: "local_deletes_wait_seconds",
@@ -43,7 +44,7 @@ func newMetrics(reg prometheus.Registerer, a *Applier) (*metrics, error) {
 		return m, nil
 	}
 	var errs []error
-	for _, col := range []prometheus.Collector{newLinkCollector(a, l), m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.violations, m.depWaits, m.folded, m.notFresh, m.seeded, m.depWaitSeconds, m.deletesWaitSeconds} {
+	for _, col := range []prometheus.Collector{newLinkCollector(a, l), m.txns, m.rows, m.duplicates, m.discarded, m.retries, m.halted, m.conflicts, m.quarantined, m.violations, m.depWaits, m.runsCut, m.folded, m.notFresh, m.seeded, m.depWaitSeconds, m.deletesWaitSeconds} {
 		errs = append(errs, reg.Register(col))
 	}
 	return m, errors.Join(errs...)
