@@ -5,7 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/regionplatform/region/cdc/catalog"
@@ -155,7 +155,7 @@ func fold(ts []*event.Txn) *event.Txn {
 		for i := range t.Tables {
 			remap[i] = -1
 			for j := range out.Tables {
-				if reflect.DeepEqual(out.Tables[j], t.Tables[i]) {
+				if sameTable(&out.Tables[j], &t.Tables[i]) {
 					remap[i] = j
 					break
 				}
@@ -171,6 +171,12 @@ func fold(ts []*event.Txn) *event.Txn {
 		}
 	}
 	return out
+}
+
+// sameTable reports whether a and b describe the same table the same way
+// (a schema change between them makes two).
+func sameTable(a, b *event.Table) bool {
+	return a.Name == b.Name && a.Schema == b.Schema && slices.Equal(a.Cols, b.Cols) && slices.Equal(a.Types, b.Types) && slices.Equal(a.PK, b.PK)
 }
 
 // netTxn is what a transaction's rows leave of each key (netOf), from

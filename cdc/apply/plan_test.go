@@ -205,3 +205,66 @@ func TestUpsertPerFlavor(t *testing.T) {
 		}
 	}
 }
+
+// TestSameTable: fold shares a table between transactions only when
+// every field of its description is the same.
+func TestSameTable(t *testing.T) {
+	base := func() event.Table {
+		return event.Table{Schema: "lending", Name: "loans", Cols: []string{"id", "cents"}, Types: []byte{8, 8}, PK: []int{0}}
+	}
+	if n := reflect.TypeOf(event.Table{}).NumField(); n != 5 {
+		t.Fatalf("event.Table has %d fields: compare the new ones in sameTable, then update this test", n)
+	}
+	a := base()
+	if b := base(); !sameTable(&a, &b) {
+		t.Errorf("two copies of one table differ")
+	}
+	for name, change := range map[string]func(*event.Table){
+		"schema": func(tb *event.Table) { tb.Schema = "other" },
+		"name":   func(tb *event.Table) { tb.Name = "other" },
+		"cols":   func(tb *event.Table) { tb.Cols = []string{"id", "cents", "added"} },
+		"types":  func(tb *event.Table) { tb.Types = []byte{8, 3} },
+		"pk":     func(tb *event.Table) { tb.PK = []int{0, 1} },
+	} {
+		b := base()
+		change(&b)
+		if sameTable(&a, &b) {
+			t.Errorf("tables that differ in %s are the same", name)
+		}
+	}
+}
+
+// TestKeyString: keys of different tables, types or values differ.
+func TestKeyString(t *testing.T) {
+	tb := &event.Table{Schema: "s", Name: "t", Cols: []string{"a", "b"}, PK: []int{0, 1}}
+	other := &event.Table{Schema: "s", Name: "u", Cols: []string{"a", "b"}, PK: []int{0, 1}}
+	v := func(xs ...any) []event.Value {
+		out := make([]event.Value, len(xs))
+		for i, x := range xs {
+			out[i] = event.Value{V: x}
+		}
+		return out
+	}
+	keys := map[string]string{}
+	for name, k := range map[string]string{
+		"int 1, int 2":            keyString(tb, v(int64(1), int64(2))),
+		"uint 1, int 2":           keyString(tb, v(uint64(1), int64(2))),
+		"string 1, int 2":         keyString(tb, v("1", int64(2))),
+		"bytes 1, int 2":          keyString(tb, v([]byte("1"), int64(2))),
+		"float 1, int 2":          keyString(tb, v(1.0, int64(2))),
+		"int 12, nil":             keyString(tb, v(int64(12), nil)),
+		"int 1, int 2 of u":       keyString(other, v(int64(1), int64(2))),
+		"string a\\x00s:b, empty": keyString(tb, v("a\x00s:b", "")), // one key without the lengths
+		"string a, b\\x00s:":      keyString(tb, v("a", "b\x00s:")),
+		"string 1, string 2":      keyString(tb, v("1", "2")),
+		"int 1, int 22":           keyString(tb, v(int64(1), int64(22))),
+	} {
+		if prev, ok := keys[k]; ok {
+			t.Errorf("%s and %s have the same key %q", name, prev, k)
+		}
+		keys[k] = name
+	}
+	if keyString(tb, v(int64(1), int64(2))) != keyString(tb, v(int64(1), int64(2))) {
+		t.Errorf("one key, two strings")
+	}
+}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"strings"
+	"strconv"
 
 	"github.com/regionplatform/region/cdc/event"
 	"github.com/regionplatform/region/cdc/tombstone"
@@ -88,14 +88,28 @@ func probes(t *event.Txn, checked func(*event.Table) bool) []*probe {
 	return out
 }
 
-// keyString identifies a row of a table within a transaction.
+// keyString identifies a row of a table within a transaction: its table,
+// and each key value's Go type and text (so that 1 and "1" differ). It is
+// built for every key a run changes, in one buffer.
 func keyString(tb *event.Table, img []event.Value) string {
-	var b strings.Builder
-	b.WriteString(tb.Schema + "\x00" + tb.Name)
+	b := make([]byte, 0, len(tb.Schema)+len(tb.Name)+1+24*len(tb.PK))
+	b = append(append(append(b, tb.Schema...), 0), tb.Name...)
 	for _, p := range tb.PK {
-		b.WriteString("\x00" + fmt.Sprintf("%T", img[p].V) + ":" + img[p].Text())
+		b = append(b, 0)
+		switch x := img[p].V.(type) {
+		case int64:
+			b = strconv.AppendInt(append(b, "i:"...), x, 10)
+		case uint64:
+			b = strconv.AppendUint(append(b, "u:"...), x, 10)
+		case string: // with its length: a zero byte in it is no separator
+			b = append(append(strconv.AppendInt(append(b, 's'), int64(len(x)), 10), ':'), x...)
+		case []byte:
+			b = append(append(strconv.AppendInt(append(b, 'b'), int64(len(x)), 10), ':'), x...)
+		default:
+			b = append(append(append(b, fmt.Sprintf("%T", x)...), ':'), img[p].Text()...)
+		}
 	}
-	return b.String()
+	return string(b)
 }
 
 // conflicted reports whether a change finds the target row in a state its
