@@ -1,6 +1,7 @@
 package regiond_test
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
 )
@@ -167,5 +169,56 @@ func TestBacklogCommitsWhatAnotherPartitionWaitsFor(t *testing.T) {
 	var conflicts int
 	if err := b.QueryRow("SELECT COUNT(*) FROM _region.conflicts").Scan(&conflicts); err != nil || conflicts != 0 {
 		t.Errorf("b logged %d conflicts (%v) for a backlog only a wrote", conflicts, err)
+	}
+}
+
+// TestHaltingConflictIsLoggedOnce: b's row was changed by hand while a
+// backlog of application transactions (two users' limits and a global
+// row) waits for b; the conflict (reject: the default) halts a folded
+// run, which is applied again one transaction at a time and meets it
+// again, and an operator retries the link twice before fixing anything:
+// b's conflict log holds the conflict once.
+func TestHaltingConflictIsLoggedOnce(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	dbA, dbB := openDB(t, st, "a", ""), openDB(t, st, "b", "")
+	limits, totals := lab.SampleDatabase+".limits", lab.SampleDatabase+".limit_totals"
+	mustExec(t, dbA, "CREATE DATABASE IF NOT EXISTS "+lab.SampleDatabase,
+		"CREATE TABLE "+limits+" (id BIGINT PRIMARY KEY, amount_cents BIGINT NOT NULL)",
+		"INSERT INTO "+limits+" SELECT seq, 1000 FROM "+lab.SampleDatabase+".seq_1_to_20",
+		"CREATE TABLE "+totals+" (name VARCHAR(20) PRIMARY KEY, cents BIGINT NOT NULL)",
+		"INSERT INTO "+totals+" VALUES ('all', 20000)")
+	labapi.Converged(t, st, 30*time.Second)
+
+	restartRegiond(t, st, false, "b")
+	mustExec(t, dbB, "SET SESSION sql_log_bin = 0", "UPDATE "+limits+" SET amount_cents = -1 WHERE id = 5")
+	for i := range 200 {
+		inTxn(t, dbA, fmt.Sprintf("UPDATE %s SET amount_cents = amount_cents + 1 WHERE id IN (%d, %d)", limits, i%20+1, (i+7)%20+1),
+			"UPDATE "+totals+" SET cents = cents + 2 WHERE name = 'all'")
+	}
+	restartRegiond(t, st, true, "b")
+	halted := func() bool {
+		s, err := status(t, st, "b")
+		return err == nil && len(s.Links) == 1 && s.Links[0].State == "halted"
+	}
+	ctx := context.Background()
+	if err := lab.WaitUntil(ctx, 60*time.Second, halted); err != nil {
+		t.Fatalf("b's link did not halt on the row changed by hand: %v", err)
+	}
+	for range 2 {
+		if out, err := regionctlIn(st, "link", "retry", "a->b", "--reason", "retried before the row is fixed"); err != nil {
+			t.Fatalf("link retry: %v\n%s", err, out)
+		}
+		time.Sleep(time.Second) // the retry meets the conflict again
+		if err := lab.WaitUntil(ctx, 30*time.Second, halted); err != nil {
+			t.Fatalf("b's link did not halt again after the retry: %v", err)
+		}
+	}
+	var n int
+	if err := dbB.QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE tbl = 'limits' AND pk = 'id=5'").Scan(&n); err != nil || n != 1 {
+		t.Errorf("b logged the conflict on limits id=5 %d times (%v), want once", n, err)
+	}
+	var other int
+	if err := dbB.QueryRow("SELECT COUNT(*) FROM _region.conflicts WHERE NOT (tbl = 'limits' AND pk = 'id=5')").Scan(&other); err != nil || other != 0 {
+		t.Errorf("b logged %d other conflicts (%v), want none", other, err)
 	}
 }
