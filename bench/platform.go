@@ -58,6 +58,8 @@ func (p *platform) resume(ctx context.Context) error {
 	return err
 }
 
+func (p *platform) partitions() int { return int(p.st.PartitionCount()) }
+
 func (p *platform) ports() (int, int) { return p.src.MySQLPort, p.dst.MySQLPort }
 
 func (p *platform) procs() map[string]int {

@@ -104,6 +104,9 @@ type BacklogResult struct {
 	TxnPerS      float64 `json:"txn_per_s"`
 	// CPUSeconds is each server process's CPU time during the drain.
 	CPUSeconds map[string]float64 `json:"cpu_s"`
+	// Apply is what the platform's applier did during the drain (nil for
+	// MariaDB's replication).
+	Apply *ApplyStages `json:"apply,omitempty"`
 }
 
 // Ratios compare the platform's applied throughput with MariaDB's own

@@ -37,6 +37,13 @@ type system interface {
 	resume(ctx context.Context) error
 }
 
+// stager is a system whose applier counts what it does (the platform):
+// its counters are read before and after a drain (ApplyStages).
+type stager interface {
+	applyCounters(ctx context.Context) (map[string]float64, error)
+	partitions() int
+}
+
 // sample is one look at the target.
 type sample struct {
 	applied      uint64   // transactions applied, by the system's own counter
@@ -126,6 +133,14 @@ func (r *runner) backlog(ctx context.Context) (*BacklogResult, error) {
 	if _, err := loadN(ctx, r.src, w, r.o.Seed+1, &committed, uint64(r.o.Backlog)); err != nil {
 		return nil, err
 	}
+	sg, staged := r.sys.(stager)
+	var before map[string]float64
+	if staged {
+		var err error
+		if before, err = sg.applyCounters(ctx); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	if err := r.sys.resume(ctx); err != nil {
 		return nil, fmt.Errorf("%s: start the target applying again: %w", r.name, err)
@@ -138,6 +153,15 @@ func (r *runner) backlog(ctx context.Context) (*BacklogResult, error) {
 	b := &BacklogResult{Txns: r.o.Backlog, DrainSeconds: caught.Sub(start).Seconds(), CPUSeconds: cpu.stop()}
 	b.TxnPerS = float64(b.Txns) / b.DrainSeconds
 	r.progressf("%s: backlog of %d drained in %.2fs (%.0f txn/s)", r.name, b.Txns, b.DrainSeconds, b.TxnPerS)
+	if staged {
+		after, err := sg.applyCounters(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b.Apply = stagesOf(before, after, sg.partitions(), b.DrainSeconds)
+		r.progressf("%s: its %d partitions waited for each other %.0f%% of their time (%.0f waits, %.2fs); %.0f runs ended where the other waited; %.0f of %d transactions folded",
+			r.name, b.Apply.Partitions, 100*b.Apply.WaitShare, b.Apply.DependencyWaits, b.Apply.DependencyWaitSeconds, b.Apply.RunsCut, b.Apply.FoldedTxns, b.Txns)
+	}
 	return b, nil
 }
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"encoding/json"
 	"math"
 	"strings"
@@ -106,5 +107,35 @@ func TestReportJSON(t *testing.T) {
 	rep.Runs[1].Checksums = []TableChecksum{{Table: "lending.sbtest1", Rows: 10, DifferingRows: 2}}
 	if err := rep.Check(); err == nil || !strings.Contains(err.Error(), "sbtest1 2 of 10 rows differ") {
 		t.Errorf("Check = %v", err)
+	}
+}
+
+// TestApplyStages: the applier's counters are read for the link named
+// (not another link's, not a prefix's), and a missing one is an error.
+func TestApplyStages(t *testing.T) {
+	text := `# HELP regiond_apply_runs_cut_total Runs...
+regiond_apply_folded_transactions_total{source="a",target="b"} 900
+regiond_apply_folded_transactions_total{source="c",target="b"} 5
+regiond_apply_dependency_waits_total{source="a",target="b"} 12
+regiond_apply_dependency_wait_seconds_sum{source="a",target="b"} 0.5
+regiond_apply_dependency_wait_seconds_count{source="a",target="b"} 12
+regiond_apply_runs_cut_total{source="a",target="b"} 30
+`
+	labels := `{source="a",target="b"}`
+	before, err := parseCounters(bufio.NewScanner(strings.NewReader(strings.ReplaceAll(strings.ReplaceAll(text, "} 900", "} 100"), "} 0.5", "} 0.1"))), labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := parseCounters(bufio.NewScanner(strings.NewReader(text)), labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := stagesOf(before, after, 2, 2)
+	if s.FoldedTxns != 800 || s.DependencyWaitSeconds < 0.39 || s.DependencyWaitSeconds > 0.41 || s.WaitShare < 0.099 || s.WaitShare > 0.101 || s.RunsCut != 0 || s.Partitions != 2 {
+		t.Errorf("stages = %+v, want 800 folded, 0.4 s of waits (a share of 0.1), no run cut", s)
+	}
+	noCut := strings.ReplaceAll(text, "regiond_apply_runs_cut_total", "regiond_apply_other")
+	if _, err := parseCounters(bufio.NewScanner(strings.NewReader(noCut)), labels); err == nil || !strings.Contains(err.Error(), "runs_cut_total") {
+		t.Errorf("a missing counter: err = %v, want one naming it", err)
 	}
 }

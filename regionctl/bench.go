@@ -61,9 +61,14 @@ Then, with --backlog N (default 20000), each run measures apply capacity
 alone: the target stops applying (the platform's link is paused, as
 regionctl link pause does; the replica's SQL threads are stopped), the
 source commits N transactions as fast as it can, the target starts again,
-and the drain is timed, with the CPU each server process spent on it. A
-drain of a few thousand transactions takes under a second here, too short
-to compare: keep N in the tens of thousands.
+and the drain is timed, with the CPU each server process spent on it. For
+the platform the drain's "apply" also says how its partitions spent it,
+from the target regiond's metrics: the share of their time they waited
+for each other (a transaction that shares a row with one of another
+partition's), the runs committed early for a waiting partition, and the
+transactions folded into their run's commit. A drain of a few thousand
+transactions takes under a second here, too short to compare: keep N in
+the tens of thousands.
 
 With --sweep R1,R2,... each run then holds the load at each rate in turn
 (--sweep-step each, lowest first, probes and catch-up measured as above)
