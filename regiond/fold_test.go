@@ -27,18 +27,9 @@ import (
 // identical, and the conflicts are logged as one-by-one application logs
 // them: in b, once for each of a's transactions that changed the loan.
 func TestBacklogAppliesFolded(t *testing.T) {
-	st := labtest.Up(t, "a", "b")
-	a, b := openDB(t, st, "a", "lending"), openDB(t, st, "b", "lending")
-	createSchema(t, st, "a")
-	createLedger(t, st)
 	const users = 30
-	for u := 1; u <= users; u++ {
-		mustExec(t, a, fmt.Sprintf("INSERT INTO users (id, name, home_cell) VALUES (%d, 'u%d', 'a1')", u, u),
-			fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status) VALUES (%d, %d, 10000, 10000, 'open')", u, u))
-	}
-	labapi.Converged(t, st, 60*time.Second)
-
-	restartRegiond(t, st, false, "b")
+	st, a := backlogLab(t, users, 10000)
+	b := openDB(t, st, "b", "lending")
 	// b's own change of loan 5, at a version a never reaches: it wins in
 	// both regions (last-writer-wins).
 	mustExec(t, b, "UPDATE loan_accounts SET balance_cents = 7, version = 50 WHERE id = 5")
@@ -106,6 +97,25 @@ func TestBacklogAppliesFolded(t *testing.T) {
 	t.Logf("b applied a's backlog of 240 transactions, %d of them folded with their run", folded)
 }
 
+// backlogLab starts a two-region lab with the sample schema and the
+// ledger, users 1 to users in a each with a loan of cents, replicated to
+// b, then stops b's regiond: what a writes next waits as a backlog. It
+// returns the lab and a's lending database.
+func backlogLab(t *testing.T, users, cents int) (*lab.State, *sql.DB) {
+	t.Helper()
+	st := labtest.Up(t, "a", "b")
+	a := openDB(t, st, "a", "lending")
+	createSchema(t, st, "a")
+	createLedger(t, st)
+	for u := 1; u <= users; u++ {
+		mustExec(t, a, fmt.Sprintf("INSERT INTO users (id, name, home_cell) VALUES (%d, 'u%d', 'a1')", u, u),
+			fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status) VALUES (%d, %d, %d, %d, 'open')", u, u, cents, cents))
+	}
+	labapi.Converged(t, st, 60*time.Second)
+	restartRegiond(t, st, false, "b")
+	return st, a
+}
+
 // TestBacklogCommitsWhatAnotherPartitionWaitsFor: a backlog in which
 // transactions of users in different partitions share rows (a transfer
 // between two users' loans, the global prime rate every tenth
@@ -113,18 +123,8 @@ func TestBacklogAppliesFolded(t *testing.T) {
 // (regiond_apply_runs_cut_total), and both regions end identical, every
 // transfer's money where the source put it.
 func TestBacklogCommitsWhatAnotherPartitionWaitsFor(t *testing.T) {
-	st := labtest.Up(t, "a", "b")
-	a := openDB(t, st, "a", "lending")
-	createSchema(t, st, "a")
-	createLedger(t, st)
 	const users = 40
-	for u := 1; u <= users; u++ {
-		mustExec(t, a, fmt.Sprintf("INSERT INTO users (id, name, home_cell) VALUES (%d, 'u%d', 'a1')", u, u),
-			fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status) VALUES (%d, %d, 100000, 100000, 'open')", u, u))
-	}
-	labapi.Converged(t, st, 60*time.Second)
-
-	restartRegiond(t, st, false, "b")
+	st, a := backlogLab(t, users, 100000)
 	const txns = 1200
 	for i := range txns {
 		u1 := 1 + i%users
