@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionplatform/region/config"
 	"github.com/regionplatform/region/lab"
 	"github.com/regionplatform/region/lab/labapi"
 	"github.com/regionplatform/region/lab/labtest"
@@ -28,7 +29,7 @@ import (
 // them: in b, once for each of a's transactions that changed the loan.
 func TestBacklogAppliesFolded(t *testing.T) {
 	const users = 30
-	st, a := backlogLab(t, users, 10000)
+	st, a := backlogLab(t, nil, users, 10000)
 	b := openDB(t, st, "b", "lending")
 	// b's own change of loan 5, at a version a never reaches: it wins in
 	// both regions (last-writer-wins).
@@ -97,16 +98,18 @@ func TestBacklogAppliesFolded(t *testing.T) {
 	t.Logf("b applied a's backlog of 240 transactions, %d of them folded with their run", folded)
 }
 
-// backlogLab starts a two-region lab with the sample schema and the
-// ledger, users 1 to users in a each with a loan of cents, replicated to
-// b, then stops b's regiond: what a writes next waits as a backlog. It
-// returns the lab and a's lending database.
-func backlogLab(t *testing.T, users, cents int) (*lab.State, *sql.DB) {
+// backlogLab starts a two-region lab (with the tables' settings) holding
+// the sample schema, the ledger and the statements more, users 1 to users
+// in a each with a loan of cents, replicated to b, then stops b's
+// regiond: what a writes next waits as a backlog. It returns the lab and
+// a's lending database.
+func backlogLab(t *testing.T, tables []config.Table, users, cents int, more ...string) (*lab.State, *sql.DB) {
 	t.Helper()
-	st := labtest.Up(t, "a", "b")
+	st := labtest.UpWith(t, lab.Options{Tables: tables}, "a", "b")
 	a := openDB(t, st, "a", "lending")
 	createSchema(t, st, "a")
 	createLedger(t, st)
+	mustExec(t, a, more...)
 	for u := 1; u <= users; u++ {
 		mustExec(t, a, fmt.Sprintf("INSERT INTO users (id, name, home_cell) VALUES (%d, 'u%d', 'a1')", u, u),
 			fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status) VALUES (%d, %d, %d, %d, 'open')", u, u, cents, cents))
@@ -121,10 +124,14 @@ func backlogLab(t *testing.T, users, cents int) (*lab.State, *sql.DB) {
 // between two users' loans, the global prime rate every tenth
 // transaction) drains with runs that end where the other partition waits
 // (regiond_apply_runs_cut_total), and both regions end identical, every
-// transfer's money where the source put it.
+// transfer's money where the source put it. Among them, as a lending app
+// writes: a request with its unique receipt (its run applies one
+// transaction at a time), a keyless audit row, and a promotion tried and
+// rolled back to a savepoint.
 func TestBacklogCommitsWhatAnotherPartitionWaitsFor(t *testing.T) {
 	const users = 40
-	st, a := backlogLab(t, users, 100000)
+	st, a := backlogLab(t, []config.Table{{Name: "lending.audit_log", Conflict: config.ConflictOverwrite}}, users, 100000,
+		"CREATE TABLE audit_log (user_id BIGINT NOT NULL, action VARCHAR(20) NOT NULL, note VARCHAR(40) NULL)") // no primary key
 	const txns = 1200
 	for i := range txns {
 		u1 := 1 + i%users
@@ -142,11 +149,23 @@ func TestBacklogCommitsWhatAnotherPartitionWaitsFor(t *testing.T) {
 		if i%10 == 9 {
 			qs = append(qs, "UPDATE rates SET rate_bp = rate_bp + 1, version = version + 1, region = 'a' WHERE name = 'prime'")
 		}
+		if i%25 == 12 {
+			qs = append(qs, fmt.Sprintf("INSERT INTO requests (request_id, user_id, kind, from_account, to_account, amount_cents, region, receipt) VALUES ('q%d', %d, 'move', %d, %d, 7, 'a', 'rcpt-q%d')", i, u1, u1, u1, i))
+		}
+		if i%11 == 4 {
+			qs = append(qs, fmt.Sprintf("INSERT INTO audit_log VALUES (%d, 'transfer', 'backlog %d')", u1, i))
+		}
+		if i%7 == 3 { // a promotion tried, then rolled back to the savepoint
+			qs = append(qs, "SAVEPOINT promo",
+				fmt.Sprintf("UPDATE loan_accounts SET balance_cents = balance_cents - 500 WHERE user_id = %d", u1),
+				fmt.Sprintf("INSERT INTO ledger_entries (user_id, account_id, amount_cents, kind) VALUES (%d, %d, 500, 'promo')", u1, u1),
+				"ROLLBACK TO SAVEPOINT promo")
+		}
 		inTxn(t, a, qs...)
 	}
 	restartRegiond(t, st, true, "b")
 	labapi.Converged(t, st, 120*time.Second)
-	sameTables(t, st, "lending.users", "lending.loan_accounts", "lending.ledger_entries", "lending.rates")
+	sameTables(t, st, "lending.users", "lending.loan_accounts", "lending.ledger_entries", "lending.rates", "lending.requests", "lending.audit_log")
 
 	text := metrics(t, st, "b")
 	count := func(name string) int {
