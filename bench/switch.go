@@ -69,6 +69,10 @@ type SwitchRun struct {
 	WriteForbiddenMS int64  `json:"write_forbidden_ms"`
 	TotalMS          int64  `json:"total_ms"`
 	Error            string `json:"error,omitempty"`
+	// StepsMS is how long each of its steps took (fence, wait-routers,
+	// wait-replication, flip, ...), summed over its stages: what the
+	// window is made of.
+	StepsMS map[string]int64 `json:"steps_ms,omitempty"`
 }
 
 // RunSwitch starts a two-region lab, writes a steady load through the
@@ -138,7 +142,8 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 		rep.Switches = append(rep.Switches, run)
 		windows = append(windows, float64(run.WriteForbiddenMS))
 		totals = append(totals, float64(run.TotalMS))
-		fmt.Fprintf(o.Progress, "switch %2d: buckets %s -> %s %s, write-forbidden %d ms, total %d ms\n", i+1, buckets, to, run.State, run.WriteForbiddenMS, run.TotalMS)
+		fmt.Fprintf(o.Progress, "switch %2d: buckets %s -> %s %s, write-forbidden %d ms (routers %d, replication %d), total %d ms\n",
+			i+1, buckets, to, run.State, run.WriteForbiddenMS, run.StepsMS["wait-routers"], run.StepsMS["wait-replication"], run.TotalMS)
 		time.Sleep(500 * time.Millisecond)
 	}
 	stopLoad()
@@ -180,6 +185,12 @@ func switchAndWait(ctx context.Context, c *client.Client, buckets, to, reason st
 			return SwitchRun{}, err
 		}
 	}
+	steps := map[string]int64{}
+	for _, s := range rec.Steps {
+		if !s.End.IsZero() {
+			steps[s.Name] += s.End.Sub(s.Start).Milliseconds()
+		}
+	}
 	return SwitchRun{ID: rec.ID, Buckets: buckets, To: to, State: rec.State, WriteForbiddenMS: rec.WriteForbiddenMS,
-		TotalMS: rec.Ended.Sub(rec.Started).Milliseconds(), Error: rec.Error}, nil
+		TotalMS: rec.Ended.Sub(rec.Started).Milliseconds(), Error: rec.Error, StepsMS: steps}, nil
 }
