@@ -24,6 +24,7 @@
 //	}
 //
 // An SDK that writes should track the writes it admits and set
-// Config.Settle (see router/gateway's Inflight), so that the epoch it
-// reports applied means no write routed by an older table is running.
+// Config.Settle (see Inflight), so that the epoch it reports applied
+// means no write routed by an older table is running where the new one
+// routes differently.
 package router

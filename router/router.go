@@ -44,10 +44,12 @@ type Config struct {
 	// TTL is the lease of the registration: a router that stops renewing
 	// it is dropped from the registry this long after (default 5s).
 	TTL time.Duration
-	// Settle, if set, is called with a new epoch before the router
-	// reports it applied: a gateway waits there for writes it admitted
-	// under an older epoch to finish.
-	Settle func(ctx context.Context, epoch uint64)
+	// Settle, if set, is called with a new epoch and its routes (every
+	// bucket's, indexed by bucket; shared: not to be changed) before the
+	// router reports it applied: a gateway waits there for the writes it
+	// admitted under an older epoch, in buckets the new one routes
+	// differently, to finish (Inflight.Settle).
+	Settle func(ctx context.Context, epoch uint64, routes []Route)
 	// Logger receives the router's logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -285,8 +287,8 @@ func (r *Router) Run(ctx context.Context) error {
 	}()
 	defer wg.Wait()
 	notify := func(epoch uint64) {
-		if r.cfg.Settle != nil {
-			r.cfg.Settle(ctx, epoch)
+		if s := r.snap.Load(); r.cfg.Settle != nil && s != nil {
+			r.cfg.Settle(ctx, epoch, s.routes)
 		}
 		select {
 		case <-applied:

@@ -7,9 +7,10 @@
 // A write (any method but GET, HEAD and OPTIONS) to a bucket a traffic
 // switch holds write-forbidden is refused 503 with Retry-After and a JSON
 // body saying why; reads pass. The gateway counts the writes it admits
-// per routing-table generation, and its Settle is the router's
-// Config.Settle, so a router reports epoch E applied only once no write
-// admitted under an older table is still running.
+// per routing-table generation and bucket, and its Settle is the
+// router's Config.Settle, so a router reports epoch E applied only once
+// no write admitted under an older table is still running in a bucket E
+// routes differently (a switch's fenced buckets, a fenced region's).
 //
 // Usage, with a store on the deployment's etcd and deployment config dep:
 //

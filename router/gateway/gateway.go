@@ -89,9 +89,12 @@ func New(cfg Config) (*Gateway, error) {
 }
 
 // Settle returns once every write this gateway admitted under an epoch
-// older than epoch has finished (bounded; see Inflight.Settle). Pass it
-// as router.Config.Settle of the gateway's router.
-func (g *Gateway) Settle(ctx context.Context, epoch uint64) { g.inflight.Settle(ctx, epoch) }
+// older than epoch, in a bucket routes sends elsewhere or forbids, has
+// finished (bounded; see Inflight.Settle). Pass it as
+// router.Config.Settle of the gateway's router.
+func (g *Gateway) Settle(ctx context.Context, epoch uint64, routes []router.Route) {
+	g.inflight.Settle(ctx, epoch, routes)
+}
 
 func (g *Gateway) newProxy(region string, target *url.URL) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
@@ -135,8 +138,9 @@ func isWrite(method string) bool {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	key := g.userKey(r)
-	var gen *router.Generation
-	if isWrite(r.Method) {
+	write := isWrite(r.Method)
+	var gen router.Write
+	if write {
 		// Enter before the lookup: see Inflight for why the order matters.
 		gen = g.inflight.Enter()
 		defer gen.Leave()
@@ -156,7 +160,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Error: "the gateway has not loaded the routing table yet: retry shortly; if this lasts, check that regiond reaches etcd"})
 		return
 	}
-	if gen != nil && rt.WriteForbidden {
+	if write {
+		gen.Route(rt.Bucket)
+	}
+	if write && rt.WriteForbidden {
 		g.m.refused.Inc()
 		g.writeJSON(w, http.StatusServiceUnavailable, true, Refusal{
 			Error:  fmt.Sprintf("bucket %d is write-forbidden: a traffic switch is moving it; retry after %ds", rt.Bucket, g.retrySecs),
@@ -164,7 +171,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	endpoint := rt.Endpoint
-	if gen == nil && g.cfg.Region != "" {
+	if !write && g.cfg.Region != "" {
 		lv, err := g.readLevel(r)
 		if err != nil {
 			g.writeJSON(w, http.StatusBadRequest, false, Problem{Error: err.Error()})

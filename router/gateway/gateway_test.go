@@ -170,13 +170,13 @@ func TestUpstreamUnreachable(t *testing.T) {
 	}
 }
 
-func TestSettleWaitsForWritesAdmittedUnderOlderEpochs(t *testing.T) {
+func TestSettleWaitsForOlderWritesInTheBucketsItChanges(t *testing.T) {
 	release, arrived, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	settled := make(chan uint64, 16)
 	writeDone := make(chan bool, 16) // at each Settle return: had the slow write finished?
-	f := start(t, nil, func(next func(context.Context, uint64)) func(context.Context, uint64) {
-		return func(ctx context.Context, epoch uint64) {
-			next(ctx, epoch)
+	f := start(t, nil, func(next settleFunc) settleFunc {
+		return func(ctx context.Context, epoch uint64, routes []router.Route) {
+			next(ctx, epoch, routes)
 			select {
 			case <-finished:
 				writeDone <- true
@@ -204,6 +204,7 @@ func TestSettleWaitsForWritesAdmittedUnderOlderEpochs(t *testing.T) {
 	}
 	f.a.mu.Unlock()
 	key := keyIn(0, 7)
+	bucket := int(topo.BucketOfString(key, 16))
 	result := make(chan string, 1)
 	go func() {
 		req, _ := http.NewRequest("POST", f.front.URL+"/slow", strings.NewReader("{}"))
@@ -220,20 +221,33 @@ func TestSettleWaitsForWritesAdmittedUnderOlderEpochs(t *testing.T) {
 	if n := f.inflight.Running(); n != 1 {
 		t.Fatalf("running writes %d, want 1", n)
 	}
-	// Fence another bucket: epoch 2. The router serves it at once, but
-	// its Settle must wait for the write admitted under epoch 1.
-	epoch := f.update(t, "fence", func(tb *router.Table) error {
+	// Fence another bucket: epoch 2. The slow write's route is the same
+	// in it, so Settle does not wait for it.
+	other := f.update(t, "fence", func(tb *router.Table) error {
 		return tb.Fence([]topo.Range{{First: 15, Last: 15}}, "s2")
 	})
-	// A new write is admitted under epoch 2 and not waited for.
+	select {
+	case e := <-settled:
+		if e != other || <-writeDone {
+			t.Fatalf("Settle(%d) returned, the slow write done: want Settle(%d) while it runs", e, other)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Settle(%d) waited for a write in bucket %d, which epoch %d routes as before", other, bucket, other)
+	}
+	// A new write in the slow write's bucket is admitted under epoch 2.
 	if resp, body := f.do(t, "POST", "/fast", map[string]string{"X-User-Id": key}, "{}"); resp.StatusCode != 200 || body != "a" {
 		t.Fatalf("write under epoch 2: got %d %q", resp.StatusCode, body)
 	}
+	// Fence the slow write's bucket: epoch 3. The router serves it at
+	// once, but its Settle must wait for the write admitted under epoch 1.
+	epoch := f.update(t, "fence", func(tb *router.Table) error {
+		return tb.Fence([]topo.Range{{First: topo.Bucket(bucket), Last: topo.Bucket(bucket)}}, "s3")
+	})
 	// Give a Settle that does not wait the time to show it (a correct one
 	// blocks here whatever the wait; the test does not depend on it).
 	select {
 	case e := <-settled:
-		t.Fatalf("Settle(%d) returned while a write admitted under epoch 1 was running", e)
+		t.Fatalf("Settle(%d) returned while a write admitted under epoch 1 in bucket %d was running", e, bucket)
 	case <-time.After(300 * time.Millisecond):
 	}
 	// The inflight_writes gauge reads Running while Settle waits.

@@ -86,9 +86,12 @@ type fixture struct {
 	inflight *router.Inflight
 }
 
+// settleFunc is router.Config.Settle.
+type settleFunc = func(ctx context.Context, epoch uint64, routes []router.Route)
+
 // start builds the fixture; edit changes the gateway config, settle (if
 // set) wraps the router's Settle; noTable leaves etcd without a table.
-func start(t testing.TB, edit func(*Config), settle func(next func(context.Context, uint64)) func(context.Context, uint64), noTable bool) *fixture {
+func start(t testing.TB, edit func(*Config), settle func(next settleFunc) settleFunc, noTable bool) *fixture {
 	t.Helper()
 	f := &fixture{a: newUpstream(t, "a"), b: newUpstream(t, "b")}
 	ctx, cancel := context.WithCancel(context.Background())
