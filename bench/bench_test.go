@@ -49,8 +49,8 @@ func TestReplicationBenchmark(t *testing.T) {
 		if r.WorkloadTxns == 0 || r.Probes < 10 || r.LagP99S == nil || r.AppliedTxnPerS <= 0 {
 			t.Errorf("%s measured nothing: %+v", r.Name, r)
 		}
-		if b := r.Backlog; b == nil || b.Txns != 300 || b.TxnPerS <= 0 || len(b.CPUSeconds) == 0 {
-			t.Errorf("%s: backlog phase %+v, want 300 transactions drained and timed", r.Name, b)
+		if b := r.Backlog; b == nil || b.Txns != 300 || b.TxnPerS <= 0 || len(b.CPUSeconds) == 0 || b.TargetCPUPerTxnMS <= 0 || b.CPUPerTxnMS < b.TargetCPUPerTxnMS {
+			t.Errorf("%s: backlog phase %+v, want 300 transactions drained and timed, the target's CPU part of all of it", r.Name, b)
 		} else {
 			t.Logf("%s: backlog of %d drained in %.2fs (%.0f txn/s)", r.Name, b.Txns, b.DrainSeconds, b.TxnPerS)
 		}
@@ -71,7 +71,8 @@ func TestReplicationBenchmark(t *testing.T) {
 			t.Errorf("%s: replica applied %d transactions, source committed %d", r.Name, r.AppliedTxns, r.SourceTxns)
 		}
 	}
-	if rep.Runs[0].PeakRSSMB == nil || rep.Ratios.AppliedVsSingle == nil || rep.Ratios.AppliedVsParallel == nil || rep.Ratios.BacklogVsParallel == nil {
+	if rep.Runs[0].PeakRSSMB == nil || rep.Ratios.AppliedVsSingle == nil || rep.Ratios.AppliedVsParallel == nil || rep.Ratios.BacklogVsParallel == nil ||
+		rep.Ratios.BacklogCPUVsParallel == nil || rep.Ratios.BacklogTargetCPUVsParallel == nil {
 		t.Errorf("missing regiond RSS or ratios: %+v", rep)
 	}
 }

@@ -94,6 +94,8 @@ func (n *native) resume(ctx context.Context) error {
 	return err
 }
 
+func (n *native) target() string { return "mysql-replica" }
+
 func (n *native) procs() map[string]int {
 	return map[string]int{"mysql-primary": n.primary.Proc.Pid, "mysql-replica": n.replica.Proc.Pid}
 }

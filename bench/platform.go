@@ -62,6 +62,8 @@ func (p *platform) partitions() int { return int(p.st.PartitionCount()) }
 
 func (p *platform) ports() (int, int) { return p.src.MySQLPort, p.dst.MySQLPort }
 
+func (p *platform) target() string { return "mysql-" + p.dst.Name }
+
 func (p *platform) procs() map[string]int {
 	out := map[string]int{"etcd": p.st.Etcd.Proc.Pid}
 	for _, r := range []lab.RegionState{p.src, p.dst} {

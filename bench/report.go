@@ -104,6 +104,11 @@ type BacklogResult struct {
 	TxnPerS      float64 `json:"txn_per_s"`
 	// CPUSeconds is each server process's CPU time during the drain.
 	CPUSeconds map[string]float64 `json:"cpu_s"`
+	// CPUPerTxnMS is all of them over Txns; TargetCPUPerTxnMS the target
+	// MySQL's alone: what the database a drain applies to spends on each
+	// transaction, the figure that follows it to a host of its own.
+	CPUPerTxnMS       float64 `json:"cpu_per_txn_ms"`
+	TargetCPUPerTxnMS float64 `json:"target_cpu_per_txn_ms"`
 	// Apply is what the platform's applier did during the drain (nil for
 	// MariaDB's replication).
 	Apply *ApplyStages `json:"apply,omitempty"`
@@ -121,9 +126,14 @@ type Ratios struct {
 	AppliedVsParallel   *float64 `json:"applied_vs_parallel"`
 	BusyApplyVsSingle   *float64 `json:"busy_apply_vs_single"`
 	BusyApplyVsParallel *float64 `json:"busy_apply_vs_parallel"`
-	// BacklogVs* divide the backlog phase's drain rates.
-	BacklogVsSingle   *float64 `json:"backlog_vs_single,omitempty"`
-	BacklogVsParallel *float64 `json:"backlog_vs_parallel,omitempty"`
+	// BacklogVs* divide the backlog phase's drain rates; BacklogCPUVs*
+	// and BacklogTargetCPUVs* its CPU per drained transaction (all
+	// processes; the target MySQL alone): below 1, the platform spends
+	// less.
+	BacklogVsSingle            *float64 `json:"backlog_vs_single,omitempty"`
+	BacklogVsParallel          *float64 `json:"backlog_vs_parallel,omitempty"`
+	BacklogCPUVsParallel       *float64 `json:"backlog_cpu_vs_parallel,omitempty"`
+	BacklogTargetCPUVsParallel *float64 `json:"backlog_target_cpu_vs_parallel,omitempty"`
 	// SweepVs* divide the sweeps' highest rates under the SLO (a run
 	// that met every rate has a higher one: see SweepResult.AllMet).
 	SweepVsSingle   *float64 `json:"sweep_max_rate_vs_single,omitempty"`
@@ -132,10 +142,11 @@ type Ratios struct {
 
 func ratios(runs []RunResult) Ratios {
 	applied, busy, backlog, sweep := map[string]*float64{}, map[string]*float64{}, map[string]*float64{}, map[string]*float64{}
+	cpu, targetCPU := map[string]*float64{}, map[string]*float64{}
 	for _, r := range runs {
 		applied[r.Name], busy[r.Name] = &r.AppliedTxnPerS, r.ApplierBusyTxnPerS
 		if r.Backlog != nil {
-			backlog[r.Name] = &r.Backlog.TxnPerS
+			backlog[r.Name], cpu[r.Name], targetCPU[r.Name] = &r.Backlog.TxnPerS, &r.Backlog.CPUPerTxnMS, &r.Backlog.TargetCPUPerTxnMS
 		}
 		if r.Sweep != nil {
 			sweep[r.Name] = r.Sweep.MaxRate
@@ -151,6 +162,7 @@ func ratios(runs []RunResult) Ratios {
 	return Ratios{AppliedVsSingle: div(applied, RunSingle), AppliedVsParallel: div(applied, RunParallel),
 		BusyApplyVsSingle: div(busy, RunSingle), BusyApplyVsParallel: div(busy, RunParallel),
 		BacklogVsSingle: div(backlog, RunSingle), BacklogVsParallel: div(backlog, RunParallel),
+		BacklogCPUVsParallel: div(cpu, RunParallel), BacklogTargetCPUVsParallel: div(targetCPU, RunParallel),
 		SweepVsSingle: div(sweep, RunSingle), SweepVsParallel: div(sweep, RunParallel)}
 }
 
@@ -232,6 +244,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	_, err := fmt.Fprintf(w, "\nplatform vs MariaDB single-thread: applied %s, busy apply %s, backlog %s; vs parallel optimistic (4): applied %s, busy apply %s, backlog %s\n",
 		fmtOpt(r.Ratios.AppliedVsSingle, "%.2f"), fmtOpt(r.Ratios.BusyApplyVsSingle, "%.2f"), fmtOpt(r.Ratios.BacklogVsSingle, "%.2f"),
 		fmtOpt(r.Ratios.AppliedVsParallel, "%.2f"), fmtOpt(r.Ratios.BusyApplyVsParallel, "%.2f"), fmtOpt(r.Ratios.BacklogVsParallel, "%.2f"))
+	if err == nil && r.Ratios.BacklogCPUVsParallel != nil {
+		_, err = fmt.Fprintf(w, "backlog CPU per drained transaction vs parallel optimistic (4): every process %s, the target MySQL alone %s\n",
+			fmtOpt(r.Ratios.BacklogCPUVsParallel, "%.2f"), fmtOpt(r.Ratios.BacklogTargetCPUVsParallel, "%.2f"))
+	}
 	return err
 }
 

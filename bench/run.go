@@ -29,8 +29,10 @@ type system interface {
 	health(ctx context.Context) error
 	// describe says where replication is, for timeout errors.
 	describe(ctx context.Context) string
-	// procs are the system's server processes by name, for CPU time.
+	// procs are the system's server processes by name, for CPU time;
+	// target names the target MySQL's.
 	procs() map[string]int
+	target() string
 	// pause stops the target applying (it keeps receiving what the source
 	// writes); resume starts it again.
 	pause(ctx context.Context) error
@@ -152,7 +154,12 @@ func (r *runner) backlog(ctx context.Context) (*BacklogResult, error) {
 	}
 	b := &BacklogResult{Txns: r.o.Backlog, DrainSeconds: caught.Sub(start).Seconds(), CPUSeconds: cpu.stop()}
 	b.TxnPerS = float64(b.Txns) / b.DrainSeconds
-	r.progressf("%s: backlog of %d drained in %.2fs (%.0f txn/s)", r.name, b.Txns, b.DrainSeconds, b.TxnPerS)
+	for _, s := range b.CPUSeconds {
+		b.CPUPerTxnMS += 1000 * s / float64(b.Txns)
+	}
+	b.TargetCPUPerTxnMS = 1000 * b.CPUSeconds[r.sys.target()] / float64(b.Txns)
+	r.progressf("%s: backlog of %d drained in %.2fs (%.0f txn/s); CPU per transaction %.3f ms, %.3f of it the target MySQL's",
+		r.name, b.Txns, b.DrainSeconds, b.TxnPerS, b.CPUPerTxnMS, b.TargetCPUPerTxnMS)
 	if staged {
 		after, err := sg.applyCounters(ctx)
 		if err != nil {

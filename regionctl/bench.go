@@ -61,7 +61,11 @@ Then, with --backlog N (default 20000), each run measures apply capacity
 alone: the target stops applying (the platform's link is paused, as
 regionctl link pause does; the replica's SQL threads are stopped), the
 source commits N transactions as fast as it can, the target starts again,
-and the drain is timed, with the CPU each server process spent on it. For
+and the drain is timed, with the CPU each server process spent on it
+(cpu_per_txn_ms; target_cpu_per_txn_ms is the target MySQL's share, what
+a database host of its own would spend: the ratios backlog_cpu_vs_parallel
+and backlog_target_cpu_vs_parallel compare both with MariaDB's parallel
+replica, below 1 when the platform spends less). For
 the platform the drain's "apply" also says how its partitions spent it,
 from the target regiond's metrics: the share of their time they waited
 for each other (a transaction that shares a row with one of another
