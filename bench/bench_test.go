@@ -98,6 +98,35 @@ func TestIdleBenchmark(t *testing.T) {
 	}
 }
 
+// TestSwitchBenchmark runs two switches under a small gateway load and a
+// background job, and checks the report's shape: every switch done with
+// its steps timed, the job's rate, nothing lost or doubled.
+func TestSwitchBenchmark(t *testing.T) {
+	o := bench.DefaultSwitchOptions()
+	o.Dir, o.Progress, o.Bin = t.TempDir(), testWriter{t}, labtest.Bin()
+	o.Switches, o.Rate, o.Users, o.Background = 2, 50, 50, 20
+	rep, err := bench.RunSwitch(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Switches) != 2 || rep.Lost != 0 || rep.Duplicated != 0 || rep.BackgroundRate <= 0 || rep.Load.Acked == 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, s := range rep.Switches {
+		if s.State != "done" || s.StepsMS == nil || s.WriteForbiddenMS <= 0 {
+			t.Errorf("switch %+v: want done, with its steps", s)
+		}
+		for _, step := range []string{"fence", "wait-routers", "wait-replication", "flip"} {
+			if _, ok := s.StepsMS[step]; !ok {
+				t.Errorf("switch %s: step %s not timed: %v", s.ID, step, s.StepsMS)
+			}
+		}
+	}
+	if rep.Switches[0].To != "b1" || rep.Switches[1].To != "a1" {
+		t.Errorf("switches went to %s then %s, want b1 then a1", rep.Switches[0].To, rep.Switches[1].To)
+	}
+}
+
 // TestRebuildBenchmark runs a small rebuild benchmark and checks its shape
 // (each copy is checked against the donor inside RunRebuild), not its
 // figures.

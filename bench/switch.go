@@ -2,11 +2,13 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/regionplatform/region/client"
@@ -30,6 +32,11 @@ type SwitchOptions struct {
 	Buckets  int
 	// Users write the load (ids 1..Users).
 	Users int
+	// Background, if not 0, is a job's load written straight into region
+	// a's MySQL (sysbench's oltp_write_only on 4 tables of 10,000 rows,
+	// not through the gateway) at this many transactions a second while
+	// the switches run: the replication they wait for then carries it too.
+	Background float64
 }
 
 // DefaultSwitchOptions is the issue's benchmark: 20 switches of 64
@@ -51,6 +58,8 @@ type SwitchReport struct {
 	// Load is what the clients saw; AchievedRate their acknowledged writes a second.
 	Load         *ledger.Summary `json:"load"`
 	AchievedRate float64         `json:"achieved_rate"`
+	// BackgroundRate is the background load's transactions a second.
+	BackgroundRate float64 `json:"background_rate,omitempty"`
 	// Lost and Duplicated compare the clients' history of ledger moves
 	// with every region's rows after convergence (ledger.Verify).
 	Lost       int `json:"lost"`
@@ -82,8 +91,8 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
-	if o.Switches <= 0 || o.Buckets <= 0 || o.Rate <= 0 || o.Users <= 0 {
-		return nil, errors.New("switches, buckets, rate and users must be positive")
+	if o.Switches <= 0 || o.Buckets <= 0 || o.Rate <= 0 || o.Users <= 0 || o.Background < 0 {
+		return nil, errors.New("switches, buckets, rate and users must be positive, background 0 or more")
 	}
 	st, stop, err := twoRegions(ctx, o.Dir, "switch", o.Bin, o.Progress)
 	if err != nil {
@@ -116,20 +125,40 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 		return nil, err
 	}
 
+	var job *sql.DB
+	if o.Background > 0 {
+		fmt.Fprintf(o.Progress, "preparing the background job's tables in region a\n")
+		if job, err = backgroundTables(ctx, st); err != nil {
+			return nil, err
+		}
+		defer job.Close()
+	}
+
 	// The load runs until the switches are done.
 	lctx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	loadStart := time.Now()
 	var wg sync.WaitGroup
 	wg.Go(func() { w.Run(lctx) })
+	var background atomic.Uint64
+	var bgErr error
+	if job != nil {
+		bw := Workload{Tables: backgroundTableCount, Rows: backgroundRows, Threads: 8, Duration: time.Hour, Rate: o.Background}
+		wg.Go(func() {
+			if _, err := load(lctx, job, bw, 1, &background); err != nil && lctx.Err() == nil {
+				bgErr = err
+			}
+		})
+	}
 	time.Sleep(2 * time.Second) // steady state before the first switch
 	caller := apiAt(a.APIPort, tok)
 	rep := &SwitchReport{Options: o}
 	var windows, totals []float64
+	inB := map[int]bool{} // blocks a switch moved to cell b1 (an aborted one moved nothing)
 	for i := 0; i < o.Switches && ctx.Err() == nil; i++ {
 		block := (i / 2) % ((st.Buckets / 2) / o.Buckets)
 		to := "b1"
-		if i%2 == 1 {
+		if inB[block] {
 			to = "a1"
 		}
 		buckets := fmt.Sprintf("%d-%d", block*o.Buckets, block*o.Buckets+o.Buckets-1)
@@ -138,6 +167,9 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 			stopLoad()
 			wg.Wait()
 			return nil, err
+		}
+		if run.State == traffic.Done {
+			inB[block] = to == "b1"
 		}
 		rep.Switches = append(rep.Switches, run)
 		windows = append(windows, float64(run.WriteForbiddenMS))
@@ -152,6 +184,13 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 	res := ledger.Summarize(hist)
 	rep.Load = res
 	rep.AchievedRate = float64(res.Acked) / time.Since(loadStart).Seconds()
+	if bgErr != nil {
+		return nil, fmt.Errorf("background load: %w", bgErr)
+	}
+	if job != nil {
+		rep.BackgroundRate = float64(background.Load()) / time.Since(loadStart).Seconds()
+		fmt.Fprintf(o.Progress, "background job: %.0f transactions a second into region a's MySQL\n", rep.BackgroundRate)
+	}
 	rep.WindowP50MS, rep.WindowP99MS, rep.WindowMaxMS = Percentile(windows, 50), Percentile(windows, 99), Percentile(windows, 100)
 	rep.TotalP50MS = Percentile(totals, 50)
 	rep.Unknown = res.Failed
@@ -193,4 +232,56 @@ func switchAndWait(ctx context.Context, c *client.Client, buckets, to, reason st
 	}
 	return SwitchRun{ID: rec.ID, Buckets: buckets, To: to, State: rec.State, WriteForbiddenMS: rec.WriteForbiddenMS,
 		TotalMS: rec.Ended.Sub(rec.Started).Milliseconds(), Error: rec.Error, StepsMS: steps}, nil
+}
+
+// The background job's tables: sysbench's, smaller than the replication
+// benchmark's (the switch benchmark measures the window, not the drain).
+const (
+	backgroundTableCount = 4
+	backgroundRows       = 10000
+)
+
+// backgroundTables creates and fills the background job's tables in
+// region a's MySQL and waits until region b has them, and returns a
+// connection pool to region a's MySQL for the job.
+func backgroundTables(ctx context.Context, st *lab.State) (*sql.DB, error) {
+	a, b := st.Regions[0], st.Regions[1]
+	src, err := openDB(a.MySQLPort, 8)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			src.Close()
+		}
+	}()
+	if err := createTables(ctx, src, backgroundTableCount); err != nil {
+		return nil, err
+	}
+	if err := prepare(ctx, src, backgroundTableCount, backgroundRows, 1); err != nil {
+		return nil, err
+	}
+	dst, err := openDB(b.MySQLPort, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var n int
+		err := dst.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tableName(backgroundTableCount)).Scan(&n)
+		if err == nil && n == backgroundRows {
+			ok = true
+			return src, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("region b did not receive the background job's tables within 2m (rows %d of %d, %v)", n, backgroundRows, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
