@@ -121,6 +121,27 @@ func (g *registration) session(ctx context.Context, applied <-chan uint64, epoch
 // router stops writes: a fifth of the lease, at most a second.
 func silentMargin(ttl time.Duration) time.Duration { return min(ttl/5, time.Second) }
 
+// WatchRouters returns a channel that receives a value soon after the
+// router registry changes (a router registers, reports an epoch, or
+// expires), so a wait for routers need not poll. Values do not queue: one
+// may stand for several changes. Once ctx ends or the watch fails it
+// receives nothing more: a caller should still look again now and then.
+func (s *Store) WatchRouters(ctx context.Context) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	go func() {
+		for resp := range s.c.Watch(clientv3.WithRequireLeader(ctx), s.RoutersPrefix(), clientv3.WithPrefix()) {
+			if resp.Err() != nil {
+				return
+			}
+			select {
+			case out <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return out
+}
+
 // Routers lists the live routers and the epoch each has applied.
 func (s *Store) Routers(ctx context.Context) ([]Info, error) {
 	resp, err := s.c.Get(ctx, s.RoutersPrefix(), clientv3.WithPrefix())

@@ -20,6 +20,9 @@ func (s *Switcher) waitRouters(ctx context.Context, ru *run, epoch uint64) (stri
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.AckTimeout)
 	defer cancel()
 	start := time.Now()
+	// Routers report epochs in the registry: look again as soon as it
+	// changes (a watch set up before the first listing), and every poll.
+	changed := s.cfg.Store.WatchRouters(ctx)
 	// behind is what the last listing that answered found: a listing cut
 	// short by the deadline must not hide which routers were late.
 	var behind []string
@@ -39,7 +42,7 @@ func (s *Switcher) waitRouters(ctx context.Context, ru *run, epoch uint64) (stri
 		} else if behind == nil {
 			listErr = err
 		}
-		if e := s.sleep(ctx, ru); e != nil {
+		if e := s.sleepOr(ctx, ru, changed); e != nil {
 			if listErr != nil {
 				return "", fmt.Errorf("routers did not acknowledge epoch %d: %w", epoch, listErr)
 			}
@@ -177,13 +180,17 @@ func receivers(t *router.Table, src string) []string {
 
 // sleep waits one poll interval, failing when ctx ends or an abort is
 // requested.
-func (s *Switcher) sleep(ctx context.Context, ru *run) error {
+func (s *Switcher) sleep(ctx context.Context, ru *run) error { return s.sleepOr(ctx, ru, nil) }
+
+// sleepOr is sleep that also ends when wake receives.
+func (s *Switcher) sleepOr(ctx context.Context, ru *run, wake <-chan struct{}) error {
 	select {
 	case <-ctx.Done():
 		if err := s.checkAbort(context.WithoutCancel(ctx), ru); err != nil {
 			return err
 		}
 		return ctx.Err()
+	case <-wake:
 	case <-time.After(s.cfg.Poll):
 	}
 	return s.checkAbort(ctx, ru)

@@ -1,0 +1,84 @@
+package traffic
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/regionplatform/region/lab/labtest"
+	"github.com/regionplatform/region/router"
+)
+
+// caughtUp is replication that has applied everything: the switch never
+// waits for it.
+type caughtUp struct{}
+
+func (caughtUp) Position(context.Context, string) (string, error) { return "1-1-1", nil }
+func (caughtUp) Link(_ context.Context, from, to string) (Link, error) {
+	return Link{From: from, To: to, State: "running", AppliedGTID: "1-1-1"}, nil
+}
+func (caughtUp) Covers(_, a, b string) (bool, error) { return a == b, nil }
+
+// TestSwitchWaitsForRoutersOnTheRegistry: with a poll interval far longer
+// than the test, a switch ends only if its waits for the routers wake up
+// when a router reports the new epoch in the registry (WatchRouters).
+func TestSwitchWaitsForRoutersOnTheRegistry(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := labtest.Etcd(t)
+	store := router.NewStore(c, "/w/")
+	if _, err := store.Init(ctx, router.Initial(labtest.TwoCells(), time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	rc := router.DefaultConfig()
+	rc.Store, rc.ID, rc.Region, rc.Kind = store, "gateway-test", "a", "gateway"
+	// The router reports each epoch a moment after it serves it (a
+	// gateway finishing older writes): the switch's first look at the
+	// registry finds it behind.
+	rc.Settle = func(ctx context.Context, _ uint64, _ []router.Route) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	r, err := router.New(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	wg.Go(func() { _ = r.Run(ctx) })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if rs, err := store.Routers(ctx); err == nil && len(rs) == 1 && rs[0].Epoch > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the router did not register")
+		}
+	}
+
+	cfg := DefaultConfig()
+	cfg.Store, cfg.Replication, cfg.Poll, cfg.AckTimeout = store, caughtUp{}, time.Hour, time.Minute
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *Record, 1)
+	start := time.Now()
+	go func() {
+		rec, err := s.Execute(ctx, Request{Buckets: "0-3", To: "b1", Reason: "move", Actor: "alice"})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rec
+	}()
+	select {
+	case rec := <-done:
+		if rec == nil || rec.State != Done {
+			t.Fatalf("switch %+v, want done", rec)
+		}
+		t.Logf("switch done in %s, write-forbidden %d ms", time.Since(start).Round(time.Millisecond), rec.WriteForbiddenMS)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the switch did not end in 30s: its waits for the routers look only every poll (1h), not when the registry changes")
+	}
+}
