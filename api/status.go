@@ -102,6 +102,18 @@ type LinkView struct {
 	Quarantine []apply.Quarantined `json:"quarantine"`
 }
 
+// AppliedView is the body of GET /v1/links/{from}/applied: the link, and
+// whether its applied watermark covers the GTID set asked for (the
+// answer comes once it does, or once the wait asked for is over, or at
+// once when the link is not running).
+type AppliedView struct {
+	Link    apply.LinkStatus `json:"link"`
+	Covered bool             `json:"covered"`
+}
+
+// MaxAppliedWait bounds the wait of GET /v1/links/{from}/applied.
+const MaxAppliedWait = 10 * time.Second
+
 // RetryRequest is the body of POST /v1/links/{from}/retry.
 type RetryRequest struct {
 	Reason string `json:"reason"`

@@ -208,6 +208,16 @@ func (c *Client) Link(ctx context.Context, from string) (*api.LinkView, error) {
 	return &v, c.get(ctx, "/v1/links/"+url.PathEscape(from), &v)
 }
 
+// LinkApplied is GET /v1/links/FROM/applied on the link's target regiond:
+// it answers once the link FROM -> that region has applied the GTID set
+// gtid (Covered), or after wait (at most api.MaxAppliedWait), or at once
+// when the link is not running.
+func (c *Client) LinkApplied(ctx context.Context, from, gtid string, wait time.Duration) (*api.AppliedView, error) {
+	var v api.AppliedView
+	q := url.Values{"gtid": {gtid}, "wait": {wait.String()}}
+	return &v, c.get(ctx, "/v1/links/"+url.PathEscape(from)+"/applied?"+q.Encode(), &v)
+}
+
 // RetryLink is POST /v1/links/FROM/retry: every halted partition starts
 // again from its checkpoint.
 func (c *Client) RetryLink(ctx context.Context, from string, req api.RetryRequest) (*api.RetryAnswer, error) {

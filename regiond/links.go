@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/cdc/apply"
+	"github.com/regionplatform/region/cdc/binlog"
 )
 
 // linkRoutes lets an operator get a halted inbound link going: show it
@@ -18,6 +20,7 @@ import (
 // pause a link (maintenance of the target) and resume it.
 func (d *Daemon) linkRoutes() {
 	d.api.HandleFunc("GET /v1/links/{from}", apiserver.RoleViewer, d.handleLink)
+	d.api.HandleFunc("GET /v1/links/{from}/applied", apiserver.RoleViewer, d.handleLinkApplied)
 	d.api.HandleFunc("POST /v1/links/{from}/retry", apiserver.RoleOperator, d.handleLinkRetry)
 	d.api.HandleFunc("POST /v1/links/{from}/skip", apiserver.RoleOperator, d.handleLinkSkip)
 	d.api.HandleFunc("POST /v1/links/{from}/pause", apiserver.RoleOperator, d.linkPause(true))
@@ -28,10 +31,8 @@ func (d *Daemon) linkRoutes() {
 // inbound finds the applier of the link from -> this region, or answers 404.
 func (d *Daemon) inbound(w http.ResponseWriter, r *http.Request) (*apply.Applier, bool) {
 	from := r.PathValue("from")
-	for _, a := range d.repl.appliers {
-		if a.Source() == from {
-			return a, true
-		}
+	if a := d.repl.inbound(from); a != nil {
+		return a, true
 	}
 	apiserver.WriteError(w, http.StatusNotFound, fmt.Sprintf("no link %s->%s here", from, d.region.Name),
 		"ask the regiond of the link's target region, naming the source: GET /v1/links/SOURCE (regionctl link show SOURCE->TARGET does)")
@@ -49,6 +50,44 @@ func (d *Daemon) handleLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	apiserver.WriteJSON(w, http.StatusOK, api.LinkView{Link: a.Status(r.Context()), Quarantine: q})
+}
+
+// handleLinkApplied answers once the link has applied ?gtid= (a GTID set
+// of the source's MySQL), or after ?wait= (default 0: at once), or at once
+// when the link is not running: a traffic switch's wait for replication,
+// without polling.
+func (d *Daemon) handleLinkApplied(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	gtid := q.Get("gtid")
+	if gtid == "" {
+		apiserver.WriteError(w, http.StatusBadRequest, "gtid: missing", "name the source's GTID set to wait for: ?gtid=0-1-100&wait=1s")
+		return
+	}
+	var wait time.Duration
+	if s := q.Get("wait"); s != "" {
+		var err error
+		if wait, err = time.ParseDuration(s); err != nil || wait < 0 || wait > api.MaxAppliedWait {
+			apiserver.WriteError(w, http.StatusBadRequest, fmt.Sprintf("wait: %q is not a duration from 0 to %s", s, api.MaxAppliedWait), "use e.g. ?wait=500ms")
+			return
+		}
+	}
+	a, ok := d.inbound(w, r)
+	if !ok {
+		return
+	}
+	flavor := "mariadb"
+	if src, ok := d.cfg.Deployment.Region(a.Source()); ok {
+		flavor = src.MySQL.Flavor
+	}
+	if _, err := binlog.Covers(flavor, gtid, gtid); err != nil {
+		apiserver.WriteError(w, http.StatusBadRequest, fmt.Sprintf("gtid: %q: %v", gtid, err), "give a GTID set as the source's MySQL writes it (@@gtid_binlog_pos)")
+		return
+	}
+	st, covered := a.WaitApplied(r.Context(), func(applied string) bool {
+		ok, err := binlog.Covers(flavor, applied, gtid)
+		return err == nil && ok
+	}, wait)
+	apiserver.WriteJSON(w, http.StatusOK, api.AppliedView{Link: st, Covered: covered})
 }
 
 func (d *Daemon) handleLinkRetry(w http.ResponseWriter, r *http.Request) {

@@ -137,6 +137,16 @@ func (r *replication) components(d *Daemon) []component {
 }
 
 // linkStatus reports every inbound link.
+// inbound is the applier of the link from -> this region, nil if none.
+func (r *replication) inbound(from string) *apply.Applier {
+	for _, a := range r.appliers {
+		if a.Source() == from {
+			return a
+		}
+	}
+	return nil
+}
+
 func (r *replication) linkStatus(ctx context.Context) []apply.LinkStatus {
 	out := make([]apply.LinkStatus, 0, len(r.appliers))
 	for _, a := range r.appliers {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -156,8 +157,36 @@ func TestPausedLinkWaits(t *testing.T) {
 	if ab.AppliedSeq != atPause || ab.LagTxns == 0 || ab.Pause == nil || !strings.Contains(ab.Error, "index rebuild on b") {
 		t.Errorf("paused a->b applied seq %d (at the pause %d), lag %d, %q: want nothing applied, the reason shown", ab.AppliedSeq, atPause, ab.LagTxns, ab.Error)
 	}
+	// A switch's wait for a's position: a paused link answers at once,
+	// not covered; once resumed, the answer comes when it is applied.
+	var pos string
+	if err := openDB(t, st, "a", "").QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if v, err := c.LinkApplied(ctx, "a", pos, 5*time.Second); err != nil || v.Covered || v.Link.State != apply.StatePaused || time.Since(start) > 4*time.Second {
+		t.Errorf("wait for %s on the paused link: %+v %v after %s, want not covered, paused, at once", pos, v, err, time.Since(start))
+	}
+	for _, bad := range []struct{ gtid, wait string }{{"", "1s"}, {pos, "20s"}, {pos, "soon"}, {"not a gtid", "1s"}} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+"/v1/links/a/applied?gtid="+url.QueryEscape(bad.gtid)+"&wait="+url.QueryEscape(bad.wait), nil)
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("applied?gtid=%q&wait=%s: %s, want 400", bad.gtid, bad.wait, resp.Status)
+		}
+	}
+	if _, err := c.LinkApplied(ctx, "zz", pos, time.Second); !client.IsStatus(err, http.StatusNotFound) {
+		t.Errorf("applied on a link that does not exist: %v, want 404", err)
+	}
 	if _, err := c.ResumeLink(ctx, "a", api.PauseRequest{Reason: "index rebuilt"}); err != nil {
 		t.Fatal(err)
+	}
+	if v, err := c.LinkApplied(ctx, "a", pos, api.MaxAppliedWait); err != nil || !v.Covered {
+		t.Errorf("wait for %s after the resume: %+v %v, want covered", pos, v, err)
 	}
 	if _, err := c.ResumeLink(ctx, "a", api.PauseRequest{Reason: "again"}); !client.IsStatus(err, http.StatusConflict) {
 		t.Errorf("a second resume: %v, want 409", err)

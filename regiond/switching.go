@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/regionplatform/region/apiserver"
 	"github.com/regionplatform/region/cdc/apply"
@@ -95,8 +96,48 @@ func (v *replicationView) Link(ctx context.Context, from, to string) (traffic.Li
 	if err != nil {
 		return traffic.Link{}, err
 	}
+	return linkOf(l), nil
+}
+
+var _ traffic.Waiter = (*replicationView)(nil)
+
+// WaitApplied waits on the target region's regiond (or in this daemon,
+// when it is the target) until the link from -> to has applied pos, at
+// most wait.
+func (v *replicationView) WaitApplied(ctx context.Context, from, to, pos string, wait time.Duration) (traffic.Link, bool, error) {
+	var l apply.LinkStatus
+	var covered bool
+	if to == v.d.region.Name {
+		a := v.d.repl.inbound(from)
+		if a == nil {
+			return traffic.Link{}, false, fmt.Errorf("regiond %s has no link from %s", to, from)
+		}
+		flavor := "mariadb"
+		if r, ok := v.d.cfg.Deployment.Region(from); ok {
+			flavor = r.MySQL.Flavor
+		}
+		l, covered = a.WaitApplied(ctx, func(applied string) bool {
+			ok, err := binlog.Covers(flavor, applied, pos)
+			return err == nil && ok
+		}, wait)
+	} else {
+		r, ok := v.d.cfg.Deployment.Region(to)
+		if !ok {
+			return traffic.Link{}, false, fmt.Errorf("region %q is not in the config", to)
+		}
+		view, err := (&client.Client{BaseURL: r.URL, Token: v.token, HTTP: v.http}).LinkApplied(ctx, from, pos, wait)
+		if err != nil {
+			return traffic.Link{}, false, err
+		}
+		l, covered = view.Link, view.Covered
+	}
+	return linkOf(l), covered, nil
+}
+
+// linkOf is what a switch needs of a link's status.
+func linkOf(l apply.LinkStatus) traffic.Link {
 	return traffic.Link{From: l.From, To: l.To, State: l.State, Error: l.Error, AppliedGTID: l.AppliedGTID, LagSeconds: l.LagSeconds, LagTxns: l.LagTxns,
-		Consumed: l.Consumed()}, nil
+		Consumed: l.Consumed()}
 }
 
 // LinkStatus is the whole status of the link from -> to, partitions

@@ -356,11 +356,49 @@ var States = []string{StateStarting, StateRunning, StateHalted, StateHeld, State
 
 // Status reports the link's progress and lag.
 func (a *Applier) Status(ctx context.Context) LinkStatus {
-	var head capture.Position
-	var headErr error
-	if a.cfg.Head != nil {
-		head, headErr = a.cfg.Head(ctx)
+	head, headErr := a.head(ctx)
+	return a.status(head, headErr)
+}
+
+// WaitApplied waits, at most wait, until applied (the caller's check of
+// a GTID set, e.g. that it covers a position) holds for the link's
+// applied watermark, and returns the link's status then and whether it
+// held. It looks again whenever a partition commits, not on a timer, and
+// returns at once when the link is not running (halted, paused, held).
+// The status's lag and published sequence are as of the wait's start.
+func (a *Applier) WaitApplied(ctx context.Context, applied func(gtid string) bool, wait time.Duration) (LinkStatus, bool) {
+	head, headErr := a.head(ctx)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		changed := a.progressed()
+		st := a.status(head, headErr)
+		if st.AppliedGTID != "" && applied(st.AppliedGTID) {
+			return st, true
+		}
+		if st.State != StateRunning {
+			return st, false
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return st, false
+		case <-ctx.Done():
+			return st, false
+		}
 	}
+}
+
+// head is where the source's capture has published to.
+func (a *Applier) head(ctx context.Context) (capture.Position, error) {
+	if a.cfg.Head == nil {
+		return capture.Position{}, nil
+	}
+	return a.cfg.Head(ctx)
+}
+
+// status is Status given the source's head.
+func (a *Applier) status(head capture.Position, headErr error) LinkStatus {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	st := LinkStatus{From: a.cfg.Source, To: a.cfg.Target, State: a.state, Error: a.err, PublishedSeq: head.Seq, Quarantined: a.unresolved, Violations: a.violations, Pause: a.pause}

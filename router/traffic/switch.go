@@ -64,6 +64,15 @@ type Replication interface {
 	Covers(region, a, b string) (bool, error)
 }
 
+// Waiter is Replication that can wait, on the link's target, until the
+// link from -> to has applied pos (a long poll on the applier's commits),
+// at most wait: a switch then ends its wait for replication when the
+// position is applied instead of at its next poll. covered says whether
+// it was; the link is as it was then.
+type Waiter interface {
+	WaitApplied(ctx context.Context, from, to, pos string, wait time.Duration) (l Link, covered bool, err error)
+}
+
 // Config configures a Switcher.
 type Config struct {
 	Store       *router.Store

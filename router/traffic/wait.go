@@ -109,17 +109,30 @@ func (e *linkDown) Unwrap() error { return e.err }
 // a switch stops waiting for it (linkDown).
 const downAfter = 2 * time.Second
 
+// waitStep is the longest a Waiter waits on the link's target before the
+// switch looks at its guards (abort, max lag) again.
+const waitStep = 250 * time.Millisecond
+
 // waitLink waits until link src->dst has applied pos. A link that is
 // halted or failed, or (unless target) whose regiond has not answered
 // for downAfter, is a *linkDown.
 func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string, target bool) error {
 	var failing time.Time // since when the regiond does not answer
+	waiter, _ := s.cfg.Replication.(Waiter)
 	for {
 		lctx, cancel := ctx, context.CancelFunc(func() {})
 		if !target { // a regiond that does not answer must not hold it up
 			lctx, cancel = context.WithTimeout(ctx, downAfter)
 		}
-		l, err := s.cfg.Replication.Link(lctx, src, dst)
+		var l Link
+		var err error
+		waited, covered := false, false
+		if waiter != nil {
+			l, covered, err = waiter.WaitApplied(lctx, src, dst, pos, waitStep)
+			waited = err == nil
+		} else {
+			l, err = s.cfg.Replication.Link(lctx, src, dst)
+		}
 		cancel()
 		switch {
 		case err == nil:
@@ -133,6 +146,9 @@ func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string, 
 			if l.State == apply.StateHalted || l.State == apply.StatePaused || l.State == apply.StateFailed || l.State == apply.StateUnreachable {
 				return &linkDown{fmt.Errorf("link %s->%s is %s: %s", src, dst, l.State, l.Error)}
 			}
+			if covered {
+				return nil
+			}
 			if lag := time.Duration(l.LagSeconds * float64(time.Second)); lag > s.cfg.MaxLag {
 				return fmt.Errorf("link %s->%s is %s behind, above router.max_lag %s", src, dst, lag.Round(time.Millisecond), s.cfg.MaxLag)
 			}
@@ -144,7 +160,11 @@ func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string, 
 				return nil
 			}
 		}
-		if e := s.sleep(ctx, ru); e != nil {
+		pause := s.sleep
+		if waited && ctx.Err() == nil { // the target waited already: only the guards
+			pause = s.checkAbort
+		}
+		if e := pause(ctx, ru); e != nil {
 			if err != nil {
 				return &linkDown{fmt.Errorf("link %s->%s: %v: %w", src, dst, err, e)}
 			}

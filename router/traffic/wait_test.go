@@ -20,9 +20,34 @@ func (caughtUp) Link(_ context.Context, from, to string) (Link, error) {
 }
 func (caughtUp) Covers(_, a, b string) (bool, error) { return a == b, nil }
 
+// waiting is replication whose target waits for the position (Waiter):
+// the first wait ends not covered, the next one covered.
+type waiting struct {
+	caughtUp
+	mu    sync.Mutex
+	calls int
+}
+
+func (w *waiting) WaitApplied(ctx context.Context, from, to, pos string, wait time.Duration) (Link, bool, error) {
+	w.mu.Lock()
+	w.calls++
+	n := w.calls
+	w.mu.Unlock()
+	if n == 1 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(wait, 50*time.Millisecond)):
+		}
+		return Link{From: from, To: to, State: "running", AppliedGTID: "1-1-0"}, false, nil
+	}
+	return Link{From: from, To: to, State: "running", AppliedGTID: pos}, true, nil
+}
+
 // TestSwitchWaitsForRoutersOnTheRegistry: with a poll interval far longer
 // than the test, a switch ends only if its waits for the routers wake up
-// when a router reports the new epoch in the registry (WatchRouters).
+// when a router reports the new epoch in the registry (WatchRouters), and
+// its wait for replication waits on the link's target (Waiter) and does
+// not sleep a poll between two waits.
 func TestSwitchWaitsForRoutersOnTheRegistry(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := labtest.Etcd(t)
@@ -57,8 +82,9 @@ func TestSwitchWaitsForRoutersOnTheRegistry(t *testing.T) {
 		}
 	}
 
+	repl := &waiting{}
 	cfg := DefaultConfig()
-	cfg.Store, cfg.Replication, cfg.Poll, cfg.AckTimeout = store, caughtUp{}, time.Hour, time.Minute
+	cfg.Store, cfg.Replication, cfg.Poll, cfg.AckTimeout = store, repl, time.Hour, time.Minute
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +105,9 @@ func TestSwitchWaitsForRoutersOnTheRegistry(t *testing.T) {
 		}
 		t.Logf("switch done in %s, write-forbidden %d ms", time.Since(start).Round(time.Millisecond), rec.WriteForbiddenMS)
 	case <-time.After(30 * time.Second):
-		t.Fatal("the switch did not end in 30s: its waits for the routers look only every poll (1h), not when the registry changes")
+		t.Fatal("the switch did not end in 30s: a wait looks only every poll (1h), not when the registry changes or the target has waited")
+	}
+	if repl.calls != 2 {
+		t.Errorf("%d waits on the link's target, want 2 (one not covered, one covered)", repl.calls)
 	}
 }
