@@ -1,6 +1,7 @@
 package regiond
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,19 +76,31 @@ func (d *Daemon) handleLinkApplied(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	flavor := "mariadb"
-	if src, ok := d.cfg.Deployment.Region(a.Source()); ok {
-		flavor = src.MySQL.Flavor
-	}
-	if _, err := binlog.Covers(flavor, gtid, gtid); err != nil {
+	if _, err := binlog.Covers(d.flavorOf(a.Source()), gtid, gtid); err != nil {
 		apiserver.WriteError(w, http.StatusBadRequest, fmt.Sprintf("gtid: %q: %v", gtid, err), "give a GTID set as the source's MySQL writes it (@@gtid_binlog_pos)")
 		return
 	}
-	st, covered := a.WaitApplied(r.Context(), func(applied string) bool {
+	st, covered := d.waitApplied(r.Context(), a, gtid, wait)
+	apiserver.WriteJSON(w, http.StatusOK, api.AppliedView{Link: st, Covered: covered})
+}
+
+// waitApplied waits, at most wait, until a, a link into this region, has
+// applied gtid, a GTID set of its source's MySQL (apply.WaitApplied).
+func (d *Daemon) waitApplied(ctx context.Context, a *apply.Applier, gtid string, wait time.Duration) (apply.LinkStatus, bool) {
+	flavor := d.flavorOf(a.Source())
+	return a.WaitApplied(ctx, func(applied string) bool {
 		ok, err := binlog.Covers(flavor, applied, gtid)
 		return err == nil && ok
 	}, wait)
-	apiserver.WriteJSON(w, http.StatusOK, api.AppliedView{Link: st, Covered: covered})
+}
+
+// flavorOf is region's MySQL flavor ("mariadb" if the config does not
+// know the region).
+func (d *Daemon) flavorOf(region string) string {
+	if r, ok := d.cfg.Deployment.Region(region); ok {
+		return r.MySQL.Flavor
+	}
+	return "mariadb"
 }
 
 func (d *Daemon) handleLinkRetry(w http.ResponseWriter, r *http.Request) {

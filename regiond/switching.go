@@ -112,14 +112,7 @@ func (v *replicationView) WaitApplied(ctx context.Context, from, to, pos string,
 		if a == nil {
 			return traffic.Link{}, false, fmt.Errorf("regiond %s has no link from %s", to, from)
 		}
-		flavor := "mariadb"
-		if r, ok := v.d.cfg.Deployment.Region(from); ok {
-			flavor = r.MySQL.Flavor
-		}
-		l, covered = a.WaitApplied(ctx, func(applied string) bool {
-			ok, err := binlog.Covers(flavor, applied, pos)
-			return err == nil && ok
-		}, wait)
+		l, covered = v.d.waitApplied(ctx, a, pos, wait)
 	} else {
 		r, ok := v.d.cfg.Deployment.Region(to)
 		if !ok {
@@ -167,11 +160,7 @@ func (v *replicationView) LinkStatus(ctx context.Context, from, to string) (appl
 
 // Covers compares GTID sets in region's flavor.
 func (v *replicationView) Covers(region, a, b string) (bool, error) {
-	flavor := "mariadb"
-	if r, ok := v.d.cfg.Deployment.Region(region); ok {
-		flavor = r.MySQL.Flavor
-	}
-	return binlog.Covers(flavor, a, b)
+	return binlog.Covers(v.d.flavorOf(region), a, b)
 }
 
 // close releases the other regions' MySQL connections.
