@@ -129,7 +129,8 @@ func (s *Switcher) waitLink(ctx context.Context, ru *run, src, dst, pos string, 
 		waited, covered := false, false
 		if waiter != nil {
 			l, covered, err = waiter.WaitApplied(lctx, src, dst, pos, waitStep)
-			waited = err == nil
+			// A link that is not running answers at once: poll it.
+			waited = err == nil && l.State == apply.StateRunning
 		} else {
 			l, err = s.cfg.Replication.Link(lctx, src, dst)
 		}

@@ -111,3 +111,42 @@ func TestSwitchWaitsForRoutersOnTheRegistry(t *testing.T) {
 		t.Errorf("%d waits on the link's target, want 2 (one not covered, one covered)", repl.calls)
 	}
 }
+
+// held is a Waiter whose link is held (a forced failover's hold) until
+// release, then caught up: the target answers at once while it is held.
+type held struct {
+	caughtUp
+	release time.Time
+	mu      sync.Mutex
+	calls   int
+}
+
+func (h *held) WaitApplied(_ context.Context, from, to, pos string, _ time.Duration) (Link, bool, error) {
+	h.mu.Lock()
+	h.calls++
+	h.mu.Unlock()
+	if time.Now().Before(h.release) {
+		return Link{From: from, To: to, State: "held", AppliedGTID: "1-1-0"}, false, nil
+	}
+	return Link{From: from, To: to, State: "running", AppliedGTID: pos}, true, nil
+}
+
+// TestWaitOnALinkNotRunningPolls: a link that is not running makes the
+// target answer at once; the switch then asks again every poll, not in a
+// tight loop.
+func TestWaitOnALinkNotRunningPolls(t *testing.T) {
+	h := &held{release: time.Now().Add(500 * time.Millisecond)}
+	s, err := New(Config{Store: router.NewStore(labtest.Etcd(t), "/h/"), Replication: h, AckTimeout: time.Second,
+		MaxLag: time.Second, CatchUpTimeout: 10 * time.Second, Poll: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.waitLink(context.Background(), &run{rec: &Record{ID: "sw-test"}}, "a", "b", "1-1-5", true); err != nil {
+		t.Fatal(err)
+	}
+	// 500 ms at one look every 50 ms is about 10; a loop that does not
+	// wait makes thousands.
+	if h.calls < 2 || h.calls > 100 {
+		t.Fatalf("%d waits on a held link over 500 ms, want one every poll (about 10)", h.calls)
+	}
+}
