@@ -135,12 +135,14 @@ func (h *held) WaitApplied(_ context.Context, from, to, pos string, _ time.Durat
 // target answer at once; the switch then asks again every poll, not in a
 // tight loop.
 func TestWaitOnALinkNotRunningPolls(t *testing.T) {
-	h := &held{release: time.Now().Add(500 * time.Millisecond)}
-	s, err := New(Config{Store: router.NewStore(labtest.Etcd(t), "/h/"), Replication: h, AckTimeout: time.Second,
+	store := router.NewStore(labtest.Etcd(t), "/h/")
+	h := &held{}
+	s, err := New(Config{Store: store, Replication: h, AckTimeout: time.Second,
 		MaxLag: time.Second, CatchUpTimeout: 10 * time.Second, Poll: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.release = time.Now().Add(500 * time.Millisecond)
 	if err := s.waitLink(context.Background(), &run{rec: &Record{ID: "sw-test"}}, "a", "b", "1-1-5", true); err != nil {
 		t.Fatal(err)
 	}
