@@ -58,6 +58,7 @@ func (d *Daemon) newReplication() (*replication, error) {
 	// appliers into the region use it.
 	tables := &catalog.Cache{DB: d.db}
 	rep.capture, err = capture.New(capture.Config{Region: me.Name, Reader: reader, Kafka: d.kafka(me.Name, capture.ProducerConfig), PublishWait: cfg.Replication.PublishWait,
+		Switching:   func() bool { return d.router != nil && d.router.Switching() },
 		Checkpoints: d.checkpoints(me.Name), Catalog: tables, Versioned: cfg.Replication.Versioned, HomeCell: cfg.Replication.HomeCell, Preflight: d.sourcePreflight, Logger: d.log, Metrics: d.reg,
 		CheckBinlog: func(ctx context.Context, published string) error {
 			return seed.CheckBinlog(ctx, d.db, me.MySQL.Flavor, published, d.log)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -290,4 +291,57 @@ func userInBucket(t *testing.T, tb *router.Table, b int) string {
 	}
 	t.Fatalf("no user in bucket %d", b)
 	return ""
+}
+
+// TestCaptureHeartbeatsRightAfterABatchWhileASwitchWaits: while the
+// routing table holds buckets write-forbidden for a switch, capture
+// follows every batch at once with heartbeats to the partitions it moved
+// (so the switch's wait for replication does not wait for the heartbeat
+// interval); without a fence it does not.
+func TestCaptureHeartbeatsRightAfterABatchWhileASwitchWaits(t *testing.T) {
+	st := labtest.Up(t, "a", "b")
+	createSchema(t, st, "a")
+	labapi.Converged(t, st, 30*time.Second)
+	ctx := context.Background()
+	db := openDB(t, st, "a", "")
+	sent := func() int {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^regiond_capture_switch_heartbeats_total(?:\{[^}]*\})? (\d+)`).FindStringSubmatch(metrics(t, st, "a"))
+		if m == nil {
+			t.Fatal("a's metrics have no regiond_capture_switch_heartbeats_total")
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	write := func(first int) {
+		t.Helper()
+		for id := first; id < first+5; id++ {
+			if _, err := db.ExecContext(ctx, "INSERT INTO lending.users (id, name, home_cell) VALUES (?, 'h', 'a1')", id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		labapi.Converged(t, st, 30*time.Second)
+	}
+	write(900001)
+	if n := sent(); n != 0 {
+		t.Fatalf("%d switch heartbeats without a switch, want 0", n)
+	}
+	store := routingStore(t, st)
+	fenced, err := store.Update(ctx, router.Change{Kind: "fence", Actor: "test", Reason: "hold"}, func(t *router.Table) error {
+		return t.Fence([]topo.Range{{First: 0, Last: 7}}, "test-hold")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEpoch(t, store, fenced.Epoch)
+	write(900101)
+	if n := sent(); n == 0 {
+		t.Fatal("no switch heartbeat after 5 batches while buckets 0-7 were write-forbidden")
+	}
+	if _, err := store.Update(ctx, router.Change{Kind: "unfence", Actor: "test", Reason: "release"}, func(t *router.Table) error {
+		t.Unfence("test-hold")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

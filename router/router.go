@@ -107,6 +107,9 @@ type snapshot struct {
 	routes  []Route // per bucket
 	buckets int
 	stale   bool // cut off from etcd: every write forbidden
+	// switching: a traffic switch holds buckets or a global table
+	// write-forbidden (Router.Switching).
+	switching bool
 }
 
 // newSnapshot makes the answers of t. A bucket is write-forbidden when a
@@ -115,6 +118,12 @@ type snapshot struct {
 // know whether a forced failover moved its users elsewhere.
 func newSnapshot(t *Table, endpoints map[string]string, stale bool) *snapshot {
 	s := &snapshot{table: t, routes: make([]Route, t.Buckets), buckets: t.Buckets, stale: stale}
+	for _, sp := range t.Spans {
+		s.switching = s.switching || sp.State == WriteForbidden
+	}
+	for _, g := range t.Globals {
+		s.switching = s.switching || g.State == WriteForbidden
+	}
 	cells := map[string]Cell{}
 	for _, c := range t.Cells {
 		cells[c.Name] = c
@@ -150,6 +159,15 @@ func (r *Router) setStale(stale bool) {
 	} else {
 		r.log.Info("router reached etcd again: serving writes", "epoch", cur.table.Epoch)
 	}
+}
+
+// Switching reports whether the table the router serves has buckets or
+// global tables a traffic switch holds write-forbidden: a switch is
+// waiting for replication (a fenced region, or a router cut off from
+// etcd, is not a switch). It takes no lock.
+func (r *Router) Switching() bool {
+	s := r.snap.Load()
+	return s != nil && s.switching
 }
 
 // Stale reports whether the router is cut off from etcd and refuses writes.

@@ -87,6 +87,16 @@ type Config struct {
 	// 10 s stall timeout), which is most of an idle region's messages.
 	Heartbeat     time.Duration
 	IdleHeartbeat time.Duration
+	// Switching, if set, reports whether a traffic switch is waiting for
+	// replication. While it does, every batch read (sent, or only echoes
+	// and filtered transactions) is followed at once by a heartbeat to
+	// each partition whose position it moved, instead of within
+	// Heartbeat: a switch waits until every partition of the link has
+	// passed the old owner's position, which often ends with what the
+	// region's appliers wrote (echoes, never sent), and the partitions
+	// would otherwise pass it only with their next transaction or
+	// heartbeat.
+	Switching func() bool
 	// CheckpointEvery is the least time between two checkpoint writes
 	// (default 200ms). A crash re-sends at most that much, which the
 	// applier skips.
@@ -302,9 +312,11 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			batch = pace.Collect(ctx, items, it, c.cfg.MaxBatch, wait)
 			arr.Note(now, len(batch))
 		case <-tick.C:
-			if err := c.heartbeats(p, partitions, pos, sent); err != nil {
+			n, err := c.heartbeats(p, partitions, pos, sent, c.cfg.Heartbeat)
+			if err != nil {
 				return err
 			}
+			c.m.heartbeats.Add(float64(n))
 			if err := c.expire(ctx); err != nil {
 				return err
 			}
@@ -357,6 +369,15 @@ func (c *Capture) publish(ctx context.Context, p sarama.SyncProducer, partitions
 			}
 		}
 		pos = next // acknowledged by Kafka
+		// Even a batch of echoes alone moves the position a switch waits
+		// for: the old owner's position ends with what its appliers wrote.
+		if c.cfg.Switching != nil && c.cfg.Switching() {
+			n, err := c.heartbeats(p, partitions, pos, sent, 0)
+			if err != nil {
+				return err
+			}
+			c.m.switchHeartbeats.Add(float64(n))
+		}
 		if time.Since(savedAt) >= c.cfg.CheckpointEvery {
 			if err := save(); err != nil {
 				return err
@@ -433,30 +454,30 @@ func (m sentMark) due(now time.Time, pos string, every, idle time.Duration) bool
 }
 
 // heartbeats sends the published watermark to every partition that got
-// nothing for a heartbeat interval and does not hold that position yet
-// (or got nothing for an idle heartbeat interval), so every partition's
-// applier knows how far the source has been published even when its
-// buckets are idle.
-func (c *Capture) heartbeats(p sarama.SyncProducer, partitions int32, pos Position, sent []sentMark) error {
+// nothing for every (a heartbeat interval; 0: right after a batch) and
+// does not hold that position yet (or got nothing for an idle heartbeat
+// interval), so every partition's applier knows how far the source has
+// been published even when its buckets are idle. It returns how many it
+// sent.
+func (c *Capture) heartbeats(p sarama.SyncProducer, partitions int32, pos Position, sent []sentMark, every time.Duration) (int, error) {
 	now := time.Now()
 	var msgs []*sarama.ProducerMessage
 	for part := int32(0); part < partitions; part++ {
-		if !sent[part].due(now, pos.Pos, c.cfg.Heartbeat, c.cfg.IdleHeartbeat) {
+		if !sent[part].due(now, pos.Pos, every, c.cfg.IdleHeartbeat) {
 			continue
 		}
 		m, err := heartbeat(c.topic, c.cfg.Region, part, pos)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		msgs = append(msgs, m)
 		sent[part] = sentMark{at: now, pos: pos.Pos}
 	}
 	if len(msgs) == 0 {
-		return nil
+		return 0, nil
 	}
 	if err := p.SendMessages(msgs); err != nil {
-		return fmt.Errorf("capture: heartbeat to %s: %w", c.topic, err)
+		return 0, fmt.Errorf("capture: heartbeat to %s: %w", c.topic, err)
 	}
-	c.m.heartbeats.Add(float64(len(msgs)))
-	return nil
+	return len(msgs), nil
 }

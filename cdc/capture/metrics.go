@@ -7,9 +7,9 @@ import (
 )
 
 type metrics struct {
-	txns, echoes, messages, heartbeats, errors, tombstones prometheus.Counter
-	seq                                                    prometheus.Gauge
-	sendSeconds                                            prometheus.Histogram
+	txns, echoes, messages, heartbeats, switchHeartbeats, errors, tombstones prometheus.Counter
+	seq                                                                      prometheus.Gauge
+	sendSeconds                                                              prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, c *Capture) (*metrics, error) {
@@ -22,6 +22,8 @@ func newMetrics(reg prometheus.Registerer, c *Capture) (*metrics, error) {
 		echoes:     prometheus.NewCounter(opts("echoes_skipped_total", "Source transactions not published because an applier wrote them (loop prevention).")),
 		messages:   prometheus.NewCounter(opts("messages_total", "Kafka messages sent for transactions (fragments and DDL copies included).")),
 		heartbeats: prometheus.NewCounter(opts("heartbeats_total", "Watermark heartbeats sent to idle partitions.")),
+		switchHeartbeats: prometheus.NewCounter(opts("switch_heartbeats_total",
+			"Watermark heartbeats sent right after a batch because a traffic switch was waiting for replication (capture.Config.Switching).")),
 		errors:     prometheus.NewCounter(opts("errors_total", "Times capture stopped on an error.")),
 		tombstones: prometheus.NewCounter(opts("tombstones_total", "The region's own deletes of versioned rows (last-writer-wins, home-cell-wins) recorded as tombstones.")),
 		seq: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "regiond", Subsystem: "capture", Name: "published_seq",
@@ -41,7 +43,7 @@ func newMetrics(reg prometheus.Registerer, c *Capture) (*metrics, error) {
 			return 0
 		})
 	var errs []error
-	for _, c := range []prometheus.Collector{running, m.txns, m.echoes, m.messages, m.heartbeats, m.errors, m.tombstones, m.seq, m.sendSeconds} {
+	for _, c := range []prometheus.Collector{running, m.txns, m.echoes, m.messages, m.heartbeats, m.switchHeartbeats, m.errors, m.tombstones, m.seq, m.sendSeconds} {
 		errs = append(errs, reg.Register(c))
 	}
 	return m, errors.Join(errs...)
