@@ -49,14 +49,7 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 	}
 
 	// Fence the buckets by hand: a write is refused, a read passes.
-	store := routingStore(t, st)
-	fenced, err := store.Update(ctx, router.Change{Kind: "fence", Actor: "test", Reason: "hold"}, func(t *router.Table) error {
-		return t.Fence([]topo.Range{{First: 0, Last: 63}}, "test-hold")
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitEpoch(t, store, fenced.Epoch)
+	release := holdFence(t, st, topo.Range{First: 0, Last: 63})
 	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/users/%d/repayments", gwA, users[0]), strings.NewReader(`{"amount_cents": 100}`))
 	req.Header.Set("X-User-Id", strconv.FormatInt(users[0], 10))
 	resp, err := http.DefaultClient.Do(req)
@@ -81,12 +74,7 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 	if code, body := repayDirect(t, appA, users[0]); code != 503 || !strings.Contains(body, "fenced by a switch") {
 		t.Fatalf("a write of a fenced bucket straight to a's app: %d %s, want 503 from the guard", code, body)
 	}
-	if _, err := store.Update(ctx, router.Change{Kind: "unfence", Actor: "test", Reason: "release"}, func(t *router.Table) error {
-		t.Unfence("test-hold")
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	release()
 
 	// A steady load, half through each gateway; the switch mid-load.
 	// It runs until a while after the switch ends, so that both owners
@@ -163,6 +151,30 @@ func loadOf(t *testing.T, gw string, users []int64, rate float64) ledger.Workloa
 func write(t *testing.T, gw string, user int64) ledger.Write {
 	t.Helper()
 	return ledger.Workload{Gateways: []string{gw}, RunID: "w" + strconv.FormatInt(time.Now().UnixNano(), 36), Timeout: 30 * time.Second}.Once(context.Background(), user, 0)
+}
+
+// holdFence makes buckets r write-forbidden, as a switch's fence does,
+// and returns once every router serves that; release lifts it.
+func holdFence(t *testing.T, st *lab.State, r topo.Range) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	store := routingStore(t, st)
+	fenced, err := store.Update(ctx, router.Change{Kind: "fence", Actor: "test", Reason: "hold"}, func(t *router.Table) error {
+		return t.Fence([]topo.Range{r}, "test-hold")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEpoch(t, store, fenced.Epoch)
+	return func() {
+		t.Helper()
+		if _, err := store.Update(ctx, router.Change{Kind: "unfence", Actor: "test", Reason: "release"}, func(t *router.Table) error {
+			t.Unfence("test-hold")
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // waitEpoch waits until every live router serves epoch.

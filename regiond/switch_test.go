@@ -326,22 +326,10 @@ func TestCaptureHeartbeatsRightAfterABatchWhileASwitchWaits(t *testing.T) {
 	if n := sent(); n != 0 {
 		t.Fatalf("%d switch heartbeats without a switch, want 0", n)
 	}
-	store := routingStore(t, st)
-	fenced, err := store.Update(ctx, router.Change{Kind: "fence", Actor: "test", Reason: "hold"}, func(t *router.Table) error {
-		return t.Fence([]topo.Range{{First: 0, Last: 7}}, "test-hold")
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitEpoch(t, store, fenced.Epoch)
+	release := holdFence(t, st, topo.Range{First: 0, Last: 7})
 	write(900101)
 	if n := sent(); n == 0 {
 		t.Fatal("no switch heartbeat after 5 batches while buckets 0-7 were write-forbidden")
 	}
-	if _, err := store.Update(ctx, router.Change{Kind: "unfence", Actor: "test", Reason: "release"}, func(t *router.Table) error {
-		t.Unfence("test-hold")
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	release()
 }
