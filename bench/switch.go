@@ -267,21 +267,14 @@ func backgroundTables(ctx context.Context, st *lab.State) (*sql.DB, error) {
 		return nil, err
 	}
 	defer dst.Close()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		var n int
-		err := dst.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tableName(backgroundTableCount)).Scan(&n)
-		if err == nil && n == backgroundRows {
-			ok = true
-			return src, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("region b did not receive the background job's tables within 2m (rows %d of %d, %v)", n, backgroundRows, err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	var n int
+	var cerr error
+	if err := lab.WaitUntil(ctx, 2*time.Minute, func() bool {
+		cerr = dst.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tableName(backgroundTableCount)).Scan(&n)
+		return cerr == nil && n == backgroundRows
+	}); err != nil {
+		return nil, fmt.Errorf("region b did not receive the background job's tables: %w (rows %d of %d, %v)", err, n, backgroundRows, cerr)
 	}
+	ok = true
+	return src, nil
 }

@@ -313,12 +313,31 @@ func TestCaptureHeartbeatsRightAfterABatchWhileASwitchWaits(t *testing.T) {
 		n, _ := strconv.Atoi(m[1])
 		return n
 	}
+	// A job writing MySQL directly, as a lender's batch does: single
+	// users, and one transaction that opens two users and a loan.
 	write := func(first int) {
 		t.Helper()
-		for id := first; id < first+5; id++ {
+		for id := first; id < first+4; id++ {
 			if _, err := db.ExecContext(ctx, "INSERT INTO lending.users (id, name, home_cell) VALUES (?, 'h', 'a1')", id); err != nil {
 				t.Fatal(err)
 			}
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"INSERT INTO lending.users (id, name, home_cell) VALUES (?, 'borrower', 'a1'), (? + 1, 'guarantor', 'a1')",
+			"INSERT INTO lending.loan_accounts (user_id, principal_cents, balance_cents, status) VALUES (?, 50000, 50000, 'open')"} {
+			args := []any{first + 10}
+			if strings.Count(q, "?") == 2 {
+				args = append(args, first+10)
+			}
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
 		}
 		labapi.Converged(t, st, 30*time.Second)
 	}
@@ -329,7 +348,7 @@ func TestCaptureHeartbeatsRightAfterABatchWhileASwitchWaits(t *testing.T) {
 	release := holdFence(t, st, topo.Range{First: 0, Last: 7})
 	write(900101)
 	if n := sent(); n == 0 {
-		t.Fatal("no switch heartbeat after 5 batches while buckets 0-7 were write-forbidden")
+		t.Fatal("no switch heartbeat after 5 transactions while buckets 0-7 were write-forbidden")
 	}
 	release()
 }
