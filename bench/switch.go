@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -84,6 +83,23 @@ type SwitchRun struct {
 	StepsMS map[string]int64 `json:"steps_ms,omitempty"`
 }
 
+// Validate names the first option (by its flag) that makes o unusable.
+func (o SwitchOptions) Validate() error {
+	switch {
+	case o.Switches <= 0:
+		return fmt.Errorf("--switches %d: give 1 or more", o.Switches)
+	case o.Buckets <= 0:
+		return fmt.Errorf("--buckets %d: give 1 or more (at most a quarter of the lab's buckets)", o.Buckets)
+	case o.Rate <= 0:
+		return fmt.Errorf("--rate %g: give the writes a second through the gateway, more than 0", o.Rate)
+	case o.Users <= 0:
+		return fmt.Errorf("--users %d: give 1 or more", o.Users)
+	case o.Background < 0:
+		return fmt.Errorf("--background %g: give 0 (no background job) or the job's transactions a second", o.Background)
+	}
+	return nil
+}
+
 // RunSwitch starts a two-region lab, writes a steady load through the
 // gateway, runs the switches one after the other, and checks that every
 // acknowledged write is in every region exactly once.
@@ -91,8 +107,8 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
-	if o.Switches <= 0 || o.Buckets <= 0 || o.Rate <= 0 || o.Users <= 0 || o.Background < 0 {
-		return nil, errors.New("switches, buckets, rate and users must be positive, background 0 or more")
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	st, stop, err := twoRegions(ctx, o.Dir, "switch", o.Bin, o.Progress)
 	if err != nil {

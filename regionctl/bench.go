@@ -235,6 +235,9 @@ the replication each switch waits for then carries it too.`,
   bin/regionctl bench switch --switches 10 --rate 200 --background 600 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return usageError(err)
+			}
 			ctx, stop, bin, err := g.benchStart(cmd)
 			if err != nil {
 				return err

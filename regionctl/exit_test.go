@@ -44,6 +44,7 @@ func TestExitStatusAndErrors(t *testing.T) {
 		{"missing file", []string{"config", "check", "/nonexistent.yaml"}, regionctl.ExitFailed, "no such file", "", false, false},
 		{"config problems", []string{"config", "check", bad}, regionctl.ExitFailed, "problem(s) in " + bad, "", true, false},
 		{"bench verify flags", []string{"bench", "verify", "--rows", "0", "--every", "1s"}, regionctl.ExitUsage, "--every 1s: give the replication.verify_every", "'regionctl bench verify --help'", false, false},
+		{"bench switch flags", []string{"bench", "switch", "--background", "-5"}, regionctl.ExitUsage, "--background -5: give 0 (no background job)", "'regionctl bench switch --help'", false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
