@@ -29,6 +29,8 @@ func TestQuickStatesAgreeOnMariaDB(t *testing.T) {
 		"INSERT INTO q.s VALUES ('ABC', 1)",
 		"CREATE TABLE q.v (id INT PRIMARY KEY, txt VARCHAR(40) NOT NULL, d DATE NOT NULL)",
 		"INSERT INTO q.v VALUES (1, '2026-01-02T03:04:05.000006Z', '2026-01-02')",
+		"CREATE TABLE q.c (a INT, b INT, v INT NOT NULL, PRIMARY KEY (a, b))",
+		"INSERT INTO q.c VALUES (1, 1, 10), (1, 2, 20), (2, 1, 30)",
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -115,6 +117,27 @@ func TestQuickStatesAgreeOnMariaDB(t *testing.T) {
 	for i, p := range ps {
 		if c := conflicted(p.op, got[i].exists, got[i].sameBefore, got[i].sameAfter); c != want[i] {
 			t.Errorf("batch probe %d (key %v): conflict %v, want %v", i, p.key()[0].V, c, want[i])
+		}
+	}
+	// The same with a two-column key (read as an OR of the keys, not IN).
+	ct := &event.Table{Schema: "q", Name: "c", Cols: []string{"a", "b", "v"}, PK: []int{0, 1}}
+	crow := func(a, b, v int64) []event.Value { return []event.Value{{V: a}, {V: b}, {V: v}} }
+	cupd := func(before []event.Value) *probe {
+		after := append([]event.Value(nil), before...)
+		after[2] = event.Value{V: int64(99)}
+		return &probe{tb: ct, op: event.Update, before: before, after: after}
+	}
+	ps = []*probe{cupd(crow(1, 2, 20)), cupd(crow(2, 2, 40)), cupd(crow(2, 1, 31)), cupd(crow(1, 1, 10))}
+	if ok, err := quickStates(ctx, tx, ps, []int{0, 1, 2, 3}, make([]state, len(ps))); err != nil || !ok {
+		t.Errorf("a two-column integer key: quick %v (%v), want settled in Go", ok, err)
+	}
+	if got, err = readStates(ctx, tx, ps); err != nil {
+		t.Fatal(err)
+	}
+	want = []bool{false, true, true, false}
+	for i, p := range ps {
+		if c := conflicted(p.op, got[i].exists, got[i].sameBefore, got[i].sameAfter); c != want[i] {
+			t.Errorf("two-column key probe %d (%v, %v): conflict %v, want %v", i, p.key()[0].V, p.key()[1].V, c, want[i])
 		}
 	}
 }

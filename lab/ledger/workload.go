@@ -57,6 +57,11 @@ type Workload struct {
 	// bucket (Pairs makes such users) then also pay each other, a
 	// transaction of two users' rows (kind pay).
 	Buckets int
+	// Payees, if set, are whom each user pays instead (any bucket): the
+	// gateway routes a payment by the payer, and the app declares the
+	// payee to its guard, which refuses the payment (503) while the
+	// payee's bucket is fenced or homed in another cell than the payer's.
+	Payees map[int64][]int64
 
 	partners map[int64][]int64
 }
@@ -171,6 +176,9 @@ func (w *Workload) defaults() {
 	if w.Timeout <= 0 {
 		w.Timeout = 10 * time.Second
 	}
+	if w.Payees != nil && w.partners == nil {
+		w.partners = w.Payees
+	}
 	if w.Buckets > 0 && w.partners == nil {
 		byBucket := map[topo.Bucket][]int64{}
 		for _, u := range w.Users {
@@ -220,7 +228,7 @@ func (w Workload) Run(ctx context.Context) {
 // retrying a 503 (outcome Refused) and without recording it in History.
 // n numbers the probe's request id, unique within RunID.
 func (w Workload) Once(ctx context.Context, user int64, n int) Write {
-	w.Users, w.partners = []int64{user}, nil // a probe moves within the user's own accounts
+	w.Users, w.partners, w.Payees = []int64{user}, nil, nil // a probe moves within the user's own accounts
 	w.defaults()
 	return w.one(ctx, -1, n, rand.New(rand.NewPCG(w.Seed, uint64(n))), false)
 }
