@@ -169,12 +169,12 @@ type Controller struct {
 }
 
 // RaftTimeouts are the controller's Raft timeouts (hashicorp/raft's).
-// Zero keeps the default: heartbeat and election 150ms, leader lease
-// 100ms, commit 20ms (a new leader in about 0.3 s). Between regions with
-// round trips above ~50ms raise the first three together (e.g. 500ms,
-// 500ms, 250ms), or leaders will flap; longer timeouts also cost less
-// CPU at rest (the leader heartbeats every follower every tenth of
-// heartbeat_timeout, and sends the commit index every commit_timeout).
+// Zero keeps the default (controller.DefaultConfig): heartbeat and
+// election 500ms, leader lease 250ms, commit 100ms (a new leader in
+// about 1 s), for regions up to ~150 ms apart; between regions further
+// apart raise the first three together, or leaders will flap. Shorter
+// timeouts cost more CPU at rest (the leader heartbeats every follower
+// every tenth of heartbeat_timeout).
 type RaftTimeouts struct {
 	HeartbeatTimeout   time.Duration `yaml:"heartbeat_timeout"`
 	ElectionTimeout    time.Duration `yaml:"election_timeout"`
