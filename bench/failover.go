@@ -192,7 +192,7 @@ func failoverRun(ctx context.Context, o FailoverOptions, dir string, run *Failov
 			"a": apiAt(a.APIPort, tok),
 			"b": apiAt(b.APIPort, tok),
 		},
-		gw: fmt.Sprintf("http://127.0.0.1:%d", b.GatewayPort),
+		gw: b.GatewayURL(),
 	}
 	if err := ledger.CreateSchema(ctx, st, 60*time.Second); err != nil {
 		return err

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 
-	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/lab"
 )
 
@@ -126,12 +126,14 @@ func (n *native) sample(ctx context.Context) (sample, error) {
 	return sample{applied: applied}, nil
 }
 
-func (n *native) caughtUp(ctx context.Context, pos string) (bool, error) {
-	got, err := n.slavePos(ctx)
-	if err != nil {
-		return false, err
+// caughtUp waits with MariaDB's MASTER_GTID_WAIT on the replica: 0 once
+// its SQL threads have applied pos, -1 after wait.
+func (n *native) caughtUp(ctx context.Context, pos string, wait time.Duration) (bool, error) {
+	var got int
+	if err := n.rdb.QueryRowContext(ctx, "SELECT MASTER_GTID_WAIT(?, ?)", pos, wait.Seconds()).Scan(&got); err != nil {
+		return false, fmt.Errorf("replica: wait for %s: %w", pos, err)
 	}
-	return binlog.Covers("mariadb", got, pos)
+	return got == 0, nil
 }
 
 // slaveStatus returns SHOW SLAVE STATUS as column -> value.

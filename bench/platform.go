@@ -13,7 +13,6 @@ import (
 
 	"github.com/regionplatform/region/api"
 	"github.com/regionplatform/region/cdc/apply"
-	"github.com/regionplatform/region/cdc/binlog"
 	"github.com/regionplatform/region/client"
 	"github.com/regionplatform/region/lab"
 )
@@ -41,7 +40,7 @@ func newPlatform(st *lab.State) (*platform, error) {
 
 // api is a client of region r's regiond.
 func (p *platform) api(r lab.RegionState) *client.Client {
-	return &client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: p.token, HTTP: p.client}
+	return &client.Client{BaseURL: r.APIURL(), Token: p.token, HTTP: p.client}
 }
 
 // pause pauses the link (regionctl link pause), as the native runs stop
@@ -101,21 +100,16 @@ func (p *platform) sample(ctx context.Context) (sample, error) {
 	return s, nil
 }
 
-// caughtUp: the source's capture has published up to pos, and the link
-// has applied everything published (as regiond's replication tests check).
-func (p *platform) caughtUp(ctx context.Context, pos string) (bool, error) {
-	sa, err := p.status(ctx, p.src)
+// caughtUp asks the target regiond to answer once the link has applied
+// the source's GTID set pos (GET /v1/links/SOURCE/applied, a long poll
+// that wakes on the link's commits); it answers at once while the link
+// is not running.
+func (p *platform) caughtUp(ctx context.Context, pos string, wait time.Duration) (bool, error) {
+	v, err := p.api(p.dst).LinkApplied(ctx, p.src.Name, pos, wait)
 	if err != nil {
 		return false, err
 	}
-	if ok, err := binlog.Covers("mariadb", sa.Capture.Published.Pos, pos); !ok || err != nil {
-		return false, err
-	}
-	l, err := p.link(ctx)
-	if err != nil {
-		return false, err
-	}
-	return l.State == "running" && l.AppliedSeq >= sa.Capture.Published.Seq, nil
+	return v.Covered, nil
 }
 
 // health fails when the link cannot catch up without help.

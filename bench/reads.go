@@ -90,9 +90,9 @@ func Reads(ctx context.Context, o ReadsOptions) (*ReadsReport, error) {
 			user = u
 		}
 	}
-	gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
-	gwB := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
-	appB := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].AppPort)
+	gwA := st.Regions[0].GatewayURL()
+	gwB := st.Regions[1].GatewayURL()
+	appB := st.Regions[1].AppURL()
 	if err := (ledger.Workload{Gateways: []string{gwA}, Users: []int64{user}}).Open(ctx, time.Minute); err != nil {
 		return nil, err
 	}

@@ -22,9 +22,13 @@ type system interface {
 	ports() (src, dst int)
 	// sample reads the target's progress.
 	sample(ctx context.Context) (sample, error)
-	// caughtUp reports whether the target has applied everything the
-	// source wrote up to its GTID position pos.
-	caughtUp(ctx context.Context, pos string) (bool, error)
+	// caughtUp waits, at most wait, until the target has applied
+	// everything the source wrote up to its GTID position pos, and
+	// reports whether it has. It waits on the target (no polling), so
+	// that timing a drain neither loads the system under test nor
+	// rounds its end up to a poll; it may return false early (the target
+	// not applying).
+	caughtUp(ctx context.Context, pos string, wait time.Duration) (bool, error)
 	// health fails when replication stopped and will not catch up.
 	health(ctx context.Context) error
 	// describe says where replication is, for timeout errors.
@@ -56,6 +60,9 @@ type sample struct {
 
 const (
 	sampleEvery = 250 * time.Millisecond
+	// settleWait is how long one caughtUp waits on the target; settleEvery
+	// the pause after one that returned not caught up.
+	settleWait  = time.Second
 	settleEvery = 50 * time.Millisecond
 	// minBacklog is how far behind the target must be for an interval to
 	// count towards the applier's throughput while behind.
@@ -259,7 +266,7 @@ func (r *runner) settle(ctx context.Context, what string) (time.Time, error) {
 	deadline := time.Now().Add(r.o.SettleTimeout)
 	lastHealth := time.Now()
 	for {
-		ok, err := r.sys.caughtUp(ctx, pos)
+		ok, err := r.sys.caughtUp(ctx, pos, settleWait)
 		if err != nil {
 			return time.Time{}, err
 		}

@@ -130,7 +130,7 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 	for i := range users {
 		users[i] = int64(i + 1)
 	}
-	gw := fmt.Sprintf("http://127.0.0.1:%d", a.GatewayPort)
+	gw := a.GatewayURL()
 	workers := max(16, int(o.Rate/20))
 	w := ledger.Workload{Gateways: []string{gw}, Users: users, Rate: o.Rate, Workers: workers, Duration: time.Hour,
 		RunID: "bench-switch", Retry: 20 * time.Millisecond, Timeout: 30 * time.Second, History: &ledger.History{},

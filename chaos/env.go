@@ -100,7 +100,7 @@ func (e *Env) reset() {
 func (e *Env) Gateways() []string {
 	out := make([]string, len(e.St.Regions))
 	for i, r := range e.St.Regions {
-		out[i] = fmt.Sprintf("http://127.0.0.1:%d", r.GatewayPort)
+		out[i] = r.GatewayURL()
 	}
 	return out
 }
@@ -108,7 +108,7 @@ func (e *Env) Gateways() []string {
 // at is the API of region.
 func (e *Env) at(region string) *client.Client {
 	r, _ := e.St.Region(region)
-	return e.api.At(fmt.Sprintf("http://127.0.0.1:%d", r.APIPort))
+	return e.api.At(r.APIURL())
 }
 
 // anyAPI returns the API of the first region whose regiond answers.

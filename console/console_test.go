@@ -37,7 +37,7 @@ const EnvScreenshots = "REGION_CONSOLE_SCREENSHOTS"
 func TestConsole(t *testing.T) {
 	chrome := chromium(t)
 	st := labtest.UpWith(t, lab.Options{VerifyEvery: 10 * time.Second}, "a", "b")
-	base := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].APIPort)
+	base := st.Regions[0].APIURL()
 	op, err := lab.ReadToken(st.Dir)
 	if err != nil {
 		t.Fatal(err)

@@ -57,7 +57,7 @@ func TestUpDownLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range st.Regions {
-		c := client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}
+		c := client.Client{BaseURL: r.APIURL(), Token: tok}
 		a, err := c.Route(context.Background(), "1")
 		if err != nil || a.Cell == "" {
 			t.Errorf("region %s: GET /v1/route right after Up: %v %+v", r.Name, err, a)

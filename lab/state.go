@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -102,6 +103,17 @@ type RegionState struct {
 	App     Proc `json:"app"`
 	Regiond Proc `json:"regiond"`
 }
+
+// APIURL is the base URL of the region's regiond API.
+func (r RegionState) APIURL() string { return loopbackURL(r.APIPort) }
+
+// AppURL is the base URL of the region's sample app.
+func (r RegionState) AppURL() string { return loopbackURL(r.AppPort) }
+
+// GatewayURL is the base URL of the region's gateway.
+func (r RegionState) GatewayURL() string { return loopbackURL(r.GatewayPort) }
+
+func loopbackURL(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
 
 // Region returns the named region's state.
 func (s *State) Region(name string) (*RegionState, bool) {

@@ -38,9 +38,9 @@ func (s *State) Info() (Info, error) {
 	for _, r := range s.Regions {
 		in.Regions = append(in.Regions, RegionInfo{Name: r.Name, MySQL: MySQLDSN(r.MySQLPort),
 			Kafka:   []string{fmt.Sprintf("127.0.0.1:%d", r.KafkaPort)},
-			API:     fmt.Sprintf("http://127.0.0.1:%d", r.APIPort),
-			App:     fmt.Sprintf("http://127.0.0.1:%d", r.AppPort),
-			Gateway: fmt.Sprintf("http://127.0.0.1:%d", r.GatewayPort), Token: tok})
+			API:     r.APIURL(),
+			App:     r.AppURL(),
+			Gateway: r.GatewayURL(), Token: tok})
 	}
 	return in, nil
 }

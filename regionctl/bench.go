@@ -61,7 +61,9 @@ Then, with --backlog N (default 20000), each run measures apply capacity
 alone: the target stops applying (the platform's link is paused, as
 regionctl link pause does; the replica's SQL threads are stopped), the
 source commits N transactions as fast as it can, the target starts again,
-and the drain is timed, with the CPU each server process spent on it
+and the drain is timed (its end seen by a wait on the target, not a poll:
+the link's GET /v1/links/SOURCE/applied, MariaDB's MASTER_GTID_WAIT), with
+the CPU each server process spent on it
 (cpu_per_txn_ms; target_cpu_per_txn_ms is the target MySQL's share, what
 a database host of its own would spend: the ratios backlog_cpu_vs_parallel
 and backlog_target_cpu_vs_parallel compare both with MariaDB's parallel

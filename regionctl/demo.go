@@ -193,7 +193,7 @@ func runDemo(ctx context.Context, g *globals, users, repayments int) error {
 	fmt.Fprintf(out, "  bin/regionctl switch --buckets 64-127 --to b1 --reason try --dry-run --dir %s\n", dir)
 	fmt.Fprintf(out, "  curl -H 'X-User-Id: 1042' http://127.0.0.1:%d/users/1042\n", st.Regions[0].GatewayPort)
 	fmt.Fprintf(out, "  mariadb -h127.0.0.1 -P%d -uroot %s -e 'SELECT COUNT(*) FROM ledger_entries'\n", st.Regions[0].MySQLPort, lab.SampleDatabase)
-	fmt.Fprintf(out, "  curl -H \"Authorization: Bearer $(cat %s)\" %s/v1/status\n", filepath.Join(dir, lab.TokenFile), fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].APIPort))
+	fmt.Fprintf(out, "  curl -H \"Authorization: Bearer $(cat %s)\" %s/v1/status\n", filepath.Join(dir, lab.TokenFile), st.Regions[0].APIURL())
 	fmt.Fprintf(out, "Stop it with: bin/regionctl lab down --dir %s\n", dir)
 	return nil
 }
@@ -213,7 +213,7 @@ func demoAddRegion(ctx context.Context, g *globals, st *lab.State) (*lab.State, 
 	for u := int64(20001); len(users) < 100; u++ {
 		users = append(users, u)
 	}
-	w := ledger.Workload{Gateways: []string{fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort), fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)},
+	w := ledger.Workload{Gateways: []string{st.Regions[0].GatewayURL(), st.Regions[1].GatewayURL()},
 		Users: users, Rate: 100, Workers: 8, Duration: 2 * time.Minute,
 		RunID: "demo-add", Retry: 20 * time.Millisecond, Timeout: 30 * time.Second, History: &ledger.History{}}
 	if err := w.Open(ctx, time.Minute); err != nil {
@@ -307,7 +307,7 @@ func freshDemoDir(ctx context.Context, g *globals) error {
 // regions exactly once.
 func demoSwitch(ctx context.Context, g *globals, st *lab.State) error {
 	out := g.out
-	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
+	gw := st.Regions[0].GatewayURL()
 	var users []int64
 	for u := int64(10001); len(users) < 100; u++ {
 		if topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets) < 64 {

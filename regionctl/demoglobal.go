@@ -24,7 +24,7 @@ import (
 // and compares the catalogue in both regions.
 func demoGlobal(ctx context.Context, g *globals, st *lab.State) error {
 	out := g.out
-	gw := func(i int) string { return fmt.Sprintf("http://127.0.0.1:%d", st.Regions[i].GatewayPort) }
+	gw := func(i int) string { return st.Regions[i].GatewayURL() }
 	write := func(base, prefix string, n int) (map[string]int, error) {
 		by := map[string]int{}
 		for i := range n {
@@ -101,7 +101,7 @@ func demoReads(ctx context.Context, g *globals, st *lab.State) error {
 			user = u
 		}
 	}
-	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
+	gw := st.Regions[0].GatewayURL()
 	read := func(path string) (region, served string, err error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, gw+path, nil)
 		req.Header.Set("X-User-Id", fmt.Sprint(user))

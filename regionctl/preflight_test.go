@@ -142,7 +142,7 @@ func TestPreflightOnTheLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", ra.APIPort), Token: tok}
+	c := &client.Client{BaseURL: ra.APIURL(), Token: tok}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		s, err := c.Status(context.Background())

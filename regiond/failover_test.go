@@ -25,10 +25,7 @@ import (
 // every bucket ends in b's cell, nothing acknowledged is lost or doubled,
 // and the controller's replicated history has the failover, done.
 func TestPlannedFailover(t *testing.T) {
-	st := labtest.Up(t, "a", "b")
-	tok, _ := lab.ReadToken(st.Dir)
-	createLedger(t, st)
-	labapi.Converged(t, st, 60*time.Second)
+	st, tok := ledgerLab(t, lab.Options{})
 	cs := waitController(t, st, "a", tok, 30*time.Second, "a regiond leading the controller", func(cs api.ControllerStatus) bool {
 		return cs.Node.LeaderID == "a" || cs.Node.LeaderID == "b"
 	})
@@ -48,7 +45,7 @@ func TestPlannedFailover(t *testing.T) {
 		}
 	}
 
-	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
+	gw := st.Regions[1].GatewayURL()
 	var users []int64
 	for u := int64(1); len(users) < 30; u++ {
 		if topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets) < 512 { // cell a1
@@ -133,12 +130,9 @@ func isReadOnly(err error) bool { return err != nil && strings.Contains(err.Erro
 // to b; a returns, a failback catches it up, lifts the fence and moves
 // its buckets back; every acknowledged write ends in both regions once.
 func TestForcedFailoverAndFailback(t *testing.T) {
-	st := labtest.Up(t, "a", "b")
-	tok, _ := lab.ReadToken(st.Dir)
-	createLedger(t, st)
-	labapi.Converged(t, st, 60*time.Second)
+	st, tok := ledgerLab(t, lab.Options{})
 	ctx := context.Background()
-	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
+	gw := st.Regions[1].GatewayURL()
 	var users []int64
 	for u := int64(1); len(users) < 20; u++ {
 		if topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets) < 512 { // cell a1
@@ -273,12 +267,9 @@ func TestForcedFailoverAndFailback(t *testing.T) {
 // fail it over by itself; a's users can write again through b. The time
 // from the kill to the first write b accepts for them is the RTO.
 func TestAutomaticFailover(t *testing.T) {
-	st := labtest.UpWith(t, lab.Options{AutoFailover: true}, "a", "b")
-	tok, _ := lab.ReadToken(st.Dir)
-	createLedger(t, st)
-	labapi.Converged(t, st, 60*time.Second)
+	st, tok := ledgerLab(t, lab.Options{AutoFailover: true})
 	ctx := context.Background()
-	gw := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
+	gw := st.Regions[1].GatewayURL()
 	var user int64
 	for u := int64(1); ; u++ {
 		if topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets) < 512 { // cell a1

@@ -28,13 +28,10 @@ import (
 // acknowledged write, before and after the fence, is in both regions
 // exactly once.
 func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
-	st := labtest.Up(t, "a", "b")
-	tok, _ := lab.ReadToken(st.Dir)
-	createLedger(t, st)
-	labapi.Converged(t, st, 60*time.Second)
+	st, tok := ledgerLab(t, lab.Options{})
 	ctx := context.Background()
-	gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
-	gwB := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
+	gwA := st.Regions[0].GatewayURL()
+	gwB := st.Regions[1].GatewayURL()
 	var users []int64
 	for u := int64(1); len(users) < 40; u++ {
 		if topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets) < 64 {
@@ -70,7 +67,7 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 		t.Fatalf("a read of a fenced bucket: %v %v", r, err)
 	}
 	// Straight to a's app, past the gateway: its guard refuses at commit.
-	appA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].AppPort)
+	appA := st.Regions[0].AppURL()
 	if code, body := repayDirect(t, appA, users[0]); code != 503 || !strings.Contains(body, "fenced by a switch") {
 		t.Fatalf("a write of a fenced bucket straight to a's app: %d %s, want 503 from the guard", code, body)
 	}
@@ -122,6 +119,18 @@ func TestSwitchUnderLoadThroughTheGateway(t *testing.T) {
 		}
 		t.Logf("load %d: %d acknowledged (%v), %d refused and retried, longest wait %d ms: none lost, none doubled", i, res.Acked, res.ByRegion, res.Refused, res.LongestBlockMS)
 	}
+}
+
+// ledgerLab starts a lab of regions a and b with opts, creates the
+// ledger schema and waits until both regions hold it; it returns the lab
+// and its operator token.
+func ledgerLab(t *testing.T, opts lab.Options) (*lab.State, string) {
+	t.Helper()
+	st := labtest.UpWith(t, opts, "a", "b")
+	tok, _ := lab.ReadToken(st.Dir)
+	createLedger(t, st)
+	labapi.Converged(t, st, 60*time.Second)
+	return st, tok
 }
 
 // createLedger creates the sample and ledger schema in region a and waits

@@ -47,8 +47,8 @@ func TestGlobalTableHome(t *testing.T) {
 	}
 	a, b := openDB(t, st, "a", "lending"), openDB(t, st, "b", "lending")
 	mustExec(t, a, "CREATE TABLE audit_log (at TIMESTAMP(6) NOT NULL, what VARCHAR(64) NOT NULL) ENGINE=InnoDB")
-	gw := func(i int) string { return fmt.Sprintf("http://127.0.0.1:%d", st.Regions[i].GatewayPort) }
-	app := func(i int) string { return fmt.Sprintf("http://127.0.0.1:%d", st.Regions[i].AppPort) }
+	gw := func(i int) string { return st.Regions[i].GatewayURL() }
+	app := func(i int) string { return st.Regions[i].AppURL() }
 	var userOfB int64
 	var usersOfA []string
 	for u := int64(1); userOfB == 0 || len(usersOfA) < 2; u++ {

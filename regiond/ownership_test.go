@@ -34,7 +34,7 @@ func TestOwnershipViolations(t *testing.T) {
 		}
 	}
 	mustExec(t, a, fmt.Sprintf("INSERT INTO loan_accounts (id, user_id, principal_cents, balance_cents, status) VALUES (1, %d, 100, 100, 'open'), (2, %d, 100, 100, 'open')", homeA, homeB))
-	appA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].AppPort)
+	appA := st.Regions[0].AppURL()
 	resp, err := http.Post(fmt.Sprintf("%s/users/%d/loans", appA, viaApp), "application/json", strings.NewReader(`{"principal_cents": 500}`))
 	if err != nil {
 		t.Fatal(err)

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/regionplatform/region/lab"
-	"github.com/regionplatform/region/lab/labapi"
-	"github.com/regionplatform/region/lab/labtest"
 	"github.com/regionplatform/region/lab/ledger"
 	"github.com/regionplatform/region/router/traffic"
 	"github.com/regionplatform/region/topo"
@@ -30,13 +28,10 @@ import (
 // ownership violation, and after the switch a payment to a moved payee
 // is refused by a's guard, naming the cell.
 func TestPaymentsToUsersWhoseBucketsSwitch(t *testing.T) {
-	st := labtest.Up(t, "a", "b")
-	tok, _ := lab.ReadToken(st.Dir)
-	createLedger(t, st)
-	labapi.Converged(t, st, 60*time.Second)
+	st, tok := ledgerLab(t, lab.Options{})
 	ctx := context.Background()
-	gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
-	gwB := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
+	gwA := st.Regions[0].GatewayURL()
+	gwB := st.Regions[1].GatewayURL()
 	var payers, payees []int64
 	for u := int64(1); len(payers) < 10 || len(payees) < 10; u++ {
 		switch b := topo.BucketOfString(strconv.FormatInt(u, 10), st.Buckets); {
@@ -86,7 +81,7 @@ func TestPaymentsToUsersWhoseBucketsSwitch(t *testing.T) {
 	if paid == 0 || own.ByRegion["a"] == 0 || own.ByRegion["b"] == 0 || own.Failed != 0 {
 		t.Fatalf("%d payments acknowledged, the payees' own moves %+v: want payments, and moves served by a, then b", paid, own)
 	}
-	appA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].AppPort)
+	appA := st.Regions[0].AppURL()
 	if code, body := payDirect(t, appA, payers[0], payees[0]); code != 503 || !strings.Contains(body, "belongs to cell b1") {
 		t.Fatalf("a payment to a switched payee straight to a's app: %d %s, want 503 from the guard", code, body)
 	}

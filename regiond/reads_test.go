@@ -47,8 +47,8 @@ func TestReadLevelsOnLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
-	gwB := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort)
+	gwA := st.Regions[0].GatewayURL()
+	gwB := st.Regions[1].GatewayURL()
 	var users []int64
 	for u := int64(5001); len(users) < 20; u++ {
 		if st.HomeRegion(u) == 0 {

@@ -53,7 +53,7 @@ func readFile(t *testing.T, p string) string {
 func TestLabRegiond(t *testing.T) {
 	st := labtest.Up(t, "a", "b")
 	r := st.Regions[0]
-	base := fmt.Sprintf("http://127.0.0.1:%d", r.APIPort)
+	base := r.APIURL()
 	op := readFile(t, filepath.Join(st.Dir, lab.TokenFile))
 	viewer := readFile(t, filepath.Join(st.Dir, lab.ViewerTokenFile))
 

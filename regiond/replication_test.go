@@ -291,7 +291,7 @@ func TestPoisonMessageHaltsItsPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}
+	c := &client.Client{BaseURL: r.APIURL(), Token: tok}
 	if _, err := c.SkipLink(ctx, "a", api.SkipRequest{Partition: poisoned - 1, Reason: "wrong partition"}); !client.IsStatus(err, http.StatusConflict) {
 		t.Errorf("skip of a running partition: %v, want 409", err)
 	}

@@ -67,7 +67,7 @@ func TestAddRegionUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	loads := make([]ledger.Workload, 2)
 	for i := range loads {
-		loads[i] = loadOf(t, fmt.Sprintf("http://127.0.0.1:%d", st.Regions[i].GatewayPort), home[i], 40)
+		loads[i] = loadOf(t, st.Regions[i].GatewayURL(), home[i], 40)
 		wg.Go(func() { loads[i].Run(lctx) })
 	}
 	// A back-office job in a, straight into MySQL: each transaction logs
@@ -334,9 +334,9 @@ func TestRebuildRegionAfterItsDataIsLost(t *testing.T) {
 			home[h] = append(home[h], u)
 		}
 	}
-	gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
+	gwA := st.Regions[0].GatewayURL()
 	// b's users write in b first; that reaches a.
-	before := loadOf(t, fmt.Sprintf("http://127.0.0.1:%d", st.Regions[1].GatewayPort), home[1], 40)
+	before := loadOf(t, st.Regions[1].GatewayURL(), home[1], 40)
 	bctx, stopB := context.WithTimeout(ctx, 2*time.Second)
 	before.Run(bctx)
 	stopB()

@@ -340,7 +340,7 @@ func linkClient(t *testing.T, st *lab.State, region string) *client.Client {
 		t.Fatal(err)
 	}
 	r, _ := st.Region(region)
-	return &client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}
+	return &client.Client{BaseURL: r.APIURL(), Token: tok}
 }
 
 // TestTriggersDoNotActTwice: a's trigger writes an audit row for every

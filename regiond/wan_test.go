@@ -93,7 +93,7 @@ func TestNetworkFaults(t *testing.T) {
 			}
 		}
 		slices.Sort(bs)
-		gwA := fmt.Sprintf("http://127.0.0.1:%d", st.Regions[0].GatewayPort)
+		gwA := st.Regions[0].GatewayURL()
 		load := loadOf(t, gwA, users, 40)
 		if err := w.Latency("c", "a", 1500*time.Millisecond, 0, lab.KindKafka); err != nil {
 			t.Fatal(err)

@@ -66,7 +66,7 @@ func link(t *testing.T, st *lab.State, target, src string, timeout time.Duration
 	deadline := time.Now().Add(timeout)
 	var last string
 	for {
-		s, err := (&client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}).Status(context.Background())
+		s, err := (&client.Client{BaseURL: r.APIURL(), Token: tok}).Status(context.Background())
 		if err != nil {
 			last = err.Error()
 		} else {

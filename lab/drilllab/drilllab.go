@@ -67,7 +67,7 @@ func (l *Lab) StartLoad(ctx context.Context, region string, users []int64, rate 
 	// Request ids name the load's start: an operator's drill id can be
 	// long, and an id must fit in 64 characters.
 	runID := "drill-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	client := ledger.Workload{Gateways: []string{fmt.Sprintf("http://127.0.0.1:%d", r.GatewayPort)}, RunID: runID, Retry: 20 * time.Millisecond, Timeout: 30 * time.Second}
+	client := ledger.Workload{Gateways: []string{r.GatewayURL()}, RunID: runID, Retry: 20 * time.Millisecond, Timeout: 30 * time.Second}
 	w := client
 	w.Users, w.Rate, w.Workers, w.Duration, w.History = users, rate, 4, 24*time.Hour, &ledger.History{}
 	if err := w.Open(ctx, time.Minute); err != nil {

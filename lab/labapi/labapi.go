@@ -29,7 +29,7 @@ func Client(t testing.TB, st *lab.State, region string) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &client.Client{BaseURL: fmt.Sprintf("http://127.0.0.1:%d", r.APIPort), Token: tok}
+	return &client.Client{BaseURL: r.APIURL(), Token: tok}
 }
 
 // Converged waits until every region's capture has published its binlog
