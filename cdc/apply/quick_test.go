@@ -119,7 +119,7 @@ func TestQuickStatesAgreeOnMariaDB(t *testing.T) {
 			t.Errorf("batch probe %d (key %v): conflict %v, want %v", i, p.key()[0].V, c, want[i])
 		}
 	}
-	// The same with a two-column key (read as an OR of the keys, not IN).
+	// The same with a two-column integer key.
 	ct := &event.Table{Schema: "q", Name: "c", Cols: []string{"a", "b", "v"}, PK: []int{0, 1}}
 	crow := func(a, b, v int64) []event.Value { return []event.Value{{V: a}, {V: b}, {V: v}} }
 	cupd := func(before []event.Value) *probe {

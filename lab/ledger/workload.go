@@ -60,7 +60,7 @@ type Workload struct {
 	// Payees, if set, are whom each user pays instead (any bucket): the
 	// gateway routes a payment by the payer, and the app declares the
 	// payee to its guard, which refuses the payment (503) while the
-	// payee's bucket is fenced or homed in another cell than the payer's.
+	// payee's bucket is fenced or homed in another region.
 	Payees map[int64][]int64
 
 	partners map[int64][]int64
