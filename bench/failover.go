@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -124,6 +123,23 @@ func newFailoverRun(i int) FailoverRun {
 		FailbackMS: -1, FailbackAfterRestartMS: -1, FailbackWriteForbiddenMS: -1, PlannedWriteForbiddenMS: -1, PlannedTotalMS: -1}
 }
 
+// Validate names the first option (by its flag) that makes o unusable.
+func (o FailoverOptions) Validate() error {
+	switch {
+	case o.Runs <= 0:
+		return fmt.Errorf("--runs %d: give 1 or more fresh labs", o.Runs)
+	case o.Rate <= 0:
+		return fmt.Errorf("--rate %g: give the writes a second through region b's gateway, more than 0", o.Rate)
+	case o.Users <= 0:
+		return fmt.Errorf("--users %d: give 1 or more users per cell", o.Users)
+	case o.RunTimeout <= 0:
+		return fmt.Errorf("--run-timeout %s: give a positive duration, e.g. 6m", o.RunTimeout)
+	case o.FailAfter < 0:
+		return fmt.Errorf("--fail-after %s: give a positive duration (or 0 for the lab's, %s)", o.FailAfter, lab.DefaultFailAfter)
+	}
+	return nil
+}
+
 // RunFailover measures o.Runs fresh labs (regions a and b, a witness,
 // automatic failover on), one after the other: a controller leader loss,
 // the loss of region a under a write load with its automatic failover,
@@ -133,11 +149,8 @@ func RunFailover(ctx context.Context, o FailoverOptions) (*FailoverReport, error
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
-	if o.Runs <= 0 || o.Rate <= 0 || o.Users <= 0 || o.RunTimeout <= 0 {
-		return nil, errors.New("runs, rate, users and run timeout must be positive")
-	}
-	if o.FailAfter < 0 {
-		return nil, fmt.Errorf("--fail-after %s: give a positive duration (or 0 for the lab's, %s)", o.FailAfter, lab.DefaultFailAfter)
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	dir := o.Dir
 	if dir == "" {

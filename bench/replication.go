@@ -87,7 +87,8 @@ type Options struct {
 	Logger   *slog.Logger
 }
 
-func (o *Options) check() error {
+// Validate names the first option (by its flag) that makes o unusable.
+func (o Options) Validate() error {
 	switch {
 	case o.Tables < 1 || o.Rows < 1 || o.Threads < 1:
 		return fmt.Errorf("--tables, --rows and --threads must be at least 1 (got %d, %d, %d)", o.Tables, o.Rows, o.Threads)
@@ -112,9 +113,14 @@ func (o *Options) check() error {
 	}
 	for _, r := range o.Runs {
 		if !slices.Contains(AllRuns(), r) {
-			return fmt.Errorf("run %q: choose from %s", r, strings.Join(AllRuns(), ", "))
+			return fmt.Errorf("--runs %q: choose from %s", r, strings.Join(AllRuns(), ", "))
 		}
 	}
+	return nil
+}
+
+// defaults fills in what o leaves unset.
+func (o *Options) defaults() {
 	if len(o.Runs) == 0 {
 		o.Runs = AllRuns()
 	}
@@ -133,16 +139,16 @@ func (o *Options) check() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return nil
 }
 
 // Run runs the benchmark: the same workload against the platform and
 // against MariaDB's own replication, one after the other, and reports
 // each. A run whose checksums differ is reported, and Report.Check fails.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	if err := o.check(); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	o.defaults()
 	dir, cleanup, err := workDir(o.Dir)
 	if err != nil {
 		return nil, err

@@ -29,7 +29,8 @@ type SwitchOptions struct {
 	// and back, while the load runs.
 	Switches int
 	Buckets  int
-	// Users write the load (ids 1..Users).
+	// Users write the load (ledger.Pairs from id 1: pairs of the same
+	// bucket, which also pay each other).
 	Users int
 	// Background, if not 0, is a job's load written straight into region
 	// a's MySQL (sysbench's oltp_write_only on 4 tables of 10,000 rows,
@@ -126,13 +127,13 @@ func RunSwitch(ctx context.Context, o SwitchOptions) (*SwitchReport, error) {
 	if err := ledger.CreateSchema(ctx, st, 60*time.Second); err != nil {
 		return nil, err
 	}
-	users := make([]int64, o.Users)
-	for i := range users {
-		users[i] = int64(i + 1)
-	}
+	// Users in pairs of the same bucket, so that a quarter of the writes
+	// are payments between two users in one transaction, as a lending
+	// app's are; a switch moves both of a pair together.
+	users, _ := ledger.Pairs(1, o.Users, st.Buckets)
 	gw := a.GatewayURL()
 	workers := max(16, int(o.Rate/20))
-	w := ledger.Workload{Gateways: []string{gw}, Users: users, Rate: o.Rate, Workers: workers, Duration: time.Hour,
+	w := ledger.Workload{Gateways: []string{gw}, Users: users, Buckets: st.Buckets, Rate: o.Rate, Workers: workers, Duration: time.Hour,
 		RunID: "bench-switch", Retry: 20 * time.Millisecond, Timeout: 30 * time.Second, History: &ledger.History{},
 		Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}}
 	defer w.Client.CloseIdleConnections()

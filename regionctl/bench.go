@@ -93,6 +93,9 @@ changes the figures: the load average before and after each run is shown.`,
   bin/regionctl bench replication --duration 3s --rows 1000 --runs region-platform --dir /tmp/bench`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return usageError(err)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			o.Dir, o.Progress = g.dir, g.progress()
@@ -213,7 +216,9 @@ func newBenchSwitchCmd(g *globals) *cobra.Command {
 		Short: "Traffic switches under a steady write load: write-forbidden window and no lost or doubled write",
 		Long: `switch starts a fresh two-region lab, opens --users ledgers through region a's
 gateway, then writes ledger moves through the gateway at --rate a second
-(clients retry a refused write every 20 ms, as told by the 503), and runs
+(a quarter of them payments between two users of the same bucket, one
+transaction; clients retry a refused write every 20 ms, as told by the
+503), and runs
 --switches traffic switches one after the other, each moving a block of
 --buckets buckets from cell a1 to b1 and the next back again.
 
@@ -274,7 +279,7 @@ the replication each switch waits for then carries it too.`,
 	f.IntVar(&o.Switches, "switches", o.Switches, "switches to run")
 	f.IntVar(&o.Buckets, "buckets", o.Buckets, "buckets moved by each switch")
 	f.Float64Var(&o.Rate, "rate", o.Rate, "writes a second through the gateway")
-	f.IntVar(&o.Users, "users", o.Users, "users writing")
+	f.IntVar(&o.Users, "users", o.Users, "users writing, in pairs of the same bucket that also pay each other")
 	f.Float64Var(&o.Background, "background", 0, "transactions a second a job writes straight into region a's MySQL during the switches (0: none)")
 	return cmd
 }
@@ -311,6 +316,9 @@ is torn down after its run; with --dir the folders (logs) are kept.`,
   bin/regionctl bench failover --runs 3 --raft-heartbeat 150ms --raft-election 150ms --raft-lease 100ms --raft-commit 20ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return usageError(err)
+			}
 			ctx, stop, bin, err := g.benchStart(cmd)
 			if err != nil {
 				return err

@@ -45,6 +45,9 @@ func TestExitStatusAndErrors(t *testing.T) {
 		{"config problems", []string{"config", "check", bad}, regionctl.ExitFailed, "problem(s) in " + bad, "", true, false},
 		{"bench verify flags", []string{"bench", "verify", "--rows", "0", "--every", "1s"}, regionctl.ExitUsage, "--every 1s: give the replication.verify_every", "'regionctl bench verify --help'", false, false},
 		{"bench switch flags", []string{"bench", "switch", "--background", "-5"}, regionctl.ExitUsage, "--background -5: give 0 (no background job)", "'regionctl bench switch --help'", false, false},
+		{"bench replication flags", []string{"bench", "replication", "--backlog", "-5"}, regionctl.ExitUsage, "--backlog -5: give 0 (no backlog phase)", "'regionctl bench replication --help'", false, false},
+		{"bench replication runs", []string{"bench", "replication", "--runs", "nope"}, regionctl.ExitUsage, `--runs "nope": choose from region-platform`, "'regionctl bench replication --help'", false, false},
+		{"bench failover flags", []string{"bench", "failover", "--runs", "0"}, regionctl.ExitUsage, "--runs 0: give 1 or more fresh labs", "'regionctl bench failover --help'", false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

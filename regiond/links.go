@@ -76,8 +76,8 @@ func (d *Daemon) handleLinkApplied(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := binlog.Covers(d.flavorOf(a.Source()), gtid, gtid); err != nil {
-		apiserver.WriteError(w, http.StatusBadRequest, fmt.Sprintf("gtid: %q: %v", gtid, err), "give a GTID set as the source's MySQL writes it (@@gtid_binlog_pos)")
+	if err := binlog.CheckSet(d.flavorOf(a.Source()), gtid); err != nil {
+		apiserver.WriteError(w, http.StatusBadRequest, fmt.Sprintf("gtid: %v", err), "give a GTID set as the source's MySQL writes it (@@gtid_binlog_pos)")
 		return
 	}
 	st, covered := d.waitApplied(r.Context(), a, gtid, wait)

@@ -137,7 +137,6 @@ func (r *replication) components(d *Daemon) []component {
 	return out
 }
 
-// linkStatus reports every inbound link.
 // inbound is the applier of the link from -> this region, nil if none.
 func (r *replication) inbound(from string) *apply.Applier {
 	for _, a := range r.appliers {
@@ -148,6 +147,7 @@ func (r *replication) inbound(from string) *apply.Applier {
 	return nil
 }
 
+// linkStatus reports every inbound link.
 func (r *replication) linkStatus(ctx context.Context) []apply.LinkStatus {
 	out := make([]apply.LinkStatus, 0, len(r.appliers))
 	for _, a := range r.appliers {

@@ -12,15 +12,29 @@ import (
 // set b, in the given flavor ("mariadb" or "mysql"): whether a reader at a
 // has read everything a server at b has written.
 func Covers(flavor, a, b string) (bool, error) {
-	as, err := mysql.ParseGTIDSet(flavor, a)
+	as, err := parseSet(flavor, a)
 	if err != nil {
-		return false, fmt.Errorf("GTID set %q: %w", a, err)
+		return false, err
 	}
-	bs, err := mysql.ParseGTIDSet(flavor, b)
+	bs, err := parseSet(flavor, b)
 	if err != nil {
-		return false, fmt.Errorf("GTID set %q: %w", b, err)
+		return false, err
 	}
 	return as.Contain(bs), nil
+}
+
+// CheckSet reports whether s is a GTID set in flavor, and why not.
+func CheckSet(flavor, s string) error {
+	_, err := parseSet(flavor, s)
+	return err
+}
+
+func parseSet(flavor, s string) (mysql.GTIDSet, error) {
+	set, err := mysql.ParseGTIDSet(flavor, s)
+	if err != nil {
+		return nil, fmt.Errorf("GTID set %q: %w", s, err)
+	}
+	return set, nil
 }
 
 // End reads a server's binlog end, the GTID set of every transaction it

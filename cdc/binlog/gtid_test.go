@@ -1,6 +1,9 @@
 package binlog
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestCovers(t *testing.T) {
 	for _, tt := range []struct {
@@ -20,5 +23,16 @@ func TestCovers(t *testing.T) {
 	}
 	if _, err := Covers("mariadb", "not-a-gtid", ""); err == nil {
 		t.Error("a malformed set is accepted")
+	}
+}
+
+func TestCheckSet(t *testing.T) {
+	for _, s := range []string{"1-1-87,2-2-5", ""} {
+		if err := CheckSet("mariadb", s); err != nil {
+			t.Errorf("CheckSet(%q): %v", s, err)
+		}
+	}
+	if err := CheckSet("mariadb", "1-1-x"); err == nil || !strings.Contains(err.Error(), `"1-1-x"`) {
+		t.Errorf("CheckSet of a malformed set: %v, want an error naming it", err)
 	}
 }
