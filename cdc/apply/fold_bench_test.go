@@ -44,12 +44,7 @@ func sbtestRun(tb testing.TB, n int, rows int64) [][]byte {
 			{Op: event.Delete, Before: beforeD},
 			{Op: event.Insert, After: row(d)},
 		}
-		b, err := event.Encode(&event.Message{V: event.Version, Kind: event.KindTxn, Source: "a", Seq: uint64(i + 1),
-			Pos: t.GTID, Time: time.Unix(1_700_000_000, 0).UTC(), Txn: &t})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[i] = b
+		out[i] = encodeTxn(tb, uint64(i+1), &t)
 	}
 	return out
 }
@@ -93,14 +88,20 @@ func paymentRun(tb testing.TB, n int, users int64) [][]byte {
 		}
 		t.Rows = []event.Row{acct(payer, -amount), acct(payee, amount), total(payer, -amount), total(payee, amount),
 			{T: 2, Op: event.Insert, After: []event.Value{{V: int64(i + 1)}, {V: payer}, {V: -amount}, {V: fmt.Sprintf("pay %d", payee)}}}}
-		b, err := event.Encode(&event.Message{V: event.Version, Kind: event.KindTxn, Source: "a", Seq: uint64(i + 1),
-			Pos: t.GTID, Time: time.Unix(1_700_000_000, 0).UTC(), Txn: &t})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[i] = b
+		out[i] = encodeTxn(tb, uint64(i+1), &t)
 	}
 	return out
+}
+
+// encodeTxn encodes t as region a's seq-th message.
+func encodeTxn(tb testing.TB, seq uint64, t *event.Txn) []byte {
+	tb.Helper()
+	b, err := event.Encode(&event.Message{V: event.Version, Kind: event.KindTxn, Source: "a", Seq: seq,
+		Pos: t.GTID, Time: time.Unix(1_700_000_000, 0).UTC(), Txn: t})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }
 
 // BenchmarkFoldRun is the applier's own work for a folded run of 64
